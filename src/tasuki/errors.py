@@ -1,0 +1,203 @@
+"""The whole tasuki exception tree.
+
+Every error tasuki raises derives from :class:`TasukiError`. Each carries its fields as
+attributes (so callers branch on data, not on message text), pickles across process
+boundaries, and says whether retrying may help through the ``retryable`` class attribute::
+
+    TasukiError
+    ├── ConfigError                   settings: bad key, bad value, unreadable file
+    ├── TaskError                     task definitions and task values
+    │   ├── TaskNotFoundError         "mypkg.tasks:Nope" cannot be imported
+    │   ├── ParameterError            unknown / missing / wrongly typed parameter
+    │   ├── DependencyCycleError      requires() loops back on itself
+    │   ├── MissingOutputError        run() finished without writing a declared output
+    │   ├── TaskFailedError           run() raised; wraps the original exception
+    │   └── RecordNotFoundError       no run record for a unique id
+    ├── FormatError                   formats: unknown extension, value the format cannot hold
+    │   ├── UnknownFormatError
+    │   ├── EmptyOutputError          dump of an empty value with fail_on_empty_dump
+    │   └── MissingColumnsError       load_data_frame(required_columns=...) not satisfied
+    ├── StorageError                  workspace unreachable, lock not acquired
+    │   ├── WorkspaceUnreachableError
+    │   └── LockTimeoutError          (retryable)
+    ├── NotificationError             a webhook refused our POST (retryable)
+    ├── WarehouseError                warehouse access (see tasuki.warehouse)
+    │   ├── UnsafeQueryError
+    │   ├── QuerySyntaxError
+    │   ├── QueryTimeoutError         (retryable)
+    │   ├── TableNotFoundError
+    │   ├── PermissionDeniedError
+    │   └── WarehouseConnectionError  (retryable)
+    └── MigrationError                MySQL -> warehouse copies
+        └── SchemaDriftError
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "ConfigError",
+    "DependencyCycleError",
+    "EmptyOutputError",
+    "FormatError",
+    "LockTimeoutError",
+    "MigrationError",
+    "MissingColumnsError",
+    "MissingOutputError",
+    "NotificationError",
+    "ParameterError",
+    "PermissionDeniedError",
+    "QuerySyntaxError",
+    "QueryTimeoutError",
+    "RecordNotFoundError",
+    "SchemaDriftError",
+    "StorageError",
+    "TableNotFoundError",
+    "TaskError",
+    "TaskFailedError",
+    "TaskNotFoundError",
+    "TasukiError",
+    "UnknownFormatError",
+    "UnsafeQueryError",
+    "WarehouseConnectionError",
+    "WarehouseError",
+    "WorkspaceUnreachableError",
+]
+
+
+class TasukiError(Exception):
+    """Root of every tasuki error.
+
+    Subclasses pass their fields as keyword arguments; they become attributes and survive
+    pickling, so an error raised in a worker process arrives intact in the parent.
+    """
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_error, (type(self), self.message, self.fields))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _rebuild_error(cls: type[TasukiError], message: str, fields: dict[str, Any]) -> TasukiError:
+    err = cls.__new__(cls)
+    TasukiError.__init__(err, message, **fields)
+    return err
+
+
+class ConfigError(TasukiError):
+    """A setting is unknown, malformed, or a settings file cannot be read."""
+
+
+class TaskError(TasukiError):
+    """Something is wrong with a task definition or a task value."""
+
+
+class TaskNotFoundError(TaskError):
+    """A task path such as ``mypkg.tasks:TaskB`` does not name an importable Task class."""
+
+
+class ParameterError(TaskError):
+    """A task parameter is unknown, missing, or of the wrong type."""
+
+
+class DependencyCycleError(TaskError):
+    """``requires()`` (or task parameters) loop back to a task already on the path."""
+
+
+class MissingOutputError(TaskError):
+    """``run()`` returned without writing one of the outputs it declared."""
+
+
+class TaskFailedError(TaskError):
+    """A task's ``run()`` raised. ``cause_type`` and ``cause_message`` describe the original."""
+
+
+class RecordNotFoundError(TaskError):
+    """No run record matches a unique id (or id prefix) in the workspace."""
+
+
+class FormatError(TasukiError):
+    """A value cannot be written or read in the format its file extension selects."""
+
+
+class UnknownFormatError(FormatError):
+    """No registered format handles a file extension."""
+
+
+class EmptyOutputError(FormatError):
+    """An empty value was dumped while ``fail_on_empty_dump`` is on."""
+
+
+class MissingColumnsError(FormatError):
+    """A loaded data frame lacks columns the caller said it requires."""
+
+
+class StorageError(TasukiError):
+    """The workspace cannot be read or written."""
+
+
+class WorkspaceUnreachableError(StorageError):
+    """The workspace URL cannot be reached or created."""
+
+
+class LockTimeoutError(StorageError):
+    """A per-task lease could not be acquired in time."""
+
+    retryable = True
+
+
+class NotificationError(TasukiError):
+    """A notification endpoint refused or could not be reached."""
+
+    retryable = True
+
+
+class WarehouseError(TasukiError):
+    """Base of warehouse access errors."""
+
+
+class UnsafeQueryError(WarehouseError):
+    """A statement is not a single read-only SELECT / WITH query."""
+
+
+class QuerySyntaxError(WarehouseError):
+    """The warehouse or the parser rejected the SQL; ``position`` says where when known."""
+
+
+class QueryTimeoutError(WarehouseError):
+    """The statement ran past its timeout."""
+
+    retryable = True
+
+
+class TableNotFoundError(WarehouseError):
+    """A relation named in the query does not exist."""
+
+
+class PermissionDeniedError(WarehouseError):
+    """The warehouse user may not read or write a relation."""
+
+
+class WarehouseConnectionError(WarehouseError):
+    """The warehouse could not be reached, or the connection dropped."""
+
+    retryable = True
+
+
+class MigrationError(TasukiError):
+    """A MySQL -> warehouse table copy failed."""
+
+
+class SchemaDriftError(MigrationError):
+    """The source table's columns differ from the target's and the policy is to fail."""

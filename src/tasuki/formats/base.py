@@ -1,0 +1,29 @@
+"""The Format protocol: object <-> bytes for one family of file extensions."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO, ClassVar, Protocol, runtime_checkable
+
+__all__ = ["Format"]
+
+
+@runtime_checkable
+class Format(Protocol):
+    """Turns Python values into bytes and back.
+
+    ``extensions`` are matched against the end of a file name, longest first, so
+    ``.csv.gz`` wins over ``.gz``. ``dump`` must raise FormatError naming the value's type
+    and the extension when it cannot hold the value.
+    """
+
+    name: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]]
+
+    def dump(self, obj: Any, file: BinaryIO) -> None:
+        """Write ``obj`` to the binary file object."""
+
+    def load(self, file: BinaryIO) -> Any:
+        """Read a value back from the binary file object."""
+
+    def is_empty(self, obj: Any) -> bool:
+        """Whether ``obj`` counts as empty (for ``fail_on_empty_dump``)."""
