@@ -1,0 +1,79 @@
+"""Fixtures for the real services on this machine: PostgreSQL, MariaDB, Redis.
+
+Each fixture makes its own database (or Redis key prefix) and removes it afterwards. When a
+service is down the test is skipped with the reason, unless TASUKI_REQUIRE_SERVICES=1 (CI),
+where it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_DSN = os.environ.get("TASUKI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+REDIS_URL = os.environ.get("TASUKI_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def service_unavailable(name: str, exc: BaseException) -> None:
+    """Skip the test, or fail it when services are required (CI)."""
+    reason = f"{name} is not reachable: {type(exc).__name__}: {exc}"
+    if os.environ.get("TASUKI_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (TASUKI_REQUIRE_SERVICES=1, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    import psycopg
+
+    name = f"tasuki_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(f"{PG_DSN}/postgres", autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        service_unavailable("PostgreSQL", exc)
+    try:
+        yield f"{PG_DSN}/{name}"
+    finally:
+        with psycopg.connect(f"{PG_DSN}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """URL of a fresh, empty MariaDB database, dropped after the test."""
+    import pymysql
+
+    name = f"tasuki_test_{uuid.uuid4().hex[:10]}"
+    try:
+        conn = pymysql.connect(**MARIADB, connect_timeout=3, autocommit=True)  # type: ignore[arg-type]
+    except pymysql.err.OperationalError as exc:
+        service_unavailable("MariaDB", exc)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield f"mysql://root@127.0.0.1:3306/{name}"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """URL of the local Redis; keys the test makes should use a unique prefix."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        service_unavailable("Redis", exc)
+    finally:
+        client.close()
+    yield REDIS_URL

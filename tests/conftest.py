@@ -1,0 +1,27 @@
+"""Project-wide test setup: isolated environment and workspace for every test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests._services"]
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No TASUKI_* setting leaks in from the developer's shell, and cwd is a fresh folder."""
+    for key in list(os.environ):
+        if key.startswith("TASUKI_") and key not in {
+            "TASUKI_REQUIRE_SERVICES",
+            "TASUKI_TEST_POSTGRES",
+            "TASUKI_TEST_REDIS",
+        }:
+            monkeypatch.delenv(key)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    yield
