@@ -1,0 +1,208 @@
+"""Settings: one typed object, resolved once at the edge and passed down.
+
+Resolution order, first match wins for each key:
+
+1. explicit arguments (``tasuki.build(..., workspace=...)``, CLI flags);
+2. ``TASUKI_<KEY>`` / ``TASUKI_<SECTION>__<KEY>`` environment variables;
+3. ``tasuki.toml`` (top level) or ``pyproject.toml`` ``[tool.tasuki]``, found in the current
+   folder or its parents;
+4. the defaults below.
+
+Nothing is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tasuki.errors import ConfigError
+
+__all__ = ["NotifySettings", "Settings", "load_settings"]
+
+
+class NotifySettings(BaseModel):
+    """Where build events go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slack_webhook_url: str | None = None
+    """Slack incoming webhook URL."""
+    webhook_url: str | None = None
+    """Any HTTP endpoint that accepts a JSON POST."""
+    on: list[Literal["success", "failure"]] = Field(default_factory=lambda: ["failure"])
+    """Which build outcomes are sent."""
+    timeout: float = 10.0
+
+
+class Settings(BaseModel):
+    """Everything that is about *where and how* tasks run, never *what* they compute."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workspace: str = "./workspace"
+    """Folder or URL (``s3://bucket/prefix``, ``gs://``, ``memory://``) for outputs and records."""
+    workers: int = Field(1, ge=1)
+    """Local worker processes."""
+    on_code_change: Literal["warn", "rerun", "ignore"] = "warn"
+    """What a changed task source does to its cached output."""
+    fail_fast: bool = False
+    """Stop scheduling new tasks after the first failure."""
+    retries: int = Field(0, ge=0)
+    """Extra attempts for errors marked retryable."""
+    retry_backoff: float = Field(1.0, ge=0)
+    """Seconds before the first retry; doubles each time."""
+    lock_timeout: float = Field(3600.0, gt=0)
+    """Seconds to wait for another process computing the same task."""
+    redis_url: str | None = None
+    """Redis for per-task leases shared between machines."""
+    fail_on_empty_dump: bool = False
+    """Refuse to dump empty data (per task: ``fail_on_empty_dump = True``)."""
+    progress: Literal["auto", "rich", "plain", "off"] = "auto"
+    """Progress display: rich on a terminal, plain lines otherwise."""
+    check_threads: int = Field(16, ge=1)
+    """Threads checking completeness on remote workspaces."""
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    tasks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Parameter defaults per task: ``[tasks."mypkg.tasks:TaskB"] param = "x"``."""
+    warehouses: dict[str, str] = Field(default_factory=dict)
+    """Named warehouse URLs: ``[warehouses] dwh = "postgresql://..."``."""
+    source: dict[str, str] = Field(default_factory=dict, exclude=True)
+    """Where each key came from (for error messages and ``tasuki config``)."""
+
+
+def _find_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    for folder in (start, *start.parents):
+        candidate = folder / "tasuki.toml"
+        if candidate.is_file():
+            return candidate, _read_toml(candidate)
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            doc = _read_toml(pyproject)
+            section = doc.get("tool", {}).get("tasuki")
+            if section is not None:
+                return pyproject, section
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", file=str(path)) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings file: {exc}", file=str(path)) from exc
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith("TASUKI_") or key in _NOT_SETTINGS:
+            continue
+        path = key[len("TASUKI_") :].lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = _env_value(value)
+    return out
+
+
+_NOT_SETTINGS = {"TASUKI_REQUIRE_SERVICES", "TASUKI_TEST_POSTGRES", "TASUKI_TEST_REDIS"}
+
+
+def _env_value(value: str) -> Any:
+    text = value.strip()
+    if text.startswith(("[", "{")):
+        import json
+
+        try:
+            return json.loads(text)
+        except ValueError:
+            return value
+    return value
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any], source: dict[str, str], where: str) -> None:
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value, source, where)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value
+        source.setdefault(key, where)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Resolve settings from arguments, environment, settings file and defaults.
+
+    Args:
+        overrides: Explicit values; ``None`` values are ignored.
+        cwd: Where to start looking for ``tasuki.toml`` / ``pyproject.toml``.
+        environ: Environment to read (default ``os.environ``).
+        config_file: A settings file to use instead of searching.
+
+    Raises:
+        ConfigError: naming each bad key, its value, where it came from and what is allowed.
+    """
+    environ = os.environ if environ is None else environ
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if config_file is not None:
+        path = Path(config_file)
+        doc = _read_toml(path)
+        if path.name == "pyproject.toml":
+            doc = doc.get("tool", {}).get("tasuki", {})
+        layers.append((str(path), doc))
+    else:
+        found = _find_file(Path(cwd or Path.cwd()).resolve())
+        if found is not None:
+            layers.append((str(found[0]), found[1]))
+    layers.append(("environment (TASUKI_*)", _from_env(environ)))
+    layers.append(("arguments", {k: v for k, v in (overrides or {}).items() if v is not None}))
+    merged: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for where, layer in layers:
+        # later layers win: record the winning source per key
+        for key in layer:
+            source[key] = where
+        _merge(merged, layer, {}, where)
+    try:
+        return Settings(**merged, source=source)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source), errors=exc.errors(include_url=False)) from None
+
+
+def _describe(exc: ValidationError, source: dict[str, str]) -> str:
+    lines = ["invalid tasuki settings:"]
+    fields = list(Settings.model_fields)
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        top = str(err["loc"][0]) if err["loc"] else ""
+        where = source.get(top, "defaults")
+        if err["type"] == "extra_forbidden":
+            hint = difflib.get_close_matches(top, fields, n=1)
+            allowed = ", ".join(fields[:-1])
+            lines.append(
+                f"  - unknown key {loc!r} (from {where})"
+                + (f"; did you mean {hint[0]!r}?" if hint else "")
+                + f" Known keys: {allowed}."
+            )
+        else:
+            lines.append(
+                f"  - {loc} = {err.get('input')!r} (from {where}): {err['msg']}"
+                + (f"; allowed: {err['ctx']['expected']}" if "expected" in err.get("ctx", {}) else "")
+            )
+    env_hint = "TASUKI_<KEY> or TASUKI_<SECTION>__<KEY>"
+    lines.append(f"Set keys in tasuki.toml, [tool.tasuki] in pyproject.toml, or {env_hint}.")
+    return "\n".join(lines)

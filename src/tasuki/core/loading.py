@@ -1,0 +1,113 @@
+"""Reading finished outputs outside a run: by task value, or by unique id (notebooks)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tasuki.core.records import RunRecord, find_record
+from tasuki.core.task import Task, _load_outputs
+from tasuki.errors import RecordNotFoundError
+
+if TYPE_CHECKING:
+    from tasuki.storage.base import Store
+
+__all__ = ["load", "load_output", "task_from_record"]
+
+
+def _store(store: Store | None, workspace: str | None) -> Store:
+    if store is not None:
+        return store
+    from tasuki.config import load_settings
+    from tasuki.storage import open_store
+
+    settings = load_settings({"workspace": workspace})
+    return open_store(settings.workspace)
+
+
+def load(task: Task, *, store: Store | None = None, workspace: str | None = None) -> Any:
+    """The output of a finished ``task`` (a dict / list when it declares several).
+
+    Raises:
+        FileNotFoundError: the task has not been built in this workspace.
+    """
+    from tasuki.core import context
+
+    ctx = context.RunContext(_store(store, workspace))
+    return _load_outputs(task.output(), ctx)
+
+
+def load_output(
+    unique_id: str, *, workspace: str | None = None, store: Store | None = None
+) -> Any:
+    """Load a finished task's output by its unique id (or an unambiguous prefix).
+
+    Example:
+        >>> model = tasuki.load_output("3d5b7a50a2")
+    """
+    store = _store(store, workspace)
+    record = find_record(store, unique_id)
+    return load(task_from_record(record, store), store=store)
+
+
+def task_from_record(record: RunRecord, store: Store) -> Task:
+    """Rebuild the task value a record was made by, checking its id matches.
+
+    Task-valued parameters are rebuilt from their own records. Iterative, so long chains of
+    tasks held as parameters do not hit the recursion limit.
+    """
+    from tasuki.core.params import coerce
+    from tasuki.core.task import import_task
+
+    records: dict[str, RunRecord] = {record.unique_id: record}
+    built: dict[str, Task] = {}
+    stack = [record.unique_id]
+    while stack:
+        uid = stack[-1]
+        rec = records[uid]
+        missing = [ref for ref in _task_refs(rec.params) if ref not in built]
+        pending = [ref for ref in missing if ref not in records]
+        for ref in pending:
+            try:
+                records[ref] = RunRecord.read(store, ref)
+            except FileNotFoundError as exc:
+                raise RecordNotFoundError(
+                    f"{rec.task} [{uid[:12]}] takes task {ref[:12]} as a parameter, whose run "
+                    "record is missing; it cannot be rebuilt by id",
+                    uid=ref,
+                ) from exc
+        if missing:
+            stack.extend(missing)
+            continue
+        stack.pop()
+        if uid in built:
+            continue
+        cls = import_task(rec.task)
+        specs = cls.param_specs()
+
+        def loader(value: Any, tp: Any) -> Task:
+            return built[value["$task"]]
+
+        params = {
+            name: coerce(value, specs[name].annotation, task=rec.task, name=name, task_loader=loader)
+            for name, value in rec.params.items()
+            if name in specs
+        }
+        task = cls(**params)
+        if task.unique_id != uid:
+            raise RecordNotFoundError(
+                f"rebuilt {task!r} from its record but got id {task.unique_id[:12]}, not "
+                f"{uid[:12]}: the task's code or parameters changed since it ran",
+                uid=uid,
+            )
+        built[uid] = task
+    return built[record.unique_id]
+
+
+def _task_refs(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        if set(value) == {"$task"}:
+            return [value["$task"]]
+        return [r for v in value.values() for r in _task_refs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _task_refs(v)]
+    return []

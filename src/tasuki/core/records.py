@@ -1,0 +1,170 @@
+"""Run records: one JSON document per finished task, the cache's metadata.
+
+Records live at ``<workspace>/.tasuki/records/<unique id>.json``, apart from the output
+bytes (hamilton keeps key -> metadata apart from artifacts the same way). A task is complete
+when its record and every output it lists exist. The record is what ``show``, ``why``,
+reproduce-by-id, notifications and the catalog read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tasuki.errors import RecordNotFoundError
+
+if TYPE_CHECKING:
+    from tasuki.storage.base import Store
+
+__all__ = ["RECORDS_PREFIX", "RunRecord", "environment", "find_record", "record_key"]
+
+RECORDS_PREFIX = ".tasuki/records"
+SCHEMA = "tasuki-record/1"
+
+
+def record_key(uid: str) -> str:
+    """Where the record of ``uid`` lives in the workspace."""
+    return f"{RECORDS_PREFIX}/{uid}.json"
+
+
+@dataclass
+class RunRecord:
+    """Everything tasuki remembers about one finished task."""
+
+    unique_id: str
+    task: str
+    params: dict[str, Any]
+    significant: list[str]
+    version: str | None
+    requires: list[str]
+    outputs: list[dict[str, Any]]
+    code_fingerprint: str
+    status: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    task_log: dict[str, Any] = field(default_factory=dict)
+    log_tail: list[str] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    schema: str = SCHEMA
+
+    def to_bytes(self) -> bytes:
+        """The JSON form written to the workspace."""
+        return json.dumps(asdict(self), default=_json_default, ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RunRecord:
+        """Parse a record; unknown keys from newer versions are kept out."""
+        doc = json.loads(data)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+    def write(self, store: Store) -> None:
+        """Write atomically (last step of a task: this is what marks it done)."""
+        store.write_bytes(record_key(self.unique_id), self.to_bytes())
+
+    @classmethod
+    def read(cls, store: Store, uid: str) -> RunRecord:
+        """Read the record of ``uid``; FileNotFoundError when absent."""
+        return cls.from_bytes(store.read_bytes(record_key(uid)))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars in task_log
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return repr(value)
+
+
+def find_record(store: Store, uid_or_prefix: str) -> RunRecord:
+    """The record whose unique id is ``uid_or_prefix`` or starts with it (git-style).
+
+    Raises:
+        RecordNotFoundError: none or several records match.
+    """
+    prefix = uid_or_prefix.strip().lower()
+    if len(prefix) == 64:
+        try:
+            return RunRecord.read(store, prefix)
+        except FileNotFoundError:
+            pass
+    matches = [
+        key.rsplit("/", 1)[-1].removesuffix(".json")
+        for key in store.list(RECORDS_PREFIX)
+        if key.rsplit("/", 1)[-1].startswith(prefix) and key.endswith(".json")
+    ]
+    if len(matches) == 1:
+        return RunRecord.read(store, matches[0])
+    if not matches:
+        raise RecordNotFoundError(
+            f"no run record with id {uid_or_prefix!r} in workspace {store.url}. "
+            "`tasuki ls` lists what the workspace holds; check --workspace.",
+            uid=uid_or_prefix,
+            workspace=store.url,
+        )
+    raise RecordNotFoundError(
+        f"id prefix {uid_or_prefix!r} matches {len(matches)} records "
+        f"({', '.join(m[:12] for m in matches[:5])}...); give more characters",
+        uid=uid_or_prefix,
+    )
+
+
+def now_iso() -> str:
+    """The current UTC time in ISO 8601."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@functools.cache
+def environment() -> dict[str, Any]:
+    """Versions, host and git commit, computed once per process (records must stay cheap)."""
+    from importlib import metadata
+
+    versions: dict[str, str] = {}
+    for dist in ("tasuki", "pandas", "pyarrow", "numpy", "polars", "scikit-learn", "fsspec"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "python": platform.python_version(),
+        "versions": versions,
+        "host": socket.gethostname(),
+        "platform": sys.platform,
+        "git_commit": _git_commit(),
+        "argv": sys.argv[:20],
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    if out.returncode != 0 or not commit:
+        return None
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        timeout=2,
+        check=False,
+    )
+    return commit + ("-dirty" if dirty.stdout.strip() else "")

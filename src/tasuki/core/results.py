@@ -1,0 +1,119 @@
+"""What a build reports: per-task results, the summary, the command that resumes."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tasuki.core.graph import Graph
+    from tasuki.core.task import Task
+
+__all__ = ["BuildResult", "ErrorInfo", "TaskResult"]
+
+#: Statuses, in the order summaries list them.
+STATUSES = ("ran", "cached", "failed", "upstream_failed", "not_needed", "interrupted")
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """A task's failure, in a form that crosses process boundaries."""
+
+    type: str
+    message: str
+    traceback: str
+    retryable: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain form for reports and notifications."""
+        return {"type": self.type, "message": self.message, "traceback": self.traceback}
+
+
+@dataclass
+class TaskResult:
+    """The outcome of one task in one build."""
+
+    uid: str
+    name: str
+    status: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float = 0.0
+    attempts: int = 0
+    error: ErrorInfo | None = None
+    log_tail: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class BuildResult:
+    """Everything about one build: the graph, each task's result, timings."""
+
+    graph: Graph
+    results: dict[str, TaskResult]
+    workspace: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when no task failed and the build was not interrupted."""
+        return not self.interrupted and not any(
+            r.status in ("failed", "upstream_failed") for r in self.results.values()
+        )
+
+    @property
+    def roots(self) -> list[Task]:
+        """The tasks the build was asked for."""
+        return [self.graph.nodes[uid].task for uid in self.graph.roots]
+
+    def by_status(self, status: str) -> list[TaskResult]:
+        """Results with ``status``, in dependency order."""
+        return [self.results[u] for u in self.graph.order if self.results[u].status == status]
+
+    def counts(self) -> Counter[str]:
+        """How many tasks ended in each status."""
+        return Counter(r.status for r in self.results.values())
+
+    def summary(self) -> str:
+        """A luigi-style execution summary: counts, tasks by family, a one-line verdict."""
+        counts = self.counts()
+        lines = ["===== tasuki execution summary ====="]
+        parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in STATUSES if counts[s]]
+        lines.append(
+            f"Scheduled {len(self.results)} tasks in {self.duration_s:.2f}s: " + ", ".join(parts)
+        )
+        for status in STATUSES:
+            items = self.by_status(status)
+            if not items or status == "not_needed":
+                continue
+            families = Counter(r.name.rpartition(":")[2] for r in items)
+            fam = ", ".join(f"{n} x{c}" if c > 1 else n for n, c in families.most_common())
+            lines.append(f"* {len(items)} {status.replace('_', ' ')}: {fam}")
+            for r in items[:5]:
+                task = self.graph.nodes[r.uid].task
+                extra = f" ({r.error.type}: {r.error.message})" if r.error else ""
+                lines.append(f"    - {task!r} [{r.uid[:12]}]{extra}")
+            if len(items) > 5:
+                lines.append(f"    ... and {len(items) - 5} more")
+        if self.interrupted:
+            lines.append("The build was interrupted; rerun the same command to resume.")
+        elif self.ok:
+            lines.append("This progress looks :) because every task ran or was cached.")
+        else:
+            lines.append("This progress looks :( because some tasks failed.")
+            lines.append(f"Resume with: {self.resume_command()}")
+        lines.append("===== end of summary =====")
+        return "\n".join(lines)
+
+    def resume_command(self) -> str:
+        """The command that resumes this build (finished tasks stay cached)."""
+        if sys.argv and sys.argv[0].endswith("tasuki"):
+            return shlex.join(["tasuki", *sys.argv[1:]])
+        roots = ", ".join(repr(t) for t in self.roots)
+        return f"tasuki.build({roots}, workspace={self.workspace!r})"

@@ -1,0 +1,537 @@
+"""The Task base class.
+
+A task is a frozen, keyword-only dataclass of typed parameters plus three methods:
+``requires()`` (what it needs), ``output()`` (what it writes) and ``run()`` (how).
+Subclassing applies ``dataclasses.dataclass(frozen=True, kw_only=True)``; the base is marked
+with :pep:`681` ``dataclass_transform`` so mypy and pyright check ``TaskB(param=1)`` without a
+plugin. Nothing else happens behind the user's back: no metaclass, no instance cache, no
+wrapped user methods.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import re
+import sys
+import typing
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, dataclass_transform
+
+from tasuki.core import context
+from tasuki.core.fingerprint import task_name
+from tasuki.core.params import ParamSpec, compile_checker, param, spec_of, type_name
+from tasuki.core.targets import DirectoryTarget, FileTarget, ModelTarget, Target
+from tasuki.errors import FormatError, ParameterError, TaskError
+
+__all__ = ["Task", "flatten"]
+
+_RESERVED = frozenset(
+    {
+        "unique_id",
+        "requires",
+        "output",
+        "run",
+        "load",
+        "dump",
+        "load_data_frame",
+        "make_target",
+        "make_model_target",
+        "make_directory_target",
+        "task_log",
+        "params",
+        "task_name",
+        "version",
+    }
+)
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+class _ClassInfo:
+    """Per-class facts compiled on first instantiation (annotations may be forward refs)."""
+
+    __slots__ = ("checkers", "name", "significant", "specs", "task_params")
+
+    def __init__(self, cls: type[Task]) -> None:
+        hints = _resolve_hints(cls)
+        self.name = task_name(cls)
+        self.specs: dict[str, ParamSpec] = {}
+        self.checkers: list[tuple[str, Callable[[Any], bool], Any]] = []
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            annotation = hints.get(f.name, Any)
+            self.specs[f.name] = spec_of(f, annotation)
+            try:
+                checker = compile_checker(annotation)
+            except TypeError as exc:
+                raise TaskError(
+                    f"{self.name}: parameter {f.name!r} is annotated {type_name(annotation)}, "
+                    "which tasuki cannot check or hash. Use str, int, float, bool, date, "
+                    "datetime, timedelta, Path, an Enum, Literal, Optional, list/tuple/dict of "
+                    "these, or a Task.",
+                    task=self.name,
+                    parameter=f.name,
+                ) from exc
+            self.checkers.append((f.name, checker, annotation))
+        self.significant = tuple(sorted(n for n, s in self.specs.items() if s.significant))
+        self.task_params = tuple(n for n, s in self.specs.items() if _mentions_task(s.annotation))
+
+
+def _mentions_task(annotation: Any) -> bool:
+    if isinstance(annotation, type):
+        return issubclass(annotation, Task)
+    return any(_mentions_task(a) for a in typing.get_args(annotation))
+
+
+def _resolve_hints(cls: type[Task]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except NameError:
+        # Classes defined inside functions refer to each other by names that only exist in
+        # the function's locals; resolve those against every known Task subclass by name.
+        local = {c.__name__: c for c in _all_task_classes()}
+        try:
+            return typing.get_type_hints(cls, localns=local)
+        except NameError as exc:
+            raise TaskError(
+                f"{task_name(cls)}: cannot resolve the parameter annotation {exc.name!r}; "
+                "define or import it at module level",
+                task=task_name(cls),
+            ) from exc
+
+
+def _all_task_classes() -> Iterator[type[Task]]:
+    stack: list[type[Task]] = [Task]
+    while stack:
+        cls = stack.pop()
+        yield cls
+        stack.extend(cls.__subclasses__())
+
+
+def flatten(structure: Any) -> list[Task]:
+    """The tasks in a ``requires()`` structure (single task, list, tuple, dict, nested)."""
+    if structure is None:
+        return []
+    if isinstance(structure, Task):
+        return [structure]
+    out: list[Task] = []
+    stack = [structure]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Task):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+        elif item is not None:
+            raise TaskError(
+                f"requires() returned a {type(item).__name__} ({item!r}); it may return a "
+                "Task, None, or a list / tuple / dict of Tasks",
+            )
+    return out
+
+
+@dataclass_transform(
+    kw_only_default=True, frozen_default=True, field_specifiers=(param, dataclasses.field)
+)
+class Task:
+    """Base class of every task.
+
+    Class attributes (not parameters):
+        version: Bump it to move this task's id (and every downstream id) when its logic
+            changes in a way the parameters do not show.
+        rerun: Always run this task even when its output is cached.
+        fail_on_empty_dump: Refuse to dump empty data frames, arrays, strings or lists.
+
+    Example:
+        >>> class TaskA(tasuki.Task):
+        ...     param: str
+        ...     def output(self):
+        ...         return self.make_target("task_a.pkl")
+        ...     def run(self):
+        ...         self.dump(f"hello {self.param}")
+    """
+
+    version: ClassVar[str | None] = None
+    rerun: ClassVar[bool] = False
+    fail_on_empty_dump: ClassVar[bool | None] = None
+    _tasuki_info: ClassVar[_ClassInfo | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        annotations = inspect.get_annotations(cls)
+        clash = _RESERVED.intersection(annotations)
+        if clash:
+            raise TaskError(
+                f"{task_name(cls)}: {', '.join(sorted(clash))} cannot be a parameter name; "
+                f"tasuki.Task uses it. Rename the parameter.",
+                task=task_name(cls),
+            )
+        for name, value in list(cls.__dict__.items()):
+            # Let `x: list[int] = [1]` work like tasuki.param([1]) instead of dataclasses'
+            # "mutable default" ValueError.
+            if name in annotations and isinstance(
+                value, list | dict | set
+            ):
+                setattr(cls, name, param(value))
+        dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)(cls)
+        cls._tasuki_info = None
+        generated_init = cls.__init__
+
+        def __init__(self: Task, *args: Any, **kw: Any) -> None:
+            try:
+                generated_init(self, *args, **kw)
+            except TypeError as exc:
+                if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+                    raise _signature_error(type(self), args, kw) from None
+                raise
+
+        __init__.__doc__ = generated_init.__doc__
+        __init__.__signature__ = _signature_of(generated_init)  # type: ignore[attr-defined]
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+    def __post_init__(self) -> None:
+        cls = type(self)
+        info = cls.__dict__.get("_tasuki_info") or cls._info()
+        values = self.__dict__
+        for name, check, annotation in info.checkers:
+            value = values[name]
+            if not check(value):
+                raise ParameterError(
+                    f"{info.name}: parameter {name!r} must be {type_name(annotation)}, got "
+                    f"{type(value).__name__} {value!r}. Pass a {type_name(annotation)} "
+                    "(the command line and settings files convert text for you).",
+                    task=info.name,
+                    parameter=name,
+                    value=repr(value),
+                    expected=type_name(annotation),
+                )
+
+    @classmethod
+    def _info(cls) -> _ClassInfo:
+        info = cls.__dict__.get("_tasuki_info")
+        if info is None:
+            info = _ClassInfo(cls)
+            cls._tasuki_info = info
+        return info
+
+    # ---------------------------------------------------------------- identity
+
+    @classmethod
+    def task_name(cls) -> str:
+        """``module:QualName``, the name used by the CLI, records and ids."""
+        return cls._info().name
+
+    @classmethod
+    def param_specs(cls) -> dict[str, ParamSpec]:
+        """The parameters of this task class, by name."""
+        return dict(cls._info().specs)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """All parameter values by name."""
+        return {name: self.__dict__[name] for name in type(self)._info().specs}
+
+    @property
+    def unique_id(self) -> str:
+        """Hex sha256 of the task name, version, significant parameters and upstream ids."""
+        uid: str | None = self.__dict__.get("_tasuki_uid")
+        if uid is None:
+            from tasuki.core.graph import compute_ids
+
+            compute_ids([self])
+            uid = self.__dict__["_tasuki_uid"]
+        return uid
+
+    def __hash__(self) -> int:
+        return hash(self.unique_id)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Task):
+            return NotImplemented
+        return type(other) is type(self) and other.unique_id == self.unique_id
+
+    def __repr__(self) -> str:
+        parts = []
+        for name, value in self.params.items():
+            shown = (
+                f"{type(value).__name__}(id={value.unique_id[:10]})"
+                if isinstance(value, Task)
+                else repr(value)
+            )
+            parts.append(f"{name}={shown}")
+        return f"{type(self).__qualname__}({', '.join(parts)})"
+
+    # ---------------------------------------------------------------- the three methods
+
+    def requires(self) -> Task | Sequence[Task] | dict[str, Task] | None:
+        """What this task needs. Override; the default needs nothing."""
+        return None
+
+    def output(self) -> Target | Sequence[Target] | dict[str, Target] | None:
+        """What this task writes. The default is ``<snake_case class name>.pkl``."""
+        return self.make_target(_CAMEL.sub("_", type(self).__name__).lower() + ".pkl")
+
+    def run(self) -> None:
+        """Compute and ``dump`` the outputs. Override."""
+        raise TaskError(
+            f"{type(self).task_name()} does not define run(); every task that writes an "
+            "output must compute it in run()",
+            task=type(self).task_name(),
+        )
+
+    # ---------------------------------------------------------------- targets
+
+    def make_target(self, name: str) -> FileTarget:
+        """A file in the workspace: ``<module path>/<stem>_<unique id>.<ext>``.
+
+        The extension picks the format (``.pkl``, ``.parquet``, ``.csv.gz``...).
+        """
+        from tasuki.formats import format_for
+
+        key = self._key_for(name)
+        try:
+            fmt = format_for(key)
+        except FormatError as exc:
+            raise type(exc)(
+                f"{type(self).task_name()}.output(): {exc}", **getattr(exc, "fields", {})
+            ) from exc
+        return FileTarget(key, fmt)
+
+    def make_model_target(
+        self,
+        name: str,
+        *,
+        save_function: Callable[[Any, Path], Any],
+        load_function: Callable[[Path], Any],
+    ) -> ModelTarget:
+        """A model kept as several files zipped into one ``.zip`` output.
+
+        Args:
+            name: File name ending in ``.zip``.
+            save_function: ``save_function(model, directory)`` writes the model's files.
+            load_function: ``load_function(directory)`` returns the model.
+        """
+        if not name.endswith(".zip"):
+            raise FormatError(
+                f"{type(self).task_name()}.make_model_target({name!r}): model targets are zip "
+                "files; end the name with .zip",
+                name=name,
+            )
+        return ModelTarget(self._key_for(name), save_function, load_function)
+
+    def make_directory_target(
+        self, name: str, *, rows_per_file: int = 1_000_000, as_: str = "arrow"
+    ) -> DirectoryTarget:
+        """A folder of Parquet parts for data too large for one file.
+
+        Args:
+            name: Folder name (no extension needed).
+            rows_per_file: Rows per Parquet part.
+            as_: What ``load`` returns: ``"arrow"``, ``"pandas"`` or ``"polars"``.
+        """
+        return DirectoryTarget(self._key_for(name.rstrip("/")), rows_per_file, as_)
+
+    def _key_for(self, name: str) -> str:
+        folder, _, base = name.rpartition("/")
+        stem, dot, ext = base.partition(".")
+        module = type(self).__module__.replace(".", "/")
+        prefix = f"{module}/{folder}/" if folder else f"{module}/"
+        return f"{prefix}{stem}_{self.unique_id}{dot}{ext}"
+
+    # ---------------------------------------------------------------- load / dump
+
+    def dump(self, obj: Any, name: str | None = None) -> None:
+        """Write ``obj`` to this task's output (or to the output called ``name``)."""
+        ctx = context.current("dump", self)
+        target = _pick_target(self, self.output(), name, "output")
+        where = f"{type(self).task_name()}.dump()"
+        fail = self.fail_on_empty_dump
+        info = target.dump(
+            ctx.store,
+            obj,
+            fail_on_empty=ctx.fail_on_empty_dump if fail is None else fail,
+            where=where,
+        )
+        ctx.written[target.key] = info
+
+    def load(self, target: str | Task | None = None) -> Any:
+        """Read what this task requires.
+
+        ``load()`` reads the single requirement (a list / dict of requirements gives a list /
+        dict of values); ``load("name")`` the requirement called ``name`` in a dict;
+        ``load(task)`` a given task's output.
+        """
+        ctx = context.current("load", self)
+        if isinstance(target, Task):
+            return _load_outputs(target.output(), ctx)
+        requires = self.__dict__.get("_tasuki_requires", None)
+        if requires is None:
+            requires = self.requires()
+        if target is not None:
+            if not isinstance(requires, dict) or target not in requires:
+                known = list(requires) if isinstance(requires, dict) else []
+                raise TaskError(
+                    f"{type(self).task_name()}.load({target!r}): requires() has no entry "
+                    f"{target!r}; entries: {known or 'none (requires() is not a dict)'}",
+                    task=type(self).task_name(),
+                    name=target,
+                )
+            requires = requires[target]
+        return _map_structure(requires, lambda t: _load_outputs(t.output(), ctx))
+
+    def load_data_frame(
+        self,
+        target: str | Task | None = None,
+        *,
+        required_columns: Sequence[str] | None = None,
+        drop_columns: bool = False,
+    ) -> Any:
+        """``load()`` a data frame and check it has ``required_columns``.
+
+        Several data frames (list requirements) are concatenated. With ``drop_columns`` only
+        the required columns are kept.
+        """
+        from tasuki.formats import check_columns
+
+        value = self.load(target)
+        if isinstance(value, list):
+            import pandas as pd
+
+            value = pd.concat(value)
+        if required_columns:
+            check_columns(
+                value, list(required_columns), where=f"{type(self).task_name()}.load_data_frame"
+            )
+            if drop_columns:
+                value = value[list(required_columns)]
+        return value
+
+    @property
+    def task_log(self) -> dict[str, Any]:
+        """A dict kept in this run's record (metrics, notes): ``self.task_log["auc"] = 0.9``."""
+        return context.current("task_log", self).task_log
+
+
+def _map_structure(structure: Any, fn: Callable[[Task], Any]) -> Any:
+    if isinstance(structure, Task):
+        return fn(structure)
+    if isinstance(structure, dict):
+        return {k: _map_structure(v, fn) for k, v in structure.items()}
+    if isinstance(structure, list | tuple):
+        return [_map_structure(v, fn) for v in structure]
+    return None
+
+
+def _load_outputs(outputs: Any, ctx: context.RunContext) -> Any:
+    if isinstance(outputs, Target):
+        return outputs.load(ctx.store)
+    if isinstance(outputs, dict):
+        return {k: _load_outputs(v, ctx) for k, v in outputs.items()}
+    if isinstance(outputs, list | tuple):
+        return [_load_outputs(v, ctx) for v in outputs]
+    return None
+
+
+def _pick_target(task: Task, outputs: Any, name: str | None, what: str) -> Target:
+    if name is None:
+        if isinstance(outputs, Target):
+            return outputs
+        raise TaskError(
+            f"{type(task).task_name()}.dump(obj) needs a name: output() returns "
+            f"{type(outputs).__name__}; call dump(obj, name) with one of "
+            f"{list(outputs) if isinstance(outputs, dict) else 'its indexes'}",
+            task=type(task).task_name(),
+        )
+    if isinstance(outputs, dict) and name in outputs:
+        return outputs[name]  # type: ignore[no-any-return]
+    if isinstance(outputs, list | tuple) and name.isdigit() and int(name) < len(outputs):
+        return outputs[int(name)]  # type: ignore[no-any-return]
+    known = list(outputs) if isinstance(outputs, dict) else []
+    hint = difflib.get_close_matches(name, [str(k) for k in known], n=1)
+    raise TaskError(
+        f"{type(task).task_name()}.dump(obj, {name!r}): {what}() has no entry {name!r}; "
+        f"entries: {known}" + (f". Did you mean {hint[0]!r}?" if hint else ""),
+        task=type(task).task_name(),
+        name=name,
+    )
+
+
+def _signature_of(fn: Callable[..., Any]) -> Any:
+    return inspect.signature(fn)
+
+
+def _signature_error(cls: type[Task], args: tuple[Any, ...], kw: dict[str, Any]) -> ParameterError:
+    info = cls._info()
+    name = info.name
+    if args:
+        return ParameterError(
+            f"{name}: parameters are keyword-only; got positional {args!r}. "
+            f"Write {cls.__qualname__}({', '.join(f'{p}=...' for p in info.specs)}).",
+            task=name,
+        )
+    unknown = [k for k in kw if k not in info.specs]
+    if unknown:
+        hints = [difflib.get_close_matches(k, list(info.specs), n=1) for k in unknown]
+        suggestion = "".join(f" Did you mean {h[0]!r}?" for h in hints if h)
+        return ParameterError(
+            f"{name}: unknown parameter {', '.join(map(repr, unknown))}. "
+            f"Parameters: {', '.join(info.specs) or 'none'}.{suggestion}",
+            task=name,
+            parameter=unknown[0],
+        )
+    missing = [s for n, s in info.specs.items() if not s.has_default and n not in kw]
+    listed = ", ".join(
+        f"{s.name}: {type_name(s.annotation)}" + (f" ({s.description})" if s.description else "")
+        for s in missing
+    )
+    return ParameterError(
+        f"{name}: missing required parameter {listed}. Pass it as "
+        f"{cls.__qualname__}({missing[0].name if missing else '?'}=...) or on the command line "
+        f"as --{(missing[0].name if missing else '?').replace('_', '-')} VALUE.",
+        task=name,
+        parameter=missing[0].name if missing else "",
+    )
+
+
+def import_task(path: str) -> type[Task]:
+    """Import a task class from ``module.path:ClassName`` (or ``module.path.ClassName``)."""
+    import importlib
+
+    from tasuki.errors import TaskNotFoundError
+
+    module_name, sep, qualname = path.partition(":")
+    if not sep:
+        module_name, _, qualname = path.rpartition(".")
+    if not module_name or not qualname:
+        raise TaskNotFoundError(
+            f"task path {path!r} is not of the form 'package.module:TaskClass'", path=path
+        )
+    try:
+        module = sys.modules.get(module_name) or importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TaskNotFoundError(
+            f"cannot import module {module_name!r} for task {path!r}: {exc}. Check the "
+            "spelling and that the package is installed or on PYTHONPATH.",
+            path=path,
+        ) from exc
+    obj: Any = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            known = sorted(
+                n
+                for n, v in vars(module).items()
+                if isinstance(v, type) and issubclass(v, Task) and v is not Task
+            )
+            hint = difflib.get_close_matches(qualname, known, n=1)
+            raise TaskNotFoundError(
+                f"module {module_name!r} has no task {qualname!r}. Tasks there: "
+                f"{', '.join(known) or 'none'}" + (f". Did you mean {hint[0]!r}?" if hint else ""),
+                path=path,
+            )
+    if not (isinstance(obj, type) and issubclass(obj, Task)):
+        raise TaskNotFoundError(f"{path!r} is a {type(obj).__name__}, not a tasuki.Task", path=path)
+    return obj
