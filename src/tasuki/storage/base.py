@@ -8,9 +8,11 @@ without error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from contextlib import AbstractContextManager
 
 __all__ = ["Lease", "Store"]
 
@@ -35,6 +37,10 @@ class Store(Protocol):
 
     is_local: bool
     """True when keys map to files on this machine's file system."""
+
+    def check(self) -> None:
+        """Prove the workspace reachable and writable (the runner calls it once at start);
+        raise WorkspaceUnreachableError naming the URL, the cause and the fix otherwise."""
 
     def full_path(self, key: str) -> str:
         """The absolute path or URL of ``key``."""

@@ -1,0 +1,425 @@
+"""LocalStore: a workspace folder on this machine, the engine's hot path.
+
+Everything here calls ``os`` directly; fsspec is not on this path. Writes go to a temporary
+``.<name>.tmp-<pid>-<random>`` beside the key and are published with ``os.replace``, so a
+reader sees the old object or the new one, never a part. That holds against a killed writer
+(``kill -9``), not against power loss: without ``fsync=True`` the kernel may not yet have put
+the data on disk when the rename lands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import time
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from tasuki.errors import WorkspaceUnreachableError
+from tasuki.storage._keys import (
+    LOCKS_DIR,
+    check_key,
+    check_prefix,
+    is_temp_name,
+    temp_name,
+    temp_owner,
+)
+from tasuki.storage._locks import DEFAULT_TTL, FileLease, RedisLease, check_redis, redis_client
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from types import TracebackType
+
+    import redis
+
+    from tasuki.storage.base import Lease
+
+__all__ = ["LocalStore"]
+
+logger = logging.getLogger(__name__)
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+STALE_TEMP_SECONDS = 24 * 3600.0
+"""A temporary whose writer cannot be checked (another host) is removed after this age."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStore:
+    """A workspace folder on a local (or mounted) file system.
+
+    Args:
+        root: The folder; ``~`` is expanded and relative paths are made absolute. It is
+            created on the first write (or by :meth:`check`), not here.
+        fsync: Also ``fsync`` each file and its folder before and after the rename, which makes
+            writes survive power loss at a large cost per write. Off by default: without it a
+            write is atomic against a killed process, not against a crashed machine.
+        lock_timeout: Default seconds a lease waits before LockTimeoutError; None waits forever.
+        redis_url: When given, leases are Redis leases shared by every machine using that
+            Redis, instead of file locks under ``.tasuki/locks``.
+        lease_ttl: Seconds a Redis lease outlives a holder that died.
+
+    Example:
+        >>> store = LocalStore("/tmp/ws")
+        >>> store.write_bytes("mod/a.bin", b"hello")
+        >>> store.read_bytes("mod/a.bin")
+        b'hello'
+    """
+
+    is_local = True
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        fsync: bool = False,
+        lock_timeout: float | None = None,
+        redis_url: str | None = None,
+        lease_ttl: float = DEFAULT_TTL,
+    ) -> None:
+        self.root = os.path.abspath(os.path.expanduser(os.fspath(root)))
+        self.url = self.root
+        self.fsync = fsync
+        self.lock_timeout = lock_timeout
+        self.redis_url = redis_url
+        self.lease_ttl = lease_ttl
+        self._prefix = self.root.rstrip("/") + "/"
+        # Folders this object has created or seen, and swept of stale temporaries: a write into
+        # a known folder costs no makedirs or stat. A folder removed behind our back shows up as
+        # FileNotFoundError on open, which re-prepares it.
+        self._ready_dirs: set[str] = set()
+        self._redis: redis.Redis | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalStore({self.root!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_ready_dirs"] = set()  # another process or host must sweep for itself
+        state["_redis"] = None
+        return state
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def full_path(self, key: str) -> str:
+        """The absolute file path of ``key``."""
+        return self._prefix + check_key(key)
+
+    def exists(self, key: str) -> bool:
+        """Whether a file or folder exists at ``key`` (one ``access`` system call)."""
+        return os.access(self._prefix + check_key(key), os.F_OK)
+
+    def exists_many(self, keys: Sequence[str]) -> list[bool]:
+        """``exists`` for each key, in order."""
+        prefix, access, f_ok = self._prefix, os.access, os.F_OK
+        return [access(prefix + check_key(key), f_ok) for key in keys]
+
+    def read_bytes(self, key: str) -> bytes:
+        """The file's bytes; FileNotFoundError when missing."""
+        with open(self._prefix + check_key(key), "rb") as f:
+            return f.read()
+
+    def open_read(self, key: str) -> BinaryIO:
+        """The file opened for binary reading (a context manager); FileNotFoundError if missing."""
+        return open(self._prefix + check_key(key), "rb")
+
+    def size(self, key: str) -> int:
+        """Bytes of a file, or the total of the files under a folder (temporaries excluded)."""
+        path = self._prefix + check_key(key)
+        st = os.stat(path)
+        if not os.path.isdir(path):
+            return st.st_size
+        total = 0
+        for _, entry in self._walk(path, key + "/"):
+            total += entry.stat().st_size
+        return total
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Keys of the files under the folder (or the file) ``prefix``, recursively.
+
+        Temporaries and ``.tasuki/locks`` are skipped; order is not defined.
+        """
+        return self._list(check_prefix(prefix))
+
+    def _list(self, prefix: str) -> Iterator[str]:
+        if prefix == LOCKS_DIR or prefix.startswith(LOCKS_DIR + "/"):
+            return
+        path = self._prefix + prefix if prefix else self.root
+        if prefix and os.path.isfile(path):
+            yield prefix
+            return
+        for key, _ in self._walk(path, prefix + "/" if prefix else ""):
+            yield key
+
+    def _walk(self, path: str, rel: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        stack = [(path, rel)]
+        while stack:
+            directory, rel_dir = stack.pop()
+            try:
+                entries = os.scandir(directory)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with entries:
+                for entry in entries:
+                    name = entry.name
+                    if is_temp_name(name):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        sub = rel_dir + name
+                        if sub != LOCKS_DIR:
+                            stack.append((entry.path, sub + "/"))
+                    elif entry.is_file():
+                        yield rel_dir + name, entry
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _prepare_dir(self, directory: str) -> None:
+        """Create ``directory`` if needed and remove temporaries left by dead writers."""
+        os.makedirs(directory, exist_ok=True)
+        self._sweep(directory)
+        self._ready_dirs.add(directory)
+
+    def _sweep(self, directory: str) -> None:
+        """Remove temporaries in ``directory`` whose writer is dead (this host) or is old."""
+        me = os.getpid()
+        now = time.time()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            if not is_temp_name(entry.name):
+                continue
+            owner = temp_owner(entry.name)
+            if owner is not None and owner[1] and owner[0] != me:
+                stale = not _pid_alive(owner[0])
+            else:
+                stale = False
+            if not stale:
+                try:
+                    stale = entry.stat(follow_symlinks=False).st_mtime < now - STALE_TEMP_SECONDS
+                except OSError:
+                    continue
+            if stale:
+                logger.debug("removing stale temporary %s", entry.path)
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+    def _temp_for(self, path: str) -> tuple[str, str]:
+        """(folder, temporary path) for the final ``path``, the folder ready for writing."""
+        head, _, name = path.rpartition("/")
+        if head not in self._ready_dirs:
+            self._prepare_dir(head)
+        return head, f"{head}/{temp_name(name)}"
+
+    def _open_temp(self, path: str) -> tuple[str, str, int]:
+        head, tmp = self._temp_for(path)
+        try:
+            fd = os.open(tmp, _WRITE_FLAGS, 0o666)
+        except FileNotFoundError:  # the folder was removed since we prepared it
+            self._ready_dirs.discard(head)
+            self._prepare_dir(head)
+            fd = os.open(tmp, _WRITE_FLAGS, 0o666)
+        return head, tmp, fd
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write ``data`` to ``key`` atomically: a temporary in the same folder, then rename."""
+        path = self._prefix + check_key(key)
+        head, tmp, fd = self._open_temp(path)
+        try:
+            try:
+                written = os.write(fd, data)
+                if written < len(data):
+                    view = memoryview(data)[written:]
+                    while view:
+                        view = view[os.write(fd, view) :]
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        if self.fsync:
+            _fsync_dir(head)
+
+    def open_atomic(self, key: str) -> _AtomicFile:
+        """A binary file to write; it replaces ``key`` on clean exit, vanishes on an exception."""
+        return _AtomicFile(self, self._prefix + check_key(key))
+
+    @contextlib.contextmanager
+    def directory_atomic(self, key: str) -> Iterator[str]:
+        """Yield an empty temporary folder beside ``key``; on clean exit it becomes ``key``.
+
+        An old file or folder at ``key`` is first renamed aside and deleted after the new one
+        is in place, so the key is missing only between two renames. On an exception the
+        temporary folder is deleted and ``key`` is left as it was.
+        """
+        path = self._prefix + check_key(key)
+        head, tmp = self._temp_for(path)
+        try:
+            os.mkdir(tmp)
+        except FileNotFoundError:
+            self._ready_dirs.discard(head)
+            self._prepare_dir(head)
+            os.mkdir(tmp)
+        try:
+            yield tmp
+            self._publish_dir(tmp, path, head)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if self.fsync:
+            _fsync_dir(head)
+
+    def _publish_dir(self, tmp: str, path: str, head: str) -> None:
+        name = path.rpartition("/")[2]
+        for _ in range(3):
+            old = None
+            if os.path.lexists(path):
+                old = f"{head}/{temp_name(name)}"
+                os.rename(path, old)
+            try:
+                os.rename(tmp, path)
+            except OSError as exc:
+                # A concurrent writer put something at ``path`` between our two renames.
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                    raise
+                continue
+            finally:
+                if old is not None:
+                    self._remove_path(old)
+            return
+        raise FileExistsError(errno.EEXIST, "another writer keeps replacing this folder", path)
+
+    @staticmethod
+    def _remove_path(path: str) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except (IsADirectoryError, PermissionError):
+            shutil.rmtree(path, ignore_errors=True)
+
+    def remove(self, key: str) -> None:
+        """Delete the file or folder tree at ``key``; a missing key is ignored."""
+        self._remove_path(self._prefix + check_key(key))
+
+    # -- workspace and leases --------------------------------------------------------------
+
+    def check(self) -> None:
+        """Create the root if needed and prove it writable; ping Redis when leases use it.
+
+        Raises:
+            WorkspaceUnreachableError: naming the folder, the cause and how to fix it.
+        """
+        probe = f"{self._prefix}.tasuki/{temp_name('probe')}"
+        try:
+            os.makedirs(self.root + "/.tasuki", exist_ok=True)
+            fd = os.open(probe, _WRITE_FLAGS, 0o666)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            cause = f"{type(exc).__name__}: {exc.strerror or exc}"
+            raise WorkspaceUnreachableError(
+                f"workspace {self.url!r} is not writable ({cause}). Create that folder and make "
+                "it writable by this user, or choose another workspace (a local folder, "
+                "s3://bucket/prefix, gs://bucket/prefix or memory://name).",
+                url=self.url,
+                cause=cause,
+            ) from exc
+        if self.redis_url is not None:
+            check_redis(self._redis_client(), self.redis_url, self.url)
+
+    def _redis_client(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis_client(cast("str", self.redis_url), self.url)
+        return self._redis
+
+    def lease(self, key: str) -> Lease:
+        """A lease on ``key``: a file lock under ``.tasuki/locks``, or Redis if configured."""
+        check_key(key)
+        if self.redis_url is not None:
+            return RedisLease(
+                self._redis_client(),
+                key=key,
+                url=self.url,
+                redis_url=self.redis_url,
+                default_timeout=self.lock_timeout,
+                ttl=self.lease_ttl,
+            )
+        lock_path = f"{self._prefix}{LOCKS_DIR}/{key}.lock"
+        return FileLease(lock_path, key=key, url=self.url, default_timeout=self.lock_timeout)
+
+
+class _AtomicFile:
+    """Context manager behind ``LocalStore.open_atomic`` (a class: cheaper than a generator)."""
+
+    __slots__ = ("_file", "_path", "_store", "_tmp")
+
+    def __init__(self, store: LocalStore, path: str) -> None:
+        self._store = store
+        self._path = path
+        self._tmp = ""
+        self._file: BinaryIO | None = None
+
+    def __enter__(self) -> BinaryIO:
+        _, self._tmp, fd = self._store._open_temp(self._path)
+        self._file = cast("BinaryIO", open(fd, "wb", closefd=True))
+        return self._file
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        f = self._file
+        if f is None:
+            return
+        self._file = None
+        if exc_type is not None:
+            with contextlib.suppress(OSError, ValueError):
+                f.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            return
+        try:
+            f.close()  # the caller may already have closed it; close() is then a no-op
+            if self._store.fsync:
+                fd = os.open(self._tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            os.replace(self._tmp, self._path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            raise
+        if self._store.fsync:
+            _fsync_dir(self._path.rpartition("/")[0])
