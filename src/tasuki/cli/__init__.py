@@ -1,0 +1,22 @@
+"""The ``tasuki`` command: a thin layer that parses words, builds Settings, calls the API.
+
+Exit codes: 0 success, 1 a task failed, 2 a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tasuki.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tasuki`` console script."""
+    if str(Path.cwd()) not in sys.path:
+        # `tasuki run mypkg.tasks:Task` from a project folder should import its modules,
+        # as `python -m` would.
+        sys.path.insert(0, str(Path.cwd()))
+    app(args=argv, prog_name="tasuki")

@@ -1,0 +1,280 @@
+"""Commands of the ``tasuki`` CLI."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from tasuki.cli._params import make_task, parse_param_args
+from tasuki.config import Settings, load_settings
+from tasuki.core.graph import build_graph
+from tasuki.core.records import find_record
+from tasuki.core.runner import open_workspace, run_build
+from tasuki.core.task import import_task
+from tasuki.errors import TasukiError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="tasuki: cached, reproducible ML pipelines. Docs: docs/ in the repository.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+TASK_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+F = TypeVar("F", bound=Callable[..., Any])
+
+Workspace = Annotated[
+    str | None, typer.Option("--workspace", "-w", help="Folder or URL of the workspace.")
+]
+ConfigFile = Annotated[
+    str | None, typer.Option("--config", help="Settings file instead of tasuki.toml search.")
+]
+LogLevel = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
+
+
+def _errors_exit_2(fn: F) -> F:
+    """Turn tasuki's usage and configuration errors into a message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TasukiError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def _settings(config: str | None, **overrides: Any) -> Settings:
+    return load_settings(overrides, config_file=config)
+
+
+def _hooks(settings: Settings) -> list[Any]:
+    try:
+        from tasuki.notify import hooks_from_settings
+    except ImportError:
+        return []
+    return hooks_from_settings(settings)
+
+
+@app.command(context_settings=TASK_CONTEXT)
+@_errors_exit_2
+def run(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="module.path:TaskClass, then --param value ...")],
+    workspace: Workspace = None,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes.")] = None,
+    rerun: Annotated[
+        list[str] | None, typer.Option(help="Rerun this task class (repeatable).")
+    ] = None,
+    rerun_all: Annotated[bool, typer.Option("--rerun-all", help="Rerun every task.")] = False,
+    fail_fast: Annotated[bool | None, typer.Option("--fail-fast/--keep-going")] = None,
+    progress: Annotated[str | None, typer.Option(help="auto, rich, plain or off.")] = None,
+    tree: Annotated[bool, typer.Option("--tree", help="Print the dependency tree after.")] = False,
+    config: ConfigFile = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Build a task and everything it needs; cached outputs are reused."""
+    _setup_logging(log_level)
+    settings = _settings(
+        config, workspace=workspace, workers=workers, fail_fast=fail_fast, progress=progress
+    )
+    task_cls = import_task(task)
+    store = open_workspace(settings)
+    value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
+    result = run_build(
+        value,
+        settings=settings,
+        rerun=True if rerun_all else (rerun or None),
+        hooks=_hooks(settings),
+        store=store,
+    )
+    if tree:
+        from tasuki.report import tree_from_result
+
+        typer.echo(tree_from_result(result).text())
+    for root in result.roots:
+        typer.echo(f"{type(root).task_name()} {root.unique_id}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command(context_settings=TASK_CONTEXT)
+@_errors_exit_2
+def tree(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="module.path:TaskClass, then --param value ...")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text, json, mermaid, dot.")] = "text",
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+    workspace: Workspace = None,
+    config: ConfigFile = None,
+) -> None:
+    """Show the dependency tree with each task's status, id, parameters and outputs."""
+    from tasuki.report import tree_from_store
+
+    settings = _settings(config, workspace=workspace)
+    task_cls = import_task(task)
+    store = open_workspace(settings)
+    value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
+    text = tree_from_store(build_graph([value]), store).render(fmt)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    else:
+        typer.echo(text)
+
+
+@app.command(context_settings=TASK_CONTEXT)
+@_errors_exit_2
+def why(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="module.path:TaskClass, then --param value ...")],
+    workspace: Workspace = None,
+    config: ConfigFile = None,
+) -> None:
+    """Explain why a task will or will not run (what differs from the stored records)."""
+    from tasuki.report import explain
+
+    settings = _settings(config, workspace=workspace)
+    task_cls = import_task(task)
+    store = open_workspace(settings)
+    value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
+    for line in explain(value, store, on_code_change=settings.on_code_change):
+        typer.echo(line)
+
+
+@app.command()
+@_errors_exit_2
+def show(
+    unique_id: Annotated[str, typer.Argument(help="A unique id or an unambiguous prefix.")],
+    workspace: Workspace = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The raw record.")] = False,
+    config: ConfigFile = None,
+) -> None:
+    """Show a finished task: parameters, dependencies, outputs, timings and its log."""
+    settings = _settings(config, workspace=workspace)
+    store = open_workspace(settings)
+    record = find_record(store, unique_id)
+    if as_json:
+        typer.echo(record.to_bytes().decode())
+        return
+    typer.echo(f"task:        {record.task}")
+    typer.echo(f"unique id:   {record.unique_id}")
+    typer.echo(f"status:      {record.status}  ({record.duration_s:.3f}s, {record.finished_at})")
+    typer.echo(f"version:     {record.version}    code: {record.code_fingerprint}")
+    typer.echo("parameters:")
+    for name, value in record.params.items():
+        flag = "" if name in record.significant else "  (not significant)"
+        typer.echo(f"  {name} = {json.dumps(value)}{flag}")
+    typer.echo("requires:")
+    for uid in record.requires:
+        try:
+            dep = find_record(store, uid)
+            typer.echo(f"  {dep.task} {uid}")
+        except TasukiError:
+            typer.echo(f"  {uid} (record missing)")
+    typer.echo("outputs:")
+    for out in record.outputs:
+        typer.echo(f"  {store.full_path(out['key'])}  {out.get('size')} bytes")
+    if record.task_log:
+        typer.echo("task log:")
+        for key, value in record.task_log.items():
+            typer.echo(f"  {key}: {json.dumps(value, default=str)}")
+    env = record.environment
+    typer.echo(
+        f"environment: python {env.get('python')} on {env.get('host')}, "
+        f"git {env.get('git_commit')}"
+    )
+    if record.log_tail:
+        typer.echo("log:")
+        for line in record.log_tail:
+            typer.echo(f"  {line}")
+
+
+@app.command(name="rerun")
+@_errors_exit_2
+def rerun_cmd(
+    unique_id: Annotated[str, typer.Argument(help="A unique id or an unambiguous prefix.")],
+    workspace: Workspace = None,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes.")] = None,
+    config: ConfigFile = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Reproduce a finished task from its id: rebuild it from its record and run it again."""
+    from tasuki.core.loading import task_from_record
+
+    _setup_logging(log_level)
+    settings = _settings(config, workspace=workspace, workers=workers)
+    store = open_workspace(settings)
+    task = task_from_record(find_record(store, unique_id), store)
+    result = run_build(task, settings=settings, rerun=[task.unique_id], store=store,
+                       hooks=_hooks(settings))
+    typer.echo(f"{type(task).task_name()} {task.unique_id}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command(name="ls")
+@_errors_exit_2
+def ls_cmd(
+    workspace: Workspace = None,
+    task: Annotated[str | None, typer.Option(help="Only this task class (substring).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    config: ConfigFile = None,
+) -> None:
+    """List the outputs in the workspace with the tasks that made them."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tasuki.report.inventory import read_inventory
+
+    settings = _settings(config, workspace=workspace)
+    inv = read_inventory(open_workspace(settings))
+    rows = [r for r in inv.rows() if not task or task in r["task"]]
+    if as_json:
+        typer.echo(json.dumps({"outputs": rows, "stray": inv.stray}, indent=2))
+        return
+    table = Table("task", "id", "output", "size", "finished")
+    for r in rows:
+        table.add_row(r["task"], r["unique_id"][:12], r["key"], str(r["size"]), r["finished_at"])
+    console = Console()
+    console.print(table)
+    if inv.stray:
+        console.print(f"{len(inv.stray)} files belong to no record (see `tasuki gc`).")
+
+
+@app.command(name="gc")
+@_errors_exit_2
+def gc_cmd(
+    roots: Annotated[list[str], typer.Argument(help="Unique ids of the runs to keep.")],
+    workspace: Workspace = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Really delete (default: dry run).")]
+    = False,
+    config: ConfigFile = None,
+) -> None:
+    """Remove outputs and records that none of the given roots reaches (dry run by default)."""
+    from tasuki.report.inventory import collect_garbage
+
+    settings = _settings(config, workspace=workspace)
+    doomed, size = collect_garbage(open_workspace(settings), roots, delete=delete)
+    verb = "removed" if delete else "would remove"
+    for key in doomed:
+        typer.echo(f"{verb} {key}")
+    typer.echo(f"{verb} {len(doomed)} files, {size} bytes" + ("" if delete else " (dry run; add --delete)"))

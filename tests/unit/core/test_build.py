@@ -1,0 +1,253 @@
+"""The runner end to end on a local workspace: caching, failures, retries, records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import tasuki
+from tasuki.core.records import RunRecord
+from tasuki.errors import (
+    DependencyCycleError,
+    MissingOutputError,
+    TaskFailedError,
+    UnknownFormatError,
+)
+from tasuki.storage import open_store
+
+from .tasks_for_tests import (
+    Boom,
+    CycleA,
+    FanIn,
+    Leaf,
+    ModelTask,
+    Multi,
+    NoDump,
+    Step,
+    TaskA,
+    TaskB,
+    Top,
+    UsesMulti,
+)
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return str(tmp_path / "ws")
+
+
+def test_issue_example_and_cache_hit(ws):
+    assert tasuki.build(TaskB(param="world"), workspace=ws) == "hello world!!"
+    result = tasuki.build(TaskB(param="world"), workspace=ws, return_value=False)
+    assert result.counts()["ran"] == 0
+    assert result.counts()["cached"] == 1
+    assert result.ok
+
+
+def test_output_path_layout(ws):
+    task = TaskA(param="x")
+    tasuki.build(task, workspace=ws)
+    expected = Path(ws) / "tests/unit/core/tasks_for_tests" / f"task_a_{task.unique_id}.pkl"
+    assert expected.is_file()
+
+
+def test_task_as_parameter_swaps_upstream(ws):
+    value = tasuki.build(TaskB(param="ignored", upstream=TaskA(param="earth")), workspace=ws)
+    assert value == "hello earth!!"
+
+
+def test_record_contents(ws):
+    task = Multi()
+    tasuki.build(task, workspace=ws)
+    record = RunRecord.read(open_store(ws), task.unique_id)
+    assert record.task == "tests.unit.core.tasks_for_tests:Multi"
+    assert record.status == "done"
+    assert record.task_log == {"note": "two outputs"}
+    assert {o["key"].rsplit("/", 1)[-1][:2] for o in record.outputs} == {"a_", "b_"}
+    assert all(o["size"] > 0 and len(o["xxh3"]) == 16 for o in record.outputs)
+    assert record.environment["python"]
+    assert record.duration_s >= 0
+
+
+def test_dict_requires_and_outputs(ws):
+    assert tasuki.build(UsesMulti(), workspace=ws) == (1, "text", "hello z")
+
+
+def test_failure_keeps_other_branches_going(ws):
+    result = tasuki.run_build(Top(), workspace=ws)
+    statuses = {r.name.rsplit(":", 1)[1]: r.status for r in result.results.values()}
+    assert statuses == {
+        "Boom": "failed",
+        "NeedsBoom": "upstream_failed",
+        "Sibling": "ran",
+        "Top": "upstream_failed",
+    }
+    assert not result.ok
+    assert "boom on purpose" in result.summary()
+    assert "Resume with:" in result.summary()
+
+
+def test_fail_fast_stops_scheduling(ws):
+    result = tasuki.run_build(Top(), workspace=ws, fail_fast=True)
+    assert result.counts()["ran"] == 0 or result.by_status("ran")[0].name.endswith("Sibling")
+    assert result.counts()["failed"] == 1
+
+
+def test_build_raises_with_the_cause(ws):
+    with pytest.raises(TaskFailedError, match="ValueError: boom on purpose") as info:
+        tasuki.build(Boom(), workspace=ws)
+    assert info.value.cause_type == "ValueError"
+
+
+def test_retryable_errors_are_retried(ws, tmp_path):
+    marker = tmp_path / "count"
+    assert tasuki.build(
+        Boom(marker=str(marker), fail_times=2), workspace=ws, retries=2, retry_backoff=0
+    ) == "finally"
+    assert marker.read_text() == "3"
+
+
+def test_retries_exhausted(ws, tmp_path):
+    marker = tmp_path / "count"
+    with pytest.raises(TaskFailedError, match="flaky attempt 2"):
+        tasuki.build(Boom(marker=str(marker), fail_times=5), workspace=ws, retries=1,
+                     retry_backoff=0)
+
+
+def test_missing_output_is_an_error_and_not_complete(ws):
+    result = tasuki.run_build(NoDump(), workspace=ws)
+    err = result.by_status("failed")[0].error
+    assert err.type == "MissingOutputError"
+    assert "without writing its output" in err.message
+    assert "self.dump" in err.message
+    assert MissingOutputError.__name__ == err.type
+
+
+def test_cycle_error(ws):
+    with pytest.raises(DependencyCycleError):
+        tasuki.build(CycleA(), workspace=ws)
+
+
+def test_unknown_extension_names_task_and_known_ones(ws):
+    class BadExt(tasuki.Task):
+        def output(self):
+            return self.make_target("x.pkll")
+
+    with pytest.raises(UnknownFormatError, match=r"BadExt.*\.pkl"):
+        tasuki.build(BadExt(), workspace=ws)
+
+
+def test_rerun_forces_task_and_dependents(ws):
+    tasuki.build(TaskB(param="r"), workspace=ws)
+    result = tasuki.build(TaskB(param="r"), workspace=ws, rerun=["TaskA"], return_value=False)
+    assert result.counts()["ran"] == 2
+    result = tasuki.build(TaskB(param="r"), workspace=ws, rerun=True, return_value=False)
+    assert result.counts()["ran"] == 2
+
+
+def test_root_deleted_checks_upstreams_only_once(ws):
+    tasuki.build(FanIn(n=20), workspace=ws)
+    root = FanIn(n=20)
+    store = open_store(ws)
+    store.remove(root.output().key)
+    result = tasuki.build(root, workspace=ws, return_value=False)
+    assert result.counts() == {"ran": 1, "cached": 20}
+
+
+def test_deleted_output_with_record_is_incomplete(ws):
+    task = TaskA(param="gone")
+    tasuki.build(task, workspace=ws)
+    Path(open_store(ws).full_path(task.output().key)).unlink()
+    result = tasuki.build(task, workspace=ws, return_value=False)
+    assert result.counts()["ran"] == 1
+
+
+def test_workers_two_gives_same_results(ws):
+    value = tasuki.build(FanIn(n=50), workspace=ws, workers=2)
+    assert value == sum(range(50))
+    result = tasuki.build(FanIn(n=50), workspace=ws, workers=2, return_value=False)
+    assert result.counts() == {"cached": 1, "not_needed": 50}
+
+
+def test_workers_with_failures(ws):
+    result = tasuki.run_build(Top(), workspace=ws, workers=2)
+    assert result.counts()["failed"] == 1
+    assert result.counts()["ran"] == 1
+
+
+def test_long_chain_runs_without_recursion(ws):
+    task = None
+    for i in range(2000):
+        task = Step(i=i, prev=task)
+    assert tasuki.build(task, workspace=ws) == sum(range(2000))
+
+
+def test_model_target_round_trip(ws):
+    assert tasuki.build(ModelTask(), workspace=ws) == {"weights": [1, 2, 3], "name": "m"}
+
+
+def test_load_output_by_id_and_prefix(ws):
+    task = TaskB(param="nb")
+    tasuki.build(task, workspace=ws)
+    assert tasuki.load_output(task.unique_id, workspace=ws) == "hello nb!!"
+    assert tasuki.load_output(task.unique_id[:10], workspace=ws) == "hello nb!!"
+    assert tasuki.load(TaskA(param="nb"), workspace=ws) == "hello nb"
+
+
+def test_hooks_see_every_event(ws):
+    events = []
+
+    class Recorder:
+        def on_build_start(self, graph):
+            events.append(("start", len(graph)))
+
+        def on_task_end(self, result):
+            events.append(("task", result.status))
+
+        def on_build_end(self, result):
+            events.append(("end", result.ok))
+
+    tasuki.build(TaskB(param="h"), workspace=ws, hooks=[Recorder()])
+    assert events == [("start", 2), ("task", "ran"), ("task", "ran"), ("end", True)]
+
+
+def test_a_failing_hook_does_not_fail_the_build(ws, caplog):
+    class Broken:
+        def on_build_end(self, result):
+            raise RuntimeError("hook bug")
+
+    assert tasuki.build(TaskA(param="hk"), workspace=ws, hooks=[Broken()]) == "hello hk"
+    assert "hook bug" in caplog.text
+
+
+def test_dump_outside_a_run_is_explained():
+    with pytest.raises(tasuki.TasukiError, match="outside a run"):
+        TaskA(param="x").dump("nope")
+
+
+def test_summary_lists_families(ws):
+    result = tasuki.build(FanIn(n=3), workspace=ws, return_value=False)
+    text = result.summary()
+    assert "Scheduled 4 tasks" in text
+    assert "Leaf x3" in text
+    assert "This progress looks :)" in text
+
+
+def test_fail_on_empty_dump(ws):
+    class Empty(tasuki.Task):
+        fail_on_empty_dump = True
+
+        def run(self):
+            self.dump([])
+
+    result = tasuki.run_build(Empty(), workspace=ws)
+    assert result.by_status("failed")[0].error.type == "EmptyOutputError"
+
+
+def test_record_is_json(ws):
+    task = Leaf(i=5)
+    tasuki.build(task, workspace=ws)
+    raw = json.loads(open_store(ws).read_bytes(f".tasuki/records/{task.unique_id}.json"))
+    assert raw["params"] == {"i": 5}

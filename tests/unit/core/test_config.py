@@ -1,0 +1,72 @@
+"""Settings resolution: arguments > environment > file > defaults, and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasuki.config import load_settings
+from tasuki.errors import ConfigError
+
+
+def test_defaults():
+    s = load_settings()
+    assert s.workspace == "./workspace"
+    assert s.workers == 1
+    assert s.on_code_change == "warn"
+
+
+def test_resolution_order(tmp_path, monkeypatch):
+    (tmp_path / "tasuki.toml").write_text('workspace = "from-file"\nworkers = 3\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().workspace == "from-file"
+    monkeypatch.setenv("TASUKI_WORKSPACE", "from-env")
+    s = load_settings()
+    assert (s.workspace, s.workers) == ("from-env", 3)
+    assert load_settings({"workspace": "from-arg"}).workspace == "from-arg"
+
+
+def test_pyproject_section_and_nested_env(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.tasuki]\nworkers = 2\n[tool.tasuki.notify]\nwebhook_url = "http://x"\n'
+    )
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    monkeypatch.setenv("TASUKI_NOTIFY__ON", '["success", "failure"]')
+    s = load_settings()
+    assert s.workers == 2
+    assert s.notify.webhook_url == "http://x"
+    assert s.notify.on == ["success", "failure"]
+
+
+def test_unknown_key_names_file_and_suggests(tmp_path, monkeypatch):
+    (tmp_path / "tasuki.toml").write_text("workspaces = 'x'\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    msg = str(info.value)
+    assert "workspaces" in msg and "tasuki.toml" in msg and "did you mean 'workspace'" in msg
+
+
+def test_bad_value_names_source_and_allowed(monkeypatch):
+    monkeypatch.setenv("TASUKI_ON_CODE_CHANGE", "explode")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    msg = str(info.value)
+    assert "on_code_change" in msg and "explode" in msg and "environment" in msg
+    assert "'warn', 'rerun' or 'ignore'" in msg
+
+
+def test_broken_toml(tmp_path, monkeypatch):
+    (tmp_path / "tasuki.toml").write_text("workspace = \n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings()
+
+
+def test_nothing_read_at_import():
+    import importlib
+
+    import tasuki.config
+
+    importlib.reload(tasuki.config)  # must not raise even with a broken file around

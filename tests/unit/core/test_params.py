@@ -1,0 +1,142 @@
+"""Parameters: runtime checks, coercion from text and JSON, clear errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+import tasuki
+from tasuki.cli._params import make_task, parse_param_args
+from tasuki.config import load_settings
+from tasuki.core.params import coerce
+from tasuki.errors import ParameterError, TaskError
+
+from .tasks_for_tests import AllTypes, Colour, TaskA, TaskB
+
+
+def test_wrong_type_names_task_parameter_value_and_type():
+    with pytest.raises(ParameterError) as info:
+        TaskB(param=1)  # type: ignore[arg-type]
+    msg = str(info.value)
+    assert "TaskB" in msg and "'param'" in msg and "str" in msg and "int 1" in msg
+    assert info.value.parameter == "param"
+
+
+def test_unknown_parameter_suggests():
+    with pytest.raises(ParameterError, match="unknown parameter 'parm'.*Did you mean 'param'"):
+        TaskA(parm="x")  # type: ignore[call-arg]
+
+
+def test_missing_parameter():
+    with pytest.raises(ParameterError, match="missing required parameter param: str"):
+        TaskA()  # type: ignore[call-arg]
+
+
+def test_positional_arguments_refused():
+    with pytest.raises(ParameterError, match="keyword-only"):
+        TaskA("x")  # type: ignore[misc]
+
+
+def test_frozen():
+    task = TaskA(param="x")
+    with pytest.raises(AttributeError):
+        task.param = "y"  # type: ignore[misc]
+
+
+def test_all_types_accepted_and_checked():
+    AllTypes()
+    with pytest.raises(ParameterError, match="'lit' must be Literal"):
+        AllTypes(lit="c")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="'li'"):
+        AllTypes(li=["1"])  # type: ignore[list-item]
+    with pytest.raises(ParameterError, match="'b'"):
+        AllTypes(b=1)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="'d'"):
+        AllTypes(d=dt.datetime(2024, 1, 1))
+    AllTypes(f=1)  # an int is a fine float
+    AllTypes(tasks=[TaskA(param="x")])
+
+
+def test_mutable_defaults_are_not_shared():
+    a, b = AllTypes(), AllTypes()
+    assert a.li == [1, 2] and a.li is not b.li
+
+
+def test_reserved_names_refused():
+    with pytest.raises(TaskError, match="output cannot be a parameter name"):
+
+        class Bad(tasuki.Task):
+            output: str  # type: ignore[assignment]
+
+
+def test_unsupported_annotation_named():
+    class Odd(tasuki.Task):
+        x: set[int]
+
+    with pytest.raises(TaskError, match="'x' is annotated set"):
+        Odd(x={1})
+
+
+@pytest.mark.parametrize(
+    ("raw", "tp", "expected"),
+    [
+        ("3", int, 3),
+        ("0.5", float, 0.5),
+        ("yes", bool, True),
+        ("off", bool, False),
+        ("2024-01-31", dt.date, dt.date(2024, 1, 31)),
+        ("2024-01-31T10:00:00+09:00", dt.datetime,
+         dt.datetime(2024, 1, 31, 10, tzinfo=dt.timezone(dt.timedelta(hours=9)))),
+        ("1d 2h", dt.timedelta, dt.timedelta(days=1, hours=2)),
+        ("30 minutes", dt.timedelta, dt.timedelta(minutes=30)),
+        ("90", dt.timedelta, dt.timedelta(seconds=90)),
+        ("a/b", Path, Path("a/b")),
+        ("RED", Colour, Colour.RED),
+        ("blue", Colour, Colour.BLUE),
+        ("b", Literal["a", "b"], "b"),
+        ("none", int | None, None),
+        ("4", int | None, 4),
+        ("[1, 2]", list[int], [1, 2]),
+        ('["a", "b"]', tuple[str, ...], ("a", "b")),
+        ('{"x": 1}', dict[str, float], {"x": 1.0}),
+        ([1, "2"], list[int], [1, 2]),
+    ],
+)
+def test_coerce(raw, tp, expected):
+    assert coerce(raw, tp, task="T", name="p") == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "tp"),
+    [("x", int), ("1.5", int), ("maybe", bool), ("2024-13-01", dt.date), ("GREEN", Colour),
+     ("c", Literal["a", "b"]), ("[1", list[int]), ("soon", dt.timedelta)],
+)
+def test_coerce_errors_are_clear(raw, tp):
+    with pytest.raises(ParameterError) as info:
+        coerce(raw, tp, task="mypkg:T", name="p")
+    msg = str(info.value)
+    assert "mypkg:T" in msg and "'p'" in msg and repr(raw) in msg and "Pass a" in msg
+
+
+def test_cli_words():
+    raw = parse_param_args(AllTypes, ["--s", "hi", "--i=4", "--b", "--lit", "b", "--no-b"])
+    assert raw == {"s": "hi", "i": "4", "b": False, "lit": "b"}
+    with pytest.raises(ParameterError, match="unknown parameter --ss.*Did you mean --s"):
+        parse_param_args(AllTypes, ["--ss", "x"])
+    with pytest.raises(ParameterError, match="needs a value"):
+        parse_param_args(AllTypes, ["--s"])
+
+
+def test_make_task_with_settings_defaults_and_task_parameters():
+    settings = load_settings({"tasks": {"tests.unit.core.tasks_for_tests:TaskB": {"param": "cfg"}}})
+    task = make_task("tests.unit.core.tasks_for_tests:TaskB", {}, settings)
+    assert task == TaskB(param="cfg")
+    task = make_task(
+        "tests.unit.core.tasks_for_tests:TaskB",
+        {"upstream": '{"task": "tests.unit.core.tasks_for_tests:TaskA", "params": {"param": "u"}}'},
+        settings,
+    )
+    assert task.upstream == TaskA(param="u")
