@@ -198,7 +198,7 @@ class FsspecStore:
         cls = fs.__class__ if fs is not None else get_filesystem_class(protocol)
         root = str(cls._strip_protocol(url)).rstrip("/")
         self.protocol = protocol
-        self.url = f"{protocol}://{root.lstrip('/')}"
+        self.url = self._url_of(root)
         self.lock_timeout = lock_timeout
         self.redis_url = redis_url
         self.lease_ttl = lease_ttl
@@ -239,7 +239,10 @@ class FsspecStore:
         return self._prefix + check_key(key)
 
     def _url_of(self, path: str) -> str:
-        return f"{self.protocol}://{path.lstrip('/')}"
+        # memory:// paths carry a leading "/" that its URLs do not; file:///abs keeps it.
+        if self.protocol in _IN_PROCESS:
+            path = path.lstrip("/")
+        return f"{self.protocol}://{path}"
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -416,6 +419,8 @@ class FsspecStore:
         """
         probe = f"{self._prefix}.tasuki/{temp_name('probe')}"
         try:
+            if not self.object_store:
+                self.fs.makedirs(f"{self._prefix}.tasuki", exist_ok=True)
             self.fs.pipe_file(probe, b"")
             self.fs.rm_file(probe)
         except Exception as exc:
@@ -455,6 +460,7 @@ class FsspecStore:
             key=key,
             url=self.url,
             conditional=self.protocol in _CONDITIONAL_WRITES,
+            make_dirs=not self.object_store,
             default_timeout=self.lock_timeout,
             ttl=self.lease_ttl,
         )

@@ -314,11 +314,13 @@ class MarkerLease(_LeaseBase):
         key: str,
         url: str,
         conditional: bool,
+        make_dirs: bool = False,
         default_timeout: float | None = None,
         ttl: float = DEFAULT_TTL,
     ) -> None:
         super().__init__(key, url, default_timeout)
         self.path = path
+        self._make_dirs = make_dirs
         self.ttl = ttl
         self._fs = fs
         self._conditional = conditional
@@ -376,6 +378,8 @@ class MarkerLease(_LeaseBase):
     def acquire(self, timeout: float | None = None) -> None:
         """Block until the marker is ours; LockTimeoutError after ``timeout`` seconds."""
         chosen = self._timeout(timeout)
+        if self._make_dirs:  # file systems with real folders (not object stores)
+            self._fs.makedirs(self.path.rpartition("/")[0], exist_ok=True)
         self._token = uuid.uuid4().hex
         self._holder = holder_description()
         deadline = None if chosen is None else time.monotonic() + chosen

@@ -1,0 +1,90 @@
+"""Pytest fixtures for a real S3 endpoint on loopback: moto in server mode.
+
+``s3_endpoint`` (session) starts ``moto.server.ThreadedMotoServer`` on 127.0.0.1 with a free
+port and yields its URL. ``s3_workspace`` (per test) creates a fresh bucket, points the AWS
+environment at the server (so s3fs, boto3 and worker processes started by the test reach it)
+and yields ``s3://<bucket>/ws``.
+
+When moto's server extra is missing the tests are skipped, or fail under
+TASUKI_REQUIRE_SERVICES=1 (CI).
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """URL of a moto S3 server on 127.0.0.1, shared by the whole session."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:  # moto[server] not installed
+        from tests._services import service_unavailable
+
+        service_unavailable("moto S3 server", exc)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client for the moto endpoint (test helper)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture
+def s3_workspace(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``s3://<fresh bucket>/ws`` with the AWS environment pointed at the moto server."""
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(key, raising=False)
+    bucket = f"tasuki-test-{uuid.uuid4().hex[:12]}"
+    client = s3_client(s3_endpoint)
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield f"s3://{bucket}/ws"
+    finally:
+        # Empty and drop the bucket so a long session does not keep every test's objects.
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket):
+            objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if objects:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+        client.delete_bucket(Bucket=bucket)
+        client.close()
+
+
+__all__ = ["S3_ENV", "s3_client", "s3_endpoint", "s3_workspace"]
