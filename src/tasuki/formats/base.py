@@ -13,7 +13,13 @@ class Format(Protocol):
 
     ``extensions`` are matched against the end of a file name, longest first, so
     ``.csv.gz`` wins over ``.gz``. ``dump`` must raise FormatError naming the value's type
-    and the extension when it cannot hold the value.
+    and the extension when it cannot hold the value, before writing anything when it can
+    tell. ``load`` raises FormatError when the bytes are not in the format.
+
+    The registry builds one instance per extension with no arguments and shares it, so a
+    format keeps no per-call state. A third-party format needs no base class: any class
+    with these members works (``tasuki.formats.registry.register`` or an entry point in
+    the ``tasuki.formats`` group makes it known).
     """
 
     name: ClassVar[str]

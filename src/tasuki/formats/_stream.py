@@ -1,0 +1,120 @@
+"""The shared shape of the built-in formats, and the gzip wrapper their ``.gz`` twins use."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from typing import Any, BinaryIO, ClassVar, cast
+
+from tasuki.errors import FormatError
+from tasuki.formats._values import is_empty
+
+__all__ = ["GZIP_LEVEL", "FormatBase", "GzipMixin", "describe_file", "seekable_file"]
+
+# Level 6 is gzip's own default and what other tools produce. On the 1 M x 10 benchmark
+# frame level 1 wrote csv.gz about 2x faster for files about 15% larger; we keep 6 so the
+# files match what `gzip` writes and readers expect, and because CSV is the interchange
+# format, not the fast one (Parquet is). See benchmarks/bench_formats.py.
+GZIP_LEVEL = 6
+
+
+def describe_file(file: Any) -> str:
+    """A short description of a file object for error messages (its name when it has one)."""
+    name = getattr(file, "name", None)
+    if isinstance(name, str | bytes) and name:
+        return repr(name if isinstance(name, str) else name.decode(errors="replace"))
+    return "the file"
+
+
+def seekable_file(file: BinaryIO) -> BinaryIO:
+    """``file`` itself when it can seek, else its bytes in memory.
+
+    Parquet, Arrow IPC, npy and zip readers jump around the file; plain streams (a pipe,
+    some object-store readers) cannot, so they are read into memory first.
+    """
+    seekable = getattr(file, "seekable", None)
+    if seekable is not None and seekable():
+        return file
+    return io.BytesIO(file.read())
+
+
+class FormatBase:
+    """Common behaviour of the built-in formats.
+
+    Subclasses set ``name``, ``extensions`` and ``accepts`` (a phrase naming the values
+    the format holds, used in error messages) and implement ``check``, ``write`` and
+    ``read``. ``dump`` checks the value before writing a byte, so a value the format
+    cannot hold never leaves a half-written file behind.
+    """
+
+    name: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]]
+    accepts: ClassVar[str]
+
+    @property
+    def extension(self) -> str:
+        """The main extension, used in messages."""
+        return self.extensions[0]
+
+    def dump(self, obj: Any, file: BinaryIO) -> None:
+        """Write ``obj`` to the binary file object.
+
+        Raises:
+            FormatError: the format cannot hold ``obj``.
+        """
+        self.check(obj)
+        self.write(obj, file)
+
+    def load(self, file: BinaryIO) -> Any:
+        """Read a value back from the binary file object.
+
+        Raises:
+            FormatError: the bytes are not in this format.
+        """
+        return self.read(file)
+
+    def is_empty(self, obj: Any) -> bool:
+        """Whether ``obj`` counts as empty (see :func:`tasuki.formats.is_empty`)."""
+        return is_empty(obj)
+
+    def check(self, obj: Any) -> None:
+        """Raise FormatError when this format cannot hold ``obj``."""
+        raise NotImplementedError
+
+    def write(self, obj: Any, file: BinaryIO) -> None:
+        """Write an already checked value."""
+        raise NotImplementedError
+
+    def read(self, file: BinaryIO) -> Any:
+        """Read a value."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class GzipMixin(FormatBase):
+    """Wraps a format's bytes in gzip. Put it first in the bases: ``(GzipMixin, CsvFormat)``.
+
+    ``mtime=0`` keeps the gzip header free of the current time, so equal values give equal
+    bytes and equal content hashes in run records.
+    """
+
+    def dump(self, obj: Any, file: BinaryIO) -> None:
+        """Write ``obj`` gzip-compressed (level :data:`GZIP_LEVEL`)."""
+        self.check(obj)
+        with gzip.GzipFile(fileobj=file, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as gz:
+            self.write(obj, cast("BinaryIO", gz))
+
+    def load(self, file: BinaryIO) -> Any:
+        """Read a gzip-compressed value."""
+        try:
+            with gzip.GzipFile(fileobj=file, mode="rb") as gz:
+                return self.read(cast("BinaryIO", gz))
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise FormatError(
+                f"cannot read {describe_file(file)} as {self.extension}: it is not valid gzip "
+                f"({exc}); was it written with another extension?",
+                extension=self.extension,
+            ) from exc
