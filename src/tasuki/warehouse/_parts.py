@@ -1,0 +1,277 @@
+"""Where result parts live, and the rolling zstd Parquet writer that fills them.
+
+Parts go to a local directory or any fsspec URL (``s3://bucket/prefix``). Local paths use
+pyarrow's own file system; URLs go through fsspec wrapped for pyarrow, so the Parquet
+writer and reader stream to and from object stores without temporary files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasuki.errors import WarehouseError
+from tasuki.warehouse._arrow import Conformer
+from tasuki.warehouse._fs import filesystem, join_url
+from tasuki.warehouse._result import PartInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["DEFAULT_PART_BYTES", "DEFAULT_PART_ROWS", "PartWriter", "PartsRoot"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PART_ROWS = 1_000_000
+"""A part is closed once it holds this many rows ..."""
+DEFAULT_PART_BYTES = 256 * 1024 * 1024
+"""... or this many bytes of Arrow data (before compression), whichever comes first."""
+ROW_GROUP_BYTES = 64 * 1024 * 1024
+"""Batches are gathered up to this many Arrow bytes into one Parquet row group."""
+ROW_GROUP_ROWS = 256 * 1024
+_QUEUE_DEPTH = 2  # batches in flight to the writer thread: memory stays bounded
+
+
+class PartsRoot:
+    """The directory under which one warehouse puts each query's parts.
+
+    Given a path or URL, results stay there after the warehouse closes. Without one, a
+    temporary directory is made on first use and removed by :meth:`cleanup` (called by the
+    warehouse's ``close()``) or at interpreter exit.
+    """
+
+    def __init__(
+        self, parts_dir: str | os.PathLike[str] | None, storage_options: Mapping[str, Any] | None
+    ) -> None:
+        self._given = os.fspath(parts_dir) if parts_dir is not None else None
+        self.storage_options = dict(storage_options or {})
+        self._temp: str | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The root path or URL (making the temporary directory if needed)."""
+        if self._given is not None:
+            if "://" in self._given:
+                return self._given.rstrip("/")
+            return os.path.abspath(os.path.expanduser(self._given))
+        with self._lock:
+            if self._temp is None:
+                self._temp = tempfile.mkdtemp(prefix="tasuki-parts-")
+                self._finalizer = weakref.finalize(
+                    self, shutil.rmtree, self._temp, ignore_errors=True
+                )
+            return self._temp
+
+    def query_dir(self, query_id: str) -> str:
+        """The path or URL of one query's directory (not created yet)."""
+        return join_url(self.url, query_id)
+
+    def cleanup(self) -> None:
+        """Remove the temporary directory, if this root made one."""
+        if self._finalizer is not None:
+            self._finalizer()
+
+
+class PartWriter:
+    """Writes a stream of record batches as rolling zstd Parquet parts in one directory.
+
+    Parts are named ``<prefix>-00000.parquet``, ``<prefix>-00001.parquet`` ... and a new one
+    starts when the current part reaches ``part_rows`` rows or ``part_bytes`` Arrow bytes.
+    Batches are gathered into row groups of about ``ROW_GROUP_BYTES``. With ``threaded``,
+    conversion and compression run on a writer thread fed through a short queue, so the
+    driver can decode the next batch meanwhile; memory stays bounded by the queue.
+
+    Args:
+        directory: Path or URL of the (new) directory for the parts.
+        schema: The schema the driver reports; converted with :class:`Conformer`.
+        prefix: File name prefix (parallel readers use one prefix each).
+        part_rows: Roll to a new part after this many rows.
+        part_bytes: Roll to a new part after this many Arrow bytes.
+        compression_level: zstd level (pyarrow's default when None).
+        storage_options: fsspec options for URLs.
+        threaded: Write on a background thread.
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        schema: pa.Schema,
+        *,
+        prefix: str = "part",
+        part_rows: int = DEFAULT_PART_ROWS,
+        part_bytes: int = DEFAULT_PART_BYTES,
+        compression_level: int | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+        threaded: bool = True,
+    ) -> None:
+        if part_rows < 1 or part_bytes < 1:
+            raise WarehouseError(
+                f"part_rows and part_bytes must be positive, got {part_rows} and {part_bytes}",
+                part_rows=part_rows,
+                part_bytes=part_bytes,
+            )
+        self.directory = directory.rstrip("/")
+        self.conformer = Conformer(schema)
+        self.schema = self.conformer.schema
+        self.prefix = prefix
+        self.part_rows = part_rows
+        self.part_bytes = part_bytes
+        self.compression_level = compression_level
+        self.fs, self._dir_path = filesystem(self.directory, storage_options)
+        self.fs.create_dir(self._dir_path, recursive=True)
+        self.parts: list[PartInfo] = []
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._pending_bytes = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._sink: Any = None
+        self._name = ""
+        self._rows = 0
+        self._bytes = 0
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[pa.RecordBatch | None] | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=_QUEUE_DEPTH)
+            self._thread = threading.Thread(target=self._drain, name="tasuki-parts", daemon=True)
+            self._thread.start()
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Add a batch (empty batches are skipped)."""
+        if self._error is not None:
+            raise self._error
+        if batch.num_rows == 0:
+            return
+        if self._queue is not None:
+            self._put(batch)
+        else:
+            self._add(batch)
+
+    def close(self) -> list[PartInfo]:
+        """Flush and close the last part; the parts written, in order."""
+        if self._queue is not None and self._thread is not None:
+            self._put(None)
+            self._thread.join()
+            self._queue = None
+        if self._error is not None:
+            raise self._error
+        self._flush()
+        self._finish_part()
+        return list(self.parts)
+
+    def abort(self) -> None:
+        """Stop and delete everything written to the directory."""
+        if self._queue is not None and self._thread is not None:
+            self._error = self._error or WarehouseError("part writer aborted")
+            # Unblock the writer thread whatever state it is in, then wait for it.
+            while self._thread.is_alive():
+                try:
+                    self._queue.put(None, timeout=0.05)
+                except queue.Full:
+                    with contextlib.suppress(queue.Empty):
+                        self._queue.get_nowait()
+            self._thread.join()
+            self._queue = None
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            if self._sink is not None:
+                self._sink.close()
+        except Exception:  # the part is deleted below; a close error changes nothing
+            logger.debug("closing an aborted part failed", exc_info=True)
+        self._writer = self._sink = None
+        try:
+            self.fs.delete_dir(self._dir_path)
+        except (FileNotFoundError, OSError):
+            logger.debug("removing %s failed", self.directory, exc_info=True)
+
+    def _put(self, item: pa.RecordBatch | None) -> None:
+        queue_ = self._queue
+        while queue_ is not None:
+            if self._error is not None and item is not None:
+                raise self._error
+            try:
+                queue_.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _drain(self) -> None:
+        queue_ = self._queue
+        while queue_ is not None:
+            item = queue_.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue
+            try:
+                self._add(item)
+            except BaseException as exc:  # handed to the producer on its next write/close
+                self._error = exc
+
+    def _add(self, batch: pa.RecordBatch) -> None:
+        batch = self.conformer.convert(batch)
+        while batch.num_rows:
+            room = self.part_rows - self._rows - self._pending_rows
+            if batch.num_rows > room:
+                head, batch = batch.slice(0, room), batch.slice(room)
+            else:
+                head, batch = batch, batch.slice(0, 0)
+            self._pending.append(head)
+            self._pending_rows += head.num_rows
+            self._pending_bytes += head.nbytes
+            full_part = (
+                self._rows + self._pending_rows >= self.part_rows
+                or self._bytes + self._pending_bytes >= self.part_bytes
+            )
+            if (
+                full_part
+                or self._pending_bytes >= ROW_GROUP_BYTES
+                or self._pending_rows >= ROW_GROUP_ROWS
+            ):
+                self._flush()
+            if full_part:
+                self._finish_part()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        if self._writer is None:
+            self._name = f"{self.prefix}-{len(self.parts):05d}.parquet"
+            self._sink = self.fs.open_output_stream(f"{self._dir_path}/{self._name}")
+            self._writer = pq.ParquetWriter(
+                self._sink,
+                self.schema,
+                compression="zstd",
+                compression_level=self.compression_level,
+            )
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self._rows += self._pending_rows
+        self._bytes += self._pending_bytes
+        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
+
+    def _finish_part(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        size = self._sink.tell()
+        self._sink.close()
+        self.parts.append(
+            PartInfo(path=join_url(self.directory, self._name), rows=self._rows, bytes=size)
+        )
+        logger.debug("wrote part %s: %d rows, %d bytes", self._name, self._rows, size)
+        self._writer = self._sink = None
+        self._rows = self._bytes = 0

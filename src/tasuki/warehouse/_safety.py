@@ -1,0 +1,632 @@
+"""The read-only check every query passes before it reaches a warehouse.
+
+A query is accepted when it parses (with sqlglot, in the warehouse's dialect) to exactly one
+``SELECT``, ``WITH ... SELECT`` or set operation (``UNION`` / ``INTERSECT`` / ``EXCEPT``) and
+nothing inside it writes, locks, or reaches outside the database:
+
+* statements other than a query (DDL, DML, ``COPY``, ``SET``, ``EXPLAIN``, ``CALL``,
+  ``ATTACH``, transaction control ...) are refused, also when nested in a ``WITH``;
+* ``SELECT ... INTO`` and locking clauses (``FOR UPDATE`` / ``FOR SHARE``) are refused;
+* functions on the dialect's deny list (:data:`DENIED_FUNCTIONS`) are refused: server files,
+  large objects, other databases, configuration and backend control, advisory locks,
+  sequences, and functions that run SQL given as text. ``pg_sleep`` is allowed: the
+  statement timeout bounds it;
+* in DuckDB, a file path used as a table (``FROM 'data.csv'``) is refused.
+
+The warehouses add a second layer: PostgreSQL runs the query in a ``READ ONLY`` transaction
+with a ``statement_timeout``, and DuckDB opens the database with external access disabled.
+
+Parameters are never formatted into the SQL text by the backends that can bind them. Named
+(``:name``; ``@name`` in BigQuery; ``$name`` in DuckDB) and positional (``?``, or ``$1``
+``$2`` ... outside BigQuery) placeholders are found in the parsed tree, and each backend
+replaces the placeholder nodes with its driver's own form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, TokenError
+
+from tasuki.errors import QuerySyntaxError, UnsafeQueryError, WarehouseError
+
+__all__ = [
+    "DENIED_FUNCTIONS",
+    "DIALECTS",
+    "CheckedQuery",
+    "check_query",
+    "literal",
+]
+
+DIALECTS = ("postgres", "redshift", "duckdb", "bigquery")
+
+ALLOWED = "exactly one read-only SELECT, WITH ... SELECT, or UNION / INTERSECT / EXCEPT of them"
+
+_PG_DENIED = frozenset(
+    {
+        # server files and directories
+        "pg_read_file",
+        "pg_read_binary_file",
+        "pg_ls_dir",
+        "pg_stat_file",
+        "pg_ls_logdir",
+        "pg_ls_waldir",
+        "pg_ls_tmpdir",
+        "pg_ls_archive_statusdir",
+        "pg_ls_logicalmapdir",
+        "pg_ls_logicalsnapdir",
+        "pg_ls_replslotdir",
+        "pg_file_write",
+        "pg_file_rename",
+        "pg_file_unlink",
+        "pg_file_sync",
+        "pg_logdir_ls",
+        "pg_current_logfile",
+        # large objects (lo_import reads server files, lo_export writes them)
+        "loread",
+        "lowrite",
+        # other databases and arbitrary SQL given as text
+        "query_to_xml",
+        "query_to_xmlschema",
+        "query_to_xml_and_xmlschema",
+        "cursor_to_xml",
+        "cursor_to_xmlschema",
+        # backend, server and configuration control
+        "pg_terminate_backend",
+        "pg_cancel_backend",
+        "pg_reload_conf",
+        "pg_rotate_logfile",
+        "pg_promote",
+        "pg_switch_wal",
+        "pg_create_restore_point",
+        "pg_backup_start",
+        "pg_backup_stop",
+        "pg_start_backup",
+        "pg_stop_backup",
+        "pg_wal_replay_pause",
+        "pg_wal_replay_resume",
+        "pg_create_physical_replication_slot",
+        "pg_create_logical_replication_slot",
+        "pg_drop_replication_slot",
+        "pg_copy_physical_replication_slot",
+        "pg_copy_logical_replication_slot",
+        "pg_replication_slot_advance",
+        "pg_logical_emit_message",
+        "pg_import_system_collations",
+        "pg_notify",
+        "set_config",
+        "pg_export_snapshot",
+        # sequences change state even in a read-only transaction's eyes
+        "nextval",
+        "setval",
+        "txid_current",
+        "pg_current_xact_id",
+    }
+)
+_PG_DENIED_PREFIXES = ("lo_", "dblink", "pg_advisory", "pg_try_advisory", "pg_ls_")
+
+_DUCKDB_DENIED = frozenset(
+    {
+        "read_csv",
+        "read_csv_auto",
+        "readcsv",
+        "read_parquet",
+        "readparquet",
+        "parquet_scan",
+        "parquet_metadata",
+        "parquet_schema",
+        "parquet_file_metadata",
+        "parquet_kv_metadata",
+        "parquet_bloom_probe",
+        "read_json",
+        "read_json_auto",
+        "read_json_objects",
+        "read_json_objects_auto",
+        "read_ndjson",
+        "read_ndjson_auto",
+        "read_ndjson_objects",
+        "read_text",
+        "read_blob",
+        "read_xlsx",
+        "sniff_csv",
+        "glob",
+        "iceberg_scan",
+        "iceberg_metadata",
+        "delta_scan",
+        "sqlite_scan",
+        "sqlite_attach",
+        "postgres_scan",
+        "postgres_scan_pushdown",
+        "postgres_query",
+        "postgres_execute",
+        "postgres_attach",
+        "mysql_query",
+        "mysql_execute",
+        "st_read",
+        "query",
+        "query_table",
+        "getenv",
+        "install_extension",
+        "load_extension",
+    }
+)
+_DUCKDB_DENIED_PREFIXES = ("read_", "http_")
+
+_BIGQUERY_DENIED = frozenset({"external_query", "session_user"})
+
+DENIED_FUNCTIONS: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    "postgres": (_PG_DENIED, _PG_DENIED_PREFIXES),
+    "redshift": (_PG_DENIED, _PG_DENIED_PREFIXES),
+    "duckdb": (_DUCKDB_DENIED, _DUCKDB_DENIED_PREFIXES),
+    "bigquery": (_BIGQUERY_DENIED, ()),
+}
+"""Per dialect: (exact function names, name prefixes) that a query may not call."""
+
+_QUERY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
+
+_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
+    getattr(exp, name)
+    for name in (
+        "DML",
+        "DDL",
+        "Drop",
+        "Alter",
+        "TruncateTable",
+        "Command",
+        "Copy",
+        "Set",
+        "Into",
+        "Lock",
+        "Transaction",
+        "Commit",
+        "Rollback",
+        "Pragma",
+        "Attach",
+        "Detach",
+        "Install",
+        "Use",
+        "Grant",
+        "Revoke",
+        "LoadData",
+        "Cache",
+        "Uncache",
+        "Refresh",
+        "Analyze",
+        "Kill",
+        "Describe",
+        "Summarize",
+        "Show",
+        "Comment",
+        "Export",
+    )
+    if hasattr(exp, name)
+)
+
+# What sqlglot makes of a typo such as `foo` or an unknown keyword: not a statement at all.
+_NOT_STATEMENTS = (exp.Column, exp.Identifier, exp.Literal, exp.Alias, exp.Anonymous, exp.Var)
+
+_FILE_TABLE = re.compile(
+    r"([/\\]|://|\.(csv|tsv|txt|parquet|json|jsonl|ndjson|gz|zst|arrow|feather|xlsx|db|duckdb"
+    r"|sqlite)$)",
+    re.IGNORECASE,
+)
+_POSITIONAL_NAME = "__tasuki_p"
+
+Slot = tuple[str, int | str]
+"""A placeholder: ("pos", 1-based index) or ("name", name)."""
+
+
+@dataclass(frozen=True, eq=False)
+class CheckedQuery:
+    """A query that passed :func:`check_query`, with its placeholders found.
+
+    Attributes:
+        sql: The text as given.
+        dialect: The sqlglot dialect it was parsed with.
+        expression: The parsed tree (treat as read-only; methods return copies).
+        normalized: The tree printed back by sqlglot: stable across whitespace, comments and
+            keyword case, so it can key a cache.
+        kind: ``"select"``, ``"union"``, ``"intersect"`` or ``"except"``.
+        param_names: Named placeholders (each once, in tree order), or ``()``.
+        param_count: Positional placeholders (highest ``$n`` or count of ``?``), or 0.
+    """
+
+    sql: str
+    dialect: str
+    expression: exp.Expression
+    normalized: str
+    kind: str
+    param_names: tuple[str, ...] = ()
+    param_count: int = 0
+    _slots: tuple[Slot, ...] = field(default=(), repr=False)
+
+    @property
+    def has_params(self) -> bool:
+        """Whether the query has any placeholder."""
+        return bool(self._slots)
+
+    def values(self, params: Mapping[str, Any] | Sequence[Any] | None) -> dict[Slot, Any]:
+        """Match ``params`` to the placeholders; every placeholder needs exactly one value.
+
+        Raises:
+            WarehouseError: Missing, unused or mis-shaped parameters.
+        """
+        if not self._slots:
+            if params:
+                raise WarehouseError(
+                    f"parameters {_short(params)} were given but the query has no "
+                    "placeholders; use :name or ? in the SQL where each value goes",
+                    params=repr(params),
+                )
+            return {}
+        if self.param_names:
+            if not isinstance(params, Mapping):
+                raise WarehouseError(
+                    f"the query uses named placeholders {list(self.param_names)}, so params "
+                    f"must be a mapping of name -> value, not {type(params).__name__}",
+                    expected=list(self.param_names),
+                )
+            missing = [n for n in self.param_names if n not in params]
+            unused = [str(k) for k in params if k not in self.param_names]
+            if missing or unused:
+                raise WarehouseError(
+                    f"parameters do not match the query's placeholders: missing {missing}, "
+                    f"unused {unused}; the query uses {list(self.param_names)}",
+                    missing=missing,
+                    unused=unused,
+                )
+            return {("name", n): params[n] for n in self.param_names}
+        if not isinstance(params, Sequence) or isinstance(params, str | bytes):
+            raise WarehouseError(
+                f"the query uses {self.param_count} positional placeholder(s), so params must "
+                f"be a list or tuple of {self.param_count} values, not {_short(params)}",
+                expected=self.param_count,
+            )
+        if len(params) != self.param_count:
+            raise WarehouseError(
+                f"the query uses {self.param_count} positional placeholder(s) but "
+                f"{len(params)} value(s) were given",
+                expected=self.param_count,
+                given=len(params),
+            )
+        return {("pos", i + 1): value for i, value in enumerate(params)}
+
+    def bind(
+        self,
+        params: Mapping[str, Any] | Sequence[Any] | None,
+        placeholder: Callable[[int, Any], exp.Expression],
+        dialect: str | None = None,
+    ) -> tuple[str, list[Any]]:
+        """SQL text for a driver, with each distinct placeholder replaced once numbered.
+
+        Args:
+            params: The values, as for :meth:`values`.
+            placeholder: Makes the node that stands for driver parameter ``n`` (1-based)
+                holding ``value``, e.g. ``$n``.
+            dialect: Print the SQL in this dialect (default: the query's).
+
+        Returns:
+            The SQL and the values in driver order (``values[n - 1]`` is parameter ``n``).
+        """
+        matched = self.values(params)
+        order = list(matched)
+        index = {slot: i + 1 for i, slot in enumerate(order)}
+
+        def swap(node: exp.Expression) -> exp.Expression:
+            slot = _slot_of(node)
+            if slot is None:
+                return node
+            return placeholder(index[slot], matched[slot])
+
+        tree = self.expression.copy().transform(swap, copy=False)
+        return tree.sql(dialect=dialect or self.dialect), [matched[s] for s in order]
+
+    def render(
+        self, params: Mapping[str, Any] | Sequence[Any] | None, dialect: str | None = None
+    ) -> str:
+        """SQL text with each placeholder replaced by a SQL literal node.
+
+        Only for statements that cannot take bound parameters (Redshift ``UNLOAD`` takes its
+        query as a string). The literal is a sqlglot node, so quoting and escaping follow the
+        dialect's rules and no value can end the string early.
+        """
+        return self.bind(params, lambda _n, value: literal(value), dialect)[0]
+
+
+def check_query(sql: str, *, dialect: str = "postgres") -> CheckedQuery:
+    """Check that ``sql`` is one read-only query and find its placeholders.
+
+    Args:
+        sql: The query text.
+        dialect: ``"postgres"``, ``"redshift"``, ``"duckdb"`` or ``"bigquery"``.
+
+    Returns:
+        The checked query, with its normalised text and placeholders.
+
+    Raises:
+        QuerySyntaxError: The text does not parse; ``line`` and ``column`` say where.
+        UnsafeQueryError: Not a single read-only query; ``kind`` names what was found.
+
+    Example:
+        >>> check_query("SELECT * FROM t WHERE id = :id").param_names
+        ('id',)
+    """
+    if dialect not in DIALECTS:
+        raise WarehouseError(
+            f"unknown SQL dialect {dialect!r}; known: {', '.join(DIALECTS)}", dialect=dialect
+        )
+    text = _number_question_marks(sql, dialect)
+    try:
+        statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        raise _syntax_error(
+            sql, first.get("description") or str(exc), first.get("line"), first.get("col")
+        ) from exc
+    if not statements:
+        raise UnsafeQueryError(
+            f"the query is empty; expected {ALLOWED}", kind="empty", allowed=ALLOWED
+        )
+    if len(statements) > 1:
+        kinds = ", ".join(_kind(s) for s in statements)
+        raise UnsafeQueryError(
+            f"refused {len(statements)} statements ({kinds}); expected {ALLOWED}. "
+            "Send one query per call.",
+            kind="multiple statements",
+            allowed=ALLOWED,
+        )
+    root = statements[0]
+    if not isinstance(root, _QUERY_ROOTS) or (
+        isinstance(root, exp.Subquery) and not isinstance(root.unnest(), _QUERY_ROOTS)
+    ):
+        kind = _kind(root)
+        if isinstance(root, _NOT_STATEMENTS):
+            word = (sql.split() or ["?"])[0].upper()
+            raise _syntax_error(sql, f"expected a statement such as SELECT, found {word!r}", 1, 1)
+        raise UnsafeQueryError(
+            f"refused the {kind} statement; only {ALLOWED} may run here. Writes go through "
+            "write_table() or a migration.",
+            kind=kind,
+            allowed=ALLOWED,
+        )
+    _check_tree(root, dialect)
+    slots, names, count = _find_slots(root)
+    return CheckedQuery(
+        sql=sql,
+        dialect=dialect,
+        expression=root,
+        normalized=root.sql(dialect=dialect),
+        kind=type(root.unnest()).__name__.lower(),
+        param_names=names,
+        param_count=count,
+        _slots=slots,
+    )
+
+
+def _check_tree(root: exp.Expression, dialect: str) -> None:
+    names, prefixes = DENIED_FUNCTIONS[dialect]
+    for node in root.walk():
+        if isinstance(node, _FORBIDDEN_NODES):
+            kind = _kind(node)
+            where = "" if node is root else " inside the query"
+            hint = {
+                "SELECT ... INTO": " Use CREATE TABLE AS through write_table() instead.",
+                "FOR UPDATE/SHARE": " Locking rows is not allowed in a read-only query.",
+            }.get(kind, "")
+            raise UnsafeQueryError(
+                f"refused {kind}{where}; only {ALLOWED} may run here.{hint}",
+                kind=kind,
+                allowed=ALLOWED,
+            )
+        if isinstance(node, exp.Func):
+            for name in _function_names(node):
+                if name in names or name.startswith(prefixes):
+                    raise UnsafeQueryError(
+                        f"refused function {name}() in {dialect}: it reads server files, "
+                        "reaches other systems or changes server state. See the deny list in "
+                        "docs/warehouse.md; functions that only compute on the query's rows "
+                        "are allowed.",
+                        kind="function",
+                        function=name,
+                        allowed=ALLOWED,
+                    )
+        if dialect == "duckdb" and isinstance(node, exp.Table):
+            name = node.name
+            if isinstance(node.this, exp.Identifier) and _FILE_TABLE.search(name):
+                raise UnsafeQueryError(
+                    f"refused the file path {name!r} used as a table: DuckDB would read that "
+                    "file. Query tables loaded into the warehouse instead.",
+                    kind="file scan",
+                    function=name,
+                    allowed=ALLOWED,
+                )
+
+
+def _function_names(node: exp.Func) -> set[str]:
+    if isinstance(node, exp.Anonymous):
+        return {str(node.name).lower()}
+    found = {node.key.lower()}
+    found.update(n.lower() for n in type(node).sql_names())
+    return found
+
+
+def _kind(node: exp.Expr) -> str:
+    if isinstance(node, exp.Into):
+        return "SELECT ... INTO"
+    if isinstance(node, exp.Lock):
+        return "FOR UPDATE/SHARE"
+    if isinstance(node, exp.Command):
+        return str(node.this).upper()
+    if isinstance(node, exp.Create | exp.Drop):
+        return f"{type(node).__name__.upper()} {node.args.get('kind') or ''}".strip()
+    if isinstance(node, _QUERY_ROOTS):
+        return type(node.unnest()).__name__.upper()
+    if isinstance(node, exp.TruncateTable):
+        return "TRUNCATE"
+    return type(node).__name__.upper()
+
+
+def _number_question_marks(sql: str, dialect: str) -> str:
+    """Rewrite each ``?`` token as a numbered placeholder, so order survives parsing.
+
+    Only placeholder tokens are touched (never text inside strings or comments); the
+    tokenizer gives their offsets.
+    """
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    except TokenError as exc:
+        line, col = _token_error_position(exc)
+        raise _syntax_error(sql, str(exc.__cause__ or exc), line, col) from exc
+    marks = [t for t in tokens if t.token_type.name == "PLACEHOLDER" and t.text == "?"]
+    if not marks:
+        return sql
+    out: list[str] = []
+    last = 0
+    for n, tok in enumerate(marks, start=1):
+        out.append(sql[last : tok.start])
+        out.append(f"@{_POSITIONAL_NAME}{n}" if dialect == "bigquery" else f"${n}")
+        last = tok.end + 1
+    out.append(sql[last:])
+    return "".join(out)
+
+
+def _slot_of(node: exp.Expr) -> Slot | None:
+    if isinstance(node, exp.Placeholder):
+        this = node.this
+        if isinstance(this, exp.Expression):
+            return ("name", this.name)
+        if isinstance(this, str) and this:
+            return ("pos", int(this)) if this.isdigit() else ("name", this)
+        return ("pos", 0)  # %s: position unknown, refused in _find_slots
+    if isinstance(node, exp.Parameter):
+        this = node.this
+        if isinstance(this, exp.Literal) and not this.is_string and this.name.isdigit():
+            return ("pos", int(this.name))
+        name = this.name if isinstance(this, exp.Expression) else str(this)
+        if name.startswith(_POSITIONAL_NAME) and name[len(_POSITIONAL_NAME) :].isdigit():
+            return ("pos", int(name[len(_POSITIONAL_NAME) :]))
+        return ("name", name)
+    return None
+
+
+def _find_slots(root: exp.Expression) -> tuple[tuple[Slot, ...], tuple[str, ...], int]:
+    slots: list[Slot] = []
+    for node in root.walk(bfs=False):
+        slot = _slot_of(node)
+        if slot is not None and slot not in slots:
+            slots.append(slot)
+    names = tuple(str(s[1]) for s in slots if s[0] == "name")
+    positions = sorted(int(s[1]) for s in slots if s[0] == "pos")
+    if names and positions:
+        raise WarehouseError(
+            f"the query mixes named placeholders {list(names)} with positional ones; use one style",
+            names=list(names),
+        )
+    if positions and positions[0] == 0:
+        raise WarehouseError(
+            "unsupported placeholder style (%s or %(name)s); use :name for named or ? / $1 for "
+            "positional parameters",
+        )
+    if positions and positions != list(range(1, len(positions) + 1)):
+        raise WarehouseError(
+            f"positional placeholders must be numbered $1..$n without gaps; found "
+            f"{['$' + str(p) for p in positions]}",
+            positions=positions,
+        )
+    return tuple(slots), names, len(positions)
+
+
+def literal(value: Any) -> exp.Expression:
+    """A SQL literal node for ``value`` (for statements that cannot bind parameters).
+
+    Supported: None, bool, int, float (finite), Decimal, str, date, datetime (naive →
+    TIMESTAMP, aware → TIMESTAMPTZ in UTC), time, UUID.
+
+    Raises:
+        WarehouseError: Any other type, or a non-finite float.
+    """
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(str(value))
+    if isinstance(value, float | decimal.Decimal):
+        if (isinstance(value, float) and not math.isfinite(value)) or (
+            isinstance(value, decimal.Decimal) and not value.is_finite()
+        ):
+            raise WarehouseError(
+                f"cannot write the non-finite number {value!r} as a SQL literal; pass a "
+                "finite number or None",
+                value=repr(value),
+            )
+        return exp.Literal.number(str(value))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, uuid.UUID):
+        return exp.Literal.string(str(value))
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            text = value.astimezone(dt.UTC).isoformat(sep=" ")
+            return exp.cast(exp.Literal.string(text), exp.DataType.Type.TIMESTAMPTZ)
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.Type.DATE)
+    if isinstance(value, dt.time):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.Type.TIME)
+    raise WarehouseError(
+        f"cannot pass a {type(value).__name__} as a query parameter; allowed: None, bool, int, "
+        "float, Decimal, str, date, datetime, time, UUID",
+        value_type=type(value).__name__,
+    )
+
+
+def _token_error_position(exc: TokenError) -> tuple[int | None, int | None]:
+    match = re.search(r"from (\d+):(\d+)", str(exc.__cause__ or ""))
+    if match:
+        return int(match.group(1)), int(match.group(2))
+    return None, None
+
+
+def _syntax_error(
+    sql: str, description: str, line: int | None, column: int | None
+) -> QuerySyntaxError:
+    where = f" at line {line}, column {column}" if line is not None else ""
+    excerpt = ""
+    if line is not None and column is not None:
+        lines = sql.splitlines() or [""]
+        if 1 <= line <= len(lines):
+            excerpt = f"\n  {lines[line - 1]}\n  {' ' * max(column - 1, 0)}^"
+    return QuerySyntaxError(
+        f"SQL syntax error{where}: {_strip_ansi(description)}{excerpt}",
+        line=line,
+        column=column,
+        position=_offset(sql, line, column),
+    )
+
+
+def _offset(sql: str, line: int | None, column: int | None) -> int | None:
+    """1-based character offset of (line, column), the same unit PostgreSQL reports."""
+    if line is None or column is None:
+        return None
+    lines = sql.splitlines(keepends=True)
+    return sum(len(x) for x in lines[: line - 1]) + column
+
+
+def _strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,75 @@
+"""DuckDB ``write_table``: Arrow stream -> staging table -> swap / append / merge."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from tasuki.warehouse._write import as_reader, check_mode, staging_name, table_name
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import duckdb
+
+__all__ = ["write_table"]
+
+
+def write_table(
+    connection: duckdb.DuckDBPyConnection,
+    name: str,
+    data: Any,
+    *,
+    mode: str,
+    key: Sequence[str] | None,
+) -> int:
+    """Write ``data`` to ``name`` in one transaction; rows written."""
+    reader = as_reader(data)
+    keys = check_mode(mode, key, reader.schema.names)
+    target = table_name(name, "duckdb")
+    stage = staging_name(target)
+    t, s = target.sql("duckdb"), stage.sql("duckdb")
+    source = f"_tasuki_src_{uuid.uuid4().hex[:8]}"
+    cur = connection.cursor()
+    cur.register(source, reader)
+    try:
+        cur.begin()
+        try:
+            cur.execute(f"CREATE TABLE {s} AS SELECT * FROM {source}")
+            row = cur.execute(f"SELECT count(*) FROM {s}").fetchone()
+            rows = int(row[0]) if row else 0
+            exists = _exists(cur, target)
+            if mode == "replace" or not exists:
+                if exists:
+                    cur.execute(f"DROP TABLE {t}")
+                cur.execute(
+                    f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('duckdb')}"
+                )
+            else:
+                if mode == "merge":
+                    match = " AND ".join(
+                        f"{t}.{c} IS NOT DISTINCT FROM {s}.{c}"
+                        for c in (exp.to_identifier(k).sql("duckdb") for k in keys)
+                    )
+                    cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
+                cur.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {s}")
+                cur.execute(f"DROP TABLE {s}")
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+    finally:
+        cur.unregister(source)
+        cur.close()
+    return rows
+
+
+def _exists(cur: duckdb.DuckDBPyConnection, table: exp.Table) -> bool:
+    schema = table.db or "main"
+    row = cur.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table.name],
+    ).fetchone()
+    return bool(row and row[0])
