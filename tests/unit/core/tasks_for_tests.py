@@ -175,7 +175,7 @@ class SlowWrite(tasuki.Task):
         return self.make_target("big.pkl")
 
     def run(self):
-        Path(os.environ["TASUKI_TEST_SIGNAL"]).write_text("started")
+        Path(os.environ["SLOW_WRITE_SIGNAL"]).write_text("started")
         self.dump(os.urandom(self.mb * 1024 * 1024))
 
 

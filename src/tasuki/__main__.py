@@ -1,0 +1,5 @@
+"""``python -m tasuki`` is the ``tasuki`` command."""
+
+from tasuki.cli import main
+
+main()

@@ -1,0 +1,65 @@
+"""The public API is pinned: changing it is a deliberate act (update this list with care)."""
+
+from __future__ import annotations
+
+import tasuki
+import tasuki.errors
+import tasuki.testing
+
+EXPECTED_TOP = [
+    "BuildResult",
+    "DirectoryTarget",
+    "FileTarget",
+    "Hook",
+    "ModelTarget",
+    "RunRecord",
+    "Settings",
+    "Target",
+    "Task",
+    "TaskResult",
+    "TasukiError",
+    "__version__",
+    "build",
+    "build_graph",
+    "errors",
+    "import_task",
+    "load",
+    "load_output",
+    "load_settings",
+    "param",
+    "run_build",
+]
+
+
+def test_top_level_all_is_pinned():
+    assert sorted(tasuki.__all__) == sorted(EXPECTED_TOP)
+    for name in tasuki.__all__:
+        assert hasattr(tasuki, name), name
+
+
+def test_every_error_derives_from_the_root_and_pickles():
+    import pickle
+
+    for name in tasuki.errors.__all__:
+        cls = getattr(tasuki.errors, name)
+        assert issubclass(cls, tasuki.errors.TasukiError)
+        assert name.endswith("Error")
+        err = cls("message", field=1)
+        again = pickle.loads(pickle.dumps(err))
+        assert type(again) is cls and str(again) == "message" and again.field == 1
+
+
+def test_testing_helpers_exported():
+    assert sorted(tasuki.testing.__all__) == [
+        "TaskRun",
+        "check_data_frame",
+        "run_task",
+        "temporary_workspace",
+    ]
+
+
+def test_public_callables_have_docstrings():
+    for name in tasuki.__all__:
+        obj = getattr(tasuki, name)
+        if callable(obj):
+            assert obj.__doc__, name
