@@ -93,7 +93,7 @@ def _check_protocol(protocol: str, url: str) -> None:
         get_filesystem_class(protocol)
     except ValueError as exc:
         known = sorted(set(fsspec.available_protocols()))
-        close = difflib.get_close_matches(protocol, known, n=3)
+        close = difflib.get_close_matches(protocol, known, n=3, cutoff=0.5)
         maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise WorkspaceUnreachableError(
             f"workspace {url!r} uses the unknown protocol {protocol!r}.{maybe} Known protocols: "

@@ -1,0 +1,190 @@
+"""LocalStore specifics: kill -9 mid-write, sweeping temporaries, unreachable folders."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tasuki.errors import WorkspaceUnreachableError
+from tasuki.storage import LocalStore
+from tasuki.storage._keys import _host, temp_name
+from tasuki.storage._local import STALE_TEMP_SECONDS
+from tests.unit.storage._workers import write_and_hang
+
+# fork: children start in ~0.1 s (spawn takes ~1 s here); they use only os and redis-py.
+CTX = multiprocessing.get_context("fork")
+
+
+def _kill_mid_write(root: Path, key: str, size: int) -> None:
+    started = CTX.Event()
+    proc = CTX.Process(target=write_and_hang, args=(str(root), key, size, started))
+    proc.start()
+    try:
+        assert started.wait(120), "the child never reached the middle of its write"
+        os.kill(proc.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        proc.join(60)
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    assert proc.exitcode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("had_old", [False, True], ids=["new-key", "overwrite"])
+def test_sigkill_mid_open_atomic_leaves_no_object(tmp_path: Path, had_old: bool) -> None:
+    root = tmp_path / "ws"
+    store = LocalStore(root)
+    if had_old:
+        store.write_bytes("mod/big.bin", b"old")
+    size = 24 << 20
+    _kill_mid_write(root, "mod/big.bin", size)
+
+    if had_old:
+        assert store.read_bytes("mod/big.bin") == b"old"
+        assert list(store.list()) == ["mod/big.bin"]
+    else:
+        assert not store.exists("mod/big.bin")
+        assert list(store.list()) == []
+    leftovers = [n for n in os.listdir(root / "mod") if n != "big.bin"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".big.bin.tmp-")
+    assert (root / "mod" / leftovers[0]).stat().st_size >= size
+
+    # A later writer (a new process has a fresh store) sweeps the dead writer's temporary.
+    LocalStore(root).write_bytes("mod/big.bin", b"new")
+    assert os.listdir(root / "mod") == ["big.bin"]
+    assert store.read_bytes("mod/big.bin") == b"new"
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_sweep_judges_pid_host_and_age(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    folder = root / "mod"
+    folder.mkdir(parents=True)
+    host = _host()
+    names = {
+        "dead": f".a.bin.tmp-{_dead_pid()}-{host}00000001",
+        "live": f".b.bin.tmp-{os.getppid()}-{host}00000002",
+        "mine": temp_name("c.bin"),
+        "other_host_fresh": f".d.bin.tmp-{os.getpid()}-zzzzzz00000003",
+        "other_host_old": f".e.bin.tmp-{os.getpid()}-zzzzzz00000004",
+        "dead_dir": f".f.tmp-{_dead_pid()}-{host}00000005",
+    }
+    for label, name in names.items():
+        if label == "dead_dir":
+            (folder / name).mkdir()
+            (folder / name / "part-0.parquet").write_bytes(b"p")
+        else:
+            (folder / name).write_bytes(b"t")
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    os.utime(folder / names["other_host_old"], (old, old))
+    (folder / "keep.bin").write_bytes(b"k")
+    (folder / ".hidden").write_bytes(b"h")
+
+    LocalStore(root).write_bytes("mod/new.bin", b"n")
+
+    left = set(os.listdir(folder))
+    assert left == {
+        names["live"],
+        names["mine"],
+        names["other_host_fresh"],
+        "keep.bin",
+        ".hidden",
+        "new.bin",
+    }
+
+
+def test_write_after_folder_removed_behind_our_back(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "ws")
+    store.write_bytes("mod/a.bin", b"1")
+    shutil.rmtree(tmp_path / "ws" / "mod")
+    store.write_bytes("mod/b.bin", b"2")
+    shutil.rmtree(tmp_path / "ws" / "mod")
+    with store.open_atomic("mod/c.bin") as f:
+        f.write(b"3")
+    shutil.rmtree(tmp_path / "ws" / "mod")
+    with store.directory_atomic("mod/d") as location:
+        Path(location, "p").write_bytes(b"4")
+    assert sorted(store.list()) == ["mod/d/p"]
+
+
+def test_failed_rename_leaves_no_temporary(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "ws")
+    store.write_bytes("d/inside.bin", b"x")  # "d" is a folder: no file can replace it
+    with pytest.raises(OSError):
+        store.write_bytes("d", b"file over folder")
+    with pytest.raises(OSError):
+        with store.open_atomic("d") as f:
+            f.write(b"file over folder")
+    assert sorted(os.listdir(tmp_path / "ws")) == ["d"]
+    assert sorted(store.list()) == ["d/inside.bin"]
+
+
+def test_large_write_bytes(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "ws")
+    data = os.urandom(3 << 20)
+    store.write_bytes("big.bin", data)
+    assert store.read_bytes("big.bin") == data
+    store.write_bytes("view.bin", memoryview(data)[: 1 << 20])  # type: ignore[arg-type]
+    assert store.size("view.bin") == 1 << 20
+
+
+def test_files_get_normal_permissions(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "ws")
+    store.write_bytes("a.bin", b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "ws" / "a.bin").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_root_is_absolute_and_lazy(tmp_path: Path) -> None:
+    store = LocalStore("rel/ws")
+    assert store.root == os.path.join(os.getcwd(), "rel", "ws")
+    assert not os.path.exists(store.root)  # nothing is created until check() or a write
+    store.check()
+    assert os.path.isdir(store.root)
+    assert list(store.list()) == []  # the check's probe leaves nothing listed
+
+
+def test_check_unwritable_path_under_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    store = LocalStore(blocker / "ws")
+    with pytest.raises(WorkspaceUnreachableError) as info:
+        store.check()
+    err = info.value
+    assert str(blocker / "ws") in str(err)
+    assert err.url == str(blocker / "ws")  # type: ignore[attr-defined]
+    assert "NotADirectoryError" in err.cause  # type: ignore[attr-defined]
+    assert "writable" in str(err) and "choose another workspace" in str(err)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
+def test_check_read_only_folder(tmp_path: Path) -> None:
+    root = tmp_path / "ro"
+    root.mkdir()
+    root.chmod(0o500)
+    try:
+        with pytest.raises(WorkspaceUnreachableError, match="PermissionError"):
+            LocalStore(root).check()
+    finally:
+        root.chmod(0o700)
+
+
+def test_check_pings_redis(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "ws", redis_url="redis://127.0.0.1:1/0")
+    with pytest.raises(WorkspaceUnreachableError, match=re.escape("redis://127.0.0.1:1/0")) as info:
+        store.check()
+    assert "redis_url" in str(info.value)
