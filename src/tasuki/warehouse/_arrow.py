@@ -73,7 +73,7 @@ def _target_field(field: pa.Field) -> pa.Field:
 
 
 def _target_type(typ: pa.DataType, metadata: dict[bytes, bytes]) -> pa.DataType:
-    if isinstance(typ, pa.ExtensionType):
+    if isinstance(typ, pa.BaseExtensionType):
         name = typ.extension_name
         if name == "arrow.uuid":
             return typ

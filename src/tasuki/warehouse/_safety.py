@@ -306,6 +306,7 @@ class CheckedQuery:
         params: Mapping[str, Any] | Sequence[Any] | None,
         placeholder: Callable[[int, Any], exp.Expression],
         dialect: str | None = None,
+        expression: exp.Expression | None = None,
     ) -> tuple[str, list[Any]]:
         """SQL text for a driver, with each distinct placeholder replaced once numbered.
 
@@ -314,6 +315,8 @@ class CheckedQuery:
             placeholder: Makes the node that stands for driver parameter ``n`` (1-based)
                 holding ``value``, e.g. ``$n``.
             dialect: Print the SQL in this dialect (default: the query's).
+            expression: Bind this tree instead of :attr:`expression` (a rewritten copy of
+                it, such as one ctid range of a parallel scan).
 
         Returns:
             The SQL and the values in driver order (``values[n - 1]`` is parameter ``n``).
@@ -328,7 +331,7 @@ class CheckedQuery:
                 return node
             return placeholder(index[slot], matched[slot])
 
-        tree = self.expression.copy().transform(swap, copy=False)
+        tree = (expression or self.expression).copy().transform(swap, copy=False)
         return tree.sql(dialect=dialect or self.dialect), [matched[s] for s in order]
 
     def render(

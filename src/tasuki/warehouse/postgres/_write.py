@@ -1,0 +1,66 @@
+"""PostgreSQL ``write_table``: binary COPY into a staging table, then swap / append / merge.
+
+Everything after the COPY runs in the same transaction as it, so a failure (a dropped
+connection included) leaves the previous table as it was.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from tasuki.warehouse._write import as_reader, check_mode, staging_name, table_name
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["write_table"]
+
+
+def write_table(
+    connection: Any, name: str, data: Any, *, mode: str, key: Sequence[str] | None
+) -> int:
+    """Write ``data`` to ``name`` in one transaction; rows written."""
+    reader = as_reader(data)
+    keys = check_mode(mode, key, reader.schema.names)
+    target = table_name(name, "postgres")
+    stage = staging_name(target)
+    t, s = target.sql("postgres"), stage.sql("postgres")
+    cur = connection.cursor()
+    try:
+        # ADBC's bulk ingest creates the table from the Arrow schema and fills it with
+        # binary COPY; autocommit is off, so it is part of the transaction below.
+        rows = cur.adbc_ingest(stage.name, reader, mode="create", db_schema_name=stage.db or None)
+        exists = _exists(cur, target)
+        columns = ", ".join(exp.to_identifier(c).sql("postgres") for c in reader.schema.names)
+        if mode == "replace" or not exists:
+            if exists:
+                cur.execute(f"DROP TABLE {t}")
+            cur.execute(
+                f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('postgres')}"
+            )
+        else:
+            if mode == "merge":
+                match = " AND ".join(
+                    f"{t}.{c} IS NOT DISTINCT FROM {s}.{c}"
+                    for c in (exp.to_identifier(k).sql("postgres") for k in keys)
+                )
+                cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
+            cur.execute(f"INSERT INTO {t} ({columns}) SELECT {columns} FROM {s}")
+            cur.execute(f"DROP TABLE {s}")
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        cur.close()
+    return int(rows) if rows is not None and rows >= 0 else 0
+
+
+def _exists(cur: Any, table: exp.Table) -> bool:
+    relation = table.copy()
+    relation.set("alias", None)
+    cur.execute("SELECT to_regclass($1) IS NOT NULL", [relation.sql("postgres")])
+    row = cur.fetchone()
+    return bool(row and row[0])
