@@ -74,16 +74,22 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
 
 
-def _task_lines(items: list[TaskResult], tree: TreeView, *, with_time: bool) -> list[str]:
-    lines = []
+def _task_lines(items: list[TaskResult], *, with_time: bool) -> list[str]:
+    """One bullet per task, as many as fit in a section, then how many were left out."""
+    lines: list[str] = []
+    budget = SECTION_LIMIT - 100  # the section title and the "and N more" line
     for r in items[:MAX_LISTED]:
-        node = tree.nodes[r.uid]
+        name = r.name.rpartition(":")[2]
         extra = f" {r.duration_s:.2f}s" if with_time else ""
         if r.error is not None:
-            extra += f" — {_escape(_clip(f'{r.error.type}: {r.error.message}', 200))}"
-        lines.append(f"• `{_escape(node.short)}` `{r.uid[:16]}`{extra}")
-    if len(items) > MAX_LISTED:
-        lines.append(f"_… and {len(items) - MAX_LISTED} more_")
+            extra += f" — {_escape(_clip(f'{r.error.type}: {r.error.message}', 120))}"
+        line = f"• `{_escape(name)}` `{r.uid[:16]}`{extra}"
+        budget -= len(line) + 1
+        if budget < 0:
+            break
+        lines.append(line)
+    if len(items) > len(lines):
+        lines.append(f"_… and {len(items) - len(lines)} more_")
     return lines
 
 
@@ -183,15 +189,15 @@ def slack_message(result: BuildResult, tree: TreeView | None = None) -> dict[str
     )
     ran = result.by_status("ran")
     if ran:
-        lines = _task_lines(ran, tree, with_time=True)
+        lines = _task_lines(ran, with_time=True)
         blocks.append(_section("*Succeeded (ran):*\n" + "\n".join(lines)))
     failed = result.by_status("failed")
     if failed:
-        lines = _task_lines(failed, tree, with_time=False)
+        lines = _task_lines(failed, with_time=False)
         blocks.append(_section("*Failed:*\n" + "\n".join(lines)))
     blocked = result.by_status("upstream_failed")
     if blocked:
-        lines = _task_lines(blocked, tree, with_time=False)
+        lines = _task_lines(blocked, with_time=False)
         blocks.append(_section("*Not run (upstream failed):*\n" + "\n".join(lines)))
     if failed:
         blocks.append({"type": "divider"})
