@@ -1,0 +1,563 @@
+"""Pipeline benchmarks: tasuki and gokart 1.12.2 on the same task graphs, in one run.
+
+Every measurement is a fresh subprocess (``_tasuki_side.py`` with this project's interpreter,
+``_gokart_side.py`` inside ``benchmarks/.venv-gokart``), so import time and memory are isolated;
+import time is reported on its own and excluded from per-task figures. Per repeat, one fresh
+workspace sees three processes: *cold* (empty workspace), *warm* (everything cached, build
+again) and *root deleted* (the harness deletes the root's output file, then builds again, so
+every direct upstream of the root is checked).
+
+Run through ``python benchmarks/run.py pipeline [--quick]``; see ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TASUKI_PY = ROOT / ".venv" / "bin" / "python"
+GOKART_PY = HERE / ".venv-gokart" / "bin" / "python"
+DOCS = ROOT / "docs" / "benchmarks.md"
+SECTIONS = ("## Pipeline", "## Formats", "## Warehouse", "## Migration")
+
+MODES = ("cold", "warm", "root deleted")
+BUDGET_S = 120.0  # a gokart case estimated above this is skipped, not waited for
+ONE_REPEAT_S = 20.0  # a case whose first cold run takes longer than this is run once
+
+
+@dataclass
+class Case:
+    """One task graph measured on one side."""
+
+    side: str  # "tasuki" | "gokart"
+    case: str  # chain | fan_in | param_chain | graph | chain_graph
+    n: int
+    workers: int = 1
+    modes: tuple[str, ...] = MODES
+    spec: dict[str, Any] = field(default_factory=dict)  # extra keys for the side script
+    note: str = ""
+
+
+@dataclass
+class Outcome:
+    """Measurements of one case: seconds per mode (one entry per repeat), plus the rest."""
+
+    case: Case
+    times: dict[str, list[float]] = field(default_factory=dict)
+    import_s: list[float] = field(default_factory=list)
+    peak_rss_kb: int = 0
+    rss_after_import_kb: int = 0
+    error: str | None = None
+    skipped: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _clean_env() -> dict[str, str]:
+    # The settings of whoever runs the benchmark must not leak into the measured builds.
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TASUKI_", "LUIGI_"))}
+
+
+def _run_side(python: Path, script: str, spec: dict[str, Any], cwd: Path) -> dict[str, Any]:
+    """Run one side script once in a fresh interpreter and return its JSON result."""
+    out = cwd / f"result-{time.monotonic_ns()}.json"
+    proc = subprocess.run(
+        [str(python), str(HERE / script), json.dumps(spec), str(out)],
+        cwd=cwd,
+        env=_clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=spec.get("timeout", 900),
+        check=False,
+    )
+    if not out.exists():
+        tail = proc.stderr.decode(errors="replace")[-800:]
+        return {"error": f"exit {proc.returncode} without a result: {tail}"}
+    result: dict[str, Any] = json.loads(out.read_text())
+    out.unlink()
+    return result
+
+
+def measure(case: Case, repeat: int, scratch: Path) -> Outcome:
+    """Measure ``case`` ``repeat`` times (fewer when one cold run is slow)."""
+    gk = case.side == "gokart"
+    python, script = (GOKART_PY, "_gokart_side.py") if gk else (TASUKI_PY, "_tasuki_side.py")
+    outcome = Outcome(case, {m: [] for m in case.modes})
+    for r in range(repeat):
+        workspace = scratch / f"ws-{case.side}-{case.case}-{case.n}-{case.workers}-{r}"
+        shutil.rmtree(workspace, ignore_errors=True)
+        spec = {**case.spec, "case": case.case, "n": case.n, "workers": case.workers}
+        spec["workspace"] = str(workspace)
+        root_output = None
+        for mode in case.modes:
+            if mode == "root deleted":
+                if root_output is None or not os.path.exists(root_output):
+                    outcome.error = f"root output {root_output!r} missing before 'root deleted'"
+                    return outcome
+                os.remove(root_output)
+            res = _run_side(python, script, spec, scratch)
+            if res.get("error") or not res.get("ok"):
+                outcome.error = res.get("error") or f"wrong result: {res.get('value')!r}"
+                outcome.extra.update(res)
+                outcome.peak_rss_kb = res.get("peak_rss_kb", 0)
+                return outcome
+            root_output = res.get("root_output")
+            outcome.times[mode].append(res["construct_s"] + res["build_s"])
+            outcome.import_s.append(res["import_s"])
+            outcome.peak_rss_kb = max(outcome.peak_rss_kb, res["peak_rss_kb"])
+            outcome.rss_after_import_kb = res["rss_after_import_kb"]
+            outcome.extra.setdefault("construct_s", []).append(res["construct_s"])
+        shutil.rmtree(workspace, ignore_errors=True)
+        first_cold = outcome.times[case.modes[0]][0]
+        if r == 0 and first_cold > ONE_REPEAT_S:
+            outcome.extra["runs_note"] = f"1 run (cold took {first_cold:.0f} s)"
+            break
+    return outcome
+
+
+def median(values: Sequence[float]) -> float | None:
+    """Median, or None for no values."""
+    return statistics.median(values) if values else None
+
+
+def _estimate(done: dict[tuple[str, str, int], float], case: Case) -> float | None:
+    """Estimate a gokart case's cold seconds from smaller sizes of the same case.
+
+    Growth exponent from the two largest smaller sizes measured (gokart is super-linear),
+    linear when only one is known.
+    """
+    known = sorted((n, t) for (s, c, n), t in done.items() if s == case.side and c == case.case)
+    known = [(n, t) for n, t in known if n < case.n]
+    if not known:
+        return None
+    if len(known) >= 2:
+        (n1, t1), (n2, t2) = known[-2], known[-1]
+        alpha = max(1.0, math.log(t2 / t1) / math.log(n2 / n1)) if t1 > 0 and t2 > 0 else 1.0
+    else:
+        n2, t2 = known[-1]
+        alpha = 1.0
+    return float(t2 * (case.n / n2) ** alpha)
+
+
+def plan(quick: bool, gokart: bool) -> list[Case]:
+    """The cases of a full (or quick) run, in the order they are measured."""
+    if quick:  # a smoke run: small graphs, few processes, gokart only on the chain
+        chain, fan, graph, pdepth = [100, 1000], [100], [1000], [300]
+        gk_chain, gk_fan, gk_graph, gk_pdepth, gk_workers = [100], [], [], [], False
+    else:
+        chain, fan, graph, pdepth = (
+            [1000, 10000, 100000],
+            [1000, 10000],
+            [10000, 100000],
+            [
+                300,
+                10000,
+            ],
+        )
+        gk_chain, gk_fan, gk_graph, gk_pdepth, gk_workers = (
+            [300, 1000, 3000, 10000],
+            [1000, 3000, 10000],
+            [1000, 10000],
+            [150, 300],
+            True,
+        )
+    gk = gokart
+    cases = [
+        Case("floor", "floor", n, modes=("cold", "warm"))
+        for n in [1000, 10000][: 1 if quick else 2]
+    ]
+    cases += [Case("tasuki", "chain", n, modes=MODES if n < 100000 else ("cold",)) for n in chain]
+    # gokart computes unique ids recursively; a chain deeper than ~250 needs a higher limit.
+    cases += [
+        Case("gokart", "chain", n, spec={"recursion_limit": 10 * n + 1000})
+        for n in (gk_chain if gk else [])
+    ]
+    cases += [Case("tasuki", "fan_in", n) for n in fan]
+    cases += [Case("gokart", "fan_in", n) for n in (gk_fan if gk else [])]
+    cases.append(Case("tasuki", "fan_in", fan[0], workers=2, modes=("cold",)))
+    if gk and gk_workers:
+        cases.append(Case("gokart", "fan_in", fan[0], workers=2, modes=("cold",)))
+    cases += [Case("tasuki", "graph", n, modes=("graph",)) for n in graph]
+    cases.append(Case("tasuki", "chain_graph", graph[-1], modes=("graph",)))
+    cases += [Case("gokart", "graph", n, modes=("graph",)) for n in (gk_graph if gk else [])]
+    cases += [Case("tasuki", "param_chain", n, modes=("cold",)) for n in pdepth]
+    cases += [Case("gokart", "param_chain", n, modes=("cold",)) for n in (gk_pdepth if gk else [])]
+    return cases
+
+
+def run_cases(cases: list[Case], repeat: int, log: Any = None) -> list[Outcome]:
+    """Measure every case in order, skipping gokart cases estimated above the budget."""
+    done: dict[tuple[str, str, int], float] = {}
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="tasuki-bench-") as tmp:
+        scratch = Path(tmp)
+        for case in cases:
+            label = f"{case.side} {case.case} n={case.n} workers={case.workers}"
+            if case.side == "gokart" and not GOKART_PY.exists():
+                outcome = Outcome(case, skipped="gokart not installed: run setup_gokart.sh")
+                outcomes.append(outcome)
+                continue
+            est = _estimate(done, case) if case.workers == 1 else None
+            if est is not None and est > (BUDGET_S if case.side == "gokart" else 60.0):
+                outcomes.append(Outcome(case, skipped=f"skipped: estimated {est:.0f} s"))
+                if log:
+                    log(f"{label}: skipped, estimated {est:.0f} s")
+                continue
+            t0 = time.perf_counter()
+            outcome = measure(case, repeat, scratch)
+            first = case.modes[0]
+            if outcome.times.get(first) and case.workers == 1:
+                done[(case.side, case.case, case.n)] = min(outcome.times[first])
+            outcomes.append(outcome)
+            if log:
+                status = outcome.error or "ok"
+                log(f"{label}: {time.perf_counter() - t0:.1f} s wall ({status[:120]})")
+    return outcomes
+
+
+def _versions() -> dict[str, str]:
+    info = {
+        "cpu": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "os": platform.platform(terse=True),
+        "python": platform.python_version(),
+    }
+    code = (
+        "import importlib.metadata as m, platform;"
+        "print(m.version('tasuki'), platform.python_version())"
+    )
+    out = subprocess.run([str(TASUKI_PY), "-c", code], capture_output=True, text=True, check=False)
+    info["tasuki"], info["python"] = [*out.stdout.split(), "?", "?"][:2]
+    if GOKART_PY.exists():
+        code = (
+            "import importlib.metadata as m, platform;"
+            "print(m.version('gokart'), m.version('luigi'), platform.python_version())"
+        )
+        out = subprocess.run(
+            [str(GOKART_PY), "-c", code], capture_output=True, text=True, check=False
+        )
+        parts = [*out.stdout.split(), "?", "?", "?"]
+        info["gokart"], info["luigi"], info["python (gokart venv)"] = parts[:3]
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# --------------------------------------------------------------------------- report
+
+ORDER = ("floor", "chain", "fan_in", "graph", "chain_graph", "param_chain")
+TITLES = {
+    "floor": "floor: hash + pickle file per step",
+    "chain": "chain via requires()",
+    "fan_in": "fan-in",
+    "graph": "graph only, fan-in",
+    "chain_graph": "graph only, chain",
+    "param_chain": "chain via task parameters",
+}
+
+
+def _find(
+    outcomes: list[Outcome], side: str, case: str, n: int, workers: int = 1
+) -> Outcome | None:
+    for o in outcomes:
+        if (o.case.side, o.case.case, o.case.n, o.case.workers) == (side, case, n, workers):
+            return o
+    return None
+
+
+def _t(o: Outcome | None, mode: str) -> float | None:
+    """Median seconds of a mode, None when not measured, skipped or failed."""
+    return median(o.times.get(mode, [])) if o and not o.error and not o.skipped else None
+
+
+def rows(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """One flat row per (side, case, n, workers, mode): the machine-readable result."""
+    out: list[dict[str, Any]] = []
+    for o in outcomes:
+        c = o.case
+        for mode in c.modes:
+            t = _t(o, mode)
+            out.append(
+                {
+                    "side": c.side,
+                    "case": c.case,
+                    "n": c.n,
+                    "workers": c.workers,
+                    "mode": mode,
+                    "runs": len(o.times.get(mode, [])),
+                    "median_s": t,
+                    "per_task_ms": None if t is None else 1000 * t / c.n,
+                    "import_s": median(o.import_s),
+                    "peak_rss_mb": o.peak_rss_kb / 1024 if o.peak_rss_kb else None,
+                    "error": o.error,
+                    "failed_at_depth": o.extra.get("failed_at_depth"),
+                    "skipped": o.skipped,
+                }
+            )
+    return out
+
+
+def _side_cells(o: Outcome | None, mode: str) -> list[str]:
+    """[ms per task, total seconds, runs] for one side, or the reason there is no figure."""
+    if o is None:
+        return ["", "", ""]
+    if o.skipped:
+        return [o.skipped, "", ""]
+    if o.error:
+        depth = o.extra.get("failed_at_depth")
+        return [o.error.split(":")[0] + (f" at depth {depth}" if depth else ""), "", ""]
+    t = median(o.times.get(mode, []))
+    if t is None:
+        return ["", "", ""]
+    rss = f", {o.peak_rss_kb / 1024:.0f} MB" if o.case.case == "param_chain" else ""
+    return [f"{1000 * t / o.case.n:.3f}", f"{t:.2f}{rss}", str(len(o.times[mode]))]
+
+
+def comparison(outcomes: list[Outcome]) -> tuple[list[str], list[list[str]]]:
+    """The side-by-side table: per-task ms of each side and how many times lower tasuki is."""
+    keys = sorted(
+        {(o.case.case, o.case.n, o.case.workers) for o in outcomes},
+        key=lambda k: (ORDER.index(k[0]), k[2], k[1]),
+    )
+    head = ["graph", "tasks", "workers", "mode"]
+    head += ["tasuki ms/task", "tasuki s", "runs", "gokart ms/task", "gokart s", "runs"]
+    head += ["gokart / tasuki"]
+    body: list[list[str]] = []
+    for case, n, workers in keys:
+        side = "floor" if case == "floor" else "tasuki"
+        tk, gk = (
+            _find(outcomes, side, case, n, workers),
+            _find(outcomes, "gokart", case, n, workers),
+        )
+        for mode in (tk or gk).case.modes:  # type: ignore[union-attr]
+            a, b = _t(tk, mode), _t(gk, mode)
+            ratio = f"{b / a:.0f}x" if a and b else ""
+            row = [TITLES[case], f"{n:,}", str(workers), mode]
+            body.append(row + _side_cells(tk, mode) + _side_cells(gk, mode) + [ratio])
+    return head, body
+
+
+def targets(outcomes: list[Outcome]) -> list[list[str]]:
+    """The issue's targets, each with the measured figure and whether it is met."""
+    out: list[list[str]] = []
+
+    def add(label: str, want: str, text: str, ok: bool | None) -> None:
+        out.append([label, want, text, "reference" if ok is None else ("met" if ok else "NOT met")])
+
+    for case, mode in (("chain", "cold"), ("fan_in", "cold"), ("fan_in", "root deleted")):
+        for n in sorted({o.case.n for o in outcomes if o.case.case == case}):
+            a, b = (
+                _t(_find(outcomes, "tasuki", case, n), mode),
+                _t(_find(outcomes, "gokart", case, n), mode),
+            )
+            if a and b:
+                text = f"gokart {1000 * b / n:.2f} ms, tasuki {1000 * a / n:.3f} ms: {b / a:.0f}x"
+                add(
+                    f"{mode} per task, {TITLES[case]}, {n:,} tasks",
+                    "≥ 30x lower",
+                    text,
+                    b / a >= 30,
+                )
+    for case, mode in (("chain", "cold"), ("fan_in", "cold"), ("graph", "graph")):
+        ns = sorted(
+            o.case.n
+            for o in outcomes
+            if o.case.side == "tasuki" and o.case.case == case and o.case.workers == 1
+        )
+        for small, big in itertools.pairwise(ns):
+            a, b = (
+                _t(_find(outcomes, "tasuki", case, small), mode),
+                _t(_find(outcomes, "tasuki", case, big), mode),
+            )
+            if a and b:
+                k = big / small
+                text = f"{a:.2f} s → {b:.2f} s: {b / a:.1f}x"
+                add(
+                    f"growth, {TITLES[case]} {mode}, {small:,} → {big:,}",
+                    f"≤ {1.2 * k:.0f}x",
+                    text,
+                    b / a <= 1.2 * k,
+                )
+    for side in ("tasuki", "gokart"):
+        for o2 in [o for o in outcomes if o.case.side == side and o.case.workers == 2]:
+            a, b = _t(_find(outcomes, side, o2.case.case, o2.case.n), "cold"), _t(o2, "cold")
+            if a and b:
+                text = f"{a:.2f} s with 1 → {b:.2f} s with 2 ({a / b:.2f}x the speed)"
+                label = f"{side}: fan-in {o2.case.n:,} cold, workers=2 vs 1"
+                add(
+                    label,
+                    "faster" if side == "tasuki" else "",
+                    text,
+                    b < a if side == "tasuki" else None,
+                )
+    for o in (o for o in outcomes if o.case.case == "param_chain"):
+        t, rss = _t(o, "cold"), f"{o.peak_rss_kb / 1024:.0f} MB peak RSS"
+        if t is not None:
+            text = f"{t:.2f} s build + run ({1000 * t / o.case.n:.3f} ms/task), {rss}"
+        else:
+            depth = o.extra.get("failed_at_depth")
+            text = o.skipped or f"{o.error} (at depth {depth}; {rss})"
+        label = f"{o.case.side}: chain via task parameters, depth {o.case.n:,}"
+        tk = o.case.side == "tasuki"
+        add(label, "builds and runs" if tk else "", text, (t is not None) if tk else None)
+    return out
+
+
+def imports(outcomes: list[Outcome]) -> list[list[str]]:
+    """Median import time and RSS after import, per side."""
+    out = []
+    for side, what in (("tasuki", "import tasuki"), ("gokart", "import gokart (and luigi)")):
+        ts = [t for o in outcomes if o.case.side == side for t in o.import_s]
+        mem = [o.rss_after_import_kb for o in outcomes if o.case.side == side and o.import_s]
+        if ts:
+            out.append(
+                [what, f"{statistics.median(ts):.3f} s", f"{statistics.median(mem) / 1024:.0f} MB"]
+            )
+    return out
+
+
+def _md_table(head: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(
+        lines + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+    )
+
+
+def markdown(outcomes: list[Outcome], info: dict[str, str], command: str) -> str:
+    """The whole ``## Pipeline`` section as markdown."""
+    head, body = comparison(outcomes)
+    machine = ", ".join(f"{k} {v}" for k, v in info.items())
+    return "\n".join(
+        [
+            "## Pipeline",
+            "",
+            f"Measured with `{command}` on {time.strftime('%Y-%m-%d')}. {machine}.",
+            "",
+            "Medians over repeats (*runs*); every mode of every repeat is a fresh process, and "
+            "import time is excluded (listed below). *cold*: empty workspace. *warm*: everything "
+            "cached, build again. *root deleted*: everything cached but the root's output file, so "
+            "each of the root's requirements is checked (a chain's root has one, a fan-in's root "
+            "all of them). *graph*: construct the tasks and compute every unique id, no run. "
+            "ms/task = total / tasks. gokart's chain runs with `sys.setrecursionlimit(10 * n + "
+            f"1000)` (its unique ids recurse, ~4 frames per upstream). gokart cases slower than "
+            f"{ONE_REPEAT_S:.0f} s ran once; cases estimated over {BUDGET_S:.0f} s were skipped "
+            "(the estimate extrapolates the two largest smaller sizes). The *floor* row is plain "
+            "Python doing the least any engine must: hash a key and pickle an int to a file "
+            "(temporary + rename) per step; its warm mode checks that the file exists.",
+            "",
+            _md_table(head, body),
+            "",
+            "### Targets (issue 2)",
+            "",
+            _md_table(["target", "wanted", "measured", "verdict"], targets(outcomes)),
+            "",
+            "### Import",
+            "",
+            _md_table(["import", "median time", "RSS after import"], imports(outcomes)),
+            "",
+        ]
+    )
+
+
+def write_docs(section: str, path: Path = DOCS) -> None:
+    """Replace the ``## Pipeline`` section of docs/benchmarks.md, creating the file if needed."""
+    if path.exists():
+        text = path.read_text()
+    else:
+        text = "# Benchmarks\n\nProduced by `python benchmarks/run.py`; see benchmarks/README.md.\n"
+        text += "".join(f"\n{h}\n\n_Not measured yet._\n" for h in SECTIONS)
+    start = text.find("## Pipeline\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        nxt = text.find("\n## ", start + 1)
+        rest = "" if nxt < 0 else "\n" + text[nxt + 1 :]
+        text = text[:start] + section.rstrip("\n") + "\n" + rest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def print_rich(outcomes: list[Outcome], info: dict[str, str]) -> None:
+    """Print the comparison, targets and import tables to the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=180)
+    console.print(", ".join(f"[bold]{k}[/] {v}" for k, v in info.items()))
+    head, body = comparison(outcomes)
+    specs = [
+        ("Pipeline: overhead per task, tasuki vs gokart 1.12.2", head, body),
+        ("Targets (issue 2)", ["target", "wanted", "measured", "verdict"], targets(outcomes)),
+        ("Import", ["import", "median time", "RSS after import"], imports(outcomes)),
+    ]
+    for title, cols, data in specs:
+        table = Table(title=title)
+        for col in cols:
+            table.add_column(col)
+        for row in data:
+            table.add_row(*row)
+        console.print(table)
+
+
+def run(quick: bool = False, repeat: int = 3, gokart: bool = True) -> list[dict[str, Any]]:
+    """Measure the pipeline benchmarks and return one row per (side, case, n, workers, mode)."""
+    return rows(run_cases(plan(quick, gokart), 1 if quick else repeat))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: measure, print the tables, write docs/benchmarks.md (full runs only)."""
+    parser = argparse.ArgumentParser(prog="bench_pipeline", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small graphs, one repeat")
+    parser.add_argument("--repeat", type=int, default=3, help="repeats per case (default 3)")
+    parser.add_argument("--no-gokart", action="store_true", help="measure tasuki only")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    if not TASUKI_PY.exists():
+        print(f"no interpreter at {TASUKI_PY}; create the project venv first", file=sys.stderr)
+        return 2
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    outcomes = run_cases(
+        plan(args.quick, not args.no_gokart), 1 if args.quick else args.repeat, log
+    )
+    info = _versions()
+    print_rich(outcomes, info)
+    if not args.quick and not args.no_docs:
+        flags = "" if args.repeat == 3 else f" --repeat {args.repeat}"
+        write_docs(markdown(outcomes, info, f"python benchmarks/run.py pipeline{flags}"))
+        log(f"wrote the Pipeline section of {DOCS}")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "rows": rows(outcomes)}, indent=1))
+    return 1 if any(o.error for o in outcomes if o.case.side != "gokart") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

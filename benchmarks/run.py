@@ -1,0 +1,111 @@
+"""Run tasuki's benchmarks and print their tables: the one command.
+
+    python benchmarks/run.py pipeline [--quick] [--repeat N] [--no-gokart] [--no-docs]
+    python benchmarks/run.py formats|warehouse|migrate
+    python benchmarks/run.py all [--quick]
+
+Each benchmark is a module ``bench_<name>.py`` next to this file. A module with ``main(argv)``
+gets the remaining arguments and prints (and documents) its own results; a module with only
+``run(...)`` returning a list of dicts is called with the keyword arguments its signature
+accepts (``quick``, ``repeat``, ``rows``) and its rows are printed here as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = ("pipeline", "formats", "warehouse", "migrate")
+QUICK_ROWS = 100_000  # the DataFrame size a --quick formats run uses
+
+
+def _print_rows(title: str, data: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    columns: list[str] = []
+    for row in data:
+        columns += [k for k in row if k not in columns]
+    for col in columns:
+        table.add_column(col)
+    for row in data:
+        table.add_row(*(_fmt(row.get(c)) for c in columns))
+    Console().print(table)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def run_one(name: str, args: argparse.Namespace, rest: list[str]) -> int:
+    """Run ``bench_<name>`` and return its exit status (0 when it has no status)."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    try:
+        module = importlib.import_module(f"bench_{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"bench_{name}":
+            raise
+        print(f"{name}: benchmarks/bench_{name}.py does not exist yet; skipped", file=sys.stderr)
+        return 0
+    t0 = time.perf_counter()
+    if hasattr(module, "main"):
+        argv = list(rest)
+        params = inspect.signature(module.main).parameters
+        if params:
+            argv += ["--quick"] if args.quick else []
+            argv += ["--repeat", str(args.repeat)] if args.repeat is not None else []
+            status = module.main(argv)
+        else:
+            status = module.main()
+    elif hasattr(module, "run"):
+        accepted = inspect.signature(module.run).parameters
+        kwargs: dict[str, Any] = {}
+        if "quick" in accepted:
+            kwargs["quick"] = args.quick
+        if "repeat" in accepted:
+            kwargs["repeat"] = args.repeat if args.repeat is not None else (1 if args.quick else 3)
+        if "rows" in accepted and args.quick:
+            kwargs["rows"] = QUICK_ROWS
+        _print_rows(f"{name} benchmark", module.run(**kwargs))
+        status = 0
+    else:
+        print(f"{name}: bench_{name}.py has neither main() nor run(); skipped", file=sys.stderr)
+        return 0
+    print(f"{name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return int(status or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen benchmark(s)."""
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/run.py",
+        description="Run tasuki benchmarks and print their tables.",
+        epilog="Other options go to the benchmark's own main() "
+        "(pipeline: --no-gokart, --no-docs, --json PATH).",
+    )
+    parser.add_argument("which", choices=[*BENCHMARKS, "all"], nargs="?", default="all")
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--repeat", type=int, default=None, help="repeats per measurement")
+    args, rest = parser.parse_known_args(argv)
+    names = BENCHMARKS if args.which == "all" else (args.which,)
+    status = 0
+    for name in names:
+        status = max(status, run_one(name, args, rest if args.which != "all" else []))
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
