@@ -1,0 +1,1 @@
+"""Runnable tasuki examples (``python -m examples.wine.run`` from the repository root)."""

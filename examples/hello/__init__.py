@@ -1,0 +1,1 @@
+"""The two-task pipeline from the tasuki README: ``TaskA`` feeds ``TaskB``."""

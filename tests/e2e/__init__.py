@@ -1,0 +1,1 @@
+"""End-to-end tests: the tasuki command and the examples, in subprocesses."""
