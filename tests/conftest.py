@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests._services"]
+pytest_plugins = ["tests._services", "tests._s3"]
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ __all__ = ["NotifySettings", "Settings", "load_settings"]
 class NotifySettings(BaseModel):
     """Where build events go."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     slack_webhook_url: str | None = None
     """Slack incoming webhook URL."""
@@ -44,7 +44,8 @@ class NotifySettings(BaseModel):
 class Settings(BaseModel):
     """Everything that is about *where and how* tasks run, never *what* they compute."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: schema generation costs ~0.2 s, paid at first use, not at import
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     workspace: str = "./workspace"
     """Folder or URL (``s3://bucket/prefix``, ``gs://``, ``memory://``) for outputs and records."""

@@ -46,6 +46,9 @@ def _worker_main(
     # Ctrl-C reaches the whole process group; the parent decides what to do, and a task
     # interrupted mid-write leaves only a temporary file behind.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not store.is_local:
+        store = _reopen_after_fork(settings)
+        completeness = type(completeness)(store, completeness.on_code_change)
     while True:
         try:
             batch = conn.recv()
@@ -65,6 +68,29 @@ def _worker_main(
                     error=ErrorInfo(type(exc).__name__, str(exc), "", False),
                 )
             conn.send(result)
+
+
+def _reopen_after_fork(settings: Settings) -> Store:
+    """A fresh store for a forked worker: fsspec's async clients (s3fs, gcsfs) refuse to be
+    used from a child process, so their cached instances and event loop are reset."""
+    import fsspec.asyn
+    from fsspec.spec import AbstractFileSystem
+
+    from tasuki.storage import open_store
+
+    fsspec.asyn.reset_lock()
+    for cls in [AbstractFileSystem, *_subclasses(AbstractFileSystem)]:
+        cls.clear_instance_cache()
+    return open_store(settings.workspace, redis_url=settings.redis_url)
+
+
+def _subclasses(cls: type) -> list[type]:
+    out, stack = [], [cls]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            out.append(sub)
+            stack.append(sub)
+    return out
 
 
 class ProcessPool:

@@ -1,0 +1,57 @@
+"""The pipeline engine on a real S3 endpoint (moto in server mode on loopback)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+import tasuki
+from tasuki.storage import open_store
+from tests.unit.core.tasks_for_tests import FanIn, Leaf, ModelTask, TaskA, TaskB
+
+
+class Frame(tasuki.Task):
+    n: int = 5
+
+    def output(self):
+        return self.make_target("frame.parquet")
+
+    def run(self):
+        self.dump(pd.DataFrame({"x": range(self.n)}, index=pd.Index(list("abcde"), name="k")))
+
+
+class Dataset(tasuki.Task):
+    def output(self):
+        return self.make_directory_target("parts", rows_per_file=2, as_="pandas")
+
+    def run(self):
+        self.dump(pd.DataFrame({"x": range(5)}))
+
+
+def test_build_cache_and_load_on_s3(s3_workspace):
+    assert tasuki.build(TaskB(param="s3"), workspace=s3_workspace) == "hello s3!!"
+    again = tasuki.build(TaskB(param="s3"), workspace=s3_workspace, return_value=False)
+    assert again.counts()["cached"] == 1
+    store = open_store(s3_workspace)
+    assert store.exists(TaskA(param="s3").output().key)
+    assert tasuki.load_output(TaskB(param="s3").unique_id, workspace=s3_workspace) == "hello s3!!"
+
+
+def test_fan_in_checks_concurrently_with_root_deleted(s3_workspace):
+    tasuki.build(FanIn(n=30), workspace=s3_workspace)
+    store = open_store(s3_workspace)
+    store.remove(FanIn(n=30).output().key)
+    result = tasuki.build(FanIn(n=30), workspace=s3_workspace, return_value=False)
+    assert result.counts() == {"ran": 1, "cached": 30}
+    assert tasuki.load(Leaf(i=29), workspace=s3_workspace) == 29
+
+
+def test_data_frames_models_and_directories_on_s3(s3_workspace):
+    frame = tasuki.build(Frame(), workspace=s3_workspace)
+    assert list(frame.index) == list("abcde") and frame.index.name == "k"
+    assert tasuki.build(ModelTask(), workspace=s3_workspace)["weights"] == [1, 2, 3]
+    data = tasuki.build(Dataset(), workspace=s3_workspace)
+    assert sorted(data["x"]) == [0, 1, 2, 3, 4]
+
+
+def test_workers_on_s3(s3_workspace):
+    assert tasuki.build(FanIn(n=8), workspace=s3_workspace, workers=2) == sum(range(8))
