@@ -335,7 +335,10 @@ class CheckedQuery:
         return tree.sql(dialect=dialect or self.dialect), [matched[s] for s in order]
 
     def render(
-        self, params: Mapping[str, Any] | Sequence[Any] | None, dialect: str | None = None
+        self,
+        params: Mapping[str, Any] | Sequence[Any] | None,
+        dialect: str | None = None,
+        expression: exp.Expression | None = None,
     ) -> str:
         """SQL text with each placeholder replaced by a SQL literal node.
 
@@ -343,7 +346,7 @@ class CheckedQuery:
         query as a string). The literal is a sqlglot node, so quoting and escaping follow the
         dialect's rules and no value can end the string early.
         """
-        return self.bind(params, lambda _n, value: literal(value), dialect)[0]
+        return self.bind(params, lambda _n, value: literal(value), dialect, expression)[0]
 
 
 def check_query(sql: str, *, dialect: str = "postgres") -> CheckedQuery:

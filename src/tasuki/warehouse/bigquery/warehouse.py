@@ -1,0 +1,262 @@
+"""Google BigQuery: ``EXPORT DATA ... format='PARQUET'`` to GCS, then read the parts."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from tasuki.errors import (
+    ConfigError,
+    PermissionDeniedError,
+    QuerySyntaxError,
+    QueryTimeoutError,
+    TableNotFoundError,
+    WarehouseConnectionError,
+    WarehouseError,
+)
+from tasuki.warehouse._common import DEFAULT_TIMEOUT, BaseWarehouse, check_timeout, utcnow
+from tasuki.warehouse._fs import filesystem, join_url
+from tasuki.warehouse._result import QueryResult, new_query_id
+from tasuki.warehouse._safety import CheckedQuery, check_query
+from tasuki.warehouse._staged import describe_parts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from tasuki.warehouse.base import Params, WriteMode
+
+__all__ = ["BigQueryWarehouse", "export_sql"]
+
+logger = logging.getLogger(__name__)
+
+PART_PATTERN = "part-*.parquet"
+_POSITION = re.compile(r"at \[(\d+):(\d+)\]")
+
+
+def export_sql(select_sql: str, uri: str) -> str:
+    """``EXPORT DATA OPTIONS(uri=..., format='PARQUET', ...) AS <select>``.
+
+    ``uri`` must contain one ``*``, which BigQuery replaces with a 12-digit file number.
+    """
+    literal = exp.Literal.string(uri).sql("bigquery")
+    return (
+        f"EXPORT DATA OPTIONS(uri={literal}, format='PARQUET', compression='ZSTD', "
+        f"overwrite=true) AS {select_sql}"
+    )
+
+
+class BigQueryWarehouse(BaseWarehouse):
+    """BigQuery as a warehouse: each query becomes one ``EXPORT DATA`` job.
+
+    BigQuery writes the result in parallel as zstd Parquet files under
+    ``<gcs_staging>/<query_id>/``; the files are then listed and their Parquet footers read
+    for row counts. Unqualified table names are qualified with the URL's project and
+    dataset. Parameters are rendered as SQL literals by sqlglot (the same rule as Redshift's
+    UNLOAD), so values are quoted by the dialect's rules.
+
+    Args:
+        project: The Google Cloud project that runs (and pays for) the jobs.
+        dataset: Default dataset for unqualified table names.
+        gcs_staging: ``gs://bucket/prefix`` for the exported parts (any fsspec URL the
+            client can also read, e.g. for tests).
+        timeout: Default job timeout in seconds.
+        storage_options: fsspec options for reading ``gcs_staging``.
+        client: A ``google.cloud.bigquery.Client`` (or anything with ``query(sql,
+            job_config=...)`` returning a job with ``result(timeout=...)``); default: a new
+            client for ``project``.
+        location: BigQuery location for jobs (``"US"``, ``"EU"``, ...).
+    """
+
+    backend = "bigquery"
+    dialect = "bigquery"
+
+    def __init__(
+        self,
+        project: str,
+        dataset: str | None = None,
+        *,
+        gcs_staging: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        storage_options: Mapping[str, Any] | None = None,
+        client: Any = None,
+        location: str | None = None,
+    ) -> None:
+        if not project:
+            raise ConfigError("BigQuery needs a project: bigquery://project/dataset")
+        if not gcs_staging or "://" not in gcs_staging:
+            raise ConfigError(
+                f"BigQuery needs gcs_staging='gs://bucket/prefix' for EXPORT DATA, got "
+                f"{gcs_staging!r}",
+                gcs_staging=gcs_staging,
+            )
+        self.project = project
+        self.dataset = dataset or None
+        self.gcs_staging = gcs_staging.rstrip("/")
+        self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
+        self.storage_options = dict(storage_options or {})
+        self.location = location
+        self._client = client
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, parts_dir: str | None = None, **options: Any
+    ) -> BigQueryWarehouse:
+        """``bigquery://project/dataset``; ``parts_dir`` may stand for ``gcs_staging``."""
+        rest = url.split("://", 1)[1]
+        project, _, dataset = rest.strip("/").partition("/")
+        if parts_dir is not None:
+            options.setdefault("gcs_staging", parts_dir)
+        return cls(project, dataset or None, **options)
+
+    @property
+    def url(self) -> str:
+        """The warehouse URL."""
+        return f"bigquery://{self.project}/{self.dataset or ''}".rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"BigQueryWarehouse({self.url!r}, gcs_staging={self.gcs_staging!r})"
+
+    def export_statement(self, sql: str, params: Params | None = None, *, query_id: str) -> str:
+        """The EXPORT DATA statement :meth:`query` would send (for review and tests)."""
+        checked = check_query(sql, dialect=self.dialect)
+        return self._statement(checked, params, join_url(self.gcs_staging, query_id))
+
+    def query(
+        self, sql: str, params: Params | None = None, *, timeout: float | None = None
+    ) -> QueryResult:
+        """Run one read-only query as an EXPORT DATA job; see :meth:`Warehouse.query`."""
+        checked = check_query(sql, dialect=self.dialect)
+        seconds = check_timeout(timeout, self.timeout)
+        query_id = new_query_id()
+        location = join_url(self.gcs_staging, query_id)
+        statement = self._statement(checked, params, location)
+        snapshot_at = utcnow()
+        self._run(statement, seconds)
+        fs, path = filesystem(location, self.storage_options)
+        from pyarrow.fs import FileSelector
+
+        try:
+            infos = fs.get_file_info(FileSelector(path, allow_not_found=True))
+        except FileNotFoundError:
+            infos = []
+        names = sorted(
+            i.path.rsplit("/", 1)[-1]
+            for i in infos
+            if i.path.endswith(".parquet") and i.path.rsplit("/", 1)[-1].startswith("part-")
+        )
+        urls = [join_url(location, name) for name in names]
+        parts, schema = describe_parts(urls, self.storage_options)
+        return self._result(
+            query_id=query_id,
+            checked=checked,
+            params=params,
+            schema=schema if schema is not None else pa.schema([]),
+            parts=parts,
+            location=location,
+            snapshot_at=snapshot_at,
+            storage_options=self.storage_options,
+        )
+
+    def write_table(
+        self,
+        name: str,
+        data: Any,
+        *,
+        mode: WriteMode = "replace",
+        key: Sequence[str] | None = None,
+    ) -> int:
+        """Not available for BigQuery yet (it needs a load job from staged Parquet parts).
+
+        Raises:
+            WarehouseError: Always, naming the alternative.
+        """
+        raise WarehouseError(
+            f"write_table({name!r}) is not supported by the BigQuery backend yet; load the "
+            "parts with a BigQuery load job, or write to PostgreSQL/DuckDB",
+            table=name,
+        )
+
+    def _statement(self, checked: CheckedQuery, params: Params | None, location: str) -> str:
+        tree = checked.expression
+        if self.dataset:
+            from sqlglot.optimizer.qualify_tables import qualify_tables
+
+            tree = qualify_tables(
+                tree.copy(), db=self.dataset, catalog=self.project, dialect="bigquery"
+            )
+        select = checked.render(params, expression=tree)
+        return export_sql(select, join_url(location, PART_PATTERN))
+
+    def _run(self, statement: str, seconds: float) -> None:
+        client = self._get_client()
+        job = None
+        try:
+            job = client.query(statement, job_config=_job_config(seconds))
+            job.result(timeout=seconds)
+        except concurrent.futures.TimeoutError as exc:
+            _cancel_quietly(job)
+            raise QueryTimeoutError(
+                f"the BigQuery export ran past its timeout of {seconds:g} s and was cancelled",
+                timeout=seconds,
+            ) from exc
+        except Exception as exc:
+            raise _translate(exc, statement) from exc
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            try:
+                from google.cloud import bigquery
+            except ImportError as exc:
+                raise ConfigError(
+                    "the BigQuery backend needs google-cloud-bigquery: pip install "
+                    "google-cloud-bigquery gcsfs (or pass client=)",
+                    missing="google-cloud-bigquery",
+                ) from exc
+            self._client = bigquery.Client(project=self.project, location=self.location)
+        return self._client
+
+
+def _job_config(seconds: float) -> Any:
+    try:
+        from google.cloud import bigquery
+    except ImportError:
+        return None
+    return bigquery.QueryJobConfig(job_timeout_ms=round(seconds * 1000))
+
+
+def _cancel_quietly(job: Any) -> None:
+    try:
+        if job is not None:
+            job.cancel()
+    except Exception:
+        logger.debug("cancelling the BigQuery job failed", exc_info=True)
+
+
+def _translate(exc: Exception, statement: str) -> WarehouseError:
+    """google.api_core errors by class name (the SDK is optional)."""
+    name = type(exc).__name__
+    text = str(exc)
+    first = text.strip().split("\n", 1)[0]
+    if name == "NotFound":
+        table = re.search(r"Table ([\w.:-]+)", text)
+        return TableNotFoundError(f"BigQuery: {first}", table=table.group(1) if table else None)
+    if name in ("Forbidden", "PermissionDenied", "Unauthorized"):
+        return PermissionDeniedError(f"BigQuery refused: {first}")
+    if name in ("DeadlineExceeded",):
+        return QueryTimeoutError(f"BigQuery: {first}")
+    if name in ("ServiceUnavailable", "TransportError", "ConnectionError", "RetryError"):
+        return WarehouseConnectionError(f"BigQuery could not be reached: {first}")
+    if name == "BadRequest":
+        match = _POSITION.search(text)
+        if match:
+            line, column = int(match.group(1)), int(match.group(2))
+            return QuerySyntaxError(
+                f"BigQuery rejected the query: {first}", line=line, column=column
+            )
+        return QuerySyntaxError(f"BigQuery rejected the query: {first}", line=None, column=None)
+    return WarehouseError(f"BigQuery error ({name}): {first}", statement=statement)

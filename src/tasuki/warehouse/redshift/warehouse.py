@@ -1,0 +1,234 @@
+"""Amazon Redshift: ``UNLOAD`` the query to S3 as Parquet in parallel, then read the parts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from tasuki.errors import ConfigError, WarehouseError
+from tasuki.warehouse._common import DEFAULT_TIMEOUT, BaseWarehouse, check_timeout, redact, utcnow
+from tasuki.warehouse._fs import filesystem, join_url
+from tasuki.warehouse._result import QueryResult, new_query_id
+from tasuki.warehouse._safety import check_query
+from tasuki.warehouse._staged import describe_parts
+from tasuki.warehouse.postgres._errors import translate
+from tasuki.warehouse.redshift._unload import arrow_type, unload_sql
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tasuki.warehouse.base import Params, WriteMode
+
+__all__ = ["RedshiftWarehouse"]
+
+logger = logging.getLogger(__name__)
+
+ConnectionFactory = Callable[[], Any]
+"""Returns a new DB-API 2.0 connection to Redshift."""
+
+
+class RedshiftWarehouse(BaseWarehouse):
+    """Redshift as a warehouse: each query becomes one ``UNLOAD ... FORMAT PARQUET``.
+
+    The cluster writes the result in parallel (one or more files per slice, at most
+    ``max_file_size_mb`` each) plus a ``MANIFEST VERBOSE`` listing every file with its row
+    count; the client then reads the files at its own pace, never holding a transaction
+    open. Parameters are rendered as SQL literals by sqlglot, because UNLOAD takes its query
+    as a string and cannot bind them.
+
+    Args:
+        dsn: ``redshift://user:password@host:5439/database``.
+        s3_staging: ``s3://bucket/prefix`` under which each query gets ``<query_id>/``.
+        iam_role: ARN of the role Redshift assumes to write to S3, or ``"default"``.
+        timeout: Default statement timeout in seconds.
+        max_file_size_mb: Largest Parquet file UNLOAD writes (5 to 6200).
+        storage_options: fsspec options for reading ``s3_staging`` (credentials,
+            ``endpoint_url``).
+        connection_factory: Makes a DB-API connection; default: ``redshift_connector`` if
+            installed, else psycopg.
+    """
+
+    backend = "redshift"
+    dialect = "redshift"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        s3_staging: str,
+        iam_role: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_file_size_mb: int = 256,
+        storage_options: Mapping[str, Any] | None = None,
+        connection_factory: ConnectionFactory | None = None,
+    ) -> None:
+        if not s3_staging or "://" not in s3_staging:
+            raise ConfigError(
+                f"Redshift needs s3_staging='s3://bucket/prefix' for UNLOAD, got {s3_staging!r}",
+                s3_staging=s3_staging,
+            )
+        if not iam_role:
+            raise ConfigError(
+                "Redshift needs iam_role= (the ARN of a role that may write to s3_staging, or "
+                "'default')",
+                iam_role=iam_role,
+            )
+        if not 5 <= int(max_file_size_mb) <= 6200:
+            raise ConfigError(
+                f"max_file_size_mb must be between 5 and 6200, got {max_file_size_mb}",
+                max_file_size_mb=max_file_size_mb,
+            )
+        self.dsn = dsn
+        self.url = redact(dsn)
+        self.s3_staging = s3_staging.rstrip("/")
+        self.iam_role = iam_role
+        self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
+        self.max_file_size_mb = int(max_file_size_mb)
+        self.storage_options = dict(storage_options or {})
+        self._factory = connection_factory or (lambda: _default_connection(dsn))
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, parts_dir: str | None = None, **options: Any
+    ) -> RedshiftWarehouse:
+        """``redshift://user:pw@host:5439/db``; ``parts_dir`` may stand for ``s3_staging``."""
+        if parts_dir is not None:
+            options.setdefault("s3_staging", parts_dir)
+        return cls(url, **options)
+
+    def __repr__(self) -> str:
+        return f"RedshiftWarehouse({self.url!r}, s3_staging={self.s3_staging!r})"
+
+    def unload_statement(
+        self, sql: str, params: Params | None = None, *, query_id: str | None = None
+    ) -> str:
+        """The UNLOAD statement :meth:`query` would send (for review and tests)."""
+        checked = check_query(sql, dialect=self.dialect)
+        target = join_url(self.s3_staging, query_id or new_query_id()) + "/"
+        return unload_sql(checked.render(params), target, self.iam_role, self.max_file_size_mb)
+
+    def query(
+        self, sql: str, params: Params | None = None, *, timeout: float | None = None
+    ) -> QueryResult:
+        """Run one read-only query through UNLOAD; see :meth:`Warehouse.query`."""
+        checked = check_query(sql, dialect=self.dialect)
+        seconds = check_timeout(timeout, self.timeout)
+        query_id = new_query_id()
+        location = join_url(self.s3_staging, query_id)
+        statement = unload_sql(
+            checked.render(params), location + "/", self.iam_role, self.max_file_size_mb
+        )
+        snapshot_at = utcnow()
+        self._execute(statement, seconds)
+        parts, schema = self._read_manifest(location)
+        return self._result(
+            query_id=query_id,
+            checked=checked,
+            params=params,
+            schema=schema,
+            parts=parts,
+            location=location,
+            snapshot_at=snapshot_at,
+            storage_options=self.storage_options,
+        )
+
+    def write_table(
+        self,
+        name: str,
+        data: Any,
+        *,
+        mode: WriteMode = "replace",
+        key: Sequence[str] | None = None,
+    ) -> int:
+        """Not available for Redshift yet: it needs ``COPY ... FROM 's3://...' FORMAT PARQUET``
+        from staged parts, which is planned with the write-back work.
+
+        Raises:
+            WarehouseError: Always, naming the alternative.
+        """
+        raise WarehouseError(
+            f"write_table({name!r}) is not supported by the Redshift backend yet; load the "
+            "data with COPY from S3, or write to PostgreSQL/DuckDB",
+            table=name,
+        )
+
+    def _execute(self, statement: str, seconds: float) -> None:
+        try:
+            connection = self._factory()
+        except Exception as exc:
+            raise translate(exc, url=self.url) from exc
+        try:
+            cursor = connection.cursor()
+            cursor.execute(f"SET statement_timeout TO {round(seconds * 1000)}")
+            cursor.execute(statement)
+            connection.commit()
+        except Exception as exc:
+            _rollback_quietly(connection)
+            raise translate(exc, url=self.url, sql=statement, timeout=seconds) from exc
+        finally:
+            connection.close()
+
+    def _read_manifest(self, location: str) -> tuple[list[Any], pa.Schema]:
+        url = join_url(location, "manifest")
+        fs, path = filesystem(url, self.storage_options)
+        try:
+            with fs.open_input_stream(path) as stream:
+                manifest = json.loads(stream.read())
+        except FileNotFoundError as exc:
+            raise WarehouseError(
+                f"UNLOAD finished but wrote no manifest at {url}; check that the IAM role may "
+                "write there and that storage_options point at the same S3",
+                url=url,
+            ) from exc
+        entries = manifest.get("entries") or []
+        known = {
+            e["url"]: (
+                (e.get("meta") or {}).get("record_count"),
+                (e.get("meta") or {}).get("content_length"),
+            )
+            for e in entries
+        }
+        parts, schema = describe_parts([e["url"] for e in entries], self.storage_options, known)
+        if schema is None:
+            elements = (manifest.get("schema") or {}).get("elements") or []
+            schema = pa.schema([(e["name"], arrow_type(e)) for e in elements])
+        return parts, schema
+
+
+def _default_connection(dsn: str) -> Any:
+    parts = urllib.parse.urlsplit(dsn)
+    try:
+        import redshift_connector
+    except ImportError:
+        redshift_connector = None
+    if redshift_connector is not None:
+        return redshift_connector.connect(
+            host=parts.hostname or "localhost",
+            port=parts.port or 5439,
+            database=parts.path.lstrip("/") or "dev",
+            user=urllib.parse.unquote(parts.username or ""),
+            password=urllib.parse.unquote(parts.password or ""),
+        )
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise ConfigError(
+            "the Redshift backend needs redshift_connector or psycopg: pip install "
+            "redshift_connector",
+            missing="redshift_connector",
+        ) from exc
+    netloc = parts.netloc if parts.port else f"{parts.netloc}:5439"
+    conninfo = urllib.parse.urlunsplit(parts._replace(scheme="postgresql", netloc=netloc))
+    return psycopg.connect(conninfo, connect_timeout=10)
+
+
+def _rollback_quietly(connection: Any) -> None:
+    try:
+        connection.rollback()
+    except Exception:
+        logger.debug("rollback failed", exc_info=True)
