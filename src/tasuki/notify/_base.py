@@ -65,6 +65,9 @@ def redact_url(url: str) -> str:
         The redacted form.
     """
     parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        # not a URL at all (``hooks.slack.com/...``): its first characters are enough to spot it
+        return url[:12] + "***" if len(url) > 12 else "***"
     host = parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -474,3 +476,43 @@ def test_bad_outcome_and_timeout(recorder):
         WebhookNotifier(recorder.url, on=["sometimes"])
     with pytest.raises(ConfigError, match="timeout=0"):
         WebhookNotifier(recorder.url, timeout=0)
+
+
+# --- through the CLI --------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASUKI_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "tasuki"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_run_sends_failure_with_cli_resume_command(tmp_path, recorder: Recorder):
+    (tmp_path / "tasuki.toml").write_text(
+        f'workspace = "ws"\nprogress = "off"\n[notify]\nwebhook_url = "{recorder.url}"\n'
+    )
+    proc = _cli(tmp_path, "run", "tests.integration.notify.test_notify:Report", "--shop", "kyoto")
+    assert proc.returncode == 1, proc.stderr
+    (body,) = recorder.bodies()
+    assert body["event"] == "build_failed"
+    assert body["failed"][0]["error"]["message"] == "shop kyoto: 2 negative prices [-3, -7]"
+    assert body["resume_command"] == (
+        "tasuki run tests.integration.notify.test_notify:Report --shop kyoto"
+    )
+
+
+def test_cli_bad_notify_url_is_a_usage_error(tmp_path):
+    (tmp_path / "tasuki.toml").write_text('[notify]\nslack_webhook_url = "hooks.slack.com/x/y"\n')
+    proc = _cli(tmp_path, "run", "tests.integration.notify.test_notify:Totals", "--shop", "x")
+    assert proc.returncode == 2, proc.stderr
+    assert "notify.slack_webhook_url" in proc.stderr
+    assert "is not an http(s) URL" in proc.stderr
