@@ -42,6 +42,14 @@ def open_workspace(settings: Settings) -> Store:
     return store
 
 
+def _shareable(store: Store) -> bool:
+    """Whether worker processes can share this workspace (``memory://`` lives in one process)."""
+    if store.url.startswith("memory://"):
+        logger.warning("workers > 1 ignored: a memory:// workspace cannot be shared by processes")
+        return False
+    return fork_available()
+
+
 def _rerun_targets(graph: Graph, rerun: bool | Iterable[str] | None) -> set[str]:
     if not rerun:
         forced = set()
@@ -128,7 +136,7 @@ def run_build(
     try:
         with progress:
             scheduler = _Scheduler(graph, needed, forced, results, settings, call, progress)
-            if settings.workers > 1 and len(needed) > 1 and fork_available():
+            if settings.workers > 1 and len(needed) > 1 and _shareable(store):
                 scheduler.run_pool(store, completeness)
             else:
                 scheduler.run_inline(store, completeness)

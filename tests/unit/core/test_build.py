@@ -251,3 +251,81 @@ def test_record_is_json(ws):
     tasuki.build(task, workspace=ws)
     raw = json.loads(open_store(ws).read_bytes(f".tasuki/records/{task.unique_id}.json"))
     assert raw["params"] == {"i": 5}
+
+
+def test_memory_workspace_runs_inline_even_with_workers():
+    assert tasuki.build(FanIn(n=4), workspace="memory://tasuki-test-mem", workers=2) == 6
+
+
+class Frame(tasuki.Task):
+    cols: list[str] = tasuki.param(["a", "b"])
+
+    def output(self):
+        return self.make_target("frame.parquet")
+
+    def run(self):
+        import pandas as pd
+
+        self.dump(pd.DataFrame({c: [1, 2] for c in self.cols}))
+
+
+class UsesFrame(tasuki.Task):
+    need: list[str] = tasuki.param(["a"])
+
+    def requires(self):
+        return Frame()
+
+    def output(self):
+        return self.make_target("used.pkl")
+
+    def run(self):
+        self.dump(list(self.load_data_frame(required_columns=self.need, drop_columns=True).columns))
+
+
+def test_load_data_frame_required_columns(ws):
+    assert tasuki.build(UsesFrame(), workspace=ws) == ["a"]
+    result = tasuki.run_build(UsesFrame(need=["a", "zz"]), workspace=ws)
+    err = result.by_status("failed")[0].error
+    assert err.type == "MissingColumnsError"
+    assert "zz" in err.message and "UsesFrame" in err.message
+
+
+def test_code_change_policies(ws, caplog, monkeypatch):
+    from tasuki.core import fingerprint
+
+    tasuki.build(TaskA(param="code"), workspace=ws)
+    monkeypatch.setitem(fingerprint._CODE_FINGERPRINTS, TaskA, "changed-code")
+    warned = tasuki.build(TaskA(param="code"), workspace=ws, return_value=False)
+    assert warned.counts()["cached"] == 1
+    assert "code of tests.unit.core.tasks_for_tests:TaskA changed" in caplog.text
+    rerun = tasuki.build(TaskA(param="code"), workspace=ws, on_code_change="rerun",
+                         return_value=False)
+    assert rerun.counts()["ran"] == 1
+    assert tasuki.build(TaskA(param="code"), workspace=ws, on_code_change="rerun",
+                        return_value=False).counts()["cached"] == 1
+
+
+def test_plain_progress_lines(ws, capsys):
+    tasuki.build(FanIn(n=3), workspace=ws, progress="plain")
+    err = capsys.readouterr().err
+    assert "tasuki: done 4 | cached 0 | running 0 | failed 0 | 4/4" in err
+
+
+def test_unreachable_workspace(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(tasuki.errors.WorkspaceUnreachableError, match=str(blocker)):
+        tasuki.build(TaskA(param="x"), workspace=str(blocker / "ws"))
+
+
+def test_testing_helpers_used_on_a_pipeline(tmp_path):
+    from tasuki.testing import check_data_frame, run_task
+
+    run = run_task(UsesFrame(), workspace=tmp_path / "w")
+    assert run.value == ["a"]
+    assert run.ran("Frame") and run.ran("UsesFrame")
+    check_data_frame(run.load(Frame()), columns=["a", "b"], dtypes={"a": "int64"}, rows=2)
+    with pytest.raises(AssertionError, match="expected 3"):
+        check_data_frame(run.load(Frame()), rows=3)
+    with pytest.raises(AssertionError, match="boom on purpose"):
+        run_task(Boom(), workspace=tmp_path / "w")

@@ -1,0 +1,130 @@
+"""The CLI in-process: every command, its output and its exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import tasuki
+from tasuki.cli import app
+from tests.unit.core.tasks_for_tests import TaskA, TaskB
+
+M = "tests.unit.core.tasks_for_tests"
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASUKI_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("TASUKI_PROGRESS", "off")
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_run_then_cached(cli):
+    first = cli("run", f"{M}:TaskB", "--param", "world", "--log-level", "WARNING")
+    assert first.exit_code == 0, first.output
+    assert TaskB(param="world").unique_id in first.output
+    second = cli("run", f"{M}:TaskB", "--param", "world", "--tree")
+    assert second.exit_code == 0
+    assert "(CACHED) TaskB" in second.output
+
+
+def test_run_with_workers_and_rerun(cli):
+    assert cli("run", f"{M}:FanIn", "--n", "6", "--workers", "2").exit_code == 0
+    again = cli("run", f"{M}:FanIn", "--n", "6", "--rerun", "Leaf", "--tree")
+    assert again.exit_code == 0
+    assert again.output.count("(RAN) Leaf") == 6
+
+
+def test_exit_codes(cli):
+    missing = cli("run", "nope.module:Task")
+    assert missing.exit_code == 2 and "cannot import module 'nope.module'" in missing.output
+    typo = cli("run", f"{M}:TaskBB")
+    assert typo.exit_code == 2 and "Did you mean 'TaskB'" in typo.output
+    bad_param = cli("run", f"{M}:TaskB", "--parm", "x")
+    assert bad_param.exit_code == 2 and "Did you mean --param" in bad_param.output
+    bad_value = cli("run", f"{M}:Leaf", "--i", "many")
+    assert bad_value.exit_code == 2 and "'many'" in bad_value.output
+    missing_param = cli("run", f"{M}:TaskB")
+    assert missing_param.exit_code == 2 and "missing required parameter param" in missing_param.output
+    failed = cli("run", f"{M}:Boom")
+    assert failed.exit_code == 1
+
+
+def test_config_error_exit_2(cli, monkeypatch):
+    monkeypatch.setenv("TASUKI_WORKERS", "zero")
+    result = cli("run", f"{M}:TaskB", "--param", "x")
+    assert result.exit_code == 2 and "workers" in result.output
+
+
+def test_tree_formats(cli, tmp_path):
+    cli("run", f"{M}:TaskA", "--param", "t")
+    text = cli("tree", f"{M}:TaskB", "--param", "t")
+    assert "(PENDING) TaskB" in text.output and "(COMPLETE) TaskA" in text.output
+    assert "params: param='t'" in text.output
+    doc = json.loads(cli("tree", f"{M}:TaskB", "--param", "t", "--format", "json").output)
+    assert {n["status"] for n in doc["nodes"]} == {"pending", "complete"}
+    mermaid = cli("tree", f"{M}:TaskB", "--param", "t", "-f", "mermaid").output
+    assert mermaid.startswith("flowchart BT") and "-->" in mermaid
+    out = tmp_path / "g.dot"
+    cli("tree", f"{M}:TaskB", "--param", "t", "-f", "dot", "-o", str(out))
+    assert out.read_text().startswith("digraph tasuki {")
+
+
+def test_show_and_rerun_by_id(cli):
+    cli("run", f"{M}:Multi")
+    from tests.unit.core.tasks_for_tests import Multi
+
+    uid = Multi().unique_id
+    shown = cli("show", uid[:8])
+    assert shown.exit_code == 0
+    assert "task:        tests.unit.core.tasks_for_tests:Multi" in shown.output
+    assert "note: \"two outputs\"" in shown.output
+    raw = json.loads(cli("show", uid, "--json").output)
+    assert raw["unique_id"] == uid
+    rerun = cli("rerun", uid[:8])
+    assert rerun.exit_code == 0 and uid in rerun.output
+    assert cli("show", "ffffffffff").exit_code == 2
+
+
+def test_rerun_rebuilds_task_parameters_from_records(cli):
+    cli("run", f"{M}:TaskB", "--param", "x", "--upstream", f'{{"task": "{M}:TaskA", "params": {{"param": "y"}}}}')
+    task = TaskB(param="x", upstream=TaskA(param="y"))
+    result = cli("rerun", task.unique_id)
+    assert result.exit_code == 0, result.output
+    assert tasuki.load(task) == "hello y!!"
+
+
+def test_why(cli):
+    cli("run", f"{M}:TaskB", "--param", "world")
+    same = cli("why", f"{M}:TaskB", "--param", "world").output
+    assert "will not run: complete" in same
+    other = cli("why", f"{M}:TaskB", "--param", "earth").output
+    assert "will run: no output for this id" in other
+    assert "parameter 'param': \"world\" -> \"earth\"" in other
+    assert "TaskA" in other  # it follows the upstream whose id moved
+    never = cli("why", f"{M}:Leaf", "--i", "1").output
+    assert "never run" in never
+
+
+def test_ls_and_gc(cli):
+    cli("run", f"{M}:TaskB", "--param", "keep")
+    cli("run", f"{M}:TaskB", "--param", "drop")
+    listing = json.loads(cli("ls", "--json").output)
+    assert len(listing["outputs"]) == 4
+    keep = TaskB(param="keep").unique_id
+    dry = cli("gc", keep)
+    assert "would remove 4 files" in dry.output
+    assert len(json.loads(cli("ls", "--json").output)["outputs"]) == 4
+    done = cli("gc", keep, "--delete")
+    assert "removed 4 files" in done.output
+    left = json.loads(cli("ls", "--json").output)["outputs"]
+    assert {r["task"].rsplit(":", 1)[1] for r in left} == {"TaskA", "TaskB"}
+    assert len(left) == 2
+    assert tasuki.load(TaskB(param="keep")) == "hello keep!!"
