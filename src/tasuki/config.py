@@ -36,7 +36,9 @@ class NotifySettings(BaseModel):
     """Slack incoming webhook URL."""
     webhook_url: str | None = None
     """Any HTTP endpoint that accepts a JSON POST."""
-    on: list[Literal["success", "failure"]] = Field(default_factory=lambda: ["failure"])
+    on: list[Literal["success", "failure"]] = Field(
+        default_factory=lambda: ["failure"]  # type: ignore[arg-type]
+    )
     """Which build outcomes are sent."""
     timeout: float = 10.0
 
@@ -130,7 +132,9 @@ def _env_value(value: str) -> Any:
     return value
 
 
-def _merge(base: dict[str, Any], top: Mapping[str, Any], source: dict[str, str], where: str) -> None:
+def _merge(
+    base: dict[str, Any], top: Mapping[str, Any], source: dict[str, str], where: str
+) -> None:
     for key, value in top.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
             _merge(base[key], value, source, where)
@@ -202,7 +206,11 @@ def _describe(exc: ValidationError, source: dict[str, str]) -> str:
         else:
             lines.append(
                 f"  - {loc} = {err.get('input')!r} (from {where}): {err['msg']}"
-                + (f"; allowed: {err['ctx']['expected']}" if "expected" in err.get("ctx", {}) else "")
+                + (
+                    f"; allowed: {err['ctx']['expected']}"
+                    if "expected" in err.get("ctx", {})
+                    else ""
+                )
             )
     env_hint = "TASUKI_<KEY> or TASUKI_<SECTION>__<KEY>"
     lines.append(f"Set keys in tasuki.toml, [tool.tasuki] in pyproject.toml, or {env_hint}.")

@@ -199,8 +199,7 @@ def show(
             typer.echo(f"  {key}: {json.dumps(value, default=str)}")
     env = record.environment
     typer.echo(
-        f"environment: python {env.get('python')} on {env.get('host')}, "
-        f"git {env.get('git_commit')}"
+        f"environment: python {env.get('python')} on {env.get('host')}, git {env.get('git_commit')}"
     )
     if record.log_tail:
         typer.echo("log:")
@@ -224,8 +223,9 @@ def rerun_cmd(
     settings = _settings(config, workspace=workspace, workers=workers)
     store = open_workspace(settings)
     task = task_from_record(find_record(store, unique_id), store)
-    result = run_build(task, settings=settings, rerun=[task.unique_id], store=store,
-                       hooks=_hooks(settings))
+    result = run_build(
+        task, settings=settings, rerun=[task.unique_id], store=store, hooks=_hooks(settings)
+    )
     typer.echo(f"{type(task).task_name()} {task.unique_id}")
     if not result.ok:
         raise typer.Exit(1)
@@ -265,8 +265,9 @@ def ls_cmd(
 def gc_cmd(
     roots: Annotated[list[str], typer.Argument(help="Unique ids of the runs to keep.")],
     workspace: Workspace = None,
-    delete: Annotated[bool, typer.Option("--delete", help="Really delete (default: dry run).")]
-    = False,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Really delete (default: dry run).")
+    ] = False,
     config: ConfigFile = None,
 ) -> None:
     """Remove outputs and records that none of the given roots reaches (dry run by default)."""
@@ -277,4 +278,6 @@ def gc_cmd(
     verb = "removed" if delete else "would remove"
     for key in doomed:
         typer.echo(f"{verb} {key}")
-    typer.echo(f"{verb} {len(doomed)} files, {size} bytes" + ("" if delete else " (dry run; add --delete)"))
+    typer.echo(
+        f"{verb} {len(doomed)} files, {size} bytes" + ("" if delete else " (dry run; add --delete)")
+    )

@@ -6,12 +6,14 @@ import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tasuki.config import Settings
 from tasuki.core.params import coerce, type_name
 from tasuki.core.task import Task, import_task
 from tasuki.errors import ParameterError
+
+if TYPE_CHECKING:
+    from tasuki.config import Settings
 
 __all__ = ["make_task", "parse_param_args"]
 
@@ -108,8 +110,9 @@ def make_task(
         return _task_from_value(value, tp, settings, store)
 
     params = {
-        name: coerce(value, specs[name].annotation, task=task_cls.task_name(), name=name,
-                     task_loader=loader)
+        name: coerce(
+            value, specs[name].annotation, task=task_cls.task_name(), name=name, task_loader=loader
+        )
         for name, value in merged.items()
     }
     return task_cls(**params)

@@ -36,9 +36,7 @@ def load(task: Task, *, store: Store | None = None, workspace: str | None = None
     return _load_outputs(task.output(), ctx)
 
 
-def load_output(
-    unique_id: str, *, workspace: str | None = None, store: Store | None = None
-) -> Any:
+def load_output(unique_id: str, *, workspace: str | None = None, store: Store | None = None) -> Any:
     """Load a finished task's output by its unique id (or an unambiguous prefix).
 
     Example:
@@ -88,7 +86,9 @@ def task_from_record(record: RunRecord, store: Store) -> Task:
             return built[value["$task"]]
 
         params = {
-            name: coerce(value, specs[name].annotation, task=rec.task, name=name, task_loader=loader)
+            name: coerce(
+                value, specs[name].annotation, task=rec.task, name=name, task_loader=loader
+            )
             for name, value in rec.params.items()
             if name in specs
         }

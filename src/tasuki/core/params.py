@@ -165,8 +165,11 @@ def compile_checker(tp: Any) -> Checker:
         return lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)
     if tp is Path or tp is PurePath:
         return lambda v: isinstance(v, PurePath)
-    if isinstance(tp, type) and tp in (str, dt.timedelta) or isinstance(tp, type) and (
-        issubclass(tp, enum.Enum) or _is_task_class(tp)
+    if (
+        (isinstance(tp, type)
+        and tp in (str, dt.timedelta))
+        or (isinstance(tp, type)
+        and (issubclass(tp, enum.Enum) or _is_task_class(tp)))
     ):
         cls = tp
         return lambda v: isinstance(v, cls)
@@ -268,19 +271,19 @@ def _example(tp: Any) -> str:
     if origin in (list, tuple, dict):
         return f"JSON {'object' if origin is dict else 'array'} matching {type_name(tp)}"
     if _is_task_class(tp):
-        return "task: 'module:TaskClass', a JSON object {\"task\": ..., \"params\": {...}} or an id"
+        return 'task: \'module:TaskClass\', a JSON object {"task": ..., "params": {...}} or an id'
     return f"value of type {type_name(tp)}"
 
 
-def _coerce(value: Any, tp: Any, task_loader: Callable[[Any, Any], Any] | None) -> Any:  # noqa: C901, PLR0911, PLR0912
+def _coerce(value: Any, tp: Any, task_loader: Callable[[Any, Any], Any] | None) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
         return value
     if origin in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in args:
-                return None
+        is_none = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
+        if is_none and type(None) in args:
+            return None
         errors = []
         for arg in args:
             if arg is type(None):

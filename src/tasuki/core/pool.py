@@ -85,11 +85,12 @@ def _reopen_after_fork(settings: Settings) -> Store:
 
 
 def _subclasses(cls: type) -> list[type]:
-    out, stack = [], [cls]
+    out: list[type] = []
+    stack: list[type] = [cls]
     while stack:
-        for sub in stack.pop().__subclasses__():
-            out.append(sub)
-            stack.append(sub)
+        children: list[type] = stack.pop().__subclasses__()
+        out.extend(children)
+        stack.extend(children)
     return out
 
 
@@ -134,10 +135,11 @@ class ProcessPool:
     def results(self, on_result: Callable[[TaskResult], None]) -> None:
         """Wait for at least one result and pass every available one to ``on_result``."""
         ready = wait(self._conns)
-        for conn in ready:
-            index = self._conns.index(conn)  # type: ignore[arg-type]
+        for item in ready:
+            conn: Connection = item  # type: ignore[assignment]
+            index = self._conns.index(conn)
             try:
-                result = conn.recv()  # type: ignore[union-attr]
+                result: TaskResult = conn.recv()
             except EOFError:
                 proc = self._procs[index]
                 raise RuntimeError(

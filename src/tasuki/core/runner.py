@@ -38,7 +38,7 @@ def open_workspace(settings: Settings) -> Store:
     from tasuki.storage import open_store
 
     store = open_store(settings.workspace, redis_url=settings.redis_url)
-    store.check()  # type: ignore[attr-defined]
+    store.check()
     return store
 
 
@@ -56,7 +56,7 @@ def _rerun_targets(graph: Graph, rerun: bool | Iterable[str] | None) -> set[str]
     elif rerun is True:
         forced = set(graph.nodes)
     else:
-        wanted = {r for r in rerun}  # type: ignore[union-attr]
+        wanted = set(rerun)
         forced = {
             uid
             for uid, node in graph.nodes.items()
@@ -69,9 +69,7 @@ def _rerun_targets(graph: Graph, rerun: bool | Iterable[str] | None) -> set[str]
     return graph.ancestors_of(forced) if forced else set()
 
 
-def _plan(
-    graph: Graph, completeness: Completeness, forced: set[str]
-) -> tuple[set[str], set[str]]:
+def _plan(graph: Graph, completeness: Completeness, forced: set[str]) -> tuple[set[str], set[str]]:
     """Ids that must run (incomplete tasks reachable from the roots through incomplete ones),
     and ids found complete on the way."""
     needed: set[str] = set()
@@ -249,9 +247,7 @@ class _Scheduler:
         self.settings = settings
         self.call = call
         self.progress = progress
-        self.waiting = {
-            uid: sum(1 for d in graph.nodes[uid].deps if d in needed) for uid in needed
-        }
+        self.waiting = {uid: sum(1 for d in graph.nodes[uid].deps if d in needed) for uid in needed}
         order = [u for u in graph.order if u in needed]
         self.ready: deque[str] = deque(u for u in order if self.waiting[u] == 0)
         self.stop = False
@@ -271,7 +267,10 @@ class _Scheduler:
         if result.status == "failed":
             err = result.error
             logger.error(
-                "failed %r: %s: %s", task, err.type if err else "", err.message if err else "",
+                "failed %r: %s: %s",
+                task,
+                err.type if err else "",
+                err.message if err else "",
                 extra=extra,
             )
             self._skip_dependents(uid)
@@ -355,7 +354,7 @@ class _Scheduler:
             if not idle:
                 return
             for worker in idle:
-                batch = []
+                batch: list[tuple[str, bool]] = []
                 while self.ready and len(batch) < share:
                     uid = self.ready.popleft()
                     if uid in self.results:

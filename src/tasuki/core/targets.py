@@ -147,7 +147,7 @@ class ModelTarget(Target):
                 )
             with store.open_atomic(self.key) as raw:
                 writer = _HashingWriter(raw)
-                with zipfile.ZipFile(writer, "w", compression=zipfile.ZIP_DEFLATED) as zf:  # type: ignore[arg-type]
+                with zipfile.ZipFile(writer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                     for path in files:
                         zf.write(path, path.relative_to(folder).as_posix())
         return OutputInfo(self.key, writer.size, writer.hasher.hexdigest())
@@ -191,7 +191,7 @@ class DirectoryTarget(Target):
         from tasuki import formats
 
         fs, path = _fs_and_path(store, store.full_path(self.key))
-        return formats.read_dataset(path, fs, as_=self.as_)
+        return formats.read_dataset(path, fs, as_=self.as_)  # type: ignore[arg-type]
 
     def remove(self, store: Store) -> None:
         """Delete the folder and its parts."""
@@ -205,4 +205,3 @@ def _fs_and_path(store: Store, location: str) -> tuple[Any, str]:
 
     fs, path = fsspec.core.url_to_fs(location)
     return fs, path
-

@@ -172,9 +172,7 @@ class Task:
         for name, value in list(cls.__dict__.items()):
             # Let `x: list[int] = [1]` work like tasuki.param([1]) instead of dataclasses'
             # "mutable default" ValueError.
-            if name in annotations and isinstance(
-                value, list | dict | set
-            ):
+            if name in annotations and isinstance(value, list | dict | set):
                 setattr(cls, name, param(value))
         dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)(cls)
         cls._tasuki_info = None
@@ -190,7 +188,7 @@ class Task:
 
         __init__.__doc__ = generated_init.__doc__
         __init__.__signature__ = _signature_of(generated_init)  # type: ignore[attr-defined]
-        cls.__init__ = __init__  # type: ignore[method-assign]
+        cls.__init__ = __init__  # type: ignore[method-assign,assignment]
 
     def __post_init__(self) -> None:
         cls = type(self)

@@ -159,7 +159,9 @@ def _params_of(graph: Graph, uid: str) -> dict[str, str]:
     out = {}
     for name, value in graph.nodes[uid].task.params.items():
         out[name] = (
-            f"{type(value).__name__}[{value.unique_id[:10]}]" if isinstance(value, Task) else repr(value)
+            f"{type(value).__name__}[{value.unique_id[:10]}]"
+            if isinstance(value, Task)
+            else repr(value)
         )
     return out
 

@@ -89,7 +89,9 @@ def explain(task: Task, store: Store, *, on_code_change: str = "warn") -> list[s
             missing = [k for k in output_keys(current) if not store.exists(k)]
             fingerprint = code_fingerprint(type(current))
             if missing:
-                lines.append(f"{head} will run: its record exists but outputs are missing: {missing}")
+                lines.append(
+                    f"{head} will run: its record exists but outputs are missing: {missing}"
+                )
             elif record.code_fingerprint != fingerprint:
                 verdict = "will run" if on_code_change == "rerun" else "will not run"
                 lines.append(

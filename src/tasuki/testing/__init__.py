@@ -16,12 +16,14 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasuki.core.loading import load
-from tasuki.core.results import BuildResult
 from tasuki.core.runner import run_build
 from tasuki.core.task import Task
+
+if TYPE_CHECKING:
+    from tasuki.core.results import BuildResult
 
 __all__ = ["TaskRun", "check_data_frame", "run_task", "temporary_workspace"]
 

@@ -52,7 +52,9 @@ def test_exit_codes(cli):
     bad_value = cli("run", f"{M}:Leaf", "--i", "many")
     assert bad_value.exit_code == 2 and "'many'" in bad_value.output
     missing_param = cli("run", f"{M}:TaskB")
-    assert missing_param.exit_code == 2 and "missing required parameter param" in missing_param.output
+    assert (
+        missing_param.exit_code == 2 and "missing required parameter param" in missing_param.output
+    )
     failed = cli("run", f"{M}:Boom")
     assert failed.exit_code == 1
 
@@ -85,7 +87,7 @@ def test_show_and_rerun_by_id(cli):
     shown = cli("show", uid[:8])
     assert shown.exit_code == 0
     assert "task:        tests.unit.core.tasks_for_tests:Multi" in shown.output
-    assert "note: \"two outputs\"" in shown.output
+    assert 'note: "two outputs"' in shown.output
     raw = json.loads(cli("show", uid, "--json").output)
     assert raw["unique_id"] == uid
     rerun = cli("rerun", uid[:8])
@@ -94,7 +96,14 @@ def test_show_and_rerun_by_id(cli):
 
 
 def test_rerun_rebuilds_task_parameters_from_records(cli):
-    cli("run", f"{M}:TaskB", "--param", "x", "--upstream", f'{{"task": "{M}:TaskA", "params": {{"param": "y"}}}}')
+    cli(
+        "run",
+        f"{M}:TaskB",
+        "--param",
+        "x",
+        "--upstream",
+        f'{{"task": "{M}:TaskA", "params": {{"param": "y"}}}}',
+    )
     task = TaskB(param="x", upstream=TaskA(param="y"))
     result = cli("rerun", task.unique_id)
     assert result.exit_code == 0, result.output
@@ -107,7 +116,7 @@ def test_why(cli):
     assert "will not run: complete" in same
     other = cli("why", f"{M}:TaskB", "--param", "earth").output
     assert "will run: no output for this id" in other
-    assert "parameter 'param': \"world\" -> \"earth\"" in other
+    assert 'parameter \'param\': "world" -> "earth"' in other
     assert "TaskA" in other  # it follows the upstream whose id moved
     never = cli("why", f"{M}:Leaf", "--i", "1").output
     assert "never run" in never

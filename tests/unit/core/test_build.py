@@ -103,17 +103,21 @@ def test_build_raises_with_the_cause(ws):
 
 def test_retryable_errors_are_retried(ws, tmp_path):
     marker = tmp_path / "count"
-    assert tasuki.build(
-        Boom(marker=str(marker), fail_times=2), workspace=ws, retries=2, retry_backoff=0
-    ) == "finally"
+    assert (
+        tasuki.build(
+            Boom(marker=str(marker), fail_times=2), workspace=ws, retries=2, retry_backoff=0
+        )
+        == "finally"
+    )
     assert marker.read_text() == "3"
 
 
 def test_retries_exhausted(ws, tmp_path):
     marker = tmp_path / "count"
     with pytest.raises(TaskFailedError, match="flaky attempt 2"):
-        tasuki.build(Boom(marker=str(marker), fail_times=5), workspace=ws, retries=1,
-                     retry_backoff=0)
+        tasuki.build(
+            Boom(marker=str(marker), fail_times=5), workspace=ws, retries=1, retry_backoff=0
+        )
 
 
 def test_missing_output_is_an_error_and_not_complete(ws):
@@ -298,11 +302,16 @@ def test_code_change_policies(ws, caplog, monkeypatch):
     warned = tasuki.build(TaskA(param="code"), workspace=ws, return_value=False)
     assert warned.counts()["cached"] == 1
     assert "code of tests.unit.core.tasks_for_tests:TaskA changed" in caplog.text
-    rerun = tasuki.build(TaskA(param="code"), workspace=ws, on_code_change="rerun",
-                         return_value=False)
+    rerun = tasuki.build(
+        TaskA(param="code"), workspace=ws, on_code_change="rerun", return_value=False
+    )
     assert rerun.counts()["ran"] == 1
-    assert tasuki.build(TaskA(param="code"), workspace=ws, on_code_change="rerun",
-                        return_value=False).counts()["cached"] == 1
+    assert (
+        tasuki.build(
+            TaskA(param="code"), workspace=ws, on_code_change="rerun", return_value=False
+        ).counts()["cached"]
+        == 1
+    )
 
 
 def test_plain_progress_lines(ws, capsys):

@@ -79,7 +79,7 @@ def test_two_concurrent_builds_compute_each_task_once(tmp_path, lease, request):
     first = _python(_overlapping_build(ws, log, ["a", "b", "c", "d"], extra), {})
     second = _python(_overlapping_build(ws, log, ["c", "d", "b", "e"], extra), {})
     for proc in (first, second):
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     runs = log.read_text().split()
     assert sorted(runs) == ["a", "b", "c", "d", "e"]

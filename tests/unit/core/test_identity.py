@@ -28,9 +28,18 @@ def test_id_document_vector():
 # Pinned vectors: if one of these changes, every cached output in every workspace is orphaned.
 # Change them only together with the ID_SCHEMA version in tasuki/core/fingerprint.py.
 VECTORS = {
-    "task_a": (lambda: TaskA(param="world"), "4ad78ac24b14b92b9dfb5daadb40e9d1e96c5fffc314f747a08000104a6e2340"),
-    "task_b": (lambda: TaskB(param="world"), "b405e4d48fae7beb24128dac32e6b0f1942ec3573618bd27f6ab90457c469aec"),
-    "all_types": (lambda: AllTypes(), "50076d4f9e3ebec622e68a38c54eb45a95fd67bdbcc4a7fcd1937e2350cce577"),
+    "task_a": (
+        lambda: TaskA(param="world"),
+        "4ad78ac24b14b92b9dfb5daadb40e9d1e96c5fffc314f747a08000104a6e2340",
+    ),
+    "task_b": (
+        lambda: TaskB(param="world"),
+        "b405e4d48fae7beb24128dac32e6b0f1942ec3573618bd27f6ab90457c469aec",
+    ),
+    "all_types": (
+        lambda: AllTypes(),
+        "50076d4f9e3ebec622e68a38c54eb45a95fd67bdbcc4a7fcd1937e2350cce577",
+    ),
 }
 
 
@@ -60,7 +69,11 @@ def test_stable_across_processes_and_hash_seeds():
     for seed in ("0", "1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         out = subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
             check=True,
         )
         outputs.add(out.stdout.strip())

@@ -26,7 +26,7 @@ def test_wrong_type_names_task_parameter_value_and_type():
 
 
 def test_unknown_parameter_suggests():
-    with pytest.raises(ParameterError, match="unknown parameter 'parm'.*Did you mean 'param'"):
+    with pytest.raises(ParameterError, match=r"unknown parameter 'parm'.*Did you mean 'param'"):
         TaskA(parm="x")  # type: ignore[call-arg]
 
 
@@ -88,8 +88,11 @@ def test_unsupported_annotation_named():
         ("yes", bool, True),
         ("off", bool, False),
         ("2024-01-31", dt.date, dt.date(2024, 1, 31)),
-        ("2024-01-31T10:00:00+09:00", dt.datetime,
-         dt.datetime(2024, 1, 31, 10, tzinfo=dt.timezone(dt.timedelta(hours=9)))),
+        (
+            "2024-01-31T10:00:00+09:00",
+            dt.datetime,
+            dt.datetime(2024, 1, 31, 10, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+        ),
         ("1d 2h", dt.timedelta, dt.timedelta(days=1, hours=2)),
         ("30 minutes", dt.timedelta, dt.timedelta(minutes=30)),
         ("90", dt.timedelta, dt.timedelta(seconds=90)),
@@ -111,8 +114,16 @@ def test_coerce(raw, tp, expected):
 
 @pytest.mark.parametrize(
     ("raw", "tp"),
-    [("x", int), ("1.5", int), ("maybe", bool), ("2024-13-01", dt.date), ("GREEN", Colour),
-     ("c", Literal["a", "b"]), ("[1", list[int]), ("soon", dt.timedelta)],
+    [
+        ("x", int),
+        ("1.5", int),
+        ("maybe", bool),
+        ("2024-13-01", dt.date),
+        ("GREEN", Colour),
+        ("c", Literal["a", "b"]),
+        ("[1", list[int]),
+        ("soon", dt.timedelta),
+    ],
 )
 def test_coerce_errors_are_clear(raw, tp):
     with pytest.raises(ParameterError) as info:
@@ -124,7 +135,7 @@ def test_coerce_errors_are_clear(raw, tp):
 def test_cli_words():
     raw = parse_param_args(AllTypes, ["--s", "hi", "--i=4", "--b", "--lit", "b", "--no-b"])
     assert raw == {"s": "hi", "i": "4", "b": False, "lit": "b"}
-    with pytest.raises(ParameterError, match="unknown parameter --ss.*Did you mean --s"):
+    with pytest.raises(ParameterError, match=r"unknown parameter --ss.*Did you mean --s"):
         parse_param_args(AllTypes, ["--ss", "x"])
     with pytest.raises(ParameterError, match="needs a value"):
         parse_param_args(AllTypes, ["--s"])
