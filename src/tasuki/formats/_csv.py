@@ -113,7 +113,7 @@ def _restore_pandas(table: pa.Table) -> Any:
     levels = [frame.iloc[:, i] for i in range(n_index)]
     level_names = [name[len(INDEX_PREFIX) :] or None for name in names[:n_index]]
     index = (
-        pd.Index(levels[0], name=level_names[0])
+        pd.Index(levels[0]).rename(level_names[0])
         if n_index == 1
         else pd.MultiIndex.from_arrays(levels, names=level_names)
     )
@@ -156,8 +156,9 @@ class CsvFormat(FormatBase):
                 obj,
                 self.extension,
                 self.accepts,
-                detail=f"pyarrow could not write it as text ({type_name(exc)}: {exc}); nested "
-                "or binary columns need .parquet",
+                detail=f"pyarrow could not write it as text ({type_name(exc)}: {exc}); make "
+                "each column hold one type of scalar; .parquet holds nested columns and .pkl "
+                "holds any frame",
             ) from exc
 
     def read(self, file: BinaryIO) -> Any:

@@ -21,6 +21,23 @@ __all__ = ["NpyFormat", "NpzFormat"]
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # earliest zip timestamp; fixed for reproducible bytes
 
 
+class _StreamOnly:
+    """Hides ``seek``/``tell`` so zipfile writes the same bytes to any sink.
+
+    zipfile writes a different layout (data descriptors) to unseekable sinks; always
+    taking that path keeps the bytes, and so the content hash, independent of the store.
+    """
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def write(self, data: bytes) -> int:
+        return self._file.write(data)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+
 class NpyFormat(FormatBase):
     """One numpy ndarray (not of object dtype), in numpy's ``.npy`` format."""
 
@@ -99,7 +116,8 @@ class NpzFormat(FormatBase):
 
         # Written by hand rather than np.savez(file, **obj): a key named "file" or
         # "allow_pickle" would collide with savez's own parameters.
-        with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        sink: Any = _StreamOnly(file)
+        with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
             for key, array in obj.items():
                 info = zipfile.ZipInfo(f"{key}.npy", date_time=_EPOCH)
                 info.compress_type = zipfile.ZIP_STORED

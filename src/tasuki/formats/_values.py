@@ -9,6 +9,7 @@ run without it.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -160,7 +161,11 @@ def is_json_value(obj: Any, _depth: int = 0) -> bool:
     """Whether ``obj`` is made only of JSON types (str keys; numpy scalars allowed)."""
     if _depth > 200:
         return False
-    if obj is None or isinstance(obj, str | bool | int | float) or is_numpy_scalar(obj):
+    if is_numpy_scalar(obj):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return math.isfinite(obj)  # NaN and infinities are not valid JSON
+    if obj is None or isinstance(obj, str | bool | int):
         return True
     if isinstance(obj, list | tuple):
         return all(is_json_value(item, _depth + 1) for item in obj)
