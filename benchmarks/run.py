@@ -5,7 +5,8 @@
     python benchmarks/run.py all [--quick]
 
 Each benchmark is a module ``bench_<name>.py`` next to this file. A module with ``main(argv)``
-gets the remaining arguments and prints (and documents) its own results; a module with only
+gets the remaining arguments (``--quick`` and ``--repeat`` translated to the flags it has) and
+prints (and documents) its own results; a module with only
 ``run(...)`` returning a list of dicts is called with the keyword arguments its signature
 accepts (``quick``, ``repeat``, ``rows``) and its rows are printed here as a table.
 """
@@ -49,6 +50,24 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _common_flags(main: Any, args: argparse.Namespace) -> list[str]:
+    """Translate --quick / --repeat into the flags this benchmark's main() understands."""
+    try:
+        source = inspect.getsource(main)
+    except (OSError, TypeError):
+        source = ""
+    flags: list[str] = []
+    if args.quick:
+        if '"--quick"' in source:
+            flags.append("--quick")
+        else:  # no quick mode of its own: one repeat on a small data set if it takes --rows
+            flags += ["--rows", str(QUICK_ROWS)] if '"--rows"' in source else []
+            flags += ["--repeat", "1"] if '"--repeat"' in source else []
+    if args.repeat is not None and '"--repeat"' in source and "--repeat" not in flags:
+        flags += ["--repeat", str(args.repeat)]
+    return flags
+
+
 def run_one(name: str, args: argparse.Namespace, rest: list[str]) -> int:
     """Run ``bench_<name>`` and return its exit status (0 when it has no status)."""
     if str(HERE) not in sys.path:
@@ -62,14 +81,9 @@ def run_one(name: str, args: argparse.Namespace, rest: list[str]) -> int:
         return 0
     t0 = time.perf_counter()
     if hasattr(module, "main"):
-        argv = list(rest)
-        params = inspect.signature(module.main).parameters
-        if params:
-            argv += ["--quick"] if args.quick else []
-            argv += ["--repeat", str(args.repeat)] if args.repeat is not None else []
-            status = module.main(argv)
-        else:
-            status = module.main()
+        takes_argv = bool(inspect.signature(module.main).parameters)
+        argv = list(rest) + _common_flags(module.main, args)
+        status = module.main(argv) if takes_argv else module.main()
     elif hasattr(module, "run"):
         accepted = inspect.signature(module.run).parameters
         kwargs: dict[str, Any] = {}
