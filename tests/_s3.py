@@ -48,19 +48,26 @@ def s3_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+        _clients.clear()
+
+
+_clients: dict[str, Any] = {}
 
 
 def s3_client(endpoint: str) -> Any:
-    """A boto3 S3 client for the moto endpoint (test helper)."""
+    """A boto3 S3 client for the moto endpoint (test helper; one per endpoint, reused)."""
+    if endpoint in _clients:
+        return _clients[endpoint]
     import boto3
 
-    return boto3.client(
+    _clients[endpoint] = client = boto3.client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         region_name="us-east-1",
     )
+    return client
 
 
 @pytest.fixture
@@ -84,7 +91,6 @@ def s3_workspace(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             if objects:
                 client.delete_objects(Bucket=bucket, Delete={"Objects": objects})
         client.delete_bucket(Bucket=bucket)
-        client.close()
 
 
 __all__ = ["S3_ENV", "s3_client", "s3_endpoint", "s3_workspace"]

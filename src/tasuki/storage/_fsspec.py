@@ -209,6 +209,7 @@ class FsspecStore:
         self._prefix = root + "/"
         self._given_fs = fs
         self._fs: Any = fs
+        self._fs_pid = os.getpid()
         self._redis: redis.Redis | None = None
 
     def __repr__(self) -> str:
@@ -223,16 +224,16 @@ class FsspecStore:
     @property
     def fs(self) -> Any:
         """The fsspec file system (built on first use). Paths on it are ``root/key``."""
-        if self._fs is None:
+        if self._fs is None or (self._fs_pid != os.getpid() and self._given_fs is None):
+            # Built lazily, and again in a forked child: async clients (s3fs, gcsfs) refuse to
+            # run in a process other than the one that made them.
             import fsspec
 
             options = dict(self.storage_options)
             if self.protocol in _LISTING_CACHE_OFF:
                 options.setdefault("use_listings_cache", False)
-            if self.protocol not in _IN_PROCESS:
-                # Our own instance: fsspec's instance cache ignores environment changes.
-                options.setdefault("skip_instance_cache", True)
             self._fs = fsspec.filesystem(self.protocol, **options)
+            self._fs_pid = os.getpid()
         return self._fs
 
     def _path(self, key: str) -> str:

@@ -48,3 +48,10 @@ def write_and_hang(url: str, key: str, size: int, started: Any) -> None:
         started.set()
         time.sleep(120)  # the parent kills us here, mid-write
         f.write(b"never")
+
+
+def write_with(store: Any, key: str, data: bytes) -> None:
+    """Write through a store object inherited from the parent (fork)."""
+    store.write_bytes(key, data)
+    if store.read_bytes(key) != data:
+        raise SystemExit(3)

@@ -124,17 +124,34 @@ def _redis_lease(store: Any, key: str) -> RedisLease:
     return lease
 
 
-def test_redis_lease_is_renewed_past_its_ttl(tmp_path: Path, redis_url: str) -> None:
-    store = LocalStore(tmp_path / "ws", redis_url=redis_url, lease_ttl=0.6)
+def wait_for(condition: Any, what: str, limit: float = 30.0) -> None:
+    """Poll ``condition`` until true; fail after ``limit`` seconds (a bound, not a timing)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {limit} s")
+        time.sleep(0.05)
+
+
+def test_redis_lease_is_renewed(tmp_path: Path, redis_url: str) -> None:
+    store = LocalStore(tmp_path / "ws", redis_url=redis_url, lease_ttl=3.0)
     lease = _redis_lease(store, "renewed")
     lease.acquire(timeout=5)
+    client = store._redis_client()
+    seen = [int(client.pttl(lease.name))]
     try:
-        time.sleep(2.0)  # over three ttls: only renewal keeps it
+
+        def went_up() -> bool:
+            seen.append(int(client.pttl(lease.name)))
+            return seen[-1] > seen[-2]  # the expiry was pushed back: renewed
+
+        wait_for(went_up, "a renewal of the Redis lease")
+        assert min(seen) > 0  # it never lapsed meanwhile
         with pytest.raises(LockTimeoutError, match="Redis key"):
             store.lease("renewed").acquire(timeout=0)
     finally:
         lease.release()
-    assert store._redis_client().get(lease.name) is None
+    assert client.get(lease.name) is None
 
 
 def test_redis_release_does_not_delete_a_successor(tmp_path: Path, redis_url: str) -> None:
@@ -197,12 +214,17 @@ def test_marker_unreadable_counts_as_expired(memory_store: FsspecStore) -> None:
     lease.release()
 
 
-def test_marker_is_renewed_past_its_ttl(memory_store: FsspecStore) -> None:
-    memory_store.lease_ttl = 0.6
+def test_marker_is_renewed(memory_store: FsspecStore) -> None:
+    memory_store.lease_ttl = 3.0
     lease = _marker(memory_store, "k")
     lease.acquire(timeout=5)
+
+    def expires() -> float:
+        return float(json.loads(memory_store.fs.cat_file(lease.path))["expires"])
+
+    first = expires()
     try:
-        time.sleep(2.0)
+        wait_for(lambda: expires() > first, "a renewal of the lease marker")
         with pytest.raises(LockTimeoutError):
             memory_store.lease("k").acquire(timeout=0)
     finally:
