@@ -1,0 +1,43 @@
+"""Type checkers see task parameters without a plugin (PEP 681 dataclass_transform)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+SNIPPET = textwrap.dedent(
+    """
+    import tasuki
+
+    class TaskA(tasuki.Task):
+        param: str
+        n: int = 1
+
+    ok = TaskA(param="x", n=2)
+    bad_type = TaskA(param=1)
+    unknown = TaskA(param="x", nope=3)
+    missing = TaskA()
+    positional = TaskA("x")
+    ok.param = "y"
+    """
+)
+
+
+def test_mypy_flags_bad_task_construction(tmp_path):
+    path = tmp_path / "snippet.py"
+    path.write_text(SNIPPET)
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--strict", "--allow-untyped-defs",
+         str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    text = out.stdout
+    assert 'Argument "param" to "TaskA" has incompatible type "int"; expected "str"' in text, text
+    assert 'Unexpected keyword argument "nope" for "TaskA"' in text, text
+    assert 'Missing named argument "param" for "TaskA"' in text, text
+    assert "Too many positional arguments" in text, text
+    assert 'Property "param" defined in "TaskA" is read-only' in text, text
+    assert "snippet.py:8:" not in text  # the good call is accepted
