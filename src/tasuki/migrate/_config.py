@@ -188,8 +188,15 @@ class MigrationConfig(_Model):
 
     source: SourceConfig
     target: TargetConfig
-    tables: tuple[TableSpec, ...] = Field(min_length=1)
+    tables: tuple[TableSpec, ...]
     path: str | None = Field(default=None, exclude=True)
+
+    @field_validator("tables")
+    @classmethod
+    def _not_empty(cls, tables: tuple[TableSpec, ...]) -> tuple[TableSpec, ...]:
+        if not tables:
+            raise ValueError("no tables to migrate; add at least one [[tables]] entry")
+        return tables
 
     @model_validator(mode="after")
     def _unique_targets(self) -> MigrationConfig:

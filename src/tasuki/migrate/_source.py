@@ -280,8 +280,7 @@ def read_batches(
         pk_index = next(i for i, c in enumerate(source.columns) if c.name == source.primary_key[0])
         for batch in _stream(url, sql, source, batch_rows):
             got += batch.num_rows
-            if batch.num_rows:
-                last = batch.column(pk_index)[batch.num_rows - 1].as_py()
+            last = batch.column(pk_index)[batch.num_rows - 1].as_py()
             yield batch
         if got < chunk_rows:
             return
@@ -299,7 +298,8 @@ def _stream(url: str, sql: str, source: SourceTable, batch_rows: int) -> Iterato
             batch_size=batch_rows,
             pre_execution_query=_PRE_QUERIES,
         )
-        yield from reader
+        # connectorx may end a stream with an empty batch; nothing downstream wants it.
+        yield from (batch for batch in reader if batch.num_rows)
     except BaseException as exc:
         # connectorx reports failures as RuntimeError or, from its Rust worker, as a
         # PanicException that derives from BaseException; neither should escape unnamed.
