@@ -15,6 +15,7 @@ PostgreSQL ``numeric(p, s)``  ``decimal128(p, s)`` when ``p <= 38``, else ``stri
 other opaque extension        ``string`` (the server's text form)
 ``month_day_nano_interval``   ``struct<months: int32, days: int32, nanoseconds: int64>``
 string/binary views           ``string`` / ``binary``
+timestamp with any zone       ``timestamp[unit, tz=UTC]`` (same instants)
 ============================ =================================================================
 
 Everything else (integers, floats, booleans, dates, ``timestamp[us, tz=UTC]`` for
@@ -82,6 +83,9 @@ def _target_type(typ: pa.DataType, metadata: dict[bytes, bytes]) -> pa.DataType:
         return _target_type(typ.storage_type, {})
     if pa.types.is_interval(typ):
         return INTERVAL_STRUCT
+    if pa.types.is_timestamp(typ) and typ.tz is not None and typ.tz != "UTC":
+        # Arrow stores instants in UTC whatever the label; one label keeps schemas equal.
+        return pa.timestamp(typ.unit, tz="UTC")
     if typ == pa.string_view():
         return pa.string()
     if typ == pa.binary_view():

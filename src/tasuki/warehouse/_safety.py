@@ -407,11 +407,15 @@ def check_query(sql: str, *, dialect: str = "postgres") -> CheckedQuery:
         )
     _check_tree(root, dialect)
     slots, names, count = _find_slots(root)
+    try:
+        normalized = root.sql(dialect=dialect)
+    except ParseError as exc:  # sqlglot validates nodes again while printing them
+        raise _syntax_error(sql, str(exc).split(". Line")[0], None, None) from exc
     return CheckedQuery(
         sql=sql,
         dialect=dialect,
         expression=root,
-        normalized=root.sql(dialect=dialect),
+        normalized=normalized,
         kind=type(root.unnest()).__name__.lower(),
         param_names=names,
         param_count=count,
@@ -458,12 +462,11 @@ def _check_tree(root: exp.Expression, dialect: str) -> None:
                 )
 
 
-def _function_names(node: exp.Func) -> set[str]:
+def _function_names(node: exp.Func) -> list[str]:
+    """The SQL name first (it is what the user wrote), then sqlglot's class key."""
     if isinstance(node, exp.Anonymous):
-        return {str(node.name).lower()}
-    found = {node.key.lower()}
-    found.update(n.lower() for n in type(node).sql_names())
-    return found
+        return [str(node.name).lower()]
+    return [n.lower() for n in type(node).sql_names()] + [node.key.lower()]
 
 
 def _kind(node: exp.Expr) -> str:

@@ -70,7 +70,8 @@ def table_name(name: str, dialect: str) -> exp.Table:
         raise WarehouseError(
             f"{name!r} is not a table name; expected table or schema.table", table=name
         ) from exc
-    if not isinstance(table, exp.Table) or table.args.get("catalog") or not table.name:
+    extra = {k for k, v in table.args.items() if v and k not in ("this", "db")}
+    if not isinstance(table.this, exp.Identifier) or extra or not table.name:
         raise WarehouseError(
             f"{name!r} is not a table name; expected table or schema.table", table=name
         )
