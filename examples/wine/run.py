@@ -4,6 +4,7 @@ From the repository root::
 
     python -m examples.wine.run                 # workspace ./workspace
     python examples/wine/run.py --workspace /tmp/wine --workers 2
+    python -m examples.wine.run --seed 1        # another split: new ids from SplitData down
 
 The first build runs the eight tasks (load, split, features, two models, two evaluations,
 the report); the second finds the report cached and runs nothing.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 if not __package__:
@@ -22,11 +22,11 @@ if not __package__:
     # ids and output paths match `tasuki run examples.wine.tasks:Report`.
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from examples.wine.tasks import Features, Report, TrainLogistic, TrainRandomForest
 from rich.console import Console
 from rich.table import Table
 
 import tasuki
-from examples.wine.tasks import Report, TrainLogistic, TrainRandomForest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,10 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--workspace", default="./workspace", help="folder or URL for outputs")
     parser.add_argument("--workers", type=int, default=1, help="local worker processes")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
     args = parser.parse_args(argv)
     console = Console()
 
-    report = Report(models=[TrainLogistic(), TrainRandomForest()])
+    # Both models share one Features task, so the data is loaded, split and scaled once.
+    features = Features(seed=args.seed)
+    report = Report(models=[TrainLogistic(features=features), TrainRandomForest(features=features)])
     first = tasuki.run_build(report, workspace=args.workspace, workers=args.workers)
     print(first.summary())
     if not first.ok:

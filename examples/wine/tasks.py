@@ -75,7 +75,7 @@ def load_estimator(directory: Path) -> Any:
 
 
 class LoadWine(tasuki.Task):
-    """The 178 × 13 wine measurements with their cultivar in ``target``, as one DataFrame."""
+    """The 178 x 13 wine measurements with their cultivar in ``target``, as one DataFrame."""
 
     version = "1"
 
@@ -93,14 +93,17 @@ class LoadWine(tasuki.Task):
 class SplitData(tasuki.Task):
     """A stratified, seeded train/test split of the wine data."""
 
-    test_size: float = tasuki.param(0.3, description="fraction of rows held out for testing")
-    seed: int = tasuki.param(0, description="random_state of the split")
+    test_size: float = tasuki.param(default=0.3, description="fraction of rows held out")
+    seed: int = tasuki.param(default=0, description="random_state of the split")
 
     def requires(self) -> tasuki.Task:
         return LoadWine()
 
-    def output(self) -> dict[str, tasuki.FileTarget]:
-        return {"train": self.make_target("train.parquet"), "test": self.make_target("test.parquet")}
+    def output(self) -> dict[str, tasuki.Target]:
+        return {
+            "train": self.make_target("train.parquet"),
+            "test": self.make_target("test.parquet"),
+        }
 
     def run(self) -> None:
         from sklearn.model_selection import train_test_split
@@ -118,14 +121,17 @@ class SplitData(tasuki.Task):
 class Features(tasuki.Task):
     """Standard-scaled features; the scaler is fitted on the training rows only."""
 
-    test_size: float = tasuki.param(0.3, description="passed to SplitData")
-    seed: int = tasuki.param(0, description="passed to SplitData")
+    test_size: float = tasuki.param(default=0.3, description="passed to SplitData")
+    seed: int = tasuki.param(default=0, description="passed to SplitData")
 
     def requires(self) -> tasuki.Task:
         return SplitData(test_size=self.test_size, seed=self.seed)
 
-    def output(self) -> dict[str, tasuki.FileTarget]:
-        return {"train": self.make_target("train.parquet"), "test": self.make_target("test.parquet")}
+    def output(self) -> dict[str, tasuki.Target]:
+        return {
+            "train": self.make_target("train.parquet"),
+            "test": self.make_target("test.parquet"),
+        }
 
     def run(self) -> None:
         from sklearn.preprocessing import StandardScaler
@@ -148,7 +154,7 @@ class TrainModel(tasuki.Task):
     the output is a model target (a zip holding the joblib file).
     """
 
-    features: Features = tasuki.param(Features(), description="the data to train on")
+    features: Features = tasuki.param(default=Features(), description="the data to train on")
 
     def make_estimator(self) -> Any:
         """An unfitted scikit-learn classifier built from this task's hyper-parameters."""
@@ -173,8 +179,8 @@ class TrainModel(tasuki.Task):
 class TrainLogistic(TrainModel):
     """Multinomial logistic regression."""
 
-    c: float = tasuki.param(1.0, description="inverse regularisation strength (C)")
-    max_iter: int = tasuki.param(1000, description="solver iterations")
+    c: float = tasuki.param(default=1.0, description="inverse regularisation strength (C)")
+    max_iter: int = tasuki.param(default=1000, description="solver iterations")
 
     def make_estimator(self) -> Any:
         from sklearn.linear_model import LogisticRegression
@@ -185,10 +191,10 @@ class TrainLogistic(TrainModel):
 class TrainRandomForest(TrainModel):
     """A random forest."""
 
-    n_estimators: int = tasuki.param(100, description="number of trees")
-    max_depth: int | None = tasuki.param(None, description="tree depth limit (None: unlimited)")
-    seed: int = tasuki.param(0, description="random_state of the forest")
-    n_jobs: int = tasuki.param(1, significant=False, description="threads; result unchanged")
+    n_estimators: int = tasuki.param(default=100, description="number of trees")
+    max_depth: int | None = tasuki.param(default=None, description="depth limit (None: none)")
+    seed: int = tasuki.param(default=0, description="random_state of the forest")
+    n_jobs: int = tasuki.param(default=1, significant=False, description="threads (same result)")
 
     def make_estimator(self) -> Any:
         from sklearn.ensemble import RandomForestClassifier
@@ -245,7 +251,7 @@ class Report(tasuki.Task):
     def requires(self) -> list[tasuki.Task]:
         return [Evaluate(model=m) for m in self.models]
 
-    def output(self) -> dict[str, tasuki.FileTarget]:
+    def output(self) -> dict[str, tasuki.Target]:
         # Markdown text; the .txt extension selects the plain-text format.
         return {"report": self.make_target("report.txt"), "scores": self.make_target("scores.json")}
 
