@@ -48,7 +48,7 @@ def test_unknown_scheme_lists_known_ones_and_suggests(clean_registry: None) -> N
 
 
 def test_a_url_without_scheme_is_explained() -> None:
-    with pytest.raises(ConfigError, match="has no scheme; expected e.g. duckdb:///"):
+    with pytest.raises(ConfigError, match=r"has no scheme; expected e\.g\. duckdb:///"):
         warehouse.connect("/tmp/warehouse.db")
 
 

@@ -221,7 +221,7 @@ def test_a_value_that_does_not_fit_the_decimal_is_named() -> None:
         [pa.ExtensionArray.from_storage(field.type, pa.array(["1.00", "NaN"]))],
         schema=pa.schema([field]),
     )
-    with pytest.raises(WarehouseError, match="'NaN'.*price::text"):
+    with pytest.raises(WarehouseError, match=r"'NaN'.*price::text"):
         Conformer(batch.schema).convert(batch)
 
 
