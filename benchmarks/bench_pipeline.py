@@ -202,7 +202,11 @@ def plan(quick: bool, gokart: bool) -> list[Case]:
 
 
 def run_cases(
-    cases: list[Case], repeat: int, log: Any = None, loads: list[float] | None = None
+    cases: list[Case],
+    repeat: int,
+    log: Any = None,
+    loads: list[float] | None = None,
+    scratch: Path | None = None,
 ) -> list[Outcome]:
     """Measure every case in order, skipping cases estimated above their budget.
 
@@ -211,8 +215,8 @@ def run_cases(
     """
     done: dict[tuple[str, str, int], float] = {}
     outcomes: list[Outcome] = []
-    with tempfile.TemporaryDirectory(prefix="tasuki-pipeline-bench-") as tmp:
-        scratch = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="tasuki-pipeline-bench-", dir=scratch) as tmp:
+        where = Path(tmp)
         for case in cases:
             label = f"{case.side} {case.case} n={case.n} workers={case.workers}"
             if case.side == "gokart" and not GOKART_PY.exists():
@@ -231,7 +235,7 @@ def run_cases(
             if loads is not None:
                 loads.append(os.getloadavg()[0])
             t0 = time.perf_counter()
-            outcome = measure(case, repeat, scratch)
+            outcome = measure(case, repeat, where)
             first = case.modes[0]
             if outcome.times.get(first) and case.workers == 1:
                 done[(case.side, case.case, case.n)] = min(outcome.times[first])
@@ -266,6 +270,20 @@ def _versions() -> dict[str, str]:
         parts = [*out.stdout.split(), "?", "?", "?"]
         info["gokart"], info["luigi"], info["python (gokart venv)"] = parts[:3]
     return info
+
+
+def _filesystem(path: Path) -> str:
+    """The file system type holding ``path`` (longest mount point in /proc/mounts)."""
+    best, kind = "", "unknown"
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            mount, fstype = line.split()[1:3]
+            inside = str(path).startswith(mount.rstrip("/") + "/") or str(path) == mount
+            if inside and len(mount) > len(best):
+                best, kind = mount, fstype
+    except (OSError, ValueError):
+        pass
+    return kind
 
 
 def _cpu_model() -> str:
@@ -549,6 +567,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-gokart", action="store_true", help="measure tasuki only")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    parser.add_argument(
+        "--scratch", type=Path, help="folder for the workspaces (default: the system temp dir)"
+    )
     args = parser.parse_args(argv)
     if not TASUKI_PY.exists():
         print(f"no interpreter at {TASUKI_PY}; create the project venv first", file=sys.stderr)
@@ -564,6 +585,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_rich(outcomes, info)
     if not args.quick and not args.no_docs:
         flags = "" if args.repeat == 3 else f" --repeat {args.repeat}"
+        flags += f" --scratch {args.scratch}" if args.scratch else ""
         write_docs(markdown(outcomes, info, f"python benchmarks/run.py pipeline{flags}"))
         log(f"wrote the Pipeline section of {DOCS}")
     if args.json:
