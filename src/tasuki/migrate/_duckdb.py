@@ -227,9 +227,7 @@ def _ddl(plans: tuple[ColumnPlan, ...], primary_key: tuple[str, ...]) -> str:
     return ", ".join(cols)
 
 
-def _insert(
-    conn: Any, table: str, cols: str, selects: str, batches: Any, counter: Counter
-) -> None:
+def _insert(conn: Any, table: str, cols: str, selects: str, batches: Any, counter: Counter) -> None:
     for batch in batches:
         counter(batch)
         arrow_batch: pa.RecordBatch = batch
@@ -240,9 +238,7 @@ def _insert(
             conn.unregister("tasuki_batch")
 
 
-def _merge(
-    conn: Any, fq: str, stage: str, names: list[str], primary_key: tuple[str, ...]
-) -> int:
+def _merge(conn: Any, fq: str, stage: str, names: list[str], primary_key: tuple[str, ...]) -> int:
     cols = ", ".join(qi(c) for c in names)
     keys = ", ".join(qi(c) for c in primary_key)
     others = [c for c in names if c not in primary_key]

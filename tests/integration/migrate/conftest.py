@@ -68,8 +68,8 @@ class Postgres:
 
     def state(self, table: str, schema: str = "app") -> tuple[Any, ...] | None:
         rows = self.rows(
-            f"SELECT cursor_column, cursor_value, mode, rows_written FROM {schema}.tasuki_migrate_state "
-            "WHERE target_table = %s",
+            "SELECT cursor_column, cursor_value, mode, rows_written "
+            f"FROM {schema}.tasuki_migrate_state WHERE target_table = %s",
             (table,),
         )
         return rows[0] if rows else None

@@ -86,8 +86,8 @@ def test_add_columns_policy_still_fails_on_removed_columns_and_says_so(
     columns = [
         r[0]
         for r in pg.rows(
-            "SELECT attname FROM pg_attribute WHERE attrelid = 'app.users'::regclass AND attnum > 0 "
-            "AND NOT attisdropped"
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'app.users'::regclass "
+            "AND attnum > 0 AND NOT attisdropped"
         )
     ]
     assert "extra" not in columns  # nothing was altered

@@ -43,19 +43,43 @@ def test_types_full_swap_and_incremental_merge(
 
     assert (first.initial_load, first.rows_written) == (True, 2)
     assert first.cursor_after == "2024-01-01 10:00:00.500000"
-    types = dict(_rows(db, "SELECT column_name, data_type FROM information_schema.columns "
-                           "WHERE table_name = 'things'"))
+    types = dict(
+        _rows(
+            db,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'things'",
+        )
+    )
     assert types == {
-        "id": "DECIMAL(20,0)", "flag": "BOOLEAN", "amount": "DECIMAL(30,10)",
-        "at": "TIMESTAMP", "ts": "TIMESTAMP WITH TIME ZONE", "born": "DATE", "dur": "INTERVAL",
-        "doc": "JSON", "kind": "VARCHAR", "note": "VARCHAR", "raw": "BLOB",
+        "id": "DECIMAL(20,0)",
+        "flag": "BOOLEAN",
+        "amount": "DECIMAL(30,10)",
+        "at": "TIMESTAMP",
+        "ts": "TIMESTAMP WITH TIME ZONE",
+        "born": "DATE",
+        "dur": "INTERVAL",
+        "doc": "JSON",
+        "kind": "VARCHAR",
+        "note": "VARCHAR",
+        "raw": "BLOB",
     }
-    big = _rows(db, "SELECT id, flag, amount, \"at\", ts::VARCHAR, born, dur, doc, kind, note, raw "
-                    "FROM app.things ORDER BY id DESC")[0]
+    big = _rows(
+        db,
+        'SELECT id, flag, amount, "at", ts::VARCHAR, born, dur, doc, kind, note, raw '
+        "FROM app.things ORDER BY id DESC",
+    )[0]
     assert big == (
-        Decimal(18446744073709551615), True, Decimal("-12345678901234567890.0123456789"),
-        datetime(2024, 1, 1, 10, 0, 0, 500000), "2024-01-01 00:00:00+00", None,
-        -timedelta(hours=100), '{"a": 1}', "b", "", b"\x00\xff",
+        Decimal(18446744073709551615),
+        True,
+        Decimal("-12345678901234567890.0123456789"),
+        datetime(2024, 1, 1, 10, 0, 0, 500000),
+        "2024-01-01 00:00:00+00",
+        None,
+        -timedelta(hours=100),
+        '{"a": 1}',
+        "b",
+        "",
+        b"\x00\xff",
     )
     assert _rows(db, "SELECT born, dur, note FROM app.things WHERE id = 1") == [
         (date(2024, 2, 29), timedelta(hours=1, minutes=2, seconds=3), None)
@@ -75,7 +99,8 @@ def test_types_full_swap_and_incremental_merge(
     full = migrate_table(mariadb_url, url, TableSpec(name="t", target="things"), schema="app")
     assert full.rows_written == 2
     assert _rows(db, "SELECT table_name FROM information_schema.tables ORDER BY 1") == [
-        ("tasuki_migrate_state",), ("things",)
+        ("tasuki_migrate_state",),
+        ("things",),
     ]
 
 
@@ -92,8 +117,9 @@ def test_failure_mid_load_keeps_the_previous_table(
 
     with pytest.raises(RuntimeError, match="worker lost"):
         migrate_table(mariadb_url, url, TableSpec(name="users"), batch_rows=50, progress=explode)
-    assert _rows(tmp_path / "w.duckdb", "SELECT count(*), count(*) FILTER (name = 'new') "
-                 "FROM main.users") == [(500, 0)]
+    assert _rows(
+        tmp_path / "w.duckdb", "SELECT count(*), count(*) FILTER (name = 'new') FROM main.users"
+    ) == [(500, 0)]
 
     users.run("ALTER TABLE users ADD COLUMN extra INT")
     with pytest.raises(SchemaDriftError, match=r"\+ extra INTEGER"):

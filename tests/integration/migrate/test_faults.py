@@ -104,7 +104,7 @@ def test_source_failing_mid_read_keeps_the_previous_table(
             renamed.append(True)
 
     try:
-        with pytest.raises(MigrationError, match="reading source table 'users' .* failed"):
+        with pytest.raises(MigrationError, match=r"reading source table 'users' .* failed"):
             migrate_table(
                 mariadb_url,
                 pg.url,

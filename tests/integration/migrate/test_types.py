@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -201,7 +201,7 @@ def test_every_mapping_round_trips(typed_source: MySQL, mariadb_url: str, pg: Po
     assert big["d"] == 2.25e300
     assert big["dt"] == date(2024, 2, 29)
     assert big["dtt"] == datetime(2024, 1, 2, 3, 4, 5, 123456)
-    assert big["ts"] == datetime(2024, 6, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)
+    assert big["ts"] == datetime(2024, 6, 1, 12, 0, 0, 500000, tzinfo=UTC)
     assert big["tm"] == -timedelta(hours=838, minutes=59, seconds=59)
     assert big["yr"] == 2024
     assert big["ch"] == "ab"

@@ -67,9 +67,17 @@ def test_a_good_file_becomes_typed_objects(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "lag"),
-    [("10 minutes", timedelta(minutes=10)), ("2h", timedelta(hours=2)), ("1 day", timedelta(days=1)),
-     ("30 s", timedelta(seconds=30)), ("45sec", timedelta(seconds=45)), ("1 hour", timedelta(hours=1)),
-     ("500", 500), (7, 7), (timedelta(minutes=1), timedelta(minutes=1))],
+    [
+        ("10 minutes", timedelta(minutes=10)),
+        ("2h", timedelta(hours=2)),
+        ("1 day", timedelta(days=1)),
+        ("30 s", timedelta(seconds=30)),
+        ("45sec", timedelta(seconds=45)),
+        ("1 hour", timedelta(hours=1)),
+        ("500", 500),
+        (7, 7),
+        (timedelta(minutes=1), timedelta(minutes=1)),
+    ],
 )
 def test_lag_forms(text: object, lag: object) -> None:
     assert parse_lag(text) == lag  # type: ignore[arg-type]
@@ -84,25 +92,50 @@ def test_bad_lags_are_refused(bad: object) -> None:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (('mode = "incremental"', 'mode = "incremntal"'),
-         r"\[\[tables\]\] #1 \(name = 'users'\), key 'mode': Input should be 'full' or 'incremental' \(got 'incremntal'\)"),
-        (('cursor = "updated_at"\n', ""),
-         r"\[\[tables\]\] #1 \(name = 'users'\): mode 'incremental' needs cursor = '<column>'"),
-        (('lag = "10 minutes"', 'lag = "10 fortnights"'),
-         r"\[\[tables\]\] #1 \(name = 'users'\), key 'lag': '10 fortnights' is not a duration"),
-        (('target = "orders_copy"', 'target = "orders_copy"\ncolour = "red"'),
-         r"\[\[tables\]\] #2 \(name = 'orders'\), key 'colour': unknown key; check its spelling"),
-        (('target = "orders_copy"', 'target = "orders_copy"\ncursor = "id"'),
-         r"\[\[tables\]\] #2 \(name = 'orders'\): cursor and lag apply only to mode 'incremental'"),
-        (('name = "orders"', 'name = "orders; DROP TABLE x"'),
-         r"\[\[tables\]\] #2 \(name = 'orders; DROP TABLE x'\), key 'name': 'orders; DROP TABLE x' is not a plain table name"),
-        (('target = "orders_copy"', 'target = "users"'),
-         r"tables 'users' and 'orders' both write target table 'users'"),
+        (
+            ('mode = "incremental"', 'mode = "incremntal"'),
+            r"\[\[tables\]\] #1 \(name = 'users'\), key 'mode': "
+            r"Input should be 'full' or 'incremental' \(got 'incremntal'\)",
+        ),
+        (
+            ('cursor = "updated_at"\n', ""),
+            r"\[\[tables\]\] #1 \(name = 'users'\): mode 'incremental' needs cursor = '<column>'",
+        ),
+        (
+            ('lag = "10 minutes"', 'lag = "10 fortnights"'),
+            r"\[\[tables\]\] #1 \(name = 'users'\), key 'lag': '10 fortnights' is not a duration",
+        ),
+        (
+            ('target = "orders_copy"', 'target = "orders_copy"\ncolour = "red"'),
+            r"\[\[tables\]\] #2 \(name = 'orders'\), key 'colour': unknown key; check its spelling",
+        ),
+        (
+            ('target = "orders_copy"', 'target = "orders_copy"\ncursor = "id"'),
+            r"\[\[tables\]\] #2 \(name = 'orders'\): "
+            r"cursor and lag apply only to mode 'incremental'",
+        ),
+        (
+            ('name = "orders"', 'name = "orders; DROP TABLE x"'),
+            r"\[\[tables\]\] #2 \(name = 'orders; DROP TABLE x'\), key 'name': "
+            r"'orders; DROP TABLE x' is not a plain table name",
+        ),
+        (
+            ('target = "orders_copy"', 'target = "users"'),
+            r"tables 'users' and 'orders' both write target table 'users'",
+        ),
         (('url = "mysql://', 'url = "sqlite://'), r"\[source\] key 'url': 'sqlite://"),
-        (('url = "postgresql://', 'url = "mssql://'), r"\[target\] key 'url': 'mssql://.* is not a supported target"),
-        (('schema = "app"', 'schema = "a-b"'), r"\[target\] key 'schema': 'a-b' is not a plain identifier"),
-        (('on_schema_drift = "add_columns"', 'on_schema_drift = "ignore"'),
-         r"key 'on_schema_drift': Input should be 'fail' or 'add_columns'"),
+        (
+            ('url = "postgresql://', 'url = "mssql://'),
+            r"\[target\] key 'url': 'mssql://.* is not a supported target",
+        ),
+        (
+            ('schema = "app"', 'schema = "a-b"'),
+            r"\[target\] key 'schema': 'a-b' is not a plain identifier",
+        ),
+        (
+            ('on_schema_drift = "add_columns"', 'on_schema_drift = "ignore"'),
+            r"key 'on_schema_drift': Input should be 'fail' or 'add_columns'",
+        ),
     ],
 )
 def test_errors_name_the_file_the_entry_and_the_key(
@@ -140,11 +173,16 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
 def test_environment_variables_fill_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = GOOD.replace("mysql://root@", "mysql://root:${TASUKI_TEST_MYSQL_PW}@")
     monkeypatch.setenv("TASUKI_TEST_MYSQL_PW", "s3cret")
-    assert load_config(_write(tmp_path, text)).source.url == "mysql://root:s3cret@127.0.0.1:3306/app"
+    assert (
+        load_config(_write(tmp_path, text)).source.url == "mysql://root:s3cret@127.0.0.1:3306/app"
+    )
 
     monkeypatch.delenv("TASUKI_TEST_MYSQL_PW")
-    with pytest.raises(ConfigError, match=r"\[source\] url refers to \$\{TASUKI_TEST_MYSQL_PW\}, "
-                       "but the environment variable TASUKI_TEST_MYSQL_PW is not set"):
+    with pytest.raises(
+        ConfigError,
+        match=r"\[source\] url refers to \$\{TASUKI_TEST_MYSQL_PW\}, "
+        "but the environment variable TASUKI_TEST_MYSQL_PW is not set",
+    ):
         load_config(_write(tmp_path, text))
 
 
