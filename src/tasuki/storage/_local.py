@@ -26,7 +26,8 @@ from tasuki.storage._keys import (
     temp_name,
     temp_owner,
 )
-from tasuki.storage._locks import DEFAULT_TTL, FileLease, RedisLease, check_redis, redis_client
+from tasuki.storage._locks import DEFAULT_TTL, RedisLease, check_redis, redis_client
+from tasuki.storage._range_lock import RangeLease
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -361,7 +362,7 @@ class LocalStore:
         return self._redis
 
     def lease(self, key: str) -> Lease:
-        """A lease on ``key``: a file lock under ``.tasuki/locks``, or Redis if configured."""
+        """A lease on ``key``: one byte of ``.tasuki/locks/leases``, or Redis if configured."""
         check_key(key)
         if self.redis_url is not None:
             return RedisLease(
@@ -372,8 +373,8 @@ class LocalStore:
                 default_timeout=self.lock_timeout,
                 ttl=self.lease_ttl,
             )
-        lock_path = f"{self._prefix}{LOCKS_DIR}/{key}.lock"
-        return FileLease(lock_path, key=key, url=self.url, default_timeout=self.lock_timeout)
+        lock_path = f"{self._prefix}{LOCKS_DIR}/leases"
+        return RangeLease(lock_path, key=key, url=self.url, default_timeout=self.lock_timeout)
 
 
 class _AtomicFile:

@@ -110,7 +110,7 @@ def test_store_lock_timeout_is_the_default(tmp_path: Path) -> None:
         with pytest.raises(LockTimeoutError) as info:
             store.lease("k").acquire()
         assert info.value.timeout == 0.1  # type: ignore[attr-defined]
-        assert "lock file" in str(info.value) and ".tasuki/locks/k.lock" in str(info.value)
+        assert "lock file" in str(info.value) and ".tasuki/locks/leases" in str(info.value)
     finally:
         first.release()
 
