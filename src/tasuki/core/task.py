@@ -392,17 +392,14 @@ class Task:
         Several data frames (list requirements) are concatenated. With ``drop_columns`` only
         the required columns are kept.
         """
-        from tasuki.formats import check_columns
+        from tasuki.formats import check_columns, concat_frames
 
+        where = f"{type(self).task_name()}.load_data_frame"
         value = self.load(target)
         if isinstance(value, list):
-            import pandas as pd
-
-            value = pd.concat(value)
+            value = concat_frames(value, where=where)
         if required_columns:
-            check_columns(
-                value, list(required_columns), where=f"{type(self).task_name()}.load_data_frame"
-            )
+            check_columns(value, list(required_columns), where=where)
             if drop_columns:
                 value = value[list(required_columns)]
         return value

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from tasuki.formats._arrow import ArrowIpcFormat, FeatherFormat, ParquetFormat
 from tasuki.formats._columns import check_columns
+from tasuki.formats._concat import concat_frames
 from tasuki.formats._csv import CsvFormat, GzipCsvFormat, GzipTsvFormat, TsvFormat
 from tasuki.formats._dataset import read_dataset, write_dataset
 from tasuki.formats._numpy import NpyFormat, NpzFormat
@@ -54,6 +55,7 @@ __all__ = [
     "TextFormat",
     "TsvFormat",
     "check_columns",
+    "concat_frames",
     "format_for",
     "is_empty",
     "known_formats",

@@ -338,3 +338,28 @@ def test_testing_helpers_used_on_a_pipeline(tmp_path):
         check_data_frame(run.load(Frame()), rows=3)
     with pytest.raises(AssertionError, match="boom on purpose"):
         run_task(Boom(), workspace=tmp_path / "w")
+
+
+class Part(tasuki.Task):
+    i: int
+
+    def output(self):
+        return self.make_target("part.parquet")
+
+    def run(self):
+        import pandas as pd
+
+        self.dump(pd.DataFrame({"a": [self.i], "b": [self.i * 10]}))
+
+
+class Parts(tasuki.Task):
+    def requires(self):
+        return [Part(i=0), Part(i=1)]
+
+    def run(self):
+        self.dump(self.load_data_frame(required_columns=["b"], drop_columns=True))
+
+
+def test_load_data_frame_concatenates_list_requirements(ws):
+    frame = tasuki.build(Parts(), workspace=ws)
+    assert list(frame.columns) == ["b"] and frame["b"].tolist() == [0, 10]
