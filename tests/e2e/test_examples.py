@@ -244,6 +244,7 @@ def test_cli_failing_task_exits_1_and_resume_command_works(tmp_path: Path, worke
 # ------------------------------------------------------------------------------- wine
 
 
+@pytest.mark.slow
 def test_wine_run_py_builds_then_caches(tmp_path: Path) -> None:
     ws = str(tmp_path / "ws")
     proc = ok(python("-m", "examples.wine.run", "--workspace", ws))
@@ -271,6 +272,7 @@ def test_wine_run_py_builds_then_caches(tmp_path: Path) -> None:
     assert "second run: 8 tasks cached, 0 ran" in again.stdout
 
 
+@pytest.mark.slow
 def test_wine_build_scores_cache_and_model_swap(tmp_path: Path) -> None:
     ws = str(tmp_path / "ws")
     report = Report(models=[TrainLogistic(), TrainRandomForest()])
