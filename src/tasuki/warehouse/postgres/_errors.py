@@ -35,13 +35,33 @@ _CONNECTION_WORDS = (
 )
 
 
+# Errors raised while the COPY stream is read arrive as plain Arrow errors carrying only
+# the server's message; these patterns recover the SQLSTATE that matters for them.
+_MESSAGE_STATES = (
+    ("canceling statement due to statement timeout", "57014"),
+    ("canceling statement due to user request", "57014"),
+    ("in a read-only transaction", "25006"),
+    ("permission denied", "42501"),
+    ("terminating connection", "57P01"),
+)
+_MISSING_RELATION = re.compile(r'relation "[^"]+" does not exist')
+
+
 def sqlstate_of(exc: BaseException) -> str | None:
-    """The SQLSTATE of a driver error, from its attribute or its message."""
+    """The SQLSTATE of a driver error, from its attribute, its message, or its wording."""
     state = getattr(exc, "sqlstate", None)
     if isinstance(state, str) and len(state) == 5:
         return state
-    match = _SQLSTATE.search(str(exc))
-    return match.group(1) if match else None
+    text = str(exc)
+    match = _SQLSTATE.search(text)
+    if match:
+        return match.group(1)
+    for words, code in _MESSAGE_STATES:
+        if words in text:
+            return code
+    if _MISSING_RELATION.search(text):
+        return "42P01"
+    return None
 
 
 def translate(
