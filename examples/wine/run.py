@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 def _scores_table(ranking: list[dict[str, object]]) -> Table:
     table = Table(title="wine: held-out scores, best first")
     for column in ("model", "parameters", "accuracy", "macro F1"):
-        table.add_column(column, justify="right" if column[0] in "am" else "left")
+        table.add_column(column, justify="right" if column in ("accuracy", "macro F1") else "left")
     for m in ranking:
         params = m["params"]
         table.add_row(
