@@ -281,3 +281,32 @@ def gc_cmd(
     typer.echo(
         f"{verb} {len(doomed)} files, {size} bytes" + ("" if delete else " (dry run; add --delete)")
     )
+
+
+@app.command()
+@_errors_exit_2
+def migrate(
+    config_file: Annotated[str, typer.Option("--config", help="migrations.toml")],
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="Only this table (repeatable).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Tables copied at once.")] = None,
+    workspace: Workspace = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Copy MySQL / MariaDB tables into the warehouse, one task per table."""
+    from tasuki.migrate._tasks import migration_tasks
+
+    _setup_logging(log_level)
+    settings = _settings(None, workspace=workspace, workers=workers)
+    root = migration_tasks(config_file, table)
+    result = run_build(root, settings=settings, hooks=_hooks(settings))
+    for uid in result.graph.order:
+        task = result.graph.nodes[uid].task
+        r = result.results[uid]
+        if type(task).__name__ == "MigrateTable":
+            detail = f"{r.error.type}: {r.error.message}" if r.error else f"{r.duration_s:.2f}s"
+            typer.echo(f"{r.status:>15}  {task.table}  {detail}")  # type: ignore[attr-defined]
+    if not result.ok:
+        raise typer.Exit(1)
+
