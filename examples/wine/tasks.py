@@ -229,7 +229,7 @@ class Evaluate(tasuki.Task):
         metrics = {
             "model": type(self.model).__name__,
             "model_id": self.model.unique_id,
-            "params": {k: v for k, v in self.model.params.items() if k != "features"},
+            "params": {k: v for k, v in self.model.param_values.items() if k != "features"},
             "accuracy": float(accuracy_score(truth, predicted)),
             "macro_f1": float(f1_score(truth, predicted, average="macro")),
             "labels": labels,

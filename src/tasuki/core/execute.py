@@ -263,7 +263,7 @@ def _write_record(
     record = RunRecord(
         unique_id=task.unique_id,
         task=info.name,
-        params={n: to_jsonable(v) for n, v in task.params.items()},
+        params={n: to_jsonable(v) for n, v in task.param_values.items()},
         significant=list(info.significant),
         version=type(task).version,
         requires=[t.unique_id for t in flatten(task.__dict__.get("_tasuki_requires"))],

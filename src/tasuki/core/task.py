@@ -41,7 +41,8 @@ _RESERVED = frozenset(
         "make_model_target",
         "make_directory_target",
         "task_log",
-        "params",
+        "param_values",
+        "param_specs",
         "task_name",
         "version",
     }
@@ -228,7 +229,7 @@ class Task:
         return dict(cls._info().specs)
 
     @property
-    def params(self) -> dict[str, Any]:
+    def param_values(self) -> dict[str, Any]:
         """All parameter values by name."""
         return {name: self.__dict__[name] for name in type(self)._info().specs}
 
@@ -253,7 +254,7 @@ class Task:
 
     def __repr__(self) -> str:
         parts = []
-        for name, value in self.params.items():
+        for name, value in self.param_values.items():
             shown = (
                 f"{type(value).__name__}(id={value.unique_id[:10]})"
                 if isinstance(value, Task)

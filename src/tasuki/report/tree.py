@@ -157,7 +157,7 @@ def _params_of(graph: Graph, uid: str) -> dict[str, str]:
     from tasuki.core.task import Task
 
     out = {}
-    for name, value in graph.nodes[uid].task.params.items():
+    for name, value in graph.nodes[uid].task.param_values.items():
         out[name] = (
             f"{type(value).__name__}[{value.unique_id[:10]}]"
             if isinstance(value, Task)

@@ -43,7 +43,7 @@ def _records_of(store: Store, name: str) -> list[RunRecord]:
 def _differences(task: Task, record: RunRecord) -> list[str]:
     diffs = []
     significant = type(task)._info().significant
-    current = {n: to_jsonable(task.params[n]) for n in significant}
+    current = {n: to_jsonable(task.param_values[n]) for n in significant}
     old = {n: record.params.get(n) for n in record.significant}
     for name in sorted(set(current) | set(old)):
         if name not in old:

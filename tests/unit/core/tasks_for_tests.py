@@ -59,7 +59,7 @@ class AllTypes(tasuki.Task):
     quiet: int = tasuki.param(0, significant=False, description="not part of the id")
 
     def run(self):
-        self.dump(self.params)
+        self.dump(self.param_values)
 
 
 class Leaf(tasuki.Task):
