@@ -116,13 +116,15 @@ PARAMS = [
     (2**70, "numeric"),
     (1.25, "double precision"),
     (decimal.Decimal("1234.5600"), "numeric"),
-    ("it's a \"test\" \\ with ; -- and $1", "text"),
+    ('it\'s a "test" \\ with ; -- and $1', "text"),
     ("", "text"),
     (True, "boolean"),
     (dt.date(2024, 2, 29), "date"),
     (dt.datetime(2024, 2, 29, 23, 59, 59, 123456), "timestamp without time zone"),
-    (dt.datetime(2024, 2, 29, 23, 59, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
-     "timestamp with time zone"),
+    (
+        dt.datetime(2024, 2, 29, 23, 59, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+        "timestamp with time zone",
+    ),
     (dt.time(12, 30, 1), "time without time zone"),
     (dt.timedelta(days=2, seconds=5, microseconds=7), "interval"),
     (uuid.UUID(int=99), "uuid"),
@@ -134,7 +136,9 @@ PARAMS = [
 
 
 @pytest.mark.parametrize(("value", "pg_type"), PARAMS)
-def test_parameters_arrive_typed_and_intact(wh: PostgresWarehouse, value: Any, pg_type: str) -> None:
+def test_parameters_arrive_typed_and_intact(
+    wh: PostgresWarehouse, value: Any, pg_type: str
+) -> None:
     row = next(wh.query("SELECT :v AS v, pg_typeof(:v)::text AS t", {"v": value}).iter_rows())
     assert row["t"] == pg_type
     got = row["v"]
@@ -153,8 +157,9 @@ def test_parameters_never_enter_the_sql_text(wh: PostgresWarehouse, typed: None)
     assert result.num_rows == 0
     assert hostile not in result.manifest.sql
     assert result.manifest.params == {"n": hostile}
-    none = wh.query("SELECT id FROM typed WHERE name IS NOT DISTINCT FROM :n ORDER BY id",
-                    {"n": None})
+    none = wh.query(
+        "SELECT id FROM typed WHERE name IS NOT DISTINCT FROM :n ORDER BY id", {"n": None}
+    )
     assert none.to_arrow().column("id").to_pylist() == [3]
     positional = wh.query("SELECT id FROM typed WHERE id > ? AND id < ?", [1, 3])
     assert positional.to_arrow().column("id").to_pylist() == [2]

@@ -122,6 +122,12 @@ def translate(
         )
     if state and state.startswith("42"):
         return _syntax(primary, details, sql, state)
+    if "no binary output function" in lower:
+        return WarehouseError(
+            f"PostgreSQL cannot send a column in binary COPY: {primary}; cast that column to "
+            "text in the query (col::text)",
+            sqlstate=state,
+        )
     return WarehouseError(
         f"PostgreSQL error{f' {state}' if state else ''}: {_first_line(primary or str(exc))}",
         sqlstate=state,

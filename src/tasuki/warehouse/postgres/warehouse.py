@@ -349,12 +349,19 @@ class _Run:
                 for a, b in ranges
             ]
             sql = queries[0]
-            with ThreadPoolExecutor(max_workers=len(queries) - 1 or 1) as pool:
+            pool = ThreadPoolExecutor(max_workers=len(queries) - 1 or 1)
+            try:
                 futures = [
                     pool.submit(self._range, i, q, snapshot) for i, q in enumerate(queries) if i
                 ]
-                first = self.stream(cursor, queries[0], "part-000")
+                try:
+                    first = self.stream(cursor, queries[0], "part-000")
+                except BaseException as exc:
+                    # Record the cause before the other ranges fail on the aborted snapshot.
+                    raise self.fail(exc, sql) from exc
                 written = [first] + [f.result() for f in futures]
+            finally:
+                pool.shutdown(wait=True)
             parts = [p for w in written for p in w.close()]
             ok = True
         except BaseException as exc:
