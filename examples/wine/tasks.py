@@ -245,7 +245,7 @@ class Report(tasuki.Task):
     """Compares several model tasks on the same test rows; writes Markdown and JSON."""
 
     models: list[TrainModel] = tasuki.param(
-        [TrainLogistic(), TrainRandomForest()], description="the model tasks to compare"
+        default=[TrainLogistic(), TrainRandomForest()], description="the model tasks to compare"
     )
 
     def requires(self) -> list[tasuki.Task]:

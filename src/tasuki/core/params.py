@@ -49,8 +49,8 @@ class ParamSpec:
 
 @overload
 def param(
-    default: T,
     *,
+    default: T,
     significant: bool = True,
     description: str = "",
 ) -> T: ...
@@ -65,8 +65,8 @@ def param(
 
 
 def param(
-    default: Any = MISSING,
     *,
+    default: Any = MISSING,
     significant: bool = True,
     description: str = "",
 ) -> Any:
@@ -74,6 +74,8 @@ def param(
 
     Args:
         default: The default value. Mutable defaults (lists, dicts) are copied per task.
+            Keyword-only: type checkers (PEP 681) see a field's default only when it is
+            passed as ``default=``.
         significant: When False the parameter does not enter the task's unique id, so
             changing it reuses the cached output (use it for knobs such as batch sizes that
             do not change the result).
@@ -84,8 +86,8 @@ def param(
 
     Example:
         >>> class Train(tasuki.Task):
-        ...     lr: float = tasuki.param(0.1, description="learning rate")
-        ...     n_jobs: int = tasuki.param(1, significant=False)
+        ...     lr: float = tasuki.param(default=0.1, description="learning rate")
+        ...     n_jobs: int = tasuki.param(default=1, significant=False)
     """
     meta = {_META_KEY: {"significant": significant, "description": description}}
     if default is MISSING:

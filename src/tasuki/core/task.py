@@ -16,7 +16,7 @@ import inspect
 import re
 import sys
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, dataclass_transform
 
@@ -174,7 +174,7 @@ class Task:
             # Let `x: list[int] = [1]` work like tasuki.param([1]) instead of dataclasses'
             # "mutable default" ValueError.
             if name in annotations and isinstance(value, list | dict | set):
-                setattr(cls, name, param(value))
+                setattr(cls, name, param(default=value))
         dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)(cls)
         cls._tasuki_info = None
         generated_init = cls.__init__
@@ -265,11 +265,11 @@ class Task:
 
     # ---------------------------------------------------------------- the three methods
 
-    def requires(self) -> Task | Sequence[Task] | dict[str, Task] | None:
+    def requires(self) -> Task | Sequence[Task] | Mapping[str, Task] | None:
         """What this task needs. Override; the default needs nothing."""
         return None
 
-    def output(self) -> Target | Sequence[Target] | dict[str, Target] | None:
+    def output(self) -> Target | Sequence[Target] | Mapping[str, Target] | None:
         """What this task writes. The default is ``<snake_case class name>.pkl``."""
         return self.make_target(_CAMEL.sub("_", type(self).__name__).lower() + ".pkl")
 

@@ -72,8 +72,10 @@ class QueryTask(Task):
     params: list[ParamValue] | dict[str, ParamValue] | None = None
     freshness: dt.timedelta | None = dt.timedelta(days=1)
     as_of: str = ""
-    timeout: float | None = param(None, significant=False, description="statement timeout (s)")
-    as_: Literal["arrow", "pandas", "polars"] = param("arrow", significant=False)
+    timeout: float | None = param(
+        default=None, significant=False, description="statement timeout (s)"
+    )
+    as_: Literal["arrow", "pandas", "polars"] = param(default="arrow", significant=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -52,11 +52,11 @@ class AllTypes(tasuki.Task):
     c: Colour = Colour.RED
     lit: Literal["a", "b"] = "a"
     opt: int | None = None
-    li: list[int] = tasuki.param([1, 2])
+    li: list[int] = tasuki.param(default=[1, 2])
     tu: tuple[str, ...] = ("a",)
-    di: dict[str, float] = tasuki.param({"k": 1.0})
-    tasks: list[tasuki.Task] = tasuki.param([])
-    quiet: int = tasuki.param(0, significant=False, description="not part of the id")
+    di: dict[str, float] = tasuki.param(default={"k": 1.0})
+    tasks: list[tasuki.Task] = tasuki.param(default=[])
+    quiet: int = tasuki.param(default=0, significant=False, description="not part of the id")
 
     def run(self):
         self.dump(self.param_values)
@@ -183,8 +183,8 @@ class Counted(tasuki.Task):
     """Appends a line to a file each time it runs (to count runs across processes)."""
 
     key: str
-    log_file: str = tasuki.param("", significant=False)
-    sleep: float = tasuki.param(0.0, significant=False)
+    log_file: str = tasuki.param(default="", significant=False)
+    sleep: float = tasuki.param(default=0.0, significant=False)
 
     def run(self):
         import time

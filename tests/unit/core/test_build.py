@@ -262,7 +262,7 @@ def test_memory_workspace_runs_inline_even_with_workers():
 
 
 class Frame(tasuki.Task):
-    cols: list[str] = tasuki.param(["a", "b"])
+    cols: list[str] = tasuki.param(default=["a", "b"])
 
     def output(self):
         return self.make_target("frame.parquet")
@@ -274,7 +274,7 @@ class Frame(tasuki.Task):
 
 
 class UsesFrame(tasuki.Task):
-    need: list[str] = tasuki.param(["a"])
+    need: list[str] = tasuki.param(default=["a"])
 
     def requires(self):
         return Frame()

@@ -41,3 +41,33 @@ def test_mypy_flags_bad_task_construction(tmp_path):
     assert "Too many positional arguments" in text, text
     assert 'Property "param" defined in "TaskA" is read-only' in text, text
     assert "snippet.py:8:" not in text  # the good call is accepted
+
+
+SNIPPET_DEFAULTS = textwrap.dedent(
+    """
+    from collections.abc import Mapping
+    import tasuki
+
+    class T(tasuki.Task):
+        lr: float = tasuki.param(default=0.1, description="learning rate")
+        quiet: int = tasuki.param(default=0, significant=False)
+
+        def output(self) -> Mapping[str, tasuki.FileTarget]:
+            return {"a": self.make_target("a.pkl")}
+
+    T()
+    T(lr=0.2)
+    """
+)
+
+
+def test_param_defaults_and_narrower_overrides_type_check(tmp_path):
+    path = tmp_path / "defaults.py"
+    path.write_text(SNIPPET_DEFAULTS)
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--strict", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout
