@@ -53,22 +53,26 @@ class TreeView:
         """An indented tree; shared subtrees are printed once."""
         lines: list[str] = []
         printed: set[str] = set()
-        stack: list[tuple[str, int, bool]] = [(r, 0, True) for r in reversed(self.roots)]
+        # (uid, prefix drawn so far, last child of its parent, depth)
+        stack: list[tuple[str, str, bool, int]] = [
+            (r, "", i == 0, 0) for i, r in enumerate(reversed(self.roots))
+        ]
         while stack:
-            uid, depth, last = stack.pop()
+            uid, prefix, last, depth = stack.pop()
             node = self.nodes[uid]
-            shown = min(depth, _MAX_INDENT)
-            pad = "   " * shown
             deeper = f"(depth {depth}) " if depth > _MAX_INDENT else ""
             branch = "└─" if last else "├─"
-            head = f"{pad}{branch}-({node.status.upper()}) {deeper}{node.short}"
+            head = f"{prefix}{branch}-({node.status.upper()}) {deeper}{node.short}"
             if uid in printed:
                 lines.append(head + " (shown above)")
                 continue
             printed.add(uid)
             lines.append(head)
+            child_prefix = prefix + ("   " if last else "|  ")
+            if depth >= _MAX_INDENT:  # keep very deep chains readable: stop indenting
+                child_prefix = prefix
             if details:
-                body = pad + ("   " if last else "|  ")
+                body = child_prefix + ("|  " if node.deps else "   ")
                 if node.params:
                     params = ", ".join(f"{k}={v}" for k, v in node.params.items())
                     lines.append(f"{body}params: {params}")
@@ -79,7 +83,7 @@ class TreeView:
                 if node.error:
                     lines.append(f"{body}error: {node.error}")
             for i, dep in enumerate(reversed(node.deps)):
-                stack.append((dep, depth + 1, i == 0))
+                stack.append((dep, child_prefix, i == 0, depth + 1))
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
