@@ -70,7 +70,7 @@ def test_lease_held_by_another_process(shared_store: tuple[str, str | None]) -> 
     with Holder(url, "mod/t.pkl", redis_url) as holder:
         with pytest.raises(LockTimeoutError) as info:
             store.lease("mod/t.pkl").acquire(timeout=0.3)
-        assert f"pid {holder.pid}" in str(info.value)
+        assert f"pid {holder.pid}" in str(info.value), str(info.value)
         assert f"pid {holder.pid}" in info.value.holder  # type: ignore[attr-defined]
         holder.let_go()
     lease = store.lease("mod/t.pkl")
