@@ -80,7 +80,7 @@ class BigQueryWarehouse(BaseWarehouse):
         project: str,
         dataset: str | None = None,
         *,
-        gcs_staging: str,
+        gcs_staging: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         storage_options: Mapping[str, Any] | None = None,
         client: Any = None,

@@ -60,8 +60,8 @@ class RedshiftWarehouse(BaseWarehouse):
         self,
         dsn: str,
         *,
-        s3_staging: str,
-        iam_role: str,
+        s3_staging: str | None = None,
+        iam_role: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_file_size_mb: int = 256,
         storage_options: Mapping[str, Any] | None = None,
@@ -86,7 +86,7 @@ class RedshiftWarehouse(BaseWarehouse):
         self.dsn = dsn
         self.url = redact(dsn)
         self.s3_staging = s3_staging.rstrip("/")
-        self.iam_role = iam_role
+        self.iam_role: str = iam_role
         self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
         self.max_file_size_mb = int(max_file_size_mb)
         self.storage_options = dict(storage_options or {})
