@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from tasuki.errors import MigrationError
@@ -326,6 +327,19 @@ class PostgresTarget:
             logger.debug("rollback failed; the connection is gone", exc_info=True)
 
 
+class _Phases:
+    """Logs (at DEBUG) how long each phase of a load took."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.last = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        logger.debug("%s: %s took %.3f s", self.target, phase, now - self.last)
+        self.last = now
+
+
 def _column_ddl(source: SourceTable) -> str:
     parts = []
     for plan in source.columns:
@@ -361,6 +375,7 @@ def load_postgres(
     if cursor_plan is not None:
         counter.cursor_index = source.columns.index(cursor_plan)
     target = PostgresTarget(url, schema)
+    clock = _Phases(f"{schema}.{table}")
     try:
         target.begin(table)
         existing, state = target.current(table)
@@ -372,22 +387,29 @@ def load_postgres(
         initial = incremental and (existing is None or before is None)
         if not incremental or initial:
             work = target.create_work_table(table, source)
+            clock("prepare")
             target.copy_into(work, source.columns, batches("", True), freeze=True, on_batch=counter)
+            clock("copy")
             target.finish_work_table(work, table, source)
+            clock("keys and analyze")
             target.swap(work, table, source, exists=existing is not None)
+            clock("swap")
             written = counter.rows
             after = cursor_to_text(counter.max_cursor) if incremental else None
         else:
             if added:
                 target.add_columns(table, source.columns, added)
             where = cursor_condition(spec.cursor or "", spec.lag, before or "")
+            clock("prepare")
             _, written = target.merge(
                 table, source.columns, batches(where, False), source.primary_key, counter
             )
+            clock("copy and merge")
             after = newer_cursor(before, counter.max_cursor)
         if not incremental or initial or written or after != before or added:
             target.save_state(table, spec.name, spec.mode, spec.cursor, after, written)
         target.commit()
+        clock("commit")
     except psycopg.Error as exc:
         target.rollback()
         raise MigrationError(
