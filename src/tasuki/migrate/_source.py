@@ -291,7 +291,7 @@ def _stream(url: str, sql: str, source: SourceTable, batch_rows: int) -> Iterato
 
     logger.debug("source query: %s", sql)
     try:
-        reader = cx.read_sql(
+        reader: pa.RecordBatchReader = cx.read_sql(
             connectorx_url(url),
             sql,
             return_type="arrow_stream",
