@@ -13,6 +13,7 @@ complete only when its run record, written last, exists.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import io
 import logging
 import os
@@ -63,6 +64,9 @@ _HINTS = {
 }
 _HINTS["s3a"] = _HINTS["s3"]
 _HINTS["gcs"] = _HINTS["gs"]
+
+# Protocol -> the tasuki extra that installs its fsspec implementation.
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 
 SPOOL_BYTES = 16 * 2**20
 """Writes up to this size are buffered in memory; larger ones spill to a local temporary file."""
@@ -186,7 +190,6 @@ class FsspecStore:
         max_workers: int = 16,
     ) -> None:
         from fsspec.core import split_protocol
-        from fsspec.registry import get_filesystem_class
 
         protocol, _ = split_protocol(url)
         if protocol is None:
@@ -195,7 +198,7 @@ class FsspecStore:
                 f"{url!r}; use LocalStore (or open_store) for a local folder",
                 url=url,
             )
-        cls = fs.__class__ if fs is not None else get_filesystem_class(protocol)
+        cls = fs.__class__ if fs is not None else _filesystem_class(protocol, url)
         root = str(cls._strip_protocol(url)).rstrip("/")
         self.protocol = protocol
         self.url = self._url_of(root)
@@ -465,3 +468,36 @@ class FsspecStore:
             default_timeout=self.lock_timeout,
             ttl=self.lease_ttl,
         )
+
+
+def _filesystem_class(protocol: str, url: str) -> Any:
+    """Import the fsspec implementation of ``protocol``; a helpful error if that fails."""
+    import fsspec
+    from fsspec.registry import get_filesystem_class
+
+    try:
+        return get_filesystem_class(protocol)
+    except ValueError as exc:
+        known = sorted(set(fsspec.available_protocols()))
+        close = difflib.get_close_matches(protocol, known, n=3, cutoff=0.5)
+        maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise WorkspaceUnreachableError(
+            f"workspace {url!r} uses the unknown protocol {protocol!r}.{maybe} Known protocols: "
+            f"{', '.join(known)}.",
+            url=url,
+            cause=str(exc),
+        ) from exc
+    except ImportError as exc:
+        extra = _EXTRAS.get(protocol)
+        fix = (
+            f"pip install 'tasuki[{extra}]'"
+            if extra
+            else f"install the package fsspec names for {protocol!r}"
+        )
+        raise WorkspaceUnreachableError(
+            f"workspace {url!r} needs support for {protocol}:// that is not installed ({exc}). "
+            f"Fix: {fix}.",
+            url=url,
+            cause=str(exc),
+            missing_extra=extra,
+        ) from exc

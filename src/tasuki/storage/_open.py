@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +13,6 @@ if TYPE_CHECKING:
     from tasuki.storage.base import Store
 
 __all__ = ["open_store"]
-
-# Protocol -> the tasuki extra that installs its fsspec implementation.
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 
 
 def _protocol_of(url: str) -> tuple[str | None, str]:
@@ -75,43 +71,9 @@ def open_store(
         return LocalStore(
             rest if protocol else text, redis_url=redis_url, lock_timeout=lock_timeout
         )
-    _check_protocol(protocol, text)
     return FsspecStore(
         text,
         storage_options=storage_options,
         redis_url=redis_url,
         lock_timeout=lock_timeout,
     )
-
-
-def _check_protocol(protocol: str, url: str) -> None:
-    """Import the fsspec implementation of ``protocol``; a helpful error if that fails."""
-    import fsspec
-    from fsspec.registry import get_filesystem_class
-
-    try:
-        get_filesystem_class(protocol)
-    except ValueError as exc:
-        known = sorted(set(fsspec.available_protocols()))
-        close = difflib.get_close_matches(protocol, known, n=3, cutoff=0.5)
-        maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise WorkspaceUnreachableError(
-            f"workspace {url!r} uses the unknown protocol {protocol!r}.{maybe} Known protocols: "
-            f"{', '.join(known)}.",
-            url=url,
-            cause=str(exc),
-        ) from exc
-    except ImportError as exc:
-        extra = _EXTRAS.get(protocol)
-        fix = (
-            f"pip install 'tasuki[{extra}]'"
-            if extra
-            else f"install the package fsspec names for {protocol!r}"
-        )
-        raise WorkspaceUnreachableError(
-            f"workspace {url!r} needs support for {protocol}:// that is not installed ({exc}). "
-            f"Fix: {fix}.",
-            url=url,
-            cause=str(exc),
-            missing_extra=extra,
-        ) from exc

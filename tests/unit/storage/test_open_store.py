@@ -65,6 +65,8 @@ def test_gs_without_gcsfs_names_the_extra() -> None:
     assert "pip install 'tasuki[gcs]'" in str(info.value)
     assert "gs://bucket/prefix" in str(info.value)
     assert info.value.missing_extra == "gcs"  # type: ignore[attr-defined]
+    with pytest.raises(WorkspaceUnreachableError, match=r"tasuki\[gcs\]"):
+        FsspecStore("gcs://bucket/prefix")  # built directly, the same advice
 
 
 def test_unknown_protocol_suggests_a_known_one() -> None:
@@ -85,6 +87,11 @@ def test_empty_workspace(bad: str) -> None:
 def test_local_store_takes_no_storage_options(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceUnreachableError, match="takes none"):
         open_store(tmp_path, storage_options={"anon": True})
+
+
+def test_fsspec_store_needs_a_protocol(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceUnreachableError, match="use LocalStore"):
+        FsspecStore(str(tmp_path))
 
 
 def test_windows_style_drive_is_not_a_protocol() -> None:
