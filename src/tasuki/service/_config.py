@@ -1,0 +1,159 @@
+"""Settings of one query service: which warehouse, where results go, who may query."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasuki.errors import ConfigError
+
+__all__ = ["ServiceConfig", "resolve_warehouse"]
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    """How one query service runs.
+
+    Attributes:
+        warehouse: Warehouse URL (``duckdb:///data/dwh.db``, ``postgresql://...``) or a name
+            from ``[warehouses]`` in the settings (or from ``warehouses`` below).
+        results_dir: Local folder or fsspec URL (``s3://bucket/prefix``) holding one folder per
+            query: its record (``job.json``) and its Parquet parts.
+        tokens_file: JSON file of client names and sha256 token hashes, written by
+            :func:`tasuki.service.add_client`; re-read when it changes.
+        clients: Client name -> sha256 hex digest of its token (see
+            :func:`tasuki.service.hash_token`); merged with ``tokens_file``.
+        warehouses: Name -> URL, for resolving ``warehouse`` without reading settings.
+        warehouse_options: Backend options passed to ``tasuki.warehouse.connect`` (for
+            example ``{"parallel": 4}`` or ``{"part_rows": 500_000}``).
+        storage_options: fsspec options for a ``results_dir`` URL.
+        workers: Worker processes running queries, over all clients.
+        max_concurrent_per_client: Queries one client may have running at once; the rest
+            wait in a first-in, first-out queue.
+        max_queued_per_client: Queries one client may have waiting; more are refused (429).
+        result_ttl: Seconds a finished result is kept; then its parts are deleted and it
+            reports ``expired``.
+        statement_timeout: Default and largest statement timeout, seconds.
+        cleanup_interval: Seconds between expiry sweeps (default: a quarter of the TTL,
+            between 1 s and 5 minutes).
+        max_wait: Longest long-poll (``GET /v1/queries/{id}?wait=``) in seconds.
+    """
+
+    warehouse: str
+    results_dir: str
+    tokens_file: str | None = None
+    clients: Mapping[str, str] = field(default_factory=dict)
+    warehouses: Mapping[str, str] | None = None
+    warehouse_options: Mapping[str, Any] = field(default_factory=dict)
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
+    workers: int = 4
+    max_concurrent_per_client: int = 2
+    max_queued_per_client: int = 100
+    result_ttl: float = 24 * 3600.0
+    statement_timeout: float = 3600.0
+    cleanup_interval: float | None = None
+    max_wait: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "max_concurrent_per_client", "max_queued_per_client"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(
+                    f"ServiceConfig.{name} must be a whole number >= 1, got {value!r}",
+                    key=name,
+                    value=value,
+                )
+        for name in ("result_ttl", "statement_timeout", "max_wait", "cleanup_interval"):
+            value = getattr(self, name)
+            if value is None and name == "cleanup_interval":
+                continue
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ConfigError(
+                    f"ServiceConfig.{name} must be a positive number of seconds, got {value!r}",
+                    key=name,
+                    value=value,
+                )
+        if not self.results_dir:
+            raise ConfigError(
+                "ServiceConfig.results_dir is empty; give a local folder or an fsspec URL "
+                "such as s3://bucket/tasuki-results",
+                key="results_dir",
+            )
+        if not self.tokens_file and not self.clients:
+            raise ConfigError(
+                "the query service has no clients: give ServiceConfig.tokens_file (make one "
+                "with `tasuki.service.add_client(path, name)`) or a clients mapping of "
+                "name -> sha256 token hash",
+                key="tokens_file",
+            )
+        for name, digest in self.clients.items():
+            if not isinstance(digest, str) or not _HEX64.match(digest):
+                raise ConfigError(
+                    f"ServiceConfig.clients[{name!r}] must be the sha256 hex digest of the "
+                    f"client's token (64 lowercase hex characters), got {digest!r}; compute it "
+                    "with tasuki.service.hash_token(token)",
+                    key="clients",
+                    client=name,
+                )
+
+    @property
+    def sweep_interval(self) -> float:
+        """Seconds between expiry sweeps."""
+        if self.cleanup_interval is not None:
+            return float(self.cleanup_interval)
+        return min(300.0, max(1.0, self.result_ttl / 4))
+
+    def warehouse_url(self) -> str:
+        """The warehouse URL, resolving a name through ``warehouses`` or the settings.
+
+        Raises:
+            ConfigError: The name is not configured.
+        """
+        return resolve_warehouse(self.warehouse, self.warehouses)
+
+
+def resolve_warehouse(warehouse: str | None, names: Mapping[str, str] | None = None) -> str:
+    """A warehouse URL from a URL, a configured name, or the only configured warehouse.
+
+    Args:
+        warehouse: A URL (has ``://``), a name, or None for the single configured one.
+        names: Name -> URL; when None, ``[warehouses]`` from :func:`tasuki.config.load_settings`.
+
+    Raises:
+        ConfigError: Unknown name, or no warehouse given while not exactly one is configured.
+    """
+    if warehouse is not None and "://" in warehouse:
+        return warehouse
+    if names is None:
+        from tasuki.config import load_settings
+
+        names = load_settings().warehouses
+    if warehouse is None:
+        if len(names) == 1:
+            return next(iter(names.values()))
+        known = ", ".join(sorted(names)) or "none"
+        raise ConfigError(
+            f"no warehouse given and {len(names)} are configured (known: {known}); pass a URL "
+            "such as duckdb:///path/to.db or a name from [warehouses] in tasuki.toml",
+            known=sorted(names),
+        )
+    if warehouse in names:
+        return names[warehouse]
+    known = ", ".join(sorted(names)) or "none"
+    raise ConfigError(
+        f"warehouse {warehouse!r} is neither a URL nor a configured name (known: {known}); "
+        "pass a URL such as postgresql://user@host/db, or add it under [warehouses] in "
+        "tasuki.toml",
+        warehouse=warehouse,
+        known=sorted(names),
+    )

@@ -1,0 +1,449 @@
+"""The query service's state: query records on disk, the queue, expiry, crash recovery.
+
+Each query owns ``<results_dir>/<id>/``: ``job.json`` (its record, always replaced whole and
+atomically) and ``result/`` (the Parquet parts the warehouse writes). A record says
+``succeeded`` only once the worker reported a complete result, which the warehouse reports
+only after every part and its manifest were written; the record is written before the new
+state is visible through the API. So a service killed mid-unload restarts with the query's
+record still at ``running``, and recovery marks it failed and deletes its partial parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tasuki.errors import WarehouseError
+from tasuki.service._auth import TokenStore
+from tasuki.service._models import TERMINAL
+from tasuki.service._pool import Outcome, Scheduler
+from tasuki.service._storage import ResultStore
+
+if TYPE_CHECKING:
+    from tasuki.service._config import ServiceConfig
+
+__all__ = ["Job", "QueryService", "RequestRefused"]
+
+logger = logging.getLogger(__name__)
+
+_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{24}$")
+
+
+class RequestRefused(WarehouseError):
+    """An API request the service refuses; ``status`` is the HTTP status to answer."""
+
+
+def utcnow() -> dt.datetime:
+    """The current time in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Job:
+    """One submitted query and what became of it."""
+
+    id: str
+    client: str
+    sql: str
+    params: Any
+    timeout: float
+    status: str
+    submitted_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    error: dict[str, Any] | None = None
+    manifest: dict[str, Any] | None = None
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(
+        default_factory=list, repr=False
+    )
+
+    def record(self) -> dict[str, Any]:
+        """The JSON record stored as ``job.json``."""
+        return {
+            "format": "tasuki.service-job",
+            "version": 1,
+            "id": self.id,
+            "client": self.client,
+            "sql": self.sql,
+            "params": self.params,
+            "timeout": self.timeout,
+            "status": self.status,
+            "submitted_at": self.submitted_at.isoformat(),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "error": self.error,
+            "manifest": self.manifest,
+        }
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> Job:
+        """Rebuild from a ``job.json`` record."""
+        return cls(
+            id=str(data["id"]),
+            client=str(data["client"]),
+            sql=str(data["sql"]),
+            params=data.get("params"),
+            timeout=float(data["timeout"]),
+            status=str(data["status"]),
+            submitted_at=dt.datetime.fromisoformat(data["submitted_at"]),
+            started_at=_parse(data.get("started_at")),
+            finished_at=_parse(data.get("finished_at")),
+            error=data.get("error"),
+            manifest=data.get("manifest"),
+        )
+
+
+class QueryService:
+    """Accepts queries, runs them on worker processes, keeps and expires their results.
+
+    Args:
+        config: The service settings.
+
+    Raises:
+        ConfigError: Unknown warehouse name or scheme, unreadable tokens file.
+    """
+
+    def __init__(self, config: ServiceConfig) -> None:
+        from tasuki.warehouse.registry import get_warehouse_class
+
+        self.config = config
+        self.warehouse_url = config.warehouse_url()
+        self.scheme = self.warehouse_url.split("://", 1)[0].lower()
+        self.dialect = get_warehouse_class(self.scheme).dialect
+        self.tokens = TokenStore(config.clients, config.tokens_file)
+        self.store = ResultStore(config.results_dir, config.storage_options)
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
+        self.scheduler = Scheduler(
+            workers=config.workers,
+            per_client=config.max_concurrent_per_client,
+            on_start=self._started,
+            on_finish=self._finished,
+        )
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the results directory, recover records, start workers and the sweeper."""
+        self.store.acquire()
+        self.recover()
+        self.scheduler.start()
+        self._sweeper = threading.Thread(target=self._sweep, name="tasuki-expiry", daemon=True)
+        self._sweeper.start()
+
+    def close(self) -> None:
+        """Stop workers; queries still queued or running are recorded as failed."""
+        self._stop.set()
+        self.scheduler.close()
+        with self._lock:
+            for job in self._jobs.values():
+                if job.status in ("queued", "running"):
+                    self._fail(
+                        job, "the query service stopped before this query finished; submit it again"
+                    )
+        if self._sweeper is not None:
+            self._sweeper.join(5)
+        self.store.release()
+
+    def recover(self) -> None:
+        """Load records; fail queries a previous run left queued or running."""
+        for job_id in self.store.list_ids():
+            data = self.store.read_record(job_id)
+            if data is None:
+                if _ID.match(job_id):
+                    logger.warning("removing %s: no readable job.json", job_id)
+                    self.store.remove(job_id)
+                continue
+            job = Job.from_record(data)
+            if job.status in ("queued", "running"):
+                self._fail(
+                    job,
+                    f"the query service stopped while this query was {job.status}; "
+                    "its partial result was deleted. Submit it again",
+                )
+            elif job.status == "succeeded" and not self.store.parts_exist(job.manifest):
+                self._fail(
+                    job,
+                    "the result's files are missing from the results directory; "
+                    "submit the query again",
+                )
+            self._jobs[job.id] = job
+        logger.info("recovered %d query record(s) from %s", len(self._jobs), self.store.url)
+
+    # -- requests -----------------------------------------------------------------------
+
+    def submit(self, client: str, sql: str, params: Any, timeout: float | None) -> Job:
+        """Check and queue a query.
+
+        Raises:
+            UnsafeQueryError, QuerySyntaxError, WarehouseError: The query or its parameters
+                are refused (answered 400).
+            RequestRefused: The client's queue is full (429).
+        """
+        from tasuki.warehouse import check_query
+        from tasuki.warehouse.registry import registry
+
+        checked = check_query(sql, dialect=self.dialect)
+        checked.values(params)
+        limit = self.config.statement_timeout
+        seconds = limit if timeout is None else min(float(timeout), limit)
+        if self.scheduler.queued_count(client) >= self.config.max_queued_per_client:
+            raise RequestRefused(
+                f"client {client!r} already has {self.config.max_queued_per_client} queries "
+                "queued (the service's max_queued_per_client); wait for some to finish",
+                status=429,
+                retryable=True,
+            )
+        now = utcnow()
+        job = Job(
+            id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:24]}",
+            client=client,
+            sql=sql,
+            params=params,
+            timeout=seconds,
+            status="queued",
+            submitted_at=now,
+        )
+        with self._lock:
+            self.store.write_record(job.id, job.record())
+            self._jobs[job.id] = job
+        message = {
+            "id": job.id,
+            "url": self.warehouse_url,
+            "backend": (self.scheme, registry.get(self.scheme)),
+            "options": dict(self.config.warehouse_options),
+            "parts_dir": self.store.result_url(job.id),
+            "sql": sql,
+            "params": params,
+            "timeout": seconds,
+        }
+        if self.config.storage_options and "storage_options" not in message["options"]:
+            message["options"]["storage_options"] = dict(self.config.storage_options)
+        self.scheduler.submit(job.id, client, message)
+        logger.info("query %s from %s queued", job.id, client)
+        return job
+
+    def get(self, client: str, job_id: str) -> Job:
+        """The client's query.
+
+        Raises:
+            RequestRefused: No such query (404) or another client's (403).
+        """
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise RequestRefused(
+                f"no query {job_id!r}: never submitted, deleted, or its record expired",
+                status=404,
+                query_id=job_id,
+            )
+        if job.client != client:
+            raise RequestRefused(
+                f"query {job_id!r} belongs to another client; a client sees only its own queries",
+                status=403,
+                query_id=job_id,
+            )
+        return job
+
+    def jobs_of(self, client: str) -> list[Job]:
+        """The client's queries, newest first."""
+        with self._lock:
+            jobs = [j for j in self._jobs.values() if j.client == client]
+        return sorted(jobs, key=lambda j: j.submitted_at, reverse=True)
+
+    def queue_position(self, job: Job) -> int | None:
+        """Queries of the same client ahead of a queued one."""
+        return self.scheduler.queue_position(job.id) if job.status == "queued" else None
+
+    def expires_at(self, job: Job) -> dt.datetime | None:
+        """When a succeeded result expires."""
+        if job.status != "succeeded" or job.finished_at is None:
+            return None
+        return job.finished_at + dt.timedelta(seconds=self.config.result_ttl)
+
+    def delete(self, client: str, job_id: str) -> Job | None:
+        """Cancel a queued or running query (returns it), or delete a finished one (None)."""
+        job = self.get(client, job_id)
+        with self._lock:
+            if job.status in ("queued", "running"):
+                job.status = "cancelled"
+                job.finished_at = utcnow()
+                job.error = {
+                    "type": "Cancelled",
+                    "message": "cancelled by the client",
+                    "retryable": False,
+                }
+                self.store.write_record(job.id, job.record())
+                self._notify(job)
+                outcome = self.scheduler.cancel(job.id)
+                if outcome == "dequeued":
+                    self.store.remove_result(job.id)
+                logger.info("query %s cancelled (%s)", job.id, outcome)
+                return job
+            self._jobs.pop(job.id, None)
+        self.store.remove(job.id)
+        logger.info("query %s deleted", job.id)
+        return None
+
+    def part(self, job: Job, index: int) -> tuple[str, int]:
+        """Path and size of part ``index`` of a succeeded query.
+
+        Raises:
+            RequestRefused: Expired (410), not succeeded (409), no such part (404).
+        """
+        with self._lock:
+            status, manifest = job.status, job.manifest
+        if status == "expired":
+            raise RequestRefused(
+                f"query {job.id!r} expired: its result was deleted after the service's "
+                f"result TTL of {self.config.result_ttl:g} s; run the query again",
+                status=410,
+            )
+        if status != "succeeded" or manifest is None:
+            raise RequestRefused(
+                f"query {job.id!r} is {status}; parts are served only once it succeeded",
+                status=409,
+                query_status=status,
+            )
+        parts = manifest["parts"]
+        if not 0 <= index < len(parts):
+            raise RequestRefused(
+                f"query {job.id!r} has {len(parts)} part(s), numbered 0..{len(parts) - 1}; "
+                f"there is no part {index}",
+                status=404,
+            )
+        return self.store.part_path(manifest, index), int(parts[index]["bytes"])
+
+    async def wait(self, job: Job, timeout: float) -> None:
+        """Return when the query is finished, or after ``timeout`` seconds."""
+        if timeout <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        entry = (loop, future)
+        with self._lock:
+            if job.status in TERMINAL:
+                return
+            job.waiters.append(entry)
+        try:
+            await asyncio.wait_for(future, min(timeout, self.config.max_wait))
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                if entry in job.waiters:
+                    job.waiters.remove(entry)
+
+    def expire(self, now: dt.datetime | None = None) -> list[str]:
+        """Expire results older than the TTL; drop records twice as old.
+
+        Returns:
+            Ids whose result was expired or whose record was dropped.
+        """
+        now = now or utcnow()
+        ttl = dt.timedelta(seconds=self.config.result_ttl)
+        changed: list[str] = []
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            if job.finished_at is None:
+                continue
+            if job.status in TERMINAL and now >= job.finished_at + 2 * ttl:
+                with self._lock:
+                    self._jobs.pop(job.id, None)
+                self.store.remove(job.id)
+                changed.append(job.id)
+            elif job.status == "succeeded" and now >= job.finished_at + ttl:
+                with self._lock:
+                    job.status = "expired"
+                    self.store.write_record(job.id, job.record())
+                self.store.remove_result(job.id)
+                changed.append(job.id)
+                logger.info("query %s expired", job.id)
+        return changed
+
+    # -- scheduler callbacks ------------------------------------------------------------
+
+    def _started(self, job_id: str) -> bool:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.status != "queued":
+                return False
+            job.status = "running"
+            job.started_at = utcnow()
+            self.store.write_record(job.id, job.record())
+        logger.info("query %s running", job_id)
+        return True
+
+    def _finished(self, job_id: str, outcome: Outcome) -> None:
+        kind, value = outcome
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            if job.status != "running" or kind in ("cancelled", "stopped"):
+                # Cancelled meanwhile, or the service is stopping: keep nothing.
+                if job.status == "running":
+                    self._fail(
+                        job, "the query service stopped before this query finished; submit it again"
+                    )
+                self.store.remove_result(job.id)
+                return
+            if kind == "ok":
+                job.manifest = value
+                job.status = "succeeded"
+                job.finished_at = utcnow()
+                # Written before anyone can see "succeeded": the commit point of the result.
+                self.store.write_record(job.id, job.record())
+                self._notify(job)
+                logger.info("query %s succeeded", job_id)
+                return
+            job.status = "failed"
+            job.error = dict(value)
+            job.finished_at = utcnow()
+            self.store.write_record(job.id, job.record())
+            self._notify(job)
+        self.store.remove_result(job_id)
+        logger.info("query %s failed: %s", job_id, value.get("type"))
+
+    def _fail(self, job: Job, message: str) -> None:
+        job.status = "failed"
+        job.finished_at = job.finished_at or utcnow()
+        job.error = {"type": "ServiceInterrupted", "message": message, "retryable": True}
+        job.manifest = None
+        self.store.write_record(job.id, job.record())
+        self.store.remove_result(job.id)
+        self._notify(job)
+
+    def _notify(self, job: Job) -> None:
+        for loop, future in job.waiters:
+            loop.call_soon_threadsafe(_resolve, future)
+
+    def _sweep(self) -> None:
+        while not self._stop.wait(self.config.sweep_interval):
+            try:
+                self.expire()
+            except Exception:
+                logger.exception("expiring results failed")
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse(value: Any) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(str(value))

@@ -1,0 +1,107 @@
+"""The worker process: receives one query at a time, unloads it, reports the manifest.
+
+Queries run in separate processes so that cancelling one works with every backend: the
+service kills the process, which drops its warehouse connections (PostgreSQL stops the
+statement at its next write to the closed socket, or within
+``client_connection_check_interval`` when that is set) and stops the part writer.
+
+A worker also exits by itself when the service process disappears (``kill -9``), so no
+orphan keeps writing parts nobody will serve.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+__all__ = ["JobMessage", "error_info", "main"]
+
+logger = logging.getLogger(__name__)
+
+JobMessage = dict[str, Any]
+"""``{"id", "url", "backend": (scheme, "module:Class"), "options", "parts_dir", "sql",
+"params", "timeout"}``."""
+
+_PARENT_POLL = 0.5  # seconds between checks that the service is still alive
+
+
+def main(jobs: Connection, replies: Connection, parent_pid: int) -> None:
+    """Serve jobs from ``jobs`` until it closes or the parent process dies."""
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="tasuki-parent-watch", daemon=True
+    ).start()
+    try:
+        # Import the warehouse layer now so the first query does not pay for it.
+        import tasuki.warehouse  # noqa: F401
+    except Exception:
+        logger.debug("preloading tasuki.warehouse failed", exc_info=True)
+    replies.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = jobs.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        replies.send(run_job(job))
+
+
+def run_job(job: JobMessage) -> tuple[str, Any]:
+    """Run one query; ``("ok", manifest dict)`` or ``("error", error info dict)``."""
+    from tasuki.warehouse import connect, register
+    from tasuki.warehouse.registry import registry
+
+    try:
+        scheme, backend = job.get("backend") or (None, None)
+        if scheme and backend and registry.get(scheme) != backend:
+            # Registered at runtime in the service process: make it known here too.
+            register(scheme, backend, clobber=True)
+        options = dict(job.get("options") or {})
+        with connect(job["url"], parts_dir=job["parts_dir"], **options) as wh:
+            result = wh.query(job["sql"], job.get("params"), timeout=job.get("timeout"))
+            return ("ok", result.manifest.to_dict())
+    except Exception as exc:
+        logger.debug("query %s failed", job.get("id"), exc_info=True)
+        return ("error", error_info(exc))
+
+
+def error_info(exc: BaseException) -> dict[str, Any]:
+    """An exception as the JSON fields of :class:`tasuki.service._models.ErrorInfo`."""
+    from tasuki.errors import TasukiError
+
+    fields: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "message": str(exc) or type(exc).__name__,
+        "retryable": bool(getattr(exc, "retryable", False)),
+    }
+    if not isinstance(exc, TasukiError):
+        # Not one of ours: say so, keep the original type in the message.
+        fields["type"] = "WarehouseError"
+        fields["message"] = f"{type(exc).__name__}: {exc}"
+    for key in ("position", "line", "column"):
+        value = getattr(exc, key, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            fields[key] = value
+    return fields
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(_PARENT_POLL)
+        if os.getppid() != parent_pid:
+            # The service died (or was killed): stop now, mid-query; its restart marks the
+            # query failed and deletes what was written.
+            os._exit(70)
+
+
+if __name__ == "__main__":
+    main(
+        Connection(int(sys.argv[1]), writable=False),
+        Connection(int(sys.argv[2]), readable=False),
+        int(sys.argv[3]),
+    )
