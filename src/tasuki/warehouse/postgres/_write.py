@@ -6,6 +6,7 @@ connection included) leaves the previous table as it was.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["write_table"]
+
+logger = logging.getLogger(__name__)
 
 
 def write_table(
@@ -33,7 +36,8 @@ def write_table(
         # binary COPY; autocommit is off, so it is part of the transaction below.
         rows = cur.adbc_ingest(stage.name, reader, mode="create", db_schema_name=stage.db or None)
         exists = _exists(cur, target)
-        columns = ", ".join(exp.to_identifier(c).sql("postgres") for c in reader.schema.names)
+        names = [exp.to_identifier(c).sql("postgres") for c in reader.schema.names]
+        columns = ", ".join(names)
         if mode == "replace" or not exists:
             if exists:
                 cur.execute(f"DROP TABLE {t}")
@@ -47,11 +51,20 @@ def write_table(
                     for c in (exp.to_identifier(k).sql("postgres") for k in keys)
                 )
                 cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
-            cur.execute(f"INSERT INTO {t} ({columns}) SELECT {columns} FROM {s}")
+            # Cast to the target's column types: an all-NULL Arrow column arrives as text.
+            types = _column_types(cur, target)
+            values = ", ".join(
+                f"CAST({n} AS {types[c]})" if c in types else n
+                for n, c in zip(names, reader.schema.names, strict=True)
+            )
+            cur.execute(f"INSERT INTO {t} ({columns}) SELECT {values} FROM {s}")
             cur.execute(f"DROP TABLE {s}")
         connection.commit()
     except BaseException:
-        connection.rollback()
+        try:
+            connection.rollback()
+        except Exception:  # the connection is gone; the server rolled back already
+            logger.debug("rollback after a failed write failed", exc_info=True)
         raise
     finally:
         cur.close()
@@ -64,3 +77,14 @@ def _exists(cur: Any, table: exp.Table) -> bool:
     cur.execute("SELECT to_regclass($1) IS NOT NULL", [relation.sql("postgres")])
     row = cur.fetchone()
     return bool(row and row[0])
+
+
+def _column_types(cur: Any, table: exp.Table) -> dict[str, str]:
+    relation = table.copy()
+    relation.set("alias", None)
+    cur.execute(
+        "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+        [relation.sql("postgres")],
+    )
+    return {str(name): str(typ) for name, typ in cur.fetchall()}
