@@ -26,8 +26,18 @@ from tasuki.storage._keys import (
     temp_name,
     temp_owner,
 )
-from tasuki.storage._locks import DEFAULT_TTL, RedisLease, check_redis, redis_client
-from tasuki.storage._range_lock import RangeLease
+from tasuki.storage._locks import (
+    DEFAULT_TTL,
+    FileLease,
+    RedisLease,
+    check_redis,
+    redis_client,
+)
+
+try:
+    from tasuki.storage._range_lock import RangeLease
+except ImportError:  # no fcntl (Windows): one filelock file per key instead
+    RangeLease = None  # type: ignore[assignment,misc]
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -373,6 +383,9 @@ class LocalStore:
                 default_timeout=self.lock_timeout,
                 ttl=self.lease_ttl,
             )
+        if RangeLease is None:
+            lock_path = f"{self._prefix}{LOCKS_DIR}/{key}.lock"
+            return FileLease(lock_path, key=key, url=self.url, default_timeout=self.lock_timeout)
         lock_path = f"{self._prefix}{LOCKS_DIR}/leases"
         return RangeLease(lock_path, key=key, url=self.url, default_timeout=self.lock_timeout)
 

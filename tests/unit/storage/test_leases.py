@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tasuki.errors import LockTimeoutError, WorkspaceUnreachableError
-from tasuki.storage import FsspecStore, LocalStore, open_store
+from tasuki.storage import FsspecStore, LocalStore, _local, open_store
 from tasuki.storage._locks import MarkerLease, RedisLease
 from tests.unit.storage._workers import count_under_lease, hold_lease
 
@@ -55,12 +55,14 @@ class Holder:
             self.proc.join()
 
 
-@pytest.fixture(params=["file", "redis"])
+@pytest.fixture(params=["range", "filelock", "redis"])
 def shared_store(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, str | None]]:
     """(workspace url, redis url or None) for a store shared by several processes."""
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    if request.param == "filelock":  # the fallback where fcntl is missing; forked children
+        monkeypatch.setattr(_local, "RangeLease", None)  # inherit the patch
     yield str(tmp_path / "ws"), redis_url
 
 

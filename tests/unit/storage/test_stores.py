@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tasuki.storage import FsspecStore, LocalStore, Store, open_store
+from tasuki.storage import FsspecStore, LocalStore, Store, _local, open_store
+from tasuki.storage._locks import FileLease
 from tests.unit.storage.suite import StoreSuite
 
 
@@ -22,6 +23,17 @@ class TestLocalStoreFsync(StoreSuite):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Store:
         return LocalStore(tmp_path / "ws", fsync=True)
+
+
+class TestLocalStoreFileLockLeases(StoreSuite):
+    """Where fcntl is missing (Windows) local leases fall back to one filelock file per key."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+        monkeypatch.setattr(_local, "RangeLease", None)
+        store = LocalStore(tmp_path / "ws")
+        assert isinstance(store.lease("k"), FileLease)
+        return store
 
 
 class TestLocalStoreRedisLeases(StoreSuite):
