@@ -1,8 +1,8 @@
 """Measure LocalStore's hot path beside plain-Python floors (not collected by pytest).
 
 Run: ``.venv/bin/python -m tests.unit.storage.bench_local_store``. Prints medians of 9 rounds
-in microseconds per call. Each row is measured in the same run as its floor, because these
-machines are shared and noisy: compare rows to each other, not to another run.
+in microseconds per call; the rows take turns each round, because these machines are shared
+and noisy: compare rows of one run with each other, not with another run.
 """
 
 from __future__ import annotations
@@ -22,10 +22,16 @@ CHECKS = 50_000
 DATA = b"x" * 100
 
 
-def _median_us(make: Callable[[], Callable[[], object]], number: int) -> float:
-    return statistics.median(
-        timeit.timeit(make(), number=number) / number * 1e6 for _ in range(ROUNDS)
-    )
+def _interleaved_medians(
+    rows: list[tuple[str, Callable[[], Callable[[], object]]]], number: int
+) -> dict[str, float]:
+    """Median µs per call of each row, the rows taking turns round by round so that load
+    and folder growth hit them alike."""
+    samples: dict[str, list[float]] = {name: [] for name, _ in rows}
+    for _ in range(ROUNDS):
+        for name, make in rows:
+            samples[name].append(timeit.timeit(make(), number=number) / number * 1e6)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
@@ -66,8 +72,8 @@ def main() -> None:
         ("floor: open/write/close, no rename", floor_plain),
         ("LocalStore.open_atomic, 100 B, new key", store_open_atomic),
     ]
-    for name, make in rows:
-        print(f"{name:48s} {_median_us(make, WRITES):8.1f} us")
+    for name, value in _interleaved_medians(rows, WRITES).items():
+        print(f"{name:48s} {value:8.1f} us")
 
     store.write_bytes("mod/hit.bin", DATA)
     hit = f"{root}/mod/hit.bin"
@@ -76,8 +82,8 @@ def main() -> None:
         ("LocalStore.exists, missing", lambda: lambda: store.exists("mod/miss.bin")),
         ("floor: os.path.exists, present", lambda: lambda: os.path.exists(hit)),
     ]
-    for name, make in checks:
-        print(f"{name:48s} {_median_us(make, CHECKS):8.2f} us")
+    for name, value in _interleaved_medians(checks, CHECKS).items():
+        print(f"{name:48s} {value:8.2f} us")
 
 
 if __name__ == "__main__":
