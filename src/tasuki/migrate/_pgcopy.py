@@ -11,7 +11,7 @@ array's data buffer *is* the COPY payload for the batch.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -68,10 +68,15 @@ def encode_batch(batch: pa.RecordBatch, plans: Sequence[ColumnPlan], *, table: s
     n = batch.num_rows
     if n == 0:
         return pa.py_buffer(b"")
-    fields: list[pa.Array] = [pa.scalar(struct.pack(">h", len(plans)), _LB)]
+    # Consecutive fixed-width columns without NULLs in this batch are laid side by side in
+    # one numpy block (no per-column Arrow array); the rest become Arrow arrays of fields.
+    blocks: list[npt.NDArray[np.uint8]] = [
+        np.broadcast_to(np.frombuffer(struct.pack(">h", len(plans)), np.uint8), (n, 2))
+    ]
+    parts: list[pa.Array] = []
     for plan, column in zip(plans, batch.columns, strict=True):
         try:
-            fields.append(_encode_column(column, plan))
+            part = _encode_column(column, plan)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, OverflowError) as exc:
             raise MigrationError(
                 f"cannot encode column {plan.name!r} of {table!r} (source type "
@@ -80,21 +85,36 @@ def encode_batch(batch: pa.RecordBatch, plans: Sequence[ColumnPlan], *, table: s
                 table=table,
                 column=plan.name,
             ) from exc
-    rows = pc.binary_join_element_wise(*fields, _EMPTY)
+        if isinstance(part, np.ndarray):
+            blocks.append(part)
+        else:
+            if blocks:
+                parts.append(_binary_rows(np.hstack(blocks)))
+                blocks = []
+            parts.append(part)
+    if not parts:  # every column fixed-width: the block is the payload
+        return pa.py_buffer(np.ascontiguousarray(np.hstack(blocks)))
+    if blocks:
+        parts.append(_binary_rows(np.hstack(blocks)))
+    rows = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, _EMPTY)
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=n + 1, offset=rows.offset * 8)
     data = rows.buffers()[2]
     return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
 
 
-def _encode_column(column: pa.Array, plan: ColumnPlan) -> pa.Array:
+_Part: TypeAlias = "pa.Array | npt.NDArray[np.uint8]"
+
+
+def _encode_column(column: pa.Array, plan: ColumnPlan) -> _Part:
     kind = plan.kind
     if kind in _FIXED:
         dtype, width = _FIXED[kind]
-        return _fixed_fields(_fixed_values(column, kind).astype(dtype, copy=False), width, column)
+        values = _fixed_values(column, kind).astype(dtype, copy=False)
+        return _fixed_or_nullable(_fixed_block(values, width), column)
     if kind is Kind.NUMERIC:
-        return _numeric_fields(column, plan)
+        return _fixed_or_nullable(_numeric_block(column, plan), column)
     if kind is Kind.INTERVAL_US:
-        return _interval_fields(column)
+        return _fixed_or_nullable(_interval_block(column), column)
     if kind is Kind.TEXT:
         return _varlen_fields(_as_large_binary(column), prefix=b"")
     if kind is Kind.JSON:
@@ -103,6 +123,23 @@ def _encode_column(column: pa.Array, plan: ColumnPlan) -> pa.Array:
     if kind is Kind.BYTEA:
         return _varlen_fields(_as_large_binary(column), prefix=b"")
     raise ValueError(f"no encoder for kind {kind}")  # pragma: no cover - Kind is closed
+
+
+def _fixed_or_nullable(block: npt.NDArray[np.uint8], column: pa.Array) -> _Part:
+    """The block itself when the column has no NULLs, else an Arrow array with NULL fields."""
+    if column.null_count == 0:
+        return block
+    return pc.if_else(column.is_valid(), _binary_rows(block), _NULL_FIELD)
+
+
+def _binary_rows(block: npt.NDArray[np.uint8]) -> pa.Array:
+    """View an (n, width) byte block as a large_binary array of n elements (no copy)."""
+    block = np.ascontiguousarray(block)
+    n, width = block.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    return pa.LargeBinaryArray.from_buffers(
+        _LB, n, [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+    )
 
 
 def _fixed_values(column: pa.Array, kind: Kind) -> npt.NDArray[np.generic]:
@@ -130,26 +167,12 @@ def _fixed_values(column: pa.Array, kind: Kind) -> npt.NDArray[np.generic]:
     return values
 
 
-def _fixed_fields(values: npt.NDArray[np.generic], width: int, column: pa.Array) -> pa.Array:
+def _fixed_block(values: npt.NDArray[np.generic], width: int) -> npt.NDArray[np.uint8]:
     n = len(values)
     out = np.empty((n, 4 + width), dtype=np.uint8)
     out[:, :4] = np.frombuffer(struct.pack(">i", width), dtype=np.uint8)
     out[:, 4:] = np.ascontiguousarray(values).view(np.uint8).reshape(n, width)
-    return _with_nulls(_fsb(out), column)
-
-
-def _fsb(rows: npt.NDArray[np.uint8]) -> pa.Array:
-    n, width = rows.shape
-    fixed = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(width), n, [None, pa.py_buffer(np.ascontiguousarray(rows))]
-    )
-    return fixed.cast(_LB)
-
-
-def _with_nulls(fields: pa.Array, column: pa.Array) -> pa.Array:
-    if column.null_count == 0:
-        return fields
-    return pc.if_else(column.is_valid(), fields, _NULL_FIELD)
+    return out
 
 
 def _as_large_binary(column: pa.Array) -> pa.Array:
@@ -167,11 +190,13 @@ def _varlen_fields(values: pa.Array, *, prefix: bytes) -> pa.Array:
     heads = lengths.astype(">i4").view(np.uint8).reshape(-1, 4)
     if prefix:
         heads = np.hstack([heads, np.tile(np.frombuffer(prefix, np.uint8), (len(heads), 1))])
-    joined = pc.binary_join_element_wise(_fsb(heads), values.fill_null(b""), _EMPTY)
-    return _with_nulls(joined, values)
+    joined = pc.binary_join_element_wise(_binary_rows(heads), values.fill_null(b""), _EMPTY)
+    if values.null_count == 0:
+        return joined
+    return pc.if_else(values.is_valid(), joined, _NULL_FIELD)
 
 
-def _interval_fields(column: pa.Array) -> pa.Array:
+def _interval_block(column: pa.Array) -> npt.NDArray[np.uint8]:
     micros = pc.cast(column, pa.int64()).fill_null(0).to_numpy()
     n = len(micros)
     out = np.zeros((n, 4 + 16), dtype=np.uint8)
@@ -179,10 +204,10 @@ def _interval_fields(column: pa.Array) -> pa.Array:
     # interval recv format: int64 microseconds, int32 days, int32 months (days/months stay 0
     # so "838:59:59" stays 838 hours rather than being normalised into days).
     out[:, 4:12] = micros.astype(">i8").view(np.uint8).reshape(n, 8)
-    return _with_nulls(_fsb(out), column)
+    return out
 
 
-def _numeric_fields(column: pa.Array, plan: ColumnPlan) -> pa.Array:
+def _numeric_block(column: pa.Array, plan: ColumnPlan) -> npt.NDArray[np.uint8]:
     """Encode a numeric column with a fixed number of base-10000 digits per value.
 
     Every value gets the same layout: ``ceil(int_digits / 4)`` groups before the point and
@@ -209,7 +234,7 @@ def _numeric_fields(column: pa.Array, plan: ColumnPlan) -> pa.Array:
     header[:, 3] = plan.scale
     out[:, 4:12] = header.view(np.uint8).reshape(n, 8)
     out[:, 12:] = digits.astype(">i2").view(np.uint8).reshape(n, 2 * groups)
-    return _with_nulls(_fsb(out), column)
+    return out
 
 
 _Digits = tuple["npt.NDArray[np.bool_]", "npt.NDArray[np.int64]"]
