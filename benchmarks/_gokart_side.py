@@ -101,7 +101,7 @@ _PROGRESS: dict[str, int] = {}
 
 def _construct(case: str, n: int) -> tuple[Any, int]:
     """Make the root task; return it with the value its output must hold."""
-    if case == "chain":
+    if case in ("chain", "single"):
         return Step(i=n - 1), n - 1
     if case in ("fan_in", "graph"):
         return FanIn(n=n), n * (n - 1) // 2
@@ -111,7 +111,7 @@ def _construct(case: str, n: int) -> tuple[Any, int]:
             _PROGRESS["depth"] = i
             task = Link(i=i, prev=task)
         return task, n - 1
-    raise SystemExit(f"unknown case {case!r}; expected chain, fan_in, graph or param_chain")
+    raise SystemExit(f"unknown case {case!r}; expected single, chain, fan_in, graph or param_chain")
 
 
 def _walk_graph(root: Any) -> int:

@@ -86,7 +86,7 @@ class Link(tasuki.Task):
 
 def _construct(case: str, n: int) -> tuple[Any, Any]:
     """Make the root task; return it with the value its output must hold."""
-    if case == "chain":
+    if case in ("chain", "single"):
         return Step(i=n - 1), n - 1
     if case in ("fan_in", "graph"):
         return FanIn(n=n), n * (n - 1) // 2
@@ -100,7 +100,8 @@ def _construct(case: str, n: int) -> tuple[Any, Any]:
             task = Link(i=i, prev=task)
         return task, n - 1
     raise SystemExit(
-        f"unknown case {case!r}; expected chain, fan_in, graph, chain_graph, param_chain or floor"
+        f"unknown case {case!r}; expected single, chain, fan_in, graph, chain_graph, "
+        "param_chain or floor"
     )
 
 
