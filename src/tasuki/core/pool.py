@@ -46,9 +46,6 @@ def _worker_main(
     # Ctrl-C reaches the whole process group; the parent decides what to do, and a task
     # interrupted mid-write leaves only a temporary file behind.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if not store.is_local:
-        store = _reopen_after_fork(settings)
-        completeness = type(completeness)(store, completeness.on_code_change)
     while True:
         try:
             batch = conn.recv()
@@ -68,30 +65,6 @@ def _worker_main(
                     error=ErrorInfo(type(exc).__name__, str(exc), "", False),
                 )
             conn.send(result)
-
-
-def _reopen_after_fork(settings: Settings) -> Store:
-    """A fresh store for a forked worker: fsspec's async clients (s3fs, gcsfs) refuse to be
-    used from a child process, so their cached instances and event loop are reset."""
-    import fsspec.asyn
-    from fsspec.spec import AbstractFileSystem
-
-    from tasuki.storage import open_store
-
-    fsspec.asyn.reset_lock()
-    for cls in [AbstractFileSystem, *_subclasses(AbstractFileSystem)]:
-        cls.clear_instance_cache()
-    return open_store(settings.workspace, redis_url=settings.redis_url)
-
-
-def _subclasses(cls: type) -> list[type]:
-    out: list[type] = []
-    stack: list[type] = [cls]
-    while stack:
-        children: list[type] = stack.pop().__subclasses__()
-        out.extend(children)
-        stack.extend(children)
-    return out
 
 
 class ProcessPool:

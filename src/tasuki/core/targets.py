@@ -201,6 +201,9 @@ class DirectoryTarget(Target):
 def _fs_and_path(store: Store, location: str) -> tuple[Any, str]:
     if store.is_local:
         return None, location
+    fs = getattr(store, "fs", None)
+    if fs is not None:  # keep the store's own credentials and options
+        return fs, fs._strip_protocol(location)
     import fsspec.core
 
     fs, path = fsspec.core.url_to_fs(location)
