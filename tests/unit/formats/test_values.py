@@ -154,6 +154,7 @@ def test_npz_bytes_are_reproducible() -> None:
 def test_gzip_twins_wrap_the_plain_bytes_reproducibly(ext: str, value: Any) -> None:
     data = dump_bytes(ext, value)
     assert data[:2] == b"\x1f\x8b"
+    assert data[8] == 4  # XFL: "fastest" -- level 1, chosen from the benchmark
     assert data == dump_bytes(ext, value)  # mtime=0: equal values give equal bytes
     assert gzip.decompress(data) == dump_bytes(ext.removesuffix(".gz"), value)
     assert len(data) < len(gzip.decompress(data))
