@@ -186,6 +186,8 @@ class FormatRegistry:
                     logger.warning("ignoring %s: its name is not a file extension", origin)
                     continue
                 if ext in self._plugins:
+                    if self._plugins[ext].target == ep.value:
+                        continue  # the same distribution seen twice on sys.path
                     logger.warning(
                         "ignoring %s: %s already provides %s",
                         origin,

@@ -292,3 +292,27 @@ def test_default_registry_reads_no_entry_points_at_import() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert out == ["[] False", "[] True"]
+
+
+def test_conflicting_and_malformed_entry_points_are_skipped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = "tasuki_fake_plugin_b", "tasuki_fake_plugin_c"
+    _install_fake_distribution(
+        tmp_path / "late",
+        second,
+        f"[tasuki.formats]\nyamlish = {second}:LoudText\n",
+    )
+    _install_fake_distribution(
+        tmp_path / "early",
+        first,
+        f"[tasuki.formats]\nyamlish = {first}:YamlishFormat\nbad/name = {first}:YamlishFormat\n",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "late"))
+    monkeypatch.syspath_prepend(str(tmp_path / "early"))  # now first on sys.path
+    reg = FormatRegistry()
+    with caplog.at_level("WARNING", logger="tasuki.formats.registry"):
+        assert reg.known()[".yamlish"] == f"{first}:YamlishFormat"
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(second in m and first in m and "already provides .yamlish" in m for m in messages)
+    assert any("bad/name" in m and "not a file extension" in m for m in messages)
