@@ -24,6 +24,7 @@ EXPECTED = [
     "TextFormat",
     "TsvFormat",
     "check_columns",
+    "concat_frames",  # added by core for Task.load_data_frame
     "format_for",
     "is_empty",
     "known_formats",
