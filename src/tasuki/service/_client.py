@@ -246,7 +246,8 @@ class QueryClient:
                     etag = response.headers.get("etag")
                     total = size if size is not None else _total(response, have)
                     with open(partial, "ab" if have else "wb") as out:
-                        for chunk in response.iter_raw(CHUNK):
+                        # Unbuffered: every byte received is on disk if the connection drops.
+                        for chunk in response.iter_raw():
                             out.write(chunk)
                             have += len(chunk)
                 if total is None or have >= total:
