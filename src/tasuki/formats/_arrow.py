@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal
 
 from tasuki.errors import FormatError
-from tasuki.formats._stream import FormatBase, describe_file, seekable_file
+from tasuki.formats._stream import FormatBase, describe_file, local_path_of, seekable_file
 from tasuki.formats._values import cannot_hold, frame_kind, type_name
 
 if TYPE_CHECKING:
@@ -121,8 +121,13 @@ class _ColumnarFormat(FormatBase):
         """Read the table and give back the kind that was written."""
         import pyarrow as pa
 
+        path = local_path_of(file)
         try:
-            table = self.read_table(seekable_file(file))
+            if path is not None:
+                with pa.OSFile(path) as native:
+                    table = self.read_table(native)
+            else:
+                table = self.read_table(seekable_file(file))
         except pa.ArrowException as exc:
             raise FormatError(
                 f"cannot read {describe_file(file)} as {self.extension}: {exc}",
@@ -133,7 +138,7 @@ class _ColumnarFormat(FormatBase):
     def write_table(self, table: pa.Table, file: BinaryIO) -> None:
         raise NotImplementedError
 
-    def read_table(self, file: BinaryIO) -> pa.Table:
+    def read_table(self, file: Any) -> pa.Table:
         raise NotImplementedError
 
 
@@ -150,7 +155,7 @@ class ParquetFormat(_ColumnarFormat):
 
         pq.write_table(table, file, compression=self.compression)
 
-    def read_table(self, file: BinaryIO) -> pa.Table:
+    def read_table(self, file: Any) -> pa.Table:
         """Read the whole Parquet file."""
         import pyarrow.parquet as pq
 
@@ -160,7 +165,7 @@ class ParquetFormat(_ColumnarFormat):
         return table
 
 
-def _restore_arrow_types(table: pa.Table, file: BinaryIO) -> pa.Table:
+def _restore_arrow_types(table: pa.Table, file: Any) -> pa.Table:
     """Cast back to the Arrow schema stored in the file where Parquet could not keep it.
 
     pyarrow reads ``dictionary<large_string>`` (what pandas 3 categoricals become) back as
@@ -199,7 +204,7 @@ class FeatherFormat(_ColumnarFormat):
         with pa.ipc.new_file(file, table.schema, options=options) as writer:
             writer.write_table(table)
 
-    def read_table(self, file: BinaryIO) -> pa.Table:
+    def read_table(self, file: Any) -> pa.Table:
         """Read every record batch of the IPC file."""
         import pyarrow as pa
 

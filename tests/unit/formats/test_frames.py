@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -274,3 +276,31 @@ def test_csv_reads_files_written_by_pandas() -> None:
     text = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_csv(index=False).encode()
     back = format_for("x.csv").load(io.BytesIO(text))
     assert back.to_dict("list") == {"a": [1, 2], "b": ["x", "y"]}
+
+
+def test_local_files_are_read_natively_only_when_it_cannot_change_the_result(
+    tmp_path: Path,
+) -> None:
+    from tasuki.formats._stream import local_path_of
+
+    path = tmp_path / "a.feather"
+    path.write_bytes(dump_bytes(".feather", pd.DataFrame({"v": [1, 2]})))
+    with open(path, "rb") as f:
+        assert local_path_of(f) == str(path)
+        f.read(1)
+        assert local_path_of(f) is None  # already read from: the path would restart
+    assert local_path_of(io.BytesIO(b"x")) is None
+
+    # The path now names another file (an atomic replace): the open file is what counts.
+    with open(path, "rb") as f:
+        replacement = tmp_path / "b.feather"
+        replacement.write_bytes(dump_bytes(".feather", pd.DataFrame({"v": [9]})))
+        os.replace(replacement, path)
+        assert local_path_of(f) is None
+        back = format_for(str(path)).load(f)
+    assert back["v"].tolist() == [1, 2]
+    for ext in COLUMNAR:
+        p = tmp_path / ("c" + ext)
+        p.write_bytes(dump_bytes(ext, pa.table({"v": [1]})))
+        with open(p, "rb") as f:
+            assert format_for(p.name).load(f).to_pydict() == {"v": [1]}
