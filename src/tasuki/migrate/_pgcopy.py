@@ -187,11 +187,15 @@ def _varlen_fields(values: pa.Array, *, prefix: bytes) -> pa.Array:
     lengths = pc.binary_length(values).fill_null(0).to_numpy().astype(np.int64) + len(prefix)
     if lengths.size and lengths.max() > 2**31 - 1:
         raise ValueError("a value is larger than PostgreSQL's 1 GB field limit")
+    nulls = values.null_count and not prefix
+    if nulls:
+        # A NULL field is just the length -1; with an empty payload the join emits exactly that.
+        lengths = np.where(values.is_valid().to_numpy(zero_copy_only=False), lengths, -1)
     heads = lengths.astype(">i4").view(np.uint8).reshape(-1, 4)
     if prefix:
         heads = np.hstack([heads, np.tile(np.frombuffer(prefix, np.uint8), (len(heads), 1))])
     joined = pc.binary_join_element_wise(_binary_rows(heads), values.fill_null(b""), _EMPTY)
-    if values.null_count == 0:
+    if values.null_count == 0 or nulls:
         return joined
     return pc.if_else(values.is_valid(), joined, _NULL_FIELD)
 
