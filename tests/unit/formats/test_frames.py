@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -304,3 +305,12 @@ def test_local_files_are_read_natively_only_when_it_cannot_change_the_result(
         p.write_bytes(dump_bytes(ext, pa.table({"v": [1]})))
         with open(p, "rb") as f:
             assert format_for(p.name).load(f).to_pydict() == {"v": [1]}
+
+
+def test_polars_file_without_polars_installed_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = dump_bytes(".parquet", pl.DataFrame({"a": [1]}))
+    monkeypatch.setitem(sys.modules, "polars", None)  # makes `import polars` fail
+    with pytest.raises(FormatError, match=r"pip install 'tasuki\[polars\]'"):
+        format_for("x.parquet").load(io.BytesIO(data))
