@@ -1,0 +1,417 @@
+"""PostgreSQL -> client: tasuki's unload against pandas.read_sql, connectorx and ADBC.
+
+    python benchmarks/bench_warehouse.py [--rows N] [--repeat N] [--rss-rows N]
+                                         [--cases a,b] [--no-docs] [--json PATH] [--keep]
+
+Builds ``bench`` (``--rows`` rows, default 5 M) in a scratch database
+(``tasuki_bench_warehouse``, dropped afterwards unless ``--keep``) with generate_series:
+id bigint, three ints, float8, numeric(12,2), a 20-character text, timestamptz, boolean and a
+nullable int. Every measurement runs in its own process, so peak RSS (``ru_maxrss``) is the
+whole client: interpreter, libraries and the data in flight. Cases, interleaved per repeat:
+
+* ``tasuki``: ``PostgresWarehouse(parallel=False).query("SELECT * FROM bench")`` (binary
+  COPY -> Arrow -> rolling zstd Parquet parts), then one streaming pass over the parts
+  (``iter_batches``: the parts read rate), then ``to_arrow()``. Reported: unload alone with
+  the peak RSS while unloading, unload + read back to Arrow, and parts read rows/s;
+* ``tasuki parallel``: the same with ``parallel=2`` (two ctid ranges, one snapshot);
+* ``pandas.read_sql``: through a psycopg 3 connection (SQLAlchemy is not installed);
+* ``connectorx``: ``read_sql(..., return_type="arrow")``;
+* ``ADBC -> Arrow``: the driver's own ``fetch_arrow_table()`` (the decode floor; no parts).
+
+``--rss-rows N`` also unloads a second table of N rows (e.g. 20 M) once, to check that peak
+RSS stays flat as rows grow. Targets (issue 3): unload + read back >= 4x faster than
+pandas.read_sql and at least as fast as connectorx -> Arrow; peak RSS while unloading
+<= 400 MB and flat; parts read >= 3 M rows/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+POSTGRES = os.environ.get("TASUKI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+DATABASE = "tasuki_bench_warehouse"
+QUERY = "SELECT * FROM {table}"
+TARGET_VS_PANDAS = 4.0
+TARGET_RSS_MB = 400
+TARGET_PARTS_ROWS_PER_S = 3_000_000
+CASES = ("tasuki", "tasuki_parallel", "pandas", "connectorx", "adbc")
+LABELS = {
+    "tasuki_unload": "tasuki unload (to parts)",
+    "tasuki_total": "tasuki unload + read back to Arrow",
+    "tasuki_parts": "tasuki parts read (iter_batches)",
+    "tasuki_parallel_unload": "tasuki unload, parallel=2",
+    "tasuki_parallel_total": "tasuki unload parallel=2 + read back",
+    "pandas": "pandas.read_sql (psycopg)",
+    "connectorx": "connectorx -> Arrow",
+    "adbc": "ADBC -> Arrow (no parts)",
+}
+
+GENERATE = """
+CREATE TABLE {table} AS
+SELECT g::bigint AS id,
+       (g % 1000)::int AS i1,
+       (g % 7)::int AS i2,
+       (g * 13 % 100000)::int AS i3,
+       (g % 10007) * 0.37::float8 AS f,
+       ((g % 100000) / 100.0)::numeric(12, 2) AS amount,
+       substr(md5(g::text), 1, 20) AS name,
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' AS ts,
+       (g % 2 = 0) AS flag,
+       CASE WHEN g % 5 = 0 THEN NULL ELSE (g % 97)::int END AS maybe
+FROM generate_series(1, {rows}) g
+"""
+
+
+# -- children: one measurement per process ------------------------------------------------------
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(case: str, url: str, table: str) -> dict[str, Any]:
+    """Run one case in this (fresh) process and return its figures.
+
+    Each case imports what it needs before its clock starts: imports are not what is
+    measured, and on machines with PYTHONDONTWRITEBYTECODE set they take seconds.
+    """
+    sql = QUERY.format(table=table)
+    if case in ("tasuki", "tasuki_parallel"):
+        return _tasuki(url, sql, parallel=2 if case == "tasuki_parallel" else False)
+    if case == "pandas":
+        import pandas as pd
+        import psycopg
+
+        t0 = time.perf_counter()
+        with psycopg.connect(url) as conn, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "only SQLAlchemy is supported"
+            rows = len(pd.read_sql(sql, conn))
+    elif case == "connectorx":
+        import connectorx as cx
+
+        t0 = time.perf_counter()
+        rows = cx.read_sql(url, sql, return_type="arrow").num_rows
+    elif case == "adbc":
+        import adbc_driver_postgresql.dbapi as adbc
+
+        t0 = time.perf_counter()
+        with adbc.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            rows = cur.fetch_arrow_table().num_rows
+    else:
+        raise SystemExit(f"unknown case {case!r}")
+    return {"rows": rows, "total_s": time.perf_counter() - t0, "peak_rss_mb": _rss_mb()}
+
+
+def _tasuki(url: str, sql: str, *, parallel: bool | int) -> dict[str, Any]:
+    import adbc_driver_postgresql.dbapi  # noqa: F401  (imported lazily by the backend)
+
+    from tasuki.warehouse import PostgresWarehouse, check_query
+
+    check_query("SELECT 1")  # loads sqlglot's dialect tables
+    with (
+        tempfile.TemporaryDirectory(prefix="tasuki-bench-") as parts,
+        PostgresWarehouse(url, parts_dir=parts, parallel=parallel) as wh,
+    ):
+        t0 = time.perf_counter()
+        result = wh.query(sql)
+        unload = time.perf_counter() - t0
+        rss_unload = _rss_mb()
+        t1 = time.perf_counter()
+        streamed = sum(b.num_rows for b in result.iter_batches())
+        parts_s = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        table = result.to_arrow()
+        to_arrow = time.perf_counter() - t2
+        if table.num_rows != result.num_rows or streamed != result.num_rows:
+            raise RuntimeError("row counts disagree")
+        return {
+            "rows": result.num_rows,
+            "unload_s": unload,
+            "parts_s": parts_s,
+            "total_s": unload + to_arrow,
+            "peak_rss_unload_mb": rss_unload,
+            "peak_rss_mb": _rss_mb(),
+            "parts": len(result.parts),
+            "bytes": result.manifest.total_bytes,
+        }
+
+
+def measure(case: str, url: str, table: str) -> dict[str, Any]:
+    """Run ``case`` in a fresh interpreter and return its figures."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", case, "--url", url, "--table", table],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode:
+        raise RuntimeError(f"{case} failed:\n{proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+# -- setup and reporting ------------------------------------------------------------------------
+
+
+def prepare(rows: int, rss_rows: int | None) -> str:
+    """A fresh scratch database with ``bench`` (and ``bench_rss``); its URL."""
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    url = f"{POSTGRES}/{DATABASE}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table, n in (("bench", rows), ("bench_rss", rss_rows)):
+            if not n:
+                continue
+            t0 = time.perf_counter()
+            conn.execute(GENERATE.format(table=table, rows=int(n)))  # type: ignore[arg-type]
+            conn.execute(f"VACUUM ANALYZE {table}")  # type: ignore[arg-type]
+            size = conn.execute(f"SELECT pg_size_pretty(pg_relation_size('{table}'))").fetchone()  # type: ignore[arg-type]
+            print(
+                f"generated {table}: {n:,} rows, {size[0] if size else '?'}, "
+                f"{time.perf_counter() - t0:.0f} s",
+                file=sys.stderr,
+            )
+    return url
+
+
+def _machine(url: str) -> dict[str, Any]:
+    import adbc_driver_postgresql
+    import connectorx
+    import pandas
+    import psycopg
+    import pyarrow
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    with psycopg.connect(url) as conn:
+        server = conn.execute("SHOW server_version").fetchone()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "postgresql": server[0] if server else "?",
+        "pyarrow": pyarrow.__version__,
+        "adbc_driver_postgresql": adbc_driver_postgresql.__version__,
+        "connectorx": connectorx.__version__,
+        "pandas": pandas.__version__,
+        "psycopg": psycopg.__version__,
+    }
+
+
+def summarise(samples: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Median seconds, rows/s and peak RSS per reported line."""
+    out: list[dict[str, Any]] = []
+
+    def add(key: str, runs: list[dict[str, Any]], seconds_key: str, rss_key: str) -> None:
+        seconds = statistics.median(r[seconds_key] for r in runs)
+        out.append(
+            {
+                "key": key,
+                "case": LABELS[key],
+                "rows": runs[0]["rows"],
+                "median_s": seconds,
+                "rows_per_s": runs[0]["rows"] / seconds,
+                "peak_rss_mb": statistics.median(r[rss_key] for r in runs),
+                "runs": len(runs),
+            }
+        )
+
+    for case in ("tasuki", "tasuki_parallel"):
+        runs = samples.get(case)
+        if runs:
+            add(f"{case}_unload", runs, "unload_s", "peak_rss_unload_mb")
+            add(f"{case}_total", runs, "total_s", "peak_rss_mb")
+            if case == "tasuki":
+                add("tasuki_parts", runs, "parts_s", "peak_rss_unload_mb")
+    for case in ("pandas", "connectorx", "adbc"):
+        if samples.get(case):
+            add(case, samples[case], "total_s", "peak_rss_mb")
+    return out
+
+
+def verdicts(rows: list[dict[str, Any]], rss_check: dict[str, Any] | None) -> list[str]:
+    """One line per issue target: met or missed, with the figures."""
+    by = {r["key"]: r for r in rows}
+    lines = []
+    total = by.get("tasuki_total")
+    if total and "pandas" in by:
+        ratio = by["pandas"]["median_s"] / total["median_s"]
+        ok = ratio >= TARGET_VS_PANDAS
+        lines.append(
+            f"unload + read back vs pandas.read_sql: {ratio:.1f}x faster "
+            f"(target >= {TARGET_VS_PANDAS:g}x): **{'met' if ok else 'missed'}**"
+        )
+    if total and "connectorx" in by:
+        best = min(
+            (by[k] for k in ("tasuki_total", "tasuki_parallel_total") if k in by),
+            key=lambda r: r["median_s"],
+        )
+        ratio = by["connectorx"]["median_s"] / best["median_s"]
+        lines.append(
+            f"best tasuki unload + read back ({best['case']}) vs connectorx -> Arrow: "
+            f"{ratio:.2f}x (target >= 1x): **{'met' if ratio >= 1 else 'missed'}**"
+        )
+    unload = by.get("tasuki_unload")
+    if unload:
+        ok = unload["peak_rss_mb"] <= TARGET_RSS_MB
+        lines.append(
+            f"peak RSS while unloading: {unload['peak_rss_mb']:.0f} MB (target <= "
+            f"{TARGET_RSS_MB} MB): **{'met' if ok else 'missed'}**"
+        )
+    if unload and rss_check:
+        grow = rss_check["peak_rss_unload_mb"] / unload["peak_rss_mb"]
+        lines.append(
+            f"flatness: {rss_check['rows']:,} rows peak {rss_check['peak_rss_unload_mb']:.0f} MB "
+            f"vs {unload['rows']:,} rows {unload['peak_rss_mb']:.0f} MB ({grow:.2f}x for "
+            f"{rss_check['rows'] / unload['rows']:.0f}x the rows): "
+            f"**{'flat' if grow <= 1.25 else 'not flat'}**"
+        )
+    parts = by.get("tasuki_parts")
+    if parts:
+        ok = parts["rows_per_s"] >= TARGET_PARTS_ROWS_PER_S
+        lines.append(
+            f"parts read: {parts['rows_per_s'] / 1e6:.2f} M rows/s (target >= "
+            f"{TARGET_PARTS_ROWS_PER_S / 1e6:g} M): **{'met' if ok else 'missed'}**"
+        )
+    return lines
+
+
+def render(
+    rows: list[dict[str, Any]],
+    machine: dict[str, Any],
+    args: argparse.Namespace,
+    load: tuple[float, float],
+    rss_check: dict[str, Any] | None,
+) -> str:
+    """The results as a markdown section."""
+    lines = [
+        "## Warehouse",
+        "",
+        f"PostgreSQL -> client, `{args.rows:,}` rows x 10 columns (`SELECT * FROM bench`), "
+        f"median of {args.repeat} runs, cases interleaved, each in a fresh process (peak RSS = "
+        "`ru_maxrss` of that process). Produced by `python benchmarks/bench_warehouse.py`.",
+        "",
+        "| case | rows | median s | rows/s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['case']} | {r['rows']:,} | {r['median_s']:.2f} | {r['rows_per_s']:,.0f} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
+    lines += ["", *(f"- {v}" for v in verdicts(rows, rss_check))]
+    lines += [
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, "
+        f"PostgreSQL on the same host; load average {load[0]:.2f} before, {load[1]:.2f} after. "
+        f"Python {machine['python']}, PostgreSQL {machine['postgresql']}, pyarrow "
+        f"{machine['pyarrow']}, ADBC PostgreSQL {machine['adbc_driver_postgresql']}, connectorx "
+        f"{machine['connectorx']}, pandas {machine['pandas']}, psycopg {machine['psycopg']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(section: str) -> None:
+    """Replace the ``## Warehouse`` section of docs/benchmarks.md."""
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n\n"
+    start = text.find("## Warehouse\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    DOCS.write_text(text, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: build the table, measure every case, print (and document) the results."""
+    parser = argparse.ArgumentParser(prog="bench_warehouse.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rss-rows", type=int, default=None, help="also unload N rows once")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--table", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.url, args.table)))
+        return 0
+
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        parser.error(f"unknown cases {unknown}; known: {', '.join(CASES)}")
+    url = prepare(args.rows, args.rss_rows)
+    try:
+        machine = _machine(url)
+        load_before = os.getloadavg()[0]
+        samples: dict[str, list[dict[str, Any]]] = {}
+        for rep in range(args.repeat):
+            for case in cases:  # interleaved, so drifting load hits every case alike
+                figures = measure(case, url, "bench")
+                samples.setdefault(case, []).append(figures)
+                print(
+                    f"run {rep + 1} {case}: {figures['total_s']:.2f} s, "
+                    f"{figures['rows'] / figures['total_s']:,.0f} rows/s, "
+                    f"{figures['peak_rss_mb']:.0f} MB",
+                    file=sys.stderr,
+                )
+        rss_check = None
+        if args.rss_rows:
+            rss_check = measure("tasuki", url, "bench_rss")
+            print(
+                f"rss check {args.rss_rows:,} rows: unload {rss_check['unload_s']:.1f} s, "
+                f"{rss_check['peak_rss_unload_mb']:.0f} MB",
+                file=sys.stderr,
+            )
+        load_after = os.getloadavg()[0]
+    finally:
+        if not args.keep:
+            import psycopg
+
+            with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    rows = summarise(samples)
+    section = render(rows, machine, args, (load_before, load_after), rss_check)
+    print(section)
+    if args.json:
+        args.json.write_text(
+            json.dumps({"machine": machine, "rows": rows, "rss_check": rss_check}, indent=2)
+        )
+    if not args.no_docs and args.rows >= 1_000_000 and args.repeat >= 3:
+        write_docs(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
