@@ -123,4 +123,4 @@ class LoadOutcome:
     added_columns: tuple[str, ...] = ()
 
 
-BatchSource = Callable[[str, bool], Iterable["pa.RecordBatch"]]
+BatchSource = Callable[[str], Iterable["pa.RecordBatch"]]

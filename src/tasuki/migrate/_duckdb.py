@@ -184,7 +184,7 @@ def _load(
             work = f"{qi(schema)}.{qi(table + '_wk')}"
             conn.execute(f"DROP TABLE IF EXISTS {work}")
             conn.execute(f"CREATE TABLE {work} ({_ddl(plans, source.primary_key)})")
-            _insert(conn, work, cols, selects, batches("", True), counter)
+            _insert(conn, work, cols, selects, batches(""), counter)
             if existing is not None:
                 conn.execute(f"DROP TABLE {fq}")
             conn.execute(f"ALTER TABLE {work} RENAME TO {qi(table)}")
@@ -197,7 +197,7 @@ def _load(
             stage = qi("tasuki_stage")
             conn.execute(f"CREATE OR REPLACE TEMP TABLE {stage} ({_ddl(plans, ())})")
             where = cursor_condition(spec.cursor or "", spec.lag, before or "")
-            _insert(conn, stage, cols, selects, batches(where, False), counter)
+            _insert(conn, stage, cols, selects, batches(where), counter)
             written = _merge(conn, fq, stage, [p.name for p in plans], source.primary_key)
             conn.execute(f"DROP TABLE {stage}")
             after = newer_cursor(before, counter.max_cursor)

@@ -388,7 +388,7 @@ def load_postgres(
         if not incremental or initial:
             work = target.create_work_table(table, source)
             clock("prepare")
-            target.copy_into(work, source.columns, batches("", True), freeze=True, on_batch=counter)
+            target.copy_into(work, source.columns, batches(""), freeze=True, on_batch=counter)
             clock("copy")
             target.finish_work_table(work, table, source)
             clock("keys and analyze")
@@ -402,7 +402,7 @@ def load_postgres(
             where = cursor_condition(spec.cursor or "", spec.lag, before or "")
             clock("prepare")
             _, written = target.merge(
-                table, source.columns, batches(where, False), source.primary_key, counter
+                table, source.columns, batches(where), source.primary_key, counter
             )
             clock("copy and merge")
             after = newer_cursor(before, counter.max_cursor)

@@ -119,13 +119,13 @@ def migrate_table(
         )
     counter = Counter(table_spec.name, notify)
 
-    def batches(where: str, chunked: bool) -> Iterator[pa.RecordBatch]:
+    def batches(where: str) -> Iterator[pa.RecordBatch]:
         return read_batches(
             source_url,
             source,
             where=where,
             batch_rows=batch_rows,
-            chunk_rows=chunk_rows if chunked else None,
+            chunk_rows=chunk_rows,
         )
 
     outcome = run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -172,3 +173,32 @@ def test_incremental_needs_a_primary_key(mysql: MySQL, mariadb_url: str, pg: Pos
     spec = TableSpec(name="logs", mode="incremental", cursor="at")
     with pytest.raises(MigrationError, match="has no primary key, which mode 'incremental' needs"):
         migrate_table(mariadb_url, pg.url, spec, schema="app")
+
+
+def test_a_delta_larger_than_a_chunk_is_read_in_key_order_chunks(
+    users: MySQL, mariadb_url: str, pg: Postgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    migrate_table(mariadb_url, pg.url, SPEC, schema="app")
+    users.run(
+        "UPDATE users SET name = CONCAT('bulk ', id), updated_at = '2024-03-01 00:00:00' "
+        "WHERE id % 4 = 0"
+    )  # 125 rows change: more than a 50-row chunk
+
+    with caplog.at_level(logging.DEBUG, logger="tasuki.migrate._source"):
+        result = migrate_table(
+            mariadb_url, pg.url, SPEC, schema="app", chunk_rows=50, batch_rows=20
+        )
+    queries = [r.getMessage() for r in caplog.records if "source query" in r.getMessage()]
+    assert len(queries) == 11  # 500 rows in chunks of 50, and the empty 11th
+    assert all("ORDER BY `id` LIMIT 50" in q and "`updated_at` >=" in q for q in queries)
+
+    # All 500 rows are inside the lag window of the first cursor (00:08:20 - 10 minutes).
+    assert (result.rows_read, result.rows_written) == (500, 125)
+    assert pg.one("SELECT count(*) FROM app.users WHERE name LIKE 'bulk %%'") == 125
+    assert pg.one("SELECT count(*) FROM app.users") == 500
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="tasuki.migrate._source"):
+        small = migrate_table(mariadb_url, pg.url, SPEC, schema="app", chunk_rows=200)
+    assert (small.rows_read, small.rows_written) == (125, 0)  # the lag re-reads, nothing changes
+    queries = [r.getMessage() for r in caplog.records if "source query" in r.getMessage()]
+    assert len(queries) == 1 and "ORDER BY" not in queries[0]  # fits a chunk: one query
