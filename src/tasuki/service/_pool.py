@@ -64,6 +64,7 @@ class Scheduler:
         on_start: Called with a query id when a worker takes it; returning False skips it
             (it was cancelled in between) and reports ``("cancelled", None)``.
         on_finish: Called with the query id and its outcome.
+        scheme: Warehouse URL scheme, so workers load its backend before the first query.
     """
 
     def __init__(
@@ -73,8 +74,10 @@ class Scheduler:
         per_client: int,
         on_start: Callable[[str], bool],
         on_finish: Callable[[str, Outcome], None],
+        scheme: str = "",
     ) -> None:
         self.workers = workers
+        self.scheme = scheme
         self.per_client = per_client
         self._on_start = on_start
         self._on_finish = on_finish
@@ -285,6 +288,7 @@ class Scheduler:
                     str(from_parent),
                     str(to_parent),
                     str(os.getpid()),
+                    self.scheme,
                 ],
                 pass_fds=(from_parent, to_parent),
                 stdin=subprocess.DEVNULL,

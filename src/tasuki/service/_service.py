@@ -128,13 +128,17 @@ class QueryService:
             per_client=config.max_concurrent_per_client,
             on_start=self._started,
             on_finish=self._finished,
+            scheme=self.scheme,
         )
 
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         """Take the results directory, recover records, start workers and the sweeper."""
+        from tasuki.warehouse import check_query
+
         self.store.acquire()
+        check_query("SELECT 1", dialect=self.dialect)  # loads the dialect before the 1st request
         self.recover()
         self.scheduler.start()
         self._sweeper = threading.Thread(target=self._sweep, name="tasuki-expiry", daemon=True)

@@ -30,16 +30,21 @@ JobMessage = dict[str, Any]
 _PARENT_POLL = 0.5  # seconds between checks that the service is still alive
 
 
-def main(jobs: Connection, replies: Connection, parent_pid: int) -> None:
+# Drivers the built-in backends import on first use; loaded at start so that the first query
+# on each worker does not pay seconds of imports.
+_DRIVERS = {
+    "duckdb": ("duckdb",),
+    "postgresql": ("adbc_driver_postgresql.dbapi",),
+    "postgres": ("adbc_driver_postgresql.dbapi",),
+}
+
+
+def main(jobs: Connection, replies: Connection, parent_pid: int, scheme: str = "") -> None:
     """Serve jobs from ``jobs`` until it closes or the parent process dies."""
     threading.Thread(
         target=_watch_parent, args=(parent_pid,), name="tasuki-parent-watch", daemon=True
     ).start()
-    try:
-        # Import the warehouse layer now so the first query does not pay for it.
-        import tasuki.warehouse  # noqa: F401
-    except Exception:
-        logger.debug("preloading tasuki.warehouse failed", exc_info=True)
+    preload(scheme)
     replies.send(("ready", os.getpid()))
     while True:
         try:
@@ -49,6 +54,21 @@ def main(jobs: Connection, replies: Connection, parent_pid: int) -> None:
         if job is None:
             return
         replies.send(run_job(job))
+
+
+def preload(scheme: str) -> None:
+    """Import the warehouse layer, the backend and its driver (best effort)."""
+    import importlib
+
+    try:
+        from tasuki.warehouse.registry import get_warehouse_class
+
+        if scheme:
+            get_warehouse_class(scheme)
+        for module in _DRIVERS.get(scheme, ()):
+            importlib.import_module(module)
+    except Exception:  # the query reports the real error, with its context
+        logger.debug("preloading the %r backend failed", scheme, exc_info=True)
 
 
 def run_job(job: JobMessage) -> tuple[str, Any]:
@@ -104,4 +124,5 @@ if __name__ == "__main__":
         Connection(int(sys.argv[1]), writable=False),
         Connection(int(sys.argv[2]), readable=False),
         int(sys.argv[3]),
+        sys.argv[4] if len(sys.argv) > 4 else "",
     )
