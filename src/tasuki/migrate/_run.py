@@ -77,9 +77,11 @@ def migrate_table(
         target_url: ``postgresql://...`` (or ``postgres://``) or ``duckdb:///PATH``.
         table_spec: which table and how (mode, cursor, lag, drift policy).
         schema: target schema; defaults to ``public`` (PostgreSQL) or ``main`` (DuckDB).
-        batch_rows: rows per Arrow batch read from the source.
-        chunk_rows: rows per keyset query when the source key is one integer column (bounds
-            memory); None reads with one query.
+        batch_rows: at most this many rows per Arrow batch read from the source (fewer
+            for wide rows: a batch is kept near 8 MB by the table's average row length).
+        chunk_rows: at most this many rows per keyset query when the source key is one
+            integer column (bounds memory; also cut to four batches); None reads with one
+            query.
         progress: called with a :class:`Progress` at start, after each batch and at the end.
 
     Returns:
@@ -118,6 +120,7 @@ def migrate_table(
             target=target_url.split("@")[-1],
         )
     counter = Counter(table_spec.name, notify)
+    batch_rows, chunk_rows = source.batch_sizes(batch_rows, chunk_rows)
 
     def batches(where: str) -> Iterator[pa.RecordBatch]:
         return read_batches(

@@ -27,6 +27,8 @@ __all__ = ["Index", "SourceTable", "describe_table", "mysql_literal", "read_batc
 
 logger = logging.getLogger(__name__)
 
+# Target size of one Arrow batch; a chunk (what connectorx may buffer) is four of them.
+BATCH_BYTES = 8 * 1024 * 1024
 _INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
 # Sessions read in UTC so TIMESTAMP columns arrive as exact instants.
 _PRE_QUERIES = ["SET time_zone = '+00:00'"]
@@ -51,6 +53,20 @@ class SourceTable:
     primary_key: tuple[str, ...]
     indexes: tuple[Index, ...] = field(default=())
     integer_pk: bool = False
+    avg_row_bytes: int | None = None
+
+    def batch_sizes(self, batch_rows: int, chunk_rows: int | None) -> tuple[int, int | None]:
+        """Rows per batch and per chunk, shrunk for wide rows so memory stays bounded in bytes.
+
+        ``batch_rows`` and ``chunk_rows`` are upper bounds; with the table's average row
+        length (``information_schema.TABLES.AVG_ROW_LENGTH``) a batch is cut to about
+        ``BATCH_BYTES`` and a chunk to four batches.
+        """
+        if not self.avg_row_bytes:
+            return batch_rows, chunk_rows
+        batch = min(batch_rows, max(1024, BATCH_BYTES // self.avg_row_bytes))
+        chunk = None if chunk_rows is None else min(chunk_rows, 4 * batch)
+        return batch, chunk
 
     def column(self, name: str) -> ColumnPlan | None:
         """Return the plan of column ``name``, or None."""
@@ -163,6 +179,13 @@ def describe_table(url: str, table: str) -> SourceTable:
                 (database, table),
             )
             stats = cur.fetchall()
+            cur.execute(
+                "SELECT AVG_ROW_LENGTH FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                (database, table),
+            )
+            found = cur.fetchone()
+            avg_row_bytes = int(found[0]) if found and found[0] else None
     finally:
         conn.close()
     columns = tuple(
@@ -184,7 +207,7 @@ def describe_table(url: str, table: str) -> SourceTable:
     primary_key, indexes = _indexes(stats)
     types = {r[0]: str(r[1]).lower() for r in rows}
     integer_pk = len(primary_key) == 1 and types[primary_key[0]] in _INTEGER_TYPES
-    return SourceTable(database, table, columns, primary_key, indexes, integer_pk)
+    return SourceTable(database, table, columns, primary_key, indexes, integer_pk, avg_row_bytes)
 
 
 def _json_columns(cur: Any, database: str, table: str) -> set[str]:

@@ -258,3 +258,16 @@ def test_prefetch_stops_the_producer_when_the_consumer_leaves() -> None:
     assert closed.wait(5)
     time.sleep(0.05)
     assert len(produced) < 10  # bounded read-ahead: it did not run through the input
+
+
+def test_batches_shrink_for_wide_rows() -> None:
+    from tasuki.migrate._source import SourceTable
+
+    def table(avg: int | None) -> SourceTable:
+        return SourceTable("db", "t", (), ("id",), integer_pk=True, avg_row_bytes=avg)
+
+    assert table(None).batch_sizes(32768, 131072) == (32768, 131072)
+    assert table(100).batch_sizes(32768, 131072) == (32768, 131072)  # narrow rows: the caps
+    assert table(2048).batch_sizes(32768, 131072) == (4096, 16384)  # ~8 MB batches
+    assert table(10**7).batch_sizes(32768, 131072) == (1024, 4096)  # never below 1,024 rows
+    assert table(2048).batch_sizes(10, None) == (10, None)  # explicit small values stand
