@@ -64,7 +64,7 @@ class SourceTable:
         """
         if not self.avg_row_bytes:
             return batch_rows, chunk_rows
-        batch = min(batch_rows, max(1024, BATCH_BYTES // self.avg_row_bytes))
+        batch = min(batch_rows, max(64, BATCH_BYTES // self.avg_row_bytes))
         chunk = None if chunk_rows is None else min(chunk_rows, 4 * batch)
         return batch, chunk
 

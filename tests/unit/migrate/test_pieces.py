@@ -269,5 +269,5 @@ def test_batches_shrink_for_wide_rows() -> None:
     assert table(None).batch_sizes(32768, 131072) == (32768, 131072)
     assert table(100).batch_sizes(32768, 131072) == (32768, 131072)  # narrow rows: the caps
     assert table(2048).batch_sizes(32768, 131072) == (4096, 16384)  # ~8 MB batches
-    assert table(10**7).batch_sizes(32768, 131072) == (1024, 4096)  # never below 1,024 rows
+    assert table(10**7).batch_sizes(32768, 131072) == (64, 256)  # never below 64 rows
     assert table(2048).batch_sizes(10, None) == (10, None)  # explicit small values stand
