@@ -145,6 +145,8 @@ def describe_table(url: str, table: str) -> SourceTable:
         MigrationError: the source is unreachable, the table does not exist, or a column
             type has no mapping.
     """
+    import pymysql
+
     conn = _connect(url)
     database = parse_mysql_url(url)["database"]
     try:
@@ -167,7 +169,9 @@ def describe_table(url: str, table: str) -> SourceTable:
                 raise MigrationError(
                     f"source table {table!r} does not exist in database {database!r} "
                     f"(tables there: {', '.join(known[:20]) or 'none'}"
-                    f"{', ...' if len(known) > 20 else ''}). Fix the [[tables]] name.",
+                    f"{', ...' if len(known) > 20 else ''}). Fix the [[tables]] name, or grant "
+                    f"SELECT on it to {parse_mysql_url(url)['user']!r}: MySQL hides tables a "
+                    "user may not read.",
                     table=table,
                     database=database,
                 )
@@ -186,6 +190,12 @@ def describe_table(url: str, table: str) -> SourceTable:
             )
             found = cur.fetchone()
             avg_row_bytes = int(found[0]) if found and found[0] else None
+    except pymysql.err.MySQLError as exc:
+        raise MigrationError(
+            f"reading the columns of source table {table!r} from {_redact(url)!r} failed: "
+            f"{exc}. Check that the user may read information_schema and the table.",
+            table=table,
+        ) from exc
     finally:
         conn.close()
     columns = tuple(

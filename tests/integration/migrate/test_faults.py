@@ -173,3 +173,29 @@ def test_a_concurrent_run_on_the_same_table_is_refused(
             migrate_table(mariadb_url, pg.url, TableSpec(name="users"), schema="app")
     finally:
         pg.one("SELECT pg_advisory_unlock(hashtext('tasuki_migrate:app.users'))")
+
+
+def test_permission_errors_on_the_source_name_the_user_and_the_fix(
+    users: MySQL, mariadb_url: str, pg: Postgres
+) -> None:
+    users.run("CREATE TABLE secrets (id INT PRIMARY KEY)")
+    user = f"tasuki_ro_{users.database[-10:]}"
+    users.run(
+        f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'",
+        f"GRANT SELECT ON `{users.database}`.`users` TO '{user}'@'%'",
+    )
+    try:
+        limited = mariadb_url.replace("root@", f"{user}:pw@")
+        # The granted table copies; the other one is invisible to this user.
+        assert migrate_table(limited, pg.url, TableSpec(name="users")).rows_written == 500
+        with pytest.raises(
+            MigrationError,
+            match=rf"source table 'secrets' does not exist .*\(tables there: users\).* grant "
+            rf"SELECT on it to '{user}'",
+        ):
+            migrate_table(limited, pg.url, TableSpec(name="secrets"))
+        other_db = limited.rsplit("/", 1)[0] + "/mysql"
+        with pytest.raises(MigrationError, match=r"cannot connect to the source .*Access denied"):
+            migrate_table(other_db, pg.url, TableSpec(name="user"))
+    finally:
+        users.run(f"DROP USER '{user}'@'%'")
