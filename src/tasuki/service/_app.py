@@ -27,7 +27,7 @@ from tasuki.service._models import (
     QueryRequest,
     QueryStatus,
 )
-from tasuki.service._service import Job, QueryService, RequestRefused
+from tasuki.service._service import Job, QueryService, RefusedRequestError
 from tasuki.service._worker import error_info
 
 if TYPE_CHECKING:
@@ -53,14 +53,14 @@ def _client(
     """The client a request's bearer token belongs to (401 without a known token)."""
     service: QueryService = request.app.state.service
     if credentials is None or not credentials.credentials:
-        raise RequestRefused(
+        raise RefusedRequestError(
             "missing bearer token: send 'Authorization: Bearer <token>' with a token made "
             "by tasuki.service.add_client",
             status=401,
         )
     name = service.tokens.client_for(credentials.credentials)
     if name is None:
-        raise RequestRefused(
+        raise RefusedRequestError(
             "unknown or revoked token; ask the service operator for a new one", status=401
         )
     return name
@@ -179,7 +179,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         try:
             handle = await anyio.to_thread.run_sync(service.store.open_part, path)
         except FileNotFoundError:
-            raise RequestRefused(
+            raise RefusedRequestError(
                 f"part {index} of query {job.id!r} is gone (the result expired or was "
                 "deleted); run the query again",
                 status=410,
@@ -258,7 +258,7 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         start = int(first)
         end = min(size - 1, int(last)) if last else size - 1
     if start >= size or end < start:
-        raise RequestRefused(
+        raise RefusedRequestError(
             f"range {header!r} is outside the part's {size} bytes", status=416, size=size
         )
     return start, end
@@ -309,8 +309,8 @@ def _error(status: int, info: dict[str, Any], headers: dict[str, str] | None = N
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestRefused)
-    async def refused(request: Request, exc: RequestRefused) -> Response:
+    @app.exception_handler(RefusedRequestError)
+    async def refused(request: Request, exc: RefusedRequestError) -> Response:
         status = int(exc.fields.get("status", 400))
         info = {
             "type": _refusal_type(status),

@@ -29,14 +29,14 @@ from tasuki.service._storage import ResultStore
 if TYPE_CHECKING:
     from tasuki.service._config import ServiceConfig
 
-__all__ = ["Job", "QueryService", "RequestRefused"]
+__all__ = ["Job", "QueryService", "RefusedRequestError"]
 
 logger = logging.getLogger(__name__)
 
 _ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{24}$")
 
 
-class RequestRefused(WarehouseError):
+class RefusedRequestError(WarehouseError):
     """An API request the service refuses; ``status`` is the HTTP status to answer."""
 
 
@@ -191,7 +191,7 @@ class QueryService:
         Raises:
             UnsafeQueryError, QuerySyntaxError, WarehouseError: The query or its parameters
                 are refused (answered 400).
-            RequestRefused: The client's queue is full (429).
+            RefusedRequestError: The client's queue is full (429).
         """
         from tasuki.warehouse import check_query
         from tasuki.warehouse.registry import registry
@@ -201,7 +201,7 @@ class QueryService:
         limit = self.config.statement_timeout
         seconds = limit if timeout is None else min(float(timeout), limit)
         if self.scheduler.queued_count(client) >= self.config.max_queued_per_client:
-            raise RequestRefused(
+            raise RefusedRequestError(
                 f"client {client!r} already has {self.config.max_queued_per_client} queries "
                 "queued (the service's max_queued_per_client); wait for some to finish",
                 status=429,
@@ -240,18 +240,18 @@ class QueryService:
         """The client's query.
 
         Raises:
-            RequestRefused: No such query (404) or another client's (403).
+            RefusedRequestError: No such query (404) or another client's (403).
         """
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise RequestRefused(
+            raise RefusedRequestError(
                 f"no query {job_id!r}: never submitted, deleted, or its record expired",
                 status=404,
                 query_id=job_id,
             )
         if job.client != client:
-            raise RequestRefused(
+            raise RefusedRequestError(
                 f"query {job_id!r} belongs to another client; a client sees only its own queries",
                 status=403,
                 query_id=job_id,
@@ -302,25 +302,25 @@ class QueryService:
         """Path and size of part ``index`` of a succeeded query.
 
         Raises:
-            RequestRefused: Expired (410), not succeeded (409), no such part (404).
+            RefusedRequestError: Expired (410), not succeeded (409), no such part (404).
         """
         with self._lock:
             status, manifest = job.status, job.manifest
         if status == "expired":
-            raise RequestRefused(
+            raise RefusedRequestError(
                 f"query {job.id!r} expired: its result was deleted after the service's "
                 f"result TTL of {self.config.result_ttl:g} s; run the query again",
                 status=410,
             )
         if status != "succeeded" or manifest is None:
-            raise RequestRefused(
+            raise RefusedRequestError(
                 f"query {job.id!r} is {status}; parts are served only once it succeeded",
                 status=409,
                 query_status=status,
             )
         parts = manifest["parts"]
         if not 0 <= index < len(parts):
-            raise RequestRefused(
+            raise RefusedRequestError(
                 f"query {job.id!r} has {len(parts)} part(s), numbered 0..{len(parts) - 1}; "
                 f"there is no part {index}",
                 status=404,

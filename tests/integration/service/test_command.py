@@ -158,3 +158,18 @@ def test_service_config_is_validated(tmp_path: Path) -> None:
         from tasuki.service import create_app
 
         create_app(ServiceConfig(**{**base, "warehouse": "duckdbb:///x"}, clients={"a": "0" * 64}))
+
+
+def test_public_names_and_light_client_import() -> None:
+    import subprocess
+    import sys
+
+    import tasuki.service
+
+    for name in tasuki.service.__all__:
+        assert getattr(tasuki.service, name) is not None, name
+    code = (
+        "import sys; from tasuki.service import QueryClient, add_client, ServiceConfig; "
+        "assert 'fastapi' not in sys.modules and 'uvicorn' not in sys.modules, 'server loaded'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
