@@ -132,6 +132,15 @@ def _walk_graph(root: Any) -> int:
     return len(seen)
 
 
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process and its finished children (worker forks)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     """Run the case described by argv[1] (JSON) and write the result to argv[2]."""
     spec = json.loads(sys.argv[1])
@@ -146,6 +155,7 @@ def main() -> None:
     rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:
         result["phase"] = "construct"
+        c0 = _cpu_s()
         t0 = time.perf_counter()
         root, expected = _construct(spec["case"], spec["n"])
         t1 = time.perf_counter()
@@ -159,6 +169,7 @@ def main() -> None:
             result["value"] = value
             result["root_output"] = root.output().path()
         t2 = time.perf_counter()
+        result["cpu_s"] = _cpu_s() - c0
         result["construct_s"] = t1 - t0
         result["build_s"] = t2 - t1
         result["phase"] = "done"
