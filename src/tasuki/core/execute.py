@@ -57,9 +57,18 @@ def output_keys(task: Task) -> list[str]:
     """Workspace keys of a task's declared outputs (cached on the task value)."""
     keys: list[str] | None = task.__dict__.get("_tasuki_output_keys")
     if keys is None:
-        keys = [t.key for t in targets_of(task.output())]
+        targets = targets_of(task.output())
+        keys = [t.key for t in targets if t.in_store]
         task.__dict__["_tasuki_output_keys"] = keys
+        task.__dict__["_tasuki_external"] = [t for t in targets if not t.in_store]
     return keys
+
+
+def external_targets(task: Task) -> list[Target]:
+    """Declared outputs that live outside the workspace (warehouse tables)."""
+    output_keys(task)
+    external: list[Target] = task.__dict__["_tasuki_external"]
+    return external
 
 
 @dataclass
@@ -104,7 +113,11 @@ class Completeness:
     def check(self, task: Task) -> bool:
         """Record and every output present (and accepted by the code-change policy)."""
         exists = self.store.exists
-        return all(exists(k) for k in self.keys(task)) and self.accept(task)
+        return (
+            all(exists(k) for k in self.keys(task))
+            and all(t.exists(self.store) for t in external_targets(task))
+            and self.accept(task)
+        )
 
     def check_many(self, tasks: list[Task]) -> list[bool]:
         """``check`` for many tasks; remote stores look the keys up concurrently."""
@@ -116,6 +129,7 @@ class Completeness:
         for task, keys in zip(tasks, all_keys, strict=True):
             present = all(flat[i : i + len(keys)])
             i += len(keys)
+            present = present and all(t.exists(self.store) for t in external_targets(task))
             out.append(present and self.accept(task))
         return out
 
@@ -242,7 +256,7 @@ def _verify_outputs(task: Task, store: Store, ctx: context.RunContext) -> list[O
                     task=type(task).task_name(),
                     key=target.key,
                 )
-            info = OutputInfo(target.key, store.size(target.key), None)
+            info = target.info(store)
         infos.append(info)
     return infos
 

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import xxhash
 
@@ -66,9 +66,18 @@ class _HashingWriter(io.RawIOBase):
 
 
 class Target:
-    """Base of every target kind. ``key`` is relative to the workspace root."""
+    """Base of every target kind. ``key`` is relative to the workspace root.
+
+    ``in_store`` is False for targets that live outside the workspace (a warehouse table):
+    the runner then asks the target itself whether it exists instead of the store.
+    """
 
     key: str
+    in_store: ClassVar[bool] = True
+
+    def info(self, store: Store) -> OutputInfo:
+        """What the run record keeps about an output written outside ``dump``."""
+        return OutputInfo(self.key, store.size(self.key), None)
 
     def exists(self, store: Store) -> bool:
         """Whether the output is present in ``store``."""
