@@ -1,7 +1,7 @@
 """Run tasuki's benchmarks and print their tables: the one command.
 
     python benchmarks/run.py pipeline [--quick] [--repeat N] [--no-gokart] [--no-docs]
-    python benchmarks/run.py formats|warehouse|migrate
+    python benchmarks/run.py formats|warehouse|migrate|service
     python benchmarks/run.py all [--quick]
 
 Each benchmark is a module ``bench_<name>.py`` next to this file. A module with ``main(argv)``
@@ -18,12 +18,21 @@ import importlib
 import inspect
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("pipeline", "formats", "warehouse", "migrate")
+KNOWN = ("pipeline", "formats", "warehouse", "migrate")
+
+
+def benchmarks() -> list[str]:
+    """The known benchmarks in their order, then any other ``bench_*.py`` found here."""
+    found = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    return [*KNOWN, *(name for name in found if name not in KNOWN)]
+
+
 QUICK_ROWS = 100_000  # the DataFrame size a --quick formats run uses
 
 
@@ -110,14 +119,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="Other options go to the benchmark's own main() "
         "(pipeline: --no-gokart, --no-docs, --json PATH).",
     )
-    parser.add_argument("which", choices=[*BENCHMARKS, "all"], nargs="?", default="all")
+    names = benchmarks()
+    parser.add_argument("which", choices=[*names, "all"], nargs="?", default="all")
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument("--repeat", type=int, default=None, help="repeats per measurement")
     args, rest = parser.parse_known_args(argv)
-    names = BENCHMARKS if args.which == "all" else (args.which,)
+    names = names if args.which == "all" else [args.which]
     status = 0
     for name in names:
-        status = max(status, run_one(name, args, rest if args.which != "all" else []))
+        try:
+            code = run_one(name, args, rest if args.which != "all" else [])
+        except Exception:  # one broken benchmark must not hide the others' tables
+            if args.which != "all":
+                raise
+            traceback.print_exc()
+            code = 1
+        status = max(status, code)
     return status
 
 
