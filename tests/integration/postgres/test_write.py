@@ -80,7 +80,8 @@ def test_a_connection_dropped_mid_load_leaves_the_table_intact(
             if i == 5:  # the COPY is under way: kill the backend running it
                 admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid()"
+                    "WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid() "
+                    "AND datname = current_database()"  # never another test's COPY
                 )
             yield batch
 
