@@ -22,6 +22,7 @@ from tasuki.core.params import to_jsonable
 from tasuki.core.records import RunRecord, environment, now_iso, record_key
 from tasuki.core.results import ErrorInfo, TaskResult
 from tasuki.core.targets import OutputInfo, Target
+from tasuki.core.task import declared_outputs
 from tasuki.errors import MissingOutputError, TaskError
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def output_keys(task: Task) -> list[str]:
     """Workspace keys of a task's declared outputs (cached on the task value)."""
     keys: list[str] | None = task.__dict__.get("_tasuki_output_keys")
     if keys is None:
-        targets = targets_of(task.output())
+        targets = targets_of(declared_outputs(task))
         keys = [t.key for t in targets if t.in_store]
         task.__dict__["_tasuki_output_keys"] = keys
         task.__dict__["_tasuki_external"] = [t for t in targets if not t.in_store]
@@ -245,7 +246,7 @@ def _run_with_retries(task: Task, store: Store, settings: Settings) -> TaskResul
 
 def _verify_outputs(task: Task, store: Store, ctx: context.RunContext) -> list[OutputInfo]:
     infos = []
-    for target in targets_of(task.output()):
+    for target in targets_of(declared_outputs(task)):
         info = ctx.written.get(target.key)
         if info is None:
             if not target.exists(store):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.records import RunRecord, find_record
-from tasuki.core.task import Task, _load_outputs
+from tasuki.core.task import Task, _load_outputs, declared_outputs
 from tasuki.errors import RecordNotFoundError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def load(task: Task, *, store: Store | None = None, workspace: str | None = None
     from tasuki.core import context
 
     ctx = context.RunContext(_store(store, workspace))
-    return _load_outputs(task.output(), ctx)
+    return _load_outputs(declared_outputs(task), ctx)
 
 
 def load_output(unique_id: str, *, workspace: str | None = None, store: Store | None = None) -> Any:

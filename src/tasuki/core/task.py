@@ -345,7 +345,7 @@ class Task:
     def dump(self, obj: Any, name: str | None = None) -> None:
         """Write ``obj`` to this task's output (or to the output called ``name``)."""
         ctx = context.current("dump", self)
-        target = _pick_target(self, self.output(), name, "output")
+        target = _pick_target(self, declared_outputs(self), name, "output")
         where = f"{type(self).task_name()}.dump()"
         fail = self.fail_on_empty_dump
         info = target.dump(
@@ -365,7 +365,7 @@ class Task:
         """
         ctx = context.current("load", self)
         if isinstance(target, Task):
-            return _load_outputs(target.output(), ctx)
+            return _load_outputs(declared_outputs(target), ctx)
         requires = self.__dict__.get("_tasuki_requires", None)
         if requires is None:
             requires = self.requires()
@@ -379,7 +379,7 @@ class Task:
                     name=target,
                 )
             requires = requires[target]
-        return _map_structure(requires, lambda t: _load_outputs(t.output(), ctx))
+        return _map_structure(requires, lambda t: _load_outputs(declared_outputs(t), ctx))
 
     def load_data_frame(
         self,
@@ -409,6 +409,20 @@ class Task:
     def task_log(self) -> dict[str, Any]:
         """A dict kept in this run's record (metrics, notes): ``self.task_log["auc"] = 0.9``."""
         return context.current("task_log", self).task_log
+
+
+def declared_outputs(task: Task) -> Any:
+    """``task.output()``, computed once per task value (it is called several times a run,
+    and each call builds targets and looks formats up)."""
+    d = task.__dict__
+    outputs = d.get("_tasuki_outputs", _UNSET)
+    if outputs is _UNSET:
+        outputs = task.output()
+        d["_tasuki_outputs"] = outputs
+    return outputs
+
+
+_UNSET: Any = object()
 
 
 def _map_structure(structure: Any, fn: Callable[[Task], Any]) -> Any:
