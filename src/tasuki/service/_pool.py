@@ -196,9 +196,24 @@ class Scheduler:
                 self._on_finish(job.id, outcome)
             except Exception:
                 logger.exception("recording the outcome of query %s failed", job.id)
+            if (handle is None or handle.process.poll() is not None) and not self._closing:
+                # Replace a killed worker now, not when the next query is already waiting.
+                handle = self._respawn(index, handle)
         if handle is not None:
             _stop(handle)
             self._handles.pop(index, None)
+
+    def _respawn(self, index: int, handle: _Handle | None) -> _Handle | None:
+        if handle is not None:
+            _stop(handle)
+            self._handles.pop(index, None)
+        try:
+            return self._spawn(index)
+        except Exception:
+            logger.warning(
+                "worker %d could not restart; retrying with its next query", index, exc_info=True
+            )
+            return None
 
     def _take(self) -> _Queued | None:
         """The oldest queued query whose client is under its limit (waits for one)."""

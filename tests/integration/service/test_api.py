@@ -38,7 +38,7 @@ def service(
         warehouse=f"duckdb://{duck_file}",
         results_dir=str(tmp_path_factory.mktemp("results")),
         tokens_file=str(tokens[0]),
-        workers=2,
+        workers=1,
         warehouse_options={"part_rows": PART_ROWS},
     )
     with running_service(config) as running:

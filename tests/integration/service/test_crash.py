@@ -23,7 +23,7 @@ def test_kill_9_mid_unload_is_failed_after_restart(
         warehouse=f"duckdb://{duck_file}",
         results_dir=str(results),
         tokens_file=str(tokens[0]),
-        workers=2,
+        workers=1,
         warehouse_options={"part_rows": 50_000},
     )
     headers = {"Authorization": f"Bearer {tokens[1]['alice']}"}
@@ -49,7 +49,7 @@ def test_kill_9_mid_unload_is_failed_after_restart(
         assert status["status"] == "running"
         assert service.process is not None
         workers = psutil.Process(service.process.pid).children(recursive=True)
-        assert len(workers) == 2
+        assert len(workers) == 1
         service.kill()
     finally:
         service.stop()
