@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from tasuki.storage.base import Store
 
 __all__ = ["ProcessPool", "fork_available"]
+
+_FLUSH_SECONDS = 0.05
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,11 @@ def _worker_main(
             return
         if batch is None:
             return
+        # Results go back in groups: a send per task wakes the scheduler (and, on a busy
+        # machine, costs a context switch) for every small task. A group is flushed at the
+        # end of the batch, or once it is 50 ms old, so dependents are released promptly.
+        done: list[TaskResult] = []
+        flushed = time.monotonic()
         for uid, forced in batch:
             task = graph.nodes[uid].task
             try:
@@ -64,7 +72,12 @@ def _worker_main(
                     "failed",
                     error=ErrorInfo(type(exc).__name__, str(exc), "", False),
                 )
-            conn.send(result)
+            done.append(result)
+            if time.monotonic() - flushed > _FLUSH_SECONDS:
+                conn.send(done)
+                done, flushed = [], time.monotonic()
+        if done:
+            conn.send(done)
 
 
 class ProcessPool:
@@ -106,21 +119,22 @@ class ProcessPool:
         self.in_flight[worker] += len(batch)
 
     def results(self, on_result: Callable[[TaskResult], None]) -> None:
-        """Wait for at least one result and pass every available one to ``on_result``."""
+        """Wait for results and pass every available one to ``on_result``."""
         ready = wait(self._conns)
         for item in ready:
             conn: Connection = item  # type: ignore[assignment]
             index = self._conns.index(conn)
             try:
-                result: TaskResult = conn.recv()
+                results: list[TaskResult] = conn.recv()
             except EOFError:
                 proc = self._procs[index]
                 raise RuntimeError(
                     f"worker process {proc.pid} died (exit code {proc.exitcode}); the tasks it "
                     "held are incomplete and will run again next time"
                 ) from None
-            self.in_flight[index] -= 1
-            on_result(result)
+            self.in_flight[index] -= len(results)
+            for result in results:
+                on_result(result)
 
     def close(self, *, kill: bool = False) -> None:
         """Stop the workers: politely, or at once (Ctrl-C)."""

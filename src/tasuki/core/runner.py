@@ -20,7 +20,7 @@ from tasuki.core.graph import Graph, build_graph
 from tasuki.core.hooks import HookCaller
 from tasuki.core.pool import ProcessPool, fork_available
 from tasuki.core.progress import Progress
-from tasuki.core.records import now_iso
+from tasuki.core.records import environment, now_iso
 from tasuki.core.results import BuildResult, ErrorInfo, TaskResult
 from tasuki.core.task import Task
 from tasuki.errors import TaskFailedError
@@ -331,6 +331,7 @@ class _Scheduler:
 
     def run_pool(self, store: Store, completeness: Completeness) -> None:
         """Run in forked worker processes, sending ready tasks in batches."""
+        environment()  # computed once here, not once per forked worker (it runs git)
         pool = ProcessPool(self.settings.workers, self.graph, store, self.settings, completeness)
         clean = False
         try:
@@ -350,7 +351,8 @@ class _Scheduler:
     def _dispatch(self, pool: ProcessPool) -> None:
         while self.ready:
             share = max(1, min(64, len(self.ready) // (2 * pool.size)))
-            idle = [w for w, n in pool.in_flight.items() if n < share]
+            # Up to two batches per worker: one running, one waiting in its pipe.
+            idle = [w for w, n in pool.in_flight.items() if n < 2 * share]
             if not idle:
                 return
             for worker in idle:
