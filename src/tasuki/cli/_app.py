@@ -310,3 +310,88 @@ def migrate(
     if not result.ok:
         raise typer.Exit(1)
 
+
+
+@app.command()
+@_errors_exit_2
+def query(
+    sql: Annotated[str, typer.Argument(help="One read-only SELECT / WITH statement.")],
+    warehouse: Annotated[
+        str | None, typer.Option("--warehouse", help="URL or a name from [warehouses].")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write .parquet or .csv instead.")
+    ] = None,
+    service: Annotated[
+        str | None, typer.Option("--service", help="Query service URL (else direct).")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="TASUKI_QUERY_TOKEN", help="Service token.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows shown in the preview.")] = 20,
+    config: ConfigFile = None,
+) -> None:
+    """Run a query on the warehouse (or through the query service): preview or write a file."""
+    from tasuki.service import run_query_command
+
+    settings = _settings(config)
+    url = warehouse
+    if url is not None and "://" not in url and url in settings.warehouses:
+        url = settings.warehouses[url]
+    if url is None and len(settings.warehouses) == 1:
+        url = next(iter(settings.warehouses.values()))
+    code = run_query_command(
+        sql, warehouse=url, service_url=service, token=token, output=output, limit_preview=limit
+    )
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+@_errors_exit_2
+def serve(
+    warehouse: Annotated[str, typer.Option(help="Warehouse URL or a name from [warehouses].")],
+    results_dir: Annotated[str, typer.Option(help="Folder or URL for result parts.")],
+    tokens_file: Annotated[
+        str | None, typer.Option(help="Client tokens (hashed), from `tasuki add-client`.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Queries run at once.")] = 4,
+    per_client: Annotated[int, typer.Option(help="Running queries per client.")] = 2,
+    ttl: Annotated[float, typer.Option(help="Seconds results are kept.")] = 24 * 3600.0,
+    config: ConfigFile = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Serve the HTTP query API (POST /v1/queries, GET parts as Parquet)."""
+    from tasuki.service import ServiceConfig
+    from tasuki.service import serve as run_server
+
+    _setup_logging(log_level)
+    settings = _settings(config)
+    run_server(
+        ServiceConfig(
+            warehouse=warehouse,
+            results_dir=results_dir,
+            tokens_file=tokens_file,
+            warehouses=settings.warehouses,
+            workers=workers,
+            max_concurrent_per_client=per_client,
+            result_ttl=ttl,
+        ),
+        host=host,
+        port=port,
+    )
+
+
+@app.command(name="add-client")
+@_errors_exit_2
+def add_client_cmd(
+    name: Annotated[str, typer.Argument(help="Client name.")],
+    tokens_file: Annotated[str, typer.Option(help="Tokens file (created if missing).")],
+    replace: Annotated[bool, typer.Option(help="Replace an existing client's token.")] = False,
+) -> None:
+    """Create a query-service client and print its token once (it is stored hashed)."""
+    from tasuki.service import add_client
+
+    typer.echo(add_client(tokens_file, name, replace=replace))
