@@ -26,6 +26,8 @@ from tasuki.warehouse.base import Warehouse
 from tasuki.warehouse.registry import connect, register
 
 if TYPE_CHECKING:
+    from tasuki.warehouse._lineage import TableTarget, WriteTableTask, read_lineage
+    from tasuki.warehouse._task import QueryTask
     from tasuki.warehouse.bigquery import BigQueryWarehouse
     from tasuki.warehouse.duckdb import DuckDBWarehouse
     from tasuki.warehouse.postgres import PostgresWarehouse
@@ -39,10 +41,14 @@ __all__ = [
     "PartInfo",
     "PostgresWarehouse",
     "QueryResult",
+    "QueryTask",
     "RedshiftWarehouse",
+    "TableTarget",
     "Warehouse",
+    "WriteTableTask",
     "check_query",
     "connect",
+    "read_lineage",
     "register",
 ]
 
@@ -51,6 +57,10 @@ _LAZY = {
     "DuckDBWarehouse": "tasuki.warehouse.duckdb",
     "PostgresWarehouse": "tasuki.warehouse.postgres",
     "RedshiftWarehouse": "tasuki.warehouse.redshift",
+    "QueryTask": "tasuki.warehouse._task",
+    "TableTarget": "tasuki.warehouse._lineage",
+    "WriteTableTask": "tasuki.warehouse._lineage",
+    "read_lineage": "tasuki.warehouse._lineage",
 }
 
 
