@@ -315,7 +315,7 @@ class _Run:
             parts = writer.close()
             ok = True
         except BaseException as exc:
-            raise self.fail(exc, sql) from exc
+            raise _chained(self.fail(exc, sql), exc)  # noqa: B904 (_chained sets the cause)
         finally:
             self.wh._release(connection, ok)
         return self.finish(writer.schema, parts, snapshot_at, {"connections": 1})
@@ -358,14 +358,14 @@ class _Run:
                     first = self.stream(cursor, queries[0], "part-000")
                 except BaseException as exc:
                     # Record the cause before the other ranges fail on the aborted snapshot.
-                    raise self.fail(exc, sql) from exc
+                    raise _chained(self.fail(exc, sql), exc)  # noqa: B904 (_chained sets the cause)
                 written = [first] + [f.result() for f in futures]
             finally:
                 pool.shutdown(wait=True)
             parts = [p for w in written for p in w.close()]
             ok = True
         except BaseException as exc:
-            raise self.fail(exc, sql) from exc
+            raise _chained(self.fail(exc, sql), exc)  # noqa: B904 (_chained sets the cause)
         finally:
             self.wh._release(connection, ok)
         extra = {"connections": len(queries), "snapshot": snapshot, "pages": pages}
@@ -385,7 +385,7 @@ class _Run:
             ok = True
             return writer
         except BaseException as exc:
-            raise self.fail(exc, sql) from exc
+            raise _chained(self.fail(exc, sql), exc)  # noqa: B904 (_chained sets the cause)
         finally:
             self.wh._release(connection, ok)
 
@@ -407,6 +407,14 @@ class _Run:
             storage_options=self.wh.storage_options,
             extra=extra,
         )
+
+
+def _chained(error: BaseException, exc: BaseException) -> BaseException:
+    """``error`` to raise for ``exc``: ``exc`` itself unchanged, or chained to it."""
+    if error is not exc and error.__cause__ is None:
+        error.__cause__ = exc
+        error.__suppress_context__ = True
+    return error
 
 
 def _workers(mode: Parallel) -> int:
