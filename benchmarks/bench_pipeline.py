@@ -287,6 +287,15 @@ def _versions() -> dict[str, str]:
     return info
 
 
+def _commit() -> str:
+    """HEAD's short hash, marked when src/ has uncommitted changes (others edit as we run)."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "src"], capture_output=True)
+    mark = " (src/ modified)" if dirty.stdout.strip() else ""
+    return (head.stdout.strip() or "unknown") + mark
+
+
 def _filesystem(path: Path) -> str:
     """The file system type holding ``path`` (longest mount point in /proc/mounts)."""
     best, kind = "", "unknown"
@@ -336,9 +345,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     loads: list[float] = []
+    commit_before = _commit()
     repeat = 1 if args.quick else args.repeat
     outcomes = run_cases(plan(args.quick, not args.no_gokart), repeat, log, loads, args.scratch)
     info = _versions()
+    commit_after = _commit()
+    info["commit"] = commit_before
+    if commit_after != commit_before:  # the tree changed under the run: say so
+        info["commit"] += f" at the start, {commit_after} at the end"
     scratch = (args.scratch or Path(tempfile.gettempdir())).resolve()
     info["workspaces"] = f"{scratch} ({_filesystem(scratch)})"
     if loads:
