@@ -117,7 +117,14 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-_NOT_SETTINGS = {"TASUKI_REQUIRE_SERVICES", "TASUKI_TEST_POSTGRES", "TASUKI_TEST_REDIS"}
+# Variables with the prefix that are not settings: the test-suite switches, and the query
+# service token (a secret, kept out of the Settings object on purpose).
+_NOT_SETTINGS = {
+    "TASUKI_REQUIRE_SERVICES",
+    "TASUKI_TEST_POSTGRES",
+    "TASUKI_TEST_REDIS",
+    "TASUKI_QUERY_TOKEN",
+}
 
 
 def _env_value(value: str) -> Any:

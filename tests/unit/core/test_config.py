@@ -70,3 +70,8 @@ def test_nothing_read_at_import():
     import tasuki.config
 
     importlib.reload(tasuki.config)  # must not raise even with a broken file around
+
+
+def test_query_token_variable_is_not_a_setting(monkeypatch):
+    monkeypatch.setenv("TASUKI_QUERY_TOKEN", "secret")
+    assert load_settings().workspace == "./workspace"
