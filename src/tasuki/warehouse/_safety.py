@@ -39,6 +39,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
 from tasuki.errors import QuerySyntaxError, UnsafeQueryError, WarehouseError
+from tasuki.warehouse._denied import DENIED_FUNCTIONS
 
 __all__ = [
     "DENIED_FUNCTIONS",
@@ -52,125 +53,6 @@ DIALECTS = ("postgres", "redshift", "duckdb", "bigquery")
 
 ALLOWED = "exactly one read-only SELECT, WITH ... SELECT, or UNION / INTERSECT / EXCEPT of them"
 
-_PG_DENIED = frozenset(
-    {
-        # server files and directories
-        "pg_read_file",
-        "pg_read_binary_file",
-        "pg_ls_dir",
-        "pg_stat_file",
-        "pg_ls_logdir",
-        "pg_ls_waldir",
-        "pg_ls_tmpdir",
-        "pg_ls_archive_statusdir",
-        "pg_ls_logicalmapdir",
-        "pg_ls_logicalsnapdir",
-        "pg_ls_replslotdir",
-        "pg_file_write",
-        "pg_file_rename",
-        "pg_file_unlink",
-        "pg_file_sync",
-        "pg_logdir_ls",
-        "pg_current_logfile",
-        # large objects (lo_import reads server files, lo_export writes them)
-        "loread",
-        "lowrite",
-        # other databases and arbitrary SQL given as text
-        "query_to_xml",
-        "query_to_xmlschema",
-        "query_to_xml_and_xmlschema",
-        "cursor_to_xml",
-        "cursor_to_xmlschema",
-        # backend, server and configuration control
-        "pg_terminate_backend",
-        "pg_cancel_backend",
-        "pg_reload_conf",
-        "pg_rotate_logfile",
-        "pg_promote",
-        "pg_switch_wal",
-        "pg_create_restore_point",
-        "pg_backup_start",
-        "pg_backup_stop",
-        "pg_start_backup",
-        "pg_stop_backup",
-        "pg_wal_replay_pause",
-        "pg_wal_replay_resume",
-        "pg_create_physical_replication_slot",
-        "pg_create_logical_replication_slot",
-        "pg_drop_replication_slot",
-        "pg_copy_physical_replication_slot",
-        "pg_copy_logical_replication_slot",
-        "pg_replication_slot_advance",
-        "pg_logical_emit_message",
-        "pg_import_system_collations",
-        "pg_notify",
-        "set_config",
-        "pg_export_snapshot",
-        # sequences change state even in a read-only transaction's eyes
-        "nextval",
-        "setval",
-        "txid_current",
-        "pg_current_xact_id",
-    }
-)
-_PG_DENIED_PREFIXES = ("lo_", "dblink", "pg_advisory", "pg_try_advisory", "pg_ls_")
-
-_DUCKDB_DENIED = frozenset(
-    {
-        "read_csv",
-        "read_csv_auto",
-        "readcsv",
-        "read_parquet",
-        "readparquet",
-        "parquet_scan",
-        "parquet_metadata",
-        "parquet_schema",
-        "parquet_file_metadata",
-        "parquet_kv_metadata",
-        "parquet_bloom_probe",
-        "read_json",
-        "read_json_auto",
-        "read_json_objects",
-        "read_json_objects_auto",
-        "read_ndjson",
-        "read_ndjson_auto",
-        "read_ndjson_objects",
-        "read_text",
-        "read_blob",
-        "read_xlsx",
-        "sniff_csv",
-        "glob",
-        "iceberg_scan",
-        "iceberg_metadata",
-        "delta_scan",
-        "sqlite_scan",
-        "sqlite_attach",
-        "postgres_scan",
-        "postgres_scan_pushdown",
-        "postgres_query",
-        "postgres_execute",
-        "postgres_attach",
-        "mysql_query",
-        "mysql_execute",
-        "st_read",
-        "query",
-        "query_table",
-        "getenv",
-        "install_extension",
-        "load_extension",
-    }
-)
-_DUCKDB_DENIED_PREFIXES = ("read_", "http_")
-
-_BIGQUERY_DENIED = frozenset({"external_query", "session_user"})
-
-DENIED_FUNCTIONS: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] = {
-    "postgres": (_PG_DENIED, _PG_DENIED_PREFIXES),
-    "redshift": (_PG_DENIED, _PG_DENIED_PREFIXES),
-    "duckdb": (_DUCKDB_DENIED, _DUCKDB_DENIED_PREFIXES),
-    "bigquery": (_BIGQUERY_DENIED, ()),
-}
-"""Per dialect: (exact function names, name prefixes) that a query may not call."""
 
 _QUERY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 
