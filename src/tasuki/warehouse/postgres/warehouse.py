@@ -436,7 +436,9 @@ def _with_connect_timeout(uri: str, seconds: float) -> str:
     if any(k == "connect_timeout" for k, _ in query):
         return uri
     query.append(("connect_timeout", str(max(1, round(seconds)))))
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    # quote_via=quote: libpq reads '+' literally, so spaces must be %20 (options=-c%20...)
+    encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return urllib.parse.urlunsplit(parts._replace(query=encoded))
 
 
 def _close_quietly(connection: Any) -> None:
