@@ -311,7 +311,6 @@ def migrate(
         raise typer.Exit(1)
 
 
-
 @app.command()
 @_errors_exit_2
 def query(

@@ -167,11 +167,8 @@ def compile_checker(tp: Any) -> Checker:
         return lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)
     if tp is Path or tp is PurePath:
         return lambda v: isinstance(v, PurePath)
-    if (
-        (isinstance(tp, type)
-        and tp in (str, dt.timedelta))
-        or (isinstance(tp, type)
-        and (issubclass(tp, enum.Enum) or _is_task_class(tp)))
+    if (isinstance(tp, type) and tp in (str, dt.timedelta)) or (
+        isinstance(tp, type) and (issubclass(tp, enum.Enum) or _is_task_class(tp))
     ):
         cls = tp
         return lambda v: isinstance(v, cls)

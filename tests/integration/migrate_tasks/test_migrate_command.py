@@ -11,8 +11,9 @@ from tasuki.cli import app
 
 def _mariadb(url: str) -> pymysql.Connection:
     db = url.rsplit("/", 1)[1]
-    return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=db,
-                           autocommit=True)
+    return pymysql.connect(
+        host="127.0.0.1", port=3306, user="root", password="", database=db, autocommit=True
+    )
 
 
 def test_migrate_command_runs_each_table_as_a_task(mariadb_url, postgres_url, tmp_path):
@@ -20,8 +21,7 @@ def test_migrate_command_runs_each_table_as_a_task(mariadb_url, postgres_url, tm
         cur.execute("CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(20), active TINYINT(1))")
         cur.execute("INSERT INTO users VALUES (1, 'aki', 1), (2, 'ben', 0), (3, NULL, 1)")
         cur.execute(
-            "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id INT, "
-            "updated_at DATETIME NOT NULL)"
+            "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id INT, updated_at DATETIME NOT NULL)"
         )
         cur.execute("INSERT INTO orders VALUES (1, 1, '2024-01-01 10:00:00')")
     config = tmp_path / "migrations.toml"
@@ -31,8 +31,17 @@ def test_migrate_command_runs_each_table_as_a_task(mariadb_url, postgres_url, tm
         '[[tables]]\nname = "orders"\nmode = "incremental"\ncursor = "updated_at"\n'
     )
     runner = CliRunner()
-    args = ["migrate", "--config", str(config), "--workers", "2",
-            "--workspace", str(tmp_path / "ws"), "--log-level", "WARNING"]
+    args = [
+        "migrate",
+        "--config",
+        str(config),
+        "--workers",
+        "2",
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--log-level",
+        "WARNING",
+    ]
     first = runner.invoke(app, args, catch_exceptions=False)
     assert first.exit_code == 0, first.output
     assert "ran  users" in first.output and "ran  orders" in first.output

@@ -28,8 +28,15 @@ def test_mypy_flags_bad_task_construction(tmp_path):
     path = tmp_path / "snippet.py"
     path.write_text(SNIPPET)
     out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental", "--strict", "--allow-untyped-defs",
-         str(path)],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--no-incremental",
+            "--strict",
+            "--allow-untyped-defs",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         check=False,
