@@ -129,14 +129,22 @@ def now_iso() -> str:
 @functools.cache
 def environment() -> dict[str, Any]:
     """Versions, host and git commit, computed once per process (records must stay cheap)."""
-    from importlib import metadata
+    # Versions of libraries this process has imported, read from the modules themselves:
+    # importlib.metadata scans site-packages per call (~50 ms each on a busy disk).
+    from tasuki import __version__
 
-    versions: dict[str, str] = {}
-    for dist in ("tasuki", "pandas", "pyarrow", "numpy", "polars", "scikit-learn", "fsspec"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
+    versions: dict[str, str] = {"tasuki": __version__}
+    for dist, module in (
+        ("pandas", "pandas"),
+        ("pyarrow", "pyarrow"),
+        ("numpy", "numpy"),
+        ("polars", "polars"),
+        ("scikit-learn", "sklearn"),
+        ("fsspec", "fsspec"),
+    ):
+        version = getattr(sys.modules.get(module), "__version__", None)
+        if isinstance(version, str):
+            versions[dist] = version
     return {
         "python": platform.python_version(),
         "versions": versions,
