@@ -20,6 +20,7 @@ can be memory-mapped.
 
 from __future__ import annotations
 
+import abc
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal
 
 from tasuki.errors import FormatError
@@ -135,11 +136,13 @@ class _ColumnarFormat(FormatBase):
             ) from exc
         return from_arrow(table, self.extension, file)
 
+    @abc.abstractmethod
     def write_table(self, table: pa.Table, file: BinaryIO) -> None:
-        raise NotImplementedError
+        """Write an Arrow table in this container."""
 
+    @abc.abstractmethod
     def read_table(self, file: Any) -> pa.Table:
-        raise NotImplementedError
+        """Read an Arrow table from this container."""
 
 
 class ParquetFormat(_ColumnarFormat):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import gzip
 import io
 import os
@@ -72,7 +73,7 @@ def local_path_of(file: Any) -> str | None:
     return name if same and stat.S_ISREG(opened.st_mode) else None
 
 
-class FormatBase:
+class FormatBase(abc.ABC):
     """Common behaviour of the built-in formats.
 
     Subclasses set ``name``, ``extensions`` and ``accepts`` (a phrase naming the values
@@ -111,17 +112,20 @@ class FormatBase:
         """Whether ``obj`` counts as empty (see :func:`tasuki.formats.is_empty`)."""
         return is_empty(obj)
 
+    @abc.abstractmethod
     def check(self, obj: Any) -> None:
         """Raise FormatError when this format cannot hold ``obj``."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def write(self, obj: Any, file: BinaryIO) -> None:
         """Write an already checked value."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def read(self, file: BinaryIO) -> Any:
         """Read a value."""
-        raise NotImplementedError
+        ...
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

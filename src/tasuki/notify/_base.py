@@ -7,6 +7,7 @@ swallows.
 
 from __future__ import annotations
 
+import abc
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -103,7 +104,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, min(seconds, MAX_RETRY_AFTER))
 
 
-class Notifier:
+class Notifier(abc.ABC):
     """Base of the build notifiers: filtering by outcome, retries with backoff, error reporting.
 
     Subclasses implement :meth:`render` (the request body for a build) and :meth:`post`
@@ -158,17 +159,19 @@ class Notifier:
         """Whether this build's outcome is one the notifier reports."""
         return ("success" if result.ok else "failure") in self.on
 
+    @abc.abstractmethod
     def render(self, result: BuildResult) -> dict[str, Any]:
         """The JSON body describing ``result``."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def post(self, body: dict[str, Any]) -> None:
         """Make one delivery attempt.
 
         Raises:
             DeliveryFailure: the endpoint could not be reached or answered non-2xx.
         """
-        raise NotImplementedError
+        ...
 
     def on_build_end(self, result: BuildResult) -> None:
         """Send the build's outcome if :attr:`on` asks for it.

@@ -18,6 +18,7 @@ naming the key and, when known, who holds it.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import logging
@@ -55,7 +56,7 @@ _POLL_FIRST = 0.05
 _POLL_MAX = 0.5
 
 
-class _LeaseBase:
+class _LeaseBase(abc.ABC):
     """Shared bookkeeping: default timeout, context-manager protocol, error building."""
 
     def __init__(self, key: str, url: str, default_timeout: float | None) -> None:
@@ -64,11 +65,13 @@ class _LeaseBase:
         self.default_timeout = default_timeout
         self.held = False
 
-    def acquire(self, timeout: float | None = None) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def acquire(self, timeout: float | None = None) -> None:
+        """Block until the lease is held."""
 
-    def release(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Give the lease back."""
 
     def __enter__(self) -> _LeaseBase:
         self.acquire()
