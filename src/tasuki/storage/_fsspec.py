@@ -29,7 +29,7 @@ from tasuki.storage._keys import (
     is_temp_name,
     temp_name,
 )
-from tasuki.storage._locks import DEFAULT_TTL, MarkerLease, RedisLease, check_redis, redis_client
+from tasuki.storage._locks import DEFAULT_TTL, MarkerLease, RedisLeases
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -152,7 +152,7 @@ class _UploadBuffer(io.RawIOBase):
             self._disk = None
 
 
-class FsspecStore:
+class FsspecStore(RedisLeases):
     """A workspace on an fsspec file system.
 
     Args:
@@ -438,26 +438,14 @@ class FsspecStore:
                 url=self.url,
                 cause=cause,
             ) from exc
-        if self.redis_url is not None:
-            check_redis(self._redis_client(), self.redis_url, self.url)
-
-    def _redis_client(self) -> redis.Redis:
-        if self._redis is None:
-            self._redis = redis_client(cast("str", self.redis_url), self.url)
-        return self._redis
+        self._check_redis()
 
     def lease(self, key: str) -> Lease:
         """A lease on ``key``: Redis if configured, else a marker under ``.tasuki/locks``."""
         check_key(key)
-        if self.redis_url is not None:
-            return RedisLease(
-                self._redis_client(),
-                key=key,
-                url=self.url,
-                redis_url=self.redis_url,
-                default_timeout=self.lock_timeout,
-                ttl=self.lease_ttl,
-            )
+        shared = self._redis_lease(key)
+        if shared is not None:
+            return shared
         return MarkerLease(
             self.fs,
             f"{self._prefix}{LOCKS_DIR}/{key}.lock",

@@ -26,13 +26,7 @@ from tasuki.storage._keys import (
     temp_name,
     temp_owner,
 )
-from tasuki.storage._locks import (
-    DEFAULT_TTL,
-    FileLease,
-    RedisLease,
-    check_redis,
-    redis_client,
-)
+from tasuki.storage._locks import DEFAULT_TTL, FileLease, RedisLeases
 
 try:
     from tasuki.storage._range_lock import RangeLease
@@ -75,7 +69,7 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-class LocalStore:
+class LocalStore(RedisLeases):
     """A workspace folder on a local (or mounted) file system.
 
     Args:
@@ -363,26 +357,14 @@ class LocalStore:
                 url=self.url,
                 cause=cause,
             ) from exc
-        if self.redis_url is not None:
-            check_redis(self._redis_client(), self.redis_url, self.url)
-
-    def _redis_client(self) -> redis.Redis:
-        if self._redis is None:
-            self._redis = redis_client(cast("str", self.redis_url), self.url)
-        return self._redis
+        self._check_redis()
 
     def lease(self, key: str) -> Lease:
         """A lease on ``key``: one byte of ``.tasuki/locks/leases``, or Redis if configured."""
         check_key(key)
-        if self.redis_url is not None:
-            return RedisLease(
-                self._redis_client(),
-                key=key,
-                url=self.url,
-                redis_url=self.redis_url,
-                default_timeout=self.lock_timeout,
-                ttl=self.lease_ttl,
-            )
+        shared = self._redis_lease(key)
+        if shared is not None:
+            return shared
         if RangeLease is None:
             lock_path = f"{self._prefix}{LOCKS_DIR}/{key}.lock"
             return FileLease(lock_path, key=key, url=self.url, default_timeout=self.lock_timeout)

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tasuki.errors import LockTimeoutError, StorageError, WorkspaceUnreachableError
 from tasuki.storage._keys import holder_description
@@ -473,3 +473,38 @@ def check_redis(client: redis.Redis, redis_url: str, url: str) -> None:
             url=redis_url,
             cause=f"{type(exc).__name__}: {exc}",
         ) from exc
+
+
+class RedisLeases:
+    """Shared by the stores: a lazily made Redis client and leases on it when configured.
+
+    The store sets ``url``, ``redis_url``, ``lock_timeout``, ``lease_ttl`` and ``_redis``.
+    """
+
+    url: str
+    redis_url: str | None
+    lock_timeout: float | None
+    lease_ttl: float
+    _redis: redis.Redis | None
+
+    def _redis_client(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis_client(cast("str", self.redis_url), self.url)
+        return self._redis
+
+    def _check_redis(self) -> None:
+        if self.redis_url is not None:
+            check_redis(self._redis_client(), self.redis_url, self.url)
+
+    def _redis_lease(self, key: str) -> RedisLease | None:
+        """A Redis lease on ``key`` when ``redis_url`` is set, else None."""
+        if self.redis_url is None:
+            return None
+        return RedisLease(
+            self._redis_client(),
+            key=key,
+            url=self.url,
+            redis_url=self.redis_url,
+            default_timeout=self.lock_timeout,
+            ttl=self.lease_ttl,
+        )
