@@ -1,14 +1,21 @@
 """LocalStore: a workspace folder on this machine, the engine's hot path.
 
-Everything here calls ``os`` directly; fsspec is not on this path. Writes go to a temporary
-``.<name>.tmp-<pid>-<random>`` beside the key and are published with ``os.replace``, so a
-reader sees the old object or the new one, never a part. That holds against a killed writer
-(``kill -9``), not against power loss: without ``fsync=True`` the kernel may not yet have put
-the data on disk when the rename lands.
+Everything here calls ``os`` directly; fsspec is not on this path. A file is written to a
+temporary in this process's own staging folder (``.tasuki/.staging.tmp-<pid>-<random>``) and
+published with ``os.replace``, so a reader sees the old object or the new one, never a part.
+That holds against a killed writer (``kill -9``), not against power loss: without
+``fsync=True`` the kernel may not yet have put the data on disk when the rename lands.
+
+Why a staging folder rather than a temporary beside the key: on ext4, creating a file holds
+its folder's lock for the whole (slow) inode creation, so two workers writing small outputs
+into one task family's folder take turns; created in separate folders they run side by side,
+and the rename that follows is short. A key whose folder is on another file system (a mount
+inside the workspace) falls back to a temporary beside it.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import logging
@@ -59,6 +66,12 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True  # exists, owned by someone else
     return True
+
+
+def _remove_empty_dir(directory: str) -> None:
+    """At exit: remove this process's staging folder (left alone if a write is still in it)."""
+    with contextlib.suppress(OSError):
+        os.rmdir(directory)
 
 
 def _fsync_dir(directory: str) -> None:
@@ -112,6 +125,10 @@ class LocalStore(RedisLeases):
         # a known folder costs no makedirs or stat. A folder removed behind our back shows up as
         # FileNotFoundError on open, which re-prepares it.
         self._ready_dirs: set[str] = set()
+        # This process's staging folder, keyed by pid: a forked worker makes its own.
+        self._staging: tuple[int, str] | None = None
+        # Folders on another file system than the staging folder: temporaries go beside keys.
+        self._beside_dirs: set[str] = set()
         self._redis: redis.Redis | None = None
 
     def __repr__(self) -> str:
@@ -120,6 +137,7 @@ class LocalStore(RedisLeases):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_ready_dirs"] = set()  # another process or host must sweep for itself
+        state["_staging"] = None
         state["_redis"] = None
         return state
 
@@ -239,18 +257,67 @@ class LocalStore(RedisLeases):
             self._prepare_dir(head)
         return head, f"{head}/{temp_name(name)}"
 
-    def _open_temp(self, path: str) -> tuple[str, str, int]:
-        head, tmp = self._temp_for(path)
+    def _staging_dir(self) -> str:
+        """This process's staging folder, made (and dead writers' folders swept) on first use."""
+        pid = os.getpid()
+        if self._staging is None or self._staging[0] != pid:
+            base = self._prefix + ".tasuki"
+            if base not in self._ready_dirs:
+                self._prepare_dir(base)
+            folder = f"{base}/{temp_name('staging')}"
+            os.mkdir(folder)
+            self._staging = (pid, folder)
+            atexit.register(_remove_empty_dir, folder)
+        return self._staging[1]
+
+    def _open_temp(self, path: str, *, again: bool = True) -> tuple[str, str, int]:
+        """(folder of ``path``, temporary path, open descriptor) for writing ``path``."""
+        head, _, name = path.rpartition("/")
+        if head not in self._ready_dirs:
+            self._prepare_dir(head)
+        if head in self._beside_dirs:
+            tmp = f"{head}/{temp_name(name)}"
+        else:
+            tmp = f"{self._staging_dir()}/{temp_name(name)}"
         try:
             fd = os.open(tmp, _WRITE_FLAGS, 0o666)
-        except FileNotFoundError:  # the folder was removed since we prepared it
-            self._ready_dirs.discard(head)
-            self._prepare_dir(head)
-            fd = os.open(tmp, _WRITE_FLAGS, 0o666)
+        except FileNotFoundError:
+            if not again:
+                raise
+            # A folder (the staging one, or the key's) was removed since we prepared it.
+            self._ready_dirs.clear()
+            self._staging = None
+            return self._open_temp(path, again=False)
         return head, tmp, fd
 
+    def _publish(self, tmp: str, path: str, head: str) -> None:
+        """Rename the written temporary ``tmp`` to ``path``."""
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            if not os.path.exists(tmp):
+                raise
+            # The key's folder was removed behind our back since we prepared it.
+            self._ready_dirs.discard(head)
+            self._prepare_dir(head)
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # ``head`` is on another file system: copy beside the key, rename there.
+            self._beside_dirs.add(head)
+            beside = f"{head}/{temp_name(path.rpartition('/')[2])}"
+            try:
+                shutil.copyfile(tmp, beside)
+                os.replace(beside, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(beside)
+                raise
+            os.unlink(tmp)
+
     def write_bytes(self, key: str, data: bytes) -> None:
-        """Write ``data`` to ``key`` atomically: a temporary in the same folder, then rename."""
+        """Write ``data`` to ``key`` atomically: a temporary in staging, then a rename."""
         path = self._prefix + check_key(key)
         head, tmp, fd = self._open_temp(path)
         try:
@@ -264,7 +331,7 @@ class LocalStore(RedisLeases):
                     os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, path)
+            self._publish(tmp, path, head)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -375,16 +442,17 @@ class LocalStore(RedisLeases):
 class _AtomicFile:
     """Context manager behind ``LocalStore.open_atomic`` (a class: cheaper than a generator)."""
 
-    __slots__ = ("_file", "_path", "_store", "_tmp")
+    __slots__ = ("_file", "_head", "_path", "_store", "_tmp")
 
     def __init__(self, store: LocalStore, path: str) -> None:
         self._store = store
         self._path = path
         self._tmp = ""
+        self._head = ""
         self._file: BinaryIO | None = None
 
     def __enter__(self) -> BinaryIO:
-        _, self._tmp, fd = self._store._open_temp(self._path)
+        self._head, self._tmp, fd = self._store._open_temp(self._path)
         self._file = cast("BinaryIO", open(fd, "wb", closefd=True))
         return self._file
 
@@ -412,7 +480,7 @@ class _AtomicFile:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-            os.replace(self._tmp, self._path)
+            self._store._publish(self._tmp, self._path, self._head)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(self._tmp)

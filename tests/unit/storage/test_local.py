@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from tasuki.errors import WorkspaceUnreachableError
 from tasuki.storage import LocalStore
-from tasuki.storage._keys import _host, temp_name
+from tasuki.storage._keys import _host, temp_name, temp_owner
 from tasuki.storage._local import STALE_TEMP_SECONDS
 from tests.unit.storage._workers import write_and_hang
 
@@ -53,14 +54,23 @@ def test_sigkill_mid_open_atomic_leaves_no_object(tmp_path: Path, had_old: bool)
     else:
         assert not store.exists("mod/big.bin")
         assert list(store.list()) == []
-    leftovers = [n for n in os.listdir(root / "mod") if n != "big.bin"]
+    # The dead writer's temporary is in its own staging folder, not beside the key.
+    assert [n for n in os.listdir(root / "mod") if n != "big.bin"] == []
+    staging = [p for p in _staging_folders(root) if temp_owner(p.name) != (os.getpid(), True)]
+    assert len(staging) == 1
+    leftovers = os.listdir(staging[0])
     assert len(leftovers) == 1 and leftovers[0].startswith(".big.bin.tmp-")
-    assert (root / "mod" / leftovers[0]).stat().st_size >= size
+    assert (staging[0] / leftovers[0]).stat().st_size >= size
 
-    # A later writer (a new process has a fresh store) sweeps the dead writer's temporary.
+    # A later writer (a new process has a fresh store) sweeps the dead writer's staging folder.
     LocalStore(root).write_bytes("mod/big.bin", b"new")
     assert os.listdir(root / "mod") == ["big.bin"]
+    assert not staging[0].exists()
     assert store.read_bytes("mod/big.bin") == b"new"
+
+
+def _staging_folders(root: Path) -> list[Path]:
+    return [p for p in (root / ".tasuki").iterdir() if p.name.startswith(".staging.tmp-")]
 
 
 def _dead_pid() -> int:
@@ -128,7 +138,9 @@ def test_failed_rename_leaves_no_temporary(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         with store.open_atomic("d") as f:
             f.write(b"file over folder")
-    assert sorted(os.listdir(tmp_path / "ws")) == ["d"]
+    assert sorted(os.listdir(tmp_path / "ws")) == [".tasuki", "d"]
+    assert os.listdir(tmp_path / "ws" / "d") == ["inside.bin"]
+    assert [os.listdir(folder) for folder in _staging_folders(tmp_path / "ws")] == [[]]
     assert sorted(store.list()) == ["d/inside.bin"]
 
 
@@ -188,3 +200,61 @@ def test_check_pings_redis(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceUnreachableError, match=re.escape("redis://127.0.0.1:1/0")) as info:
         store.check()
     assert "redis_url" in str(info.value)
+
+
+def test_key_on_another_file_system_is_written_beside_it(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on another file system than the temp folder")
+    elsewhere = shm / f"tasuki-test-{os.getpid()}-{time.monotonic_ns()}"
+    elsewhere.mkdir()
+    try:
+        root = tmp_path / "ws"
+        root.mkdir()
+        (root / "mod").symlink_to(elsewhere)  # a folder of the workspace on another disk
+        store = LocalStore(root)
+        store.write_bytes("mod/a.bin", b"1")  # os.replace fails with EXDEV: copied beside
+        with store.open_atomic("mod/b.bin") as f:
+            f.write(b"2")
+        store.write_bytes("top.bin", b"3")  # same file system: through staging
+        assert (store.read_bytes("mod/a.bin"), store.read_bytes("mod/b.bin")) == (b"1", b"2")
+        assert sorted(os.listdir(elsewhere)) == ["a.bin", "b.bin"]
+        assert [os.listdir(folder) for folder in _staging_folders(root)] == [[]]
+    finally:
+        shutil.rmtree(elsewhere)
+
+
+def test_staging_folder_removed_behind_our_back(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "ws")
+    store.write_bytes("mod/a.bin", b"1")
+    shutil.rmtree(tmp_path / "ws" / ".tasuki")
+    store.write_bytes("mod/b.bin", b"2")
+    assert sorted(store.list()) == ["mod/a.bin", "mod/b.bin"]
+
+
+def test_each_process_stages_in_its_own_folder_and_removes_it_at_exit(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    code = (
+        "import sys; from tasuki.storage import LocalStore; "
+        "LocalStore(sys.argv[1]).write_bytes(f'mod/{sys.argv[2]}.bin', b'x')"
+    )
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-c", code, str(root), name], check=True)
+    assert sorted(os.listdir(root / "mod")) == ["a.bin", "b.bin"]
+    assert _staging_folders(root) == []  # each process removed its own at exit
+
+    store = LocalStore(root)
+    store.write_bytes("mod/c.bin", b"c")
+    mine = _staging_folders(root)
+    assert [temp_owner(p.name) for p in mine] == [(os.getpid(), True)]
+
+    def child() -> None:
+        store.write_bytes("mod/d.bin", b"d")  # a forked worker must not share our folder
+        os._exit(0)
+
+    proc = CTX.Process(target=child)
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert len(_staging_folders(root)) == 2
+    assert store.read_bytes("mod/d.bin") == b"d"
