@@ -228,13 +228,14 @@ def markdown(
     *,
     one_repeat_s: float,
     budget_s: float,
+    title: str = "## Pipeline",
 ) -> str:
-    """The whole ``## Pipeline`` section as markdown (the run's limits go into the text)."""
+    """The whole pipeline section as markdown (the run's limits go into the text)."""
     head, body = comparison(outcomes)
     machine = ", ".join(f"{k} {v}" for k, v in info.items())
     return "\n".join(
         [
-            "## Pipeline",
+            title,
             "",
             f"Measured with `{command}` on {time.strftime('%Y-%m-%d')}. {machine}.",
             "",
@@ -270,15 +271,25 @@ def markdown(
 
 
 def write_docs(section: str, path: Path = DOCS) -> None:
-    """Replace the ``## Pipeline`` section of docs/benchmarks.md, creating the file if needed."""
+    """Replace the section of docs/benchmarks.md headed like ``section``'s first line.
+
+    A section not there yet goes after ``## Pipeline`` (or at the end); the file is created
+    if needed.
+    """
     if path.exists():
         text = path.read_text()
     else:
         text = "# Benchmarks\n\nProduced by `python benchmarks/run.py`; see benchmarks/README.md.\n"
         text += "".join(f"\n{h}\n\n_Not measured yet._\n" for h in SECTIONS)
-    start = text.find("## Pipeline\n")
+    title = section.split("\n", 1)[0]
+    start = text.find(title + "\n")
     if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
+        after = text.find("## Pipeline\n")
+        nxt = text.find("\n## ", after + 1) if after >= 0 else -1
+        if nxt < 0:
+            text = text.rstrip("\n") + "\n\n" + section
+        else:
+            text = text[: nxt + 1] + section.rstrip("\n") + "\n\n" + text[nxt + 1 :]
     else:
         nxt = text.find("\n## ", start + 1)
         rest = "" if nxt < 0 else "\n" + text[nxt + 1 :]
