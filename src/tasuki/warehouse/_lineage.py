@@ -4,14 +4,16 @@ A write-back task is complete when its table exists *and* the lineage table
 ``tasuki_lineage`` holds a row naming the table, the task's unique id, its task name and
 parameters. The catalog reads these rows to say which pipeline made a table.
 
-The table is written by ``Warehouse.write_table`` (staging table, then swap or merge in one
-transaction); the lineage row follows in its own transaction. A crash between the two leaves
-the task incomplete, so it runs again: that is harmless for ``replace`` and ``merge``, which
-is why the task form refuses ``append`` (a rerun would add the rows twice).
+The table and the lineage row are written by ``Warehouse.write_table(...,
+lineage=Lineage(...))`` in one transaction (staging table, then swap, append or merge, then
+the row), so a crash leaves either both or neither. That is what makes ``append`` safe in
+the task form: once the rows are in, so is the row that marks the task complete, and a rerun
+finds it and appends nothing.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -22,18 +24,13 @@ from tasuki.core.params import param, to_jsonable
 from tasuki.core.targets import OutputInfo, Target
 from tasuki.core.task import Task
 from tasuki.errors import TaskError, WarehouseError
+from tasuki.warehouse.base import LINEAGE_TABLE, Lineage
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
+    from tasuki.warehouse.base import Warehouse
 
 __all__ = ["LINEAGE_TABLE", "TableTarget", "WriteTableTask", "read_lineage"]
-
-LINEAGE_TABLE = "tasuki_lineage"
-_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {LINEAGE_TABLE} (table_name TEXT NOT NULL, "
-    "unique_id TEXT NOT NULL, task TEXT NOT NULL, params TEXT NOT NULL, row_count BIGINT, "
-    "written_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (table_name, unique_id))"
-)
 
 
 class _Conn:
@@ -52,13 +49,17 @@ class _Conn:
             import duckdb
 
             self.kind = "duckdb"
-            path = url.split("://", 1)[1].lstrip("/")
-            self._conn = duckdb.connect(("/" + path) if path else ":memory:")
+            # The same path rule as DuckDBWarehouse.from_url: duckdb:///abs, duckdb://relative.
+            path = url.split("://", 1)[1]
+            self._conn = duckdb.connect(path or ":memory:")
             self.mark = "?"
         else:
             raise WarehouseError(
-                f"write-back tasks keep lineage in PostgreSQL or DuckDB warehouses; {scheme!r} "
-                "is not supported yet (write with Warehouse.write_table directly)",
+                f"write-back tasks read their lineage rows over a direct PostgreSQL or DuckDB "
+                f"connection; {scheme!r} URLs have none (Redshift and BigQuery need staging "
+                "options a URL does not carry). Call wh.write_table(name, data, "
+                "lineage=Lineage(...)) on a connected warehouse instead: the row is written in "
+                "the same transaction there too",
                 url=url,
             )
 
@@ -162,6 +163,10 @@ class TableTarget(Target):
 class WriteTableTask(Task):
     """Write the output of ``data`` into a warehouse table, with a lineage row.
 
+    The rows and the lineage row go in one transaction, so the task is complete exactly when
+    its rows are in. That makes ``mode="append"`` safe: a rerun after a completed append
+    finds the lineage row and appends nothing; a failed append leaves neither rows nor row.
+
     Example:
         >>> publish = WriteTableTask(
         ...     data=Predict(day=day), table="ml.recipe_scores",
@@ -173,7 +178,7 @@ class WriteTableTask(Task):
     data: Task
     table: str
     warehouse: str
-    mode: Literal["replace", "merge"] = "replace"
+    mode: Literal["replace", "append", "merge"] = "replace"
     key: tuple[str, ...] = ()
     output_name: str | None = param(default=None, description="which output of `data` to write")
 
@@ -199,28 +204,48 @@ class WriteTableTask(Task):
             f"warehouse/{self.table}", _resolve(self.warehouse), self.table, self.unique_id
         )
 
+    def lineage(self) -> Lineage:
+        """The lineage row this task writes with its table."""
+        return Lineage(
+            table=self.table,
+            unique_id=self.unique_id,
+            task=type(self).task_name(),
+            params={n: to_jsonable(v) for n, v in self.param_values.items()},
+        )
+
     def run(self) -> None:
-        """Write the table through the warehouse, then record the lineage row."""
+        """Write the table and its lineage row in one transaction."""
         from tasuki.warehouse.registry import connect
 
         target: TableTarget = self.output()
         value = self.load(self.output_name) if self.output_name else self.load()
         with connect(target.url) as wh:
-            rows = wh.write_table(self.table, value, mode=self.mode, key=list(self.key) or None)
+            _check_takes_lineage(wh, self.table)
+            rows = wh.write_table(
+                self.table,
+                value,
+                mode=self.mode,
+                key=list(self.key) or None,
+                lineage=self.lineage(),
+            )
         self.task_log["rows"] = rows
-        conn = _Conn(target.url)
-        try:
-            conn.execute(_DDL)
-            conn.execute(
-                f"DELETE FROM {LINEAGE_TABLE} WHERE table_name = ? AND unique_id = ?",
-                (self.table, self.unique_id),
-            )
-            params = {n: to_jsonable(v) for n, v in self.param_values.items()}
-            conn.execute(
-                f"INSERT INTO {LINEAGE_TABLE} (table_name, unique_id, task, params, row_count) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self.table, self.unique_id, type(self).task_name(), json.dumps(params), rows),
-            )
-            conn.commit()
-        finally:
-            conn.close()
+
+
+def _check_takes_lineage(wh: Warehouse, table: str) -> None:
+    """Refuse a (third-party) backend whose write_table cannot record lineage."""
+    try:
+        parameters = inspect.signature(wh.write_table).parameters
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        return
+    if "lineage" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    ):
+        return
+    raise WarehouseError(
+        f"the {type(wh).__name__} backend's write_table takes no lineage= argument, so "
+        f"WriteTableTask cannot record the lineage of {table!r} in the same transaction as "
+        "its rows; add `lineage: tasuki.warehouse.base.Lineage | None = None` to that "
+        "backend's write_table, or call write_table directly",
+        table=table,
+        backend=type(wh).__name__,
+    )

@@ -1,9 +1,11 @@
-"""Shared parts of ``write_table``: turning data into an Arrow stream, checking names."""
+"""Shared parts of ``write_table``: turning data into an Arrow stream, checking names, and
+the lineage row every backend writes in the same transaction as the table."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -12,8 +14,20 @@ from sqlglot.errors import ParseError
 
 from tasuki.errors import WarehouseError
 from tasuki.warehouse._result import QueryResult
+from tasuki.warehouse.base import LINEAGE_TABLE, Lineage
 
-__all__ = ["MODES", "as_reader", "check_mode", "staging_name", "table_name"]
+__all__ = [
+    "MODES",
+    "LineageSQL",
+    "already_appended",
+    "as_reader",
+    "check_lineage",
+    "check_mode",
+    "lineage_sql",
+    "record_lineage",
+    "staging_name",
+    "table_name",
+]
 
 MODES = ("replace", "append", "merge")
 
@@ -105,3 +119,149 @@ def check_mode(mode: str, key: Sequence[str] | None, columns: Sequence[str]) -> 
             missing=missing,
         )
     return keys
+
+
+# One DDL per dialect. Redshift's TEXT is VARCHAR(256), too short for parameters; BigQuery
+# cannot enforce keys. written_at is always set by the INSERT, with the server's clock.
+_LINEAGE_DDL = {
+    "duckdb": "CREATE TABLE IF NOT EXISTS {t} (table_name TEXT NOT NULL, unique_id TEXT NOT NULL, "
+    "task TEXT NOT NULL, params TEXT NOT NULL, row_count BIGINT, written_at TIMESTAMP NOT NULL "
+    "DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (table_name, unique_id))",
+    "redshift": "CREATE TABLE IF NOT EXISTS {t} (table_name VARCHAR(65535) NOT NULL, "
+    "unique_id VARCHAR(256) NOT NULL, task VARCHAR(65535) NOT NULL, params VARCHAR(65535) "
+    "NOT NULL, row_count BIGINT, written_at TIMESTAMP NOT NULL, "
+    "PRIMARY KEY (table_name, unique_id))",
+    "bigquery": "CREATE TABLE IF NOT EXISTS {t} (table_name STRING NOT NULL, unique_id STRING "
+    "NOT NULL, task STRING NOT NULL, params STRING NOT NULL, row_count INT64, written_at "
+    "TIMESTAMP NOT NULL, PRIMARY KEY (table_name, unique_id) NOT ENFORCED)",
+}
+_LINEAGE_DDL["postgres"] = _LINEAGE_DDL["duckdb"]
+_NOW = {
+    "duckdb": "CURRENT_TIMESTAMP",
+    "postgres": "CURRENT_TIMESTAMP",
+    "redshift": "GETDATE()",
+    "bigquery": "CURRENT_TIMESTAMP()",
+}
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class LineageSQL:
+    """The statements that record one lineage row, in one dialect.
+
+    Attributes:
+        create: ``CREATE TABLE IF NOT EXISTS`` for the lineage table.
+        find: Counts the rows for this table and unique id.
+        delete: Removes them.
+        insert: Adds the row, with the row count and the server's time.
+    """
+
+    create: str
+    find: Statement
+    delete: Statement
+    insert: Statement
+
+
+def lineage_sql(
+    lineage: Lineage,
+    rows: int,
+    dialect: str,
+    mark: Callable[[int], str] | None,
+    *,
+    table: str = LINEAGE_TABLE,
+) -> LineageSQL:
+    """The statements recording ``lineage`` in ``dialect``.
+
+    Args:
+        lineage: The row.
+        rows: Rows the write added.
+        dialect: ``duckdb``, ``postgres``, ``redshift`` or ``bigquery``.
+        mark: Placeholder for the n-th (1-based) bound value, e.g. ``lambda n: f"${n}"``;
+            None renders the values as literals by the dialect's quoting rules (BigQuery
+            scripts, which take no bound values here).
+        table: The lineage table, already quoted for the dialect.
+    """
+    values = (lineage.table, lineage.unique_id, lineage.task, lineage.params_json(), int(rows))
+
+    def render(sql: str, args: tuple[Any, ...]) -> Statement:
+        if mark is None:
+            literals = [
+                exp.Literal.number(a) if isinstance(a, int) else exp.Literal.string(a)
+                for a in args
+            ]
+            return sql.format(*(lit.sql(dialect) for lit in literals)), ()
+        return sql.format(*(mark(i) for i in range(1, len(args) + 1))), args
+
+    where = "WHERE table_name = {0} AND unique_id = {1}"
+    return LineageSQL(
+        create=_LINEAGE_DDL[dialect].format(t=table),
+        find=render(f"SELECT count(*) FROM {table} {where}", values[:2]),
+        delete=render(f"DELETE FROM {table} {where}", values[:2]),
+        insert=render(
+            f"INSERT INTO {table} (table_name, unique_id, task, params, row_count, written_at) "
+            f"VALUES ({{0}}, {{1}}, {{2}}, {{3}}, {{4}}, {_NOW[dialect]})",
+            values,
+        ),
+    )
+
+
+def check_lineage(lineage: Any, name: str) -> Lineage | None:
+    """Validate the ``lineage=`` argument of ``write_table`` for table ``name``.
+
+    Raises:
+        WarehouseError: Not a :class:`Lineage`, or one naming another table.
+    """
+    if lineage is None:
+        return None
+    if not isinstance(lineage, Lineage):
+        raise WarehouseError(
+            f"lineage= takes a tasuki.warehouse.base.Lineage, got {type(lineage).__name__}",
+            table=name,
+        )
+    if lineage.table != name:
+        raise WarehouseError(
+            f"the lineage row names table {lineage.table!r} but the write goes to {name!r}; "
+            "pass the same name to both",
+            table=name,
+            lineage_table=lineage.table,
+        )
+    return lineage
+
+
+def already_appended(lineage: Lineage) -> WarehouseError:
+    """The error for an append whose lineage row is already there."""
+    return WarehouseError(
+        f"table {lineage.table!r} already holds the rows appended by {lineage.task} "
+        f"{lineage.unique_id} (its row is in {LINEAGE_TABLE}); the append was not repeated and "
+        "nothing changed. Delete that lineage row (TableTarget.remove) to append again.",
+        table=lineage.table,
+        unique_id=lineage.unique_id,
+    )
+
+
+def record_lineage(
+    execute: Callable[[str, tuple[Any, ...]], Sequence[Sequence[Any]]],
+    lineage: Lineage,
+    rows: int,
+    *,
+    mode: str,
+    dialect: str,
+    mark: Callable[[int], str],
+) -> None:
+    """Write the lineage row through ``execute`` (inside the caller's transaction).
+
+    ``execute(sql, params)`` runs one statement and returns its rows (empty without any).
+
+    Raises:
+        WarehouseError: ``mode="append"`` and this lineage's row exists already.
+    """
+    sql = lineage_sql(lineage, rows, dialect, mark)
+    execute(sql.create, ())
+    if mode == "append":
+        found = execute(*sql.find)
+        if found and found[0][0]:
+            raise already_appended(lineage)
+    else:
+        execute(*sql.delete)
+    execute(*sql.insert)

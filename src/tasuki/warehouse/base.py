@@ -10,11 +10,17 @@ registered under the ``tasuki.warehouses`` entry-point group) implements this sm
 
 Backends may add keyword-only options to :meth:`Warehouse.query` (PostgreSQL takes
 ``parallel=``), never positional ones.
+
+:meth:`Warehouse.write_table` takes an optional :class:`Lineage`: the row naming the task
+that produced the table is then written to ``tasuki_lineage`` in the same transaction as
+the rows, so a table never holds a task's rows without its lineage row, nor the reverse.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -23,13 +29,53 @@ if TYPE_CHECKING:
 
     from tasuki.warehouse._result import QueryResult
 
-__all__ = ["Params", "WriteMode", "Warehouse"]
+__all__ = ["LINEAGE_TABLE", "Lineage", "Params", "Warehouse", "WriteMode"]
 
 Params = Mapping[str, Any] | Sequence[Any]
 """Query parameters: a mapping for ``:name`` placeholders, a sequence for ``?`` / ``$n``."""
 
 WriteMode = Literal["replace", "append", "merge"]
 """How :meth:`Warehouse.write_table` treats an existing table."""
+
+LINEAGE_TABLE = "tasuki_lineage"
+"""The table (in the warehouse's default schema or dataset) that holds lineage rows."""
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Who wrote a table: one row of ``tasuki_lineage``, committed with the table's rows.
+
+    Pass it as ``write_table(..., lineage=Lineage(...))``. The backend adds the row count and
+    the server's time. With ``mode="append"`` a row for the same ``(table, unique_id)``
+    already present means these rows were appended before: the write fails and nothing
+    changes, so an append is never repeated by a rerun. With ``replace`` and ``merge`` the
+    row is replaced.
+
+    Attributes:
+        table: The table name, exactly as passed to ``write_table``.
+        unique_id: Unique id of the task that produced the rows.
+        task: Qualified task name (``module:Class``).
+        params: The task's parameters as JSON values.
+
+    Example:
+        >>> Lineage("ml.scores", "3f2a9c", "pipeline:Publish", {"day": "2024-01-01"})
+        Lineage(table='ml.scores', unique_id='3f2a9c', task='pipeline:Publish', ...)
+    """
+
+    table: str
+    unique_id: str
+    task: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"Lineage(table={self.table!r}, unique_id={self.unique_id!r}, task={self.task!r}, "
+            "...)"
+        )
+
+    def params_json(self) -> str:
+        """The parameters as JSON text, keys sorted (what the ``params`` column holds)."""
+        return json.dumps(dict(self.params), sort_keys=True)
 
 
 @runtime_checkable
@@ -75,12 +121,27 @@ class Warehouse(Protocol):
         *,
         mode: WriteMode = "replace",
         key: Sequence[str] | None = None,
+        lineage: Lineage | None = None,
     ) -> int:
         """Load ``data`` (Arrow table or reader, pandas or polars frame, QueryResult) into
         table ``name`` through a staging table, in one transaction.
 
+        Args:
+            name: ``table`` or ``schema.table``.
+            data: The rows.
+            mode: ``"replace"`` swaps the table, ``"append"`` adds rows, ``"merge"`` replaces
+                rows whose ``key`` columns match and adds the rest.
+            key: Key columns for ``"merge"``.
+            lineage: A lineage row to write in the same transaction (third-party backends
+                written before it existed may leave it out; write-back tasks then refuse
+                them with a clear message).
+
         Returns:
             Rows written.
+
+        Raises:
+            WarehouseError: Bad mode, key, name or data; an append this lineage already
+                made; or the warehouse refused the write (nothing changed).
         """
 
     def close(self) -> None:

@@ -1,15 +1,28 @@
-"""WriteTableTask: results written back to the warehouse, complete by table + lineage row."""
+"""WriteTableTask: results written back to the warehouse, complete by table + lineage row.
+
+The rows and the lineage row share one transaction, on DuckDB and PostgreSQL for real:
+an append is done once however often the task is built, and a failure at any step (a key
+violation after the staging load, a failing lineage insert, a killed backend) leaves neither
+rows nor lineage.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import pytest
 
 import tasuki
-from tasuki.errors import TaskError
-from tasuki.warehouse._lineage import WriteTableTask, read_lineage
+from tasuki.errors import TaskError, TaskFailedError, WarehouseConnectionError, WarehouseError
+from tasuki.warehouse import DuckDBWarehouse, PostgresWarehouse, connect
+from tasuki.warehouse._lineage import WriteTableTask, _check_takes_lineage, read_lineage
+from tasuki.warehouse.base import Lineage
 
 
 class Predictions(tasuki.Task):
@@ -20,6 +33,18 @@ class Predictions(tasuki.Task):
 
     def run(self):
         self.dump(pd.DataFrame({"recipe_id": [1, 2, 3], "score": [0.1, 0.5, 0.9]}))
+
+
+class DayScores(tasuki.Task):
+    """Rows that differ from day to day, so a rolled-back replace is visible."""
+
+    day: int = 1
+
+    def output(self):
+        return self.make_target("scores.parquet")
+
+    def run(self):
+        self.dump(pd.DataFrame({"recipe_id": [1, 2], "score": [self.day * 1.0, self.day * 2.0]}))
 
 
 def test_write_back_to_postgres_with_lineage(postgres_url, tmp_path):
@@ -65,6 +90,184 @@ def test_merge_needs_a_key(postgres_url):
         WriteTableTask(data=Predictions(), table="t", warehouse=postgres_url, mode="merge")
 
 
-def test_append_is_refused_in_the_task_form(postgres_url):
+def test_an_unknown_mode_is_refused(postgres_url):
     with pytest.raises(tasuki.errors.ParameterError, match="'mode'"):
-        WriteTableTask(data=Predictions(), table="t", warehouse=postgres_url, mode="append")
+        WriteTableTask(data=Predictions(), table="t", warehouse=postgres_url, mode="upsert")
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "duckdb":
+        return f"duckdb://{tmp_path / 'dwh.duckdb'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _sql(url: str, statement: str) -> list[tuple[Any, ...]]:
+    """Run one statement on the warehouse behind ``url`` (autocommit) and fetch its rows."""
+    if url.startswith("duckdb://"):
+        with duckdb.connect(url[len("duckdb://") :]) as con:
+            cur = con.execute(statement)
+            return cur.fetchall() if cur.description else []
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(statement)
+        return cur.fetchall() if cur.description else []
+
+
+def _lineage_ids(url: str, table: str) -> set[str]:
+    return {r["unique_id"] for r in read_lineage(url, table)}
+
+
+def test_append_runs_once_per_task_id(warehouse_url: str, tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    first = WriteTableTask(
+        data=Predictions(day="d1"), table="scores", warehouse=warehouse_url, mode="append"
+    )
+    tasuki.build(first, workspace=ws)
+    assert _sql(warehouse_url, "SELECT count(*) FROM scores") == [(3,)]
+    # Complete by its lineage row: a rebuild (or a rerun after a crash past the commit)
+    # appends nothing.
+    again = tasuki.build(first, workspace=ws, return_value=False)
+    assert again.counts()["ran"] == 0
+    assert _sql(warehouse_url, "SELECT count(*) FROM scores") == [(3,)]
+    # Another day is another task id: its rows are appended once more.
+    second = WriteTableTask(
+        data=Predictions(day="d2"), table="scores", warehouse=warehouse_url, mode="append"
+    )
+    tasuki.build(second, workspace=ws)
+    assert _sql(warehouse_url, "SELECT count(*) FROM scores") == [(6,)]
+    assert _lineage_ids(warehouse_url, "scores") == {first.unique_id, second.unique_id}
+    rows = {r["unique_id"]: r["row_count"] for r in read_lineage(warehouse_url, "scores")}
+    assert rows == {first.unique_id: 3, second.unique_id: 3}
+    # Forgetting the lineage row is how an append is deliberately repeated.
+    first.output().remove(None)
+    tasuki.build(first, workspace=ws, rerun=True)
+    assert _sql(warehouse_url, "SELECT count(*) FROM scores") == [(9,)]
+
+
+def test_a_key_violation_after_the_staging_load_leaves_neither_rows_nor_lineage(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    _sql(warehouse_url, "CREATE TABLE scores (recipe_id BIGINT PRIMARY KEY, score FLOAT8)")
+    _sql(warehouse_url, "INSERT INTO scores VALUES (2, 0.0)")
+    task = WriteTableTask(
+        data=Predictions(), table="scores", warehouse=warehouse_url, mode="append"
+    )
+    with pytest.raises(TaskFailedError, match=r"(?i)constraint|duplicate"):
+        tasuki.build(task, workspace=str(tmp_path / "ws"))
+    # The staging load succeeded, the INSERT into the target did not: all rolled back.
+    assert _sql(warehouse_url, "SELECT recipe_id, score FROM scores") == [(2, 0.0)]
+    assert task.unique_id not in _lineage_ids(warehouse_url, "scores")
+    assert not task.output().exists(None)
+    # Once the conflict is gone the same task writes rows and lineage together.
+    _sql(warehouse_url, "DELETE FROM scores")
+    tasuki.build(task, workspace=str(tmp_path / "ws"))
+    assert _sql(warehouse_url, "SELECT count(*) FROM scores") == [(3,)]
+    assert _lineage_ids(warehouse_url, "scores") == {task.unique_id}
+
+
+def test_a_failing_lineage_insert_rolls_back_the_table_write(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    ws = str(tmp_path / "ws")
+    old = WriteTableTask(data=DayScores(day=1), table="scores", warehouse=warehouse_url)
+    tasuki.build(old, workspace=ws)
+    before = _sql(warehouse_url, "SELECT recipe_id, score FROM scores ORDER BY 1")
+    assert before == [(1, 1.0), (2, 2.0)]
+    # Make the very last statement of the transaction, the lineage INSERT, fail.
+    if warehouse_url.startswith("duckdb://"):
+        # DuckDB cannot add a constraint to an existing table: rebuild the lineage table
+        # with a CHECK that refuses every new row.
+        _sql(warehouse_url, "DROP TABLE tasuki_lineage")
+        _sql(
+            warehouse_url,
+            "CREATE TABLE tasuki_lineage (table_name TEXT NOT NULL, unique_id TEXT NOT NULL, "
+            "task TEXT NOT NULL, params TEXT NOT NULL, row_count BIGINT CHECK (row_count < 0), "
+            "written_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+            "PRIMARY KEY (table_name, unique_id))",
+        )
+    else:
+        _sql(
+            warehouse_url,
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'lineage refused'; END $$",
+        )
+        _sql(
+            warehouse_url,
+            "CREATE TRIGGER refuse BEFORE INSERT ON tasuki_lineage "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()",
+        )
+    new = WriteTableTask(data=DayScores(day=7), table="scores", warehouse=warehouse_url)
+    with pytest.raises(TaskFailedError, match=r"(?i)lineage refused|constraint"):
+        tasuki.build(new, workspace=ws)
+    # The replace (drop + rename) was rolled back with the lineage row.
+    assert _sql(warehouse_url, "SELECT recipe_id, score FROM scores ORDER BY 1") == before
+    assert new.unique_id not in _lineage_ids(warehouse_url, "scores")
+    tables = _sql(
+        warehouse_url,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_tasuki_stage%'",
+    )
+    assert tables == [(0,)]
+
+
+def test_a_backend_killed_mid_copy_leaves_neither_rows_nor_lineage(postgres_url: str) -> None:
+    admin = psycopg.connect(postgres_url, autocommit=True)
+    batch = pa.record_batch({"id": pa.array(range(10_000), pa.int64())})
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for i in range(20):
+            if i == 5:  # the COPY is under way: kill the backend running it
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid() "
+                    "AND datname = current_database()"
+                )
+            yield batch
+
+    lineage = Lineage("items", "uid-1", "tests:Writer", {"day": "2024-01-01"})
+    with admin, PostgresWarehouse(postgres_url, parallel=False) as wh:
+        wh.write_table("items", pa.table({"id": [1]}), lineage=Lineage("items", "uid-0", "t:T"))
+        reader = pa.RecordBatchReader.from_batches(batch.schema, batches())
+        with pytest.raises(WarehouseConnectionError):
+            wh.write_table("items", reader, mode="append", lineage=lineage)
+        assert admin.execute("SELECT id FROM items").fetchall() == [(1,)]
+        assert _lineage_ids(postgres_url, "items") == {"uid-0"}
+        # The warehouse recovers, and the same append then lands once.
+        assert wh.write_table("items", pa.table({"id": [2, 3]}), mode="append", lineage=lineage)
+        assert admin.execute("SELECT count(*) FROM items").fetchall() == [(3,)]
+        assert _lineage_ids(postgres_url, "items") == {"uid-0", "uid-1"}
+
+
+def test_write_table_refuses_to_repeat_an_append_and_checks_its_lineage(
+    warehouse_url: str,
+) -> None:
+    lineage = Lineage("t", "uid-1", "tests:Writer", {"n": 1})
+    with connect(warehouse_url) as wh:
+        assert wh.write_table("t", pa.table({"a": [1, 2]}), mode="append", lineage=lineage) == 2
+        with pytest.raises(WarehouseError, match="append was not repeated") as info:
+            wh.write_table("t", pa.table({"a": [3]}), mode="append", lineage=lineage)
+        assert info.value.unique_id == "uid-1"  # type: ignore[attr-defined]
+        # replace and merge overwrite the row for the same id instead.
+        wh.write_table("t", pa.table({"a": [5]}), mode="merge", key=["a"], lineage=lineage)
+        with pytest.raises(WarehouseError, match="names table 'other'"):
+            wh.write_table("t", pa.table({"a": [1]}), lineage=Lineage("other", "u", "t:T"))
+        with pytest.raises(WarehouseError, match=r"takes a tasuki\.warehouse\.base\.Lineage"):
+            wh.write_table("t", pa.table({"a": [1]}), lineage={"unique_id": "u"})  # type: ignore[arg-type]
+    assert sorted(_sql(warehouse_url, "SELECT a FROM t")) == [(1,), (2,), (5,)]
+    (row,) = read_lineage(warehouse_url, "t")
+    assert row["row_count"] == 1 and row["params"] == {"n": 1} and row["task"] == "tests:Writer"
+
+
+def test_a_backend_whose_write_table_takes_no_lineage_is_refused(tmp_path: Path) -> None:
+    class OldWarehouse(DuckDBWarehouse):
+        def write_table(  # type: ignore[override]
+            self, name: str, data: Any, *, mode: str = "replace", key: Any = None
+        ) -> int:
+            return super().write_table(name, data, mode=mode, key=key)  # type: ignore[arg-type]
+
+    with (
+        OldWarehouse(tmp_path / "old.duckdb") as wh,
+        pytest.raises(WarehouseError, match="takes no lineage= argument"),
+    ):
+        _check_takes_lineage(wh, "scores")
+    with DuckDBWarehouse(tmp_path / "new.duckdb") as wh:
+        _check_takes_lineage(wh, "scores")  # the built-in backends take it

@@ -7,12 +7,21 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from tasuki.warehouse._write import as_reader, check_mode, staging_name, table_name
+from tasuki.warehouse._write import (
+    as_reader,
+    check_lineage,
+    check_mode,
+    record_lineage,
+    staging_name,
+    table_name,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import duckdb
+
+    from tasuki.warehouse.base import Lineage
 
 __all__ = ["write_table"]
 
@@ -24,8 +33,10 @@ def write_table(
     *,
     mode: str,
     key: Sequence[str] | None,
+    lineage: Lineage | None = None,
 ) -> int:
-    """Write ``data`` to ``name`` in one transaction; rows written."""
+    """Write ``data`` to ``name``, and ``lineage``'s row, in one transaction; rows written."""
+    lineage = check_lineage(lineage, name)
     reader = as_reader(data)
     keys = check_mode(mode, key, reader.schema.names)
     target = table_name(name, "duckdb")
@@ -56,6 +67,12 @@ def write_table(
                     cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
                 cur.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {s}")
                 cur.execute(f"DROP TABLE {s}")
+            if lineage is not None:
+
+                def execute(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+                    return cur.execute(sql, list(params)).fetchall()
+
+                record_lineage(execute, lineage, rows, mode=mode, dialect="duckdb", mark=_mark)
             cur.commit()
         except BaseException:
             cur.rollback()
@@ -64,6 +81,10 @@ def write_table(
         cur.unregister(source)
         cur.close()
     return rows
+
+
+def _mark(_n: int) -> str:
+    return "?"
 
 
 def _exists(cur: duckdb.DuckDBPyConnection, table: exp.Table) -> bool:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     import duckdb
 
-    from tasuki.warehouse.base import Params, WriteMode
+    from tasuki.warehouse.base import Lineage, Params, WriteMode
 
 __all__ = ["DuckDBWarehouse"]
 
@@ -162,6 +162,7 @@ class DuckDBWarehouse(BaseWarehouse):
         *,
         mode: WriteMode = "replace",
         key: Sequence[str] | None = None,
+        lineage: Lineage | None = None,
     ) -> int:
         """Load ``data`` into table ``name`` in one transaction.
 
@@ -175,6 +176,7 @@ class DuckDBWarehouse(BaseWarehouse):
             mode: ``"replace"`` swaps the table, ``"append"`` adds rows, ``"merge"`` replaces
                 rows whose ``key`` columns match and adds the rest.
             key: Key columns for ``"merge"``.
+            lineage: A ``tasuki_lineage`` row to write in the same transaction.
 
         Returns:
             Rows written.
@@ -193,7 +195,7 @@ class DuckDBWarehouse(BaseWarehouse):
         with self._lock:
             connection = self._connection(write=True)
             try:
-                return write_table(connection, name, data, mode=mode, key=key)
+                return write_table(connection, name, data, mode=mode, key=key, lineage=lineage)
             except duckdb.Error as exc:
                 raise translate(exc, database=self.database) from exc
 

@@ -1,7 +1,7 @@
 """PostgreSQL ``write_table``: binary COPY into a staging table, then swap / append / merge.
 
-Everything after the COPY runs in the same transaction as it, so a failure (a dropped
-connection included) leaves the previous table as it was.
+Everything after the COPY, the lineage row included, runs in the same transaction as it, so
+a failure (a dropped connection included) leaves the previous table as it was.
 """
 
 from __future__ import annotations
@@ -11,10 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from tasuki.warehouse._write import as_reader, check_mode, staging_name, table_name
+from tasuki.warehouse._write import (
+    as_reader,
+    check_lineage,
+    check_mode,
+    record_lineage,
+    staging_name,
+    table_name,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from tasuki.warehouse.base import Lineage
 
 __all__ = ["write_table"]
 
@@ -22,9 +31,16 @@ logger = logging.getLogger(__name__)
 
 
 def write_table(
-    connection: Any, name: str, data: Any, *, mode: str, key: Sequence[str] | None
+    connection: Any,
+    name: str,
+    data: Any,
+    *,
+    mode: str,
+    key: Sequence[str] | None,
+    lineage: Lineage | None = None,
 ) -> int:
-    """Write ``data`` to ``name`` in one transaction; rows written."""
+    """Write ``data`` to ``name``, and ``lineage``'s row, in one transaction; rows written."""
+    lineage = check_lineage(lineage, name)
     reader = as_reader(data)
     keys = check_mode(mode, key, reader.schema.names)
     target = table_name(name, "postgres")
@@ -59,6 +75,16 @@ def write_table(
             )
             cur.execute(f"INSERT INTO {t} ({columns}) SELECT {values} FROM {s}")
             cur.execute(f"DROP TABLE {s}")
+        written = int(rows) if rows is not None and rows >= 0 else 0
+        if lineage is not None:
+
+            def execute(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+                cur.execute(sql, list(params) if params else None)
+                return list(cur.fetchall()) if cur.description else []
+
+            record_lineage(
+                execute, lineage, written, mode=mode, dialect="postgres", mark=lambda n: f"${n}"
+            )
         connection.commit()
     except BaseException:
         try:
@@ -68,7 +94,7 @@ def write_table(
         raise
     finally:
         cur.close()
-    return int(rows) if rows is not None and rows >= 0 else 0
+    return written
 
 
 def _exists(cur: Any, table: exp.Table) -> bool:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from tasuki.warehouse._safety import CheckedQuery
-    from tasuki.warehouse.base import Params, WriteMode
+    from tasuki.warehouse.base import Lineage, Params, WriteMode
 
 __all__ = ["PostgresWarehouse"]
 
@@ -163,16 +163,18 @@ class PostgresWarehouse(BaseWarehouse):
         *,
         mode: WriteMode = "replace",
         key: Sequence[str] | None = None,
+        lineage: Lineage | None = None,
     ) -> int:
         """Load ``data`` into ``name``: binary COPY into a staging table, then swap, append
-        or merge in the same transaction. See :meth:`tasuki.warehouse.Warehouse.write_table`.
+        or merge, and the ``lineage`` row if given, in the same transaction. See
+        :meth:`tasuki.warehouse.Warehouse.write_table`.
         """
         from tasuki.warehouse.postgres._write import write_table
 
         connection = self._acquire()
         ok = False
         try:
-            rows = write_table(connection, name, data, mode=mode, key=key)
+            rows = write_table(connection, name, data, mode=mode, key=key, lineage=lineage)
             ok = True
             return rows
         except WarehouseError:
