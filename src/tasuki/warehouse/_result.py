@@ -11,6 +11,7 @@ import datetime as dt
 import decimal
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -279,6 +280,10 @@ class QueryResult:
     def save_manifest(self, path: str | None = None) -> str:
         """Write the manifest as JSON (default: ``<location>/_manifest.json``).
 
+        Saved in the result's own directory, part paths are relative to it, so the folder
+        can be moved whole. Saved anywhere else, part paths (and the location) are written
+        absolute, so :meth:`from_manifest` finds the parts from the new place.
+
         Returns:
             The path or URL written.
         """
@@ -287,7 +292,14 @@ class QueryResult:
         parent = fs_path.rsplit("/", 1)[0]
         if parent:
             fs.create_dir(parent, recursive=True)
-        body = json.dumps(self.manifest.to_dict(), indent=2).encode()
+        data = self.manifest.to_dict()
+        if not _same_place(_parent(target), self.manifest.location):
+            data["location"] = _absolute(self.manifest.location)
+            data["parts"] = [
+                {"path": _absolute(p.path), "rows": p.rows, "bytes": p.bytes}
+                for p in self.manifest.parts
+            ]
+        body = json.dumps(data, indent=2).encode()
         tmp = f"{fs_path}.tmp-{uuid.uuid4().hex[:8]}"
         with fs.open_output_stream(tmp) as out:
             out.write(body)
@@ -315,8 +327,7 @@ class QueryResult:
                 raise WarehouseError(
                     f"{path} is not a JSON query manifest: {exc}", path=path
                 ) from exc
-        location = path.rstrip("/").rsplit("/", 1)[0] if "/" in path else "."
-        manifest = Manifest.from_dict(data, location=location)
+        manifest = Manifest.from_dict(data, location=_parent(path))
         return cls(manifest, storage_options=storage_options)
 
     def remove(self) -> None:
@@ -349,3 +360,21 @@ def jsonable(value: Any) -> Any:
 
 def _is_absolute(path: str) -> bool:
     return "://" in path or path.startswith("/")
+
+
+def _parent(path: str) -> str:
+    """The directory (or URL prefix) holding ``path``."""
+    return path.rstrip("/").rsplit("/", 1)[0] if "/" in path else "."
+
+
+def _absolute(path: str) -> str:
+    """``path`` as an absolute local path; URLs are returned as they are."""
+    if "://" in path and not path.startswith("file://"):
+        return path
+    local = path[len("file://") :] if path.startswith("file://") else path
+    return os.path.abspath(os.path.expanduser(local))
+
+
+def _same_place(a: str, b: str) -> bool:
+    """Whether two directories or URL prefixes are the same (local paths normalised)."""
+    return _absolute(a).rstrip("/") == _absolute(b).rstrip("/")

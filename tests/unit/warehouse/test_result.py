@@ -130,6 +130,38 @@ def test_manifest_round_trips_and_the_folder_can_move(tmp_path: Path) -> None:
     assert again.manifest.snapshot_at == result.manifest.snapshot_at
 
 
+def test_a_manifest_saved_elsewhere_names_its_parts_absolutely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _result(tmp_path, _batches(500, 100), part_rows=200)
+    before = result.to_arrow()
+    # In place: relative part paths (the folder stays movable).
+    in_place = json.loads(Path(result.save_manifest()).read_text())
+    assert in_place["parts"][0]["path"] == "part-00000.parquet"
+    # Elsewhere: absolute part paths, which the copy resolves from its own place.
+    other = tmp_path / "catalog" / "q1.json"
+    assert result.save_manifest(str(other)) == str(other)
+    data = json.loads(other.read_text())
+    assert data["parts"][0]["path"] == str(tmp_path / "q1" / "part-00000.parquet")
+    assert data["location"] == str(tmp_path / "q1")
+    again = QueryResult.from_manifest(str(other))
+    assert again.to_arrow().equals(before)
+    assert [p.rows for p in again.parts] == [p.rows for p in result.parts]
+    # A result opened through a relative path is saved elsewhere with absolute paths too,
+    # so it still opens after the working directory changes.
+    monkeypatch.chdir(tmp_path)
+    relative = QueryResult.from_manifest("q1/_manifest.json")
+    assert relative.parts[0].path == "q1/part-00000.parquet"
+    relative.save_manifest(str(tmp_path / "catalog" / "rel.json"))
+    monkeypatch.chdir(tmp_path / "catalog")
+    assert QueryResult.from_manifest("rel.json").to_arrow().equals(before)
+    # Saving a reopened result back into its own folder keeps relative paths.
+    in_folder = QueryResult.from_manifest(str(tmp_path / "q1" / "_manifest.json"))
+    in_folder.save_manifest(str(tmp_path / "q1" / "_manifest.json"))
+    kept = json.loads((tmp_path / "q1" / "_manifest.json").read_text())
+    assert kept["parts"][0]["path"] == "part-00000.parquet"
+
+
 def test_from_manifest_refuses_other_files(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(WarehouseError, match="not a tasuki query manifest"):
