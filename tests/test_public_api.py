@@ -63,3 +63,12 @@ def test_public_callables_have_docstrings():
         obj = getattr(tasuki, name)
         if callable(obj):
             assert obj.__doc__, name
+
+
+def test_query_client_lives_with_the_warehouse_and_the_service_reexports_it():
+    import tasuki.service
+    import tasuki.warehouse
+
+    assert tasuki.warehouse.QueryClient is tasuki.service.QueryClient
+    assert tasuki.warehouse.RemoteQueryResult is tasuki.service.RemoteQueryResult
+    assert issubclass(tasuki.warehouse.RemoteQueryResult, tasuki.warehouse.QueryResult)

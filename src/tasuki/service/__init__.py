@@ -10,7 +10,7 @@ Run it::
 
 Query it::
 
-    from tasuki.service import QueryClient
+    from tasuki.warehouse import QueryClient   # also importable from tasuki.service
 
     with QueryClient("http://127.0.0.1:8000", token) as client:
         table = client.query("SELECT * FROM events LIMIT 10").to_arrow()
@@ -29,9 +29,9 @@ from tasuki.service._config import ServiceConfig
 
 if TYPE_CHECKING:
     from tasuki.service._app import create_app, serve
-    from tasuki.service._client import QueryClient, RemoteQueryResult
     from tasuki.service._command import run_query_command
     from tasuki.service._service import QueryService
+    from tasuki.warehouse._client import QueryClient, RemoteQueryResult
 
 __all__ = [
     "QueryClient",
@@ -46,9 +46,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "QueryClient": "tasuki.service._client",
+    "QueryClient": "tasuki.warehouse._client",
     "QueryService": "tasuki.service._service",
-    "RemoteQueryResult": "tasuki.service._client",
+    "RemoteQueryResult": "tasuki.warehouse._client",
     "create_app": "tasuki.service._app",
     "run_query_command": "tasuki.service._command",
     "serve": "tasuki.service._app",

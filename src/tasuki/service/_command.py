@@ -70,7 +70,7 @@ def run_query_command(
     started = time.perf_counter()
     try:
         if service_url is not None:
-            from tasuki.service._client import QueryClient
+            from tasuki.warehouse._client import QueryClient
 
             if not token:
                 raise ConfigError(

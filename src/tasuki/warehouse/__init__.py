@@ -10,6 +10,14 @@ at your own pace::
         for batch in result.iter_batches():
             ...
 
+The same results over HTTP from a ``tasuki serve`` query service come from
+:class:`QueryClient`, which needs httpx alone::
+
+    from tasuki.warehouse import QueryClient
+
+    with QueryClient("http://127.0.0.1:8000", token) as client:
+        table = client.query("SELECT * FROM events LIMIT 10").to_arrow()
+
 Backend classes (``DuckDBWarehouse``, ``PostgresWarehouse``, ``RedshiftWarehouse``,
 ``BigQueryWarehouse``) are importable from here too; each is imported on first access, so
 importing this package loads no database driver.
@@ -26,6 +34,7 @@ from tasuki.warehouse.base import Warehouse
 from tasuki.warehouse.registry import connect, register
 
 if TYPE_CHECKING:
+    from tasuki.warehouse._client import QueryClient, RemoteQueryResult
     from tasuki.warehouse._lineage import TableTarget, WriteTableTask, read_lineage
     from tasuki.warehouse._task import QueryTask
     from tasuki.warehouse.bigquery import BigQueryWarehouse
@@ -40,9 +49,11 @@ __all__ = [
     "Manifest",
     "PartInfo",
     "PostgresWarehouse",
+    "QueryClient",
     "QueryResult",
     "QueryTask",
     "RedshiftWarehouse",
+    "RemoteQueryResult",
     "TableTarget",
     "Warehouse",
     "WriteTableTask",
@@ -57,7 +68,9 @@ _LAZY = {
     "DuckDBWarehouse": "tasuki.warehouse.duckdb",
     "PostgresWarehouse": "tasuki.warehouse.postgres",
     "RedshiftWarehouse": "tasuki.warehouse.redshift",
+    "QueryClient": "tasuki.warehouse._client",
     "QueryTask": "tasuki.warehouse._task",
+    "RemoteQueryResult": "tasuki.warehouse._client",
     "TableTarget": "tasuki.warehouse._lineage",
     "WriteTableTask": "tasuki.warehouse._lineage",
     "read_lineage": "tasuki.warehouse._lineage",
