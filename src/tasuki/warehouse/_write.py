@@ -3,17 +3,21 @@ the lineage row every backend writes in the same transaction as the table."""
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from tasuki.errors import WarehouseError
-from tasuki.warehouse._result import QueryResult
+from tasuki.warehouse._fs import filesystem
+from tasuki.warehouse._parts import PartWriter
+from tasuki.warehouse._result import PartInfo, QueryResult
 from tasuki.warehouse.base import LINEAGE_TABLE, Lineage
 
 __all__ = [
@@ -21,6 +25,9 @@ __all__ = [
     "LineageSQL",
     "already_appended",
     "as_reader",
+    "for_loading",
+    "remove_staged",
+    "stage_parts",
     "check_lineage",
     "check_mode",
     "lineage_sql",
@@ -30,6 +37,8 @@ __all__ = [
 ]
 
 MODES = ("replace", "append", "merge")
+
+logger = logging.getLogger(__name__)
 
 
 def as_reader(data: Any) -> pa.RecordBatchReader:
@@ -70,6 +79,121 @@ def as_reader(data: Any) -> pa.RecordBatchReader:
         "RecordBatchReader, a pandas or polars DataFrame, a QueryResult, or record batches",
         data_type=type(data).__name__,
     )
+
+
+def _loadable(typ: pa.DataType) -> pa.DataType:
+    """A type Redshift's and BigQuery's Parquet loaders read, holding the same values."""
+    if pa.types.is_dictionary(typ):
+        return _loadable(typ.value_type)
+    if isinstance(typ, pa.BaseExtensionType):
+        # arrow.uuid (from PostgreSQL uuid) is FIXED_LEN_BYTE_ARRAY(16) in Parquet, which
+        # neither loader takes; the canonical text form is what both would show.
+        return pa.string() if _is_uuid(typ) else _loadable(typ.storage_type)
+    unsigned = {
+        pa.uint8(): pa.int16(),
+        pa.uint16(): pa.int32(),
+        pa.uint32(): pa.int64(),
+        pa.uint64(): pa.decimal128(20, 0),
+    }
+    if typ in unsigned:
+        return unsigned[typ]
+    if pa.types.is_null(typ):
+        return pa.string()  # an all-NULL column needs some type; text takes any later value
+    if typ == pa.float16():
+        return pa.float32()
+    if pa.types.is_date64(typ):
+        return pa.date32()
+    if pa.types.is_timestamp(typ) and typ.unit == "ns":
+        return pa.timestamp("us", tz=typ.tz)  # both store microseconds
+    if pa.types.is_time(typ) and typ.unit == "ns":
+        return pa.time64("us")
+    return typ
+
+
+def _is_uuid(typ: pa.DataType) -> bool:
+    return isinstance(typ, pa.BaseExtensionType) and typ.extension_name == "arrow.uuid"
+
+
+def _uuid_text(array: pa.Array) -> pa.Array:
+    values = array.storage if isinstance(array, pa.ExtensionArray) else array
+    return pa.array(
+        [None if b is None else str(uuid.UUID(bytes=b)) for b in values.to_pylist()],
+        pa.string(),
+    )
+
+
+def for_loading(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """``reader`` with column types a cloud warehouse cannot load from Parquet converted.
+
+    Unsigned integers widen (``uint64`` to ``decimal128(20, 0)``), dictionaries decode,
+    ``float16`` becomes ``float32``, ``date64`` becomes ``date32``, nanosecond times and
+    timestamps become microseconds (what Redshift and BigQuery keep; the extra digits are
+    dropped), UUIDs become their text, and an all-NULL column becomes text. Other columns
+    pass unchanged; nested types are left to the loader.
+    """
+    source = reader.schema
+    target = pa.schema([f.with_type(_loadable(f.type)) for f in source], metadata=source.metadata)
+    if target.equals(source, check_metadata=False):
+        return reader
+
+    def convert() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            columns = []
+            for column, src, dst in zip(batch.columns, source, target, strict=True):
+                if src.type == dst.type:
+                    columns.append(column)
+                elif _is_uuid(src.type):
+                    columns.append(_uuid_text(column))
+                elif isinstance(column, pa.ExtensionArray):
+                    columns.append(pc.cast(column.storage, dst.type, safe=False))
+                elif pa.types.is_dictionary(src.type):
+                    columns.append(pc.cast(column.dictionary_decode(), dst.type, safe=False))
+                else:
+                    columns.append(pc.cast(column, dst.type, safe=False))
+            yield pa.RecordBatch.from_arrays(columns, schema=target)
+
+    return pa.RecordBatchReader.from_batches(target, convert())
+
+
+def stage_parts(
+    reader: pa.RecordBatchReader,
+    location: str,
+    storage_options: Mapping[str, Any] | None,
+    *,
+    part_rows: int,
+    part_bytes: int,
+) -> tuple[list[PartInfo], pa.Schema]:
+    """Write ``reader`` as zstd Parquet parts under ``location`` for a warehouse to load.
+
+    Returns:
+        The parts (none for no rows) and their schema.
+
+    Raises:
+        Whatever reading the data or writing the parts raised; what was written is removed.
+    """
+    writer = PartWriter(
+        location,
+        reader.schema,
+        part_rows=part_rows,
+        part_bytes=part_bytes,
+        storage_options=storage_options,
+    )
+    try:
+        for batch in reader:
+            writer.write(batch)
+        return writer.close(), writer.schema
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def remove_staged(location: str, storage_options: Mapping[str, Any] | None) -> None:
+    """Delete the parts staged for a load (after it committed or failed)."""
+    try:
+        fs, path = filesystem(location, storage_options)
+        fs.delete_dir(path)
+    except (FileNotFoundError, OSError):
+        logger.warning("could not remove the staged parts at %s", location, exc_info=True)
 
 
 def table_name(name: str, dialect: str) -> exp.Table:
@@ -187,8 +311,7 @@ def lineage_sql(
     def render(sql: str, args: tuple[Any, ...]) -> Statement:
         if mark is None:
             literals = [
-                exp.Literal.number(a) if isinstance(a, int) else exp.Literal.string(a)
-                for a in args
+                exp.Literal.number(a) if isinstance(a, int) else exp.Literal.string(a) for a in args
             ]
             return sql.format(*(lit.sql(dialect) for lit in literals)), ()
         return sql.format(*(mark(i) for i in range(1, len(args) + 1))), args

@@ -7,7 +7,12 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-__all__ = ["arrow_type", "unload_sql"]
+__all__ = ["arrow_type", "iam_role_sql", "unload_sql"]
+
+
+def iam_role_sql(iam_role: str) -> str:
+    """The ``IAM_ROLE`` argument: ``default``, or the role's ARN as a quoted literal."""
+    return "default" if iam_role == "default" else exp.Literal.string(iam_role).sql("redshift")
 
 
 def unload_sql(select_sql: str, target: str, iam_role: str, max_file_size_mb: int) -> str:
@@ -19,9 +24,8 @@ def unload_sql(select_sql: str, target: str, iam_role: str, max_file_size_mb: in
     """
     query = exp.Literal.string(select_sql).sql("redshift")
     to = exp.Literal.string(target).sql("redshift")
-    role = "default" if iam_role == "default" else exp.Literal.string(iam_role).sql("redshift")
     return (
-        f"UNLOAD ({query}) TO {to} IAM_ROLE {role} FORMAT PARQUET PARALLEL ON "
+        f"UNLOAD ({query}) TO {to} IAM_ROLE {iam_role_sql(iam_role)} FORMAT PARQUET PARALLEL ON "
         f"MAXFILESIZE {int(max_file_size_mb)} MB MANIFEST VERBOSE"
     )
 

@@ -1,4 +1,5 @@
-"""Amazon Redshift: ``UNLOAD`` the query to S3 as Parquet in parallel, then read the parts."""
+"""Amazon Redshift: ``UNLOAD`` the query to S3 as Parquet in parallel, then read the parts;
+``write_table`` goes the other way, Parquet parts on S3 then ``COPY``."""
 
 from __future__ import annotations
 
@@ -13,16 +14,29 @@ import pyarrow as pa
 from tasuki.errors import ConfigError, WarehouseError
 from tasuki.warehouse._common import DEFAULT_TIMEOUT, BaseWarehouse, check_timeout, redact, utcnow
 from tasuki.warehouse._fs import filesystem, join_url
+from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS
 from tasuki.warehouse._result import QueryResult, new_query_id
 from tasuki.warehouse._safety import check_query
 from tasuki.warehouse._staged import describe_parts
+from tasuki.warehouse._write import (
+    as_reader,
+    check_lineage,
+    check_mode,
+    for_loading,
+    record_lineage,
+    remove_staged,
+    stage_parts,
+    staging_name,
+    table_name,
+)
 from tasuki.warehouse.postgres._errors import translate
 from tasuki.warehouse.redshift._unload import arrow_type, unload_sql
+from tasuki.warehouse.redshift._write import redshift_type, write_statements
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from tasuki.warehouse.base import Params, WriteMode
+    from tasuki.warehouse.base import Lineage, Params, WriteMode
 
 __all__ = ["RedshiftWarehouse"]
 
@@ -47,8 +61,10 @@ class RedshiftWarehouse(BaseWarehouse):
         iam_role: ARN of the role Redshift assumes to write to S3, or ``"default"``.
         timeout: Default statement timeout in seconds.
         max_file_size_mb: Largest Parquet file UNLOAD writes (5 to 6200).
-        storage_options: fsspec options for reading ``s3_staging`` (credentials,
-            ``endpoint_url``).
+        storage_options: fsspec options for reading and writing ``s3_staging``
+            (credentials, ``endpoint_url``).
+        part_rows: Rows per Parquet part ``write_table`` stages for COPY.
+        part_bytes: Arrow bytes per staged part (slices load parts in parallel).
         connection_factory: Makes a DB-API connection; default: ``redshift_connector`` if
             installed, else psycopg.
     """
@@ -66,6 +82,8 @@ class RedshiftWarehouse(BaseWarehouse):
         max_file_size_mb: int = 256,
         storage_options: Mapping[str, Any] | None = None,
         connection_factory: ConnectionFactory | None = None,
+        part_rows: int = DEFAULT_PART_ROWS,
+        part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
         if not s3_staging or "://" not in s3_staging:
             raise ConfigError(
@@ -90,6 +108,8 @@ class RedshiftWarehouse(BaseWarehouse):
         self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
         self.max_file_size_mb = int(max_file_size_mb)
         self.storage_options = dict(storage_options or {})
+        self.part_rows = part_rows
+        self.part_bytes = part_bytes
         self._factory = connection_factory or (lambda: _default_connection(dsn))
 
     @classmethod
@@ -144,18 +164,105 @@ class RedshiftWarehouse(BaseWarehouse):
         *,
         mode: WriteMode = "replace",
         key: Sequence[str] | None = None,
+        lineage: Lineage | None = None,
     ) -> int:
-        """Not available for Redshift yet: it needs ``COPY ... FROM 's3://...' FORMAT PARQUET``
-        from staged parts, which is planned with the write-back work.
+        """Load ``data`` into ``name`` through S3: Parquet parts, ``COPY``, one transaction.
+
+        The data is written as zstd Parquet parts under ``<s3_staging>/write-<id>/`` (with
+        ``storage_options``), copied into a staging table with ``COPY ... IAM_ROLE ...
+        FORMAT AS PARQUET`` (the role UNLOAD uses), then swapped in (``replace``), inserted
+        (``append``) or merged on ``key`` (``merge``: matching rows deleted, staging rows
+        inserted), with the ``lineage`` row, and committed. Any failure rolls back: the
+        target is as it was. The parts are removed afterwards either way. See
+        :mod:`tasuki.warehouse.redshift._write` for the statements.
+
+        Args:
+            name: ``table`` or ``schema.table``.
+            data: Arrow table / batch / reader, pandas or polars DataFrame, QueryResult.
+            mode: ``"replace"``, ``"append"`` or ``"merge"``.
+            key: Key columns for ``"merge"``.
+            lineage: A ``tasuki_lineage`` row to write in the same transaction.
+
+        Returns:
+            Rows written.
 
         Raises:
-            WarehouseError: Always, naming the alternative.
+            WarehouseError: Bad arguments, a column type Redshift cannot load, or the
+                cluster refused a statement (translated by SQLSTATE).
         """
-        raise WarehouseError(
-            f"write_table({name!r}) is not supported by the Redshift backend yet; load the "
-            "data with COPY from S3, or write to PostgreSQL/DuckDB",
-            table=name,
+        lineage = check_lineage(lineage, name)
+        reader = for_loading(as_reader(data))
+        keys = check_mode(mode, key, reader.schema.names)
+        target = table_name(name, self.dialect)
+        for field in reader.schema:
+            redshift_type(field)  # refuse an unloadable column before anything is written
+        location = join_url(self.s3_staging, f"write-{new_query_id()}")
+        parts, schema = stage_parts(
+            reader,
+            location,
+            self.storage_options,
+            part_rows=self.part_rows,
+            part_bytes=self.part_bytes,
         )
+        rows = sum(p.rows for p in parts)
+        try:
+            statements = write_statements(
+                target=target,
+                stage=staging_name(target),
+                schema=schema,
+                mode=mode,
+                keys=keys,
+                prefix=location + "/" if parts else None,
+                iam_role=self.iam_role,
+            )
+            self._transaction(statements, lineage, rows, mode)
+        finally:
+            remove_staged(location, self.storage_options)
+        logger.debug("wrote %d rows to %s (%s) through %s", rows, name, mode, location)
+        return rows
+
+    def _transaction(
+        self, statements: list[str], lineage: Lineage | None, rows: int, mode: str
+    ) -> None:
+        """Run ``statements`` and the lineage row in one transaction, then commit."""
+        try:
+            connection = self._factory()
+        except Exception as exc:
+            raise translate(exc, url=self.url) from exc
+        current = ""
+        try:
+            cursor = connection.cursor()
+            current = f"SET statement_timeout TO {round(self.timeout * 1000)}"
+            cursor.execute(current)
+            for current in statements:
+                cursor.execute(current)
+            if lineage is not None:
+
+                def execute(sql: str, params: tuple[Any, ...]) -> list[Any]:
+                    nonlocal current
+                    current = sql
+                    if params:
+                        cursor.execute(sql, params)
+                    else:
+                        cursor.execute(sql)
+                    return list(cursor.fetchall()) if cursor.description else []
+
+                # DB-API drivers for Redshift (redshift_connector, psycopg) bind with %s.
+                record_lineage(
+                    execute, lineage, rows, mode=mode, dialect="redshift", mark=lambda _: "%s"
+                )
+            connection.commit()
+        except WarehouseError:
+            _rollback_quietly(connection)
+            raise
+        except Exception as exc:
+            _rollback_quietly(connection)
+            raise translate(exc, url=self.url, sql=current, timeout=self.timeout) from exc
+        except BaseException:
+            _rollback_quietly(connection)
+            raise
+        finally:
+            connection.close()
 
     def _execute(self, statement: str, seconds: float) -> None:
         try:
