@@ -1,4 +1,5 @@
-"""Google BigQuery: ``EXPORT DATA ... format='PARQUET'`` to GCS, then read the parts."""
+"""Google BigQuery: ``EXPORT DATA ... format='PARQUET'`` to GCS, then read the parts;
+``write_table`` goes the other way, Parquet parts on GCS then ``LOAD DATA``."""
 
 from __future__ import annotations
 
@@ -21,14 +22,31 @@ from tasuki.errors import (
 )
 from tasuki.warehouse._common import DEFAULT_TIMEOUT, BaseWarehouse, check_timeout, utcnow
 from tasuki.warehouse._fs import filesystem, join_url
+from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS
 from tasuki.warehouse._result import QueryResult, new_query_id
 from tasuki.warehouse._safety import CheckedQuery, check_query
 from tasuki.warehouse._staged import describe_parts
+from tasuki.warehouse._write import (
+    as_reader,
+    check_lineage,
+    check_mode,
+    for_loading,
+    remove_staged,
+    stage_parts,
+    staging_name,
+)
+from tasuki.warehouse.bigquery._write import (
+    bigquery_table,
+    guard_error,
+    load_sql,
+    schema_of,
+    write_script,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from tasuki.warehouse.base import Params, WriteMode
+    from tasuki.warehouse.base import Lineage, Params, WriteMode
 
 __all__ = ["BigQueryWarehouse", "export_sql"]
 
@@ -70,6 +88,11 @@ class BigQueryWarehouse(BaseWarehouse):
             job_config=...)`` returning a job with ``result(timeout=...)``); default: a new
             client for ``project``.
         location: BigQuery location for jobs (``"US"``, ``"EU"``, ...).
+        part_rows: Rows per Parquet part ``write_table`` stages for ``LOAD DATA``.
+        part_bytes: Arrow bytes per staged part.
+
+    ``write_table`` also needs ``client.get_table(ref)`` (to compare the target's columns
+    with the data's).
     """
 
     backend = "bigquery"
@@ -85,6 +108,8 @@ class BigQueryWarehouse(BaseWarehouse):
         storage_options: Mapping[str, Any] | None = None,
         client: Any = None,
         location: str | None = None,
+        part_rows: int = DEFAULT_PART_ROWS,
+        part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
         if not project:
             raise ConfigError("BigQuery needs a project: bigquery://project/dataset")
@@ -100,6 +125,8 @@ class BigQueryWarehouse(BaseWarehouse):
         self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
         self.storage_options = dict(storage_options or {})
         self.location = location
+        self.part_rows = part_rows
+        self.part_bytes = part_bytes
         self._client = client
 
     @classmethod
@@ -169,17 +196,115 @@ class BigQueryWarehouse(BaseWarehouse):
         *,
         mode: WriteMode = "replace",
         key: Sequence[str] | None = None,
+        lineage: Lineage | None = None,
     ) -> int:
-        """Not available for BigQuery yet (it needs a load job from staged Parquet parts).
+        """Load ``data`` into ``name`` through GCS: Parquet parts, ``LOAD DATA``, one
+        transaction.
+
+        The data is written as zstd Parquet parts under ``<gcs_staging>/write-<id>/``,
+        loaded into a staging table in the target's dataset with ``LOAD DATA OVERWRITE ...
+        FROM FILES(format = 'PARQUET', ...)``, then replaced (``TRUNCATE`` + ``INSERT``),
+        appended or merged (matching ``key`` rows deleted, staging rows inserted) together
+        with the ``lineage`` row in ``BEGIN TRANSACTION; ... COMMIT TRANSACTION;``. A
+        failing statement rolls the transaction back. The staging table and the parts are
+        removed afterwards either way. See :mod:`tasuki.warehouse.bigquery._write`.
+
+        Args:
+            name: ``table``, ``dataset.table`` or ``project.dataset.table``.
+            data: Arrow table / batch / reader, pandas or polars DataFrame, QueryResult.
+            mode: ``"replace"``, ``"append"`` or ``"merge"``.
+            key: Key columns for ``"merge"``.
+            lineage: A ``tasuki_lineage`` row (in the target's dataset) to write in the
+                same transaction.
+
+        Returns:
+            Rows written.
 
         Raises:
-            WarehouseError: Always, naming the alternative.
+            WarehouseError: Bad arguments, an append this lineage already made, or BigQuery
+                refused a job.
         """
-        raise WarehouseError(
-            f"write_table({name!r}) is not supported by the BigQuery backend yet; load the "
-            "parts with a BigQuery load job, or write to PostgreSQL/DuckDB",
-            table=name,
+        lineage = check_lineage(lineage, name)
+        reader = for_loading(as_reader(data))
+        keys = check_mode(mode, key, reader.schema.names)
+        target = bigquery_table(name, self.project, self.dataset)
+        stage = staging_name(target)
+        location = join_url(self.gcs_staging, f"write-{new_query_id()}")
+        client = self._get_client()
+        parts, schema = stage_parts(
+            reader,
+            location,
+            self.storage_options,
+            part_rows=self.part_rows,
+            part_bytes=self.part_bytes,
         )
+        rows = sum(p.rows for p in parts)
+        loaded = False
+        try:
+            if not parts:
+                # LOAD DATA takes its schema from the files: an empty write stages one
+                # empty part so the staging (and a new target) table gets the columns.
+                _empty_part(join_url(location, "part-00000.parquet"), schema, self)
+            loaded = True
+            self._job(load_sql(stage, join_url(location, "part-*.parquet")), name, lineage)
+            target_columns = schema_of(client, target)
+            script = write_script(
+                target=target,
+                stage=stage,
+                columns=schema.names,
+                mode=mode,
+                keys=keys,
+                target_exists=target_columns is not None,
+                same_columns=target_columns == schema_of(client, stage),
+                lineage=lineage,
+                rows=rows,
+            )
+            self._job(script, name, lineage)
+        finally:
+            if loaded:
+                self._drop_quietly(stage)
+            remove_staged(location, self.storage_options)
+        logger.debug("wrote %d rows to %s (%s) through %s", rows, name, mode, location)
+        return rows
+
+    def _job(self, statement: str, table: str, lineage: Lineage | None) -> None:
+        """Run one write job to completion, translating its failure."""
+        client = self._get_client()
+        job = None
+        try:
+            job = client.query(statement, job_config=_job_config(self.timeout))
+            job.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError as exc:
+            _cancel_quietly(job)
+            raise QueryTimeoutError(
+                f"writing {table!r} to BigQuery ran past the timeout of {self.timeout:g} s; "
+                "the job was cancelled and its transaction rolled back",
+                timeout=self.timeout,
+                table=table,
+            ) from exc
+        except Exception as exc:
+            guarded = guard_error(exc, lineage)
+            if guarded is not None:
+                raise guarded from exc
+            error = _translate(exc, statement)
+            if isinstance(error, QuerySyntaxError):  # BadRequest: the write was refused
+                first = str(exc).strip().split("\n", 1)[0]
+                raise WarehouseError(
+                    f"BigQuery refused the write to {table!r}: {first}",
+                    table=table,
+                    statement=statement,
+                ) from exc
+            raise error from exc
+
+    def _drop_quietly(self, stage: exp.Table) -> None:
+        try:
+            job = self._get_client().query(
+                f"DROP TABLE IF EXISTS {stage.sql('bigquery', identify=True)}",
+                job_config=_job_config(self.timeout),
+            )
+            job.result(timeout=self.timeout)
+        except Exception:  # it expires by itself within a day (set in the write script)
+            logger.warning("could not drop the staging table %s", stage.sql("bigquery"))
 
     def _statement(self, checked: CheckedQuery, params: Params | None, location: str) -> str:
         tree = checked.expression
@@ -219,6 +344,14 @@ class BigQueryWarehouse(BaseWarehouse):
                 ) from exc
             self._client = bigquery.Client(project=self.project, location=self.location)
         return self._client
+
+
+def _empty_part(url: str, schema: pa.Schema, wh: BigQueryWarehouse) -> None:
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(url, wh.storage_options)
+    with fs.open_output_stream(path) as out:
+        pq.write_table(schema.empty_table(), out, compression="zstd")
 
 
 def _job_config(seconds: float) -> Any:
