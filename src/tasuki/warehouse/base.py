@@ -58,20 +58,15 @@ class Lineage:
         params: The task's parameters as JSON values.
 
     Example:
-        >>> Lineage("ml.scores", "3f2a9c", "pipeline:Publish", {"day": "2024-01-01"})
-        Lineage(table='ml.scores', unique_id='3f2a9c', task='pipeline:Publish', ...)
+        >>> row = Lineage("ml.scores", "3f2a9c", "pipeline:Publish", {"day": "2024-01-01"})
+        >>> wh.write_table("ml.scores", scores, mode="append", lineage=row)  # doctest: +SKIP
+        3
     """
 
     table: str
     unique_id: str
     task: str
     params: Mapping[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        return (
-            f"Lineage(table={self.table!r}, unique_id={self.unique_id!r}, task={self.task!r}, "
-            "...)"
-        )
 
     def params_json(self) -> str:
         """The parameters as JSON text, keys sorted (what the ``params`` column holds)."""
