@@ -160,6 +160,7 @@ def stage_parts(
     location: str,
     storage_options: Mapping[str, Any] | None,
     *,
+    table: str,
     part_rows: int,
     part_bytes: int,
 ) -> tuple[list[PartInfo], pa.Schema]:
@@ -169,19 +170,45 @@ def stage_parts(
         The parts (none for no rows) and their schema.
 
     Raises:
-        Whatever reading the data or writing the parts raised; what was written is removed.
+        WarehouseError: The parts could not be written (what was written is removed).
     """
-    writer = PartWriter(
-        location,
-        reader.schema,
-        part_rows=part_rows,
-        part_bytes=part_bytes,
-        storage_options=storage_options,
-    )
+
+    def failed(exc: Exception) -> WarehouseError:
+        return WarehouseError(
+            f"staging the rows of {table!r} as Parquet parts at {location} failed: "
+            f"{type(exc).__name__}: {exc}; check that the staging location is writable with "
+            "the storage_options given",
+            table=table,
+            location=location,
+        )
+
     try:
+        writer = PartWriter(
+            location,
+            reader.schema,
+            part_rows=part_rows,
+            part_bytes=part_bytes,
+            storage_options=storage_options,
+        )
+    except WarehouseError:
+        raise
+    except Exception as exc:
+        raise failed(exc) from exc
+    try:
+        # Errors from reading the data pass as they are; errors from storing it are named.
         for batch in reader:
-            writer.write(batch)
-        return writer.close(), writer.schema
+            try:
+                writer.write(batch)
+            except WarehouseError:
+                raise
+            except Exception as exc:
+                raise failed(exc) from exc
+        try:
+            return writer.close(), writer.schema
+        except WarehouseError:
+            raise
+        except Exception as exc:
+            raise failed(exc) from exc
     except BaseException:
         writer.abort()
         raise

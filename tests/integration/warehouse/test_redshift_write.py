@@ -362,3 +362,15 @@ def test_uuids_and_dictionaries_are_loaded_as_text(
     _wh(cluster, staging, storage_options).write_table("things", data)
     rows = admin.execute("SELECT u, kind FROM things").fetchall()
     assert rows == [(str(ids[0]), "x"), (None, "y")]
+
+
+def test_a_staging_location_that_cannot_be_written_is_named(staging: str) -> None:
+    def unreachable() -> Any:
+        raise AssertionError("nothing may reach the cluster when staging failed")
+
+    # Nothing listens on port 9: the first part cannot be written.
+    dead = {"endpoint_url": "http://127.0.0.1:9", "key": "k", "secret": "s"}
+    dead["config_kwargs"] = {"retries": {"max_attempts": 1}}  # type: ignore[assignment]
+    wh = _wh(unreachable, staging, dead)
+    with pytest.raises(WarehouseError, match=r"staging the rows of 'items' as Parquet parts at"):
+        wh.write_table("items", pa.table({"id": [1]}))

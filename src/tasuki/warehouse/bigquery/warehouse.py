@@ -235,6 +235,7 @@ class BigQueryWarehouse(BaseWarehouse):
             reader,
             location,
             self.storage_options,
+            table=name,
             part_rows=self.part_rows,
             part_bytes=self.part_bytes,
         )

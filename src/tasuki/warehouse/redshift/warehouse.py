@@ -201,6 +201,7 @@ class RedshiftWarehouse(BaseWarehouse):
             reader,
             location,
             self.storage_options,
+            table=name,
             part_rows=self.part_rows,
             part_bytes=self.part_bytes,
         )
