@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from tasuki.errors import WarehouseError
 
-__all__ = ["INTERVAL_STRUCT", "Conformer"]
+__all__ = ["INTERVAL_STRUCT", "Conformer", "target_type"]
 
 INTERVAL_STRUCT = pa.struct(
     [("months", pa.int32()), ("days", pa.int32()), ("nanoseconds", pa.int64())]
@@ -69,8 +69,13 @@ class Conformer:
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
 
+def target_type(field: pa.Field) -> pa.DataType:
+    """The Arrow type a driver's ``field`` is stored as (see the table above)."""
+    return _target_type(field.type, field.metadata or {})
+
+
 def _target_field(field: pa.Field) -> pa.Field:
-    return field.with_type(_target_type(field.type, field.metadata or {}))
+    return field.with_type(target_type(field))
 
 
 def _target_type(typ: pa.DataType, metadata: dict[bytes, bytes]) -> pa.DataType:

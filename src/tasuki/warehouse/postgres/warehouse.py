@@ -22,6 +22,7 @@ from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS, Parts
 from tasuki.warehouse._result import PartInfo, QueryResult, new_query_id
 from tasuki.warehouse._safety import check_query
 from tasuki.warehouse.postgres._errors import translate
+from tasuki.warehouse.postgres._numeric import plan_scaled_numerics
 from tasuki.warehouse.postgres._parallel import page_ranges, range_query, scan_table
 from tasuki.warehouse.postgres._params import pg_text, placeholder, setting_name
 
@@ -264,22 +265,31 @@ class _Run:
         return row[0], (row[-1] if export else None)
 
     def stream(self, cursor: Any, sql: str, prefix: str) -> PartWriter:
-        cursor.execute(sql)
-        reader = cursor.fetch_record_batch()
-        writer = PartWriter(
-            self.directory,
-            reader.schema,
-            prefix=prefix,
-            part_rows=self.wh.part_rows,
-            part_bytes=self.wh.part_bytes,
-            storage_options=self.wh.storage_options,
-        )
-        with self.lock:
-            self.writers.append(writer)
-        for batch in reader:
-            if self.stop.is_set():
-                raise _Stopped
-            writer.write(batch)
+        # numeric(p <= 18, s) columns travel as scaled bigints, not text (see _numeric.py).
+        scaled = plan_scaled_numerics(cursor.adbc_execute_schema(sql))
+        try:
+            cursor.execute(scaled.wrap(sql) if scaled else sql)
+            reader = cursor.fetch_record_batch()
+            schema = scaled.schema(reader.schema) if scaled else reader.schema
+            writer = PartWriter(
+                self.directory,
+                schema,
+                prefix=prefix,
+                part_rows=self.wh.part_rows,
+                part_bytes=self.wh.part_bytes,
+                storage_options=self.wh.storage_options,
+            )
+            with self.lock:
+                self.writers.append(writer)
+            for batch in reader:
+                if self.stop.is_set():
+                    raise _Stopped
+                writer.write(scaled.restore(batch, schema) if scaled else batch)
+        except Exception as exc:
+            clear = scaled.explain(exc) if scaled else None
+            if clear is not None:
+                raise clear from exc
+            raise
         return writer
 
     def fail(self, exc: BaseException, sql: str | None) -> BaseException:
