@@ -18,6 +18,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasuki.errors import WarehouseError
@@ -126,16 +127,19 @@ class PartWriter:
                 part_rows=part_rows,
                 part_bytes=part_bytes,
             )
+        _check_names(schema)
         self.directory = directory.rstrip("/")
         self.conformer = Conformer(schema)
         self.schema = self.conformer.schema
-        # Dictionary encoding pays off for repetitive text (status, country); on ids, floats
-        # and timestamps it is built and then abandoned, costing ~30% of the write time.
-        self._dictionary_columns = [
+        # Dictionary encoding pays off for repetitive text (status, country); on ids, floats,
+        # timestamps and mostly-distinct text it is built and then abandoned, which costs
+        # ~30% of the write time. Text columns are judged on the first rows (_flush).
+        self._text_columns = [
             f.name
             for f in self.schema
             if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
         ]
+        self._dictionary_columns: list[str] | None = None
         self.prefix = prefix
         self.part_rows = part_rows
         self.part_bytes = part_bytes
@@ -262,6 +266,8 @@ class PartWriter:
         if self._writer is None:
             self._name = f"{self.prefix}-{len(self.parts):05d}.parquet"
             self._sink = self.fs.open_output_stream(f"{self._dir_path}/{self._name}")
+            if self._dictionary_columns is None:
+                self._dictionary_columns = _repetitive(self._pending[0], self._text_columns)
             self._writer = pq.ParquetWriter(
                 self._sink,
                 self.schema,
@@ -288,3 +294,32 @@ class PartWriter:
         logger.debug("wrote part %s: %d rows, %d bytes", self._name, self._rows, size)
         self._writer = self._sink = None
         self._rows = self._bytes = 0
+
+
+def _check_names(schema: pa.Schema) -> None:
+    """Refuse a result with two columns of one name: Parquet readers cannot tell them apart."""
+    seen: set[str] = set()
+    for name in schema.names:
+        if name in seen:
+            raise WarehouseError(
+                f"the query's result has more than one column named {name!r}; give each "
+                f"column its own name with AS (e.g. SELECT a.{name} AS a_{name}, "
+                f"b.{name} AS b_{name} ...)",
+                column=name,
+                columns=schema.names,
+            )
+        seen.add(name)
+
+
+def _repetitive(batch: pa.RecordBatch, names: list[str]) -> list[str]:
+    """The text columns of ``batch`` with at most one distinct value in four rows."""
+    chosen = []
+    for name in names:
+        index = batch.schema.get_field_index(name)
+        if index < 0:  # a batch that does not fit the schema: the write itself will say so
+            continue
+        column = batch.column(index)
+        values = len(column) - column.null_count
+        if values and pc.count_distinct(column).as_py() * 4 <= values:
+            chosen.append(name)
+    return chosen

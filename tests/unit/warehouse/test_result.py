@@ -295,3 +295,23 @@ def test_json_intervals_and_lists_of_extension_types() -> None:
         },
         {"j": None, "i": None, "l": ["3"], "v": None},
     ]
+
+
+def test_dictionary_encoding_only_for_repetitive_text(tmp_path: Path) -> None:
+    n = 40_000
+    batch = pa.record_batch(
+        {
+            "status": pa.array(["open", "closed", "pending", None] * (n // 4)),
+            "token": pa.array([f"t{i:08d}" for i in range(n)]),
+            "empty": pa.array([None] * n, pa.string()),
+        }
+    )
+    writer = PartWriter(str(tmp_path / "q"), batch.schema, threaded=False)
+    writer.write(batch)
+    (part,) = writer.close()
+    columns = pq.ParquetFile(part.path).metadata.row_group(0)
+    encodings = {columns.column(i).path_in_schema: columns.column(i).encodings for i in range(3)}
+    assert "RLE_DICTIONARY" in encodings["status"]
+    assert "RLE_DICTIONARY" not in encodings["token"]
+    assert "RLE_DICTIONARY" not in encodings["empty"]
+    assert pq.read_table(part.path).equals(pa.Table.from_batches([batch]))
