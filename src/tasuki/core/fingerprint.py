@@ -15,12 +15,14 @@ process (no ``hash()``, no ids of objects), so ids are stable across processes, 
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import enum
 import functools
 import hashlib
-import inspect
 import json
+import linecache
+import sys
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -179,9 +181,10 @@ def code_fingerprint(cls: type[Task]) -> str:
     for klass in cls.__mro__:
         if klass is Task or not (isinstance(klass, type) and issubclass(klass, Task)):
             continue
-        try:
-            digest.update(inspect.getsource(klass).encode())
-        except (OSError, TypeError):
+        source = _class_source(klass)
+        if source is not None:
+            digest.update(source.encode())
+        else:
             for attr in sorted(vars(klass)):
                 code = getattr(vars(klass)[attr], "__code__", None)
                 if code is not None:
@@ -189,3 +192,58 @@ def code_fingerprint(cls: type[Task]) -> str:
     result = digest.hexdigest()[:16]
     _CODE_FINGERPRINTS[cls] = result
     return result
+
+
+# Parsed modules by file name: one parse per module however many task classes it holds.
+_TREES: dict[str, tuple[list[str], ast.Module] | None] = {}
+
+
+def _class_source(klass: type[Any]) -> str | None:
+    """The source lines of ``klass`` (decorators included), or None when not available.
+
+    The same text as ``inspect.getsource`` for a class, found through ``ast`` line numbers
+    instead of ``inspect``'s tokenizer pass, whose first use costs a build several
+    milliseconds of regular-expression compilation.
+    """
+    module = sys.modules.get(klass.__module__)
+    filename = getattr(module, "__file__", None)
+    if not filename:
+        return None
+    if filename not in _TREES:
+        lines = linecache.getlines(filename, module.__dict__)
+        try:
+            _TREES[filename] = (lines, ast.parse("".join(lines))) if lines else None
+        except (SyntaxError, ValueError):
+            _TREES[filename] = None
+    parsed = _TREES[filename]
+    if parsed is None:
+        return None
+    lines, tree = parsed
+    node = _find_class(tree, klass.__qualname__)
+    if node is None:
+        return None
+    first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+    last = node.end_lineno or node.lineno
+    return "".join(lines[first - 1 : last])
+
+
+def _find_class(tree: ast.Module, qualname: str) -> ast.ClassDef | None:
+    """The last class statement whose qualified name is ``qualname`` (the one bound)."""
+    found: ast.ClassDef | None = None
+    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+    while stack:
+        node, prefix = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                name = prefix + child.name
+                if name == qualname and (found is None or child.lineno > found.lineno):
+                    found = child
+                if qualname.startswith(name + "."):
+                    stack.append((child, name + "."))
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = f"{prefix}{child.name}.<locals>."
+                if qualname.startswith(name):
+                    stack.append((child, name))
+            elif not isinstance(child, ast.expr):
+                stack.append((child, prefix))  # if/with/try blocks keep the same prefix
+    return found

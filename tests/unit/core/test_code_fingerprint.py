@@ -1,0 +1,86 @@
+"""Code fingerprints read each task class's own source lines (found with ast)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import linecache
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tasuki.core import fingerprint
+from tasuki.core.fingerprint import _class_source, code_fingerprint
+
+MODULE = textwrap.dedent(
+    """
+    import tasuki
+
+    def keep(cls):
+        return cls
+
+    def factory():
+        class Local(tasuki.Task):
+            x: int
+        return Local
+
+    class Outer:
+        class Inner(tasuki.Task):
+            z: str = "{default}"
+
+            def run(self):
+                self.dump(self.z)
+
+    class Again(tasuki.Task):
+        a: int
+
+    @keep  # a decorator's line belongs to the class
+    class Again(tasuki.Task):
+        b: int
+    """
+)
+
+
+@pytest.fixture
+def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def load(default: str):  # type: ignore[no-untyped-def]
+        (tmp_path / "fp_tasks.py").write_text(MODULE.replace("{default}", default))
+        sys.modules.pop("fp_tasks", None)
+        fingerprint._TREES.clear()
+        linecache.checkcache()  # the file changed within the second
+        fingerprint._CODE_FINGERPRINTS.clear()
+        importlib.invalidate_caches()
+        return importlib.import_module("fp_tasks")
+
+    yield load
+    sys.modules.pop("fp_tasks", None)
+
+
+def test_source_is_the_class_block_as_inspect_gives_it(module) -> None:  # type: ignore[no-untyped-def]
+    mod = module("a")
+    for cls in (mod.factory(), mod.Outer.Inner):
+        assert _class_source(cls) == inspect.getsource(cls)
+    # A name bound twice: the class that is bound now, decorator line included.
+    again = _class_source(mod.Again)
+    assert again is not None and again.startswith("@keep") and "b: int" in again
+
+
+def test_a_change_in_the_class_body_moves_the_fingerprint(module) -> None:  # type: ignore[no-untyped-def]
+    first = code_fingerprint(module("a").Outer.Inner)
+    assert code_fingerprint(module("a").Outer.Inner) == first
+    assert code_fingerprint(module("b").Outer.Inner) != first
+
+
+def test_classes_without_source_fall_back_to_bytecode() -> None:
+    namespace: dict[str, object] = {}
+    exec(  # a class with no file behind it, as in a REPL
+        "import tasuki\nclass Typed(tasuki.Task):\n    n: int\n    def run(self): pass\n",
+        namespace,
+    )
+    cls = namespace["Typed"]
+    assert _class_source(cls) is None  # type: ignore[arg-type]
+    assert len(code_fingerprint(cls)) == 16  # type: ignore[arg-type]
