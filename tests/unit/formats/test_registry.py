@@ -316,3 +316,15 @@ def test_conflicting_and_malformed_entry_points_are_skipped_with_a_warning(
     messages = [r.getMessage() for r in caplog.records]
     assert any(second in m and first in m and "already provides .yamlish" in m for m in messages)
     assert any("bad/name" in m and "not a file extension" in m for m in messages)
+
+
+def test_the_quick_look_for_entry_points_finds_a_declared_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasuki.formats.registry import _may_declare
+
+    group = "tasuki.formats.quicklook"
+    assert not _may_declare(group)  # nothing installed declares it: no metadata parsing
+    _install_fake_distribution(tmp_path / "site", "quicklook_fmt", f"[{group}]\n.ql = x:Y\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert _may_declare(group)
