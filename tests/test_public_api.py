@@ -72,3 +72,31 @@ def test_query_client_lives_with_the_warehouse_and_the_service_reexports_it():
     assert tasuki.warehouse.QueryClient is tasuki.service.QueryClient
     assert tasuki.warehouse.RemoteQueryResult is tasuki.service.RemoteQueryResult
     assert issubclass(tasuki.warehouse.RemoteQueryResult, tasuki.warehouse.QueryResult)
+
+
+def test_warehouse_api_is_pinned():
+    import tasuki.warehouse
+
+    assert sorted(tasuki.warehouse.__all__) == [
+        "BigQueryWarehouse",
+        "CheckedQuery",
+        "DuckDBWarehouse",
+        "Lineage",
+        "Manifest",
+        "PartInfo",
+        "PostgresWarehouse",
+        "QueryClient",
+        "QueryResult",
+        "QueryTask",
+        "RedshiftWarehouse",
+        "RemoteQueryResult",
+        "TableTarget",
+        "Warehouse",
+        "WriteTableTask",
+        "check_query",
+        "connect",
+        "read_lineage",
+        "register",
+    ]
+    for name in tasuki.warehouse.__all__:
+        assert getattr(tasuki.warehouse, name) is not None, name

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.warehouse._result import Manifest, PartInfo, QueryResult
 from tasuki.warehouse._safety import CheckedQuery, check_query
-from tasuki.warehouse.base import Warehouse
+from tasuki.warehouse.base import Lineage, Warehouse
 from tasuki.warehouse.registry import connect, register
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ __all__ = [
     "BigQueryWarehouse",
     "CheckedQuery",
     "DuckDBWarehouse",
+    "Lineage",
     "Manifest",
     "PartInfo",
     "PostgresWarehouse",
