@@ -151,9 +151,9 @@ def _cycle_error(path: list[Task], again: Task) -> DependencyCycleError:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
-    """One distinct task in a graph."""
+    """One distinct task in a graph (slots: a 100,000-task graph holds 100,000 of them)."""
 
     task: Task
     uid: str
