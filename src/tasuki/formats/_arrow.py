@@ -10,10 +10,11 @@ restores the index (named, unnamed, MultiIndex; a RangeIndex is stored as metada
 costing nothing), categoricals, time zones and nullable extension dtypes such as
 ``Int64``. For polars, ``to_arrow()`` / ``polars.from_arrow`` carry the dtypes.
 
-Parquet is written with zstd (Arrow's default level 1). On the 1 M x 10 benchmark frame
-(benchmarks/bench_formats.py) it wrote 46 MB where pyarrow's default snappy wrote 56 MB,
-in about the same time, while gokart's gzip took over 30x as long.
-``.feather`` is an Arrow IPC file with lz4 frames (``pyarrow.feather``'s default);
+Parquet is written with snappy, pyarrow's default. On the 1 M x 10 benchmark frame
+(benchmarks/bench_formats.py) zstd wrote 46 MB where snappy wrote 56 MB, but the dump +
+load took 25-45% longer on an AMD EPYC; gokart's gzip took over 30x as long as snappy.
+``.feather`` is an Arrow IPC file with lz4 frames (``pyarrow.feather``'s default), in
+batches of 64k rows as ``pyarrow.feather`` writes them;
 ``.arrow`` is the same IPC file uncompressed, the form other Arrow tools expect and that
 can be memory-mapped.
 """
@@ -146,11 +147,17 @@ class _ColumnarFormat(FormatBase):
 
 
 class ParquetFormat(_ColumnarFormat):
-    """Parquet with zstd compression; loads back as the kind that was written."""
+    """Parquet with snappy compression; loads back as the kind that was written.
+
+    Snappy, pyarrow's and pandas' default, keeps a dump + load of a task output at the speed
+    of raw pyarrow; zstd made files ~18% smaller but the round trip 25-45% slower. Directory
+    targets (data too large for one file) keep zstd, where the size matters more. Subclass
+    and register with ``compression = "zstd"`` to choose it for single files too.
+    """
 
     name: ClassVar[str] = "parquet"
     extensions: ClassVar[tuple[str, ...]] = (".parquet",)
-    compression: ClassVar[str] = "zstd"
+    compression: ClassVar[str] = "snappy"
 
     def write_table(self, table: pa.Table, file: BinaryIO) -> None:
         """Write one Parquet file."""
@@ -192,6 +199,9 @@ def _restore_arrow_types(table: pa.Table, file: Any) -> pa.Table:
         return table  # keep what Parquet gave rather than fail a readable file
 
 
+_IPC_BATCH_ROWS = 65_536
+
+
 class FeatherFormat(_ColumnarFormat):
     """Feather v2: an Arrow IPC file with lz4-compressed buffers."""
 
@@ -205,7 +215,9 @@ class FeatherFormat(_ColumnarFormat):
 
         options = pa.ipc.IpcWriteOptions(compression=self.compression)
         with pa.ipc.new_file(file, table.schema, options=options) as writer:
-            writer.write_table(table)
+            # Batches of 64k rows, as pyarrow.feather writes them: a reader then decompresses
+            # batches on several threads (one 1M-row batch takes twice as long to read).
+            writer.write_table(table, max_chunksize=_IPC_BATCH_ROWS)
 
     def read_table(self, file: Any) -> pa.Table:
         """Read every record batch of the IPC file."""
