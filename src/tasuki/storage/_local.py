@@ -21,6 +21,7 @@ import errno
 import logging
 import os
 import shutil
+import threading
 import time
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -66,6 +67,11 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True  # exists, owned by someone else
     return True
+
+
+# Staging folders by (pid, workspace root), shared by every LocalStore of the process.
+_STAGING: dict[tuple[int, str], str] = {}
+_STAGING_LOCK = threading.Lock()
 
 
 def _remove_empty_dir(directory: str) -> None:
@@ -258,17 +264,36 @@ class LocalStore(RedisLeases):
         return head, f"{head}/{temp_name(name)}"
 
     def _staging_dir(self) -> str:
-        """This process's staging folder, made (and dead writers' folders swept) on first use."""
+        """This process's staging folder, made (and dead writers' folders swept) on first use.
+
+        Every store on the same root in one process shares it: a notebook that builds a
+        thousand times makes one folder, not a thousand.
+        """
         pid = os.getpid()
-        if self._staging is None or self._staging[0] != pid:
-            base = self._prefix + ".tasuki"
-            if base not in self._ready_dirs:
-                self._prepare_dir(base)
-            folder = f"{base}/{temp_name('staging')}"
-            os.mkdir(folder)
-            self._staging = (pid, folder)
-            atexit.register(_remove_empty_dir, folder)
-        return self._staging[1]
+        if self._staging is not None and self._staging[0] == pid:
+            return self._staging[1]
+        base = self._prefix + ".tasuki"
+        if base not in self._ready_dirs:
+            self._prepare_dir(base)  # sweeps the staging folders of dead writers
+        key = (pid, self.root)
+        with _STAGING_LOCK:
+            folder = _STAGING.get(key)
+            if folder is None:
+                folder = f"{base}/{temp_name('staging')}"
+                os.mkdir(folder)
+                _STAGING[key] = folder
+                atexit.register(_remove_empty_dir, folder)
+        self._staging = (pid, folder)
+        return folder
+
+    def _forget_staging(self) -> None:
+        """Drop the staging folder (it was removed behind our back); the next write remakes it."""
+        with _STAGING_LOCK:
+            if self._staging is not None:
+                key = (self._staging[0], self.root)
+                if _STAGING.get(key) == self._staging[1]:
+                    del _STAGING[key]
+        self._staging = None
 
     def _open_temp(self, path: str, *, again: bool = True) -> tuple[str, str, int]:
         """(folder of ``path``, temporary path, open descriptor) for writing ``path``."""
@@ -286,7 +311,7 @@ class LocalStore(RedisLeases):
                 raise
             # A folder (the staging one, or the key's) was removed since we prepared it.
             self._ready_dirs.clear()
-            self._staging = None
+            self._forget_staging()
             return self._open_temp(path, again=False)
         return head, tmp, fd
 

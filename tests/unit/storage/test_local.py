@@ -258,3 +258,13 @@ def test_each_process_stages_in_its_own_folder_and_removes_it_at_exit(tmp_path: 
     assert proc.exitcode == 0
     assert len(_staging_folders(root)) == 2
     assert store.read_bytes("mod/d.bin") == b"d"
+
+
+def test_stores_on_one_root_share_the_process_staging_folder(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    for i in range(5):  # a notebook building five times
+        LocalStore(root).write_bytes(f"mod/{i}.bin", b"x")
+    assert len(_staging_folders(root)) == 1
+    other = tmp_path / "other"
+    LocalStore(other).write_bytes("mod/a.bin", b"y")
+    assert len(_staging_folders(other)) == 1
