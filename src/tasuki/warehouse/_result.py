@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tasuki.errors import WarehouseError
 from tasuki.warehouse._fs import filesystem, join_url
+from tasuki.warehouse._memory import read_pool
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -251,17 +253,26 @@ class QueryResult:
     def to_arrow(self, *, columns: Sequence[str] | None = None) -> pa.Table:
         """The whole result as one Arrow table."""
         wanted = list(columns) if columns is not None else None
-        tables = []
-        for part in self.manifest.parts:
-            fs, path = self._filesystem(part.path)
-            with fs.open_input_file(path) as file:
-                tables.append(pq.read_table(file, columns=wanted, use_threads=True))
-        if not tables:
+        located = [self._filesystem(part.path) for part in self.manifest.parts if part.rows]
+        if not located:
             schema = self.schema
             if wanted is not None:
                 schema = pa.schema([schema.field(c) for c in wanted])
             return schema.empty_table()
-        return pa.concat_tables(tables)
+        # One dataset over all parts, so the next part is decoded while this one finishes;
+        # a scan keeps the parts' order. Parts on different file systems (a manifest moved
+        # by hand) are read one file system at a time.
+        tables = []
+        start = 0
+        for end in range(1, len(located) + 1):
+            if end < len(located) and located[end][0].equals(located[start][0]):
+                continue
+            fs = located[start][0]
+            paths = [path for _, path in located[start:end]]
+            dataset = ds.dataset(paths, filesystem=fs, format="parquet")
+            tables.append(dataset.to_table(columns=wanted, memory_pool=read_pool()))
+            start = end
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     def to_pandas(self, **kwargs: Any) -> pd.DataFrame:
         """The whole result as a pandas DataFrame (``kwargs`` go to ``Table.to_pandas``)."""

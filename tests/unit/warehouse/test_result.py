@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
 import json
 import shutil
@@ -12,11 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasuki.errors import WarehouseError
-from tasuki.warehouse import Manifest, QueryResult
+from tasuki.warehouse import Manifest, QueryResult, _parts
 from tasuki.warehouse._arrow import INTERVAL_STRUCT, Conformer
 from tasuki.warehouse._common import utcnow
+from tasuki.warehouse._memory import read_pool
 from tasuki.warehouse._parts import PartsRoot, PartWriter
-from tasuki.warehouse._result import new_query_id
+from tasuki.warehouse._result import PartInfo, new_query_id
 
 
 def _batches(rows: int, size: int) -> list[pa.RecordBatch]:
@@ -96,6 +98,46 @@ def test_reading_back_keeps_order_nulls_and_empty_strings(tmp_path: Path) -> Non
     assert frame["s"].iloc[0] == "" and frame["s"].isna().tolist()[:3] == [False, True, False]
     polars = result.to_polars()
     assert polars["s"].to_list()[:3] == ["", None, "v2"]
+
+
+def test_reading_back_keeps_order_across_many_parts_and_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_parts, "ROW_GROUP_ROWS", 50)  # many row groups, scanned in parallel
+    result = _result(tmp_path, _batches(20_000, 37), part_rows=1_000)
+    assert len(result.parts) == 20
+    assert pq.ParquetFile(result.parts[0].path).num_row_groups >= 10
+    assert result.to_arrow().column("id").to_pylist() == list(range(20_000))
+    assert result.to_arrow(columns=["s"]).column_names == ["s"]
+
+
+def test_parts_on_two_file_systems_read_back_in_order(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    result = _result(tmp_path, _batches(1_000, 100), part_rows=250)
+    memory = fsspec.filesystem("memory")
+    moved = []
+    for i, part in enumerate(result.parts):
+        if i % 2:  # every other part lives in fsspec's memory file system
+            url = f"memory://tasuki-test-{new_query_id()}/{i}.parquet"
+            memory.pipe(url, Path(part.path).read_bytes())
+            part = PartInfo(path=url, rows=part.rows, bytes=part.bytes)
+        moved.append(part)
+    mixed = QueryResult(dataclasses.replace(result.manifest, parts=tuple(moved)))
+    assert mixed.to_arrow().column("id").to_pylist() == list(range(1_000))
+
+
+def test_reads_allocate_from_a_pool_without_huge_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    read_pool.cache_clear()
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    try:
+        assert read_pool().backend_name in ("jemalloc", "system")
+        read_pool.cache_clear()
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")  # the user's choice wins
+        assert read_pool() is pa.default_memory_pool() or (
+            read_pool().backend_name == pa.default_memory_pool().backend_name
+        )
+    finally:
+        read_pool.cache_clear()
 
 
 def test_an_empty_result_keeps_its_schema(tmp_path: Path) -> None:
