@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import itertools
 import json
 import logging
 import os
@@ -261,17 +262,13 @@ class QueryResult:
             return schema.empty_table()
         # One dataset over all parts, so the next part is decoded while this one finishes;
         # a scan keeps the parts' order. Parts on different file systems (a manifest moved
-        # by hand) are read one file system at a time.
-        tables = []
-        start = 0
-        for end in range(1, len(located) + 1):
-            if end < len(located) and located[end][0].equals(located[start][0]):
-                continue
-            fs = located[start][0]
-            paths = [path for _, path in located[start:end]]
-            dataset = ds.dataset(paths, filesystem=fs, format="parquet")
-            tables.append(dataset.to_table(columns=wanted, memory_pool=read_pool()))
-            start = end
+        # by hand) are read one run of file system at a time.
+        tables = [
+            ds.dataset([path for _, path in run], filesystem=fs, format="parquet").to_table(
+                columns=wanted, memory_pool=read_pool()
+            )
+            for fs, run in itertools.groupby(located, key=lambda item: item[0])
+        ]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     def to_pandas(self, **kwargs: Any) -> pd.DataFrame:
