@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -217,10 +218,37 @@ def _machine(url: str) -> dict[str, Any]:
         "postgresql": server[0] if server else "?",
         "pyarrow": pyarrow.__version__,
         "adbc_driver_postgresql": adbc_driver_postgresql.__version__,
+        "adbc_build": _adbc_build(Path(adbc_driver_postgresql.__file__).parent),
         "connectorx": connectorx.__version__,
         "pandas": pandas.__version__,
         "psycopg": psycopg.__version__,
     }
+
+
+def _adbc_build(package: Path) -> str:
+    """Whether the ADBC driver library was compiled with optimisation, judged by ``nm``.
+
+    The wheels from 1.9.0 to at least 1.13.0 keep trivial C++ accessors out of line
+    (``unique_ptr::operator->``, ``vector::operator[]``), which an optimised build inlines;
+    decoding then costs ~2.7x the CPU (docs/benchmarks.md). 1.8.0 has 4 such symbols, 1.13.0
+    136.
+    """
+    libraries = sorted(package.glob("libadbc_driver_postgresql*.so*"))
+    if not libraries or shutil.which("nm") is None:
+        return "unknown (no nm or no library)"
+    proc = subprocess.run(
+        ["nm", "-C", "--defined-only", str(libraries[0])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    accessors = sum(
+        1
+        for line in proc.stdout.splitlines()
+        if "operator->" in line or "::get()" in line or "operator[]" in line
+    )
+    verdict = "unoptimised" if accessors > 20 else "optimised"
+    return f"{verdict} ({accessors} out-of-line accessors)"
 
 
 def summarise(samples: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -330,7 +358,8 @@ def render(
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, "
         f"PostgreSQL on the same host; load average {load[0]:.2f} before, {load[1]:.2f} after. "
         f"Python {machine['python']}, PostgreSQL {machine['postgresql']}, pyarrow "
-        f"{machine['pyarrow']}, ADBC PostgreSQL {machine['adbc_driver_postgresql']}, connectorx "
+        f"{machine['pyarrow']}, ADBC PostgreSQL {machine['adbc_driver_postgresql']} "
+        f"(build: {machine['adbc_build']}), connectorx "
         f"{machine['connectorx']}, pandas {machine['pandas']}, psycopg {machine['psycopg']}.",
         "",
     ]
