@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests._bench import load_benchmark
 from tests._services import PG_DSN
-
-BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_warehouse.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_warehouse", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_warehouse_benchmark_runs_on_a_small_table(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bench = _load()
+    bench = load_benchmark("bench_warehouse")
     monkeypatch.setattr(bench, "POSTGRES", PG_DSN)
     monkeypatch.setattr(bench, "DATABASE", f"{postgres_url.rsplit('/', 1)[1]}_bench")
     out = tmp_path / "figures.json"

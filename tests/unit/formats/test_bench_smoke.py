@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
-BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_formats.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_formats", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests._bench import load_benchmark
 
 
 def test_run_small_frame_without_gokart() -> None:
-    bench = _load()
+    bench = load_benchmark("bench_formats")
     info: dict[str, object] = {}
     results = bench.run(rows=500, repeat=1, gokart=False, info=info)
     by_case = {r["case"]: r for r in results}
