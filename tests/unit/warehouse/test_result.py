@@ -126,11 +126,16 @@ def test_parts_on_two_file_systems_read_back_in_order(tmp_path: Path) -> None:
     assert mixed.to_arrow().column("id").to_pylist() == list(range(1_000))
 
 
-def test_reads_allocate_from_a_pool_without_huge_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reads_allocate_from_a_pool_without_huge_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     read_pool.cache_clear()
     monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
     try:
         assert read_pool().backend_name in ("jemalloc", "system")
+        result = _result(tmp_path, _batches(10, 10))
+        system = pa.system_memory_pool()
+        assert result.to_pandas(memory_pool=system)["id"].tolist() == list(range(10))
         read_pool.cache_clear()
         monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")  # the user's choice wins
         assert read_pool() is pa.default_memory_pool() or (
