@@ -53,8 +53,10 @@ class Settings(BaseModel):
     """Folder or URL (``s3://bucket/prefix``, ``gs://``, ``memory://``) for outputs and records."""
     workers: int = Field(1, ge=1)
     """Local worker processes."""
-    on_code_change: Literal["warn", "rerun", "ignore"] = "warn"
-    """What a changed task source does to its cached output."""
+    on_code_change: Literal["rerun", "warn", "ignore"] = "rerun"
+    """What a change in the code of a task or of anything upstream of it does to its cached
+    output: ``rerun`` (default: the output is out of date), ``warn`` (use it, say so once per
+    task class) or ``ignore``."""
     fail_fast: bool = False
     """Stop scheduling new tasks after the first failure."""
     retries: int = Field(0, ge=0)

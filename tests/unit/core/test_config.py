@@ -12,7 +12,7 @@ def test_defaults():
     s = load_settings()
     assert s.workspace == "./workspace"
     assert s.workers == 1
-    assert s.on_code_change == "warn"
+    assert s.on_code_change == "rerun"
 
 
 def test_resolution_order(tmp_path, monkeypatch):
