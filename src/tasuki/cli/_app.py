@@ -26,6 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help texts are shown as written: rich markup would eat "[warehouses]" and "[--tree]".
+    rich_markup_mode=None,
 )
 TASK_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 F = TypeVar("F", bound=Callable[..., Any])
