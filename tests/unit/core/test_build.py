@@ -25,6 +25,7 @@ from .tasks_for_tests import (
     ModelTask,
     Multi,
     NoDump,
+    Sibling,
     Step,
     TaskA,
     TaskB,
@@ -89,10 +90,83 @@ def test_failure_keeps_other_branches_going(ws):
     assert "Resume with:" in result.summary()
 
 
-def test_fail_fast_stops_scheduling(ws):
-    result = tasuki.run_build(Top(), workspace=ws, fail_fast=True)
-    assert result.counts()["ran"] == 0 or result.by_status("ran")[0].name.endswith("Sibling")
+def _statuses(result):
+    return {r.name.rsplit(":", 1)[1]: (r.status, r.note) for r in result.results.values()}
+
+
+@pytest.mark.parametrize("fail_fast", [True, False])
+def test_fail_fast_stops_scheduling(ws, fail_fast):
+    # Inline, the order is fixed: Boom is first and Sibling (independent of it) is still queued
+    # when Boom fails, so Sibling runs only if the build keeps going.
+    graph = tasuki.build_graph([Top()])
+    names = [type(graph.nodes[u].task).__name__ for u in graph.order]
+    assert names.index("Boom") < names.index("Sibling")
+    result = tasuki.run_build(Top(), workspace=ws, fail_fast=fail_fast)
+    statuses = _statuses(result)
+    assert statuses["Boom"][0] == "failed"
+    assert statuses["NeedsBoom"][0] == statuses["Top"][0] == "upstream_failed"
+    if fail_fast:
+        assert statuses["Sibling"] == ("upstream_failed", "fail_fast")
+        assert not open_store(ws).exists(Sibling().output().key)
+    else:
+        assert statuses["Sibling"] == ("ran", "")
     assert result.counts()["failed"] == 1
+
+
+class WaitFor(tasuki.Task):
+    """Finishes once a file exists (or after 30 s), so a test can order events across workers."""
+
+    path: str
+    i: int
+    prev: tasuki.Task | None = None
+
+    def requires(self):
+        return self.prev
+
+    def run(self):
+        import time
+
+        deadline = time.monotonic() + 30
+        while not Path(self.path).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.dump(self.i)
+
+
+class BoomAndChain(tasuki.Task):
+    chain: tasuki.Task
+
+    def requires(self):
+        return [Boom(), self.chain]
+
+
+@pytest.mark.parametrize("fail_fast", [True, False])
+def test_fail_fast_with_workers_starts_nothing_new(ws, tmp_path, fail_fast):
+    # Boom and the chain's first link start together on the two workers; the first link waits
+    # until the parent has taken Boom's failure (a hook writes the file), so with fail_fast the
+    # next links must never start, and without it they all run.
+    signal = tmp_path / "boom-seen"
+
+    class Signal:
+        def on_task_end(self, result):
+            if result.status == "failed":
+                signal.write_text("seen")
+
+    chain = None
+    for i in range(3):
+        chain = WaitFor(path=str(signal), i=i, prev=chain)
+    result = tasuki.run_build(
+        BoomAndChain(chain=chain), workspace=ws, workers=2, fail_fast=fail_fast, hooks=[Signal()]
+    )
+    links = {r.uid: r.status for r in result.results.values() if r.name.endswith(":WaitFor")}
+    assert len(links) == 3
+    assert result.counts()["failed"] == 1
+    last_two = [chain.unique_id, chain.prev.unique_id]
+    if fail_fast:
+        assert {links[u] for u in last_two} == {"upstream_failed"}
+        store = open_store(ws)
+        assert not any(store.exists(t.output().key) for t in (chain, chain.prev))
+    else:
+        assert set(links.values()) == {"ran"}
 
 
 def test_build_raises_with_the_cause(ws):

@@ -117,7 +117,12 @@ def test_deep_chain_through_task_parameters_has_no_recursion_limit():
         task = Step(i=i, prev=task)
     graph = tasuki.build_graph([task])
     assert len(graph) == 20_000
-    assert graph.order[0] == graph.nodes[graph.order[0]].uid
+    # dependencies first: the chain's first link leads, the root closes, every edge points back
+    assert graph.order[0] == Step(i=0).unique_id
+    assert graph.order[-1] == task.unique_id == graph.roots[0]
+    position = {uid: n for n, uid in enumerate(graph.order)}
+    assert len(position) == 20_000
+    assert all(position[d] < position[uid] for uid in graph.order for d in graph.nodes[uid].deps)
     assert repr(task).startswith("Step(i=19999, prev=Step(id=")
 
 
