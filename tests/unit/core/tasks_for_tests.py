@@ -166,17 +166,34 @@ class CycleB(tasuki.Task):
         return CycleA(n=self.n)
 
 
-class SlowWrite(tasuki.Task):
-    """Writes a large output slowly so a test can kill the process in the middle."""
+class _PauseWhilePickled:
+    """Pickled after a large first part: with ``SLOW_WRITE_SIGNAL`` set, says so and waits.
 
-    mb: int = 64
+    pickle writes a large bytes object straight to the file, so when this runs the output's
+    temporary already holds ``mb`` MiB: a test that kills the process on the signal kills it in
+    the middle of the dump, whatever the machine's speed.
+    """
+
+    def __reduce__(self):
+        import time
+
+        signal = os.environ.get("SLOW_WRITE_SIGNAL")
+        if signal:
+            Path(signal).write_text("writing")
+            time.sleep(120)  # the test kills or interrupts us here
+        return (str, ("end",))
+
+
+class SlowWrite(tasuki.Task):
+    """Stops in the middle of writing its output (see ``_PauseWhilePickled``)."""
+
+    mb: int = 16
 
     def output(self):
         return self.make_target("big.pkl")
 
     def run(self):
-        Path(os.environ["SLOW_WRITE_SIGNAL"]).write_text("started")
-        self.dump(os.urandom(self.mb * 1024 * 1024))
+        self.dump([os.urandom(self.mb * 1024 * 1024), _PauseWhilePickled()])
 
 
 class Counted(tasuki.Task):

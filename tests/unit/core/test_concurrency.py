@@ -30,13 +30,16 @@ def _python(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def test_kill_9_in_the_middle_of_a_dump_then_rerun(tmp_path):
-    ws = tmp_path / "ws"
-    signal_file = tmp_path / "started"
+def _stop_in_the_middle_of_a_dump(ws: Path, tmp_path: Path, sig: int) -> tuple[str, str]:
+    """Build SlowWrite in a child, send ``sig`` while its output is half written.
+
+    Returns the child's stderr and the partial temporary's path.
+    """
+    signal_file = tmp_path / "writing"
     code = (
         "import tasuki\n"
         "from tests.unit.core.tasks_for_tests import SlowWrite\n"
-        f"tasuki.build(SlowWrite(mb=400), workspace={str(ws)!r}, progress='off')\n"
+        f"tasuki.build(SlowWrite(), workspace={str(ws)!r}, progress='off')\n"
     )
     proc = _python(code, {"SLOW_WRITE_SIGNAL": str(signal_file)})
     deadline = time.monotonic() + 60
@@ -44,20 +47,29 @@ def test_kill_9_in_the_middle_of_a_dump_then_rerun(tmp_path):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    time.sleep(0.3)  # well inside writing 400 MB
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    task = SlowWrite(mb=400)
+    # The precondition that makes the test worth running: part of the output is on disk.
+    partial = [p for p in Path(ws).rglob(".big_*") if p.is_file()]
+    assert len(partial) == 1 and partial[0].stat().st_size >= 16 * 1024 * 1024, partial
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    return err, str(partial[0])
+
+
+def test_kill_9_in_the_middle_of_a_dump_then_rerun(tmp_path):
+    ws = tmp_path / "ws"
+    _, partial = _stop_in_the_middle_of_a_dump(ws, tmp_path, signal.SIGKILL)
+    task = SlowWrite()
     store = open_store(ws)
     assert not store.exists(task.output().key)
     assert not store.exists(f".tasuki/records/{task.unique_id}.json")
-    # The rerun sees an incomplete task and runs it; a small size keeps the test quick.
-    os.environ["SLOW_WRITE_SIGNAL"] = str(signal_file)
-    try:
-        result = tasuki.build(SlowWrite(mb=1), workspace=str(ws), return_value=False)
-    finally:
-        del os.environ["SLOW_WRITE_SIGNAL"]
-    assert result.counts()["ran"] == 1
+    assert Path(partial).exists()  # a kill -9 cleans nothing up; the next writer sweeps it
+    # The same task again: seen as incomplete, it runs, and its output is whole.
+    result = tasuki.build(task, workspace=str(ws), return_value=False)
+    assert result.counts() == {"ran": 1}
+    data, end = tasuki.load(task, workspace=str(ws))
+    assert (len(data), end) == (16 * 1024 * 1024, "end")
+    assert not Path(partial).exists()
 
 
 def _overlapping_build(ws: Path, log: Path, keys: list[str], extra: str = "") -> str:
@@ -88,25 +100,12 @@ def test_two_concurrent_builds_compute_each_task_once(tmp_path, lease, request):
 
 def test_ctrl_c_leaves_nothing_half_written(tmp_path):
     ws = tmp_path / "ws"
-    signal_file = tmp_path / "started"
-    code = (
-        "import tasuki\n"
-        "from tests.unit.core.tasks_for_tests import SlowWrite\n"
-        f"tasuki.build(SlowWrite(mb=400), workspace={str(ws)!r}, progress='off')\n"
-    )
-    proc = _python(code, {"SLOW_WRITE_SIGNAL": str(signal_file)})
-    deadline = time.monotonic() + 60
-    while not signal_file.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    err, partial = _stop_in_the_middle_of_a_dump(ws, tmp_path, signal.SIGINT)
     assert "KeyboardInterrupt" in err
-    task = SlowWrite(mb=400)
+    task = SlowWrite()
     store = open_store(ws)
     assert not store.exists(task.output().key)
+    assert not store.exists(f".tasuki/records/{task.unique_id}.json")
+    assert not Path(partial).exists()
     leftovers = [p for p in Path(ws).rglob("*") if p.is_file() and ".tasuki" not in p.parts]
     assert leftovers == []
