@@ -8,6 +8,10 @@ Resolution order, first match wins for each key:
    folder or its parents;
 4. the defaults below.
 
+A relative local ``workspace`` in a settings file is relative to the folder of that file (as
+Kedro resolves paths against the project root), so every sub-folder of a project shares one
+cache; from the environment, an argument or the default it is relative to the current folder.
+
 Nothing is read at import time: call :func:`load_settings`.
 """
 
@@ -24,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tasuki.errors import ConfigError
 
-__all__ = ["NotifySettings", "Settings", "load_settings"]
+__all__ = ["NotifySettings", "Settings", "load_settings", "workspace_origin"]
 
 
 class NotifySettings(BaseModel):
@@ -106,6 +110,36 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read settings file: {exc}", file=str(path)) from exc
 
 
+def _anchor_workspace(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``doc`` with a relative local ``workspace`` made absolute against ``folder``."""
+    value = doc.get("workspace")
+    if not isinstance(value, str) or not value.strip():
+        return doc
+    head, sep, _ = value.partition("://")
+    if sep and head and "/" not in head and len(head) > 1:  # a URL (a drive letter is not)
+        return doc
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return doc if path == Path(value) else {**doc, "workspace": str(path)}
+    return {**doc, "workspace": str(folder / path)}
+
+
+def workspace_origin(settings: Settings) -> str:
+    """Which setting chose the workspace: a settings file's path, ``TASUKI_WORKSPACE``,
+    ``arguments`` or ``default``.
+
+    Example:
+        >>> workspace_origin(load_settings({"workspace": "memory://x"}))
+        'arguments'
+    """
+    where = settings.source.get("workspace")
+    if where is None:
+        return "default"
+    if where == _ENV_SOURCE:
+        return "TASUKI_WORKSPACE"
+    return where
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in environ.items():
@@ -118,6 +152,8 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         node[path[-1]] = _env_value(value)
     return out
 
+
+_ENV_SOURCE = "environment (TASUKI_*)"
 
 # Variables with the prefix that are not settings: the test-suite switches, and the query
 # service token (a secret, kept out of the Settings object on purpose).
@@ -173,16 +209,16 @@ def load_settings(
     environ = os.environ if environ is None else environ
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if config_file is not None:
-        path = Path(config_file)
+        path = Path(config_file).resolve()
         doc = _read_toml(path)
         if path.name == "pyproject.toml":
             doc = doc.get("tool", {}).get("tasuki", {})
-        layers.append((str(path), doc))
+        layers.append((str(path), _anchor_workspace(doc, path.parent)))
     else:
         found = _find_file(Path(cwd or Path.cwd()).resolve())
         if found is not None:
-            layers.append((str(found[0]), found[1]))
-    layers.append(("environment (TASUKI_*)", _from_env(environ)))
+            layers.append((str(found[0]), _anchor_workspace(found[1], found[0].parent)))
+    layers.append((_ENV_SOURCE, _from_env(environ)))
     layers.append(("arguments", {k: v for k, v in (overrides or {}).items() if v is not None}))
     merged: dict[str, Any] = {}
     source: dict[str, str] = {}

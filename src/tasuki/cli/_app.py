@@ -7,17 +7,21 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from tasuki.cli._params import make_task, parse_param_args
-from tasuki.config import Settings, load_settings
+from tasuki.config import Settings, load_settings, workspace_origin
 from tasuki.core.graph import build_graph
 from tasuki.core.records import find_record
-from tasuki.core.runner import open_workspace, run_build
+from tasuki.core.runner import open_workspace as _open_store
+from tasuki.core.runner import run_build
 from tasuki.core.task import import_task
 from tasuki.errors import TasukiError
+
+if TYPE_CHECKING:
+    from tasuki.storage.base import Store
 
 __all__ = ["app"]
 
@@ -66,6 +70,16 @@ def _setup_logging(level: str) -> None:
 
 def _settings(config: str | None, **overrides: Any) -> Settings:
     return load_settings(overrides, config_file=config)
+
+
+def open_workspace(settings: Settings) -> Store:
+    """Open the workspace and say on stderr, once, where it is and which setting chose it.
+
+    stderr, so that ``--format json`` / ``--json`` output on stdout stays parseable.
+    """
+    store = _open_store(settings)
+    typer.echo(f"workspace: {store.url} (from {workspace_origin(settings)})", err=True)
+    return store
 
 
 def _hooks(settings: Settings) -> list[Any]:

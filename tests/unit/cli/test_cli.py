@@ -70,9 +70,9 @@ def test_tree_formats(cli, tmp_path):
     text = cli("tree", f"{M}:TaskB", "--param", "t")
     assert "(PENDING) TaskB" in text.output and "(COMPLETE) TaskA" in text.output
     assert "params: param='t'" in text.output
-    doc = json.loads(cli("tree", f"{M}:TaskB", "--param", "t", "--format", "json").output)
+    doc = json.loads(cli("tree", f"{M}:TaskB", "--param", "t", "--format", "json").stdout)
     assert {n["status"] for n in doc["nodes"]} == {"pending", "complete"}
-    mermaid = cli("tree", f"{M}:TaskB", "--param", "t", "-f", "mermaid").output
+    mermaid = cli("tree", f"{M}:TaskB", "--param", "t", "-f", "mermaid").stdout
     assert mermaid.startswith("flowchart BT") and "-->" in mermaid
     out = tmp_path / "g.dot"
     cli("tree", f"{M}:TaskB", "--param", "t", "-f", "dot", "-o", str(out))
@@ -88,7 +88,7 @@ def test_show_and_rerun_by_id(cli):
     assert shown.exit_code == 0
     assert "task:        tests.unit.core.tasks_for_tests:Multi" in shown.output
     assert 'note: "two outputs"' in shown.output
-    raw = json.loads(cli("show", uid, "--json").output)
+    raw = json.loads(cli("show", uid, "--json").stdout)
     assert raw["unique_id"] == uid
     rerun = cli("rerun", uid[:8])
     assert rerun.exit_code == 0 and uid in rerun.output
@@ -125,15 +125,15 @@ def test_why(cli):
 def test_ls_and_gc(cli):
     cli("run", f"{M}:TaskB", "--param", "keep")
     cli("run", f"{M}:TaskB", "--param", "drop")
-    listing = json.loads(cli("ls", "--json").output)
+    listing = json.loads(cli("ls", "--json").stdout)
     assert len(listing["outputs"]) == 4
     keep = TaskB(param="keep").unique_id
     dry = cli("gc", keep)
     assert "would remove 4 files" in dry.output
-    assert len(json.loads(cli("ls", "--json").output)["outputs"]) == 4
+    assert len(json.loads(cli("ls", "--json").stdout)["outputs"]) == 4
     done = cli("gc", keep, "--delete")
     assert "removed 4 files" in done.output
-    left = json.loads(cli("ls", "--json").output)["outputs"]
+    left = json.loads(cli("ls", "--json").stdout)["outputs"]
     assert {r["task"].rsplit(":", 1)[1] for r in left} == {"TaskA", "TaskB"}
     assert len(left) == 2
     assert tasuki.load(TaskB(param="keep")) == "hello keep!!"

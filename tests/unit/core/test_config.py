@@ -18,7 +18,7 @@ def test_defaults():
 def test_resolution_order(tmp_path, monkeypatch):
     (tmp_path / "tasuki.toml").write_text('workspace = "from-file"\nworkers = 3\n')
     monkeypatch.chdir(tmp_path)
-    assert load_settings().workspace == "from-file"
+    assert load_settings().workspace == str(tmp_path.resolve() / "from-file")  # file-relative
     monkeypatch.setenv("TASUKI_WORKSPACE", "from-env")
     s = load_settings()
     assert (s.workspace, s.workers) == ("from-env", 3)
