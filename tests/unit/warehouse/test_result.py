@@ -6,6 +6,7 @@ import dataclasses
 import decimal
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -229,14 +230,29 @@ def test_abort_removes_what_was_written(tmp_path: Path) -> None:
 
 
 def test_writer_errors_reach_the_producer(tmp_path: Path) -> None:
-    schema = pa.schema([("n", pa.string())])
     source = pa.schema([pa.field("n", pa.string())])
     w = PartWriter(str(tmp_path / "q"), source)
     bad = pa.record_batch([pa.array([1, 2])], names=["other"])  # wrong schema
     w.write(bad)
-    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError, ValueError)):
+    with pytest.raises(pa.ArrowInvalid, match="Schema at index 0 was different"):
         w.close()
-    assert schema  # the source schema was valid
+    w.abort()
+    assert not (tmp_path / "q").exists()
+
+
+def test_writer_thread_errors_reach_the_producer_on_its_next_write(tmp_path: Path) -> None:
+    # part_rows=1 makes the writer thread flush, and fail, on the first batch: the producer must
+    # hear of it on a later write, not carry on feeding a dead writer until close.
+    source = pa.schema([pa.field("n", pa.string())])
+    w = PartWriter(str(tmp_path / "q"), source, part_rows=1)
+    bad = pa.record_batch([pa.array([1, 2])], names=["other"])
+    deadline = time.monotonic() + 30  # a bound: the thread fails within milliseconds
+    with pytest.raises(pa.ArrowInvalid, match="Schema at index 0 was different"):
+        while time.monotonic() < deadline:
+            w.write(bad)
+            time.sleep(0.01)
+    w.abort()
+    assert not (tmp_path / "q").exists()
 
 
 def test_invalid_limits_are_refused(tmp_path: Path) -> None:
