@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from tasuki.config import load_settings
@@ -64,12 +68,24 @@ def test_broken_toml(tmp_path, monkeypatch):
         load_settings()
 
 
-def test_nothing_read_at_import():
-    import importlib
-
-    import tasuki.config
-
-    importlib.reload(tasuki.config)  # must not raise even with a broken file around
+def test_nothing_read_at_import(tmp_path):
+    # A broken settings file and a bad variable around: importing must not notice them, and
+    # load_settings() must (else the setup proves nothing). A fresh process, so that the
+    # import really happens here.
+    (tmp_path / "tasuki.toml").write_text("workspace = \n")
+    code = (
+        "import tasuki, tasuki.cli, tasuki.config, tasuki.warehouse\n"
+        "try:\n"
+        "    tasuki.config.load_settings()\n"
+        "except tasuki.errors.ConfigError as exc:\n"
+        "    print('load_settings:', type(exc).__name__)\n"
+    )
+    env = {**os.environ, "TASUKI_WORKERS": "many"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "load_settings: ConfigError"
 
 
 def test_query_token_variable_is_not_a_setting(monkeypatch):
