@@ -1,4 +1,8 @@
-"""Write-back as a task: :class:`WriteTableTask` and its lineage rows.
+"""Write-back as a task: the lineage rows and table target of
+:class:`tasuki.warehouse.WriteTableTask`.
+
+The task itself is defined in :mod:`tasuki.warehouse`, so that its qualified name, which
+lineage rows, records, ids and the CLI use, is the public ``tasuki.warehouse:WriteTableTask``.
 
 A write-back task is complete when its table exists *and* the lineage table
 ``tasuki_lineage`` holds a row naming the table, the task's unique id, its task name and
@@ -13,24 +17,20 @@ finds it and appends nothing.
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import exp
 
-from tasuki.core.params import param, to_jsonable
-from tasuki.core.targets import OutputInfo, Target
-from tasuki.core.task import Task
-from tasuki.errors import TaskError, WarehouseError
-from tasuki.warehouse.base import LINEAGE_TABLE, Lineage
+from tasuki.core.targets import Expected, OutputInfo, Target
+from tasuki.errors import WarehouseError
+from tasuki.warehouse.base import LINEAGE_TABLE
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
-    from tasuki.warehouse.base import Warehouse
 
-__all__ = ["LINEAGE_TABLE", "TableTarget", "WriteTableTask", "read_lineage"]
+__all__ = ["LINEAGE_TABLE", "TableTarget", "read_lineage"]
 
 
 class _Conn:
@@ -112,33 +112,51 @@ def read_lineage(url: str, table: str | None = None) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True, repr=False)
 class TableTarget(Target):
-    """A warehouse table written by a task; present when its lineage row is."""
+    """A warehouse table written by a task; present when its lineage row is.
+
+    The lineage row alone decides: a table written from another workspace (a teammate, CI,
+    or this one before ``tasuki gc``) is present with no run record here. ``legacy`` names
+    a row written under an earlier task name, ``(task name, params JSON)``, that counts as
+    this task's own (its unique id was made from the old name).
+    """
 
     key: str
     url: str
     table: str
     unique_id: str
+    legacy: tuple[str, str] | None = None
     in_store: ClassVar[bool] = False
 
     def info(self, store: Store) -> OutputInfo:
         """What the run record keeps: the table name as the key."""
         return OutputInfo(f"{self.url.split('://', 1)[0]}:{self.table}", 0, None)
 
+    def _own_ids(self, conn: _Conn) -> list[str]:
+        """Unique ids of the lineage rows of this table that are this task's."""
+        if not _table_exists(conn, LINEAGE_TABLE):
+            return []
+        legacy_task, legacy_params = self.legacy or ("", "null")
+        rows = conn.execute(
+            f"SELECT unique_id, task, params FROM {LINEAGE_TABLE} "
+            "WHERE table_name = ? AND (unique_id = ? OR task = ?)",
+            (self.table, self.unique_id, legacy_task),
+        )
+        wanted = json.loads(legacy_params)
+        return [
+            uid
+            for uid, task, params in rows
+            if uid == self.unique_id or (task == legacy_task and json.loads(params) == wanted)
+        ]
+
     def exists(self, store: Store) -> bool:
         """The table exists and a lineage row names this task's id for it."""
         conn = _Conn(self.url)
         try:
-            if not (_table_exists(conn, self.table) and _table_exists(conn, LINEAGE_TABLE)):
-                return False
-            rows = conn.execute(
-                f"SELECT 1 FROM {LINEAGE_TABLE} WHERE table_name = ? AND unique_id = ?",
-                (self.table, self.unique_id),
-            )
-            return bool(rows)
+            return _table_exists(conn, self.table) and bool(self._own_ids(conn))
         finally:
             conn.close()
 
-    def load(self, store: Store) -> Any:
+    def load(self, store: Store, *, expected: Expected | None = None) -> Any:
         """The table's contents, read back through the warehouse (an Arrow table)."""
         from tasuki.warehouse.registry import connect
 
@@ -150,102 +168,24 @@ class TableTarget(Target):
         """Forget the lineage row (the table itself is left to its owners)."""
         conn = _Conn(self.url)
         try:
-            if _table_exists(conn, LINEAGE_TABLE):
+            for uid in self._own_ids(conn):
                 conn.execute(
                     f"DELETE FROM {LINEAGE_TABLE} WHERE table_name = ? AND unique_id = ?",
-                    (self.table, self.unique_id),
+                    (self.table, uid),
                 )
-                conn.commit()
+            conn.commit()
         finally:
             conn.close()
 
 
-class WriteTableTask(Task):
-    """Write the output of ``data`` into a warehouse table, with a lineage row.
-
-    The rows and the lineage row go in one transaction, so the task is complete exactly when
-    its rows are in. That makes ``mode="append"`` safe: a rerun after a completed append
-    finds the lineage row and appends nothing; a failed append leaves neither rows nor row.
-
-    Example:
-        >>> publish = WriteTableTask(
-        ...     data=Predict(day=day), table="ml.recipe_scores",
-        ...     warehouse="postgresql://dwh/analytics", mode="merge", key=("recipe_id",),
-        ... )
-        >>> tasuki.build(publish)
-    """
-
-    data: Task
-    table: str
-    warehouse: str
-    mode: Literal["replace", "append", "merge"] = "replace"
-    key: tuple[str, ...] = ()
-    output_name: str | None = param(default=None, description="which output of `data` to write")
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.mode == "merge" and not self.key:
-            raise TaskError(
-                f"{type(self).task_name()}: mode 'merge' needs key=(...) naming the columns that "
-                "identify a row",
-                task=type(self).task_name(),
-                parameter="key",
-            )
-
-    def requires(self) -> Any:
-        """The task whose output is written."""
-        return self.data
-
-    def output(self) -> Any:
-        """The table (complete when its lineage row for this id exists)."""
-        from tasuki.warehouse._task import _resolve
-
-        return TableTarget(
-            f"warehouse/{self.table}", _resolve(self.warehouse), self.table, self.unique_id
-        )
-
-    def lineage(self) -> Lineage:
-        """The lineage row this task writes with its table."""
-        return Lineage(
-            table=self.table,
-            unique_id=self.unique_id,
-            task=type(self).task_name(),
-            params={n: to_jsonable(v) for n, v in self.param_values.items()},
-        )
-
-    def run(self) -> None:
-        """Write the table and its lineage row in one transaction."""
-        from tasuki.warehouse.registry import connect
-
-        target: TableTarget = self.output()
-        value = self.load(self.output_name) if self.output_name else self.load()
-        with connect(target.url) as wh:
-            _check_takes_lineage(wh, self.table)
-            rows = wh.write_table(
-                self.table,
-                value,
-                mode=self.mode,
-                key=list(self.key) or None,
-                lineage=self.lineage(),
-            )
-        self.task_log["rows"] = rows
+#: The name lineage rows and records gave the task before it moved to the public module.
+LEGACY_TASK_NAME = "tasuki.warehouse._lineage:WriteTableTask"
 
 
-def _check_takes_lineage(wh: Warehouse, table: str) -> None:
-    """Refuse a (third-party) backend whose write_table cannot record lineage."""
-    try:
-        parameters = inspect.signature(wh.write_table).parameters
-    except (TypeError, ValueError):  # no signature to read: let the call decide
-        return
-    if "lineage" in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    ):
-        return
-    raise WarehouseError(
-        f"the {type(wh).__name__} backend's write_table takes no lineage= argument, so "
-        f"WriteTableTask cannot record the lineage of {table!r} in the same transaction as "
-        "its rows; add `lineage: tasuki.warehouse.base.Lineage | None = None` to that "
-        "backend's write_table, or call write_table directly",
-        table=table,
-        backend=type(wh).__name__,
-    )
+def __getattr__(name: str) -> Any:
+    # Records written before the move name the task tasuki.warehouse._lineage:WriteTableTask.
+    if name == "WriteTableTask":
+        from tasuki.warehouse import WriteTableTask
+
+        return WriteTableTask
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -384,7 +384,8 @@ def already_appended(lineage: Lineage) -> WarehouseError:
     return WarehouseError(
         f"table {lineage.table!r} already holds the rows appended by {lineage.task} "
         f"{lineage.unique_id} (its row is in {LINEAGE_TABLE}); the append was not repeated and "
-        "nothing changed. Delete that lineage row (TableTarget.remove) to append again.",
+        "nothing changed: those rows are in already. Only to add the same rows a second time "
+        "on purpose, delete that lineage row first (TableTarget.remove).",
         table=lineage.table,
         unique_id=lineage.unique_id,
     )

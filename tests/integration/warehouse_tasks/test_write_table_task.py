@@ -20,8 +20,14 @@ import pytest
 
 import tasuki
 from tasuki.errors import TaskError, TaskFailedError, WarehouseConnectionError, WarehouseError
-from tasuki.warehouse import DuckDBWarehouse, PostgresWarehouse, connect
-from tasuki.warehouse._lineage import WriteTableTask, _check_takes_lineage, read_lineage
+from tasuki.warehouse import (
+    DuckDBWarehouse,
+    PostgresWarehouse,
+    WriteTableTask,
+    _check_takes_lineage,
+    connect,
+    read_lineage,
+)
 from tasuki.warehouse.base import Lineage
 
 
@@ -271,3 +277,89 @@ def test_a_backend_whose_write_table_takes_no_lineage_is_refused(tmp_path: Path)
         _check_takes_lineage(wh, "scores")
     with DuckDBWarehouse(tmp_path / "new.duckdb") as wh:
         _check_takes_lineage(wh, "scores")  # the built-in backends take it
+
+
+def _append_from_two_workspaces(url: str, tmp_path: Path) -> tuple[Any, Any, Any]:
+    task = WriteTableTask(
+        data=Predictions(day="shared"), table="scores", warehouse=url, mode="append"
+    )
+    first = tasuki.build(task, workspace=str(tmp_path / "ws_a"), return_value=False)
+    assert first.results[task.unique_id].status == "ran"
+    assert _sql(url, "SELECT count(*) FROM scores") == [(3,)]
+    other = tasuki.build(task, workspace=str(tmp_path / "ws_b"), return_value=False)
+    return task, first, other
+
+
+def test_an_append_done_from_another_workspace_is_not_repeated(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """Issue 9, bug 1: a teammate, CI, or the same user after ``gc`` builds the append task
+    from a workspace with no run record for it. It must succeed and append nothing, instead
+    of failing with "the append was not repeated" (whose resume hint failed every time)."""
+    task, _, other = _append_from_two_workspaces(warehouse_url, tmp_path)
+    assert other.ok
+    assert other.results[task.unique_id].status in ("cached", "ran")
+    assert _sql(warehouse_url, "SELECT count(*) FROM scores") == [(3,)]
+    assert _lineage_ids(warehouse_url, "scores") == {task.unique_id}
+    # The target says so on its own, with no workspace at all.
+    assert task.output().exists(None)
+    # And a third build from that workspace is a plain cache hit.
+    third = tasuki.build(task, workspace=str(tmp_path / "ws_b"), return_value=False)
+    assert third.counts()["ran"] == 0
+
+
+def test_an_append_done_from_another_workspace_is_cached(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """Issue 9, bug 1: the lineage row alone makes the task complete, as Luigi's marker
+    row does: from a fresh workspace it is cached and its upstream is not even run."""
+    task, _, other = _append_from_two_workspaces(warehouse_url, tmp_path)
+    assert other.results[task.unique_id].status == "cached"
+    assert other.counts()["ran"] == 0
+    assert _sql(warehouse_url, "SELECT count(*) FROM scores") == [(3,)]
+
+
+def test_a_lineage_row_under_the_old_private_task_name_still_counts(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """Rows written before the task moved to tasuki.warehouse carry the old name and an id
+    made from it: they still mark the task complete, so an upgrade never repeats an append."""
+    import json as _json
+
+    task = WriteTableTask(
+        data=Predictions(day="old"), table="scores", warehouse=warehouse_url, mode="append"
+    )
+    params = task.lineage().params
+    legacy = Lineage("scores", "0" * 64, "tasuki.warehouse._lineage:WriteTableTask", params)
+    with connect(warehouse_url) as wh:
+        wh.write_table("scores", pa.table({"recipe_id": [1], "score": [0.5]}), lineage=legacy)
+    assert task.output().exists(None)
+    assert (
+        not WriteTableTask(
+            data=Predictions(day="other"), table="scores", warehouse=warehouse_url, mode="append"
+        )
+        .output()
+        .exists(None)
+    )
+    tasuki.build(task, workspace=str(tmp_path / "ws"))
+    assert _sql(warehouse_url, "SELECT count(*) FROM scores") == [(1,)]
+    # remove() forgets the old row too, so a deliberate repeat is possible.
+    task.output().remove(None)
+    assert not task.output().exists(None)
+    assert _json.loads(_json.dumps(params)) == params
+
+
+def test_the_task_is_named_by_its_public_module(tmp_path: Path) -> None:
+    """Issue 9, bug 9: lineage rows, records and the CLI name the public class path."""
+    from tasuki.core.task import import_task
+    from tasuki.warehouse import WriteTableTask as Public
+
+    assert Public.task_name() == "tasuki.warehouse:WriteTableTask"
+    assert import_task("tasuki.warehouse:WriteTableTask") is Public
+    # Old records name the private path: it still imports, to the same class.
+    assert import_task("tasuki.warehouse._lineage:WriteTableTask") is Public
+    url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
+    task = Public(data=Predictions(day="pub"), table="scores", warehouse=url)
+    assert task.lineage().task == "tasuki.warehouse:WriteTableTask"
+    tasuki.build(task, workspace=str(tmp_path / "ws"))
+    assert read_lineage(url, "scores")[0]["task"] == "tasuki.warehouse:WriteTableTask"
