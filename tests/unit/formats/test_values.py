@@ -6,6 +6,7 @@ import dataclasses
 import gzip
 import io
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -136,9 +137,17 @@ def test_npz_round_trip_with_awkward_keys() -> None:
     assert roundtrip(".npz", {}) == {}
 
 
-def test_npz_bytes_are_reproducible() -> None:
+def _dump_at(monkeypatch: pytest.MonkeyPatch, when: float, ext: str, value: Any) -> bytes:
+    """``dump_bytes`` with the clock at ``when``: two dumps a second apart in one test would
+    share a zip timestamp (2 s resolution) or a gzip mtime (1 s) and prove nothing."""
+    monkeypatch.setattr(time, "time", lambda: when)
+    return dump_bytes(ext, value)
+
+
+def test_npz_bytes_are_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
     value = {"a": np.arange(5)}
-    assert dump_bytes(".npz", value) == dump_bytes(".npz", value)
+    first = _dump_at(monkeypatch, 1_000_000_000.0, ".npz", value)
+    assert first == _dump_at(monkeypatch, 1_700_000_000.0, ".npz", value)
 
 
 @pytest.mark.parametrize(
@@ -151,11 +160,15 @@ def test_npz_bytes_are_reproducible() -> None:
         (".tsv.gz", pd.DataFrame({"a": range(100)})),
     ],
 )
-def test_gzip_twins_wrap_the_plain_bytes_reproducibly(ext: str, value: Any) -> None:
-    data = dump_bytes(ext, value)
+def test_gzip_twins_wrap_the_plain_bytes_reproducibly(
+    ext: str, value: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _dump_at(monkeypatch, 1_000_000_000.0, ext, value)
     assert data[:2] == b"\x1f\x8b"
+    assert data[4:8] == b"\x00\x00\x00\x00"  # MTIME 0
     assert data[8] == 4  # XFL: "fastest" -- level 1, chosen from the benchmark
-    assert data == dump_bytes(ext, value)  # mtime=0: equal values give equal bytes
+    # equal values give equal bytes, whenever they are written
+    assert data == _dump_at(monkeypatch, 1_700_000_000.0, ext, value)
     assert gzip.decompress(data) == dump_bytes(ext.removesuffix(".gz"), value)
     assert len(data) < len(gzip.decompress(data))
 
