@@ -181,15 +181,25 @@ def why(
 def show(
     unique_id: Annotated[str, typer.Argument(help="A unique id or an unambiguous prefix.")],
     workspace: Workspace = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The raw record.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="The record as JSON; task parameters with their class, outputs by kind."
+        ),
+    ] = False,
     config: ConfigFile = None,
 ) -> None:
     """Show a finished task: parameters, dependencies, outputs, timings and its log."""
+    from tasuki.report._values import describe_output, describe_value, output_json, value_json
+
     settings = _settings(config, workspace=workspace)
     store = open_workspace(settings)
     record = find_record(store, unique_id)
     if as_json:
-        typer.echo(record.to_bytes().decode())
+        doc = json.loads(record.to_bytes())
+        doc["params"] = {k: value_json(v, store) for k, v in record.params.items()}
+        doc["outputs"] = [output_json(out, store) for out in record.outputs]
+        typer.echo(json.dumps(doc, ensure_ascii=False))
         return
     typer.echo(f"task:        {record.task}")
     typer.echo(f"unique id:   {record.unique_id}")
@@ -198,7 +208,7 @@ def show(
     typer.echo("parameters:")
     for name, value in record.params.items():
         flag = "" if name in record.significant else "  (not significant)"
-        typer.echo(f"  {name} = {json.dumps(value)}{flag}")
+        typer.echo(f"  {name} = {describe_value(value, store)}{flag}")
     typer.echo("requires:")
     for uid in record.requires:
         try:
@@ -208,7 +218,7 @@ def show(
             typer.echo(f"  {uid} (record missing)")
     typer.echo("outputs:")
     for out in record.outputs:
-        typer.echo(f"  {store.full_path(out['key'])}  {out.get('size')} bytes")
+        typer.echo(f"  {describe_output(out, store)}")
     if record.task_log:
         typer.echo("task log:")
         for key, value in record.task_log.items():
@@ -252,28 +262,52 @@ def rerun_cmd(
 def ls_cmd(
     workspace: Workspace = None,
     task: Annotated[str | None, typer.Option(help="Only this task class (substring).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     config: ConfigFile = None,
 ) -> None:
-    """List the outputs in the workspace with the tasks that made them."""
-    from rich.console import Console
-    from rich.table import Table
+    """List the outputs in the workspace with the tasks that made them.
 
+    On a terminal: a table with short ids. Otherwise: tab-separated lines, nothing cut.
+    """
     from tasuki.report.inventory import read_inventory
 
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
     inv = read_inventory(open_workspace(settings))
     rows = [r for r in inv.rows() if not task or task in r["task"]]
-    if as_json:
+    if as_json or fmt == "json":
         typer.echo(json.dumps({"outputs": rows, "stray": inv.stray}, indent=2))
         return
+    cells = [
+        (
+            r["task"],
+            r["unique_id"],
+            f"table {r['key']}" if r["kind"] == "table" else r["key"],
+            "" if r["size"] is None else str(r["size"]),
+            r["finished_at"],
+        )
+        for r in rows
+    ]
+    stray = f"{len(inv.stray)} files belong to no record (see `tasuki gc`)." if inv.stray else ""
+    if not sys.stdout.isatty():
+        # Off a terminal (a pipe, a file, CI logs) nothing is cut: scripts get whole names.
+        for line in [("task", "id", "output", "size", "finished"), *cells]:
+            typer.echo("\t".join(line))
+        if stray:
+            typer.echo(stray, err=True)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("task", "id", "output", "size", "finished")
-    for r in rows:
-        table.add_row(r["task"], r["unique_id"][:12], r["key"], str(r["size"]), r["finished_at"])
+    for name, uid, output, size, finished in cells:
+        table.add_row(name, uid[:12], output, size, finished)
     console = Console()
     console.print(table)
-    if inv.stray:
-        console.print(f"{len(inv.stray)} files belong to no record (see `tasuki gc`).")
+    if stray:
+        console.print(stray)
 
 
 @app.command(name="gc")
@@ -286,16 +320,24 @@ def gc_cmd(
     ] = False,
     config: ConfigFile = None,
 ) -> None:
-    """Remove outputs and records that none of the given roots reaches (dry run by default)."""
+    """Remove workspace outputs and records that none of the given roots reaches (dry run
+    by default). Warehouse tables are listed as kept, never dropped."""
     from tasuki.report.inventory import collect_garbage
 
     settings = _settings(config, workspace=workspace)
-    doomed, size = collect_garbage(open_workspace(settings), roots, delete=delete)
+    garbage = collect_garbage(open_workspace(settings), roots, delete=delete)
     verb = "removed" if delete else "would remove"
-    for key in doomed:
+    for key in garbage.removed:
         typer.echo(f"{verb} {key}")
+    for kept in garbage.kept:
+        typer.echo(
+            f"kept {kept.key} (a warehouse table of {kept.task} {kept.unique_id[:12]}; gc "
+            f"drops no tables. To drop it: {kept.drop_hint})"
+        )
     typer.echo(
-        f"{verb} {len(doomed)} files, {size} bytes" + ("" if delete else " (dry run; add --delete)")
+        f"{verb} {len(garbage.removed)} files, {garbage.size} bytes"
+        + (f"; kept {len(garbage.kept)} warehouse tables" if garbage.kept else "")
+        + ("" if delete else " (dry run; add --delete)")
     )
 
 

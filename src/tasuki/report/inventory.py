@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.records import RECORDS_PREFIX, RunRecord, find_record, record_key
+from tasuki.report._values import output_kind
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
 
-__all__ = ["Inventory", "collect_garbage", "read_inventory"]
+__all__ = ["Garbage", "Inventory", "KeptOutput", "collect_garbage", "is_external", "read_inventory"]
 
 
 @dataclass
@@ -21,16 +22,19 @@ class Inventory:
     stray: list[str] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per output: task, id, key, size, finished time."""
+        """One row per output: task, id, kind (``file`` or ``table``), key, size (None for
+        a table: it lives outside the workspace), finished time."""
         rows = []
         for uid, rec in sorted(self.records.items(), key=lambda kv: kv[1].finished_at):
             for out in rec.outputs:
+                kind = output_kind(out)
                 rows.append(
                     {
                         "task": rec.task,
                         "unique_id": uid,
+                        "kind": kind,
                         "key": out["key"],
-                        "size": out.get("size"),
+                        "size": None if kind == "table" else out.get("size"),
                         "finished_at": rec.finished_at,
                     }
                 )
@@ -87,10 +91,48 @@ def _task_refs(value: Any) -> list[str]:
     return []
 
 
-def collect_garbage(
-    store: Store, roots: list[str], *, delete: bool = False
-) -> tuple[list[str], int]:
-    """Keys of outputs, records and stray files that no root reaches; deleted if asked.
+def is_external(key: str) -> bool:
+    """Whether a record's output key names something outside the workspace.
+
+    Warehouse tables are recorded as ``<scheme>:<table>`` (``postgresql:ml.scores``);
+    workspace keys are paths whose first segment is a module folder, never with a colon.
+    """
+    return ":" in key.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class KeptOutput:
+    """An output outside the workspace that gc leaves alone (a warehouse table)."""
+
+    key: str
+    task: str
+    unique_id: str
+
+    @property
+    def drop_hint(self) -> str:
+        """How to drop it by hand, with its lineage row."""
+        table = self.key.split(":", 1)[1]
+        return (
+            f"DROP TABLE {table}; DELETE FROM tasuki_lineage WHERE table_name = '{table}' "
+            f"AND unique_id = '{self.unique_id}'"
+        )
+
+
+@dataclass
+class Garbage:
+    """What gc removes (or would): workspace keys and their size, and what it keeps."""
+
+    removed: list[str] = field(default_factory=list)
+    size: int = 0
+    kept: list[KeptOutput] = field(default_factory=list)
+
+
+def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> Garbage:
+    """Outputs, records and stray files in the workspace that no root reaches.
+
+    Only workspace keys are removed. Outputs outside the workspace (warehouse tables
+    written by ``WriteTableTask``) are never dropped: they are listed in ``kept``, and their
+    lineage rows stay, so the task stays complete wherever it is built.
 
     Args:
         store: The workspace.
@@ -99,24 +141,27 @@ def collect_garbage(
         delete: Really delete; the default is a dry run.
 
     Returns:
-        The keys that are (or would be) removed, and their total size in bytes.
+        The keys that are (or would be) removed with their total size in bytes, and the
+        outside outputs of unreached runs that are kept.
     """
     inv = read_inventory(store)
     root_ids = [find_record(store, r).unique_id for r in roots]
     keep = _reachable(inv, root_ids)
-    doomed: list[str] = []
-    size = 0
+    garbage = Garbage()
     for uid, rec in inv.records.items():
         if uid in keep:
             continue
         for out in rec.outputs:
-            doomed.append(out["key"])
-            size += int(out.get("size") or 0)
-        doomed.append(record_key(uid))
-    doomed.extend(inv.stray)
+            if is_external(out["key"]):
+                garbage.kept.append(KeptOutput(out["key"], rec.task, uid))
+                continue
+            garbage.removed.append(out["key"])
+            garbage.size += int(out.get("size") or 0)
+        garbage.removed.append(record_key(uid))
+    garbage.removed.extend(inv.stray)
     if delete:
         # Records go first: a half-finished gc leaves incomplete tasks, never a record
         # pointing at deleted outputs that would be taken as done.
-        for key in sorted(doomed, key=lambda k: not k.startswith(".tasuki/")):
+        for key in sorted(garbage.removed, key=lambda k: not k.startswith(".tasuki/")):
             store.remove(key)
-    return doomed, size
+    return garbage

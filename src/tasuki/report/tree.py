@@ -8,10 +8,11 @@ pointing back to it afterwards.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.execute import Completeness, output_keys
+from tasuki.report._values import value_json
 
 if TYPE_CHECKING:
     from tasuki.core.graph import Graph
@@ -35,6 +36,8 @@ class NodeView:
     duration_s: float | None
     deps: list[str]
     error: str | None = None
+    param_values: dict[str, Any] = field(default_factory=dict)
+    """``params`` as typed JSON (``value_json``): what ``to_json`` gives, with full task ids."""
 
     @property
     def short(self) -> str:
@@ -95,7 +98,7 @@ class TreeView:
                     "unique_id": n.uid,
                     "task": n.name,
                     "status": n.status,
-                    "params": n.params,
+                    "params": n.param_values,
                     "outputs": n.outputs,
                     "duration_s": n.duration_s,
                     "requires": n.deps,
@@ -170,6 +173,10 @@ def _params_of(graph: Graph, uid: str) -> dict[str, str]:
     return out
 
 
+def _param_json(graph: Graph, uid: str) -> dict[str, Any]:
+    return {k: value_json(v) for k, v in graph.nodes[uid].task.param_values.items()}
+
+
 def tree_from_result(result: BuildResult) -> TreeView:
     """The tree of a finished build, with each task's status and time in that build."""
     graph = result.graph
@@ -181,6 +188,7 @@ def tree_from_result(result: BuildResult) -> TreeView:
             name=r.name,
             status=r.status,
             params=_params_of(graph, uid),
+            param_values=_param_json(graph, uid),
             outputs=output_keys(graph.nodes[uid].task),
             duration_s=r.duration_s if r.status == "ran" else None,
             deps=list(graph.nodes[uid].deps),
@@ -210,6 +218,7 @@ def tree_from_store(graph: Graph, store: Store, *, on_code_change: str = "ignore
             name=type(node.task).task_name(),
             status="complete" if complete else "pending",
             params=_params_of(graph, uid),
+            param_values=_param_json(graph, uid),
             outputs=output_keys(node.task),
             duration_s=duration,
             deps=list(node.deps),
