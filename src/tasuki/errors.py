@@ -19,6 +19,7 @@ boundaries, and says whether retrying may help through the ``retryable`` class a
     │   └── MissingColumnsError       load_data_frame(required_columns=...) not satisfied
     ├── StorageError                  workspace unreachable, lock not acquired
     │   ├── WorkspaceUnreachableError
+    │   ├── CorruptOutputError        an output's bytes differ from what its record says
     │   └── LockTimeoutError          (retryable)
     ├── NotificationError             a webhook refused our POST (retryable)
     ├── WarehouseError                warehouse access (see tasuki.warehouse)
@@ -38,6 +39,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ConfigError",
+    "CorruptOutputError",
     "DependencyCycleError",
     "EmptyOutputError",
     "FormatError",
@@ -149,6 +151,14 @@ class StorageError(TasukiError):
 
 class WorkspaceUnreachableError(StorageError):
     """The workspace URL cannot be reached or created."""
+
+
+class CorruptOutputError(StorageError):
+    """An output's size or content hash differs from what its run record says.
+
+    Fields: ``key`` (the file), ``uid`` and ``task`` (the task that made it), ``expected``
+    and ``found`` (``"<size> bytes, xxh3 <hash>"``). A build reruns that task.
+    """
 
 
 class LockTimeoutError(StorageError):

@@ -8,29 +8,38 @@ while we waited for its lease is reported as cached, not run twice.
 
 from __future__ import annotations
 
+import contextvars
 import logging
-import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core import context
-from tasuki.core.fingerprint import code_fingerprint
+from tasuki.core.code import code_fingerprint, code_keys, code_of
 from tasuki.core.params import to_jsonable
-from tasuki.core.records import RunRecord, environment, now_iso, record_key
+from tasuki.core.records import (
+    RunRecord,
+    environment,
+    now_iso,
+    record_key,
+    remember_outputs,
+    save_code,
+)
 from tasuki.core.results import ErrorInfo, TaskResult
 from tasuki.core.targets import OutputInfo, Target
 from tasuki.core.task import declared_outputs
-from tasuki.errors import MissingOutputError, TaskError
+from tasuki.errors import CorruptOutputError, MissingOutputError, TaskError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tasuki.config import Settings
     from tasuki.core.task import Task
     from tasuki.storage.base import Store
 
-__all__ = ["Completeness", "execute", "targets_of"]
+__all__ = ["Completeness", "TaskLogHandler", "code_change", "execute", "targets_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,82 +83,141 @@ def external_targets(task: Task) -> list[Target]:
 
 @dataclass
 class Completeness:
-    """Decides whether a task's cached output can be used."""
+    """Decides whether a task's cached output can be used, and says why not.
+
+    A task is complete when its run record exists, every output the record lists is there
+    with the size the record says (a stat: a truncated or replaced file is not done), its
+    warehouse outputs exist, and the record's code key matches the code of the task and of
+    everything upstream (``on_code_change``: ``rerun`` treats a change as out of date,
+    ``warn`` uses the output and says so once per task class, ``ignore`` uses it silently).
+    Only the records of the tasks checked are read: a warm build reads the roots' records.
+    """
 
     store: Store
-    on_code_change: str
+    on_code_change: str = "rerun"
+    code_keys: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._warned: set[str] = set()
 
-    def keys(self, task: Task) -> list[str]:
-        """The keys whose presence makes ``task`` complete: record first, then outputs."""
-        return [record_key(task.unique_id), *output_keys(task)]
+    def code_key(self, task: Task) -> str:
+        """The code key of ``task`` (from the build's graph, or computed on its own)."""
+        uid = task.unique_id
+        key = self.code_keys.get(uid)
+        if key is None:
+            from tasuki.core.graph import build_graph
 
-    def accept(self, task: Task) -> bool:
-        """Whether a present record may be trusted given the code-change policy."""
-        if self.on_code_change == "ignore":
-            return True
+            self.code_keys.update(code_keys(build_graph([task])))
+            key = self.code_keys[uid]
+        return key
+
+    def verdict(self, task: Task) -> str | None:
+        """None when ``task`` is complete, else why it must run (one short sentence)."""
+        store = self.store
+        keys = output_keys(task)
+        external = external_targets(task)
         try:
-            record = RunRecord.read(self.store, task.unique_id)
-        except (FileNotFoundError, ValueError):
-            return False
-        current = code_fingerprint(type(task))
-        if record.code_fingerprint == current:
-            return True
-        name = type(task).task_name()
-        if self.on_code_change == "rerun":
-            logger.info("code of %s changed since its output was made: running again", name)
-            return False
-        if name not in self._warned:
-            self._warned.add(name)
-            logger.warning(
-                "code of %s changed since its cached output %s was made; using the cache. "
-                "Bump the task's `version` to recompute, or set on_code_change = 'rerun'.",
-                name,
-                task.unique_id[:12],
-            )
-        return True
+            record = RunRecord.read(store, task.unique_id)
+        except FileNotFoundError:
+            record = None
+        except ValueError:
+            return "its run record is unreadable"
+        if record is None:
+            if not keys and external and all(t.exists(store) for t in external):
+                return None  # a write-back: the table's lineage row is the marker
+            return "it has no run record in this workspace"
+        if record.status != "done":
+            return f"its last run did not finish (status {record.status!r})"
+        recorded = {o.get("key"): o for o in record.outputs}
+        for key in keys:
+            entry = recorded.get(key)
+            if entry is None:
+                return f"its record does not list the output {key} (output() changed)"
+            try:
+                size = store.size(key)
+            except FileNotFoundError:
+                return f"its output {key} is missing"
+            expected = entry.get("size")
+            if expected is not None and size != expected:
+                return (
+                    f"its output {key} has {size} bytes where its record says {expected}: "
+                    "changed or truncated outside tasuki"
+                )
+        remember_outputs(store, record)
+        for target in external:
+            if not target.exists(store):
+                return f"its output {target!r} is missing"
+        if record.code_key == self.code_key(task) or self.on_code_change == "ignore":
+            return None
+        reason = code_change(task, record)
+        if self.on_code_change == "warn":
+            name = type(task).task_name()
+            if name not in self._warned:
+                self._warned.add(name)
+                logger.warning(
+                    "%s: %s since its cached output %s was made; using the cache "
+                    "(on_code_change = 'warn'). `tasuki why` shows the change.",
+                    name,
+                    reason,
+                    task.unique_id[:12],
+                )
+            return None
+        return reason
 
     def check(self, task: Task) -> bool:
-        """Record and every output present (and accepted by the code-change policy)."""
-        exists = self.store.exists
-        return (
-            all(exists(k) for k in self.keys(task))
-            and all(t.exists(self.store) for t in external_targets(task))
-            and self.accept(task)
-        )
+        """Whether ``task`` is complete (see the class docstring)."""
+        return self.verdict(task) is None
 
     def check_many(self, tasks: list[Task]) -> list[bool]:
-        """``check`` for many tasks; remote stores look the keys up concurrently."""
+        """``check`` for many tasks; remote stores are asked concurrently."""
         if self.store.is_local or len(tasks) < 2:
             return [self.check(t) for t in tasks]
-        all_keys = [self.keys(t) for t in tasks]
-        flat = self.store.exists_many([k for keys in all_keys for k in keys])
-        out, i = [], 0
-        for task, keys in zip(tasks, all_keys, strict=True):
-            present = all(flat[i : i + len(keys)])
-            i += len(keys)
-            present = present and all(t.exists(self.store) for t in external_targets(task))
-            out.append(present and self.accept(task))
-        return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        for task in tasks:  # compute outside the threads (fills self.code_keys)
+            self.code_key(task)
+        workers = min(16, len(tasks))
+        with ThreadPoolExecutor(workers, thread_name_prefix="tasuki-check") as pool:
+            return list(pool.map(self.check, tasks))
 
 
-class _LogTail(logging.Handler):
-    """Keeps the last lines logged by the running task's thread."""
+def code_change(task: Task, record: RunRecord) -> str:
+    """What changed in the code behind ``task`` since ``record`` was written."""
+    if record.code_key is None:
+        return "its record was written by a tasuki that did not record upstream code"
+    if record.code_fingerprint != code_fingerprint(type(task)):
+        return f"the code of {type(task).__qualname__} changed"
+    return "the code of a task upstream changed"
 
-    def __init__(self, limit: int = 50) -> None:
-        super().__init__(logging.DEBUG)
-        self.thread = threading.get_ident()
-        self.lines: deque[str] = deque(maxlen=limit)
+
+_TAIL: contextvars.ContextVar[deque[str] | None] = contextvars.ContextVar(
+    "tasuki_task_log_tail", default=None
+)
+_TAIL_LINES = 50
+
+
+class TaskLogHandler(logging.Handler):
+    """Keeps the last lines a running task logs, for its run record and notifications.
+
+    tasuki never adds handlers to its host's loggers: the ``tasuki`` command installs this
+    one on the root logger, and a program that calls ``tasuki.build`` can do the same
+    (``logging.getLogger().addHandler(TaskLogHandler())``) to keep log tails in its records.
+    It costs nothing outside a task: the running task's tail is found in a context variable,
+    so only the task's own thread (and what it logs while running) is kept.
+    """
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
-            try:
-                self.lines.append(self.format(record))
-            except Exception:  # a broken log call must not fail the task
-                self.lines.append(str(record.msg))
+        tail = _TAIL.get()
+        if tail is None:
+            return
+        try:
+            tail.append(self.format(record))
+        except Exception:  # a broken log call must not fail the task
+            tail.append(str(record.msg))
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -163,8 +231,13 @@ def execute(
     completeness: Completeness,
     *,
     forced: bool,
+    on_start: Callable[[str], None] | None = None,
 ) -> TaskResult:
-    """Run one task under its lease and return what happened."""
+    """Run one task under its lease and return what happened.
+
+    ``on_start(uid)`` is called when ``run()`` is about to begin (after the lease is held and
+    the task is found still incomplete), not when the task was queued.
+    """
     uid = task.unique_id
     name = type(task).task_name()
     lease = store.lease(uid)
@@ -176,12 +249,14 @@ def execute(
             # Drop the old record first: until the new one is written the task is incomplete,
             # so a crash in the middle of a rerun cannot leave old and new outputs mixed.
             store.remove(record_key(uid))
-        return _run_with_retries(task, store, settings)
+        if on_start is not None:
+            on_start(uid)
+        return _run_with_retries(task, store, settings, completeness.code_key(task))
     finally:
         lease.release()
 
 
-def _run_with_retries(task: Task, store: Store, settings: Settings) -> TaskResult:
+def _run_with_retries(task: Task, store: Store, settings: Settings, code_key: str) -> TaskResult:
     uid = task.unique_id
     name = type(task).task_name()
     attempt = 0
@@ -190,9 +265,8 @@ def _run_with_retries(task: Task, store: Store, settings: Settings) -> TaskResul
         started_at = now_iso()
         t0 = time.perf_counter()
         ctx = context.RunContext(store, fail_on_empty_dump=settings.fail_on_empty_dump)
-        tail = _LogTail()
-        root = logging.getLogger()
-        root.addHandler(tail)
+        tail: deque[str] = deque(maxlen=_TAIL_LINES)
+        tail_token = _TAIL.set(tail)
         token = context.activate(ctx)
         try:
             task.run()
@@ -224,14 +298,20 @@ def _run_with_retries(task: Task, store: Store, settings: Settings) -> TaskResul
                 duration_s=duration,
                 attempts=attempt,
                 error=error,
-                log_tail=list(tail.lines),
+                log_tail=list(tail),
+                damaged=getattr(exc, "uid", None) if isinstance(exc, CorruptOutputError) else None,
             )
         finally:
             context.deactivate(token)
-            root.removeHandler(tail)
+            _TAIL.reset(tail_token)
         duration = time.perf_counter() - t0
         finished_at = now_iso()
-        _write_record(task, store, outputs, ctx, started_at, finished_at, duration, tail)
+        record = _record(task, outputs, ctx, started_at, finished_at, duration, list(tail))
+        record.code_key = code_key
+        record.write(store)
+        remember_outputs(store, record)
+        code = code_of(type(task))
+        save_code(store, code.digest, code.text)
         return TaskResult(
             uid,
             name,
@@ -240,7 +320,7 @@ def _run_with_retries(task: Task, store: Store, settings: Settings) -> TaskResul
             finished_at=finished_at,
             duration_s=duration,
             attempts=attempt,
-            log_tail=list(tail.lines),
+            log_tail=list(tail),
         )
 
 
@@ -262,20 +342,19 @@ def _verify_outputs(task: Task, store: Store, ctx: context.RunContext) -> list[O
     return infos
 
 
-def _write_record(
+def _record(
     task: Task,
-    store: Store,
     outputs: list[OutputInfo],
     ctx: context.RunContext,
     started_at: str,
     finished_at: str,
     duration: float,
-    tail: _LogTail,
-) -> None:
+    tail: list[str],
+) -> RunRecord:
     from tasuki.core.task import flatten
 
     info = type(task)._info()
-    record = RunRecord(
+    return RunRecord(
         unique_id=task.unique_id,
         task=info.name,
         params={n: to_jsonable(v) for n, v in task.param_values.items()},
@@ -289,7 +368,6 @@ def _write_record(
         finished_at=finished_at,
         duration_s=round(duration, 6),
         task_log=dict(ctx.task_log),
-        log_tail=list(tail.lines),
+        log_tail=tail,
         environment=environment(),
     )
-    record.write(store)

@@ -11,21 +11,22 @@ through ``str()``: ``1`` and ``"1"`` and ``1.0`` and ``True`` all encode differe
 dictionaries are ordered by their encoded keys. The document depends on nothing of the
 process (no ``hash()``, no ids of objects), so ids are stable across processes, machines and
 ``PYTHONHASHSEED``. The test vectors in ``tests/unit/core/test_identity.py`` pin it.
+
+Code is not part of the id: :mod:`tasuki.core.code` fingerprints it, and the run record
+keeps that fingerprint for the runner to compare (``code_fingerprint`` is re-exported here).
 """
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import enum
 import functools
 import hashlib
 import json
-import linecache
-import sys
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from tasuki.core.code import code_fingerprint
 from tasuki.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -160,90 +161,3 @@ def id_document(name: str, version: str | None, params: dict[str, Any], requires
 def unique_id_of(document: str) -> str:
     """Hex sha256 of an id document."""
     return hashlib.sha256(document.encode()).hexdigest()
-
-
-_CODE_FINGERPRINTS: dict[type[Any], str] = {}
-
-
-def code_fingerprint(cls: type[Task]) -> str:
-    """A short hash of the source of a task class and its task bases.
-
-    Recorded beside each output so that ``tasuki why`` and the ``on_code_change`` setting
-    can tell when a cached output was made by different code. Falls back to the bytecode
-    when the source is not available (a REPL, a zip import).
-    """
-    cached = _CODE_FINGERPRINTS.get(cls)
-    if cached is not None:
-        return cached
-    from tasuki.core.task import Task
-
-    digest = hashlib.sha256()
-    for klass in cls.__mro__:
-        if klass is Task or not (isinstance(klass, type) and issubclass(klass, Task)):
-            continue
-        source = _class_source(klass)
-        if source is not None:
-            digest.update(source.encode())
-        else:
-            for attr in sorted(vars(klass)):
-                code = getattr(vars(klass)[attr], "__code__", None)
-                if code is not None:
-                    digest.update(attr.encode() + code.co_code + repr(code.co_consts).encode())
-    result = digest.hexdigest()[:16]
-    _CODE_FINGERPRINTS[cls] = result
-    return result
-
-
-# Parsed modules by file name: one parse per module however many task classes it holds.
-_TREES: dict[str, tuple[list[str], ast.Module] | None] = {}
-
-
-def _class_source(klass: type[Any]) -> str | None:
-    """The source lines of ``klass`` (decorators included), or None when not available.
-
-    The same text as ``inspect.getsource`` for a class, found through ``ast`` line numbers
-    instead of ``inspect``'s tokenizer pass, whose first use costs a build several
-    milliseconds of regular-expression compilation.
-    """
-    module = sys.modules.get(klass.__module__)
-    filename = getattr(module, "__file__", None)
-    if not filename:
-        return None
-    if filename not in _TREES:
-        lines = linecache.getlines(filename, module.__dict__)
-        try:
-            _TREES[filename] = (lines, ast.parse("".join(lines))) if lines else None
-        except (SyntaxError, ValueError):
-            _TREES[filename] = None
-    parsed = _TREES[filename]
-    if parsed is None:
-        return None
-    lines, tree = parsed
-    node = _find_class(tree, klass.__qualname__)
-    if node is None:
-        return None
-    first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-    last = node.end_lineno or node.lineno
-    return "".join(lines[first - 1 : last])
-
-
-def _find_class(tree: ast.Module, qualname: str) -> ast.ClassDef | None:
-    """The last class statement whose qualified name is ``qualname`` (the one bound)."""
-    found: ast.ClassDef | None = None
-    stack: list[tuple[ast.AST, str]] = [(tree, "")]
-    while stack:
-        node, prefix = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.ClassDef):
-                name = prefix + child.name
-                if name == qualname and (found is None or child.lineno > found.lineno):
-                    found = child
-                if qualname.startswith(name + "."):
-                    stack.append((child, name + "."))
-            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                name = f"{prefix}{child.name}.<locals>."
-                if qualname.startswith(name):
-                    stack.append((child, name))
-            elif not isinstance(child, ast.expr):
-                stack.append((child, prefix))  # if/with/try blocks keep the same prefix
-    return found

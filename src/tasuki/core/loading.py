@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.records import RunRecord, find_record
-from tasuki.core.task import Task, _load_outputs, declared_outputs
+from tasuki.core.task import Task, load_task_outputs
 from tasuki.errors import RecordNotFoundError
 
 if TYPE_CHECKING:
@@ -29,11 +29,9 @@ def load(task: Task, *, store: Store | None = None, workspace: str | None = None
 
     Raises:
         FileNotFoundError: the task has not been built in this workspace.
+        CorruptOutputError: an output's size or content differs from its run record.
     """
-    from tasuki.core import context
-
-    ctx = context.RunContext(_store(store, workspace))
-    return _load_outputs(declared_outputs(task), ctx)
+    return load_task_outputs(task, _store(store, workspace))
 
 
 def load_output(unique_id: str, *, workspace: str | None = None, store: Store | None = None) -> Any:

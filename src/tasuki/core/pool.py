@@ -56,15 +56,25 @@ def _worker_main(
             return
         if batch is None:
             return
-        # Results go back in groups: a send per task wakes the scheduler (and, on a busy
-        # machine, costs a context switch) for every small task. A group is flushed at the
-        # end of the batch, or once it is 50 ms old, so dependents are released promptly.
-        done: list[TaskResult] = []
+        # Messages are lists of finished results (TaskResult) and started ids (str). A start
+        # is sent at once, so the parent logs and emits it when the task really starts; the
+        # results finished since the last message travel with it. Results of tasks found
+        # cached (no start) wait up to 50 ms, so a run of cached tasks costs few messages.
+        pending: list[TaskResult | str] = []
         flushed = time.monotonic()
+
+        def on_start(uid: str) -> None:
+            nonlocal pending, flushed
+            pending.append(uid)
+            conn.send(pending)
+            pending, flushed = [], time.monotonic()
+
         for uid, forced in batch:
             task = graph.nodes[uid].task
             try:
-                result = execute(task, store, settings, completeness, forced=forced)
+                result = execute(
+                    task, store, settings, completeness, forced=forced, on_start=on_start
+                )
             except BaseException as exc:  # leases, storage: report, keep the worker alive
                 result = TaskResult(
                     uid,
@@ -72,16 +82,20 @@ def _worker_main(
                     "failed",
                     error=ErrorInfo(type(exc).__name__, str(exc), "", False),
                 )
-            done.append(result)
+            pending.append(result)
             if time.monotonic() - flushed > _FLUSH_SECONDS:
-                conn.send(done)
-                done, flushed = [], time.monotonic()
-        if done:
-            conn.send(done)
+                conn.send(pending)
+                pending, flushed = [], time.monotonic()
+        if pending:
+            conn.send(pending)
 
 
 class ProcessPool:
-    """N forked workers fed batches of task ids over pipes."""
+    """N forked workers fed batches of task ids over pipes.
+
+    A worker that dies (killed, out of memory) is dropped: the tasks it held are reported
+    failed, and the others go on with the workers left.
+    """
 
     def __init__(
         self,
@@ -92,10 +106,11 @@ class ProcessPool:
         completeness: Completeness,
     ) -> None:
         ctx = multiprocessing.get_context("fork")
-        self._conns: list[Connection] = []
-        self._procs: list[Any] = []
-        self.in_flight: dict[int, int] = {}
-        for _ in range(workers):
+        self._conns: dict[int, Connection] = {}
+        self._procs: dict[int, Any] = {}
+        self._assigned: dict[int, dict[str, None]] = {}
+        self._names = {uid: type(node.task).task_name() for uid, node in graph.nodes.items()}
+        for index in range(workers):
             parent, child = ctx.Pipe()
             proc = ctx.Process(
                 target=_worker_main,
@@ -104,41 +119,76 @@ class ProcessPool:
             )
             proc.start()
             child.close()
-            self._conns.append(parent)
-            self._procs.append(proc)
-            self.in_flight[len(self._conns) - 1] = 0
+            self._conns[index] = parent
+            self._procs[index] = proc
+            self._assigned[index] = {}
 
     @property
     def size(self) -> int:
-        """Number of workers."""
+        """Number of live workers."""
         return len(self._conns)
+
+    def workers(self) -> list[int]:
+        """Indexes of the live workers."""
+        return list(self._conns)
+
+    def load(self, worker: int) -> int:
+        """Tasks sent to ``worker`` and not yet reported finished."""
+        return len(self._assigned[worker])
+
+    def busy(self) -> bool:
+        """Whether any worker holds tasks."""
+        return any(self._assigned[w] for w in self._conns)
 
     def submit(self, worker: int, batch: list[tuple[str, bool]]) -> None:
         """Send a batch of ``(uid, forced)`` to ``worker``."""
         self._conns[worker].send(batch)
-        self.in_flight[worker] += len(batch)
+        self._assigned[worker].update(dict.fromkeys(uid for uid, _ in batch))
 
-    def results(self, on_result: Callable[[TaskResult], None]) -> None:
-        """Wait for results and pass every available one to ``on_result``."""
-        ready = wait(self._conns)
-        for item in ready:
-            conn: Connection = item  # type: ignore[assignment]
-            index = self._conns.index(conn)
+    def results(
+        self, on_start: Callable[[str], None], on_result: Callable[[TaskResult], None]
+    ) -> None:
+        """Wait for messages and pass every start and result in them on."""
+        by_conn = {conn: index for index, conn in self._conns.items()}
+        for item in wait(list(by_conn)):
+            index = by_conn[item]  # type: ignore[index]
             try:
-                results: list[TaskResult] = conn.recv()
-            except EOFError:
-                proc = self._procs[index]
-                raise RuntimeError(
-                    f"worker process {proc.pid} died (exit code {proc.exitcode}); the tasks it "
-                    "held are incomplete and will run again next time"
-                ) from None
-            self.in_flight[index] -= len(results)
-            for result in results:
-                on_result(result)
+                messages: list[TaskResult | str] = self._conns[index].recv()
+            except (EOFError, OSError):
+                for result in self._drop(index):
+                    on_result(result)
+                continue
+            for message in messages:
+                if isinstance(message, str):
+                    on_start(message)
+                else:
+                    self._assigned[index].pop(message.uid, None)
+                    on_result(message)
+
+    def _drop(self, index: int) -> list[TaskResult]:
+        proc = self._procs.pop(index)
+        self._conns.pop(index).close()
+        proc.join(timeout=5)
+        lost = self._assigned.pop(index)
+        message = (
+            f"worker process {proc.pid} died (exit code {proc.exitcode}) while holding this "
+            "task; it is incomplete and runs again next time"
+        )
+        logger.error("%s (%d task(s))", message, len(lost))
+        return [
+            TaskResult(
+                uid,
+                self._names[uid],
+                "failed",
+                error=ErrorInfo("WorkerDiedError", message, "", True),
+            )
+            for uid in lost
+        ]
 
     def close(self, *, kill: bool = False) -> None:
         """Stop the workers: politely, or at once (Ctrl-C)."""
-        for conn, proc in zip(self._conns, self._procs, strict=True):
+        for index, conn in self._conns.items():
+            proc = self._procs[index]
             if kill and proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
             else:
@@ -146,7 +196,8 @@ class ProcessPool:
                     conn.send(None)
                 except OSError:
                     pass
-        for conn, proc in zip(self._conns, self._procs, strict=True):
+        for index, conn in self._conns.items():
+            proc = self._procs[index]
             proc.join(timeout=10)
             if proc.is_alive():
                 proc.kill()

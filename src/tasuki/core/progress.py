@@ -16,12 +16,13 @@ class Progress:
     def __init__(self, total: int, cached: int) -> None:
         self.total = total
         self.counts = {"done": 0, "cached": cached, "running": 0, "failed": 0}
+        self._running: set[str] = set()
 
     @staticmethod
     def create(mode: str, *, total: int, cached: int) -> Progress:
         """The display for a settings ``progress`` value (``auto`` picks by terminal)."""
         if mode == "auto":
-            mode = "rich" if sys.stderr.isatty() else "off"
+            mode = "rich" if sys.stderr.isatty() else "plain"
         if mode == "rich":
             return _RichProgress(total, cached)
         if mode == "plain":
@@ -29,13 +30,30 @@ class Progress:
         return Progress(total, cached)
 
     def started(self, uid: str) -> None:
-        """A task was handed to a worker."""
-        self.counts["running"] += 1
+        """A task's ``run()`` began."""
+        if uid not in self._running:
+            self._running.add(uid)
+            self.counts["running"] += 1
+
+    def requeued(self, uid: str) -> None:
+        """A started task went back to waiting (an upstream output must be rebuilt)."""
+        if uid in self._running:
+            self._running.discard(uid)
+            self.counts["running"] -= 1
+        self._refresh()
+
+    def reopened(self, uid: str, status: str | None) -> None:
+        """A task counted as finished must run again."""
+        if status is not None:
+            key = {"ran": "done", "cached": "cached"}.get(status, "failed")
+            self.counts[key] = max(0, self.counts[key] - 1)
+        self._refresh()
 
     def finished(self, uid: str, status: str) -> None:
         """A task reached a final state."""
-        if status in ("ran", "cached", "failed"):
-            self.counts["running"] = max(0, self.counts["running"] - 1)
+        if uid in self._running:
+            self._running.discard(uid)
+            self.counts["running"] -= 1
         key = {"ran": "done", "cached": "cached"}.get(status, "failed")
         self.counts[key] += 1
         self._refresh()

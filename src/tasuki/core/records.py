@@ -23,9 +23,21 @@ from tasuki.errors import RecordNotFoundError
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
 
-__all__ = ["RECORDS_PREFIX", "RunRecord", "environment", "find_record", "record_key"]
+__all__ = [
+    "CODE_PREFIX",
+    "RECORDS_PREFIX",
+    "RunRecord",
+    "environment",
+    "expected_output",
+    "find_record",
+    "read_code",
+    "record_key",
+    "remember_outputs",
+    "save_code",
+]
 
 RECORDS_PREFIX = ".tasuki/records"
+CODE_PREFIX = ".tasuki/code"
 SCHEMA = "tasuki-record/1"
 
 
@@ -53,6 +65,9 @@ class RunRecord:
     task_log: dict[str, Any] = field(default_factory=dict)
     log_tail: list[str] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
+    code_key: str | None = None
+    """The code of this task and of everything upstream, combined (``tasuki.core.code``);
+    None in records written before tasuki recorded it."""
     schema: str = SCHEMA
 
     def to_bytes(self) -> bytes:
@@ -76,6 +91,59 @@ class RunRecord:
     def read(cls, store: Store, uid: str) -> RunRecord:
         """Read the record of ``uid``; FileNotFoundError when absent."""
         return cls.from_bytes(store.read_bytes(record_key(uid)))
+
+
+# What records say about outputs, by (workspace, key): filled when a record is read or
+# written, so that loading an upstream output in the same process verifies it without
+# reading its record again. Bounded: a huge build simply reads some records twice.
+_OUTPUTS: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {}
+_OUTPUTS_LIMIT = 200_000
+
+
+def remember_outputs(store: Store, record: RunRecord) -> None:
+    """Keep what ``record`` says about its outputs for :func:`expected_output`."""
+    if len(_OUTPUTS) > _OUTPUTS_LIMIT:
+        _OUTPUTS.clear()
+    for entry in record.outputs:
+        key = entry.get("key")
+        if isinstance(key, str):
+            _OUTPUTS[(store.url, key)] = (record.unique_id, record.task, entry)
+
+
+def expected_output(store: Store, key: str, uid: str) -> tuple[str, dict[str, Any]] | None:
+    """``(task name, record entry)`` for output ``key`` of task ``uid``, or None when the
+    task has no record (nothing to verify against)."""
+    known = _OUTPUTS.get((store.url, key))
+    if known is None or known[0] != uid:
+        try:
+            remember_outputs(store, RunRecord.read(store, uid))
+        except (FileNotFoundError, ValueError):
+            return None
+        known = _OUTPUTS.get((store.url, key))
+        if known is None or known[0] != uid:
+            return None
+    return known[1], known[2]
+
+
+_SAVED_CODE: set[tuple[str, str]] = set()
+
+
+def save_code(store: Store, digest: str, text: str) -> None:
+    """Keep the normalised code behind a fingerprint once per workspace, for ``why`` diffs."""
+    if (store.url, digest) in _SAVED_CODE:
+        return
+    key = f"{CODE_PREFIX}/{digest}.txt"
+    if not store.exists(key):
+        store.write_bytes(key, text.encode())
+    _SAVED_CODE.add((store.url, digest))
+
+
+def read_code(store: Store, digest: str) -> str | None:
+    """The normalised code saved for ``digest``, or None."""
+    try:
+        return store.read_bytes(f"{CODE_PREFIX}/{digest}.txt").decode()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
 
 
 def _json_default(value: Any) -> Any:

@@ -46,6 +46,9 @@ class TaskResult:
     error: ErrorInfo | None = None
     log_tail: list[str] = field(default_factory=list)
     note: str = ""
+    damaged: str | None = None
+    """Unique id of an upstream task whose output this task found damaged when loading it
+    (the runner reruns that task, then this one)."""
 
 
 @dataclass

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tasuki.config import Settings, load_settings
+from tasuki.core.code import code_keys
 from tasuki.core.execute import Completeness, execute
 from tasuki.core.graph import Graph, build_graph
 from tasuki.core.hooks import HookCaller
 from tasuki.core.pool import ProcessPool, fork_available
 from tasuki.core.progress import Progress
-from tasuki.core.records import environment, now_iso
+from tasuki.core.records import environment, now_iso, record_key
 from tasuki.core.results import BuildResult, ErrorInfo, TaskResult
 from tasuki.core.task import Task
 from tasuki.errors import TaskFailedError
@@ -69,29 +70,68 @@ def _rerun_targets(graph: Graph, rerun: bool | Iterable[str] | None) -> set[str]
     return graph.ancestors_of(forced) if forced else set()
 
 
-def _plan(graph: Graph, completeness: Completeness, forced: set[str]) -> tuple[set[str], set[str]]:
-    """Ids that must run (incomplete tasks reachable from the roots through incomplete ones),
-    and ids found complete on the way."""
-    needed: set[str] = set()
+def _plan(
+    graph: Graph, completeness: Completeness, forced: set[str]
+) -> tuple[dict[str, str], set[str]]:
+    """Tasks that must run, each with the reason (incomplete tasks reachable from the roots
+    through incomplete ones), and the ids found complete on the way."""
+    needed: dict[str, str] = {}
     found_complete: set[str] = set()
     seen: set[str] = set(graph.roots)
     frontier = list(graph.roots)
+    nodes = graph.nodes
     while frontier:
         unforced = [u for u in frontier if u not in forced]
-        done = completeness.check_many([graph.nodes[u].task for u in unforced])
+        done = completeness.check_many([nodes[u].task for u in unforced])
         complete = {u for u, ok in zip(unforced, done, strict=True) if ok}
         found_complete |= complete
         next_frontier = []
         for uid in frontier:
             if uid in complete:
                 continue
-            needed.add(uid)
-            for dep in graph.nodes[uid].deps:
+            needed[uid] = "forced by --rerun" if uid in forced else ""
+            for dep in nodes[uid].deps:
                 if dep not in seen:
                     seen.add(dep)
                     next_frontier.append(dep)
         frontier = next_frontier
     return needed, found_complete
+
+
+def _explain_plan(graph: Graph, needed: dict[str, str], completeness: Completeness) -> None:
+    """Fill in why each needed task runs: its own state, or an upstream task that runs."""
+    for uid in graph.order:  # dependencies first: an upstream reason is known in time
+        if uid not in needed or needed[uid]:
+            continue
+        node = graph.nodes[uid]
+        upstream = next((d for d in node.deps if d in needed), None)
+        verdict = completeness.verdict(node.task)
+        if verdict is not None and (upstream is None or "record" in verdict):
+            needed[uid] = verdict
+        elif upstream is not None:
+            up = graph.nodes[upstream].task
+            needed[uid] = f"{type(up).__qualname__}[{upstream[:10]}] upstream runs"
+        else:
+            needed[uid] = verdict or "incomplete"
+
+
+def _with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    """``settings`` with explicit arguments on top: they win over any settings object."""
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    if not explicit:
+        return settings
+    from pydantic import ValidationError
+
+    from tasuki.errors import ConfigError
+
+    source = {**settings.source, **dict.fromkeys(explicit, "arguments")}
+    try:
+        return Settings(**{**settings.model_dump(), **explicit}, source=source)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"invalid arguments {explicit!r} on top of the given settings: {exc}",
+            arguments=sorted(explicit),
+        ) from None
 
 
 def run_build(
@@ -115,15 +155,20 @@ def run_build(
         **overrides: Settings keys (``workspace``, ``workers``, ``fail_fast``...).
     """
     roots = [tasks] if isinstance(tasks, Task) else list(tasks)
-    settings = settings or load_settings(overrides)
+    if settings is None:
+        settings = load_settings(overrides)
+    else:
+        settings = _with_overrides(settings, overrides)
     store = store or open_workspace(settings)
     started_at, t0 = now_iso(), time.perf_counter()
     graph = build_graph(roots)
     call = HookCaller(hooks)
     call("on_build_start", graph)
-    completeness = Completeness(store, settings.on_code_change)
+    completeness = Completeness(store, settings.on_code_change, code_keys(graph))
     forced = _rerun_targets(graph, rerun)
     needed, complete = _plan(graph, completeness, forced)
+    if needed and logger.isEnabledFor(logging.INFO):
+        _explain_plan(graph, needed, completeness)
     results: dict[str, TaskResult] = {}
     for uid, node in graph.nodes.items():
         if uid not in needed:
@@ -133,11 +178,11 @@ def run_build(
     interrupted = False
     try:
         with progress:
-            scheduler = _Scheduler(graph, needed, forced, results, settings, call, progress)
+            scheduler = _Scheduler(graph, needed, forced, results, settings, call, progress, store)
             if settings.workers > 1 and len(needed) > 1 and _shareable(store):
-                scheduler.run_pool(store, completeness)
+                scheduler.run_pool(completeness)
             else:
-                scheduler.run_inline(store, completeness)
+                scheduler.run_inline(completeness)
     except KeyboardInterrupt:
         interrupted = True
         for uid in needed:
@@ -233,12 +278,13 @@ class _Scheduler:
     def __init__(
         self,
         graph: Graph,
-        needed: set[str],
+        needed: dict[str, str],
         forced: set[str],
         results: dict[str, TaskResult],
         settings: Settings,
         call: HookCaller,
         progress: Progress,
+        store: Store,
     ) -> None:
         self.graph = graph
         self.needed = needed
@@ -247,22 +293,43 @@ class _Scheduler:
         self.settings = settings
         self.call = call
         self.progress = progress
+        self.store = store
         self.waiting = {uid: sum(1 for d in graph.nodes[uid].deps if d in needed) for uid in needed}
         order = [u for u in graph.order if u in needed]
         self.ready: deque[str] = deque(u for u in order if self.waiting[u] == 0)
+        self.open = len(needed)  # needed tasks without a final result yet
         self.stop = False
+        # Damaged upstream outputs found while loading: producer id -> consumers waiting for
+        # its rerun, and the producers already rerun once (a second report is a failure).
+        self.blocked: dict[str, set[str]] = {}
+        self.repaired: set[str] = set()
 
-    def _start(self, uid: str) -> None:
+    def _set_result(self, result: TaskResult) -> None:
+        if result.uid in self.needed and result.uid not in self.results:
+            self.open -= 1
+        self.results[result.uid] = result
+
+    def started(self, uid: str) -> None:
+        """The task's ``run()`` is about to begin (called from the worker's report)."""
         task = self.graph.nodes[uid].task
-        logger.info("running %r", task, extra={"task": type(task).task_name(), "key": uid})
+        reason = self.needed.get(uid, "")
+        logger.info(
+            "running %r%s",
+            task,
+            f": {reason}" if reason else "",
+            extra={"task": type(task).task_name(), "key": uid},
+        )
         self.progress.started(uid)
         if self.call.has("on_task_start"):
             self.call("on_task_start", task)
 
-    def _finish(self, result: TaskResult) -> None:
+    def finish(self, result: TaskResult) -> None:
+        """Take one task's final result (or a damaged upstream to repair first)."""
         uid = result.uid
+        if result.status == "failed" and result.damaged and self._repair(result):
+            return
         task = self.graph.nodes[uid].task
-        self.results[uid] = result
+        self._set_result(result)
         extra = {"task": result.name, "key": uid}
         if result.status == "failed":
             err = result.error
@@ -278,7 +345,8 @@ class _Scheduler:
                 self.stop = True
         else:
             logger.info("%s %r in %.3fs", result.status, task, result.duration_s, extra=extra)
-            for parent in self.graph.nodes[uid].dependents:
+            blocked = self.blocked.pop(uid, None)
+            for parent in self.graph.nodes[uid].dependents if blocked is None else blocked:
                 if parent in self.waiting:
                     self.waiting[parent] -= 1
                     if self.waiting[parent] == 0 and parent not in self.results:
@@ -287,6 +355,42 @@ class _Scheduler:
         if self.call.has("on_task_end"):
             self.call("on_task_end", result)
 
+    def _repair(self, result: TaskResult) -> bool:
+        """Rerun the task whose output ``result``'s task found damaged, then retry it."""
+        producer, consumer = result.damaged or "", result.uid
+        if producer not in self.graph.nodes or producer == consumer:
+            return False
+        if producer in self.repaired and producer in self.results:
+            return False  # rerun once already and still damaged: a real failure
+        first = producer not in self.repaired
+        self.repaired.add(producer)
+        self.progress.requeued(consumer)
+        self.waiting[consumer] = 1
+        self.blocked.setdefault(producer, set()).add(consumer)
+        if not first:
+            return True
+        node = self.graph.nodes[producer]
+        logger.warning(
+            "%r found the output of %r damaged: %s; running %r again, then %r",
+            self.graph.nodes[consumer].task,
+            node.task,
+            result.error.message if result.error else "",
+            node.task,
+            self.graph.nodes[consumer].task,
+        )
+        self.store.remove(record_key(producer))
+        old = self.results.pop(producer, None)
+        if old is not None and producer in self.needed:
+            self.open += 1
+        if producer not in self.needed:
+            self.open += 1
+        self.needed[producer] = "its output was found damaged"
+        self.progress.reopened(producer, old.status if old else None)
+        self.forced.add(producer)
+        self.waiting[producer] = 0
+        self.ready.appendleft(producer)
+        return True
+
     def _skip_dependents(self, uid: str) -> None:
         for parent in self.graph.ancestors_of([uid]) - {uid}:
             if parent in self.needed and parent not in self.results:
@@ -294,30 +398,34 @@ class _Scheduler:
                 skipped = TaskResult(
                     parent, type(node.task).task_name(), "upstream_failed", note=uid
                 )
-                self.results[parent] = skipped
+                self._set_result(skipped)
                 self.progress.finished(parent, "upstream_failed")
                 if self.call.has("on_task_end"):
                     self.call("on_task_end", skipped)
 
-    def _mark_stopped(self) -> None:
+    def _mark_stopped(self, note: str = "fail_fast") -> None:
         for uid in self.needed:
             if uid not in self.results:
                 node = self.graph.nodes[uid]
-                self.results[uid] = TaskResult(
-                    uid, type(node.task).task_name(), "upstream_failed", note="fail_fast"
+                self._set_result(
+                    TaskResult(uid, type(node.task).task_name(), "upstream_failed", note=note)
                 )
 
-    def run_inline(self, store: Store, completeness: Completeness) -> None:
+    def run_inline(self, completeness: Completeness) -> None:
         """Run everything in this process."""
         while self.ready and not self.stop:
             uid = self.ready.popleft()
             if uid in self.results:
                 continue
-            self._start(uid)
             task = self.graph.nodes[uid].task
             try:
                 result = execute(
-                    task, store, self.settings, completeness, forced=uid in self.forced
+                    task,
+                    self.store,
+                    self.settings,
+                    completeness,
+                    forced=uid in self.forced,
+                    on_start=self.started,
                 )
             except Exception as exc:  # lease timeouts, storage errors around the task
                 result = TaskResult(
@@ -326,33 +434,48 @@ class _Scheduler:
                     "failed",
                     error=ErrorInfo(type(exc).__name__, str(exc), "", False),
                 )
-            self._finish(result)
+            self.finish(result)
         self._mark_stopped()
 
-    def run_pool(self, store: Store, completeness: Completeness) -> None:
+    def run_pool(self, completeness: Completeness) -> None:
         """Run in forked worker processes, sending ready tasks in batches."""
         environment()  # computed once here, not once per forked worker (it runs git)
-        pool = ProcessPool(self.settings.workers, self.graph, store, self.settings, completeness)
+        pool = ProcessPool(
+            self.settings.workers, self.graph, self.store, self.settings, completeness
+        )
         clean = False
         try:
-            pending = sum(1 for u in self.needed if u not in self.results)
-            while pending and not self.stop:
+            while self.open and not self.stop:
                 self._dispatch(pool)
-                if not any(pool.in_flight.values()):
+                if not pool.busy():
                     break
-                before = len(self.results)
-                pool.results(self._finish)
-                pending -= len(self.results) - before
+                pool.results(self.started, self.finish)
             clean = True
         finally:
             pool.close(kill=not clean)
+        if not pool.size:
+            for uid in self.needed:
+                if uid not in self.results:
+                    self.finish(
+                        TaskResult(
+                            uid,
+                            type(self.graph.nodes[uid].task).task_name(),
+                            "failed",
+                            error=ErrorInfo(
+                                "WorkerDiedError",
+                                "every worker process died before this task could start",
+                                "",
+                                True,
+                            ),
+                        )
+                    )
         self._mark_stopped()
 
     def _dispatch(self, pool: ProcessPool) -> None:
-        while self.ready:
+        while self.ready and pool.size:
             share = max(1, min(64, len(self.ready) // (2 * pool.size)))
             # Up to two batches per worker: one running, one waiting in its pipe.
-            idle = [w for w, n in pool.in_flight.items() if n < 2 * share]
+            idle = [w for w in pool.workers() if pool.load(w) < 2 * share]
             if not idle:
                 return
             for worker in idle:
@@ -361,7 +484,6 @@ class _Scheduler:
                     uid = self.ready.popleft()
                     if uid in self.results:
                         continue
-                    self._start(uid)
                     batch.append((uid, uid in self.forced))
                 if batch:
                     pool.submit(worker, batch)

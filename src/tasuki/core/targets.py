@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import xxhash
 
-from tasuki.errors import EmptyOutputError, FormatError
+from tasuki.errors import CorruptOutputError, EmptyOutputError, FormatError
 
 if TYPE_CHECKING:
     from tasuki.formats.base import Format
     from tasuki.storage.base import Store
 
-__all__ = ["DirectoryTarget", "FileTarget", "ModelTarget", "OutputInfo", "Target"]
+__all__ = ["DirectoryTarget", "Expected", "FileTarget", "ModelTarget", "OutputInfo", "Target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,95 @@ class _HashingWriter(io.RawIOBase):
         self._raw.flush()
 
 
+class _VerifyingReader(io.RawIOBase):
+    """Reads through ``raw`` and hashes the bytes as a format reads them in order.
+
+    Formats that read front to back (pickle, CSV, JSON...) are verified in the same pass.
+    One that seeks (Parquet reads its footer first) leaves a gap, which :meth:`verify` fills
+    with one more read of the file (from the page cache, at memory speed, when local).
+    """
+
+    def __init__(self, raw: Any) -> None:
+        super().__init__()
+        self._raw = raw
+        self._pos = 0
+        self.hasher = xxhash.xxh3_64()
+        self.hashed = 0  # bytes from the start hashed in order
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return bool(self._raw.seekable())
+
+    def readinto(self, b: Any) -> int:
+        n: int = self._raw.readinto(b)
+        if n and self._pos == self.hashed:
+            self.hasher.update(memoryview(b)[:n])
+            self.hashed += n
+        self._pos += n or 0
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._raw.read(size)
+        if data and self._pos == self.hashed:
+            self.hasher.update(data)
+            self.hashed += len(data)
+        self._pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._pos = self._raw.seek(offset, whence)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def digest(self) -> str:
+        """The xxh3 of the whole file, reading what the format skipped."""
+        if self._raw.seekable():
+            self._raw.seek(self.hashed)
+            while chunk := self._raw.read(1 << 20):
+                self.hasher.update(chunk)
+                self.hashed += len(chunk)
+        return self.hasher.hexdigest()
+
+
+def _damaged(key: str, expected: Expected, found: str) -> CorruptOutputError:
+    want = f"{expected.size} bytes, xxh3 {expected.xxh3}"
+    return CorruptOutputError(
+        f"output {key} of {expected.task} [{expected.uid[:12]}] is damaged: its run record "
+        f"says {want}, the file has {found}. It was changed or truncated outside tasuki; a "
+        f"build reruns {expected.task}, or run `tasuki verify` to check a whole graph.",
+        key=key,
+        uid=expected.uid,
+        task=expected.task,
+        expected=want,
+        found=found,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What the producer's run record says about an output: checked when it is loaded."""
+
+    uid: str
+    task: str
+    size: int | None
+    xxh3: str | None
+
+    def check_size(self, key: str, size: int) -> None:
+        """Raise CorruptOutputError when ``size`` is not the recorded size."""
+        if self.size is not None and size != self.size:
+            raise _damaged(key, self, f"{size} bytes")
+
+    def check(self, key: str, size: int, digest: str | None) -> None:
+        """Raise CorruptOutputError when size or hash differ from the record."""
+        self.check_size(key, size)
+        if self.xxh3 is not None and digest is not None and digest != self.xxh3:
+            raise _damaged(key, self, f"{size} bytes, xxh3 {digest}")
+
+
 class Target:
     """Base of every target kind. ``key`` is relative to the workspace root.
 
@@ -87,8 +176,8 @@ class Target:
         """Write ``obj`` atomically; returns what the run record keeps."""
         raise FormatError(f"{where}: {type(self).__name__} cannot be dumped to")
 
-    def load(self, store: Store) -> Any:
-        """Read the output back."""
+    def load(self, store: Store, *, expected: Expected | None = None) -> Any:
+        """Read the output back (checked against ``expected`` when given)."""
         raise FormatError(f"{type(self).__name__} cannot be loaded")
 
     def remove(self, store: Store) -> None:
@@ -121,10 +210,21 @@ class FileTarget(Target):
             self.format.dump(obj, writer)  # type: ignore[arg-type]
         return OutputInfo(self.key, writer.size, writer.hasher.hexdigest())
 
-    def load(self, store: Store) -> Any:
-        """Read and decode the file."""
+    def load(self, store: Store, *, expected: Expected | None = None) -> Any:
+        """Read and decode the file, verifying size and hash against ``expected``."""
+        if expected is None:
+            with store.open_read(self.key) as f:
+                return self.format.load(f)
+        expected.check_size(self.key, store.size(self.key))
         with store.open_read(self.key) as f:
-            return self.format.load(f)
+            reader = _VerifyingReader(f)
+            try:
+                value = self.format.load(reader)  # type: ignore[arg-type]
+            except FormatError:
+                expected.check(self.key, reader.hashed, reader.digest())
+                raise
+            expected.check(self.key, reader.hashed, reader.digest())
+        return value
 
 
 @dataclass(frozen=True, repr=False)
@@ -161,9 +261,11 @@ class ModelTarget(Target):
                         zf.write(path, path.relative_to(folder).as_posix())
         return OutputInfo(self.key, writer.size, writer.hasher.hexdigest())
 
-    def load(self, store: Store) -> Any:
+    def load(self, store: Store, *, expected: Expected | None = None) -> Any:
         """Unzip into a temporary folder and call ``load_function`` on it."""
         data = store.read_bytes(self.key)
+        if expected is not None:
+            expected.check(self.key, len(data), xxhash.xxh3_64_hexdigest(data))
         with tempfile.TemporaryDirectory(prefix="tasuki-model-") as tmp:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 zf.extractall(tmp)
@@ -195,10 +297,12 @@ class DirectoryTarget(Target):
             raise EmptyOutputError(f"{where}: the dataset written to {self.key} is empty")
         return OutputInfo(self.key, size, None)
 
-    def load(self, store: Store) -> Any:
-        """Read every part back as one table."""
+    def load(self, store: Store, *, expected: Expected | None = None) -> Any:
+        """Read every part back as one table (sizes checked against ``expected``)."""
         from tasuki import formats
 
+        if expected is not None:
+            expected.check_size(self.key, store.size(self.key))
         fs, path = _fs_and_path(store, store.full_path(self.key))
         return formats.read_dataset(path, fs, as_=self.as_)  # type: ignore[arg-type]
 

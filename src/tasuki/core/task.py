@@ -18,15 +18,19 @@ import sys
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, dataclass_transform
+from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform
 
 from tasuki.core import context
 from tasuki.core.fingerprint import task_name
 from tasuki.core.params import ParamSpec, compile_checker, param, spec_of, type_name
-from tasuki.core.targets import DirectoryTarget, FileTarget, ModelTarget, Target
+from tasuki.core.records import expected_output
+from tasuki.core.targets import DirectoryTarget, Expected, FileTarget, ModelTarget, Target
 from tasuki.errors import FormatError, ParameterError, TaskError
 
-__all__ = ["Task", "flatten"]
+if TYPE_CHECKING:
+    from tasuki.storage.base import Store
+
+__all__ = ["Task", "flatten", "load_task_outputs"]
 
 _RESERVED = frozenset(
     {
@@ -365,7 +369,7 @@ class Task:
         """
         ctx = context.current("load", self)
         if isinstance(target, Task):
-            return _load_outputs(declared_outputs(target), ctx)
+            return load_task_outputs(target, ctx.store)
         requires = self.__dict__.get("_tasuki_requires", None)
         if requires is None:
             requires = self.requires()
@@ -379,7 +383,7 @@ class Task:
                     name=target,
                 )
             requires = requires[target]
-        return _map_structure(requires, lambda t: _load_outputs(declared_outputs(t), ctx))
+        return _map_structure(requires, lambda t: load_task_outputs(t, ctx.store))
 
     def load_data_frame(
         self,
@@ -435,13 +439,31 @@ def _map_structure(structure: Any, fn: Callable[[Task], Any]) -> Any:
     return None
 
 
-def _load_outputs(outputs: Any, ctx: context.RunContext) -> Any:
+def load_task_outputs(task: Task, store: Store) -> Any:
+    """The outputs of a finished ``task``, each checked against its run record: a size or
+    content hash that differs raises CorruptOutputError naming the file and the task."""
+    uid = task.unique_id
+
+    def one(target: Target) -> Any:
+        if not target.in_store:
+            return target.load(store)
+        known = expected_output(store, target.key, uid)
+        if known is None:
+            return target.load(store)
+        name, entry = known
+        expected = Expected(uid, name, entry.get("size"), entry.get("xxh3"))
+        return target.load(store, expected=expected)
+
+    return _map_targets(declared_outputs(task), one)
+
+
+def _map_targets(outputs: Any, fn: Callable[[Target], Any]) -> Any:
     if isinstance(outputs, Target):
-        return outputs.load(ctx.store)
+        return fn(outputs)
     if isinstance(outputs, dict):
-        return {k: _load_outputs(v, ctx) for k, v in outputs.items()}
+        return {k: _map_targets(v, fn) for k, v in outputs.items()}
     if isinstance(outputs, list | tuple):
-        return [_load_outputs(v, ctx) for v in outputs]
+        return [_map_targets(v, fn) for v in outputs]
     return None
 
 

@@ -369,23 +369,25 @@ def test_load_data_frame_required_columns(ws):
 
 
 def test_code_change_policies(ws, caplog, monkeypatch):
-    from tasuki.core import fingerprint
+    from tasuki.core import code
 
     tasuki.build(TaskA(param="code"), workspace=ws)
-    monkeypatch.setitem(fingerprint._CODE_FINGERPRINTS, TaskA, "changed-code")
-    warned = tasuki.build(TaskA(param="code"), workspace=ws, return_value=False)
+    changed = code.CodeFingerprint("0" * 16, "changed", ())
+    monkeypatch.setitem(code._FINGERPRINTS, TaskA, changed)
+    warned = tasuki.build(
+        TaskA(param="code"), workspace=ws, on_code_change="warn", return_value=False
+    )
     assert warned.counts()["cached"] == 1
-    assert "code of tests.unit.core.tasks_for_tests:TaskA changed" in caplog.text
-    rerun = tasuki.build(
-        TaskA(param="code"), workspace=ws, on_code_change="rerun", return_value=False
+    assert "the code of TaskA changed" in caplog.text
+    ignored = tasuki.build(
+        TaskA(param="code"), workspace=ws, on_code_change="ignore", return_value=False
     )
+    assert ignored.counts()["cached"] == 1
+    rerun = tasuki.build(TaskA(param="code"), workspace=ws, return_value=False)  # the default
     assert rerun.counts()["ran"] == 1
-    assert (
-        tasuki.build(
-            TaskA(param="code"), workspace=ws, on_code_change="rerun", return_value=False
-        ).counts()["cached"]
-        == 1
-    )
+    assert tasuki.build(TaskA(param="code"), workspace=ws, return_value=False).counts()[
+        "cached"
+    ] == 1
 
 
 def test_plain_progress_lines(ws, capsys):

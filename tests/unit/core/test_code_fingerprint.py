@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tasuki.core import fingerprint
-from tasuki.core.fingerprint import _class_source, code_fingerprint
+from tasuki.core import code
+from tasuki.core.code import _class_source, code_fingerprint
 
 MODULE = textwrap.dedent(
     """
@@ -50,9 +50,8 @@ def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
     def load(default: str):  # type: ignore[no-untyped-def]
         (tmp_path / "fp_tasks.py").write_text(MODULE.replace("{default}", default))
         sys.modules.pop("fp_tasks", None)
-        fingerprint._TREES.clear()
+        code.forget()
         linecache.checkcache()  # the file changed within the second
-        fingerprint._CODE_FINGERPRINTS.clear()
         importlib.invalidate_caches()
         return importlib.import_module("fp_tasks")
 

@@ -58,7 +58,7 @@ def test_bad_value_names_source_and_allowed(monkeypatch):
         load_settings()
     msg = str(info.value)
     assert "on_code_change" in msg and "explode" in msg and "environment" in msg
-    assert "'warn', 'rerun' or 'ignore'" in msg
+    assert "'rerun', 'warn' or 'ignore'" in msg
 
 
 def test_broken_toml(tmp_path, monkeypatch):
