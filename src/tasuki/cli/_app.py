@@ -60,12 +60,18 @@ def _errors_exit_2(fn: F) -> F:
 
 
 def _setup_logging(level: str) -> None:
+    from tasuki.core.execute import TaskLogHandler
+
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    # The command owns logging: it keeps each task's last log lines for its run record.
+    root = logging.getLogger()
+    if not any(isinstance(h, TaskLogHandler) for h in root.handlers):
+        root.addHandler(TaskLogHandler())
 
 
 def _settings(config: str | None, **overrides: Any) -> Settings:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import functools
 import hashlib
 import importlib
 import inspect
@@ -368,7 +367,7 @@ class _Collector:
     def _add_library(self, dist: Any) -> None:
         if not isinstance(dist, str):
             raise _declared_error(self.cls, "library_versions", dist)
-        self.sections.append((f"library {dist}", _distribution_version(dist)))
+        self.sections.append((f"library {dist}", _library_version(dist)))
 
     def _add_file(self, path: Any) -> None:
         if not isinstance(path, str | os.PathLike):
@@ -431,7 +430,17 @@ def _import_dotted(path: str, cls: type[Task]) -> Any:
     return obj
 
 
-@functools.cache
+_VERSIONS: dict[str, str] = {}
+
+
+def _library_version(dist: str) -> str:
+    """The installed version of ``dist``, looked up once per process."""
+    version = _VERSIONS.get(dist)
+    if version is None:
+        version = _VERSIONS[dist] = _distribution_version(dist)
+    return version
+
+
 def _distribution_version(dist: str) -> str:
     from importlib import metadata
 
@@ -466,4 +475,4 @@ def forget() -> None:
     _FINGERPRINTS.clear()
     _TREES.clear()
     _FILES.clear()
-    _distribution_version.cache_clear()
+    _VERSIONS.clear()

@@ -29,7 +29,7 @@ from tasuki.errors import TaskFailedError
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
 
-__all__ = ["build", "run_build", "open_workspace"]
+__all__ = ["build", "open_workspace", "plan", "run_build"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _rerun_targets(graph: Graph, rerun: bool | Iterable[str] | None) -> set[str]
     return graph.ancestors_of(forced) if forced else set()
 
 
-def _plan(
+def plan(
     graph: Graph, completeness: Completeness, forced: set[str]
 ) -> tuple[dict[str, str], set[str]]:
     """Tasks that must run, each with the reason (incomplete tasks reachable from the roots
@@ -166,7 +166,7 @@ def run_build(
     call("on_build_start", graph)
     completeness = Completeness(store, settings.on_code_change, code_keys(graph))
     forced = _rerun_targets(graph, rerun)
-    needed, complete = _plan(graph, completeness, forced)
+    needed, complete = plan(graph, completeness, forced)
     if needed and logger.isEnabledFor(logging.INFO):
         _explain_plan(graph, needed, completeness)
     results: dict[str, TaskResult] = {}

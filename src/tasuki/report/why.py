@@ -1,127 +1,389 @@
-"""``tasuki why``: explain why a task will or will not run.
+"""``tasuki why``: what a build of a task would run, and the cause of each decision.
 
-When the task's own record is present, the answer is about that record (outputs present?
-code changed?). When it is not, the closest record of the same task family says what
-differs: a parameter, the version, an upstream id (and then, one level down, why that
-upstream's id moved), or the code fingerprint.
+The plan is the runner's own (the same completeness checks, top-down from the root), so
+``why`` never disagrees with ``run``. Each task that would run is then put in one of two
+groups:
+
+- a **cause**: something about the task itself: a parameter or ``version`` differs from the
+  closest earlier run (its id moved), its code changed (with a short diff of the normalised
+  code), an output is missing or damaged, or it never ran here;
+- **affected**: it runs only because something upstream runs.
+
+Causes are explained once each; the affected tasks are listed after them, so a parameter
+change at the bottom of a deep pipeline reads as one line plus a list, not one repeated
+explanation per task.
+
+The *closest earlier run* of a task whose id moved is the record of the same task class with
+the fewest differences, where a task-valued parameter (or requirement) of the same class
+counts as closer than one of another class: with three interchangeable models, changing one
+model's parameter compares the evaluation with the earlier evaluation of *that* model.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from tasuki.core.execute import output_keys
-from tasuki.core.fingerprint import code_fingerprint
-from tasuki.core.graph import build_graph
+from tasuki.core.code import code_of
+from tasuki.core.execute import Completeness, code_change
+from tasuki.core.graph import Graph, build_graph
 from tasuki.core.params import to_jsonable
-from tasuki.core.records import RECORDS_PREFIX, RunRecord, record_key
-from tasuki.core.task import Task, flatten
+from tasuki.core.records import RECORDS_PREFIX, RunRecord, read_code
+from tasuki.core.runner import plan
+from tasuki.core.task import Task
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
 
-__all__ = ["explain"]
+__all__ = ["Decision", "Explanation", "explain", "explain_build"]
 
-_MAX_DEPTH = 6
+_DIFF_LINES = 24
 
 
-def _records_of(store: Store, name: str) -> list[RunRecord]:
-    out = []
-    for key in store.list(RECORDS_PREFIX):
-        if not key.endswith(".json"):
+@dataclass
+class Decision:
+    """Why one task will or will not run."""
+
+    uid: str
+    task: str
+    runs: bool
+    cause: bool
+    """True when the task runs for a reason of its own (not only because of upstream)."""
+    reason: str
+    details: list[str] = field(default_factory=list)
+    compared_with: str | None = None
+    """Unique id of the earlier run it was compared with, when its id moved."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain form for ``--format json``."""
+        return {
+            "unique_id": self.uid,
+            "task": self.task,
+            "runs": self.runs,
+            "cause": self.cause,
+            "reason": self.reason,
+            "details": self.details,
+            "compared_with": self.compared_with,
+        }
+
+
+@dataclass
+class Explanation:
+    """The decisions for every task a build of ``root`` reaches."""
+
+    root: str
+    decisions: list[Decision]
+
+    def lines(self) -> list[str]:
+        """The text ``tasuki why`` prints."""
+        by_uid = {d.uid: d for d in self.decisions}
+        root = by_uid[self.root]
+        head = f"{_label_of(root)} will {'run' if root.runs else 'not run'}"
+        causes = [d for d in self.decisions if d.runs and d.cause]
+        affected = [d for d in self.decisions if d.runs and not d.cause]
+        idle = [d for d in self.decisions if not d.runs and d.reason != "not needed"]
+        if not root.runs:
+            out = [f"{head}: {root.reason}"]
+            out.extend(f"  {line}" for line in root.details)
+            return out
+        out = [f"{head}: {len(causes) + len(affected)} task(s) would run."]
+        if causes:
+            out.append("Causes:")
+            # One line per distinct cause: a parameter handed down through every level
+            # reads once, with the tasks it touches.
+            groups: dict[tuple[str, tuple[str, ...]], list[Decision]] = {}
+            for d in causes:
+                groups.setdefault((d.reason, tuple(d.details)), []).append(d)
+            for (reason, details), members in groups.items():
+                out.append(f"  - {', '.join(_label_of(d) for d in members)}: {reason}")
+                out.extend(f"      {line}" for line in details)
+        if affected:
+            out.append("Runs because something upstream runs:")
+            out.append("  " + ", ".join(_label_of(d) for d in affected))
+        warned = [d for d in idle if d.details]
+        for d in warned:
+            out.append(f"Will not run: {_label_of(d)}: {d.reason}")
+            out.extend(f"      {line}" for line in d.details)
+        complete = [d for d in idle if not d.details]
+        if complete:
+            out.append(f"Cached (complete): {', '.join(_label_of(d) for d in complete)}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain form for ``--format json`` (full ids, typed values)."""
+        return {"root": self.root, "decisions": [d.to_json() for d in self.decisions]}
+
+
+def _label_of(d: Decision) -> str:
+    return f"{d.task.rpartition(':')[2]}[{d.uid[:10]}]"
+
+
+class _Records:
+    """Every record of the workspace, read once (``why`` is interactive, not a hot path)."""
+
+    def __init__(self, store: Store, graph: Graph) -> None:
+        # Classes of the tasks being explained, by id: tasks not built yet have no record.
+        self.current: dict[str, str] = {}
+        for uid, node in graph.nodes.items():
+            self.current[uid] = type(node.task).task_name()
+            for value in node.task.param_values.values():
+                for sub in _tasks_in(value):
+                    self.current[sub.unique_id] = type(sub).task_name()
+        self.by_uid: dict[str, RunRecord] = {}
+        self.by_task: dict[str, list[RunRecord]] = {}
+        for key in store.list(RECORDS_PREFIX):
+            if not key.endswith(".json"):
+                continue
+            try:
+                record = RunRecord.from_bytes(store.read_bytes(key))
+            except (FileNotFoundError, ValueError, TypeError):
+                continue
+            self.by_uid[record.unique_id] = record
+            self.by_task.setdefault(record.task, []).append(record)
+
+    def task_of(self, uid: str) -> str | None:
+        record = self.by_uid.get(uid)
+        return record.task if record else None
+
+
+def explain_build(
+    task: Task, store: Store, *, on_code_change: str = "rerun", graph: Graph | None = None
+) -> Explanation:
+    """The decision for every task a build of ``task`` reaches, with causes.
+
+    Example:
+        >>> print("\\n".join(explain_build(Report(alpha=0.25), store).lines()))
+        Report[1f2e3d4c5b] will run: 2 task(s) would run.
+        Causes:
+          - Train[9a8b7c6d5e]: parameter 'alpha': 0.5 -> 0.25 (compared with 77aa...)
+        Runs because something upstream runs:
+          Report[1f2e3d4c5b]
+    """
+    from tasuki.core.code import code_keys
+
+    graph = graph or build_graph([task])
+    completeness = Completeness(store, on_code_change, code_keys(graph))
+    needed, _ = plan(graph, completeness, set())
+    records = _Records(store, graph)
+    decisions: dict[str, Decision] = {}
+    for uid in graph.order:  # dependencies first
+        node = graph.nodes[uid]
+        name = type(node.task).task_name()
+        if uid not in needed:
+            decisions[uid] = _not_running(node.task, uid, name, store, completeness, graph)
             continue
-        try:
-            record = RunRecord.from_bytes(store.read_bytes(key))
-        except (FileNotFoundError, ValueError):
-            continue
-        if record.task == name:
-            out.append(record)
-    return out
+        upstream = [d for d in node.deps if d in needed]
+        decisions[uid] = _running(node.task, uid, name, store, completeness, records, upstream)
+    ordered = [decisions[u] for u in reversed(graph.order)]  # root first
+    return Explanation(graph.roots[0], ordered)
 
 
-def _differences(task: Task, record: RunRecord) -> list[str]:
-    diffs = []
+def explain(task: Task, store: Store, *, on_code_change: str = "rerun") -> list[str]:
+    """Lines saying whether ``task`` will run in ``store`` and why (see :func:`explain_build`)."""
+    return explain_build(task, store, on_code_change=on_code_change).lines()
+
+
+def _not_running(
+    task: Task, uid: str, name: str, store: Store, completeness: Completeness, graph: Graph
+) -> Decision:
+    try:
+        record: RunRecord | None = RunRecord.read(store, uid)
+    except (FileNotFoundError, ValueError):
+        record = None
+    if record is None:
+        reason = "not needed" if completeness.verdict(task) else "complete (its table is there)"
+        return Decision(uid, name, False, False, reason)
+    if record.code_key != completeness.code_key(task) and completeness.on_code_change != "ignore":
+        change = code_change(task, record)
+        details = _code_diff(task, record, store) if "code of" in change else []
+        policy = completeness.on_code_change
+        return Decision(
+            uid,
+            name,
+            False,
+            False,
+            f"cached, although {change} (on_code_change = {policy!r})",
+            details or [f"on_code_change = {policy!r} keeps the cached output"],
+        )
+    return Decision(uid, name, False, False, f"complete (made {record.finished_at})")
+
+
+def _running(
+    task: Task,
+    uid: str,
+    name: str,
+    store: Store,
+    completeness: Completeness,
+    records: _Records,
+    upstream: list[str],
+) -> Decision:
+    record = records.by_uid.get(uid)
+    if record is not None:
+        verdict = completeness.verdict(task) or "incomplete"
+        if verdict.startswith("the code of a task upstream") and upstream:
+            return Decision(uid, name, True, False, verdict)
+        details = _code_diff(task, record, store) if verdict.startswith("the code of") else []
+        return Decision(uid, name, True, True, verdict, details)
+    family = records.by_task.get(name, [])
+    if not family:
+        return Decision(
+            uid, name, True, True, f"it has never run in this workspace (no record of {name})"
+        )
+    closest = min(family, key=lambda r: (_distance(task, r, records), _newest_first(r)))
+    own = _own_differences(task, record_params=closest, records=records)
+    moved = _requires_moved(task, closest)
+    if own:
+        reason = "; ".join(own)
+        return Decision(uid, name, True, True, reason, compared_with=closest.unique_id)
+    if moved and upstream:
+        return Decision(
+            uid, name, True, False, "upstream ids moved", compared_with=closest.unique_id
+        )
+    if moved:
+        return Decision(
+            uid,
+            name,
+            True,
+            True,
+            "its requirements changed (requires() returns other tasks)",
+            compared_with=closest.unique_id,
+        )
+    return Decision(
+        uid,
+        name,
+        True,
+        True,
+        f"no record for this id, though {closest.unique_id[:10]} has the same parameters "
+        "(its record was deleted, or the task's name or id scheme changed)",
+        compared_with=closest.unique_id,
+    )
+
+
+def _newest_first(record: RunRecord) -> str:
+    # min() picks the smallest: invert the ISO timestamp's order by mapping digits.
+    return record.finished_at.translate(str.maketrans("0123456789", "9876543210"))
+
+
+def _current_params(task: Task) -> dict[str, Any]:
     significant = type(task)._info().significant
-    current = {n: to_jsonable(task.param_values[n]) for n in significant}
+    return {n: to_jsonable(task.param_values[n]) for n in significant}
+
+
+def _task_ref(value: Any) -> str | None:
+    if isinstance(value, dict) and set(value) == {"$task"}:
+        return str(value["$task"])
+    return None
+
+
+def _param_distance(new: Any, old: Any, records: _Records) -> float:
+    if new == old:
+        return 0.0
+    new_ref, old_ref = _task_ref(new), _task_ref(old)
+    if new_ref is not None and old_ref is not None:
+        same_class = records.task_of(old_ref) == _class_of_ref(new_ref, records)
+        return 0.5 if same_class else 1.0
+    return 1.0
+
+
+def _class_of_ref(uid: str, records: _Records) -> str | None:
+    return records.current.get(uid) or records.task_of(uid)
+
+
+def _distance(task: Task, record: RunRecord, records: _Records) -> float:
+    current = _current_params(task)
     old = {n: record.params.get(n) for n in record.significant}
+    score = 0.0
+    for name in set(current) | set(old):
+        if name not in current or name not in old:
+            score += 1
+        else:
+            score += _param_distance(current[name], old[name], records)
+    if (type(task).version or None) != (record.version or None):
+        score += 1
+    new_deps = [type(t).task_name() for t in _requires(task)]
+    old_deps = [records.task_of(u) for u in record.requires]
+    if len(new_deps) != len(old_deps):
+        score += 1
+    score += 0.25 * sum(1 for a, b in zip(new_deps, old_deps, strict=False) if a != b)
+    return score
+
+
+def _tasks_in(value: Any) -> list[Task]:
+    if isinstance(value, Task):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _tasks_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tasks_in(v)]
+    return []
+
+
+def _requires(task: Task) -> list[Task]:
+    from tasuki.core.task import flatten
+
+    return flatten(task.__dict__.get("_tasuki_requires"))
+
+
+def _show(value: Any, records: _Records) -> str:
+    ref = _task_ref(value)
+    if ref is not None:
+        cls = _class_of_ref(ref, records)
+        return f"{(cls or 'task').rpartition(':')[2]}[{ref[:10]}]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _own_differences(task: Task, *, record_params: RunRecord, records: _Records) -> list[str]:
+    record = record_params
+    current = _current_params(task)
+    old = {n: record.params.get(n) for n in record.significant}
+    diffs = []
     for name in sorted(set(current) | set(old)):
         if name not in old:
-            diffs.append(f"parameter {name!r} is new (now {json.dumps(current[name])})")
+            diffs.append(f"parameter {name!r} is new (now {_show(current[name], records)})")
         elif name not in current:
-            diffs.append(f"parameter {name!r} was removed (was {json.dumps(old[name])})")
+            diffs.append(f"parameter {name!r} was removed (was {_show(old[name], records)})")
         elif current[name] != old[name]:
+            if _task_ref(current[name]) and _task_ref(old[name]):
+                same = _param_distance(current[name], old[name], records) < 1
+                if same:
+                    continue  # the same kind of task with other inputs: explained upstream
             diffs.append(
-                f"parameter {name!r}: {json.dumps(old[name])} -> {json.dumps(current[name])}"
+                f"parameter {name!r}: {_show(old[name], records)} -> "
+                f"{_show(current[name], records)}"
             )
     if (type(task).version or None) != (record.version or None):
         diffs.append(f"version: {record.version!r} -> {type(task).version!r}")
-    upstream = [t.unique_id for t in flatten(task.__dict__.get("_tasuki_requires"))]
-    if upstream != record.requires:
-        diffs.append(
-            "upstream ids: "
-            + ", ".join(u[:10] for u in record.requires)
-            + " -> "
-            + ", ".join(u[:10] for u in upstream)
-        )
     return diffs
 
 
-def explain(task: Task, store: Store, *, on_code_change: str = "warn") -> list[str]:
-    """Lines saying whether ``task`` will run in ``store`` and why.
+def _requires_moved(task: Task, record: RunRecord) -> bool:
+    return [t.unique_id for t in _requires(task)] != record.requires
 
-    Example:
-        >>> for line in explain(TaskB(param="earth"), store): print(line)
-        TaskB[1f2e...] will run: no output for this id
-          closest record 9a8b... differs in: parameter 'param': "world" -> "earth"
-    """
-    build_graph([task])
-    lines: list[str] = []
-    stack: list[tuple[Task, int]] = [(task, 0)]
-    while stack:
-        current, depth = stack.pop()
-        pad = "  " * depth
-        head = f"{pad}{type(current).__qualname__}[{current.unique_id[:10]}]"
-        record = None
-        if store.exists(record_key(current.unique_id)):
-            record = RunRecord.read(store, current.unique_id)
-        if record is not None:
-            missing = [k for k in output_keys(current) if not store.exists(k)]
-            fingerprint = code_fingerprint(type(current))
-            if missing:
-                lines.append(
-                    f"{head} will run: its record exists but outputs are missing: {missing}"
-                )
-            elif record.code_fingerprint != fingerprint:
-                verdict = "will run" if on_code_change == "rerun" else "will not run"
-                lines.append(
-                    f"{head} {verdict}: cached, but its code changed since the output was made "
-                    f"(fingerprint {record.code_fingerprint} -> {fingerprint}; "
-                    f"on_code_change = {on_code_change!r})"
-                )
-            else:
-                lines.append(f"{head} will not run: complete (made {record.finished_at})")
-            continue
-        same_family = _records_of(store, type(current).task_name())
-        if not same_family:
-            lines.append(
-                f"{head} will run: it has never run in this workspace "
-                f"(no record of {type(current).task_name()})"
-            )
-            continue
-        scored = sorted(
-            ((len(_differences(current, r)), r.finished_at, r) for r in same_family),
-            key=lambda x: (x[0], x[1]),
+
+def _code_diff(task: Task, record: RunRecord, store: Store) -> list[str]:
+    """A short unified diff of the normalised code the output was made with and today's."""
+    now = code_of(type(task))
+    if record.code_fingerprint == now.digest:
+        return []
+    before = read_code(store, record.code_fingerprint)
+    if before is None:
+        return [
+            f"code fingerprint {record.code_fingerprint} -> {now.digest} (the code it was "
+            "made with was not saved in this workspace; records from before this tasuki "
+            "version keep only the fingerprint)"
+        ]
+    lines = list(
+        difflib.unified_diff(
+            before.splitlines(),
+            now.text.splitlines(),
+            f"made with ({record.code_fingerprint})",
+            f"now ({now.digest})",
+            n=1,
+            lineterm="",
         )
-        closest = scored[0][2]
-        diffs = _differences(current, closest)
-        lines.append(
-            f"{head} will run: no output for this id; the closest record "
-            f"{closest.unique_id[:10]} (made {closest.finished_at}) differs in:"
-        )
-        lines.extend(f"{pad}  - {d}" for d in diffs or ["(nothing visible: the code changed?)"])
-        if depth < _MAX_DEPTH:
-            for dep in reversed(flatten(current.__dict__.get("_tasuki_requires"))):
-                if dep.unique_id not in closest.requires:
-                    stack.append((dep, depth + 1))
+    )
+    if len(lines) > _DIFF_LINES:
+        lines = [*lines[:_DIFF_LINES], f"... ({len(lines) - _DIFF_LINES} more diff lines)"]
     return lines

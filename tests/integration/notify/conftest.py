@@ -101,3 +101,17 @@ def dead_url(no_proxy: None) -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/hooks/secret-token"
+
+
+@pytest.fixture(autouse=True)
+def task_log_tails() -> Iterator[None]:
+    """Keep task log tails in records, as the CLI does (the library adds no handler)."""
+    import logging
+
+    from tasuki.core.execute import TaskLogHandler
+
+    handler = TaskLogHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
