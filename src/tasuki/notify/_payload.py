@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "build_counts", "webhook_payload"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def build_counts(result: BuildResult) -> dict[str, int]:
@@ -38,7 +38,7 @@ def _task_entry(result: BuildResult, r: TaskResult, tree: TreeView) -> dict[str,
         "task": r.name,
         "unique_id": r.uid,
         "repr": repr(result.graph.nodes[r.uid].task),
-        "params": tree.nodes[r.uid].params,
+        "params": tree.nodes[r.uid].param_values,
     }
 
 

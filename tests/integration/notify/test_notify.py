@@ -163,7 +163,7 @@ def test_webhook_failure_event_has_error_log_tree_and_resume(tmp_path, recorder:
     body = request.body
     assert body["event"] == "build_failed"
     assert body["ok"] is False
-    assert body["schema_version"] == 1
+    assert body["schema_version"] == 2
     assert body["counts"] == {
         "scheduled": 4,
         "ran": 2,
@@ -182,7 +182,7 @@ def test_webhook_failure_event_has_error_log_tree_and_resume(tmp_path, recorder:
     check = CheckPrices(shop="tokyo")
     assert failed["task"] == CheckPrices.task_name()
     assert failed["unique_id"] == check.unique_id
-    assert failed["params"] == {"shop": "'tokyo'"}
+    assert failed["params"] == {"shop": "tokyo"}  # JSON values, not reprs (schema 2)
     assert failed["error"]["type"] == "ValueError"
     assert failed["error"]["message"] == "shop tokyo: 2 negative prices [-3, -7]"
     assert 'raise ValueError(f"shop' in failed["error"]["traceback"]
@@ -202,6 +202,7 @@ def test_webhook_failure_event_has_error_log_tree_and_resume(tmp_path, recorder:
     }
     node = next(n for n in tree["nodes"] if n["unique_id"] == check.unique_id)
     assert node["requires"] == [Prices(shop="tokyo").unique_id]
+    assert node["params"] == {"shop": "tokyo"}
     assert node["error"].startswith("ValueError: shop tokyo")
 
     assert body["resume_command"] == result.resume_command()
