@@ -109,14 +109,14 @@ class _VerifyingReader(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
-    def digest(self) -> str:
-        """The xxh3 of the whole file, reading what the format skipped."""
+    def verify(self, expected: Expected, key: str) -> None:
+        """Hash what the format skipped, then compare size and xxh3 with ``expected``."""
         if self._raw.seekable():
             self._raw.seek(self.hashed)
             while chunk := self._raw.read(1 << 20):
                 self.hasher.update(chunk)
                 self.hashed += len(chunk)
-        return self.hasher.hexdigest()
+        expected.check(key, self.hashed, self.hasher.hexdigest())
 
 
 def _damaged(key: str, expected: Expected, found: str) -> CorruptOutputError:
@@ -220,10 +220,15 @@ class FileTarget(Target):
             reader = _VerifyingReader(f)
             try:
                 value = self.format.load(reader)  # type: ignore[arg-type]
-            except FormatError:
-                expected.check(self.key, reader.hashed, reader.digest())
+            except Exception as exc:
+                # Damaged bytes often fail the decoder first (pyarrow: "Corrupt snappy
+                # compressed data"): say that the file is damaged, not that it is unreadable.
+                try:
+                    reader.verify(expected, self.key)
+                except CorruptOutputError as damaged:
+                    raise damaged from exc
                 raise
-            expected.check(self.key, reader.hashed, reader.digest())
+            reader.verify(expected, self.key)
         return value
 
 
