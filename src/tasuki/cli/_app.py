@@ -308,6 +308,8 @@ def ls_cmd(
     from rich.table import Table
 
     table = Table("task", "id", "output", "size", "finished")
+    for column in (table.columns[0], table.columns[2]):
+        column.overflow = "fold"  # a narrow terminal wraps long names, never cuts them
     for name, uid, output, size, finished in cells:
         table.add_row(name, uid[:12], output, size, finished)
     console = Console()
