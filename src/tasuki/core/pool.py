@@ -93,8 +93,9 @@ def _worker_main(
 class ProcessPool:
     """N forked workers fed batches of task ids over pipes.
 
-    A worker that dies (killed, out of memory) is dropped: the tasks it held are reported
-    failed, and the others go on with the workers left.
+    A worker that dies (killed, out of memory) is dropped: the task it was running is
+    reported failed, the tasks queued behind it go back to the scheduler, and the build goes
+    on with the workers left.
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class ProcessPool:
         self._conns: dict[int, Connection] = {}
         self._procs: dict[int, Any] = {}
         self._assigned: dict[int, dict[str, None]] = {}
+        self._running: dict[int, set[str]] = {}
         self._names = {uid: type(node.task).task_name() for uid, node in graph.nodes.items()}
         for index in range(workers):
             parent, child = ctx.Pipe()
@@ -122,6 +124,7 @@ class ProcessPool:
             self._conns[index] = parent
             self._procs[index] = proc
             self._assigned[index] = {}
+            self._running[index] = set()
 
     @property
     def size(self) -> int:
@@ -146,7 +149,10 @@ class ProcessPool:
         self._assigned[worker].update(dict.fromkeys(uid for uid, _ in batch))
 
     def results(
-        self, on_start: Callable[[str], None], on_result: Callable[[TaskResult], None]
+        self,
+        on_start: Callable[[str], None],
+        on_result: Callable[[TaskResult], None],
+        on_requeue: Callable[[list[str]], None],
     ) -> None:
         """Wait for messages and pass every start and result in them on."""
         by_conn = {conn: index for index, conn in self._conns.items()}
@@ -155,35 +161,43 @@ class ProcessPool:
             try:
                 messages: list[TaskResult | str] = self._conns[index].recv()
             except (EOFError, OSError):
-                for result in self._drop(index):
+                failed, queued = self._drop(index)
+                on_requeue(queued)
+                for result in failed:
                     on_result(result)
                 continue
             for message in messages:
                 if isinstance(message, str):
+                    self._running[index].add(message)
                     on_start(message)
                 else:
                     self._assigned[index].pop(message.uid, None)
+                    self._running[index].discard(message.uid)
                     on_result(message)
 
-    def _drop(self, index: int) -> list[TaskResult]:
+    def _drop(self, index: int) -> tuple[list[TaskResult], list[str]]:
+        """Forget a dead worker: failures for what it ran, ids of what it had not started."""
         proc = self._procs.pop(index)
         self._conns.pop(index).close()
         proc.join(timeout=5)
-        lost = self._assigned.pop(index)
+        held = self._assigned.pop(index)
+        running = self._running.pop(index)
         message = (
-            f"worker process {proc.pid} died (exit code {proc.exitcode}) while holding this "
+            f"worker process {proc.pid} died (exit code {proc.exitcode}) while running this "
             "task; it is incomplete and runs again next time"
         )
-        logger.error("%s (%d task(s))", message, len(lost))
-        return [
+        logger.error("%s (%d task(s) running)", message, len(running))
+        failed = [
             TaskResult(
                 uid,
                 self._names[uid],
                 "failed",
                 error=ErrorInfo("WorkerDiedError", message, "", True),
             )
-            for uid in lost
+            for uid in held
+            if uid in running
         ]
+        return failed, [uid for uid in held if uid not in running]
 
     def close(self, *, kill: bool = False) -> None:
         """Stop the workers: politely, or at once (Ctrl-C)."""

@@ -449,7 +449,7 @@ class _Scheduler:
                 self._dispatch(pool)
                 if not pool.busy():
                     break
-                pool.results(self.started, self.finish)
+                pool.results(self.started, self.finish, self._requeue)
             clean = True
         finally:
             pool.close(kill=not clean)
@@ -470,6 +470,10 @@ class _Scheduler:
                         )
                     )
         self._mark_stopped()
+
+    def _requeue(self, uids: list[str]) -> None:
+        """Tasks a dead worker held but never started: send them to another worker."""
+        self.ready.extendleft(reversed([u for u in uids if u not in self.results]))
 
     def _dispatch(self, pool: ProcessPool) -> None:
         while self.ready and pool.size:
