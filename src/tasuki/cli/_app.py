@@ -182,6 +182,111 @@ def why(
         typer.echo(line)
 
 
+@app.command(context_settings=TASK_CONTEXT)
+@_errors_exit_2
+def verify(
+    ctx: typer.Context,
+    task: Annotated[
+        str | None,
+        typer.Argument(
+            help="module.path:TaskClass (then --param value ...); default: every record."
+        ),
+    ] = None,
+    workspace: Workspace = None,
+    config: ConfigFile = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Check outputs byte for byte against their run records (size and xxh3).
+
+    Exit code 1 when an output is missing, truncated or changed.
+    """
+    from tasuki.report.verify import OutputCheck, verify_graph, verify_records
+
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
+    settings = _settings(config, workspace=workspace)
+    store = open_workspace(settings)
+    ticker = _Ticker("verify", "outputs checked")
+
+    def seen(check: OutputCheck) -> None:
+        ticker.tick()
+        if fmt == "text" and check.bad:
+            typer.echo(
+                f"{check.status.upper()}: {check.key} of {check.task} [{check.unique_id[:12]}]"
+                + (f": record says {check.expected}" if check.expected else "")
+                + (f", found {check.found}" if check.found else "")
+            )
+
+    if task is None:
+        checks = verify_records(store, on_output=seen)
+    else:
+        task_cls = import_task(task)
+        value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
+        checks = verify_graph(build_graph([value]), store, on_output=seen)
+    ticker.done()
+    bad = [c for c in checks if c.bad]
+    if fmt == "json":
+        typer.echo(
+            json.dumps(
+                {"ok": not bad, "checks": [c.to_json() for c in checks]},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        counts: dict[str, int] = {}
+        for check in checks:
+            counts[check.status] = counts.get(check.status, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        typer.echo(f"checked {len(checks)} output(s): {summary or 'nothing to check'}")
+        if bad:
+            typer.echo(
+                "Damaged outputs are rebuilt by the next build that needs them; to rebuild "
+                "now: tasuki run TASK --rerun ID",
+                err=True,
+            )
+    if bad:
+        raise typer.Exit(1)
+
+
+class _Ticker:
+    """Progress for a long command: a rich counter on a terminal, else a line on stderr
+    every two seconds."""
+
+    def __init__(self, verb: str, what: str) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._verb, self._what = verb, what
+        self._n = 0
+        self._last = self._clock()
+        self._bar: Any = None
+        if sys.stderr.isatty():
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
+            )
+            self._id = self._bar.add_task(f"tasuki {verb}: 0 {what}")
+            self._bar.start()
+
+    def tick(self) -> None:
+        """One more item done."""
+        self._n += 1
+        if self._bar is not None:
+            self._bar.update(self._id, description=f"tasuki {self._verb}: {self._n} {self._what}")
+            return
+        now = self._clock()
+        if now - self._last >= 2.0:
+            self._last = now
+            typer.echo(f"tasuki {self._verb}: {self._n} {self._what}", err=True)
+
+    def done(self) -> None:
+        """The work is over: stop the display."""
+        if self._bar is not None:
+            self._bar.stop()
+
+
 @app.command()
 @_errors_exit_2
 def show(
