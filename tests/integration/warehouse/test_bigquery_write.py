@@ -67,6 +67,16 @@ class BigQueryOnDuckDB:
             schema=[SimpleNamespace(name=n, field_type=t, mode="NULLABLE") for n, t in rows]
         )
 
+    def get_dataset(self, ref: str) -> Any:
+        project, dataset = ref.split(".")
+        assert project == "proj"
+        found = self.con.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", [dataset]
+        ).fetchone()
+        if not (found and found[0]):
+            raise NotFound(f"Not found: Dataset {ref}")
+        return SimpleNamespace(dataset_id=dataset)
+
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return self.con.execute(sql).fetchall()
 
@@ -87,7 +97,9 @@ class _Job:
                         assert table.catalog == "proj"
                         table.set("catalog", None)
                         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.db}"')
-                if isinstance(statement, exp.LoadData):
+                if isinstance(statement, exp.Create) and statement.kind == "SCHEMA":
+                    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{statement.this.db}"')
+                elif isinstance(statement, exp.LoadData):
                     self._load(statement)
                 elif isinstance(statement, exp.Transaction):
                     con.begin()
@@ -364,3 +376,22 @@ def test_the_script_for_each_mode() -> None:
     assert "TRUNCATE" not in append and "INSERT INTO `proj`.`ds`.`items` (`id`)" in append
     swap = write_script(**common, mode="replace", keys=[], target_exists=True, same_columns=False)
     assert "BEGIN TRANSACTION" not in swap and "COPY `proj`.`ds`.`stage`" in swap
+
+
+def test_a_missing_dataset_is_created_before_the_load(
+    client: BigQueryOnDuckDB, staging: str, storage_options: dict[str, Any]
+) -> None:
+    """Issue 9: write_table into dataset.table created no dataset (migrate does)."""
+    wh = _wh(client, staging, storage_options, location="EU")
+    assert wh.write_table("reco.scores", pa.table({"a": [1, 2]}), mode="append") == 2
+    assert client.jobs[0] == "CREATE SCHEMA IF NOT EXISTS `proj`.`reco` OPTIONS (location='EU')"
+    assert client.jobs[1].startswith("LOAD DATA OVERWRITE `proj`.`reco`.`_tasuki_stage_scores_")
+    assert client.rows("SELECT a FROM reco.scores ORDER BY a") == [(1,), (2,)]
+    # There now: looked up, not created again (creating needs rights on the project).
+    client.jobs.clear()
+    wh.write_table("reco.scores", pa.table({"a": [3]}), mode="append")
+    assert not [j for j in client.jobs if j.startswith("CREATE SCHEMA")]
+    # The URL's own dataset is taken to exist, as the database of a PostgreSQL URL is.
+    client.jobs.clear()
+    wh.write_table("items", pa.table({"a": [1]}))
+    assert client.jobs[0].startswith("LOAD DATA")

@@ -193,8 +193,10 @@ def test_replace_stages_zstd_parts_and_copies_them_in_one_transaction(
     assert len(keys) == 3 and len({k.rsplit("/", 1)[0] for k in keys}) == 1
     assert cluster.compressions == {"ZSTD"}
     assert pa.concat_tables([cluster.loaded[k] for k in keys]).equals(data)
-    create, copy_sql, drop, rename = cluster.statements[1:]
+    lookup, create, copy_sql, drop, rename = cluster.statements[1:]
     assert cluster.statements[0] == "SET statement_timeout TO 3600000"
+    # The schema exists: looked up, not created.
+    assert lookup == "SELECT count(*) FROM pg_namespace WHERE nspname = %s"
     stage = re.match(r'CREATE TABLE "public"\."(_tasuki_stage_items_[0-9a-f]{8})" \(', create)
     assert stage, create
     assert create.endswith(
@@ -374,3 +376,27 @@ def test_a_staging_location_that_cannot_be_written_is_named(staging: str) -> Non
     wh = _wh(unreachable, staging, dead)
     with pytest.raises(WarehouseError, match=r"staging the rows of 'items' as Parquet parts at"):
         wh.write_table("items", pa.table({"id": [1]}))
+
+
+@pytest.mark.parametrize("mode", ["replace", "append"])
+def test_a_missing_schema_is_created_in_the_transaction(
+    mode: str,
+    cluster: RedshiftOnPostgres,
+    admin: Any,
+    staging: str,
+    storage_options: dict[str, Any],
+) -> None:
+    """Issue 9: write_table into schema.table created no schema (migrate does)."""
+    wh = _wh(cluster, staging, storage_options)
+    assert wh.write_table("ml.items", pa.table({"id": [1, 2]}), mode=mode) == 2
+    creates = [s for s in cluster.statements if s.startswith("CREATE SCHEMA")]
+    assert creates == ['CREATE SCHEMA IF NOT EXISTS "ml"']
+    assert cluster.statements.index(creates[0]) < min(
+        i for i, s in enumerate(cluster.statements) if s.startswith("CREATE TABLE")
+    )
+    assert admin.execute("SELECT count(*) FROM ml.items").fetchall() == [(2,)]
+    # An existing schema is looked up, not created again (that needs CREATE on the database).
+    cluster.statements.clear()
+    wh.write_table("ml.items", pa.table({"id": [3]}), mode="append")
+    assert not [s for s in cluster.statements if s.startswith("CREATE SCHEMA")]
+    assert admin.execute("SELECT count(*) FROM ml.items").fetchall() == [(3,)]

@@ -98,6 +98,31 @@ def _sql(table: exp.Table) -> str:
     return table.sql("bigquery", identify=True)
 
 
+def create_dataset_sql(table: exp.Table, location: str | None) -> str:
+    """``CREATE SCHEMA IF NOT EXISTS `project`.`dataset```, for a target's missing dataset."""
+    dataset = exp.Table(this=table.args["db"].copy(), db=table.args["catalog"].copy())
+    options = (
+        f" OPTIONS (location={exp.Literal.string(location).sql('bigquery')})" if location else ""
+    )
+    return f"CREATE SCHEMA IF NOT EXISTS {_sql(dataset)}{options}"
+
+
+def dataset_exists(client: Any, table: exp.Table) -> bool:
+    """Whether the target's dataset exists (the client's ``get_dataset``).
+
+    Raises:
+        Exception: What the client raised for anything but a missing dataset.
+    """
+    ref = f"{table.args['catalog'].name}.{table.args['db'].name}"
+    try:
+        client.get_dataset(ref)
+    except Exception as exc:
+        if type(exc).__name__ == "NotFound":
+            return False
+        raise
+    return True
+
+
 def load_sql(stage: exp.Table, uri: str) -> str:
     """The ``LOAD DATA OVERWRITE`` job for the staged parts matching ``uri``."""
     return (

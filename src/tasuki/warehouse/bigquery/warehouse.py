@@ -37,6 +37,8 @@ from tasuki.warehouse._write import (
 )
 from tasuki.warehouse.bigquery._write import (
     bigquery_table,
+    create_dataset_sql,
+    dataset_exists,
     guard_error,
     load_sql,
     schema_of,
@@ -246,6 +248,10 @@ class BigQueryWarehouse(BaseWarehouse):
                 # LOAD DATA takes its schema from the files: an empty write stages one
                 # empty part so the staging (and a new target) table gets the columns.
                 _empty_part(join_url(location, "part-00000.parquet"), schema, self)
+            if target.args["db"].name != self.dataset and not dataset_exists(client, target):
+                # A dataset named in ``name`` is created when missing, as migrate creates a
+                # schema; the URL's own dataset is taken to exist.
+                self._job(create_dataset_sql(target, self.location), name, lineage)
             loaded = True
             self._job(load_sql(stage, join_url(location, "part-*.parquet")), name, lineage)
             target_columns = schema_of(client, target)

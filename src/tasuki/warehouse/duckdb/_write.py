@@ -48,6 +48,8 @@ def write_table(
     try:
         cur.begin()
         try:
+            if target.db:  # a missing schema is created, as migrate does
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {target.args['db'].sql('duckdb')}")
             cur.execute(f"CREATE TABLE {s} AS SELECT * FROM {source}")
             row = cur.execute(f"SELECT count(*) FROM {s}").fetchone()
             rows = int(row[0]) if row else 0

@@ -48,6 +48,8 @@ def write_table(
     t, s = target.sql("postgres"), stage.sql("postgres")
     cur = connection.cursor()
     try:
+        if target.db:
+            _ensure_schema(cur, target)
         # ADBC's bulk ingest creates the table from the Arrow schema and fills it with
         # binary COPY; autocommit is off, so it is part of the transaction below.
         rows = cur.adbc_ingest(stage.name, reader, mode="create", db_schema_name=stage.db or None)
@@ -95,6 +97,19 @@ def write_table(
     finally:
         cur.close()
     return written
+
+
+def _ensure_schema(cur: Any, table: exp.Table) -> None:
+    """Create the table's schema when it is missing, as migrate does (in the transaction).
+
+    Looked up first, so that a user who may write into an existing schema but not create
+    schemas is not refused: ``CREATE SCHEMA IF NOT EXISTS`` checks the privilege first.
+    """
+    schema = table.args["db"].sql("postgres")
+    cur.execute("SELECT to_regnamespace($1) IS NOT NULL", [schema])
+    row = cur.fetchone()
+    if not (row and row[0]):
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
 
 def _exists(cur: Any, table: exp.Table) -> bool:

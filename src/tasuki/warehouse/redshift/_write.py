@@ -6,6 +6,7 @@ parallel (``COPY ... FORMAT AS PARQUET``), instead of rows being pushed through 
 node. The statements, for table ``t``::
 
     SET statement_timeout TO <ms>
+    [schema.t whose schema is missing] CREATE SCHEMA IF NOT EXISTS s
     -- replace                                  -- append / merge
     CREATE TABLE s._tasuki_stage_t_<hex> (...)  CREATE TEMP TABLE _tasuki_stage_t_<hex> (...)
     COPY <stage> FROM 's3://.../write-<id>/' IAM_ROLE ... FORMAT AS PARQUET
@@ -35,7 +36,13 @@ from tasuki.warehouse.redshift._unload import iam_role_sql
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["column_definitions", "copy_sql", "redshift_type", "write_statements"]
+__all__ = [
+    "column_definitions",
+    "copy_sql",
+    "create_schema_sql",
+    "redshift_type",
+    "write_statements",
+]
 
 VARCHAR_MAX = "VARCHAR(65535)"
 VARBYTE_MAX = "VARBYTE(1024000)"
@@ -102,6 +109,11 @@ def copy_sql(table: str, prefix: str, iam_role: str, *, nested: bool) -> str:
     role = iam_role_sql(iam_role)
     options = " SERIALIZETOJSON" if nested else ""
     return f"COPY {table} FROM {source} IAM_ROLE {role} FORMAT AS PARQUET{options}"
+
+
+def create_schema_sql(schema: str) -> str:
+    """``CREATE SCHEMA IF NOT EXISTS "schema"``: sent first when the target's schema is missing."""
+    return f"CREATE SCHEMA IF NOT EXISTS {exp.to_identifier(schema, quoted=True).sql('redshift')}"
 
 
 def write_statements(

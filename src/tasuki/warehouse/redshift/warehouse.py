@@ -31,7 +31,7 @@ from tasuki.warehouse._write import (
 )
 from tasuki.warehouse.postgres._errors import translate
 from tasuki.warehouse.redshift._unload import arrow_type, unload_sql
-from tasuki.warehouse.redshift._write import redshift_type, write_statements
+from tasuki.warehouse.redshift._write import create_schema_sql, redshift_type, write_statements
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -216,16 +216,27 @@ class RedshiftWarehouse(BaseWarehouse):
                 prefix=location + "/" if parts else None,
                 iam_role=self.iam_role,
             )
-            self._transaction(statements, lineage, rows, mode)
+            self._transaction(statements, lineage, rows, mode, schema=target.db or None)
         finally:
             remove_staged(location, self.storage_options)
         logger.debug("wrote %d rows to %s (%s) through %s", rows, name, mode, location)
         return rows
 
     def _transaction(
-        self, statements: list[str], lineage: Lineage | None, rows: int, mode: str
+        self,
+        statements: list[str],
+        lineage: Lineage | None,
+        rows: int,
+        mode: str,
+        *,
+        schema: str | None = None,
     ) -> None:
-        """Run ``statements`` and the lineage row in one transaction, then commit."""
+        """Run ``statements`` and the lineage row in one transaction, then commit.
+
+        ``schema``, the target's, is created first when it is missing (as migrate does); it
+        is looked up before, because ``CREATE SCHEMA IF NOT EXISTS`` needs the CREATE
+        privilege on the database even when the schema is there.
+        """
         try:
             connection = self._factory()
         except Exception as exc:
@@ -235,6 +246,12 @@ class RedshiftWarehouse(BaseWarehouse):
             cursor = connection.cursor()
             current = f"SET statement_timeout TO {round(self.timeout * 1000)}"
             cursor.execute(current)
+            if schema:
+                current = "SELECT count(*) FROM pg_namespace WHERE nspname = %s"
+                cursor.execute(current, (schema,))
+                if not cursor.fetchall()[0][0]:
+                    current = create_schema_sql(schema)
+                    cursor.execute(current)
             for current in statements:
                 cursor.execute(current)
             if lineage is not None:
