@@ -105,6 +105,7 @@ def test_hello_cli_runs_then_caches(tmp_path: Path) -> None:
     first = ok(tasuki_cli("run", "examples.hello.tasks:TaskB", "--param", "world", "-w", ws))
     assert first.stdout.strip() == f"examples.hello.tasks:TaskB {uid}"
     assert summary_line(first.stderr) == "Scheduled 2 tasks: 2 ran"
+    assert first.stderr.count("INFO running") == 2  # what the second run must not print
     assert tasuki.load(TaskB(param="world"), workspace=ws) == "hello world!!"
     record = ok(tasuki_cli("show", uid, "--json", "-w", ws)).stdout
 
