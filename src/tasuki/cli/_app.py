@@ -457,20 +457,33 @@ def gc_cmd(
 @app.command()
 @_errors_exit_2
 def migrate(
-    config_file: Annotated[str, typer.Option("--config", help="migrations.toml")],
+    migrations: Annotated[
+        str | None,
+        typer.Option("--migrations", help="The migrations file (default: migrations.toml)."),
+    ] = None,
     table: Annotated[
         list[str] | None, typer.Option("--table", help="Only this table (repeatable).")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Tables copied at once.")] = None,
     workspace: Workspace = None,
+    config: ConfigFile = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Copy MySQL / MariaDB tables into the warehouse, one task per table."""
+    from tasuki.migrate._config import is_migrations_file
     from tasuki.migrate._tasks import migration_tasks
 
     _setup_logging(log_level)
-    settings = _settings(None, workspace=workspace, workers=workers)
-    root = migration_tasks(config_file, table)
+    if config is not None and migrations is None and is_migrations_file(config):
+        typer.echo(
+            f"note: --config {config} names a migrations file; that use of --config is "
+            "deprecated (it is the settings file, as for every command): write "
+            f"--migrations {config}",
+            err=True,
+        )
+        migrations, config = config, None
+    settings = _settings(config, workspace=workspace, workers=workers)
+    root = migration_tasks(migrations or "migrations.toml", table)
     result = run_build(root, settings=settings, hooks=_hooks(settings))
     for uid in result.graph.order:
         task = result.graph.nodes[uid].task

@@ -229,6 +229,19 @@ def _expand_env(value: str, where: str, path: Path) -> str:
     return _ENV_RE.sub(sub, value)
 
 
+def is_migrations_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a readable TOML file with ``[source]`` and ``[[tables]]``.
+
+    ``tasuki migrate --config`` once named the migrations file; it now names the settings
+    file, as for every other command, and this tells the old use apart.
+    """
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return "source" in raw and "tables" in raw
+
+
 def load_config(path: str | os.PathLike[str]) -> MigrationConfig:
     """Read and validate a ``migrations.toml``.
 

@@ -30,21 +30,27 @@ def test_migrate_command_runs_each_table_as_a_task(mariadb_url, postgres_url, tm
         '[[tables]]\nname = "users"\nmode = "full"\n'
         '[[tables]]\nname = "orders"\nmode = "incremental"\ncursor = "updated_at"\n'
     )
+    # --config is the settings file, as for every other command; the migrations file is
+    # --migrations (issue 9: --config meant the migrations file here alone).
+    settings = tmp_path / "tasuki.toml"
+    settings.write_text('workspace = "ws_from_settings"\n')
     runner = CliRunner()
     args = [
         "migrate",
-        "--config",
+        "--migrations",
         str(config),
+        "--config",
+        str(settings),
         "--workers",
         "2",
-        "--workspace",
-        str(tmp_path / "ws"),
         "--log-level",
         "WARNING",
     ]
     first = runner.invoke(app, args, catch_exceptions=False)
     assert first.exit_code == 0, first.output
     assert "ran  users" in first.output and "ran  orders" in first.output
+    # The workspace came from the settings file (relative to that file's folder).
+    assert list((tmp_path / "ws_from_settings").rglob("*.json"))
     with psycopg.connect(postgres_url) as pg:
         users = pg.execute("SELECT id, name, active FROM app.users ORDER BY id").fetchall()
         assert users == [(1, "aki", True), (2, "ben", False), (3, None, True)]
@@ -63,6 +69,26 @@ def test_migrate_command_unknown_table_is_a_usage_error(tmp_path):
         '[target]\nurl = "postgresql://postgres@127.0.0.1:5432/x"\n'
         '[[tables]]\nname = "users"\n'
     )
-    result = CliRunner().invoke(app, ["migrate", "--config", str(config), "--table", "nope"])
+    result = CliRunner().invoke(app, ["migrate", "--migrations", str(config), "--table", "nope"])
     assert result.exit_code == 2
     assert "nope" in result.output and "users" in result.output
+
+
+def test_a_migrations_file_given_as_config_still_works_with_a_note(tmp_path):
+    """The old spelling keeps working for now, and says what to write instead."""
+    config = tmp_path / "migrations.toml"
+    config.write_text(
+        '[source]\nurl = "mysql://root@127.0.0.1:3306/x"\n'
+        '[target]\nurl = "postgresql://postgres@127.0.0.1:5432/x"\n'
+        '[[tables]]\nname = "users"\n'
+    )
+    result = CliRunner().invoke(app, ["migrate", "--config", str(config), "--table", "nope"])
+    assert result.exit_code == 2
+    assert "nope" in result.output and "users" in result.output  # read as the migrations file
+    assert "deprecated" in result.output and "--migrations" in result.output
+
+
+def test_migrate_help_names_both_files():
+    result = CliRunner().invoke(app, ["migrate", "--help"], env={"COLUMNS": "200"})
+    assert "--migrations" in result.output
+    assert "Settings file" in result.output
