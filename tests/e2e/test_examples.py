@@ -105,6 +105,7 @@ def test_hello_cli_runs_then_caches(tmp_path: Path) -> None:
     first = ok(tasuki_cli("run", "examples.hello.tasks:TaskB", "--param", "world", "-w", ws))
     assert first.stdout.strip() == f"examples.hello.tasks:TaskB {uid}"
     assert summary_line(first.stderr) == "Scheduled 2 tasks: 2 ran"
+    assert "INFO running TaskA(param='world'): it has no run record" in first.stderr
     assert first.stderr.count("INFO running") == 2  # what the second run must not print
     assert tasuki.load(TaskB(param="world"), workspace=ws) == "hello world!!"
     record = ok(tasuki_cli("show", uid, "--json", "-w", ws)).stdout
@@ -112,7 +113,7 @@ def test_hello_cli_runs_then_caches(tmp_path: Path) -> None:
     second = ok(tasuki_cli("run", "examples.hello.tasks:TaskB", "--param", "world", "-w", ws))
     assert second.stdout.strip() == f"examples.hello.tasks:TaskB {uid}"
     assert summary_line(second.stderr) == "Scheduled 2 tasks: 1 cached, 1 not needed"
-    assert "running" not in second.stderr
+    assert "INFO running" not in second.stderr  # no task started (progress says "running 0")
     # Nothing was rewritten: the record (with its timestamps) is byte for byte the same.
     assert ok(tasuki_cli("show", uid, "--json", "-w", ws)).stdout == record
 

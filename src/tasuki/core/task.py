@@ -49,6 +49,9 @@ _RESERVED = frozenset(
         "param_specs",
         "task_name",
         "version",
+        "code_dependencies",
+        "library_versions",
+        "data_files",
     }
 )
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -149,6 +152,10 @@ class Task:
             changes in a way the parameters do not show.
         rerun: Always run this task even when its output is cached.
         fail_on_empty_dump: Refuse to dump empty data frames, arrays, strings or lists.
+        code_dependencies: Functions, classes or modules (or dotted names) whose code joins
+            this task's code fingerprint, beyond what it names in its own package.
+        library_versions: Installed distributions whose versions join the fingerprint.
+        data_files: Files whose bytes join the fingerprint.
 
     Example:
         >>> class TaskA(tasuki.Task):
@@ -162,6 +169,9 @@ class Task:
     version: ClassVar[str | None] = None
     rerun: ClassVar[bool] = False
     fail_on_empty_dump: ClassVar[bool | None] = None
+    code_dependencies: ClassVar[tuple[Any, ...]] = ()
+    library_versions: ClassVar[tuple[str, ...]] = ()
+    data_files: ClassVar[tuple[str | Path, ...]] = ()
     _tasuki_info: ClassVar[_ClassInfo | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -83,3 +83,51 @@ def test_classes_without_source_fall_back_to_bytecode() -> None:
     cls = namespace["Typed"]
     assert _class_source(cls) is None  # type: ignore[arg-type]
     assert len(code_fingerprint(cls)) == 16  # type: ignore[arg-type]
+
+
+def test_declarations_join_the_fingerprint_and_bad_ones_are_named() -> None:
+    import json as json_module
+
+    import tasuki
+    from tasuki.errors import TaskError
+
+    class Plain(tasuki.Task):
+        def run(self):
+            pass
+
+    class WithModule(tasuki.Task):
+        code_dependencies = (json_module, "json.decoder:JSONDecoder")
+
+        def run(self):
+            pass
+
+    covers = code.code_of(WithModule).covers
+    assert "module json" in covers and "class json.decoder:JSONDecoder" in covers
+
+    class Bad(tasuki.Task):
+        library_versions = "scikit-learn"  # type: ignore[assignment]
+
+        def run(self):
+            pass
+
+    with pytest.raises(TaskError, match=r"library_versions must be a tuple.*\('scikit-learn',\)"):
+        code_fingerprint(Bad)
+
+    class Missing(tasuki.Task):
+        code_dependencies = ("no_such_module_here",)
+
+        def run(self):
+            pass
+
+    with pytest.raises(TaskError, match="no_such_module_here.*cannot be imported"):
+        code_fingerprint(Missing)
+
+    class Wrong(tasuki.Task):
+        data_files = (3,)  # type: ignore[assignment]
+
+        def run(self):
+            pass
+
+    with pytest.raises(TaskError, match="data_files holds int 3"):
+        code_fingerprint(Wrong)
+    assert code_fingerprint(Plain) != code_fingerprint(WithModule)
