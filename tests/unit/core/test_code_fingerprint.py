@@ -119,7 +119,7 @@ def test_declarations_join_the_fingerprint_and_bad_ones_are_named() -> None:
         def run(self):
             pass
 
-    with pytest.raises(TaskError, match="no_such_module_here.*cannot be imported"):
+    with pytest.raises(TaskError, match=r"no_such_module_here.*cannot be imported"):
         code_fingerprint(Missing)
 
     class Wrong(tasuki.Task):
