@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -83,9 +84,19 @@ def test_lag_forms(text: object, lag: object) -> None:
     assert parse_lag(text) == lag  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("bad", ["ten minutes", "10 fortnights", "-5", "", "1.5h", True, -3])
-def test_bad_lags_are_refused(bad: object) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        *(
+            (text, f"{text!r} is not a duration; write '<number> <unit>'")
+            for text in ("ten minutes", "10 fortnights", "-5", "", "1.5h")
+        ),
+        (True, "expected a duration such as '10 minutes' or an integer, got True"),
+        (-3, "a lag cannot be negative"),
+    ],
+)
+def test_bad_lags_are_refused(bad: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
         parse_lag(bad)  # type: ignore[arg-type]
 
 
