@@ -153,11 +153,17 @@ def migrate_table(
         cursor_after=outcome.cursor_after,
         added_columns=outcome.added_columns,
     )
+    if result.mode != "incremental":
+        how = result.mode
+    elif result.initial_load:  # no target table or no stored cursor: every row was read
+        how = "incremental, initial full load: no high-water mark yet"
+    else:
+        how = f"incremental since {table_spec.cursor} {result.cursor_before}"
     logger.info(
         "migrated %s -> %s (%s): %d rows read, %d written in %.1f s",
         result.table,
         result.target,
-        result.mode,
+        how,
         result.rows_read,
         result.rows_written,
         result.seconds,

@@ -40,6 +40,20 @@ def test_first_run_loads_everything_and_stores_the_cursor(
     assert pg.one("SELECT count(*) FROM pg_indexes WHERE tablename = 'users'") == 3
 
 
+def test_the_log_calls_a_first_incremental_run_an_initial_full_load(
+    users: MySQL, mariadb_url: str, pg: Postgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9: the log said "(incremental): 500 rows read" for what was a full load."""
+    with caplog.at_level(logging.INFO, logger="tasuki.migrate"):
+        migrate_table(mariadb_url, pg.url, SPEC, schema="app")
+        migrate_table(mariadb_url, pg.url, SPEC, schema="app")
+    first, second = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("migrated")
+    ]
+    assert "(incremental, initial full load: no high-water mark yet): 500 rows read" in first
+    assert "(incremental since updated_at 2024-01-01 00:08:20.000000): 500 rows read" in second
+
+
 def test_changes_are_merged_and_the_cursor_advances(
     users: MySQL, mariadb_url: str, pg: Postgres
 ) -> None:
