@@ -63,8 +63,9 @@ def test_query_results_round_trip_through_write_table(wh: PostgresWarehouse, adm
 
 def test_a_failed_merge_leaves_the_table_as_it_was(wh: PostgresWarehouse, admin: Any) -> None:
     wh.write_table("items", pa.table({"id": [1, 2], "n": [10, 20]}))
-    with pytest.raises(WarehouseError):
-        # The DELETE of the merge succeeds, the INSERT cannot cast text to bigint: rollback.
+    # The DELETE of the merge succeeds, the INSERT cannot cast text to bigint: rollback. (The
+    # message proves it failed there, not in a check before anything was written.)
+    with pytest.raises(WarehouseError, match="invalid input syntax for type bigint"):
         wh.write_table("items", pa.table({"id": [1], "n": ["abc"]}), mode="merge", key=["id"])
     assert _rows(admin, "SELECT id, n FROM items ORDER BY id") == [(1, 10), (2, 20)]
 
