@@ -83,10 +83,13 @@ def test_lease_held_by_another_process(shared_store: tuple[str, str | None]) -> 
 def test_lease_of_a_killed_holder_is_freed(shared_store: tuple[str, str | None]) -> None:
     url, redis_url = shared_store
     # A file lock is dropped by the kernel at once; a Redis lease after its ttl (1 s here).
+    store = open_store(url, redis_url=redis_url)
     with Holder(url, "k", redis_url, ttl=1.0) as holder:
+        with pytest.raises(LockTimeoutError):  # held for real, or the rest proves nothing
+            store.lease("k").acquire(timeout=0)
         holder.kill()
-    lease = open_store(url, redis_url=redis_url).lease("k")
-    lease.acquire(timeout=60)
+    lease = store.lease("k")
+    lease.acquire(timeout=60 if redis_url else 0)
     lease.release()
 
 
