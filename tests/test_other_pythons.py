@@ -129,6 +129,19 @@ def _run(args: list[str], *, timeout: float, env: dict[str, str] | None = None) 
     return output
 
 
+def _minor_version_of(python: Path) -> tuple[int, ...] | None:
+    if not python.is_file():
+        return None
+    done = subprocess.run(
+        [str(python), "-c", "import sys; print(*sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return tuple(map(int, done.stdout.split())) if done.returncode == 0 else None
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(INNER_TIMEOUT_S + 600)
 @pytest.mark.parametrize("found", _params())
@@ -138,11 +151,7 @@ def test_unit_tests_pass_on_another_python(found: tuple[tuple[int, int, int], st
     assert uv, "uv is needed to make the environments (the README's command installs it)"
     venv = ROOT / f".venv-py{version[0]}{version[1]}"
     python = venv / "bin" / "python"
-    check = "import sys; print(*sys.version_info[:2])"
-    if not python.is_file() or _run([str(python), "-c", check], timeout=60).split() != [
-        str(version[0]),
-        str(version[1]),
-    ]:
+    if _minor_version_of(python) != version[:2]:  # missing, broken, or another Python's
         _run([uv, "venv", "--clear", "-q", "--python", interpreter, str(venv)], timeout=300)
     _run([uv, "pip", "install", "-q", "--python", str(python), "-e", ".[dev]"], timeout=900)
     # The inner pytest must not think it is an xdist worker or a test of ours.
