@@ -202,7 +202,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/healthz", summary="Liveness and queue length (no token needed)")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "queued": service.scheduler.queued_count()}
+        return {
+            "status": "ok",
+            "queued": service.scheduler.queued_count(),
+            "workers": {
+                "ready": len(service.scheduler.warm_workers()),
+                "total": service.scheduler.workers,
+            },
+        }
 
     return app
 

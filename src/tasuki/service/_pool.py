@@ -53,6 +53,7 @@ class _Handle:
     process: subprocess.Popen[bytes]
     send: Connection
     recv: Connection
+    preloaded: tuple[str, ...] = ()
 
 
 class Scheduler:
@@ -88,15 +89,44 @@ class Scheduler:
         self._closing = False
         self._threads: list[threading.Thread] = []
         self._handles: dict[int, _Handle] = {}
+        self._first_spawns = 0  # worker threads whose first spawn has succeeded or failed
 
     def start(self) -> None:
-        """Start the worker threads; each spawns its process in the background."""
+        """Start the worker threads; each spawns its process in the background.
+
+        Call :meth:`wait_ready` to wait until the processes have started and imported the
+        backend (the seconds a cold first query would otherwise pay).
+        """
         for index in range(self.workers):
             thread = threading.Thread(
                 target=self._serve, args=(index,), name=f"tasuki-query-{index}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
+
+    def wait_ready(self, timeout: float = SPAWN_TIMEOUT + 5) -> int:
+        """Wait until every worker's first start has succeeded or failed; the number ready.
+
+        A worker that could not start is retried with its first query, as before.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._first_spawns < self.workers and not self._closing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return len(self._handles)
+
+    def warm_workers(self) -> dict[int, tuple[str, ...]]:
+        """Live worker processes by pid, with the modules each imported before its first
+        query."""
+        with self._cond:
+            return {
+                h.process.pid: h.preloaded
+                for h in self._handles.values()
+                if h.process.poll() is None
+            }
 
     def submit(self, job_id: str, client: str, message: _worker.JobMessage) -> None:
         """Queue a query."""
@@ -173,6 +203,10 @@ class Scheduler:
             logger.warning(
                 "worker %d could not start; retrying with its first query", index, exc_info=True
             )
+        finally:
+            with self._cond:
+                self._first_spawns += 1
+                self._cond.notify_all()
         while True:
             with self._cond:
                 job = self._take()
@@ -318,7 +352,8 @@ class Scheduler:
         try:
             ready = handle.recv.poll(SPAWN_TIMEOUT)
             if ready:
-                handle.recv.recv()  # ("ready", pid)
+                message = handle.recv.recv()  # ("ready", pid, modules preloaded)
+                handle.preloaded = tuple(message[2]) if len(message) > 2 else ()
         except (EOFError, OSError):
             ready = False
         if not ready:
@@ -327,7 +362,8 @@ class Scheduler:
                 f"query worker {index} did not start within {SPAWN_TIMEOUT:g} s "
                 f"(exit code {process.poll()}); see the service's standard error"
             )
-        self._handles[index] = handle
+        with self._cond:
+            self._handles[index] = handle
         logger.debug("query worker %d started (pid %s)", index, process.pid)
         return handle
 

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -140,7 +141,17 @@ class QueryService:
         self.store.acquire()
         check_query("SELECT 1", dialect=self.dialect)  # loads the dialect before the 1st request
         self.recover()
+        started = time.monotonic()
         self.scheduler.start()
+        # Accept requests only once the workers have started and imported the backend: a
+        # query sent right after the health check answered paid those seconds before.
+        ready = self.scheduler.wait_ready()
+        logger.info(
+            "query workers ready: %d of %d in %.1f s",
+            ready,
+            self.config.workers,
+            time.monotonic() - started,
+        )
         self._sweeper = threading.Thread(target=self._sweep, name="tasuki-expiry", daemon=True)
         self._sweeper.start()
 

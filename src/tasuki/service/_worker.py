@@ -37,6 +37,8 @@ _DRIVERS = {
     "postgresql": ("adbc_driver_postgresql.dbapi",),
     "postgres": ("adbc_driver_postgresql.dbapi",),
 }
+# Imported by every query whatever the backend: the part writer and the SQL checks.
+_COMMON = ("pyarrow", "pyarrow.parquet", "tasuki.warehouse._parts", "tasuki.warehouse._safety")
 
 
 def main(jobs: Connection, replies: Connection, parent_pid: int, scheme: str = "") -> None:
@@ -44,8 +46,8 @@ def main(jobs: Connection, replies: Connection, parent_pid: int, scheme: str = "
     threading.Thread(
         target=_watch_parent, args=(parent_pid,), name="tasuki-parent-watch", daemon=True
     ).start()
-    preload(scheme)
-    replies.send(("ready", os.getpid()))
+    loaded = preload(scheme)
+    replies.send(("ready", os.getpid(), loaded))
     while True:
         try:
             job = jobs.recv()
@@ -56,19 +58,32 @@ def main(jobs: Connection, replies: Connection, parent_pid: int, scheme: str = "
         replies.send(run_job(job))
 
 
-def preload(scheme: str) -> None:
-    """Import the warehouse layer, the backend and its driver (best effort)."""
+def preload(scheme: str) -> list[str]:
+    """Import the warehouse layer, the backend and its driver (best effort).
+
+    This is the cold cost of a worker (seconds: pyarrow, sqlglot, the driver's library), paid
+    before the worker reports ready, so the service's first query does not pay it.
+
+    Returns:
+        The modules imported (the backend's own module included).
+    """
     import importlib
 
+    loaded: list[str] = []
     try:
         from tasuki.warehouse.registry import get_warehouse_class
 
+        for module in _COMMON:
+            importlib.import_module(module)
+            loaded.append(module)
         if scheme:
-            get_warehouse_class(scheme)
+            loaded.append(get_warehouse_class(scheme).__module__)
         for module in _DRIVERS.get(scheme, ()):
             importlib.import_module(module)
+            loaded.append(module)
     except Exception:  # the query reports the real error, with its context
         logger.debug("preloading the %r backend failed", scheme, exc_info=True)
+    return loaded
 
 
 def run_job(job: JobMessage) -> tuple[str, Any]:
