@@ -9,6 +9,7 @@ while we waited for its lease is reported as cached, not run twice.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import logging
 import time
 import traceback
@@ -338,6 +339,8 @@ def _verify_outputs(task: Task, store: Store, ctx: context.RunContext) -> list[O
                     key=target.key,
                 )
             info = target.info(store)
+        if not target.in_store and info.kind == "file":
+            info = dataclasses.replace(info, kind="table")
         infos.append(info)
     return infos
 

@@ -33,10 +33,12 @@ class OutputInfo:
     key: str
     size: int
     xxh3: str | None
+    kind: str = "file"
+    """``file`` (in the workspace) or ``table`` (a warehouse table, outside it)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record form."""
-        return {"key": self.key, "size": self.size, "xxh3": self.xxh3}
+        return {"key": self.key, "size": self.size, "xxh3": self.xxh3, "kind": self.kind}
 
 
 class _HashingWriter(io.RawIOBase):
