@@ -42,7 +42,10 @@ class Split(tasuki.Task):
         )
 
     def output(self):
-        return {"train": self.make_target("train.parquet"), "test": self.make_target("test.parquet")}
+        return {
+            "train": self.make_target("train.parquet"),
+            "test": self.make_target("test.parquet"),
+        }
 
     def run(self):
         df = self.load().to_pandas().sort_values(["user_id", "item_id"]).reset_index(drop=True)

@@ -38,7 +38,10 @@ class OutputInfo:
 
     def to_json(self) -> dict[str, Any]:
         """The record form."""
-        return {"key": self.key, "size": self.size, "xxh3": self.xxh3, "kind": self.kind}
+        doc: dict[str, Any] = {"key": self.key, "size": self.size, "xxh3": self.xxh3}
+        if self.kind != "file":
+            doc["kind"] = self.kind
+        return doc
 
 
 class _HashingWriter(io.RawIOBase):

@@ -129,7 +129,7 @@ class TableTarget(Target):
 
     def info(self, store: Store) -> OutputInfo:
         """What the run record keeps: the table name as the key."""
-        return OutputInfo(f"{self.url.split('://', 1)[0]}:{self.table}", 0, None)
+        return OutputInfo(f"{self.url.split('://', 1)[0]}:{self.table}", 0, None, kind="table")
 
     def _own_ids(self, conn: _Conn) -> list[str]:
         """Unique ids of the lineage rows of this table that are this task's."""
