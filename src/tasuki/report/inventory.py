@@ -91,13 +91,16 @@ def _task_refs(value: Any) -> list[str]:
     return []
 
 
-def is_external(key: str) -> bool:
-    """Whether a record's output key names something outside the workspace.
+def is_external(output: dict[str, Any]) -> bool:
+    """Whether a record's output lives outside the workspace (a warehouse table).
 
-    Warehouse tables are recorded as ``<scheme>:<table>`` (``postgresql:ml.scores``);
-    workspace keys are paths whose first segment is a module folder, never with a colon.
+    Records say so with ``kind: "table"``; older ones are told by the key: warehouse tables
+    are recorded as ``<scheme>:<table>`` (``postgresql:ml.scores``), while workspace keys are
+    paths whose first segment is a module folder, never with a colon. Either is enough:
+    gc must never report removing a table it cannot remove.
     """
-    return ":" in key.split("/", 1)[0]
+    key = str(output.get("key", ""))
+    return output.get("kind") == "table" or ":" in key.split("/", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> 
         if uid in keep:
             continue
         for out in rec.outputs:
-            if is_external(out["key"]):
+            if is_external(out):
                 garbage.kept.append(KeptOutput(out["key"], rec.task, uid))
                 continue
             garbage.removed.append(out["key"])

@@ -69,3 +69,13 @@ def test_gc_keeps_warehouse_tables_and_says_so(warehouse_url: str, tmp_path: Pat
     again = tasuki.build(write, workspace=ws, return_value=False)
     assert again.ok and again.counts()["ran"] == 0
     assert _sql(warehouse_url, "SELECT count(*) FROM recs_log") == [(3,)]
+
+
+def test_what_counts_as_a_warehouse_output() -> None:
+    from tasuki.report.inventory import is_external
+
+    assert is_external({"key": "postgresql:recs_log", "size": 0})  # records before `kind`
+    assert is_external({"key": "duckdb:ml.scores", "size": 0, "kind": "file"})  # by its key
+    assert is_external({"key": "recs", "kind": "table"})
+    assert not is_external({"key": "pkg/mod/scores_ab12.parquet", "size": 10, "kind": "file"})
+    assert not is_external({"key": "pkg/x:y/scores.parquet"})  # a colon deeper in the path
