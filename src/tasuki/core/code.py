@@ -46,7 +46,14 @@ if TYPE_CHECKING:
     from tasuki.core.graph import Graph
     from tasuki.core.task import Task
 
-__all__ = ["CodeFingerprint", "code_fingerprint", "code_keys", "code_of", "combine_code_key"]
+__all__ = [
+    "CodeFingerprint",
+    "code_fingerprint",
+    "code_key_of",
+    "code_keys",
+    "code_of",
+    "combine_code_key",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,18 @@ def code_keys(graph: Graph) -> dict[str, str]:
             fp = own[cls] = code_of(cls).digest
         keys[uid] = combine_code_key(fp, [keys[d] for d in node.deps]) if node.deps else fp
     return keys
+
+
+def code_key_of(task: Task) -> str:
+    """The code key of ``task``: the running task's own while it runs, else computed from
+    its graph."""
+    from tasuki.core import context
+    from tasuki.core.graph import build_graph
+
+    ctx = context._CURRENT.get()
+    if ctx is not None and ctx.code_key is not None:
+        return ctx.code_key
+    return code_keys(build_graph([task]))[task.unique_id]
 
 
 # ------------------------------------------------------------------------- source lookup

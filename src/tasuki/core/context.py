@@ -28,6 +28,8 @@ class RunContext:
     fail_on_empty_dump: bool = False
     written: dict[str, OutputInfo] = field(default_factory=dict)
     task_log: dict[str, Any] = field(default_factory=dict)
+    code_key: str | None = None
+    """The running task's code key (what its record will keep)."""
 
 
 _CURRENT: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(

@@ -125,7 +125,9 @@ class Completeness:
             return "its run record is unreadable"
         if record is None:
             if not keys and external and all(t.exists(store) for t in external):
-                return None  # a write-back: the table's lineage row is the marker
+                # A write-back: the table's lineage row is the marker, from any workspace,
+                # and it keeps the code key the table was written with.
+                return self._external_code(task, external)
             return "it has no run record in this workspace"
         if record.status != "done":
             return f"its last run did not finish (status {record.status!r})"
@@ -162,6 +164,22 @@ class Completeness:
                     reason,
                     task.unique_id[:12],
                 )
+            return None
+        return reason
+
+    def _external_code(self, task: Task, external: list[Target]) -> str | None:
+        if self.on_code_change == "ignore":
+            return None
+        current = self.code_key(task)
+        recorded = [t.recorded_code_key(self.store) for t in external]
+        if all(key is None or key == current for key in recorded):
+            return None
+        reason = "the code behind its table changed since the table was written (lineage row)"
+        if self.on_code_change == "warn":
+            name = type(task).task_name()
+            if name not in self._warned:
+                self._warned.add(name)
+                logger.warning("%s: %s; using the table (on_code_change = 'warn')", name, reason)
             return None
         return reason
 
@@ -265,7 +283,9 @@ def _run_with_retries(task: Task, store: Store, settings: Settings, code_key: st
         attempt += 1
         started_at = now_iso()
         t0 = time.perf_counter()
-        ctx = context.RunContext(store, fail_on_empty_dump=settings.fail_on_empty_dump)
+        ctx = context.RunContext(
+            store, fail_on_empty_dump=settings.fail_on_empty_dump, code_key=code_key
+        )
         tail: deque[str] = deque(maxlen=_TAIL_LINES)
         tail_token = _TAIL.set(tail)
         token = context.activate(ctx)

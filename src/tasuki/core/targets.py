@@ -177,6 +177,11 @@ class Target:
         """Whether the output is present in ``store``."""
         return store.exists(self.key)
 
+    def recorded_code_key(self, store: Store) -> str | None:
+        """The code key an output outside the workspace was written with, when it keeps one
+        (a table's lineage row does); None when unknown or not to be compared."""
+        return None
+
     def dump(self, store: Store, obj: Any, *, fail_on_empty: bool, where: str) -> OutputInfo:
         """Write ``obj`` atomically; returns what the run record keeps."""
         raise FormatError(f"{where}: {type(self).__name__} cannot be dumped to")

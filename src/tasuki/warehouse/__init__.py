@@ -146,6 +146,9 @@ class WriteTableTask(Task):
             self.table,
             self.unique_id,
             legacy=(LEGACY_TASK_NAME, json.dumps(self._lineage_params())),
+            # An append is never repeated, whatever changed upstream; a replace or a merge
+            # made by other code is out of date, from any workspace.
+            compare_code=self.mode != "append",
         )
 
     def _lineage_params(self) -> dict[str, Any]:
@@ -153,11 +156,14 @@ class WriteTableTask(Task):
 
     def lineage(self) -> Lineage:
         """The lineage row this task writes with its table."""
+        from tasuki.core.code import code_key_of
+
         return Lineage(
             table=self.table,
             unique_id=self.unique_id,
             task=type(self).task_name(),
             params=self._lineage_params(),
+            code_key=code_key_of(self),
         )
 
     def run(self) -> None:

@@ -91,6 +91,14 @@ def _table_exists(conn: _Conn, table: str) -> bool:
     return bool(rows and rows[0][0])
 
 
+def _has_column(conn: _Conn, table: str, column: str) -> bool:
+    rows = conn.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+        (table, column),
+    )
+    return bool(rows and rows[0][0])
+
+
 def read_lineage(url: str, table: str | None = None) -> list[dict[str, Any]]:
     """Lineage rows of a warehouse (of one table when given), newest first."""
     conn = _Conn(url)
@@ -98,6 +106,10 @@ def read_lineage(url: str, table: str | None = None) -> list[dict[str, Any]]:
         if not _table_exists(conn, LINEAGE_TABLE):
             return []
         columns = "table_name, unique_id, task, params, row_count, written_at"
+        if _has_column(conn, LINEAGE_TABLE, "code_key"):
+            columns += ", code_key"
+        else:
+            columns += ", NULL AS code_key"
         sql = f"SELECT {columns} FROM {LINEAGE_TABLE}"
         args: tuple[Any, ...] = ()
         if table is not None:
@@ -106,7 +118,7 @@ def read_lineage(url: str, table: str | None = None) -> list[dict[str, Any]]:
         rows = conn.execute(sql + " ORDER BY written_at DESC", args)
     finally:
         conn.close()
-    keys = ("table_name", "unique_id", "task", "params", "row_count", "written_at")
+    keys = ("table_name", "unique_id", "task", "params", "row_count", "written_at", "code_key")
     return [dict(zip(keys, r, strict=True)) | {"params": json.loads(r[3])} for r in rows]
 
 
@@ -125,6 +137,7 @@ class TableTarget(Target):
     table: str
     unique_id: str
     legacy: tuple[str, str] | None = None
+    compare_code: bool = False
     in_store: ClassVar[bool] = False
 
     def info(self, store: Store) -> OutputInfo:
@@ -155,6 +168,23 @@ class TableTarget(Target):
             return _table_exists(conn, self.table) and bool(self._own_ids(conn))
         finally:
             conn.close()
+
+    def recorded_code_key(self, store: Store) -> str | None:
+        """The code key in this task's lineage row (None for appends, which are never
+        repeated, and for rows written before the column existed)."""
+        if not self.compare_code:
+            return None
+        conn = _Conn(self.url)
+        try:
+            if not _has_column(conn, LINEAGE_TABLE, "code_key"):
+                return None
+            rows = conn.execute(
+                f"SELECT code_key FROM {LINEAGE_TABLE} WHERE table_name = ? AND unique_id = ?",
+                (self.table, self.unique_id),
+            )
+        finally:
+            conn.close()
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def load(self, store: Store, *, expected: Expected | None = None) -> Any:
         """The table's contents, read back through the warehouse (an Arrow table)."""

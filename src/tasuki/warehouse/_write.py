@@ -277,16 +277,24 @@ def check_mode(mode: str, key: Sequence[str] | None, columns: Sequence[str]) -> 
 _LINEAGE_DDL = {
     "duckdb": "CREATE TABLE IF NOT EXISTS {t} (table_name TEXT NOT NULL, unique_id TEXT NOT NULL, "
     "task TEXT NOT NULL, params TEXT NOT NULL, row_count BIGINT, written_at TIMESTAMP NOT NULL "
-    "DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (table_name, unique_id))",
+    "DEFAULT CURRENT_TIMESTAMP, code_key TEXT, PRIMARY KEY (table_name, unique_id))",
     "redshift": "CREATE TABLE IF NOT EXISTS {t} (table_name VARCHAR(65535) NOT NULL, "
     "unique_id VARCHAR(256) NOT NULL, task VARCHAR(65535) NOT NULL, params VARCHAR(65535) "
-    "NOT NULL, row_count BIGINT, written_at TIMESTAMP NOT NULL, "
+    "NOT NULL, row_count BIGINT, written_at TIMESTAMP NOT NULL, code_key VARCHAR(64), "
     "PRIMARY KEY (table_name, unique_id))",
     "bigquery": "CREATE TABLE IF NOT EXISTS {t} (table_name STRING NOT NULL, unique_id STRING "
     "NOT NULL, task STRING NOT NULL, params STRING NOT NULL, row_count INT64, written_at "
-    "TIMESTAMP NOT NULL, PRIMARY KEY (table_name, unique_id) NOT ENFORCED)",
+    "TIMESTAMP NOT NULL, code_key STRING, PRIMARY KEY (table_name, unique_id) NOT ENFORCED)",
 }
 _LINEAGE_DDL["postgres"] = _LINEAGE_DDL["duckdb"]
+# Lineage tables made before the code_key column get it on the next write. Redshift has no
+# ADD COLUMN IF NOT EXISTS; a table from tasuki 0.1.0 there needs the ALTER once, by hand
+# (docs/warehouse.md).
+_LINEAGE_UPGRADE = {
+    "duckdb": "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS code_key TEXT",
+    "postgres": "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS code_key TEXT",
+    "bigquery": "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS code_key STRING",
+}
 _NOW = {
     "duckdb": "CURRENT_TIMESTAMP",
     "postgres": "CURRENT_TIMESTAMP",
@@ -303,12 +311,15 @@ class LineageSQL:
 
     Attributes:
         create: ``CREATE TABLE IF NOT EXISTS`` for the lineage table.
+        upgrade: Adds columns newer than the table (None where the dialect cannot say
+            ``IF NOT EXISTS``).
         find: Counts the rows for this table and unique id.
         delete: Removes them.
         insert: Adds the row, with the row count and the server's time.
     """
 
     create: str
+    upgrade: str | None
     find: Statement
     delete: Statement
     insert: Statement
@@ -333,24 +344,36 @@ def lineage_sql(
             scripts, which take no bound values here).
         table: The lineage table, already quoted for the dialect.
     """
-    values = (lineage.table, lineage.unique_id, lineage.task, lineage.params_json(), int(rows))
+    values = (
+        lineage.table,
+        lineage.unique_id,
+        lineage.task,
+        lineage.params_json(),
+        int(rows),
+        lineage.code_key,
+    )
+
+    def literal(a: Any) -> exp.Expression:
+        if a is None:
+            return exp.Null()
+        return exp.Literal.number(a) if isinstance(a, int) else exp.Literal.string(a)
 
     def render(sql: str, args: tuple[Any, ...]) -> Statement:
         if mark is None:
-            literals = [
-                exp.Literal.number(a) if isinstance(a, int) else exp.Literal.string(a) for a in args
-            ]
+            literals = [literal(a) for a in args]
             return sql.format(*(lit.sql(dialect) for lit in literals)), ()
         return sql.format(*(mark(i) for i in range(1, len(args) + 1))), args
 
     where = "WHERE table_name = {0} AND unique_id = {1}"
+    upgrade = _LINEAGE_UPGRADE.get(dialect)
     return LineageSQL(
         create=_LINEAGE_DDL[dialect].format(t=table),
+        upgrade=upgrade.format(t=table) if upgrade else None,
         find=render(f"SELECT count(*) FROM {table} {where}", values[:2]),
         delete=render(f"DELETE FROM {table} {where}", values[:2]),
         insert=render(
-            f"INSERT INTO {table} (table_name, unique_id, task, params, row_count, written_at) "
-            f"VALUES ({{0}}, {{1}}, {{2}}, {{3}}, {{4}}, {_NOW[dialect]})",
+            f"INSERT INTO {table} (table_name, unique_id, task, params, row_count, written_at, "
+            f"code_key) VALUES ({{0}}, {{1}}, {{2}}, {{3}}, {{4}}, {_NOW[dialect]}, {{5}})",
             values,
         ),
     )
@@ -409,6 +432,8 @@ def record_lineage(
     """
     sql = lineage_sql(lineage, rows, dialect, mark)
     execute(sql.create, ())
+    if sql.upgrade:
+        execute(sql.upgrade, ())
     if mode == "append":
         found = execute(*sql.find)
         if found and found[0][0]:

@@ -56,6 +56,9 @@ class Lineage:
         unique_id: Unique id of the task that produced the rows.
         task: Qualified task name (``module:Class``).
         params: The task's parameters as JSON values.
+        code_key: The code key of the task (its code and everything upstream's, see
+            ``tasuki.core.code``); a later build compares it to tell whether the table is out
+            of date, from any workspace.
 
     Example:
         >>> row = Lineage("ml.scores", "3f2a9c", "pipeline:Publish", {"day": "2024-01-01"})
@@ -67,6 +70,7 @@ class Lineage:
     unique_id: str
     task: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    code_key: str | None = None
 
     def params_json(self) -> str:
         """The parameters as JSON text, keys sorted (what the ``params`` column holds)."""

@@ -107,7 +107,9 @@ class _Job:
                 elif isinstance(statement, exp.Commit):
                     con.commit()
                     in_transaction = False
-                elif isinstance(statement, exp.Alter):
+                elif isinstance(statement, exp.Alter) and not any(
+                    isinstance(a, exp.ColumnDef) for a in statement.args.get("actions") or []
+                ):  # SET OPTIONS is metadata; ADD COLUMN runs below
                     self.client.options[statement.this.sql("duckdb")] = statement.sql("bigquery")
                 elif isinstance(statement, exp.Create) and statement.args.get("clone"):
                     source = statement.args["clone"].this.sql("duckdb")
@@ -296,7 +298,10 @@ def test_the_lineage_row_commits_with_the_rows(
     assert wh.write_table("items", pa.table({"id": [1, 2]}), mode="append", lineage=lineage) == 2
     script = client.jobs[-2].split(";\n")
     assert script[2].startswith("CREATE TABLE IF NOT EXISTS `proj`.`ds`.`tasuki_lineage` (")
-    assert script[4] == (
+    assert script[3] == (
+        "ALTER TABLE `proj`.`ds`.`tasuki_lineage` ADD COLUMN IF NOT EXISTS code_key STRING"
+    )
+    assert script[5] == (
         "SELECT IF(EXISTS(SELECT 1 FROM `proj`.`ds`.`tasuki_lineage` WHERE table_name = 'items' "
         "AND unique_id = 'uid-1'), ERROR('tasuki: lineage row exists'), NULL)"
     )

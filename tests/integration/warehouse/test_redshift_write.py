@@ -282,7 +282,7 @@ def test_the_lineage_row_commits_with_the_rows(
     ddl, find, insert = cluster.statements[-3:]
     assert ddl.startswith("CREATE TABLE IF NOT EXISTS tasuki_lineage (table_name VARCHAR(65535)")
     assert find == "SELECT count(*) FROM tasuki_lineage WHERE table_name = %s AND unique_id = %s"
-    assert insert.endswith("VALUES (%s, %s, %s, %s, %s, GETDATE())")
+    assert insert.endswith("VALUES (%s, %s, %s, %s, %s, GETDATE(), %s)")
     row = admin.execute("SELECT table_name, unique_id, task, params, row_count FROM tasuki_lineage")
     assert row.fetchall() == [
         ("items", "uid-1", "tests:Load", json.dumps({"note": 'o\'brien \\ "q"'}), 2)

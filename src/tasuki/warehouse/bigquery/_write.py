@@ -185,6 +185,8 @@ def write_script(
         lineage_table.set("this", exp.to_identifier(LINEAGE_TABLE))
         statements = lineage_sql(lineage, rows, "bigquery", None, table=_sql(lineage_table))
         ddl.append(statements.create)
+        if statements.upgrade:
+            ddl.append(statements.upgrade)
         if mode == "append":
             # No client round trip inside a script: the transaction itself refuses to go on.
             found = statements.find[0].replace("SELECT count(*) FROM", "SELECT 1 FROM", 1)
