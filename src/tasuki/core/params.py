@@ -194,6 +194,39 @@ def _compile_container(origin: Any, args: tuple[Any, ...]) -> Checker:
     return lambda v: isinstance(v, dict) and all(key(k) and val(x) for k, x in v.items())
 
 
+def compile_float_widener(tp: Any) -> Callable[[Any], Any] | None:
+    """For annotations that say ``float`` (alone, optional, or inside a list / tuple / dict),
+    a function giving an accepted int as a float; None when the annotation needs none.
+
+    ``Train(lr=1)`` and ``tasuki run Train --lr 1`` (which reads ``1.0``) are one task, so
+    they must encode alike in the id: the value is stored as the float it stands for.
+    """
+    if tp is float:
+        return _widen
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if float in args and int not in args and all(a in (float, type(None)) for a in args):
+            return _widen
+        return None
+    if origin is list or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
+        item = compile_float_widener(args[0]) if args else None
+        if item is None:
+            return None
+        kind = list if origin is list else tuple
+        return lambda v: kind(item(x) for x in v) if isinstance(v, list | tuple) else v
+    if origin is dict and len(args) == 2:
+        val = compile_float_widener(args[1])
+        if val is None:
+            return None
+        return lambda v: {k: val(x) for k, x in v.items()} if isinstance(v, dict) else v
+    return None
+
+
+def _widen(value: Any) -> Any:
+    return float(value) if type(value) is int else value
+
+
 # --------------------------------------------------------------------------------------------
 # Coercion (CLI strings, TOML and JSON values, run records)
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform
 
 from tasuki.core import context
 from tasuki.core.fingerprint import task_name
-from tasuki.core.params import ParamSpec, compile_checker, param, spec_of, type_name
+from tasuki.core.params import (
+    ParamSpec,
+    compile_checker,
+    compile_float_widener,
+    param,
+    spec_of,
+    type_name,
+)
 from tasuki.core.records import expected_output
 from tasuki.core.targets import DirectoryTarget, Expected, FileTarget, ModelTarget, Target
 from tasuki.errors import FormatError, ParameterError, TaskError
@@ -60,13 +67,14 @@ _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 class _ClassInfo:
     """Per-class facts compiled on first instantiation (annotations may be forward refs)."""
 
-    __slots__ = ("checkers", "name", "significant", "specs", "task_params")
+    __slots__ = ("checkers", "name", "significant", "specs", "task_params", "wideners")
 
     def __init__(self, cls: type[Task]) -> None:
         hints = _resolve_hints(cls)
         self.name = task_name(cls)
         self.specs: dict[str, ParamSpec] = {}
         self.checkers: list[tuple[str, Callable[[Any], bool], Any]] = []
+        self.wideners: list[tuple[str, Callable[[Any], Any]]] = []
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             annotation = hints.get(f.name, Any)
             self.specs[f.name] = spec_of(f, annotation)
@@ -82,6 +90,9 @@ class _ClassInfo:
                     parameter=f.name,
                 ) from exc
             self.checkers.append((f.name, checker, annotation))
+            widener = compile_float_widener(annotation)
+            if widener is not None:
+                self.wideners.append((f.name, widener))
         self.significant = tuple(sorted(n for n, s in self.specs.items() if s.significant))
         self.task_params = tuple(n for n, s in self.specs.items() if _mentions_task(s.annotation))
 
@@ -221,6 +232,11 @@ class Task:
                     value=repr(value),
                     expected=type_name(annotation),
                 )
+        for name, widen in info.wideners:  # an int given for a float is that float
+            value = values[name]
+            wide = widen(value)
+            if wide is not value:
+                object.__setattr__(self, name, wide)
 
     @classmethod
     def _info(cls) -> _ClassInfo:

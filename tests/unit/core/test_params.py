@@ -56,19 +56,16 @@ def test_all_types_accepted_and_checked():
         AllTypes(b=1)  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="'d'"):
         AllTypes(d=dt.datetime(2024, 1, 1))
-    assert AllTypes(f=1).f == 1  # an int is a fine float
+    assert AllTypes(f=1).f == 1.0  # an int is a fine float, kept as the float it stands for
     assert AllTypes(tasks=[TaskA(param="x")]).tasks == [TaskA(param="x")]
 
 
-@pytest.mark.xfail(
-    reason="issue 9 follow-up: an int given for a float parameter is kept as an int, so "
-    "Train(lr=1) and `tasuki run Train --lr 1` (coerced to 1.0) get different ids",
-    strict=True,
-)
 def test_an_int_for_a_float_is_the_same_task_as_the_float():
     from tasuki.config import load_settings
 
     assert AllTypes(f=1).unique_id == AllTypes(f=1.0).unique_id
+    assert type(AllTypes(f=1).f) is float
+    assert AllTypes(di={"k": 2}).unique_id == AllTypes(di={"k": 2.0}).unique_id
     cli = make_task("tests.unit.core.tasks_for_tests:AllTypes", {"f": "1"}, load_settings())
     assert cli.unique_id == AllTypes(f=1).unique_id
 
