@@ -227,6 +227,15 @@ def load_settings(
         for key in layer:
             source[key] = where
         _merge(merged, layer, {}, where)
+    if "source" in merged:  # the name of Settings' own bookkeeping field, not a setting
+        where = source.get("source", "defaults")
+        raise ConfigError(
+            f"invalid tasuki settings: unknown key 'source' (from {where}). A [source] table "
+            "belongs in a migrations file: pass that to `tasuki migrate --migrations FILE`, "
+            "not as the settings file.",
+            key="source",
+            file=where,
+        )
     try:
         return Settings(**merged, source=source)
     except ValidationError as exc:

@@ -91,3 +91,10 @@ def test_nothing_read_at_import(tmp_path):
 def test_query_token_variable_is_not_a_setting(monkeypatch):
     monkeypatch.setenv("TASUKI_QUERY_TOKEN", "secret")
     assert load_settings().workspace == "./workspace"
+
+
+def test_a_migrations_file_given_as_settings_is_a_config_error(tmp_path):
+    path = tmp_path / "migrations.toml"
+    path.write_text('[source]\nurl = "mysql://root@127.0.0.1/app"\n\n[[tables]]\nname = "t"\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'source'.*--migrations"):
+        load_settings(config_file=path)
