@@ -80,8 +80,15 @@ class RunRecord:
     def from_bytes(cls, data: bytes) -> RunRecord:
         """Parse a record; unknown keys from newer versions are kept out."""
         doc = json.loads(data)
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in doc.items() if k in known})
+        if not isinstance(doc, dict):
+            raise ValueError(f"a run record is a JSON object, not {type(doc).__name__}")
+        known = cls.__dataclass_fields__
+        if not all(k in known for k in doc):  # keys from a newer version are dropped
+            doc = {k: v for k, v in doc.items() if k in known}
+        try:
+            return cls(**doc)
+        except TypeError as exc:  # a field missing: not a record this version can read
+            raise ValueError(f"not a readable run record: {exc}") from exc
 
     def write(self, store: Store) -> None:
         """Write atomically (last step of a task: this is what marks it done)."""
