@@ -97,17 +97,25 @@ def compare(original: Any, loaded: Any) -> dict[str, Any]:
 
 
 def _tasuki_case(ext: str) -> tuple[Callable[..., None], Callable[[str], Any]]:
+    """Dump and load the way a task does: through a FileTarget in a workspace, hashing the
+    bytes on the way out and verifying size and xxh3 against the record on the way in."""
+    from tasuki.core.targets import Expected, FileTarget
     from tasuki.formats import format_for
+    from tasuki.storage import open_store
 
     fmt = format_for("x" + ext)
+    written: dict[str, Any] = {}
 
     def dump(value: Any, path: str) -> None:
-        with open(path, "wb") as f:
-            fmt.dump(value, f)
+        folder, name = os.path.split(path)
+        info = FileTarget(name, fmt).dump(
+            open_store(folder), value, fail_on_empty=False, where="bench"
+        )
+        written[path] = Expected("0" * 64, "bench:Dump", info.size, info.xxh3)
 
     def load(path: str) -> Any:
-        with open(path, "rb") as f:
-            return fmt.load(f)
+        folder, name = os.path.split(path)
+        return FileTarget(name, fmt).load(open_store(folder), expected=written[path])
 
     return dump, load
 
