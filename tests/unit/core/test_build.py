@@ -385,9 +385,9 @@ def test_code_change_policies(ws, caplog, monkeypatch):
     assert ignored.counts()["cached"] == 1
     rerun = tasuki.build(TaskA(param="code"), workspace=ws, return_value=False)  # the default
     assert rerun.counts()["ran"] == 1
-    assert tasuki.build(TaskA(param="code"), workspace=ws, return_value=False).counts()[
-        "cached"
-    ] == 1
+    assert (
+        tasuki.build(TaskA(param="code"), workspace=ws, return_value=False).counts()["cached"] == 1
+    )
 
 
 def test_plain_progress_lines(ws, capsys):
