@@ -103,29 +103,14 @@ def _one_repeat(
 
 
 def _machine(scratch: Path) -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    fs = "unknown"
-    best = ""
-    try:
-        for line in Path("/proc/mounts").read_text().splitlines():
-            mount, fstype = line.split()[1:3]
-            if str(scratch).startswith(mount.rstrip("/") + "/") and len(mount) > len(best):
-                best, fs = mount, fstype
-    except (OSError, ValueError):
-        pass
+    from bench_pipeline import _cpu_model, _filesystem
+
     return {
-        "cpu": cpu,
+        "cpu": _cpu_model(),
         "cores": str(os.cpu_count()),
         "os": platform.platform(terse=True),
         "python": platform.python_version(),
-        "file system": f"{scratch} ({fs})",
+        "file system": f"{scratch} ({_filesystem(scratch)})",
     }
 
 

@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from typer.testing import CliRunner
-
 import tasuki
-from tasuki.cli import app
 from tests.unit.core.tasks_for_tests import TaskA, TaskB
 
 M = "tests.unit.core.tasks_for_tests"
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("TASUKI_WORKSPACE", str(tmp_path / "ws"))
-    monkeypatch.setenv("TASUKI_PROGRESS", "off")
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def test_run_then_cached(cli):

@@ -5,27 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from tasuki.cli import app
 from tasuki.core.records import RunRecord
 from tasuki.storage import open_store
 from tests.unit.core.tasks_for_tests import TaskA, TaskB
 
 M = "tests.unit.core.tasks_for_tests"
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("TASUKI_WORKSPACE", str(tmp_path / "ws"))
-    monkeypatch.setenv("TASUKI_PROGRESS", "off")
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def _output(tmp_path: Path, task) -> Path:
