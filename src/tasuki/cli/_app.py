@@ -170,15 +170,22 @@ def why(
     task: Annotated[str, typer.Argument(help="module.path:TaskClass, then --param value ...")],
     workspace: Workspace = None,
     config: ConfigFile = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
 ) -> None:
-    """Explain why a task will or will not run (what differs from the stored records)."""
-    from tasuki.report import explain
+    """Explain what a build of a task would run, and the cause of each decision."""
+    from tasuki.report.why import explain_build
 
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
     task_cls = import_task(task)
     store = open_workspace(settings)
     value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
-    for line in explain(value, store, on_code_change=settings.on_code_change):
+    explanation = explain_build(value, store, on_code_change=settings.on_code_change)
+    if fmt == "json":
+        typer.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
+        return
+    for line in explanation.lines():
         typer.echo(line)
 
 

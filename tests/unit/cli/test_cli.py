@@ -105,6 +105,11 @@ def test_why(cli):
     assert other.count("'param'") == 1 and "TaskA[" in other and "TaskB[" in other
     never = cli("why", f"{M}:Leaf", "--i", "1").output
     assert "never run" in never
+    doc = json.loads(cli("why", f"{M}:TaskB", "--param", "earth", "-f", "json").stdout)
+    assert doc["root"] == TaskB(param="earth").unique_id
+    by_id = {d["unique_id"]: d for d in doc["decisions"]}
+    assert by_id[TaskB(param="earth").unique_id]["runs"] is True
+    assert by_id[TaskA(param="earth").unique_id]["compared_with"] == TaskA(param="world").unique_id
 
 
 def test_ls_and_gc(cli):
