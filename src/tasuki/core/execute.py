@@ -189,15 +189,19 @@ class Completeness:
 
     def check_many(self, tasks: list[Task]) -> list[bool]:
         """``check`` for many tasks; remote stores are asked concurrently."""
+        return [v is None for v in self.verdicts(tasks)]
+
+    def verdicts(self, tasks: list[Task]) -> list[str | None]:
+        """``verdict`` for many tasks; remote stores are asked concurrently."""
         if self.store.is_local or len(tasks) < 2:
-            return [self.check(t) for t in tasks]
+            return [self.verdict(t) for t in tasks]
         from concurrent.futures import ThreadPoolExecutor
 
         for task in tasks:  # compute outside the threads (fills self.code_keys)
             self.code_key(task)
         workers = min(16, len(tasks))
         with ThreadPoolExecutor(workers, thread_name_prefix="tasuki-check") as pool:
-            return list(pool.map(self.check, tasks))
+            return list(pool.map(self.verdict, tasks))
 
 
 def code_change(task: Task, record: RunRecord) -> str:

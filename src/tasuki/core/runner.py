@@ -73,8 +73,8 @@ def _rerun_targets(graph: Graph, rerun: bool | Iterable[str] | None) -> set[str]
 def plan(
     graph: Graph, completeness: Completeness, forced: set[str]
 ) -> tuple[dict[str, str], set[str]]:
-    """Tasks that must run, each with the reason (incomplete tasks reachable from the roots
-    through incomplete ones), and the ids found complete on the way."""
+    """Tasks that must run, each with the reason its own check gave (incomplete tasks
+    reachable from the roots through incomplete ones), and the ids found complete."""
     needed: dict[str, str] = {}
     found_complete: set[str] = set()
     seen: set[str] = set(graph.roots)
@@ -82,14 +82,15 @@ def plan(
     nodes = graph.nodes
     while frontier:
         unforced = [u for u in frontier if u not in forced]
-        done = completeness.check_many([nodes[u].task for u in unforced])
-        complete = {u for u, ok in zip(unforced, done, strict=True) if ok}
-        found_complete |= complete
+        verdicts = completeness.verdicts([nodes[u].task for u in unforced])
+        said = dict(zip(unforced, verdicts, strict=True))
         next_frontier = []
         for uid in frontier:
-            if uid in complete:
+            reason = said.get(uid, "forced by --rerun")
+            if reason is None:
+                found_complete.add(uid)
                 continue
-            needed[uid] = "forced by --rerun" if uid in forced else ""
+            needed[uid] = reason
             for dep in nodes[uid].deps:
                 if dep not in seen:
                     seen.add(dep)
@@ -98,21 +99,17 @@ def plan(
     return needed, found_complete
 
 
-def _explain_plan(graph: Graph, needed: dict[str, str], completeness: Completeness) -> None:
-    """Fill in why each needed task runs: its own state, or an upstream task that runs."""
-    for uid in graph.order:  # dependencies first: an upstream reason is known in time
-        if uid not in needed or needed[uid]:
+def _explain_plan(graph: Graph, needed: dict[str, str]) -> None:
+    """Say "upstream runs" where that is the whole reason (a code change upstream; no record
+    because an upstream id moved is the task's own state and stays as it is)."""
+    for uid in graph.order:  # dependencies first
+        reason = needed.get(uid)
+        if reason is None or not reason.startswith("the code of a task upstream"):
             continue
-        node = graph.nodes[uid]
-        upstream = next((d for d in node.deps if d in needed), None)
-        verdict = completeness.verdict(node.task)
-        if verdict is not None and (upstream is None or "record" in verdict):
-            needed[uid] = verdict
-        elif upstream is not None:
+        upstream = next((d for d in graph.nodes[uid].deps if d in needed), None)
+        if upstream is not None:
             up = graph.nodes[upstream].task
             needed[uid] = f"{type(up).__qualname__}[{upstream[:10]}] upstream runs"
-        else:
-            needed[uid] = verdict or "incomplete"
 
 
 def _with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
@@ -167,8 +164,7 @@ def run_build(
     completeness = Completeness(store, settings.on_code_change, code_keys(graph))
     forced = _rerun_targets(graph, rerun)
     needed, complete = plan(graph, completeness, forced)
-    if needed and logger.isEnabledFor(logging.INFO):
-        _explain_plan(graph, needed, completeness)
+    _explain_plan(graph, needed)
     results: dict[str, TaskResult] = {}
     for uid, node in graph.nodes.items():
         if uid not in needed:
