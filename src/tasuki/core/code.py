@@ -31,6 +31,7 @@ import hashlib
 import importlib
 import inspect
 import linecache
+import logging
 import os
 import sys
 import textwrap
@@ -41,6 +42,8 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from tasuki.errors import TaskError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from tasuki.core.graph import Graph
@@ -126,20 +129,106 @@ def code_key_of(task: Task) -> str:
 # ------------------------------------------------------------------------- source lookup
 
 # Parsed modules by file name: one parse per module however many classes it holds.
-_TREES: dict[str, tuple[list[str], ast.Module] | None] = {}
+_TREES: dict[str, tuple[tuple[int, int], tuple[list[str], ast.Module] | None]] = {}
 
 
 def _module_tree(module: types.ModuleType | None) -> tuple[list[str], ast.Module] | None:
     filename = getattr(module, "__file__", None)
     if not filename or module is None:
         return None
-    if filename not in _TREES:
+    try:  # a file edited (and maybe reloaded) since it was parsed is parsed again
+        st = os.stat(filename)
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = (0, 0)
+    cached = _TREES.get(filename)
+    if cached is None or cached[0] != stamp:
+        linecache.checkcache(filename)
         lines = linecache.getlines(filename, module.__dict__)
         try:
-            _TREES[filename] = (lines, ast.parse("".join(lines))) if lines else None
+            parsed = (lines, ast.parse("".join(lines))) if lines else None
         except (SyntaxError, ValueError):
-            _TREES[filename] = None
-    return _TREES[filename]
+            parsed = None
+        cached = _TREES[filename] = (stamp, parsed)
+    return cached[1]
+
+
+def _runs_its_source(obj: Any) -> bool:
+    """Whether the functions of ``obj`` (a class, or a function) are what its module's file
+    compiles to: False when the file changed after the module was imported and was not
+    reloaded, so that the fingerprint follows the code that runs, not the code on disk.
+
+    The whole file is compiled (a class alone compiles differently: calls on imported
+    modules); bytecode, names and constants are compared, not line numbers.
+    """
+    module = sys.modules.get(getattr(obj, "__module__", "") or "")
+    made = _module_codes(module)
+    module_file = getattr(module, "__file__", None)
+    if made is None or not module_file:
+        return True  # nothing to compare with; the source is all there is
+    qualname = obj.__qualname__
+    if inspect.isfunction(obj):
+        fn = inspect.unwrap(obj)
+        live = {fn.__qualname__: fn.__code__}
+    else:
+        live = {}
+        for name, value in vars(obj).items():
+            fn = inspect.unwrap(getattr(value, "__func__", getattr(value, "fget", value)))
+            code = getattr(fn, "__code__", None)
+            if code is not None and code.co_name == name:
+                live[f"{qualname}.{name}"] = code
+    for name, code in live.items():
+        if code.co_filename != module_file:
+            continue  # generated (dataclass __init__, tasuki's wrapper): not in the source
+        other = made.get(name)
+        if other is None or not _same_code(code, other):
+            return False
+    return True
+
+
+_CODES: dict[str, tuple[tuple[int, int], dict[str, types.CodeType] | None]] = {}
+
+
+def _module_codes(module: types.ModuleType | None) -> dict[str, types.CodeType] | None:
+    """Every function and class body the module's file compiles to now, by qualified name."""
+    if _module_tree(module) is None or module is None:
+        return None
+    filename = str(module.__file__)
+    stamp, parsed = _TREES[filename]
+    cached = _CODES.get(filename)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    found: dict[str, types.CodeType] | None
+    try:
+        top = compile("".join(parsed[0]) if parsed else "", filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        found = None
+    else:
+        found = {}
+        stack = _codes(top)
+        while stack:
+            code = stack.pop(0)
+            found[code.co_qualname] = code  # later definitions of a name win, as at import
+            stack.extend(_codes(code))
+    _CODES[filename] = (stamp, found)
+    return found
+
+
+def _codes(code: types.CodeType) -> list[types.CodeType]:
+    return [c for c in code.co_consts if isinstance(c, types.CodeType)]
+
+
+def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
+    if a.co_code != b.co_code or a.co_names != b.co_names:
+        return False
+    plain_a = [c for c in a.co_consts if not isinstance(c, types.CodeType)]
+    plain_b = [c for c in b.co_consts if not isinstance(c, types.CodeType)]
+    if plain_a != plain_b:
+        return False
+    inner_a, inner_b = _codes(a), _codes(b)
+    return len(inner_a) == len(inner_b) and all(
+        _same_code(x, y) for x, y in zip(inner_a, inner_b, strict=True)
+    )
 
 
 def _class_source(klass: type[Any]) -> str | None:
@@ -260,14 +349,25 @@ def _top(module_name: str) -> str:
 
 
 def _bytecode(obj: Any) -> str:
-    """A stand-in for code that has no source file (a REPL, ``exec``)."""
+    """A stand-in for code that has no source file (a REPL, ``exec``), or whose file no longer
+    holds what runs: the bytecode, names and constants of its functions."""
     parts = []
     holders = vars(obj).items() if isinstance(obj, type) else [("", obj)]
     for attr, value in sorted(holders, key=lambda kv: kv[0]):
-        code = getattr(value, "__code__", None)
+        fn = inspect.unwrap(getattr(value, "__func__", getattr(value, "fget", value)))
+        code = getattr(fn, "__code__", None)
         if code is not None:
-            parts.append(f"{attr} {code.co_code.hex()} {code.co_consts!r}")
+            parts.append(f"{attr} {_describe_code(code)}")
     return "\n".join(parts)
+
+
+def _describe_code(code: types.CodeType) -> str:
+    # Nested code objects (comprehensions, inner functions) by their own content: their repr
+    # holds a memory address, which would differ in every process.
+    consts = [
+        _describe_code(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts
+    ]
+    return f"{code.co_code.hex()} {code.co_names!r} [{', '.join(consts)}]"
 
 
 class _Collector:
@@ -313,6 +413,14 @@ class _Collector:
             self.sections.append((head, _bytecode(obj)))
             return
         source, node = found
+        if not _runs_its_source(obj):
+            logger.warning(
+                "the source of %s changed after it was imported; its fingerprint follows the "
+                "code that runs. Reload the module (or restart) to run the code on disk.",
+                key[1],
+            )
+            self.sections.append((f"{head} (running code, not the file)", _bytecode(obj)))
+            return
         self.sections.append((head, _normalise_text(source)))
         self._follow(node, sys.modules.get(module_name))
 
@@ -493,5 +601,6 @@ def forget() -> None:
     """Drop every cached fingerprint and parsed module (tests that rewrite modules)."""
     _FINGERPRINTS.clear()
     _TREES.clear()
+    _CODES.clear()
     _FILES.clear()
     _VERSIONS.clear()

@@ -378,3 +378,23 @@ def test_warn_policy_uses_the_cache_and_why_says_so(project):
     assert "will not run" in said and "on_code_change = 'warn'" in said, said
     result = tasuki.build(tasks.Report(), workspace=str(ws), on_code_change="warn")
     assert result == {"title": "report", "score": 28.0}  # the old output, on purpose
+
+
+def test_a_file_edited_after_import_is_fingerprinted_by_the_code_that_runs(project, caplog):
+    """Edit the file without reloading, build, then reload: the outputs made by the old code
+    must not pass for outputs of the new code."""
+    root, load, _ = project
+    ws = root / "ws"
+    shutil.copytree(root / "base", ws)
+    tasks = load()  # the code that runs: as built in base
+    _edit("* self.alpha * SCALE", "* self.alpha * SCALE + 1")(root)  # on disk only
+    linecache.checkcache()
+    first = tasuki.build(tasks.Report(), workspace=str(ws), return_value=False)
+    # The old code runs, so Train's fingerprint describes its bytecode, not the edited file
+    # (Train and Report run once more, with the old code: needless, never wrong).
+    assert "changed after it was imported" in caplog.text
+    assert tasuki.load(tasks.Report(), workspace=str(ws))["score"] == 28.0
+    reloaded = load()  # now the edited code runs
+    second = tasuki.build(reloaded.Report(), workspace=str(ws), return_value=False)
+    assert _ran(second) == {"Train", "Report"}, (first.summary(), second.summary())
+    assert tasuki.load(reloaded.Report(), workspace=str(ws))["score"] == 29.0
