@@ -35,6 +35,7 @@ import logging
 import os
 import sys
 import textwrap
+import time
 import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -162,9 +163,11 @@ def _runs_its_source(obj: Any) -> bool:
     modules); bytecode, names and constants are compared, not line numbers.
     """
     module = sys.modules.get(getattr(obj, "__module__", "") or "")
-    made = _module_codes(module)
     module_file = getattr(module, "__file__", None)
-    if made is None or not module_file:
+    if not module_file or _older_than_process(module_file):
+        return True  # not edited since this process started: imported as it is now
+    made = _module_codes(module)
+    if made is None:
         return True  # nothing to compare with; the source is all there is
     qualname = obj.__qualname__
     if inspect.isfunction(obj):
@@ -184,6 +187,35 @@ def _runs_its_source(obj: Any) -> bool:
         if other is None or not _same_code(code, other):
             return False
     return True
+
+
+def _process_start_ns() -> int:
+    """When this process started, a second early (Linux: boot time plus the start time in
+    /proc/self/stat); elsewhere when tasuki was imported."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat", encoding="ascii") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+        return int((started - 1.0) * 1e9)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _IMPORTED_NS
+
+
+_IMPORTED_NS = time.time_ns()
+_STARTED_NS: list[int] = []
+
+
+def _older_than_process(filename: str) -> bool:
+    """Whether ``filename`` was last written before this process started, so that any
+    module imported from it holds what it holds now (the compile check can be skipped)."""
+    if not _STARTED_NS:
+        _STARTED_NS.append(_process_start_ns())
+    try:
+        return os.stat(filename).st_mtime_ns < _STARTED_NS[0]
+    except OSError:
+        return False
 
 
 _CODES: dict[str, tuple[tuple[int, int], dict[str, types.CodeType] | None]] = {}
