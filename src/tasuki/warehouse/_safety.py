@@ -51,6 +51,13 @@ __all__ = [
 
 DIALECTS = ("postgres", "redshift", "duckdb", "bigquery")
 
+#: The longest query text taken, in UTF-8 bytes: parsing costs about 1 s per 60,000 tokens,
+#: so a megabyte of ``1 + 1 + ...`` would hold a worker (and the service) for many seconds.
+MAX_SQL_BYTES = 256 * 1024
+#: The deepest nesting of parentheses (function calls, subqueries) taken; sqlglot parses and
+#: prints recursively, and Python's recursion limit is reached near 60.
+MAX_NESTING = 32
+
 ALLOWED = "exactly one read-only SELECT, WITH ... SELECT, or UNION / INTERSECT / EXCEPT of them"
 
 
@@ -231,19 +238,28 @@ class CheckedQuery:
         return self.bind(params, lambda _n, value: literal(value), dialect, expression)[0]
 
 
-def check_query(sql: str, *, dialect: str = "postgres") -> CheckedQuery:
+def check_query(
+    sql: str,
+    *,
+    dialect: str = "postgres",
+    max_bytes: int = MAX_SQL_BYTES,
+    max_nesting: int = MAX_NESTING,
+) -> CheckedQuery:
     """Check that ``sql`` is one read-only query and find its placeholders.
 
     Args:
         sql: The query text.
         dialect: ``"postgres"``, ``"redshift"``, ``"duckdb"`` or ``"bigquery"``.
+        max_bytes: The longest text taken (UTF-8 bytes), checked before any parsing.
+        max_nesting: The deepest nesting of parentheses taken, checked before parsing.
 
     Returns:
         The checked query, with its normalised text and placeholders.
 
     Raises:
         QuerySyntaxError: The text does not parse; ``line`` and ``column`` say where.
-        UnsafeQueryError: Not a single read-only query; ``kind`` names what was found.
+        UnsafeQueryError: Not a single read-only query; ``kind`` names what was found
+            (``too long`` and ``too deeply nested`` for the limits).
 
     Example:
         >>> check_query("SELECT * FROM t WHERE id = :id").param_names
@@ -253,6 +269,64 @@ def check_query(sql: str, *, dialect: str = "postgres") -> CheckedQuery:
         raise WarehouseError(
             f"unknown SQL dialect {dialect!r}; known: {', '.join(DIALECTS)}", dialect=dialect
         )
+    _check_size(sql, max_bytes, max_nesting)
+    try:
+        return _check(sql, dialect)
+    except RecursionError:  # nesting the scan cannot see (CASE in CASE without parentheses)
+        raise _too_deep(f"more than the parser can follow (at most {max_nesting} levels)") from None
+
+
+def _check_size(sql: str, max_bytes: int, max_nesting: int) -> None:
+    size = len(sql.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise UnsafeQueryError(
+            f"the query is {size:,} bytes; at most {max_bytes:,} are taken. Move long value "
+            "lists into a table (write_table) and join it, or split the query.",
+            kind="too long",
+            size=size,
+            limit=max_bytes,
+        )
+    depth = _nesting(sql)
+    if depth > max_nesting:
+        raise _too_deep(f"{depth} levels of parentheses; at most {max_nesting} are taken")
+
+
+def _too_deep(what: str) -> UnsafeQueryError:
+    return UnsafeQueryError(
+        f"the query nests {what}. Flatten it: name subqueries in a WITH clause, or replace "
+        "nested COALESCE / CASE with one CASE of several WHEN branches.",
+        kind="too deeply nested",
+    )
+
+
+def _nesting(sql: str) -> int:
+    """The deepest parenthesis nesting outside quotes and comments (a linear scan)."""
+    depth = deepest = 0
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"`":
+            end = sql.find(ch, i + 1)
+            i = n if end < 0 else end + 1
+            continue
+        if sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+            continue
+        if sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            continue
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+        i += 1
+    return deepest
+
+
+def _check(sql: str, dialect: str) -> CheckedQuery:
     text = _number_question_marks(sql, dialect)
     try:
         statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]

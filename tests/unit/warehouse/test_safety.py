@@ -270,3 +270,46 @@ def test_aware_datetimes_render_in_utc_and_bad_values_are_refused() -> None:
         literal(float("nan"))
     with pytest.raises(WarehouseError, match="cannot pass a dict"):
         literal({"a": 1})
+
+
+# --- bounded input (issue 10, item 4) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "duckdb", "redshift", "bigquery"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT " + "COALESCE(" * 60 + "1" + ")" * 60,
+        "SELECT " + "(" * 80 + "1" + ")" * 80,
+        "SELECT " + "CASE WHEN a THEN " * 200 + "1" + " END" * 200 + " FROM t",
+    ],
+    ids=["coalesce", "parentheses", "case"],
+)
+def test_deep_nesting_is_refused_with_the_documented_error(sql, dialect):
+    with pytest.raises(UnsafeQueryError) as info:
+        check_query(sql, dialect=dialect)
+    assert info.value.kind == "too deeply nested"
+    assert "WITH" in str(info.value)
+
+
+def test_a_long_query_is_refused_before_parsing(monkeypatch):
+    from tasuki.warehouse import _safety
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed a query that is over the size limit")
+
+    monkeypatch.setattr(_safety.sqlglot, "parse", no_parse)
+    sql = "SELECT " + " + ".join(["1"] * 150_000)  # 600 KB: many seconds to parse
+    with pytest.raises(UnsafeQueryError) as info:
+        check_query(sql)
+    assert info.value.kind == "too long" and info.value.limit == 256 * 1024
+    monkeypatch.undo()
+    assert check_query("SELECT 1", max_bytes=8).kind == "select"
+    with pytest.raises(UnsafeQueryError, match="at most 7 are taken"):
+        check_query("SELECT 1", max_bytes=7)
+
+
+def test_parentheses_inside_strings_and_comments_do_not_count():
+    quoted = "SELECT '" + "(" * 100 + "' AS s -- " + "(" * 100 + "\n/* " + "(" * 100 + " */"
+    assert check_query(quoted).kind == "select"
+    assert check_query("SELECT " + "(" * 30 + "1" + ")" * 30).kind == "select"
