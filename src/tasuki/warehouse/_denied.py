@@ -39,6 +39,10 @@ _PG_DENIED = frozenset(
         "query_to_xml_and_xmlschema",
         "cursor_to_xml",
         "cursor_to_xmlschema",
+        # full-text functions that take a query as text and run it (ts_stat leaked a file's
+        # words through pg_read_file inside its text; ts_rewrite leaked it in an error)
+        "ts_stat",
+        "ts_rewrite",
         # backend, server and configuration control
         "pg_terminate_backend",
         "pg_cancel_backend",
@@ -64,6 +68,12 @@ _PG_DENIED = frozenset(
         "pg_notify",
         "set_config",
         "pg_export_snapshot",
+        "pg_log_backend_memory_contexts",
+        # write despite READ ONLY: statistics resets and index maintenance
+        "brin_summarize_new_values",
+        "brin_summarize_range",
+        "brin_desummarize_range",
+        "gin_clean_pending_list",
         # sequences change state even in a read-only transaction's eyes
         "nextval",
         "setval",
@@ -71,7 +81,15 @@ _PG_DENIED = frozenset(
         "pg_current_xact_id",
     }
 )
-_PG_DENIED_PREFIXES = ("lo_", "dblink", "pg_advisory", "pg_try_advisory", "pg_ls_")
+_PG_DENIED_PREFIXES = (
+    "lo_",
+    "dblink",
+    "pg_advisory",
+    "pg_try_advisory",
+    "pg_ls_",
+    "pg_stat_reset",
+    "pg_stat_statements_reset",
+)
 
 _DUCKDB_DENIED = frozenset(
     {
@@ -116,6 +134,9 @@ _DUCKDB_DENIED = frozenset(
         "getenv",
         "install_extension",
         "load_extension",
+        # sequences: setval persisted on a read-write DuckDB connection
+        "nextval",
+        "setval",
     }
 )
 _DUCKDB_DENIED_PREFIXES = ("read_", "http_")

@@ -313,3 +313,30 @@ def test_parentheses_inside_strings_and_comments_do_not_count():
     quoted = "SELECT '" + "(" * 100 + "' AS s -- " + "(" * 100 + "\n/* " + "(" * 100 + " */"
     assert check_query(quoted).kind == "select"
     assert check_query("SELECT " + "(" * 30 + "1" + ")" * 30).kind == "select"
+
+
+# --- SQL given as text, and writes READ ONLY does not stop (issue 10, item 3: the probe) --------
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "redshift"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM ts_stat('SELECT to_tsvector(''simple'', pg_read_file(''/etc/passwd''))')",
+        "SELECT ts_rewrite(to_tsquery('a'), 'SELECT CAST(pg_read_file(''/etc/passwd'') AS int)')",
+        "SELECT pg_stat_reset()",
+        "SELECT pg_stat_reset_shared('bgwriter')",
+        "SELECT brin_summarize_new_values('i'::regclass)",
+        "SELECT gin_clean_pending_list('i'::regclass)",
+    ],
+)
+def test_the_probes_postgres_routes_are_refused(sql, dialect):
+    with pytest.raises(UnsafeQueryError) as info:
+        check_query(sql, dialect=dialect)
+    assert info.value.kind == "function"
+
+
+@pytest.mark.parametrize("sql", ["SELECT setval('s', 777)", "SELECT nextval('s')"])
+def test_duckdb_sequences_are_refused(sql):
+    with pytest.raises(UnsafeQueryError, match="refused function"):
+        check_query(sql, dialect="duckdb")
