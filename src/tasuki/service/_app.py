@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tasuki.errors import TasukiError
+from tasuki.errors import ConfigError, TasukiError
 from tasuki.service._models import (
     ColumnOut,
     ErrorBody,
@@ -42,7 +42,7 @@ PARQUET = "application/vnd.apache.parquet"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _bearer = HTTPBearer(auto_error=False, description="A client token made by add_client().")
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 410, 416, 429)
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 410, 416, 429, 503)
 }
 
 
@@ -58,7 +58,17 @@ def _client(
             "by tasuki.service.add_client",
             status=401,
         )
-    name = service.tokens.client_for(credentials.credentials)
+    try:
+        name = service.tokens.client_for(credentials.credentials)
+    except ConfigError:
+        # The tokens file is missing or damaged (TokenStore logged which and why). Fail
+        # closed, and keep the server's paths out of an answer to an unauthenticated caller.
+        raise RefusedRequestError(
+            "the service cannot check tokens right now (its client list is unavailable); "
+            "try again in a minute, and tell the service operator if it persists",
+            status=503,
+            retryable=True,
+        ) from None
     if name is None:
         raise RefusedRequestError(
             "unknown or revoked token; ask the service operator for a new one", status=401
@@ -325,6 +335,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             "retryable": bool(exc.fields.get("retryable", False)),
         }
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 503:
+            headers = {"Retry-After": "30"}
         return _error(status, info, headers)
 
     @app.exception_handler(TasukiError)
@@ -353,4 +365,5 @@ def _refusal_type(status: int) -> str:
         410: "Expired",
         416: "RangeNotSatisfiable",
         429: "QueueFull",
+        503: "ServiceUnavailable",
     }.get(status, "Refused")

@@ -129,14 +129,50 @@ class TokenStore:
         self._stamp: tuple[int, int] | None = None
         self._from_file: dict[str, str] = {}
         self._lock = threading.Lock()
+        # The stamp of a tokens file that could not be read, and why: requests fail closed
+        # (503) until the file changes, and the reason is logged once per damaged version.
+        self._broken: tuple[tuple[int, int], ConfigError] | None = None
         if self._file is not None:
-            self._reload()
+            # Fail closed at start: a mistyped path must not serve with no clients.
+            try:
+                info = self._file.stat()
+            except FileNotFoundError:
+                raise ConfigError(
+                    f"tokens file {self._file} does not exist; check the path, or create it "
+                    "with `tasuki add-client NAME --tokens-file PATH` "
+                    "(tasuki.service.add_client)",
+                    file=str(self._file),
+                ) from None
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read tokens file {self._file}: {exc.strerror or exc}",
+                    file=str(self._file),
+                ) from exc
+            self._from_file = read_tokens_file(self._file)
+            self._stamp = (info.st_mtime_ns, info.st_size)
 
     def client_for(self, token: str) -> str | None:
-        """The client name for ``token``, or None when no client has it."""
+        """The client name for ``token``, or None when no client has it.
+
+        Raises:
+            ConfigError: The tokens file is missing or damaged (and the token is not one of
+                the fixed ``clients``): who holds which token cannot be told, so the caller
+                must fail closed.
+        """
         digest = hash_token(token).encode()
+        try:
+            entries = self._entries()
+        except ConfigError:
+            found = self._match(digest, self._fixed)
+            if found is None:
+                raise
+            return found
+        return self._match(digest, entries)
+
+    @staticmethod
+    def _match(digest: bytes, entries: Mapping[str, str]) -> str | None:
         found: str | None = None
-        for name, stored in self._entries().items():
+        for name, stored in entries.items():
             # compare_digest on every entry, no early exit: timing says nothing about which
             # entry (or whether any) matched.
             if hmac.compare_digest(digest, stored.encode()) and found is None:
@@ -155,19 +191,39 @@ class TokenStore:
     def _reload(self) -> None:
         if self._file is None:
             return
+        problem: ConfigError | None = None
         try:
             info = self._file.stat()
-        except FileNotFoundError:
-            with self._lock:
-                self._from_file, self._stamp = {}, None
-            return
-        stamp = (info.st_mtime_ns, info.st_size)
+            stamp = (info.st_mtime_ns, info.st_size)
+        except OSError as exc:
+            stamp = (-1, -1)
+            problem = ConfigError(
+                f"cannot read tokens file {self._file}: {exc.strerror or exc}",
+                file=str(self._file),
+            )
         with self._lock:
             if stamp == self._stamp:
                 return
-        entries = read_tokens_file(self._file)
+            broken = self._broken
+        if broken is not None and broken[0] == stamp:
+            raise broken[1]  # already logged
+        try:
+            if problem is not None:
+                raise problem
+            entries = read_tokens_file(self._file)
+        except ConfigError as exc:
+            # Fail closed: no client from the file is accepted until it is repaired. The
+            # path goes to the operator's log, never to the (unauthenticated) caller.
+            with self._lock:
+                self._from_file, self._stamp, self._broken = {}, None, (stamp, exc)
+            logger.error(
+                "refusing requests with tokens from %s until it is fixed: %s", self._file, exc
+            )
+            raise
         with self._lock:
-            self._from_file, self._stamp = entries, stamp
+            if self._broken is not None:
+                logger.warning("tokens file %s is readable again", self._file)
+            self._from_file, self._stamp, self._broken = entries, stamp, None
         logger.debug("read %d client(s) from %s", len(entries), self._file)
 
 
