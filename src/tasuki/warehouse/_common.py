@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import re
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import redact
 from tasuki.errors import WarehouseError
 from tasuki.warehouse._result import Manifest, PartInfo, QueryResult, jsonable
 
@@ -32,11 +32,6 @@ DEFAULT_TIMEOUT = 3600.0
 def utcnow() -> dt.datetime:
     """The current time in UTC."""
     return dt.datetime.now(dt.UTC)
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def check_timeout(timeout: float | None, default: float) -> float:

@@ -16,6 +16,7 @@ import threading
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import redact
 from tasuki.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -163,9 +164,9 @@ def connect(
     url = str(url)
     if "://" not in url:
         raise ConfigError(
-            f"warehouse URL {url!r} has no scheme; expected e.g. duckdb:///path/to.db, "
+            f"warehouse URL {redact(url)!r} has no scheme; expected e.g. duckdb:///path/to.db, "
             "postgresql://user@host:5432/db, redshift://..., bigquery://project/dataset",
-            url=url,
+            url=redact(url),
         )
     scheme = url.split("://", 1)[0]
     cls = get_warehouse_class(scheme)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from tasuki._redact import redact
 from tasuki.errors import PermissionDeniedError, WarehouseError
 from tasuki.warehouse._common import DEFAULT_TIMEOUT, BaseWarehouse, check_timeout, utcnow
 from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS, PartsRoot, PartWriter
@@ -85,7 +86,9 @@ class DuckDBWarehouse(BaseWarehouse):
     def from_url(cls, url: str, *, parts_dir: str | None = None, **options: Any) -> DuckDBWarehouse:
         """``duckdb:///abs/path.db``, ``duckdb://relative/path.db``, ``duckdb://`` (memory)."""
         if not url.lower().startswith("duckdb://"):
-            raise WarehouseError(f"not a DuckDB URL: {url!r}; expected duckdb:///path/to.db")
+            raise WarehouseError(
+                f"not a DuckDB URL: {redact(url)!r}; expected duckdb:///path/to.db"
+            )
         path = url[len("duckdb://") :] or MEMORY
         return cls(path, parts_dir=parts_dir, **options)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tasuki._redact import redact
 from tasuki.errors import (
     PermissionDeniedError,
     QuerySyntaxError,
@@ -77,8 +78,10 @@ def translate(
     """
     state = sqlstate_of(exc)
     details = _details(exc)
-    primary = details.get("PG_DIAG_MESSAGE_PRIMARY") or _primary(str(exc))
-    lower = str(exc).lower()
+    # libpq may quote the connection string back (a bad URI parameter, for one).
+    raw = redact(exc)
+    primary = redact(details.get("PG_DIAG_MESSAGE_PRIMARY") or _primary(raw))
+    lower = raw.lower()
     if state == "57014":
         if "statement timeout" in lower:
             limit = f" of {timeout:g} s" if timeout is not None else ""
@@ -116,7 +119,7 @@ def translate(
     ):
         return WarehouseConnectionError(
             f"PostgreSQL at {url} could not be reached or dropped the connection: "
-            f"{_first_line(primary or str(exc))}",
+            f"{_first_line(primary or raw)}",
             url=url,
             sqlstate=state,
         )
@@ -129,7 +132,7 @@ def translate(
             sqlstate=state,
         )
     return WarehouseError(
-        f"PostgreSQL error{f' {state}' if state else ''}: {_first_line(primary or str(exc))}",
+        f"PostgreSQL error{f' {state}' if state else ''}: {_first_line(primary or raw)}",
         sqlstate=state,
     )
 
