@@ -585,3 +585,63 @@ def add_client_cmd(
     from tasuki.service import add_client
 
     typer.echo(add_client(tokens_file, name, replace=replace))
+
+
+warehouse_app = typer.Typer(
+    help="Warehouse administration.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(warehouse_app, name="warehouse")
+
+
+@warehouse_app.command(name="reader-role")
+@_errors_exit_2
+def reader_role_cmd(
+    name: Annotated[str, typer.Argument(help="The login role to create or bring up to date.")],
+    database: Annotated[str, typer.Option(help="The database it may connect to.")],
+    schema: Annotated[
+        list[str] | None,
+        typer.Option(help="A schema it may read (repeatable); default: every table."),
+    ] = None,
+    statement_timeout: Annotated[str, typer.Option(help="Limit per statement.")] = "15min",
+    idle_timeout: Annotated[str, typer.Option(help="Limit on an idle transaction.")] = "1min",
+    connection_limit: Annotated[int, typer.Option(help="Concurrent sessions.")] = 16,
+    password_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding its password.")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Run the SQL on --url instead of printing it.")
+    ] = False,
+    url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL of a role that may create roles.")
+    ] = None,
+) -> None:
+    """Print (or run with --apply) the SQL for a least-privilege PostgreSQL reader role.
+
+    The role reads (every table through pg_read_all_data, or the named schemas), every
+    transaction is read-only by default, and statement and idle-transaction timeouts are
+    enforced by the server. The password is read from --password-env and never printed.
+    """
+    import os
+
+    from tasuki.errors import ConfigError
+    from tasuki.warehouse.postgres._roles import ReaderRole, apply_reader_role, reader_role_sql
+
+    role = ReaderRole(
+        name, database, tuple(schema or ()), statement_timeout, idle_timeout, connection_limit
+    )
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        if not password:
+            raise ConfigError(
+                f"--password-env {password_env}: the variable is not set or empty",
+                variable=password_env,
+            )
+    if not apply:
+        for sql in reader_role_sql(role, password="********" if password else None):
+            typer.echo(f"{sql};")
+        return
+    if not url:
+        raise ConfigError("--apply needs --url: the server to create the role on")
+    apply_reader_role(url, role, password=password)
+    typer.echo(f"reader role {name!r} is ready on database {database!r}", err=True)
