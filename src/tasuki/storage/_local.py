@@ -27,6 +27,7 @@ import time
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from tasuki.errors import WorkspaceUnreachableError
+from tasuki.storage._disk import disk_error
 from tasuki.storage._keys import (
     LOCKS_DIR,
     check_key,
@@ -345,7 +346,11 @@ class LocalStore(RedisLeases):
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write ``data`` to ``key`` atomically: a temporary in staging, then a rename."""
         path = self._prefix + check_key(key)
-        head, tmp, fd = self._open_temp(path)
+        try:
+            head, tmp, fd = self._open_temp(path)
+        except OSError as exc:
+            self._raise_disk_error(exc, path)
+            raise
         try:
             try:
                 written = os.write(fd, data)
@@ -358,12 +363,19 @@ class LocalStore(RedisLeases):
             finally:
                 os.close(fd)
             self._publish(tmp, path, head)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            self._raise_disk_error(exc, path)
             raise
         if self.fsync:
             _fsync_dir(head)
+
+    def _raise_disk_error(self, exc: BaseException, path: str) -> None:
+        """Raise a StorageError naming ``path`` and this workspace if ``exc`` is a disk error."""
+        error = disk_error(exc, path=path, root=self.root)
+        if error is not None:
+            raise error from exc
 
     def open_atomic(self, key: str) -> _AtomicFile:
         """A binary file to write; it replaces ``key`` on clean exit, vanishes on an exception."""
@@ -378,18 +390,23 @@ class LocalStore(RedisLeases):
         temporary folder is deleted and ``key`` is left as it was.
         """
         path = self._prefix + check_key(key)
-        head, tmp = self._temp_for(path)
         try:
-            os.mkdir(tmp)
-        except FileNotFoundError:
-            self._ready_dirs.discard(head)
-            self._prepare_dir(head)
-            os.mkdir(tmp)
+            head, tmp = self._temp_for(path)
+            try:
+                os.mkdir(tmp)
+            except FileNotFoundError:
+                self._ready_dirs.discard(head)
+                self._prepare_dir(head)
+                os.mkdir(tmp)
+        except OSError as exc:
+            self._raise_disk_error(exc, path)
+            raise
         try:
             yield tmp
             self._publish_dir(tmp, path, head)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            self._raise_disk_error(exc, path)
             raise
         if self.fsync:
             _fsync_dir(head)
@@ -478,7 +495,11 @@ class _AtomicFile:
         self._file: BinaryIO | None = None
 
     def __enter__(self) -> BinaryIO:
-        self._head, self._tmp, fd = self._store._open_temp(self._path)
+        try:
+            self._head, self._tmp, fd = self._store._open_temp(self._path)
+        except OSError as exc:
+            self._store._raise_disk_error(exc, self._path)
+            raise
         self._file = cast("BinaryIO", open(fd, "wb", closefd=True))
         return self._file
 
@@ -497,6 +518,10 @@ class _AtomicFile:
                 f.close()
             with contextlib.suppress(OSError):
                 os.unlink(self._tmp)
+            if exc is not None:
+                # A format's write into the file met a full disk: say which file, which
+                # workspace, and what to do (raised from the original error).
+                self._store._raise_disk_error(exc, self._path)
             return
         try:
             f.close()  # the caller may already have closed it; close() is then a no-op
@@ -507,9 +532,10 @@ class _AtomicFile:
                 finally:
                     os.close(fd)
             self._store._publish(self._tmp, self._path, self._head)
-        except BaseException:
+        except BaseException as error:
             with contextlib.suppress(OSError):
                 os.unlink(self._tmp)
+            self._store._raise_disk_error(error, self._path)
             raise
         if self._store.fsync:
             _fsync_dir(self._path.rpartition("/")[0])
