@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tasuki._redact import redact
 from tasuki.errors import ConfigError
 
 __all__ = [
@@ -98,7 +99,7 @@ class SourceConfig(_Model):
     def _mysql_url(cls, url: str) -> str:
         if not url.startswith(("mysql://", "mariadb://")):
             raise ValueError(
-                f"{url!r} is not a MySQL URL; use mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+                f"{redact(url)!r} is not a MySQL URL; use mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
             )
         return url
 
@@ -114,7 +115,7 @@ class TargetConfig(_Model):
     def _target_url(cls, url: str) -> str:
         if not url.startswith(("postgresql://", "postgres://", "duckdb://")):
             raise ValueError(
-                f"{url!r} is not a supported target; use postgresql://USER@HOST:PORT/DB or "
+                f"{redact(url)!r} is not a supported target; use postgresql://USER@HOST:PORT/DB or "
                 "duckdb:///PATH.db"
             )
         return url
@@ -294,8 +295,8 @@ def _describe(exc: ValidationError, raw: dict[str, Any], file: Path) -> str:
         elif err["type"] == "missing":
             message = "required key is missing"
         elif "input" in err and err["type"] not in ("value_error", "model_type", "dict_type"):
-            message = f"{message} (got {err['input']!r})"
-        lines.append(f"  {where}: {message}")
+            message = f"{message} (got {redact(repr(err['input']))})"
+        lines.append(f"  {where}: {redact(message)}")
     count = len(lines)
     return f"{file}: {count} problem{'s' if count > 1 else ''} in the migration config\n" + (
         "\n".join(lines)

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import redact
 from tasuki.errors import MigrationError
 from tasuki.migrate._common import LoadOutcome, cursor_condition, cursor_to_text, newer_cursor
 from tasuki.migrate._drift import diff_columns
@@ -88,9 +89,9 @@ def _path(url: str) -> str:
     path = url.removeprefix("duckdb://")
     if path in ("", "/", "/:memory:"):
         raise MigrationError(
-            f"target URL {url!r} names no database file; use duckdb:///absolute/path.db "
+            f"target URL {redact(url)!r} names no database file; use duckdb:///absolute/path.db "
             "(an in-memory database would vanish when the load ends)",
-            url=url,
+            url=redact(url),
         )
     return path
 
@@ -126,7 +127,9 @@ def load_duckdb(
             conn = duckdb.connect(path)
         except (duckdb.Error, OSError) as exc:
             raise MigrationError(
-                f"cannot open DuckDB target {path!r}: {exc}", url=url, table=spec.name
+                f"cannot open DuckDB target {path!r}: {redact(exc)}",
+                url=redact(url),
+                table=spec.name,
             ) from exc
         try:
             return _load(conn, schema, spec, source, plans, batches, counter, incremental)

@@ -18,6 +18,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import redact
 from tasuki.errors import MigrationError
 from tasuki.migrate._common import (
     BatchSource,
@@ -79,10 +80,10 @@ class PostgresTarget:
             self.conn: psycopg.Connection[Any] = psycopg.connect(url, connect_timeout=10)
         except (psycopg.Error, psycopg.ProgrammingError) as exc:
             raise MigrationError(
-                f"cannot connect to the target {_redact(url)!r}: {str(exc).strip()}. Check the "
+                f"cannot connect to the target {redact(url)!r}: {redact(exc).strip()}. Check the "
                 "URL (postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE), that the server runs "
                 "and that the database exists.",
-                url=_redact(url),
+                url=redact(url),
             ) from exc
 
     def close(self) -> None:
@@ -348,15 +349,6 @@ def _column_ddl(source: SourceTable) -> str:
     return ", ".join(parts)
 
 
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url
-
-
 def load_postgres(
     url: str,
     schema: str | None,
@@ -415,7 +407,7 @@ def load_postgres(
         raise MigrationError(
             f"loading {spec.name!r} into {schema}.{table} failed and was rolled back (the "
             f"previous table and cursor are unchanged): {type(exc).__name__}: "
-            f"{str(exc).strip()}",
+            f"{redact(exc).strip()}",
             table=spec.name,
             target=f"{schema}.{table}",
             sqlstate=getattr(exc, "sqlstate", None),

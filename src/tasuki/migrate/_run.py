@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from tasuki._redact import redact
 from tasuki.errors import MigrationError, TasukiError
 from tasuki.migrate._common import Counter, Progress, ProgressCallback
 from tasuki.migrate._source import SourceTable, cursor_kind, describe_table, read_batches
@@ -115,9 +116,9 @@ def migrate_table(
         run = load_postgres
     else:
         raise MigrationError(
-            f"target URL {target_url.split('@')[-1]!r} has an unsupported scheme; use "
+            f"target URL {redact(target_url)!r} has an unsupported scheme; use "
             "postgresql://USER@HOST:PORT/DB or duckdb:///PATH.db",
-            target=target_url.split("@")[-1],
+            target=redact(target_url),
         )
     counter = Counter(table_spec.name, notify)
     batch_rows, chunk_rows = source.batch_sizes(batch_rows, chunk_rows)

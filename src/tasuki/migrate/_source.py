@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from tasuki._redact import redact
 from tasuki.errors import MigrationError
 from tasuki.migrate._types import ColumnPlan, Kind, SourceColumn, plan_column, quote_mysql
 
@@ -92,9 +93,9 @@ def parse_mysql_url(url: str) -> dict[str, Any]:
     parts = urlsplit(url)
     if parts.scheme not in ("mysql", "mariadb") or not parts.path.strip("/"):
         raise MigrationError(
-            f"source URL {_redact(url)!r} is not a MySQL URL with a database. Expected "
+            f"source URL {redact(url)!r} is not a MySQL URL with a database. Expected "
             "mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (mariadb:// also works).",
-            url=_redact(url),
+            url=redact(url),
         )
     return {
         "host": parts.hostname or "127.0.0.1",
@@ -110,13 +111,6 @@ def connectorx_url(url: str) -> str:
     return "mysql" + url[len("mariadb") :] if url.startswith("mariadb:") else url
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url
-
-
 def _connect(url: str) -> Any:
     import pymysql
 
@@ -125,9 +119,9 @@ def _connect(url: str) -> Any:
         return pymysql.connect(**args, connect_timeout=10, charset="utf8mb4", autocommit=True)
     except pymysql.err.MySQLError as exc:
         raise MigrationError(
-            f"cannot connect to the source {_redact(url)!r}: {exc}. Check host, port, user, "
+            f"cannot connect to the source {redact(url)!r}: {redact(exc)}. Check host, port, user, "
             "password and that the database exists.",
-            url=_redact(url),
+            url=redact(url),
         ) from exc
 
 
@@ -192,8 +186,8 @@ def describe_table(url: str, table: str) -> SourceTable:
             avg_row_bytes = int(found[0]) if found and found[0] else None
     except pymysql.err.MySQLError as exc:
         raise MigrationError(
-            f"reading the columns of source table {table!r} from {_redact(url)!r} failed: "
-            f"{exc}. Check that the user may read information_schema and the table.",
+            f"reading the columns of source table {table!r} from {redact(url)!r} failed: "
+            f"{redact(exc)}. Check that the user may read information_schema and the table.",
             table=table,
         ) from exc
     finally:
@@ -335,7 +329,7 @@ def _count(url: str, source: SourceTable, where: str) -> int:
             row = cur.fetchone()
     except Exception as exc:
         raise MigrationError(
-            f"counting new rows of source table {source.name!r} failed: {exc}",
+            f"counting new rows of source table {source.name!r} failed: {redact(exc)}",
             table=source.name,
         ) from exc
     finally:
@@ -363,7 +357,7 @@ def _stream(url: str, sql: str, source: SourceTable, batch_rows: int) -> Iterato
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit | MigrationError):
             raise
         raise MigrationError(
-            f"reading source table {source.name!r} from {_redact(url)!r} failed: "
+            f"reading source table {source.name!r} from {redact(url)!r} failed: "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
             table=source.name,
         ) from exc
