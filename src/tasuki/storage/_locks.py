@@ -28,6 +28,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
+from tasuki._redact import redact
 from tasuki.errors import LockTimeoutError, StorageError, WorkspaceUnreachableError
 from tasuki.storage._keys import holder_description
 
@@ -286,16 +287,16 @@ class RedisLease(_LeaseBase):
             return fn()
         except redis.exceptions.ConnectionError as exc:
             raise WorkspaceUnreachableError(
-                f"Redis at {self.redis_url!r} (used for leases of workspace {self.url!r}) is not "
-                f"reachable: {exc}. Start Redis, fix the redis_url setting, or leave it unset to "
-                "use the workspace's own locks.",
-                url=self.redis_url,
-                cause=str(exc),
+                f"Redis at {redact(self.redis_url)!r} (used for leases of workspace "
+                f"{redact(self.url)!r}) is not reachable: {redact(exc)}. Start Redis, fix the "
+                "redis_url setting, or leave it unset to use the workspace's own locks.",
+                url=redact(self.redis_url),
+                cause=redact(exc),
             ) from exc
 
     def describe_lock(self) -> str:
         """The Redis key."""
-        return f"Redis key {self.name!r} at {self.redis_url}"
+        return f"Redis key {redact(self.name)!r} at {redact(self.redis_url)}"
 
 
 class MarkerLease(_LeaseBase):
@@ -451,9 +452,10 @@ def redis_client(redis_url: str, url: str) -> redis.Redis:
         import redis
     except ImportError as exc:
         raise WorkspaceUnreachableError(
-            f"leases for workspace {url!r} were asked to use Redis at {redis_url!r}, but the "
+            f"leases for workspace {redact(url)!r} were asked to use Redis at "
+            f"{redact(redis_url)!r}, but the "
             "'redis' package is not installed: pip install 'tasuki[redis]'",
-            url=redis_url,
+            url=redact(redis_url),
             cause=str(exc),
         ) from exc
     return redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=30)
@@ -467,11 +469,11 @@ def check_redis(client: redis.Redis, redis_url: str, url: str) -> None:
         client.ping()
     except redis.exceptions.RedisError as exc:
         raise WorkspaceUnreachableError(
-            f"Redis at {redis_url!r} (used for leases of workspace {url!r}) is not reachable: "
-            f"{type(exc).__name__}: {exc}. Start Redis, fix the redis_url setting, or leave it "
-            "unset to use the workspace's own locks.",
-            url=redis_url,
-            cause=f"{type(exc).__name__}: {exc}",
+            f"Redis at {redact(redis_url)!r} (used for leases of workspace {redact(url)!r}) is "
+            f"not reachable: {type(exc).__name__}: {redact(exc)}. Start Redis, fix the redis_url "
+            "setting, or leave it unset to use the workspace's own locks.",
+            url=redact(redis_url),
+            cause=f"{type(exc).__name__}: {redact(exc)}",
         ) from exc
 
 
