@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasuki.errors import WarehouseError
+from tasuki.errors import StorageError, WarehouseError
+from tasuki.storage._disk import disk_error
 from tasuki.warehouse._arrow import Conformer
 from tasuki.warehouse._fs import filesystem, join_url
 from tasuki.warehouse._result import PartInfo
@@ -145,7 +146,11 @@ class PartWriter:
         self.part_bytes = part_bytes
         self.compression_level = compression_level
         self.fs, self._dir_path = filesystem(self.directory, storage_options)
-        self.fs.create_dir(self._dir_path, recursive=True)
+        try:
+            self.fs.create_dir(self._dir_path, recursive=True)
+        except OSError as exc:
+            self._raise_disk_error(exc, self.directory)
+            raise
         self.parts: list[PartInfo] = []
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
@@ -171,8 +176,12 @@ class PartWriter:
             return
         if self._queue is not None:
             self._put(batch)
-        else:
+            return
+        try:
             self._add(batch)
+        except OSError as exc:
+            self._raise_disk_error(exc)
+            raise
 
     def close(self) -> list[PartInfo]:
         """Flush and close the last part; the parts written, in order."""
@@ -182,8 +191,12 @@ class PartWriter:
             self._queue = None
         if self._error is not None:
             raise self._error
-        self._flush()
-        self._finish_part()
+        try:
+            self._flush()
+            self._finish_part()
+        except OSError as exc:
+            self._raise_disk_error(exc)
+            raise
         return list(self.parts)
 
     def abort(self) -> None:
@@ -212,6 +225,20 @@ class PartWriter:
         except (FileNotFoundError, OSError):
             logger.debug("removing %s failed", self.directory, exc_info=True)
 
+    def _raise_disk_error(self, exc: BaseException, path: str | None = None) -> None:
+        """Raise a StorageError naming the part and the results folder for a disk error.
+
+        A full results folder is the machine's problem, not the warehouse's: it must not
+        read as a (PostgreSQL, DuckDB) query error.
+        """
+        if path is None:
+            path = join_url(self.directory, self._name) if self._name else self.directory
+        error = disk_error(
+            exc, path=path, root=self.directory.rpartition("/")[0], kind="results folder"
+        )
+        if error is not None:
+            raise error from exc
+
     def _put(self, item: pa.RecordBatch | None) -> None:
         queue_ = self._queue
         while queue_ is not None:
@@ -234,6 +261,10 @@ class PartWriter:
             try:
                 self._add(item)
             except BaseException as exc:  # handed to the producer on its next write/close
+                try:
+                    self._raise_disk_error(exc)
+                except StorageError as error:
+                    exc = error
                 self._error = exc
 
     def _add(self, batch: pa.RecordBatch) -> None:

@@ -10,7 +10,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from tasuki.errors import WarehouseError
+from tasuki.errors import StorageError, WarehouseError
 from tasuki.warehouse._common import (
     DEFAULT_TIMEOUT,
     BaseWarehouse,
@@ -309,7 +309,10 @@ class _Run:
             writer.abort()
         if first is not exc:
             return first  # another range failed first; that is the cause
-        if isinstance(exc, WarehouseError | _Stopped) or not isinstance(exc, Exception):
+        # A full results folder (StorageError from the part writer) is not a warehouse error.
+        if isinstance(exc, WarehouseError | StorageError | _Stopped) or not isinstance(
+            exc, Exception
+        ):
             return exc
         translated = translate(exc, url=self.wh.url, sql=sql, timeout=self.seconds)
         with self.lock:
