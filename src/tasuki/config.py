@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tasuki._redact import redact
 from tasuki.errors import ConfigError
 
 __all__ = ["NotifySettings", "Settings", "load_settings", "workspace_origin"]
@@ -239,7 +240,11 @@ def load_settings(
     try:
         return Settings(**merged, source=source)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source), errors=exc.errors(include_url=False)) from None
+        errors = [
+            {**e, "input": redact(e["input"])} if isinstance(e.get("input"), str) else e
+            for e in exc.errors(include_url=False)
+        ]
+        raise ConfigError(_describe(exc, source), errors=errors) from None
 
 
 def _describe(exc: ValidationError, source: dict[str, str]) -> str:
@@ -259,7 +264,7 @@ def _describe(exc: ValidationError, source: dict[str, str]) -> str:
             )
         else:
             lines.append(
-                f"  - {loc} = {err.get('input')!r} (from {where}): {err['msg']}"
+                f"  - {loc} = {redact(repr(err.get('input')))} (from {where}): {redact(err['msg'])}"
                 + (
                     f"; allowed: {err['ctx']['expected']}"
                     if "expected" in err.get("ctx", {})

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from tasuki._redact import redact
 from tasuki.cli._params import make_task, parse_param_args
 from tasuki.config import Settings, load_settings, workspace_origin
 from tasuki.core.graph import build_graph
@@ -53,7 +54,7 @@ def _errors_exit_2(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except TasukiError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {redact(exc)}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -84,7 +85,7 @@ def open_workspace(settings: Settings) -> Store:
     stderr, so that ``--format json`` / ``--json`` output on stdout stays parseable.
     """
     store = _open_store(settings)
-    typer.echo(f"workspace: {store.url} (from {workspace_origin(settings)})", err=True)
+    typer.echo(f"workspace: {redact(store.url)} (from {workspace_origin(settings)})", err=True)
     return store
 
 

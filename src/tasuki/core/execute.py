@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import redact
 from tasuki.core import context
 from tasuki.core.code import code_fingerprint, code_keys, code_of
 from tasuki.core.params import to_jsonable
@@ -238,9 +239,9 @@ class TaskLogHandler(logging.Handler):
         if tail is None:
             return
         try:
-            tail.append(self.format(record))
+            tail.append(redact(self.format(record)))
         except Exception:  # a broken log call must not fail the task
-            tail.append(str(record.msg))
+            tail.append(redact(record.msg))
 
 
 def _is_retryable(exc: BaseException) -> bool:

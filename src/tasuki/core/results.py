@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import redact
+
 if TYPE_CHECKING:
     from tasuki.core.graph import Graph
     from tasuki.core.task import Task
@@ -26,6 +28,12 @@ class ErrorInfo:
     message: str
     traceback: str
     retryable: bool = False
+
+    def __post_init__(self) -> None:
+        # Messages and tracebacks reach records, logs, notifications and the CLI: a connection
+        # string a driver quoted must not ride along.
+        object.__setattr__(self, "message", redact(self.message))
+        object.__setattr__(self, "traceback", redact(self.traceback))
 
     def to_json(self) -> dict[str, Any]:
         """Plain form for reports and notifications."""
