@@ -7,6 +7,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import redact
 from tasuki.errors import ConfigError, TasukiError
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def run_query_command(
         0 on success, 1 when the query failed, 2 for bad arguments or settings.
     """
     from rich.console import Console
+    from rich.markup import escape
 
     out = console or Console()
     err = console or Console(stderr=True)
@@ -74,8 +76,8 @@ def run_query_command(
 
             if not token:
                 raise ConfigError(
-                    f"a token is needed for the query service at {service_url}; pass --token "
-                    "(made by `tasuki serve add-client` / tasuki.service.add_client)"
+                    f"a token is needed for the query service at {redact(service_url)}; pass "
+                    "--token (made by `tasuki serve add-client` / tasuki.service.add_client)"
                 )
             with QueryClient(service_url, token) as client:
                 result: QueryResult = client.query(sql, params)
@@ -87,11 +89,14 @@ def run_query_command(
             result = wh.query(sql, params)
             return _emit(result, output, suffix, limit_preview, out, started)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(redact(exc))}", highlight=False, markup=True)
         return 2
     except TasukiError as exc:
         position = getattr(exc, "position", None)
-        err.print(f"[red]query failed ({type(exc).__name__}):[/red] {exc}", highlight=False)
+        err.print(
+            f"[red]query failed ({type(exc).__name__}):[/red] {escape(redact(exc))}",
+            highlight=False,
+        )
         if isinstance(position, int):
             err.print(f"  at character {position}", highlight=False)
         return 1

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasuki._redact import redact
 from tasuki.errors import ConfigError
 
 __all__ = ["ServiceConfig", "resolve_warehouse"]
@@ -151,9 +152,9 @@ def resolve_warehouse(warehouse: str | None, names: Mapping[str, str] | None = N
         return names[warehouse]
     known = ", ".join(sorted(names)) or "none"
     raise ConfigError(
-        f"warehouse {warehouse!r} is neither a URL nor a configured name (known: {known}); "
+        f"warehouse {redact(warehouse)!r} is neither a URL nor a configured name (known: {known}); "
         "pass a URL such as postgresql://user@host/db, or add it under [warehouses] in "
         "tasuki.toml",
-        warehouse=warehouse,
+        warehouse=redact(warehouse),
         known=sorted(names),
     )

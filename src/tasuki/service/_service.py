@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import redact
 from tasuki.errors import WarehouseError
 from tasuki.service._auth import TokenStore
 from tasuki.service._models import TERMINAL
@@ -192,7 +193,7 @@ class QueryService:
                     "submit the query again",
                 )
             self._jobs[job.id] = job
-        logger.info("recovered %d query record(s) from %s", len(self._jobs), self.store.url)
+        logger.info("recovered %d query record(s) from %s", len(self._jobs), redact(self.store.url))
 
     # -- requests -----------------------------------------------------------------------
 

@@ -107,17 +107,18 @@ def run_job(job: JobMessage) -> tuple[str, Any]:
 
 def error_info(exc: BaseException) -> dict[str, Any]:
     """An exception as the JSON fields of :class:`tasuki.service._models.ErrorInfo`."""
+    from tasuki._redact import redact
     from tasuki.errors import TasukiError
 
     fields: dict[str, Any] = {
         "type": type(exc).__name__,
-        "message": str(exc) or type(exc).__name__,
+        "message": redact(exc) or type(exc).__name__,
         "retryable": bool(getattr(exc, "retryable", False)),
     }
     if not isinstance(exc, TasukiError):
         # Not one of ours: say so, keep the original type in the message.
         fields["type"] = "WarehouseError"
-        fields["message"] = f"{type(exc).__name__}: {exc}"
+        fields["message"] = f"{type(exc).__name__}: {redact(exc)}"
     for key in ("position", "line", "column"):
         value = getattr(exc, key, None)
         if isinstance(value, int) and not isinstance(value, bool):
