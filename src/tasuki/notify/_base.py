@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from tasuki._redact import redact
 from tasuki.errors import ConfigError, NotificationError
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class DeliveryFailure(Exception):
         retryable: bool = True,
         retry_after: float | None = None,
     ) -> None:
+        reason = redact(reason)  # a transport's text may quote a URL with credentials
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -57,7 +59,8 @@ def redact_url(url: str) -> str:
     """A webhook URL safe to log: scheme, host and first path segment only.
 
     Slack webhook URLs (and many others) carry their secret in the path or query, so logs
-    and error messages show ``https://hooks.slack.com/services/***`` instead.
+    and error messages show ``https://hooks.slack.com/services/***`` instead. Stricter than
+    :func:`tasuki._redact.redact`, which every other message uses: a webhook's path is its secret.
 
     Args:
         url: The configured URL.
