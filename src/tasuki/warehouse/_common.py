@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from tasuki.warehouse._safety import CheckedQuery
     from tasuki.warehouse.base import Params
 
-__all__ = ["DEFAULT_TIMEOUT", "BaseWarehouse", "redact", "utcnow"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_TIMEOUT",
+    "BaseWarehouse",
+    "check_timeout",
+    "redact",
+    "timeout_ms",
+    "utcnow",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +42,47 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+MAX_TIMEOUT = 2_147_483.647
+"""The largest timeout, in seconds: PostgreSQL's and Redshift's largest ``statement_timeout``
+(2**31 - 1 ms, about 24.8 days)."""
+
+
 def check_timeout(timeout: float | None, default: float) -> float:
-    """The timeout to use, validated."""
+    """The timeout to use (``timeout``, or ``default`` when it is None), validated.
+
+    A timeout is a number of seconds greater than 0 and at most :data:`MAX_TIMEOUT`. Every
+    other value is refused, not mapped: 0, a negative number, NaN and infinity (which a
+    server would read as "no limit" or reject), a bool, a string, and a number past the
+    largest limit the servers accept. Tiny values are allowed; :func:`timeout_ms` rounds
+    them up to 1 ms.
+
+    Raises:
+        WarehouseError: With ``parameter="timeout"`` and the ``timeout`` given.
+    """
     value = default if timeout is None else timeout
-    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= MAX_TIMEOUT
+    ):
         raise WarehouseError(
-            f"timeout must be a positive number of seconds, got {value!r}", timeout=value
+            f"timeout must be a positive number of seconds, at most {MAX_TIMEOUT} "
+            f"(about 24.8 days), got {value!r}; there is no 'no timeout' value",
+            parameter="timeout",
+            timeout=value,
         )
     return float(value)
+
+
+def timeout_ms(seconds: float) -> int:
+    """``seconds`` (from :func:`check_timeout`) as the server's whole milliseconds.
+
+    Rounded up, never down, and at least 1: ``statement_timeout = 0`` means no limit to
+    PostgreSQL and Redshift, so a tiny timeout must not become 0. The product is rounded to
+    a nanosecond first, so ``0.57`` is 570 ms, not 571.
+    """
+    return min(max(1, math.ceil(round(seconds * 1000, 6))), 2**31 - 1)
 
 
 class BaseWarehouse:

@@ -20,7 +20,13 @@ from tasuki.errors import (
     WarehouseConnectionError,
     WarehouseError,
 )
-from tasuki.warehouse._common import DEFAULT_TIMEOUT, BaseWarehouse, check_timeout, utcnow
+from tasuki.warehouse._common import (
+    DEFAULT_TIMEOUT,
+    BaseWarehouse,
+    check_timeout,
+    timeout_ms,
+    utcnow,
+)
 from tasuki.warehouse._fs import filesystem, join_url
 from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS
 from tasuki.warehouse._result import QueryResult, new_query_id
@@ -366,7 +372,7 @@ def _job_config(seconds: float) -> Any:
         from google.cloud import bigquery
     except ImportError:
         return None
-    return bigquery.QueryJobConfig(job_timeout_ms=round(seconds * 1000))
+    return bigquery.QueryJobConfig(job_timeout_ms=timeout_ms(seconds))
 
 
 def _cancel_quietly(job: Any) -> None:

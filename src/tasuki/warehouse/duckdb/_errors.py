@@ -14,12 +14,21 @@ from tasuki.errors import (
     WarehouseError,
 )
 
-__all__ = ["translate"]
+__all__ = ["timed_out", "translate"]
 
 _MISSING = re.compile(
     r"(Table|Schema|Catalog|View)(?: with name)? \"?([^\s\"!]+)\"? does not exist"
 )
 _LINE = re.compile(r"LINE (\d+): (.*)\n(\s*)\^")
+
+
+def timed_out(timeout: float) -> QueryTimeoutError:
+    """The error for a query our timer interrupted after ``timeout`` seconds."""
+    return QueryTimeoutError(
+        f"the DuckDB query ran past its timeout of {timeout:g} s and was interrupted; "
+        "raise timeout= or make the query cheaper",
+        timeout=timeout,
+    )
 
 
 def translate(exc: Exception, *, database: str, timeout: float | None = None) -> WarehouseError:
@@ -30,11 +39,7 @@ def translate(exc: Exception, *, database: str, timeout: float | None = None) ->
     first = text.split("\n", 1)[0]
     if isinstance(exc, duckdb.InterruptException):
         if timeout is not None:
-            return QueryTimeoutError(
-                f"the DuckDB query ran past its timeout of {timeout:g} s and was interrupted; "
-                "raise timeout= or make the query cheaper",
-                timeout=timeout,
-            )
+            return timed_out(timeout)
         return WarehouseError(f"the DuckDB query was interrupted: {first}", database=database)
     if isinstance(exc, duckdb.CatalogException):
         found = _MISSING.search(text)

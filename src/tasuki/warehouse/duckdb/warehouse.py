@@ -15,7 +15,7 @@ from tasuki.warehouse._common import DEFAULT_TIMEOUT, BaseWarehouse, check_timeo
 from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS, PartsRoot, PartWriter
 from tasuki.warehouse._result import QueryResult, new_query_id
 from tasuki.warehouse._safety import check_query
-from tasuki.warehouse.duckdb._errors import translate
+from tasuki.warehouse.duckdb._errors import timed_out, translate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -113,14 +113,7 @@ class DuckDBWarehouse(BaseWarehouse):
         directory = self._parts.query_dir(query_id)
         snapshot_at = utcnow()
         cursor = self._connection(write=False).cursor()
-        fired = threading.Event()
-
-        def interrupt() -> None:
-            fired.set()
-            cursor.interrupt()
-
-        timer = threading.Timer(seconds, interrupt)
-        timer.daemon = True
+        timer = _Interrupter(cursor, seconds, name=f"tasuki-duckdb-timeout-{query_id}")
         writer: PartWriter | None = None
         try:
             timer.start()
@@ -133,19 +126,22 @@ class DuckDBWarehouse(BaseWarehouse):
                 storage_options=self.storage_options,
             )
             for batch in reader:
+                if timer.fired.is_set():
+                    # Batches DuckDB had already made do not see the interrupt.
+                    raise timed_out(seconds)
                 writer.write(batch)
             parts = writer.close()
         except duckdb.Error as exc:
             if writer is not None:
                 writer.abort()
-            timed_out = seconds if fired.is_set() else None
-            raise translate(exc, database=self.database, timeout=timed_out) from exc
+            timed_out_after = seconds if timer.fired.is_set() else None
+            raise translate(exc, database=self.database, timeout=timed_out_after) from exc
         except BaseException:
             if writer is not None:
                 writer.abort()
             raise
         finally:
-            timer.cancel()
+            timer.stop()
             cursor.close()
         return self._result(
             query_id=query_id,
@@ -235,3 +231,43 @@ class DuckDBWarehouse(BaseWarehouse):
             self._db_read_only = read_only
             logger.debug("opened DuckDB %s (read_only=%s)", self.database, read_only)
             return self._db
+
+
+class _Interrupter(threading.Thread):
+    """Interrupts a DuckDB cursor ``seconds`` after :meth:`start`, and keeps interrupting it
+    until :meth:`stop`.
+
+    DuckDB drops an interrupt that arrives while no query is running on the connection (it
+    clears the flag when a query starts), so a single interrupt sent before the query got
+    going (a tiny timeout, a slow parse) would be lost and the query would run unbounded.
+    Repeating it (every 1 ms at first, then at most every 50 ms) until the caller says the
+    query has ended makes the timeout impossible to lose.
+    """
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, seconds: float, *, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.cursor = cursor
+        self.seconds = seconds
+        self.fired = threading.Event()
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        self.fired.set()
+        pause = 0.001
+        while True:
+            try:
+                self.cursor.interrupt()
+            except Exception:  # only once the connection is closed, which ends the query too
+                logger.debug("interrupting a DuckDB cursor failed", exc_info=True)
+                return
+            if self._done.wait(pause):
+                return
+            pause = min(pause * 2, 0.05)
+
+    def stop(self) -> None:
+        """The query has ended: stop interrupting, and wait until no interrupt is in flight."""
+        self._done.set()
+        if self.is_alive():
+            self.join()

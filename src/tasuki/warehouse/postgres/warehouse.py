@@ -16,6 +16,7 @@ from tasuki.warehouse._common import (
     BaseWarehouse,
     check_timeout,
     redact,
+    timeout_ms,
     utcnow,
 )
 from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS, PartsRoot, PartWriter
@@ -259,7 +260,7 @@ class _Run:
         columns += [f"set_config('{name}', ${i + 2}, true)" for i, (name, _) in enumerate(settings)]
         if export:
             columns.append("pg_export_snapshot()")
-        args = [f"{round(self.seconds * 1000)}", *(text for _, text in settings)]
+        args = [str(timeout_ms(self.seconds)), *(text for _, text in settings)]
         cursor.execute("SELECT " + ", ".join(columns), args)
         row = cursor.fetchone()
         return row[0], (row[-1] if export else None)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from tasuki.errors import ConfigError, WarehouseError
-from tasuki.warehouse._common import DEFAULT_TIMEOUT, BaseWarehouse, check_timeout, redact, utcnow
+from tasuki.warehouse._common import (
+    DEFAULT_TIMEOUT,
+    BaseWarehouse,
+    check_timeout,
+    redact,
+    timeout_ms,
+    utcnow,
+)
 from tasuki.warehouse._fs import filesystem, join_url
 from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS
 from tasuki.warehouse._result import QueryResult, new_query_id
@@ -244,7 +251,7 @@ class RedshiftWarehouse(BaseWarehouse):
         current = ""
         try:
             cursor = connection.cursor()
-            current = f"SET statement_timeout TO {round(self.timeout * 1000)}"
+            current = f"SET statement_timeout TO {timeout_ms(self.timeout)}"
             cursor.execute(current)
             if schema:
                 current = "SELECT count(*) FROM pg_namespace WHERE nspname = %s"
@@ -289,7 +296,7 @@ class RedshiftWarehouse(BaseWarehouse):
             raise translate(exc, url=self.url) from exc
         try:
             cursor = connection.cursor()
-            cursor.execute(f"SET statement_timeout TO {round(seconds * 1000)}")
+            cursor.execute(f"SET statement_timeout TO {timeout_ms(seconds)}")
             cursor.execute(statement)
             connection.commit()
         except Exception as exc:
