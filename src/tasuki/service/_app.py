@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tasuki.errors import ConfigError, TasukiError
+from tasuki.errors import ConfigError, StorageError, TasukiError
 from tasuki.service._models import (
     ColumnOut,
     ErrorBody,
@@ -338,6 +338,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         if status == 503:
             headers = {"Retry-After": "30"}
         return _error(status, info, headers)
+
+    @app.exception_handler(StorageError)
+    async def storage_failed(request: Request, exc: StorageError) -> Response:
+        # The results folder is full or not writable: the operator's problem, not the
+        # client's. The log names the folder; the answer keeps the server's paths out.
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc)
+        info = {
+            "type": "StorageError",
+            "message": "the service cannot store query records or results right now (its "
+            "results folder is full or not writable); try again later, and tell the service "
+            "operator if it persists",
+            "retryable": True,
+        }
+        return _error(503, info, {"Retry-After": "30"})
 
     @app.exception_handler(TasukiError)
     async def refused_query(request: Request, exc: TasukiError) -> Response:

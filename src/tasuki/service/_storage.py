@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from tasuki.errors import ConfigError, StorageError
+from tasuki.storage._disk import disk_error
 
 __all__ = ["ResultStore"]
 
@@ -108,13 +110,21 @@ class ResultStore:
         folder = f"{self.root}/{job_id}"
         path = f"{folder}/{RECORD}"
         if self.local:
-            os.makedirs(folder, exist_ok=True)
             tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-            with open(tmp, "wb") as f:
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            try:
+                os.makedirs(folder, exist_ok=True)
+                with open(tmp, "wb") as f:
+                    f.write(body)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                error = disk_error(exc, path=path, root=self.url, kind="results folder")
+                if error is not None:
+                    raise error from exc
+                raise
         else:
             # One PUT: object stores make it visible whole or not at all.
             self.fs.pipe_file(path, body)
