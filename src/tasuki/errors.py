@@ -17,7 +17,7 @@ boundaries, and says whether retrying may help through the ``retryable`` class a
     │   ├── UnknownFormatError
     │   ├── EmptyOutputError          dump of an empty value with fail_on_empty_dump
     │   └── MissingColumnsError       load_data_frame(required_columns=...) not satisfied
-    ├── StorageError                  workspace unreachable, lock not acquired
+    ├── StorageError                  workspace unreachable, disk full, lock not acquired
     │   ├── WorkspaceUnreachableError
     │   ├── CorruptOutputError        an output's bytes differ from what its record says
     │   └── LockTimeoutError          (retryable)
@@ -146,7 +146,12 @@ class MissingColumnsError(FormatError):
 
 
 class StorageError(TasukiError):
-    """The workspace cannot be read or written."""
+    """The workspace (or a results folder) cannot be read or written.
+
+    A full, over-quota, read-only or forbidden disk met while writing carries ``path`` (the
+    file), ``root`` (its workspace or results folder), ``errno_name`` (``"ENOSPC"`` ...) and
+    ``reason``.
+    """
 
 
 class WorkspaceUnreachableError(StorageError):
