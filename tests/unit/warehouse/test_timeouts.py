@@ -161,3 +161,23 @@ def test_bigquery_jobs_never_get_a_zero_job_timeout(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "google.cloud.bigquery", FakeBigQuery)
     assert bq._job_config(0.0004) == {"job_timeout_ms": 1}
     assert bq._job_config(2.5) == {"job_timeout_ms": 2500}
+
+
+def test_a_duckdb_timeout_while_parts_are_written_stops_the_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasuki.warehouse._parts import PartWriter
+
+    write = PartWriter.write
+
+    def slow_write(self: PartWriter, batch: Any) -> None:
+        time.sleep(0.05)
+        write(self, batch)
+
+    monkeypatch.setattr(PartWriter, "write", slow_write)
+    with DuckDBWarehouse(parts_dir=tmp_path / "parts", batch_size=1000) as w:
+        started = time.monotonic()
+        with pytest.raises(QueryTimeoutError, match=r"timeout of 0\.3 s"):
+            w.query("SELECT * FROM range(10000000) a", timeout=0.3)
+        assert time.monotonic() - started < 5
+        assert not any((tmp_path / "parts").rglob("*.parquet"))

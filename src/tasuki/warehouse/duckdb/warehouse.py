@@ -136,9 +136,12 @@ class DuckDBWarehouse(BaseWarehouse):
                 writer.abort()
             timed_out_after = seconds if timer.fired.is_set() else None
             raise translate(exc, database=self.database, timeout=timed_out_after) from exc
-        except BaseException:
+        except BaseException as exc:
             if writer is not None:
                 writer.abort()
+            if timer.fired.is_set() and _interrupted(exc):
+                # Mid-stream, the interrupt reaches us through the Arrow reader as an OSError.
+                raise timed_out(seconds) from exc
             raise
         finally:
             timer.stop()
@@ -231,6 +234,11 @@ class DuckDBWarehouse(BaseWarehouse):
             self._db_read_only = read_only
             logger.debug("opened DuckDB %s (read_only=%s)", self.database, read_only)
             return self._db
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB's interrupt, as the Arrow reader passes it on."""
+    return isinstance(exc, Exception) and str(exc).startswith("INTERRUPT Error")
 
 
 class _Interrupter(threading.Thread):
