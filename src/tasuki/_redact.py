@@ -48,6 +48,10 @@ _QUOTED = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
 # scheme://userinfo@host: userinfo runs to the last '@' before the end of the authority
 # (urlsplit's rule), so a password holding a raw '@' is masked whole.
 _USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^\s/?#]*)@")
+# user:pw@host without a scheme (a mistyped ``postgres//u:pw@h``, ``u:pw@h:5432/db``).
+_BARE_USERINFO = re.compile(
+    r"(?<![\w.%+\-~:])(?P<user>[\w.%+\-~]*):(?P<pw>[^\s/@'\"]+)@(?=[A-Za-z0-9\[])"
+)
 # ?name=value or &name=value (also ';' which some drivers accept as a separator).
 _QUERY = re.compile(rf"(?P<head>[?&;](?P<name>{_NAME})=)(?P<value>[^&#\s'\"<>]*)")
 # name=value and name = 'value' in libpq DSNs, kwargs reprs and env-style lines.
@@ -78,6 +82,10 @@ def _mask_userinfo(match: re.Match[str]) -> str:
         return match[0]
     user = userinfo.split(":", 1)[0]
     return f"{match['head']}{user}:{MASK}@"
+
+
+def _mask_bare_userinfo(match: re.Match[str]) -> str:
+    return f"{match['user']}:{MASK}@"
 
 
 def _mask_query(match: re.Match[str]) -> str:
@@ -123,6 +131,7 @@ def redact(text: object) -> str:
     if not out:
         return out
     out = _USERINFO.sub(_mask_userinfo, out)
+    out = _BARE_USERINFO.sub(_mask_bare_userinfo, out)
     out = _QUERY.sub(_mask_query, out)
     out = _KEYVALUE.sub(_mask_value, out)
     return _MAPPING.sub(_mask_value, out)

@@ -241,10 +241,19 @@ def load_settings(
         return Settings(**merged, source=source)
     except ValidationError as exc:
         errors = [
-            {**e, "input": redact(e["input"])} if isinstance(e.get("input"), str) else e
+            {**e, "input": _redacted(e["input"])} if "input" in e else e
             for e in exc.errors(include_url=False)
         ]
         raise ConfigError(_describe(exc, source), errors=errors) from None
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` as is, or as its redacted repr when it holds a secret."""
+    if isinstance(value, str):
+        return redact(value)
+    shown = repr(value)
+    masked = redact(shown)
+    return value if masked == shown else masked
 
 
 def _describe(exc: ValidationError, source: dict[str, str]) -> str:

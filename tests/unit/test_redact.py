@@ -16,6 +16,9 @@ SECRET = "hunter2-PLANTED"
         ("postgresql://reader:hunter2-PLANTED@db:5432/dwh", "postgresql://reader:***@db:5432/dwh"),
         ("mysql://root:hunter2-PLANTED@h/src", "mysql://root:***@h/src"),
         ("postgresql://u:hunter2@PLANTED@db/dwh", "postgresql://u:***@db/dwh"),
+        # user:pw@ without a scheme, or with a mistyped one
+        ("postgres//r:hunter2-PLANTED@db/x", "postgres//r:***@db/x"),
+        ("r:hunter2-PLANTED@db:5432/x", "r:***@db:5432/x"),
         # ?password= and ?sslpassword= (libpq URI parameters)
         (
             "postgresql://reader@db/dwh?password=hunter2-PLANTED",
