@@ -99,7 +99,9 @@ class Warehouse(Protocol):
         Args:
             sql: One ``SELECT`` / ``WITH`` query in the backend's dialect.
             params: Values for the query's placeholders, bound by the driver.
-            timeout: Seconds before the statement is cancelled (default: the warehouse's).
+            timeout: Seconds before the statement is cancelled (default: the warehouse's);
+                greater than 0 and at most 2147483.647. The server enforces it, in whole
+                milliseconds rounded up (at least 1 ms); there is no "no timeout" value.
 
         Returns:
             The result, with its manifest written next to the parts.
@@ -110,6 +112,7 @@ class Warehouse(Protocol):
             TableNotFoundError: A relation does not exist.
             PermissionDeniedError: The user may not read a relation.
             QueryTimeoutError: The statement ran past ``timeout``.
+            WarehouseError: ``timeout`` is not a number of seconds the server can enforce.
             WarehouseConnectionError: The warehouse could not be reached, or dropped.
         """
 
