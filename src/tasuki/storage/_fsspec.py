@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from tasuki.errors import WorkspaceUnreachableError
+from tasuki.storage._disk import disk_error
 from tasuki.storage._keys import (
     LOCKS_DIR,
     check_key,
@@ -84,6 +85,8 @@ class _UploadBuffer(io.RawIOBase):
         self._limit = limit
         self._mem: io.BytesIO | None = io.BytesIO()
         self._disk: Any = None  # a NamedTemporaryFile once spilled
+        # Whether a write to the local spill file failed (its disk, not the workspace's).
+        self.failed_locally = False
 
     def _target(self) -> Any:
         if self.closed:
@@ -101,10 +104,14 @@ class _UploadBuffer(io.RawIOBase):
 
     def write(self, b: Any) -> int:
         target = self._target()
-        if self._mem is not None and self._mem.tell() + memoryview(b).nbytes > self._limit:
-            self._spill()
-            target = self._disk
-        return int(target.write(b))
+        try:
+            if self._mem is not None and self._mem.tell() + memoryview(b).nbytes > self._limit:
+                self._spill()
+                target = self._disk
+            return int(target.write(b))
+        except OSError:
+            self.failed_locally = True
+            raise
 
     def _spill(self) -> None:
         mem = cast("io.BytesIO", self._mem)
@@ -138,7 +145,11 @@ class _UploadBuffer(io.RawIOBase):
         if self._mem is not None:
             fs.pipe_file(path, self._mem.getvalue())
             return
-        self._disk.flush()
+        try:
+            self._disk.flush()
+        except OSError:
+            self.failed_locally = True
+            raise
         fs.put_file(self._disk.name, path)
 
     def discard(self) -> None:
@@ -327,6 +338,20 @@ class FsspecStore(RedisLeases):
                 self.fs.rm(tmp)
             raise
 
+    def _raise_disk_error(self, exc: BaseException, path: str, buffer: _UploadBuffer) -> None:
+        """A StorageError for a disk error: in the local spill file, or in the workspace."""
+        if buffer.failed_locally:
+            error = disk_error(
+                exc,
+                path=f"a local copy of {self._url_of(path)}",
+                root=tempfile.gettempdir(),
+                kind="temporary folder (TMPDIR)",
+            )
+        else:
+            error = disk_error(exc, path=self._url_of(path), root=self.url)
+        if error is not None:
+            raise error from exc
+
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write ``data`` under ``key`` atomically (one PUT on object stores)."""
         path = self._path(key)
@@ -337,6 +362,9 @@ class FsspecStore(RedisLeases):
         try:
             buffer.write(data)
             self._publish(buffer, path)
+        except OSError as exc:
+            self._raise_disk_error(exc, path, buffer)
+            raise
         finally:
             buffer.discard()
 
@@ -353,6 +381,9 @@ class FsspecStore(RedisLeases):
         try:
             yield cast("BinaryIO", buffer)
             self._publish(buffer, path)
+        except OSError as exc:
+            self._raise_disk_error(exc, path, buffer)
+            raise
         finally:
             buffer.discard()
 

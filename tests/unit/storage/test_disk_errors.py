@@ -97,3 +97,31 @@ def test_other_errors_are_left_alone(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a disk error"):
         with store.open_atomic("a.bin"):
             raise ValueError("not a disk error")
+
+
+@needs_dev_full
+def test_fsspec_store_spill_on_a_full_local_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big write to an object store spills to a local temporary: that disk may be full."""
+    import tempfile
+
+    from tasuki.storage import FsspecStore, _fsspec
+
+    # Through a link: the buffer unlinks its spill file by name, and must never remove
+    # /dev/full itself.
+    spill = tmp_path / "spill"
+    spill.symlink_to("/dev/full")
+
+    def full_temporary(**kwargs: object) -> object:
+        return open(spill, "w+b")  # closed by the buffer
+
+    monkeypatch.setattr(_fsspec.tempfile, "NamedTemporaryFile", full_temporary)
+    store = FsspecStore("memory://disk-full-ws")
+    with pytest.raises(StorageError, match="disk is full") as caught:
+        with store.open_atomic("mod/Task/big.bin") as f:
+            f.write(b"z" * (_fsspec.SPOOL_BYTES + 1))
+    message = str(caught.value)
+    assert "memory://disk-full-ws/mod/Task/big.bin" in message
+    assert tempfile.gettempdir() in message and "TMPDIR" in message
+    assert not store.exists("mod/Task/big.bin")
