@@ -60,17 +60,25 @@ def _errors_exit_2(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Log lines through :func:`redact`: a driver's message or traceback may quote a URL."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def _setup_logging(level: str) -> None:
     from tasuki.core.execute import TaskLogHandler
 
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    # The command owns logging: it keeps each task's last log lines for its run record.
     root = logging.getLogger()
+    if not root.handlers:  # what logging.basicConfig does, with a redacting formatter
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            _RedactingFormatter("%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+        )
+        root.addHandler(handler)
+        root.setLevel(level.upper())
+    # The command owns logging: it keeps each task's last log lines for its run record.
     if not any(isinstance(h, TaskLogHandler) for h in root.handlers):
         root.addHandler(TaskLogHandler())
 

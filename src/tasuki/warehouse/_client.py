@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import tasuki.errors as errors_module
+from tasuki._redact import redact
 from tasuki.errors import PermissionDeniedError, WarehouseConnectionError, WarehouseError
 from tasuki.warehouse import Manifest, PartInfo, QueryResult
 
@@ -83,6 +84,7 @@ class QueryClient:
                 "QueryClient needs the client's token (made by tasuki.service.add_client)"
             )
         self.base_url = base_url.rstrip("/")
+        self.display_url = redact(self.base_url)  # for messages, logs and records
         self.download_dir = os.fspath(download_dir) if download_dir is not None else None
         self.timeout = timeout
         self.retries = retries
@@ -97,7 +99,7 @@ class QueryClient:
         )
 
     def __repr__(self) -> str:
-        return f"QueryClient({self.base_url!r})"
+        return f"QueryClient({self.display_url!r})"
 
     def __enter__(self) -> Self:
         return self
@@ -240,7 +242,7 @@ class QueryClient:
                         break
                     if response.status_code not in (200, 206):
                         response.read()
-                        raise _http_error(response, self.base_url)
+                        raise _http_error(response, self.display_url)
                     if response.status_code == 200:
                         have = 0
                     etag = response.headers.get("etag")
@@ -257,7 +259,7 @@ class QueryClient:
                 failures = 0 if have > before else failures + 1
                 if failures > self.retries:
                     raise WarehouseConnectionError(
-                        f"downloading part {index} of query {query_id} from {self.base_url} "
+                        f"downloading part {index} of query {query_id} from {self.display_url} "
                         f"failed {failures} times in a row: {exc}",
                         query_id=query_id,
                         part=index,
@@ -305,17 +307,17 @@ class QueryClient:
                 failures += 1
                 if not retry or failures > self.retries:
                     raise WarehouseConnectionError(
-                        f"the query service at {self.base_url} cannot be reached "
+                        f"the query service at {self.display_url} cannot be reached "
                         f"({type(exc).__name__}: {exc}); check the URL and that it is running",
-                        url=self.base_url,
+                        url=self.display_url,
                     ) from exc
                 time.sleep(self.backoff * 2 ** (failures - 1))
                 continue
             except httpx.TimeoutException as exc:
                 raise WarehouseConnectionError(
-                    f"the query service at {self.base_url} did not answer {method} {path} "
+                    f"the query service at {self.display_url} did not answer {method} {path} "
                     f"within {self.timeout + extra:g} s",
-                    url=self.base_url,
+                    url=self.display_url,
                 ) from exc
             if response.status_code == 204:
                 return None
@@ -324,7 +326,7 @@ class QueryClient:
                     failures += 1
                     time.sleep(self.backoff * 2 ** (failures - 1))
                     continue
-                raise _http_error(response, self.base_url)
+                raise _http_error(response, self.display_url)
             return response.json()
 
 
@@ -364,7 +366,7 @@ class RemoteQueryResult(QueryResult):
                 finished_at=dt.datetime.fromisoformat(manifest["finished_at"]),
                 location=directory,
                 params=manifest.get("params"),
-                extra={"service_url": client.base_url},
+                extra={"service_url": client.display_url},
             )
         )
         self.client = client
