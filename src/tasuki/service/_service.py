@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki._redact import redact
-from tasuki.errors import WarehouseError
+from tasuki.errors import StorageError, WarehouseError
 from tasuki.service._auth import TokenStore
 from tasuki.service._models import TERMINAL
 from tasuki.service._pool import Outcome, Scheduler
@@ -36,6 +36,13 @@ __all__ = ["Job", "QueryService", "RefusedRequestError"]
 logger = logging.getLogger(__name__)
 
 _ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{24}$")
+# A query whose result could not be recorded; the server log names the folder.
+_STORAGE_FAILED = {
+    "type": "StorageError",
+    "message": "the service could not record this query's result (its results folder is full "
+    "or not writable); submit it again later, and tell the service operator if it persists",
+    "retryable": True,
+}
 
 
 class RefusedRequestError(WarehouseError):
@@ -419,17 +426,32 @@ class QueryService:
                 job.status = "succeeded"
                 job.finished_at = utcnow()
                 # Written before anyone can see "succeeded": the commit point of the result.
-                self.store.write_record(job.id, job.record())
-                self._notify(job)
-                logger.info("query %s succeeded", job_id)
-                return
-            job.status = "failed"
-            job.error = dict(value)
-            job.finished_at = utcnow()
-            self.store.write_record(job.id, job.record())
+                try:
+                    self.store.write_record(job.id, job.record())
+                except StorageError as exc:
+                    # No record, no result: a full results folder fails the query.
+                    logger.error("query %s: its result cannot be recorded: %s", job_id, exc)
+                    job.status, job.manifest, job.error = "failed", None, dict(_STORAGE_FAILED)
+                    self._write_quietly(job)
+                else:
+                    self._notify(job)
+                    logger.info("query %s succeeded", job_id)
+                    return
+            else:
+                job.status = "failed"
+                job.error = dict(value)
+                job.finished_at = utcnow()
+                self._write_quietly(job)
             self._notify(job)
         self.store.remove_result(job_id)
         logger.info("query %s failed: %s", job_id, value.get("type"))
+
+    def _write_quietly(self, job: Job) -> None:
+        """Write a failed query's record; a full results folder is logged, not raised."""
+        try:
+            self.store.write_record(job.id, job.record())
+        except StorageError as exc:
+            logger.error("query %s: its record cannot be written: %s", job.id, exc)
 
     def _fail(self, job: Job, message: str) -> None:
         job.status = "failed"

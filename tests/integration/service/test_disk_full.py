@@ -56,3 +56,42 @@ def test_full_results_folder_answers_503_and_names_the_path_in_the_log(
     assert error["type"] == "StorageError" and error["retryable"] is True
     assert str(tmp_path) not in response.text
     assert any(str(results) in r.getMessage() for r in caplog.records)
+
+
+def test_result_record_on_a_full_disk_fails_the_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record saying "succeeded" is the commit point: if it cannot be written, it failed."""
+    tokens = tmp_path / "clients.json"
+    alice = add_client(tokens, "alice")
+    results = tmp_path / "results"
+    config = ServiceConfig(
+        warehouse=f"duckdb://{make_duckdb(tmp_path / 'dwh.duckdb', rows=10)}",
+        results_dir=str(results),
+        tokens_file=str(tokens),
+        workers=1,
+    )
+    with running_service(config) as (url, app):
+        store = app.state.service.store
+        real = store.write_record
+
+        def full_when_done(job_id: str, record: dict[str, object]) -> None:
+            if record.get("status") == "succeeded":
+                raise StorageError(
+                    f"cannot write {results}/{job_id}/job.json in results folder "
+                    f"{str(results)!r}: the disk is full (ENOSPC).",
+                    path=f"{results}/{job_id}/job.json",
+                )
+            real(job_id, record)
+
+        monkeypatch.setattr(store, "write_record", full_when_done)
+        headers = {"Authorization": f"Bearer {alice}"}
+        accepted = httpx.post(f"{url}/v1/queries", json={"sql": "SELECT 1"}, headers=headers)
+        assert accepted.status_code == 202, accepted.text
+        query = f"{url}/v1/queries/{accepted.json()['id']}"
+        status = httpx.get(query, params={"wait": 30}, headers=headers, timeout=60).json()
+    assert status["status"] == "failed", status
+    assert status["error"]["type"] == "StorageError"
+    assert status["error"]["retryable"] is True
+    assert str(tmp_path) not in str(status)
+    assert not list((results / accepted.json()["id"]).rglob("*.parquet"))
