@@ -16,8 +16,9 @@ connection string is masked as well. Masking too much is harmless; masking too l
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["MASK", "redact"]
+__all__ = ["MASK", "redact", "redact_json"]
 
 MASK = "***"
 
@@ -135,3 +136,18 @@ def redact(text: object) -> str:
     out = _QUERY.sub(_mask_query, out)
     out = _KEYVALUE.sub(_mask_value, out)
     return _MAPPING.sub(_mask_value, out)
+
+
+def redact_json(value: Any) -> Any:
+    """``value`` (JSON-like: str, list, dict, scalars) with :func:`redact` applied to its strings.
+
+    For what records keep and show of parameters: a task given a warehouse URL with a password
+    must not write that password into its run record.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list | tuple):
+        return [redact_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: redact_json(v) for k, v in value.items()}
+    return value

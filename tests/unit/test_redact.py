@@ -108,3 +108,14 @@ def test_redact_is_idempotent_and_accepts_objects() -> None:
     once = redact("redis://:pw@h?token=t host=h password=p")
     assert redact(once) == once
     assert redact(ValueError("mysql://u:hunter2@h/db")) == "mysql://u:***@h/db"
+
+
+def test_redact_json_masks_strings_at_any_depth() -> None:
+    from tasuki._redact import redact_json
+
+    value = {"warehouse": "postgresql://r@h/db?password=hunter2", "n": 3, "l": ["redis://:pw@h"]}
+    assert redact_json(value) == {
+        "warehouse": "postgresql://r@h/db?password=***",
+        "n": 3,
+        "l": ["redis://:***@h"],
+    }

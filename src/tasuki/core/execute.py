@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tasuki._redact import redact
+from tasuki._redact import redact, redact_json
 from tasuki.core import context
 from tasuki.core.code import code_fingerprint, code_keys, code_of
 from tasuki.core.params import to_jsonable
@@ -385,7 +385,7 @@ def _record(
     return RunRecord(
         unique_id=task.unique_id,
         task=info.name,
-        params={n: to_jsonable(v) for n, v in task.param_values.items()},
+        params={n: redact_json(to_jsonable(v)) for n, v in task.param_values.items()},
         significant=list(info.significant),
         version=type(task).version,
         requires=[t.unique_id for t in flatten(task.__dict__.get("_tasuki_requires"))],

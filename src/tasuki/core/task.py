@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform
 
+from tasuki._redact import redact
 from tasuki.core import context
 from tasuki.core.fingerprint import task_name
 from tasuki.core.params import (
@@ -288,7 +289,7 @@ class Task:
             shown = (
                 f"{type(value).__name__}(id={value.unique_id[:10]})"
                 if isinstance(value, Task)
-                else repr(value)
+                else redact(repr(value))  # reprs reach logs, errors and summaries
             )
             parts.append(f"{name}={shown}")
         return f"{type(self).__qualname__}({', '.join(parts)})"

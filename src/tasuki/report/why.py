@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import redact_json
 from tasuki.core.code import code_of
 from tasuki.core.execute import Completeness, code_change
 from tasuki.core.graph import Graph, build_graph
@@ -268,7 +269,8 @@ def _newest_first(record: RunRecord) -> str:
 
 def _current_params(task: Task) -> dict[str, Any]:
     significant = type(task)._info().significant
-    return {n: to_jsonable(task.param_values[n]) for n in significant}
+    # as records keep them: secrets masked (see core.execute)
+    return {n: redact_json(to_jsonable(task.param_values[n])) for n in significant}
 
 
 def _task_ref(value: Any) -> str | None:

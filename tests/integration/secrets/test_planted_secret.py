@@ -224,3 +224,24 @@ def test_settings_errors_carry_no_secret(tmp_path: Path) -> None:
     result = _invoke("query", "SELECT 1")
     assert result.exit_code == 2
     _assert_clean("the CLI's settings error", _cli_text(result))
+
+
+def test_task_parameter_secret_is_not_in_records_or_cli(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A QueryTask given a URL with a password: its failure, records and `tasuki show`."""
+    caplog.set_level(logging.DEBUG)
+    ws = tmp_path / "ws"
+    bad = f"{_server(postgres_url)}/tasuki_no_such_db?password={SECRET}"
+    good = f"{postgres_url}?password={SECRET}"
+    for url in (bad, good):
+        result = _invoke(
+            "run", "tasuki.warehouse:QueryTask", "--sql", "SELECT 1 AS x", "--warehouse", url
+        )
+        _assert_clean("tasuki run QueryTask", _cli_text(result))
+    assert result.exit_code == 0, result.output
+    _assert_clean("the run records", _workspace_text(ws))
+    uid = result.output.strip().splitlines()[-1].split()[-1]
+    shown = _invoke("show", uid)
+    _assert_clean("tasuki show", _cli_text(shown))
+    _assert_clean("the logs", caplog.text)
