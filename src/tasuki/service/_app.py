@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tasuki._redact import redact
 from tasuki.errors import ConfigError, StorageError, TasukiError
 from tasuki.service._models import (
     ColumnOut,
@@ -321,6 +322,8 @@ def _status(service: QueryService, job: Job, request: Request) -> QueryStatus:
 
 
 def _error(status: int, info: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    if isinstance(info.get("message"), str):  # every error a client sees, however it was made
+        info = {**info, "message": redact(info["message"])}
     body = ErrorBody(error=ErrorInfo(**info)).model_dump(exclude_none=True)
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -245,3 +245,52 @@ def test_task_parameter_secret_is_not_in_records_or_cli(
     shown = _invoke("show", uid)
     _assert_clean("tasuki show", _cli_text(shown))
     _assert_clean("the logs", caplog.text)
+
+
+def test_query_service_answers_and_records_carry_no_secret(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a client of the query service sees of a warehouse URL with ``?password=``."""
+    import httpx
+
+    from tasuki.service import QueryClient, ServiceConfig, add_client
+    from tests.integration.service.conftest import running_service
+
+    caplog.set_level(logging.DEBUG)
+    token = add_client(tmp_path / "clients.json", "alice")
+    results = tmp_path / "results"
+    config = ServiceConfig(
+        warehouse=f"{postgres_url}?password={SECRET}",
+        results_dir=str(results),
+        tokens_file=str(tmp_path / "clients.json"),
+        workers=1,
+    )
+    with running_service(config) as (base, _app):
+        answer = httpx.post(
+            f"{base}/v1/queries",
+            json={"sql": "SELECT * FROM no_such_table"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        texts = [answer.text]
+        if answer.status_code < 400:
+            query_id = answer.json()["id"]
+            for _ in range(600):
+                state = httpx.get(
+                    f"{base}/v1/queries/{query_id}",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=60,
+                )
+                texts.append(state.text)
+                if state.json().get("status") in ("failed", "succeeded", "cancelled"):
+                    break
+                import time
+
+                time.sleep(0.1)
+        assert "does not exist" in "\n".join(texts), texts
+        with QueryClient(base, token) as client, pytest.raises(TasukiError) as info:
+            client.query("SELECT * FROM no_such_table")
+    _assert_clean("the service's answers", "\n".join(texts))
+    _assert_clean("the client's error", _exception_texts(info.value))
+    _assert_clean("the query records", _workspace_text(results))
+    _assert_clean("the logs", caplog.text)
