@@ -21,6 +21,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from tasuki._redact import redact
 from tasuki.errors import WorkspaceUnreachableError
 from tasuki.storage._disk import disk_error
 from tasuki.storage._keys import (
@@ -227,7 +228,7 @@ class FsspecStore(RedisLeases):
         self._redis: redis.Redis | None = None
 
     def __repr__(self) -> str:
-        return f"FsspecStore({self.url!r})"
+        return f"FsspecStore({redact(self.url)!r})"
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -465,7 +466,7 @@ class FsspecStore(RedisLeases):
                 f"Check the {self.protocol}:// location and the storage options for it.",
             )
             raise WorkspaceUnreachableError(
-                f"workspace {self.url!r} cannot be written ({cause}). {hint}",
+                f"workspace {redact(self.url)!r} cannot be written ({redact(cause)}). {hint}",
                 url=self.url,
                 cause=cause,
             ) from exc
@@ -501,9 +502,9 @@ def _filesystem_class(protocol: str, url: str) -> Any:
         close = difflib.get_close_matches(protocol, known, n=3, cutoff=0.5)
         maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise WorkspaceUnreachableError(
-            f"workspace {url!r} uses the unknown protocol {protocol!r}.{maybe} Known protocols: "
-            f"{', '.join(known)}.",
-            url=url,
+            f"workspace {redact(url)!r} uses the unknown protocol {protocol!r}.{maybe} Known "
+            f"protocols: {', '.join(known)}.",
+            url=redact(url),
             cause=str(exc),
         ) from exc
     except ImportError as exc:
@@ -514,9 +515,9 @@ def _filesystem_class(protocol: str, url: str) -> Any:
             else f"install the package fsspec names for {protocol!r}"
         )
         raise WorkspaceUnreachableError(
-            f"workspace {url!r} needs support for {protocol}:// that is not installed ({exc}). "
-            f"Fix: {fix}.",
-            url=url,
+            f"workspace {redact(url)!r} needs support for {protocol}:// that is not installed "
+            f"({exc}). Fix: {fix}.",
+            url=redact(url),
             cause=str(exc),
             missing_extra=extra,
         ) from exc
