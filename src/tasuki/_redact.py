@@ -43,6 +43,7 @@ _SECRET_WORDS = (
 _SECRET_PARTS = frozenset({"pass", "pwd", "pw", "key", "auth", "sig", "secret", "token"})
 _STRICT_PARTS = frozenset({"pass", "pwd", "pw", "secret", "token"})
 
+_NOT_SECRET_SUFFIXES = ("file", "path", "dir")
 _NAME = r"[A-Za-z_][\w.\-]*"
 _QUOTED = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
 
@@ -57,7 +58,7 @@ _BARE_USERINFO = re.compile(
 _QUERY = re.compile(rf"(?P<head>[?&;](?P<name>{_NAME})=)(?P<value>[^&#\s'\"<>]*)")
 # name=value and name = 'value' in libpq DSNs, kwargs reprs and env-style lines.
 _KEYVALUE = re.compile(
-    rf"(?P<head>(?<![\w.\-?&;])(?P<name>{_NAME})\s*=\s*)(?P<value>{_QUOTED}|[^\s'\"]+)"
+    rf"(?P<head>(?<![\w.\-?&;])(?P<name>{_NAME})\s*=\s*)(?P<value>{_QUOTED}|[^\s'\"]+?(?=[,;)}}\]]*(?:\s|$)))"
 )
 # 'name': value in dict reprs and JSON.
 _MAPPING = re.compile(
@@ -71,6 +72,8 @@ def _parts(name: str) -> list[str]:
 
 def _is_secret(name: str, *, strict: bool) -> bool:
     lowered = name.lower()
+    if lowered.endswith(_NOT_SECRET_SUFFIXES):  # tokens_file=..., password_path=...
+        return False
     if any(word in lowered for word in _SECRET_WORDS):
         return True
     parts = _parts(name)

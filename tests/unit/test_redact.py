@@ -119,3 +119,30 @@ def test_redact_json_masks_strings_at_any_depth() -> None:
         "n": 3,
         "l": ["redis://:***@h"],
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("host=db password=hun,ter2 user=x", "host=db password=*** user=x"),
+        ("connect(password=hunter2)", "connect(password=***)"),
+        ("password=hunter2, host=x", "password=***, host=x"),
+        ("Cfg(tokens_file='/etc/t.json', n=1)", "Cfg(tokens_file='/etc/t.json', n=1)"),
+    ],
+)
+def test_redact_keeps_the_punctuation_around_a_value(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_service_config_repr_hides_warehouse_password_and_storage_keys() -> None:
+    from tasuki.service import ServiceConfig
+
+    config = ServiceConfig(
+        warehouse="postgresql://r@h/db?password=hunter2",
+        results_dir="/tmp/results",
+        clients={"a": "b" * 64},
+        storage_options={"key": "AKIA", "secret": "hunter2"},
+    )
+    shown = repr(config)
+    assert "hunter2" not in shown and "AKIA" not in shown
+    assert "postgresql://r@h/db?password=***" in shown

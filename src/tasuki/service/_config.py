@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tasuki._redact import redact
@@ -59,6 +59,11 @@ class ServiceConfig:
     statement_timeout: float = 3600.0
     cleanup_interval: float | None = None
     max_wait: float = 60.0
+
+    def __repr__(self) -> str:
+        # The warehouse URL and storage options may hold passwords and keys.
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return redact(f"{type(self).__name__}({shown})")
 
     def __post_init__(self) -> None:
         for name in ("workers", "max_concurrent_per_client", "max_queued_per_client"):
