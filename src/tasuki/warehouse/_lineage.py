@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import exp
 
+from tasuki._redact import redact
 from tasuki.core.targets import Expected, OutputInfo, Target
 from tasuki.errors import WarehouseError
 from tasuki.warehouse.base import LINEAGE_TABLE
@@ -60,7 +61,7 @@ class _Conn:
                 "options a URL does not carry). Call wh.write_table(name, data, "
                 "lineage=Lineage(...)) on a connected warehouse instead: the row is written in "
                 "the same transaction there too",
-                url=url,
+                url=redact(url),
             )
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
