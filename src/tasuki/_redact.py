@@ -45,6 +45,9 @@ _STRICT_PARTS = frozenset({"pass", "pwd", "pw", "secret", "token"})
 
 _NOT_SECRET_SUFFIXES = ("file", "path", "dir")
 _NAME = r"[A-Za-z_][\w.\-]*"
+# Only names that may be secret are matched as key=value: a harmless name must not swallow its
+# value, which may quote a secret (``dsn="host=db password=pw"``).
+_SECRETISH = r"(?=[\w.\-]*(?i:pass|pwd|pw|secret|token|key|auth|sig|credential))"
 _QUOTED = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
 
 # scheme://userinfo@host: userinfo runs to the last '@' before the end of the authority
@@ -58,11 +61,12 @@ _BARE_USERINFO = re.compile(
 _QUERY = re.compile(rf"(?P<head>[?&;](?P<name>{_NAME})=)(?P<value>[^&#\s'\"<>]*)")
 # name=value and name = 'value' in libpq DSNs, kwargs reprs and env-style lines.
 _KEYVALUE = re.compile(
-    rf"(?P<head>(?<![\w.\-?&;])(?P<name>{_NAME})\s*=\s*)(?P<value>{_QUOTED}|[^\s'\"]+?(?=[,;)}}\]]*(?:\s|$)))"
+    rf"(?P<head>(?<![\w.\-?&;]){_SECRETISH}(?P<name>{_NAME})\s*=\s*)"
+    rf"(?P<value>{_QUOTED}|[^\s'\"]+?(?=[,;)}}\]]*(?:[\s'\"]|$)))"
 )
 # 'name': value in dict reprs and JSON.
 _MAPPING = re.compile(
-    rf"(?P<head>(?P<q>['\"])(?P<name>{_NAME})(?P=q)\s*:\s*)(?P<value>{_QUOTED}|[^\s,}}\]]+)"
+    rf"(?P<head>(?P<q>['\"]){_SECRETISH}(?P<name>{_NAME})(?P=q)\s*:\s*)(?P<value>{_QUOTED}|[^\s,}}\]]+)"
 )
 
 

@@ -128,6 +128,10 @@ def test_redact_json_masks_strings_at_any_depth() -> None:
         ("connect(password=hunter2)", "connect(password=***)"),
         ("password=hunter2, host=x", "password=***, host=x"),
         ("Cfg(tokens_file='/etc/t.json', n=1)", "Cfg(tokens_file='/etc/t.json', n=1)"),
+        # a DSN quoted inside another value or a repr
+        ("'host=db password=hunter2'", "'host=db password=***'"),
+        ('dsn="host=db password=hunter2"', 'dsn="host=db password=***"'),
+        ("{'dsn': 'host=h password=hunter2'}", "{'dsn': 'host=h password=***'}"),
     ],
 )
 def test_redact_keeps_the_punctuation_around_a_value(text: str, expected: str) -> None:
