@@ -349,7 +349,7 @@ class FsspecStore(RedisLeases):
                 kind="temporary folder (TMPDIR)",
             )
         else:
-            error = disk_error(exc, path=self._url_of(path), root=self.url)
+            error = disk_error(exc, path=redact(self._url_of(path)), root=redact(self.url))
         if error is not None:
             raise error from exc
 
@@ -467,8 +467,8 @@ class FsspecStore(RedisLeases):
             )
             raise WorkspaceUnreachableError(
                 f"workspace {redact(self.url)!r} cannot be written ({redact(cause)}). {hint}",
-                url=self.url,
-                cause=cause,
+                url=redact(self.url),
+                cause=redact(cause),
             ) from exc
         self._check_redis()
 
