@@ -296,9 +296,11 @@ class _Scheduler:
         self.open = len(needed)  # needed tasks without a final result yet
         self.stop = False
         # Damaged upstream outputs found while loading: producer id -> consumers waiting for
-        # its rerun, and the producers already rerun once (a second report is a failure).
+        # its rerun, the producers rerun once, and the consumers retried once (a consumer that
+        # finds the output damaged again after its retry fails).
         self.blocked: dict[str, set[str]] = {}
         self.repaired: set[str] = set()
+        self.retried: set[str] = set()  # consumers retried once after a repair
 
     def _set_result(self, result: TaskResult) -> None:
         if result.uid in self.needed and result.uid not in self.results:
@@ -356,15 +358,26 @@ class _Scheduler:
         producer, consumer = result.damaged or "", result.uid
         if producer not in self.graph.nodes or producer == consumer:
             return False
-        if producer in self.repaired and producer in self.results:
-            return False  # rerun once already and still damaged: a real failure
-        first = producer not in self.repaired
-        self.repaired.add(producer)
+        if consumer in self.retried:
+            return False  # damaged again after the producer's rerun: a real failure
+        self.retried.add(consumer)
         self.progress.requeued(consumer)
+        if producer in self.repaired:
+            # Another consumer reported it first. This one may have read the old bytes
+            # before the rerun ended (a parallel worker): retry it once the rerun is done.
+            done = self.results.get(producer)
+            if done is None:
+                self.waiting[consumer] = 1
+                self.blocked.setdefault(producer, set()).add(consumer)
+            elif done.status == "failed":
+                return False
+            else:
+                self.waiting[consumer] = 0
+                self.ready.append(consumer)
+            return True
+        self.repaired.add(producer)
         self.waiting[consumer] = 1
         self.blocked.setdefault(producer, set()).add(consumer)
-        if not first:
-            return True
         node = self.graph.nodes[producer]
         logger.warning(
             "%r found the output of %r damaged: %s; running %r again, then %r",

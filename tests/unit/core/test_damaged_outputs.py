@@ -176,3 +176,37 @@ def test_a_missing_record_entry_or_changed_output_name_is_incomplete(ws):
     record.write(store)
     result = tasuki.build(Rows(n=10), workspace=ws, return_value=False)
     assert result.counts()["ran"] == 1
+
+
+class SlowToReport(tasuki.Task):
+    """Finds the damage at once but reports it only after ``delay`` seconds."""
+
+    delay: float
+
+    def requires(self):
+        return Blob()
+
+    def output(self):
+        return self.make_target("slow.json")
+
+    def run(self):
+        import time
+
+        try:
+            value = self.load()
+        except CorruptOutputError:
+            time.sleep(self.delay)
+            raise
+        self.dump({"sum": int(value["x"].sum())})
+
+
+def test_a_consumer_that_read_the_damage_before_the_repair_ended_is_retried(ws):
+    """Two workers: one consumer reports at once and the producer is rebuilt; the other read
+    the old bytes too but reports after the rebuild ended. It is retried, not failed."""
+    tasuki.build(Blob(), workspace=ws)
+    _flip_a_byte(_path(ws, Blob()))
+    roots = [SlowToReport(delay=0.05), SlowToReport(delay=1.5)]
+    result = tasuki.run_build(roots, workspace=ws, workers=2, progress="off")
+    assert result.ok, result.summary()
+    assert [r.name for r in result.by_status("ran")].count(Blob.task_name()) == 1
+    assert tasuki.build(roots, workspace=ws) == [{"sum": sum(range(5000))}] * 2
