@@ -111,6 +111,7 @@ class ProcessPool:
         self._procs: dict[int, Any] = {}
         self._assigned: dict[int, dict[str, None]] = {}
         self._running: dict[int, set[str]] = {}
+        self._broken: set[int] = set()
         self._names = {uid: type(node.task).task_name() for uid, node in graph.nodes.items()}
         for index in range(workers):
             parent, child = ctx.Pipe()
@@ -132,21 +133,27 @@ class ProcessPool:
         return len(self._conns)
 
     def workers(self) -> list[int]:
-        """Indexes of the live workers."""
-        return list(self._conns)
+        """Indexes of the live workers that take work."""
+        return [w for w in self._conns if w not in self._broken]
 
     def load(self, worker: int) -> int:
         """Tasks sent to ``worker`` and not yet reported finished."""
         return len(self._assigned[worker])
 
     def busy(self) -> bool:
-        """Whether any worker holds tasks."""
-        return any(self._assigned[w] for w in self._conns)
+        """Whether any worker holds tasks (or died and has not been reaped yet)."""
+        return any(self._assigned[w] for w in self._conns) or bool(self._broken & set(self._conns))
 
-    def submit(self, worker: int, batch: list[tuple[str, bool]]) -> None:
-        """Send a batch of ``(uid, forced)`` to ``worker``."""
-        self._conns[worker].send(batch)
+    def submit(self, worker: int, batch: list[tuple[str, bool]]) -> bool:
+        """Send a batch of ``(uid, forced)`` to ``worker``; False when it has died (its pipe
+        is broken): the batch was not taken, and the worker gets no more work."""
+        try:
+            self._conns[worker].send(batch)
+        except OSError:  # BrokenPipeError: it died before we read its end of the pipe
+            self._broken.add(worker)
+            return False
         self._assigned[worker].update(dict.fromkeys(uid for uid, _ in batch))
+        return True
 
     def results(
         self,
@@ -179,6 +186,7 @@ class ProcessPool:
         """Forget a dead worker: failures for what it ran, ids of what it had not started."""
         proc = self._procs.pop(index)
         self._conns.pop(index).close()
+        self._broken.discard(index)
         proc.join(timeout=5)
         held = self._assigned.pop(index)
         running = self._running.pop(index)

@@ -485,7 +485,7 @@ class _Scheduler:
         self.ready.extendleft(reversed([u for u in uids if u not in self.results]))
 
     def _dispatch(self, pool: ProcessPool) -> None:
-        while self.ready and pool.size:
+        while self.ready and pool.workers():
             share = max(1, min(64, len(self.ready) // (2 * pool.size)))
             # Up to two batches per worker: one running, one waiting in its pipe.
             idle = [w for w in pool.workers() if pool.load(w) < 2 * share]
@@ -498,5 +498,5 @@ class _Scheduler:
                     if uid in self.results:
                         continue
                     batch.append((uid, uid in self.forced))
-                if batch:
-                    pool.submit(worker, batch)
+                if batch and not pool.submit(worker, batch):
+                    self._requeue([uid for uid, _ in batch])

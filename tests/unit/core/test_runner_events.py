@@ -169,3 +169,30 @@ def test_auto_progress_off_a_terminal_prints_plain_lines(capsys):
 def test_plain_progress_is_used_by_builds_off_a_terminal(tmp_path: Path, capsys):
     tasuki.build(Nap(i=3, seconds=0), workspace=str(tmp_path / "ws"))
     assert "tasuki: done 1 | cached 0 | running 0 | failed 0 | 1/1" in capsys.readouterr().err
+
+
+def test_a_batch_sent_to_a_worker_that_already_died_is_given_back(tmp_path):
+    """The pipe of a dead worker breaks on send (BrokenPipeError escaped run_build)."""
+    from tasuki.config import load_settings
+    from tasuki.core.execute import Completeness
+    from tasuki.core.graph import build_graph
+    from tasuki.core.pool import ProcessPool
+    from tasuki.storage import open_store
+
+    store = open_store(str(tmp_path / "ws"))
+    graph = build_graph([Nap(i=1, seconds=0)])
+    settings = load_settings({"workspace": str(tmp_path / "ws")})
+    pool = ProcessPool(2, graph, store, settings, Completeness(store))
+    try:
+        dead = pool._procs[0]
+        dead.kill()
+        dead.join()
+        uid = Nap(i=1, seconds=0).unique_id
+        sent = [pool.submit(0, [(uid, False)]) for _ in range(50)]  # the buffer fills, then breaks
+        assert False in sent
+        assert 0 not in pool.workers() and 1 in pool.workers()
+        requeued: list[str] = []
+        pool.results(lambda uid: None, lambda result: None, requeued.extend)
+        assert pool.size == 1
+    finally:
+        pool.close()
