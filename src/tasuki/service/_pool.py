@@ -4,6 +4,12 @@
 killed or dies). A thread takes the oldest queued query whose client is under its
 concurrency limit, so every client's queries start in the order they were sent and a busy
 client does not hold back the others. Cancelling a running query kills its process.
+
+Killing the process does not stop what it started on a PostgreSQL server, so after a worker
+was killed or died mid-query (cancel, the service's deadline, shutdown, a crash) its thread
+cancels the query's tagged sessions on the server (:mod:`tasuki.service._cancel`), and only
+then frees the client's concurrency slot: a client repeating a query it cancels cannot pile
+up server backends.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from tasuki.service import _worker
+from tasuki.service import _cancel, _worker
 
 __all__ = ["Outcome", "Scheduler"]
 
@@ -31,7 +37,12 @@ Outcome = tuple[str, Any]
 ``("stopped", None)`` (the service shut down while it ran)."""
 
 SPAWN_TIMEOUT = 120.0  # seconds for a new worker to import tasuki and report ready
-TIMEOUT_GRACE = 30.0  # seconds past the statement timeout before a worker is killed
+# Seconds past the statement timeout before a worker is killed and its sessions are stopped
+# on the server. The server's statement_timeout ends the statement itself; this only catches
+# a worker that hangs past it (or a server that ignored it).
+TIMEOUT_GRACE = 5.0
+# Seconds between cancelling a killed query's server sessions and terminating those left.
+CANCEL_GRACE = 2.0
 
 
 @dataclass
@@ -46,6 +57,8 @@ class _Slot:
     job: _Queued
     process: subprocess.Popen[bytes] | None = None
     cancelled: bool = False
+    # The worker was killed or died while it held the query: the server may still run it.
+    dirty: bool = False
 
 
 @dataclass
@@ -220,6 +233,11 @@ class Scheduler:
             except Exception as exc:  # never lose a query: report it failed
                 logger.exception("worker %d failed to run query %s", index, job.id)
                 outcome = ("error", _worker.error_info(exc))
+                slot.dirty = slot.process is not None
+            if slot.dirty:
+                # Before the slot is freed (and without holding the lock): the client's next
+                # query must not start while this one's backends still run on the server.
+                self._stop_on_server(job)
             with self._cond:
                 del self._running[job.id]
                 self._per_client[job.client] -= 1
@@ -284,18 +302,20 @@ class Scheduler:
                     return reply, handle
                 if deadline is not None and time.monotonic() >= deadline:
                     _kill(handle.process)
+                    slot.dirty = True
                     return (
                         "error",
                         {
                             "type": "QueryTimeoutError",
                             "message": f"the query did not finish within its timeout of "
-                            f"{timeout:g} s (plus {TIMEOUT_GRACE:g} s grace) and its worker "
-                            "was stopped; raise the timeout or narrow the query",
+                            f"{timeout:g} s (plus {TIMEOUT_GRACE:g} s grace) and was "
+                            "stopped; raise the timeout or narrow the query",
                             "retryable": True,
                         },
                     ), None
         except (EOFError, OSError):
             pass  # the process died: killed by cancel()/close(), or crashed
+        slot.dirty = True
         try:
             code: int | None = handle.process.wait(5)
         except subprocess.TimeoutExpired:
@@ -317,6 +337,22 @@ class Scheduler:
                 "retryable": True,
             },
         ), None
+
+    def _stop_on_server(self, job: _Queued) -> None:
+        """Stop what the killed query still runs on the warehouse server (never raises)."""
+        url = job.message.get("url")
+        if not isinstance(url, str):
+            return
+        try:
+            stopped = _cancel.stop_sessions(url, job.id, grace=CANCEL_GRACE)
+        except Exception:  # a slot must be freed whatever happens here
+            logger.exception("stopping query %s on the server failed", job.id)
+            return
+        if not stopped.confirmed:
+            logger.warning(
+                "query %s: could not confirm that the server stopped it; freeing its slot",
+                job.id,
+            )
 
     def _spawn(self, index: int) -> _Handle:
         # A fresh interpreter through subprocess, not multiprocessing's spawn: that would

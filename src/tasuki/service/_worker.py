@@ -1,12 +1,16 @@
 """The worker process: receives one query at a time, unloads it, reports the manifest.
 
 Queries run in separate processes so that cancelling one works with every backend: the
-service kills the process, which drops its warehouse connections (PostgreSQL stops the
-statement at its next write to the closed socket, or within
-``client_connection_check_interval`` when that is set) and stops the part writer.
+service kills the process, which drops its warehouse connections and stops the part writer.
+A PostgreSQL backend would only notice the closed socket at its next write, so every
+session of a query is tagged with ``application_name = tasuki-q-<id>`` (see
+:mod:`tasuki.service._cancel`) and the service cancels the tagged sessions on the server
+after killing the worker.
 
 A worker also exits by itself when the service process disappears (``kill -9``), so no
-orphan keeps writing parts nobody will serve.
+orphan keeps writing parts nobody will serve; before it exits it stops its query's tagged
+sessions on the server itself (for at most :data:`_PARENT_GONE_CANCEL` seconds), since no
+service is left to do it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ JobMessage = dict[str, Any]
 "params", "timeout"}``."""
 
 _PARENT_POLL = 0.5  # seconds between checks that the service is still alive
+_PARENT_GONE_CANCEL = 2.0  # seconds a worker spends stopping its sessions when orphaned
+
+# (warehouse URL, query id) of the query running now, for _watch_parent.
+_running: tuple[str, str] | None = None
 
 
 # Drivers the built-in backends import on first use; loaded at start so that the first query
@@ -88,21 +96,31 @@ def preload(scheme: str) -> list[str]:
 
 def run_job(job: JobMessage) -> tuple[str, Any]:
     """Run one query; ``("ok", manifest dict)`` or ``("error", error info dict)``."""
+    global _running
+    from tasuki.service._cancel import tag_url
     from tasuki.warehouse import connect, register
     from tasuki.warehouse.registry import registry
 
+    job_id = job.get("id")
     try:
         scheme, backend = job.get("backend") or (None, None)
         if scheme and backend and registry.get(scheme) != backend:
             # Registered at runtime in the service process: make it known here too.
             register(scheme, backend, clobber=True)
         options = dict(job.get("options") or {})
-        with connect(job["url"], parts_dir=job["parts_dir"], **options) as wh:
+        # Every connection of this query (the parallel unload opens several from the same
+        # URL) carries the query's tag, so whoever stops the query can find them on the server.
+        url = tag_url(job["url"], job_id)
+        if job_id:
+            _running = (job["url"], str(job_id))
+        with connect(url, parts_dir=job["parts_dir"], **options) as wh:
             result = wh.query(job["sql"], job.get("params"), timeout=job.get("timeout"))
             return ("ok", result.manifest.to_dict())
     except Exception as exc:
-        logger.debug("query %s failed", job.get("id"), exc_info=True)
+        logger.debug("query %s failed", job_id, exc_info=True)
         return ("error", error_info(exc))
+    finally:
+        _running = None
 
 
 def error_info(exc: BaseException) -> dict[str, Any]:
@@ -131,8 +149,32 @@ def _watch_parent(parent_pid: int) -> None:
         time.sleep(_PARENT_POLL)
         if os.getppid() != parent_pid:
             # The service died (or was killed): stop now, mid-query; its restart marks the
-            # query failed and deletes what was written.
+            # query failed and deletes what was written. No service is left to stop the
+            # query's statements on the server, so do it here first, briefly.
+            _stop_own_sessions(_PARENT_GONE_CANCEL)
             os._exit(70)
+
+
+def _stop_own_sessions(limit: float) -> None:
+    """Stop the running query's tagged server sessions, waiting at most ``limit`` s."""
+    running = _running
+    if running is None:
+        return
+    from tasuki.service._cancel import stop_sessions
+
+    url, job_id = running
+    # Our own connections are still open, so the cancelled sessions stay (idle) until we
+    # exit: a short grace, then they are terminated. A thread, so a hung server cannot keep
+    # this orphan alive past the limit.
+    thread = threading.Thread(
+        target=stop_sessions,
+        args=(url, job_id),
+        kwargs={"grace": limit / 4},
+        name="tasuki-orphan-cancel",
+        daemon=True,
+    )
+    thread.start()
+    thread.join(limit)
 
 
 if __name__ == "__main__":
