@@ -32,6 +32,8 @@ from tasuki.service._service import Job, QueryService, RefusedRequestError
 from tasuki.service._worker import error_info
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
     from tasuki.service._config import ServiceConfig
 
 __all__ = ["create_app", "serve"]
@@ -43,7 +45,7 @@ PARQUET = "application/vnd.apache.parquet"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _bearer = HTTPBearer(auto_error=False, description="A client token made by add_client().")
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 410, 416, 429, 503)
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 410, 413, 416, 429, 503)
 }
 
 
@@ -119,6 +121,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
     )
     app.state.service = service
     _install_error_handlers(app)
+    # Outside everything FastAPI does: the body is refused before routing, authentication
+    # or parsing reads a byte of it.
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
 
     @app.post(
         "/v1/queries",
@@ -223,6 +228,92 @@ def create_app(config: ServiceConfig) -> FastAPI:
         }
 
     return app
+
+
+class _BodyTooLarge(Exception):
+    """Raised into the application when a body passes the limit while it is received."""
+
+
+class BodyLimit:
+    """Pure ASGI middleware: refuse a request body over ``max_bytes`` with 413.
+
+    A ``Content-Length`` over the limit is answered at once, before any of the body is
+    received. A body without one (chunked) is counted as it arrives; once it passes the
+    limit the application gets an error instead of more body, its answer is dropped, and
+    the client gets 413. The rest of the body is never read, so memory stays bounded
+    whatever the client sends, and a bad token cannot make the server read a huge body
+    before answering 401.
+
+    Args:
+        app: The application to guard.
+        max_bytes: The largest body taken, in bytes.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection scope."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = _content_length(scope)
+        if length is not None and length > self.max_bytes:
+            await self._refuse(scope, receive, send, f"{length:,} bytes")
+            return
+        received = 0
+        over = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    over = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if over:
+                return  # the application's answer to a cut-off body: ours replaces it
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._refuse(scope, receive, send, f"more than {self.max_bytes:,} bytes")
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
+        info = {
+            "type": "RequestTooLarge",
+            "message": f"the request body is {size}; the service takes at most "
+            f"{self.max_bytes:,} (its max_body_bytes setting). Send a shorter query, or "
+            "move long value lists into a table and join it",
+            "retryable": False,
+        }
+        # Close the connection: the rest of the body is never read.
+        response = _error(413, info, {"Connection": "close"})
+        await response(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The request's Content-Length, or None when it has none (or an unreadable one)."""
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the server refuses it; counting still bounds what is read
+    return None
 
 
 def serve(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
@@ -333,7 +424,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def refused(request: Request, exc: RefusedRequestError) -> Response:
         status = int(exc.fields.get("status", 400))
         info = {
-            "type": _refusal_type(status),
+            "type": str(exc.fields.get("error_type") or _refusal_type(status)),
             "message": exc.message,
             "retryable": bool(exc.fields.get("retryable", False)),
         }
@@ -380,6 +471,7 @@ def _refusal_type(status: int) -> str:
         404: "NotFound",
         409: "NotReady",
         410: "Expired",
+        413: "RequestTooLarge",
         416: "RangeNotSatisfiable",
         429: "QueueFull",
         503: "ServiceUnavailable",

@@ -14,6 +14,14 @@ from tasuki.errors import ConfigError
 __all__ = ["ServiceConfig", "resolve_warehouse"]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_KIB, _MIB, _GIB = 1024, 1024 * 1024, 1024 * 1024 * 1024
+
+#: The most SQL tokens a query may have. sqlglot's parse grows linearly with the tokens:
+#: 12 to 24 ms per 1,000 tokens (IN lists cheapest, CASE branches and UNIONs dearest),
+#: measured with sqlglot 30.3 on Python 3.11 on the 2-core development machine
+#: (``python benchmarks/bench_sql_parse.py``; see docs/service.md, "Limits"), so 20,000 tokens parse
+#: in at most about 0.5 s, and the worker's second check costs the same again.
+DEFAULT_MAX_SQL_TOKENS = 20_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +51,21 @@ class ServiceConfig:
         cleanup_interval: Seconds between expiry sweeps (default: a quarter of the TTL,
             between 1 s and 5 minutes).
         max_wait: Longest long-poll (``GET /v1/queries/{id}?wait=``) in seconds.
+        max_body_bytes: Largest request body, in bytes; a larger one is answered 413 before
+            it is read (by its ``Content-Length``, or as soon as a chunked body passes it).
+            Must exceed ``max_sql_bytes``: the body holds the SQL (JSON-escaped) and the
+            parameters.
+        max_sql_bytes: Longest query text, in UTF-8 bytes (400 past it); at most
+            :data:`tasuki.warehouse._safety.MAX_SQL_BYTES`, which the worker checks again.
+        max_sql_tokens: Most SQL tokens (words, numbers, strings, operators) in a query,
+            counted before it is parsed (400 past it); bounds the parse time.
+        max_nesting: Deepest nesting of parentheses in a query (400 past it); at most
+            :data:`tasuki.warehouse._safety.MAX_NESTING`, which the worker checks again.
+        max_result_bytes: Largest result of one query, in bytes of Parquet parts; a query
+            that writes more fails (``ResultTooLargeError``) and what it wrote is deleted.
+        max_disk_bytes_per_client: Most bytes of kept results one client may hold; past it,
+            its results whose TTL has passed are deleted (oldest first), and if it is still
+            over, new queries are refused (429 ``QuotaExceeded``) until it deletes some.
     """
 
     warehouse: str
@@ -59,6 +82,12 @@ class ServiceConfig:
     statement_timeout: float = 3600.0
     cleanup_interval: float | None = None
     max_wait: float = 60.0
+    max_body_bytes: int = 1 * _MIB
+    max_sql_bytes: int = 256 * _KIB
+    max_sql_tokens: int = DEFAULT_MAX_SQL_TOKENS
+    max_nesting: int = 32
+    max_result_bytes: int = 10 * _GIB
+    max_disk_bytes_per_client: int = 50 * _GIB
 
     def __repr__(self) -> str:
         # The warehouse URL and storage options may hold passwords and keys.
@@ -66,7 +95,20 @@ class ServiceConfig:
         return redact(f"{type(self).__name__}({shown})")
 
     def __post_init__(self) -> None:
-        for name in ("workers", "max_concurrent_per_client", "max_queued_per_client"):
+        from tasuki.warehouse._common import MAX_TIMEOUT
+        from tasuki.warehouse._safety import MAX_NESTING, MAX_SQL_BYTES
+
+        for name in (
+            "workers",
+            "max_concurrent_per_client",
+            "max_queued_per_client",
+            "max_body_bytes",
+            "max_sql_bytes",
+            "max_sql_tokens",
+            "max_nesting",
+            "max_result_bytes",
+            "max_disk_bytes_per_client",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(
@@ -89,6 +131,31 @@ class ServiceConfig:
                     key=name,
                     value=value,
                 )
+        if self.statement_timeout > MAX_TIMEOUT:
+            raise ConfigError(
+                f"ServiceConfig.statement_timeout is {self.statement_timeout!r} s; the largest "
+                f"timeout the warehouses accept is {MAX_TIMEOUT} s (about 24.8 days)",
+                key="statement_timeout",
+                value=self.statement_timeout,
+            )
+        # The worker's warehouse checks the query again with the library's own limits, so
+        # a larger service limit would only move the refusal from the API to the worker.
+        for name, ceiling in (("max_sql_bytes", MAX_SQL_BYTES), ("max_nesting", MAX_NESTING)):
+            if getattr(self, name) > ceiling:
+                raise ConfigError(
+                    f"ServiceConfig.{name} is {getattr(self, name)}; at most {ceiling} is "
+                    "possible (the warehouse checks every query against that limit again)",
+                    key=name,
+                    value=getattr(self, name),
+                )
+        if self.max_body_bytes <= self.max_sql_bytes:
+            raise ConfigError(
+                f"ServiceConfig.max_body_bytes ({self.max_body_bytes}) must be larger than "
+                f"max_sql_bytes ({self.max_sql_bytes}): a request body holds the SQL, "
+                "JSON-escaped, and its parameters",
+                key="max_body_bytes",
+                value=self.max_body_bytes,
+            )
         if not self.results_dir:
             raise ConfigError(
                 "ServiceConfig.results_dir is empty; give a local folder or an fsspec URL "

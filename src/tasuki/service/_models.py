@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 __all__ = [
     "ColumnOut",
@@ -37,10 +37,15 @@ class QueryRequest(BaseModel):
         None,
         description="Values for :name placeholders (an object) or ?/$n placeholders (an array).",
     )
-    timeout: float | None = Field(
+    # Any JSON value is taken here and checked by the service (check_timeout), so that 0,
+    # negatives, NaN, infinity, bools and strings all get the same 400 as the library gives.
+    timeout: Annotated[
+        Any,
+        WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]}),
+    ] = Field(
         None,
-        gt=0,
-        description="Statement timeout in seconds; capped at the service's statement timeout.",
+        description="Statement timeout in seconds, greater than 0; capped at the service's "
+        "statement timeout. 0, negative and non-numeric values are refused (400).",
     )
 
 

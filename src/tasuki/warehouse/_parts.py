@@ -28,9 +28,17 @@ from tasuki.warehouse._fs import filesystem, join_url
 from tasuki.warehouse._result import PartInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
-__all__ = ["DEFAULT_PART_BYTES", "DEFAULT_PART_ROWS", "PartWriter", "PartsRoot"]
+__all__ = [
+    "DEFAULT_PART_BYTES",
+    "DEFAULT_PART_ROWS",
+    "ByteBudget",
+    "PartWriter",
+    "PartsRoot",
+    "ResultTooLargeError",
+    "result_byte_limit",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +54,90 @@ _INT_DECIMALS = (
     {"store_decimal_as_integer": True} if int(pa.__version__.split(".")[0]) >= 18 else {}
 )
 _QUEUE_DEPTH = 2  # batches in flight to the writer thread: memory stays bounded
+
+
+class ResultTooLargeError(WarehouseError):
+    """A query's parts passed the byte limit set by :func:`result_byte_limit`."""
+
+
+class ByteBudget:
+    """The most bytes of Parquet parts the writers of one query may write together.
+
+    Writers charge the bytes they wrote after every row group, so a query is stopped at
+    most one row group (about ``ROW_GROUP_BYTES`` of Arrow data, less once compressed)
+    past the limit. Thread-safe: parallel readers share one budget.
+
+    Args:
+        max_bytes: The limit, in bytes.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+            raise WarehouseError(
+                f"max_bytes must be a whole number of bytes >= 1, got {max_bytes!r}",
+                max_bytes=max_bytes,
+            )
+        self.max_bytes = max_bytes
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def charge(self, size: int) -> None:
+        """Count ``size`` more bytes written.
+
+        Raises:
+            ResultTooLargeError: The total passed the limit.
+        """
+        with self._lock:
+            self.used += size
+            used = self.used
+        if used > self.max_bytes:
+            raise ResultTooLargeError(
+                f"the query's result passed {used:,} bytes of Parquet; at most "
+                f"{self.max_bytes:,} are kept per query (the query service's "
+                "max_result_bytes setting). What was written is deleted: select fewer "
+                "rows or columns, or aggregate",
+                used=used,
+                limit=self.max_bytes,
+            )
+
+
+# The budget of the query this process runs now (see result_byte_limit). Process-wide, not
+# a context variable: the backends write parts from reader and writer threads of their own.
+_budget: ByteBudget | None = None
+_budget_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def result_byte_limit(max_bytes: int | None) -> Iterator[ByteBudget | None]:
+    """Limit the bytes of parts written by every :class:`PartWriter` made in the block.
+
+    Meant for a process that runs one query at a time, such as the query service's worker:
+    the limit is process-wide, so that the writers the backends make on their own threads
+    see it too. A writer made in the block fails with :class:`ResultTooLargeError` once the
+    writers together pass ``max_bytes``; the backend then deletes the query's parts.
+
+    Args:
+        max_bytes: The limit, in bytes; None for no limit (the block does nothing).
+
+    Yields:
+        The budget (its ``used`` says how much was written), or None.
+
+    Example:
+        >>> with result_byte_limit(10 * 2**30):  # doctest: +SKIP
+        ...     wh.query("SELECT * FROM events")
+    """
+    global _budget
+    if max_bytes is None:
+        yield None
+        return
+    budget = ByteBudget(max_bytes)
+    with _budget_lock:
+        previous, _budget = _budget, budget
+    try:
+        yield budget
+    finally:
+        with _budget_lock:
+            _budget = previous
 
 
 class PartsRoot:
@@ -108,6 +200,9 @@ class PartWriter:
         compression_level: zstd level (pyarrow's default when None).
         storage_options: fsspec options for URLs.
         threaded: Write on a background thread.
+        budget: Bytes this writer may write, shared with the query's other writers
+            (default: the one :func:`result_byte_limit` set, if any); past it, ``write``
+            or ``close`` raises :class:`ResultTooLargeError`.
     """
 
     def __init__(
@@ -121,6 +216,7 @@ class PartWriter:
         compression_level: int | None = None,
         storage_options: Mapping[str, Any] | None = None,
         threaded: bool = True,
+        budget: ByteBudget | None = None,
     ) -> None:
         if part_rows < 1 or part_bytes < 1:
             raise WarehouseError(
@@ -151,6 +247,8 @@ class PartWriter:
         except OSError as exc:
             self._raise_disk_error(exc, self.directory)
             raise
+        self.budget = budget if budget is not None else _budget
+        self._charged = 0  # bytes of the open part already charged to the budget
         self.parts: list[PartInfo] = []
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
@@ -312,6 +410,13 @@ class PartWriter:
         self._rows += self._pending_rows
         self._bytes += self._pending_bytes
         self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
+        self._charge(self._sink.tell())
+
+    def _charge(self, position: int) -> None:
+        """Charge the budget for the open part's bytes up to ``position``."""
+        if self.budget is not None and position > self._charged:
+            size, self._charged = position - self._charged, position
+            self.budget.charge(size)
 
     def _finish_part(self) -> None:
         if self._writer is None:
@@ -325,6 +430,9 @@ class PartWriter:
         logger.debug("wrote part %s: %d rows, %d bytes", self._name, self._rows, size)
         self._writer = self._sink = None
         self._rows = self._bytes = 0
+        charged, self._charged = self._charged, 0
+        if self.budget is not None and size > charged:
+            self.budget.charge(size - charged)  # the footer
 
 
 def _check_names(schema: pa.Schema) -> None:
