@@ -23,7 +23,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,10 @@ def tag_url(url: str, name: str) -> str:
     (libpq reads ``+`` literally, so decoding and re-encoding them could change them), and
     the user info (a password) is not touched.
     """
+    return _with_query(url, lambda key: key != "application_name", ("application_name", name))
+
+
+def _with_query(url: str, keep: Callable[[str], bool], add: tuple[str, str]) -> str:
     # The query string starts at the first '?' after the user info: a password may hold a
     # raw '?' (libpq reads user info up to its '@'), and libpq has no '#fragment'.
     start = url.find("://") + 3 if "://" in url else 0
@@ -96,9 +100,9 @@ def tag_url(url: str, name: str) -> str:
     kept = [
         piece
         for piece in query.split("&")
-        if piece and urllib.parse.unquote(piece.split("=", 1)[0]) != "application_name"
+        if piece and keep(urllib.parse.unquote(piece.split("=", 1)[0]))
     ]
-    kept.append("application_name=" + urllib.parse.quote(name, safe=""))
+    kept.append(f"{add[0]}={urllib.parse.quote(add[1], safe='')}")
     return f"{head}?{'&'.join(kept)}"
 
 
@@ -229,9 +233,13 @@ def _signal(conn: Any, function: str, pid: int) -> bool:
 
 def _connect(url: str, scheme: str, connect_timeout: float) -> Any:
     import psycopg
+    from psycopg import pq
 
-    # Not the tag: the canceller's own session must not look like one of the query's.
-    conninfo = tag_url(url, CANCELLER_NAME)
+    # Only what libpq knows: the URL may carry tasuki's own options (the backend removes
+    # them before connecting), which libpq would refuse. And not the tag: the canceller's
+    # own session must not look like one of the query's.
+    known = {o.keyword.decode() for o in pq.Conninfo.get_defaults()} - {"application_name"}
+    conninfo = _with_query(url, known.__contains__, ("application_name", CANCELLER_NAME))
     if scheme == "redshift":
         parts = urllib.parse.urlsplit(conninfo)
         netloc = parts.netloc if parts.port else f"{parts.netloc}:5439"
