@@ -127,7 +127,9 @@ def _tasuki(url: str, sql: str, *, parallel: bool | int) -> dict[str, Any]:
     check_query("SELECT 1")  # loads sqlglot's dialect tables
     with (
         tempfile.TemporaryDirectory(prefix="tasuki-bench-") as parts,
-        PostgresWarehouse(url, parts_dir=parts, parallel=parallel) as wh,
+        # The superuser that made the table reads it: allowed explicitly, since the query
+        # path refuses a privileged role by default (a deployment uses a reader role).
+        PostgresWarehouse(url, parts_dir=parts, parallel=parallel, allow_privileged=True) as wh,
     ):
         t0 = time.perf_counter()
         result = wh.query(sql)

@@ -8,6 +8,7 @@ where it fails instead.
 from __future__ import annotations
 
 import os
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 
@@ -42,6 +43,42 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(f"{PG_DSN}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_reader_url(postgres_url: str) -> Iterator[str]:
+    """URL of a least-privilege reader role on the ``postgres_url`` database.
+
+    The role is made by tasuki's own reader-role SQL (``tasuki warehouse reader-role``):
+    it reads every table (``pg_read_all_data``), owns nothing, and its transactions are
+    read-only, so the query path accepts it without ``allow_privileged``. Roles are
+    cluster-wide and tests run in parallel (pytest-xdist), so the name is unique, and the
+    role is dropped afterwards (its sessions ended first).
+    """
+    import psycopg
+
+    from tasuki.warehouse.postgres._roles import ReaderRole, apply_reader_role
+
+    name = f"tasuki_reader_{uuid.uuid4().hex[:10]}"
+    password = uuid.uuid4().hex
+    database = postgres_url.rsplit("/", 1)[1]
+    # connection_limit: parallel reads open up to one connection per CPU.
+    role = ReaderRole(name, database, connection_limit=max(16, 2 * (os.cpu_count() or 1)))
+    apply_reader_role(postgres_url, role, password=password)
+    parts = urllib.parse.urlsplit(postgres_url)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{name}:{password}@{host}" + (f":{parts.port}" if parts.port else "")
+    try:
+        yield urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (name,),
+            )
+            # Revokes what was granted to it here and on the database, then drops it.
+            conn.execute(f'DROP OWNED BY "{name}"'.encode())
+            conn.execute(f'DROP ROLE "{name}"'.encode())
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""Fixtures for the PostgreSQL warehouse tests: a fresh database with a few tables."""
+"""Fixtures for the PostgreSQL warehouse tests: a fresh database with a few tables.
+
+``admin`` (psycopg) is the superuser that sets the database up; ``wh`` queries it as a
+least-privilege reader role, as the query path expects; ``writer`` is the superuser's
+warehouse for ``write_table`` (which never refuses a privileged role).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,14 @@ def admin(postgres_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def wh(postgres_url: str, tmp_path: Path) -> Iterator[PostgresWarehouse]:
-    with PostgresWarehouse(postgres_url, parts_dir=tmp_path / "parts", parallel=False) as w:
+def wh(postgres_reader_url: str, tmp_path: Path) -> Iterator[PostgresWarehouse]:
+    """A warehouse connected as a reader role (see tests/_services.py)."""
+    with PostgresWarehouse(postgres_reader_url, parts_dir=tmp_path / "parts", parallel=False) as w:
+        yield w
+
+
+@pytest.fixture
+def writer(postgres_url: str, tmp_path: Path) -> Iterator[PostgresWarehouse]:
+    """A warehouse connected as the superuser, for write_table (never refused)."""
+    with PostgresWarehouse(postgres_url, parts_dir=tmp_path / "writer", parallel=False) as w:
         yield w

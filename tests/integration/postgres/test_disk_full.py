@@ -31,7 +31,7 @@ def table(admin: Any) -> Iterator[str]:
 
 @pytest.mark.parametrize("parallel", [False, 2])
 def test_full_results_folder_is_a_storage_error(
-    postgres_url: str,
+    postgres_reader_url: str,
     table: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -40,7 +40,7 @@ def test_full_results_folder_is_a_storage_error(
     full_disk(monkeypatch)
     results = tmp_path / "results"
     with (
-        PostgresWarehouse(postgres_url, parts_dir=results, parallel=parallel) as wh,
+        PostgresWarehouse(postgres_reader_url, parts_dir=results, parallel=parallel) as wh,
         pytest.raises(StorageError, match="disk is full") as caught,
     ):
         wh.query(f"SELECT i, h FROM {table}")

@@ -78,13 +78,13 @@ def test_two_columns_of_one_name_are_refused_before_anything_is_written(
 
 
 def test_parameters_and_parallel_ranges_go_through_the_same_path(
-    postgres_url: str, admin: Any, tmp_path: Path
+    postgres_reader_url: str, admin: Any, tmp_path: Path
 ) -> None:
     admin.execute(
         "CREATE TABLE money AS SELECT g AS id, (g * 1.25)::numeric(12, 2) AS amount "
         "FROM generate_series(1, 30000) g"
     )
-    with PostgresWarehouse(postgres_url, parts_dir=tmp_path, parallel=3) as w:
+    with PostgresWarehouse(postgres_reader_url, parts_dir=tmp_path, parallel=3) as w:
         result = w.query("SELECT id, amount FROM money WHERE id > :low", {"low": 10})
         assert result.manifest.extra["connections"] == 3
         table = result.to_arrow().sort_by("id")

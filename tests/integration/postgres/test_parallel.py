@@ -28,9 +28,9 @@ def table(admin: Any) -> None:
 
 
 def test_a_split_scan_reads_every_row_exactly_once(
-    postgres_url: str, table: None, tmp_path: Path
+    postgres_reader_url: str, table: None, tmp_path: Path
 ) -> None:
-    with PostgresWarehouse(postgres_url, parts_dir=tmp_path, parallel=3) as w:
+    with PostgresWarehouse(postgres_reader_url, parts_dir=tmp_path, parallel=3) as w:
         result = w.query("SELECT id, h FROM items WHERE k <> :skip OR id < 0", {"skip": 3})
         extra = result.manifest.extra
         assert extra["connections"] == 3 and extra["snapshot"] and extra["pages"] > 3
@@ -43,7 +43,7 @@ def test_a_split_scan_reads_every_row_exactly_once(
 
 
 def test_ranges_share_one_snapshot_under_concurrent_updates(
-    postgres_url: str, admin: Any, table: None, tmp_path: Path
+    postgres_url: str, postgres_reader_url: str, admin: Any, table: None, tmp_path: Path
 ) -> None:
     # Updates move rows to new pages (new ctids). Ranges read at different moments without
     # a shared snapshot would see some rows twice and miss others.
@@ -61,7 +61,7 @@ def test_ranges_share_one_snapshot_under_concurrent_updates(
     worker = threading.Thread(target=churn)
     worker.start()
     try:
-        with PostgresWarehouse(postgres_url, parts_dir=tmp_path, parallel=4) as w:
+        with PostgresWarehouse(postgres_reader_url, parts_dir=tmp_path, parallel=4) as w:
             for _ in range(3):
                 ids = w.query("SELECT id FROM items").to_arrow().column("id").to_pylist()
                 assert len(ids) == ROWS and len(set(ids)) == ROWS
@@ -70,12 +70,12 @@ def test_ranges_share_one_snapshot_under_concurrent_updates(
         worker.join()
 
 
-def test_auto_splits_only_big_tables(postgres_url: str, table: None, tmp_path: Path) -> None:
-    with PostgresWarehouse(postgres_url, parts_dir=tmp_path, parallel="auto") as w:
+def test_auto_splits_only_big_tables(postgres_reader_url: str, table: None, tmp_path: Path) -> None:
+    with PostgresWarehouse(postgres_reader_url, parts_dir=tmp_path, parallel="auto") as w:
         small = w.query("SELECT * FROM items")
         assert small.manifest.extra["connections"] == 1 and small.num_rows == ROWS
     with PostgresWarehouse(
-        postgres_url, parts_dir=tmp_path, parallel="auto", parallel_min_bytes=1
+        postgres_reader_url, parts_dir=tmp_path, parallel="auto", parallel_min_bytes=1
     ) as w:
         assert w.query("SELECT * FROM items").manifest.extra["connections"] >= 2
         # Not a simple scan: auto quietly uses one connection.
@@ -84,9 +84,9 @@ def test_auto_splits_only_big_tables(postgres_url: str, table: None, tmp_path: P
 
 
 def test_asking_for_parallel_on_a_complex_query_is_refused(
-    postgres_url: str, table: None, tmp_path: Path
+    postgres_reader_url: str, table: None, tmp_path: Path
 ) -> None:
-    with PostgresWarehouse(postgres_url, parts_dir=tmp_path) as w:
+    with PostgresWarehouse(postgres_reader_url, parts_dir=tmp_path) as w:
         with pytest.raises(WarehouseError, match=r"single-table scan.*ORDER"):
             w.query("SELECT id FROM items ORDER BY id", parallel=2)
         with pytest.raises(WarehouseError, match="positive number"):
@@ -102,8 +102,10 @@ def test_asking_for_parallel_on_a_complex_query_is_refused(
             w.query("SELECT relacl FROM pg_class", parallel=2)
 
 
-def test_a_failing_range_stops_the_others(postgres_url: str, table: None, tmp_path: Path) -> None:
-    with PostgresWarehouse(postgres_url, parts_dir=tmp_path / "p", parallel=3) as w:
+def test_a_failing_range_stops_the_others(
+    postgres_reader_url: str, table: None, tmp_path: Path
+) -> None:
+    with PostgresWarehouse(postgres_reader_url, parts_dir=tmp_path / "p", parallel=3) as w:
         with pytest.raises(WarehouseError, match="division by zero"):
             w.query("SELECT id, 1 / (id - 55000) AS boom FROM items")
     parts = tmp_path / "p"

@@ -193,12 +193,12 @@ def test_queries_run_read_only_with_a_statement_timeout(wh: PostgresWarehouse, a
 
 
 def test_large_results_roll_into_parts_with_flat_buffers(
-    postgres_url: str, admin: Any, tmp_path: Path
+    postgres_reader_url: str, admin: Any, tmp_path: Path
 ) -> None:
     admin.execute(
         "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 120000) g"
     )
-    with connect(postgres_url, parts_dir=tmp_path, part_rows=50_000, parallel=False) as w:
+    with connect(postgres_reader_url, parts_dir=tmp_path, part_rows=50_000, parallel=False) as w:
         result = w.query("SELECT id, h FROM big WHERE id > :lo", {"lo": 0})
         assert [p.rows for p in result.parts] == [50_000, 50_000, 20_000]
         # With a parameter the driver still streams through COPY: many batches, not one.
@@ -213,8 +213,8 @@ def test_a_failed_query_leaves_no_parts(wh: PostgresWarehouse, tmp_path: Path) -
     assert not parts.exists() or not any(parts.iterdir())
 
 
-def test_the_connection_pool_is_reused_and_closed(postgres_url: str, tmp_path: Path) -> None:
-    w = PostgresWarehouse(postgres_url, parts_dir=tmp_path, max_idle=1)
+def test_the_connection_pool_is_reused_and_closed(postgres_reader_url: str, tmp_path: Path) -> None:
+    w = PostgresWarehouse(postgres_reader_url, parts_dir=tmp_path, max_idle=1)
     w.query("SELECT 1")
     w.query("SELECT 2")
     assert len(w._idle) == 1

@@ -48,10 +48,10 @@ def test_the_setting_is_rounded_up_to_whole_milliseconds(wh: PostgresWarehouse) 
 
 
 def test_parallel_reads_enforce_a_tiny_timeout_too(
-    postgres_url: str, admin: Any, tmp_path: Any
+    postgres_reader_url: str, admin: Any, tmp_path: Any
 ) -> None:
     admin.execute("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 200000) g")
-    with PostgresWarehouse(postgres_url, parts_dir=tmp_path / "parts", parallel=2) as w:
+    with PostgresWarehouse(postgres_reader_url, parts_dir=tmp_path / "parts", parallel=2) as w:
         started = time.monotonic()
         with pytest.raises(QueryTimeoutError):
             w.query(

@@ -22,6 +22,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
+from tasuki.warehouse.redshift._roles import OWNED_SQL, USER_SQL
 from tests._s3 import S3_ENV
 
 
@@ -75,7 +76,11 @@ def unload_strings(statement: str) -> list[str]:
 
 
 class RecordingRedshift:
-    """A DB-API 2.0 connection that records statements and performs UNLOAD."""
+    """A DB-API 2.0 connection that records statements and performs UNLOAD.
+
+    It answers the query path's privilege check (``pg_user``, the relations the user owns)
+    from ``user`` (name, usesuper) and ``owned`` ((schema, table, relkind) rows).
+    """
 
     def __init__(
         self,
@@ -84,11 +89,16 @@ class RecordingRedshift:
         *,
         slices: int = 2,
         fail_with: DatabaseError | None = None,
+        user: tuple[str, bool] = ("analyst", False),
+        owned: tuple[tuple[str, str, str], ...] = (),
     ) -> None:
         self.tables = tables
         self.storage_options = storage_options
         self.slices = slices
         self.fail_with = fail_with
+        self.user = user
+        self.owned = owned
+        self.rows: list[tuple[Any, ...]] = []
         self.statements: list[str] = []
         self.committed = self.closed = False
 
@@ -101,6 +111,12 @@ class RecordingRedshift:
     def execute(self, sql: str, params: Any = None) -> None:
         self.statements.append(sql)
         if sql.startswith("SET statement_timeout TO "):
+            return
+        if sql == USER_SQL:
+            self.rows = [self.user]
+            return
+        if sql == OWNED_SQL:
+            self.rows = list(self.owned)
             return
         if self.fail_with is not None:
             raise self.fail_with
@@ -140,6 +156,10 @@ class RecordingRedshift:
         }
         with fs.open(f"{target}manifest", "w") as f:
             f.write(json.dumps(manifest))
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows, self.rows = self.rows, []
+        return rows
 
     def commit(self) -> None:
         self.committed = True

@@ -8,8 +8,15 @@ import pyarrow as pa
 import pytest
 import sqlglot
 
-from tasuki.errors import ConfigError, PermissionDeniedError, QueryTimeoutError, UnsafeQueryError
+from tasuki.errors import (
+    ConfigError,
+    PermissionDeniedError,
+    QueryTimeoutError,
+    UnsafeQueryError,
+    WarehouseError,
+)
 from tasuki.warehouse import QueryResult, RedshiftWarehouse, connect
+from tasuki.warehouse.redshift._roles import OWNED_SQL, USER_SQL
 
 from .conftest import DatabaseError, RecordingRedshift, unload_strings
 
@@ -17,7 +24,7 @@ ROLE = "arn:aws:iam::123456789012:role/unload"
 
 
 def _wh(
-    conn: RecordingRedshift, staging: str, storage_options: dict[str, Any]
+    conn: RecordingRedshift, staging: str, storage_options: dict[str, Any], **options: Any
 ) -> RedshiftWarehouse:
     wh = connect(
         "redshift://analyst:pw@example-cluster:5439/dev",
@@ -25,6 +32,7 @@ def _wh(
         iam_role=ROLE,
         storage_options=storage_options,
         connection_factory=conn,
+        **options,
     )
     assert isinstance(wh, RedshiftWarehouse)
     return wh
@@ -34,8 +42,10 @@ def test_unload_statement_shape(sales: Any, staging: str, storage_options: dict[
     conn = RecordingRedshift(sales, storage_options)
     wh = _wh(conn, staging, storage_options)
     result = wh.query("SELECT id, seller FROM sales WHERE amount >= :min", {"min": 50}, timeout=90)
-    set_timeout, unload = conn.statements
+    # The first query checks the user's privileges on the same connection, before UNLOAD.
+    set_timeout, user, owned, unload = conn.statements
     assert set_timeout == "SET statement_timeout TO 90000"
+    assert (user, owned) == (USER_SQL, OWNED_SQL)
     location = f"{staging}/{result.query_id}/"
     assert unload == (
         "UNLOAD ('SELECT id, seller FROM sales WHERE amount >= 50') "
@@ -126,3 +136,54 @@ def test_configuration_is_checked() -> None:
     wh = RedshiftWarehouse("redshift://u:secret@h/db", s3_staging="s3://b/p/", iam_role="default")
     assert "secret" not in repr(wh)
     assert "IAM_ROLE default " in wh.unload_statement("SELECT 1", query_id="q")
+
+
+def test_a_superuser_or_an_owner_is_refused_before_the_unload(
+    sales: Any, staging: str, storage_options: dict[str, Any]
+) -> None:
+    superuser = RecordingRedshift(sales, storage_options, user=("admin", True))
+    with pytest.raises(WarehouseError, match="Redshift role 'admin': it is a superuser") as info:
+        _wh(superuser, staging, storage_options).query("SELECT id FROM sales")
+    assert info.value.role == "admin" and info.value.option == "allow_privileged"
+    assert "allow_privileged=True" in str(info.value) and "pw" not in str(info.value)
+    # A superuser is not asked what it owns, and no UNLOAD was sent.
+    assert superuser.statements[1:] == [USER_SQL] and not superuser.committed
+    owner = RecordingRedshift(
+        sales,
+        storage_options,
+        owned=(("public", "sales", "r"), ("public", "v", "v"), ("s", "a", "r"), ("s", "b", "r")),
+    )
+    with pytest.raises(WarehouseError) as info:
+        _wh(owner, staging, storage_options).query("SELECT id FROM sales")
+    assert info.value.privileges == [
+        "owns table public.sales",
+        "owns view public.v",
+        "owns table s.a",
+        "owns more relations",
+    ]
+    assert not any(s.startswith("UNLOAD") for s in owner.statements)
+
+
+def test_allow_privileged_skips_the_check_and_a_reader_is_checked_once(
+    sales: Any, staging: str, storage_options: dict[str, Any]
+) -> None:
+    superuser = RecordingRedshift(sales, storage_options, user=("admin", True))
+    wh = _wh(superuser, staging, storage_options, allow_privileged=True)
+    assert wh.query("SELECT id FROM sales").num_rows == 10
+    assert USER_SQL not in superuser.statements
+    from_url = RecordingRedshift(sales, storage_options, user=("admin", True))
+    wh = connect(
+        "redshift://admin:pw@example-cluster:5439/dev?allow_privileged=true",
+        s3_staging=staging,
+        iam_role=ROLE,
+        storage_options=storage_options,
+        connection_factory=from_url,
+    )
+    assert isinstance(wh, RedshiftWarehouse) and wh.allow_privileged
+    assert "allow_privileged" not in wh.dsn and "allow_privileged" not in wh.url
+    assert wh.query("SELECT id FROM sales").num_rows == 10
+    reader = RecordingRedshift(sales, storage_options)
+    wh = _wh(reader, staging, storage_options)
+    wh.query("SELECT id FROM sales")
+    wh.query("SELECT id FROM sales")
+    assert reader.statements.count(USER_SQL) == 1 and reader.statements.count(OWNED_SQL) == 1

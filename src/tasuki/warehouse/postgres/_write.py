@@ -1,7 +1,9 @@
 """PostgreSQL ``write_table``: binary COPY into a staging table, then swap / append / merge.
 
 Everything after the COPY, the lineage row included, runs in the same transaction as it, so
-a failure (a dropped connection included) leaves the previous table as it was.
+a failure (a dropped connection included) leaves the previous table as it was. Every statement
+of it runs under ``statement_timeout`` (set for the transaction only), so a write waiting on
+a lock another session holds ends instead of waiting for ever.
 """
 
 from __future__ import annotations
@@ -38,8 +40,14 @@ def write_table(
     mode: str,
     key: Sequence[str] | None,
     lineage: Lineage | None = None,
+    timeout_ms: int,
 ) -> int:
-    """Write ``data`` to ``name``, and ``lineage``'s row, in one transaction; rows written."""
+    """Write ``data`` to ``name``, and ``lineage``'s row, in one transaction; rows written.
+
+    ``timeout_ms`` (from :func:`tasuki.warehouse._common.timeout_ms`, so never 0) is each
+    statement's limit, set with ``set_config(..., true)``: it ends with the transaction and
+    never reaches the next user of a pooled connection.
+    """
     lineage = check_lineage(lineage, name)
     reader = as_reader(data)
     keys = check_mode(mode, key, reader.schema.names)
@@ -48,6 +56,8 @@ def write_table(
     t, s = target.sql("postgres"), stage.sql("postgres")
     cur = connection.cursor()
     try:
+        cur.execute("SELECT set_config('statement_timeout', $1, true)", [str(timeout_ms)])
+        cur.fetchall()
         if target.db:
             _ensure_schema(cur, target)
         # ADBC's bulk ingest creates the table from the Arrow schema and fills it with

@@ -10,7 +10,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from tasuki.errors import StorageError, WarehouseError
+from tasuki.errors import QueryTimeoutError, StorageError, WarehouseError
 from tasuki.warehouse._common import (
     DEFAULT_TIMEOUT,
     BaseWarehouse,
@@ -26,6 +26,13 @@ from tasuki.warehouse.postgres._errors import translate
 from tasuki.warehouse.postgres._numeric import plan_scaled_numerics
 from tasuki.warehouse.postgres._parallel import page_ranges, range_query, scan_table
 from tasuki.warehouse.postgres._params import pg_text, placeholder, setting_name
+from tasuki.warehouse.postgres._roles import (
+    PRIVILEGE_COLUMNS,
+    allow_privileged_option,
+    privileged_error,
+    privileges_found,
+    split_allow_privileged,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -61,8 +68,13 @@ class PostgresWarehouse(BaseWarehouse):
     """PostgreSQL as a warehouse, read through binary COPY.
 
     Each query runs in a ``READ ONLY`` transaction with ``statement_timeout`` set locally.
-    The ADBC driver decodes the binary COPY stream to Arrow batches, which a writer thread
-    compresses into rolling zstd Parquet parts, so client memory stays flat.
+    The query path refuses a privileged role (a superuser, a role that owns tables, ...;
+    see :mod:`._roles`) unless ``allow_privileged`` is set: ``READ ONLY`` does not stop
+    such a role from writing through functions. Connections go back to the pool only after
+    ``DISCARD ALL``, so nothing a query did to its session (an advisory lock, a setting, a
+    temporary table) is there for the next one. The ADBC driver decodes the binary COPY
+    stream to Arrow batches, which a writer thread compresses into rolling zstd Parquet
+    parts, so client memory stays flat.
 
     A single-table scan can be split into ctid ranges read over several connections that
     share one exported snapshot (see :mod:`._parallel`).
@@ -82,6 +94,10 @@ class PostgresWarehouse(BaseWarehouse):
         storage_options: fsspec options for ``parts_dir`` URLs.
         connect_timeout: Seconds to wait for a connection.
         max_idle: Connections kept open between queries.
+        allow_privileged: Let :meth:`query` run through a superuser or a role that owns
+            tables (for trusted code only: a query may then write despite ``READ ONLY``).
+            ``?allow_privileged=true`` in the URL does the same, and is removed from the
+            URL before it reaches libpq. :meth:`write_table` is never refused.
     """
 
     backend = "postgresql"
@@ -100,7 +116,10 @@ class PostgresWarehouse(BaseWarehouse):
         storage_options: Mapping[str, Any] | None = None,
         connect_timeout: float = 10.0,
         max_idle: int = 4,
+        allow_privileged: bool = False,
     ) -> None:
+        uri, from_url = split_allow_privileged(uri)
+        self.allow_privileged = allow_privileged_option(allow_privileged) or from_url
         self.uri = _with_connect_timeout(uri, connect_timeout)
         self.url = redact(uri)
         self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
@@ -113,12 +132,16 @@ class PostgresWarehouse(BaseWarehouse):
         self._parts = PartsRoot(parts_dir, storage_options)
         self._idle: list[Any] = []
         self._lock = threading.Lock()
+        # Set once a query has found the role unprivileged (or allow_privileged is set): the
+        # check then costs nothing on later queries of this object.
+        self._role_checked = self.allow_privileged
 
     @classmethod
     def from_url(
         cls, url: str, *, parts_dir: str | None = None, **options: Any
     ) -> PostgresWarehouse:
-        """``postgresql://...`` or ``postgres://...``, passed to libpq as is."""
+        """``postgresql://...`` or ``postgres://...``, passed to libpq as is (less
+        ``allow_privileged``, which is tasuki's)."""
         return cls(url, parts_dir=parts_dir, **options)
 
     def __repr__(self) -> str:
@@ -170,19 +193,41 @@ class PostgresWarehouse(BaseWarehouse):
         """Load ``data`` into ``name``: binary COPY into a staging table, then swap, append
         or merge, and the ``lineage`` row if given, in the same transaction. See
         :meth:`tasuki.warehouse.Warehouse.write_table`.
+
+        Each statement of the write runs under the warehouse's ``timeout`` (``SET LOCAL
+        statement_timeout``): a write that waits on a lock ends with ``QueryTimeoutError``
+        naming the table, and nothing changes.
         """
         from tasuki.warehouse.postgres._write import write_table
 
         connection = self._acquire()
         ok = False
         try:
-            rows = write_table(connection, name, data, mode=mode, key=key, lineage=lineage)
+            rows = write_table(
+                connection,
+                name,
+                data,
+                mode=mode,
+                key=key,
+                lineage=lineage,
+                timeout_ms=timeout_ms(self.timeout),
+            )
             ok = True
             return rows
         except WarehouseError:
             raise
         except Exception as exc:
-            raise translate(exc, url=self.url) from exc
+            error = translate(exc, url=self.url, timeout=self.timeout)
+            if isinstance(error, QueryTimeoutError):
+                error = QueryTimeoutError(
+                    f"writing table {name!r} on {self.url} was cancelled after the statement "
+                    f"timeout of {self.timeout:g} s (a lock held by another session, or a slow "
+                    "load); it was rolled back, so the table is unchanged. Find what holds the "
+                    "lock (pg_locks) or raise the warehouse's timeout=",
+                    table=name,
+                    timeout=self.timeout,
+                )
+            raise error from exc
         finally:
             self._release(connection, ok)
 
@@ -206,16 +251,22 @@ class PostgresWarehouse(BaseWarehouse):
             raise translate(exc, url=self.url) from exc
 
     def _release(self, connection: Any, ok: bool) -> None:
-        if ok:
-            try:
-                connection.rollback()
-            except Exception:
-                ok = False
+        """Pool ``connection`` after a reset, or close it (failed, reset failed, pool full)."""
         with self._lock:
-            if ok and len(self._idle) < self.max_idle:
-                self._idle.append(connection)
-                return
+            room = len(self._idle) < self.max_idle
+        if ok and room and _reset(connection):
+            with self._lock:
+                if len(self._idle) < self.max_idle:
+                    self._idle.append(connection)
+                    return
         _close_quietly(connection)
+
+    def _check_role(self, row: Sequence[Any]) -> None:
+        """Refuse the query when the role is privileged (``row``: the PRIVILEGE_COLUMNS)."""
+        found = privileges_found(row)
+        if found.privileges:
+            raise privileged_error(found, url=self.url)
+        self._role_checked = True
 
 
 class _Run:
@@ -245,8 +296,20 @@ class _Run:
     def sql(self, expression: exp.Expression | None = None) -> str:
         return self.checked.bind(self.params, placeholder, expression=expression)[0]
 
-    def begin(self, cursor: Any, *, export: bool = False, snapshot: str | None = None) -> Any:
-        """Start the read-only transaction; returns (now(), exported snapshot or None)."""
+    def begin(
+        self,
+        cursor: Any,
+        *,
+        export: bool = False,
+        snapshot: str | None = None,
+        check_role: bool = False,
+    ) -> Any:
+        """Start the read-only transaction; returns (now(), exported snapshot or None).
+
+        With ``check_role`` (the first connection of a query), the role's privileges are
+        read in the same statement, on the warehouse's first query only, and a privileged
+        role is refused before the query runs.
+        """
         if export or snapshot:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         else:
@@ -258,11 +321,17 @@ class _Run:
         ]
         columns = ["now()", "set_config('statement_timeout', $1, true)"]
         columns += [f"set_config('{name}', ${i + 2}, true)" for i, (name, _) in enumerate(settings)]
+        check = check_role and not self.wh._role_checked
+        if check:
+            columns += PRIVILEGE_COLUMNS
         if export:
             columns.append("pg_export_snapshot()")
         args = [str(timeout_ms(self.seconds)), *(text for _, text in settings)]
         cursor.execute("SELECT " + ", ".join(columns), args)
         row = cursor.fetchone()
+        if check:
+            start = 2 + len(settings)
+            self.wh._check_role(row[start : start + len(PRIVILEGE_COLUMNS)])
         return row[0], (row[-1] if export else None)
 
     def stream(self, cursor: Any, sql: str, prefix: str) -> PartWriter:
@@ -326,7 +395,7 @@ class _Run:
         ok = False
         try:
             cursor = connection.cursor()
-            snapshot_at, _ = self.begin(cursor)
+            snapshot_at, _ = self.begin(cursor, check_role=True)
             writer = self.stream(cursor, sql, "part")
             parts = writer.close()
             ok = True
@@ -343,7 +412,7 @@ class _Run:
         try:
             cursor = connection.cursor()
             self.cursors.append(cursor)
-            snapshot_at, snapshot = self.begin(cursor, export=True)
+            snapshot_at, snapshot = self.begin(cursor, export=True, check_role=True)
             relation = table.copy()
             relation.set("alias", None)
             cursor.execute(_TABLE_INFO, [relation.sql("postgres")])
@@ -455,6 +524,31 @@ def _with_connect_timeout(uri: str, seconds: float) -> str:
     # quote_via=quote: libpq reads '+' literally, so spaces must be %20 (options=-c%20...)
     encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
     return urllib.parse.urlunsplit(parts._replace(query=encoded))
+
+
+def _reset(connection: Any) -> bool:
+    """End the transaction and ``DISCARD ALL``; False (close it) when that fails.
+
+    ``DISCARD ALL`` releases session advisory locks, resets every setting, drops temporary
+    tables and deallocates prepared statements, so what one query did to its session does
+    not reach the next one. It cannot run in a transaction block, and the ADBC driver opens
+    one before each statement while autocommit is off, so autocommit is on around it.
+    """
+    try:
+        connection.rollback()
+        connection.adbc_connection.set_autocommit(True)
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute("DISCARD ALL")
+            finally:
+                cursor.close()
+        finally:
+            connection.adbc_connection.set_autocommit(False)
+    except Exception:
+        logger.debug("resetting a pooled connection failed; closing it", exc_info=True)
+        return False
+    return True
 
 
 def _close_quietly(connection: Any) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from tasuki.errors import ConfigError, WarehouseError
+from tasuki.errors import ConfigError, QueryTimeoutError, WarehouseError
 from tasuki.warehouse._common import (
     DEFAULT_TIMEOUT,
     BaseWarehouse,
@@ -37,6 +37,12 @@ from tasuki.warehouse._write import (
     table_name,
 )
 from tasuki.warehouse.postgres._errors import translate
+from tasuki.warehouse.postgres._roles import (
+    allow_privileged_option,
+    privileged_error,
+    split_allow_privileged,
+)
+from tasuki.warehouse.redshift._roles import FIX, WHY, redshift_role_check
 from tasuki.warehouse.redshift._unload import arrow_type, unload_sql
 from tasuki.warehouse.redshift._write import create_schema_sql, redshift_type, write_statements
 
@@ -74,6 +80,9 @@ class RedshiftWarehouse(BaseWarehouse):
         part_bytes: Arrow bytes per staged part (slices load parts in parallel).
         connection_factory: Makes a DB-API connection; default: ``redshift_connector`` if
             installed, else psycopg.
+        allow_privileged: Let :meth:`query` run as a superuser or a user that owns tables
+            (refused by default, see :mod:`._roles`); ``?allow_privileged=true`` in the URL
+            does the same and is removed from it. :meth:`write_table` is never refused.
     """
 
     backend = "redshift"
@@ -91,7 +100,12 @@ class RedshiftWarehouse(BaseWarehouse):
         connection_factory: ConnectionFactory | None = None,
         part_rows: int = DEFAULT_PART_ROWS,
         part_bytes: int = DEFAULT_PART_BYTES,
+        allow_privileged: bool = False,
     ) -> None:
+        dsn, from_url = split_allow_privileged(dsn)
+        self.allow_privileged = allow_privileged_option(allow_privileged) or from_url
+        # Set once a query has found the user unprivileged: later queries skip the check.
+        self._role_checked = self.allow_privileged
         if not s3_staging or "://" not in s3_staging:
             raise ConfigError(
                 f"Redshift needs s3_staging='s3://bucket/prefix' for UNLOAD, got {s3_staging!r}",
@@ -151,7 +165,7 @@ class RedshiftWarehouse(BaseWarehouse):
             checked.render(params), location + "/", self.iam_role, self.max_file_size_mb
         )
         snapshot_at = utcnow()
-        self._execute(statement, seconds)
+        self._execute(statement, seconds, check_role=not self._role_checked)
         parts, schema = self._read_manifest(location)
         return self._result(
             query_id=query_id,
@@ -223,7 +237,7 @@ class RedshiftWarehouse(BaseWarehouse):
                 prefix=location + "/" if parts else None,
                 iam_role=self.iam_role,
             )
-            self._transaction(statements, lineage, rows, mode, schema=target.db or None)
+            self._transaction(statements, lineage, rows, mode, schema=target.db or None, table=name)
         finally:
             remove_staged(location, self.storage_options)
         logger.debug("wrote %d rows to %s (%s) through %s", rows, name, mode, location)
@@ -237,12 +251,15 @@ class RedshiftWarehouse(BaseWarehouse):
         mode: str,
         *,
         schema: str | None = None,
+        table: str | None = None,
     ) -> None:
         """Run ``statements`` and the lineage row in one transaction, then commit.
 
         ``schema``, the target's, is created first when it is missing (as migrate does); it
         is looked up before, because ``CREATE SCHEMA IF NOT EXISTS`` needs the CREATE
-        privilege on the database even when the schema is there.
+        privilege on the database even when the schema is there. Every statement runs under
+        the warehouse's timeout; one that runs past it (waiting on a lock, for one) ends the
+        write with ``QueryTimeoutError`` naming ``table``, and nothing changes.
         """
         try:
             connection = self._factory()
@@ -282,14 +299,26 @@ class RedshiftWarehouse(BaseWarehouse):
             raise
         except Exception as exc:
             _rollback_quietly(connection)
-            raise translate(exc, url=self.url, sql=current, timeout=self.timeout) from exc
+            error = translate(exc, url=self.url, sql=current, timeout=self.timeout)
+            if isinstance(error, QueryTimeoutError) and table is not None:
+                error = QueryTimeoutError(
+                    f"writing table {table!r} on {self.url} was cancelled after the statement "
+                    f"timeout of {self.timeout:g} s (a lock held by another session, or a slow "
+                    "COPY); it was rolled back, so the table is unchanged. Find what holds the "
+                    "lock (STV_LOCKS) or raise the warehouse's timeout=",
+                    table=table,
+                    timeout=self.timeout,
+                )
+            raise error from exc
         except BaseException:
             _rollback_quietly(connection)
             raise
         finally:
             connection.close()
 
-    def _execute(self, statement: str, seconds: float) -> None:
+    def _execute(self, statement: str, seconds: float, *, check_role: bool = False) -> None:
+        """Run ``statement`` (an UNLOAD) under ``seconds``; with ``check_role``, refuse a
+        privileged user first, on the same connection."""
         try:
             connection = self._factory()
         except Exception as exc:
@@ -297,8 +326,18 @@ class RedshiftWarehouse(BaseWarehouse):
         try:
             cursor = connection.cursor()
             cursor.execute(f"SET statement_timeout TO {timeout_ms(seconds)}")
+            if check_role:
+                found = redshift_role_check(cursor)
+                if found.privileges:
+                    raise privileged_error(
+                        found, url=self.url, backend="Redshift", why=WHY, fix=FIX
+                    )
+                self._role_checked = True
             cursor.execute(statement)
             connection.commit()
+        except WarehouseError:
+            _rollback_quietly(connection)
+            raise
         except Exception as exc:
             _rollback_quietly(connection)
             raise translate(exc, url=self.url, sql=statement, timeout=seconds) from exc
