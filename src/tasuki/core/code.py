@@ -37,18 +37,21 @@ import sys
 import textwrap
 import time
 import types
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import xxhash
 
+from tasuki.core._base import TaskBase
 from tasuki.errors import TaskError
 
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from tasuki.core.graph import Graph
-    from tasuki.core.task import Task
+    # This module sits below task.py and graph.py (it fingerprints what they describe), so
+    # it names task classes by their base and graphs by the shape it reads.
+    Task = TaskBase
 
 __all__ = [
     "CodeFingerprint",
@@ -96,7 +99,21 @@ def combine_code_key(own: str, upstream: list[str]) -> str:
     return xxhash.xxh3_128_hexdigest("|".join((own, *upstream)).encode())
 
 
-def code_keys(graph: Graph) -> dict[str, str]:
+class _Node(Protocol):
+    @property
+    def task(self) -> TaskBase: ...
+    @property
+    def deps(self) -> Sequence[str]: ...
+
+
+class _Graph(Protocol):
+    @property
+    def nodes(self) -> Mapping[str, _Node]: ...
+    @property
+    def order(self) -> Sequence[str]: ...
+
+
+def code_keys(graph: _Graph) -> dict[str, str]:
     """The code key of every task in ``graph``, by unique id.
 
     One fingerprint per task class and one small hash per task: a 1,000-task chain costs well
@@ -119,12 +136,16 @@ def code_key_of(task: Task) -> str:
     """The code key of ``task``: the running task's own while it runs, else computed from
     its graph."""
     from tasuki.core import context
-    from tasuki.core.graph import build_graph
 
     ctx = context._CURRENT.get()
     if ctx is not None and ctx.code_key is not None:
         return ctx.code_key
-    return code_keys(build_graph([task]))[task.unique_id]
+    # Upward import, allowed by name in the import-linter contract: warehouse tasks call
+    # this from outside a run (their lineage rows), where only a graph knows upstream code.
+    from tasuki.core.graph import build_graph
+
+    # ``task`` is a tasuki.Task (the only TaskBase there is); this module names it by its base.
+    return code_keys(build_graph([task]))[task.unique_id]  # type: ignore[list-item]
 
 
 # ------------------------------------------------------------------------- source lookup
@@ -371,9 +392,7 @@ def _names(node: ast.AST) -> list[tuple[str, str | None]]:
 
 
 def _is_task_class(obj: Any) -> bool:
-    from tasuki.core.task import Task
-
-    return isinstance(obj, type) and issubclass(obj, Task)
+    return isinstance(obj, type) and issubclass(obj, TaskBase)
 
 
 def _top(module_name: str) -> str:
@@ -412,10 +431,8 @@ class _Collector:
         self.seen: set[tuple[str, str]] = set()
 
     def fingerprint(self) -> CodeFingerprint:
-        from tasuki.core.task import Task
-
         for klass in self.cls.__mro__:
-            if klass is Task or not _is_task_class(klass):
+            if klass.__module__.startswith("tasuki.core.") or not _is_task_class(klass):
                 continue
             if klass is not self.cls and klass.__module__.startswith("tasuki."):
                 continue

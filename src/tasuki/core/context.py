@@ -30,6 +30,13 @@ class RunContext:
     task_log: dict[str, Any] = field(default_factory=dict)
     code_key: str | None = None
     """The running task's code key (what its record will keep)."""
+    task: object = None
+    """The running task; ``requires`` and ``outputs`` are its own, from its graph node."""
+    requires: Any = None
+    """What the running task's ``requires()`` returned when the graph was built: ``load()``
+    reads these very values (their ids are known) instead of calling ``requires()`` again."""
+    outputs: Any = None
+    """What the running task's ``output()`` returned (computed once per graph node)."""
 
 
 _CURRENT: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(

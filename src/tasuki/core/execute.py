@@ -15,11 +15,12 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tasuki._redact import redact, redact_json
 from tasuki.core import context
 from tasuki.core.code import code_fingerprint, code_keys, code_of
+from tasuki.core.graph import Node, build_graph
 from tasuki.core.params import to_jsonable
 from tasuki.core.records import (
     RunRecord,
@@ -30,9 +31,9 @@ from tasuki.core.records import (
     save_code,
 )
 from tasuki.core.results import ErrorInfo, TaskResult
-from tasuki.core.targets import OutputInfo, Target
-from tasuki.core.task import declared_outputs
-from tasuki.errors import CorruptOutputError, MissingOutputError, TaskError
+from tasuki.core.targets import OutputInfo, Target, targets_of
+from tasuki.core.task import flatten
+from tasuki.errors import CorruptOutputError, MissingOutputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,40 +48,6 @@ logger = logging.getLogger(__name__)
 
 #: Built-in exceptions worth retrying besides errors whose ``retryable`` is True.
 _TRANSIENT = (ConnectionError, TimeoutError)
-
-
-def targets_of(outputs: Any) -> list[Target]:
-    """The targets in an ``output()`` structure (single, list, tuple, dict)."""
-    if outputs is None:
-        return []
-    if isinstance(outputs, Target):
-        return [outputs]
-    if isinstance(outputs, dict):
-        return [t for v in outputs.values() for t in targets_of(v)]
-    if isinstance(outputs, list | tuple):
-        return [t for v in outputs for t in targets_of(v)]
-    raise TaskError(
-        f"output() returned a {type(outputs).__name__}; it may return a target from "
-        "make_target(), None, or a list / tuple / dict of targets",
-    )
-
-
-def output_keys(task: Task) -> list[str]:
-    """Workspace keys of a task's declared outputs (cached on the task value)."""
-    keys: list[str] | None = task.__dict__.get("_tasuki_output_keys")
-    if keys is None:
-        targets = targets_of(declared_outputs(task))
-        keys = [t.key for t in targets if t.in_store]
-        task.__dict__["_tasuki_output_keys"] = keys
-        task.__dict__["_tasuki_external"] = [t for t in targets if not t.in_store]
-    return keys
-
-
-def external_targets(task: Task) -> list[Target]:
-    """Declared outputs that live outside the workspace (warehouse tables)."""
-    output_keys(task)
-    external: list[Target] = task.__dict__["_tasuki_external"]
-    return external
 
 
 @dataclass
@@ -107,17 +74,16 @@ class Completeness:
         uid = task.unique_id
         key = self.code_keys.get(uid)
         if key is None:
-            from tasuki.core.graph import build_graph
-
             self.code_keys.update(code_keys(build_graph([task])))
             key = self.code_keys[uid]
         return key
 
-    def verdict(self, task: Task) -> str | None:
-        """None when ``task`` is complete, else why it must run (one short sentence)."""
+    def verdict(self, node: Node) -> str | None:
+        """None when ``node``'s task is complete, else why it must run (one short sentence)."""
         store = self.store
-        keys = output_keys(task)
-        external = external_targets(task)
+        task = node.task
+        keys = node.output_keys()
+        external = node.external_targets()
         try:
             record = RunRecord.read(store, task.unique_id)
         except FileNotFoundError:
@@ -184,25 +150,25 @@ class Completeness:
             return None
         return reason
 
-    def check(self, task: Task) -> bool:
-        """Whether ``task`` is complete (see the class docstring)."""
-        return self.verdict(task) is None
+    def check(self, node: Node) -> bool:
+        """Whether ``node``'s task is complete (see the class docstring)."""
+        return self.verdict(node) is None
 
-    def check_many(self, tasks: list[Task]) -> list[bool]:
-        """``check`` for many tasks; remote stores are asked concurrently."""
-        return [v is None for v in self.verdicts(tasks)]
+    def check_many(self, nodes: list[Node]) -> list[bool]:
+        """``check`` for many nodes; remote stores are asked concurrently."""
+        return [v is None for v in self.verdicts(nodes)]
 
-    def verdicts(self, tasks: list[Task]) -> list[str | None]:
-        """``verdict`` for many tasks; remote stores are asked concurrently."""
-        if self.store.is_local or len(tasks) < 2:
-            return [self.verdict(t) for t in tasks]
+    def verdicts(self, nodes: list[Node]) -> list[str | None]:
+        """``verdict`` for many nodes; remote stores are asked concurrently."""
+        if self.store.is_local or len(nodes) < 2:
+            return [self.verdict(n) for n in nodes]
         from concurrent.futures import ThreadPoolExecutor
 
-        for task in tasks:  # compute outside the threads (fills self.code_keys)
-            self.code_key(task)
-        workers = min(16, len(tasks))
+        for node in nodes:  # compute outside the threads (fills self.code_keys)
+            self.code_key(node.task)
+        workers = min(16, len(nodes))
         with ThreadPoolExecutor(workers, thread_name_prefix="tasuki-check") as pool:
-            return list(pool.map(self.verdict, tasks))
+            return list(pool.map(self.verdict, nodes))
 
 
 def code_change(task: Task, record: RunRecord) -> str:
@@ -249,7 +215,7 @@ def _is_retryable(exc: BaseException) -> bool:
 
 
 def execute(
-    task: Task,
+    node: Node,
     store: Store,
     settings: Settings,
     completeness: Completeness,
@@ -257,17 +223,18 @@ def execute(
     forced: bool,
     on_start: Callable[[str], None] | None = None,
 ) -> TaskResult:
-    """Run one task under its lease and return what happened.
+    """Run one graph node's task under its lease and return what happened.
 
     ``on_start(uid)`` is called when ``run()`` is about to begin (after the lease is held and
     the task is found still incomplete), not when the task was queued.
     """
-    uid = task.unique_id
+    task = node.task
+    uid = node.uid
     name = type(task).task_name()
     lease = store.lease(uid)
     lease.acquire(timeout=settings.lock_timeout)
     try:
-        if not forced and completeness.check(task):
+        if not forced and completeness.check(node):
             return TaskResult(uid, name, "cached", note="finished by another process")
         if forced:
             # Drop the old record first: until the new one is written the task is incomplete,
@@ -275,13 +242,14 @@ def execute(
             store.remove(record_key(uid))
         if on_start is not None:
             on_start(uid)
-        return _run_with_retries(task, store, settings, completeness.code_key(task))
+        return _run_with_retries(node, store, settings, completeness.code_key(task))
     finally:
         lease.release()
 
 
-def _run_with_retries(task: Task, store: Store, settings: Settings, code_key: str) -> TaskResult:
-    uid = task.unique_id
+def _run_with_retries(node: Node, store: Store, settings: Settings, code_key: str) -> TaskResult:
+    task = node.task
+    uid = node.uid
     name = type(task).task_name()
     attempt = 0
     while True:
@@ -289,14 +257,19 @@ def _run_with_retries(task: Task, store: Store, settings: Settings, code_key: st
         started_at = now_iso()
         t0 = time.perf_counter()
         ctx = context.RunContext(
-            store, fail_on_empty_dump=settings.fail_on_empty_dump, code_key=code_key
+            store,
+            fail_on_empty_dump=settings.fail_on_empty_dump,
+            code_key=code_key,
+            task=task,
+            requires=node.requires,
+            outputs=node.outputs,
         )
         tail: deque[str] = deque(maxlen=_TAIL_LINES)
         tail_token = _TAIL.set(tail)
         token = context.activate(ctx)
         try:
             task.run()
-            outputs = _verify_outputs(task, store, ctx)
+            outputs = _verify_outputs(node, store, ctx)
         except Exception as exc:
             duration = time.perf_counter() - t0
             error = ErrorInfo(
@@ -332,7 +305,7 @@ def _run_with_retries(task: Task, store: Store, settings: Settings, code_key: st
             _TAIL.reset(tail_token)
         duration = time.perf_counter() - t0
         finished_at = now_iso()
-        record = _record(task, outputs, ctx, started_at, finished_at, duration, list(tail))
+        record = _record(node, outputs, ctx, started_at, finished_at, duration, list(tail))
         record.code_key = code_key
         record.write(store)
         remember_outputs(store, record)
@@ -350,9 +323,10 @@ def _run_with_retries(task: Task, store: Store, settings: Settings, code_key: st
         )
 
 
-def _verify_outputs(task: Task, store: Store, ctx: context.RunContext) -> list[OutputInfo]:
+def _verify_outputs(node: Node, store: Store, ctx: context.RunContext) -> list[OutputInfo]:
+    task = node.task
     infos = []
-    for target in targets_of(declared_outputs(task)):
+    for target in targets_of(node.outputs):
         info = ctx.written.get(target.key)
         if info is None:
             if not target.exists(store):
@@ -371,7 +345,7 @@ def _verify_outputs(task: Task, store: Store, ctx: context.RunContext) -> list[O
 
 
 def _record(
-    task: Task,
+    node: Node,
     outputs: list[OutputInfo],
     ctx: context.RunContext,
     started_at: str,
@@ -379,8 +353,7 @@ def _record(
     duration: float,
     tail: list[str],
 ) -> RunRecord:
-    from tasuki.core.task import flatten
-
+    task = node.task
     info = type(task)._info()
     return RunRecord(
         unique_id=task.unique_id,
@@ -388,7 +361,7 @@ def _record(
         params={n: redact_json(to_jsonable(v)) for n, v in task.param_values.items()},
         significant=list(info.significant),
         version=type(task).version,
-        requires=[t.unique_id for t in flatten(task.__dict__.get("_tasuki_requires"))],
+        requires=[t.unique_id for t in flatten(node.requires)],
         outputs=[o.to_json() for o in outputs],
         code_fingerprint=code_fingerprint(type(task)),
         status="done",

@@ -24,13 +24,11 @@ import functools
 import hashlib
 import json
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tasuki.core._base import TaskBase
 from tasuki.core.code import code_fingerprint
 from tasuki.errors import ParameterError
-
-if TYPE_CHECKING:
-    from tasuki.core.task import Task
 
 __all__ = ["code_fingerprint", "encode", "id_document", "task_name"]
 
@@ -46,9 +44,7 @@ def encode(value: Any) -> Any:
     Raises:
         ParameterError: for values of a type that has no canonical encoding.
     """
-    from tasuki.core.task import Task
-
-    if isinstance(value, Task):
+    if isinstance(value, TaskBase):
         return {"$task": value.unique_id}
     raise ParameterError(
         f"cannot encode a value of type {type(value).__qualname__} ({value!r}) into a task id; "
@@ -144,7 +140,7 @@ def encode_fast(value: Any) -> Any:
     return encode(value)
 
 
-def task_name(cls: type[Task]) -> str:
+def task_name(cls: type[TaskBase]) -> str:
     """The qualified task name used in ids, records and the CLI: ``module:QualName``."""
     return f"{cls.__module__}:{cls.__qualname__}"
 

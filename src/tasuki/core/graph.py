@@ -1,9 +1,11 @@
-"""Unique ids and the dependency graph, computed without recursion.
+"""The dependency graph: distinct tasks by unique id, their edges, a dependencies-first order.
 
-Both walks use an explicit stack, so a chain of 100,000 tasks (or tasks nested 100,000 deep
-through task parameters) never meets Python's recursion limit, and every task's
-``requires()`` is called once per distinct task: duplicates met on other branches reuse the
-first instance's id and requirements (dedupe by value before ids exist, by id after).
+Per-task runner state lives here, in the nodes, never on the task values: a node keeps the
+structure its task's ``requires()`` returned (what ``load()`` reads while the task runs, and
+the ids its run record lists) and, once asked, what ``output()`` returns with the workspace
+keys in it. The graph is built without recursion (see :mod:`tasuki.core._identity`): a chain
+of 100,000 tasks never meets Python's recursion limit, and ``requires()`` is called once per
+distinct task.
 """
 
 from __future__ import annotations
@@ -12,153 +14,64 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tasuki.core.fingerprint import encode_fast, id_document, unique_id_of
-from tasuki.core.task import Task, _ClassInfo, flatten
-from tasuki.errors import DependencyCycleError, TaskError, TasukiError
+from tasuki.core._identity import UID, compute_ids, flatten, walk
+from tasuki.core.targets import Target, targets_of
+
+if TYPE_CHECKING:
+    from tasuki.core.task import Task
 
 __all__ = ["Graph", "Node", "build_graph", "compute_ids"]
 
-
-def _freeze(value: Any) -> Any:
-    """A hashable stand-in for a parameter value, used to spot equal tasks before ids exist.
-
-    It may call two equal values different (only costs a repeated walk) but never calls two
-    different values equal: types are part of it, so ``1``, ``1.0`` and ``True`` differ.
-    """
-    if isinstance(value, Task):
-        return ("task", id(value))
-    if isinstance(value, list | tuple):
-        return (type(value), tuple(_freeze(v) for v in value))
-    if isinstance(value, dict):
-        return (dict, tuple((_freeze(k), _freeze(v)) for k, v in value.items()))
-    try:
-        hash(value)
-    except TypeError:
-        return (type(value), repr(value))
-    return (type(value), value)
-
-
-def _info(task: Task) -> _ClassInfo:
-    cls = type(task)
-    return cls.__dict__.get("_tasuki_info") or cls._info()
-
-
-def _prekey(task: Task) -> tuple[Any, ...]:
-    d = task.__dict__
-    return (type(task), tuple(_freeze(d[name]) for name in _info(task).specs))
-
-
-def _param_tasks(task: Task, info: _ClassInfo) -> list[Task]:
-    d = task.__dict__
-    out: list[Task] = []
-    for name in info.task_params:
-        value = d[name]
-        if value is not None:
-            out.extend(flatten(value))
-    return out
-
-
-def _call_requires(task: Task) -> Any:
-    try:
-        return task.requires()
-    except TasukiError:
-        raise
-    except Exception as exc:
-        raise TaskError(
-            f"{task!r}.requires() raised {type(exc).__name__}: {exc}",
-            task=type(task).task_name(),
-        ) from exc
-
-
-def _encode_requires(structure: Any) -> Any:
-    if structure is None:
-        return None
-    if isinstance(structure, Task):
-        return structure.__dict__["_tasuki_uid"]
-    if isinstance(structure, dict):
-        return {"$dict": [[str(k), _encode_requires(v)] for k, v in sorted(structure.items())]}
-    return [_encode_requires(v) for v in structure]
-
-
-def _uid(task: Task, info: _ClassInfo, requires: Any) -> str:
-    d = task.__dict__
-    params = {name: encode_fast(d[name]) for name in info.significant}
-    document = id_document(info.name, type(task).version, params, _encode_requires(requires))
-    return unique_id_of(document)
-
-
-_UNSET = object()
-
-
-def compute_ids(roots: Iterable[Task]) -> None:
-    """Compute and store the unique id (and cached requirements) of every task reachable
-    from ``roots`` through ``requires()`` and task parameters.
-
-    Raises:
-        DependencyCycleError: a task requires itself, directly or through others.
-    """
-    memo: dict[tuple[Any, ...], Task] = {}
-    on_path: dict[tuple[Any, ...], Task] = {}
-    stack: list[tuple[Task, tuple[Any, ...] | None]] = [(t, None) for t in reversed(list(roots))]
-    pop, push = stack.pop, stack.append
-    while stack:
-        task, key = pop()
-        d = task.__dict__
-        if key is not None:  # leaving: every child has its id now
-            info = _info(task)
-            d["_tasuki_uid"] = _uid(task, info, d["_tasuki_requires"])
-            del on_path[key]
-            memo[key] = task
-            continue
-        if "_tasuki_uid" in d:
-            continue
-        info = _info(task)
-        requires = d.get("_tasuki_requires", _UNSET)
-        if requires is _UNSET:
-            requires = _call_requires(task)
-            d["_tasuki_requires"] = requires
-        children = flatten(requires)
-        if info.task_params:
-            children = _param_tasks(task, info) + children
-        pending = [c for c in children if "_tasuki_uid" not in c.__dict__]
-        if not pending:  # leaves (the bulk of big graphs) need no bookkeeping
-            d["_tasuki_uid"] = _uid(task, info, requires)
-            continue
-        key = _prekey(task)
-        canon = memo.get(key)
-        if canon is not None:
-            d["_tasuki_uid"] = canon.__dict__["_tasuki_uid"]
-            d["_tasuki_requires"] = canon.__dict__["_tasuki_requires"]
-            continue
-        if key in on_path:
-            raise _cycle_error(list(on_path.values()), task)
-        on_path[key] = task
-        push((task, key))
-        for child in reversed(pending):
-            push((child, None))
-
-
-def _cycle_error(path: list[Task], again: Task) -> DependencyCycleError:
-    start = next(i for i, t in enumerate(path) if _prekey(t) == _prekey(again))
-    loop = [*path[start:], again]
-    shown = " -> ".join(repr(t) for t in loop)
-    return DependencyCycleError(
-        f"dependency cycle: {shown}. A task cannot require itself; break the loop in one of "
-        "these requires() methods.",
-        cycle=[type(t).task_name() for t in loop],
-    )
+_UNSET: Any = object()
 
 
 @dataclass(slots=True)
 class Node:
-    """One distinct task in a graph (slots: a 100,000-task graph holds 100,000 of them)."""
+    """One distinct task in a graph (slots: a 100,000-task graph holds 100,000 of them).
+
+    Attributes:
+        task: The task value (the first of equal ones met).
+        uid: Its unique id.
+        requires: What its ``requires()`` returned; the tasks in it have their ids.
+        deps: Unique ids of its distinct requirements, in ``requires()`` order.
+        dependents: Unique ids of the tasks that require it.
+    """
 
     task: Task
     uid: str
+    requires: Any = None
     deps: list[str] = field(default_factory=list)
     dependents: list[str] = field(default_factory=list)
+    _outputs: Any = _UNSET
+    _keys: list[str] | None = None
+    _external: list[Target] | None = None
+
+    @property
+    def outputs(self) -> Any:
+        """What the task's ``output()`` returns, called once per node (each call builds
+        targets and looks formats up, and a build asks several times)."""
+        if self._outputs is _UNSET:
+            self._outputs = self.task.output()
+        return self._outputs
+
+    def output_keys(self) -> list[str]:
+        """Workspace keys of the declared outputs."""
+        if self._keys is None:
+            self._keys, self._external = _split(self.outputs)
+        return self._keys
+
+    def external_targets(self) -> list[Target]:
+        """Declared outputs that live outside the workspace (warehouse tables)."""
+        if self._external is None:
+            self._keys, self._external = _split(self.outputs)
+        return self._external
+
+
+def _split(outputs: Any) -> tuple[list[str], list[Target]]:
+    targets = targets_of(outputs)
+    return [t.key for t in targets if t.in_store], [t for t in targets if not t.in_store]
 
 
 @dataclass
@@ -208,7 +121,8 @@ def build_graph(roots: Iterable[Task]) -> Graph:
 
 
 def _build_graph(roots: list[Task]) -> Graph:
-    compute_ids(roots)
+    requires_of: dict[int, Any] = {}
+    walk(roots, requires_of, every=True)
     nodes: dict[str, Node] = {}
     order: list[str] = []
     root_ids: list[str] = []
@@ -216,29 +130,30 @@ def _build_graph(roots: list[Task]) -> Graph:
     for root in reversed(roots):
         stack.append((root, False))
     for root in roots:
-        uid = root.__dict__["_tasuki_uid"]
+        uid = root.__dict__[UID]
         if uid not in root_ids:
             root_ids.append(uid)
     while stack:
         task, leaving = stack.pop()
-        uid = task.__dict__["_tasuki_uid"]
+        uid = task.__dict__[UID]
         if leaving:
             order.append(uid)
             continue
         if uid in nodes:
             continue
-        node = Node(task, uid)
+        requires = requires_of[id(task)]
+        node = Node(task, uid, requires)
         nodes[uid] = node
         stack.append((task, True))
-        deps = flatten(task.__dict__["_tasuki_requires"])
+        deps = flatten(requires)
         seen: set[str] = set()
         for dep in deps:
-            dep_id = dep.__dict__["_tasuki_uid"]
+            dep_id = dep.__dict__[UID]
             if dep_id not in seen:
                 seen.add(dep_id)
                 node.deps.append(dep_id)
         for dep in reversed(deps):
-            if dep.__dict__["_tasuki_uid"] not in nodes:
+            if dep.__dict__[UID] not in nodes:
                 stack.append((dep, False))
     for node in nodes.values():
         for dep_id in node.deps:

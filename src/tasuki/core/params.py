@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any, Literal, TypeVar, overload
 
+from tasuki.core._base import TaskBase
 from tasuki.errors import ParameterError
 
 __all__ = ["MISSING", "ParamSpec", "coerce", "param", "type_name"]
@@ -114,9 +115,7 @@ def spec_of(field: dataclasses.Field[Any], annotation: Any) -> ParamSpec:
 
 
 def _is_task_class(tp: Any) -> bool:
-    from tasuki.core.task import Task
-
-    return isinstance(tp, type) and issubclass(tp, Task)
+    return isinstance(tp, type) and issubclass(tp, TaskBase)
 
 
 def type_name(tp: Any) -> str:
@@ -438,11 +437,9 @@ def to_jsonable(value: Any) -> Any:
 
     Tasks become ``{"$task": <unique id>}``.
     """
-    from tasuki.core.task import Task
-
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if isinstance(value, Task):
+    if isinstance(value, TaskBase):
         return {"$task": value.unique_id}
     if isinstance(value, enum.Enum):
         return value.name

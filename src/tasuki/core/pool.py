@@ -70,15 +70,15 @@ def _worker_main(
             pending, flushed = [], time.monotonic()
 
         for uid, forced in batch:
-            task = graph.nodes[uid].task
+            node = graph.nodes[uid]
             try:
                 result = execute(
-                    task, store, settings, completeness, forced=forced, on_start=on_start
+                    node, store, settings, completeness, forced=forced, on_start=on_start
                 )
             except BaseException as exc:  # leases, storage: report, keep the worker alive
                 result = TaskResult(
                     uid,
-                    type(task).task_name(),
+                    type(node.task).task_name(),
                     "failed",
                     error=ErrorInfo(type(exc).__name__, str(exc), "", False),
                 )

@@ -82,7 +82,7 @@ def plan(
     nodes = graph.nodes
     while frontier:
         unforced = [u for u in frontier if u not in forced]
-        verdicts = completeness.verdicts([nodes[u].task for u in unforced])
+        verdicts = completeness.verdicts([nodes[u] for u in unforced])
         said = dict(zip(unforced, verdicts, strict=True))
         next_frontier = []
         for uid in frontier:
@@ -426,10 +426,10 @@ class _Scheduler:
             uid = self.ready.popleft()
             if uid in self.results:
                 continue
-            task = self.graph.nodes[uid].task
+            node = self.graph.nodes[uid]
             try:
                 result = execute(
-                    task,
+                    node,
                     self.store,
                     self.settings,
                     completeness,
@@ -439,7 +439,7 @@ class _Scheduler:
             except Exception as exc:  # lease timeouts, storage errors around the task
                 result = TaskResult(
                     uid,
-                    type(task).task_name(),
+                    type(node.task).task_name(),
                     "failed",
                     error=ErrorInfo(type(exc).__name__, str(exc), "", False),
                 )

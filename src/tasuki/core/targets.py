@@ -17,13 +17,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import xxhash
 
-from tasuki.errors import CorruptOutputError, EmptyOutputError, FormatError
+from tasuki.errors import CorruptOutputError, EmptyOutputError, FormatError, TaskError
 
 if TYPE_CHECKING:
     from tasuki.formats.base import Format
     from tasuki.storage.base import Store
 
-__all__ = ["DirectoryTarget", "Expected", "FileTarget", "ModelTarget", "OutputInfo", "Target"]
+__all__ = [
+    "DirectoryTarget",
+    "Expected",
+    "FileTarget",
+    "ModelTarget",
+    "OutputInfo",
+    "Target",
+    "targets_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +344,22 @@ class DirectoryTarget(Target):
     def remove(self, store: Store) -> None:
         """Delete the folder and its parts."""
         store.remove(self.key)
+
+
+def targets_of(outputs: Any) -> list[Target]:
+    """The targets in an ``output()`` structure (single, list, tuple, dict)."""
+    if outputs is None:
+        return []
+    if isinstance(outputs, Target):
+        return [outputs]
+    if isinstance(outputs, dict):
+        return [t for v in outputs.values() for t in targets_of(v)]
+    if isinstance(outputs, list | tuple):
+        return [t for v in outputs for t in targets_of(v)]
+    raise TaskError(
+        f"output() returned a {type(outputs).__name__}; it may return a target from "
+        "make_target(), None, or a list / tuple / dict of targets",
+    )
 
 
 def _fs_and_path(store: Store, location: str) -> tuple[Any, str]:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform
 
 from tasuki._redact import redact
 from tasuki.core import context
+from tasuki.core._base import TaskBase
+from tasuki.core._identity import UID, compute_ids, flatten
 from tasuki.core.fingerprint import task_name
 from tasuki.core.params import (
     ParamSpec,
@@ -129,34 +131,10 @@ def _all_task_classes() -> Iterator[type[Task]]:
         stack.extend(cls.__subclasses__())
 
 
-def flatten(structure: Any) -> list[Task]:
-    """The tasks in a ``requires()`` structure (single task, list, tuple, dict, nested)."""
-    if structure is None:
-        return []
-    if isinstance(structure, Task):
-        return [structure]
-    out: list[Task] = []
-    stack = [structure]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Task):
-            out.append(item)
-        elif isinstance(item, dict):
-            stack.extend(reversed(list(item.values())))
-        elif isinstance(item, list | tuple):
-            stack.extend(reversed(item))
-        elif item is not None:
-            raise TaskError(
-                f"requires() returned a {type(item).__name__} ({item!r}); it may return a "
-                "Task, None, or a list / tuple / dict of Tasks",
-            )
-    return out
-
-
 @dataclass_transform(
     kw_only_default=True, frozen_default=True, field_specifiers=(param, dataclasses.field)
 )
-class Task:
+class Task(TaskBase):
     """Base class of every task.
 
     Class attributes (not parameters):
@@ -267,12 +245,13 @@ class Task:
     @property
     def unique_id(self) -> str:
         """Hex sha256 of the task name, version, significant parameters and upstream ids."""
-        uid: str | None = self.__dict__.get("_tasuki_uid")
+        # Kept on the value once computed: an id is pure identity (class, version,
+        # significant parameters, upstream ids) and the value is frozen, so it cannot go
+        # stale. Nothing else about a build is kept on task values (see core.graph.Node).
+        uid: str | None = self.__dict__.get(UID)
         if uid is None:
-            from tasuki.core.graph import compute_ids
-
             compute_ids([self])
-            uid = self.__dict__["_tasuki_uid"]
+            uid = self.__dict__[UID]
         return uid
 
     def __hash__(self) -> int:
@@ -397,9 +376,9 @@ class Task:
         ctx = context.current("load", self)
         if isinstance(target, Task):
             return load_task_outputs(target, ctx.store)
-        requires = self.__dict__.get("_tasuki_requires", None)
-        if requires is None:
-            requires = self.requires()
+        # The running task's requirements as its graph node holds them: those values have
+        # their ids already (a fresh requires() call would walk the whole upstream again).
+        requires = ctx.requires if ctx.task is self else self.requires()
         if target is not None:
             if not isinstance(requires, dict) or target not in requires:
                 known = list(requires) if isinstance(requires, dict) else []
@@ -443,17 +422,12 @@ class Task:
 
 
 def declared_outputs(task: Task) -> Any:
-    """``task.output()``, computed once per task value (it is called several times a run,
-    and each call builds targets and looks formats up)."""
-    d = task.__dict__
-    outputs = d.get("_tasuki_outputs", _UNSET)
-    if outputs is _UNSET:
-        outputs = task.output()
-        d["_tasuki_outputs"] = outputs
-    return outputs
-
-
-_UNSET: Any = object()
+    """``task.output()``: the running task's comes from its graph node (computed once per
+    build), any other task's is asked for."""
+    ctx = context._CURRENT.get()
+    if ctx is not None and ctx.task is task:
+        return ctx.outputs
+    return task.output()
 
 
 def _map_structure(structure: Any, fn: Callable[[Task], Any]) -> Any:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tasuki.core.execute import Completeness, output_keys
+from tasuki.core.execute import Completeness
 from tasuki.report._values import value_json
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ def tree_from_result(result: BuildResult) -> TreeView:
             status=r.status,
             params=_params_of(graph, uid),
             param_values=_param_json(graph, uid),
-            outputs=output_keys(graph.nodes[uid].task),
+            outputs=graph.nodes[uid].output_keys(),
             duration_s=r.duration_s if r.status == "ran" else None,
             deps=list(graph.nodes[uid].deps),
             error=f"{r.error.type}: {r.error.message}" if r.error else None,
@@ -202,8 +202,7 @@ def tree_from_store(graph: Graph, store: Store, *, on_code_change: str = "ignore
     from tasuki.core.records import RunRecord
 
     check = Completeness(store, on_code_change)
-    tasks = [graph.nodes[u].task for u in graph.order]
-    done = check.check_many(tasks)
+    done = check.check_many([graph.nodes[u] for u in graph.order])
     nodes = {}
     for uid, complete in zip(graph.order, done, strict=True):
         duration = None
@@ -219,7 +218,7 @@ def tree_from_store(graph: Graph, store: Store, *, on_code_change: str = "ignore
             status="complete" if complete else "pending",
             params=_params_of(graph, uid),
             param_values=_param_json(graph, uid),
-            outputs=output_keys(node.task),
+            outputs=node.output_keys(),
             duration_s=duration,
             deps=list(node.deps),
         )

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from tasuki.core.execute import external_targets, output_keys
 from tasuki.core.records import RECORDS_PREFIX, RunRecord
 
 if TYPE_CHECKING:
@@ -116,20 +115,20 @@ def verify_graph(
     """
     checks: list[OutputCheck] = []
     for uid in reversed(graph.order):  # the root first
-        task = graph.nodes[uid].task
-        name = type(task).task_name()
+        node = graph.nodes[uid]
+        name = type(node.task).task_name()
         try:
             record = RunRecord.read(store, uid)
         except FileNotFoundError:
             found = [
                 OutputCheck(uid, name, repr(t), "ok" if t.exists(store) else "not built")
-                for t in external_targets(task)
-            ] or [OutputCheck(uid, name, ", ".join(output_keys(task)), "not built")]
+                for t in node.external_targets()
+            ] or [OutputCheck(uid, name, ", ".join(node.output_keys()), "not built")]
         except ValueError:
             found = [OutputCheck(uid, name, "", "unreadable record")]
         else:
             found = _check_record(store, record)
-            for target in external_targets(task):
+            for target in node.external_targets():
                 found.append(
                     OutputCheck(
                         uid, name, repr(target), "ok" if target.exists(store) else "missing"

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 from tasuki._redact import redact_json
 from tasuki.core.code import code_of
 from tasuki.core.execute import Completeness, code_change
-from tasuki.core.graph import Graph, build_graph
+from tasuki.core.graph import Graph, Node, build_graph
 from tasuki.core.params import to_jsonable
 from tasuki.core.records import RECORDS_PREFIX, RunRecord, read_code
 from tasuki.core.runner import plan
-from tasuki.core.task import Task
+from tasuki.core.task import Task, flatten
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
@@ -173,10 +173,10 @@ def explain_build(
         node = graph.nodes[uid]
         name = type(node.task).task_name()
         if uid not in needed:
-            decisions[uid] = _not_running(node.task, uid, name, store, completeness, graph)
+            decisions[uid] = _not_running(node, name, store, completeness)
             continue
         upstream = [d for d in node.deps if d in needed]
-        decisions[uid] = _running(node.task, uid, name, store, completeness, records, upstream)
+        decisions[uid] = _running(node, name, store, completeness, records, upstream)
     ordered = [decisions[u] for u in reversed(graph.order)]  # root first
     return Explanation(graph.roots[0], ordered)
 
@@ -186,15 +186,14 @@ def explain(task: Task, store: Store, *, on_code_change: str = "rerun") -> list[
     return explain_build(task, store, on_code_change=on_code_change).lines()
 
 
-def _not_running(
-    task: Task, uid: str, name: str, store: Store, completeness: Completeness, graph: Graph
-) -> Decision:
+def _not_running(node: Node, name: str, store: Store, completeness: Completeness) -> Decision:
+    task, uid = node.task, node.uid
     try:
         record: RunRecord | None = RunRecord.read(store, uid)
     except (FileNotFoundError, ValueError):
         record = None
     if record is None:
-        reason = "not needed" if completeness.verdict(task) else "complete (its table is there)"
+        reason = "not needed" if completeness.verdict(node) else "complete (its table is there)"
         return Decision(uid, name, False, False, reason)
     if record.code_key != completeness.code_key(task) and completeness.on_code_change != "ignore":
         change = code_change(task, record)
@@ -212,17 +211,17 @@ def _not_running(
 
 
 def _running(
-    task: Task,
-    uid: str,
+    node: Node,
     name: str,
     store: Store,
     completeness: Completeness,
     records: _Records,
     upstream: list[str],
 ) -> Decision:
+    task, uid = node.task, node.uid
     record = records.by_uid.get(uid)
     if record is not None:
-        verdict = completeness.verdict(task) or "incomplete"
+        verdict = completeness.verdict(node) or "incomplete"
         if verdict.startswith("the code of a task upstream") and upstream:
             return Decision(uid, name, True, False, verdict)
         details = _code_diff(task, record, store) if verdict.startswith("the code of") else []
@@ -232,9 +231,9 @@ def _running(
         return Decision(
             uid, name, True, True, f"it has never run in this workspace (no record of {name})"
         )
-    closest = min(family, key=lambda r: (_distance(task, r, records), _newest_first(r)))
+    closest = min(family, key=lambda r: (_distance(node, r, records), _newest_first(r)))
     own = _own_differences(task, record_params=closest, records=records)
-    moved = _requires_moved(task, closest)
+    moved = _requires_moved(node, closest)
     if own:
         reason = "; ".join(own)
         return Decision(uid, name, True, True, reason, compared_with=closest.unique_id)
@@ -293,7 +292,8 @@ def _class_of_ref(uid: str, records: _Records) -> str | None:
     return records.current.get(uid) or records.task_of(uid)
 
 
-def _distance(task: Task, record: RunRecord, records: _Records) -> float:
+def _distance(node: Node, record: RunRecord, records: _Records) -> float:
+    task = node.task
     current = _current_params(task)
     old = {n: record.params.get(n) for n in record.significant}
     score = 0.0
@@ -304,7 +304,7 @@ def _distance(task: Task, record: RunRecord, records: _Records) -> float:
             score += _param_distance(current[name], old[name], records)
     if (type(task).version or None) != (record.version or None):
         score += 1
-    new_deps = [type(t).task_name() for t in _requires(task)]
+    new_deps = [type(t).task_name() for t in flatten(node.requires)]
     old_deps = [records.task_of(u) for u in record.requires]
     if len(new_deps) != len(old_deps):
         score += 1
@@ -320,12 +320,6 @@ def _tasks_in(value: Any) -> list[Task]:
     if isinstance(value, dict):
         return [t for v in value.values() for t in _tasks_in(v)]
     return []
-
-
-def _requires(task: Task) -> list[Task]:
-    from tasuki.core.task import flatten
-
-    return flatten(task.__dict__.get("_tasuki_requires"))
 
 
 def _show(value: Any, records: _Records) -> str:
@@ -360,8 +354,8 @@ def _own_differences(task: Task, *, record_params: RunRecord, records: _Records)
     return diffs
 
 
-def _requires_moved(task: Task, record: RunRecord) -> bool:
-    return [t.unique_id for t in _requires(task)] != record.requires
+def _requires_moved(node: Node, record: RunRecord) -> bool:
+    return [t.unique_id for t in flatten(node.requires)] != record.requires
 
 
 def _code_diff(task: Task, record: RunRecord, store: Store) -> list[str]:

@@ -153,9 +153,9 @@ def test_damage_that_comes_back_after_the_rerun_fails_the_build(ws, monkeypatch)
     tasuki.build(Corrupting(), workspace=ws)
     real = execute._run_with_retries
 
-    def run_then_damage(task, store, settings, code_key):
-        result = real(task, store, settings, code_key)
-        if isinstance(task, Corrupting):
+    def run_then_damage(node, store, settings, code_key):
+        result = real(node, store, settings, code_key)
+        if isinstance(node.task, Corrupting):
             _flip_a_byte(_path(ws, Corrupting()))
         return result
 

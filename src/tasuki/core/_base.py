@@ -1,0 +1,65 @@
+"""The root of every task class, at the bottom of ``core``.
+
+``params``, ``fingerprint``, ``code`` and ``_identity`` must recognise a task (a parameter
+that is a task, a requirement, a task class among a class's bases) but sit below
+:mod:`tasuki.core.task`, which imports them. They test against :class:`TaskBase` instead of
+importing ``Task``, which keeps the import graph of ``core`` acyclic (import-linter pins the
+order). ``TaskBase`` declares only what identity needs; :class:`tasuki.Task` defines it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+__all__ = ["ClassFacts", "TaskBase"]
+
+
+class ClassFacts(Protocol):
+    """What identity reads from a task class's compiled facts (``task._ClassInfo``)."""
+
+    @property
+    def name(self) -> str:
+        """``module:QualName``."""
+        ...
+
+    @property
+    def specs(self) -> Mapping[str, Any]:
+        """Parameters by name, in declaration order."""
+        ...
+
+    @property
+    def significant(self) -> tuple[str, ...]:
+        """Names of the parameters that join the id, sorted."""
+        ...
+
+    @property
+    def task_params(self) -> tuple[str, ...]:
+        """Names of the parameters whose annotation mentions a task."""
+        ...
+
+
+class TaskBase:
+    """Base of :class:`tasuki.Task`; never subclass it directly."""
+
+    __slots__ = ()
+
+    version: ClassVar[str | None] = None
+
+    @classmethod
+    def _info(cls) -> ClassFacts:
+        raise NotImplementedError
+
+    @classmethod
+    def task_name(cls) -> str:
+        """``module:QualName``, the name used by the CLI, records and ids."""
+        raise NotImplementedError
+
+    def requires(self) -> Any:
+        """What this task needs (see :meth:`tasuki.Task.requires`)."""
+        return None
+
+    @property
+    def unique_id(self) -> str:
+        """The task's unique id (see :attr:`tasuki.Task.unique_id`)."""
+        raise NotImplementedError

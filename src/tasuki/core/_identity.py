@@ -1,0 +1,206 @@
+"""Unique ids, computed without recursion.
+
+The walk uses an explicit stack, so a chain of 100,000 tasks (or tasks nested 100,000 deep
+through task parameters) never meets Python's recursion limit, and each walk calls every
+task's ``requires()`` once per distinct task: duplicates met on other branches reuse the
+first instance's id and requirements (dedupe by value before ids exist, by id after).
+
+A task's id is pure identity (class, version, significant parameters, upstream ids), so it
+is kept on the task value once computed (``__dict__["_tasuki_uid"]``; the dataclass is
+frozen, the id can never go stale). Everything else a walk learns, the requirement
+structure above all, is handed to the caller: the graph keeps it in its nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tasuki.core._base import ClassFacts, TaskBase
+from tasuki.core.fingerprint import encode_fast, id_document, unique_id_of
+from tasuki.errors import DependencyCycleError, TaskError, TasukiError
+
+__all__ = ["UID", "compute_ids", "flatten", "walk"]
+
+#: The key of the id cache in a task's ``__dict__``.
+UID = "_tasuki_uid"
+
+
+def flatten(structure: Any) -> list[Any]:
+    """The tasks in a ``requires()`` structure (single task, list, tuple, dict, nested)."""
+    if structure is None:
+        return []
+    if isinstance(structure, TaskBase):
+        return [structure]
+    out: list[Any] = []
+    stack = [structure]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, TaskBase):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+        elif item is not None:
+            raise TaskError(
+                f"requires() returned a {type(item).__name__} ({item!r}); it may return a "
+                "Task, None, or a list / tuple / dict of Tasks",
+            )
+    return out
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in for a parameter value, used to spot equal tasks before ids exist.
+
+    It may call two equal values different (only costs a repeated walk) but never calls two
+    different values equal: types are part of it, so ``1``, ``1.0`` and ``True`` differ.
+    """
+    if isinstance(value, TaskBase):
+        return ("task", id(value))
+    if isinstance(value, list | tuple):
+        return (type(value), tuple(_freeze(v) for v in value))
+    if isinstance(value, dict):
+        return (dict, tuple((_freeze(k), _freeze(v)) for k, v in value.items()))
+    try:
+        hash(value)
+    except TypeError:
+        return (type(value), repr(value))
+    return (type(value), value)
+
+
+def _info(task: TaskBase) -> ClassFacts:
+    cls = type(task)
+    # The class's own cached facts first: one dict lookup instead of a classmethod call.
+    info: ClassFacts | None = cls.__dict__.get("_tasuki_info")
+    return info or cls._info()
+
+
+def _prekey(task: TaskBase) -> tuple[Any, ...]:
+    d = task.__dict__
+    return (type(task), tuple(_freeze(d[name]) for name in _info(task).specs))
+
+
+def _param_tasks(task: TaskBase, info: ClassFacts) -> list[Any]:
+    d = task.__dict__
+    out: list[Any] = []
+    for name in info.task_params:
+        value = d[name]
+        if value is not None:
+            out.extend(flatten(value))
+    return out
+
+
+def _call_requires(task: TaskBase) -> Any:
+    try:
+        return task.requires()
+    except TasukiError:
+        raise
+    except Exception as exc:
+        raise TaskError(
+            f"{task!r}.requires() raised {type(exc).__name__}: {exc}",
+            task=type(task).task_name(),
+        ) from exc
+
+
+def _encode_requires(structure: Any) -> Any:
+    if structure is None:
+        return None
+    if isinstance(structure, TaskBase):
+        return structure.__dict__[UID]
+    if isinstance(structure, dict):
+        return {"$dict": [[str(k), _encode_requires(v)] for k, v in sorted(structure.items())]}
+    return [_encode_requires(v) for v in structure]
+
+
+def _uid(task: TaskBase, info: ClassFacts, requires: Any) -> str:
+    d = task.__dict__
+    params = {name: encode_fast(d[name]) for name in info.significant}
+    document = id_document(info.name, type(task).version, params, _encode_requires(requires))
+    return unique_id_of(document)
+
+
+_UNSET: Any = object()
+
+
+def walk(roots: Iterable[TaskBase], requires_of: dict[int, Any], *, every: bool) -> None:
+    """Compute the unique id of every task reachable from ``roots`` through ``requires()``
+    and task parameters, and collect requirement structures in ``requires_of``.
+
+    Args:
+        roots: Where the walk starts.
+        requires_of: ``id(task)`` -> the structure its ``requires()`` returned, for every
+            task whose ``requires()`` this walk called (or whose structure the caller gave).
+            The structures hold the tasks they name, so no key outlives its task here.
+        every: Walk into tasks whose id is already known too, so that ``requires_of`` covers
+            everything reachable (a graph needs every edge); otherwise stop at them (an id
+            needs only the ids below it).
+
+    Raises:
+        DependencyCycleError: a task requires itself, directly or through others.
+    """
+    memo: dict[tuple[Any, ...], TaskBase] = {}
+    on_path: dict[tuple[Any, ...], TaskBase] = {}
+    stack: list[tuple[TaskBase, tuple[Any, ...] | None]] = [
+        (t, None) for t in reversed(list(roots))
+    ]
+    pop, push = stack.pop, stack.append
+    while stack:
+        task, key = pop()
+        d = task.__dict__
+        if key is not None:  # leaving: every child has its id now
+            if UID not in d:
+                d[UID] = _uid(task, _info(task), requires_of[id(task)])
+            del on_path[key]
+            memo[key] = task
+            continue
+        requires = requires_of.get(id(task), _UNSET)
+        if UID in d and (requires is not _UNSET or not every):
+            continue
+        info = _info(task)
+        if requires is _UNSET:
+            requires = _call_requires(task)
+            requires_of[id(task)] = requires
+        children = flatten(requires)
+        if info.task_params:
+            children = _param_tasks(task, info) + children
+        if every:
+            pending = [c for c in children if UID not in c.__dict__ or id(c) not in requires_of]
+        else:
+            pending = [c for c in children if UID not in c.__dict__]
+        if not pending:  # leaves (the bulk of big graphs) need no bookkeeping
+            if UID not in d:
+                d[UID] = _uid(task, info, requires)
+            continue
+        key = _prekey(task)
+        canon = memo.get(key)
+        if canon is not None:
+            d[UID] = canon.__dict__[UID]
+            requires_of[id(task)] = requires_of[id(canon)]
+            continue
+        if key in on_path:
+            raise _cycle_error(list(on_path.values()), task)
+        on_path[key] = task
+        push((task, key))
+        for child in reversed(pending):
+            push((child, None))
+
+
+def compute_ids(roots: Iterable[TaskBase]) -> None:
+    """Compute and keep the unique id of every task reachable from ``roots``.
+
+    Raises:
+        DependencyCycleError: a task requires itself, directly or through others.
+    """
+    walk(roots, {}, every=False)
+
+
+def _cycle_error(path: list[TaskBase], again: TaskBase) -> DependencyCycleError:
+    start = next(i for i, t in enumerate(path) if _prekey(t) == _prekey(again))
+    loop = [*path[start:], again]
+    shown = " -> ".join(repr(t) for t in loop)
+    return DependencyCycleError(
+        f"dependency cycle: {shown}. A task cannot require itself; break the loop in one of "
+        "these requires() methods.",
+        cycle=[type(t).task_name() for t in loop],
+    )
