@@ -7,10 +7,17 @@ nothing inside it writes, locks, or reaches outside the database:
 * statements other than a query (DDL, DML, ``COPY``, ``SET``, ``EXPLAIN``, ``CALL``,
   ``ATTACH``, transaction control ...) are refused, also when nested in a ``WITH``;
 * ``SELECT ... INTO`` and locking clauses (``FOR UPDATE`` / ``FOR SHARE``) are refused;
-* functions on the dialect's deny list (:data:`DENIED_FUNCTIONS`) are refused: server files,
-  large objects, other databases, configuration and backend control, advisory locks,
-  sequences, and functions that run SQL given as text. ``pg_sleep`` is allowed: the
-  statement timeout bounds it;
+* every function call in the tree, wherever it is (subqueries, ``ORDER BY``, window specs,
+  lateral joins, ``FROM``), must be allowed. Functions are allowed, not denied: a call
+  sqlglot parses to a typed class (``exp.Upper``, ``exp.DateTrunc`` ...) is allowed by its
+  kind, and any other call (``exp.Anonymous``) only when its name is on the dialect's allow
+  list (:mod:`tasuki.warehouse._allowed`) or in ``allow_functions``. Before either, the
+  categorised refusals of :mod:`tasuki.warehouse._denied` apply on every dialect: SQL given
+  as text, server files, other databases and the network, sessions, sequences, locks,
+  statistics and maintenance, configuration, server control and ML models; the error says
+  which, and ``allow_functions`` cannot lift them. ``pg_sleep`` is allowed: the statement
+  timeout bounds it. ``current_setting`` may read only the settings in
+  :data:`tasuki.warehouse._allowed.SAFE_SETTINGS`;
 * in DuckDB, a file path used as a table (``FROM 'data.csv'``) is refused.
 
 The warehouses add a second layer: PostgreSQL runs the query in a ``READ ONLY`` transaction
@@ -26,10 +33,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import math
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,12 +47,19 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
 from tasuki.errors import QuerySyntaxError, UnsafeQueryError, WarehouseError
-from tasuki.warehouse._denied import DENIED_FUNCTIONS
+from tasuki.warehouse._allowed import (
+    ALLOWED_FUNCTIONS,
+    ALLOWED_PREFIXES,
+    BUILTIN_SCHEMAS,
+    SAFE_SETTINGS,
+)
+from tasuki.warehouse._denied import CATEGORIES, DENIED_FUNCTIONS, REFUSED_KINDS, refusal
 
 __all__ = [
     "DENIED_FUNCTIONS",
     "DIALECTS",
     "CheckedQuery",
+    "allow_list",
     "check_query",
     "literal",
 ]
@@ -244,6 +259,7 @@ def check_query(
     dialect: str = "postgres",
     max_bytes: int = MAX_SQL_BYTES,
     max_nesting: int = MAX_NESTING,
+    allow_functions: Iterable[str] = (),
 ) -> CheckedQuery:
     """Check that ``sql`` is one read-only query and find its placeholders.
 
@@ -252,6 +268,9 @@ def check_query(
         dialect: ``"postgres"``, ``"redshift"``, ``"duckdb"`` or ``"bigquery"``.
         max_bytes: The longest text taken (UTF-8 bytes), checked before any parsing.
         max_nesting: The deepest nesting of parentheses taken, checked before parsing.
+        allow_functions: More function names to allow, beyond the dialect's allow list
+            (lowercase matching; ``schema.name`` for a schema-qualified function). A
+            warehouse's own read-only functions go here. See :func:`allow_list`.
 
     Returns:
         The checked query, with its normalised text and placeholders.
@@ -259,7 +278,10 @@ def check_query(
     Raises:
         QuerySyntaxError: The text does not parse; ``line`` and ``column`` say where.
         UnsafeQueryError: Not a single read-only query; ``kind`` names what was found
-            (``too long`` and ``too deeply nested`` for the limits).
+            (``too long`` and ``too deeply nested`` for the limits; ``function`` for a
+            refused function, with ``function``, ``category`` and ``reason`` fields).
+        WarehouseError: ``allow_functions`` names a function that is refused on every
+            warehouse, or is not a list of names.
 
     Example:
         >>> check_query("SELECT * FROM t WHERE id = :id").param_names
@@ -269,9 +291,10 @@ def check_query(
         raise WarehouseError(
             f"unknown SQL dialect {dialect!r}; known: {', '.join(DIALECTS)}", dialect=dialect
         )
+    extra = allow_list(allow_functions)
     _check_size(sql, max_bytes, max_nesting)
     try:
-        return _check(sql, dialect)
+        return _check(sql, dialect, extra)
     except RecursionError:  # nesting the scan cannot see (CASE in CASE without parentheses)
         raise _too_deep(f"more than the parser can follow (at most {max_nesting} levels)") from None
 
@@ -326,7 +349,7 @@ def _nesting(sql: str) -> int:
     return deepest
 
 
-def _check(sql: str, dialect: str) -> CheckedQuery:
+def _check(sql: str, dialect: str, extra: frozenset[str]) -> CheckedQuery:
     text = _number_question_marks(sql, dialect)
     try:
         statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
@@ -361,7 +384,7 @@ def _check(sql: str, dialect: str) -> CheckedQuery:
             kind=kind,
             allowed=ALLOWED,
         )
-    _check_tree(root, dialect)
+    _check_tree(root, dialect, extra)
     slots, names, count = _find_slots(root)
     try:
         normalized = root.sql(dialect=dialect)
@@ -379,10 +402,12 @@ def _check(sql: str, dialect: str) -> CheckedQuery:
     )
 
 
-def _check_tree(root: exp.Expression, dialect: str) -> None:
-    names, prefixes = DENIED_FUNCTIONS[dialect]
+def _check_tree(root: exp.Expression, dialect: str, extra: frozenset[str]) -> None:
+    # One walk over the tree checks statements, every function call and DuckDB file scans.
     for node in root.walk():
-        if isinstance(node, _FORBIDDEN_NODES):
+        if isinstance(node, exp.Func):
+            _check_function(node, dialect, extra)
+        elif isinstance(node, _FORBIDDEN_NODES):
             kind = _kind(node)
             where = "" if node is root else " inside the query"
             hint = {
@@ -394,19 +419,7 @@ def _check_tree(root: exp.Expression, dialect: str) -> None:
                 kind=kind,
                 allowed=ALLOWED,
             )
-        if isinstance(node, exp.Func):
-            for name in _function_names(node):
-                if name in names or name.startswith(prefixes):
-                    raise UnsafeQueryError(
-                        f"refused function {name}() in {dialect}: it reads server files, "
-                        "reaches other systems or changes server state. See the deny list in "
-                        "docs/warehouse.md; functions that only compute on the query's rows "
-                        "are allowed.",
-                        kind="function",
-                        function=name,
-                        allowed=ALLOWED,
-                    )
-        if dialect == "duckdb" and isinstance(node, exp.Table):
+        elif dialect == "duckdb" and isinstance(node, exp.Table):
             name = node.name
             if isinstance(node.this, exp.Identifier) and _FILE_TABLE.search(name):
                 raise UnsafeQueryError(
@@ -418,11 +431,174 @@ def _check_tree(root: exp.Expression, dialect: str) -> None:
                 )
 
 
-def _function_names(node: exp.Func) -> list[str]:
-    """The SQL name first (it is what the user wrote), then sqlglot's class key."""
-    if isinstance(node, exp.Anonymous):
-        return [str(node.name).lower()]
-    return [n.lower() for n in type(node).sql_names()] + [node.key.lower()]
+# Calls sqlglot did not recognise: their name is in ``this`` and decides.
+_NAMED_CALLS = (exp.Anonymous, exp.AnonymousAggFunc, exp.ParameterizedAgg)
+_NOT_ALLOWED = "not allowed"
+_NOT_ALLOWED_REASON = "is not on the allow list of read-only functions"
+
+
+def _check_function(node: exp.Func, dialect: str, extra: frozenset[str]) -> None:
+    if isinstance(node, _NAMED_CALLS):
+        bare = str(node.name).lower()
+        verdict = _name_verdict(dialect, bare, _qualifier(node), extra)
+        if verdict is None and bare == "current_setting":
+            _check_setting(node, dialect)
+    else:
+        verdict = _kind_verdict(type(node))
+    if verdict is not None:
+        raise _refused(verdict[0], dialect, verdict[1])
+
+
+def _qualifier(node: exp.Func) -> str:
+    """The schema (or BigQuery namespace) a call is qualified with, lowercase, or ``""``."""
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and node.arg_key == "expression":
+        return ".".join(
+            str(i.name).lower() for i in parent.this.find_all(exp.Identifier, bfs=False)
+        )
+    if isinstance(parent, exp.NetFunc):  # BigQuery NET.HOST(...) parses to NetFunc(Host)
+        return "net"
+    return ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_verdict(
+    dialect: str, bare: str, qualifier: str, extra: frozenset[str]
+) -> tuple[str, str] | None:
+    """(name as written, category) refusing a call by name, or None when it is allowed."""
+    full = f"{qualifier}.{bare}" if qualifier else bare
+    for name in (full, bare):
+        category = refusal(name)
+        if category is not None:
+            return full, category
+    if full in extra:
+        return None
+    # A function in another schema is the warehouse's own: only an exact entry allows it.
+    name = bare if not qualifier or qualifier in BUILTIN_SCHEMAS[dialect] else full
+    if name in ALLOWED_FUNCTIONS[dialect] or name in extra:
+        return None
+    if name.startswith(ALLOWED_PREFIXES[dialect]) and name.isidentifier():
+        return None
+    return full, _NOT_ALLOWED
+
+
+_KIND_VERDICTS: dict[type[exp.Func], tuple[str, str] | None] = {}
+
+
+def _kind_verdict(kind: type[exp.Func]) -> tuple[str, str] | None:
+    """(SQL name, category) refusing a typed sqlglot function class, or None (memoised)."""
+    try:
+        return _KIND_VERDICTS[kind]
+    except KeyError:
+        pass
+    names = [n.lower() for n in kind.sql_names()]
+    verdict: tuple[str, str] | None = None
+    category = REFUSED_KINDS.get(kind)
+    if category is not None:
+        verdict = names[0], category
+    for name in names:  # a typed class carrying a refused name (READ_CSV) is refused too
+        category = refusal(name)
+        if verdict is None and category is not None:
+            verdict = name, category
+    _KIND_VERDICTS[kind] = verdict
+    return verdict
+
+
+def _check_setting(node: exp.Func, dialect: str) -> None:
+    args = node.expressions
+    first = args[0] if args else None
+    if isinstance(first, exp.Literal) and first.is_string:
+        if first.name.lower() in SAFE_SETTINGS:
+            return
+        shown = repr(first.name)
+    else:
+        shown = "a computed name"
+    raise UnsafeQueryError(
+        f"refused current_setting({shown}) in {dialect}: it {CATEGORIES['configuration']} "
+        "(some settings hold server paths or secrets). A query may read only these settings, "
+        f"named as a string literal: {', '.join(sorted(SAFE_SETTINGS))}.",
+        kind="function",
+        function="current_setting",
+        category="configuration",
+        reason=CATEGORIES["configuration"],
+        allowed=ALLOWED,
+    )
+
+
+def _refused(name: str, dialect: str, category: str) -> UnsafeQueryError:
+    if category == _NOT_ALLOWED:
+        reason = _NOT_ALLOWED_REASON
+        fix = (
+            "If it only computes on its arguments (no files, network, sessions, sequences, "
+            "locks, statistics or configuration), the warehouse's admin can allow it with "
+            f"allow_functions=({name!r},); see 'Safety rules' in docs/warehouse.md."
+        )
+    else:
+        reason = CATEGORIES[category]
+        fix = (
+            "Functions of this kind are refused on every warehouse and cannot be allowed; "
+            "functions that only compute on the query's rows are allowed."
+        )
+    return UnsafeQueryError(
+        f"refused function {name}() in {dialect}: it {reason}. {fix}",
+        kind="function",
+        function=name,
+        category=category,
+        reason=reason,
+        allowed=ALLOWED,
+    )
+
+
+_ALLOWED_NAME = re.compile(r"[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)*")
+
+
+def allow_list(names: Iterable[str]) -> frozenset[str]:
+    """Check ``allow_functions`` and return the names, lowercase.
+
+    Run it where a warehouse is configured, so a bad setting fails at start-up rather than
+    at the first query.
+
+    Raises:
+        WarehouseError: A name is not a (schema-qualified) SQL name, or names a function
+            refused on every warehouse (``fields["category"]`` says why).
+
+    Example:
+        >>> sorted(allow_list(["My_Func", "analytics.clean"]))
+        ['analytics.clean', 'my_func']
+    """
+    if isinstance(names, str | bytes):
+        raise WarehouseError(
+            f"allow_functions must be a list of function names, not the string {names!r}; "
+            f"write ({names!r},)",
+            parameter="allow_functions",
+        )
+    return _allow_list(tuple(names))
+
+
+@functools.lru_cache(maxsize=64)
+def _allow_list(names: tuple[str, ...]) -> frozenset[str]:
+    out: set[str] = set()
+    for raw in names:
+        name = raw.strip().lower() if isinstance(raw, str) else ""
+        if not _ALLOWED_NAME.fullmatch(name):
+            raise WarehouseError(
+                f"allow_functions: {raw!r} is not a function name (letters, digits and _, "
+                "optionally schema.name)",
+                parameter="allow_functions",
+                function=repr(raw),
+            )
+        category = refusal(name) or refusal(name.rsplit(".", 1)[-1])
+        if category is not None:
+            raise WarehouseError(
+                f"allow_functions cannot allow {name}(): it {CATEGORIES[category]}, and "
+                "functions of that kind are refused on every warehouse. Remove it from the "
+                "setting.",
+                parameter="allow_functions",
+                function=name,
+                category=category,
+            )
+        out.add(name)
+    return frozenset(out)
 
 
 def _kind(node: exp.Expr) -> str:
