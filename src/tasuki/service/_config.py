@@ -16,12 +16,13 @@ __all__ = ["ServiceConfig", "resolve_warehouse"]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _KIB, _MIB, _GIB = 1024, 1024 * 1024, 1024 * 1024 * 1024
 
-#: The most SQL tokens a query may have. sqlglot's parse grows linearly with the tokens:
-#: 12 to 24 ms per 1,000 tokens (IN lists cheapest, CASE branches and UNIONs dearest),
-#: measured with sqlglot 30.3 on Python 3.11 on the 2-core development machine
-#: (``python benchmarks/bench_sql_parse.py``; see docs/service.md, "Limits"), so 20,000 tokens parse
-#: in at most about 0.5 s, and the worker's second check costs the same again.
-DEFAULT_MAX_SQL_TOKENS = 20_000
+#: The most SQL tokens a query may have. sqlglot's check grows linearly with the tokens:
+#: 12 to 24 ms per 1,000 tokens on a quiet 2-core development machine (IN lists cheapest,
+#: CASE branches and UNIONs dearest; sqlglot 30.3, Python 3.11), 30 to 125 ms with the
+#: machine loaded 4x over (``python benchmarks/bench_sql_parse.py --tokens 10000``). So a
+#: query at the limit costs 0.12 to 0.25 s of CPU to check, at most about 1 s under heavy
+#: load; the worker's second check costs the same again.
+DEFAULT_MAX_SQL_TOKENS = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
