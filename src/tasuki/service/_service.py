@@ -46,11 +46,12 @@ _STORAGE_FAILED = {
 
 
 # One SQL token, as the tokenizer would see it: a quoted string or identifier, a comment, a
-# word or number, or any other single character. Unclosed quotes and comments run to the end
+# number (with its dots and exponent), a word, or any other single character (so ``>=`` and
+# ``::`` count twice: the count errs upwards). Unclosed quotes and comments run to the end
 # of the text (never a failed match that is retried further on), so the count is linear.
 _TOKEN = re.compile(
     r"'[^']*(?:'|\Z)|\"[^\"]*(?:\"|\Z)|`[^`]*(?:`|\Z)|--[^\n]*|/\*.*?(?:\*/|\Z)"
-    r"|[\w.$]+|\S",
+    r"|\d[\w.]*|[\w$]+|\S",
     re.DOTALL,
 )
 
