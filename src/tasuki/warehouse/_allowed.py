@@ -113,7 +113,7 @@ _PG_XML_JSON = _words(
 )
 _PG_COLLECTIONS = _words(
     """
-    coalesce nullif greatest least num_nulls num_nonnulls
+    coalesce nullif greatest least num_nulls num_nonnulls row
     array_append array_cat array_dims array_fill array_length array_lower array_ndims
     array_position array_positions array_prepend array_remove array_replace array_reverse
     array_sample array_shuffle array_sort array_to_string array_upper cardinality

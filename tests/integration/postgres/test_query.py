@@ -169,7 +169,9 @@ def test_parameters_never_enter_the_sql_text(wh: PostgresWarehouse, typed: None)
         wh.query("SELECT :v", {"v": [1, "a"]})
 
 
-def test_queries_run_read_only_with_a_statement_timeout(wh: PostgresWarehouse, admin: Any) -> None:
+def test_queries_run_read_only_with_a_statement_timeout(
+    wh: PostgresWarehouse, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     row = next(
         wh.query(
             "SELECT current_setting('transaction_read_only') AS ro, "
@@ -178,14 +180,25 @@ def test_queries_run_read_only_with_a_statement_timeout(wh: PostgresWarehouse, a
         ).iter_rows()
     )
     assert row == {"ro": "on", "st": "12500ms"}
-    # A function that writes passes the parser (it is just a call) but not the server.
+    # A function of the warehouse's own is not on the guard's allow list; one that writes,
+    # even if an admin allowed it (allow_functions), is refused by the READ ONLY transaction.
     admin.execute("CREATE TABLE sink (a int)")
     admin.execute(
         "CREATE FUNCTION sneaky() RETURNS int LANGUAGE sql AS "
         "'INSERT INTO sink VALUES (1) RETURNING a'"
     )
+    with pytest.raises(UnsafeQueryError, match="not on the allow list"):
+        wh.query("SELECT sneaky()")
+    from tasuki.warehouse import _safety
+    from tasuki.warehouse.postgres import warehouse as module
+
+    def allowing(sql: str, **kwargs: Any) -> Any:
+        return _safety.check_query(sql, allow_functions=("sneaky",), **kwargs)
+
+    monkeypatch.setattr(module, "check_query", allowing)
     with pytest.raises(UnsafeQueryError, match="read-only transaction"):
         wh.query("SELECT sneaky()")
+    monkeypatch.undo()
     assert admin.execute("SELECT count(*) FROM sink").fetchone()[0] == 0
     # Settings made for one query do not leak into the next on a pooled connection.
     after = next(wh.query("SELECT current_setting('statement_timeout') AS st").iter_rows())
