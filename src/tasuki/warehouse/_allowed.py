@@ -144,7 +144,7 @@ _PG_SYSTEM = _words(
     to_regtypemod to_regproc to_regprocedure to_regnamespace to_regrole pg_table_is_visible
     pg_type_is_visible pg_function_is_visible pg_input_is_valid pg_input_error_info
     pg_get_constraintdef pg_get_indexdef pg_get_expr pg_get_userbyid pg_get_keywords
-    pg_get_viewdef current_setting
+    pg_get_viewdef current_setting hashtext hashtextextended uuid_generate_v4
     """
 )
 _POSTGIS = _words(
@@ -184,7 +184,7 @@ _REDSHIFT = _POSTGRES | _words(
     subarray array_concat array_flatten is_array is_object is_scalar is_boolean is_char
     is_decimal is_float is_integer is_bigint is_smallint is_varchar object
     object_transform hll hll_cardinality hll_combine hll_combine_sketches
-    hll_create_sketch st_geometrytype st_numpoints
+    hll_create_sketch st_geometrytype st_numpoints datepart
     """
 )
 
@@ -232,7 +232,9 @@ _DUCKDB = _words(
     to_years to_centuries to_decades to_millennia today transaction_timestamp translate
     trim trunc try_strptime typeof ucase unbin unhex unicode union_extract union_tag
     union_value unnest upper var_pop var_samp variance version week weekday weekofyear
-    xor year yearweek first_value current_setting icu_sort_key
+    xor year yearweek first_value current_setting icu_sort_key json damerau_levenshtein
+    geomean geometric_mean arbitrary countif group_concat listagg enum_range enum_first
+    enum_last enum_code
     """
 )
 
@@ -275,7 +277,8 @@ _BIGQUERY = _words(
     var_samp variance grouping
     row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value
     last_value nth_value percentile_cont percentile_disc
-    coalesce if ifnull nullif nullifzero zeroifnull iif error generate_uuid
+    coalesce if ifnull nullif nullifzero zeroifnull iif error generate_uuid offset ordinal
+    safe_offset safe_ordinal
     session_user current_user
     st_area st_asbinary st_asgeojson st_astext st_azimuth st_boundary st_buffer
     st_centroid st_closestpoint st_contains st_convexhull st_coveredby st_covers
