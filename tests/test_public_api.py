@@ -9,6 +9,7 @@ import tasuki.testing
 EXPECTED_TOP = [
     "BuildResult",
     "DirectoryTarget",
+    "Executor",
     "FileTarget",
     "Hook",
     "ModelTarget",

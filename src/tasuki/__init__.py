@@ -18,6 +18,7 @@ from tasuki.config import Settings, load_settings
 from tasuki.core import (
     BuildResult,
     DirectoryTarget,
+    Executor,
     FileTarget,
     Hook,
     ModelTarget,
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BuildResult",
     "DirectoryTarget",
+    "Executor",
     "FileTarget",
     "Hook",
     "ModelTarget",

@@ -58,6 +58,9 @@ class Settings(BaseModel):
     """Folder or URL (``s3://bucket/prefix``, ``gs://``, ``memory://``) for outputs and records."""
     workers: int = Field(1, ge=1)
     """Local worker processes."""
+    executor: str = "local"
+    """What runs the tasks: ``local`` (worker processes), ``inline`` (one process), or an
+    executor registered in the ``tasuki.executors`` entry-point group."""
     on_code_change: Literal["rerun", "warn", "ignore"] = "rerun"
     """What a change in the code of a task or of anything upstream of it does to its cached
     output: ``rerun`` (default: the output is out of date), ``warn`` (use it, say so once per

@@ -112,6 +112,13 @@ def run(
     task: Annotated[str, typer.Argument(help="module.path:TaskClass, then --param value ...")],
     workspace: Workspace = None,
     workers: Annotated[int | None, typer.Option(help="Local worker processes.")] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="What runs the tasks: local (worker processes), inline (this process), or "
+            "an executor registered in the tasuki.executors entry-point group."
+        ),
+    ] = None,
     rerun: Annotated[
         list[str] | None, typer.Option(help="Rerun this task class (repeatable).")
     ] = None,
@@ -125,7 +132,12 @@ def run(
     """Build a task and everything it needs; cached outputs are reused."""
     _setup_logging(log_level)
     settings = _settings(
-        config, workspace=workspace, workers=workers, fail_fast=fail_fast, progress=progress
+        config,
+        workspace=workspace,
+        workers=workers,
+        executor=executor,
+        fail_fast=fail_fast,
+        progress=progress,
     )
     task_cls = import_task(task)
     store = open_workspace(settings)

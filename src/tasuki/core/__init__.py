@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tasuki.core.executors import Executor
 from tasuki.core.graph import Graph, build_graph
 from tasuki.core.hooks import Hook
 from tasuki.core.loading import load, load_output, task_from_record
@@ -15,6 +16,7 @@ from tasuki.core.task import Task, import_task
 __all__ = [
     "BuildResult",
     "DirectoryTarget",
+    "Executor",
     "FileTarget",
     "Graph",
     "Hook",

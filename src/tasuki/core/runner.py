@@ -2,27 +2,28 @@
 
 Completeness is checked top-down from the roots, like luigi: a complete task's
 requirements are not looked at, so a warm build touches only the roots. What has to run is
-then executed inline (``workers=1``) or by forked worker processes, each task under a per-id
-lease so that concurrent builds over overlapping graphs compute every task once.
+then handed, as a :class:`~tasuki.core.schedule.Schedule`, to an executor (``local``: forked
+worker processes, ``inline``, or one a third party registered), which runs each task under a
+per-id lease so that concurrent builds over overlapping graphs compute every task once.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tasuki.config import Settings, load_settings
 from tasuki.core.code import code_keys
-from tasuki.core.execute import Completeness, execute
+from tasuki.core.execute import Completeness
+from tasuki.core.executors import Executor, get_executor
 from tasuki.core.graph import Graph, build_graph
 from tasuki.core.hooks import HookCaller
-from tasuki.core.pool import ProcessPool, fork_available
 from tasuki.core.progress import Progress
-from tasuki.core.records import environment, now_iso, record_key
-from tasuki.core.results import BuildResult, ErrorInfo, TaskResult
+from tasuki.core.records import now_iso
+from tasuki.core.results import BuildResult, TaskResult
+from tasuki.core.schedule import Schedule
 from tasuki.core.task import Task
 from tasuki.errors import TaskFailedError
 
@@ -41,14 +42,6 @@ def open_workspace(settings: Settings) -> Store:
     store = open_store(settings.workspace, redis_url=settings.redis_url)
     store.check()
     return store
-
-
-def _shareable(store: Store) -> bool:
-    """Whether worker processes can share this workspace (``memory://`` lives in one process)."""
-    if store.url.startswith("memory://"):
-        logger.warning("workers > 1 ignored: a memory:// workspace cannot be shared by processes")
-        return False
-    return fork_available()
 
 
 def _rerun_targets(graph: Graph, rerun: bool | Iterable[str] | None) -> set[str]:
@@ -138,6 +131,7 @@ def run_build(
     rerun: bool | Iterable[str] | None = None,
     hooks: Sequence[Any] = (),
     store: Store | None = None,
+    executor: str | Executor | None = None,
     **overrides: Any,
 ) -> BuildResult:
     """Build ``tasks`` and return the full :class:`BuildResult` (never raises on task failure).
@@ -149,13 +143,20 @@ def run_build(
             unique ids to rerun (with everything downstream of them).
         hooks: Objects with any of the :class:`~tasuki.core.hooks.Hook` methods.
         store: An already opened workspace (tests, services).
+        executor: An :class:`~tasuki.core.executors.Executor`, or the name of one
+            (``"local"``, ``"inline"``, or one registered); default: the ``executor``
+            setting (``"local"``).
         **overrides: Settings keys (``workspace``, ``workers``, ``fail_fast``...).
+
+    Raises:
+        ConfigError: ``executor`` names no known executor.
     """
     roots = [tasks] if isinstance(tasks, Task) else list(tasks)
     if settings is None:
         settings = load_settings(overrides)
     else:
         settings = _with_overrides(settings, overrides)
+    runs = get_executor(settings.executor if executor is None else executor)
     store = store or open_workspace(settings)
     started_at, t0 = now_iso(), time.perf_counter()
     graph = build_graph(roots)
@@ -174,11 +175,11 @@ def run_build(
     interrupted = False
     try:
         with progress:
-            scheduler = _Scheduler(graph, needed, forced, results, settings, call, progress, store)
-            if settings.workers > 1 and len(needed) > 1 and _shareable(store):
-                scheduler.run_pool(completeness)
-            else:
-                scheduler.run_inline(completeness)
+            schedule = Schedule(
+                graph, needed, forced, results, settings, call, progress, store, completeness
+            )
+            runs.run(schedule)
+            schedule.close()
     except KeyboardInterrupt:
         interrupted = True
         for uid in needed:
@@ -210,6 +211,7 @@ def build(
     hooks: Sequence[Any] = (),
     settings: Settings | None = None,
     return_value: bool = True,
+    executor: str | Executor | None = None,
     **overrides: Any,
 ) -> Any:
     """Build tasks and return the root's output (gokart's ``build``).
@@ -222,6 +224,9 @@ def build(
         hooks: Build observers (notifications, tracking).
         settings: Resolved settings instead of resolving from the environment and files.
         return_value: Return the loaded output (default) or the :class:`BuildResult`.
+        executor: What runs the tasks: ``"local"`` (worker processes; the default, from the
+            ``executor`` setting), ``"inline"`` (this process), the name of a registered
+            executor, or an :class:`~tasuki.core.executors.Executor` instance.
         **overrides: Other settings keys (``fail_fast=True``, ``progress="off"``...).
 
     Returns:
@@ -229,6 +234,7 @@ def build(
 
     Raises:
         TaskFailedError: a task failed; the message has the summary and the resume command.
+        ConfigError: ``executor`` names no known executor.
 
     Example:
         >>> tasuki.build(TaskB(param="world"))
@@ -239,6 +245,7 @@ def build(
         settings=settings,
         rerun=rerun,
         hooks=hooks,
+        executor=executor,
         workspace=workspace,
         workers=workers,
         **overrides,
@@ -266,237 +273,3 @@ def build(
 
     values = [load(t, store=None, workspace=result.workspace) for t in result.roots]
     return values[0] if isinstance(tasks, Task) else values
-
-
-class _Scheduler:
-    """Runs the needed tasks in dependency order and keeps the bookkeeping in one place."""
-
-    def __init__(
-        self,
-        graph: Graph,
-        needed: dict[str, str],
-        forced: set[str],
-        results: dict[str, TaskResult],
-        settings: Settings,
-        call: HookCaller,
-        progress: Progress,
-        store: Store,
-    ) -> None:
-        self.graph = graph
-        self.needed = needed
-        self.forced = forced
-        self.results = results
-        self.settings = settings
-        self.call = call
-        self.progress = progress
-        self.store = store
-        self.waiting = {uid: sum(1 for d in graph.nodes[uid].deps if d in needed) for uid in needed}
-        order = [u for u in graph.order if u in needed]
-        self.ready: deque[str] = deque(u for u in order if self.waiting[u] == 0)
-        self.open = len(needed)  # needed tasks without a final result yet
-        self.stop = False
-        # Damaged upstream outputs found while loading: producer id -> consumers waiting for
-        # its rerun, the producers rerun once, and the consumers retried once (a consumer that
-        # finds the output damaged again after its retry fails).
-        self.blocked: dict[str, set[str]] = {}
-        self.repaired: set[str] = set()
-        self.retried: set[str] = set()  # consumers retried once after a repair
-
-    def _set_result(self, result: TaskResult) -> None:
-        if result.uid in self.needed and result.uid not in self.results:
-            self.open -= 1
-        self.results[result.uid] = result
-
-    def started(self, uid: str) -> None:
-        """The task's ``run()`` is about to begin (called from the worker's report)."""
-        task = self.graph.nodes[uid].task
-        reason = self.needed.get(uid, "")
-        logger.info(
-            "running %r%s",
-            task,
-            f": {reason}" if reason else "",
-            extra={"task": type(task).task_name(), "key": uid},
-        )
-        self.progress.started(uid)
-        if self.call.has("on_task_start"):
-            self.call("on_task_start", task)
-
-    def finish(self, result: TaskResult) -> None:
-        """Take one task's final result (or a damaged upstream to repair first)."""
-        uid = result.uid
-        if result.status == "failed" and result.damaged and self._repair(result):
-            return
-        task = self.graph.nodes[uid].task
-        self._set_result(result)
-        extra = {"task": result.name, "key": uid}
-        if result.status == "failed":
-            err = result.error
-            logger.error(
-                "failed %r: %s: %s",
-                task,
-                err.type if err else "",
-                err.message if err else "",
-                extra=extra,
-            )
-            self._skip_dependents(uid)
-            if self.settings.fail_fast:
-                self.stop = True
-        else:
-            logger.info("%s %r in %.3fs", result.status, task, result.duration_s, extra=extra)
-            blocked = self.blocked.pop(uid, None)
-            for parent in self.graph.nodes[uid].dependents if blocked is None else blocked:
-                if parent in self.waiting:
-                    self.waiting[parent] -= 1
-                    if self.waiting[parent] == 0 and parent not in self.results:
-                        self.ready.append(parent)
-        self.progress.finished(uid, result.status)
-        if self.call.has("on_task_end"):
-            self.call("on_task_end", result)
-
-    def _repair(self, result: TaskResult) -> bool:
-        """Rerun the task whose output ``result``'s task found damaged, then retry it."""
-        producer, consumer = result.damaged or "", result.uid
-        if producer not in self.graph.nodes or producer == consumer:
-            return False
-        if consumer in self.retried:
-            return False  # damaged again after the producer's rerun: a real failure
-        self.retried.add(consumer)
-        self.progress.requeued(consumer)
-        if producer in self.repaired:
-            # Another consumer reported it first. This one may have read the old bytes
-            # before the rerun ended (a parallel worker): retry it once the rerun is done.
-            done = self.results.get(producer)
-            if done is None:
-                self.waiting[consumer] = 1
-                self.blocked.setdefault(producer, set()).add(consumer)
-            elif done.status == "failed":
-                return False
-            else:
-                self.waiting[consumer] = 0
-                self.ready.append(consumer)
-            return True
-        self.repaired.add(producer)
-        self.waiting[consumer] = 1
-        self.blocked.setdefault(producer, set()).add(consumer)
-        node = self.graph.nodes[producer]
-        logger.warning(
-            "%r found the output of %r damaged: %s; running %r again, then %r",
-            self.graph.nodes[consumer].task,
-            node.task,
-            result.error.message if result.error else "",
-            node.task,
-            self.graph.nodes[consumer].task,
-        )
-        self.store.remove(record_key(producer))
-        old = self.results.pop(producer, None)
-        if old is not None and producer in self.needed:
-            self.open += 1
-        if producer not in self.needed:
-            self.open += 1
-        self.needed[producer] = "its output was found damaged"
-        self.progress.reopened(producer, old.status if old else None)
-        self.forced.add(producer)
-        self.waiting[producer] = 0
-        self.ready.appendleft(producer)
-        return True
-
-    def _skip_dependents(self, uid: str) -> None:
-        for parent in self.graph.ancestors_of([uid]) - {uid}:
-            if parent in self.needed and parent not in self.results:
-                node = self.graph.nodes[parent]
-                skipped = TaskResult(
-                    parent, type(node.task).task_name(), "upstream_failed", note=uid
-                )
-                self._set_result(skipped)
-                self.progress.finished(parent, "upstream_failed")
-                if self.call.has("on_task_end"):
-                    self.call("on_task_end", skipped)
-
-    def _mark_stopped(self, note: str = "fail_fast") -> None:
-        for uid in self.needed:
-            if uid not in self.results:
-                node = self.graph.nodes[uid]
-                self._set_result(
-                    TaskResult(uid, type(node.task).task_name(), "upstream_failed", note=note)
-                )
-
-    def run_inline(self, completeness: Completeness) -> None:
-        """Run everything in this process."""
-        while self.ready and not self.stop:
-            uid = self.ready.popleft()
-            if uid in self.results:
-                continue
-            node = self.graph.nodes[uid]
-            try:
-                result = execute(
-                    node,
-                    self.store,
-                    self.settings,
-                    completeness,
-                    forced=uid in self.forced,
-                    on_start=self.started,
-                )
-            except Exception as exc:  # lease timeouts, storage errors around the task
-                result = TaskResult(
-                    uid,
-                    type(node.task).task_name(),
-                    "failed",
-                    error=ErrorInfo(type(exc).__name__, str(exc), "", False),
-                )
-            self.finish(result)
-        self._mark_stopped()
-
-    def run_pool(self, completeness: Completeness) -> None:
-        """Run in forked worker processes, sending ready tasks in batches."""
-        environment()  # computed once here, not once per forked worker (it runs git)
-        pool = ProcessPool(
-            self.settings.workers, self.graph, self.store, self.settings, completeness
-        )
-        clean = False
-        try:
-            while self.open and not self.stop:
-                self._dispatch(pool)
-                if not pool.busy():
-                    break
-                pool.results(self.started, self.finish, self._requeue)
-            clean = True
-        finally:
-            pool.close(kill=not clean)
-        if not pool.size:
-            for uid in self.needed:
-                if uid not in self.results:
-                    self.finish(
-                        TaskResult(
-                            uid,
-                            type(self.graph.nodes[uid].task).task_name(),
-                            "failed",
-                            error=ErrorInfo(
-                                "WorkerDiedError",
-                                "every worker process died before this task could start",
-                                "",
-                                True,
-                            ),
-                        )
-                    )
-        self._mark_stopped()
-
-    def _requeue(self, uids: list[str]) -> None:
-        """Tasks a dead worker held but never started: send them to another worker."""
-        self.ready.extendleft(reversed([u for u in uids if u not in self.results]))
-
-    def _dispatch(self, pool: ProcessPool) -> None:
-        while self.ready and pool.workers():
-            share = max(1, min(64, len(self.ready) // (2 * pool.size)))
-            # Up to two batches per worker: one running, one waiting in its pipe.
-            idle = [w for w in pool.workers() if pool.load(w) < 2 * share]
-            if not idle:
-                return
-            for worker in idle:
-                batch: list[tuple[str, bool]] = []
-                while self.ready and len(batch) < share:
-                    uid = self.ready.popleft()
-                    if uid in self.results:
-                        continue
-                    batch.append((uid, uid in self.forced))
-                if batch and not pool.submit(worker, batch):
-                    self._requeue([uid for uid, _ in batch])

@@ -1,0 +1,290 @@
+"""The schedule of one build: what must run, what is ready, what each task reported.
+
+The runner plans a build (which tasks must run, and why), then hands a :class:`Schedule` to
+an executor. The schedule keeps every scheduling decision; executors only move work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tasuki.core.execute import Completeness, execute
+from tasuki.core.records import record_key
+from tasuki.core.results import ErrorInfo, TaskResult
+
+if TYPE_CHECKING:
+    from tasuki.config import Settings
+    from tasuki.core.graph import Graph, Node
+    from tasuki.core.hooks import HookCaller
+    from tasuki.core.progress import Progress
+    from tasuki.storage.base import Store
+
+__all__ = ["Schedule", "WorkItem", "failed_result"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One task to run: its graph node (task, unique id, requirements, outputs) and whether
+    it reruns although cached (``--rerun``, a damaged output). Running it takes the task's
+    per-id lease (``Schedule.run``)."""
+
+    node: Node
+    forced: bool
+
+    @property
+    def uid(self) -> str:
+        """The task's unique id."""
+        return self.node.uid
+
+
+def failed_result(item: WorkItem, exc: BaseException) -> TaskResult:
+    """A ``failed`` result for an error raised around a task (not inside its ``run()``)."""
+    return TaskResult(
+        item.uid,
+        type(item.node.task).task_name(),
+        "failed",
+        error=ErrorInfo(type(exc).__name__, str(exc), "", False),
+    )
+
+
+class Schedule:
+    """The planned work of one build, handed to an :class:`~tasuki.core.executors.Executor`.
+
+    It keeps all the bookkeeping in one place: which needed tasks are ready (every needed
+    requirement finished), what each reported, what a failure skips (its dependents; the
+    rest with ``fail_fast``), and the repair of damaged outputs (the producer reruns once,
+    then its consumer). Executors only move work: they :meth:`take` ready items, run each
+    with :meth:`run` (in this process or any process forked from it), and report back
+    through :meth:`started` and :meth:`finish` in the scheduling process, where hooks and
+    the progress display live.
+
+    Attributes:
+        graph: The build's graph.
+        needed: Unique id -> why that task must run, for every task the build runs.
+        store: The workspace.
+        settings: The build's settings (``workers``, ``lock_timeout``...).
+        completeness: The cache check :meth:`run` repeats under each lease.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        needed: dict[str, str],
+        forced: set[str],
+        results: dict[str, TaskResult],
+        settings: Settings,
+        call: HookCaller,
+        progress: Progress,
+        store: Store,
+        completeness: Completeness,
+    ) -> None:
+        self.graph = graph
+        self.completeness = completeness
+        self.needed = needed
+        self.forced = forced
+        self.results = results
+        self.settings = settings
+        self.call = call
+        self.progress = progress
+        self.store = store
+        self.waiting = {uid: sum(1 for d in graph.nodes[uid].deps if d in needed) for uid in needed}
+        order = [u for u in graph.order if u in needed]
+        self.ready: deque[str] = deque(u for u in order if self.waiting[u] == 0)
+        self.open = len(needed)  # needed tasks without a final result yet
+        self.stop = False
+        # Damaged upstream outputs found while loading: producer id -> consumers waiting for
+        # its rerun, the producers rerun once, and the consumers retried once (a consumer that
+        # finds the output damaged again after its retry fails).
+        self.blocked: dict[str, set[str]] = {}
+        self.repaired: set[str] = set()
+        self.retried: set[str] = set()  # consumers retried once after a repair
+
+    def _set_result(self, result: TaskResult) -> None:
+        if result.uid in self.needed and result.uid not in self.results:
+            self.open -= 1
+        self.results[result.uid] = result
+
+    def started(self, uid: str) -> None:
+        """The task's ``run()`` is about to begin (called from the worker's report)."""
+        task = self.graph.nodes[uid].task
+        reason = self.needed.get(uid, "")
+        logger.info(
+            "running %r%s",
+            task,
+            f": {reason}" if reason else "",
+            extra={"task": type(task).task_name(), "key": uid},
+        )
+        self.progress.started(uid)
+        if self.call.has("on_task_start"):
+            self.call("on_task_start", task)
+
+    def finish(self, result: TaskResult) -> None:
+        """Take one task's final result (or a damaged upstream to repair first)."""
+        uid = result.uid
+        if result.status == "failed" and result.damaged and self._repair(result):
+            return
+        task = self.graph.nodes[uid].task
+        self._set_result(result)
+        extra = {"task": result.name, "key": uid}
+        if result.status == "failed":
+            err = result.error
+            logger.error(
+                "failed %r: %s: %s",
+                task,
+                err.type if err else "",
+                err.message if err else "",
+                extra=extra,
+            )
+            self._skip_dependents(uid)
+            if self.settings.fail_fast:
+                self.stop = True
+        else:
+            logger.info("%s %r in %.3fs", result.status, task, result.duration_s, extra=extra)
+            blocked = self.blocked.pop(uid, None)
+            for parent in self.graph.nodes[uid].dependents if blocked is None else blocked:
+                if parent in self.waiting:
+                    self.waiting[parent] -= 1
+                    if self.waiting[parent] == 0 and parent not in self.results:
+                        self.ready.append(parent)
+        self.progress.finished(uid, result.status)
+        if self.call.has("on_task_end"):
+            self.call("on_task_end", result)
+
+    def _repair(self, result: TaskResult) -> bool:
+        """Rerun the task whose output ``result``'s task found damaged, then retry it."""
+        producer, consumer = result.damaged or "", result.uid
+        if producer not in self.graph.nodes or producer == consumer:
+            return False
+        if consumer in self.retried:
+            return False  # damaged again after the producer's rerun: a real failure
+        self.retried.add(consumer)
+        self.progress.requeued(consumer)
+        if producer in self.repaired:
+            # Another consumer reported it first. This one may have read the old bytes
+            # before the rerun ended (a parallel worker): retry it once the rerun is done.
+            done = self.results.get(producer)
+            if done is None:
+                self.waiting[consumer] = 1
+                self.blocked.setdefault(producer, set()).add(consumer)
+            elif done.status == "failed":
+                return False
+            else:
+                self.waiting[consumer] = 0
+                self.ready.append(consumer)
+            return True
+        self.repaired.add(producer)
+        self.waiting[consumer] = 1
+        self.blocked.setdefault(producer, set()).add(consumer)
+        node = self.graph.nodes[producer]
+        logger.warning(
+            "%r found the output of %r damaged: %s; running %r again, then %r",
+            self.graph.nodes[consumer].task,
+            node.task,
+            result.error.message if result.error else "",
+            node.task,
+            self.graph.nodes[consumer].task,
+        )
+        self.store.remove(record_key(producer))
+        old = self.results.pop(producer, None)
+        if old is not None and producer in self.needed:
+            self.open += 1
+        if producer not in self.needed:
+            self.open += 1
+        self.needed[producer] = "its output was found damaged"
+        self.progress.reopened(producer, old.status if old else None)
+        self.forced.add(producer)
+        self.waiting[producer] = 0
+        self.ready.appendleft(producer)
+        return True
+
+    def _skip_dependents(self, uid: str) -> None:
+        for parent in self.graph.ancestors_of([uid]) - {uid}:
+            if parent in self.needed and parent not in self.results:
+                node = self.graph.nodes[parent]
+                skipped = TaskResult(
+                    parent, type(node.task).task_name(), "upstream_failed", note=uid
+                )
+                self._set_result(skipped)
+                self.progress.finished(parent, "upstream_failed")
+                if self.call.has("on_task_end"):
+                    self.call("on_task_end", skipped)
+
+    # ------------------------------------------------------------ what executors call
+
+    @property
+    def done(self) -> bool:
+        """Nothing more will be handed out: every needed task has its result, or a failure
+        stopped the build (``fail_fast``)."""
+        return self.stop or not self.open
+
+    @property
+    def ready_count(self) -> int:
+        """How many tasks are ready to run now (an upper bound for :meth:`take`)."""
+        return len(self.ready)
+
+    def take(self, limit: int) -> list[WorkItem]:
+        """Up to ``limit`` ready tasks, dependencies first; none once :attr:`done`.
+
+        An empty list with :attr:`done` False means: wait for the results of the tasks
+        already handed out, then ask again.
+        """
+        items: list[WorkItem] = []
+        if self.stop:
+            return items
+        nodes = self.graph.nodes
+        while self.ready and len(items) < limit:
+            uid = self.ready.popleft()
+            if uid not in self.results:
+                items.append(WorkItem(nodes[uid], uid in self.forced))
+        return items
+
+    def item(self, uid: str, forced: bool) -> WorkItem:
+        """The work item of ``uid`` (for executors that send ids between processes)."""
+        return WorkItem(self.graph.nodes[uid], forced)
+
+    def run(self, item: WorkItem, on_start: Callable[[str], None] | None = None) -> TaskResult:
+        """Run one item in this process: under the task's lease, skipped as ``cached`` when
+        another process finished it meanwhile, its record written last.
+
+        ``on_start(uid)`` is called when the task's ``run()`` begins. Errors around the
+        task (a lease timeout, the workspace) become a ``failed`` result.
+        """
+        try:
+            return execute(
+                item.node,
+                self.store,
+                self.settings,
+                self.completeness,
+                forced=item.forced,
+                on_start=on_start,
+            )
+        except Exception as exc:
+            return failed_result(item, exc)
+
+    def give_back(self, uids: list[str]) -> None:
+        """Tasks taken but never started (a worker died holding them): they are ready
+        again, ahead of the rest."""
+        self.ready.extendleft(reversed([u for u in uids if u not in self.results]))
+
+    def unfinished(self) -> list[str]:
+        """Needed tasks without a final result yet."""
+        return [uid for uid in self.needed if uid not in self.results]
+
+    def close(self) -> None:
+        """Give every needed task still without a result one (``upstream_failed``): the
+        build stopped before them."""
+        self._mark_stopped()
+
+    def _mark_stopped(self, note: str = "fail_fast") -> None:
+        for uid in self.needed:
+            if uid not in self.results:
+                node = self.graph.nodes[uid]
+                self._set_result(
+                    TaskResult(uid, type(node.task).task_name(), "upstream_failed", note=note)
+                )
