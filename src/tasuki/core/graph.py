@@ -44,9 +44,11 @@ class Node:
     requires: Any = None
     deps: list[str] = field(default_factory=list)
     dependents: list[str] = field(default_factory=list)
-    _outputs: Any = _UNSET
-    _keys: list[str] | None = None
-    _external: list[Target] | None = None
+    # Filled on first use (a cached task's outputs are never asked for); kept out of repr
+    # and equality, which describe the graph, not what a build has looked at yet.
+    _outputs: Any = field(default=_UNSET, repr=False, compare=False)
+    _keys: list[str] | None = field(default=None, repr=False, compare=False)
+    _external: list[Target] | None = field(default=None, repr=False, compare=False)
 
     @property
     def outputs(self) -> Any:
