@@ -7,6 +7,7 @@ where it fails instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.parse
 import uuid
@@ -45,9 +46,9 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def postgres_reader_url(postgres_url: str) -> Iterator[str]:
-    """URL of a least-privilege reader role on the ``postgres_url`` database.
+@contextlib.contextmanager
+def reader_role(admin_url: str) -> Iterator[str]:
+    """A least-privilege reader role on ``admin_url``'s database; yields its URL.
 
     The role is made by tasuki's own reader-role SQL (``tasuki warehouse reader-role``):
     it reads every table (``pg_read_all_data``), owns nothing, and its transactions are
@@ -61,17 +62,17 @@ def postgres_reader_url(postgres_url: str) -> Iterator[str]:
 
     name = f"tasuki_reader_{uuid.uuid4().hex[:10]}"
     password = uuid.uuid4().hex
-    database = postgres_url.rsplit("/", 1)[1]
+    database = admin_url.rsplit("/", 1)[1]
     # connection_limit: parallel reads open up to one connection per CPU.
     role = ReaderRole(name, database, connection_limit=max(16, 2 * (os.cpu_count() or 1)))
-    apply_reader_role(postgres_url, role, password=password)
-    parts = urllib.parse.urlsplit(postgres_url)
+    apply_reader_role(admin_url, role, password=password)
+    parts = urllib.parse.urlsplit(admin_url)
     host = parts.hostname or "127.0.0.1"
     netloc = f"{name}:{password}@{host}" + (f":{parts.port}" if parts.port else "")
     try:
         yield urllib.parse.urlunsplit(parts._replace(netloc=netloc))
     finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
                 (name,),
@@ -79,6 +80,13 @@ def postgres_reader_url(postgres_url: str) -> Iterator[str]:
             # Revokes what was granted to it here and on the database, then drops it.
             conn.execute(f'DROP OWNED BY "{name}"'.encode())
             conn.execute(f'DROP ROLE "{name}"'.encode())
+
+
+@pytest.fixture
+def postgres_reader_url(postgres_url: str) -> Iterator[str]:
+    """URL of a reader role (see :func:`reader_role`) on the ``postgres_url`` database."""
+    with reader_role(postgres_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -43,8 +43,11 @@ class _Conn:
         if scheme in ("postgresql", "postgres"):
             import psycopg
 
+            from tasuki.warehouse.postgres._roles import split_allow_privileged
+
             self.kind = "postgres"
-            self._conn: Any = psycopg.connect(url)
+            # allow_privileged is tasuki's parameter, not libpq's (which refuses it).
+            self._conn: Any = psycopg.connect(split_allow_privileged(url)[0])
             self.mark = "%s"
         elif scheme == "duckdb":
             import duckdb
@@ -192,7 +195,12 @@ class TableTarget(Target):
         from tasuki.warehouse.registry import connect
 
         name = exp.to_table(self.table).sql("postgres")
-        with connect(self.url) as wh:
+        # tasuki's own SELECT of the table this task wrote, through the writer's URL: that
+        # role owns the table, and no user SQL runs here, so the query path's refusal of
+        # privileged roles (which guards user queries) does not apply.
+        scheme = self.url.split("://", 1)[0].lower()
+        trusted = {"allow_privileged": True} if scheme in _PRIVILEGE_CHECKED else {}
+        with connect(self.url, **trusted) as wh:
             return wh.query(f"SELECT * FROM {name}").to_arrow()
 
     def remove(self, store: Store) -> None:
@@ -208,6 +216,9 @@ class TableTarget(Target):
         finally:
             conn.close()
 
+
+#: Schemes whose query path refuses privileged roles unless ``allow_privileged`` is set.
+_PRIVILEGE_CHECKED = frozenset({"postgresql", "postgres", "redshift"})
 
 #: The name lineage rows and records gave the task before it moved to the public module.
 LEGACY_TASK_NAME = "tasuki.warehouse._lineage:WriteTableTask"

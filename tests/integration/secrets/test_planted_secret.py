@@ -227,13 +227,17 @@ def test_settings_errors_carry_no_secret(tmp_path: Path) -> None:
 
 
 def test_task_parameter_secret_is_not_in_records_or_cli(
-    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    postgres_url: str,
+    postgres_reader_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A QueryTask given a URL with a password: its failure, records and `tasuki show`."""
     caplog.set_level(logging.DEBUG)
     ws = tmp_path / "ws"
     bad = f"{_server(postgres_url)}/tasuki_no_such_db?password={SECRET}"
-    good = f"{postgres_url}?password={SECRET}"
+    # A reader role: the query path refuses the superuser.
+    good = f"{postgres_reader_url}?password={SECRET}"
     for url in (bad, good):
         result = _invoke(
             "run", "tasuki.warehouse:QueryTask", "--sql", "SELECT 1 AS x", "--warehouse", url
@@ -248,7 +252,7 @@ def test_task_parameter_secret_is_not_in_records_or_cli(
 
 
 def test_query_service_answers_and_records_carry_no_secret(
-    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    postgres_reader_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """What a client of the query service sees of a warehouse URL with ``?password=``."""
     import httpx
@@ -260,7 +264,8 @@ def test_query_service_answers_and_records_carry_no_secret(
     token = add_client(tmp_path / "clients.json", "alice")
     results = tmp_path / "results"
     config = ServiceConfig(
-        warehouse=f"{postgres_url}?password={SECRET}",
+        # A reader role: the query path refuses the superuser.
+        warehouse=f"{postgres_reader_url}?password={SECRET}",
         results_dir=str(results),
         tokens_file=str(tmp_path / "clients.json"),
         workers=1,

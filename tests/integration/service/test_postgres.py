@@ -13,7 +13,7 @@ import pytest
 from tasuki.errors import QueryTimeoutError
 from tasuki.service import QueryClient, ServiceConfig
 from tasuki.warehouse import connect
-from tests._services import PG_DSN, service_unavailable
+from tests._services import PG_DSN, reader_role, service_unavailable
 from tests.integration.service.conftest import running_service, wait_until
 
 pytestmark = pytest.mark.services
@@ -58,11 +58,18 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def reader_url(pg_url: str) -> Iterator[str]:
+    """The service and the library read as a reader role, as the query path expects."""
+    with reader_role(pg_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def service(
-    pg_url: str, tokens: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+    reader_url: str, tokens: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Any]]:
     config = ServiceConfig(
-        warehouse=f"{pg_url}?{CHECK_CLIENT}",
+        warehouse=f"{reader_url}?{CHECK_CLIENT}",
         results_dir=str(tmp_path_factory.mktemp("results")),
         tokens_file=str(tokens[0]),
         workers=2,
@@ -79,10 +86,10 @@ def client(service: tuple[str, Any], tokens: tuple[Path, dict[str, str]]) -> Ite
         yield c
 
 
-def test_same_result_as_the_library(client: QueryClient, pg_url: str, tmp_path: Path) -> None:
+def test_same_result_as_the_library(client: QueryClient, reader_url: str, tmp_path: Path) -> None:
     sql = "SELECT * FROM orders WHERE shop < :shops ORDER BY id"
     remote = client.query(sql, {"shops": 60})
-    with connect(pg_url, parts_dir=tmp_path, parallel=False) as wh:
+    with connect(reader_url, parts_dir=tmp_path, parallel=False) as wh:
         local = wh.query(sql, {"shops": 60}).to_arrow()
     table = remote.to_arrow()
     assert table.num_rows == 30_000

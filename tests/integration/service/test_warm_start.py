@@ -26,7 +26,8 @@ from .conftest import running_service
 def warehouse(request: pytest.FixtureRequest, duck_file: Path) -> tuple[str, str]:
     if request.param == "duckdb":
         return f"duckdb://{duck_file}", "duckdb"
-    return str(request.getfixturevalue("postgres_url")), "adbc_driver_postgresql.dbapi"
+    # A reader role: the query path refuses the superuser that made the database.
+    return str(request.getfixturevalue("postgres_reader_url")), "adbc_driver_postgresql.dbapi"
 
 
 def test_workers_are_started_and_warm_when_health_first_answers(

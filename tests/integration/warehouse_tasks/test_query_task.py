@@ -66,12 +66,12 @@ def test_unsafe_sql_refused_when_the_task_is_made(duck_url):
         QueryTask(sql="DELETE FROM scores", warehouse=duck_url)
 
 
-def test_query_task_on_postgres(postgres_url, tmp_path):
+def test_query_task_on_postgres(postgres_url, postgres_reader_url, tmp_path):
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE scores AS SELECT g AS id, g * 10 AS score FROM generate_series(0, 4) g"
         )
-    url = postgres_url.replace("postgresql://", "postgresql://", 1)
+    url = postgres_reader_url  # the query path refuses the superuser that made the table
     q = QueryTask(
         sql="SELECT id, score FROM scores WHERE id < $1", params=[2], warehouse=url, as_="pandas"
     )
