@@ -8,6 +8,7 @@ Held in a ``contextvars.ContextVar`` for the duration of one ``run()`` call, so 
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,9 @@ class RunContext:
     reads these very values (their ids are known) instead of calling ``requires()`` again."""
     outputs: Any = None
     """What the running task's ``output()`` returned (computed once per graph node)."""
+    outputs_of: Callable[[Any], Any] | None = None
+    """The outputs of another task of the build (what ``load()`` reads), from its graph node:
+    a fan-in over 1,000 cached tasks asks ``output()`` of none of them again."""
 
 
 _CURRENT: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from tasuki._redact import redact, redact_json
 from tasuki.core import context
 from tasuki.core.code import code_fingerprint, code_keys, code_of
-from tasuki.core.graph import Node, build_graph
+from tasuki.core.graph import Graph, Node, build_graph
 from tasuki.core.params import to_jsonable
 from tasuki.core.records import (
     RunRecord,
@@ -222,11 +222,13 @@ def execute(
     *,
     forced: bool,
     on_start: Callable[[str], None] | None = None,
+    graph: Graph | None = None,
 ) -> TaskResult:
     """Run one graph node's task under its lease and return what happened.
 
     ``on_start(uid)`` is called when ``run()`` is about to begin (after the lease is held and
-    the task is found still incomplete), not when the task was queued.
+    the task is found still incomplete), not when the task was queued. ``graph``, the build's
+    graph, lets ``load()`` reuse the outputs its nodes computed.
     """
     task = node.task
     uid = node.uid
@@ -242,12 +244,14 @@ def execute(
             store.remove(record_key(uid))
         if on_start is not None:
             on_start(uid)
-        return _run_with_retries(node, store, settings, completeness.code_key(task))
+        return _run_with_retries(node, store, settings, completeness.code_key(task), graph)
     finally:
         lease.release()
 
 
-def _run_with_retries(node: Node, store: Store, settings: Settings, code_key: str) -> TaskResult:
+def _run_with_retries(
+    node: Node, store: Store, settings: Settings, code_key: str, graph: Graph | None = None
+) -> TaskResult:
     task = node.task
     uid = node.uid
     name = type(task).task_name()
@@ -263,6 +267,7 @@ def _run_with_retries(node: Node, store: Store, settings: Settings, code_key: st
             task=task,
             requires=node.requires,
             outputs=node.outputs,
+            outputs_of=graph.outputs_of if graph is not None else None,
         )
         tail: deque[str] = deque(maxlen=_TAIL_LINES)
         tail_token = _TAIL.set(tail)

@@ -87,6 +87,14 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    def outputs_of(self, task: Task) -> Any:
+        """What ``task.output()`` returns, from its node when ``task`` is the node's own value
+        (computed once), else asked of ``task`` (an equal value met on another branch)."""
+        node = self.nodes.get(task.unique_id)
+        if node is not None and node.task is task:
+            return node.outputs
+        return task.output()
+
     def ancestors_of(self, uids: Iterable[str]) -> set[str]:
         """Every task that depends, directly or not, on any of ``uids`` (those included)."""
         seen = set(uids)

@@ -73,7 +73,13 @@ def _worker_main(
             node = graph.nodes[uid]
             try:
                 result = execute(
-                    node, store, settings, completeness, forced=forced, on_start=on_start
+                    node,
+                    store,
+                    settings,
+                    completeness,
+                    forced=forced,
+                    on_start=on_start,
+                    graph=graph,
                 )
             except BaseException as exc:  # leases, storage: report, keep the worker alive
                 result = TaskResult(

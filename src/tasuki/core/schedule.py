@@ -263,6 +263,7 @@ class Schedule:
                 self.completeness,
                 forced=item.forced,
                 on_start=on_start,
+                graph=self.graph,
             )
         except Exception as exc:
             return failed_result(item, exc)

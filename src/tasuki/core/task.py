@@ -422,11 +422,14 @@ class Task(TaskBase):
 
 
 def declared_outputs(task: Task) -> Any:
-    """``task.output()``: the running task's comes from its graph node (computed once per
-    build), any other task's is asked for."""
+    """``task.output()``; while a build runs, from the task's graph node (computed once per
+    node and build)."""
     ctx = context._CURRENT.get()
-    if ctx is not None and ctx.task is task:
-        return ctx.outputs
+    if ctx is not None:
+        if ctx.task is task:
+            return ctx.outputs
+        if ctx.outputs_of is not None:
+            return ctx.outputs_of(task)
     return task.output()
 
 

@@ -153,8 +153,8 @@ def test_damage_that_comes_back_after_the_rerun_fails_the_build(ws, monkeypatch)
     tasuki.build(Corrupting(), workspace=ws)
     real = execute._run_with_retries
 
-    def run_then_damage(node, store, settings, code_key):
-        result = real(node, store, settings, code_key)
+    def run_then_damage(node, store, settings, code_key, graph=None):
+        result = real(node, store, settings, code_key, graph)
         if isinstance(node.task, Corrupting):
             _flip_a_byte(_path(ws, Corrupting()))
         return result

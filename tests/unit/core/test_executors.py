@@ -177,3 +177,34 @@ def test_the_runner_keeps_no_state_on_task_values(tmp_path):
     for task in (root, upstream):
         # The parameters, and the unique id (pure identity of a frozen value) cached.
         assert set(task.__dict__) == set(task.param_values) | {"_tasuki_uid"}
+
+
+OUTPUT_CALLS: list[int] = []
+
+
+class CountedOutput(tasuki.Task):
+    i: int
+
+    def output(self):
+        OUTPUT_CALLS.append(self.i)
+        return self.make_target("counted.pkl")
+
+    def run(self):
+        self.dump(self.i)
+
+
+class SumsCounted(tasuki.Task):
+    n: int
+
+    def requires(self):
+        return [CountedOutput(i=i) for i in range(self.n)]
+
+    def run(self):
+        self.dump(sum(self.load()))
+
+
+def test_output_is_asked_once_per_node_and_build(tmp_path):
+    """The cache check, the run and every load() downstream share the node's outputs."""
+    OUTPUT_CALLS.clear()
+    assert tasuki.build(SumsCounted(n=4), workspace=str(tmp_path), executor="inline") == 6
+    assert sorted(OUTPUT_CALLS) == [0, 1, 2, 3]
