@@ -199,7 +199,7 @@ class TableTarget(Target):
         # role owns the table, and no user SQL runs here, so the query path's refusal of
         # privileged roles (which guards user queries) does not apply.
         scheme = self.url.split("://", 1)[0].lower()
-        trusted = {"allow_privileged": True} if scheme in _PRIVILEGE_CHECKED else {}
+        trusted: dict[str, Any] = {"allow_privileged": True} if scheme in _PRIVILEGE_CHECKED else {}
         with connect(self.url, **trusted) as wh:
             return wh.query(f"SELECT * FROM {name}").to_arrow()
 
