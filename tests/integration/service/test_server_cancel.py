@@ -36,15 +36,16 @@ SLEEP = "SELECT pg_sleep(60) AS slept"
 GONE_WITHIN = 5.0  # seconds; the server would otherwise keep the backend for ~60 s
 
 
-def backends(pg_url: str, job_id: str) -> int:
-    """Sessions of query ``job_id`` on the server (by its application_name)."""
+def backends(pg_url: str, job_id: str, *, sleeping: bool = False) -> int:
+    """Sessions of query ``job_id`` on the server (by its application_name); with
+    ``sleeping``, only those running its ``pg_sleep`` (not still connecting or checking)."""
     import psycopg
 
+    sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+    if sleeping:
+        sql += " AND state = 'active' AND query ILIKE '%%pg_sleep%%'"
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-            (session_tag(job_id),),
-        ).fetchone()
+        row = conn.execute(sql, (session_tag(job_id),)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -108,7 +109,10 @@ def status(url: str, headers: dict[str, str], job_id: str, wait: float = 0) -> d
 
 
 def running_on_server(pg_url: str, job_id: str) -> None:
-    wait_until(lambda: backends(pg_url, job_id) >= 1, what="the query to run on the server")
+    wait_until(
+        lambda: backends(pg_url, job_id, sleeping=True) >= 1,
+        what="the query's pg_sleep to run on the server",
+    )
 
 
 def gone_from_server(pg_url: str, job_id: str, within: float = GONE_WITHIN) -> None:
