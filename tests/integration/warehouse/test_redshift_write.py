@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasuki.errors import WarehouseError
+from tasuki.errors import QueryTimeoutError, WarehouseError
 from tasuki.warehouse import RedshiftWarehouse, connect
 from tasuki.warehouse.base import Lineage
 from tasuki.warehouse.redshift._write import redshift_type, write_statements
@@ -400,3 +400,44 @@ def test_a_missing_schema_is_created_in_the_transaction(
     wh.write_table("ml.items", pa.table({"id": [3]}), mode="append")
     assert not [s for s in cluster.statements if s.startswith("CREATE SCHEMA")]
     assert admin.execute("SELECT count(*) FROM ml.items").fetchall() == [(3,)]
+
+
+def test_a_write_blocked_by_a_lock_ends_at_the_timeout_naming_the_table(
+    cluster: RedshiftOnPostgres,
+    admin: Any,
+    postgres_url: str,
+    staging: str,
+    storage_options: dict[str, Any],
+) -> None:
+    import threading
+    import time
+
+    import psycopg
+
+    admin.execute("CREATE TABLE items (id BIGINT)")
+    admin.execute("INSERT INTO items VALUES (1)")
+    caught: list[BaseException] = []
+    wh = _wh(cluster, staging, storage_options, timeout=0.5)
+
+    def write() -> None:
+        try:
+            wh.write_table("items", pa.table({"id": pa.array([2], pa.int64())}), mode="append")
+        except BaseException as exc:
+            caught.append(exc)
+
+    with psycopg.connect(postgres_url) as locker:
+        locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        worker = threading.Thread(target=write)
+        started = time.monotonic()
+        worker.start()
+        worker.join(15)
+        elapsed = time.monotonic() - started
+        locker.rollback()
+        worker.join()
+    assert elapsed < 5, f"the write waited {elapsed:.1f} s for the lock"
+    assert len(caught) == 1 and isinstance(caught[0], QueryTimeoutError), caught
+    assert caught[0].table == "items" and caught[0].timeout == 0.5
+    assert "writing table 'items'" in str(caught[0]) and "pw" not in str(caught[0])
+    assert admin.execute("SELECT id FROM items").fetchall() == [(1,)]
+    assert cluster.statements[0] == "SET statement_timeout TO 500"
+    assert _staged(staging, storage_options) == [] and cluster.open == 0
