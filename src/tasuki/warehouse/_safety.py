@@ -17,7 +17,8 @@ nothing inside it writes, locks, or reaches outside the database:
   statistics and maintenance, configuration, server control and ML models; the error says
   which, and ``allow_functions`` cannot lift them. ``pg_sleep`` is allowed: the statement
   timeout bounds it. ``current_setting`` may read only the settings in
-  :data:`tasuki.warehouse._allowed.SAFE_SETTINGS`;
+  :data:`tasuki.warehouse._allowed.SAFE_SETTINGS`. :mod:`tasuki.warehouse._functions` decides
+  for each call;
 * in DuckDB, a file path used as a table (``FROM 'data.csv'``) is refused.
 
 The warehouses add a second layer: PostgreSQL runs the query in a ``READ ONLY`` transaction
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import functools
 import math
 import re
 import uuid
@@ -47,13 +47,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
 from tasuki.errors import QuerySyntaxError, UnsafeQueryError, WarehouseError
-from tasuki.warehouse._allowed import (
-    ALLOWED_FUNCTIONS,
-    ALLOWED_PREFIXES,
-    BUILTIN_SCHEMAS,
-    SAFE_SETTINGS,
-)
-from tasuki.warehouse._denied import CATEGORIES, DENIED_FUNCTIONS, REFUSED_KINDS, refusal
+from tasuki.warehouse._denied import DENIED_FUNCTIONS
+from tasuki.warehouse._functions import allow_list, function_refusal
 
 __all__ = [
     "DENIED_FUNCTIONS",
@@ -418,7 +413,16 @@ def _check_tree(root: exp.Expression, dialect: str, extra: frozenset[str]) -> No
         if role is None:
             role = _role(kind)
         if role == _FUNCTION:
-            _check_function(node, dialect, extra)  # type: ignore[arg-type]
+            refused = function_refusal(node, dialect, extra)  # type: ignore[arg-type]
+            if refused is not None:
+                raise UnsafeQueryError(
+                    refused.message,
+                    kind="function",
+                    function=refused.function,
+                    category=refused.category,
+                    reason=refused.reason,
+                    allowed=ALLOWED,
+                )
         elif role == _STATEMENT:
             _refuse_statement(node, root)
         elif role == _TABLE and duckdb:
@@ -474,176 +478,6 @@ def _check_file_table(node: exp.Table) -> None:
             function=name,
             allowed=ALLOWED,
         )
-
-
-# Calls sqlglot did not recognise: their name is in ``this`` and decides.
-_NAMED_CALLS = (exp.Anonymous, exp.AnonymousAggFunc, exp.ParameterizedAgg)
-_NOT_ALLOWED = "not allowed"
-_NOT_ALLOWED_REASON = "is not on the allow list of read-only functions"
-
-
-def _check_function(node: exp.Func, dialect: str, extra: frozenset[str]) -> None:
-    if isinstance(node, _NAMED_CALLS):
-        bare = str(node.name).lower()
-        verdict = _name_verdict(dialect, bare, _qualifier(node), extra)
-        if verdict is None and bare == "current_setting":
-            _check_setting(node, dialect)
-    else:
-        verdict = _kind_verdict(type(node))
-    if verdict is not None:
-        raise _refused(verdict[0], dialect, verdict[1])
-
-
-def _qualifier(node: exp.Func) -> str:
-    """The schema (or BigQuery namespace) a call is qualified with, lowercase, or ``""``."""
-    parent = node.parent
-    if isinstance(parent, exp.Dot) and node.arg_key == "expression":
-        return ".".join(
-            str(i.name).lower() for i in parent.this.find_all(exp.Identifier, bfs=False)
-        )
-    if isinstance(parent, exp.NetFunc):  # BigQuery NET.HOST(...) parses to NetFunc(Host)
-        return "net"
-    return ""
-
-
-@functools.lru_cache(maxsize=4096)
-def _name_verdict(
-    dialect: str, bare: str, qualifier: str, extra: frozenset[str]
-) -> tuple[str, str] | None:
-    """(name as written, category) refusing a call by name, or None when it is allowed."""
-    full = f"{qualifier}.{bare}" if qualifier else bare
-    for name in (full, bare):
-        category = refusal(name)
-        if category is not None:
-            return full, category
-    if full in extra:
-        return None
-    # A function in another schema is the warehouse's own: only an exact entry allows it.
-    name = bare if not qualifier or qualifier in BUILTIN_SCHEMAS[dialect] else full
-    if name in ALLOWED_FUNCTIONS[dialect] or name in extra:
-        return None
-    if name.startswith(ALLOWED_PREFIXES[dialect]) and name.isidentifier():
-        return None
-    return full, _NOT_ALLOWED
-
-
-_KIND_VERDICTS: dict[type[exp.Func], tuple[str, str] | None] = {}
-
-
-def _kind_verdict(kind: type[exp.Func]) -> tuple[str, str] | None:
-    """(SQL name, category) refusing a typed sqlglot function class, or None (memoised)."""
-    try:
-        return _KIND_VERDICTS[kind]
-    except KeyError:
-        pass
-    names = [n.lower() for n in kind.sql_names()]
-    verdict: tuple[str, str] | None = None
-    category = REFUSED_KINDS.get(kind)
-    if category is not None:
-        verdict = names[0], category
-    for name in names:  # a typed class carrying a refused name (READ_CSV) is refused too
-        category = refusal(name)
-        if verdict is None and category is not None:
-            verdict = name, category
-    _KIND_VERDICTS[kind] = verdict
-    return verdict
-
-
-def _check_setting(node: exp.Func, dialect: str) -> None:
-    args = node.expressions
-    first = args[0] if args else None
-    if isinstance(first, exp.Literal) and first.is_string:
-        if first.name.lower() in SAFE_SETTINGS:
-            return
-        shown = repr(first.name)
-    else:
-        shown = "a computed name"
-    raise UnsafeQueryError(
-        f"refused current_setting({shown}) in {dialect}: it {CATEGORIES['configuration']} "
-        "(some settings hold server paths or secrets). A query may read only these settings, "
-        f"named as a string literal: {', '.join(sorted(SAFE_SETTINGS))}.",
-        kind="function",
-        function="current_setting",
-        category="configuration",
-        reason=CATEGORIES["configuration"],
-        allowed=ALLOWED,
-    )
-
-
-def _refused(name: str, dialect: str, category: str) -> UnsafeQueryError:
-    if category == _NOT_ALLOWED:
-        reason = _NOT_ALLOWED_REASON
-        fix = (
-            "If it only computes on its arguments (no files, network, sessions, sequences, "
-            "locks, statistics or configuration), the warehouse's admin can allow it with "
-            f"allow_functions=({name!r},); see 'Safety rules' in docs/warehouse.md."
-        )
-    else:
-        reason = CATEGORIES[category]
-        fix = (
-            "Functions of this kind are refused on every warehouse and cannot be allowed; "
-            "functions that only compute on the query's rows are allowed."
-        )
-    return UnsafeQueryError(
-        f"refused function {name}() in {dialect}: it {reason}. {fix}",
-        kind="function",
-        function=name,
-        category=category,
-        reason=reason,
-        allowed=ALLOWED,
-    )
-
-
-_ALLOWED_NAME = re.compile(r"[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)*")
-
-
-def allow_list(names: Iterable[str]) -> frozenset[str]:
-    """Check ``allow_functions`` and return the names, lowercase.
-
-    Run it where a warehouse is configured, so a bad setting fails at start-up rather than
-    at the first query.
-
-    Raises:
-        WarehouseError: A name is not a (schema-qualified) SQL name, or names a function
-            refused on every warehouse (``fields["category"]`` says why).
-
-    Example:
-        >>> sorted(allow_list(["My_Func", "analytics.clean"]))
-        ['analytics.clean', 'my_func']
-    """
-    if isinstance(names, str | bytes):
-        raise WarehouseError(
-            f"allow_functions must be a list of function names, not the string {names!r}; "
-            f"write ({names!r},)",
-            parameter="allow_functions",
-        )
-    return _allow_list(tuple(names))
-
-
-@functools.lru_cache(maxsize=64)
-def _allow_list(names: tuple[str, ...]) -> frozenset[str]:
-    out: set[str] = set()
-    for raw in names:
-        name = raw.strip().lower() if isinstance(raw, str) else ""
-        if not _ALLOWED_NAME.fullmatch(name):
-            raise WarehouseError(
-                f"allow_functions: {raw!r} is not a function name (letters, digits and _, "
-                "optionally schema.name)",
-                parameter="allow_functions",
-                function=repr(raw),
-            )
-        category = refusal(name) or refusal(name.rsplit(".", 1)[-1])
-        if category is not None:
-            raise WarehouseError(
-                f"allow_functions cannot allow {name}(): it {CATEGORIES[category]}, and "
-                "functions of that kind are refused on every warehouse. Remove it from the "
-                "setting.",
-                parameter="allow_functions",
-                function=name,
-                category=category,
-            )
-        out.add(name)
-    return frozenset(out)
 
 
 def _kind(node: exp.Expr) -> str:
