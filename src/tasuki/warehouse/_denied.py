@@ -1,8 +1,8 @@
 """Functions refused on every warehouse, each with the reason it gives (see docs/warehouse.md).
 
-The guard (:mod:`tasuki.warehouse._safety`) allows a function only when it is on the allow
-list (:mod:`tasuki.warehouse._allowed`). The functions here are refused before that list is
-looked at, in every dialect, and cannot be added to it with ``allow_functions``: they run
+The guard (:mod:`tasuki.warehouse._functions`) allows a call by its sqlglot kind or by name on
+the allow list (:mod:`tasuki.warehouse._allowed`). The functions here are refused before either
+is looked at, in every dialect, and cannot be added with ``allow_functions``: they run
 SQL given as text (which the guard cannot see into), touch server files, reach other systems,
 or change state that a ``READ ONLY`` transaction does not protect. The refusals apply on every
 backend because extensions carry names across them: ``pg_duckdb`` gives PostgreSQL DuckDB's
