@@ -7,7 +7,6 @@ import pytest
 
 from tasuki.errors import WarehouseError
 from tasuki.warehouse.postgres._roles import ReaderRole, apply_reader_role, reader_role_sql
-from tests._services import postgres_url  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
