@@ -67,6 +67,11 @@ class ServiceConfig:
         max_disk_bytes_per_client: Most bytes of kept results one client may hold; past it,
             its results whose TTL has passed are deleted (oldest first), and if it is still
             over, new queries are refused (429 ``QuotaExceeded``) until it deletes some.
+        client_warehouses: Client name -> warehouse URL (or a name from ``warehouses`` /
+            the settings) that the client's queries run as: one database role per client,
+            as Queuery gives each client its own user, so the server itself keeps one
+            client from ending or reading another's sessions. Clients not named here use
+            ``warehouse``. Every URL must have the same scheme as ``warehouse``.
     """
 
     warehouse: str
@@ -89,6 +94,7 @@ class ServiceConfig:
     max_nesting: int = 32
     max_result_bytes: int = 10 * _GIB
     max_disk_bytes_per_client: int = 50 * _GIB
+    client_warehouses: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         # The warehouse URL and storage options may hold passwords and keys.
@@ -194,6 +200,42 @@ class ServiceConfig:
             ConfigError: The name is not configured.
         """
         return resolve_warehouse(self.warehouse, self.warehouses)
+
+    def client_warehouse_urls(self) -> dict[str, str]:
+        """Client name -> the URL its queries run as, for the clients given their own.
+
+        Raises:
+            ConfigError: A name is not configured, or a URL's scheme differs from the
+                service's warehouse (the workers load one backend).
+        """
+        main = self.warehouse_url()
+        scheme = _scheme(main)
+        urls: dict[str, str] = {}
+        for client, warehouse in self.client_warehouses.items():
+            if not isinstance(warehouse, str) or not warehouse:
+                raise ConfigError(
+                    f"ServiceConfig.client_warehouses[{client!r}] must be a warehouse URL or "
+                    f"a configured name, got {warehouse!r}",
+                    key="client_warehouses",
+                    client=client,
+                )
+            url = resolve_warehouse(warehouse, self.warehouses)
+            if _scheme(url) != scheme:
+                raise ConfigError(
+                    f"ServiceConfig.client_warehouses[{client!r}] is a {_scheme(url)!r} URL "
+                    f"but the service's warehouse is {scheme!r}; give every client a role on "
+                    f"the same warehouse ({redact(url)})",
+                    key="client_warehouses",
+                    client=client,
+                )
+            urls[client] = url
+        return urls
+
+
+def _scheme(url: str) -> str:
+    scheme = url.split("://", 1)[0].lower()
+    # postgres:// and postgresql:// are one backend
+    return "postgresql" if scheme == "postgres" else scheme
 
 
 def resolve_warehouse(warehouse: str | None, names: Mapping[str, str] | None = None) -> str:

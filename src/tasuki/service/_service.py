@@ -145,6 +145,8 @@ class QueryService:
 
         self.config = config
         self.warehouse_url = config.warehouse_url()
+        # Each client's own role, where the operator gave one (checked at start, not per query).
+        self.client_urls = config.client_warehouse_urls()
         self.scheme = self.warehouse_url.split("://", 1)[0].lower()
         self.dialect = get_warehouse_class(self.scheme).dialect
         self.tokens = TokenStore(config.clients, config.tokens_file)
@@ -199,7 +201,14 @@ class QueryService:
         self.store.release()
 
     def recover(self) -> None:
-        """Load records; fail queries a previous run left queued or running."""
+        """Load records; fail queries a previous run left queued or running.
+
+        Queries that were running may still have sessions on the warehouse server (a worker
+        killed with the service cannot always stop them): those are stopped by their tag.
+        """
+        from tasuki.service._cancel import stop_leftovers
+
+        interrupted: dict[str, list[str]] = {}  # URL the sessions ran as -> query ids
         for job_id in self.store.list_ids():
             data = self.store.read_record(job_id)
             if data is None:
@@ -209,6 +218,8 @@ class QueryService:
                 continue
             job = Job.from_record(data)
             if job.status in ("queued", "running"):
+                if job.status == "running":
+                    interrupted.setdefault(self.url_for(job.client), []).append(job.id)
                 self._fail(
                     job,
                     f"the query service stopped while this query was {job.status}; "
@@ -221,6 +232,10 @@ class QueryService:
                     "submit the query again",
                 )
             self._jobs[job.id] = job
+        for url, ids in interrupted.items():
+            # As the role that ran them (a role may stop its own sessions), one connection
+            # per role; never raises (an unreachable server is logged).
+            stop_leftovers(url, ids)
         logger.info("recovered %d query record(s) from %s", len(self._jobs), redact(self.store.url))
 
     # -- requests -----------------------------------------------------------------------
@@ -265,7 +280,7 @@ class QueryService:
             self._jobs[job.id] = job
         message = {
             "id": job.id,
-            "url": self.warehouse_url,
+            "url": self.url_for(client),
             "backend": (self.scheme, registry.get(self.scheme)),
             "options": dict(self.config.warehouse_options),
             "parts_dir": self.store.result_url(job.id),
@@ -354,6 +369,10 @@ class QueryService:
             used=used,
             limit=quota,
         )
+
+    def url_for(self, client: str) -> str:
+        """The warehouse URL the client's queries run as (its own role, if it has one)."""
+        return self.client_urls.get(client, self.warehouse_url)
 
     def get(self, client: str, job_id: str) -> Job:
         """The client's query.
@@ -557,8 +576,9 @@ class QueryService:
                 job.error = dict(value)
                 job.finished_at = utcnow()
                 self._write_quietly(job)
+            # Deleted before waiters hear "failed": a client that looks at once finds nothing.
+            self.store.remove_result(job_id)
             self._notify(job)
-        self.store.remove_result(job_id)
         logger.info("query %s failed: %s", job_id, value.get("type"))
 
     def _write_quietly(self, job: Job) -> None:

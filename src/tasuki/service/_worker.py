@@ -99,6 +99,7 @@ def run_job(job: JobMessage) -> tuple[str, Any]:
     global _running
     from tasuki.service._cancel import tag_url
     from tasuki.warehouse import connect, register
+    from tasuki.warehouse._parts import result_byte_limit
     from tasuki.warehouse.registry import registry
 
     job_id = job.get("id")
@@ -113,7 +114,12 @@ def run_job(job: JobMessage) -> tuple[str, Any]:
         url = tag_url(job["url"], job_id)
         if job_id:
             _running = (job["url"], str(job_id))
-        with connect(url, parts_dir=job["parts_dir"], **options) as wh:
+        # The byte budget covers the connect too: part writers take it when they are made,
+        # so a result past max_result_bytes stops at its next row group, not at the end.
+        with (
+            result_byte_limit(job.get("max_result_bytes")),
+            connect(url, parts_dir=job["parts_dir"], **options) as wh,
+        ):
             result = wh.query(job["sql"], job.get("params"), timeout=job.get("timeout"))
             return ("ok", result.manifest.to_dict())
     except Exception as exc:
