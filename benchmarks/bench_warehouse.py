@@ -13,6 +13,9 @@ whole client: interpreter, libraries and the data in flight. Cases, interleaved 
   COPY -> Arrow -> rolling zstd Parquet parts), then one streaming pass over the parts
   (``iter_batches``: the parts read rate), then ``to_arrow()``. Reported: unload alone with
   the peak RSS while unloading, unload + read back to Arrow, and parts read rows/s;
+* ``tasuki limits``: the same unload inside the query service's result limit
+  (``result_byte_limit``: every part writer charges a shared byte budget), to show that the
+  limits cost nothing measurable;
 * ``tasuki parallel``: the same with ``parallel=2`` (two ctid ranges, one snapshot);
 * ``pandas.read_sql``: through a psycopg 3 connection (SQLAlchemy is not installed);
 * ``connectorx``: ``read_sql(..., return_type="arrow")``;
@@ -50,11 +53,17 @@ QUERY = "SELECT * FROM {table}"
 TARGET_VS_PANDAS = 4.0
 TARGET_RSS_MB = 400
 TARGET_PARTS_ROWS_PER_S = 3_000_000
-CASES = ("tasuki", "tasuki_parallel", "pandas", "connectorx", "adbc")
+CASES = ("tasuki", "tasuki_limits", "tasuki_parallel", "pandas", "connectorx", "adbc")
+#: The query service's result limit, set around the unload in the ``tasuki_limits`` case.
+LIMIT_BYTES = 10 * 2**30
+#: Issue 10: the limits add nothing measurable to the unload; "measurable" here means a
+#: median unload (wall or CPU) more than this much slower than without them.
+TARGET_LIMITS_OVERHEAD = 0.03
 LABELS = {
     "tasuki_unload": "tasuki unload (to parts)",
     "tasuki_total": "tasuki unload + read back to Arrow",
     "tasuki_parts": "tasuki parts read (iter_batches)",
+    "tasuki_limits_unload": "tasuki unload, service limits on (byte budget)",
     "tasuki_parallel_unload": "tasuki unload, parallel=2",
     "tasuki_parallel_total": "tasuki unload parallel=2 + read back",
     "pandas": "pandas.read_sql (psycopg)",
@@ -92,8 +101,13 @@ def child(case: str, url: str, table: str) -> dict[str, Any]:
     measured, and on machines with PYTHONDONTWRITEBYTECODE set they take seconds.
     """
     sql = QUERY.format(table=table)
-    if case in ("tasuki", "tasuki_parallel"):
-        return _tasuki(url, sql, parallel=2 if case == "tasuki_parallel" else False)
+    if case in ("tasuki", "tasuki_parallel", "tasuki_limits"):
+        return _tasuki(
+            url,
+            sql,
+            parallel=2 if case == "tasuki_parallel" else False,
+            limits=case == "tasuki_limits",
+        )
     if case == "pandas":
         import pandas as pd
         import psycopg
@@ -119,10 +133,18 @@ def child(case: str, url: str, table: str) -> dict[str, Any]:
     return {"rows": rows, "total_s": time.perf_counter() - t0, "peak_rss_mb": _rss_mb()}
 
 
-def _tasuki(url: str, sql: str, *, parallel: bool | int) -> dict[str, Any]:
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def _tasuki(url: str, sql: str, *, parallel: bool | int, limits: bool = False) -> dict[str, Any]:
+    import contextlib
+
     import adbc_driver_postgresql.dbapi  # noqa: F401  (imported lazily by the backend)
 
     from tasuki.warehouse import PostgresWarehouse, check_query
+    from tasuki.warehouse._parts import result_byte_limit
 
     check_query("SELECT 1")  # loads sqlglot's dialect tables
     with (
@@ -131,9 +153,12 @@ def _tasuki(url: str, sql: str, *, parallel: bool | int) -> dict[str, Any]:
         # path refuses a privileged role by default (a deployment uses a reader role).
         PostgresWarehouse(url, parts_dir=parts, parallel=parallel, allow_privileged=True) as wh,
     ):
-        t0 = time.perf_counter()
-        result = wh.query(sql)
+        limit = result_byte_limit(LIMIT_BYTES) if limits else contextlib.nullcontext()
+        c0, t0 = _cpu_s(), time.perf_counter()
+        with limit:
+            result = wh.query(sql)
         unload = time.perf_counter() - t0
+        unload_cpu = _cpu_s() - c0
         rss_unload = _rss_mb()
         t1 = time.perf_counter()
         streamed = sum(b.num_rows for b in result.iter_batches())
@@ -146,6 +171,7 @@ def _tasuki(url: str, sql: str, *, parallel: bool | int) -> dict[str, Any]:
         return {
             "rows": result.num_rows,
             "unload_s": unload,
+            "unload_cpu_s": unload_cpu,
             "parts_s": parts_s,
             "total_s": unload + to_arrow,
             "peak_rss_unload_mb": rss_unload,
@@ -271,10 +297,13 @@ def summarise(samples: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
             }
         )
 
-    for case in ("tasuki", "tasuki_parallel"):
+    for case in ("tasuki", "tasuki_limits", "tasuki_parallel"):
         runs = samples.get(case)
         if runs:
             add(f"{case}_unload", runs, "unload_s", "peak_rss_unload_mb")
+            out[-1]["cpu_s"] = statistics.median(r["unload_cpu_s"] for r in runs)
+            if case == "tasuki_limits":
+                continue
             add(f"{case}_total", runs, "total_s", "peak_rss_mb")
             if case == "tasuki":
                 add("tasuki_parts", runs, "parts_s", "peak_rss_unload_mb")
@@ -288,6 +317,15 @@ def verdicts(rows: list[dict[str, Any]], rss_check: dict[str, Any] | None) -> li
     """One line per issue target: met or missed, with the figures."""
     by = {r["key"]: r for r in rows}
     lines = []
+    plain, limited = by.get("tasuki_unload"), by.get("tasuki_limits_unload")
+    if plain and limited:
+        wall = limited["median_s"] / plain["median_s"] - 1
+        cpu = limited["cpu_s"] / plain["cpu_s"] - 1
+        ok = max(wall, cpu) <= TARGET_LIMITS_OVERHEAD
+        lines.append(
+            f"service limits on the unload: {wall:+.1%} wall, {cpu:+.1%} CPU (target: nothing "
+            f"measurable, <= {TARGET_LIMITS_OVERHEAD:.0%}): **{'met' if ok else 'missed'}**"
+        )
     total = by.get("tasuki_total")
     if total and "pandas" in by:
         ratio = by["pandas"]["median_s"] / total["median_s"]
@@ -346,13 +384,14 @@ def render(
         f"median of {args.repeat} runs, cases interleaved, each in a fresh process (peak RSS = "
         "`ru_maxrss` of that process). Produced by `python benchmarks/bench_warehouse.py`.",
         "",
-        "| case | rows | median s | rows/s | peak RSS MB |",
-        "|---|---:|---:|---:|---:|",
+        "| case | rows | median s | CPU s | rows/s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        cpu = f"{r['cpu_s']:.2f}" if "cpu_s" in r else "-"
         lines.append(
-            f"| {r['case']} | {r['rows']:,} | {r['median_s']:.2f} | {r['rows_per_s']:,.0f} | "
-            f"{r['peak_rss_mb']:.0f} |"
+            f"| {r['case']} | {r['rows']:,} | {r['median_s']:.2f} | {cpu} | "
+            f"{r['rows_per_s']:,.0f} | {r['peak_rss_mb']:.0f} |"
         )
     lines += ["", *(f"- {v}" for v in verdicts(rows, rss_check))]
     lines += [
