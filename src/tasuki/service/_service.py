@@ -141,12 +141,15 @@ class QueryService:
     """
 
     def __init__(self, config: ServiceConfig) -> None:
+        from tasuki.warehouse._functions import allow_list
         from tasuki.warehouse.registry import get_warehouse_class
 
         self.config = config
         self.warehouse_url = config.warehouse_url()
         # Each client's own role, where the operator gave one (checked at start, not per query).
         self.client_urls = config.client_warehouse_urls()
+        # The workers' warehouses take the same option; a refused name fails the start.
+        self.allow_functions = allow_list(config.warehouse_options.get("allow_functions", ()))
         self.scheme = self.warehouse_url.split("://", 1)[0].lower()
         self.dialect = get_warehouse_class(self.scheme).dialect
         self.tokens = TokenStore(config.clients, config.tokens_file)
@@ -332,6 +335,7 @@ class QueryService:
                 dialect=self.dialect,
                 max_bytes=config.max_sql_bytes,
                 max_nesting=config.max_nesting,
+                allow_functions=self.allow_functions,
             )
         except UnsafeQueryError as exc:
             if exc.fields.get("kind") != "too deeply nested":

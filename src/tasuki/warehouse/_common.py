@@ -12,7 +12,7 @@ from tasuki.errors import WarehouseError
 from tasuki.warehouse._result import Manifest, PartInfo, QueryResult, jsonable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from types import TracebackType
     from typing import Self
 
@@ -86,10 +86,26 @@ def timeout_ms(seconds: float) -> int:
 
 
 class BaseWarehouse:
-    """Context management and result bookkeeping for the built-in backends."""
+    """Context management, the query check and result bookkeeping for the built-in
+    backends."""
 
     backend: str = ""
     dialect: str = ""
+    #: Function names allowed beyond the dialect's allow list (the ``allow_functions``
+    #: option, checked by :func:`tasuki.warehouse._functions.allow_list` when set).
+    allow_functions: frozenset[str] = frozenset()
+
+    def _allow(self, names: Iterable[str]) -> None:
+        """Take the ``allow_functions`` option; refused names fail here, at connect time."""
+        from tasuki.warehouse._functions import allow_list
+
+        self.allow_functions = allow_list(names)
+
+    def _check(self, sql: str) -> CheckedQuery:
+        """The read-only check every query passes, with this warehouse's allowed functions."""
+        from tasuki.warehouse._safety import check_query
+
+        return check_query(sql, dialect=self.dialect, allow_functions=self.allow_functions)
 
     def __enter__(self) -> Self:
         return self

@@ -30,7 +30,6 @@ from tasuki.warehouse._common import (
 from tasuki.warehouse._fs import filesystem, join_url
 from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS
 from tasuki.warehouse._result import QueryResult, new_query_id
-from tasuki.warehouse._safety import CheckedQuery, check_query
 from tasuki.warehouse._staged import describe_parts
 from tasuki.warehouse._write import (
     as_reader,
@@ -52,8 +51,9 @@ from tasuki.warehouse.bigquery._write import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
+    from tasuki.warehouse._safety import CheckedQuery
     from tasuki.warehouse.base import Lineage, Params, WriteMode
 
 __all__ = ["BigQueryWarehouse", "export_sql"]
@@ -91,6 +91,9 @@ class BigQueryWarehouse(BaseWarehouse):
         gcs_staging: ``gs://bucket/prefix`` for the exported parts (any fsspec URL the
             client can also read, e.g. for tests).
         timeout: Default job timeout in seconds.
+        allow_functions: Function names to allow beyond the dialect's allow list (the
+            warehouse's own read-only functions); a name refused on every warehouse is
+            an error here. See :func:`tasuki.warehouse.check_query`.
         storage_options: fsspec options for reading ``gcs_staging``.
         client: A ``google.cloud.bigquery.Client`` (or anything with ``query(sql,
             job_config=...)`` returning a job with ``result(timeout=...)``); default: a new
@@ -118,6 +121,7 @@ class BigQueryWarehouse(BaseWarehouse):
         location: str | None = None,
         part_rows: int = DEFAULT_PART_ROWS,
         part_bytes: int = DEFAULT_PART_BYTES,
+        allow_functions: Iterable[str] = (),
     ) -> None:
         if not project:
             raise ConfigError("BigQuery needs a project: bigquery://project/dataset")
@@ -131,6 +135,7 @@ class BigQueryWarehouse(BaseWarehouse):
         self.dataset = dataset or None
         self.gcs_staging = gcs_staging.rstrip("/")
         self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
+        self._allow(allow_functions)
         self.storage_options = dict(storage_options or {})
         self.location = location
         self.part_rows = part_rows
@@ -158,14 +163,14 @@ class BigQueryWarehouse(BaseWarehouse):
 
     def export_statement(self, sql: str, params: Params | None = None, *, query_id: str) -> str:
         """The EXPORT DATA statement :meth:`query` would send (for review and tests)."""
-        checked = check_query(sql, dialect=self.dialect)
+        checked = self._check(sql)
         return self._statement(checked, params, join_url(self.gcs_staging, query_id))
 
     def query(
         self, sql: str, params: Params | None = None, *, timeout: float | None = None
     ) -> QueryResult:
         """Run one read-only query as an EXPORT DATA job; see :meth:`Warehouse.query`."""
-        checked = check_query(sql, dialect=self.dialect)
+        checked = self._check(sql)
         seconds = check_timeout(timeout, self.timeout)
         query_id = new_query_id()
         location = join_url(self.gcs_staging, query_id)

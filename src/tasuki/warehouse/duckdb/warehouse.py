@@ -14,11 +14,10 @@ from tasuki.errors import PermissionDeniedError, WarehouseError
 from tasuki.warehouse._common import DEFAULT_TIMEOUT, BaseWarehouse, check_timeout, utcnow
 from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS, PartsRoot, PartWriter
 from tasuki.warehouse._result import QueryResult, new_query_id
-from tasuki.warehouse._safety import check_query
 from tasuki.warehouse.duckdb._errors import timed_out, translate
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     import duckdb
 
@@ -46,6 +45,9 @@ class DuckDBWarehouse(BaseWarehouse):
         read_only: True: never write (``write_table`` raises PermissionDeniedError). False:
             open read-write. None: read-only while the file exists and nothing was written.
         timeout: Default statement timeout in seconds.
+        allow_functions: Function names to allow beyond the dialect's allow list (the
+            warehouse's own read-only functions); a name refused on every warehouse is
+            an error here. See :func:`tasuki.warehouse.check_query`.
         part_rows: Rows per Parquet part.
         part_bytes: Arrow bytes per Parquet part.
         batch_size: Rows per batch pulled from DuckDB.
@@ -68,10 +70,12 @@ class DuckDBWarehouse(BaseWarehouse):
         batch_size: int = 131_072,
         storage_options: Mapping[str, Any] | None = None,
         config: Mapping[str, Any] | None = None,
+        allow_functions: Iterable[str] = (),
     ) -> None:
         self.database = os.fspath(database) or MEMORY
         self.read_only = read_only
         self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
+        self._allow(allow_functions)
         self.part_rows = part_rows
         self.part_bytes = part_bytes
         self.batch_size = batch_size
@@ -106,7 +110,7 @@ class DuckDBWarehouse(BaseWarehouse):
         """Run one read-only query; see :meth:`tasuki.warehouse.Warehouse.query`."""
         import duckdb
 
-        checked = check_query(sql, dialect=self.dialect)
+        checked = self._check(sql)
         seconds = check_timeout(timeout, self.timeout)
         text, values = checked.bind(params, lambda n, _value: exp.Placeholder(this=str(n)))
         query_id = new_query_id()

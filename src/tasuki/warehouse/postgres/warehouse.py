@@ -21,7 +21,6 @@ from tasuki.warehouse._common import (
 )
 from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS, PartsRoot, PartWriter
 from tasuki.warehouse._result import PartInfo, QueryResult, new_query_id
-from tasuki.warehouse._safety import check_query
 from tasuki.warehouse.postgres._errors import translate
 from tasuki.warehouse.postgres._numeric import plan_scaled_numerics
 from tasuki.warehouse.postgres._parallel import page_ranges, range_query, scan_table
@@ -36,7 +35,7 @@ from tasuki.warehouse.postgres._roles import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     import pyarrow as pa
     from sqlglot import exp
@@ -84,6 +83,9 @@ class PostgresWarehouse(BaseWarehouse):
         parts_dir: Directory or fsspec URL for result parts (default: a temporary
             directory removed on :meth:`close`).
         timeout: Default statement timeout in seconds.
+        allow_functions: Function names to allow beyond the dialect's allow list (the
+            warehouse's own read-only functions); a name refused on every warehouse is
+            an error here. See :func:`tasuki.warehouse.check_query`.
         parallel: ``False``: one connection. ``True`` or ``n``: split every query into
             ``n`` (default: CPU count, at least 2) ctid ranges, and fail if it is not a
             simple scan. ``"auto"``: split simple scans of tables of at least
@@ -117,12 +119,14 @@ class PostgresWarehouse(BaseWarehouse):
         connect_timeout: float = 10.0,
         max_idle: int = 4,
         allow_privileged: bool = False,
+        allow_functions: Iterable[str] = (),
     ) -> None:
         uri, from_url = split_allow_privileged(uri)
         self.allow_privileged = allow_privileged_option(allow_privileged) or from_url
         self.uri = _with_connect_timeout(uri, connect_timeout)
         self.url = redact(uri)
         self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
+        self._allow(allow_functions)
         self.parallel = parallel
         self.parallel_min_bytes = parallel_min_bytes
         self.part_rows = part_rows
@@ -163,7 +167,7 @@ class PostgresWarehouse(BaseWarehouse):
             timeout: Statement timeout in seconds.
             parallel: Override the warehouse's ``parallel`` setting for this query.
         """
-        checked = check_query(sql, dialect=self.dialect)
+        checked = self._check(sql)
         seconds = check_timeout(timeout, self.timeout)
         mode = self.parallel if parallel is None else parallel
         workers = _workers(mode)

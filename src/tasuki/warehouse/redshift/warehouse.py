@@ -23,7 +23,6 @@ from tasuki.warehouse._common import (
 from tasuki.warehouse._fs import filesystem, join_url
 from tasuki.warehouse._parts import DEFAULT_PART_BYTES, DEFAULT_PART_ROWS
 from tasuki.warehouse._result import QueryResult, new_query_id
-from tasuki.warehouse._safety import check_query
 from tasuki.warehouse._staged import describe_parts
 from tasuki.warehouse._write import (
     as_reader,
@@ -47,7 +46,7 @@ from tasuki.warehouse.redshift._unload import arrow_type, unload_sql
 from tasuki.warehouse.redshift._write import create_schema_sql, redshift_type, write_statements
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from tasuki.warehouse.base import Lineage, Params, WriteMode
 
@@ -73,6 +72,9 @@ class RedshiftWarehouse(BaseWarehouse):
         s3_staging: ``s3://bucket/prefix`` under which each query gets ``<query_id>/``.
         iam_role: ARN of the role Redshift assumes to write to S3, or ``"default"``.
         timeout: Default statement timeout in seconds.
+        allow_functions: Function names to allow beyond the dialect's allow list (the
+            warehouse's own read-only functions); a name refused on every warehouse is
+            an error here. See :func:`tasuki.warehouse.check_query`.
         max_file_size_mb: Largest Parquet file UNLOAD writes (5 to 6200).
         storage_options: fsspec options for reading and writing ``s3_staging``
             (credentials, ``endpoint_url``).
@@ -101,6 +103,7 @@ class RedshiftWarehouse(BaseWarehouse):
         part_rows: int = DEFAULT_PART_ROWS,
         part_bytes: int = DEFAULT_PART_BYTES,
         allow_privileged: bool = False,
+        allow_functions: Iterable[str] = (),
     ) -> None:
         dsn, from_url = split_allow_privileged(dsn)
         self.allow_privileged = allow_privileged_option(allow_privileged) or from_url
@@ -127,6 +130,7 @@ class RedshiftWarehouse(BaseWarehouse):
         self.s3_staging = s3_staging.rstrip("/")
         self.iam_role: str = iam_role
         self.timeout = check_timeout(timeout, DEFAULT_TIMEOUT)
+        self._allow(allow_functions)
         self.max_file_size_mb = int(max_file_size_mb)
         self.storage_options = dict(storage_options or {})
         self.part_rows = part_rows
@@ -149,7 +153,7 @@ class RedshiftWarehouse(BaseWarehouse):
         self, sql: str, params: Params | None = None, *, query_id: str | None = None
     ) -> str:
         """The UNLOAD statement :meth:`query` would send (for review and tests)."""
-        checked = check_query(sql, dialect=self.dialect)
+        checked = self._check(sql)
         target = join_url(self.s3_staging, query_id or new_query_id()) + "/"
         return unload_sql(checked.render(params), target, self.iam_role, self.max_file_size_mb)
 
@@ -157,7 +161,7 @@ class RedshiftWarehouse(BaseWarehouse):
         self, sql: str, params: Params | None = None, *, timeout: float | None = None
     ) -> QueryResult:
         """Run one read-only query through UNLOAD; see :meth:`Warehouse.query`."""
-        checked = check_query(sql, dialect=self.dialect)
+        checked = self._check(sql)
         seconds = check_timeout(timeout, self.timeout)
         query_id = new_query_id()
         location = join_url(self.s3_staging, query_id)
