@@ -13,14 +13,22 @@ Kedro resolves paths against the project root), so every sub-folder of a project
 cache; from the environment, an argument or the default it is relative to the current folder.
 
 Nothing is read at import time: call :func:`load_settings`.
+
+Inside the library settings are never read again: a build makes its settings the ones *in
+effect* (:func:`settings_in_effect`, a context variable, so concurrent builds in threads or
+tasks each see their own, and forked workers inherit the builder's) for the code that runs
+under it and has no other way to be handed them, such as a task's ``output()`` or ``run()``
+resolving a warehouse name.
 """
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +69,9 @@ class Settings(BaseModel):
     executor: str = "local"
     """What runs the tasks: ``local`` (worker processes), ``inline`` (one process), or an
     executor registered in the ``tasuki.executors`` entry-point group."""
+    dask_scheduler: str | None = None
+    """Address of the Dask scheduler the ``dask`` executor submits to
+    (``tcp://host:8786``); none: a ``LocalCluster`` of ``workers`` processes per build."""
     on_code_change: Literal["rerun", "warn", "ignore"] = "rerun"
     """What a change in the code of a task or of anything upstream of it does to its cached
     output: ``rerun`` (default: the output is out of date), ``warn`` (use it, say so once per
@@ -88,6 +99,35 @@ class Settings(BaseModel):
     """Named warehouse URLs: ``[warehouses] dwh = "postgresql://..."``."""
     source: dict[str, str] = Field(default_factory=dict, exclude=True)
     """Where each key came from (for error messages and ``tasuki config``)."""
+
+
+_IN_EFFECT: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(
+    "tasuki_settings_in_effect", default=None
+)
+
+
+def active_settings() -> Settings | None:
+    """The settings of the build running in this context, or None outside a build.
+
+    Library code that needs a setting and was not handed the Settings object (a task's
+    ``output()`` or ``run()``) asks this before it reads settings itself: inside a build that
+    read would be a second, possibly different, resolution of what the edge resolved once.
+    """
+    return _IN_EFFECT.get()
+
+
+@contextmanager
+def settings_in_effect(settings: Settings) -> Iterator[Settings]:
+    """Make ``settings`` what :func:`active_settings` returns inside the ``with`` block.
+
+    The edge (``run_build``, a CLI command) wraps the work it does with the settings it
+    resolved; blocks nest, and the previous settings come back on exit.
+    """
+    token = _IN_EFFECT.set(settings)
+    try:
+        yield settings
+    finally:
+        _IN_EFFECT.reset(token)
 
 
 def _find_file(start: Path) -> tuple[Path, dict[str, Any]] | None:

@@ -9,38 +9,72 @@ from tasuki.core.task import Task, load_task_outputs
 from tasuki.errors import RecordNotFoundError
 
 if TYPE_CHECKING:
+    from tasuki.config import Settings
     from tasuki.storage.base import Store
 
 __all__ = ["load", "load_output", "task_from_record"]
 
 
-def _store(store: Store | None, workspace: str | None) -> Store:
+def _store(store: Store | None, workspace: str | None, settings: Settings | None) -> Store:
+    """The workspace to read: ``store``, else the one ``settings`` name (``workspace`` on top).
+
+    These functions are an edge of their own (a notebook calls them, not a build): without
+    ``settings`` they resolve them here, once per call.
+    """
     if store is not None:
         return store
-    from tasuki.config import load_settings
     from tasuki.storage import open_store
 
-    settings = load_settings({"workspace": workspace})
+    if settings is None:
+        from tasuki.config import load_settings
+
+        settings = load_settings({"workspace": workspace})
+    elif workspace is not None:
+        return open_store(workspace)
     return open_store(settings.workspace)
 
 
-def load(task: Task, *, store: Store | None = None, workspace: str | None = None) -> Any:
+def load(
+    task: Task,
+    *,
+    store: Store | None = None,
+    workspace: str | None = None,
+    settings: Settings | None = None,
+) -> Any:
     """The output of a finished ``task`` (a dict / list when it declares several).
+
+    Args:
+        task: The task whose output to read.
+        store: An opened workspace; wins over ``workspace`` and ``settings``.
+        workspace: Folder or URL of the workspace; wins over the one in ``settings``.
+        settings: Resolved settings; by default they are read (files, environment) once.
 
     Raises:
         FileNotFoundError: the task has not been built in this workspace.
         CorruptOutputError: an output's size or content differs from its run record.
     """
-    return load_task_outputs(task, _store(store, workspace))
+    return load_task_outputs(task, _store(store, workspace, settings))
 
 
-def load_output(unique_id: str, *, workspace: str | None = None, store: Store | None = None) -> Any:
+def load_output(
+    unique_id: str,
+    *,
+    workspace: str | None = None,
+    store: Store | None = None,
+    settings: Settings | None = None,
+) -> Any:
     """Load a finished task's output by its unique id (or an unambiguous prefix).
+
+    Args:
+        unique_id: The task's unique id, or a prefix of it that only one record has.
+        workspace: Folder or URL of the workspace; wins over the one in ``settings``.
+        store: An opened workspace; wins over ``workspace`` and ``settings``.
+        settings: Resolved settings; by default they are read (files, environment) once.
 
     Example:
         >>> model = tasuki.load_output("3d5b7a50a2")
     """
-    store = _store(store, workspace)
+    store = _store(store, workspace, settings)
     record = find_record(store, unique_id)
     return load(task_from_record(record, store), store=store)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tasuki.config import Settings, load_settings
+from tasuki.config import Settings, load_settings, settings_in_effect
 from tasuki.core.code import code_keys
 from tasuki.core.execute import Completeness
 from tasuki.core.executors import Executor, get_executor
@@ -156,6 +156,20 @@ def run_build(
         settings = load_settings(overrides)
     else:
         settings = _with_overrides(settings, overrides)
+    # The one read of the settings is above; whatever runs under the build and was not handed
+    # them (a task's output() or run() resolving a warehouse name) finds them in effect.
+    with settings_in_effect(settings):
+        return _run_build(roots, settings, rerun, hooks, store, executor)
+
+
+def _run_build(
+    roots: list[Task],
+    settings: Settings,
+    rerun: bool | Iterable[str] | None,
+    hooks: Sequence[Any],
+    store: Store | None,
+    executor: str | Executor | None,
+) -> BuildResult:
     runs = get_executor(settings.executor if executor is None else executor)
     store = store or open_workspace(settings)
     started_at, t0 = now_iso(), time.perf_counter()
@@ -270,6 +284,8 @@ def build(
     if not return_value:
         return result
     from tasuki.core.loading import load
+    from tasuki.storage import open_store
 
-    values = [load(t, store=None, workspace=result.workspace) for t in result.roots]
+    store = open_store(result.workspace)  # once for all roots, with no second settings read
+    values = [load(t, store=store) for t in result.roots]
     return values[0] if isinstance(tasks, Task) else values

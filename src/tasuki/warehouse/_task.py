@@ -10,12 +10,15 @@ table version.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tasuki.core.params import param
 from tasuki.core.task import Task
 from tasuki.errors import ConfigError
 from tasuki.warehouse._safety import check_query
+
+if TYPE_CHECKING:
+    from tasuki.config import Settings
 
 __all__ = ["QueryTask", "freshness_bucket"]
 
@@ -39,12 +42,22 @@ def freshness_bucket(freshness: dt.timedelta, now: dt.datetime | None = None) ->
     return start.isoformat()
 
 
-def _resolve(warehouse: str) -> str:
+def _resolve(warehouse: str, settings: Settings | None = None) -> str:
+    """The URL of ``warehouse``: a URL as it is, or a name looked up in ``[warehouses]``.
+
+    Names are looked up in ``settings``; by default in those of the build running this code
+    (a task's ``output()`` and ``run()`` are not handed them, and reading them again here would
+    be a second resolution that can disagree with the one the build was given). Only outside a
+    build (``tasuki.load(task)`` or ``task.output()`` in a notebook) is this call itself the
+    edge, and it reads the settings, once.
+    """
     if "://" in warehouse:
         return warehouse
-    from tasuki.config import load_settings
+    if settings is None:
+        from tasuki.config import active_settings, load_settings
 
-    named = load_settings().warehouses
+        settings = active_settings() or load_settings()
+    named = settings.warehouses
     if warehouse not in named:
         raise ConfigError(
             f"no warehouse named {warehouse!r} in settings; known: {', '.join(named) or 'none'}. "
