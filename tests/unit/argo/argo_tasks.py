@@ -1,0 +1,69 @@
+"""Task classes of the Argo tests (module level: replayed steps import them by name)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import tasuki
+
+
+class Leaf(tasuki.Task):
+    i: int
+
+    def run(self):
+        self.dump(self.i * 2)
+
+
+class Sum(tasuki.Task):
+    n: int
+
+    def requires(self):
+        return [Leaf(i=i) for i in range(self.n)]
+
+    def run(self):
+        self.dump(sum(self.load()))
+
+
+class Link(tasuki.Task):
+    """One link of a chain; cheap links may share a pod."""
+
+    i: int
+    prev: tasuki.Task | None = None
+    cheap: ClassVar[bool] = True
+
+    def requires(self):
+        return self.prev
+
+    def run(self):
+        self.dump(self.i + (self.load() if self.prev is not None else 0))
+
+
+class Heavy(tasuki.Task):
+    """Needs a GPU; depends on a chain."""
+
+    n: int = 3
+    resources: ClassVar[dict[str, object]] = {"cpu": 2, "memory": "8GiB", "gpu": 1}
+
+    def requires(self):
+        link = None
+        for i in range(self.n):
+            link = Link(i=i, prev=link)
+        return link
+
+    def run(self):
+        self.dump(self.load() * 10)
+
+
+class BadResources(tasuki.Task):
+    resources: ClassVar[object] = {"memory": ["8Gi"]}
+
+    def run(self):
+        self.dump(1)
+
+
+def chain(n: int) -> Link:
+    link = None
+    for i in range(n):
+        link = Link(i=i, prev=link)
+    assert link is not None
+    return link
