@@ -42,7 +42,9 @@ class Heavy(tasuki.Task):
     """Needs a GPU; depends on a chain."""
 
     n: int = 3
-    resources: ClassVar[dict[str, object]] = {"cpu": 2, "memory": "8GiB", "gpu": 1}
+    # No annotation: Task.__init_subclass__ turns an annotated dict default into a parameter
+    # default, even under ClassVar.
+    resources = {"cpu": 2, "memory": "8GiB", "gpu": 1}
 
     def requires(self):
         link = None
@@ -55,7 +57,7 @@ class Heavy(tasuki.Task):
 
 
 class BadResources(tasuki.Task):
-    resources: ClassVar[object] = {"memory": ["8Gi"]}
+    resources = {"memory": ["8Gi"]}
 
     def run(self):
         self.dump(1)

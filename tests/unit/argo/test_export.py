@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tasuki
+from tasuki.argo import (
+    ArgoError,
+    ExportOptions,
+    ImageReferenceError,
+    ResourcesError,
+    check_documents,
+    export_workflow,
+    load_documents,
+    validate_with_hera,
+)
+from tasuki.argo._check import spec_of
+from tasuki.core.records import record_key
+from tests.unit.argo.argo_tasks import BadResources, Heavy, Leaf, Sum, chain
+
+IMAGE = "ghcr.io/acme/recsys:1.4.2"
+
+
+def _dag(doc):
+    templates = {t["name"]: t for t in spec_of(doc)["templates"]}
+    return templates, templates["main"]["dag"]["tasks"]
+
+
+def test_fan_in_exports_one_template_and_every_task_by_id(settings, store) -> None:
+    root = Sum(n=5)
+    export = export_workflow(
+        root, options=ExportOptions(image=IMAGE), settings=settings, store=store
+    )
+    [doc] = export.documents
+    templates, tasks = _dag(doc)
+    assert doc["kind"] == "Workflow"
+    assert doc["metadata"]["generateName"] == "tasuki-"
+    assert [n for n in templates if n != "main"] == ["run-0"]  # one template per image
+    container = templates["run-0"]["container"]
+    assert container["image"] == IMAGE
+    assert container["command"] == ["tasuki"]
+    assert container["args"] == ["run-one", "{{inputs.parameters.u}}"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["TASUKI_WORKSPACE"] == settings.workspace
+    assert env["TASUKI_ON_CODE_CHANGE"] == "rerun"
+    retry = templates["run-0"]["retryStrategy"]
+    assert retry == {
+        "expression": "asInt(lastRetry.exitCode) == 75",
+        "limit": 2,
+        "retryPolicy": "Always",
+    }
+    uids = [t["arguments"]["parameters"][0]["value"] for t in tasks]
+    assert sorted(uids) == sorted([Leaf(i=i).unique_id for i in range(5)] + [root.unique_id])
+    last = tasks[-1]
+    assert last["arguments"]["parameters"][0]["value"] == root.unique_id
+    assert sorted(last["dependencies"]) == sorted(t["name"] for t in tasks[:-1])
+    # The YAML reads back as the same documents, and passes hera's models and our check.
+    assert load_documents(export.to_yaml()) == export.documents
+    validate_with_hera(export.documents)
+    check_documents(export.documents)
+
+
+def test_only_tasks_not_cached_are_exported(settings, store) -> None:
+    root = Sum(n=20)
+    tasuki.build(root, settings=settings, executor="inline")
+    for i in range(9):  # 9 leaves and the root lose their records: 10 tasks to run
+        store.remove(record_key(Leaf(i=i).unique_id))
+    store.remove(record_key(root.unique_id))
+    export = export_workflow(
+        root, options=ExportOptions(image=IMAGE), settings=settings, store=store
+    )
+    _, tasks = _dag(export.documents[0])
+    assert len(tasks) == 10
+    assert export.tasks == 21 and export.cached == 11
+    assert {t["arguments"]["parameters"][0]["value"] for t in tasks} == {
+        *(Leaf(i=i).unique_id for i in range(9)),
+        root.unique_id,
+    }
+
+
+def test_nothing_to_run_gives_an_empty_dag(settings, store) -> None:
+    tasuki.build(Leaf(i=1), settings=settings, executor="inline")
+    export = export_workflow(
+        Leaf(i=1), options=ExportOptions(image=IMAGE), settings=settings, store=store
+    )
+    assert export.steps == []
+    check_documents(export.documents)
+
+
+def test_each_component_has_its_image_and_resources_their_template(settings, store) -> None:
+    options = ExportOptions(image=IMAGE, images={"tests": "ghcr.io/acme/tests:2.0.0"})
+    export = export_workflow(Heavy(n=1), options=options, settings=settings, store=store)
+    templates, _ = _dag(export.documents[0])
+    images = {n: t["container"]["image"] for n, t in templates.items() if "container" in t}
+    assert set(images.values()) == {"ghcr.io/acme/tests:2.0.0"}
+    assert len(images) == 2  # Heavy's resources make a second template
+    heavy = next(t for t in templates.values() if t.get("container", {}).get("resources"))
+    assert heavy["container"]["resources"] == {
+        "requests": {"cpu": "2", "memory": "8Gi"},
+        "limits": {"memory": "8Gi", "nvidia.com/gpu": "1"},
+    }
+    annotation = json.loads(export.documents[0]["metadata"]["annotations"]["tasuki.dev/images"])
+    assert annotation == {"*": IMAGE, "tests": "ghcr.io/acme/tests:2.0.0"}
+
+
+def test_a_chain_of_cheap_tasks_runs_in_one_pod(settings, store) -> None:
+    export = export_workflow(
+        Heavy(n=3), options=ExportOptions(image=IMAGE), settings=settings, store=store
+    )
+    assert [len(s.uids) for s in export.steps] == [3, 1]
+    templates, tasks = _dag(export.documents[0])
+    packed = templates[tasks[0]["template"]]["container"]
+    assert packed["command"] == ["sh", "-c"]
+    assert "tasuki run-one" in packed["args"][0]
+    link = Heavy(n=3).requires()
+    assert tasks[0]["arguments"]["parameters"][0]["value"] == " ".join(
+        [link.prev.prev.unique_id, link.prev.unique_id, link.unique_id]
+    )
+    assert tasks[1]["dependencies"] == [tasks[0]["name"]]
+
+
+def test_pack_limits_the_chain_per_pod_and_packs_any_task(settings, store) -> None:
+    opts = ExportOptions(image=IMAGE, pack=4)
+    export = export_workflow(chain(10), options=opts, settings=settings, store=store)
+    assert [len(s.uids) for s in export.steps] == [4, 4, 2]
+    export = export_workflow(Sum(n=3), options=opts, settings=settings, store=store)
+    assert [len(s.uids) for s in export.steps] == [1, 1, 1, 1]  # a fan-in is no chain
+
+
+def test_workflow_template_and_cron_forms(settings, store) -> None:
+    for kind, extra in (("WorkflowTemplate", {}), ("CronWorkflow", {"schedule": "0 3 * * *"})):
+        opts = ExportOptions(image=IMAGE, kind=kind, name="daily-sync", **extra)
+        export = export_workflow(Sum(n=2), options=opts, settings=settings, store=store)
+        [doc] = export.documents
+        assert doc["kind"] == kind
+        assert doc["metadata"]["name"] == "daily-sync"
+        validate_with_hera(export.documents)
+        check_documents(export.documents)
+    assert doc["spec"]["schedules"] == ["0 3 * * *"]
+    with pytest.raises(ArgoError, match="schedule"):
+        ExportOptions(image=IMAGE, kind="CronWorkflow").check()
+
+
+def test_large_graphs_split_into_a_workflow_of_workflows(settings, store) -> None:
+    opts = ExportOptions(image=IMAGE, max_manifest_bytes=4_000)
+    export = export_workflow(Sum(n=60), options=opts, settings=settings, store=store)
+    *parts, parent = export.documents
+    assert len(parts) > 1
+    assert all(size <= 4_000 for size in export.sizes())
+    assert {p["kind"] for p in parts} == {"WorkflowTemplate"} and parent["kind"] == "Workflow"
+    templates, tasks = _dag(parent)
+    assert templates["part"]["resource"]["action"] == "create"
+    names = [p["metadata"]["name"] for p in parts]
+    assert [t["arguments"]["parameters"][0]["value"] for t in tasks] == names
+    assert tasks[-1]["dependencies"] == [t["name"] for t in tasks[:-1]]  # the root's part
+    uids = [t["arguments"]["parameters"][0]["value"] for p in parts for t in _dag(p)[1]]
+    assert len(uids) == 61 == len(set(uids))
+    check_documents(export.documents)
+    validate_with_hera(export.documents)
+
+
+def test_bad_image_and_resources_are_refused_before_any_work(settings, store) -> None:
+    with pytest.raises(ImageReferenceError, match="Not An Image"):
+        export_workflow(
+            Leaf(i=0), options=ExportOptions(image="Not An Image"), settings=settings, store=store
+        )
+    with pytest.raises(ImageReferenceError):
+        ExportOptions(image=IMAGE, images={"tests": "ghcr.io/UPPER/x"}).check()
+    with pytest.raises(ResourcesError, match=r"resources\['memory'\] = \['8Gi'\] is a list"):
+        export_workflow(
+            BadResources(), options=ExportOptions(image=IMAGE), settings=settings, store=store
+        )
+
+
+def test_credentials_in_the_workspace_url_are_not_written(settings, store) -> None:
+    from tasuki.argo import compile_steps
+
+    secret = settings.model_copy(update={"workspace": "s3://key:hunter2@bucket/ws"})
+    with pytest.raises(ArgoError, match="--secret") as info:
+        compile_steps([], ExportOptions(image=IMAGE), secret)
+    assert "hunter2" not in str(info.value)
+    docs = compile_steps([], ExportOptions(image=IMAGE, secrets=("warehouse-creds",)), settings)
+    run = [t for t in spec_of(docs[0])["templates"] if "container" in t]
+    assert run == []  # no steps, no container template
