@@ -31,7 +31,8 @@ from tasuki.storage._keys import (
     is_temp_name,
     temp_name,
 )
-from tasuki.storage._locks import DEFAULT_TTL, MarkerLease, RedisLeases
+from tasuki.storage._locks import DEFAULT_TTL, MarkerLease, RedisLeases, fence
+from tasuki.storage._object_lease import ObjectLease, S3Ops
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -48,6 +49,7 @@ OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "memory", "az", "abfs", "ab
 """Protocols where one PUT publishes a whole object atomically."""
 
 _CONDITIONAL_WRITES = frozenset({"s3", "s3a"})
+"""Protocols whose leases are :class:`ObjectLease` objects kept by conditional writes."""
 _IN_PROCESS = frozenset({"memory"})
 # s3fs and gcsfs cache directory listings; another worker's writes would then stay invisible
 # to ``exists``, so listing caches are off unless the caller turns them on.
@@ -325,6 +327,7 @@ class FsspecStore(RedisLeases):
     # -- writing ---------------------------------------------------------------------------
 
     def _publish(self, buffer: _UploadBuffer, path: str) -> None:
+        fence()
         if self.object_store:
             buffer.upload(self.fs, path)
             return
@@ -357,6 +360,7 @@ class FsspecStore(RedisLeases):
         """Write ``data`` under ``key`` atomically (one PUT on object stores)."""
         path = self._path(key)
         if self.object_store:
+            fence()
             self.fs.pipe_file(path, data)
             return
         buffer = _UploadBuffer(SPOOL_BYTES)
@@ -404,6 +408,7 @@ class FsspecStore(RedisLeases):
             fs.makedirs(tmp, exist_ok=True)
         try:
             yield self._url_of(tmp)
+            fence()
             if self.object_store:
                 self._copy_into_place(tmp, path)
             else:
@@ -473,17 +478,32 @@ class FsspecStore(RedisLeases):
         self._check_redis()
 
     def lease(self, key: str) -> Lease:
-        """A lease on ``key``: Redis if configured, else a marker under ``.tasuki/locks``."""
+        """A lease on ``key``: Redis if configured, else an object under ``.tasuki/locks``.
+
+        On S3 the lease object is kept by conditional writes (:class:`ObjectLease`: exactly
+        once across hosts, two requests per uncontended task); elsewhere it is a best-effort
+        marker (:class:`MarkerLease`).
+        """
         check_key(key)
         shared = self._redis_lease(key)
         if shared is not None:
             return shared
+        path = f"{self._prefix}{LOCKS_DIR}/{key}.lock"
+        if self.protocol in _CONDITIONAL_WRITES:
+            return ObjectLease(
+                S3Ops(self.fs),
+                path,
+                key=key,
+                url=self.url,
+                default_timeout=self.lock_timeout,
+                ttl=self.lease_ttl,
+            )
         return MarkerLease(
             self.fs,
-            f"{self._prefix}{LOCKS_DIR}/{key}.lock",
+            path,
             key=key,
             url=self.url,
-            conditional=self.protocol in _CONDITIONAL_WRITES,
+            conditional=False,
             make_dirs=not self.object_store,
             default_timeout=self.lock_timeout,
             ttl=self.lease_ttl,

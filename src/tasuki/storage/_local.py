@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from tasuki.errors import WorkspaceUnreachableError
 from tasuki.storage._disk import disk_error
+from tasuki.storage._disk_lease import DiskLease, network_file_system
 from tasuki.storage._keys import (
     LOCKS_DIR,
     check_key,
@@ -36,7 +37,7 @@ from tasuki.storage._keys import (
     temp_name,
     temp_owner,
 )
-from tasuki.storage._locks import DEFAULT_TTL, FileLease, RedisLeases
+from tasuki.storage._locks import DEFAULT_TTL, FileLease, RedisLeases, fence
 
 try:
     from tasuki.storage._range_lock import RangeLease
@@ -56,6 +57,8 @@ __all__ = ["LocalStore"]
 logger = logging.getLogger(__name__)
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+_LEASE_KINDS = ("auto", "range", "disk")
 
 STALE_TEMP_SECONDS = 24 * 3600.0
 """A temporary whose writer cannot be checked (another host) is removed after this age."""
@@ -102,7 +105,11 @@ class LocalStore(RedisLeases):
         lock_timeout: Default seconds a lease waits before LockTimeoutError; None waits forever.
         redis_url: When given, leases are Redis leases shared by every machine using that
             Redis, instead of file locks under ``.tasuki/locks``.
-        lease_ttl: Seconds a Redis lease outlives a holder that died.
+        lease_ttl: Seconds a Redis lease or lease file outlives a holder that died.
+        lease: ``"auto"`` (default): a byte-range lock, or lease files when the folder is on
+            a network file system (NFS, SMB, sshfs...); ``"range"``: the byte-range lock
+            (freed by the kernel when a holder dies); ``"disk"``: lease files made by
+            exclusive create, with heartbeat and expiry. ``redis_url`` overrides all three.
 
     Example:
         >>> store = LocalStore("/tmp/ws")
@@ -121,7 +128,16 @@ class LocalStore(RedisLeases):
         lock_timeout: float | None = None,
         redis_url: str | None = None,
         lease_ttl: float = DEFAULT_TTL,
+        lease: str = "auto",
     ) -> None:
+        if lease not in _LEASE_KINDS:
+            raise WorkspaceUnreachableError(
+                f"unknown lease kind {lease!r} for a local workspace; choose one of "
+                f"{', '.join(repr(k) for k in _LEASE_KINDS)} (or set redis_url for Redis leases)",
+                url=os.fspath(root),
+                lease=lease,
+            )
+        self.lease_kind = lease
         self.root = os.path.abspath(os.path.expanduser(os.fspath(root)))
         self.url = self.root
         self.fsync = fsync
@@ -319,6 +335,7 @@ class LocalStore(RedisLeases):
 
     def _publish(self, tmp: str, path: str, head: str) -> None:
         """Rename the written temporary ``tmp`` to ``path``."""
+        fence()
         try:
             os.replace(tmp, path)
         except FileNotFoundError:
@@ -412,6 +429,7 @@ class LocalStore(RedisLeases):
             _fsync_dir(head)
 
     def _publish_dir(self, tmp: str, path: str, head: str) -> None:
+        fence()
         name = path.rpartition("/")[2]
         for _ in range(3):
             old = None
@@ -470,11 +488,25 @@ class LocalStore(RedisLeases):
         self._check_redis()
 
     def lease(self, key: str) -> Lease:
-        """A lease on ``key``: one byte of ``.tasuki/locks/leases``, or Redis if configured."""
+        """A lease on ``key``: one byte of ``.tasuki/locks/leases``, a lease file on a shared
+        disk (``lease="disk"``, or ``"auto"`` on a network file system), or Redis if set."""
         check_key(key)
         shared = self._redis_lease(key)
         if shared is not None:
             return shared
+        if self.lease_kind == "auto":
+            kind = network_file_system(self.root)
+            if kind is not None:
+                logger.debug("workspace %s is on %s: lease files", self.root, kind)
+            self.lease_kind = "disk" if kind is not None else "range"
+        if self.lease_kind == "disk":
+            return DiskLease(
+                f"{self._prefix}{LOCKS_DIR}/{key}.lease",
+                key=key,
+                url=self.url,
+                default_timeout=self.lock_timeout,
+                ttl=self.lease_ttl,
+            )
         if RangeLease is None:
             lock_path = f"{self._prefix}{LOCKS_DIR}/{key}.lock"
             return FileLease(lock_path, key=key, url=self.url, default_timeout=self.lock_timeout)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ __all__ = [
     "MarkerLease",
     "RedisLease",
     "check_redis",
+    "fence",
     "redis_client",
 ]
 
@@ -55,6 +57,36 @@ DEFAULT_TTL = 60.0
 
 _POLL_FIRST = 0.05
 _POLL_MAX = 0.5
+
+# Leases that can be lost while held (they expire unless renewed), as held by the current
+# thread of execution: the runner acquires a task's lease, runs the task and publishes its
+# outputs in one thread, so a store's publish finds the lease here and checks it first.
+_HELD: contextvars.ContextVar[tuple[_LeaseBase, ...]] = contextvars.ContextVar(
+    "tasuki_held_leases", default=()
+)
+
+
+def fence() -> None:
+    """Before publishing: raise LeaseLostError if a lease this thread holds was lost.
+
+    Stores call it just before a write becomes visible (the rename, the PUT), so that a
+    holder which stalled past its lease's expiry, and may have been taken over, does not
+    overwrite the output of its successor. Free when no expiring lease is held (a file lock,
+    a range lock): one context-variable read.
+    """
+    for lease in _HELD.get():
+        if lease.held:
+            lease.ensure_held()
+
+
+def _track(lease: _LeaseBase) -> None:
+    _HELD.set((*(other for other in _HELD.get() if other.held), lease))
+
+
+def _untrack(lease: _LeaseBase) -> None:
+    held = _HELD.get()
+    if lease in held:  # released in another thread than it was acquired in: pruned later
+        _HELD.set(tuple(other for other in held if other is not lease))
 
 
 class _LeaseBase(abc.ABC):
@@ -124,6 +156,29 @@ class _LeaseBase(abc.ABC):
     def describe_lock(self) -> str:
         """Where the lock lives, for error messages."""
         return "see the lease backend"
+
+    def ensure_held(self) -> None:  # noqa: B027 - a no-op unless the lease can expire
+        """Raise LeaseLostError if the lease was lost while held (leases that expire)."""
+
+    def _lost_error(self, why: str) -> LeaseLostError:
+        return LeaseLostError(
+            f"the lease on {self.key!r} in workspace {redact(self.url)!r} was lost before this "
+            f"process published its output ({why}; {self.describe_lock()}). Another worker may "
+            "have taken it over and be computing the same output, so nothing was written: "
+            "rerun the build to use that output, or raise the lease ttl if holders stall "
+            "longer than it.",
+            key=self.key,
+            url=redact(self.url),
+            reason=why,
+        )
+
+
+class LeaseLostError(StorageError):
+    """A held lease expired or was taken over before the output was published.
+
+    Fields: ``key``, ``url`` and ``reason``. Not retryable in place: the lost lease stays
+    lost; a new build waits for whoever holds the lease now and finds the output it wrote.
+    """
 
 
 class FileLease(_LeaseBase):

@@ -29,6 +29,7 @@ def open_store(
     redis_url: str | None = None,
     lock_timeout: float | None = None,
     storage_options: dict[str, Any] | None = None,
+    lease: str = "auto",
 ) -> Store:
     """Open the workspace at ``url``.
 
@@ -39,6 +40,9 @@ def open_store(
         lock_timeout: Default seconds a lease waits before LockTimeoutError; None waits forever.
         storage_options: Options for the fsspec file system (``endpoint_url``, ``anon``...).
             S3 also honours the usual AWS environment variables such as ``AWS_ENDPOINT_URL``.
+        lease: For a local folder: ``"auto"``, ``"range"`` or ``"disk"`` (see
+            :class:`LocalStore`). Object stores keep leases by conditional writes (S3) or
+            as markers; ``redis_url`` overrides both.
 
     Returns:
         A LocalStore for local folders, else an FsspecStore. Nothing is read or written yet:
@@ -69,7 +73,10 @@ def open_store(
                 url=text,
             )
         return LocalStore(
-            rest if protocol else text, redis_url=redis_url, lock_timeout=lock_timeout
+            rest if protocol else text,
+            redis_url=redis_url,
+            lock_timeout=lock_timeout,
+            lease=lease,
         )
     return FsspecStore(
         text,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
 import socket
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +15,9 @@ import pytest
 
 from tasuki.errors import LockTimeoutError, WorkspaceUnreachableError
 from tasuki.storage import FsspecStore, Store, _fsspec, open_store
-from tasuki.storage._locks import MarkerLease
 from tests._s3 import s3_client
 from tests.unit.storage._workers import count_under_lease, hold_lease, write_and_hang, write_with
 from tests.unit.storage.suite import StoreSuite
-from tests.unit.storage.test_leases import wait_for
 
 # fork: a child starts in ~0.1 s; fsspec resets its event loop after a fork and each child
 # builds its own S3 file system, so nothing made in the parent is reused there.
@@ -133,59 +129,7 @@ def test_endpoint_down(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "AWS_ENDPOINT_URL" in message
 
 
-# -- leases -------------------------------------------------------------------------------
-
-
-def _marker(store: FsspecStore, key: str) -> MarkerLease:
-    lease = store.lease(key)
-    assert isinstance(lease, MarkerLease)
-    return lease
-
-
-def test_marker_create_is_conditional(s3_store: FsspecStore) -> None:
-    lease = _marker(s3_store, "k")
-    live = {"token": "t0", "holder": "host busy pid 7", "expires": time.time() + 600}
-    # A marker that appears after our existence check would still beat us: If-None-Match.
-    s3_store.fs.pipe_file(lease.path, json.dumps(live).encode())
-    assert not lease._try_create()
-    with pytest.raises(LockTimeoutError, match="host busy pid 7"):
-        lease.acquire(timeout=0.2)
-
-
-def test_marker_take_over_is_conditional(s3_store: FsspecStore) -> None:
-    lease = _marker(s3_store, "k")
-    ghost = {"token": "t0", "holder": "host gone pid 1", "expires": time.time() - 5}
-    s3_store.fs.pipe_file(lease.path, json.dumps(ghost).encode())
-    lease.acquire(timeout=10)
-    try:
-        assert json.loads(s3_store.fs.cat_file(lease.path))["token"] == lease._token
-        # Our renewal uses If-Match on our ETag: once someone else rewrote it, renewal fails.
-        s3_store.fs.pipe_file(lease.path, json.dumps(ghost).encode())
-        assert lease._renew() is False
-    finally:
-        lease.release()
-    assert s3_store.fs.exists(lease.path)  # not ours any more, so release left it
-
-
-def test_marker_is_renewed(s3_workspace: str) -> None:
-    store: Any = open_store(s3_workspace)
-    store.lease_ttl = 3.0
-    lease = store.lease("k")
-    lease.acquire(timeout=10)
-
-    def expires() -> float:
-        return float(json.loads(store.fs.cat_file(lease.path))["expires"])
-
-    first = expires()
-    try:
-        wait_for(lambda: expires() > first, "a renewal (If-Match PUT) of the lease marker")
-        with pytest.raises(LockTimeoutError):
-            store.lease("k").acquire(timeout=0)
-    finally:
-        lease.release()
-    again = store.lease("k")
-    again.acquire(timeout=0)
-    again.release()
+# -- leases (the lease object itself: test_s3_leases.py) ----------------------------------
 
 
 @pytest.fixture

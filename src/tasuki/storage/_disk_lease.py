@@ -1,0 +1,298 @@
+"""Lease files made by exclusive create, for workspaces on a shared disk (NFS, SMB, sshfs...).
+
+A byte-range lock (:mod:`tasuki.storage._range_lock`) is the best lease on a local disk: the
+kernel drops it when its holder dies. On a network file system record locks depend on a lock
+daemon that is often missing or broken (NFSv3 without ``lockd``, sshfs, many FUSE mounts), so
+a workspace on one keeps leases as files instead, at ``.tasuki/locks/<key>.lease``, with the
+same JSON as an object-store lease (token, host, pid, acquired, heartbeat, ttl):
+
+* **acquire**: ``open(O_CREAT | O_EXCL)``, which NFSv3+ and SMB perform atomically on the
+  server: of racing workers exactly one creates the file;
+* **heartbeat**: every ``ttl / 3`` s the holder checks the token in the file is still its own
+  and touches the file (its mtime moves);
+* **expiry**: a waiter counts a lease expired when it has seen the file unchanged (inode,
+  mtime, size) for the lease's ttl by its *own monotonic clock*, so skew between hosts does
+  not enter. A file untouched for ``ttl + SKEW_ALLOWANCE`` by the waiter's wall clock (a
+  lease left by a crash long ago) is expired at once; that is the only place wall clocks
+  meet, with five minutes to spare;
+* **take-over**: the waiter renames the stale file to a unique grave name (atomic: of two
+  waiters, one renames it), checks that what it renamed is the very file it judged
+  (inode, mtime, size), puts back with ``link`` anything else it caught by mistake, and then
+  competes for a fresh exclusive create like anyone else;
+* **fencing**: before a store publishes an output it reads the file back (~20 µs) and
+  refuses when the token is no longer ours, or when the holder's own monotonic clock says it
+  has not renewed for a ttl.
+
+A corrupt lease file (empty, truncated, garbage: a holder killed between its create and its
+write leaves an empty one) is judged by the same rules with the store's ttl: expired once
+unchanged for a ttl, with a warning naming the path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from tasuki.storage._locks import DEFAULT_TTL, _LeaseBase, _Renewer, _track, _untrack
+from tasuki.storage._object_lease import describe_holder, lease_body, parse_lease
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["SKEW_ALLOWANCE", "DiskLease", "network_file_system"]
+
+logger = logging.getLogger(__name__)
+
+SKEW_ALLOWANCE = 300.0
+"""Seconds of wall-clock disagreement between hosts a stale-file shortcut tolerates."""
+
+_POLL_FIRST = 0.002
+_POLL_MAX = 0.5
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+_Identity = tuple[int, int, int]
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(4096)
+
+
+class DiskLease(_LeaseBase):
+    """A lease file made by exclusive create: see the module docstring."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        key: str,
+        url: str,
+        default_timeout: float | None = None,
+        ttl: float = DEFAULT_TTL,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(key, url, default_timeout)
+        self.path = path
+        self.ttl = ttl
+        self._clock = clock
+        self._monotonic = monotonic
+        self._token = ""
+        self._acquired = 0.0
+        self._confirmed = 0.0
+        self._lost: str | None = None
+        self._guard = threading.Lock()
+        self._renewer: _Renewer | None = None
+        self._first_seen: dict[_Identity, float] = {}
+
+    def _create(self) -> bool:
+        body = lease_body(self._token, self.ttl, self._acquired, self._clock)
+        try:
+            fd = os.open(self.path, _CREATE, 0o644)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            return self._create()
+        except FileExistsError:
+            return False
+        try:
+            os.write(fd, body)
+        finally:
+            os.close(fd)
+        return True
+
+    def expired(self, ident: _Identity, ttl: float) -> bool:
+        """Unchanged for ``ttl`` by our monotonic clock, or untouched for ``ttl`` plus the
+        skew allowance by our wall clock."""
+        now = self._monotonic()
+        first = self._first_seen.setdefault(ident, now)
+        if now - first > ttl:
+            return True
+        return self._clock() - ident[1] / 1e9 > ttl + SKEW_ALLOWANCE
+
+    def _contend(self) -> tuple[bool, str | None]:
+        """After a failed create: (whether to try again at once; the live holder)."""
+        try:
+            ident = _identity(os.stat(self.path))
+            raw = _read(self.path)
+        except FileNotFoundError:
+            return True, None
+        body = parse_lease(raw)
+        if body is None:
+            logger.warning(
+                "lease file %s is corrupt (%d bytes, not a tasuki lease); it counts as "
+                "expired once unchanged for %.0f s",
+                self.path,
+                len(raw),
+                self.ttl,
+            )
+        ttl = float(body["ttl"]) if body is not None else self.ttl
+        if not self.expired(ident, ttl):
+            return False, describe_holder(body, f"file {self.path}")
+        logger.info("lease %s expired (%s); taking it over", self.path, describe_holder(body, ""))
+        self._bury(ident)
+        return True, None
+
+    def _bury(self, ident: _Identity | None) -> bool:
+        """Rename the lease file away if it is the one with ``ident`` (any, when None) or,
+        for a release, holds our token; put back whatever else was caught. Whether it was."""
+        grave = f"{self.path}.stale-{uuid.uuid4().hex[:12]}"
+        try:
+            os.rename(self.path, grave)
+        except FileNotFoundError:
+            return False
+        try:
+            if ident is not None:
+                ours = _identity(os.stat(grave)) == ident
+            else:
+                body = parse_lease(_read(grave))
+                ours = body is not None and body["token"] == self._token
+            if not ours:  # a fresh lease made after our judgement: give it back
+                with contextlib.suppress(FileExistsError):
+                    os.link(grave, self.path)
+            return ours
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(grave)
+
+    def acquire(self, timeout: float | None = None) -> None:
+        """Block until the lease file is ours; LockTimeoutError after ``timeout`` seconds."""
+        chosen = self._timeout(timeout)
+        self._token = uuid.uuid4().hex
+        self._acquired = self._clock()
+        self._lost = None
+        self._first_seen.clear()
+        deadline = None if chosen is None else self._monotonic() + chosen
+        pause = _POLL_FIRST
+        while True:
+            sent = self._monotonic()
+            if self._create():
+                break
+            again, holder = self._contend()
+            if again:
+                continue
+            remaining = None if deadline is None else deadline - self._monotonic()
+            if remaining is not None and remaining <= 0:
+                raise self._timeout_error(chosen, holder)
+            time.sleep(pause if remaining is None else min(pause, remaining))
+            pause = min(pause * 2, _POLL_MAX, self.ttl / 3)
+        self._confirmed = sent
+        self.held = True
+        _track(self)
+        self._renewer = _Renewer(self._heartbeat, self.ttl / 3, self.path)
+        self._renewer.start()
+
+    def _still_ours(self) -> bool:
+        try:
+            body = parse_lease(_read(self.path))
+        except FileNotFoundError:
+            return False
+        return body is not None and body["token"] == self._token
+
+    def _renew(self) -> bool:
+        with self._guard:
+            if self._lost is not None:
+                return False
+            sent = self._monotonic()
+            if not self._still_ours():
+                self._lost = "it was taken over or removed"
+                return False
+            try:
+                os.utime(self.path)
+            except FileNotFoundError:
+                self._lost = "it was taken over or removed"
+                return False
+            self._confirmed = sent
+            return True
+
+    def _heartbeat(self) -> bool:
+        if self._monotonic() - self._confirmed >= self.ttl:
+            self._lost = self._lost or f"not renewed for {self.ttl:.0f} s (the ttl)"
+            return False
+        return self._renew()
+
+    def ensure_held(self) -> None:
+        """Raise LeaseLostError unless the file still holds our token and was renewed within
+        the ttl (renewing first when more than half of it has passed)."""
+        if self._lost is None:
+            if self._monotonic() - self._confirmed > self.ttl / 2:
+                self._renew()
+            elif not self._still_ours():
+                self._lost = "it was taken over or removed"
+        if self._lost is None and self._monotonic() - self._confirmed >= self.ttl:
+            self._lost = f"not renewed for {self.ttl:.0f} s (the ttl)"
+        if self._lost is not None:
+            raise self._lost_error(self._lost)
+
+    @property
+    def lost(self) -> str | None:
+        """Why the lease was lost while held, or None."""
+        return self._lost
+
+    def release(self) -> None:
+        """Stop the heartbeat and remove the file if it is still ours."""
+        if not self.held:
+            return
+        self.held = False
+        _untrack(self)
+        if self._renewer is not None:
+            self._renewer.stop()
+            self._renewer = None
+        if self._lost is None:
+            self._bury(None)
+
+    def describe_lock(self) -> str:
+        """The lease file."""
+        return f"lease file {self.path}"
+
+
+_NETWORK_TYPES = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "9p",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "beegfs",
+        "gpfs",
+        "afs",
+        "ocfs2",
+        "gfs2",
+    }
+)
+
+
+def network_file_system(path: str, mountinfo: str = "/proc/self/mountinfo") -> str | None:
+    """The type of the network file system ``path`` is on (``nfs4``, ``fuse.sshfs``...), or
+    None for a local one (or when it cannot be told: no ``/proc``)."""
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    path = os.path.realpath(path)
+    best, best_type = "", ""
+    for line in lines:
+        left, sep, right = line.partition(" - ")
+        fields = left.split()
+        if not sep or len(fields) < 5:
+            continue
+        point = fields[4].replace("\\040", " ")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, best_type = point, right.split()[0] if right.split() else ""
+    if best_type in _NETWORK_TYPES or best_type.startswith("fuse."):
+        return best_type
+    return None
