@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.config import Settings, load_settings, settings_in_effect
 from tasuki.core.code import code_keys
+from tasuki.core.definitions import write_definitions
 from tasuki.core.execute import Completeness
 from tasuki.core.executors import Executor, get_executor
 from tasuki.core.graph import Graph, build_graph
@@ -180,6 +181,8 @@ def _run_build(
     forced = _rerun_targets(graph, rerun)
     needed, complete = plan(graph, completeness, forced)
     _explain_plan(graph, needed)
+    # Tasks travel by id: any process reaching the workspace can run a planned one.
+    write_definitions(store, graph, needed, completeness.code_keys)
     results: dict[str, TaskResult] = {}
     for uid, node in graph.nodes.items():
         if uid not in needed:
