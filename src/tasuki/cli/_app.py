@@ -666,3 +666,9 @@ def reader_role_cmd(
         raise ConfigError("--apply needs --url: the server to create the role on")
     apply_reader_role(url, role, password=password)
     typer.echo(f"reader role {name!r} is ready on database {database!r}", err=True)
+
+
+# `tasuki argo ...` and `tasuki image` live in their own module; it reuses the helpers above.
+from tasuki.cli._argo import register as _register_argo  # noqa: E402
+
+_register_argo(app)
