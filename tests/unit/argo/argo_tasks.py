@@ -69,3 +69,20 @@ def chain(n: int) -> Link:
         link = Link(i=i, prev=link)
     assert link is not None
     return link
+
+
+class Report(tasuki.Task):
+    """A fan-in and a cheap chain joined: one plain step per leaf, one packed chain."""
+
+    n: int = 3
+    links: int = 4
+
+    def requires(self):
+        return {"sum": Sum(n=self.n), "chain": chain(self.links)}
+
+    def output(self):
+        return self.make_target("report.json")
+
+    def run(self):
+        got = self.load()
+        self.dump({"sum": got["sum"], "chain": got["chain"]})

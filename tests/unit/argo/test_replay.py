@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tasuki.argo import ReplayError, WorkflowCheckError, replay
+
+STANDIN = """
+import json, os, sys
+log, codes = os.environ["LOG"], os.environ["CODES"]
+with open(log, "a") as f:
+    f.write(json.dumps({"argv": sys.argv[1:], "mode": os.environ.get("MODE")}) + "\\n")
+table = json.load(open(codes))
+key = sys.argv[-1]
+left = table.get(key, [])
+code = left.pop(0) if left else 0
+json.dump(table, open(codes, "w"))
+print("stderr of", key, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _workflow(retry: dict | None = None) -> list[dict]:
+    run = {
+        "name": "run-0",
+        "inputs": {"parameters": [{"name": "u"}]},
+        "container": {
+            "image": "x:1",
+            "command": ["tasuki"],
+            "args": ["run-one", "{{inputs.parameters.u}}"],
+            "env": [{"name": "MODE", "value": "from-{{inputs.parameters.u}}"}],
+        },
+    }
+    if retry:
+        run["retryStrategy"] = retry
+
+    def task(name, deps=()):
+        t = {
+            "name": name,
+            "template": "run-0",
+            "arguments": {"parameters": [{"name": "u", "value": f"id-{name}"}]},
+        }
+        if deps:
+            t["dependencies"] = list(deps)
+        return t
+
+    # declared out of order: the replay must order by dependencies
+    tasks = [task("t3", ["t1", "t2"]), task("t1", ["t0"]), task("t0"), task("t2", ["t0"])]
+    return [
+        {
+            "kind": "Workflow",
+            "metadata": {"generateName": "w-"},
+            "spec": {
+                "entrypoint": "main",
+                "templates": [run, {"name": "main", "dag": {"tasks": tasks}}],
+            },
+        }
+    ]
+
+
+@pytest.fixture
+def standin(tmp_path: Path):
+    script = tmp_path / "standin.py"
+    script.write_text(STANDIN)
+    log, codes = tmp_path / "log.jsonl", tmp_path / "codes.json"
+    codes.write_text("{}")
+    env = {"LOG": str(log), "CODES": str(codes), "PATH": "/usr/bin:/bin"}
+
+    def command(argv: list[str]) -> list[str]:
+        assert argv[0] == "tasuki"
+        return [sys.executable, str(script), *argv[1:]]
+
+    def calls() -> list[dict]:
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    return env, command, codes, calls
+
+
+def test_steps_run_in_dependency_order_with_arguments_and_env(standin) -> None:
+    env, command, _codes, calls = standin
+    result = replay(_workflow(), env=env, command=command)
+    assert result.launched == 4
+    seen = calls()
+    order = [c["argv"][-1] for c in seen]
+    assert order[0] == "id-t0" and order[-1] == "id-t3" and set(order[1:3]) == {"id-t1", "id-t2"}
+    assert seen[0] == {"argv": ["run-one", "id-t0"], "mode": "from-id-t0"}
+    assert [s.argv for s in result.steps][0] == ("tasuki", "run-one", "id-t0")
+
+
+def test_a_retryable_exit_is_retried_up_to_the_limit(standin) -> None:
+    env, command, codes, calls = standin
+    codes.write_text(json.dumps({"id-t1": [75, 75]}))
+    retry = {"limit": 2, "retryPolicy": "Always", "expression": "asInt(lastRetry.exitCode) == 75"}
+    result = replay(_workflow(retry), env=env, command=command)
+    assert [s.attempts for s in result.steps if s.task == "t1"] == [3]
+    assert len(calls()) == 6
+
+
+def test_a_failure_stops_the_replay_with_the_step_and_stderr(standin) -> None:
+    env, command, codes, calls = standin
+    codes.write_text(json.dumps({"id-t1": [1]}))  # not the retryable code: no retry
+    retry = {"limit": 2, "retryPolicy": "Always", "expression": "asInt(lastRetry.exitCode) == 75"}
+    with pytest.raises(ReplayError) as info:
+        replay(_workflow(retry), env=env, command=command)
+    assert info.value.step == "t1" and info.value.returncode == 1
+    assert "stderr of id-t1" in info.value.stderr_tail
+    assert "t3" not in [c["argv"][-1] for c in calls()]  # nothing after the failure
+
+
+def test_a_broken_workflow_is_refused_before_running(standin) -> None:
+    env, command, _codes, calls = standin
+    docs = _workflow()
+    docs[0]["spec"]["templates"][1]["dag"]["tasks"][2]["dependencies"] = ["t3"]  # a cycle
+    with pytest.raises(WorkflowCheckError, match="cycle"):
+        replay(docs, env=env, command=command)
+    assert calls() == []
