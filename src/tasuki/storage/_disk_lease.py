@@ -6,8 +6,10 @@ daemon that is often missing or broken (NFSv3 without ``lockd``, sshfs, many FUS
 a workspace on one keeps leases as files instead, at ``.tasuki/locks/<key>.lease``, with the
 same JSON as an object-store lease (token, host, pid, acquired, heartbeat, ttl):
 
-* **acquire**: ``open(O_CREAT | O_EXCL)``, which NFSv3+ and SMB perform atomically on the
-  server: of racing workers exactly one creates the file;
+* **acquire**: an exclusive create: the content is written to a private file which is then
+  ``link``-ed to the lease name; ``link`` fails when the name exists, atomically on a local
+  disk, NFS (the classic NFS lock-file method) and SMB, so of racing workers exactly one
+  creates the file, and nobody reads it half-written;
 * **heartbeat**: every ``ttl / 3`` s the holder checks the token in the file is still its own
   and touches the file (its mtime moves);
 * **expiry**: a waiter counts a lease expired when it has seen the file unchanged (inode,
@@ -15,16 +17,18 @@ same JSON as an object-store lease (token, host, pid, acquired, heartbeat, ttl):
   not enter. A file untouched for ``ttl + SKEW_ALLOWANCE`` by the waiter's wall clock (a
   lease left by a crash long ago) is expired at once; that is the only place wall clocks
   meet, with five minutes to spare;
-* **take-over**: the waiter renames the stale file to a unique grave name (atomic: of two
-  waiters, one renames it), checks that what it renamed is the very file it judged
-  (inode, mtime, size), puts back with ``link`` anything else it caught by mistake, and then
-  competes for a fresh exclusive create like anyone else;
+* **take-over**: the waiter first claims the stale generation by exclusive create of
+  ``<lease>.claim-<inode>-<mtime>-<size>`` (of two waiters that judged the same file, one
+  claims it), renames the stale file to a unique grave name, checks that what it renamed is
+  the very file it judged, puts back with ``link`` anything else it caught by mistake, and then
+  competes for a fresh exclusive create like anyone else. A holder past its own ttl never
+  renames or removes its file, so the file a claimant judged cannot be swapped under it;
 * **fencing**: before a store publishes an output it reads the file back (~20 µs) and
   refuses when the token is no longer ours, or when the holder's own monotonic clock says it
   has not renewed for a ttl.
 
-A corrupt lease file (empty, truncated, garbage: a holder killed between its create and its
-write leaves an empty one) is judged by the same rules with the store's ttl: expired once
+A corrupt lease file (empty, truncated, garbage: none of ours, since ours appear whole) is
+judged by the same rules with the store's ttl: expired once
 unchanged for a ttl, with a warning naming the path.
 """
 
@@ -95,18 +99,26 @@ class DiskLease(_LeaseBase):
         self._first_seen: dict[_Identity, float] = {}
 
     def _create(self) -> bool:
+        """Exclusive create *with* its content: write a private file, then ``link`` it to the
+        lease name, which fails if the name exists (atomic on local disks, NFS and SMB alike),
+        so nobody ever reads a half-written lease of ours."""
         body = lease_body(self._token, self.ttl, self._acquired, self._clock)
+        mine = f"{self.path}.new-{self._token}"
         try:
-            fd = os.open(self.path, _CREATE, 0o644)
+            fd = os.open(mine, _CREATE, 0o644)
         except FileNotFoundError:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            return self._create()
-        except FileExistsError:
-            return False
+            fd = os.open(mine, _CREATE, 0o644)
         try:
             os.write(fd, body)
         finally:
             os.close(fd)
+        try:
+            os.link(mine, self.path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(mine)
         return True
 
     def expired(self, ident: _Identity, ttl: float) -> bool:
@@ -137,9 +149,33 @@ class DiskLease(_LeaseBase):
         ttl = float(body["ttl"]) if body is not None else self.ttl
         if not self.expired(ident, ttl):
             return False, describe_holder(body, f"file {self.path}")
-        logger.info("lease %s expired (%s); taking it over", self.path, describe_holder(body, ""))
-        self._bury(ident)
+        # One waiter per stale generation: the claim is made by exclusive create under a
+        # name derived from the file's identity, so two waiters never both rename it away.
+        claim = f"{self.path}.claim-{ident[0]}-{ident[1]}-{ident[2]}"
+        try:
+            fd = os.open(claim, _CREATE, 0o644)
+        except FileExistsError:
+            self._clear_stale_claim(claim)
+            return False, describe_holder(body, f"file {self.path}") + " (being taken over)"
+        os.close(fd)
+        try:
+            logger.info(
+                "lease %s expired (%s); taking it over", self.path, describe_holder(body, "")
+            )
+            self._bury(ident)
+        finally:
+            os.unlink(claim)
         return True, None
+
+    def _clear_stale_claim(self, claim: str) -> None:
+        """Remove a take-over claim whose maker died before finishing (it takes ms)."""
+        try:
+            age = self._clock() - os.stat(claim).st_mtime
+        except FileNotFoundError:
+            return
+        if age > self.ttl + SKEW_ALLOWANCE:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(claim)
 
     def _bury(self, ident: _Identity | None) -> bool:
         """Rename the lease file away if it is the one with ``ident`` (any, when None) or,
@@ -246,7 +282,9 @@ class DiskLease(_LeaseBase):
         if self._renewer is not None:
             self._renewer.stop()
             self._renewer = None
-        if self._lost is None:
+        # Past its ttl (by our monotonic clock) a waiter may be taking it over: leave the
+        # file to it. Within it nobody can have judged it expired, so what we rename is ours.
+        if self._lost is None and self._monotonic() - self._confirmed < self.ttl:
             self._bury(None)
 
     def describe_lock(self) -> str:

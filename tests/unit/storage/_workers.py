@@ -10,10 +10,16 @@ from tasuki.storage import open_store
 
 
 def hold_lease(
-    url: str, key: str, redis_url: str | None, ttl: float, ready: Any, release: Any
+    url: str,
+    key: str,
+    redis_url: str | None,
+    ttl: float,
+    ready: Any,
+    release: Any,
+    lease_kind: str = "auto",
 ) -> None:
     """Acquire the lease, report our pid, hold it until ``release`` is set (or we are killed)."""
-    store: Any = open_store(url, redis_url=redis_url)
+    store: Any = open_store(url, redis_url=redis_url, lease=lease_kind)
     store.lease_ttl = ttl
     lease = store.lease(key)
     lease.acquire(timeout=60)
@@ -22,9 +28,11 @@ def hold_lease(
     lease.release()
 
 
-def count_under_lease(url: str, key: str, redis_url: str | None, counter: str, times: int) -> None:
+def count_under_lease(
+    url: str, key: str, redis_url: str | None, counter: str, times: int, lease_kind: str = "auto"
+) -> None:
     """Increment a counter object ``times`` times, each read-modify-write under the lease."""
-    store = open_store(url, redis_url=redis_url)
+    store = open_store(url, redis_url=redis_url, lease=lease_kind)
     for _ in range(times):
         lease = store.lease(key)
         lease.acquire(timeout=120)
