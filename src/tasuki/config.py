@@ -37,7 +37,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tasuki._redact import redact
 from tasuki.errors import ConfigError
 
-__all__ = ["NotifySettings", "Settings", "load_settings", "workspace_origin"]
+__all__ = [
+    "NotifySettings",
+    "Settings",
+    "active_settings",
+    "load_settings",
+    "settings_in_effect",
+    "workspace_origin",
+]
 
 
 class NotifySettings(BaseModel):
