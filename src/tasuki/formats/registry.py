@@ -1,13 +1,18 @@
 """Which format reads and writes a file, chosen by the end of its name.
 
-Shaped like ``fsspec/registry.py``: built-in formats are named by ``"module:Class"``
-strings and imported on first use; third-party packages add formats through the
-``tasuki.formats`` entry-point group (entry-point name = extension, value =
-``module:Class``), read once, on the first lookup rather than at import; ``register``
-adds or replaces one at runtime; :func:`known_formats` is a read-only view.
+A :class:`tasuki._registry.Registry` (the shape every kind of plug-in shares) keyed by
+extension: built-in formats are named by ``"module:Class"`` strings and imported on first use;
+third-party packages add formats through the ``tasuki.formats`` entry-point group
+(entry-point name = extension, value = ``module:Class``), read once, on the first lookup
+rather than at import, and found without ``importlib.metadata`` when no installed distribution
+declares the group; ``register`` adds one at runtime; :func:`known_formats` is a read-only view.
 
-When two sources name the same extension, a runtime ``register`` wins over an entry point,
-which wins over the built-in entry, so a plugin may provide a faster ``.parquet``.
+When two sources name the same extension, a runtime ``register(..., clobber=True)`` wins over
+the built-in, which wins over an entry point: an entry point for a built-in extension (a
+plugin's ``.parquet``) is skipped with a warning naming its distribution, because installing
+a package must not silently change how existing outputs are read. To use a plugin's format for
+a built-in extension, say so: ``tasuki.formats.register(".parquet", TheirFormat,
+clobber=True)``.
 
 Declaring a format in a package's ``pyproject.toml``::
 
@@ -17,17 +22,13 @@ Declaring a format in a package's ``pyproject.toml``::
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import logging
-import os
-import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from tasuki._registry import Registry, spec_of
 from tasuki.errors import FormatError, UnknownFormatError
 
 if TYPE_CHECKING:
@@ -42,8 +43,6 @@ __all__ = [
     "known_formats",
     "register",
 ]
-
-logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "tasuki.formats"
 
@@ -71,17 +70,6 @@ BUILTIN_FORMATS: Mapping[str, str] = MappingProxyType(
 """Extension -> ``"module:Class"`` of every format shipped with tasuki."""
 
 
-class _Entry(NamedTuple):
-    target: str | type[Any]  # "module:Class" until first use, or the class itself
-    origin: str  # where it came from, for messages: built-in, entry point, register()
-
-
-def _spec(target: str | type[Any]) -> str:
-    if isinstance(target, str):
-        return target
-    return f"{target.__module__}:{target.__qualname__}"
-
-
 def normalise_extension(extension: str) -> str:
     """``"CSV.gz"`` -> ``".csv.gz"``; raises FormatError for a malformed extension."""
     if not isinstance(extension, str):
@@ -101,41 +89,12 @@ def normalise_extension(extension: str) -> str:
     return ext
 
 
-def _import_target(spec: str) -> Any:
-    module_name, sep, attr_path = spec.partition(":")
-    if not sep or not module_name or not attr_path:
-        raise ImportError(f"{spec!r} is not of the form 'module:Class'")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr_path.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _missing_members(instance: Any) -> list[str]:
     return [
         member
         for member in ("name", "extensions", "dump", "load", "is_empty")
         if not hasattr(instance, member)
     ]
-
-
-class _KnownFormats(Mapping[str, str]):
-    """Live, read-only view: extension -> ``"module:Class"``."""
-
-    def __init__(self, registry: FormatRegistry) -> None:
-        self._registry = registry
-
-    def __getitem__(self, extension: str) -> str:
-        return _spec(self._registry._merged()[extension].target)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._registry._merged()))
-
-    def __len__(self) -> int:
-        return len(self._registry._merged())
-
-    def __repr__(self) -> str:
-        return f"known_formats({dict(self)!r})"
 
 
 class FormatRegistry:
@@ -156,64 +115,30 @@ class FormatRegistry:
         *,
         entry_point_group: str | None = ENTRY_POINT_GROUP,
     ) -> None:
-        self._builtin = {
-            normalise_extension(ext): _Entry(spec, "built-in") for ext, spec in builtins.items()
-        }
-        self._plugins: dict[str, _Entry] = {}
-        self._runtime: dict[str, _Entry] = {}
+        self._registry: Registry[type[Any]] = Registry(
+            "format",
+            entry_point_group,
+            builtins,
+            normalise=normalise_extension,
+            error=FormatError,
+            field="extension",
+            quick_scan=True,  # the first lookup of every build reads the group
+        )
+        # Built from the registry at ``_seen``, its version: format_for() is called for every
+        # output, so it reads these instead of merging the registry's sources each time.
         self._instances: dict[str, Format] = {}
-        self._group = entry_point_group
-        self._plugins_loaded = entry_point_group is None
         self._longest_first: list[str] | None = None
-        self._lock = threading.RLock()
+        self._seen = -1
+        self._lock = threading.Lock()
 
     @property
     def entry_points_loaded(self) -> bool:
         """Whether the entry-point group has been read (it is, on the first lookup)."""
-        return self._plugins_loaded
-
-    def _load_entry_points(self) -> None:
-        if self._plugins_loaded:
-            return
-        with self._lock:
-            if self._plugins_loaded:
-                return
-            if not _may_declare(self._group or ""):
-                self._plugins_loaded = True
-                return
-            import importlib.metadata  # not at import: it costs ~10 ms, often for nothing
-
-            for ep in importlib.metadata.entry_points(group=self._group or ""):
-                dist = ep.dist.name if ep.dist is not None else "an unknown distribution"
-                origin = f"entry point '{ep.name} = {ep.value}' from {dist}"
-                try:
-                    ext = normalise_extension(ep.name)
-                except FormatError:
-                    logger.warning("ignoring %s: its name is not a file extension", origin)
-                    continue
-                if ext in self._plugins:
-                    if self._plugins[ext].target == ep.value:
-                        continue  # the same distribution seen twice on sys.path
-                    logger.warning(
-                        "ignoring %s: %s already provides %s",
-                        origin,
-                        self._plugins[ext].origin,
-                        ext,
-                    )
-                    continue
-                self._plugins[ext] = _Entry(ep.value, origin)
-            self._plugins_loaded = True
-            self._longest_first = None
-            self._instances.clear()
-
-    def _merged(self) -> dict[str, _Entry]:
-        self._load_entry_points()
-        with self._lock:
-            return {**self._builtin, **self._plugins, **self._runtime}
+        return self._registry.entry_points_loaded
 
     def known(self) -> Mapping[str, str]:
         """A live read-only mapping of extension -> ``"module:Class"``."""
-        return _KnownFormats(self)
+        return self._registry.known
 
     def register(self, extension: str, cls: type[Any] | str, clobber: bool = False) -> None:
         """Add a format for ``extension`` (see the module-level :func:`register`)."""
@@ -231,25 +156,18 @@ class FormatRegistry:
                 "'module:Class'), not an instance",
                 extension=ext,
             )
-        existing = self._merged().get(ext)
-        with self._lock:
-            if existing is not None and _spec(existing.target) != _spec(cls) and not clobber:
-                raise FormatError(
-                    f"cannot register {_spec(cls)} for {ext}: {ext} is already handled by "
-                    f"{_spec(existing.target)} ({existing.origin}); pass clobber=True to "
-                    "replace it",
-                    extension=ext,
-                    existing=_spec(existing.target),
-                )
-            self._runtime[ext] = _Entry(cls, "register()")
-            self._instances.pop(ext, None)
-            self._longest_first = None
+        self._registry.register(ext, cls, clobber=clobber)
 
     def _extensions_longest_first(self) -> list[str]:
         order = self._longest_first
-        if order is None:
-            order = sorted(self._merged(), key=lambda ext: (-len(ext), ext))
+        if order is not None and self._seen == self._registry.version:
+            return order
+        with self._lock:
+            seen = self._registry.version  # before reading: a change meanwhile resyncs
+            order = sorted(self._registry.known, key=lambda ext: (-len(ext), ext))
+            self._instances = {}
             self._longest_first = order
+            self._seen = seen
         return order
 
     def _instance(self, ext: str) -> Format:
@@ -257,26 +175,24 @@ class FormatRegistry:
         if cached is not None:
             return cached
         with self._lock:
-            entry = self._merged()[ext]
+            target = self._registry.get(ext)  # FormatError naming it and where it came from
+            origin = f"{spec_of(target)}, {self._registry.origin(ext)}"
             try:
-                target = (
-                    _import_target(entry.target) if isinstance(entry.target, str) else entry.target
-                )
                 instance = target()
             except Exception as exc:
                 raise FormatError(
-                    f"the format for {ext} ({_spec(entry.target)}, {entry.origin}) could not be "
-                    f"loaded: {type(exc).__name__}: {exc}",
+                    f"the format for {ext} ({origin}) could not be loaded: "
+                    f"{type(exc).__name__}: {exc}",
                     extension=ext,
-                    target=_spec(entry.target),
+                    target=spec_of(target),
                 ) from exc
             missing = _missing_members(instance)
             if missing:
                 raise FormatError(
-                    f"the format for {ext} ({_spec(entry.target)}, {entry.origin}) is not a "
-                    f"tasuki Format: it lacks {', '.join(missing)}",
+                    f"the format for {ext} ({origin}) is not a tasuki Format: it lacks "
+                    f"{', '.join(missing)}",
                     extension=ext,
-                    target=_spec(entry.target),
+                    target=spec_of(target),
                 )
             fmt: Format = instance
             self._instances[ext] = fmt
@@ -292,7 +208,9 @@ class FormatRegistry:
         raise self._unknown(name)
 
     def _unknown(self, name: str) -> UnknownFormatError:
-        known = sorted(self._merged())
+        import difflib  # only on this error path
+
+        known = sorted(self._registry.known)
         suffixes = [s.lower() for s in PurePosixPath(name).suffixes]
         candidates = ["".join(suffixes[-2:]), *suffixes[-1:]] if suffixes else []
         suggestions: list[str] = []
@@ -313,37 +231,6 @@ class FormatRegistry:
             known=tuple(known),
             suggestions=tuple(suggestions),
         )
-
-
-def _may_declare(group: str) -> bool:
-    """Whether an installed distribution may declare entry points in ``group``.
-
-    ``importlib.metadata.entry_points`` parses the entry points of every installed
-    distribution (several milliseconds with a few hundred installed), a cost every build
-    would pay for a group that is usually empty. Reading the ``entry_points.txt`` files
-    of the folders on ``sys.path`` for the group's header answers "surely none" much
-    faster; anything it cannot read (a zip or egg on the path) answers "maybe".
-    """
-    header = f"[{group}]"
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except NotADirectoryError:
-            return True
-        except OSError:
-            continue
-        for name in names:
-            if not name.endswith((".dist-info", ".egg-info")):
-                continue
-            try:
-                with open(os.path.join(entry or ".", name, "entry_points.txt"), "rb") as f:
-                    if header.encode() in f.read():
-                        return True
-            except NotADirectoryError:  # an .egg-info file (old distutils metadata)
-                return True
-            except OSError:
-                continue
-    return False
 
 
 default_registry = FormatRegistry()

@@ -18,10 +18,9 @@ from tasuki.warehouse.base import Warehouse
 
 @pytest.fixture
 def clean_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Registrations made by a test vanish after it."""
-    monkeypatch.setattr(reg, "_known", dict(reg._known))
-    monkeypatch.setattr(reg, "_loaded", dict(reg._loaded))
-    monkeypatch.setattr(reg, "registry", reg.MappingProxyType(reg._known))
+    """Registrations made by a test vanish after it, and entry points are read afresh."""
+    monkeypatch.setattr(reg.warehouses, "_registered", {})
+    monkeypatch.setattr(reg.warehouses, "_entry_points", None)
 
 
 class EchoWarehouse:
@@ -71,7 +70,9 @@ def test_register_refuses_to_clobber_unless_asked(clean_registry: None) -> None:
 
 def test_a_lazy_path_that_cannot_be_imported_says_what_to_install(clean_registry: None) -> None:
     warehouse.register("ghost", "tasuki_no_such_module.backend:GhostWarehouse")
-    with pytest.raises(ConfigError, match="cannot be imported") as info:
+    with pytest.raises(
+        ConfigError, match="cannot be loaded: its module cannot be imported"
+    ) as info:
         warehouse.connect("ghost://x")
     assert info.value.missing == "tasuki_no_such_module"
     warehouse.register("ghost2", "tasuki.warehouse.registry:NoSuchClass")
@@ -108,7 +109,6 @@ def test_entry_points_add_backends(
         "[tasuki.warehouses]\nplugin = tasuki_echo_backend:PluginWarehouse\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(reg, "_entry_points_read", False)
     wh = warehouse.connect("plugin://somewhere")
     assert type(wh).__name__ == "PluginWarehouse" and wh.url == "plugin://somewhere"
 
