@@ -98,3 +98,24 @@ def test_a_migrations_file_given_as_settings_is_a_config_error(tmp_path):
     path.write_text('[source]\nurl = "mysql://root@127.0.0.1/app"\n\n[[tables]]\nname = "t"\n')
     with pytest.raises(ConfigError, match=r"unknown key 'source'.*--migrations"):
         load_settings(config_file=path)
+
+
+def test_settings_in_effect_nest_restore_and_stay_in_their_context():
+    import threading
+
+    from tasuki.config import active_settings, settings_in_effect
+
+    outer, inner = load_settings({"workers": 2}), load_settings({"workers": 3})
+    assert active_settings() is None  # outside a build: callers read settings themselves
+    with settings_in_effect(outer):
+        assert active_settings() is outer
+        with pytest.raises(RuntimeError), settings_in_effect(inner):
+            assert active_settings() is inner
+            raise RuntimeError("a failed build")
+        assert active_settings() is outer  # restored even when the block raised
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(active_settings()))
+        thread.start()
+        thread.join()
+        assert seen == [None]  # another thread runs another build (or none)
+    assert active_settings() is None
