@@ -115,8 +115,16 @@ def run(
     executor: Annotated[
         str | None,
         typer.Option(
-            help="What runs the tasks: local (worker processes), inline (this process), or "
-            "an executor registered in the tasuki.executors entry-point group."
+            help="What runs the tasks: local (worker processes), inline (this process), dask "
+            "(a Dask cluster), or an executor registered in the tasuki.executors entry-point "
+            "group."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address for --executor dask (tcp://host:8786); default: a "
+            "LocalCluster of --workers processes for the build."
         ),
     ] = None,
     rerun: Annotated[
@@ -136,6 +144,7 @@ def run(
         workspace=workspace,
         workers=workers,
         executor=executor,
+        dask_scheduler=scheduler,
         fail_fast=fail_fast,
         progress=progress,
     )

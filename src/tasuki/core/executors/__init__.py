@@ -1,6 +1,7 @@
 """Executors: how the tasks of a build are run (see :class:`Executor`).
 
-Built-in: ``local`` (forked worker processes, the default) and ``inline`` (this process).
+Built-in: ``local`` (forked worker processes, the default), ``inline`` (this process) and
+``dask`` (a ``dask.distributed`` cluster; the ``tasuki[dask]`` extra).
 Third parties add more through the entry-point group ``tasuki.executors``::
 
     [project.entry-points."tasuki.executors"]
@@ -35,7 +36,9 @@ executors: Registry[Any] = Registry(
     {
         "inline": "tasuki.core.executors.inline:InlineExecutor",
         "local": "tasuki.core.executors.local:LocalExecutor",
+        "dask": "tasuki.core.executors.dask:DaskExecutor",
     },
+    hints={"dask": "pip install 'tasuki[dask]'"},
 )
 
 

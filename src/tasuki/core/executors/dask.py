@@ -1,0 +1,443 @@
+"""The Dask executor: each task that must run is one task on a ``dask.distributed`` cluster.
+
+``tasuki run ... --executor dask --scheduler tcp://HOST:8786`` (or ``executor = "dask"`` and
+``dask_scheduler = "tcp://..."`` in settings) submits to an existing scheduler; with no
+scheduler a ``LocalCluster`` of ``workers`` processes (one thread each) is started for the
+build and closed after it.
+
+Only ids travel. The runner has already pruned every cached task and written a definition
+of each task that must run into the workspace (:mod:`tasuki.core.definitions`); each Dask
+task is ``run_one(unique_id)`` on a worker, with the futures of its upstream tasks as
+dependencies, so Dask orders them and the scheduler never carries data: workers read and
+write the shared workspace (a shared folder, ``s3://``, ``gs://``), and what comes back is a
+small :class:`~tasuki.core.results.TaskResult`, fed to the schedule in this process as with
+the local executor (hooks, progress, the summary, records).
+
+- **Resources:** ``resources = {"gpu": 1, "memory": "8GiB"}`` on a task class becomes Dask
+  worker resources for its tasks (sizes as strings become bytes); workers declare theirs
+  (``dask worker --resources "gpu=2 memory=64e9"``). A ``LocalCluster`` started for the build
+  gives each worker the largest amount any task asks for, so such pipelines run locally.
+- **Retries:** a failure whose error is retryable (``retryable = True`` on tasuki errors,
+  ``ConnectionError``, ``TimeoutError``) is raised to Dask, which retries it up to
+  ``retries`` times (``retry_backoff`` is not applied). A worker lost mid-task is Dask's to
+  handle: the task reruns on another worker, and its lease and atomic writes keep its output
+  written once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import queue
+import traceback
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from tasuki.core.results import ErrorInfo, TaskResult
+from tasuki.errors import ConfigError, TasukiError
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+    from tasuki.config import Settings
+    from tasuki.core.schedule import Schedule
+    from tasuki.core.task import Task
+    from tasuki.storage.base import Store
+
+__all__ = ["DaskExecutor", "task_resources"]
+
+logger = logging.getLogger(__name__)
+
+_OK = ("ran", "cached")
+
+
+class RetryableTaskFailure(TasukiError):
+    """A task failed with a retryable error on a worker: raised so that Dask retries it.
+
+    Attributes:
+        result: The failed :class:`TaskResult` of the last attempt.
+    """
+
+    retryable = True
+
+
+def task_resources(cls: type[Task]) -> dict[str, float]:
+    """The Dask resources ``cls.resources`` declares (``{}`` when none), validated.
+
+    Amounts are numbers; a string is a size (``"8GiB"``) and becomes bytes.
+
+    Raises:
+        ConfigError: ``resources`` is not a mapping, a key is not a string, or an amount is
+            not a non-negative number or size string (the message names the class and key).
+    """
+    declared = getattr(cls, "resources", None)
+    name = cls.task_name()
+    if declared is None:
+        return {}
+    if not isinstance(declared, Mapping):
+        raise ConfigError(
+            f"{name}.resources is a {type(declared).__name__} ({declared!r}); it must be a "
+            'dict such as {"gpu": 1, "memory": "8GiB"}',
+            task=name,
+            key=None,
+        )
+    out: dict[str, float] = {}
+    for key, value in declared.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(
+                f"{name}.resources has the key {key!r} ({type(key).__name__}); resource "
+                "names are non-empty strings such as 'gpu'",
+                task=name,
+                key=repr(key),
+            )
+        amount: float | None = None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            amount = float(value)
+        elif isinstance(value, str):
+            from dask.utils import parse_bytes
+
+            try:
+                amount = float(parse_bytes(value))
+            except (ValueError, TypeError):
+                amount = None
+        if amount is None or amount < 0 or amount != amount:
+            raise ConfigError(
+                f"{name}.resources[{key!r}] is {value!r} ({type(value).__name__}); an amount "
+                "is a non-negative number (1, 0.5) or a size such as '8GiB'",
+                task=name,
+                key=key,
+                value=repr(value),
+            )
+        out[key] = amount
+    return out
+
+
+def _importable(cls: type[Task]) -> None:
+    """Refuse a class a worker could not import by its name (only names travel)."""
+    from tasuki.core.task import import_task
+
+    name = cls.task_name()
+    where = ""
+    if "<locals>" in cls.__qualname__:
+        where = "it is defined inside a function"
+    elif cls.__module__ == "__main__":
+        where = "it is defined in __main__ (the script being run)"
+    else:
+        try:
+            found = import_task(name)
+        except TasukiError as exc:
+            where = str(exc)
+        else:
+            if found is not cls:
+                where = f"{name} names another class when imported"
+    if where:
+        raise ConfigError(
+            f"{name} cannot be run by a Dask worker: workers import task classes by name and "
+            f"{where}. Move the class to a module of an installed package (or one on the "
+            "workers' PYTHONPATH).",
+            task=name,
+        )
+
+
+# --------------------------------------------------------------------------- on the worker
+
+_STORES: dict[str, tuple[Settings, Store]] = {}
+
+
+def _worker_context(settings_doc: str) -> tuple[Settings, Store]:
+    """Settings and an open workspace per worker process (opened once, reused)."""
+    known = _STORES.get(settings_doc)
+    if known is None:
+        from tasuki.config import Settings
+        from tasuki.storage import open_store
+
+        settings = Settings(**json.loads(settings_doc))
+        store = open_store(settings.workspace, redis_url=settings.redis_url)
+        known = _STORES[settings_doc] = (settings, store)
+    return known
+
+
+def run_task(
+    settings_doc: str, uid: str, name: str, forced: bool, topic: str, *upstream: Any
+) -> TaskResult:
+    """What each Dask task runs: :func:`~tasuki.core.definitions.run_one` by id.
+
+    ``upstream`` holds the results of the upstream tasks (only for ordering, and to skip
+    this one when one of them failed). A retryable failure is raised for Dask to retry.
+    """
+    for up in upstream:
+        if isinstance(up, TaskResult) and up.status not in _OK:
+            return TaskResult(uid, name, "upstream_failed", note=up.uid)
+    from tasuki.core.definitions import run_one
+
+    settings, store = _worker_context(settings_doc)
+
+    def started(u: str) -> None:
+        try:
+            from distributed import get_worker
+
+            get_worker().log_event(topic, u)
+        except Exception:  # progress only; never fail the task over it
+            logger.debug("could not report the start of %s", u, exc_info=True)
+
+    try:
+        result = run_one(uid, store=store, settings=settings, forced=forced, on_start=started)
+    except Exception as exc:  # the definition, the code check, the upstream check
+        retryable = bool(getattr(exc, "retryable", False)) or isinstance(
+            exc, ConnectionError | TimeoutError
+        )
+        error = ErrorInfo(type(exc).__name__, str(exc), traceback.format_exc(), retryable)
+        result = TaskResult(uid, name, "failed", error=error, attempts=1)
+    if result.status == "failed" and result.error is not None and result.error.retryable:
+        raise RetryableTaskFailure(
+            f"{name} [{uid[:12]}] failed with a retryable error: {result.error.type}: "
+            f"{result.error.message}",
+            result=result,
+        )
+    return result
+
+
+# --------------------------------------------------------------------------- the executor
+
+
+class DaskExecutor:
+    """Runs the tasks of a build on a Dask cluster (``--executor dask``; see the module doc).
+
+    Args:
+        scheduler: Address of a running scheduler (``tcp://host:8786``); default: the
+            ``dask_scheduler`` setting; when neither is set, a ``LocalCluster`` is started.
+        connect_timeout: Seconds to reach the scheduler before a ConfigError names it.
+    """
+
+    def __init__(self, scheduler: str | None = None, *, connect_timeout: float = 5.0) -> None:
+        self.scheduler = scheduler
+        self.connect_timeout = connect_timeout
+
+    def run(self, schedule: Schedule) -> None:
+        """Submit every task the schedule must run, and feed their results back to it.
+
+        Raises:
+            ConfigError: the workspace cannot be shared (``memory://``), a task class cannot
+                be imported by name or declares malformed or unavailable resources, or the
+                scheduler cannot be reached.
+        """
+        if schedule.done:
+            return
+        if schedule.store.url.startswith("memory://"):
+            raise ConfigError(
+                "the dask executor needs a workspace its workers share (a folder they all "
+                f"reach, s3://, gs://), not {schedule.store.url!r}, which lives in one process",
+                workspace=schedule.store.url,
+            )
+        resources: dict[type[Any], dict[str, float]] = {}
+        for uid in schedule.needed:
+            cls = type(schedule.graph.nodes[uid].task)
+            if cls not in resources:
+                _importable(cls)
+                resources[cls] = task_resources(cls)
+        with self._client(schedule.settings, resources) as client:
+            _check_resources(client, resources)
+            _Submission(schedule, client, resources).run()
+
+    @contextmanager
+    def _client(
+        self, settings: Settings, resources: dict[type[Any], dict[str, float]]
+    ) -> Iterator[Client]:
+        from distributed import Client, LocalCluster
+
+        address = self.scheduler or settings.dask_scheduler
+        if address is None:
+            most: dict[str, float] = {}
+            for wanted in resources.values():
+                for key, amount in wanted.items():
+                    most[key] = max(most.get(key, 0.0), amount)
+            with (
+                LocalCluster(
+                    n_workers=settings.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # random port: no clash with another cluster on 8787
+                    resources=most or None,
+                ) as cluster,
+                Client(cluster, set_as_default=False) as client,
+            ):
+                yield client
+            return
+        try:
+            client = Client(address, timeout=self.connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot reach the Dask scheduler at {address} within "
+                f"{self.connect_timeout:g}s ({type(exc).__name__}: {exc}). Check the address "
+                "(--scheduler / dask_scheduler) and that the scheduler is running; leave both "
+                "unset to start a LocalCluster for the build.",
+                scheduler=address,
+            ) from None
+        with client:
+            yield client
+
+
+def _check_resources(client: Client, resources: dict[type[Any], dict[str, float]]) -> None:
+    """Refuse, before submitting, a task no worker of the cluster could ever run (Dask
+    would wait for such a worker forever)."""
+    wanted = {cls: r for cls, r in resources.items() if r}
+    if not wanted:
+        return
+    workers = client.scheduler_info().get("workers", {})
+    have = [dict(w.get("resources") or {}) for w in workers.values()]
+    for cls, needs in wanted.items():
+        if not any(all(h.get(k, 0) >= v for k, v in needs.items()) for h in have):
+            raise ConfigError(
+                f"{cls.task_name()} asks for resources {needs}, which no worker of the Dask "
+                f"cluster has (workers have: {have or 'no workers'}). Start workers with "
+                '--resources (for example dask worker --resources "gpu=1"), or change the '
+                "task's resources.",
+                task=cls.task_name(),
+                resources=needs,
+            )
+
+
+class _Submission:
+    """One build's tasks on a cluster: submit, then feed results back as they come."""
+
+    def __init__(
+        self, schedule: Schedule, client: Client, resources: dict[type[Any], dict[str, float]]
+    ) -> None:
+        self.schedule = schedule
+        self.client = client
+        self.resources = resources
+        self.token = uuid.uuid4().hex[:12]
+        self.topic = f"tasuki-started-{self.token}"
+        doc = schedule.settings.model_dump(mode="json")
+        # Dask retries retryable failures; the worker must not retry them itself too.
+        doc.update(workspace=schedule.store.url, retries=0)
+        self.settings_doc = json.dumps(doc, sort_keys=True)
+        self.futures: dict[str, Future[TaskResult]] = {}
+        self.in_flight: set[str] = set()
+        self.started: set[str] = set()
+        self.events: queue.SimpleQueue[tuple[str, str, Any]] = queue.SimpleQueue()
+        self.counter = itertools.count()
+        self.defined = set(schedule.needed)
+
+    def submit(self, uid: str, forced: bool) -> None:
+        schedule = self.schedule
+        node = schedule.graph.nodes[uid]
+        if uid not in self.defined:  # a cached task reopened (a damaged output)
+            from tasuki.core.definitions import write_definitions
+
+            write_definitions(
+                schedule.store, schedule.graph, [uid], schedule.completeness.code_keys
+            )
+            self.defined.add(uid)
+        cls = type(node.task)
+        upstream = [
+            self.futures[d]
+            for d in node.deps
+            if d in self.in_flight and d not in schedule.results and d in self.futures
+        ]
+        future = self.client.submit(
+            run_task,
+            self.settings_doc,
+            uid,
+            cls.task_name(),
+            forced,
+            self.topic,
+            *upstream,
+            key=f"tasuki-{cls.__name__}-{uid[:16]}-{self.token}-{next(self.counter)}",
+            resources=self.resources.get(cls) or None,
+            retries=schedule.settings.retries or None,
+            pure=False,
+        )
+        self.futures[uid] = future
+        self.in_flight.add(uid)
+        future.add_done_callback(lambda f, u=uid: self.events.put(("done", u, f)))
+
+    def run(self) -> None:
+        schedule = self.schedule
+        self.client.subscribe_topic(self.topic, self._on_started)
+        try:
+            for uid in [u for u in schedule.graph.order if u in schedule.needed]:
+                if uid not in schedule.results:
+                    self.submit(uid, uid in schedule.forced)
+            self._take()
+            while not schedule.done and self.in_flight:
+                try:
+                    kind, uid, payload = self.events.get(timeout=1.0)
+                except queue.Empty:
+                    continue
+                if kind == "started":
+                    if uid not in self.started and uid not in schedule.results:
+                        self.started.add(uid)
+                        schedule.started(uid)
+                    continue
+                future = self.futures.get(uid)
+                if future is None or future is not payload:
+                    continue  # a future replaced by a resubmission
+                self.in_flight.discard(uid)
+                result = self._result(uid, future)
+                if result is not None and uid not in schedule.results:
+                    if uid not in self.started and result.attempts:
+                        self.started.add(uid)
+                        schedule.started(uid)
+                    schedule.finish(result)
+                self._take()
+        finally:
+            self.client.unsubscribe_topic(self.topic)
+            pending = [self.futures[u] for u in self.in_flight if u in self.futures]
+            if pending:
+                self.client.cancel(pending)
+
+    def _on_started(self, event: Any) -> None:
+        msg = event[1] if isinstance(event, tuple) and len(event) == 2 else event
+        if isinstance(msg, str):
+            self.events.put(("started", msg, None))
+
+    def _take(self) -> None:
+        """Submit what the schedule hands out that is not on the cluster already (a task
+        reopened to repair a damaged output, its consumer retried)."""
+        for item in self.schedule.take(len(self.schedule.graph)):
+            if item.uid not in self.in_flight:
+                self.started.discard(item.uid)
+                self.submit(item.uid, item.forced)
+
+    def _result(self, uid: str, future: Future[TaskResult]) -> TaskResult | None:
+        """The task's result, or None when its failure is its upstream's (reported there)."""
+        name = type(self.schedule.graph.nodes[uid].task).task_name()
+        if future.status == "finished":
+            result = future.result()
+            if result.status == "upstream_failed":
+                return None
+            return result
+        if future.cancelled():
+            return None
+        exc = future.exception()
+        if isinstance(exc, RetryableTaskFailure):
+            failed: TaskResult = exc.result  # type: ignore[attr-defined]
+            if failed.uid != uid:
+                return None
+            failed.attempts = (self.schedule.settings.retries or 0) + 1
+            return failed
+        detail = "".join(traceback.format_exception(exc)) if exc is not None else ""
+        return TaskResult(
+            uid,
+            name,
+            "failed",
+            error=ErrorInfo(
+                type(exc).__name__,
+                f"on the Dask cluster: {exc}{_hint(exc)}",
+                detail,
+                False,
+            ),
+        )
+
+
+def _hint(exc: BaseException | None) -> str:
+    if type(exc).__name__ == "KilledWorker":
+        return (
+            " (the workers running it died repeatedly: look for out-of-memory kills or "
+            "crashes in the worker logs)"
+        )
+    return ""

@@ -1,0 +1,238 @@
+"""The Dask executor on a real LocalCluster with two worker processes and a shared folder:
+only ids travel, results come back to the schedule, resources, retries, bad input, faults."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import tasuki
+from tasuki.core.records import RunRecord
+from tasuki.core.runner import run_build
+from tasuki.errors import ConfigError
+from tasuki.storage import open_store
+from tests.integration.dask.tasks import (
+    AfterFails,
+    BadResources,
+    Flaky,
+    KilledOnce,
+    OnGpu,
+    Step,
+    TakesTask,
+    TooMuchGpu,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _build(task, ws, cluster, **kw):
+    return run_build(
+        task, workspace=ws, executor="dask", dask_scheduler=cluster, progress="off", **kw
+    )
+
+
+class Seen:
+    """A hook that keeps every event name and the task it was about."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_task_start(self, *args, **kwargs):
+        self.events.append("start")
+
+    def on_task_end(self, *args, **kwargs):
+        self.events.append("end")
+
+
+def test_chain_runs_on_the_workers_and_a_second_build_submits_nothing(cluster, tmp_path):
+    ws = str(tmp_path / "ws")
+    log = tmp_path / "log.txt"
+    root = Step(n=5, log=str(log))
+    seen = Seen()
+    result = _build(root, ws, cluster, hooks=[seen])
+    assert result.ok, result.summary()
+    assert result.counts()["ran"] == 6
+    assert seen.events.count("start") == 6  # started, reported from the workers
+    assert seen.events.count("end") == 6
+    assert tasuki.load(root, workspace=ws) == [0, 1, 2, 3, 4, 5]
+    lines = log.read_text().splitlines()
+    assert len(lines) == 6
+    assert str(os.getpid()) not in {line.split()[-1] for line in lines}  # never in here
+    record = RunRecord.read(open_store(ws), root.unique_id)
+    assert record.status == "done"
+    again = _build(root, ws, cluster)
+    assert again.counts()["cached"] == 1
+    assert "ran" not in again.counts()
+    assert len(log.read_text().splitlines()) == 6
+
+
+def test_same_outputs_and_ids_as_the_local_executor(cluster, tmp_path):
+    root = TakesTask(upstream=Step(n=3), factor=0.5)  # a task-valued parameter
+    on_dask = _build(root, str(tmp_path / "a"), cluster)
+    local = tasuki.build(root, workspace=str(tmp_path / "b"), progress="off", return_value=False)
+    assert on_dask.ok and local.ok
+    assert set(on_dask.results) == set(local.results)
+    assert tasuki.load(root, workspace=str(tmp_path / "a")) == [0, 0.5, 1.0, 1.5]
+    a, b = open_store(str(tmp_path / "a")), open_store(str(tmp_path / "b"))
+    for uid in local.results:
+        ra, rb = RunRecord.read(a, uid), RunRecord.read(b, uid)
+        assert [o["sha256"] if "sha256" in o else o["size"] for o in ra.outputs] == [
+            o["sha256"] if "sha256" in o else o["size"] for o in rb.outputs
+        ]
+        assert ra.code_key == rb.code_key
+
+
+def test_a_failure_reports_its_error_and_skips_dependents(cluster, tmp_path):
+    result = _build(AfterFails(), str(tmp_path / "ws"), cluster)
+    assert not result.ok
+    (failed,) = result.by_status("failed")
+    assert failed.error.type == "ValueError"
+    assert "always fails" in failed.error.message
+    assert failed.log_tail is not None
+    assert len(result.by_status("upstream_failed")) == 1
+    assert result.counts()["ran"] == 1  # Step(n=0) upstream of the failure
+
+
+def test_retryable_errors_retry_through_dask(cluster, tmp_path):
+    marker = tmp_path / "tries"
+    result = _build(Flaky(marker=str(marker), failures=1), str(tmp_path / "ws"), cluster, retries=2)
+    assert result.ok, result.summary()
+    assert len(marker.read_text().splitlines()) == 2
+    marker2 = tmp_path / "tries2"
+    result = _build(
+        Flaky(marker=str(marker2), failures=5), str(tmp_path / "ws"), cluster, retries=1
+    )
+    (failed,) = result.by_status("failed")
+    assert failed.error.type == "ConnectionError"
+    assert failed.attempts == 2
+    assert len(marker2.read_text().splitlines()) == 2
+
+
+def test_resources_map_to_worker_resources(cluster, tmp_path):
+    assert _build(OnGpu(n=1), str(tmp_path / "ws"), cluster).ok
+    with pytest.raises(ConfigError) as info:
+        _build(TooMuchGpu(), str(tmp_path / "ws"), cluster)
+    assert "TooMuchGpu" in str(info.value) and "gpu" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        _build(BadResources(), str(tmp_path / "ws"), cluster)
+    assert "BadResources.resources['gpu']" in str(info.value)
+
+
+def test_a_class_workers_cannot_import_is_refused_by_name(cluster, tmp_path):
+    class Local(tasuki.Task):
+        def run(self):
+            self.dump(1)
+
+    with pytest.raises(ConfigError) as info:
+        _build(Local(), str(tmp_path / "ws"), cluster)
+    assert "Local" in str(info.value) and "inside a function" in str(info.value)
+
+
+def test_a_memory_workspace_is_refused(cluster):
+    with pytest.raises(ConfigError, match="memory://"):
+        _build(Step(n=0), "memory://dask-test", cluster)
+
+
+def test_an_unreachable_scheduler_is_named_within_seconds(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError) as info:
+        _build(Step(n=0), str(tmp_path / "ws"), address)
+    assert time.perf_counter() - t0 < 15
+    assert address in str(info.value)
+
+
+def test_a_worker_killed_mid_task_reruns_elsewhere_and_writes_once(cluster, tmp_path):
+    ws = str(tmp_path / "ws")
+    marker = tmp_path / "marker"
+    task = KilledOnce(marker=str(marker))
+    result = _build(task, ws, cluster)
+    assert result.ok, result.summary()
+    lines = marker.read_text().splitlines()
+    starts = [line for line in lines if line.startswith("start")]
+    assert len(starts) == 2 and starts[0] != starts[1]  # another process ran it again
+    assert lines.count("finished") == 1
+    assert tasuki.load(task, workspace=ws) == "survived"
+    store = open_store(ws)
+    (out,) = [k for k in store.list("") if "killed_once" in k]
+    assert RunRecord.read(store, task.unique_id).outputs[0]["key"] == out
+
+
+def test_a_local_cluster_is_started_when_no_scheduler_is_given(tmp_path):
+    ws = str(tmp_path / "ws")
+    result = tasuki.build(
+        Step(n=2), workspace=ws, executor="dask", workers=2, progress="off", return_value=False
+    )
+    assert result.ok, result.summary()
+    assert result.counts()["ran"] == 3
+
+
+def test_s3_workspace_through_moto(s3_workspace):
+    # The LocalCluster is started after the fixture points AWS_* at moto: workers inherit it.
+    result = tasuki.build(
+        Step(n=2),
+        workspace=s3_workspace,
+        executor="dask",
+        workers=2,
+        progress="off",
+        return_value=False,
+    )
+    assert result.ok, result.summary()
+    assert tasuki.load(Step(n=2), workspace=s3_workspace) == [0, 1, 2]
+
+
+def test_cli_run_with_executor_dask_and_scheduler(cluster, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tasuki.cli import app
+
+    monkeypatch.setenv("TASUKI_PROGRESS", "off")
+    ws = str(tmp_path / "ws")
+    args = ["run", "tests.integration.dask.tasks:Step", "--n", "2", "-w", ws]
+    out = CliRunner().invoke(app, [*args, "--executor", "dask", "--scheduler", cluster])
+    assert out.exit_code == 0, out.output
+    assert Step(n=2).unique_id in out.output
+    assert tasuki.load(Step(n=2), workspace=ws) == [0, 1, 2]
+    # Everything cached: nothing to submit, no scheduler needed.
+    out = CliRunner().invoke(app, [*args, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1"])
+    assert out.exit_code == 0, out.output
+    out = CliRunner().invoke(
+        app, [*args, "--rerun-all", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1"]
+    )
+    assert out.exit_code == 2
+    assert "tcp://127.0.0.1:1" in out.output
+
+
+@pytest.mark.parametrize(
+    ("declared", "named"),
+    [
+        ({"gpu": True}, "resources['gpu']"),
+        ({"gpu": -1}, "resources['gpu']"),
+        ({"memory": "lots"}, "resources['memory']"),
+        ({1: 1}, "has the key 1"),
+        ([("gpu", 1)], "resources is a list"),
+    ],
+)
+def test_resources_of_the_wrong_type_name_the_class_and_key(declared, named):
+    from tasuki.core.executors.dask import task_resources
+
+    class Declares(tasuki.Task):
+        resources = declared
+
+    with pytest.raises(ConfigError) as info:
+        task_resources(Declares)
+    assert "Declares" in str(info.value) and named in str(info.value)
+
+
+def test_resources_sizes_become_bytes():
+    from tasuki.core.executors.dask import task_resources
+
+    assert task_resources(OnGpu) == {"gpu": 1.0, "memory": 1024.0}
+    assert task_resources(Step) == {}
