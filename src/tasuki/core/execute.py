@@ -54,17 +54,22 @@ _TRANSIENT = (ConnectionError, TimeoutError)
 class Completeness:
     """Decides whether a task's cached output can be used, and says why not.
 
-    A task is complete when its run record exists, every output the record lists is there
-    with the size the record says (a stat: a truncated or replaced file is not done), its
-    warehouse outputs exist, and the record's code key matches the code of the task and of
-    everything upstream (``on_code_change``: ``rerun`` treats a change as out of date,
-    ``warn`` uses the output and says so once per task class, ``ignore`` uses it silently).
+    A task is complete when its run record exists and says ``done`` (a ``failed`` record
+    never makes a task complete, whatever outputs its run left), every output the record
+    lists is there with the size the record says (a stat: a truncated or replaced file is
+    not done), its warehouse outputs exist, and the record's code key matches the code of
+    the task and of everything upstream (``on_code_change``: ``rerun`` treats a change as
+    out of date, ``warn`` uses the output and says so once per task class, ``ignore`` uses
+    it silently).
     Only the records of the tasks checked are read: a warm build reads the roots' records.
     """
 
     store: Store
     on_code_change: str = "rerun"
     code_keys: dict[str, str] = field(default_factory=dict)
+    build_id: str | None = None
+    """The build whose records :func:`execute` stamps. It rides here because this is the one
+    per-build object every executor already hands to :func:`execute`, in whatever process."""
 
     def __post_init__(self) -> None:
         self._warned: set[str] = set()
@@ -96,7 +101,12 @@ class Completeness:
                 # and it keeps the code key the table was written with.
                 return self._external_code(task, external)
             return "it has no run record in this workspace"
-        if record.status != "done":
+        if record.status == "failed":
+            # Checked before the outputs: a failed run may have written some of them.
+            err = record.error or {}
+            what = f" ({err.get('type')}: {err.get('message')})" if err.get("type") else ""
+            return f"its last run failed{what}"
+        if not record.done:
             return f"its last run did not finish (status {record.status!r})"
         recorded = {o.get("key"): o for o in record.outputs}
         for key in keys:
@@ -185,6 +195,12 @@ _TAIL: contextvars.ContextVar[deque[str] | None] = contextvars.ContextVar(
 )
 _TAIL_LINES = 50
 
+# The id of the build running the task, for the records it writes: set by execute() around
+# one task's run (in whatever process runs it), read where the records are made.
+_BUILD_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "tasuki_build_id", default=None
+)
+
 
 class TaskLogHandler(logging.Handler):
     """Keeps the last lines a running task logs, for its run record and notifications.
@@ -244,7 +260,11 @@ def execute(
             store.remove(record_key(uid))
         if on_start is not None:
             on_start(uid)
-        return _run_with_retries(node, store, settings, completeness.code_key(task), graph)
+        build_token = _BUILD_ID.set(completeness.build_id)
+        try:
+            return _run_with_retries(node, store, settings, completeness.code_key(task), graph)
+        finally:
+            _BUILD_ID.reset(build_token)
     finally:
         lease.release()
 
@@ -252,6 +272,7 @@ def execute(
 def _run_with_retries(
     node: Node, store: Store, settings: Settings, code_key: str, graph: Graph | None = None
 ) -> TaskResult:
+    build_id = _BUILD_ID.get()
     task = node.task
     uid = node.uid
     name = type(task).task_name()
@@ -293,7 +314,7 @@ def _run_with_retries(
                 )
                 time.sleep(delay)
                 continue
-            return TaskResult(
+            failed = TaskResult(
                 uid,
                 name,
                 "failed",
@@ -305,6 +326,8 @@ def _run_with_retries(
                 log_tail=list(tail),
                 damaged=getattr(exc, "uid", None) if isinstance(exc, CorruptOutputError) else None,
             )
+            _write_failure(node, store, ctx, failed, code_key, build_id)
+            return failed
         finally:
             context.deactivate(token)
             _TAIL.reset(tail_token)
@@ -312,6 +335,7 @@ def _run_with_retries(
         finished_at = now_iso()
         record = _record(node, outputs, ctx, started_at, finished_at, duration, list(tail))
         record.code_key = code_key
+        record.build_id = build_id
         record.write(store)
         remember_outputs(store, record)
         code = code_of(type(task))
@@ -326,6 +350,41 @@ def _run_with_retries(
             attempts=attempt,
             log_tail=list(tail),
         )
+
+
+def _write_failure(
+    node: Node,
+    store: Store,
+    ctx: context.RunContext,
+    result: TaskResult,
+    code_key: str,
+    build_id: str | None,
+) -> None:
+    """Record a failed run (still under the task's lease, so no other run's record is
+    overwritten by it): status ``failed``, the redacted error, the log tail, the timings, no
+    outputs. Completeness never takes it for done; the next successful run replaces it.
+    A record that cannot be written is logged: the task's own error is what the build reports.
+    """
+    record = _record(
+        node,
+        [],
+        ctx,
+        result.started_at or now_iso(),
+        result.finished_at or now_iso(),
+        result.duration_s,
+        result.log_tail,
+    )
+    record.status = "failed"
+    record.code_key = code_key
+    record.build_id = build_id
+    if result.error is not None:  # ErrorInfo has redacted its message and traceback already
+        record.error = {**result.error.to_json(), "retryable": result.error.retryable}
+    try:
+        record.write(store)
+        code = code_of(type(node.task))
+        save_code(store, code.digest, code.text)
+    except Exception:
+        logger.exception("could not write the failed run record of %r", node.task)
 
 
 def _verify_outputs(node: Node, store: Store, ctx: context.RunContext) -> list[OutputInfo]:

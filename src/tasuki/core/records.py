@@ -1,9 +1,15 @@
-"""Run records: one JSON document per finished task, the cache's metadata.
+"""Run records: one JSON document per task run, the cache's metadata.
 
 Records live at ``<workspace>/.tasuki/records/<unique id>.json``, apart from the output
-bytes (hamilton keeps key -> metadata apart from artifacts the same way). A task is complete
-when its record and every output it lists exist. The record is what ``show``, ``why``,
-reproduce-by-id, notifications and the catalog read.
+bytes (hamilton keeps key -> metadata apart from artifacts the same way). The record is what
+``show``, ``why``, reproduce-by-id, notifications and the catalog read.
+
+A run that finished writes ``status = "done"`` with its outputs; a run whose ``run()`` raised
+(or left a declared output unwritten) writes ``status = "failed"`` with the error and the log
+tail, and lists no outputs. A task is complete only when its record says ``done`` and every
+output it lists exists: a failed record never makes a task look complete, and the next
+successful run replaces it. Records written before tasuki wrote failures have no ``status``
+key and read as ``done``.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ def record_key(uid: str) -> str:
 
 @dataclass
 class RunRecord:
-    """Everything tasuki remembers about one finished task."""
+    """Everything tasuki remembers about the last run of one task (see the module docstring)."""
 
     unique_id: str
     task: str
@@ -69,6 +75,17 @@ class RunRecord:
     """The code of this task and of everything upstream, combined (``tasuki.core.code``);
     None in records written before tasuki recorded it."""
     schema: str = SCHEMA
+    build_id: str | None = None
+    """The build that wrote this record (``BuildResult.build_id``); None in older records."""
+    error: dict[str, Any] | None = None
+    """For ``status = "failed"``: ``type``, ``message``, ``traceback`` (redacted) and
+    ``retryable`` of the error that ended the run; None for a done run."""
+
+    @property
+    def done(self) -> bool:
+        """Whether this run finished (``status == "done"``); only such a record can make its
+        task complete."""
+        return self.status == "done"
 
     def to_bytes(self) -> bytes:
         """The JSON form written to the workspace."""
@@ -82,6 +99,8 @@ class RunRecord:
         doc = json.loads(data)
         if not isinstance(doc, dict):
             raise ValueError(f"a run record is a JSON object, not {type(doc).__name__}")
+        # Every record was "done" before failed runs were recorded.
+        doc.setdefault("status", "done")
         known = cls.__dataclass_fields__
         if not all(k in known for k in doc):  # keys from a newer version are dropped
             doc = {k: v for k, v in doc.items() if k in known}
@@ -91,7 +110,8 @@ class RunRecord:
             raise ValueError(f"not a readable run record: {exc}") from exc
 
     def write(self, store: Store) -> None:
-        """Write atomically (last step of a task: this is what marks it done)."""
+        """Write atomically (last step of a task: a ``done`` record is what marks it
+        complete)."""
         store.write_bytes(record_key(self.unique_id), self.to_bytes())
 
     @classmethod

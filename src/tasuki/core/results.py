@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 import shlex
 import sys
 from collections import Counter
@@ -14,10 +16,27 @@ if TYPE_CHECKING:
     from tasuki.core.graph import Graph
     from tasuki.core.task import Task
 
-__all__ = ["BuildResult", "ErrorInfo", "TaskResult"]
+__all__ = ["BuildResult", "ErrorInfo", "TaskResult", "new_build_id", "resume_command"]
 
 #: Statuses, in the order summaries list them.
 STATUSES = ("ran", "cached", "failed", "upstream_failed", "not_needed", "interrupted")
+
+
+def new_build_id() -> str:
+    """A new build id: UTC time to the millisecond, then 8 random hex digits
+    (``20261204T212135123Z-3f9a2c1b``). Ids sort by start time as plain strings, and two
+    builds started in the same millisecond on different hosts still differ."""
+    now = dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{secrets.token_hex(4)}"
+
+
+def resume_command(roots: list[Task], workspace: str) -> str:
+    """The command that resumes a build of ``roots`` (finished tasks stay cached): the same
+    ``tasuki`` command line when the build came from one, else the ``tasuki.build`` call."""
+    if sys.argv and sys.argv[0].endswith("tasuki"):
+        return shlex.join(["tasuki", *sys.argv[1:]])
+    shown = ", ".join(repr(t) for t in roots)
+    return f"tasuki.build({shown}, workspace={workspace!r})"
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,9 @@ class BuildResult:
     finished_at: str
     duration_s: float
     interrupted: bool = False
+    build_id: str = ""
+    """This build's id (:func:`new_build_id`): passed to every hook event and written in
+    every run record the build wrote."""
 
     @property
     def ok(self) -> bool:
@@ -124,7 +146,4 @@ class BuildResult:
 
     def resume_command(self) -> str:
         """The command that resumes this build (finished tasks stay cached)."""
-        if sys.argv and sys.argv[0].endswith("tasuki"):
-            return shlex.join(["tasuki", *sys.argv[1:]])
-        roots = ", ".join(repr(t) for t in self.roots)
-        return f"tasuki.build({roots}, workspace={self.workspace!r})"
+        return resume_command(self.roots, self.workspace)

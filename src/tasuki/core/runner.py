@@ -23,7 +23,7 @@ from tasuki.core.graph import Graph, build_graph
 from tasuki.core.hooks import HookCaller
 from tasuki.core.progress import Progress
 from tasuki.core.records import now_iso
-from tasuki.core.results import BuildResult, TaskResult
+from tasuki.core.results import BuildResult, TaskResult, new_build_id
 from tasuki.core.schedule import Schedule
 from tasuki.core.task import Task
 from tasuki.errors import TaskFailedError
@@ -173,11 +173,11 @@ def _run_build(
 ) -> BuildResult:
     runs = get_executor(settings.executor if executor is None else executor)
     store = store or open_workspace(settings)
-    started_at, t0 = now_iso(), time.perf_counter()
+    started_at, t0, build_id = now_iso(), time.perf_counter(), new_build_id()
     graph = build_graph(roots)
     call = HookCaller(hooks)
     call("on_build_start", graph)
-    completeness = Completeness(store, settings.on_code_change, code_keys(graph))
+    completeness = Completeness(store, settings.on_code_change, code_keys(graph), build_id=build_id)
     forced = _rerun_targets(graph, rerun)
     needed, complete = plan(graph, completeness, forced)
     _explain_plan(graph, needed)
@@ -211,6 +211,7 @@ def _run_build(
         now_iso(),
         time.perf_counter() - t0,
         interrupted=interrupted,
+        build_id=build_id,
     )
     logger.info("%s", result.summary())
     call("on_build_end", result)

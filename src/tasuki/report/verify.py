@@ -35,7 +35,7 @@ class OutputCheck:
     key: str
     status: str
     """``ok``, ``ok (size only)``, ``missing``, ``wrong size``, ``wrong content``,
-    ``not built`` or ``unreadable record``."""
+    ``not built``, ``last run failed`` (no outputs to check) or ``unreadable record``."""
     expected: str = ""
     found: str = ""
 
@@ -69,6 +69,10 @@ def _hash(store: Store, key: str) -> tuple[int, str]:
 def _check_record(store: Store, record: RunRecord) -> list[OutputCheck]:
     from tasuki.report._values import output_kind
 
+    if record.status == "failed":  # a failed run lists no outputs: say why there are none
+        err = record.error or {}
+        found = f"{err.get('type', '')}: {err.get('message', '')}" if err else ""
+        return [OutputCheck(record.unique_id, record.task, "", "last run failed", found=found)]
     out = []
     for entry in record.outputs:
         if output_kind(entry) == "table":
