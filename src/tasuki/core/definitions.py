@@ -1,6 +1,8 @@
 """Task definitions: how a task travels between processes and machines by its unique id.
 
-When a build is planned, every task that must run gets a *definition* in the workspace, at
+When a build is planned for an executor whose workers run tasks by id (one whose
+``travels_by_id`` is True, such as ``dask``; ``tasuki argo export`` writes them too), every
+task that must run gets a *definition* in the workspace, at
 ``<workspace>/.tasuki/definitions/<unique id>.json``: its class path, its parameters in the
 canonical encoding that unique ids hash (:func:`tasuki.core.fingerprint.encode`: exact floats,
 typed dates, enums by path, task-valued parameters as ``{"$task": <unique id>}``), the ids,
@@ -17,6 +19,10 @@ workspace reachable can then run it with :func:`run_one` (``tasuki run-one UNIQU
 4. every requirement must be complete (run record, outputs, the code key the plan expected),
    else a :class:`~tasuki.errors.TaskError` lists the incomplete ones by id and class;
 5. the task runs under its lease and writes its outputs and run record, as in any build.
+
+Writing one costs a file creation per task (~0.2 ms on ext4 here, a measurable share of a
+local build's ~1.3 ms per task), so builds whose tasks never leave the scheduling process
+(``local``, ``inline``) write none.
 
 Only ids and this small JSON travel, never data: the Dask executor submits
 ``run_one(unique_id)`` per task, and an Argo step is ``tasuki run-one UNIQUE_ID``.

@@ -181,8 +181,8 @@ def _run_build(
     forced = _rerun_targets(graph, rerun)
     needed, complete = plan(graph, completeness, forced)
     _explain_plan(graph, needed)
-    # Tasks travel by id: any process reaching the workspace can run a planned one.
-    write_definitions(store, graph, needed, completeness.code_keys)
+    if getattr(runs, "travels_by_id", False):  # its workers run tasks from definitions
+        write_definitions(store, graph, needed, completeness.code_keys)
     results: dict[str, TaskResult] = {}
     for uid, node in graph.nodes.items():
         if uid not in needed:

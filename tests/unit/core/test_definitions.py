@@ -24,6 +24,7 @@ from tasuki.core.definitions import (
     run_one,
     write_definitions,
 )
+from tasuki.core.executors import InlineExecutor
 from tasuki.core.graph import build_graph
 from tasuki.core.records import RunRecord
 from tasuki.errors import RecordNotFoundError, TaskError
@@ -52,10 +53,16 @@ def _settings(ws):
     return Settings(workspace=ws, progress="off")
 
 
+class ById(InlineExecutor):
+    """An executor whose tasks travel by id (like dask), running them inline."""
+
+    travels_by_id = True
+
+
 def test_a_build_writes_definitions_of_the_tasks_it_runs_only(ws, store):
-    tasuki.build(TaskA(param="x"), workspace=ws, progress="off")
+    tasuki.build(TaskA(param="x"), workspace=ws, progress="off", executor=ById())
     store.remove(definition_key(TaskA(param="x").unique_id))
-    tasuki.build(TaskB(param="x"), workspace=ws, progress="off")  # TaskA is cached
+    tasuki.build(TaskB(param="x"), workspace=ws, progress="off", executor=ById())  # A cached
     written = sorted(store.list(DEFINITIONS_PREFIX))
     assert written == [definition_key(TaskB(param="x").unique_id)]
     d = read_definition(store, TaskB(param="x").unique_id)
@@ -68,6 +75,12 @@ def test_a_build_writes_definitions_of_the_tasks_it_runs_only(ws, store):
         "tests.unit.core.tasks_for_tests:TaskB",
     }
     assert d.code_key == RunRecord.read(store, d.unique_id).code_key
+
+
+def test_builds_whose_tasks_stay_here_write_no_definitions(ws, store):
+    tasuki.build(TaskB(param="x"), workspace=ws, progress="off")  # local
+    tasuki.build(TaskB(param="y"), workspace=ws, progress="off", executor="inline")
+    assert list(store.list(DEFINITIONS_PREFIX)) == []
 
 
 def test_every_parameter_type_round_trips_exactly(store):

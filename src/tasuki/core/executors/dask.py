@@ -212,6 +212,9 @@ class DaskExecutor:
         connect_timeout: Seconds to reach the scheduler before a ConfigError names it.
     """
 
+    #: The runner writes a definition of each task it plans to run: workers run them by id.
+    travels_by_id = True
+
     def __init__(self, scheduler: str | None = None, *, connect_timeout: float = 5.0) -> None:
         self.scheduler = scheduler
         self.connect_timeout = connect_timeout
