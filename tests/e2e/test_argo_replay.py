@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import tasuki
 from tasuki.argo import ExportOptions, export_workflow, load_documents, replay
 from tasuki.config import load_settings

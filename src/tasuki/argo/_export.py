@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,6 +25,7 @@ from tasuki._redact import redact
 from tasuki.argo._errors import ArgoError
 from tasuki.argo._names import check_image, dns_subdomain_problem
 from tasuki.argo._resources import k8s_resources
+from tasuki.argo._yaml import to_yaml
 
 if TYPE_CHECKING:
     from tasuki.config import Settings
@@ -270,23 +270,46 @@ def _templates(
 def _dag_tasks(
     steps: Sequence[Step], names: Mapping[tuple[str, str, bool], str], offset: int = 0
 ) -> list[dict[str, Any]]:
-    # Plain dicts in the shape of hera's DAGTask model: building 1,000 hera Task objects costs
-    # most of the second hera's one-template-per-task export takes (checked by
-    # validate_with_hera in the tests and by `tasuki argo check --hera`).
-    tasks: list[dict[str, Any]] = []
-    for i, step in enumerate(steps):
-        task: dict[str, Any] = _FlowMap(
-            {
-                "name": _step_name(offset + i),
-                "template": names[(step.image, step.resources, len(step.uids) > 1)],
-                "arguments": {"parameters": [{"name": _UID_PARAM, "value": " ".join(step.uids)}]},
-            }
+    """DAG tasks for ``steps``: plain dicts in the shape of hera's DAGTask model (building
+    1,000 hera objects is most of the second hera's one-template-per-task export takes).
+
+    Steps with the same template, the same dependencies and the same dependents (the leaves
+    of a fan-in, the branches of a fan-out) become one task with ``withItems``: Argo still
+    runs one pod per item and schedules them exactly as separate tasks, and each costs the
+    manifest its id and two bytes instead of ~90 bytes of task around the id.
+    """
+    end = offset + len(steps)
+    dependents: dict[int, list[int]] = {}
+    for i, step in enumerate(steps, offset):
+        for d in step.deps:
+            if d >= offset:
+                dependents.setdefault(d, []).append(i)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, step in enumerate(steps, offset):
+        key = (
+            names[(step.image, step.resources, len(step.uids) > 1)],
+            tuple(d for d in step.deps if d >= offset),
+            tuple(dependents.get(i, ())),
         )
-        deps = [_step_name(d) for d in step.deps if d >= offset]
+        groups.setdefault(key, []).append(i)
+    group_name = {i: _step_name(members[0]) for members in groups.values() for i in members}
+    tasks: list[dict[str, Any]] = []
+    for (template, deps, _), members in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        values = [" ".join(steps[i - offset].uids) for i in members]
+        task: dict[str, Any] = {"name": group_name[members[0]], "template": template}
         if deps:
-            task["dependencies"] = deps
+            task["dependencies"] = sorted({group_name[d] for d in deps if d < end}, key=_by_index)
+        if len(members) == 1:
+            task["arguments"] = {"parameters": [{"name": _UID_PARAM, "value": values[0]}]}
+        else:
+            task["arguments"] = {"parameters": [{"name": _UID_PARAM, "value": "{{item}}"}]}
+            task["withItems"] = values
         tasks.append(task)
     return tasks
+
+
+def _by_index(name: str) -> int:
+    return int(name[1:], 16)
 
 
 def _step_env(settings: Settings | None, options: ExportOptions) -> list[tuple[str, str]]:
@@ -429,75 +452,6 @@ def _document(
     templates, names = _templates(steps, options, env)
     doc = _skeleton(kind, name, options, templates, generate).to_dict()
     return _with_dag(doc, _dag_tasks(steps, names, offset))
-
-
-class _FlowMap(dict[str, Any]):
-    """A DAG task: written on one line (a third of the bytes of block style)."""
-
-
-_DAG_MARK = "__tasuki_dag_tasks__"
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]*")
-
-
-def _scalar(value: Any) -> str:
-    text = str(value)
-    if _PLAIN.fullmatch(text) and not text.endswith(" ") and text not in _YAML_WORDS:
-        return text
-    return json.dumps(text)  # a JSON string is a YAML double-quoted scalar
-
-
-_YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "True", "False", "Null", "NULL"}
-
-
-def _task_line(task: Mapping[str, Any]) -> str:
-    # Written by hand: PyYAML's Python representer takes ~0.3 s for 1,000 tasks; the fields
-    # are names and hex ids, so the flow mapping is simple to emit exactly.
-    parts = [f"name: {_scalar(task['name'])}", f"template: {_scalar(task['template'])}"]
-    deps = task.get("dependencies")
-    if deps:
-        parts.append("dependencies: [" + ", ".join(_scalar(d) for d in deps) + "]")
-    params = task.get("arguments", {}).get("parameters", [])
-    if params:
-        inner = ", ".join(
-            f"{{name: {_scalar(p['name'])}, value: {_scalar(p['value'])}}}" for p in params
-        )
-        parts.append(f"arguments: {{parameters: [{inner}]}}")
-    return "- {" + ", ".join(parts) + "}"
-
-
-def _document_yaml(doc: Mapping[str, Any]) -> str:
-    import yaml
-
-    spec = doc["spec"]["workflowSpec"] if doc.get("kind") == "CronWorkflow" else doc["spec"]
-    tasks: list[Any] = []
-    templates = []
-    for template in spec.get("templates", []):
-        if "dag" in template and template["dag"].get("tasks") and not tasks:
-            tasks = template["dag"]["tasks"]
-            if set(template["dag"]) != {"tasks"}:  # pragma: no cover - we write only tasks
-                raise ArgoError("a DAG with fields besides tasks cannot be written compactly")
-            template = {**template, "dag": _DAG_MARK}
-        templates.append(template)
-    if doc.get("kind") == "CronWorkflow":
-        shown = {**doc, "spec": {**doc["spec"], "workflowSpec": {**spec, "templates": templates}}}
-    else:
-        shown = {**doc, "spec": {**spec, "templates": templates}}
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text: str = yaml.dump(
-        shown, Dumper=dumper, sort_keys=False, default_flow_style=False, width=1 << 20
-    )
-    if not tasks:
-        return text
-    head, _, tail = text.partition(f"dag: {_DAG_MARK}\n")
-    indent = " " * (len(head) - len(head.rstrip(" ")))
-    body = "".join(f"{indent}  {_task_line(t)}\n" for t in tasks)
-    return f"{head}dag:\n{indent}  tasks:\n{body}{tail}"
-
-
-def to_yaml(documents: Sequence[Mapping[str, Any]]) -> str:
-    """Documents as one YAML text (``---`` between them): block style, short lists inline,
-    each DAG task on one line."""
-    return "---\n".join(_document_yaml(d) for d in documents)
 
 
 def _write_definitions(

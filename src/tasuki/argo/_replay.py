@@ -143,33 +143,40 @@ def _run_document(
     tasks = (entry.get("dag") or {}).get("tasks") or []
     for task in _order(tasks):
         template = templates[str(task["template"])]
-        params = {
-            str(p["name"]): str(p.get("value", ""))
-            for p in (task.get("arguments") or {}).get("parameters") or []
-        }
-        if "resource" in template:
-            manifest = _substitute(str(template["resource"]["manifest"]), params)
-            refs = _TEMPLATE_REF.findall(manifest)
-            if not refs or refs[0] not in parts:
+        items = task.get("withItems")
+        for item in [None] if items is None else items:
+            params = {
+                str(p["name"]): _item(str(p.get("value", "")), item)
+                for p in (task.get("arguments") or {}).get("parameters") or []
+            }
+            label = str(task["name"]) if item is None else f"{task['name']}({item})"
+            if "resource" in template:
+                manifest = _substitute(str(template["resource"]["manifest"]), params)
+                refs = _TEMPLATE_REF.findall(manifest)
+                if not refs or refs[0] not in parts:
+                    raise ReplayError(
+                        f"{name}/{label}: starts a workflow this replay cannot find",
+                        step=label,
+                    )
+                _run_document(parts[refs[0]], parts, base_env, command, on_step, result)
+                continue
+            container = template.get("container")
+            if container is None:
                 raise ReplayError(
-                    f"{name}/{task['name']}: starts a workflow this replay cannot find",
-                    step=str(task["name"]),
+                    f"{name}/{label}: template {task['template']!r} is neither a container "
+                    "nor a part; the replay runs only those",
+                    step=label,
                 )
-            _run_document(parts[refs[0]], parts, base_env, command, on_step, result)
-            continue
-        container = template.get("container")
-        if container is None:
-            raise ReplayError(
-                f"{name}/{task['name']}: template {task['template']!r} is neither a container "
-                "nor a part; the replay runs only those",
-                step=str(task["name"]),
-            )
-        step = _run_container(
-            name, str(task["name"]), template, container, params, base_env, command
-        )
-        result.steps.append(step)
-        if on_step is not None:
-            on_step(step)
+            step = _run_container(name, label, template, container, params, base_env, command)
+            result.steps.append(step)
+            if on_step is not None:
+                on_step(step)
+
+
+def _item(value: str, item: Any) -> str:
+    if item is None:
+        return value
+    return re.sub(r"\{\{\s*item\s*\}\}", lambda _: str(item), value)
 
 
 def _run_container(

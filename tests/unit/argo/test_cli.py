@@ -51,9 +51,9 @@ def test_export_then_check(cli, tmp_path: Path) -> None:
     assert container["image"] == "ghcr.io/acme/tests:2.1"
     assert {"name": "MODE", "value": "daily"} in container["env"]
     assert container["envFrom"] == [{"secretRef": {"name": "warehouse"}}]
+    tasks = doc["spec"]["templates"][1]["dag"]["tasks"]
     uids = [
-        t["arguments"]["parameters"][0]["value"]
-        for t in doc["spec"]["templates"][1]["dag"]["tasks"]
+        u for t in tasks for u in t.get("withItems") or [t["arguments"]["parameters"][0]["value"]]
     ]
     assert Sum(n=3).unique_id in uids and Leaf(i=0).unique_id in uids
     # each step's definition is in the workspace, for run-one

@@ -22,6 +22,14 @@ from tests.unit.argo.argo_tasks import BadResources, Heavy, Leaf, Sum, chain
 IMAGE = "ghcr.io/acme/recsys:1.4.2"
 
 
+def _uids(tasks) -> list[str]:
+    """The ids the DAG tasks run, one per pod (a task with withItems runs one per item)."""
+    out = []
+    for t in tasks:
+        out.extend(t.get("withItems") or [t["arguments"]["parameters"][0]["value"]])
+    return out
+
+
 def _dag(doc):
     templates = {t["name"]: t for t in spec_of(doc)["templates"]}
     return templates, templates["main"]["dag"]["tasks"]
@@ -50,11 +58,14 @@ def test_fan_in_exports_one_template_and_every_task_by_id(settings, store) -> No
         "limit": 2,
         "retryPolicy": "Always",
     }
-    uids = [t["arguments"]["parameters"][0]["value"] for t in tasks]
-    assert sorted(uids) == sorted([Leaf(i=i).unique_id for i in range(5)] + [root.unique_id])
-    last = tasks[-1]
+    # The leaves share template, dependencies and dependents: one task, one pod per item.
+    leaves, last = tasks
+    assert leaves["withItems"] == [Leaf(i=i).unique_id for i in range(5)]
+    assert leaves["arguments"] == {"parameters": [{"name": "u", "value": "{{item}}"}]}
+    assert "dependencies" not in leaves
     assert last["arguments"]["parameters"][0]["value"] == root.unique_id
-    assert sorted(last["dependencies"]) == sorted(t["name"] for t in tasks[:-1])
+    assert last["dependencies"] == [leaves["name"]]
+    assert len(export.steps) == 6
     # The YAML reads back as the same documents, and passes hera's models and our check.
     assert load_documents(export.to_yaml()) == export.documents
     validate_with_hera(export.documents)
@@ -71,9 +82,9 @@ def test_only_tasks_not_cached_are_exported(settings, store) -> None:
         root, options=ExportOptions(image=IMAGE), settings=settings, store=store
     )
     _, tasks = _dag(export.documents[0])
-    assert len(tasks) == 10
+    assert len(_uids(tasks)) == 10 == len(export.steps)
     assert export.tasks == 21 and export.cached == 11
-    assert {t["arguments"]["parameters"][0]["value"] for t in tasks} == {
+    assert set(_uids(tasks)) == {
         *(Leaf(i=i).unique_id for i in range(9)),
         root.unique_id,
     }
@@ -154,7 +165,7 @@ def test_large_graphs_split_into_a_workflow_of_workflows(settings, store) -> Non
     names = [p["metadata"]["name"] for p in parts]
     assert [t["arguments"]["parameters"][0]["value"] for t in tasks] == names
     assert tasks[-1]["dependencies"] == [t["name"] for t in tasks[:-1]]  # the root's part
-    uids = [t["arguments"]["parameters"][0]["value"] for p in parts for t in _dag(p)[1]]
+    uids = [u for p in parts for u in _uids(_dag(p)[1])]
     assert len(uids) == 61 == len(set(uids))
     check_documents(export.documents)
     validate_with_hera(export.documents)

@@ -55,5 +55,5 @@ def test_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
 
 
 def test_needs_a_python_project(tmp_path: Path) -> None:
-    with pytest.raises(ArgoError, match="no pyproject.toml"):
+    with pytest.raises(ArgoError, match=r"no pyproject\.toml"):
         write_image_files(tmp_path)

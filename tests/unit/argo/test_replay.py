@@ -87,7 +87,7 @@ def test_steps_run_in_dependency_order_with_arguments_and_env(standin) -> None:
     order = [c["argv"][-1] for c in seen]
     assert order[0] == "id-t0" and order[-1] == "id-t3" and set(order[1:3]) == {"id-t1", "id-t2"}
     assert seen[0] == {"argv": ["run-one", "id-t0"], "mode": "from-id-t0"}
-    assert [s.argv for s in result.steps][0] == ("tasuki", "run-one", "id-t0")
+    assert next(s.argv for s in result.steps) == ("tasuki", "run-one", "id-t0")
 
 
 def test_a_retryable_exit_is_retried_up_to_the_limit(standin) -> None:
