@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from pathlib import Path
@@ -42,6 +43,7 @@ class Fails(tasuki.Task):
         return Step(n=self.n)
 
     def run(self):
+        logging.getLogger(__name__).warning("about to fail on purpose")
         raise ValueError("this task always fails")
 
 

@@ -156,8 +156,20 @@ def _worker_context(settings_doc: str) -> tuple[Settings, Store]:
 
         settings = Settings(**json.loads(settings_doc))
         store = open_store(settings.workspace, redis_url=settings.redis_url)
+        _keep_log_tails()
         known = _STORES[settings_doc] = (settings, store)
     return known
+
+
+def _keep_log_tails() -> None:
+    """Keep each task's last log lines for its record and result, as the ``tasuki`` command
+    does: a worker process is tasuki's to run tasks in. The handler records nothing outside
+    a running task, and levels stay the worker's own."""
+    from tasuki.core.execute import TaskLogHandler
+
+    root = logging.getLogger()
+    if not any(isinstance(h, TaskLogHandler) for h in root.handlers):
+        root.addHandler(TaskLogHandler())
 
 
 def run_task(
