@@ -1,58 +1,256 @@
 """Runner hooks: how notifications, tracking and lineage attach to a build.
 
-A hook is any object with some of these methods; missing ones are skipped. Hooks run in the
-process that schedules the build (never inside worker processes), and an exception in a hook
-is logged, never allowed to fail the build it observes.
+A hook is any object with some of the four event methods of :class:`Hook`; missing ones are
+skipped. Every event is called with **keyword arguments only**, and always with the build's
+id (:attr:`BuildResult.build_id <tasuki.core.results.BuildResult.build_id>`, sortable by
+start time) and its workspace store. A method receives only the arguments it names, unless
+it takes ``**kwargs`` (then it receives them all), so an event can gain arguments without
+breaking the hooks already written (Hamilton's lifecycle hooks work the same way)::
+
+    class Tracker:
+        def on_task_end(self, *, build_id, result, record, **kwargs):
+            if result.status == "ran":
+                log_run(build_id, record.unique_id, record.outputs)
+
+The events, in the order a build emits them:
+
+- ``on_build_start(build_id, graph, store, settings)``: the graph is built; nothing ran yet.
+- ``on_task_end(...)`` with status ``cached`` or ``not_needed`` for every task the plan found
+  complete (or below a complete task), before any task starts.
+- ``on_task_start(build_id, task, uid, reason, store)``: once per task, when its ``run()``
+  begins in whatever process runs it (not when it is queued), whatever the executor.
+- ``on_task_end(build_id, task, uid, result, record, store, resume_command)``: once per task
+  with its final state: ``ran``, ``cached`` (also: finished meanwhile by another process),
+  ``failed``, ``upstream_failed`` (skipped), ``interrupted``. ``record`` is the task's
+  :class:`~tasuki.core.records.RunRecord` for ``ran``, ``cached`` and ``failed`` when the
+  run wrote one (a ``failed`` record holds the redacted error and the log tail), else None.
+  ``resume_command`` is the command that resumes the build, given for ``failed`` and
+  ``upstream_failed``. A task whose output is found damaged later in the build runs again
+  and gets a second ``on_task_end``: the last one is its final state.
+- ``on_build_end(build_id, result, store)``: the build finished or was interrupted.
+
+All events run in the process that schedules the build (never inside worker processes), in
+the same order whatever the executor. An exception in a hook is logged, never allowed to
+fail the build it observes. The record is read from the workspace only when some
+``on_task_end`` asks for it.
+
+Hooks written for the first form of these events (one positional argument: the graph, the
+task, the task result, the build result) keep working: a parameter named like the
+event's argument (``graph``, ``task``, ``result``) is simply passed by name, and any other
+single positional parameter gets the old value with a :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from tasuki.config import Settings
     from tasuki.core.graph import Graph
+    from tasuki.core.records import RunRecord
     from tasuki.core.results import BuildResult, TaskResult
     from tasuki.core.task import Task
+    from tasuki.storage.base import Store
 
-__all__ = ["Hook", "HookCaller"]
+__all__ = ["EVENTS", "Hook", "HookCaller"]
 
 logger = logging.getLogger(__name__)
+
+#: Each event's keyword arguments, and the argument old one-positional hooks received.
+EVENTS: dict[str, tuple[frozenset[str], str]] = {
+    "on_build_start": (frozenset({"build_id", "graph", "store", "settings"}), "graph"),
+    "on_task_start": (frozenset({"build_id", "task", "uid", "reason", "store"}), "task"),
+    "on_task_end": (
+        frozenset({"build_id", "task", "uid", "result", "record", "store", "resume_command"}),
+        "result",
+    ),
+    "on_build_end": (frozenset({"build_id", "result", "store"}), "result"),
+}
+
+#: Statuses whose ``on_task_end`` carries the command that resumes the build.
+_RESUMABLE = ("failed", "upstream_failed")
+#: Statuses whose ``on_task_end`` carries the task's run record (when there is one).
+_RECORDED = ("ran", "cached", "failed")
 
 
 @runtime_checkable
 class Hook(Protocol):
-    """The events a build emits. Implement any subset."""
+    """The events a build emits, all keyword-only. Implement any subset; take ``**kwargs``
+    so that arguments added later reach you without breaking you."""
 
-    def on_build_start(self, graph: Graph) -> None:
-        """The graph is built and about to be checked and run."""
+    def on_build_start(
+        self, *, build_id: str, graph: Graph, store: Store, settings: Settings, **kwargs: Any
+    ) -> None:
+        """The graph is built and about to be planned and run."""
 
-    def on_task_start(self, task: Task) -> None:
-        """A task was handed to a worker."""
+    def on_task_start(
+        self, *, build_id: str, task: Task, uid: str, reason: str, store: Store, **kwargs: Any
+    ) -> None:
+        """A task's ``run()`` begins (``reason``: why it runs, as the log line says)."""
 
-    def on_task_end(self, result: TaskResult) -> None:
-        """A task ran, was found cached by another process, failed, or was skipped."""
+    def on_task_end(
+        self,
+        *,
+        build_id: str,
+        task: Task,
+        uid: str,
+        result: TaskResult,
+        record: RunRecord | None,
+        store: Store,
+        resume_command: str | None,
+        **kwargs: Any,
+    ) -> None:
+        """A task reached a final state: ``result.status`` is ``ran``, ``cached``,
+        ``not_needed``, ``failed``, ``upstream_failed`` or ``interrupted``."""
 
-    def on_build_end(self, result: BuildResult) -> None:
+    def on_build_end(
+        self, *, build_id: str, result: BuildResult, store: Store, **kwargs: Any
+    ) -> None:
         """The build finished (or was interrupted); ``result`` has the summary and tree."""
 
 
-class HookCaller:
-    """Calls each hook's method if it has one, logging (not raising) hook errors."""
+@dataclass(frozen=True)
+class _Listener:
+    """One hook method and how to call it."""
 
-    def __init__(self, hooks: Sequence[Any]) -> None:
-        self._by_event: dict[str, list[Any]] = {}
-        for event in ("on_build_start", "on_task_start", "on_task_end", "on_build_end"):
-            self._by_event[event] = [getattr(h, event) for h in hooks if hasattr(h, event)]
+    method: Callable[..., Any]
+    names: frozenset[str] | None  # the keyword arguments it takes; None: all of them
+    legacy: bool  # the old one-positional form, under another parameter name
+
+    def __call__(self, event: str, args: dict[str, Any]) -> None:
+        if self.legacy:
+            self.method(args[EVENTS[event][1]])
+        elif self.names is None:
+            self.method(**args)
+        else:
+            self.method(**{k: v for k, v in args.items() if k in self.names})
+
+
+def _listener(hook: Any, event: str) -> _Listener:
+    method = getattr(hook, event)
+    known, legacy_arg = EVENTS[event]
+    try:
+        params = list(inspect.signature(method).parameters.values())
+    except (TypeError, ValueError):  # a builtin or C callable: give it everything
+        return _Listener(method, None, False)
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return _Listener(method, None, False)
+    named = frozenset(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
+    required = [p for p in params if p.default is p.empty and p.kind is not p.VAR_POSITIONAL]
+    if all(p.name in known and p.kind is not p.POSITIONAL_ONLY for p in required):
+        return _Listener(method, named & known, False)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if (len(required) == 1 and required[0] in positional) or (
+        not required and any(p.kind is p.VAR_POSITIONAL for p in params)
+    ):
+        warnings.warn(
+            f"{type(hook).__qualname__}.{event} takes one positional argument; hook events "
+            f"are keyword-only now: write `def {event}(self, *, {legacy_arg}, **kwargs)` "
+            "(see tasuki.core.hooks). The old form is called with the old argument for now.",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        return _Listener(method, None, True)
+    unknown = sorted(p.name for p in required if p.name not in known)
+    raise TypeError(
+        f"hook {hook!r}: {event} requires the argument(s) {unknown}, which the event does not "
+        f"give; it gives {sorted(known)} (keyword-only; take **kwargs for the rest)"
+    )
+
+
+class HookCaller:
+    """Calls each hook's method if it has one, logging (not raising) hook errors.
+
+    It holds what every event carries (the build id, the store) and the command that resumes
+    the build, so the runner and the schedule only say what happened.
+
+    Args:
+        hooks: The build's hook objects.
+        build_id: The build's id.
+        store: The build's workspace.
+        resume_command: The command that resumes the build, for failure events.
+
+    Raises:
+        TypeError: a hook method requires an argument its event does not give.
+    """
+
+    def __init__(
+        self,
+        hooks: Sequence[Any],
+        *,
+        build_id: str = "",
+        store: Store | None = None,
+        resume_command: str | None = None,
+    ) -> None:
+        self.build_id = build_id
+        self.store = store
+        self.resume_command = resume_command
+        self._by_event: dict[str, list[_Listener]] = {
+            event: [_listener(h, event) for h in hooks if hasattr(h, event)] for event in EVENTS
+        }
+        self._record_wanted = any(
+            lst.names is None or "record" in lst.names for lst in self._by_event["on_task_end"]
+        )
 
     def has(self, event: str) -> bool:
         """Whether any hook listens to ``event`` (lets the runner skip work)."""
         return bool(self._by_event[event])
 
-    def __call__(self, event: str, arg: Any) -> None:
-        for method in self._by_event[event]:
+    def __call__(self, event: str, **args: Any) -> None:
+        """Emit ``event`` with ``args`` plus the build id and store."""
+        listeners = self._by_event[event]
+        if not listeners:
+            return
+        args = {"build_id": self.build_id, "store": self.store, **args}
+        for listener in listeners:
             try:
-                method(arg)
+                listener(event, args)
             except Exception:
-                logger.exception("hook %r failed on %s; the build goes on", method, event)
+                logger.exception("hook %r failed on %s; the build goes on", listener.method, event)
+
+    def build_start(self, graph: Graph, settings: Settings) -> None:
+        """Emit ``on_build_start``."""
+        self("on_build_start", graph=graph, settings=settings)
+
+    def task_start(self, task: Task, uid: str, reason: str) -> None:
+        """Emit ``on_task_start``."""
+        self("on_task_start", task=task, uid=uid, reason=reason)
+
+    def task_end(self, task: Task, result: TaskResult) -> None:
+        """Emit ``on_task_end`` with the task's record when a listener takes one."""
+        if not self._by_event["on_task_end"]:
+            return
+        record = self._record(result) if self._record_wanted else None
+        resume = self.resume_command if result.status in _RESUMABLE else None
+        self(
+            "on_task_end",
+            task=task,
+            uid=result.uid,
+            result=result,
+            record=record,
+            resume_command=resume,
+        )
+
+    def build_end(self, result: BuildResult) -> None:
+        """Emit ``on_build_end``."""
+        self("on_build_end", result=result)
+
+    def _record(self, result: TaskResult) -> RunRecord | None:
+        """The record this result left: for ``ran`` and ``failed`` only one this build wrote
+        (a failure around the task, a dead worker, writes none; an older one may be there)."""
+        if result.status not in _RECORDED or self.store is None:
+            return None
+        from tasuki.core.records import RunRecord
+
+        try:
+            record = RunRecord.read(self.store, result.uid)
+        except (FileNotFoundError, ValueError):
+            return None
+        if result.status == "cached":
+            return record if record.done else None
+        return record if record.build_id == self.build_id else None

@@ -23,7 +23,7 @@ from tasuki.core.graph import Graph, build_graph
 from tasuki.core.hooks import HookCaller
 from tasuki.core.progress import Progress
 from tasuki.core.records import now_iso
-from tasuki.core.results import BuildResult, TaskResult, new_build_id
+from tasuki.core.results import BuildResult, TaskResult, new_build_id, resume_command
 from tasuki.core.schedule import Schedule
 from tasuki.core.task import Task
 from tasuki.errors import TaskFailedError
@@ -175,8 +175,10 @@ def _run_build(
     store = store or open_workspace(settings)
     started_at, t0, build_id = now_iso(), time.perf_counter(), new_build_id()
     graph = build_graph(roots)
-    call = HookCaller(hooks)
-    call("on_build_start", graph)
+    call = HookCaller(
+        hooks, build_id=build_id, store=store, resume_command=resume_command(roots, store.url)
+    )
+    call.build_start(graph, settings)
     completeness = Completeness(store, settings.on_code_change, code_keys(graph), build_id=build_id)
     forced = _rerun_targets(graph, rerun)
     needed, complete = plan(graph, completeness, forced)
@@ -195,6 +197,7 @@ def _run_build(
             schedule = Schedule(
                 graph, needed, forced, results, settings, call, progress, store, completeness
             )
+            schedule.report_planned()
             runs.run(schedule)
             schedule.close()
     except KeyboardInterrupt:
@@ -203,6 +206,7 @@ def _run_build(
             if uid not in results:
                 node = graph.nodes[uid]
                 results[uid] = TaskResult(uid, type(node.task).task_name(), "interrupted")
+                call.task_end(node.task, results[uid])
     result = BuildResult(
         graph,
         results,
@@ -214,7 +218,7 @@ def _run_build(
         build_id=build_id,
     )
     logger.info("%s", result.summary())
-    call("on_build_end", result)
+    call.build_end(result)
     if interrupted:
         raise KeyboardInterrupt
     return result

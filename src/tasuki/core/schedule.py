@@ -121,8 +121,7 @@ class Schedule:
             extra={"task": type(task).task_name(), "key": uid},
         )
         self.progress.started(uid)
-        if self.call.has("on_task_start"):
-            self.call("on_task_start", task)
+        self.call.task_start(task, uid, reason)
 
     def finish(self, result: TaskResult) -> None:
         """Take one task's final result (or a damaged upstream to repair first)."""
@@ -153,8 +152,7 @@ class Schedule:
                     if self.waiting[parent] == 0 and parent not in self.results:
                         self.ready.append(parent)
         self.progress.finished(uid, result.status)
-        if self.call.has("on_task_end"):
-            self.call("on_task_end", result)
+        self.call.task_end(task, result)
 
     def _repair(self, result: TaskResult) -> bool:
         """Rerun the task whose output ``result``'s task found damaged, then retry it."""
@@ -212,8 +210,7 @@ class Schedule:
                 )
                 self._set_result(skipped)
                 self.progress.finished(parent, "upstream_failed")
-                if self.call.has("on_task_end"):
-                    self.call("on_task_end", skipped)
+                self.call.task_end(node.task, skipped)
 
     # ------------------------------------------------------------ what executors call
 
@@ -286,6 +283,18 @@ class Schedule:
         for uid in self.needed:
             if uid not in self.results:
                 node = self.graph.nodes[uid]
-                self._set_result(
-                    TaskResult(uid, type(node.task).task_name(), "upstream_failed", note=note)
-                )
+                stopped = TaskResult(uid, type(node.task).task_name(), "upstream_failed", note=note)
+                self._set_result(stopped)
+                self.progress.finished(uid, stopped.status)
+                self.call.task_end(node.task, stopped)
+
+    def report_planned(self) -> None:
+        """Emit ``on_task_end`` for the tasks the plan settled (``cached``, ``not_needed``),
+        dependencies first, before any task starts: every executor sees the same events."""
+        if not self.call.has("on_task_end"):
+            return
+        nodes = self.graph.nodes
+        for uid in self.graph.order:
+            result = self.results.get(uid)
+            if result is not None and uid not in self.needed:
+                self.call.task_end(nodes[uid].task, result)

@@ -176,11 +176,14 @@ class Notifier(abc.ABC):
         """
         ...
 
-    def on_build_end(self, result: BuildResult) -> None:
-        """Send the build's outcome if :attr:`on` asks for it.
+    def on_build_end(self, result: BuildResult, **event: Any) -> None:
+        """Send the build's outcome if :attr:`on` asks for it (the ``on_build_end`` hook).
 
         Args:
-            result: The finished build.
+            result: The finished build (its ``build_id`` is in the message).
+            **event: The event's other arguments (``build_id``, ``store``), unused: all
+                of it is in ``result``. ``result`` stays positional-or-keyword so that
+                ``notifier.on_build_end(result)`` also sends a build's outcome by hand.
 
         Raises:
             NotificationError: every attempt failed (the hook caller logs it; the build's

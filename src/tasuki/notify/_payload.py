@@ -50,8 +50,8 @@ def webhook_payload(result: BuildResult, tree: TreeView | None = None) -> dict[s
         tree: The build's tree if already computed (``tree_from_result(result)``).
 
     Returns:
-        A JSON-ready dict: ``event``, ``ok``, ``counts``, ``failed``, ``tree``, ``summary``,
-        ``resume_command`` and more; see ``docs/notifications.md``.
+        A JSON-ready dict: ``event``, ``build_id``, ``ok``, ``counts``, ``failed``, ``tree``,
+        ``summary``, ``resume_command`` and more; see ``docs/notifications.md``.
 
     Example:
         >>> payload = webhook_payload(tasuki.run_build(task))  # doctest: +SKIP
@@ -72,6 +72,7 @@ def webhook_payload(result: BuildResult, tree: TreeView | None = None) -> dict[s
     return {
         "schema_version": SCHEMA_VERSION,
         "event": event_name(result),
+        "build_id": result.build_id,
         "ok": result.ok,
         "interrupted": result.interrupted,
         "counts": build_counts(result),

@@ -209,7 +209,12 @@ def slack_message(result: BuildResult, tree: TreeView | None = None) -> dict[str
         {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": _clip(f"tasuki · started {result.started_at}", 300)}
+                {
+                    "type": "mrkdwn",
+                    "text": _clip(
+                        f"tasuki · build {result.build_id} · started {result.started_at}", 300
+                    ),
+                }
             ],
         }
     )
