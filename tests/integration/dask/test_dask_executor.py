@@ -236,3 +236,12 @@ def test_resources_sizes_become_bytes():
 
     assert task_resources(OnGpu) == {"gpu": 1.0, "memory": 1024.0}
     assert task_resources(Step) == {}
+
+
+def test_dask_is_a_built_in_executor_name():
+    from tasuki.core.executors import get_executor
+    from tasuki.core.executors.dask import DaskExecutor
+
+    made = get_executor("dask")
+    assert isinstance(made, DaskExecutor)
+    assert made.travels_by_id

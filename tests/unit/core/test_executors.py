@@ -77,10 +77,10 @@ def test_an_unknown_name_lists_the_known_ones_and_how_to_add_one(registry, monke
         tasuki.build(TaskA(param="x"), workspace=str(tmp_path / "ws"), executor="inlin")
     message = str(info.value)
     assert "unknown executor 'inlin'" in message
-    assert "Known: inline, local." in message
+    assert "Known: dask, inline, local." in message
     assert "Did you mean 'inline'?" in message
     assert GROUP in message and "[project.entry-points" in message
-    assert info.value.known == ["inline", "local"]
+    assert info.value.known == ["dask", "inline", "local"]
     assert not (tmp_path / "ws").exists()  # refused before the workspace is touched
 
 
