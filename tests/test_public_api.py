@@ -101,3 +101,57 @@ def test_warehouse_api_is_pinned():
     ]
     for name in tasuki.warehouse.__all__:
         assert getattr(tasuki.warehouse, name) is not None, name
+
+
+def test_hook_events_are_pinned():
+    """Hook events are keyword-only; each gives exactly these arguments (add, never remove)."""
+    import inspect
+
+    expected = {
+        "on_build_start": ["build_id", "graph", "store", "settings"],
+        "on_task_start": ["build_id", "task", "uid", "reason", "store"],
+        "on_task_end": [
+            "build_id",
+            "task",
+            "uid",
+            "result",
+            "record",
+            "store",
+            "resume_command",
+        ],
+        "on_build_end": ["build_id", "result", "store"],
+    }
+    for event, names in expected.items():
+        params = list(inspect.signature(getattr(tasuki.Hook, event)).parameters.values())[1:]
+        assert [p.name for p in params if p.kind is p.KEYWORD_ONLY] == names, event
+        assert params[-1].kind is params[-1].VAR_KEYWORD, event
+        assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params), event
+
+
+def test_build_ids_and_failed_records_are_pinned():
+    import dataclasses
+
+    assert "build_id" in {f.name for f in dataclasses.fields(tasuki.BuildResult)}
+    record_fields = [f.name for f in dataclasses.fields(tasuki.RunRecord)]
+    assert record_fields == [
+        "unique_id",
+        "task",
+        "params",
+        "significant",
+        "version",
+        "requires",
+        "outputs",
+        "code_fingerprint",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "task_log",
+        "log_tail",
+        "environment",
+        "code_key",
+        "schema",
+        "build_id",
+        "error",
+    ]
+    assert isinstance(tasuki.RunRecord.done, property)
