@@ -176,7 +176,7 @@ class FsspecStore(RedisLeases):
             (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``...).
         fs: An already built fsspec file system to use instead of building one.
         lock_timeout: Default seconds a lease waits before LockTimeoutError; None waits forever.
-        redis_url: When given, leases are Redis leases instead of marker objects.
+        redis_url: When given, leases are Redis leases instead of lease objects.
         lease_ttl: Seconds a lease outlives a holder that stopped renewing it.
         max_workers: Threads ``exists_many`` and folder copies use against remote stores.
 

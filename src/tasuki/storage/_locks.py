@@ -1,19 +1,24 @@
-"""Per-key leases: a local file lock, a Redis lease, or a marker object in an object store.
+"""Per-key leases: what every lease shares, and the file-lock, Redis and marker leases.
 
 Which one a store hands out:
 
-* local workspace, no Redis: :class:`FileLease`, an ``flock`` through ``filelock`` on
-  ``<workspace>/.tasuki/locks/<key>.lock``. The kernel drops it when the holder dies.
+* local workspace, no Redis: a byte-range lock (:mod:`~tasuki.storage._range_lock`), or
+  :class:`FileLease` (``flock`` through ``filelock``) where ``fcntl`` is missing. The kernel
+  drops either when the holder dies. On a network file system (or ``lease="disk"``): lease
+  files made by exclusive create, with heartbeat and expiry (:mod:`~tasuki.storage._disk_lease`).
+* S3 workspace, no Redis: a lease object kept by conditional writes (``If-None-Match: *``
+  to acquire, ``If-Match`` to renew, take over and release; :mod:`~tasuki.storage._object_lease`).
 * any workspace with ``redis_url``: :class:`RedisLease`, ``SET NX PX`` with a random token,
   renewed by a background thread while held and released by a compare-and-delete script, so a
   holder that died frees the key after ``ttl`` seconds.
-* object store without Redis: :class:`MarkerLease`, a small JSON object created with a
-  conditional PUT (S3 ``If-None-Match: *``) and renewed with ``If-Match`` on its ETag. On
-  file systems without conditional writes (``memory://`` and most other fsspec backends) the
-  create is check-then-write: best effort only.
+* other fsspec file systems (``memory://``, SFTP...): :class:`MarkerLease`, a check-then-write
+  marker object: best effort only.
 
 Every lease is also a context manager, and raises :class:`~tasuki.errors.LockTimeoutError`
-naming the key and, when known, who holds it.
+naming the key and, when known, who holds it. Leases that expire unless renewed register
+while held in the current thread, and stores call :func:`fence` just before a write becomes
+visible, so a holder that lost its lease (it stalled past the ttl and was taken over)
+publishes nothing: :class:`LeaseLostError`.
 """
 
 from __future__ import annotations
@@ -355,14 +360,15 @@ class RedisLease(_LeaseBase):
 
 
 class MarkerLease(_LeaseBase):
-    """A lease marker object in an fsspec file system (object stores without Redis).
+    """A lease marker object in an fsspec file system without conditional writes.
 
     The marker is JSON ``{"token", "holder", "expires"}``, ``expires`` in Unix seconds, pushed
-    forward every ``ttl / 3`` seconds while held. With ``conditional=True`` (S3 through
-    s3fs: ``If-None-Match: *`` to create, ``If-Match: <etag>`` to renew or take over an expired
-    marker) two workers can never both win. Without it (memory and other file systems) the
-    create is check-then-write and two racing workers may both win: best effort. Taking over an
-    expired marker trusts the clocks of the machines to roughly agree.
+    forward every ``ttl / 3`` seconds while held. The create is check-then-write, so two
+    racing workers may both win, and taking over an expired marker trusts the clocks of the
+    machines to agree: best effort, for ``memory://`` (one process) and file systems that
+    offer nothing better. S3 workspaces get :class:`~tasuki.storage._object_lease.ObjectLease`.
+    ``conditional=True`` (s3fs's ``mode="create"`` and ``IfMatch``) is kept for callers that
+    built one by hand.
     """
 
     def __init__(
