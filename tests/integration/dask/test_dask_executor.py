@@ -255,6 +255,9 @@ def test_a_damaged_upstream_output_is_rebuilt_on_the_cluster_then_its_reader(clu
     data = bytearray(store.read_bytes(key))
     data[-2] ^= 0xFF  # same size: only the content check on load sees it
     store.write_bytes(key, bytes(data))
+    from tasuki.core.definitions import definition_key
+
+    store.remove(definition_key(Step(n=1).unique_id))  # as if built by a local build
     result = _build(Step(n=2), ws, cluster)
     assert result.ok, result.summary()
     assert result.results[Step(n=1).unique_id].status == "ran"  # reopened, had no definition
