@@ -195,6 +195,11 @@ def _not_running(node: Node, name: str, store: Store, completeness: Completeness
     if record is None:
         reason = "not needed" if completeness.verdict(node) else "complete (its table is there)"
         return Decision(uid, name, False, False, reason)
+    if not record.done:  # a failed run: what needs it is complete, so it is not asked for
+        state = "failed" if record.status == "failed" else f"ended {record.status!r}"
+        return Decision(
+            uid, name, False, False, f"not needed (its last run {state}; what needs it is complete)"
+        )
     if record.code_key != completeness.code_key(task) and completeness.on_code_change != "ignore":
         change = code_change(task, record)
         details = _code_diff(task, record, store) if "code of" in change else []

@@ -227,3 +227,34 @@ def test_show_prints_a_failed_record(ws, flag):
     out = CliRunner().invoke(app, ["show", down.unique_id[:12], "--workspace", ws])
     assert out.exit_code == 0, out.output
     assert "failed" in out.output
+
+
+class NeedsFlaky(tasuki.Task):
+    flag: str
+
+    def requires(self):
+        return Flaky(flag=self.flag)
+
+    def output(self):
+        return self.make_target("needs.pkl")
+
+    def run(self):
+        self.dump(sum(self.load().values()))
+
+
+def test_why_does_not_call_a_failed_upstream_complete_below_a_complete_task(ws, flag):
+    """A forced rerun of the upstream fails; its dependent keeps its older done record, so the
+    next build does not ask for the upstream: ``why`` says so, not "complete"."""
+    from tasuki.report.why import explain_build
+
+    flag.unlink()
+    down = NeedsFlaky(flag=str(flag))
+    tasuki.run_build(down, workspace=ws, progress="off")
+    flag.write_text("")
+    rerun = tasuki.run_build(down, workspace=ws, progress="off", rerun=["Flaky"])
+    assert rerun.results[down.requires().unique_id].status == "failed"
+    decisions = {d.uid: d for d in explain_build(down, open_store(ws)).decisions}
+    assert decisions[down.unique_id].reason.startswith("complete (made")
+    upstream = decisions[down.requires().unique_id]
+    assert not upstream.runs
+    assert upstream.reason == "not needed (its last run failed; what needs it is complete)"
