@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import logging
@@ -52,7 +53,8 @@ def _errors_exit_2(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            # A context of its own: the settings a command puts in effect end with it.
+            return contextvars.copy_context().run(fn, *args, **kwargs)
         except TasukiError as exc:
             typer.echo(f"error: {redact(exc)}", err=True)
             raise typer.Exit(2) from None
@@ -84,7 +86,19 @@ def _setup_logging(level: str) -> None:
 
 
 def _settings(config: str | None, **overrides: Any) -> Settings:
-    return load_settings(overrides, config_file=config)
+    """The command's settings, read once and in effect until the command ends.
+
+    A command is an edge: what it runs (``output()`` of a ``QueryTask`` naming a warehouse,
+    say) finds these settings through :func:`tasuki.config.active_settings` instead of
+    reading the files again, for ``tree``, ``why`` and ``verify`` as for ``run``.
+    """
+    from tasuki.config import _IN_EFFECT
+
+    settings = load_settings(overrides, config_file=config)
+    # Each command runs in a copy of the caller's context (see _errors_exit_2), so this
+    # ends with the command and never leaks into a program that invoked the CLI in-process.
+    _IN_EFFECT.set(settings)
+    return settings
 
 
 def open_workspace(settings: Settings) -> Store:
