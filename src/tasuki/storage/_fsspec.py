@@ -32,7 +32,7 @@ from tasuki.storage._keys import (
     temp_name,
 )
 from tasuki.storage._locks import DEFAULT_TTL, MarkerLease, RedisLeases, fence
-from tasuki.storage._object_lease import ObjectLease, S3Ops
+from tasuki.storage._object_lease import GcsOps, ObjectLease, S3Ops
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "memory", "az", "abfs", "abfss", "adl"})
 """Protocols where one PUT publishes a whole object atomically."""
 
-_CONDITIONAL_WRITES = frozenset({"s3", "s3a"})
+_CONDITIONAL_WRITES: dict[str, Any] = {"s3": S3Ops, "s3a": S3Ops, "gs": GcsOps, "gcs": GcsOps}
 """Protocols whose leases are :class:`ObjectLease` objects kept by conditional writes."""
 _IN_PROCESS = frozenset({"memory"})
 # s3fs and gcsfs cache directory listings; another worker's writes would then stay invisible
@@ -480,18 +480,19 @@ class FsspecStore(RedisLeases):
     def lease(self, key: str) -> Lease:
         """A lease on ``key``: Redis if configured, else an object under ``.tasuki/locks``.
 
-        On S3 the lease object is kept by conditional writes (:class:`ObjectLease`: exactly
-        once across hosts, two requests per uncontended task); elsewhere it is a best-effort
-        marker (:class:`MarkerLease`).
+        On S3 and GCS the lease object is kept by conditional writes (:class:`ObjectLease`:
+        exactly once across hosts, two requests per uncontended task); elsewhere it is a
+        best-effort marker (:class:`MarkerLease`).
         """
         check_key(key)
         shared = self._redis_lease(key)
         if shared is not None:
             return shared
         path = f"{self._prefix}{LOCKS_DIR}/{key}.lock"
-        if self.protocol in _CONDITIONAL_WRITES:
+        ops = _CONDITIONAL_WRITES.get(self.protocol)
+        if ops is not None:
             return ObjectLease(
-                S3Ops(self.fs),
+                ops(self.fs),
                 path,
                 key=key,
                 url=self.url,
