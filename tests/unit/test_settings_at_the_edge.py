@@ -129,13 +129,6 @@ class _Rows(tasuki.Task):
         self.dump(pa.table({"x": list(range(self.n))}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="on a remote workspace completeness is checked in a thread pool (core/execute.py "
-    "Completeness.verdicts) whose threads do not carry the build's context, so a "
-    "WriteTableTask's output() resolves its warehouse name with a second read; fixed when "
-    "those threads run under contextvars.copy_context()",
-)
 def test_remote_workspace_checks_read_no_settings_either(reads: list[str], dwh: str) -> None:
     from tasuki.warehouse import WriteTableTask
 

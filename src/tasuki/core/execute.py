@@ -177,8 +177,12 @@ class Completeness:
         for node in nodes:  # compute outside the threads (fills self.code_keys)
             self.code_key(node.task)
         workers = min(16, len(nodes))
+        # Each check runs in a copy of this thread's context: output() may ask for the
+        # build's settings (tasuki.config.active_settings), which pool threads lack. One
+        # copy per node, made here: a context can be entered by one thread at a time.
+        contexts = [contextvars.copy_context() for _ in nodes]
         with ThreadPoolExecutor(workers, thread_name_prefix="tasuki-check") as pool:
-            return list(pool.map(self.verdict, nodes))
+            return list(pool.map(lambda c, n: c.run(self.verdict, n), contexts, nodes))
 
 
 def code_change(task: Task, record: RunRecord) -> str:
