@@ -123,3 +123,25 @@ class TakesTask(tasuki.Task):
 
     def run(self):
         self.dump([x * self.factor for x in self.load()])
+
+
+class Nap(tasuki.Task):
+    """Sleeps a little and says which process ran it."""
+
+    i: int
+
+    def run(self):
+        import time
+
+        time.sleep(0.3)
+        self.dump(os.getpid())
+
+
+class Fan(tasuki.Task):
+    n: int
+
+    def requires(self):
+        return [Nap(i=i) for i in range(self.n)]
+
+    def run(self):
+        self.dump(sorted(set(self.load())))

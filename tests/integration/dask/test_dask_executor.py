@@ -263,3 +263,38 @@ def test_a_damaged_upstream_output_is_rebuilt_on_the_cluster_then_its_reader(clu
     assert result.results[Step(n=1).unique_id].status == "ran"  # reopened, had no definition
     assert result.results[Step(n=2).unique_id].status == "ran"
     assert tasuki.load(Step(n=2), workspace=ws) == [0, 1, 2]
+
+
+def test_independent_tasks_run_on_both_workers(cluster, tmp_path):
+    from tests.integration.dask.tasks import Fan
+
+    ws = str(tmp_path / "ws")
+    assert _build(Fan(n=6), ws, cluster).ok
+    assert len(tasuki.load(Fan(n=6), workspace=ws)) == 2  # two worker processes
+
+
+def test_a_class_a_worker_cannot_import_fails_the_task_naming_it(tmp_path):
+    import dataclasses
+    import json
+
+    from tasuki.config import Settings
+    from tasuki.core.code import code_keys
+    from tasuki.core.definitions import definition_key, read_definition, write_definitions
+    from tasuki.core.executors.dask import run_task
+    from tasuki.core.graph import build_graph
+
+    ws = str(tmp_path / "ws")
+    store = open_store(ws)
+    graph = build_graph([Step(n=0)])
+    write_definitions(store, graph, list(graph.order), code_keys(graph))
+    uid = Step(n=0).unique_id
+    d = read_definition(store, uid)
+    gone = dataclasses.replace(
+        d, task="nowhere_pkg.mod:Gone", classes={"nowhere_pkg.mod:Gone": "x"}
+    )
+    store.write_bytes(definition_key(uid), gone.to_bytes())
+    doc = json.dumps(Settings(workspace=ws).model_dump(mode="json"))
+    result = run_task(doc, uid, "nowhere_pkg.mod:Gone", False, "topic")
+    assert result.status == "failed"
+    assert result.error.type == "TaskNotFoundError"
+    assert "nowhere_pkg.mod" in result.error.message
