@@ -241,8 +241,10 @@ class HookCaller:
         self("on_build_end", result=result)
 
     def _record(self, result: TaskResult) -> RunRecord | None:
-        """The record this result left: for ``ran`` and ``failed`` only one this build wrote
-        (a failure around the task, a dead worker, writes none; an older one may be there)."""
+        """The record this result left, or None: a failure around the task or a dead worker
+        writes none, and an older record may be there instead. So for ``ran`` and ``failed``
+        the record must say the same status and carry this build's id, or none at all (a
+        process that ran the task by id without knowing the build, ``tasuki run-one``)."""
         if result.status not in _RECORDED or self.store is None:
             return None
         from tasuki.core.records import RunRecord
@@ -251,6 +253,11 @@ class HookCaller:
             record = RunRecord.read(self.store, result.uid)
         except (FileNotFoundError, ValueError):
             return None
-        if result.status == "cached":
-            return record if record.done else None
-        return record if record.build_id == self.build_id else None
+        if result.status in ("cached", "ran"):
+            if not record.done:
+                return None
+        elif record.status != "failed":
+            return None
+        if result.status == "cached" or record.build_id in (None, self.build_id):
+            return record
+        return None

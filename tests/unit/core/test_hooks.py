@@ -285,3 +285,38 @@ def test_the_caller_emits_nothing_without_listeners():
     call = HookCaller([], build_id="b")
     assert not any(call.has(event) for event in EVENTS)
     call("on_build_end", result=None)  # nothing to call: no error
+
+
+def test_a_record_is_given_only_when_it_is_the_one_this_result_left(ws):
+    """A failure with no record of its own (a dead worker) must not get an older record."""
+    from tasuki.core.results import ErrorInfo, TaskResult
+    from tasuki.storage import open_store
+
+    result = tasuki.run_build(Fresh(i=10), workspace=ws, progress="off")
+    store = open_store(ws)
+    uid = Fresh(i=10).unique_id
+    got: list[Any] = []
+
+    class Takes:
+        def on_task_end(self, *, record, **kw):
+            got.append(record)
+
+    def end(status: str, build_id: str) -> Any:
+        got.clear()
+        call = HookCaller([Takes()], build_id=build_id, store=store)
+        error = ErrorInfo("WorkerDiedError", "died", "") if status == "failed" else None
+        call.task_end(Fresh(i=10), TaskResult(uid, "x", status, error=error))
+        return got[0]
+
+    assert end("ran", result.build_id).build_id == result.build_id
+    assert end("cached", "another build").done
+    assert end("ran", "another build") is None  # an older run's record
+    assert end("failed", result.build_id) is None  # a done record is not this failure's
+    record = RunRecord.read(store, uid)
+    record.build_id = None  # written by `tasuki run-one`, which knows no build
+    record.write(store)
+    assert end("ran", "any build") is not None
+    record.status = "failed"
+    record.write(store)
+    assert end("failed", "any build").status == "failed"
+    assert end("ran", "any build") is None
