@@ -117,3 +117,23 @@ def test_a_broken_workflow_is_refused_before_running(standin) -> None:
     with pytest.raises(WorkflowCheckError, match="cycle"):
         replay(docs, env=env, command=command)
     assert calls() == []
+
+
+def test_a_workflow_of_workflows_replays_every_part_in_order(standin) -> None:
+    from tasuki.argo import ExportOptions, Step, compile_steps
+
+    env, command, _codes, calls = standin
+    # a fan-in of 40 leaves and a chain of 10 after it, cut into parts of a few KB
+    leaves = [Step((f"{i:064x}",), "x:1", "{}", ()) for i in range(40)]
+    join = Step(("a" * 64,), "x:1", "{}", tuple(range(40)))
+    chain = [Step((f"b{i:063x}",), "x:1", "{}", (40 + i,)) for i in range(10)]
+    steps = [*leaves, join, *chain]
+    docs = compile_steps(steps, ExportOptions(image="x:1", max_manifest_bytes=2_000))
+    assert len(docs) > 3 and docs[-1]["kind"] == "Workflow"
+    result = replay(docs, env=env, command=command)
+    order = [c["argv"][-1] for c in calls()]
+    assert sorted(order) == sorted(s.uids[0] for s in steps) and result.launched == 51
+    position = {uid: i for i, uid in enumerate(order)}
+    for step in steps:
+        for dep in step.deps:
+            assert position[steps[dep].uids[0]] < position[step.uids[0]]

@@ -111,3 +111,39 @@ def test_a_wrong_token_and_an_unreachable_server(server: _Server) -> None:
         submit(_docs(), ArgoSettings(server="http://127.0.0.1:9", token=TOKEN, timeout=2))
     with pytest.raises(ArgoError, match="ARGO_SERVER"):
         submit(_docs(), ArgoSettings.resolve(environ={}))
+
+
+def test_submit_command_reads_the_token_from_the_environment(
+    server: _Server, tmp_path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from tasuki.argo import to_yaml
+    from tasuki.cli import app
+
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(
+        to_yaml(
+            [
+                {
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Workflow",
+                    "metadata": {"generateName": "tasuki-"},
+                    "spec": {
+                        "entrypoint": "main",
+                        "templates": [{"name": "main", "dag": {"tasks": []}}],
+                    },
+                }
+            ]
+        )
+    )
+    monkeypatch.setenv("ARGO_TOKEN", TOKEN)
+    result = CliRunner().invoke(
+        app, ["argo", "submit", str(wf), "--server", server.url, "--namespace", "ml"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Workflow tasuki-x7k2p" in result.output
+    assert server.posts[0][0] == "/api/v1/workflows/ml"
+    server.refuse_with = f"echo {TOKEN}"
+    result = CliRunner().invoke(app, ["argo", "submit", str(wf), "--server", server.url])
+    assert result.exit_code == 2 and TOKEN not in result.output and "echo ***" in result.output
