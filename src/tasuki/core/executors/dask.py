@@ -218,6 +218,13 @@ def run_task(
 class DaskExecutor:
     """Runs the tasks of a build on a Dask cluster (``--executor dask``; see the module doc).
 
+    Unlike executors that take ready tasks one batch at a time, it submits every task the
+    schedule must run at once, in dependency order, each with its upstream futures as
+    dependencies: Dask then starts each task as soon as its inputs exist, with no round trip
+    through this process per task. Results are still reported through
+    ``schedule.started`` / ``schedule.finish`` here, and what the schedule hands out again
+    (a task reopened to repair a damaged output, its reader retried) is submitted anew.
+
     Args:
         scheduler: Address of a running scheduler (``tcp://host:8786``); default: the
             ``dask_scheduler`` setting; when neither is set, a ``LocalCluster`` is started.
