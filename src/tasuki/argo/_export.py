@@ -140,14 +140,21 @@ class Export:
     steps: list[Step]
     tasks: int
     cached: int
+    _texts: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def _text_of_each(self) -> list[str]:
+        # Written once: the documents are not meant to change after the export.
+        if self._texts is None:
+            self._texts = [to_yaml([d]) for d in self.documents]
+        return self._texts
 
     def to_yaml(self) -> str:
         """All documents as one multi-document YAML text."""
-        return to_yaml(self.documents)
+        return "---\n".join(self._text_of_each())
 
     def sizes(self) -> list[int]:
         """Bytes of each document's YAML."""
-        return [len(to_yaml([d]).encode()) for d in self.documents]
+        return [len(t.encode()) for t in self._text_of_each()]
 
 
 def _component(task_cls: type) -> str:
