@@ -376,15 +376,28 @@ def _with_dag(doc: dict[str, Any], tasks: list[dict[str, Any]]) -> dict[str, Any
     return doc
 
 
+def _require_hera() -> None:
+    try:
+        import hera.workflows  # noqa: F401
+        import yaml  # noqa: F401
+    except ImportError as exc:
+        raise ArgoError(
+            f"the Argo export needs hera and PyYAML ({exc.name} is missing): "
+            "pip install 'tasuki[argo]'",
+            missing=exc.name,
+        ) from None
+
+
 def compile_steps(
     steps: Sequence[Step], options: ExportOptions, settings: Settings | None = None
 ) -> list[dict[str, Any]]:
     """Manifests running ``steps``: one document, or parts plus a parent when too large.
 
     Raises:
-        ArgoError: bad options, or credentials in the workspace URL.
+        ArgoError: bad options, credentials in the workspace URL, or hera not installed.
     """
     options.check()
+    _require_hera()
     env = _step_env(settings, options)
     one = _document(steps, options, env, options.kind, options.name, 0, generate=True)
     size = len(to_yaml([one]).encode())

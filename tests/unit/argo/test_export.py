@@ -194,3 +194,13 @@ def test_credentials_in_the_workspace_url_are_not_written(settings, store) -> No
     docs = compile_steps([], ExportOptions(image=IMAGE, secrets=("warehouse-creds",)), settings)
     run = [t for t in spec_of(docs[0])["templates"] if "container" in t]
     assert run == []  # no steps, no container template
+
+
+def test_without_hera_the_error_says_what_to_install(monkeypatch) -> None:
+    import sys
+
+    from tasuki.argo import compile_steps
+
+    monkeypatch.setitem(sys.modules, "hera.workflows", None)
+    with pytest.raises(ArgoError, match=r"pip install 'tasuki\[argo\]'"):
+        compile_steps([], ExportOptions(image=IMAGE))
