@@ -111,6 +111,7 @@ def test_each_component_has_its_image_and_resources_their_template(settings, sto
         "requests": {"cpu": "2", "memory": "8Gi"},
         "limits": {"memory": "8Gi", "nvidia.com/gpu": "1"},
     }
+    validate_with_hera(export.documents)
     annotation = json.loads(export.documents[0]["metadata"]["annotations"]["tasuki.dev/images"])
     assert annotation == {"*": IMAGE, "tests": "ghcr.io/acme/tests:2.0.0"}
 
@@ -192,6 +193,7 @@ def test_credentials_in_the_workspace_url_are_not_written(settings, store) -> No
         compile_steps([], ExportOptions(image=IMAGE), secret)
     assert "hunter2" not in str(info.value)
     docs = compile_steps([], ExportOptions(image=IMAGE, secrets=("warehouse-creds",)), settings)
+    validate_with_hera(docs)
     run = [t for t in spec_of(docs[0])["templates"] if "container" in t]
     assert run == []  # no steps, no container template
 
