@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki.core._identity import UID, flatten
+from tasuki.core._identity import UID, _uid, flatten
 from tasuki.core.code import code_fingerprint, combine_code_key
 from tasuki.core.execute import Completeness, execute
 from tasuki.core.fingerprint import encode
@@ -74,6 +74,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFINITIONS_PREFIX = ".tasuki/definitions"
+_UNSET: Any = object()
 SCHEMA = "tasuki-definition/1"
 
 
@@ -357,11 +358,18 @@ def rebuild_task(store: Store, definition: Definition) -> Task:
         RecordNotFoundError: a task-valued parameter has neither definition nor record.
         TaskError: the rebuilt task's id differs from the definition's.
     """
+    return _rebuild(store, definition)[0]
+
+
+def _rebuild(store: Store, definition: Definition) -> tuple[Task, Any]:
+    """:func:`rebuild_task`, and the structure the task's ``requires()`` returned, its
+    tasks carrying the ids the definition lists (``_UNSET`` when it was not asked)."""
     from tasuki.core.loading import task_from_record
     from tasuki.core.params import coerce
 
     defs: dict[str, Definition] = {definition.unique_id: definition}
     built: dict[str, Task] = {}
+    requires: Any = _UNSET
     stack = [definition.unique_id]
     while stack:
         uid = stack[-1]
@@ -387,11 +395,15 @@ def rebuild_task(store: Store, definition: Definition) -> Task:
             continue
         stack.pop()
         if uid not in built:
-            built[uid] = _build_one(d, built, coerce)
-    return built[definition.unique_id]
+            built[uid], structure = _build_one(d, built, coerce)
+            if uid == definition.unique_id:
+                requires = structure
+    return built[definition.unique_id], requires
 
 
-def _build_one(d: Definition, built: dict[str, Task], coerce: Callable[..., Any]) -> Task:
+def _build_one(
+    d: Definition, built: dict[str, Task], coerce: Callable[..., Any]
+) -> tuple[Task, Any]:
     cls = import_task(d.task)
     specs = cls.param_specs()
     params = {}
@@ -406,8 +418,12 @@ def _build_one(d: Definition, built: dict[str, Task], coerce: Callable[..., Any]
         value = _decode(raw, built.__getitem__)
         params[name] = coerce(value, specs[name].annotation, task=d.task, name=name)
     task = cls(**params)
-    if d.requires:
-        _seed_upstream_ids(task, d)
+    requires: Any = _UNSET
+    if d.code_key is not None:  # a task of the planned graph: its requirements are listed
+        requires = _seeded_requires(task, d)
+        # The id from the listed upstream ids: computing theirs would walk everything
+        # upstream, for every task (quadratic along a chain).
+        task.__dict__[UID] = _uid(task, type(task)._info(), requires)
     if task.unique_id != d.unique_id:
         raise TaskError(
             f"rebuilt {task!r} from its definition but got id {task.unique_id[:12]}, not "
@@ -415,13 +431,13 @@ def _build_one(d: Definition, built: dict[str, Task], coerce: Callable[..., Any]
             "the build was planned",
             uid=d.unique_id,
         )
-    return task
+    return task, requires
 
 
-def _seed_upstream_ids(task: Task, d: Definition) -> None:
-    """Give the values ``task.requires()`` returns the ids the definition lists (so the
-    task's id is computed from them without walking everything upstream)."""
-    deps = flatten(task.requires())
+def _seeded_requires(task: Task, d: Definition) -> Any:
+    """What ``task.requires()`` returns, its tasks given the ids the definition lists."""
+    structure = task.requires()
+    deps = flatten(structure)
     names = [type(t).task_name() for t in deps]
     planned = [r["task"] for r in d.requires]
     if names != planned:
@@ -432,6 +448,7 @@ def _seed_upstream_ids(task: Task, d: Definition) -> None:
         )
     for dep, entry in zip(deps, d.requires, strict=True):
         dep.__dict__.setdefault(UID, entry["id"])
+    return structure
 
 
 # --------------------------------------------------------------------------- running
@@ -470,8 +487,9 @@ def run_one(
     """
     definition = read_definition(store, unique_id)
     check_code(definition)
-    task = rebuild_task(store, definition)
-    requires = task.requires()
+    task, requires = _rebuild(store, definition)
+    if requires is _UNSET:
+        requires = task.requires()
     deps = flatten(requires)
     keys = {r["id"]: r["code_key"] for r in definition.requires if r.get("code_key")}
     own_key = definition.code_key or combine_code_key(

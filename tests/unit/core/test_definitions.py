@@ -246,3 +246,28 @@ def test_cli_run_one_exit_codes_for_failures(ws, store, monkeypatch, tmp_path):
     out = runner.invoke(app, ["run-one", broken.unique_id])
     assert out.exit_code == 1, out.output
     assert "boom on purpose" in out.output
+
+
+REQUIRES_CALLS: list[int] = []
+
+
+class Chained(tasuki.Task):
+    n: int
+
+    def requires(self):
+        REQUIRES_CALLS.append(self.n)
+        return Chained(n=self.n - 1) if self.n > 0 else None
+
+    def run(self):
+        self.dump(self.n)
+
+
+def test_run_one_takes_upstream_ids_from_the_definition_not_a_walk(ws, store):
+    _plan(store, Chained(n=60))
+    for n in range(61):
+        run_one(Chained(n=n).unique_id, store=store, settings=_settings(ws))
+    top = Chained(n=60).unique_id
+    REQUIRES_CALLS.clear()
+    run_one(top, store=store, settings=_settings(ws), forced=True)
+    # The task's own requires() once (and its upstream's ids seeded): not 60 levels deep.
+    assert len(REQUIRES_CALLS) <= 2, REQUIRES_CALLS
