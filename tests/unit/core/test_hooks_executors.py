@@ -15,9 +15,7 @@ from tasuki.core.records import RunRecord
 from tasuki.notify import webhook_payload
 from tasuki.storage import open_store
 
-from .test_hooks import Base, Mid, Recorder, Root
-
-EXECUTORS = ["inline", "local"]
+from .test_hooks import Bad, Base, Mid, Recorder, Root
 
 
 class RecordingProgress(Progress):
@@ -50,6 +48,10 @@ def _run(tmp_path: Path, executor: str, monkeypatch: pytest.MonkeyPatch) -> dict
         if "uid" in kw:
             status = kw["result"].status if "result" in kw else "start"
             per_task.setdefault(kw["uid"], []).append((name, status))
+    recorded = {
+        (kw["uid"], kw["result"].status, kw["record"].status if kw["record"] else None)
+        for kw in hook.of("on_task_end")
+    }
     store = open_store(ws)
     records = {}
     for uid in result.graph.nodes:
@@ -64,6 +66,7 @@ def _run(tmp_path: Path, executor: str, monkeypatch: pytest.MonkeyPatch) -> dict
     return {
         "events": {(name, uid, s) for uid, seq in per_task.items() for name, s in seq},
         "per_task": per_task,
+        "recorded": recorded,
         "build": [name for name, kw in hook.events if "uid" not in kw],
         "progress": sorted(progress),
         "summary": result.summary().replace(ws, "WS").splitlines()[2:],  # after the timing
@@ -72,9 +75,11 @@ def _run(tmp_path: Path, executor: str, monkeypatch: pytest.MonkeyPatch) -> dict
     }
 
 
-def test_every_executor_reports_the_same_events(tmp_path, monkeypatch):
-    seen = {executor: _run(tmp_path, executor, monkeypatch) for executor in EXECUTORS}
-    inline, local = seen["inline"], seen["local"]
+@pytest.mark.parametrize("other", ["local", pytest.param("dask", marks=pytest.mark.slow)])
+def test_every_executor_reports_the_same_events(tmp_path, monkeypatch, other):
+    if other == "dask":
+        pytest.importorskip("distributed")  # a LocalCluster of two worker processes (~10 s)
+    inline = _run(tmp_path, "inline", monkeypatch)
     assert ("on_task_end", Mid().unique_id, "cached") in inline["events"]
     assert ("on_task_end", Base().unique_id, "not_needed") in inline["events"]
     assert ("on_task_start", Root().unique_id, "start") not in inline["events"]
@@ -86,9 +91,13 @@ def test_every_executor_reports_the_same_events(tmp_path, monkeypatch):
         "failed",
         "upstream_failed",
     }
-    for key in ("events", "per_task", "build", "progress", "summary", "records", "payload"):
-        assert local[key] == inline[key], key
     assert inline["build"] == ["on_build_start", "on_build_end"]
     assert inline["records"][Mid().unique_id] == "done"
     assert inline["records"][Root().unique_id] is None
     assert "failed" in inline["records"].values()
+    assert (Bad().unique_id, "failed", "failed") in inline["recorded"]
+    assert (Mid().unique_id, "cached", "done") in inline["recorded"]
+    seen = _run(tmp_path, other, monkeypatch)
+    keys = ("events", "per_task", "recorded", "build", "progress", "summary", "records", "payload")
+    for key in keys:
+        assert seen[key] == inline[key], key
