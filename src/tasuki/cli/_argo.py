@@ -108,6 +108,13 @@ def register(app: typer.Typer) -> None:
         store = open_ws(settings)
         value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
         export = export_workflow(value, options=options, settings=settings, store=store)
+        if not export.steps:
+            # Argo refuses a DAG without tasks; an empty workflow would only fail on submit.
+            typer.echo(
+                f"nothing to run: all {export.tasks} task(s) are cached; {output} not written",
+                err=True,
+            )
+            return
         text = export.to_yaml()
         Path(output).write_text(text, encoding="utf-8")
         sizes = ", ".join(f"{s / 1000:.1f} KB" for s in export.sizes())

@@ -64,6 +64,30 @@ def test_export_then_check(cli, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "no problems found" in result.output
 
 
+def test_export_of_a_cached_build_writes_nothing(cli, tmp_path: Path) -> None:
+    import tasuki
+
+    ws = str(tmp_path / "ws")
+    tasuki.build(Leaf(i=7), workspace=ws, executor="inline")
+    out = tmp_path / "wf.yaml"
+    result = cli(
+        "argo",
+        "export",
+        "tests.unit.argo.argo_tasks:Leaf",
+        "--i",
+        "7",
+        "--image",
+        "x:1",
+        "-o",
+        str(out),
+        "-w",
+        ws,
+    )
+    assert result.exit_code == 0
+    assert "nothing to run: all 1 task(s) are cached" in result.output
+    assert not out.exists()
+
+
 def test_bad_input_exits_2_with_the_reason(cli, tmp_path: Path) -> None:
     out = str(tmp_path / "wf.yaml")
     result = cli("argo", "export", TASK, "--image", "Bad Image!", "-o", out)
