@@ -355,9 +355,11 @@ class ObjectLease(_LeaseBase):
         self._first_seen.clear()
         deadline = None if chosen is None else self._monotonic() + chosen
         pause = _POLL_FIRST
+        holder: str | None = None
         while True:
             sent = self._monotonic()
-            version = self.ops.create(self.path, self._body())
+            # While a live holder is known, a poll is one read; a create only when it is gone.
+            version = None if holder is not None else self.ops.create(self.path, self._body())
             if version is None:
                 version, holder = self._contend(sent)
             if version is not None:

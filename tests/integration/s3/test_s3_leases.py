@@ -231,3 +231,17 @@ def test_uncontended_lease_costs_two_round_trips(s3_store: FsspecStore) -> None:
         lease.acquire(timeout=5)
         lease.release()
     assert sent == ["PutObject", "DeleteObject"] * 5
+
+
+def test_a_waiting_poll_is_one_read(s3_store: FsspecStore) -> None:
+    holder = make_lease(s3_store)
+    holder.acquire(timeout=5)
+    try:
+        sent = count_requests(s3_store)
+        with pytest.raises(LockTimeoutError):
+            make_lease(s3_store).acquire(timeout=1.5)
+        # One failed conditional create, then reads only until the holder lets go.
+        assert sent[:2] == ["PutObject", "GetObject"] and len(sent) > 3, sent
+        assert set(sent[2:]) == {"GetObject"}, sent
+    finally:
+        holder.release()
