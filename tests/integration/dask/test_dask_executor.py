@@ -266,8 +266,12 @@ def test_a_damaged_upstream_output_is_rebuilt_on_the_cluster_then_its_reader(clu
 
 
 def test_independent_tasks_run_on_both_workers(cluster, tmp_path):
+    from distributed import Client
+
     from tests.integration.dask.tasks import Fan
 
+    with Client(cluster, set_as_default=False) as client:  # the SIGKILL test's restart
+        client.wait_for_workers(2, timeout=60)
     ws = str(tmp_path / "ws")
     assert _build(Fan(n=6), ws, cluster).ok
     assert len(tasuki.load(Fan(n=6), workspace=ws)) == 2  # two worker processes
