@@ -66,6 +66,9 @@ def test_chain_runs_on_the_workers_and_a_second_build_submits_nothing(cluster, t
     assert again.counts()["cached"] == 1
     assert "ran" not in again.counts()
     assert len(log.read_text().splitlines()) == 6
+    longer = _build(Step(n=8, log=str(log)), ws, cluster)  # 6 of 9 cached: 3 submitted
+    assert longer.counts()["ran"] == 3
+    assert len(log.read_text().splitlines()) == 9
 
 
 def test_same_outputs_and_ids_as_the_local_executor(cluster, tmp_path):
