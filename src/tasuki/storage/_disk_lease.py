@@ -23,9 +23,10 @@ same JSON as an object-store lease (token, host, pid, acquired, heartbeat, ttl):
   the very file it judged, puts back with ``link`` anything else it caught by mistake, and then
   competes for a fresh exclusive create like anyone else. A holder past its own ttl never
   renames or removes its file, so the file a claimant judged cannot be swapped under it;
-* **fencing**: before a store publishes an output it reads the file back (~20 µs) and
-  refuses when the token is no longer ours, or when the holder's own monotonic clock says it
-  has not renewed for a ttl.
+* **fencing**: the holder keeps its file open, so its inode cannot be reused; before a store
+  publishes an output one ``stat`` checks that the file at the lease's name is still that
+  inode, and the publish is refused when it is not, or when the holder's own monotonic clock
+  says it has not renewed for a ttl.
 
 A corrupt lease file (empty, truncated, garbage: none of ours, since ours appear whole) is
 judged by the same rules with the store's ttl: expired once
@@ -151,11 +152,17 @@ class DiskLease(_LeaseBase):
         self._lost: str | None = None
         self._guard = threading.Lock()
         self._first_seen: dict[_Identity, float] = {}
+        self._fd: int | None = None  # our lease file, open while held
+        self._inode = (0, 0)
 
     def _create(self) -> bool:
         """Exclusive create *with* its content: write a private file, then ``link`` it to the
         lease name, which fails if the name exists (atomic on local disks, NFS and SMB alike),
-        so nobody ever reads a half-written lease of ours."""
+        so nobody ever reads a half-written lease of ours.
+
+        The file stays open while held: its inode cannot be reused meanwhile, so "the file at
+        the lease's name has our inode" is a one-``stat`` proof that the lease is still ours.
+        """
         body = lease_body(self._token, self.ttl, self._acquired, self._clock)
         mine = f"{self.path}.new-{self._token}"
         try:
@@ -165,15 +172,25 @@ class DiskLease(_LeaseBase):
             fd = os.open(mine, _CREATE, 0o644)
         try:
             os.write(fd, body)
-        finally:
-            os.close(fd)
-        try:
             os.link(mine, self.path)
         except FileExistsError:
-            return False
-        finally:
+            os.close(fd)
             os.unlink(mine)
+            return False
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(mine)
+            raise
+        os.unlink(mine)
+        st = os.fstat(fd)
+        self._fd, self._inode = fd, (st.st_dev, st.st_ino)
         return True
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def expired(self, ident: _Identity, ttl: float) -> bool:
         """Unchanged for ``ttl`` by our monotonic clock, or untouched for ``ttl`` plus the
@@ -240,11 +257,11 @@ class DiskLease(_LeaseBase):
         except FileNotFoundError:
             return False
         try:
+            st = os.stat(grave)
             if ident is not None:
-                ours = _identity(os.stat(grave)) == ident
+                ours = _identity(st) == ident
             else:
-                body = parse_lease(_read(grave))
-                ours = body is not None and body["token"] == self._token
+                ours = (st.st_dev, st.st_ino) == self._inode
             if not ours:  # a fresh lease made after our judgement: give it back
                 with contextlib.suppress(FileExistsError):
                     os.link(grave, self.path)
@@ -281,10 +298,10 @@ class DiskLease(_LeaseBase):
 
     def _still_ours(self) -> bool:
         try:
-            body = parse_lease(_read(self.path))
+            st = os.stat(self.path)
         except FileNotFoundError:
             return False
-        return body is not None and body["token"] == self._token
+        return (st.st_dev, st.st_ino) == self._inode
 
     def _renew(self) -> bool:
         with self._guard:
@@ -338,6 +355,7 @@ class DiskLease(_LeaseBase):
             # file to it. Within it nobody can have judged it expired: what we rename is ours.
             if self._lost is None and self._monotonic() - self._confirmed < self.ttl:
                 self._bury(None)
+            self._close()
 
     def describe_lock(self) -> str:
         """The lease file."""

@@ -45,10 +45,12 @@ def make_lease(
 
 
 def put_lease(path: str, token: str = "t0", ttl: float = 60.0) -> None:
+    """A lease file of another holder: a new file put in place, as every holder makes one."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     body = {"token": token, "host": "elsewhere", "pid": 7, "acquired": 0, "heartbeat": 0}
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path + ".put", "w", encoding="utf-8") as f:
         json.dump({**body, "ttl": ttl}, f)
+    os.replace(path + ".put", path)
 
 
 def test_lease_file_is_made_and_removed(store: LocalStore) -> None:
