@@ -176,7 +176,7 @@ def test_redis_down(tmp_path: Path) -> None:
         store.lease("k").acquire(timeout=1)
 
 
-# -- marker leases (memory:// here; S3 in tests/integration/s3) ------------------------------
+# -- marker leases (memory://; the S3 object lease: tests/integration/s3/test_s3_leases.py) ---
 
 
 @pytest.fixture
