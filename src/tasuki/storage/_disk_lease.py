@@ -209,7 +209,7 @@ class DiskLease(_LeaseBase):
         except FileNotFoundError:
             return True, None
         body = parse_lease(raw)
-        if body is None:
+        if body is None and ident not in self._first_seen:  # once per file version
             logger.warning(
                 "lease file %s is corrupt (%d bytes, not a tasuki lease); it counts as "
                 "expired once unchanged for %.0f s",

@@ -385,7 +385,7 @@ class ObjectLease(_LeaseBase):
         body = parse_lease(snap.body)
         if body is not None and body["token"] == self._token:
             return snap.version, None  # our create went through but its answer was lost
-        if body is None:
+        if body is None and snap.version not in self._first_seen:  # once per version
             logger.warning(
                 "lease object %s is corrupt (%d bytes, not a tasuki lease); it counts as "
                 "expired once unchanged for %.0f s",
