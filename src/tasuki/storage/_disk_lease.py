@@ -212,7 +212,7 @@ class DiskLease(_LeaseBase):
         if body is None and ident not in self._first_seen:  # once per file version
             logger.warning(
                 "lease file %s is corrupt (%d bytes, not a tasuki lease); it counts as "
-                "expired once unchanged for %.0f s",
+                "expired once unchanged for %g s",
                 self.path,
                 len(raw),
                 self.ttl,

@@ -388,7 +388,7 @@ class ObjectLease(_LeaseBase):
         if body is None and snap.version not in self._first_seen:  # once per version
             logger.warning(
                 "lease object %s is corrupt (%d bytes, not a tasuki lease); it counts as "
-                "expired once unchanged for %.0f s",
+                "expired once unchanged for %g s",
                 redact(self.path),
                 len(snap.body),
                 self.ttl,
