@@ -261,11 +261,12 @@ def test_a_damaged_upstream_output_is_rebuilt_on_the_cluster_then_its_reader(clu
     from tasuki.core.definitions import definition_key
 
     store.remove(definition_key(Step(n=1).unique_id))  # as if built by a local build
-    result = _build(Step(n=2), ws, cluster)
+    result = _build(Step(n=3), ws, cluster)
     assert result.ok, result.summary()
     assert result.results[Step(n=1).unique_id].status == "ran"  # reopened, had no definition
-    assert result.results[Step(n=2).unique_id].status == "ran"
-    assert tasuki.load(Step(n=2), workspace=ws) == [0, 1, 2]
+    assert result.results[Step(n=2).unique_id].status == "ran"  # retried after the repair
+    assert result.results[Step(n=3).unique_id].status == "ran"  # its first run was skipped
+    assert tasuki.load(Step(n=3), workspace=ws) == [0, 1, 2, 3]
 
 
 def test_independent_tasks_run_on_both_workers(cluster, tmp_path):

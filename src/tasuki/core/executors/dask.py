@@ -343,6 +343,8 @@ class _Submission:
         self.events: queue.SimpleQueue[tuple[str, str, Any]] = queue.SimpleQueue()
         self.counter = itertools.count()
         self.defined = set(schedule.needed)
+        # Handed out by the schedule (every requirement finished) while still on the cluster.
+        self.handed: dict[str, bool] = {}
 
     def submit(self, uid: str, forced: bool) -> None:
         schedule = self.schedule
@@ -400,6 +402,11 @@ class _Submission:
                     continue  # a future replaced by a resubmission
                 self.in_flight.discard(uid)
                 result = self._result(uid, future)
+                forced = self.handed.pop(uid, None)
+                if result is None and forced is not None and uid not in schedule.results:
+                    # Its Dask run saw an upstream failure that the schedule has since
+                    # repaired (a damaged output rebuilt): every requirement is done now.
+                    self.submit(uid, forced)
                 if result is not None and uid not in schedule.results:
                     if uid not in self.started and result.attempts:
                         self.started.add(uid)
@@ -421,7 +428,9 @@ class _Submission:
         """Submit what the schedule hands out that is not on the cluster already (a task
         reopened to repair a damaged output, its consumer retried)."""
         for item in self.schedule.take(len(self.schedule.graph)):
-            if item.uid not in self.in_flight:
+            if item.uid in self.in_flight:
+                self.handed[item.uid] = item.forced
+            else:
                 self.started.discard(item.uid)
                 self.submit(item.uid, item.forced)
 
