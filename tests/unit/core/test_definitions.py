@@ -271,3 +271,14 @@ def test_run_one_takes_upstream_ids_from_the_definition_not_a_walk(ws, store):
     run_one(top, store=store, settings=_settings(ws), forced=True)
     # The task's own requires() once (and its upstream's ids seeded): not 60 levels deep.
     assert len(REQUIRES_CALLS) <= 2, REQUIRES_CALLS
+
+
+def test_cli_run_one_rerun_runs_a_complete_task_again(ws, store, monkeypatch):
+    monkeypatch.setenv("TASUKI_WORKSPACE", ws)
+    runner = CliRunner()
+    task = TaskA(param="again")
+    _plan(store, task)
+    assert "ran" in runner.invoke(app, ["run-one", task.unique_id]).output
+    assert f"{task.unique_id} cached" in runner.invoke(app, ["run-one", task.unique_id]).output
+    out = runner.invoke(app, ["run-one", task.unique_id, "--rerun"])
+    assert out.exit_code == 0 and f"{task.unique_id} ran" in out.output
