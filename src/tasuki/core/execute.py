@@ -25,6 +25,7 @@ from tasuki.core.params import to_jsonable
 from tasuki.core.records import (
     RunRecord,
     environment,
+    forget_outputs,
     now_iso,
     record_key,
     remember_outputs,
@@ -383,6 +384,8 @@ def _write_failure(
     record.build_id = build_id
     if result.error is not None:  # ErrorInfo has redacted its message and traceback already
         record.error = {**result.error.to_json(), "retryable": result.error.retryable}
+    # Outputs this process remembered from an earlier done run are not the task's any more.
+    forget_outputs(store, node.output_keys())
     try:
         record.write(store)
         code = code_of(type(node.task))

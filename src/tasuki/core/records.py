@@ -36,6 +36,7 @@ __all__ = [
     "environment",
     "expected_output",
     "find_record",
+    "forget_outputs",
     "read_code",
     "record_key",
     "remember_outputs",
@@ -137,15 +138,35 @@ def remember_outputs(store: Store, record: RunRecord) -> None:
             _OUTPUTS[(store.url, key)] = (record.unique_id, record.task, entry)
 
 
+def forget_outputs(store: Store, keys: list[str]) -> None:
+    """Drop what :func:`remember_outputs` kept for ``keys`` (their task's last run failed)."""
+    for key in keys:
+        _OUTPUTS.pop((store.url, key), None)
+
+
 def expected_output(store: Store, key: str, uid: str) -> tuple[str, dict[str, Any]] | None:
     """``(task name, record entry)`` for output ``key`` of task ``uid``, or None when the
-    task has no record (nothing to verify against)."""
+    task has no record (nothing to verify against).
+
+    Raises:
+        FileNotFoundError: the task's record says its last run failed: whatever it left at
+            ``key`` is not its output.
+    """
     known = _OUTPUTS.get((store.url, key))
     if known is None or known[0] != uid:
         try:
-            remember_outputs(store, RunRecord.read(store, uid))
+            record = RunRecord.read(store, uid)
         except (FileNotFoundError, ValueError):
             return None
+        if not record.done:
+            err = record.error or {}
+            what = f" ({err.get('type')}: {err.get('message')})" if err.get("type") else ""
+            raise FileNotFoundError(
+                f"{key} is not an output of {record.task} [{uid[:12]}]: its last run "
+                f"{'failed' if record.status == 'failed' else 'did not finish'}{what}. "
+                "Build the task again; `tasuki why` explains."
+            )
+        remember_outputs(store, record)
         known = _OUTPUTS.get((store.url, key))
         if known is None or known[0] != uid:
             return None

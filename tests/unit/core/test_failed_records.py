@@ -258,3 +258,33 @@ def test_why_does_not_call_a_failed_upstream_complete_below_a_complete_task(ws, 
     upstream = decisions[down.requires().unique_id]
     assert not upstream.runs
     assert upstream.reason == "not needed (its last run failed; what needs it is complete)"
+
+
+class WritesThenFails(tasuki.Task):
+    flag: str
+
+    def output(self):
+        return self.make_target("written.pkl")
+
+    def run(self):
+        self.dump("new")
+        if Path(self.flag).exists():
+            raise ValueError("failed after writing")
+
+
+@pytest.mark.parametrize("built_before", [False, True], ids=["first-run", "after-a-done-run"])
+def test_load_refuses_what_a_failed_run_left(ws, flag, built_before):
+    """The output file exists, but the task failed: load() must not hand it out as done (nor
+    from what this process remembered of an earlier done run)."""
+    task = WritesThenFails(flag=str(flag))
+    if built_before:
+        flag.unlink()
+        assert tasuki.build(task, workspace=ws, progress="off") == "new"
+        flag.write_text("")
+    result = tasuki.run_build(task, workspace=ws, progress="off", rerun=built_before)
+    assert result.results[task.unique_id].status == "failed"
+    assert open_store(ws).exists(task.output().key)
+    with pytest.raises(FileNotFoundError, match=r"last run failed \(ValueError: failed after"):
+        tasuki.load(task, workspace=ws)
+    with pytest.raises(FileNotFoundError, match="last run failed"):
+        tasuki.load_output(task.unique_id, workspace=ws)
