@@ -137,8 +137,8 @@ def run(
     scheduler: Annotated[
         str | None,
         typer.Option(
-            help="Dask scheduler address for --executor dask (tcp://host:8786); default: a "
-            "LocalCluster of --workers processes for the build."
+            help="Dask scheduler address (tcp://host:8786); implies --executor dask. Without "
+            "it --executor dask starts a LocalCluster of --workers processes for the build."
         ),
     ] = None,
     rerun: Annotated[
@@ -153,6 +153,17 @@ def run(
 ) -> None:
     """Build a task and everything it needs; cached outputs are reused."""
     _setup_logging(log_level)
+    if scheduler is not None:  # a scheduler address means the dask executor
+        if executor not in (None, "dask"):
+            from tasuki.errors import ConfigError
+
+            raise ConfigError(
+                f"--scheduler {scheduler} is for --executor dask, not --executor {executor}; "
+                "drop one of them",
+                scheduler=scheduler,
+                executor=executor,
+            )
+        executor = "dask"
     settings = _settings(
         config,
         workspace=workspace,

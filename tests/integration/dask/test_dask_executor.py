@@ -211,6 +211,13 @@ def test_cli_run_with_executor_dask_and_scheduler(cluster, tmp_path, monkeypatch
     )
     assert out.exit_code == 2
     assert "tcp://127.0.0.1:1" in out.output
+    # --scheduler alone means the dask executor; with another executor it is refused.
+    out = CliRunner().invoke(app, [*args, "--rerun-all", "--scheduler", "tcp://127.0.0.1:1"])
+    assert out.exit_code == 2 and "cannot reach the Dask scheduler" in out.output
+    out = CliRunner().invoke(
+        app, [*args, "--executor", "local", "--scheduler", "tcp://127.0.0.1:1"]
+    )
+    assert out.exit_code == 2 and "is for --executor dask" in out.output
 
 
 @pytest.mark.parametrize(
