@@ -100,6 +100,14 @@ class _ClassInfo:
         self.task_params = tuple(n for n, s in self.specs.items() if _mentions_task(s.annotation))
 
 
+def _is_classvar(annotation: Any) -> bool:
+    """Whether an annotation (maybe a string, under ``from __future__ import annotations``)
+    is ``ClassVar[...]``: a class attribute such as ``resources``, never a parameter."""
+    if isinstance(annotation, str):
+        return annotation.replace(" ", "").split("[", 1)[0].rsplit(".", 1)[-1] == "ClassVar"
+    return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
+
+
 def _mentions_task(annotation: Any) -> bool:
     if isinstance(annotation, type):
         return issubclass(annotation, Task)
@@ -177,7 +185,11 @@ class Task(TaskBase):
         for name, value in list(cls.__dict__.items()):
             # Let `x: list[int] = [1]` work like tasuki.param([1]) instead of dataclasses'
             # "mutable default" ValueError.
-            if name in annotations and isinstance(value, list | dict | set):
+            if (
+                name in annotations
+                and isinstance(value, list | dict | set)
+                and not _is_classvar(annotations[name])
+            ):
                 setattr(cls, name, param(default=value))
         dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)(cls)
         cls._tasuki_info = None
