@@ -213,6 +213,8 @@ _NOT_SETTINGS = {
     "TASUKI_TEST_POSTGRES",
     "TASUKI_TEST_REDIS",
     "TASUKI_QUERY_TOKEN",
+    # The container image a step runs in (set by `tasuki argo export`), kept in run records.
+    "TASUKI_IMAGE",
 }
 
 

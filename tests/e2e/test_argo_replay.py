@@ -98,6 +98,9 @@ def test_replayed_export_builds_what_tasuki_run_builds(tmp_path: Path) -> None:
         assert _essence(a[uid]) == _essence(b[uid]), uid
         for o in a[uid].outputs:
             assert (ran / o["key"]).read_bytes() == (replayed / o["key"]).read_bytes()
+        # Each replayed record says which image produced it; a plain run names none.
+        assert b[uid].environment.get("image") == "ghcr.io/acme/tests:1.0", uid
+        assert "image" not in a[uid].environment, uid
     assert tasuki.build(Report(), workspace=str(replayed), executor="inline") == {
         "sum": 6,
         "chain": 6,

@@ -265,7 +265,8 @@ def _templates(
                 command=command,
                 args=args,
                 inputs=[Parameter(name=_UID_PARAM)],
-                env=[Env(name=k, value=v) for k, v in env] or None,
+                # TASUKI_IMAGE: run records say which image version produced each output.
+                env=[Env(name=k, value=v) for k, v in [*env, ("TASUKI_IMAGE", step.image)]],
                 env_from=env_from or None,
                 resources=m.ResourceRequirements(**res) if res else None,
                 retry_strategy=retry,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import platform
 import socket
 import subprocess
@@ -261,7 +262,7 @@ def environment() -> dict[str, Any]:
         version = getattr(sys.modules.get(module), "__version__", None)
         if isinstance(version, str):
             versions[dist] = version
-    return {
+    env: dict[str, Any] = {
         "python": platform.python_version(),
         "versions": versions,
         "host": socket.gethostname(),
@@ -269,6 +270,12 @@ def environment() -> dict[str, Any]:
         "git_commit": _git_commit(),
         "argv": sys.argv[:20],
     }
+    # The image a containerised step runs in (`tasuki argo export` sets it per template), so
+    # a record says which version of a component produced its output.
+    image = os.environ.get("TASUKI_IMAGE")
+    if image:
+        env["image"] = image
+    return env
 
 
 def _git_commit() -> str | None:
