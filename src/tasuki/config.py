@@ -93,6 +93,12 @@ class Settings(BaseModel):
     """Seconds to wait for another process computing the same task."""
     redis_url: str | None = None
     """Redis for per-task leases shared between machines."""
+    lease: Literal["auto", "range", "disk"] = "auto"
+    """Leases on a local folder: a byte-range lock (``range``), lease files (``disk``, for
+    network file systems), or ``auto`` (lease files on NFS, SMB and FUSE mounts)."""
+    lease_ttl: float = Field(60.0, gt=0)
+    """Seconds a lease outlives a holder that stopped renewing it (killed, or cut off):
+    how long another runner waits before it takes the task over."""
     fail_on_empty_dump: bool = False
     """Refuse to dump empty data (per task: ``fail_on_empty_dump = True``)."""
     progress: Literal["auto", "rich", "plain", "off"] = "auto"

@@ -40,7 +40,12 @@ def open_workspace(settings: Settings) -> Store:
     """Open (and check once) the workspace the settings name."""
     from tasuki.storage import open_store
 
-    store = open_store(settings.workspace, redis_url=settings.redis_url)
+    store = open_store(
+        settings.workspace,
+        redis_url=settings.redis_url,
+        lease=settings.lease,
+        lease_ttl=settings.lease_ttl,
+    )
     store.check()
     return store
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from tasuki.errors import WorkspaceUnreachableError
 from tasuki.storage._fsspec import FsspecStore
 from tasuki.storage._local import LocalStore
+from tasuki.storage._locks import DEFAULT_TTL
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
@@ -30,6 +31,7 @@ def open_store(
     lock_timeout: float | None = None,
     storage_options: dict[str, Any] | None = None,
     lease: str = "auto",
+    lease_ttl: float | None = None,
 ) -> Store:
     """Open the workspace at ``url``.
 
@@ -43,6 +45,8 @@ def open_store(
         lease: For a local folder: ``"auto"``, ``"range"`` or ``"disk"`` (see
             :class:`LocalStore`). Object stores keep leases by conditional writes (S3) or
             as markers; ``redis_url`` overrides both.
+        lease_ttl: Seconds a lease outlives a holder that stopped renewing it (a killed
+            process): how long others wait before they take its task over. Default 60.
 
     Returns:
         A LocalStore for local folders, else an FsspecStore. Nothing is read or written yet:
@@ -65,6 +69,7 @@ def open_store(
             url=repr(url),
         )
     protocol, rest = _protocol_of(text)
+    ttl = DEFAULT_TTL if lease_ttl is None else float(lease_ttl)
     if protocol is None or protocol in ("file", "local"):
         if storage_options:
             raise WorkspaceUnreachableError(
@@ -77,10 +82,12 @@ def open_store(
             redis_url=redis_url,
             lock_timeout=lock_timeout,
             lease=lease,
+            lease_ttl=ttl,
         )
     return FsspecStore(
         text,
         storage_options=storage_options,
         redis_url=redis_url,
         lock_timeout=lock_timeout,
+        lease_ttl=ttl,
     )
