@@ -145,3 +145,26 @@ class Fan(tasuki.Task):
 
     def run(self):
         self.dump(sorted(set(self.load())))
+
+
+class GpuAfter(tasuki.Task):
+    """Asks for a GPU and needs a task that asks for none."""
+
+    resources = {"gpu": 1}
+    n: int = 1
+
+    def requires(self):
+        return Step(n=self.n)
+
+    def run(self):
+        self.dump(sum(self.load()))
+
+
+class CpuAfterGpu(tasuki.Task):
+    n: int = 1
+
+    def requires(self):
+        return GpuAfter(n=self.n)
+
+    def run(self):
+        self.dump(self.load() * 10)

@@ -313,3 +313,15 @@ def test_a_class_a_worker_cannot_import_fails_the_task_naming_it(tmp_path):
     assert result.status == "failed"
     assert result.error.type == "TaskNotFoundError"
     assert "nowhere_pkg.mod" in result.error.message
+
+
+def test_tasks_with_other_resources_depend_on_each_other_across_messages(cluster, tmp_path):
+    from tests.integration.dask.tasks import CpuAfterGpu
+
+    ws = str(tmp_path / "ws")
+    # Step, Step | GpuAfter | CpuAfterGpu: three graph messages, each after the first
+    # referring to futures of the one before.
+    result = _build(CpuAfterGpu(n=1), ws, cluster)
+    assert result.ok, result.summary()
+    assert result.counts()["ran"] == 4
+    assert tasuki.load(CpuAfterGpu(n=1), workspace=ws) == 10
