@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tasuki.core.definitions import definition_key
 from tasuki.core.records import RECORDS_PREFIX, RunRecord, find_record, record_key
 from tasuki.report._values import output_kind
 
@@ -161,6 +162,10 @@ def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> 
             garbage.removed.append(out["key"])
             garbage.size += int(out.get("size") or 0)
         garbage.removed.append(record_key(uid))
+        # Its definition (written for `tasuki run-one`) goes with its run. Definitions of tasks
+        # that never ran stay: an exported Argo workflow may still be on its way to them.
+        if store.exists(definition_key(uid)):
+            garbage.removed.append(definition_key(uid))
     garbage.removed.extend(inv.stray)
     if delete:
         # Records go first: a half-finished gc leaves incomplete tasks, never a record

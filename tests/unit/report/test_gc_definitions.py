@@ -1,0 +1,40 @@
+"""gc removes a task's definition (written for ``tasuki run-one``) together with its run,
+and keeps definitions of tasks that never ran (an exported workflow may still need them)."""
+
+from __future__ import annotations
+
+import tasuki
+from tasuki.core.code import code_keys
+from tasuki.core.definitions import definition_key, write_definitions
+from tasuki.core.executors import InlineExecutor
+from tasuki.core.graph import build_graph
+from tasuki.report.inventory import collect_garbage
+from tasuki.storage import open_store
+from tests.unit.core.tasks_for_tests import TaskA, TaskB
+
+
+class ById(InlineExecutor):
+    travels_by_id = True  # writes definitions, as the dask executor does
+
+
+def test_gc_removes_definitions_with_their_runs_only(tmp_path):
+    ws = str(tmp_path / "ws")
+    store = open_store(ws)
+    a, b = TaskA(param="x"), TaskB(param="x")
+    tasuki.build(b, workspace=ws, progress="off", executor=ById())
+    pending = TaskA(param="never-run")
+    graph = build_graph([pending])
+    write_definitions(store, graph, list(graph.order), code_keys(graph))
+    for uid in (a.unique_id, b.unique_id, pending.unique_id):
+        assert store.exists(definition_key(uid))
+
+    dry = collect_garbage(store, [a.unique_id])
+    assert definition_key(b.unique_id) in dry.removed
+    assert definition_key(a.unique_id) not in dry.removed  # kept with its root
+    assert definition_key(pending.unique_id) not in dry.removed  # never ran
+    assert store.exists(definition_key(b.unique_id))  # a dry run deletes nothing
+
+    collect_garbage(store, [a.unique_id], delete=True)
+    assert not store.exists(definition_key(b.unique_id))
+    assert store.exists(definition_key(a.unique_id))
+    assert store.exists(definition_key(pending.unique_id))
