@@ -20,7 +20,7 @@ from tasuki.argo import ExportOptions, export_workflow, load_documents, replay
 from tasuki.config import load_settings
 from tasuki.core.records import RunRecord, record_key
 from tasuki.core.runner import open_workspace
-from tests.unit.argo.argo_tasks import Leaf, Report, Sum
+from tests.unit.argo.argo_tasks import Hop, Hops, Leaf, Report, Sum
 
 ROOT = Path(__file__).resolve().parents[2]
 TASUKI = [sys.executable, "-m", "tasuki"]
@@ -125,3 +125,42 @@ def test_rerun_of_1000_tasks_with_990_cached_launches_10_steps(tmp_path: Path) -
     assert sorted(s.argv[-1] for s in result.steps) == sorted(gone)
     for uid in gone:
         assert RunRecord.read(store, uid).status == "done"
+
+
+def test_a_chain_replayed_from_steps_blocks_builds_what_tasuki_run_builds(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import tasuki.argo._export as export_module
+
+    monkeypatch.setattr(export_module, "CHAIN_BLOCK", 3)  # 6 pods: blocks of 3 and 3
+    ran = tmp_path / "ran"
+    run = [*TASUKI, "run", "tests.unit.argo.argo_tasks:Hops", "-w", str(ran)]
+    subprocess.run(
+        [*run, "--executor", "inline", "--progress", "off"],
+        check=True,
+        env=_env(),
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    settings = load_settings({"workspace": str(tmp_path / "replayed"), "progress": "off"})
+    store = open_workspace(settings)
+    export = export_workflow(
+        Hops(), options=ExportOptions(image="ghcr.io/a/b:1"), settings=settings, store=store
+    )
+    docs = load_documents(export.to_yaml())
+    templates = {t["name"] for t in docs[0]["spec"]["templates"]}
+    assert "run-0-c3" in templates and len(export.steps) == 6
+    result = replay(docs, env=_env())
+    chain = [Hop(i=0)]
+    for i in range(1, 5):
+        chain.append(Hop(i=i, prev=chain[-1]))
+    assert [s.argv[-1] for s in result.steps] == [t.unique_id for t in chain] + [Hops().unique_id]
+    a, b = _records(ran), _records(tmp_path / "replayed")
+    assert set(a) == set(b) and len(a) == 6
+    for uid in a:
+        assert _essence(a[uid]) == _essence(b[uid]), uid
+        for o in a[uid].outputs:
+            assert (ran / o["key"]).read_bytes() == (tmp_path / "replayed" / o["key"]).read_bytes()
+    assert tasuki.build(Hops(), workspace=str(tmp_path / "replayed"), executor="inline") == list(
+        range(5)
+    )

@@ -15,6 +15,7 @@ from tasuki.argo._errors import (
     WorkflowCheckError,
 )
 from tasuki.argo._export import (
+    CHAIN_BLOCK,
     RETRYABLE_EXIT_CODE,
     Export,
     ExportOptions,
@@ -31,6 +32,7 @@ from tasuki.argo._resources import k8s_resources
 from tasuki.argo._submit import ArgoSettings, submit
 
 __all__ = [
+    "CHAIN_BLOCK",
     "RETRYABLE_EXIT_CODE",
     "ArgoError",
     "ArgoSettings",

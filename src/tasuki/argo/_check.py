@@ -2,9 +2,10 @@
 
 hera's models check each field's shape (:func:`validate_with_hera`); what they cannot see is
 the structure across fields, which Argo only reports once the workflow is submitted: every
-template a DAG task names exists, every dependency names a task of the same DAG, the DAG has
-no cycle, names are names Kubernetes accepts, and a part a parent workflow starts is among
-the documents. :func:`check_documents` finds every problem in one pass and reports them all.
+template a DAG task or a step names exists and gets the inputs it declares, every dependency
+names a task of the same DAG, the DAG has no cycle, step names are unique in their template,
+names are names Kubernetes accepts, and a part a parent workflow starts is among the
+documents. :func:`check_documents` finds every problem in one pass and reports them all.
 """
 
 from __future__ import annotations
@@ -62,6 +63,71 @@ def _cycle(tasks: Mapping[str, Sequence[str]]) -> list[str] | None:
     return None
 
 
+_INPUT = re.compile(r"\{\{\s*inputs\.parameters\.([A-Za-z0-9_-]+)\s*\}\}")
+
+
+def _argument_problems(where: str, call: Mapping[str, Any], target: Mapping[str, Any]) -> list[str]:
+    """Inputs of ``target`` without a value that ``call`` does not give (Argo refuses it)."""
+    given = {str(p.get("name")) for p in (call.get("arguments") or {}).get("parameters") or []}
+    missing = [
+        str(p.get("name"))
+        for p in (target.get("inputs") or {}).get("parameters") or []
+        if "value" not in p and "default" not in p and str(p.get("name")) not in given
+    ]
+    if not missing:
+        return []
+    return [
+        f"{where} calls template {target.get('name')!r} without its input(s) "
+        f"{', '.join(repr(m) for m in missing)}"
+    ]
+
+
+def _steps_problems(
+    where: str, tname: str, template: Mapping[str, Any], templates: Mapping[str, Any]
+) -> list[str]:
+    """A ``steps`` template: groups are lists, step names are unique labels, each names a
+    template of the document with the inputs it needs, and every input it refers to is one
+    of its own."""
+    problems: list[str] = []
+    declared = {str(p.get("name")) for p in (template.get("inputs") or {}).get("parameters") or []}
+    seen: set[str] = set()
+    groups = template.get("steps")
+    if not isinstance(groups, list):
+        return [f"{where}: steps of template {tname!r} must be a list of lists of steps"]
+    for group in groups:
+        if not isinstance(group, list):
+            problems.append(f"{where}: template {tname!r} has a step group that is not a list")
+            continue
+        for step in group:
+            name = str(step.get("name"))
+            if name in seen:
+                problems.append(f"{where}: template {tname!r} has two steps named {name!r}")
+            seen.add(name)
+            problem = dns_label_problem(name)
+            if problem:
+                problems.append(f"{where}: step name {name!r} {problem}")
+            target = step.get("template")
+            if target not in templates:
+                problems.append(
+                    f"{where}: step {name!r} of {tname!r} names template {target!r}, which "
+                    "does not exist in this document"
+                )
+            else:
+                problems.extend(
+                    _argument_problems(
+                        f"{where}: step {name!r} of {tname!r}", step, templates[target]
+                    )
+                )
+            for arg in (step.get("arguments") or {}).get("parameters") or []:
+                for ref in _INPUT.findall(str(arg.get("value", ""))):
+                    if ref not in declared:
+                        problems.append(
+                            f"{where}: step {name!r} of {tname!r} refers to "
+                            f"inputs.parameters.{ref}, which {tname!r} does not declare"
+                        )
+    return problems
+
+
 def problems_of(documents: Sequence[Mapping[str, Any]]) -> list[str]:
     """Every structural problem of ``documents`` (one exported set), as sentences."""
     problems: list[str] = []
@@ -104,6 +170,9 @@ def problems_of(documents: Sequence[Mapping[str, Any]]) -> list[str]:
                             f"{where}: template {tname!r} starts WorkflowTemplate {ref!r}, "
                             "which is not among the documents"
                         )
+            steps = template.get("steps")
+            if steps is not None:
+                problems.extend(_steps_problems(where, tname, template, templates))
             dag = template.get("dag")
             if dag is None:
                 continue
@@ -121,6 +190,10 @@ def problems_of(documents: Sequence[Mapping[str, Any]]) -> list[str]:
                     problems.append(
                         f"{where}: task {name!r} names template {target!r}, which does not "
                         "exist in this document"
+                    )
+                else:
+                    problems.extend(
+                        _argument_problems(f"{where}: task {name!r}", task, templates[target])
                     )
                 for arg in (task.get("arguments") or {}).get("parameters") or []:
                     ref = str(arg.get("value", ""))

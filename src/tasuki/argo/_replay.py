@@ -1,7 +1,8 @@
 """Local replay: run an exported workflow's steps as subprocesses, in dependency order.
 
 What the replay runs is read from the YAML alone, as Argo would: the entrypoint's DAG, each
-task's template, the container's ``command`` and ``args`` with ``{{inputs.parameters.X}}``
+task's template (a ``steps`` template runs its groups in order, its steps' arguments seeing
+its inputs), the container's ``command`` and ``args`` with ``{{inputs.parameters.X}}``
 replaced by the task's arguments, the container's ``env`` on top of this process's
 environment, and for a part of a workflow of workflows, the DAG of the WorkflowTemplate it
 starts. Only the image is not used: its ``tasuki`` is this interpreter's
@@ -139,38 +140,57 @@ def _run_document(
     spec = spec_of(doc)
     templates = {str(t["name"]): t for t in spec.get("templates") or []}
     name = str(doc["metadata"].get("name") or doc["metadata"].get("generateName"))
-    entry = templates[str(spec["entrypoint"])]
-    tasks = (entry.get("dag") or {}).get("tasks") or []
-    for task in _order(tasks):
-        template = templates[str(task["template"])]
+
+    def run(template_name: str, params: Mapping[str, str], label: str) -> None:
+        template = templates[template_name]
+        if "dag" in template:
+            for task in _order((template.get("dag") or {}).get("tasks") or []):
+                calls(task, params, f"{label}{task['name']}")
+            return
+        if "steps" in template:
+            # Groups one after the other; the steps of a group would run in parallel in Argo,
+            # here one after the other.
+            for group in template.get("steps") or []:
+                for step in group:
+                    calls(step, params, f"{label}{step['name']}")
+            return
+        if "resource" in template:
+            manifest = _substitute(str(template["resource"]["manifest"]), params)
+            refs = _TEMPLATE_REF.findall(manifest)
+            if not refs or refs[0] not in parts:
+                raise ReplayError(
+                    f"{name}/{label}: starts a workflow this replay cannot find", step=label
+                )
+            _run_document(parts[refs[0]], parts, base_env, command, on_step, result)
+            return
+        container = template.get("container")
+        if container is None:
+            raise ReplayError(
+                f"{name}/{label}: template {template_name!r} is neither a container, a DAG, "
+                "steps nor a part; the replay runs only those",
+                step=label,
+            )
+        step = _run_container(name, label, template, container, params, base_env, command)
+        result.steps.append(step)
+        if on_step is not None:
+            on_step(step)
+
+    def calls(task: Mapping[str, Any], outer: Mapping[str, str], label: str) -> None:
+        # A DAG task or a step: its arguments see the caller's inputs and the item.
         items = task.get("withItems")
         for item in [None] if items is None else items:
             params = {
-                str(p["name"]): _item(str(p.get("value", "")), item)
+                str(p["name"]): _substitute(_item(str(p.get("value", "")), item), outer)
                 for p in (task.get("arguments") or {}).get("parameters") or []
             }
-            label = str(task["name"]) if item is None else f"{task['name']}({item})"
-            if "resource" in template:
-                manifest = _substitute(str(template["resource"]["manifest"]), params)
-                refs = _TEMPLATE_REF.findall(manifest)
-                if not refs or refs[0] not in parts:
-                    raise ReplayError(
-                        f"{name}/{label}: starts a workflow this replay cannot find",
-                        step=label,
-                    )
-                _run_document(parts[refs[0]], parts, base_env, command, on_step, result)
-                continue
-            container = template.get("container")
-            if container is None:
-                raise ReplayError(
-                    f"{name}/{label}: template {task['template']!r} is neither a container "
-                    "nor a part; the replay runs only those",
-                    step=label,
-                )
-            step = _run_container(name, label, template, container, params, base_env, command)
-            result.steps.append(step)
-            if on_step is not None:
-                on_step(step)
+            here = label if item is None else f"{label}({item})"
+            run(str(task["template"]), params, f"{here}/" if _calls_more(task) else here)
+
+    def _calls_more(task: Mapping[str, Any]) -> bool:
+        target = templates.get(str(task["template"])) or {}
+        return "steps" in target or "dag" in target
+
+    run(str(spec["entrypoint"]), {}, "")
 
 
 def _item(value: str, item: Any) -> str:

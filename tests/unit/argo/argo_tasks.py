@@ -86,3 +86,31 @@ class Report(tasuki.Task):
     def run(self):
         got = self.load()
         self.dump({"sum": got["sum"], "chain": got["chain"]})
+
+
+class Hop(tasuki.Task):
+    """One link of a chain of tasks that are not cheap: one pod each."""
+
+    i: int
+    prev: tasuki.Task | None = None
+
+    def requires(self):
+        return self.prev
+
+    def run(self):
+        self.dump([*(self.load() if self.prev is not None else []), self.i])
+
+
+class Hops(tasuki.Task):
+    """A chain of ``n`` hops and the task at its end."""
+
+    n: int = 5
+
+    def requires(self):
+        hop = None
+        for i in range(self.n):
+            hop = Hop(i=i, prev=hop)
+        return hop
+
+    def run(self):
+        self.dump(self.load())

@@ -93,7 +93,12 @@ def test_cycle() -> None:
 def test_a_long_chain_is_checked_without_recursion() -> None:
     doc = _doc()
     tasks = [
-        {"name": f"t{i}", "template": "run-0", "dependencies": [f"t{i - 1}"] if i else []}
+        {
+            "name": f"t{i}",
+            "template": "run-0",
+            "dependencies": [f"t{i - 1}"] if i else [],
+            "arguments": {"parameters": [{"name": "u", "value": str(i)}]},
+        }
         for i in range(50_000)
     ]
     doc["spec"]["templates"][1]["dag"]["tasks"] = tasks
@@ -154,3 +159,53 @@ def test_hera_refuses_a_field_of_the_wrong_type() -> None:
     doc["spec"]["templates"][0]["container"]["args"] = "run-one"
     with pytest.raises(WorkflowCheckError, match="hera's models refuse"):
         validate_with_hera([doc])
+
+
+def _with_chain(doc: dict) -> dict:
+    """``doc`` whose DAG runs t1 and t2 through a two-step ``steps`` template."""
+    doc["spec"]["templates"].append(
+        {
+            "name": "run-0-c2",
+            "inputs": {"parameters": [{"name": "a"}, {"name": "c"}]},
+            "steps": [
+                [
+                    {
+                        "name": k,
+                        "template": "run-0",
+                        "arguments": {
+                            "parameters": [{"name": "u", "value": f"{{{{inputs.parameters.{k}}}}}"}]
+                        },
+                    }
+                ]
+                for k in ("a", "c")
+            ],
+        }
+    )
+    tasks = _tasks(doc)
+    tasks[1] = {
+        "name": "t1",
+        "template": "run-0-c2",
+        "dependencies": ["t0"],
+        "arguments": {"parameters": [{"name": "a", "value": "b"}, {"name": "c", "value": "c"}]},
+    }
+    del tasks[2]
+    return doc
+
+
+def test_a_steps_template_is_checked() -> None:
+    doc = _with_chain(_doc())
+    assert problems_of([doc]) == []
+    validate_with_hera([doc])
+    steps = doc["spec"]["templates"][2]["steps"]
+    steps[1][0]["name"] = "a"  # two steps named a
+    steps[0][0]["template"] = "gone"
+    steps[1][0]["arguments"]["parameters"][0]["value"] = "{{inputs.parameters.q}}"
+    del _tasks(doc)[1]["arguments"]["parameters"][1]  # input c not given
+    problems = "\n".join(problems_of([doc]))
+    assert "two steps named 'a'" in problems
+    assert "names template 'gone'" in problems
+    assert "inputs.parameters.q, which 'run-0-c2' does not declare" in problems
+    assert "task 't1' calls template 'run-0-c2' without its input(s) 'c'" in problems
+    del steps[0][0]["arguments"]
+    steps[0][0]["template"] = "run-0"
+    assert "calls template 'run-0' without its input(s) 'u'" in "\n".join(problems_of([doc]))

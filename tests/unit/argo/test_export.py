@@ -6,13 +6,17 @@ import pytest
 
 import tasuki
 from tasuki.argo import (
+    CHAIN_BLOCK,
     ArgoError,
     ExportOptions,
     ImageReferenceError,
     ResourcesError,
+    Step,
     check_documents,
+    compile_steps,
     export_workflow,
     load_documents,
+    to_yaml,
     validate_with_hera,
 )
 from tasuki.argo._check import spec_of
@@ -26,7 +30,7 @@ def _uids(tasks) -> list[str]:
     """The ids the DAG tasks run, one per pod (a task with withItems runs one per item)."""
     out = []
     for t in tasks:
-        out.extend(t.get("withItems") or [t["arguments"]["parameters"][0]["value"]])
+        out.extend(t.get("withItems") or [p["value"] for p in t["arguments"]["parameters"]])
     return out
 
 
@@ -206,3 +210,71 @@ def test_without_hera_the_error_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "hera.workflows", None)
     with pytest.raises(ArgoError, match=r"pip install 'tasuki\[argo\]'"):
         compile_steps([], ExportOptions(image=IMAGE))
+
+
+def _chain_steps(n: int) -> list[Step]:
+    """A synthetic linear chain of ``n`` steps (one pod each), ids of 64 hex digits."""
+    uid = [f"{i:064x}" for i in range(n)]
+    return [Step((uid[i],), IMAGE, "{}", (i - 1,) if i else ()) for i in range(n)]
+
+
+def _chain_order(doc) -> list[str]:
+    """The ids ``doc`` runs, in the order its DAG and its steps templates run them."""
+    templates, tasks = _dag(doc)
+    order = []
+    for task in tasks:  # a chain's DAG tasks are in dependency order
+        target = templates[task["template"]]
+        if "steps" in target:
+            given = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
+            for group in target["steps"]:
+                (step,) = group
+                ref = step["arguments"]["parameters"][0]["value"]
+                order.append(given[ref.removeprefix("{{inputs.parameters.").removesuffix("}}")])
+        else:
+            order.extend(_uids([task]))
+    return order
+
+
+def test_a_1000_task_chain_is_under_100_kb() -> None:
+    steps = _chain_steps(1000)
+    docs = compile_steps(steps, ExportOptions(image=IMAGE))
+    text = to_yaml(docs)
+    assert len(docs) == 1 and len(text.encode()) < 100_000
+    assert load_documents(text) == docs
+    check_documents(docs)
+    validate_with_hera(docs)
+    templates, tasks = _dag(docs[0])
+    # 50 DAG tasks, each a block of 20 pods run one after the other by a steps template.
+    assert len(tasks) == 1000 // CHAIN_BLOCK
+    assert len(templates["run-0-c20"]["steps"]) == CHAIN_BLOCK
+    assert [t.get("dependencies") for t in tasks[1:3]] == [["t0"], ["t14"]]
+    assert _chain_order(docs[0]) == [s.uids[0] for s in steps]
+
+
+def test_a_chain_block_ends_where_the_template_or_the_line_changes() -> None:
+    steps = _chain_steps(25)
+    # Step 5 runs on another image; step 12 has a second dependent (12 -> 13 and 12 -> 24).
+    steps[5] = Step(steps[5].uids, "ghcr.io/acme/other:1", "{}", (4,))
+    steps[24] = Step(steps[24].uids, IMAGE, "{}", (12, 23))
+    docs = compile_steps(steps, ExportOptions(image=IMAGE))
+    check_documents(docs)
+    validate_with_hera(docs)
+    _, tasks = _dag(docs[0])
+    assert [(t["name"], t["template"], t.get("dependencies")) for t in tasks] == [
+        ("t0", "run-0-c5", None),
+        ("t5", "run-1", ["t0"]),
+        ("t6", "run-0-c7", ["t5"]),
+        ("td", "run-0-c11", ["t6"]),
+        ("t18", "run-0", ["t6", "td"]),
+    ]
+    assert sorted(_uids(tasks)) == sorted(s.uids[0] for s in steps)
+
+
+def test_a_split_chain_keeps_its_blocks_in_every_part() -> None:
+    steps = _chain_steps(300)
+    docs = compile_steps(steps, ExportOptions(image=IMAGE, max_manifest_bytes=10_000))
+    *parts, _parent = docs
+    assert len(parts) > 1 and all(len(to_yaml([d]).encode()) <= 10_000 for d in docs)
+    check_documents(docs)
+    validate_with_hera(docs)
+    assert [u for p in parts for u in _chain_order(p)] == [s.uids[0] for s in steps]

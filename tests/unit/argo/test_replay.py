@@ -137,3 +137,34 @@ def test_a_workflow_of_workflows_replays_every_part_in_order(standin) -> None:
     for step in steps:
         for dep in step.deps:
             assert position[steps[dep].uids[0]] < position[step.uids[0]]
+
+
+def _chain_workflow(n: int) -> list[dict]:
+    from tasuki.argo import ExportOptions, Step, compile_steps
+
+    # Ids in reverse order of their names: the replay must follow the chain, not sort.
+    steps = [Step((f"c{n - i:063x}",), "x:1", "{}", (i - 1,) if i else ()) for i in range(n)]
+    return compile_steps(steps, ExportOptions(image="x:1"))
+
+
+def test_a_chain_in_steps_blocks_replays_in_order(standin) -> None:
+    env, command, _codes, calls = standin
+    docs = _chain_workflow(45)  # blocks of 20, 20 and 5
+    templates = {t["name"] for t in docs[0]["spec"]["templates"]}
+    assert {"run-0-c20", "run-0-c5"} <= templates
+    result = replay(docs, env=env, command=command)
+    expected = [f"c{45 - i:063x}" for i in range(45)]
+    assert [c["argv"][-1] for c in calls()] == expected and result.launched == 45
+    assert [s.argv[-1] for s in result.steps] == expected
+    assert result.steps[21].task == "t14/c"  # the block's DAG task, then its step
+
+
+def test_a_failure_inside_a_chain_block_stops_the_rest(standin) -> None:
+    env, command, codes, calls = standin
+    docs = _chain_workflow(45)
+    failing = f"c{45 - 3:063x}"
+    codes.write_text(json.dumps({failing: [1]}))
+    with pytest.raises(ReplayError) as info:
+        replay(docs, env=env, command=command)
+    assert info.value.step == "t0/f" and info.value.returncode == 1
+    assert [c["argv"][-1] for c in calls()] == [f"c{45 - i:063x}" for i in range(4)]
