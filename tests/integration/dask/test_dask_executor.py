@@ -325,3 +325,32 @@ def test_tasks_with_other_resources_depend_on_each_other_across_messages(cluster
     assert result.ok, result.summary()
     assert result.counts()["ran"] == 4
     assert tasuki.load(CpuAfterGpu(n=1), workspace=ws) == 10
+
+
+def test_results_that_arrive_together_are_fetched_in_one_round_trip(cluster, monkeypatch):
+    from distributed import Client
+
+    from tasuki.core.executors.dask import _Submission
+    from tasuki.core.results import TaskResult
+
+    with Client(cluster, set_as_default=False) as client:
+        futures = {
+            f"u{i}": client.submit(TaskResult, f"u{i}", "T", "ran", pure=False) for i in range(5)
+        }
+        stale = client.submit(TaskResult, "u0", "T", "failed", pure=False)
+        client.gather([*futures.values(), stale])  # all finished
+        sub = object.__new__(_Submission)
+        sub.client, sub.futures = client, futures
+        sizes = []
+        gather = client.gather
+
+        def counted(fs, *args, **kwargs):
+            sizes.append(len(fs))
+            return gather(fs, *args, **kwargs)
+
+        monkeypatch.setattr(client, "gather", counted)
+        batch = [("done", u, f) for u, f in futures.items()]
+        batch += [("started", "u1", None), ("done", "u0", stale)]  # a replaced future: skipped
+        got = sub._fetch(batch)
+    assert sizes == [5]  # one round trip, not one future.result() each
+    assert {u: r.status for u, r in got.items()} == {f"u{i}": "ran" for i in range(5)}

@@ -433,35 +433,72 @@ class _Submission:
             self._take()
             while not schedule.done and self.in_flight:
                 try:
-                    kind, uid, payload = self.events.get(timeout=1.0)
+                    batch = [self.events.get(timeout=1.0)]
                 except queue.Empty:
                     continue
-                if kind == "started":
-                    if uid not in self.started and uid not in schedule.results:
-                        self.started.add(uid)
-                        schedule.started(uid)
-                    continue
-                future = self.futures.get(uid)
-                if future is None or future is not payload:
-                    continue  # a future replaced by a resubmission
-                self.in_flight.discard(uid)
-                result = self._result(uid, future)
-                forced = self.handed.pop(uid, None)
-                if result is None and forced is not None and uid not in schedule.results:
-                    # Its Dask run saw an upstream failure that the schedule has since
-                    # repaired (a damaged output rebuilt): every requirement is done now.
-                    self.submit(uid, forced)
-                if result is not None and uid not in schedule.results:
-                    if uid not in self.started and result.attempts:
-                        self.started.add(uid)
-                        schedule.started(uid)
-                    schedule.finish(result)
-                self._take()
+                while True:  # whatever else has come meanwhile: one fetch for all its results
+                    try:
+                        batch.append(self.events.get_nowait())
+                    except queue.Empty:
+                        break
+                fetched = self._fetch(batch)
+                for kind, uid, payload in batch:
+                    if schedule.done:
+                        break
+                    self._event(kind, uid, payload, fetched)
         finally:
             self.client.unsubscribe_topic(self.topic)
             pending = [self.futures[u] for u in self.in_flight if u in self.futures]
             if pending:
                 self.client.cancel(pending)
+
+    def _fetch(self, batch: list[tuple[str, str, Any]]) -> dict[str, TaskResult]:
+        """The results of the finished futures in ``batch``, fetched in one round trip to
+        the cluster (one ``future.result()`` each costs a scheduler round trip per task)."""
+        done: list[tuple[str, Future[TaskResult]]] = []
+        for kind, uid, payload in batch:
+            future = self.futures.get(uid)
+            # (a future replaced by a resubmission is skipped: its uid names another now)
+            finished = future is not None and future.status == "finished"
+            if kind == "done" and finished and payload is future:
+                done.append((uid, future))
+        if len(done) < 2:
+            return {}
+        try:
+            values = self.client.gather([f for _, f in done])
+        except Exception:  # one lost meanwhile: each is asked on its own, as it comes
+            logger.debug("could not fetch %d results at once", len(done), exc_info=True)
+            return {}
+        return {
+            uid: value
+            for (uid, _), value in zip(done, values, strict=True)
+            if isinstance(value, TaskResult)
+        }
+
+    def _event(self, kind: str, uid: str, payload: Any, fetched: dict[str, TaskResult]) -> None:
+        """Report one event of the cluster (a task started, a future done) to the schedule."""
+        schedule = self.schedule
+        if kind == "started":
+            if uid not in self.started and uid not in schedule.results:
+                self.started.add(uid)
+                schedule.started(uid)
+            return
+        future = self.futures.get(uid)
+        if future is None or future is not payload:
+            return  # a future replaced by a resubmission
+        self.in_flight.discard(uid)
+        result = self._result(uid, future, fetched.get(uid))
+        forced = self.handed.pop(uid, None)
+        if result is None and forced is not None and uid not in schedule.results:
+            # Its Dask run saw an upstream failure that the schedule has since
+            # repaired (a damaged output rebuilt): every requirement is done now.
+            self.submit(uid, forced)
+        if result is not None and uid not in schedule.results:
+            if uid not in self.started and result.attempts:
+                self.started.add(uid)
+                schedule.started(uid)
+            schedule.finish(result)
+        self._take()
 
     def _on_started(self, event: Any) -> None:
         msg = event[1] if isinstance(event, tuple) and len(event) == 2 else event
@@ -478,11 +515,14 @@ class _Submission:
                 self.started.discard(item.uid)
                 self.submit(item.uid, item.forced)
 
-    def _result(self, uid: str, future: Future[TaskResult]) -> TaskResult | None:
-        """The task's result, or None when its failure is its upstream's (reported there)."""
+    def _result(
+        self, uid: str, future: Future[TaskResult], fetched: TaskResult | None = None
+    ) -> TaskResult | None:
+        """The task's result (``fetched`` already, or asked of the cluster now), or None
+        when its failure is its upstream's (reported there)."""
         name = type(self.schedule.graph.nodes[uid].task).task_name()
-        if future.status == "finished":
-            result = future.result()
+        if fetched is not None or future.status == "finished":
+            result = fetched if fetched is not None else future.result()
             if result.status == "upstream_failed":
                 return None
             return result
