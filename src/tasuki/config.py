@@ -216,6 +216,8 @@ _ENV_SOURCE = "environment (TASUKI_*)"
 # service token (a secret, kept out of the Settings object on purpose).
 _NOT_SETTINGS = {
     "TASUKI_REQUIRE_SERVICES",
+    "TASUKI_ALL_PYTHONS",
+    "TASUKI_BENCH_POSTGRES",
     "TASUKI_TEST_POSTGRES",
     "TASUKI_TEST_REDIS",
     "TASUKI_QUERY_TOKEN",
