@@ -354,3 +354,26 @@ def test_results_that_arrive_together_are_fetched_in_one_round_trip(cluster, mon
         got = sub._fetch(batch)
     assert sizes == [5]  # one round trip, not one future.result() each
     assert {u: r.status for u, r in got.items()} == {f"u{i}": "ran" for i in range(5)}
+
+
+def test_results_finishing_close_together_are_collected_then_fetched_at_once(
+    cluster, tmp_path, monkeypatch
+):
+    from distributed import Client
+
+    import tasuki.core.executors.dask as dask_executor
+    from tests.integration.dask.tasks import Fan
+
+    monkeypatch.setattr(dask_executor, "COALESCE_S", 2.0)  # the four naps end within ~0.6 s
+    sizes = []
+    gather = Client.gather
+
+    def counted(self, futures, *args, **kwargs):
+        sizes.append(len(futures))
+        return gather(self, futures, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "gather", counted)
+    result = _build(Fan(n=4), str(tmp_path / "ws"), cluster)
+    assert result.ok, result.summary()
+    # The four leaves' results (finishing two at a time on two workers) in one round trip.
+    assert max(sizes, default=0) >= 4, sizes
