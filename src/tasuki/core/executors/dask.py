@@ -11,7 +11,8 @@ task is ``run_one(unique_id)`` on a worker, with the futures of its upstream tas
 dependencies, so Dask orders them and the scheduler never carries data: workers read and
 write the shared workspace (a shared folder, ``s3://``, ``gs://``), and what comes back is a
 small :class:`~tasuki.core.results.TaskResult`, fed to the schedule in this process as with
-the local executor (hooks, progress, the summary, records).
+the local executor (hooks, progress, the summary, records). The results of tasks finishing
+within :data:`COALESCE_S` of each other are fetched in one round trip.
 
 - **Resources:** ``resources = {"gpu": 1, "memory": "8GiB"}`` on a task class becomes Dask
   worker resources for its tasks (sizes as strings become bytes); workers declare theirs
