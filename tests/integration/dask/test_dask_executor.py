@@ -377,3 +377,15 @@ def test_results_finishing_close_together_are_collected_then_fetched_at_once(
     assert result.ok, result.summary()
     # The four leaves' results (finishing two at a time on two workers) in one round trip.
     assert max(sizes, default=0) >= 4, sizes
+
+
+def test_graph_messages_are_named_without_tokenizing_the_graph(cluster, tmp_path, monkeypatch):
+    expr = pytest.importorskip("dask._expr")
+
+    def refuse(self):
+        raise AssertionError("the whole graph was tokenized to name it")
+
+    monkeypatch.setattr(expr.Expr, "__dask_tokenize__", refuse)
+    result = _build(Step(n=3), str(tmp_path / "ws"), cluster)
+    assert result.ok, result.summary()
+    assert result.counts()["ran"] == 4
