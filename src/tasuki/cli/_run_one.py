@@ -39,6 +39,10 @@ def run_one_cmd(
     rerun: Annotated[
         bool, typer.Option("--rerun", help="Run it even when its output is complete.")
     ] = False,
+    build_id: Annotated[
+        str | None,
+        typer.Option("--build-id", help="The build this run belongs to, kept in its run record."),
+    ] = None,
     config: ConfigFile = None,
     log_level: LogLevel = "INFO",
 ) -> None:
@@ -56,7 +60,7 @@ def run_one_cmd(
     settings = _settings(config, workspace=workspace)
     store = open_workspace(settings)
     try:
-        result = run_one(unique_id, store=store, settings=settings, forced=rerun)
+        result = run_one(unique_id, store=store, settings=settings, forced=rerun, build_id=build_id)
     except TasukiError as exc:
         if not exc.retryable:
             raise

@@ -461,6 +461,7 @@ def run_one(
     settings: Settings,
     forced: bool = False,
     on_start: Callable[[str], None] | None = None,
+    build_id: str | None = None,
 ) -> TaskResult:
     """Run exactly the task ``unique_id`` from its definition (``tasuki run-one``).
 
@@ -470,6 +471,8 @@ def run_one(
         settings: ``lock_timeout``, ``retries``, ``on_code_change``...
         forced: Run it although it is complete (``--rerun``).
         on_start: Called with the id when ``run()`` begins.
+        build_id: The build this run belongs to, stamped on its record (the Dask executor
+            passes its build's; ``tasuki run-one --build-id``).
 
     Returns:
         Its result: ``ran``, ``cached`` (complete already, or finished by another process
@@ -495,7 +498,9 @@ def run_one(
     own_key = definition.code_key or combine_code_key(
         definition.code_fingerprint, [r["code_key"] for r in definition.requires]
     )
-    completeness = Completeness(store, settings.on_code_change, {**keys, unique_id: own_key})
+    completeness = Completeness(
+        store, settings.on_code_change, {**keys, unique_id: own_key}, build_id=build_id
+    )
     incomplete = []
     seen: set[str] = set()
     for dep in deps:

@@ -62,6 +62,8 @@ def test_chain_runs_on_the_workers_and_a_second_build_submits_nothing(cluster, t
     assert str(os.getpid()) not in {line.split()[-1] for line in lines}  # never in here
     record = RunRecord.read(open_store(ws), root.unique_id)
     assert record.status == "done"
+    # Written on a worker, stamped with the build that submitted it.
+    assert result.build_id and record.build_id == result.build_id
     again = _build(root, ws, cluster)
     assert again.counts()["cached"] == 1
     assert "ran" not in again.counts()

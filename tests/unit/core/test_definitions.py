@@ -212,9 +212,10 @@ def test_cli_run_one(ws, store, monkeypatch):
     out = runner.invoke(app, ["run-one", task.unique_id])
     assert out.exit_code == 2
     assert "not complete" in out.output and TaskA(param="cli").unique_id in out.output
-    out = runner.invoke(app, ["run-one", TaskA(param="cli").unique_id])
+    out = runner.invoke(app, ["run-one", TaskA(param="cli").unique_id, "--build-id", "wf-123"])
     assert out.exit_code == 0, out.output
     assert f"{TaskA(param='cli').unique_id} ran" in out.output
+    assert RunRecord.read(store, TaskA(param="cli").unique_id).build_id == "wf-123"
     out = runner.invoke(app, ["run-one", task.unique_id])
     assert out.exit_code == 0, out.output
     assert tasuki.load(task, workspace=ws) == "hello cli!!"

@@ -150,17 +150,22 @@ def _importable(cls: type[Task]) -> None:
 
 # --------------------------------------------------------------------------- on the worker
 
-_STORES: dict[str, tuple[Settings, Store]] = {}
+_STORES: dict[str, tuple[Settings, Store, str | None]] = {}
+# The build id rides in the settings document sent to workers, under a key no setting has.
+_BUILD_ID_KEY = "_tasuki_build_id"
 
 
-def _worker_context(settings_doc: str) -> tuple[Settings, Store]:
-    """Settings and an open workspace per worker process (opened once, reused)."""
+def _worker_context(settings_doc: str) -> tuple[Settings, Store, str | None]:
+    """Settings, an open workspace (opened once per worker process, reused) and the build id
+    its records are stamped with."""
     known = _STORES.get(settings_doc)
     if known is None:
         from tasuki.config import Settings
         from tasuki.storage import open_store
 
-        settings = Settings(**json.loads(settings_doc))
+        doc = json.loads(settings_doc)
+        build_id = doc.pop(_BUILD_ID_KEY, None)
+        settings = Settings(**doc)
         store = open_store(
             settings.workspace,
             redis_url=settings.redis_url,
@@ -168,7 +173,7 @@ def _worker_context(settings_doc: str) -> tuple[Settings, Store]:
             lease_ttl=settings.lease_ttl,
         )
         _keep_log_tails()
-        known = _STORES[settings_doc] = (settings, store)
+        known = _STORES[settings_doc] = (settings, store, build_id)
     return known
 
 
@@ -196,7 +201,7 @@ def run_task(
             return TaskResult(uid, name, "upstream_failed", note=up.uid)
     from tasuki.core.definitions import run_one
 
-    settings, store = _worker_context(settings_doc)
+    settings, store, build_id = _worker_context(settings_doc)
 
     def started(u: str) -> None:
         try:
@@ -207,7 +212,14 @@ def run_task(
             logger.debug("could not report the start of %s", u, exc_info=True)
 
     try:
-        result = run_one(uid, store=store, settings=settings, forced=forced, on_start=started)
+        result = run_one(
+            uid,
+            store=store,
+            settings=settings,
+            forced=forced,
+            on_start=started,
+            build_id=build_id,
+        )
     except Exception as exc:  # the definition, the code check, the upstream check
         retryable = bool(getattr(exc, "retryable", False)) or isinstance(
             exc, ConnectionError | TimeoutError
@@ -347,6 +359,8 @@ class _Submission:
         doc = schedule.settings.model_dump(mode="json")
         # Dask retries retryable failures; the worker must not retry them itself too.
         doc.update(workspace=schedule.store.url, retries=0)
+        # Records written on the cluster carry this build's id, as records written here do.
+        doc[_BUILD_ID_KEY] = schedule.completeness.build_id
         self.settings_doc = json.dumps(doc, sort_keys=True)
         self.futures: dict[str, Future[TaskResult]] = {}
         self.in_flight: set[str] = set()
