@@ -377,6 +377,8 @@ def show(
     typer.echo(f"task:        {record.task}")
     typer.echo(f"unique id:   {record.unique_id}")
     typer.echo(f"status:      {record.status}  ({record.duration_s:.3f}s, {record.finished_at})")
+    if record.error:  # a failed run: what went wrong, before everything else
+        typer.echo(f"error:       {record.error.get('type')}: {record.error.get('message')}")
     typer.echo(f"version:     {record.version}    code: {record.code_fingerprint}")
     typer.echo("parameters:")
     for name, value in record.params.items():

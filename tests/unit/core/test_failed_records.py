@@ -227,6 +227,8 @@ def test_show_prints_a_failed_record(ws, flag):
     out = CliRunner().invoke(app, ["show", down.unique_id[:12], "--workspace", ws])
     assert out.exit_code == 0, out.output
     assert "failed" in out.output
+    # What went wrong, in the text form too (not only with --json).
+    assert "error:       RuntimeError: downstream broke" in out.output
 
 
 class NeedsFlaky(tasuki.Task):
