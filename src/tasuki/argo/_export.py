@@ -13,6 +13,7 @@ completeness check, so a rerun of a 1,000-task workflow with 990 cached launches
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -96,6 +97,7 @@ class ExportOptions:
     secrets: Sequence[str] = ()
     service_account: str | None = None
     max_manifest_bytes: int = 500_000
+    bundle: str | None = None
 
     def check(self) -> None:
         """Refuse bad options before any work.
@@ -255,13 +257,16 @@ def _templates(
             # Several ids in one pod, one after the other; ids are hex, so the shell sees
             # nothing but words. The first failure ends the pod with its exit code.
             command = ["sh", "-c"]
+            bundle = f" --bundle {options.bundle}" if options.bundle else ""
             args = [
-                f'for u in {{{{inputs.parameters.{_UID_PARAM}}}}}; do tasuki run-one "$u" '
-                "|| exit $?; done"
+                f'for u in {{{{inputs.parameters.{_UID_PARAM}}}}}; do tasuki run-one "$u"'
+                f"{bundle} || exit $?; done"
             ]
         else:
             command = ["tasuki"]
             args = ["run-one", f"{{{{inputs.parameters.{_UID_PARAM}}}}}"]
+            if options.bundle:  # every definition of this export in one file
+                args += ["--bundle", options.bundle]
         out.append(
             Container(
                 name=name,
@@ -559,16 +564,15 @@ def _document(
 
 def _write_definitions(
     store: Store, graph: Graph, uids: list[str], keys: Mapping[str, str]
-) -> None:
-    """Each step runs its task by id: its definition must be in the workspace."""
+) -> str | None:
+    """Each step runs its task by id: the definitions go to the workspace as one bundle (one
+    file creation, not one per task); returns its name, which every step passes to
+    ``run-one --bundle``."""
     if not uids:
-        return
-    try:
-        from tasuki.core.definitions import write_definitions
-    except ImportError:  # pragma: no cover - the definitions land with `tasuki run-one`
-        logger.warning("tasuki.core.definitions is missing: no task definitions written")
-        return
-    write_definitions(store, graph, uids, keys)
+        return None
+    from tasuki.core.definitions import write_bundle
+
+    return write_bundle(store, graph, uids, keys)
 
 
 def export_workflow(
@@ -609,6 +613,7 @@ def export_workflow(
     completeness = Completeness(store, settings.on_code_change, keys)
     needed, _complete = plan(graph, completeness, set())
     steps = plan_steps(graph, needed, options)
-    _write_definitions(store, graph, list(needed), keys)
+    bundle = _write_definitions(store, graph, list(needed), keys)
+    options = dataclasses.replace(options, bundle=bundle)
     documents = compile_steps(steps, options, settings)
     return Export(documents, steps, len(graph), len(graph) - len(needed))

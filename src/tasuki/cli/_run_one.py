@@ -43,6 +43,13 @@ def run_one_cmd(
         str | None,
         typer.Option("--build-id", help="The build this run belongs to, kept in its run record."),
     ] = None,
+    bundle: Annotated[
+        str | None,
+        typer.Option(
+            "--bundle",
+            help="A definitions bundle to look in first (an exported workflow names its own).",
+        ),
+    ] = None,
     config: ConfigFile = None,
     log_level: LogLevel = "INFO",
 ) -> None:
@@ -60,7 +67,14 @@ def run_one_cmd(
     settings = _settings(config, workspace=workspace)
     store = open_workspace(settings)
     try:
-        result = run_one(unique_id, store=store, settings=settings, forced=rerun, build_id=build_id)
+        result = run_one(
+            unique_id,
+            store=store,
+            settings=settings,
+            forced=rerun,
+            build_id=build_id,
+            bundle=bundle,
+        )
     except TasukiError as exc:
         if not exc.retryable:
             raise

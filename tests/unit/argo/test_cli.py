@@ -56,10 +56,12 @@ def test_export_then_check(cli, tmp_path: Path) -> None:
         u for t in tasks for u in t.get("withItems") or [t["arguments"]["parameters"][0]["value"]]
     ]
     assert Sum(n=3).unique_id in uids and Leaf(i=0).unique_id in uids
-    # each step's definition is in the workspace, for run-one
-    definitions = pytest.importorskip("tasuki.core.definitions")
-    for uid in uids:
-        assert (Path(ws) / definitions.definition_key(uid)).is_file()
+    # each step's definition is in the workspace, for run-one: in the bundle the steps name
+    from tasuki.core.definitions import read_bundle
+    from tasuki.storage import open_store
+
+    assert container["args"][2] == "--bundle"
+    assert set(uids) <= set(read_bundle(open_store(ws), container["args"][3]))
     result = cli("argo", "check", str(out))
     assert result.exit_code == 0 and "no problems found" in result.output
 

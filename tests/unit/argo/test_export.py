@@ -52,7 +52,14 @@ def test_fan_in_exports_one_template_and_every_task_by_id(settings, store) -> No
     container = templates["run-0"]["container"]
     assert container["image"] == IMAGE
     assert container["command"] == ["tasuki"]
-    assert container["args"] == ["run-one", "{{inputs.parameters.u}}"]
+    # Every definition of the export in one bundle file, named by every step.
+    assert container["args"][:3] == ["run-one", "{{inputs.parameters.u}}", "--bundle"]
+    from tasuki.core.definitions import DEFINITIONS_PREFIX, bundle_key, read_bundle
+
+    bundle = read_bundle(store, container["args"][3])
+    assert set(bundle) == {root.unique_id, *(Leaf(i=i).unique_id for i in range(5))}
+    # ... and no file per task: one file creation for the whole export.
+    assert list(store.list(DEFINITIONS_PREFIX)) == [bundle_key(container["args"][3])]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["TASUKI_WORKSPACE"] == settings.workspace
     assert env["TASUKI_ON_CODE_CHANGE"] == "rerun"

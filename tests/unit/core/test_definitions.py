@@ -283,3 +283,23 @@ def test_cli_run_one_rerun_runs_a_complete_task_again(ws, store, monkeypatch):
     assert f"{task.unique_id} cached" in runner.invoke(app, ["run-one", task.unique_id]).output
     out = runner.invoke(app, ["run-one", task.unique_id, "--rerun"])
     assert out.exit_code == 0 and f"{task.unique_id} ran" in out.output
+
+
+def test_a_bundle_holds_an_exports_definitions_in_one_file(ws, store):
+    from tasuki.core.definitions import BUNDLES_PREFIX, write_bundle
+
+    task = TaskB(param="bundled")
+    graph = build_graph([task])
+    name = write_bundle(store, graph, list(graph.order), code_keys(graph))
+    assert list(store.list(DEFINITIONS_PREFIX)) == [f"{BUNDLES_PREFIX}/{name}.json"]
+    # The same plan gives the same bundle (its name is its content's hash).
+    assert write_bundle(store, graph, list(graph.order), code_keys(graph)) == name
+    for t in (TaskA(param="bundled"), task):
+        result = run_one(t.unique_id, store=store, settings=_settings(ws), bundle=name)
+        assert result.status == "ran", result
+    assert tasuki.load(task, workspace=ws) == "hello bundled!!"
+    # Without the bundle, no per-task file: refused, naming where it looked.
+    with pytest.raises(RecordNotFoundError, match="no task definition"):
+        run_one(task.unique_id, store=store, settings=_settings(ws), forced=True)
+    with pytest.raises(RecordNotFoundError, match="no task definitions bundle 'nope'"):
+        run_one(task.unique_id, store=store, settings=_settings(ws), bundle="nope")
