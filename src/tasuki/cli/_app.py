@@ -414,6 +414,10 @@ def rerun_cmd(
     unique_id: Annotated[str, typer.Argument(help="A unique id or an unambiguous prefix.")],
     workspace: Workspace = None,
     workers: Annotated[int | None, typer.Option(help="Local worker processes.")] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(help="What runs the tasks: local, inline, dask, or a registered executor."),
+    ] = None,
     config: ConfigFile = None,
     log_level: LogLevel = "INFO",
 ) -> None:
@@ -421,7 +425,7 @@ def rerun_cmd(
     from tasuki.core.loading import task_from_record
 
     _setup_logging(log_level)
-    settings = _settings(config, workspace=workspace, workers=workers)
+    settings = _settings(config, workspace=workspace, workers=workers, executor=executor)
     store = open_workspace(settings)
     task = task_from_record(find_record(store, unique_id), store)
     result = run_build(

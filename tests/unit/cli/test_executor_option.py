@@ -45,3 +45,14 @@ def test_an_unknown_executor_exits_2_with_the_known_ones(cli):
     assert out.exit_code == 2
     assert "unknown executor 'dask-ish'" in out.output
     assert "inline, local" in out.output and "tasuki.executors" in out.output
+
+
+def test_rerun_takes_the_executor_too(cli, tmp_path):
+    assert cli("run", f"{M}:Pids", "--n", "2", "--workers", "2").exit_code == 0
+    uid = Pids(n=2).unique_id
+    out = cli("rerun", uid, "--workers", "2", "--executor", "inline")
+    assert out.exit_code == 0, out.output
+    assert uid in out.output
+    # The name reaches the settings: an unknown one is refused, listing the known ones.
+    out = cli("rerun", uid, "--executor", "dask-ish")
+    assert out.exit_code == 2 and "unknown executor 'dask-ish'" in out.output
