@@ -229,13 +229,13 @@ class DiskLease(_LeaseBase):
             self._clear_stale_claim(claim)
             return False, describe_holder(body, f"file {self.path}") + " (being taken over)"
         os.close(fd)
-        try:
-            logger.info(
-                "lease %s expired (%s); taking it over", self.path, describe_holder(body, "")
-            )
-            self._bury(ident)
-        finally:
-            os.unlink(claim)
+        logger.info("lease %s expired (%s); taking it over", self.path, describe_holder(body, ""))
+        # The claim stays: a waiter that judged the same stale file before we took it over must
+        # not get the claim later and rename our fresh lease away (the "give back" in _bury
+        # leaves the name empty for a moment, where a third waiter's create would succeed:
+        # two holders, seen in CI). _clear_stale_claim removes it once it is older than any
+        # judgement of that generation can be.
+        self._bury(ident)
         return True, None
 
     def _clear_stale_claim(self, claim: str) -> None:
