@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.config import Settings, load_settings, settings_in_effect
 from tasuki.core.code import code_keys
-from tasuki.core.definitions import write_definitions
+from tasuki.core.definitions import write_bundle
 from tasuki.core.execute import Completeness
 from tasuki.core.executors import Executor, get_executor
 from tasuki.core.graph import Graph, build_graph
@@ -188,8 +188,9 @@ def _run_build(
     forced = _rerun_targets(graph, rerun)
     needed, complete = plan(graph, completeness, forced)
     _explain_plan(graph, needed)
-    if getattr(runs, "travels_by_id", False):  # its workers run tasks from definitions
-        write_definitions(store, graph, needed, completeness.code_keys)
+    bundle = None
+    if getattr(runs, "travels_by_id", False) and needed:  # workers run tasks by id
+        bundle = write_bundle(store, graph, needed, completeness.code_keys)
     results: dict[str, TaskResult] = {}
     for uid, node in graph.nodes.items():
         if uid not in needed:
@@ -200,7 +201,16 @@ def _run_build(
     try:
         with progress:
             schedule = Schedule(
-                graph, needed, forced, results, settings, call, progress, store, completeness
+                graph,
+                needed,
+                forced,
+                results,
+                settings,
+                call,
+                progress,
+                store,
+                completeness,
+                bundle=bundle,
             )
             schedule.report_planned()
             runs.run(schedule)

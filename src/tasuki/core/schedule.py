@@ -83,8 +83,12 @@ class Schedule:
         progress: Progress,
         store: Store,
         completeness: Completeness,
+        *,
+        bundle: str | None = None,
     ) -> None:
         self.graph = graph
+        #: The definitions bundle written for an executor whose tasks travel by id.
+        self.bundle = bundle
         self.completeness = completeness
         self.needed = needed
         self.forced = forced

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tasuki.core.definitions import definition_key
+from tasuki.core.definitions import bundle_key, bundle_names, definition_key, read_bundle
 from tasuki.core.records import RECORDS_PREFIX, RunRecord, find_record, record_key
+from tasuki.errors import RecordNotFoundError
 from tasuki.report._values import output_kind
 
 if TYPE_CHECKING:
@@ -152,9 +153,11 @@ def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> 
     root_ids = [find_record(store, r).unique_id for r in roots]
     keep = _reachable(inv, root_ids)
     garbage = Garbage()
+    gone: set[str] = set()
     for uid, rec in inv.records.items():
         if uid in keep:
             continue
+        gone.add(uid)
         for out in rec.outputs:
             if is_external(out):
                 garbage.kept.append(KeptOutput(out["key"], rec.task, uid))
@@ -166,6 +169,14 @@ def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> 
         # that never ran stay: an exported Argo workflow may still be on its way to them.
         if store.exists(definition_key(uid)):
             garbage.removed.append(definition_key(uid))
+    # A bundle (the definitions of one build or export) goes when every task in it does.
+    for name in bundle_names(store):
+        try:
+            held = read_bundle(store, name)
+        except RecordNotFoundError:
+            continue  # unreadable: left for a person to look at, never guessed about
+        if held and all(uid in gone for uid in held):
+            garbage.removed.append(bundle_key(name))
     garbage.removed.extend(inv.stray)
     if delete:
         # Records go first: a half-finished gc leaves incomplete tasks, never a record

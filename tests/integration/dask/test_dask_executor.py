@@ -311,7 +311,7 @@ def test_a_class_a_worker_cannot_import_fails_the_task_naming_it(tmp_path):
     )
     store.write_bytes(definition_key(uid), gone.to_bytes())
     doc = json.dumps(Settings(workspace=ws).model_dump(mode="json"))
-    result = run_task(doc, uid, "nowhere_pkg.mod:Gone", False, "topic")
+    result = run_task(doc, uid, "nowhere_pkg.mod:Gone", False, "topic", None)
     assert result.status == "failed"
     assert result.error.type == "TaskNotFoundError"
     assert "nowhere_pkg.mod" in result.error.message

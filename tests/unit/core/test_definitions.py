@@ -59,13 +59,18 @@ class ById(InlineExecutor):
     travels_by_id = True
 
 
-def test_a_build_writes_definitions_of_the_tasks_it_runs_only(ws, store):
+def test_a_build_writes_one_bundle_of_the_tasks_it_runs_only(ws, store):
+    from tasuki.core.definitions import bundle_names, read_bundle
+
     tasuki.build(TaskA(param="x"), workspace=ws, progress="off", executor=ById())
-    store.remove(definition_key(TaskA(param="x").unique_id))
+    first = bundle_names(store)
+    assert len(first) == 1
     tasuki.build(TaskB(param="x"), workspace=ws, progress="off", executor=ById())  # A cached
-    written = sorted(store.list(DEFINITIONS_PREFIX))
-    assert written == [definition_key(TaskB(param="x").unique_id)]
-    d = read_definition(store, TaskB(param="x").unique_id)
+    # One file per build, however many tasks it runs: no per-task definition files.
+    assert all(k.startswith(".tasuki/definitions/bundles/") for k in store.list(DEFINITIONS_PREFIX))
+    (second,) = set(bundle_names(store)) - set(first)
+    assert set(read_bundle(store, second)) == {TaskB(param="x").unique_id}
+    d = read_definition(store, TaskB(param="x").unique_id, read_bundle(store, second))
     assert d.task == "tests.unit.core.tasks_for_tests:TaskB"
     assert d.params == {"param": "x", "upstream": None}
     assert [r["id"] for r in d.requires] == [TaskA(param="x").unique_id]
@@ -75,6 +80,46 @@ def test_a_build_writes_definitions_of_the_tasks_it_runs_only(ws, store):
         "tests.unit.core.tasks_for_tests:TaskB",
     }
     assert d.code_key == RunRecord.read(store, d.unique_id).code_key
+    # Asked for by id alone (tasuki run-one ID), the task is found in its build's bundle.
+    again = run_one(TaskB(param="x").unique_id, store=store, settings=_settings(ws), forced=True)
+    assert again.status == "ran", again
+
+
+def test_a_build_with_nothing_to_run_writes_no_bundle(ws, store):
+    from tasuki.core.definitions import bundle_names
+
+    tasuki.build(TaskA(param="x"), workspace=ws, progress="off")
+    tasuki.build(TaskA(param="x"), workspace=ws, progress="off", executor=ById())
+    assert bundle_names(store) == []
+
+
+def test_a_bundle_is_read_once_per_process(ws, store):
+    from tasuki.core.definitions import bundle_key, read_bundle, write_bundle
+
+    graph = build_graph([TaskB(param="once")])
+    name = write_bundle(store, graph, list(graph.order), code_keys(graph))
+    first = read_bundle(store, name)
+    store.remove(bundle_key(name))  # a second read would fail: it must not happen
+    assert read_bundle(store, name) is first
+    uid = TaskA(param="once").unique_id
+    assert run_one(uid, store=store, settings=_settings(ws), bundle=name).status == "ran"
+
+
+def test_run_one_by_id_prefers_the_bundle_planned_with_this_code(ws, store):
+    from tasuki.core.definitions import bundle_key, read_bundle, write_bundle
+
+    task = TaskA(param="moved")
+    graph = build_graph([task])
+    good = write_bundle(store, graph, list(graph.order), code_keys(graph))
+    doc = dict(read_bundle(store, good))
+    stale = dict(doc[task.unique_id], code_fingerprint="0" * 64)
+    stale["classes"] = {k: "0" * 64 for k in stale["classes"]}
+    body = json.dumps({task.unique_id: stale}).encode()
+    store.write_bytes(bundle_key("0000-older-code"), body)  # sorts first
+    assert run_one(task.unique_id, store=store, settings=_settings(ws)).status == "ran"
+    store.remove(bundle_key(good))
+    with pytest.raises(TaskError, match="written by other code"):
+        run_one(task.unique_id, store=store, settings=_settings(ws), forced=True)
 
 
 def test_builds_whose_tasks_stay_here_write_no_definitions(ws, store):
@@ -298,8 +343,10 @@ def test_a_bundle_holds_an_exports_definitions_in_one_file(ws, store):
         result = run_one(t.unique_id, store=store, settings=_settings(ws), bundle=name)
         assert result.status == "ran", result
     assert tasuki.load(task, workspace=ws) == "hello bundled!!"
-    # Without the bundle, no per-task file: refused, naming where it looked.
+    # Without --bundle, found in the workspace's bundles; an id no bundle holds is refused,
+    # naming where it looked.
+    assert run_one(task.unique_id, store=store, settings=_settings(ws), forced=True).status == "ran"
     with pytest.raises(RecordNotFoundError, match="no task definition"):
-        run_one(task.unique_id, store=store, settings=_settings(ws), forced=True)
+        run_one(TaskA(param="nowhere").unique_id, store=store, settings=_settings(ws))
     with pytest.raises(RecordNotFoundError, match="no task definitions bundle 'nope'"):
         run_one(task.unique_id, store=store, settings=_settings(ws), bundle="nope")

@@ -21,9 +21,9 @@ def test_gc_removes_definitions_with_their_runs_only(tmp_path):
     ws = str(tmp_path / "ws")
     store = open_store(ws)
     a, b = TaskA(param="x"), TaskB(param="x")
-    tasuki.build(b, workspace=ws, progress="off", executor=ById())
+    tasuki.build(b, workspace=ws, progress="off")
     pending = TaskA(param="never-run")
-    graph = build_graph([pending])
+    graph = build_graph([b, pending])  # one file per task (the Dask executor's reopened ones)
     write_definitions(store, graph, list(graph.order), code_keys(graph))
     for uid in (a.unique_id, b.unique_id, pending.unique_id):
         assert store.exists(definition_key(uid))
@@ -38,3 +38,24 @@ def test_gc_removes_definitions_with_their_runs_only(tmp_path):
     assert not store.exists(definition_key(b.unique_id))
     assert store.exists(definition_key(a.unique_id))
     assert store.exists(definition_key(pending.unique_id))
+
+
+def test_gc_removes_a_bundle_when_every_task_in_it_goes(tmp_path):
+    from tasuki.core.definitions import bundle_key, bundle_names, write_bundle
+
+    ws = str(tmp_path / "ws")
+    store = open_store(ws)
+    a, b = TaskA(param="x"), TaskB(param="x")
+    tasuki.build(b, workspace=ws, progress="off", executor=ById())  # one bundle: a and b
+    (built,) = bundle_names(store)
+    graph = build_graph([TaskA(param="never-run")])
+    pending = write_bundle(store, graph, list(graph.order), code_keys(graph))
+
+    # b's run goes, a's stays: its bundle stays with the run that is kept.
+    assert bundle_key(built) not in collect_garbage(store, [a.unique_id]).removed
+    # Neither kept: the bundle goes; the bundle of a task that never ran stays.
+    tasuki.build(TaskA(param="other"), workspace=ws, progress="off")
+    gone = collect_garbage(store, [TaskA(param="other").unique_id], delete=True)
+    assert bundle_key(built) in gone.removed
+    assert bundle_key(pending) not in gone.removed
+    assert bundle_names(store) == [pending]

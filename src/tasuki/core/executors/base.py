@@ -44,9 +44,10 @@ class Executor(Protocol):
 
     An executor whose workers run tasks in processes that did not plan the build (another
     machine, a cluster) sets the class attribute ``travels_by_id = True``: the runner then
-    writes a definition of each task it must run to the workspace before ``run``, and a
-    worker runs one with :func:`tasuki.core.definitions.run_one` (``tasuki run-one ID``),
-    from its unique id alone.
+    writes the definitions of the tasks it must run to the workspace before ``run``, as one
+    bundle named by ``schedule.bundle``, and a worker runs one with
+    :func:`tasuki.core.definitions.run_one` (``tasuki run-one ID --bundle NAME``), from its
+    unique id alone.
 
     Register one for ``tasuki run --executor NAME`` and ``executor = "NAME"`` in settings with
     an entry point in the group ``tasuki.executors`` naming a class that takes no arguments.

@@ -5,9 +5,10 @@
 scheduler a ``LocalCluster`` of ``workers`` processes (one thread each) is started for the
 build and closed after it.
 
-Only ids travel. The runner has already pruned every cached task and written a definition
-of each task that must run into the workspace (:mod:`tasuki.core.definitions`); each Dask
-task is ``run_one(unique_id)`` on a worker, with the futures of its upstream tasks as
+Only ids travel. The runner has already pruned every cached task and written the
+definitions of the tasks that must run into the workspace as one bundle
+(:mod:`tasuki.core.definitions`); each Dask task is ``run_one(unique_id, bundle=...)`` on a
+worker (which parses the bundle once), with the futures of its upstream tasks as
 dependencies, so Dask orders them and the scheduler never carries data: workers read and
 write the shared workspace (a shared folder, ``s3://``, ``gs://``), and what comes back is a
 small :class:`~tasuki.core.results.TaskResult`, fed to the schedule in this process as with
@@ -189,9 +190,16 @@ def _keep_log_tails() -> None:
 
 
 def run_task(
-    settings_doc: str, uid: str, name: str, forced: bool, topic: str, *upstream: Any
+    settings_doc: str,
+    uid: str,
+    name: str,
+    forced: bool,
+    topic: str,
+    bundle: str | None,
+    *upstream: Any,
 ) -> TaskResult:
-    """What each Dask task runs: :func:`~tasuki.core.definitions.run_one` by id.
+    """What each Dask task runs: :func:`~tasuki.core.definitions.run_one` by id, its
+    definition from the build's ``bundle`` (parsed once per worker process).
 
     ``upstream`` holds the results of the upstream tasks (only for ordering, and to skip
     this one when one of them failed). A retryable failure is raised for Dask to retry.
@@ -219,6 +227,7 @@ def run_task(
             forced=forced,
             on_start=started,
             build_id=build_id,
+            bundle=bundle,
         )
     except Exception as exc:  # the definition, the code check, the upstream check
         retryable = bool(getattr(exc, "retryable", False)) or isinstance(
@@ -381,7 +390,7 @@ class _Submission:
         schedule = self.schedule
         nodes = schedule.graph.nodes
         fresh = [uid for uid, _ in items if uid not in self.defined]
-        if fresh:  # cached tasks reopened (a damaged output): no definition yet
+        if fresh:  # cached tasks reopened (a damaged output): not in the build's bundle
             from tasuki.core.definitions import write_definitions
 
             write_definitions(
@@ -425,6 +434,7 @@ class _Submission:
                 cls.task_name(),
                 forced,
                 self.topic,
+                schedule.bundle,
                 *upstream,
             )
         futures = self.client.get(
