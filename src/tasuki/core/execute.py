@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tasuki._backoff import backoff_delay
 from tasuki._redact import redact, redact_json
 from tasuki.core import context
 from tasuki.core.code import code_fingerprint, code_keys, code_of
@@ -307,7 +308,7 @@ def _run_with_retries(
                 type(exc).__name__, str(exc), traceback.format_exc(), _is_retryable(exc)
             )
             if error.retryable and attempt <= settings.retries:
-                delay = settings.retry_backoff * 2 ** (attempt - 1)
+                delay = backoff_delay(settings.retry_backoff, attempt)
                 logger.warning(
                     "%r failed (attempt %d of %d): %s: %s; retrying in %.1fs",
                     task,
