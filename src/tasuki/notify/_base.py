@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from tasuki._backoff import backoff_delay
 from tasuki._redact import redact
 from tasuki.errors import ConfigError, NotificationError
 
@@ -210,9 +211,7 @@ class Notifier(abc.ABC):
             except DeliveryFailure as failure:
                 if not failure.retryable or attempt == attempts:
                     raise self._error(failure, attempt) from failure
-                delay = self.backoff * 2 ** (attempt - 1)
-                if failure.retry_after is not None:
-                    delay = max(delay, failure.retry_after)
+                delay = backoff_delay(self.backoff, attempt, server_delay=failure.retry_after)
                 logger.warning(
                     "notification to %s failed (attempt %d of %d): %s; retrying in %.1fs",
                     redact_url(self.url),

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import tasuki.errors as errors_module
+from tasuki._backoff import backoff_delay
 from tasuki._redact import redact
 from tasuki.errors import PermissionDeniedError, WarehouseConnectionError, WarehouseError
 from tasuki.warehouse import Manifest, PartInfo, QueryResult
@@ -265,7 +266,7 @@ class QueryClient:
                         part=index,
                     ) from exc
                 logger.debug("part %d of %s: %s; resuming at byte %d", index, query_id, exc, have)
-                time.sleep(self.backoff * 2 ** max(0, failures - 1))
+                time.sleep(backoff_delay(self.backoff, failures))
         os.replace(partial, dest)
         return have
 
@@ -311,7 +312,7 @@ class QueryClient:
                         f"({type(exc).__name__}: {exc}); check the URL and that it is running",
                         url=self.display_url,
                     ) from exc
-                time.sleep(self.backoff * 2 ** (failures - 1))
+                time.sleep(backoff_delay(self.backoff, failures))
                 continue
             except httpx.TimeoutException as exc:
                 raise WarehouseConnectionError(
@@ -324,7 +325,7 @@ class QueryClient:
             if response.status_code >= 400:
                 if response.status_code in (502, 503, 504) and failures < self.retries:
                     failures += 1
-                    time.sleep(self.backoff * 2 ** (failures - 1))
+                    time.sleep(backoff_delay(self.backoff, failures))
                     continue
                 raise _http_error(response, self.display_url)
             return response.json()
