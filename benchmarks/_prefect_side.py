@@ -8,9 +8,9 @@ engine). Tasks are called in the flow one after another (``workers`` > 1: the le
 ``.submit()``-ted to a ``ThreadPoolTaskRunner`` of that many threads).
 
 Prefect runs here as a user's first local run does: no ``PREFECT_API_URL``, so it starts a
-temporary local API server; ``PREFECT_HOME`` is a fresh folder in the workspace, telemetry
-and logging to the API are off, console logs at WARNING. The server is started before the
-clock starts (an empty flow, reported as ``setup_s``, like the import), its CPU time during the
+temporary local API server; ``PREFECT_HOME`` is one folder for the whole benchmark run
+(``spec['prefect_home']``), telemetry and logging to the API are off, console logs at
+WARNING. The server is started before the clock starts (an empty flow, reported as ``setup_s``, like the import), its CPU time during the
 build is added to the build's CPU time, and it is stopped before the process exits. Same
 protocol as the other sides (``_side_common.py``).
 """
@@ -24,7 +24,9 @@ import time
 from typing import Any
 
 _spec = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-_home = os.path.join(_spec.get("workspace", "/tmp"), ".prefect-home")
+# The harness passes one PREFECT_HOME for the whole run (its database is made once, in the
+# warm-up); alone, a side uses a folder in its workspace.
+_home = _spec.get("prefect_home") or os.path.join(_spec.get("workspace", "/tmp"), ".prefect-home")
 os.environ["PREFECT_HOME"] = _home
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("PREFECT_API_KEY", None)

@@ -1,11 +1,27 @@
-"""Pipeline benchmarks: tasuki and gokart 1.12.2 on the same task graphs, in one run.
+"""Pipeline benchmarks: tasuki, a plain-Python floor and five peers on the same task graphs.
 
-Every measurement is a fresh subprocess (``_tasuki_side.py`` with this project's interpreter,
-``_gokart_side.py`` inside ``benchmarks/.venv-gokart``), so import time and memory are isolated;
-import time is reported on its own and excluded from per-task figures. Per repeat, one fresh
-workspace sees three processes: *cold* (empty workspace), *warm* (everything cached, build
-again) and *root deleted* (the harness deletes the root's output file, then builds again, so
-every direct upstream of the root is checked).
+Sides (each a script ``_<side>_side.py``, run in a fresh interpreter of its own venv):
+
+- ``tasuki`` (this project's ``.venv``), ``floor`` (no engine: load the upstream pickle, dump
+  to a temporary file, ``os.replace``; ``.venv`` too),
+- peers, each in ``benchmarks/.venv-<peer>`` made by ``benchmarks/setup_peers.sh``: ``gokart``
+  1.12.2, ``luigi`` 3.8.1, ``kedro`` 1.7.0, ``prefect`` 3.9.1, ``hamilton`` (apache-hamilton
+  1.90.0).
+
+The sides run **interleaved**: for each case (graph, size, workers), repeat by repeat, every
+side runs one repeat before any side runs the next (the side order rotates by repeat). One
+repeat of a side is one fresh workspace and one fresh process per mode: *cold* (empty
+workspace), *warm* (build again), *root deleted* (the harness deletes the root's output, then
+builds again). For every process the harness records the side's own figures (construct +
+build wall time and CPU time, import excluded) and, around the process, its whole wall time and
+CPU time (``os.wait4``: user + system of the process and every child it waited for), the load
+average and the git commit.
+
+A case whose estimated time for all its repeats is over ``--budget`` seconds is skipped for
+that side ("skipped: estimated N s"); one whose first repeat shows the rest would overrun the
+budget stops there, and the table says how many runs it had. Verdicts count only figures with
+at least 3 runs on both sides. Every verdict is computed from the measured rows
+(``_pipeline_report.targets``).
 
 Run through ``python benchmarks/run.py pipeline [--quick]``; see ``benchmarks/README.md``.
 """
@@ -18,10 +34,12 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,20 +51,51 @@ from _pipeline_report import DOCS, markdown, print_rich, rows, write_docs
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TASUKI_PY = ROOT / ".venv" / "bin" / "python"
-GOKART_PY = HERE / ".venv-gokart" / "bin" / "python"
+GOKART_PY = HERE / ".venv-gokart" / "bin" / "python"  # kept for bench_formats and old callers
 
+PEERS = ("gokart", "luigi", "kedro", "prefect", "hamilton")
+SIDES = ("tasuki", "floor", *PEERS)
+PACKAGE = {  # the distribution whose version each side reports
+    "tasuki": "tasuki",
+    "floor": None,
+    "gokart": "gokart",
+    "luigi": "luigi",
+    "kedro": "kedro",
+    "prefect": "prefect",
+    "hamilton": "apache-hamilton",
+}
 MODES = ("cold", "warm", "root deleted")
-BUDGET_S = 120.0  # a gokart case estimated above this is skipped, not waited for
-BIG_BUDGET_S = 90.0  # tasuki at 100,000 tasks runs only if estimated below this
-ONE_REPEAT_S = 20.0  # a gokart case whose first cold run takes longer than this runs once
+MIN_RUNS = 3  # a figure with fewer runs is shown but never counted for a verdict
+BUDGET_S = 900.0  # full run: seconds one side may spend on one case, all repeats together
+QUICK_BUDGET_S = 60.0
+TIMEOUT_S = 900.0  # one process
+
+
+def python_of(side: str) -> Path:
+    """The interpreter a side runs with."""
+    return TASUKI_PY if side in ("tasuki", "floor") else HERE / f".venv-{side}" / "bin" / "python"
+
+
+def script_of(side: str) -> Path:
+    return HERE / f"_{side}_side.py"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One task graph: what every side of one interleaved group builds."""
+
+    case: str  # single | chain | fan_in | graph | chain_graph | param_chain
+    n: int
+    workers: int = 1
+    modes: tuple[str, ...] = MODES
 
 
 @dataclass
 class Case:
-    """One task graph measured on one side."""
+    """One key measured on one side."""
 
-    side: str  # "tasuki" | "gokart"
-    case: str  # chain | fan_in | param_chain | graph | chain_graph
+    side: str
+    case: str
     n: int
     workers: int = 1
     modes: tuple[str, ...] = MODES
@@ -56,234 +105,324 @@ class Case:
 
 @dataclass
 class Outcome:
-    """Measurements of one case: seconds per mode (one entry per repeat), plus the rest."""
+    """Measurements of one case on one side: one entry per run, per mode."""
 
     case: Case
-    times: dict[str, list[float]] = field(default_factory=dict)
-    cpu: dict[str, list[float]] = field(default_factory=dict)  # CPU seconds, same runs
+    times: dict[str, list[float]] = field(default_factory=dict)  # construct + build, wall
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # same span, CPU
+    proc_wall: dict[str, list[float]] = field(default_factory=dict)  # whole process, wall
+    proc_cpu: dict[str, list[float]] = field(default_factory=dict)  # whole process, wait4
     import_s: list[float] = field(default_factory=list)
+    setup_s: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    commits: list[str] = field(default_factory=list)
     peak_rss_kb: int = 0
     rss_after_import_kb: int = 0
     error: str | None = None
     skipped: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def runs(self, mode: str) -> int:
+        return len(self.times.get(mode, []))
+
+
+# --- what each side builds -------------------------------------------------------------------
+
+NOTES = {
+    "kedro": "SequentialRunner(only_missing_outputs=True); a dataset per task",
+    "prefect": "no skip by output: warm / root deleted call every task (each returns at once "
+    "when its file exists); temporary local server started before the clock (setup)",
+    "hamilton": "no skip by output: warm / root deleted call every node (each returns at once "
+    "when its file exists)",
+    "floor": "no engine: load upstream pickle, dump to temporary, os.replace",
+}
+
+
+def _side_spec(side: str, key: Key) -> dict[str, Any]:
+    if side == "gokart" and key.case in ("chain", "single", "graph"):
+        # gokart computes unique ids recursively (~4 frames per upstream): a chain deeper than
+        # ~250 fails at the default limit; raise it as a user would.
+        return {"recursion_limit": 10 * key.n + 1000}
+    return {}
+
+
+def plan(quick: bool, peers: Sequence[str]) -> list[tuple[Key, list[str]]]:
+    """The keys of a full (or quick) run in order, each with the sides that build it."""
+    p = list(peers)
+    keys: list[tuple[Key, list[str]]] = []
+    if quick:  # a smoke run: 100-task graphs on every side, 1,000 on tasuki and the floor
+        for case in ("chain", "fan_in"):
+            keys.append((Key(case, 100), ["tasuki", "floor", *p]))
+            keys.append((Key(case, 1000), ["tasuki", "floor"]))
+        return keys
+    # A one-task build shows the fixed cost of a build (settings, lazy imports, workspace).
+    keys.append((Key("single", 1), ["tasuki", *p]))
+    for case in ("chain", "fan_in"):
+        keys.append((Key(case, 100), ["tasuki", "floor", *p]))
+        keys.append((Key(case, 1000), ["tasuki", "floor", *p]))
+        keys.append((Key(case, 10000), ["tasuki", "floor", *p]))
+        # 100,000 tasks: cold only; the peers run if their estimate fits the budget.
+        keys.append((Key(case, 100000, modes=("cold",)), ["tasuki", "floor", *p]))
+    parallel = [s for s in ("gokart", "luigi", "kedro", "prefect") if s in p]
+    keys.append((Key("fan_in", 1000, 2, ("cold",)), ["tasuki", *parallel]))
+    gk = ["gokart"] if "gokart" in p else []
+    keys.append((Key("graph", 1000, modes=("graph",)), gk))
+    keys.append((Key("graph", 10000, modes=("graph",)), ["tasuki", *gk]))
+    keys.append((Key("graph", 100000, modes=("graph",)), ["tasuki"]))
+    keys.append((Key("chain_graph", 10000, modes=("graph",)), ["tasuki"]))
+    keys.append((Key("chain_graph", 100000, modes=("graph",)), ["tasuki"]))
+    # gokart's TaskInstanceParameter chain: 150 builds, 300 fails (the table says at which
+    # depth); 300 first, so that it is not skipped on 150's estimate.
+    keys.append((Key("param_chain", 300, modes=("cold",)), ["tasuki", *gk]))
+    keys.append((Key("param_chain", 150, modes=("cold",)), gk))
+    keys.append((Key("param_chain", 10000, modes=("cold",)), ["tasuki"]))
+    return [(k, s) for k, s in keys if s]
+
+
+# --- running one process ----------------------------------------------------------------------
+
 
 def _clean_env() -> dict[str, str]:
     # The settings of whoever runs the benchmark must not leak into the measured builds, and
     # bytecode is cached as on a user's machine: with PYTHONDONTWRITEBYTECODE set, every process
     # would compile each changed module again and charge it to import and build time.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TASUKI_", "LUIGI_"))}
+    prefixes = ("TASUKI_", "LUIGI_", "PREFECT_", "KEDRO_", "HAMILTON_", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPATH", None)
     return env
 
 
-def warm_up(sides: set[str], scratch: Path) -> None:
-    """Build one task once per side, unmeasured, so that bytecode caches exist."""
-    for side in sorted(sides):
-        gk = side == "gokart"
-        python, script = (GOKART_PY, "_gokart_side.py") if gk else (TASUKI_PY, "_tasuki_side.py")
-        if python.exists():
-            spec = {"case": "single", "n": 1, "workspace": str(scratch / f"warm-up-{side}")}
-            _run_side(python, script, spec, scratch)
-
-
-def _run_side(python: Path, script: str, spec: dict[str, Any], cwd: Path) -> dict[str, Any]:
-    """Run one side script once in a fresh interpreter and return its JSON result."""
+def _run_side(
+    side: str, spec: dict[str, Any], cwd: Path, timeout: float = TIMEOUT_S
+) -> dict[str, Any]:
+    """Run one side script once in a fresh interpreter; return its JSON result plus
+    ``proc_wall_s`` and ``proc_cpu_s`` measured around the process (``os.wait4``)."""
     out = cwd / f"result-{time.monotonic_ns()}.json"
-    proc = subprocess.run(
-        [str(python), str(HERE / script), json.dumps(spec), str(out)],
-        cwd=cwd,
-        env=_clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        timeout=spec.get("timeout", 900),
-        check=False,
-    )
+    err_path = cwd / f"stderr-{time.monotonic_ns()}.txt"
+    with open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(python_of(side)), str(script_of(side)), json.dumps(spec), str(out)],
+            cwd=cwd,
+            env=_clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,  # its helpers (a server, workers) can be killed with it
+        )
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+    try:  # helpers left behind (a server the side failed to stop) go with it
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    tail = err_path.read_text(errors="replace")[-800:]
+    err_path.unlink()
+    if timed_out.is_set():
+        return {"error": f"timed out after {timeout:.0f} s", "proc_wall_s": wall}
     if not out.exists():
-        tail = proc.stderr.decode(errors="replace")[-800:]
-        return {"error": f"exit {proc.returncode} without a result: {tail}"}
+        return {"error": f"exit {proc.returncode} without a result: {tail}", "proc_wall_s": wall}
     result: dict[str, Any] = json.loads(out.read_text())
     out.unlink()
+    result["proc_wall_s"] = wall
+    result["proc_cpu_s"] = usage.ru_utime + usage.ru_stime
     return result
 
 
-def measure(case: Case, repeat: int, scratch: Path) -> Outcome:
-    """Measure ``case`` ``repeat`` times (fewer when one cold run is slow)."""
-    gk = case.side == "gokart"
-    python, script = (GOKART_PY, "_gokart_side.py") if gk else (TASUKI_PY, "_tasuki_side.py")
-    outcome = Outcome(case, {m: [] for m in case.modes})
-    for r in range(repeat):
-        workspace = scratch / f"ws-{case.side}-{case.case}-{case.n}-{case.workers}-{r}"
-        shutil.rmtree(workspace, ignore_errors=True)
-        spec = {**case.spec, "case": case.case, "n": case.n, "workers": case.workers}
-        spec["workspace"] = str(workspace)
-        root_output = None
-        for mode in case.modes:
-            if mode == "root deleted":
-                if root_output is None or not os.path.exists(root_output):
-                    outcome.error = f"root output {root_output!r} missing before 'root deleted'"
-                    return outcome
-                os.remove(root_output)
-            res = _run_side(python, script, spec, scratch)
-            if res.get("error") or not res.get("ok"):
-                outcome.error = res.get("error") or f"wrong result: {res.get('value')!r}"
-                outcome.extra.update(res)
-                outcome.peak_rss_kb = res.get("peak_rss_kb", 0)
-                return outcome
-            root_output = res.get("root_output")
-            outcome.times[mode].append(res["construct_s"] + res["build_s"])
-            outcome.cpu.setdefault(mode, []).append(res.get("cpu_s", math.nan))
-            outcome.import_s.append(res["import_s"])
-            outcome.peak_rss_kb = max(outcome.peak_rss_kb, res["peak_rss_kb"])
-            outcome.rss_after_import_kb = res["rss_after_import_kb"]
-            outcome.extra.setdefault("construct_s", []).append(res["construct_s"])
-        shutil.rmtree(workspace, ignore_errors=True)
-        first_cold = outcome.times[case.modes[0]][0]
-        # Only the peer's slow cases (and tasuki's 100,000-task one) are cut to one run.
-        may_cut = case.side == "gokart" or case.n > 10000
-        if r == 0 and may_cut and first_cold > ONE_REPEAT_S:
-            outcome.extra["runs_note"] = f"1 run (cold took {first_cold:.0f} s)"
+def measure_once(outcome: Outcome, key: Key, scratch: Path, r: int, commit: str) -> float:
+    """One repeat of one side: a fresh workspace, one process per mode. Returns wall seconds
+    spent. Sets ``outcome.error`` on a failure."""
+    c = outcome.case
+    workspace = scratch / f"ws-{c.side}-{c.case}-{c.n}-{c.workers}-{r}"
+    shutil.rmtree(workspace, ignore_errors=True)
+    spec = {**c.spec, "case": c.case, "n": c.n, "workers": c.workers}
+    spec["workspace"] = str(workspace)
+    spec["prefect_home"] = str(scratch / "prefect-home")
+    root_output = None
+    t0 = time.perf_counter()
+    for mode in c.modes:
+        if mode == "root deleted":
+            if root_output is None or not os.path.exists(root_output):
+                outcome.error = f"root output {root_output!r} missing before 'root deleted'"
+                break
+            os.remove(root_output)
+        outcome.loads.append(os.getloadavg()[0])
+        res = _run_side(c.side, spec, scratch, timeout=spec.get("timeout", TIMEOUT_S))
+        if res.get("error") or not res.get("ok"):
+            outcome.error = res.get("error") or f"wrong result: {res.get('value')!r}"
+            outcome.extra.update({k: v for k, v in res.items() if k != "error"})
+            outcome.peak_rss_kb = max(outcome.peak_rss_kb, res.get("peak_rss_kb", 0))
             break
-    return outcome
+        root_output = res.get("root_output")
+        outcome.times.setdefault(mode, []).append(res["construct_s"] + res["build_s"])
+        outcome.cpu.setdefault(mode, []).append(res.get("cpu_s", math.nan))
+        outcome.proc_wall.setdefault(mode, []).append(res["proc_wall_s"])
+        outcome.proc_cpu.setdefault(mode, []).append(res["proc_cpu_s"])
+        outcome.import_s.append(res["import_s"])
+        if "setup_s" in res:
+            outcome.setup_s.append(res["setup_s"])
+        outcome.peak_rss_kb = max(outcome.peak_rss_kb, res.get("peak_rss_kb", 0))
+        outcome.rss_after_import_kb = res.get("rss_after_import_kb", 0)
+        outcome.extra.setdefault("construct_s", []).append(res["construct_s"])
+    if commit not in outcome.commits:
+        outcome.commits.append(commit)
+    shutil.rmtree(workspace, ignore_errors=True)
+    return time.perf_counter() - t0
 
 
-def _estimate(done: dict[tuple[str, str, int], float], case: Case) -> float | None:
-    """Estimate a gokart case's cold seconds from smaller sizes of the same case.
+# --- budgets -----------------------------------------------------------------------------------
 
-    Growth exponent from the two largest smaller sizes measured (gokart is super-linear),
-    linear when only one is known.
+
+def _estimate(done: dict[tuple[str, str, int], list[tuple[int, float, float]]], c: Case) -> float:
+    """Estimate seconds for one repeat of ``c`` from smaller sizes of the same side and case.
+
+    ``done`` holds (n, first-mode seconds, seconds per repeat) per (side, case, workers). The
+    growth exponent comes from the two largest smaller sizes (at least linear); the repeat's
+    other modes scale with the first. NaN when nothing smaller was measured.
     """
-    known = sorted((n, t) for (s, c, n), t in done.items() if s == case.side and c == case.case)
-    known = [(n, t) for n, t in known if n < case.n]
+    known = sorted(x for x in done.get((c.side, c.case, c.workers), []) if x[0] < c.n)
     if not known:
-        return None
+        return math.nan
+    n2, t2, rep2 = known[-1]
+    alpha = 1.0
     if len(known) >= 2:
-        (n1, t1), (n2, t2) = known[-2], known[-1]
-        alpha = max(1.0, math.log(t2 / t1) / math.log(n2 / n1)) if t1 > 0 and t2 > 0 else 1.0
-    else:
-        n2, t2 = known[-1]
-        alpha = 1.0
-    return float(t2 * (case.n / n2) ** alpha)
-
-
-def plan(quick: bool, gokart: bool) -> list[Case]:
-    """The cases of a full (or quick) run, in the order they are measured."""
-    if quick:  # a smoke run: small graphs, few processes, gokart only on the chain
-        chain, fan, graph, pdepth = [100, 1000], [100], [1000], [300]
-        gk_chain, gk_fan, gk_graph, gk_pdepth, gk_workers = [100], [], [], [], False
-    else:
-        chain, fan, graph, pdepth = (
-            [1000, 10000, 100000],
-            [1000, 10000],
-            [10000, 100000],
-            [
-                300,
-                10000,
-            ],
-        )
-        gk_chain, gk_fan, gk_graph, gk_pdepth, gk_workers = (
-            [300, 1000, 3000, 10000],
-            [1000, 3000, 10000],
-            [1000, 10000],
-            [300, 150],  # 300 first: it fails fast, and must not be skipped on 150's estimate
-            True,
-        )
-    gk = gokart
-    cases = [
-        Case("floor", "floor", n, modes=("cold", "warm"))
-        for n in [1000, 10000][: 1 if quick else 2]
-    ]
-    # A one-task build shows the fixed cost of a build (settings, lazy imports, workspace).
-    cases += [Case(side, "single", 1) for side in ("tasuki", "gokart") if side == "tasuki" or gk]
-    cases += [Case("tasuki", "chain", n, modes=MODES if n < 100000 else ("cold",)) for n in chain]
-    # gokart computes unique ids recursively; a chain deeper than ~250 needs a higher limit.
-    cases += [
-        Case("gokart", "chain", n, spec={"recursion_limit": 10 * n + 1000})
-        for n in (gk_chain if gk else [])
-    ]
-    cases += [Case("tasuki", "fan_in", n) for n in fan]
-    cases += [Case("gokart", "fan_in", n) for n in (gk_fan if gk else [])]
-    cases.append(Case("tasuki", "fan_in", fan[0], workers=2, modes=("cold",)))
-    if gk and gk_workers:
-        cases.append(Case("gokart", "fan_in", fan[0], workers=2, modes=("cold",)))
-    cases += [Case("tasuki", "graph", n, modes=("graph",)) for n in graph]
-    cases += [Case("tasuki", "chain_graph", n, modes=("graph",)) for n in graph]
-    cases += [Case("gokart", "graph", n, modes=("graph",)) for n in (gk_graph if gk else [])]
-    cases += [Case("tasuki", "param_chain", n, modes=("cold",)) for n in pdepth]
-    cases += [Case("gokart", "param_chain", n, modes=("cold",)) for n in (gk_pdepth if gk else [])]
-    return cases
+        n1, t1, _ = known[-2]
+        if t1 > 0 and t2 > 0 and n2 > n1:
+            alpha = max(1.0, math.log(t2 / t1) / math.log(n2 / n1))
+    first = t2 * (c.n / n2) ** alpha
+    others = max(rep2 - t2, 0.0) * (c.n / n2) ** alpha if len(c.modes) > 1 else 0.0
+    return first + others
 
 
 def run_cases(
-    cases: list[Case],
+    plan_: list[tuple[Key, list[str]]],
     repeat: int,
     log: Any = None,
-    loads: list[float] | None = None,
     scratch: Path | None = None,
+    budget_s: float = BUDGET_S,
+    status: dict[str, str] | None = None,
 ) -> list[Outcome]:
-    """Measure every case in order, skipping cases estimated above their budget.
+    """Measure every key, sides interleaved repeat by repeat, within the budget.
 
-    ``loads`` collects the 1-minute load average before each case: on a shared machine it
-    says how much the figures may be inflated.
+    ``status`` (side -> text) is filled with why a side could not run at all (not installed,
+    its warm-up failed); such a side's cases are listed as skipped with that reason.
     """
-    done: dict[tuple[str, str, int], float] = {}
+    status = {} if status is None else status
+    done: dict[tuple[str, str, int], list[tuple[int, float, float]]] = {}
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="tasuki-pipeline-bench-", dir=scratch) as tmp:
         where = Path(tmp)
-        warm_up({"gokart" if c.side == "gokart" else "tasuki" for c in cases}, where)
-        for case in cases:
-            label = f"{case.side} {case.case} n={case.n} workers={case.workers}"
-            if case.side == "gokart" and not GOKART_PY.exists():
-                outcome = Outcome(case, skipped="gokart not installed: run setup_gokart.sh")
-                outcomes.append(outcome)
+        sides = sorted({s for _, ss in plan_ for s in ss}, key=SIDES.index)
+        for side in sides:  # warm-up: bytecode caches, prefect's database; unmeasured
+            if not python_of(side).exists():
+                status[side] = f"not installed: run benchmarks/setup_peers.sh {side}"
                 continue
-            est = _estimate(done, case) if case.workers == 1 else None
-            budget = (
-                BUDGET_S if case.side == "gokart" else (BIG_BUDGET_S if case.n > 10000 else None)
-            )
-            if est is not None and budget is not None and est > budget:
-                outcomes.append(Outcome(case, skipped=f"skipped: estimated {est:.0f} s"))
-                if log:
-                    log(f"{label}: skipped, estimated {est:.0f} s")
+            if not script_of(side).exists():
+                status[side] = f"no side script {script_of(side).name}"
                 continue
-            if loads is not None:
-                loads.append(os.getloadavg()[0])
+            spec = {"case": "chain", "n": 2, "workspace": str(where / f"warm-up-{side}")}
+            spec["prefect_home"] = str(where / "prefect-home")
             t0 = time.perf_counter()
-            outcome = measure(case, repeat, where)
-            first = case.modes[0]
-            if outcome.times.get(first) and case.workers == 1:
-                done[(case.side, case.case, case.n)] = min(outcome.times[first])
-            outcomes.append(outcome)
-            if log:
-                status = outcome.error or "ok"
-                log(f"{label}: {time.perf_counter() - t0:.1f} s wall ({status[:120]})")
+            res = _run_side(side, spec, where, timeout=300)
+            if res.get("error") or not res.get("ok"):
+                why = res.get("error") or f"wrong result {res.get('value')!r}"
+                status[side] = f"could not run here: {why.splitlines()[0]}"[:300]
+            elif log:
+                log(f"warm-up {side}: {time.perf_counter() - t0:.1f} s")
+        for key, key_sides in plan_:
+            commit = _commit()
+            group: list[Outcome] = []
+            for side in key_sides:
+                c = Case(side, key.case, key.n, key.workers, key.modes, _side_spec(side, key))
+                c.note = NOTES.get(side, "")
+                o = Outcome(c)
+                outcomes.append(o)
+                if side in status:
+                    o.skipped = status[side]
+                    continue
+                est = _estimate(done, c) * repeat
+                if est > budget_s:
+                    o.skipped = f"skipped: estimated {est:.0f} s for {repeat} runs"
+                    if log:
+                        log(f"{side} {key.case} n={key.n} w={key.workers}: {o.skipped}")
+                    continue
+                group.append(o)
+            spent = {id(o): 0.0 for o in group}
+            active = list(group)
+            for r in range(repeat):
+                shift = r % len(active) if active else 0
+                for o in active[shift:] + active[:shift]:
+                    spent[id(o)] += measure_once(o, key, where, r, commit)
+                active = [o for o in active if not o.error]
+                for o in list(active):  # stop a side whose next repeats overrun the budget
+                    per_run = spent[id(o)] / (r + 1)
+                    if r + 1 < repeat and spent[id(o)] + per_run > budget_s:
+                        o.extra["runs_note"] = f"stopped after {r + 1} run(s): {per_run:.0f} s each"
+                        active.remove(o)
+            for o in group:
+                first = o.times.get(key.modes[0])
+                if first:
+                    per_repeat = spent[id(o)] / max(1, len(first))
+                    entry = (key.n, min(first), per_repeat)
+                    done.setdefault((o.case.side, key.case, key.workers), []).append(entry)
+                if log:
+                    state = o.error or o.extra.get("runs_note") or "ok"
+                    label = f"{o.case.side} {key.case} n={key.n} w={key.workers}"
+                    runs = o.runs(key.modes[0])
+                    log(f"{label}: {spent[id(o)]:.1f} s, {runs} runs ({state[:100]})")
     return outcomes
 
 
-def _versions() -> dict[str, str]:
+# --- the machine ---------------------------------------------------------------------------------
+
+
+def _versions(sides: Sequence[str]) -> dict[str, str]:
+    """Version of each side's package (and its interpreter), by its own interpreter."""
+    out: dict[str, str] = {}
+    for side in sides:
+        pkg = PACKAGE.get(side)
+        if pkg is None or not python_of(side).exists():
+            continue
+        code = (
+            "import importlib.metadata as m, platform, sys\n"
+            "for p in sys.argv[1:]:\n"
+            "    try: print(m.version(p))\n"
+            "    except m.PackageNotFoundError: print('?')\n"
+        )
+        names = [pkg, "sf-hamilton"] if side == "hamilton" else [pkg]
+        res = subprocess.run(
+            [str(python_of(side)), "-c", code, *names], capture_output=True, text=True, check=False
+        )
+        got = [v for v in res.stdout.split() if v != "?"]
+        out[side] = got[0] if got else "?"
+    return out
+
+
+def _machine() -> dict[str, str]:
     info = {
         "cpu": _cpu_model(),
         "cores": str(os.cpu_count()),
         "os": platform.platform(terse=True),
-        "python": platform.python_version(),
     }
-    code = (
-        "import importlib.metadata as m, platform;"
-        "print(m.version('tasuki'), platform.python_version())"
-    )
-    out = subprocess.run([str(TASUKI_PY), "-c", code], capture_output=True, text=True, check=False)
-    info["tasuki"], info["python"] = [*out.stdout.split(), "?", "?"][:2]
-    if GOKART_PY.exists():
-        code = (
-            "import importlib.metadata as m, platform;"
-            "print(m.version('gokart'), m.version('luigi'), platform.python_version())"
-        )
-        out = subprocess.run(
-            [str(GOKART_PY), "-c", code], capture_output=True, text=True, check=False
-        )
-        parts = [*out.stdout.split(), "?", "?", "?"]
-        info["gokart"], info["luigi"], info["python (gokart venv)"] = parts[:3]
+    code = "import platform; print(platform.python_version())"
+    res = subprocess.run([str(TASUKI_PY), "-c", code], capture_output=True, text=True)
+    info["python"] = res.stdout.strip() or "?"
     return info
 
 
@@ -292,7 +431,7 @@ def _commit() -> str:
     git = ["git", "-C", str(ROOT)]
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run([*git, "status", "--porcelain", "--", "src"], capture_output=True)
-    mark = " (src/ modified)" if dirty.stdout.strip() else ""
+    mark = "+src" if dirty.stdout.strip() else ""
     return (head.stdout.strip() or "unknown") + mark
 
 
@@ -320,60 +459,112 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def run(quick: bool = False, repeat: int = 3, gokart: bool = True) -> list[dict[str, Any]]:
+def _peers(value: str | None, no_gokart: bool, no_peers: bool) -> list[str]:
+    if no_peers:
+        return []
+    chosen = list(PEERS) if value in (None, "", "all") else value.split(",")
+    unknown = [p for p in chosen if p not in PEERS]
+    if unknown:
+        raise SystemExit(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")
+    return [p for p in chosen if not (no_gokart and p == "gokart")]
+
+
+def run(
+    quick: bool = False, repeat: int = 3, gokart: bool = True, peers: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
     """Measure the pipeline benchmarks and return one row per (side, case, n, workers, mode)."""
-    return rows(run_cases(plan(quick, gokart), 1 if quick else repeat))
+    chosen = list(PEERS if peers is None else peers)
+    chosen = [p for p in chosen if gokart or p != "gokart"]
+    budget = QUICK_BUDGET_S if quick else BUDGET_S
+    outcomes = run_cases(plan(quick, chosen), repeat, budget_s=budget)
+    return rows(outcomes, fs=_filesystem(Path(tempfile.gettempdir()).resolve()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: measure, print the tables, write docs/benchmarks.md (full runs only)."""
     parser = argparse.ArgumentParser(prog="bench_pipeline", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small graphs, one repeat")
-    parser.add_argument("--repeat", type=int, default=3, help="repeats per case (default 3)")
-    parser.add_argument("--no-gokart", action="store_true", help="measure tasuki only")
+    parser.add_argument("--quick", action="store_true", help="100-task graphs, budget 60 s")
+    parser.add_argument("--repeat", type=int, default=MIN_RUNS, help="repeats per case (3)")
+    parser.add_argument(
+        "--peers", help=f"comma-separated peers to run (default all: {','.join(PEERS)})"
+    )
+    parser.add_argument("--no-gokart", action="store_true", help="leave gokart out")
+    parser.add_argument("--no-peers", action="store_true", help="tasuki and the floor only")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help=f"seconds one side may spend on one case, all repeats (default {BUDGET_S:.0f}; "
+        f"--quick {QUICK_BUDGET_S:.0f})",
+    )
+    parser.add_argument(
+        "--tasuki-python",
+        type=Path,
+        help="interpreter for the tasuki and floor sides (default: the project's .venv)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     parser.add_argument(
         "--scratch", type=Path, help="folder for the workspaces (default: the system temp dir)"
     )
     args = parser.parse_args(argv)
+    if args.tasuki_python:
+        global TASUKI_PY
+        TASUKI_PY = args.tasuki_python.absolute()
     if not TASUKI_PY.exists():
         print(f"no interpreter at {TASUKI_PY}; create the project venv first", file=sys.stderr)
         return 2
+    peers = _peers(args.peers, args.no_gokart, args.no_peers)
+    budget = args.budget or (QUICK_BUDGET_S if args.quick else BUDGET_S)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    loads: list[float] = []
-    commit_before = _commit()
-    repeat = 1 if args.quick else args.repeat
-    outcomes = run_cases(plan(args.quick, not args.no_gokart), repeat, log, loads, args.scratch)
-    info = _versions()
-    commit_after = _commit()
-    info["commit"] = commit_before
-    if commit_after != commit_before:  # the tree changed under the run: say so
-        info["commit"] += f" at the start, {commit_after} at the end"
+    t0 = time.perf_counter()
+    status: dict[str, str] = {}
+    plan_ = plan(args.quick, peers)
+    outcomes = run_cases(plan_, args.repeat, log, args.scratch, budget, status)
     scratch = (args.scratch or Path(tempfile.gettempdir())).resolve()
-    info["workspaces"] = f"{scratch} ({_filesystem(scratch)})"
+    fs = _filesystem(scratch)
+    info = _machine()
+    versions = _versions(["tasuki", *peers])
+    info.update({k: v for k, v in versions.items()})
+    commits = sorted({c for o in outcomes for c in o.commits})
+    info["commit"] = ", ".join(commits) if commits else _commit()
+    info["workspaces"] = f"{scratch} ({fs})"
+    loads = [x for o in outcomes for x in o.loads]
     if loads:
         info["load average"] = f"median {statistics.median(loads):.1f}, max {max(loads):.1f}"
-    print_rich(outcomes, info)
+    info["run took"] = f"{time.perf_counter() - t0:.0f} s"
+    sides = ["tasuki", "floor", *peers]
+    print_rich(outcomes, info, fs, sides, versions, status)
     if not args.quick and not args.no_docs:
-        flags = "" if args.repeat == 3 else f" --repeat {args.repeat}"
+        flags = "" if args.repeat == MIN_RUNS else f" --repeat {args.repeat}"
+        flags += f" --peers {','.join(peers)}" if peers != list(PEERS) else ""
+        flags += f" --budget {args.budget:.0f}" if args.budget else ""
         flags += f" --scratch {args.scratch}" if args.scratch else ""
         command = f"python benchmarks/run.py pipeline{flags}"
         # Workspaces in memory measure the engines without the disk: a section of their own.
         title = "## Pipeline"
-        if _filesystem(scratch) == "tmpfs":
+        if fs == "tmpfs":
             title += ", workspaces in memory (tmpfs)"
         section = markdown(
-            outcomes, info, command, one_repeat_s=ONE_REPEAT_S, budget_s=BUDGET_S, title=title
+            outcomes,
+            info,
+            command,
+            fs=fs,
+            sides=sides,
+            versions=versions,
+            status=status,
+            budget_s=budget,
+            title=title,
         )
         write_docs(section)
         log(f"wrote the {title.lstrip('# ')} section of {DOCS}")
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "rows": rows(outcomes)}, indent=1))
-    return 1 if any(o.error for o in outcomes if o.case.side != "gokart") else 0
+        payload = {"machine": info, "status": status, "rows": rows(outcomes, fs=fs)}
+        args.json.write_text(json.dumps(payload, indent=1))
+    bad = [o for o in outcomes if o.error and o.case.side in ("tasuki", "floor")]
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
