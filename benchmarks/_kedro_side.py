@@ -4,13 +4,14 @@ One node per step; every node's output is a dataset of its own, a small pickle f
 by ``PickleFile`` (temporary + atomic rename, the same dump as the other sides; kedro core has
 no file dataset, kedro-datasets' ``PickleDataset`` does the same through fsspec). The catalog
 holds one dataset per task, the pipeline one node per task, run with ``SequentialRunner``
-(``workers`` > 1: ``ParallelRunner``) and ``only_missing_outputs=True``, so *warm* and *root
-deleted* skip the nodes whose files exist. Same protocol as the other sides
-(``_side_common.py``).
+(``workers`` > 1: ``ParallelRunner`` with a ``SharedMemoryDataCatalog``) and
+``only_missing_outputs=True``, so *warm* and *root deleted* skip the nodes whose files exist.
+Same protocol as the other sides (``_side_common.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 T_START = time.perf_counter()
-from kedro.io import AbstractDataset, DataCatalog  # noqa: E402
+from kedro.io import AbstractDataset, DataCatalog, SharedMemoryDataCatalog  # noqa: E402
 from kedro.pipeline import Pipeline, node  # noqa: E402
 from kedro.runner import ParallelRunner, SequentialRunner  # noqa: E402
 
@@ -56,11 +57,13 @@ def _plus_one(value: int) -> int:
     return value + 1
 
 
-def _leaf(i: int) -> Any:
-    def leaf() -> int:
-        return i
+def _leaf_value(i: int) -> int:
+    return i
 
-    return leaf
+
+def _leaf(i: int) -> Any:
+    # A partial of a module-level function (not a closure): ParallelRunner pickles nodes.
+    return functools.partial(_leaf_value, i)
 
 
 def _total(*values: int) -> int:
@@ -88,7 +91,9 @@ def construct(spec: dict[str, Any]) -> Any:
         root = "fan_in"
     else:
         raise SystemExit(f"kedro: unknown case {case!r}; expected single, chain or fan_in")
-    return DataCatalog(datasets=datasets), Pipeline(nodes), root
+    parallel = spec.get("workers", 1) > 1
+    catalog = (SharedMemoryDataCatalog if parallel else DataCatalog)(datasets=datasets)
+    return catalog, Pipeline(nodes), root
 
 
 def build(spec: dict[str, Any], graph: Any) -> tuple[Any, str | None]:

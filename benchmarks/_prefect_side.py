@@ -10,9 +10,10 @@ engine). Tasks are called in the flow one after another (``workers`` > 1: the le
 Prefect runs here as a user's first local run does: no ``PREFECT_API_URL``, so it starts a
 temporary local API server; ``PREFECT_HOME`` is one folder for the whole benchmark run
 (``spec['prefect_home']``), telemetry and logging to the API are off, console logs at
-WARNING. The server is started before the clock starts (an empty flow, reported as ``setup_s``, like the import), its CPU time during the
-build is added to the build's CPU time, and it is stopped before the process exits. Same
-protocol as the other sides (``_side_common.py``).
+WARNING. The server is started before the clock starts (an empty flow, reported as
+``setup_s``, like the import); its CPU time during the build is added to the build's CPU
+time, and it is stopped before the process exits. Same protocol as the other sides
+(``_side_common.py``).
 """
 
 from __future__ import annotations
