@@ -259,7 +259,8 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
                 label = f"{mode} {TITLES[case]}, {n:,} tasks, CPU time vs gokart"
                 compare(label, ">= 40x lower", "gokart", case, n, mode, "CPU", 40)
     # Growth: 10x the tasks costs <= 11x the time (tasuki, up to 100,000; CPU and wall).
-    for case in ("chain", "fan_in"):
+    for case in ("chain", "fan_in", "graph", "chain_graph"):
+        mode = "graph" if "graph" in case else "cold"
         ns = sorted(
             o.case.n
             for o in outcomes
@@ -273,16 +274,16 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
                     _find(outcomes, "tasuki", case, small),
                     _find(outcomes, "tasuki", case, big),
                 )
-                a, b = _metric(o1, "cold", metric), _metric(o2, "cold", metric)
+                a, b = _metric(o1, mode, metric), _metric(o2, mode, metric)
                 k = big / small
-                label = f"growth, cold {TITLES[case]}, {small:,} -> {big:,}, {metric} time"
+                label = f"growth, {TITLES[case]}, {mode}, {small:,} -> {big:,}, {metric} time"
                 want = f"<= {1.1 * k:.0f}x"
                 if not (a and b):
                     out.append(
                         [label, want, missing(("tasuki", o1), ("tasuki", o2)), "not measured"]
                     )
                     continue
-                runs = min(_runs(o1, "cold"), _runs(o2, "cold"))
+                runs = min(_runs(o1, mode), _runs(o2, mode))
                 text = f"{a:.3f} s -> {b:.3f} s: {b / a:.1f}x [{runs} runs]"
                 out.append([label, want, text, _verdict(b / a <= 1.1 * k, runs)])
     # The floor: tasuki's CPU per task at most 2x a plain loop's doing the same files.

@@ -6,7 +6,8 @@
 #   bash benchmarks/setup_peers.sh                 # every peer
 #   bash benchmarks/setup_peers.sh gokart luigi    # only these
 #
-# Prints the interpreter of each peer it made (or found), one a line.
+# Prints the interpreter of each peer it made (or found up to date), one a line; a venv whose
+# pins changed is updated. Exit status 1 when a peer could not be installed (the others are).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 declare -A pins=(
@@ -26,15 +27,20 @@ for peer in "${peers[@]}"; do
     continue
   fi
   venv="$here/.venv-$peer"
-  if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import sys; sys.exit(0)"; then
-    python3 -m venv "$venv"
+  stamp="$venv/.benchmark-pins"
+  if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "${pins[$peer]}" ]]; then
+    echo "$venv/bin/python"
+    continue
   fi
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+  # pip's notes about absent local index folders are noise here; real errors still show.
   # shellcheck disable=SC2086
-  if ! "$venv/bin/pip" install -q ${pins[$peer]}; then
+  if ! "$venv/bin/pip" install -q ${pins[$peer]} 2> >(grep -v "is ignored: it is neither" >&2); then
     echo "$peer: pip install ${pins[$peer]} failed" >&2
     status=1
     continue
   fi
+  echo "${pins[$peer]}" > "$stamp"
   echo "$venv/bin/python"
 done
 exit $status
