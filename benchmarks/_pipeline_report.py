@@ -193,6 +193,10 @@ def comparison(outcomes: list[Outcome], fs: str = "") -> tuple[list[str], list[l
 TARGETS_HEAD = ["target", "wanted", "measured", "verdict"]
 
 
+def _n_runs(runs: int) -> str:
+    return f" [{runs} run{'' if runs == 1 else 's'}]"
+
+
 def _verdict(ok: bool, runs: int) -> str:
     if runs < MIN_RUNS:
         return f"{'one run' if runs == 1 else f'{runs} runs'}, not counted"
@@ -244,7 +248,7 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
             ratio = b / a
             text = f"{peer} {b:.3f} s, tasuki {a:.3f} s ({unit or 'wall '}time): {_ratio(ratio)}"
             ok = ratio <= limit if at_most else ratio >= limit
-        out.append([label, want, text + f" [{runs} runs]", _verdict(ok, runs)])
+        out.append([label, want, text + f"{_n_runs(runs)}", _verdict(ok, runs)])
 
     # Issue 12: cold chain and fan-in >= 30x gokart, CPU and wall.
     for case in ("chain", "fan_in"):
@@ -284,7 +288,7 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
                     )
                     continue
                 runs = min(_runs(o1, mode), _runs(o2, mode))
-                text = f"{a:.3f} s -> {b:.3f} s: {b / a:.1f}x [{runs} runs]"
+                text = f"{a:.3f} s -> {b:.3f} s: {b / a:.1f}x{_n_runs(runs)}"
                 out.append([label, want, text, _verdict(b / a <= 1.1 * k, runs)])
     # The floor: tasuki's CPU per task at most 2x a plain loop's doing the same files.
     for case in ("chain", "fan_in"):
@@ -299,7 +303,7 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
         label = f"tasuki: fan-in {o2.case.n:,} cold, workers=2 vs 1 (wall)"
         if a and b:
             runs = min(_runs(o1, "cold"), _runs(o2, "cold"))
-            text = f"{a:.2f} s with 1 -> {b:.2f} s with 2 ({a / b:.2f}x the speed) [{runs} runs]"
+            text = f"{a:.2f} s with 1 -> {b:.2f} s with 2 ({a / b:.2f}x the speed){_n_runs(runs)}"
             out.append([label, "faster", text, _verdict(b < a, runs)])
     for o in (o for o in outcomes if o.case.case == "param_chain" and o.case.side == "tasuki"):
         t, rss = _t(o, "cold"), f"{o.peak_rss_kb / 1024:.0f} MB peak RSS"
