@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tasuki._clock import utcnow
 from tasuki._redact import redact
 from tasuki.errors import StorageError, UnsafeQueryError, WarehouseError
 from tasuki.service._auth import TokenStore
@@ -68,11 +69,6 @@ def count_sql_tokens(sql: str) -> int:
     costs about 0.15 ms per 1,000 tokens, some hundred times less than the parse it guards.
     """
     return sum(1 for _ in _TOKEN.finditer(sql))
-
-
-def utcnow() -> dt.datetime:
-    """The current time in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass

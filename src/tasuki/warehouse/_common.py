@@ -7,6 +7,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
+from tasuki._clock import utcnow
 from tasuki._redact import redact
 from tasuki.errors import WarehouseError
 from tasuki.warehouse._result import Manifest, PartInfo, QueryResult, jsonable
@@ -35,11 +36,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 3600.0
 """Seconds a statement may run unless the warehouse or the call says otherwise."""
-
-
-def utcnow() -> dt.datetime:
-    """The current time in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 MAX_TIMEOUT = 2_147_483.647
