@@ -289,25 +289,48 @@ def measure_once(outcome: Outcome, key: Key, scratch: Path, r: int, commit: str)
 # --- budgets -----------------------------------------------------------------------------------
 
 
-def _estimate(done: dict[tuple[str, str, int], list[tuple[int, float, float]]], c: Case) -> float:
+@dataclass
+class Sized:
+    """What one measured size of a (side, case, workers) says about larger sizes."""
+
+    n: int
+    first: float  # median in-process seconds of the first mode (cold, graph)
+    modes: dict[str, float]  # median in-process seconds per mode
+    overhead: float  # median seconds per process outside construct + build (start, import)
+
+
+def _sized(o: Outcome) -> Sized | None:
+    first = o.times.get(o.case.modes[0])
+    if not first:
+        return None
+    inside = {m: statistics.median(v) for m, v in o.times.items() if v}
+    outside = [
+        w - t for m in o.times for w, t in zip(o.proc_wall.get(m, []), o.times[m], strict=False)
+    ]
+    return Sized(o.case.n, statistics.median(first), inside, statistics.median(outside or [0.0]))
+
+
+def _estimate(done: dict[tuple[str, str, int], list[Sized]], c: Case) -> float:
     """Estimate seconds for one repeat of ``c`` from smaller sizes of the same side and case.
 
-    ``done`` holds (n, first-mode seconds, seconds per repeat) per (side, case, workers). The
-    growth exponent comes from the two largest smaller sizes (at least linear); the repeat's
-    other modes scale with the first. NaN when nothing smaller was measured.
+    The in-process time of each mode grows from the largest smaller size with the exponent
+    of the first mode between the two largest smaller sizes (at least linear); each process's
+    fixed cost (interpreter start, import, set-up) does not grow. NaN when nothing smaller was
+    measured.
     """
-    known = sorted(x for x in done.get((c.side, c.case, c.workers), []) if x[0] < c.n)
+    known = sorted(
+        (x for x in done.get((c.side, c.case, c.workers), []) if x.n < c.n), key=lambda x: x.n
+    )
     if not known:
         return math.nan
-    n2, t2, rep2 = known[-1]
+    big = known[-1]
     alpha = 1.0
     if len(known) >= 2:
-        n1, t1, _ = known[-2]
-        if t1 > 0 and t2 > 0 and n2 > n1:
-            alpha = max(1.0, math.log(t2 / t1) / math.log(n2 / n1))
-    first = t2 * (c.n / n2) ** alpha
-    others = max(rep2 - t2, 0.0) * (c.n / n2) ** alpha if len(c.modes) > 1 else 0.0
-    return first + others
+        small = known[-2]
+        if small.first > 0 and big.first > 0 and big.n > small.n:
+            alpha = max(1.0, math.log(big.first / small.first) / math.log(big.n / small.n))
+    scale = (c.n / big.n) ** alpha
+    return sum(big.overhead + big.modes.get(m, big.first) * scale for m in c.modes)
 
 
 def run_cases(
@@ -324,7 +347,8 @@ def run_cases(
     its warm-up failed); such a side's cases are listed as skipped with that reason.
     """
     status = {} if status is None else status
-    done: dict[tuple[str, str, int], list[tuple[int, float, float]]] = {}
+    done: dict[tuple[str, str, int], list[Sized]] = {}
+    given_up: dict[tuple[str, str, int], str] = {}  # a smaller size skipped or failed
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="tasuki-pipeline-bench-", dir=scratch) as tmp:
         where = Path(tmp)
@@ -356,9 +380,14 @@ def run_cases(
                 if side in status:
                     o.skipped = status[side]
                     continue
+                line = (side, key.case, key.workers)
+                if line in given_up:
+                    o.skipped = f"skipped: {given_up[line]}"
+                    continue
                 est = _estimate(done, c) * repeat
                 if est > budget_s:
                     o.skipped = f"skipped: estimated {est:.0f} s for {repeat} runs"
+                    given_up[line] = f"{key.n:,} was skipped"
                     if log:
                         log(f"{side} {key.case} n={key.n} w={key.workers}: {o.skipped}")
                     continue
@@ -376,11 +405,12 @@ def run_cases(
                         o.extra["runs_note"] = f"stopped after {r + 1} run(s): {per_run:.0f} s each"
                         active.remove(o)
             for o in group:
-                first = o.times.get(key.modes[0])
-                if first:
-                    per_repeat = spent[id(o)] / max(1, len(first))
-                    entry = (key.n, min(first), per_repeat)
-                    done.setdefault((o.case.side, key.case, key.workers), []).append(entry)
+                line = (o.case.side, key.case, key.workers)
+                sized = _sized(o)
+                if sized is not None:
+                    done.setdefault(line, []).append(sized)
+                if o.error and key.case != "param_chain":  # gokart's 300 fails, 150 follows
+                    given_up[line] = f"{key.n:,} failed"
                 if log:
                     state = o.error or o.extra.get("runs_note") or "ok"
                     label = f"{o.case.side} {key.case} n={key.n} w={key.workers}"
