@@ -14,6 +14,10 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+# The local workspace and the pickle format serve nearly every build: imported with tasuki,
+# so that the first build of a process pays for no import (the Arrow and CSV formats and
+# fsspec's remote workspaces stay lazy).
+import tasuki.formats._pickle  # noqa: F401
 from tasuki.config import Settings, load_settings, settings_in_effect
 from tasuki.core.code import code_keys
 from tasuki.core.definitions import write_bundle
@@ -27,6 +31,7 @@ from tasuki.core.results import BuildResult, TaskResult, new_build_id, resume_co
 from tasuki.core.schedule import Schedule
 from tasuki.core.task import Task
 from tasuki.errors import TaskFailedError
+from tasuki.storage import open_store
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
@@ -38,8 +43,6 @@ logger = logging.getLogger(__name__)
 
 def open_workspace(settings: Settings) -> Store:
     """Open (and check once) the workspace the settings name."""
-    from tasuki.storage import open_store
-
     store = open_store(
         settings.workspace,
         redis_url=settings.redis_url,
@@ -116,14 +119,12 @@ def _with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
     explicit = {k: v for k, v in overrides.items() if v is not None}
     if not explicit:
         return settings
-    from pydantic import ValidationError
-
     from tasuki.errors import ConfigError
 
     source = {**settings.source, **dict.fromkeys(explicit, "arguments")}
     try:
         return Settings(**{**settings.model_dump(), **explicit}, source=source)
-    except ValidationError as exc:
+    except ConfigError as exc:
         raise ConfigError(
             f"invalid arguments {explicit!r} on top of the given settings: {exc}",
             arguments=sorted(explicit),

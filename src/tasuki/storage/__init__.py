@@ -8,9 +8,22 @@ temporaries, and hands out per-key leases (:class:`Lease`).
 
 from __future__ import annotations
 
-from tasuki.storage._fsspec import FsspecStore
+from typing import TYPE_CHECKING, Any
+
 from tasuki.storage._local import LocalStore
 from tasuki.storage._open import open_store
 from tasuki.storage.base import Lease, Store
 
+if TYPE_CHECKING:
+    from tasuki.storage._fsspec import FsspecStore
+
 __all__ = ["FsspecStore", "Lease", "LocalStore", "Store", "open_store"]
+
+
+def __getattr__(name: str) -> Any:
+    # FsspecStore imports fsspec (~15 ms): only remote workspaces need it.
+    if name == "FsspecStore":
+        from tasuki.storage._fsspec import FsspecStore
+
+        return FsspecStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,10 +40,10 @@ import logging
 import os
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 from tasuki.storage._locks import DEFAULT_TTL, _LeaseBase, _track, _untrack
+from tasuki.storage._mounts import network_file_system
 from tasuki.storage._object_lease import describe_holder, lease_body, parse_lease
 
 if TYPE_CHECKING:
@@ -251,7 +251,7 @@ class DiskLease(_LeaseBase):
     def _bury(self, ident: _Identity | None) -> bool:
         """Rename the lease file away if it is the one with ``ident`` (any, when None) or,
         for a release, holds our token; put back whatever else was caught. Whether it was."""
-        grave = f"{self.path}.stale-{uuid.uuid4().hex[:12]}"
+        grave = f"{self.path}.stale-{os.urandom(16).hex()[:12]}"
         try:
             os.rename(self.path, grave)
         except FileNotFoundError:
@@ -273,7 +273,7 @@ class DiskLease(_LeaseBase):
     def acquire(self, timeout: float | None = None) -> None:
         """Block until the lease file is ours; LockTimeoutError after ``timeout`` seconds."""
         chosen = self._timeout(timeout)
-        self._token = uuid.uuid4().hex
+        self._token = os.urandom(16).hex()
         self._acquired = self._clock()
         self._lost = None
         self._first_seen.clear()
@@ -360,47 +360,3 @@ class DiskLease(_LeaseBase):
     def describe_lock(self) -> str:
         """The lease file."""
         return f"lease file {self.path}"
-
-
-_NETWORK_TYPES = frozenset(
-    {
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb3",
-        "smbfs",
-        "9p",
-        "ceph",
-        "glusterfs",
-        "lustre",
-        "beegfs",
-        "gpfs",
-        "afs",
-        "ocfs2",
-        "gfs2",
-    }
-)
-
-
-def network_file_system(path: str, mountinfo: str = "/proc/self/mountinfo") -> str | None:
-    """The type of the network file system ``path`` is on (``nfs4``, ``fuse.sshfs``...), or
-    None for a local one (or when it cannot be told: no ``/proc``)."""
-    try:
-        with open(mountinfo, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    path = os.path.realpath(path)
-    best, best_type = "", ""
-    for line in lines:
-        left, sep, right = line.partition(" - ")
-        fields = left.split()
-        if not sep or len(fields) < 5:
-            continue
-        point = fields[4].replace("\\040", " ")
-        inside = path == point or path.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= len(best):
-            best, best_type = point, right.split()[0] if right.split() else ""
-    if best_type in _NETWORK_TYPES or best_type.startswith("fuse."):
-        return best_type
-    return None

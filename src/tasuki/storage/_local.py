@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from tasuki.errors import WorkspaceUnreachableError
 from tasuki.storage._disk import disk_error
-from tasuki.storage._disk_lease import DiskLease, network_file_system
 from tasuki.storage._keys import (
     LOCKS_DIR,
     check_key,
@@ -38,6 +37,7 @@ from tasuki.storage._keys import (
     temp_owner,
 )
 from tasuki.storage._locks import DEFAULT_TTL, FileLease, RedisLeases, fence
+from tasuki.storage._mounts import network_file_system
 
 try:
     from tasuki.storage._range_lock import RangeLease
@@ -500,6 +500,8 @@ class LocalStore(RedisLeases):
                 logger.debug("workspace %s is on %s: lease files", self.root, kind)
             self.lease_kind = "disk" if kind is not None else "range"
         if self.lease_kind == "disk":
+            from tasuki.storage._disk_lease import DiskLease
+
             return DiskLease(
                 f"{self._prefix}{LOCKS_DIR}/{key}.lease",
                 key=key,

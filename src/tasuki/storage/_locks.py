@@ -31,7 +31,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING, Any, cast
 
 from tasuki._redact import redact
@@ -303,7 +302,7 @@ class RedisLease(_LeaseBase):
     def acquire(self, timeout: float | None = None) -> None:
         """Block until the Redis key is ours; LockTimeoutError after ``timeout`` seconds."""
         chosen = self._timeout(timeout)
-        value = f"{uuid.uuid4().hex} {holder_description()}"
+        value = f"{os.urandom(16).hex()} {holder_description()}"
         ttl_ms = max(1, int(self.ttl * 1000))
         deadline = None if chosen is None else time.monotonic() + chosen
         pause = _POLL_FIRST
@@ -445,7 +444,7 @@ class MarkerLease(_LeaseBase):
         chosen = self._timeout(timeout)
         if self._make_dirs:  # file systems with real folders (not object stores)
             self._fs.makedirs(self.path.rpartition("/")[0], exist_ok=True)
-        self._token = uuid.uuid4().hex
+        self._token = os.urandom(16).hex()
         self._holder = holder_description()
         deadline = None if chosen is None else time.monotonic() + chosen
         pause = _POLL_FIRST

@@ -42,7 +42,6 @@ little and never lets two run.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import math
@@ -237,6 +236,8 @@ class GcsOps:
         age = None
         if found.get("date") and found.get("last-modified"):
             try:
+                import email.utils  # only to read an object store's dates
+
                 now = email.utils.parsedate_to_datetime(found["date"])
                 then = email.utils.parsedate_to_datetime(found["last-modified"])
                 age = float((now - then).total_seconds())
@@ -252,6 +253,8 @@ def _server_age(response: dict[str, Any]) -> float | None:
     date = headers.get("date")
     if modified is None or not date:
         return None
+    import email.utils
+
     try:
         now = email.utils.parsedate_to_datetime(date)
     except (TypeError, ValueError):

@@ -6,7 +6,6 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from tasuki.errors import WorkspaceUnreachableError
-from tasuki.storage._fsspec import FsspecStore
 from tasuki.storage._local import LocalStore
 from tasuki.storage._locks import DEFAULT_TTL
 
@@ -84,6 +83,8 @@ def open_store(
             lease=lease,
             lease_ttl=ttl,
         )
+    from tasuki.storage._fsspec import FsspecStore  # fsspec: ~15 ms, remote only
+
     return FsspecStore(
         text,
         storage_options=storage_options,

@@ -37,6 +37,8 @@ def open_store(*args, **kwargs):
     store.lease_ttl = cfg["ttl"]
     return store
 tasuki.storage.open_store = open_store
+import tasuki.core.runner
+tasuki.core.runner.open_store = open_store  # the runner's own name for it
 from tests.integration.leases._tasks import Payload, Step
 task = Step(**cfg["step"]) if "step" in cfg else Payload(**cfg["payload"])
 result = tasuki.build(task, workspace=cfg["ws"], executor=cfg["executor"],

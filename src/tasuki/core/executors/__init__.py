@@ -68,11 +68,13 @@ def get_executor(executor: str | Executor) -> Executor:
         return executor
     factory = executors.get(executor)
     made = factory() if callable(factory) else factory
-    if not isinstance(made, Executor):
+    # What isinstance(made, Executor) checks, without its cost: the first isinstance against
+    # a runtime-checkable protocol walks the protocol's attributes (~8 ms on Python 3.11).
+    if not callable(getattr(made, "run", None)):
         raise ConfigError(
             f"executor {executor!r} is {made!r}, which has no run(schedule) method; an "
             "executor entry point must name a class that takes no arguments and whose "
             "instances have run(schedule)",
             name=executor,
         )
-    return made
+    return made  # type: ignore[no-any-return]

@@ -10,11 +10,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from tasuki.core.executors.inline import InlineExecutor
-from tasuki.core.pool import ProcessPool, fork_available
 from tasuki.core.records import environment
 from tasuki.core.results import ErrorInfo, TaskResult
 
 if TYPE_CHECKING:
+    from tasuki.core.pool import ProcessPool
     from tasuki.core.schedule import Schedule
     from tasuki.storage.base import Store
 
@@ -31,6 +31,8 @@ def _shareable(store: Store) -> bool:
     if store.url.startswith("memory://"):
         logger.warning("workers > 1 ignored: a memory:// workspace cannot be shared by processes")
         return False
+    from tasuki.core.pool import fork_available
+
     return fork_available()
 
 
@@ -56,6 +58,10 @@ class LocalExecutor:
             InlineExecutor().run(schedule)
 
     def _run_pool(self, schedule: Schedule, workers: int) -> None:
+        # Imported here: multiprocessing costs ~15 ms of every `import tasuki` otherwise,
+        # and a build with one worker never forks.
+        from tasuki.core.pool import ProcessPool
+
         environment()  # computed once here, not once per forked worker (it runs git)
         pool = ProcessPool(
             workers, schedule.graph, schedule.store, schedule.settings, schedule.completeness
