@@ -35,27 +35,70 @@ from typing import Any, Generic, TypeVar
 
 from tasuki.errors import ConfigError, TasukiError
 
-__all__ = ["Registry", "import_path", "spec_of"]
+__all__ = ["Registry", "import_path", "lazy_attribute", "spec_of", "split_path"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-def import_path(path: str) -> Any:
-    """The object ``"module:attr"`` (or ``"module:a.b"``) names, importing its module.
+def split_path(path: str, *, dotted: bool = False, bare_module: bool = False) -> tuple[str, str]:
+    """``("package.module", "a.b")`` of ``"package.module:a.b"``, checking the form.
+
+    Args:
+        path: What to split.
+        dotted: Also accept ``"package.module.attr"`` (no ``:``): the part after the last dot
+            is the attribute.
+        bare_module: Also accept ``"package.module"`` (no ``:``), which names the module
+            itself: the attribute part is then ``""``.
 
     Raises:
-        ImportError: the module cannot be imported, or ``path`` has no ``:``.
-        AttributeError: the module has no such attribute.
+        ImportError: ``path`` is not of the form (the message names it and the form).
     """
     module_name, sep, attr = path.partition(":")
-    if not sep or not module_name or not attr:
-        raise ImportError(f"{path!r} is not of the form 'module:attr'")
+    if not sep and dotted:
+        module_name, _, attr = path.rpartition(".")
+    elif not sep and bare_module:
+        module_name, attr = path, ""
+    names = module_name.split(".") + (attr.split(".") if attr or not bare_module else [])
+    if not all(n.isidentifier() for n in names):
+        raise ImportError(f"{path!r} is not of the form 'package.module:attr'")
+    return module_name, attr
+
+
+def import_path(path: str, *, dotted: bool = False, bare_module: bool = False) -> Any:
+    """The object ``"package.module:attr"`` (or ``"package.module:a.b"``) names, importing
+    its module. ``dotted`` and ``bare_module`` accept the other forms :func:`split_path` says.
+
+    Raises:
+        ImportError: ``path`` is not of the form, or its module cannot be imported.
+        AttributeError: the module has no such attribute (the message names ``path``).
+    """
+    module_name, attr = split_path(path, dotted=dotted, bare_module=bare_module)
     obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
+    where = module_name
+    for part in attr.split(".") if attr else ():
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as exc:
+            raise AttributeError(
+                f"{path!r} names nothing: {where} has no attribute {part!r}", name=part, obj=obj
+            ) from exc
+        where = f"{where}.{part}"
     return obj
+
+
+def lazy_attribute(package: str, lazy: Mapping[str, str], name: str) -> Any:
+    """A package's ``__getattr__``: ``name`` from the module ``lazy`` maps it to, imported on
+    first use (``def __getattr__(name): return lazy_attribute(__name__, _LAZY, name)``).
+
+    Raises:
+        AttributeError: ``lazy`` does not list ``name``.
+    """
+    module = lazy.get(name)
+    if module is None:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}", name=name)
+    return import_path(f"{module}:{name}")
 
 
 def spec_of(obj: object) -> str:
@@ -203,8 +246,7 @@ class Registry(Generic[T]):
             ) from exc
         except AttributeError as exc:
             raise self._error(
-                f"{self.kind} {name!r} ({source}, {self.origin(name)}) cannot be loaded: "
-                f"{source!r} names nothing: {exc}",
+                f"{self.kind} {name!r} ({source}, {self.origin(name)}) cannot be loaded: {exc}",
                 kind=self.kind,
                 path=source,
                 **{self._field: name},

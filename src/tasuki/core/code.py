@@ -28,7 +28,6 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
-import importlib
 import inspect
 import linecache
 import logging
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import xxhash
 
+from tasuki._registry import import_path
 from tasuki.core._base import TaskBase
 from tasuki.errors import TaskError
 
@@ -590,11 +590,8 @@ def _declared_error(cls: type[Task], attr: str, item: Any) -> TaskError:
 
 
 def _import_dotted(path: str, cls: type[Task]) -> Any:
-    module_name, _, attr = path.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in filter(None, attr.split(".")):
-            obj = getattr(obj, part)
+        return import_path(path, bare_module=True)
     except (ImportError, AttributeError) as exc:
         name = f"{cls.__module__}:{cls.__qualname__}"
         raise TaskError(
@@ -603,7 +600,6 @@ def _import_dotted(path: str, cls: type[Task]) -> Any:
             task=name,
             value=path,
         ) from exc
-    return obj
 
 
 _VERSIONS: dict[str, str] = {}

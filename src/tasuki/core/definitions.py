@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tasuki._registry import import_path
 from tasuki.core._identity import UID, _uid, flatten
 from tasuki.core.code import code_fingerprint, combine_code_key
 from tasuki.core.execute import Completeness, execute
@@ -439,12 +440,7 @@ def _decode(value: Any, load_task: Callable[[str], Task]) -> Any:
         return Path(body)
     if tag == "$enum":
         path, _, member = body.rpartition(".")
-        module, _, qualname = path.partition(":")
-        import importlib
-
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
+        obj = import_path(path)
         if not (isinstance(obj, type) and issubclass(obj, enum.Enum)):
             raise ValueError(f"{path} is not an Enum")
         return obj[member]

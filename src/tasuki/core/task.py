@@ -548,15 +548,15 @@ def import_task(path: str) -> type[Task]:
     """Import a task class from ``module.path:ClassName`` (or ``module.path.ClassName``)."""
     import importlib
 
+    from tasuki._registry import split_path
     from tasuki.errors import TaskNotFoundError
 
-    module_name, sep, qualname = path.partition(":")
-    if not sep:
-        module_name, _, qualname = path.rpartition(".")
-    if not module_name or not qualname:
+    try:
+        module_name, qualname = split_path(path, dotted=True)
+    except ImportError:
         raise TaskNotFoundError(
             f"task path {path!r} is not of the form 'package.module:TaskClass'", path=path
-        )
+        ) from None
     try:
         module = sys.modules.get(module_name) or importlib.import_module(module_name)
     except ImportError as exc:

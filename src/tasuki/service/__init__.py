@@ -21,9 +21,9 @@ alone. See docs/service.md.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from tasuki._registry import lazy_attribute
 from tasuki.service._auth import add_client, hash_token
 from tasuki.service._config import ServiceConfig
 
@@ -56,10 +56,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)
 
 
 def __dir__() -> list[str]:

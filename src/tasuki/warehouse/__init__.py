@@ -30,12 +30,12 @@ importing this package loads no database driver.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import logging
 from typing import TYPE_CHECKING, Any, Literal
 
+from tasuki._registry import lazy_attribute
 from tasuki.core.params import param, to_jsonable
 from tasuki.core.task import Task
 from tasuki.errors import TaskError, WarehouseError
@@ -89,10 +89,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)
 
 
 def __dir__() -> list[str]:
