@@ -16,7 +16,7 @@ from tasuki._redact import redact
 from tasuki.errors import MigrationError
 from tasuki.migrate._common import LoadOutcome, cursor_condition, cursor_to_text, newer_cursor
 from tasuki.migrate._drift import diff_columns
-from tasuki.migrate._postgres import STATE_TABLE, qi
+from tasuki.migrate._postgres import STATE_TABLE, merge_sql, qi
 from tasuki.migrate._types import ColumnPlan, Kind
 
 if TYPE_CHECKING:
@@ -242,17 +242,5 @@ def _insert(conn: Any, table: str, cols: str, selects: str, batches: Any, counte
 
 
 def _merge(conn: Any, fq: str, stage: str, names: list[str], primary_key: tuple[str, ...]) -> int:
-    cols = ", ".join(qi(c) for c in names)
-    keys = ", ".join(qi(c) for c in primary_key)
-    others = [c for c in names if c not in primary_key]
-    if others:
-        sets = ", ".join(f"{qi(c)} = EXCLUDED.{qi(c)}" for c in others)
-        mine = ", ".join(f"t.{qi(c)}" for c in others)
-        theirs = ", ".join(f"EXCLUDED.{qi(c)}" for c in others)
-        action = f"DO UPDATE SET {sets} WHERE ROW({mine}) IS DISTINCT FROM ROW({theirs})"
-    else:
-        action = "DO NOTHING"
-    row = conn.execute(
-        f"INSERT INTO {fq} AS t ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({keys}) {action}"
-    ).fetchone()
+    row = conn.execute(merge_sql(fq, stage, names, primary_key)).fetchone()
     return int(row[0]) if row else 0

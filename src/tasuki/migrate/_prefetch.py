@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Generator, Iterable
 
 __all__ = ["prefetch"]
 
@@ -27,7 +27,9 @@ class _Failure:
         self.exc = exc
 
 
-def prefetch(items: Iterable[T], fn: Callable[[T], R], *, depth: int = 2) -> Iterator[R]:
+def prefetch(
+    items: Iterable[T], fn: Callable[[T], R], *, depth: int = 2
+) -> Generator[R, None, None]:
     """Yield ``fn(item)`` for each item, computed in a background thread.
 
     Args:

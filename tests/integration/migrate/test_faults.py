@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import psycopg
+import adbc_driver_manager
 import pytest
 
 from tasuki.errors import MigrationError
@@ -59,7 +59,7 @@ def test_backend_killed_during_full_copy_keeps_the_previous_table(
         )
 
     assert len(killed) == 1
-    assert isinstance(caught.value.__cause__, psycopg.OperationalError)
+    assert isinstance(caught.value.__cause__, adbc_driver_manager.OperationalError)
     assert _target_state(pg) == before  # old rows, old state row, no users_wk left behind
     assert pg.one("SELECT count(*) FROM app.users WHERE name = 'new name'") == 0
     # And the next run succeeds.

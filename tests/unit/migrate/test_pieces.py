@@ -1,8 +1,7 @@
-"""Pure pieces of the migrator: type plans, drift diffs, cursors, the COPY encoder, prefetch."""
+"""Pure pieces of the migrator: type plans, drift diffs, cursors, the COPY types, prefetch."""
 
 from __future__ import annotations
 
-import struct
 import threading
 import time
 from datetime import date, datetime, timedelta
@@ -14,10 +13,10 @@ import pytest
 from tasuki.errors import MigrationError, SchemaDriftError
 from tasuki.migrate._common import cursor_condition, cursor_to_text, cursor_value, newer_cursor
 from tasuki.migrate._drift import diff_columns
-from tasuki.migrate._pgcopy import encode_batch
 from tasuki.migrate._prefetch import prefetch
 from tasuki.migrate._source import mysql_literal, parse_mysql_url
 from tasuki.migrate._types import ColumnPlan, Kind, SourceColumn, plan_column
+from tasuki.migrate._wire import to_target, wire_type
 
 
 def _col(data_type: str, column_type: str | None = None, **kw: object) -> ColumnPlan:
@@ -148,82 +147,74 @@ def test_mysql_url_parts() -> None:
         parse_mysql_url("mysql://u:secret@h/")
 
 
-def _fields(buf: pa.Buffer) -> list[bytes | None]:
-    """Decode one binary-COPY row into its raw fields."""
-    data = buf.to_pybytes()
-    (count,) = struct.unpack(">h", data[:2])
-    out: list[bytes | None] = []
-    pos = 2
-    for _ in range(count):
-        (length,) = struct.unpack(">i", data[pos : pos + 4])
-        pos += 4
-        if length < 0:
-            out.append(None)
-        else:
-            out.append(data[pos : pos + length])
-            pos += length
-    assert pos == len(data)
-    return out
-
-
-def test_encoder_wire_format() -> None:
+def test_wire_types_follow_the_plan() -> None:
     plans = [
         ColumnPlan("n", "decimal(7,2)", "", "numeric(7,2)", Kind.NUMERIC, True, 5, 2),
         ColumnPlan("u", "bigint unsigned", "", "numeric(20,0)", Kind.NUMERIC, True, 20, 0),
+        ColumnPlan("w", "decimal(65,30)", "", "numeric(65,30)", Kind.NUMERIC, True, 35, 30),
         ColumnPlan("t", "text", "", "text", Kind.TEXT, True),
         ColumnPlan("j", "json", "", "jsonb", Kind.JSON, True),
         ColumnPlan("b", "tinyint(1)", "", "boolean", Kind.BOOL, True),
         ColumnPlan("d", "date", "", "date", Kind.DATE, True),
         ColumnPlan("i", "time", "", "interval", Kind.INTERVAL_US, True),
+        ColumnPlan("s", "tinyint", "", "smallint", Kind.INT2, True),
     ]
+    wide = "-12345678901234567890123456789012345.123456789012345678901234567891"
     batch = pa.record_batch(
         [
-            pa.array([Decimal("-123.45")], pa.decimal128(38, 10)),
-            pa.array([2**64 - 1], pa.uint64()),
-            pa.array(["ü"]),
-            pa.array(['{"a":1}']),
-            pa.array([3], pa.int8()),
-            pa.array([date(2000, 1, 2)]),
-            pa.array([-1], pa.int64()),
+            pa.array([Decimal("-123.45"), None], pa.decimal128(38, 10)),
+            pa.array([2**64 - 1, None], pa.uint64()),
+            pa.array([wide, None]),
+            pa.array(["ü", None]),
+            pa.array(['{"a":1}', None]),
+            pa.array([3, None], pa.int8()),
+            pa.array([date(2000, 1, 2), None]),
+            pa.array([-1, None], pa.int64()),
+            pa.array([-5, None], pa.int8()),
         ],
         names=[p.name for p in plans],
-    )
-    n, u, t, j, b, d, i = _fields(encode_batch(batch, plans, table="t"))
-    # numeric: 2 int groups (0000, 0123) and 1 frac group (4500); weight 1; negative; dscale 2.
-    assert n == struct.pack(">hhHh", 3, 1, 0x4000, 2) + struct.pack(">hhh", 0, 123, 4500)
-    assert u == struct.pack(">hhHh", 5, 4, 0, 0) + struct.pack(">5h", 1844, 6744, 737, 955, 1615)
-    assert t == "ü".encode()
-    assert j == b'\x01{"a":1}'
-    assert b == b"\x01"
-    assert d == struct.pack(">i", 1)
-    assert i == struct.pack(">qii", -1, 0, 0)
-
-
-def test_encoder_nulls_offsets_and_bad_values() -> None:
-    plans = [
-        ColumnPlan("v", "varchar", "", "text", Kind.TEXT, True),
-        ColumnPlan("n", "decimal(4,1)", "", "numeric(4,1)", Kind.NUMERIC, True, 3, 1),
+    ).slice(0)
+    out = to_target(batch, plans, table="t")
+    assert out.schema.names == [p.name for p in plans]
+    assert [str(t) for t in out.schema.types] == [
+        "decimal128(7, 2)",
+        "decimal128(20, 0)",
+        "decimal256(65, 30)",
+        "string",
+        "large_binary",
+        "bool",
+        "date32[day]",
+        "duration[us]",
+        "int16",
     ]
-    batch = pa.record_batch(
-        [pa.array(["skip", None, ""]), pa.array([None, "1.5", "-0.0"])], names=["v", "n"]
-    ).slice(1)  # a sliced batch has non-zero offsets
-    first, second = (_fields(encode_batch(batch.slice(k, 1), plans, table="t")) for k in (0, 1))
-    assert first[0] is None and first[1] == struct.pack(">hhHh", 2, 0, 0, 1) + struct.pack(
-        ">hh", 1, 5000
-    )
-    assert second[0] == b"" and second[1] == struct.pack(">hhHh", 2, 0, 0x4000, 1) + bytes(4)
+    assert out.to_pylist() == [
+        {
+            "n": Decimal("-123.45"),
+            "u": Decimal(2**64 - 1),
+            "w": Decimal(wide),
+            "t": "ü",
+            "j": b'\x01{"a":1}',  # jsonb's binary format: version byte 1, then the text
+            "b": True,
+            "d": date(2000, 1, 2),
+            "i": timedelta(microseconds=-1),
+            "s": -5,
+        },
+        dict.fromkeys((p.name for p in plans), None),
+    ]
+    assert wire_type(plans[3], pa.large_binary()) == pa.large_binary()  # text read as bytes
 
-    too_wide = pa.record_batch([pa.array(["x"]), pa.array(["12345.5"])], names=["v", "n"])
-    with pytest.raises(
-        MigrationError, match=r"cannot encode column 'n' of 't' .* more than 3 digits"
-    ):
-        encode_batch(too_wide, plans, table="t")
-    not_a_number = pa.record_batch([pa.array(["x"]), pa.array(["1e5"])], names=["v", "n"])
-    with pytest.raises(MigrationError, match="'1e5' is not a plain decimal number"):
-        encode_batch(not_a_number, plans, table="t")
+
+def test_wire_values_the_target_cannot_take_are_clear_errors() -> None:
+    plan = [ColumnPlan("n", "decimal(4,1)", "", "numeric(4,1)", Kind.NUMERIC, True, 3, 1)]
+    for bad in ("12345.5", "1.25", "abc"):
+        with pytest.raises(MigrationError, match=r"cannot convert column 'n' of 't' .*numeric"):
+            to_target(pa.record_batch([pa.array([bad])], names=["n"]), plan, table="t")
+    assert to_target(pa.record_batch([pa.array(["-0.0"])], names=["n"]), plan, table="t")[
+        0
+    ].to_pylist() == [Decimal("0.0")]
     int_plan = [ColumnPlan("i", "int", "", "smallint", Kind.INT2, True)]
-    with pytest.raises(MigrationError, match="cannot encode column 'i'"):
-        encode_batch(pa.record_batch([pa.array([70000])], names=["i"]), int_plan, table="t")
+    with pytest.raises(MigrationError, match="cannot convert column 'i'"):
+        to_target(pa.record_batch([pa.array([70000])], names=["i"]), int_plan, table="t")
 
 
 def test_prefetch_orders_results_and_propagates_errors() -> None:
