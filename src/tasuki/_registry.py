@@ -253,6 +253,11 @@ class Registry(Generic[T]):
             ) from exc
         return obj
 
+    def knows_without_scanning(self, name: str) -> bool:
+        """Whether ``name`` is built in or registered (never reads the entry points: an entry
+        point cannot replace either)."""
+        return name in self._registered or name in self._builtins
+
     def origin(self, name: str) -> str:
         """Where ``name`` comes from, for messages: ``register()``, ``built-in`` or the entry
         point and its distribution."""

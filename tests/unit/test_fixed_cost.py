@@ -1,0 +1,60 @@
+"""What the first build of a fresh process pays for: no pydantic, no fsspec, no
+multiprocessing, no scan of installed packages' entry points, no git process outside a
+repository (issue 12: one small build costs <= 5 ms of CPU beyond ``import tasuki``;
+the time itself is measured in benchmarks/, these pin what would make it grow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+CHILD = textwrap.dedent(
+    """
+    import json, subprocess, sys
+    started = []
+    real_run = subprocess.run
+    subprocess.run = lambda *a, **k: started.append(a[0]) or real_run(*a, **k)
+    import tasuki
+    at_import = set(sys.modules)
+    from tests.unit.core.tasks_for_tests import TaskA
+    tasuki.build(TaskA(param="x"), workspace=sys.argv[1], progress="off")
+    from tasuki.formats.registry import default_registry
+    print(json.dumps({
+        "import": sorted(at_import),
+        "build": sorted(set(sys.modules) - at_import),
+        "scanned": default_registry.entry_points_loaded,
+        "processes": started,
+    }))
+    """
+)
+
+HEAVY_AT_IMPORT = ("pydantic", "fsspec", "multiprocessing", "importlib.metadata", "tomllib")
+HEAVY_IN_BUILD = ("pydantic", "fsspec", "multiprocessing", "importlib.metadata", "email", "uuid")
+
+
+def _child(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path / "ws")],
+        cwd=tmp_path,  # not a git repository
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_first_build_imports_and_scans_only_what_it_needs(tmp_path):
+    got = _child(tmp_path)
+    for name in HEAVY_AT_IMPORT:
+        assert name not in got["import"], f"import tasuki imports {name}"
+    for name in HEAVY_IN_BUILD:
+        assert name not in got["build"], f"a small local build imports {name}"
+    assert got["scanned"] is False  # a .pkl output: built in, no entry point can replace it
+    assert got["processes"] == []  # outside a git repository: no git started
