@@ -18,7 +18,7 @@ from pathlib import Path
 import tasuki
 from tasuki.argo import ExportOptions, export_workflow, load_documents, replay
 from tasuki.config import load_settings
-from tasuki.core.records import RunRecord, record_key
+from tasuki.core.records import RunRecord, delete_record, record_ids
 from tasuki.core.runner import open_workspace
 from tests.unit.argo.argo_tasks import Hop, Hops, Leaf, Report, Sum
 
@@ -35,12 +35,7 @@ def _env() -> dict[str, str]:
 
 def _records(workspace: Path) -> dict[str, RunRecord]:
     store = open_workspace(load_settings({"workspace": str(workspace)}))
-    keys = [k for k in store.list(".tasuki/records/") if k.endswith(".json")]
-    out = {}
-    for key in keys:
-        uid = key.rsplit("/", 1)[-1].removesuffix(".json")
-        out[uid] = RunRecord.read(store, uid)
-    return out
+    return {uid: RunRecord.read(store, uid) for uid in record_ids(store)}
 
 
 def _uid_of(argv: tuple[str, ...] | list[str]) -> str:
@@ -119,7 +114,7 @@ def test_rerun_of_1000_tasks_with_990_cached_launches_10_steps(tmp_path: Path) -
     tasuki.build(root, settings=settings, executor="inline")
     gone = [Leaf(i=i).unique_id for i in range(0, 900, 100)] + [root.unique_id]
     for uid in gone:
-        store.remove(record_key(uid))
+        delete_record(store, uid)
     export = export_workflow(
         root, options=ExportOptions(image="ghcr.io/a/b:1"), settings=settings, store=store
     )

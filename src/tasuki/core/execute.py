@@ -25,10 +25,10 @@ from tasuki.core.graph import Graph, Node, build_graph
 from tasuki.core.params import to_jsonable
 from tasuki.core.records import (
     RunRecord,
+    delete_record,
     environment,
     forget_outputs,
     now_iso,
-    record_key,
     remember_outputs,
     save_code,
 )
@@ -263,7 +263,7 @@ def execute(
         if forced:
             # Drop the old record first: until the new one is written the task is incomplete,
             # so a crash in the middle of a rerun cannot leave old and new outputs mixed.
-            store.remove(record_key(uid))
+            delete_record(store, uid)
         if on_start is not None:
             on_start(uid)
         build_token = _BUILD_ID.set(completeness.build_id)

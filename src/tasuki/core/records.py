@@ -1,8 +1,12 @@
 """Run records: one JSON document per task run, the cache's metadata.
 
-Records live at ``<workspace>/.tasuki/records/<unique id>.json``, apart from the output
-bytes (hamilton keeps key -> metadata apart from artifacts the same way). The record is what
-``show``, ``why``, reproduce-by-id, notifications and the catalog read.
+Records live apart from the output bytes (hamilton keeps key -> metadata apart from
+artifacts the same way): on a local folder in one SQLite file, ``.tasuki/records.db``, one
+row per task (:mod:`tasuki.core._record_db`: no file created per record); on remote
+workspaces and network file systems at ``<workspace>/.tasuki/records/<unique id>.json``.
+Read and write them through :meth:`RunRecord.read`, :meth:`RunRecord.write`,
+:func:`delete_record`, :func:`record_ids` and :func:`read_records`, never by key. The
+record is what ``show``, ``why``, reproduce-by-id, notifications and the catalog read.
 
 A run that finished writes ``status = "done"`` with its outputs; a run whose ``run()`` raised
 (or left a declared output unwritten) writes ``status = "failed"`` with the error and the log
@@ -17,13 +21,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import os
 import platform
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tasuki.core._record_db import DB_KEY, RecordDB, open_db
 from tasuki.errors import RecordNotFoundError
 
 if TYPE_CHECKING:
@@ -33,15 +40,20 @@ __all__ = [
     "CODE_PREFIX",
     "RECORDS_PREFIX",
     "RunRecord",
+    "delete_record",
     "environment",
     "expected_output",
     "find_record",
     "forget_outputs",
     "read_code",
+    "read_records",
+    "record_ids",
     "record_key",
     "remember_outputs",
     "save_code",
 ]
+
+logger = logging.getLogger(__name__)
 
 RECORDS_PREFIX = ".tasuki/records"
 CODE_PREFIX = ".tasuki/code"
@@ -49,8 +61,115 @@ SCHEMA = "tasuki-record/1"
 
 
 def record_key(uid: str) -> str:
-    """Where the record of ``uid`` lives in the workspace."""
+    """Where the record of ``uid`` lives as a file (remote workspaces, network file systems,
+    workspaces made before the records database; see :func:`records_db`), and its name in
+    messages and ``tasuki gc`` listings wherever it is kept."""
     return f"{RECORDS_PREFIX}/{uid}.json"
+
+
+# workspace url -> (database path, durable) of its records database, or None: records are
+# files there.
+_DB_OF: dict[str, tuple[str, bool] | None] = {}
+
+
+def records_db(store: Store) -> RecordDB | None:
+    """The records database of ``store``, or None where records are files.
+
+    Files where SQLite's locks do not hold (a remote workspace, a local folder on a network
+    file system) and in a workspace that already keeps files (made by an earlier version,
+    or shared over a network: every host then keeps reading and writing the same files).
+    A database that cannot be opened (a read-only folder) also leaves records as files,
+    with a warning.
+
+    Raises:
+        WorkspaceUnreachableError: the folder is on a network file system and holds a records
+            database (made on the host that has the folder locally): SQLite cannot share it
+            over the network, and keeping files here would split the workspace's records.
+    """
+    url = store.url
+    if url in _DB_OF:
+        found = _DB_OF[url]
+        return None if found is None else open_db(found[0], durable=found[1])
+    spec: tuple[str, bool] | None = None
+    root = getattr(store, "root", None)
+    if store.is_local and isinstance(root, str):
+        from tasuki.storage._mounts import network_file_system
+
+        path = os.path.join(root, DB_KEY)
+        kind = network_file_system(root)
+        if kind is not None:
+            if os.path.exists(path):
+                from tasuki.errors import WorkspaceUnreachableError
+
+                raise WorkspaceUnreachableError(
+                    f"the workspace {root} is on {kind} and keeps its run records in {path}, "
+                    "a SQLite database, which cannot be shared over a network file system. "
+                    "Run tasuki on the host that has the folder on a local disk, or use an "
+                    "object store (s3://, gs://) as the workspace for several hosts.",
+                    url=root,
+                    file_system=kind,
+                )
+        elif not os.path.isdir(os.path.join(root, RECORDS_PREFIX)):
+            spec = (path, bool(getattr(store, "fsync", False)))
+    db = None
+    if spec is not None:
+        try:
+            db = open_db(spec[0], durable=spec[1])
+        except Exception as exc:  # a read-only folder, a broken file: records stay files
+            logger.warning(
+                "cannot open the run records database %s (%s: %s); run records are kept "
+                "as one file each in this workspace",
+                spec[0],
+                type(exc).__name__,
+                exc,
+            )
+            spec = None
+    _DB_OF[url] = spec
+    return db
+
+
+def delete_record(store: Store, uid: str) -> None:
+    """Remove the record of ``uid`` (its task becomes incomplete); nothing when absent."""
+    db = records_db(store)
+    if db is not None:
+        db.delete(uid)
+        return
+    try:
+        store.remove(record_key(uid))
+    except FileNotFoundError:
+        pass
+
+
+def record_ids(store: Store, prefix: str = "") -> list[str]:
+    """The unique ids of every record in ``store`` (or those starting with ``prefix``)."""
+    db = records_db(store)
+    if db is not None:
+        return db.uids(prefix)
+    found: set[str] = set()
+    for key in store.list(RECORDS_PREFIX):
+        name = key.rsplit("/", 1)[-1]
+        if name.endswith(".json") and name.startswith(prefix):
+            found.add(name.removesuffix(".json"))
+    return sorted(found)
+
+
+def read_records(store: Store) -> Iterator[RunRecord]:
+    """Every readable record of ``store`` (unreadable ones are skipped)."""
+    db = records_db(store)
+    if db is not None:
+        for uid, body in db.items():
+            try:
+                yield RunRecord.from_bytes(body)
+            except ValueError:
+                logger.debug("skipping the unreadable record of %s", uid)
+        return
+    for key in store.list(RECORDS_PREFIX):
+        if not key.endswith(".json"):
+            continue
+        try:
+            yield RunRecord.from_bytes(store.read_bytes(key))
+        except (FileNotFoundError, ValueError):
+            continue
 
 
 @dataclass
@@ -113,11 +232,21 @@ class RunRecord:
     def write(self, store: Store) -> None:
         """Write atomically (last step of a task: a ``done`` record is what marks it
         complete)."""
-        store.write_bytes(record_key(self.unique_id), self.to_bytes())
+        db = records_db(store)
+        if db is None:
+            store.write_bytes(record_key(self.unique_id), self.to_bytes())
+            return
+        db.put(self.unique_id, self.to_bytes())
 
     @classmethod
     def read(cls, store: Store, uid: str) -> RunRecord:
         """Read the record of ``uid``; FileNotFoundError when absent."""
+        db = records_db(store)
+        if db is not None:
+            body = db.get(uid)
+            if body is None:
+                raise FileNotFoundError(f"no run record of {uid} in {store.url}")
+            return cls.from_bytes(body)
         return cls.from_bytes(store.read_bytes(record_key(uid)))
 
 
@@ -216,11 +345,7 @@ def find_record(store: Store, uid_or_prefix: str) -> RunRecord:
             return RunRecord.read(store, prefix)
         except FileNotFoundError:
             pass
-    matches = [
-        key.rsplit("/", 1)[-1].removesuffix(".json")
-        for key in store.list(RECORDS_PREFIX)
-        if key.rsplit("/", 1)[-1].startswith(prefix) and key.endswith(".json")
-    ]
+    matches = record_ids(store, prefix)
     if len(matches) == 1:
         return RunRecord.read(store, matches[0])
     if not matches:

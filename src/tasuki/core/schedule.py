@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tasuki.core.execute import Completeness, execute
-from tasuki.core.records import record_key
+from tasuki.core.records import delete_record
 from tasuki.core.results import ErrorInfo, TaskResult
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ class Schedule:
             node.task,
             self.graph.nodes[consumer].task,
         )
-        self.store.remove(record_key(producer))
+        delete_record(self.store, producer)
         old = self.results.pop(producer, None)
         if old is not None and producer in self.needed:
             self.open += 1

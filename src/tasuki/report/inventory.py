@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.definitions import bundle_key, bundle_names, definition_key, read_bundle
-from tasuki.core.records import RECORDS_PREFIX, RunRecord, find_record, record_key
+from tasuki.core.records import (
+    RECORDS_PREFIX,
+    RunRecord,
+    delete_record,
+    find_record,
+    read_records,
+    record_key,
+)
 from tasuki.errors import RecordNotFoundError
 from tasuki.report._values import output_kind
 
@@ -46,13 +53,8 @@ class Inventory:
 def read_inventory(store: Store) -> Inventory:
     """Read every record, and find files no record lists (left by crashed or old runs)."""
     inv = Inventory()
-    for key in store.list(RECORDS_PREFIX):
-        if key.endswith(".json"):
-            try:
-                rec = RunRecord.from_bytes(store.read_bytes(key))
-            except (FileNotFoundError, ValueError):
-                continue
-            inv.records[rec.unique_id] = rec
+    for rec in read_records(store):
+        inv.records[rec.unique_id] = rec
     claimed = {o["key"] for r in inv.records.values() for o in r.outputs}
     for key in store.list(""):
         if key.startswith(".tasuki/"):
@@ -182,5 +184,9 @@ def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> 
         # Records go first: a half-finished gc leaves incomplete tasks, never a record
         # pointing at deleted outputs that would be taken as done.
         for key in sorted(garbage.removed, key=lambda k: not k.startswith(".tasuki/")):
-            store.remove(key)
+            if key.startswith(RECORDS_PREFIX + "/") and key.endswith(".json"):
+                # A record's name, wherever it is kept (a file, or the records database).
+                delete_record(store, key[len(RECORDS_PREFIX) + 1 : -len(".json")])
+            else:
+                store.remove(key)
     return garbage

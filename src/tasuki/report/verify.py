@@ -8,13 +8,13 @@ DVC checks its cache against its hashes: the check to run after a disk or a copy
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from tasuki.core.records import RECORDS_PREFIX, RunRecord
+from tasuki.core.records import RunRecord, record_ids
 
 if TYPE_CHECKING:
     from tasuki.core.graph import Graph
@@ -150,11 +150,10 @@ def verify_records(
 ) -> list[OutputCheck]:
     """Check the outputs of every run record in the workspace."""
     checks: list[OutputCheck] = []
-    for key in sorted(_record_keys(store)):
+    for uid in record_ids(store):
         try:
-            record = RunRecord.from_bytes(store.read_bytes(key))
+            record = RunRecord.read(store, uid)
         except (FileNotFoundError, ValueError, TypeError):
-            uid = key.rsplit("/", 1)[-1].removesuffix(".json")
             found = [OutputCheck(uid, "", "", "unreadable record")]
         else:
             found = _check_record(store, record)
@@ -163,7 +162,3 @@ def verify_records(
             if on_output is not None:
                 on_output(check)
     return checks
-
-
-def _record_keys(store: Store) -> Iterable[str]:
-    return (k for k in store.list(RECORDS_PREFIX) if k.endswith(".json"))

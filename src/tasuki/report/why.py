@@ -31,7 +31,7 @@ from tasuki.core.code import code_of
 from tasuki.core.execute import Completeness, code_change
 from tasuki.core.graph import Graph, Node, build_graph
 from tasuki.core.params import to_jsonable
-from tasuki.core.records import RECORDS_PREFIX, RunRecord, read_code
+from tasuki.core.records import RunRecord, read_code, read_records
 from tasuki.core.runner import plan
 from tasuki.core.task import Task, flatten
 
@@ -134,13 +134,7 @@ class _Records:
                     self.current[sub.unique_id] = type(sub).task_name()
         self.by_uid: dict[str, RunRecord] = {}
         self.by_task: dict[str, list[RunRecord]] = {}
-        for key in store.list(RECORDS_PREFIX):
-            if not key.endswith(".json"):
-                continue
-            try:
-                record = RunRecord.from_bytes(store.read_bytes(key))
-            except (FileNotFoundError, ValueError, TypeError):
-                continue
+        for record in read_records(store):
             self.by_uid[record.unique_id] = record
             self.by_task.setdefault(record.task, []).append(record)
 

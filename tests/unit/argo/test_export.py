@@ -20,7 +20,7 @@ from tasuki.argo import (
     validate_with_hera,
 )
 from tasuki.argo._check import spec_of
-from tasuki.core.records import record_key
+from tasuki.core.records import delete_record
 from tests.unit.argo.argo_tasks import BadResources, Heavy, Leaf, Sum, chain
 
 IMAGE = "ghcr.io/acme/recsys:1.4.2"
@@ -87,8 +87,8 @@ def test_only_tasks_not_cached_are_exported(settings, store) -> None:
     root = Sum(n=20)
     tasuki.build(root, settings=settings, executor="inline")
     for i in range(9):  # 9 leaves and the root lose their records: 10 tasks to run
-        store.remove(record_key(Leaf(i=i).unique_id))
-    store.remove(record_key(root.unique_id))
+        delete_record(store, Leaf(i=i).unique_id)
+    delete_record(store, root.unique_id)
     export = export_workflow(
         root, options=ExportOptions(image=IMAGE), settings=settings, store=store
     )

@@ -7,6 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from tasuki.cli import app
+from tasuki.core.records import record_ids
+from tasuki.storage import open_store
 from tests.unit.core.tasks_for_tests import TaskB
 
 M = "tests.unit.core.tasks_for_tests"
@@ -31,9 +33,7 @@ def test_run_from_a_sub_folder_uses_the_project_workspace(tmp_path, monkeypatch)
     doc = json.loads(tree.stdout)  # the location is not mixed into JSON on stdout
     assert {n["status"] for n in doc["nodes"]} == {"complete"}
     assert not (project / "src" / "deep" / "cache").exists()
-    assert (
-        project / "cache" / ".tasuki" / "records" / f"{TaskB(param='x').unique_id}.json"
-    ).exists()
+    assert TaskB(param="x").unique_id in record_ids(open_store(str(project / "cache")))
 
 
 def test_environment_workspace_is_relative_to_the_cwd(tmp_path, monkeypatch):

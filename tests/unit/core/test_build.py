@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from tasuki.errors import (
     UnknownFormatError,
 )
 from tasuki.storage import open_store
+from tests._records import raw_record
 
 from .tasks_for_tests import (
     Boom,
@@ -327,7 +327,7 @@ def test_fail_on_empty_dump(ws):
 def test_record_is_json(ws):
     task = Leaf(i=5)
     tasuki.build(task, workspace=ws)
-    raw = json.loads(open_store(ws).read_bytes(f".tasuki/records/{task.unique_id}.json"))
+    raw = raw_record(open_store(ws), task.unique_id)
     assert raw["params"] == {"i": 5}
 
 

@@ -8,7 +8,6 @@ without a ``status``, and ``why`` / ``verify`` / ``show`` reading a failed recor
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -17,8 +16,9 @@ import pytest
 import tasuki
 from tasuki.core.execute import Completeness
 from tasuki.core.graph import build_graph
-from tasuki.core.records import RunRecord, record_key
+from tasuki.core.records import RunRecord
 from tasuki.storage import open_store
+from tests._records import raw_record, write_raw_record
 
 
 class Flaky(tasuki.Task):
@@ -182,10 +182,10 @@ def test_records_without_a_status_read_as_done(ws, flag):
     flag.unlink()
     tasuki.run_build(task, workspace=ws, progress="off")
     store = open_store(ws)
-    doc = json.loads(store.read_bytes(record_key(task.unique_id)))
+    doc = raw_record(store, task.unique_id)
     for key in ("status", "build_id", "error"):
         doc.pop(key)
-    store.write_bytes(record_key(task.unique_id), json.dumps(doc).encode())
+    write_raw_record(store, task.unique_id, doc)
     record = RunRecord.read(store, task.unique_id)
     assert record.done and record.build_id is None and record.error is None
     assert _complete(task, ws) is None
@@ -196,7 +196,7 @@ def test_a_done_record_keeps_its_format(ws, flag):
     task = Flaky(flag=str(flag))
     flag.unlink()
     tasuki.run_build(task, workspace=ws, progress="off")
-    doc = json.loads(open_store(ws).read_bytes(record_key(task.unique_id)))
+    doc = raw_record(open_store(ws), task.unique_id)
     assert doc["status"] == "done" and doc["schema"] == "tasuki-record/1"
     assert doc["error"] is None and doc["build_id"]
     assert [o["key"] for o in doc["outputs"]] == [t.key for t in task.output().values()]

@@ -1,0 +1,254 @@
+"""Run records of a local workspace live in one SQLite file: what that must keep true.
+
+A record is complete only when committed; a process killed while writing leaves no partial
+record; concurrent writers lose nothing; a write-ahead log cut short loses only what was not
+committed whole; workspaces where SQLite's locks do not hold keep one file per record."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import tasuki
+import tasuki.core.records as records
+from tasuki.core._record_db import DB_KEY
+from tasuki.core.records import (
+    RECORDS_PREFIX,
+    RunRecord,
+    delete_record,
+    find_record,
+    record_ids,
+    records_db,
+)
+from tasuki.errors import WorkspaceUnreachableError
+from tasuki.storage import open_store
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Step(tasuki.Task):
+    """Step n of a chain: n + 1 tasks, one small output each."""
+
+    n: int
+
+    def requires(self):  # type: ignore[no-untyped-def]
+        return Step(n=self.n - 1) if self.n > 0 else None
+
+    def output(self):  # type: ignore[no-untyped-def]
+        return self.make_target("step.pkl")
+
+    def run(self) -> None:
+        self.dump(self.n)
+
+
+def _record(uid: str, n: int = 0) -> RunRecord:
+    return RunRecord(
+        unique_id=uid,
+        task="pkg:T",
+        params={"n": n, "pad": "x" * 300},
+        significant=["n"],
+        version=None,
+        requires=[],
+        outputs=[],
+        code_fingerprint="f" * 64,
+        status="done",
+        started_at="2026-01-01T00:00:00+00:00",
+        finished_at="2026-01-01T00:00:01+00:00",
+        duration_s=1.0,
+    )
+
+
+def _uid(i: int, tag: str = "a") -> str:
+    return f"{tag}{i:063x}"
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_a_build_creates_one_file_per_task_and_keeps_records_in_the_database(tmp_path):
+    ws = tmp_path / "ws"
+    tasuki.build(Step(n=9), workspace=str(ws), progress="off")  # 10 tasks
+    first = len(_files(ws))
+    tasuki.build(Step(n=29), workspace=str(ws), progress="off")  # 20 more
+    assert len(_files(ws)) - first == 20  # their outputs only: no record files
+    assert not (ws / RECORDS_PREFIX).exists()
+    assert (ws / DB_KEY).is_file()
+    store = open_store(str(ws))
+    assert len(record_ids(store)) == 30
+    assert find_record(store, Step(n=29).unique_id[:10]).task.endswith(":Step")
+    # A second process (another connection) sees them all: they are committed.
+    code = (
+        "import sys; from tasuki.core.records import record_ids; "
+        "from tasuki.storage import open_store; print(len(record_ids(open_store(sys.argv[1]))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ws)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "30"
+
+
+def test_delete_makes_the_task_incomplete_and_gc_names_the_record(tmp_path):
+    ws = str(tmp_path / "ws")
+    tasuki.build(Step(n=1), workspace=ws, progress="off")
+    store = open_store(ws)
+    delete_record(store, Step(n=1).unique_id)
+    with pytest.raises(FileNotFoundError):
+        RunRecord.read(store, Step(n=1).unique_id)
+    result = tasuki.build(Step(n=1), workspace=ws, progress="off", return_value=False)
+    assert result.counts()["ran"] == 1
+
+
+CHILD_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, sys.argv[3])
+    from tasuki.storage import open_store
+    from tests.unit.core.test_record_db import _record, _uid
+    store = open_store(sys.argv[1])
+    tag = sys.argv[2]
+    for i in range(100000):
+        _record(_uid(i, tag), i).write(store)
+        print(i, flush=True)
+    """
+)
+
+
+def _writer(ws: Path, tag: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD_WRITER, str(ws), tag, str(ROOT)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("after", [0.3, 0.7])
+def test_kill_9_while_writing_records_leaves_only_whole_committed_ones(tmp_path, after):
+    ws = tmp_path / "ws"
+    proc = _writer(ws, "a")
+    time.sleep(after)
+    acknowledged = -1
+    assert proc.stdout is not None
+    while acknowledged < 50:  # let it write for a while
+        acknowledged = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = open_store(str(ws))
+    uids = record_ids(store)
+    assert len(uids) >= acknowledged + 1  # every write that returned is there
+    for uid in uids:  # and every record there is whole
+        assert RunRecord.read(store, uid).unique_id == uid
+
+
+def test_two_processes_appending_at_once_lose_nothing(tmp_path):
+    ws = tmp_path / "ws"
+    open_store(str(ws))  # nothing to create up front: both race to create the database
+    procs = [_writer(ws, tag) for tag in ("b", "c")]
+    seen = {}
+    for tag, proc in zip(("b", "c"), procs, strict=True):
+        assert proc.stdout is not None
+        n = -1
+        while n < 300:
+            n = int(proc.stdout.readline())
+        seen[tag] = n
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+    uids = set(record_ids(open_store(str(ws))))
+    for tag, n in seen.items():
+        assert {_uid(i, tag) for i in range(n + 1)} <= uids
+
+
+def test_a_write_ahead_log_cut_short_keeps_what_was_committed_whole(tmp_path):
+    ws = tmp_path / "ws"
+    store = open_store(str(ws))
+    for i in range(5):
+        _record(_uid(i)).write(store)
+    db_path = ws / DB_KEY
+    con = sqlite3.connect(db_path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the first five are in the main file
+    con.close()
+    for i in range(5, 10):
+        _record(_uid(i)).write(store)
+    # A copy of the workspace as a crash would leave it: the log holds five commits; cut the
+    # last one in the middle of its frame.
+    crash = tmp_path / "crash"
+    shutil.copytree(ws, crash)
+    wal = crash / (DB_KEY + "-wal")
+    size = wal.stat().st_size
+    assert size > 0
+    with open(wal, "r+b") as f:
+        f.truncate(size - 1000)
+    (crash / (DB_KEY + "-shm")).unlink(missing_ok=True)
+    copy = open_store(str(crash))
+    uids = record_ids(copy)
+    assert {_uid(i) for i in range(9)} <= set(uids)  # committed whole: kept
+    assert _uid(9) not in uids  # cut short: gone, not half there
+    for uid in uids:
+        assert RunRecord.read(copy, uid).unique_id == uid
+
+
+def test_a_workspace_that_keeps_record_files_keeps_them(tmp_path):
+    ws = tmp_path / "ws"
+    (ws / RECORDS_PREFIX).mkdir(parents=True)  # made by an earlier version
+    tasuki.build(Step(n=2), workspace=str(ws), progress="off")
+    assert not (ws / DB_KEY).exists()
+    names = sorted(p.name for p in (ws / RECORDS_PREFIX).iterdir())
+    assert names == sorted(f"{Step(n=i).unique_id}.json" for i in range(3))
+    assert len(record_ids(open_store(str(ws)))) == 3
+
+
+def test_on_a_network_file_system_records_are_files(tmp_path, monkeypatch):
+    import tasuki.storage._mounts as mounts
+
+    monkeypatch.setattr(mounts, "network_file_system", lambda path, mountinfo=None: "nfs4")
+    ws = tmp_path / "ws"
+    tasuki.build(Step(n=1), workspace=str(ws), progress="off")
+    assert not (ws / DB_KEY).exists()
+    assert len(list((ws / RECORDS_PREFIX).iterdir())) == 2
+
+
+def test_a_database_seen_over_a_network_file_system_is_refused_by_name(tmp_path, monkeypatch):
+    import tasuki.storage._mounts as mounts
+
+    ws = tmp_path / "ws"
+    tasuki.build(Step(n=0), workspace=str(ws), progress="off")  # on the local disk
+    records._DB_OF.clear()  # as another host would meet it
+    monkeypatch.setattr(mounts, "network_file_system", lambda path, mountinfo=None: "nfs4")
+    with pytest.raises(WorkspaceUnreachableError, match=r"nfs4.*records\.db.*SQLite"):
+        records_db(open_store(str(ws)))
+
+
+def test_a_folder_in_the_way_of_the_database_falls_back_to_files(tmp_path, caplog):
+    ws = tmp_path / "ws"
+    (ws / DB_KEY).mkdir(parents=True)  # cannot be opened as a database, even by root
+    store = open_store(str(ws))
+    assert records_db(store) is None
+    assert "cannot open the run records database" in caplog.text
+    _record(_uid(1)).write(store)
+    assert json.loads(store.read_bytes(f"{RECORDS_PREFIX}/{_uid(1)}.json"))["unique_id"]
+
+
+def test_a_workspace_deleted_and_made_again_gets_a_fresh_database(tmp_path):
+    ws = tmp_path / "ws"
+    tasuki.build(Step(n=0), workspace=str(ws), progress="off")
+    shutil.rmtree(ws)
+    tasuki.build(Step(n=1), workspace=str(ws), progress="off")
+    code = (
+        "import sys; from tasuki.core.records import record_ids; "
+        "from tasuki.storage import open_store; print(len(record_ids(open_store(sys.argv[1]))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ws)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "2"  # written to the new file, not the deleted one
