@@ -510,6 +510,26 @@ def run(
     return rows(outcomes, fs=_filesystem(Path(tempfile.gettempdir()).resolve()))
 
 
+LOADER = """
+import os, sys, tempfile
+folder = tempfile.mkdtemp(prefix="tasuki-bench-load-", dir=sys.argv[1] or None)
+x = 0
+while True:  # what another job on a shared machine does: CPU, and files made and removed
+    for i in range(200):
+        path = os.path.join(folder, str(i))
+        with open(path, "wb") as f:
+            f.write(b"x" * 1024)
+        x = (x * 31 + i) % 1000003
+    for i in range(200):
+        os.remove(os.path.join(folder, str(i)))
+"""
+
+
+def _start_loader(scratch: Path | None) -> subprocess.Popen[bytes]:
+    """A process loading the machine until killed (``--load``)."""
+    return subprocess.Popen([sys.executable, "-c", LOADER, str(scratch or "")])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: measure, print the tables, write docs/benchmarks.md (full runs only)."""
     parser = argparse.ArgumentParser(prog="bench_pipeline", description=__doc__)
@@ -530,6 +550,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tasuki-python",
         type=Path,
         help="interpreter for the tasuki and floor sides (default: the project's .venv)",
+    )
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        help="run N other processes that load the machine (a CPU and file-creation loop "
+        "each) for the whole run; its own docs section",
     )
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
@@ -552,7 +579,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     status: dict[str, str] = {}
     plan_ = plan(args.quick, peers)
-    outcomes = run_cases(plan_, args.repeat, log, args.scratch, budget, status)
+    loaders = [_start_loader(args.scratch) for _ in range(args.load)]
+    try:
+        outcomes = run_cases(plan_, args.repeat, log, args.scratch, budget, status)
+    finally:
+        for proc in loaders:
+            proc.kill()
+            proc.wait()
     scratch = (args.scratch or Path(tempfile.gettempdir())).resolve()
     fs = _filesystem(scratch)
     info = _machine()
@@ -565,6 +598,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if loads:
         info["load average"] = f"median {statistics.median(loads):.1f}, max {max(loads):.1f}"
     info["run took"] = f"{time.perf_counter() - t0:.0f} s"
+    if args.load:
+        info["loaded by"] = f"{args.load} other process(es), each creating and deleting files"
     sides = ["tasuki", "floor", *peers]
     print_rich(outcomes, info, fs, sides, versions, status)
     if not args.quick and not args.no_docs:
@@ -572,11 +607,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags += f" --peers {','.join(peers)}" if peers != list(PEERS) else ""
         flags += f" --budget {args.budget:.0f}" if args.budget else ""
         flags += f" --scratch {args.scratch}" if args.scratch else ""
+        flags += f" --load {args.load}" if args.load else ""
         command = f"python benchmarks/run.py pipeline{flags}"
         # Workspaces in memory measure the engines without the disk: a section of their own.
         title = "## Pipeline"
         if fs == "tmpfs":
             title += ", workspaces in memory (tmpfs)"
+        if args.load:
+            others = f"{args.load} other process" + ("es" if args.load > 1 else "")
+            title += f", with {others} loading the machine"
         section = markdown(
             outcomes,
             info,
