@@ -219,7 +219,8 @@ class HookCaller:
 
     def task_start(self, task: Task, uid: str, reason: str) -> None:
         """Emit ``on_task_start``."""
-        self("on_task_start", task=task, uid=uid, reason=reason)
+        if self._by_event["on_task_start"]:
+            self("on_task_start", task=task, uid=uid, reason=reason)
 
     def task_end(self, task: Task, result: TaskResult) -> None:
         """Emit ``on_task_end`` with the task's record when a listener takes one."""

@@ -10,6 +10,10 @@ from typing import Any
 __all__ = ["Progress"]
 
 
+#: The progress count a final status adds to.
+_COUNTED_AS = {"ran": "done", "cached": "cached"}
+
+
 class Progress:
     """Counts tasks by state and shows them. The base class shows nothing."""
 
@@ -54,8 +58,7 @@ class Progress:
         if uid in self._running:
             self._running.discard(uid)
             self.counts["running"] -= 1
-        key = {"ran": "done", "cached": "cached"}.get(status, "failed")
-        self.counts[key] += 1
+        self.counts[_COUNTED_AS.get(status, "failed")] += 1
         self._refresh()
 
     def _refresh(self) -> None:

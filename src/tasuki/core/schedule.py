@@ -118,12 +118,13 @@ class Schedule:
         """The task's ``run()`` is about to begin (called from the worker's report)."""
         task = self.graph.nodes[uid].task
         reason = self.needed.get(uid, "")
-        logger.info(
-            "running %r%s",
-            task,
-            f": {reason}" if reason else "",
-            extra={"task": type(task).task_name(), "key": uid},
-        )
+        if logger.isEnabledFor(logging.INFO):  # the arguments cost more than the call
+            logger.info(
+                "running %r%s",
+                task,
+                f": {reason}" if reason else "",
+                extra={"task": type(task).task_name(), "key": uid},
+            )
         self.progress.started(uid)
         self.call.task_start(task, uid, reason)
 
@@ -134,7 +135,6 @@ class Schedule:
             return
         task = self.graph.nodes[uid].task
         self._set_result(result)
-        extra = {"task": result.name, "key": uid}
         if result.status == "failed":
             err = result.error
             logger.error(
@@ -142,13 +142,20 @@ class Schedule:
                 task,
                 err.type if err else "",
                 err.message if err else "",
-                extra=extra,
+                extra={"task": result.name, "key": uid},
             )
             self._skip_dependents(uid)
             if self.settings.fail_fast:
                 self.stop = True
         else:
-            logger.info("%s %r in %.3fs", result.status, task, result.duration_s, extra=extra)
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "%s %r in %.3fs",
+                    result.status,
+                    task,
+                    result.duration_s,
+                    extra={"task": result.name, "key": uid},
+                )
             blocked = self.blocked.pop(uid, None)
             for parent in self.graph.nodes[uid].dependents if blocked is None else blocked:
                 if parent in self.waiting:
