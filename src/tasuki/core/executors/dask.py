@@ -31,7 +31,9 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import queue
+import threading
 import time
 import traceback
 import uuid
@@ -59,6 +61,9 @@ _OK = ("ran", "cached")
 #: Seconds the results of tasks finishing close together are collected for, to be fetched
 #: from the cluster in one round trip (each costs the scheduler and a worker a message pair).
 COALESCE_S = 0.02
+#: A task still running this many seconds after it began has its start reported at once;
+#: quicker ones are reported with their result.
+START_REPORT_S = 0.05
 
 
 class RetryableTaskFailure(TasukiError):
@@ -210,22 +215,14 @@ def run_task(
     from tasuki.core.definitions import run_one
 
     settings, store, build_id = _worker_context(settings_doc)
-
-    def started(u: str) -> None:
-        try:
-            from distributed import get_worker
-
-            get_worker().log_event(topic, u)
-        except Exception:  # progress only; never fail the task over it
-            logger.debug("could not report the start of %s", u, exc_info=True)
-
+    reporter = _start_reporter()
     try:
         result = run_one(
             uid,
             store=store,
             settings=settings,
             forced=forced,
-            on_start=started,
+            on_start=lambda u: reporter.started(topic, u),
             build_id=build_id,
             bundle=bundle,
         )
@@ -235,6 +232,8 @@ def run_task(
         )
         error = ErrorInfo(type(exc).__name__, str(exc), traceback.format_exc(), retryable)
         result = TaskResult(uid, name, "failed", error=error, attempts=1)
+    finally:
+        reporter.finished(uid)
     if result.status == "failed" and result.error is not None and result.error.retryable:
         raise RetryableTaskFailure(
             f"{name} [{uid[:12]}] failed with a retryable error: {result.error.type}: "
@@ -242,6 +241,60 @@ def run_task(
             result=result,
         )
     return result
+
+
+class _StartReporter:
+    """Tells the client that a task began, for the tasks still running
+    :data:`START_REPORT_S` after they began (one per worker process, with its own thread).
+
+    A start event per task is one more message through the scheduler per task, which is the
+    cluster's bottleneck for small tasks; a task that ends sooner is reported as started
+    when its result arrives (the client calls ``schedule.started`` before ``finish``).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[str, tuple[str, float]] = {}
+        threading.Thread(target=self._loop, name="tasuki-starts", daemon=True).start()
+
+    def started(self, topic: str, uid: str) -> None:
+        with self._cond:
+            self._due[uid] = (topic, time.monotonic() + START_REPORT_S)
+            self._cond.notify()
+
+    def finished(self, uid: str) -> None:
+        with self._cond:
+            self._due.pop(uid, None)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._due:
+                    self._cond.wait()
+                now = time.monotonic()
+                ready = [(u, t) for u, (t, at) in self._due.items() if at <= now]
+                for u, _ in ready:
+                    del self._due[u]
+                if not ready:
+                    self._cond.wait(min(at for _, at in self._due.values()) - now)
+                    continue
+            for u, topic in ready:
+                try:
+                    from distributed import get_worker
+
+                    get_worker().log_event(topic, u)
+                except Exception:  # progress only; never fail the task over it
+                    logger.debug("could not report the start of %s", u, exc_info=True)
+
+
+_REPORTER: dict[int, _StartReporter] = {}  # by pid: a forked child makes its own thread
+
+
+def _start_reporter() -> _StartReporter:
+    pid = os.getpid()
+    if pid not in _REPORTER:
+        _REPORTER[pid] = _StartReporter()
+    return _REPORTER[pid]
 
 
 # --------------------------------------------------------------------------- the executor
