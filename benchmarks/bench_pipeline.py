@@ -33,6 +33,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import signal
 import statistics
@@ -558,6 +559,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run N other processes that load the machine (a CPU and file-creation loop "
         "each) for the whole run; its own docs section",
     )
+    parser.add_argument(
+        "--section",
+        help="write the docs under '## Pipeline, SECTION' instead of '## Pipeline' (a run with "
+        "other sides or budget next to the main one)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     parser.add_argument(
@@ -608,9 +614,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags += f" --budget {args.budget:.0f}" if args.budget else ""
         flags += f" --scratch {args.scratch}" if args.scratch else ""
         flags += f" --load {args.load}" if args.load else ""
+        flags += f" --section {shlex.quote(args.section)}" if args.section else ""
         command = f"python benchmarks/run.py pipeline{flags}"
         # Workspaces in memory measure the engines without the disk: a section of their own.
-        title = "## Pipeline"
+        title = "## Pipeline" + (f", {args.section}" if args.section else "")
         if fs == "tmpfs":
             title += ", workspaces in memory (tmpfs)"
         if args.load:
