@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tasuki._clock import utcnow
 from tasuki.core._record_db import DB_KEY, RecordDB, open_db
 from tasuki.errors import RecordNotFoundError
 
@@ -363,8 +364,8 @@ def find_record(store: Store, uid_or_prefix: str) -> RunRecord:
 
 
 def now_iso() -> str:
-    """The current UTC time in ISO 8601."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    """The current UTC time in ISO 8601, to the millisecond (records, results)."""
+    return utcnow().isoformat(timespec="milliseconds")
 
 
 @functools.cache
