@@ -40,6 +40,7 @@ __all__ = ["DB_KEY", "RecordDB"]
 logger = logging.getLogger(__name__)
 
 DB_KEY = ".tasuki/records.db"
+_CHECKPOINT_PAGES = 8000
 _BUSY_TIMEOUT_S = 120.0  # a writer waits this long for another's commit (each takes ~30 us)
 
 
@@ -67,9 +68,15 @@ class RecordDB:
         try:
             con.execute("PRAGMA journal_mode=WAL").fetchone()
             con.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            # A checkpoint syncs the files: every 8,000 pages (~32 MB of log) rather than
+            # SQLite's 1,000, which on this disk made a record's cost grow with the build.
+            con.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
+            con.execute(f"PRAGMA journal_size_limit={_CHECKPOINT_PAGES * 4096}")
+            # A rowid table: records (~1-2 KB) are appended in rowid order and only the index
+            # is keyed by id; as a WITHOUT ROWID table keyed by random ids, each insert split
+            # pages of whole records (twice the CPU per record, measured).
             con.execute(
-                "CREATE TABLE IF NOT EXISTS records "
-                "(uid TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID"
+                "CREATE TABLE IF NOT EXISTS records (uid TEXT PRIMARY KEY, body BLOB NOT NULL)"
             )
         except Exception:
             con.close()
