@@ -58,6 +58,7 @@ from tasuki.core.code import code_fingerprint, combine_code_key
 from tasuki.core.execute import Completeness, execute
 from tasuki.core.fingerprint import encode
 from tasuki.core.graph import Node
+from tasuki.core.loading import task_refs
 from tasuki.core.records import RunRecord
 from tasuki.core.task import Task, import_task
 from tasuki.errors import RecordNotFoundError, TaskError
@@ -449,16 +450,6 @@ def _decode(value: Any, load_task: Callable[[str], Task]) -> Any:
     raise ValueError(f"unknown encoded value tag {tag!r}")
 
 
-def _task_refs(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        if set(value) == {"$task"}:
-            return [value["$task"]]
-        return [r for v in value.values() for r in _task_refs(v)]
-    if isinstance(value, list):
-        return [r for v in value for r in _task_refs(v)]
-    return []
-
-
 def check_code(definition: Definition) -> None:
     """Refuse a definition written by other code than this process has.
 
@@ -515,7 +506,7 @@ def _rebuild(
     while stack:
         uid = stack[-1]
         d = defs[uid]
-        missing = [ref for ref in _task_refs(d.params) if ref not in built]
+        missing = [ref for ref in task_refs(d.params) if ref not in built]
         for ref in missing:
             if ref in defs:
                 continue

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from tasuki.config import Settings
     from tasuki.storage.base import Store
 
-__all__ = ["load", "load_output", "task_from_record"]
+__all__ = ["load", "load_output", "task_from_record", "task_refs"]
 
 
 def _store(store: Store | None, workspace: str | None, settings: Settings | None) -> Store:
@@ -94,7 +94,7 @@ def task_from_record(record: RunRecord, store: Store) -> Task:
     while stack:
         uid = stack[-1]
         rec = records[uid]
-        missing = [ref for ref in _task_refs(rec.params) if ref not in built]
+        missing = [ref for ref in task_refs(rec.params) if ref not in built]
         pending = [ref for ref in missing if ref not in records]
         for ref in pending:
             try:
@@ -135,11 +135,13 @@ def task_from_record(record: RunRecord, store: Store) -> Task:
     return built[record.unique_id]
 
 
-def _task_refs(value: Any) -> list[str]:
+def task_refs(value: Any) -> list[str]:
+    """The unique ids of the tasks an encoded parameter value holds (``{"$task": id}``, at
+    any depth of dicts and lists), in order."""
     if isinstance(value, dict):
         if set(value) == {"$task"}:
             return [value["$task"]]
-        return [r for v in value.values() for r in _task_refs(v)]
+        return [r for v in value.values() for r in task_refs(v)]
     if isinstance(value, list):
-        return [r for v in value for r in _task_refs(v)]
+        return [r for v in value for r in task_refs(v)]
     return []

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.definitions import bundle_key, bundle_names, definition_key, read_bundle
+from tasuki.core.loading import task_refs
 from tasuki.core.records import (
     RECORDS_PREFIX,
     RunRecord,
@@ -81,18 +82,8 @@ def _reachable(inv: Inventory, roots: list[str]) -> set[str]:
         seen.add(uid)
         rec = inv.records[uid]
         stack.extend(rec.requires)
-        stack.extend(_task_refs(rec.params))
+        stack.extend(task_refs(rec.params))
     return seen
-
-
-def _task_refs(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        if set(value) == {"$task"}:
-            return [value["$task"]]
-        return [r for v in value.values() for r in _task_refs(v)]
-    if isinstance(value, list):
-        return [r for v in value for r in _task_refs(v)]
-    return []
 
 
 def is_external(output: dict[str, Any]) -> bool:
