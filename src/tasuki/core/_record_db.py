@@ -61,23 +61,17 @@ class RecordDB:
 
         self.path = path
         self._lock = threading.Lock()
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _create(path)
         con = sqlite3.connect(
             path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
-            con.execute("PRAGMA journal_mode=WAL").fetchone()
+            # Per connection, no lock needed (the file is in WAL mode and has its table).
             con.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             # A checkpoint syncs the files: every 8,000 pages (~32 MB of log) rather than
             # SQLite's 1,000, which on this disk made a record's cost grow with the build.
             con.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
             con.execute(f"PRAGMA journal_size_limit={_CHECKPOINT_PAGES * 4096}")
-            # A rowid table: records (~1-2 KB) are appended in rowid order and only the index
-            # is keyed by id; as a WITHOUT ROWID table keyed by random ids, each insert split
-            # pages of whole records (twice the CPU per record, measured).
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS records (uid TEXT PRIMARY KEY, body BLOB NOT NULL)"
-            )
         except Exception:
             con.close()
             raise
@@ -120,6 +114,43 @@ class RecordDB:
         with self._lock:
             rows = self._con.execute("SELECT uid, body FROM records ORDER BY uid").fetchall()
         return [(str(u), bytes(b)) for u, b in rows]
+
+
+def _create(path: str) -> None:
+    """Make the database at ``path`` if there is none, whole or not at all.
+
+    Two builds starting together on a new workspace must not race to set it up: switching a
+    new file to WAL takes an exclusive lock, and SQLite may answer a second process "database
+    is locked" at once instead of waiting (which once sent that process to keep its records
+    elsewhere: a task ran twice). So the database is made under a temporary name, in WAL mode
+    with its table, and linked into place only if nothing is there yet.
+    """
+    if os.path.exists(path):
+        return
+    import sqlite3
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.new"
+    try:
+        con = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode=WAL").fetchone()
+            # A rowid table: records (~1-2 KB) are appended in rowid order and only the index
+            # is keyed by id; as a WITHOUT ROWID table keyed by random ids, each insert split
+            # pages of whole records (twice the CPU per record, measured).
+            con.execute("CREATE TABLE records (uid TEXT PRIMARY KEY, body BLOB NOT NULL)")
+        finally:
+            con.close()
+        try:
+            os.link(tmp, path)  # atomic: fails if another process made it first
+        except FileExistsError:
+            pass
+    finally:
+        for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
 
 
 # (pid, path) -> the database of a workspace in this process; the pid keeps a forked child

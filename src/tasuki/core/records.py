@@ -79,10 +79,9 @@ def records_db(store: Store) -> RecordDB | None:
     Files where SQLite's locks do not hold (a remote workspace, a local folder on a network
     file system) and in a workspace that already keeps files (made by an earlier version,
     or shared over a network: every host then keeps reading and writing the same files).
-    A database that cannot be opened (a read-only folder) also leaves records as files,
-    with a warning.
 
     Raises:
+        StorageError: the database cannot be opened (never a silent switch to files).
         WorkspaceUnreachableError: the folder is on a network file system and holds a records
             database (made on the host that has the folder locally): SQLite cannot share it
             over the network, and keeping files here would split the workspace's records.
@@ -116,15 +115,18 @@ def records_db(store: Store) -> RecordDB | None:
     if spec is not None:
         try:
             db = open_db(spec[0], durable=spec[1])
-        except Exception as exc:  # a read-only folder, a broken file: records stay files
-            logger.warning(
-                "cannot open the run records database %s (%s: %s); run records are kept "
-                "as one file each in this workspace",
-                spec[0],
-                type(exc).__name__,
-                exc,
-            )
-            spec = None
+        except Exception as exc:
+            # Never records elsewhere instead: another process may be using this database,
+            # and records kept in two places would let a task run twice.
+            from tasuki.errors import StorageError
+
+            raise StorageError(
+                f"cannot open the run records database {spec[0]} ({type(exc).__name__}: "
+                f"{exc}); check that the workspace folder is writable and that the file is "
+                "a tasuki records database (move a broken one aside: the tasks it recorded "
+                "will run again)",
+                path=spec[0],
+            ) from exc
     _DB_OF[url] = spec
     return db
 

@@ -6,7 +6,6 @@ committed whole; workspaces where SQLite's locks do not hold keep one file per r
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -229,14 +228,51 @@ def test_a_database_seen_over_a_network_file_system_is_refused_by_name(tmp_path,
         records_db(open_store(str(ws)))
 
 
-def test_a_folder_in_the_way_of_the_database_falls_back_to_files(tmp_path, caplog):
+def test_a_database_that_cannot_be_opened_is_an_error_not_files(tmp_path):
+    from tasuki.errors import StorageError
+
     ws = tmp_path / "ws"
     (ws / DB_KEY).mkdir(parents=True)  # cannot be opened as a database, even by root
     store = open_store(str(ws))
-    assert records_db(store) is None
-    assert "cannot open the run records database" in caplog.text
-    _record(_uid(1)).write(store)
-    assert json.loads(store.read_bytes(f"{RECORDS_PREFIX}/{_uid(1)}.json"))["unique_id"]
+    # Records kept as files here while another process uses the database would let a task
+    # run twice: refused, naming the file.
+    with pytest.raises(StorageError, match=r"records\.db"):
+        records_db(store)
+    with pytest.raises(StorageError):
+        _record(_uid(1)).write(store)
+    assert not (ws / RECORDS_PREFIX).exists()
+
+
+CHILD_OPENER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[3])
+    from tasuki.storage import open_store
+    from tests.unit.core.test_record_db import _record, _uid
+    store = open_store(sys.argv[1])
+    for i in range(20):
+        _record(_uid(i, sys.argv[2]), i).write(store)
+    """
+)
+
+
+def test_processes_starting_together_on_a_new_workspace_share_one_database(tmp_path):
+    """Setting up a new database must not race: a process told "database is locked" while
+    another switched the new file to WAL used to keep its records as files, and a task ran
+    twice (test_concurrency's two builds failed 2-4 runs in 10). The database now appears
+    whole (made aside, linked into place) and an open that fails is an error."""
+    ws = tmp_path / "ws"
+    tags = "bcdefg"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CHILD_OPENER, str(ws), tag, str(ROOT)])
+        for tag in tags
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    assert not (ws / RECORDS_PREFIX).exists()
+    uids = set(record_ids(open_store(str(ws))))
+    assert uids == {_uid(i, tag) for tag in tags for i in range(20)}
+    assert not [p for p in (ws / ".tasuki").iterdir() if p.name.endswith(".new")]
 
 
 def test_a_workspace_deleted_and_made_again_gets_a_fresh_database(tmp_path):
@@ -252,3 +288,23 @@ def test_a_workspace_deleted_and_made_again_gets_a_fresh_database(tmp_path):
         [sys.executable, "-c", code, str(ws)], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "2"  # written to the new file, not the deleted one
+
+
+def test_a_commit_by_another_connection_is_seen_by_the_next_read(tmp_path):
+    """Each read is its own transaction: a connection that read before must not keep an
+    old snapshot (a statement left unreset kept one on Python 3.13, and a second build
+    waiting for a lease then ran the task again)."""
+    from tasuki.core._record_db import RecordDB
+
+    path = str(tmp_path / "records.db")
+    reader, writer = RecordDB(path), RecordDB(path)
+    writer.put(_uid(1), b"{}")
+    assert reader.get(_uid(1)) == b"{}"  # a read that returns a row
+    assert reader.get(_uid(2)) is None
+    assert reader.uids() == [_uid(1)]
+    writer.put(_uid(2), b"{}")
+    assert reader.get(_uid(2)) == b"{}"
+    assert reader.uids() == [_uid(1), _uid(2)]
+    assert [u for u, _ in reader.items()] == [_uid(1), _uid(2)]
+    writer.put(_uid(3), b"{}")
+    assert reader.get(_uid(3)) == b"{}"
