@@ -20,9 +20,11 @@ written by SQLite (in WAL mode) in one transaction per record:
 
 Not used where SQLite's locks do not hold: remote workspaces (``s3://``, ``gs://``,
 ``memory://``) and local folders on a network file system (NFS, SMB, FUSE: WAL needs shared
-memory on one host) keep one file per record, and so does a workspace where the database
-cannot be opened. Record files left by an earlier version are still read (the database is
-asked first) and removed when their task's record is written again.
+memory on one host) keep one file per record, and so does a workspace that already keeps
+record files (made by an earlier version). A database that cannot be opened is an error,
+never a reason to keep records elsewhere: two places would let a task run twice. The
+database is made aside and linked into place whole, so builds starting together on a new
+workspace cannot race to set it up.
 """
 
 from __future__ import annotations
