@@ -10,7 +10,7 @@ both alike):
 - ``dask.delayed``: a chain of N delayed calls, each reading the previous step's pickle file
   and writing its own (``pickle.dump`` to a folder), computed on the cluster;
 - ``tasuki dask``: a cold ``tasuki.build`` of a chain of N tasks doing the same load and dump,
-  with ``executor=DaskExecutor(scheduler=<the cluster>)`` into a fresh workspace (plan, a
+  with ``executor=DaskExecutor(client=<the same client>)`` into a fresh workspace (plan, a
   definition per task, one Dask task each, leases, records);
 
 and the same two for a fan-in: N - 1 independent leaves each dumping a number, and one root
@@ -131,7 +131,8 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
         Client(cluster) as client,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        executor = DaskExecutor(scheduler=cluster.scheduler_address)
+        # The connected client, as plain Dask uses it (a notebook's own Client).
+        executor = DaskExecutor(client=client)
         for r in range(repeat):
             folder = os.path.join(tmp, f"plain{r}")
             os.makedirs(folder)

@@ -47,7 +47,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -595,6 +595,7 @@ def run_one(
     on_start: Callable[[str], None] | None = None,
     build_id: str | None = None,
     bundle: str | None = None,
+    vouched: Collection[str] = (),
 ) -> TaskResult:
     """Run exactly the task ``unique_id`` from its definition (``tasuki run-one``).
 
@@ -608,6 +609,9 @@ def run_one(
             passes its build's; ``tasuki run-one --build-id``).
         bundle: The name of a definitions bundle to look in first (``--bundle``; an Argo
             export writes one per workflow, see :func:`write_bundle`).
+        vouched: Ids of requirements this build saw finish (``ran`` or ``cached``, as the
+            Dask executor's upstream results say): not checked for completeness again.
+            Loading them still reads their records and refuses a failed run's outputs.
 
     Returns:
         Its result: ``ran``, ``cached`` (complete already, or finished by another process
@@ -648,7 +652,7 @@ def run_one(
     seen: set[str] = set()
     for dep in deps:
         uid = dep.unique_id
-        if uid in seen:
+        if uid in seen or uid in vouched:
             continue
         seen.add(uid)
         reason = completeness.verdict(Node(dep, uid))

@@ -154,6 +154,59 @@ def test_an_unreachable_scheduler_is_named_within_seconds(tmp_path):
     assert address in str(info.value)
 
 
+def test_a_client_given_is_used_for_each_build_and_left_open(cluster, tmp_path):
+    from distributed import Client
+
+    from tasuki.core.executors.dask import DaskExecutor
+
+    with Client(cluster, set_as_default=False) as client:
+        executor = DaskExecutor(client=client)
+        for i in range(2):
+            ws = str(tmp_path / f"ws{i}")
+            result = run_build(Step(n=3), workspace=ws, executor=executor, progress="off")
+            assert result.ok and result.counts()["ran"] == 4
+            assert client.status == "running"  # not closed by the build
+        assert tasuki.load(Step(n=3), workspace=ws) == [0, 1, 2, 3]
+
+        def held(dask_scheduler):
+            return [k for k in dask_scheduler.tasks if str(k).startswith("tasuki-")]
+
+        deadline = time.monotonic() + 10  # the builds' results are released, not kept
+        while client.run_on_scheduler(held) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.run_on_scheduler(held) == []
+    with pytest.raises(ConfigError, match="not running"):  # closed now
+        run_build(Step(n=3), workspace=str(tmp_path / "c"), executor=executor, progress="off")
+
+
+def test_start_reports_wake_the_reporter_thread_once_per_busy_spell(monkeypatch):
+    import distributed
+
+    from tasuki.core.executors import dask as dx
+
+    sent = []
+
+    class Worker:
+        def log_event(self, topic, uid):
+            sent.append((topic, uid))
+
+    monkeypatch.setattr(distributed, "get_worker", lambda: Worker())
+    reporter = dx._StartReporter()
+    wakes = []
+    real = reporter._cond.notify
+    monkeypatch.setattr(reporter._cond, "notify", lambda *a: wakes.append(1) or real(*a))
+    for i in range(200):  # small tasks, back to back: not reported, thread not woken each
+        reporter.started("t", f"quick{i}")
+        reporter.finished(f"quick{i}")
+    reporter.started("t", "slow")  # runs longer than START_REPORT_S: reported while running
+    deadline = time.monotonic() + 5
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reporter.finished("slow")
+    assert sent == [("t", "slow")]
+    assert len(wakes) <= 1
+
+
 def test_a_worker_killed_mid_task_reruns_elsewhere_and_writes_once(cluster, tmp_path):
     ws = str(tmp_path / "ws")
     marker = tmp_path / "marker"

@@ -201,6 +201,42 @@ def test_incomplete_upstream_is_refused_listing_ids_and_classes(ws, store):
     assert not store.exists(f".tasuki/records/{root.unique_id}.json")
 
 
+def test_requirements_vouched_for_by_this_build_are_not_checked_again(ws, store, monkeypatch):
+    from tasuki.core.execute import Completeness
+
+    root = FanIn(n=3)
+    _plan(store, root)
+    for i in range(3):
+        run_one(Leaf(i=i).unique_id, store=store, settings=_settings(ws))
+    checked = []
+    real = Completeness.verdict
+    monkeypatch.setattr(
+        Completeness, "verdict", lambda self, node: checked.append(node.uid) or real(self, node)
+    )
+    vouched = {Leaf(i=0).unique_id, Leaf(i=1).unique_id}
+    result = run_one(root.unique_id, store=store, settings=_settings(ws), vouched=vouched)
+    assert result.status == "ran"
+    assert tasuki.load(root, workspace=ws) == 3
+    # Leaf 2 (not vouched) and the root itself (under its lease) only.
+    assert sorted(checked) == sorted([Leaf(i=2).unique_id, root.unique_id])
+
+
+def test_a_vouched_requirement_whose_last_run_failed_is_still_not_loaded(ws, store):
+    root = FanIn(n=2)
+    _plan(store, root)
+    for i in range(2):
+        run_one(Leaf(i=i).unique_id, store=store, settings=_settings(ws))
+    bad = Leaf(i=1).unique_id
+    record = RunRecord.read(store, bad)
+    dataclasses.replace(record, status="failed").write(store)
+    from tasuki.core import records
+
+    records._OUTPUTS.clear()  # as in another worker process, which ran neither leaf
+    result = run_one(root.unique_id, store=store, settings=_settings(ws), vouched={bad})
+    assert result.status == "failed"
+    assert "last run failed" in result.error.message
+
+
 def test_a_definition_from_other_code_is_refused_with_the_fingerprints(ws, store):
     task = TaskB(param="y")
     _plan(store, task)
