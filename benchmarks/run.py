@@ -51,6 +51,34 @@ def _print_rows(title: str, data: list[dict[str, Any]]) -> None:
     Console().print(table)
 
 
+_VERSIONED = ("tasuki", "dask", "distributed", "pyarrow", "pandas", "duckdb", "hera", "moto")
+
+
+def _environment(load_before: float) -> str:
+    """Machine, versions, load average before and after, file system of the scratch folder:
+    printed under every table this module prints (a bare figure cannot be compared)."""
+    import os
+    import platform
+    import tempfile
+    from importlib.metadata import PackageNotFoundError, version
+
+    from bench_pipeline import _commit, _cpu_model, _filesystem
+
+    versions = [f"python {platform.python_version()}"]
+    for name in _VERSIONED:
+        if name in sys.modules:
+            try:
+                versions.append(f"{name} {version(name)}")
+            except PackageNotFoundError:
+                pass
+    scratch = Path(tempfile.gettempdir()).resolve()
+    return (
+        f"machine: {_cpu_model()}, {os.cpu_count()} cores, {platform.platform(terse=True)}; "
+        f"{', '.join(versions)}; commit {_commit()}; load average {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after; scratch {scratch} ({_filesystem(scratch)})"
+    )
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
@@ -102,7 +130,11 @@ def run_one(name: str, args: argparse.Namespace, rest: list[str]) -> int:
             kwargs["repeat"] = args.repeat if args.repeat is not None else (1 if args.quick else 3)
         if "rows" in accepted and args.quick:
             kwargs["rows"] = QUICK_ROWS
+        import os
+
+        load_before = os.getloadavg()[0]
         _print_rows(f"{name} benchmark", module.run(**kwargs))
+        print(_environment(load_before))
         status = 0
     else:
         print(f"{name}: bench_{name}.py has neither main() nor run(); skipped", file=sys.stderr)
