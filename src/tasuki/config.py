@@ -128,6 +128,15 @@ class Settings(SettingsModel):
     """Parameter defaults per task: ``[tasks."mypkg.tasks:TaskB"] param = "x"``."""
     warehouses: dict[str, str] = field(default_factory=dict, metadata=mapping(str))
     """Named warehouse URLs: ``[warehouses] dwh = "postgresql://..."``."""
+    registry: str = field(default="./registry", metadata=text())
+    """Folder or URL (``s3://bucket/registry``, ``gs://``) of the team's dataset registry and
+    model zoo: published dataset versions and model versions, immutable once written."""
+    tracking: Literal["off", "mlflow"] = field(default="off", metadata=choice("off", "mlflow"))
+    """Experiment tracking: ``mlflow`` makes each build an MLflow run and each task a nested
+    run (needs ``tracking_uri``); ``off`` logs nothing."""
+    tracking_uri: str | None = field(default=None, metadata=text(optional=True))
+    """MLflow tracking server (``http://mlflow:5000``) or store URI; with it, zoo pushes are
+    mirrored into the MLflow Model Registry."""
     source: dict[str, str] = field(default_factory=dict, metadata={**mapping(str), "exclude": True})
     """Where each key came from (for error messages and ``tasuki config``)."""
 
