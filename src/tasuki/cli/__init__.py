@@ -8,7 +8,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tasuki.cli import _run_one  # noqa: F401  (registers `tasuki run-one`)
+from tasuki.cli import (
+    _datasets,  # noqa: F401  (registers `tasuki datasets ...`)
+    _run_one,  # noqa: F401  (registers `tasuki run-one`)
+)
 from tasuki.cli._app import app
 
 __all__ = ["app", "main"]
