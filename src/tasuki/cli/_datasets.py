@@ -19,3 +19,5 @@ datasets_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(datasets_app, name="datasets")
+
+from tasuki.cli import _datasets_build  # noqa: E402, F401  (registers `new` and `build`)

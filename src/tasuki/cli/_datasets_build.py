@@ -1,0 +1,74 @@
+"""``tasuki datasets new`` and ``tasuki datasets build``: scaffold and publish datasets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tasuki._redact import redact
+from tasuki.cli._app import ConfigFile, LogLevel, Workspace, _errors_exit_2, _hooks, _settings
+from tasuki.cli._app import _setup_logging as setup_logging
+from tasuki.cli._datasets import datasets_app
+from tasuki.errors import TaskFailedError
+
+__all__: list[str] = []
+
+
+@datasets_app.command("new")
+@_errors_exit_2
+def new(
+    name: Annotated[str, typer.Argument(help="Dataset name, such as product_a/clicks.")],
+    path: Annotated[str, typer.Option("--path", help="Folder to write into.")] = ".",
+) -> None:
+    """Scaffold a dataset builder module, a test for it and small sample data."""
+    from tasuki.datasets._scaffold import scaffold
+
+    for file in scaffold(name, path):
+        typer.echo(f"wrote {file}")
+    module = name.replace("/", "_")
+    typer.echo(
+        f"\nRun its test: pytest {path.rstrip('/')}/tests/test_{module}.py\n"
+        "Make it findable by name: in your package's pyproject.toml add\n"
+        '  [project.entry-points."tasuki.datasets"]\n'
+        f'  "{name.replace("/", ".")}" = "<package>.{module}:<Class>"'
+    )
+
+
+@datasets_app.command("build")
+@_errors_exit_2
+def build(
+    name: Annotated[str, typer.Argument(help="NAME or NAME:CONFIG, such as product_a/clicks:jp.")],
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="Folder or URL of the registry.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="local, inline, dask, or a registered executor.")
+    ] = None,
+    workspace: Workspace = None,
+    progress: Annotated[str | None, typer.Option(help="auto, rich, plain or off.")] = None,
+    config: ConfigFile = None,
+    log_level: LogLevel = "WARNING",
+) -> None:
+    """Build a dataset's splits and publish its VERSION to the registry (immutable)."""
+    from tasuki.datasets._build import build_dataset
+
+    setup_logging(log_level)
+    dataset, _, dataset_config = name.partition(":")
+    settings = _settings(
+        config,
+        registry=registry,
+        workers=workers,
+        executor=executor,
+        workspace=workspace,
+        progress=progress,
+    )
+    try:
+        done = build_dataset(
+            dataset, dataset_config or None, settings=settings, hooks=_hooks(settings)
+        )
+    except TaskFailedError as exc:  # exit 1 like `tasuki run`: a task failed, not the usage
+        typer.echo(f"error: {redact(exc)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(done.summary())
