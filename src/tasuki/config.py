@@ -131,9 +131,10 @@ class Settings(SettingsModel):
     registry: str = field(default="./registry", metadata=text())
     """Folder or URL (``s3://bucket/registry``, ``gs://``) of the team's dataset registry and
     model zoo: published dataset versions and model versions, immutable once written."""
-    tracking: Literal["off", "mlflow"] = field(default="off", metadata=choice("off", "mlflow"))
+    tracking: str = field(default="off", metadata=text())
     """Experiment tracking: ``mlflow`` makes each build an MLflow run and each task a nested
-    run (needs ``tracking_uri``); ``off`` logs nothing."""
+    run (needs ``tracking_uri``); ``off`` logs nothing; another name picks a tracker from the
+    ``tasuki.trackers`` entry-point group (checked when a build starts)."""
     tracking_uri: str | None = field(default=None, metadata=text(optional=True))
     """MLflow tracking server (``http://mlflow:5000``) or store URI; with it, zoo pushes are
     mirrored into the MLflow Model Registry."""
@@ -252,6 +253,8 @@ _NOT_SETTINGS = {
     "TASUKI_QUERY_TOKEN",
     # The container image a step runs in (set by `tasuki argo export`), kept in run records.
     "TASUKI_IMAGE",
+    # Where code fingerprints keep what they parsed (tasuki.core._source), or "off".
+    "TASUKI_CODE_CACHE",
 }
 
 

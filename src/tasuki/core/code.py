@@ -26,14 +26,11 @@ it, so the runner finds an out-of-date output by reading the root's record alone
 from __future__ import annotations
 
 import ast
-import copy
 import hashlib
 import inspect
-import linecache
 import logging
 import os
 import sys
-import textwrap
 import time
 import types
 from collections.abc import Mapping, Sequence
@@ -44,6 +41,19 @@ import xxhash
 
 from tasuki._registry import import_path
 from tasuki.core._base import TaskBase
+from tasuki.core._source import (
+    Fact,
+    Names,
+    assignment,
+    definition,
+    facts_for,
+    forget_sources,
+    module_tree,
+    names_in,
+    normalise,
+    normalise_text,
+    save_facts,
+)
 from tasuki.errors import TaskError
 
 logger = logging.getLogger(__name__)
@@ -84,6 +94,7 @@ def code_of(cls: type[Task]) -> CodeFingerprint:
     if cached is None:
         cached = _Collector(cls).fingerprint()
         _FINGERPRINTS[cls] = cached
+        save_facts()  # what this walk parsed, for the next process (see tasuki.core._source)
     return cached
 
 
@@ -148,33 +159,6 @@ def code_key_of(task: Task) -> str:
     return code_keys(build_graph([task]))[task.unique_id]  # type: ignore[list-item]
 
 
-# ------------------------------------------------------------------------- source lookup
-
-# Parsed modules by file name: one parse per module however many classes it holds.
-_TREES: dict[str, tuple[tuple[int, int], tuple[list[str], ast.Module] | None]] = {}
-
-
-def _module_tree(module: types.ModuleType | None) -> tuple[list[str], ast.Module] | None:
-    filename = getattr(module, "__file__", None)
-    if not filename or module is None:
-        return None
-    try:  # a file edited (and maybe reloaded) since it was parsed is parsed again
-        st = os.stat(filename)
-        stamp = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = (0, 0)
-    cached = _TREES.get(filename)
-    if cached is None or cached[0] != stamp:
-        linecache.checkcache(filename)
-        lines = linecache.getlines(filename, module.__dict__)
-        try:
-            parsed = (lines, ast.parse("".join(lines))) if lines else None
-        except (SyntaxError, ValueError):
-            parsed = None
-        cached = _TREES[filename] = (stamp, parsed)
-    return cached[1]
-
-
 def _runs_its_source(obj: Any) -> bool:
     """Whether the functions of ``obj`` (a class, or a function) are what its module's file
     compiles to: False when the file changed after the module was imported and was not
@@ -211,16 +195,15 @@ def _runs_its_source(obj: Any) -> bool:
 
 
 def _process_start_ns() -> int:
-    """When this process started, a second early (Linux: boot time plus the start time in
-    /proc/self/stat); elsewhere when tasuki was imported."""
+    """When this process started, a second early (Linux: its start in /proc/self/stat, in
+    clock ticks since boot, set against the time since boot now); elsewhere when tasuki was
+    imported."""
     try:
-        with open("/proc/self/stat", encoding="ascii") as f:
-            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat", encoding="ascii") as f:
-            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
-        started = boot + ticks / os.sysconf("SC_CLK_TCK")
-        return int((started - 1.0) * 1e9)
-    except (OSError, ValueError, IndexError, StopIteration):
+        with open("/proc/self/stat", "rb") as f:  # bytes: no codec module to import
+            ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+        ago = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+        return int((time.time() - ago - 1.0) * 1e9)
+    except (OSError, ValueError, IndexError, AttributeError):
         return _IMPORTED_NS
 
 
@@ -239,21 +222,21 @@ def _older_than_process(filename: str) -> bool:
         return False
 
 
-_CODES: dict[str, tuple[tuple[int, int], dict[str, types.CodeType] | None]] = {}
+_CODES: dict[str, tuple[ast.Module, dict[str, types.CodeType] | None]] = {}
 
 
 def _module_codes(module: types.ModuleType | None) -> dict[str, types.CodeType] | None:
     """Every function and class body the module's file compiles to now, by qualified name."""
-    if _module_tree(module) is None or module is None:
+    parsed = module_tree(module)
+    if parsed is None or module is None:
         return None
     filename = str(module.__file__)
-    stamp, parsed = _TREES[filename]
     cached = _CODES.get(filename)
-    if cached is not None and cached[0] == stamp:
+    if cached is not None and cached[0] is parsed[1]:  # the same parse of the same text
         return cached[1]
     found: dict[str, types.CodeType] | None
     try:
-        top = compile("".join(parsed[0]) if parsed else "", filename, "exec", dont_inherit=True)
+        top = compile("".join(parsed[0]), filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         found = None
     else:
@@ -263,7 +246,7 @@ def _module_codes(module: types.ModuleType | None) -> dict[str, types.CodeType] 
             code = stack.pop(0)
             found[code.co_qualname] = code  # later definitions of a name win, as at import
             stack.extend(_codes(code))
-    _CODES[filename] = (stamp, found)
+    _CODES[filename] = (parsed[1], found)
     return found
 
 
@@ -291,101 +274,8 @@ def _class_source(klass: type[Any]) -> str | None:
     instead of ``inspect``'s tokenizer pass, whose first use costs a build several
     milliseconds of regular-expression compilation.
     """
-    found = _definition(klass)
+    found = definition(klass)
     return None if found is None else found[0]
-
-
-def _definition(obj: Any) -> tuple[str, ast.stmt] | None:
-    """Source text and parsed statement of a class or function, or None."""
-    module = sys.modules.get(getattr(obj, "__module__", "") or "")
-    parsed = _module_tree(module)
-    if parsed is None:
-        return None
-    lines, tree = parsed
-    node = _find_def(tree, obj.__qualname__)
-    if node is None:
-        return None
-    first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-    last = node.end_lineno or node.lineno
-    return "".join(lines[first - 1 : last]), node
-
-
-_DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-def _find_def(tree: ast.Module, qualname: str) -> ast.ClassDef | ast.FunctionDef | None:
-    """The last class or function statement whose qualified name is ``qualname``."""
-    found: Any = None
-    stack: list[tuple[ast.AST, str]] = [(tree, "")]
-    while stack:
-        node, prefix = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, _DEFS):
-                name = prefix + child.name
-                if name == qualname and (found is None or child.lineno > found.lineno):
-                    found = child
-                inner = name + (".<locals>." if not isinstance(child, ast.ClassDef) else ".")
-                if qualname.startswith(inner):
-                    stack.append((child, inner))
-            elif not isinstance(child, ast.expr):
-                stack.append((child, prefix))  # if/with/try blocks keep the same prefix
-    return found  # type: ignore[no-any-return]
-
-
-def _assignment(tree: ast.Module, name: str) -> ast.stmt | None:
-    """The last module-level statement that assigns ``name`` (a constant, a lambda...)."""
-    found = None
-    for stmt in tree.body:
-        targets: list[ast.expr] = []
-        if isinstance(stmt, ast.Assign):
-            targets = stmt.targets
-        elif isinstance(stmt, ast.AnnAssign | ast.AugAssign):
-            targets = [stmt.target]
-        for target in targets:
-            names = target.elts if isinstance(target, ast.Tuple) else [target]
-            if any(isinstance(n, ast.Name) and n.id == name for n in names):
-                found = stmt
-    return found
-
-
-# ------------------------------------------------------------------------- normalising
-
-
-def _strip_docstrings(tree: ast.AST) -> ast.AST:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            body = node.body
-            if (
-                body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
-    return tree
-
-
-def normalise(node: ast.AST) -> str:
-    """Canonical text of a statement: no comments, docstrings or formatting."""
-    return ast.unparse(_strip_docstrings(copy.deepcopy(node)))
-
-
-def _normalise_text(source: str) -> str:
-    try:
-        return ast.unparse(_strip_docstrings(ast.parse(textwrap.dedent(source))))
-    except SyntaxError:
-        return source
-
-
-def _names(node: ast.AST) -> list[tuple[str, str | None]]:
-    """Global names a piece of code reads, with the attribute read from each (``np.mean``)."""
-    found: set[tuple[str, str | None]] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
-            found.add((sub.value.id, sub.attr))
-        elif isinstance(sub, ast.Name):
-            found.add((sub.id, None))
-    return sorted(found, key=lambda x: (x[0], x[1] or ""))
 
 
 # ------------------------------------------------------------------------- collecting
@@ -457,11 +347,12 @@ class _Collector:
         self.seen.add(key)
         kind = "class" if isinstance(obj, type) else "function"
         head = f"{kind} {module_name}:{key[1]}"
-        found = _definition(obj)
-        if found is None:
+        module = sys.modules.get(module_name)
+        facts = facts_for(module)
+        fact = facts.definition(key[1]) if facts is not None else _fact_of(definition(obj))
+        if fact is None:
             self.sections.append((head, _bytecode(obj)))
             return
-        source, node = found
         if not _runs_its_source(obj):
             logger.warning(
                 "the source of %s changed after it was imported; its fingerprint follows the "
@@ -470,37 +361,50 @@ class _Collector:
             )
             self.sections.append((f"{head} (running code, not the file)", _bytecode(obj)))
             return
-        self.sections.append((head, _normalise_text(source)))
-        self._follow(node, sys.modules.get(module_name))
+        text, names = fact
+        self.sections.append((head, text))
+        self._follow(names, module)
 
     def _add_module(self, module: types.ModuleType) -> None:
         key = (module.__name__, "")
         if key in self.seen:
             return
         self.seen.add(key)
-        parsed = _module_tree(module)
-        body = normalise(parsed[1]) if parsed else ""
+        facts = facts_for(module)
+        if facts is not None:
+            body = facts.whole()
+        else:
+            parsed = module_tree(module)
+            body = normalise(parsed[1]) if parsed else ""
         self.sections.append((f"module {module.__name__}", body))
 
     def _add_constant(self, module: types.ModuleType, name: str) -> bool:
         key = (module.__name__, name)
         if key in self.seen:
             return True
-        parsed = _module_tree(module)
-        stmt = _assignment(parsed[1], name) if parsed else None
-        if stmt is None:
+        facts = facts_for(module)
+        if facts is not None:
+            fact = facts.assignment(name)
+        else:
+            parsed = module_tree(module)
+            stmt = assignment(parsed[1], name) if parsed else None
+            fact = None if stmt is None else (normalise(stmt), tuple(names_in(stmt)))
+        if fact is None:
             return False
         self.seen.add(key)
-        self.sections.append((f"value {module.__name__}:{name}", normalise(stmt)))
-        self._follow(stmt, module)
+        text, names = fact
+        self.sections.append((f"value {module.__name__}:{name}", text))
+        self._follow(names, module)
         return True
 
-    def _follow(self, node: ast.AST, module: types.ModuleType | None) -> None:
-        """Add what ``node`` names that lives in the task's package."""
+    def _follow(self, names: Names, module: types.ModuleType | None) -> None:
+        """Add what a piece of code names (its global ``names``, with the attribute read from
+        each) that lives in the task's package. Which object a name is bound to is looked up
+        here, in this process, every time: only the names come from the source."""
         if module is None:
             return
         namespace = vars(module)
-        for name, attr in _names(node):
+        for name, attr in names:
             if name not in namespace:
                 continue
             value = namespace[name]
@@ -642,10 +546,16 @@ def _file_digest(path: str) -> str:
     return digest
 
 
+def _fact_of(found: tuple[str, ast.stmt] | None) -> Fact:
+    """A definition's normalised text and names, for a module without a source file of its
+    own (nothing to cache them by)."""
+    return None if found is None else (normalise_text(found[0]), tuple(names_in(found[1])))
+
+
 def forget() -> None:
     """Drop every cached fingerprint and parsed module (tests that rewrite modules)."""
     _FINGERPRINTS.clear()
-    _TREES.clear()
+    forget_sources()
     _CODES.clear()
     _FILES.clear()
     _VERSIONS.clear()
