@@ -176,6 +176,11 @@ class GcsOps:
     Versions are object generations: create with ``ifGenerationMatch=0``, overwrite and
     delete with ``ifGenerationMatch=<generation>``; gcsfs raises FileExistsError for the
     412 a failed precondition gets and FileNotFoundError for a 404.
+
+    Writes are *multipart* uploads (metadata and content in one request, as gcsfs's own
+    ``pipe_file`` sends them), not ``uploadType=media``: GCS honours the precondition on
+    both, but fake-gcs-server (the emulator the tests run against) ignores it on media
+    uploads and would let two creates both succeed.
     """
 
     def __init__(self, fs: Any) -> None:
@@ -192,14 +197,27 @@ class GcsOps:
         bucket, key, _ = self.fs.split_path(path)
         location = getattr(self.fs, "_location", "https://storage.googleapis.com")
         url = f"{location}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
+        # A boundary that cannot occur in the body (a lease is short JSON, but say so anyway).
+        boundary = f"tasuki-{uuid.uuid4().hex}"
+        while boundary.encode() in data:
+            boundary = f"tasuki-{uuid.uuid4().hex}"
+        payload = (
+            (
+                f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+                f"{json.dumps({'name': key})}\r\n"
+                f"--{boundary}\r\nContent-Type: application/json\r\n\r\n"
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         try:
             out = self._run(
                 lambda: self.fs._call(
                     "POST",
                     url,
-                    uploadType="media",
-                    name=key,
-                    data=data,
+                    uploadType="multipart",
+                    headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
+                    data=payload,
                     ifGenerationMatch=generation,
                     json_out=True,
                 )
