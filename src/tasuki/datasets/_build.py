@@ -185,7 +185,8 @@ def _check_schemas(
                     f"{task.source!r} (split {split!r}) differs from {first[1]!r} (split "
                     f"{first[0]!r}) in columns {', '.join(diff)}: "
                     + "; ".join(
-                        f"{c}: {old.get(c, 'absent')} vs {new.get(c, 'absent')}" for c in diff
+                        f"{c}: {new.get(c, 'absent')} in it, {old.get(c, 'absent')} in {first[0]!r}"
+                        for c in diff
                     )
                     + ". Cast them to the same types in the tasks",
                     builder=builder.spec(),

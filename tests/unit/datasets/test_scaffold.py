@@ -1,0 +1,90 @@
+"""``tasuki datasets new`` writes a builder whose generated test passes; ``datasets build``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from tasuki.cli import app
+from tasuki.datasets._scaffold import scaffold
+from tasuki.errors import ConfigError
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASUKI_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("TASUKI_PROGRESS", "off")
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_the_generated_test_passes(tmp_path, cli):
+    out = cli("datasets", "new", "product_a/clicks", "--path", str(tmp_path / "proj"))
+    assert out.exit_code == 0, out.output
+    proj = tmp_path / "proj"
+    for path in (
+        "product_a_clicks.py",
+        "product_a_clicks_data/sample.csv",
+        "tests/test_product_a_clicks.py",
+    ):
+        assert (proj / path).is_file(), path
+        assert f"wrote {proj / path}" in out.output
+    assert '"product_a.clicks" = "<package>.product_a_clicks:<Class>"' in out.output
+    env = {**os.environ, "PYTHONPATH": str(proj)}
+    env.pop("TASUKI_WORKSPACE", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=proj,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
+
+
+def test_scaffold_refuses_to_overwrite_and_bad_names(tmp_path):
+    scaffold("team/views", tmp_path)
+    before = (tmp_path / "team_views.py").read_text()
+    with pytest.raises(ConfigError, match=r"team_views\.py.*exist\(s\) already"):
+        scaffold("team/views", tmp_path)
+    assert (tmp_path / "team_views.py").read_text() == before
+    with pytest.raises(ConfigError, match="is not a dataset name"):
+        scaffold("Team Views", tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
+def test_cli_build_prints_version_rows_and_shards(tmp_path, cli, monkeypatch):
+    scaffold("team/views", tmp_path / "proj")
+    monkeypatch.syspath_prepend(str(tmp_path / "proj"))
+    import team_views  # type: ignore[import-not-found]
+
+    from tasuki.datasets import register_builder
+    from tasuki.datasets._discover import builders
+
+    register_builder(team_views.TeamViews)
+    try:
+        reg = str(tmp_path / "registry")
+        out = cli("datasets", "build", "team/views:default", "--registry", reg, "--workers", "2")
+        assert out.exit_code == 0, out.output
+        assert "team/views:1.0.0 (config default) published" in out.output
+        assert "train: " in out.output and "test: " in out.output
+        assert "shards: 2 written, 0 reused" in out.output
+        again = cli("datasets", "build", "team/views", "--registry", reg)
+        assert "already published with this content (no-op)" in again.output
+        assert "shards: 0 written, 2 reused" in again.output
+        bad = cli("datasets", "build", "team/view", "--registry", reg)
+        assert bad.exit_code == 2 and "Did you mean 'team/views'" in bad.output
+        other = cli("datasets", "build", "team/views:jp", "--registry", reg)
+        assert other.exit_code == 2 and "has no config 'jp'" in other.output
+    finally:
+        builders._registered.pop("team/views", None)
