@@ -102,7 +102,8 @@ def upload(server: GcsServer, bucket: str, name: str, body: bytes, generation: s
     boundary = "probe-boundary"
     payload = (
         (
-            f"--{boundary}\r\nContent-Type: application/json\r\n\r\n{json.dumps({'name': name})}\r\n"
+            f"--{boundary}\r\nContent-Type: application/json\r\n\r\n"
+            f"{json.dumps({'name': name})}\r\n"
             f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
         ).encode()
         + body
