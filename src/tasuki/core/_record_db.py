@@ -63,7 +63,7 @@ class RecordDB:
 
         self.path = path
         self._lock = threading.Lock()
-        _create(path)
+        _create(path, durable)
         con = sqlite3.connect(
             path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
@@ -118,7 +118,7 @@ class RecordDB:
         return [(str(u), bytes(b)) for u, b in rows]
 
 
-def _create(path: str) -> None:
+def _create(path: str, durable: bool = False) -> None:
     """Make the database at ``path`` if there is none, whole or not at all.
 
     Two builds starting together on a new workspace must not race to set it up: switching a
@@ -126,33 +126,76 @@ def _create(path: str) -> None:
     is locked" at once instead of waiting (which once sent that process to keep its records
     elsewhere: a task ran twice). So the database is made under a temporary name, in WAL mode
     with its table, and linked into place only if nothing is there yet.
+
+    The file is written in one piece from the image of an empty database made in memory
+    (:func:`_empty_image`), not by SQLite switching a new file to WAL: that synced and made
+    and removed a log and an index file, 3 ms of a one-task build's 8 on this disk (0.3 ms
+    now).
     """
     if os.path.exists(path):
         return
-    import sqlite3
-
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.new"
     try:
-        con = sqlite3.connect(tmp, isolation_level=None)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            con.execute("PRAGMA journal_mode=WAL").fetchone()
-            # A rowid table: records (~1-2 KB) are appended in rowid order and only the index
-            # is keyed by id; as a WITHOUT ROWID table keyed by random ids, each insert split
-            # pages of whole records (twice the CPU per record, measured).
-            con.execute("CREATE TABLE records (uid TEXT PRIMARY KEY, body BLOB NOT NULL)")
+            os.write(fd, _empty_image())
+            if durable:
+                os.fsync(fd)
         finally:
-            con.close()
+            os.close(fd)
         try:
             os.link(tmp, path)  # atomic: fails if another process made it first
         except FileExistsError:
             pass
+        else:
+            if durable:
+                _fsync_dir(os.path.dirname(path))
     finally:
-        for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
-            try:
-                os.unlink(leftover)
-            except FileNotFoundError:
-                pass
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+_IMAGE: list[bytes] = []
+
+
+def _empty_image() -> bytes:
+    """The bytes of an empty records database in WAL mode.
+
+    Made by SQLite itself in memory (``serialize``), then marked for WAL the way ``PRAGMA
+    journal_mode=WAL`` marks a file: the file format's read and write versions (header
+    bytes 18 and 19) set to 2, which is what makes every later connection use the log.
+    """
+    if not _IMAGE:
+        import sqlite3
+
+        con = sqlite3.connect(":memory:")
+        try:
+            # A rowid table: records (~1-2 KB) are appended in rowid order and only the index
+            # is keyed by id; as a WITHOUT ROWID table keyed by random ids, each insert split
+            # pages of whole records (twice the CPU per record, measured).
+            con.execute("CREATE TABLE records (uid TEXT PRIMARY KEY, body BLOB NOT NULL)")
+            image = bytearray(con.serialize())
+        finally:
+            con.close()
+        image[18] = image[19] = 2  # WAL (1: the rollback journal)
+        _IMAGE.append(bytes(image))
+    return _IMAGE[0]
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # (pid, path) -> the database of a workspace in this process; the pid keeps a forked child

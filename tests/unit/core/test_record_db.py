@@ -308,3 +308,23 @@ def test_a_commit_by_another_connection_is_seen_by_the_next_read(tmp_path):
     assert [u for u, _ in reader.items()] == [_uid(1), _uid(2)]
     writer.put(_uid(3), b"{}")
     assert reader.get(_uid(3)) == b"{}"
+
+
+def test_a_new_database_is_whole_in_wal_mode_and_leaves_no_temporary_files(tmp_path):
+    import sqlite3
+
+    from tasuki.core._record_db import open_db
+
+    path = str(tmp_path / "ws" / DB_KEY)
+    db = open_db(path, durable=True)
+    db.put(_uid(1), b"{}")
+    assert db.get(_uid(1)) == b"{}"
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert con.execute("SELECT uid FROM records").fetchall() == [(_uid(1),)]
+    finally:
+        con.close()
+    left = sorted(p.name for p in (tmp_path / "ws" / DB_KEY).parent.iterdir())
+    assert left == ["records.db", "records.db-shm", "records.db-wal"]
