@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from tasuki.datasets._builder import parse_semver
 from tasuki.datasets._info import INFO_FILE, DatasetInfo, config_dir, info_path
-from tasuki.datasets._shards import registry_key
+from tasuki.datasets._shards import registry_key, schema_from_ipc
 from tasuki.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -112,6 +112,12 @@ def create_exclusive(registry: Store, key: str, data: bytes) -> bool:
     return True
 
 
+def _order(info: DatasetInfo) -> list[str]:
+    if not info.schema_ipc:
+        return sorted(info.columns)
+    return list(schema_from_ipc(info.schema_ipc).names)
+
+
 def _schema_changes(old: DatasetInfo, new: DatasetInfo) -> list[str]:
     changes = []
     for column in old.columns:
@@ -125,7 +131,8 @@ def _schema_changes(old: DatasetInfo, new: DatasetInfo) -> list[str]:
         elif old.columns[column].nullable != new.columns[column].nullable:
             changes.append(f"column {column!r} changed nullability")
     changes += [f"column {c!r} was added" for c in new.columns if c not in old.columns]
-    if not changes and list(old.columns) != list(new.columns):
+    # Column order from the schemas: ``columns`` comes back from the JSON with sorted keys.
+    if not changes and _order(old) != _order(new):
         changes.append("the columns were reordered")
     if not changes and old.schema_ipc != new.schema_ipc:
         changes.append("the Arrow schema changed (field metadata or exact types)")

@@ -26,6 +26,7 @@ class Part(tasuki.Task):
     bump: int = 0
     extra: bool = False
     as_float: bool = False
+    swap: bool = False
 
     def output(self):
         return self.make_target("part.parquet")
@@ -37,6 +38,8 @@ class Part(tasuki.Task):
             frame["note"] = "x"
         if self.as_float:
             frame["score"] = frame["score"].astype(float)
+        if self.swap:
+            frame = frame[["score", "id"]]
         self.dump(frame)
 
 
@@ -210,6 +213,11 @@ def test_a_schema_change_without_a_major_version_is_refused(where):
     with pytest.raises(ConfigError, match=r"column 'score' changed type int64 -> double"):
         build(builder("1.1.0", as_float=True), **where)
     assert build(builder("2.0.0", as_float=True), **where).columns["score"].type == "double"
+    # Column order counts (dataset_info.json keeps ``columns`` with sorted keys: the order is
+    # read from the schema).
+    build(builder("3.0.0", swap=True), **where)
+    with pytest.raises(ConfigError, match="the columns were reordered"):
+        build(builder("3.1.0"), **where)
 
 
 def test_a_failing_split_task_publishes_nothing(where):
