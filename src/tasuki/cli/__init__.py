@@ -11,6 +11,7 @@ from pathlib import Path
 from tasuki.cli import (
     _datasets,  # noqa: F401  (registers `tasuki datasets ...`)
     _run_one,  # noqa: F401  (registers `tasuki run-one`)
+    _zoo,  # noqa: F401  (registers `tasuki zoo ...`)
 )
 from tasuki.cli._app import app
 

@@ -32,7 +32,16 @@ if TYPE_CHECKING:
     from tasuki.config import Settings
     from tasuki.core.task import Task
 
-__all__ = ["Staged", "function_path", "hash_file", "load_files", "stage", "verify_files"]
+__all__ = [
+    "Staged",
+    "check_bytes",
+    "corrupt",
+    "function_path",
+    "hash_file",
+    "load_files",
+    "stage",
+    "verify_files",
+]
 
 _CHUNK = 1 << 20
 MLMODEL = "MLmodel"
@@ -372,24 +381,25 @@ def verify_files(version: ModelVersion, root: Path) -> None:
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            raise _corrupt(version, entry, "no such file") from None
+            raise corrupt(version, entry, "no such file") from None
         if size != entry.size:
-            raise _corrupt(version, entry, f"{size} bytes")
+            raise corrupt(version, entry, f"{size} bytes")
         digest = hash_file(path)
         if digest != entry.xxh3_128:
-            raise _corrupt(version, entry, f"{size} bytes, xxh3-128 {digest}")
+            raise corrupt(version, entry, f"{size} bytes, xxh3-128 {digest}")
 
 
 def check_bytes(version: ModelVersion, entry: FileEntry, data: bytes) -> None:
     """Check one artifact file's bytes against ``version``; CorruptModelError."""
     if len(data) != entry.size:
-        raise _corrupt(version, entry, f"{len(data)} bytes")
+        raise corrupt(version, entry, f"{len(data)} bytes")
     digest = xxhash.xxh3_128_hexdigest(data)
     if digest != entry.xxh3_128:
-        raise _corrupt(version, entry, f"{len(data)} bytes, xxh3-128 {digest}")
+        raise corrupt(version, entry, f"{len(data)} bytes, xxh3-128 {digest}")
 
 
-def _corrupt(version: ModelVersion, entry: FileEntry, found: str) -> CorruptModelError:
+def corrupt(version: ModelVersion, entry: FileEntry, found: str) -> CorruptModelError:
+    """The error for an artifact file that differs from its version.json."""
     want = f"{entry.size} bytes, xxh3-128 {entry.xxh3_128}"
     return CorruptModelError(
         f"model {version.ref}: artifact {entry.path} does not match its version.json "

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from tasuki._clock import utcnow
 from tasuki._redact import redact
 from tasuki.errors import ConfigError
-from tasuki.zoo._artifacts import check_bytes, load_files, stage, verify_files
+from tasuki.zoo._artifacts import check_bytes, corrupt, load_files, stage, verify_files
 from tasuki.zoo._errors import (
     AliasNotFoundError,
     MirrorError,
@@ -258,14 +258,16 @@ class Zoo:
         if version.loader.get("kind") == "format" and len(version.files) == 1:
             entry = version.files[0]
             data = self.registry.read(f"{base}/{entry.path}")
-            check_bytes(version, entry, data if data is not None else b"")
+            if data is None:
+                raise corrupt(version, entry, "no such file")
+            check_bytes(version, entry, data)
             import io
 
             from tasuki.formats import format_for
 
             name = version.loader.get("file") or f"model{version.loader['format']}"
             try:
-                return format_for(name).load(io.BytesIO(data or b""))
+                return format_for(name).load(io.BytesIO(data))
             except Exception as exc:
                 from tasuki.zoo._errors import ModelLoadError
 
@@ -293,8 +295,14 @@ class Zoo:
         version = self.resolve(ref)
         folder = Path(dest)
         folder.mkdir(parents=True, exist_ok=True)
-        self._download(version, folder)
-        verify_files(version, folder)
+        # Into a temporary beside dest first: a damaged version leaves nothing in dest.
+        with tempfile.TemporaryDirectory(prefix=".tasuki-pull-", dir=folder) as tmp:
+            self._download(version, Path(tmp))
+            verify_files(version, Path(tmp))
+            for entry in version.files:
+                target = folder / entry.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(Path(tmp) / entry.path, target)
         return version
 
     def _download(self, version: ModelVersion, folder: Path) -> None:
@@ -302,10 +310,16 @@ class Zoo:
         for entry in version.files:
             dest = folder / entry.path
             dest.parent.mkdir(parents=True, exist_ok=True)
-            with self.registry.open_read(f"{base}/{entry.path}") as src, open(dest, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+            try:
+                with (
+                    self.registry.open_read(f"{base}/{entry.path}") as src,
+                    open(dest, "wb") as out,
+                ):
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except FileNotFoundError:
+                raise corrupt(version, entry, "no such file") from None
 
-    def _cached_copy(self, version: ModelVersion) -> Path:
+    def _cached_copy(self, version: ModelVersion) -> Any:
         """A verified local copy of a remote version's files (kept: they are immutable)."""
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tasuki" / "zoo"
         final = root / version.content_hash
@@ -323,7 +337,7 @@ class Zoo:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
         verify_files(version, final)
-        return load_files(version, final)  # type: ignore[no-any-return]
+        return load_files(version, final)
 
     # ---------------------------------------------------------------- pushing
 
