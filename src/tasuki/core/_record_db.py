@@ -97,6 +97,31 @@ class RecordDB:
         with self._lock:
             self._con.execute("DELETE FROM records WHERE uid = ?", (uid,))
 
+    def put_code(self, digest: str, text: bytes) -> None:
+        """Keep the normalised code behind a fingerprint (``why`` shows its diff later)."""
+        with self._lock:
+            try:
+                self._con.execute("INSERT OR IGNORE INTO code VALUES (?, ?)", (digest, text))
+            except Exception as exc:
+                if "no such table" not in str(exc):
+                    raise
+                # A database made before the table was: add it (once, by whoever is first).
+                self._con.execute(_CODE_TABLE.replace("TABLE", "TABLE IF NOT EXISTS", 1))
+                self._con.execute("INSERT OR IGNORE INTO code VALUES (?, ?)", (digest, text))
+
+    def get_code(self, digest: str) -> bytes | None:
+        """The code kept for ``digest``, or None."""
+        with self._lock:
+            try:
+                row = self._con.execute(
+                    "SELECT text FROM code WHERE digest = ?", (digest,)
+                ).fetchone()
+            except Exception as exc:
+                if "no such table" not in str(exc):
+                    raise
+                return None
+        return None if row is None else bytes(row[0])
+
     def uids(self, prefix: str = "") -> list[str]:
         """The ids of every record, or of those starting with ``prefix``, sorted."""
         with self._lock:
@@ -159,6 +184,9 @@ def _create(path: str, durable: bool = False) -> None:
 
 
 _IMAGE: list[bytes] = []
+# The normalised code behind each fingerprint a record names (a file each, before: one more
+# folder and file for every cold build of a new task class).
+_CODE_TABLE = "CREATE TABLE code (digest TEXT PRIMARY KEY, text BLOB NOT NULL)"
 
 
 def _empty_image() -> bytes:
@@ -177,6 +205,7 @@ def _empty_image() -> bytes:
             # is keyed by id; as a WITHOUT ROWID table keyed by random ids, each insert split
             # pages of whole records (twice the CPU per record, measured).
             con.execute("CREATE TABLE records (uid TEXT PRIMARY KEY, body BLOB NOT NULL)")
+            con.execute(_CODE_TABLE)
             image = bytearray(con.serialize())
         finally:
             con.close()

@@ -309,19 +309,28 @@ _SAVED_CODE: set[tuple[str, str]] = set()
 
 
 def save_code(store: Store, digest: str, text: str) -> None:
-    """Keep the normalised code behind a fingerprint once per workspace, for ``why`` diffs."""
+    """Keep the normalised code behind a fingerprint once per workspace, for ``why`` diffs:
+    in the records database where the workspace has one, else as a file."""
     if (store.url, digest) in _SAVED_CODE:
         return
-    key = f"{CODE_PREFIX}/{digest}.txt"
-    if not store.exists(key):
-        store.write_bytes(key, text.encode())
+    db = records_db(store)
+    if db is not None:
+        db.put_code(digest, text.encode())
+    else:
+        key = f"{CODE_PREFIX}/{digest}.txt"
+        if not store.exists(key):
+            store.write_bytes(key, text.encode())
     _SAVED_CODE.add((store.url, digest))
 
 
 def read_code(store: Store, digest: str) -> str | None:
     """The normalised code saved for ``digest``, or None."""
+    db = records_db(store)
     try:
-        return store.read_bytes(f"{CODE_PREFIX}/{digest}.txt").decode()
+        found = db.get_code(digest) if db is not None else None
+        if found is None:  # a file: kept by an earlier version, or no database here
+            found = store.read_bytes(f"{CODE_PREFIX}/{digest}.txt")
+        return found.decode()
     except (FileNotFoundError, UnicodeDecodeError):
         return None
 

@@ -470,12 +470,13 @@ class LocalStore(RedisLeases):
         Raises:
             WorkspaceUnreachableError: naming the folder, the cause and how to fix it.
         """
-        probe = f"{self._prefix}.tasuki/{temp_name('probe')}"
+        folder = self.root + "/.tasuki"
         try:
-            os.makedirs(self.root + "/.tasuki", exist_ok=True)
-            fd = os.open(probe, _WRITE_FLAGS, 0o666)
-            os.close(fd)
-            os.unlink(probe)
+            os.makedirs(folder, exist_ok=True)
+            # access() answers for this user, and EROFS on a read-only mount, without the
+            # file a probe would create and remove (two metadata writes per command).
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "no write permission", folder)
         except OSError as exc:
             cause = f"{type(exc).__name__}: {exc.strerror or exc}"
             raise WorkspaceUnreachableError(

@@ -328,3 +328,18 @@ def test_a_new_database_is_whole_in_wal_mode_and_leaves_no_temporary_files(tmp_p
         con.close()
     left = sorted(p.name for p in (tmp_path / "ws" / DB_KEY).parent.iterdir())
     assert left == ["records.db", "records.db-shm", "records.db-wal"]
+
+
+def test_the_code_behind_a_fingerprint_is_kept_in_the_database_not_a_file(tmp_path):
+    from tasuki.core.code import code_of
+    from tasuki.core.records import CODE_PREFIX, read_code
+
+    ws = tmp_path / "ws"
+    tasuki.build(Step(n=0), workspace=str(ws), progress="off")
+    assert not (ws / CODE_PREFIX).exists()  # no folder and file per task class
+    fp = code_of(Step)
+    assert read_code(open_store(str(ws)), fp.digest) == fp.text
+    # A workspace whose code texts are files (an earlier version) is still read.
+    (ws / CODE_PREFIX).mkdir(parents=True)
+    (ws / CODE_PREFIX / "0123456789abcdef.txt").write_text("class Old: pass")
+    assert read_code(open_store(str(ws)), "0123456789abcdef") == "class Old: pass"
