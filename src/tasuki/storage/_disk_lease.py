@@ -23,6 +23,13 @@ same JSON as an object-store lease (token, host, pid, acquired, heartbeat, ttl):
   the very file it judged, puts back with ``link`` anything else it caught by mistake, and then
   competes for a fresh exclusive create like anyone else. A holder past its own ttl never
   renames or removes its file, so the file a claimant judged cannot be swapped under it;
+* **claims are removed** :data:`CLAIM_FRESH_S` seconds after the take-over (by the claimant's
+  monotonic clock: its heartbeat thread, or at its exit), so ``.tasuki/locks`` does not fill
+  up with one claim per take-over. That is safe because a waiter acts on a judgement only
+  while it is fresh: if more than ``CLAIM_FRESH_S`` passed between its ``stat`` of the lease
+  file and its exclusive create of the claim, it drops the claim and judges again. A waiter
+  that got the claim after it was removed therefore made its ``stat`` after the stale file
+  was renamed away, and cannot have judged that file: it renames nothing of anyone's;
 * **fencing**: the holder keeps its file open, so its inode cannot be reused; before a store
   publishes an output one ``stat`` checks that the file at the lease's name is still that
   inode, and the publish is refused when it is not, or when the holder's own monotonic clock
@@ -35,6 +42,7 @@ unchanged for a ttl, with a warning naming the path.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -55,6 +63,12 @@ logger = logging.getLogger(__name__)
 
 SKEW_ALLOWANCE = 300.0
 """Seconds of wall-clock disagreement between hosts a stale-file shortcut tolerates."""
+
+CLAIM_FRESH_S = 2.0
+"""Seconds a waiter's judgement of a stale lease file stays good for claiming it; a take-over
+claim is removed this long after the take-over (see the module docstring). Between a ``stat``
+and an exclusive create that is a wide margin even on a slow network file system; a waiter
+that misses it only judges again."""
 
 _POLL_FIRST = 0.002
 _POLL_MAX = 0.5
@@ -82,15 +96,22 @@ class _Heartbeats:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._due: dict[DiskLease, float] = {}
+        # take-over claims this process made -> monotonic time they may be removed
+        self._claims: dict[str, float] = {}
         self._pid = 0
         self._wake = 0.0  # when the thread means to wake next
 
+    def _start(self) -> None:
+        """Under the lock: start the thread on first use, or in a forked child."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._due = {}
+            self._claims = {}  # the parent's claims are the parent's to remove
+            threading.Thread(target=self._run, name="tasuki-lease-files", daemon=True).start()
+
     def add(self, lease: DiskLease) -> None:
         with self._cond:
-            if self._pid != os.getpid():  # first use, or a forked child: the thread is ours
-                self._pid = os.getpid()
-                self._due = {}
-                threading.Thread(target=self._run, name="tasuki-lease-files", daemon=True).start()
+            self._start()
             due = self._due[lease] = time.monotonic() + lease.ttl / 3
             if due < self._wake:  # waking the thread for nothing costs more than the lease
                 self._cond.notify()
@@ -98,6 +119,31 @@ class _Heartbeats:
     def remove(self, lease: DiskLease) -> None:
         with self._cond:
             self._due.pop(lease, None)
+
+    def remove_claim_later(self, claim: str, due: float) -> None:
+        """Remove the take-over claim ``claim`` at monotonic time ``due`` (or at exit)."""
+        with self._cond:
+            self._start()
+            self._claims[claim] = due
+            if due < self._wake:
+                self._cond.notify()
+
+    def remove_claims(self, *, wait: bool) -> None:
+        """Remove the claims that are due; with ``wait``, wait for all of them first."""
+        if self._pid != os.getpid():
+            return
+        if wait:
+            with self._cond:
+                last = max(self._claims.values(), default=0.0)
+            time.sleep(max(0.0, min(last - time.monotonic(), CLAIM_FRESH_S)))
+        with self._cond:
+            now = time.monotonic()
+            ready = [claim for claim, due in self._claims.items() if due <= now]
+            for claim in ready:
+                del self._claims[claim]
+        for claim in ready:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(claim)
 
     def _run(self) -> None:
         pid = os.getpid()
@@ -109,10 +155,13 @@ class _Heartbeats:
                 ready = [lease for lease, due in self._due.items() if due <= now]
                 for lease in ready:
                     self._due[lease] = now + lease.ttl / 3
-                if not ready:
-                    self._wake = min(self._due.values(), default=now + 3600)
+                claims_due = any(due <= now for due in self._claims.values())
+                if not ready and not claims_due:
+                    self._wake = min([*self._due.values(), *self._claims.values(), now + 3600])
                     self._cond.wait(max(self._wake - now, 0.001))
                     continue
+            if claims_due:
+                self.remove_claims(wait=False)
             for lease in ready:
                 try:
                     renewed = lease._heartbeat()
@@ -125,6 +174,9 @@ class _Heartbeats:
 
 
 _HEARTBEATS = _Heartbeats()
+# A process that took a lease over and exits sooner than CLAIM_FRESH_S after waits out the
+# rest (at most that long) and removes its claims rather than leave them for ever.
+atexit.register(_HEARTBEATS.remove_claims, wait=True)
 
 
 class DiskLease(_LeaseBase):
@@ -203,6 +255,7 @@ class DiskLease(_LeaseBase):
 
     def _contend(self) -> tuple[bool, str | None]:
         """After a failed create: (whether to try again at once; the live holder)."""
+        judged_at = self._monotonic()
         try:
             ident = _identity(os.stat(self.path))
             raw = _read(self.path)
@@ -229,13 +282,21 @@ class DiskLease(_LeaseBase):
             self._clear_stale_claim(claim)
             return False, describe_holder(body, f"file {self.path}") + " (being taken over)"
         os.close(fd)
+        if self._monotonic() - judged_at > CLAIM_FRESH_S:
+            # Judged too long ago: the file may have been taken over since and its claim
+            # removed (claims live CLAIM_FRESH_S past a take-over). Give the claim back and
+            # judge again rather than rename a file we have not seen.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(claim)
+            return False, describe_holder(body, f"file {self.path}") + " (judged again)"
         logger.info("lease %s expired (%s); taking it over", self.path, describe_holder(body, ""))
-        # The claim stays: a waiter that judged the same stale file before we took it over must
-        # not get the claim later and rename our fresh lease away (the "give back" in _bury
-        # leaves the name empty for a moment, where a third waiter's create would succeed:
-        # two holders, seen in CI). _clear_stale_claim removes it once it is older than any
-        # judgement of that generation can be.
+        # The claim stays for CLAIM_FRESH_S: a waiter that judged the same stale file before we
+        # took it over must not get the claim in that time and rename our fresh lease away
+        # (the "give back" in _bury leaves the name empty for a moment, where a third waiter's
+        # create would succeed: two holders, seen in CI). After it, such a waiter's judgement
+        # is stale and it judges again (above), so the claim is removed then.
         self._bury(ident)
+        _HEARTBEATS.remove_claim_later(claim, time.monotonic() + CLAIM_FRESH_S)
         return True, None
 
     def _clear_stale_claim(self, claim: str) -> None:
