@@ -76,9 +76,12 @@ class FineTune(tasuki.Task):
     base: ZooModel
     steps: int = 1
 
+    def requires(self) -> ZooModel:
+        return self.base
+
     def output(self) -> Any:
         return self.make_target("tuned.pkl")
 
     def run(self) -> None:
-        base = self.load(self.base)
+        base = self.load()
         self.dump({"base": base, "steps": self.steps})

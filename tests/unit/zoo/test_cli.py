@@ -1,0 +1,121 @@
+"""``tasuki zoo ...`` in-process: text for people, ``--format json`` with types and full
+hashes for scripts, exit code 2 with one line for every user error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import tasuki
+from tasuki.cli import app
+from tasuki.zoo import Zoo
+from tests.unit.zoo._models import TrainFolder
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("TASUKI_PROGRESS", "off")
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    path = tmp_path / "model.json"
+    path.write_text('{"w": [1, 2]}')
+    return path
+
+
+def test_push_ls_show_pull_json(cli: Any, registry: str, model_file: Path, tmp_path: Path) -> None:
+    out = cli(
+        "zoo", "push", "bert-ja", str(model_file), "--registry", registry, "--alias", "champion",
+        "--metric", "ndcg=0.41", "--dataset", "product_a/clicks:1.2.0", "-d", "first", "-f", "json",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    pushed = json.loads(out.stdout)
+    assert pushed["version"] == 1 and pushed["metrics"] == {"ndcg": 0.41}
+    assert len(pushed["content_hash"]) == 64
+    rows = json.loads(cli("zoo", "ls", "--registry", registry, "-f", "json").stdout)
+    assert rows == [{"name": "bert-ja", "versions": 1, "latest": 1, "aliases": {"champion": 1}}]
+    versions = json.loads(cli("zoo", "ls", "bert-ja", "--registry", registry, "-f", "json").stdout)
+    assert versions[0]["content_hash"] == pushed["content_hash"] and versions[0]["size"] == 13
+    shown = json.loads(cli("zoo", "show", "bert-ja@champion", "-r", registry, "-f", "json").stdout)
+    assert shown["aliases"] == ["champion"] and shown["mirror"] is None
+    assert shown["datasets"] == ["product_a/clicks:1.2.0"] and shown["description"] == "first"
+    text = cli("zoo", "show", "bert-ja/1", "-r", registry).stdout
+    assert pushed["content_hash"] in text and "metric ndcg: 0.41" in text
+    dest = tmp_path / "pulled"
+    out = cli("zoo", "pull", "bert-ja", str(dest), "-r", registry)
+    assert out.exit_code == 0 and (dest / "model.json").read_text() == '{"w": [1, 2]}'
+
+
+def test_alias_and_history(cli: Any, registry: str, model_file: Path, tmp_path: Path) -> None:
+    zoo = Zoo(registry, tracking_uri="")
+    zoo.push("m", [1])
+    zoo.push("m", [2])
+    assert cli("zoo", "alias", "m", "champion", "1", "-r", registry).exit_code == 0
+    out = cli(
+        "zoo", "alias", "m", "champion", "2", "--reason", "better", "-r", registry, "-f", "json"
+    )
+    move = json.loads(out.stdout)
+    assert (move["from_version"], move["to_version"], move["seq"]) == (1, 2, 2)
+    history = json.loads(
+        cli("zoo", "history", "m", "champion", "-r", registry, "-f", "json").stdout
+    )
+    assert [(h["from_version"], h["to_version"], h["reason"]) for h in history] == [
+        (None, 1, ""),
+        (1, 2, "better"),
+    ]
+    text = cli("zoo", "history", "m", "champion", "-r", registry).stdout
+    assert "1 -> 2  better" in text
+    assert cli("zoo", "alias", "m", "champion", "none", "-r", registry).exit_code == 0
+    assert zoo.aliases("m") == {}
+
+
+def test_push_a_task_by_id(
+    cli: Any, registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASUKI_WORKSPACE", str(tmp_path / "ws"))
+    task = TrainFolder(dim=2)
+    tasuki.build(task, executor="inline", progress="off")
+    out = cli("zoo", "push", "enc", "--task", task.unique_id[:10], "-r", registry, "-f", "json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["task"]["unique_id"] == task.unique_id
+    assert Zoo(registry, tracking_uri="").load("enc") == {"dim": 2, "weights": [0, 1]}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("zoo", "show", "nope"), "no model 'nope'"),
+        (("zoo", "show", "m/5"), "has no version 5"),
+        (("zoo", "show", "m@prod"), "has no alias 'prod'"),
+        (("zoo", "history", "m", "prod"), "has no alias 'prod'"),
+        (("zoo", "alias", "m", "champion", "9"), "has no version 9"),
+        (("zoo", "push", "Bad Name", "x"), "is not a model name"),
+        (("zoo", "mirror", "m", "--tracking-uri", ""), "needs an MLflow tracking server"),
+    ],
+)
+def test_errors_exit_2_with_one_line(
+    cli: Any, registry: str, args: tuple[str, ...], message: str
+) -> None:
+    Zoo(registry, tracking_uri="").push("m", [1])
+    out = cli(*args, "--registry", registry)
+    assert out.exit_code == 2
+    assert message in out.stderr
+    assert out.stderr.startswith("error: ")
+
+
+def test_usage_errors(cli: Any, registry: str, model_file: Path) -> None:
+    assert cli("zoo", "push", "m", "-r", registry).exit_code == 2  # neither PATH nor --task
+    assert cli("zoo", "push", "m", str(model_file), "--metric", "x", "-r", registry).exit_code == 2
+    assert cli("zoo", "ls", "-f", "yaml", "-r", registry).exit_code == 2
+    assert cli("zoo", "alias", "m", "champion", "two", "-r", registry).exit_code == 2
