@@ -101,6 +101,11 @@ def test_replayed_export_builds_what_tasuki_run_builds(tmp_path: Path) -> None:
         # Each replayed record says which image produced it; a plain run names none.
         assert b[uid].environment.get("image") == "ghcr.io/acme/tests:1.0", uid
         assert "image" not in a[uid].environment, uid
+    # One workflow run is one build, as one `tasuki run` is (the workflow's uid).
+    assert len({r.build_id for r in b.values()}) == 1 and None not in {
+        r.build_id for r in b.values()
+    }
+    assert len({r.build_id for r in a.values()}) == 1
     assert tasuki.build(Report(), workspace=str(replayed), executor="inline") == {
         "sum": 6,
         "chain": 6,

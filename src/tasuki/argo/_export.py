@@ -48,6 +48,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: The build id each step's run record carries: the workflow's own uid, so that the records
+#: of one workflow run (a CronWorkflow's daily run, a resubmission) are one build, as those
+#: of one `tasuki run` are. A workflow split into parts gives each part its own uid.
+_BUILD_ID = "{{workflow.uid}}"
+
 #: ``run-one`` exits with EX_TEMPFAIL when the task failed with a retryable error; the
 #: retry strategy retries only that exit code (a bug in ``run()`` is not retried).
 RETRYABLE_EXIT_CODE = 75
@@ -260,13 +265,14 @@ def _templates(
             bundle = f" --bundle {options.bundle}" if options.bundle else ""
             args = [
                 f'for u in {{{{inputs.parameters.{_UID_PARAM}}}}}; do tasuki run-one "$u"'
-                f"{bundle} || exit $?; done"
+                f"{bundle} --build-id {_BUILD_ID} || exit $?; done"
             ]
         else:
             command = ["tasuki"]
             args = ["run-one", f"{{{{inputs.parameters.{_UID_PARAM}}}}}"]
             if options.bundle:  # every definition of this export in one file
                 args += ["--bundle", options.bundle]
+            args += ["--build-id", _BUILD_ID]
         out.append(
             Container(
                 name=name,

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +141,7 @@ def _run_document(
     spec = spec_of(doc)
     templates = {str(t["name"]): t for t in spec.get("templates") or []}
     name = str(doc["metadata"].get("name") or doc["metadata"].get("generateName"))
+    workflow_uid = str(uuid.uuid4())  # Argo's uids are UUIDs: one per workflow run
 
     def run(template_name: str, params: Mapping[str, str], label: str) -> None:
         template = templates[template_name]
@@ -170,7 +172,9 @@ def _run_document(
                 "steps nor a part; the replay runs only those",
                 step=label,
             )
-        step = _run_container(name, label, template, container, params, base_env, command)
+        step = _run_container(
+            name, label, template, container, params, base_env, command, workflow_uid
+        )
         result.steps.append(step)
         if on_step is not None:
             on_step(step)
@@ -207,13 +211,15 @@ def _run_container(
     params: Mapping[str, str],
     base_env: dict[str, str],
     command: Callable[[list[str]], list[str]],
+    workflow_uid: str,
 ) -> ReplayStep:
     def sub(text: str) -> str:
         return _substitute(text, params)
 
-    argv = [
-        sub(str(a)) for a in [*(container.get("command") or []), *(container.get("args") or [])]
-    ]
+    argv = _with_uid(
+        [sub(str(a)) for a in [*(container.get("command") or []), *(container.get("args") or [])]],
+        workflow_uid,
+    )
     env = {
         **base_env,
         **{str(e["name"]): sub(str(e.get("value", ""))) for e in container.get("env") or []},
@@ -249,6 +255,15 @@ def _substitute(text: str, params: Mapping[str, str]) -> str:
         return params[name]
 
     return _PARAM.sub(value, text)
+
+
+_WORKFLOW_UID = re.compile(r"\{\{\s*workflow\.uid\s*\}\}")
+
+
+def _with_uid(argv: list[str], uid: str) -> list[str]:
+    """``{{workflow.uid}}`` in ``argv`` replaced by the uid this replay gave the workflow (as
+    Argo gives each workflow it runs one)."""
+    return [_WORKFLOW_UID.sub(uid, a) for a in argv]
 
 
 def _retry_exit_code(expression: str) -> int | None:

@@ -14,13 +14,18 @@ log, codes = os.environ["LOG"], os.environ["CODES"]
 with open(log, "a") as f:
     f.write(json.dumps({"argv": sys.argv[1:], "mode": os.environ.get("MODE")}) + "\\n")
 table = json.load(open(codes))
-key = sys.argv[-1]
+key = sys.argv[sys.argv.index("run-one") + 1]
 left = table.get(key, [])
 code = left.pop(0) if left else 0
 json.dump(table, open(codes, "w"))
 print("stderr of", key, file=sys.stderr)
 sys.exit(code)
 """
+
+
+def _uid(argv) -> str:
+    """The task id a step ran (the word after ``run-one``)."""
+    return list(argv)[list(argv).index("run-one") + 1]
 
 
 def _workflow(retry: dict | None = None) -> list[dict]:
@@ -84,7 +89,7 @@ def test_steps_run_in_dependency_order_with_arguments_and_env(standin) -> None:
     result = replay(_workflow(), env=env, command=command)
     assert result.launched == 4
     seen = calls()
-    order = [c["argv"][-1] for c in seen]
+    order = [_uid(c["argv"]) for c in seen]
     assert order[0] == "id-t0" and order[-1] == "id-t3" and set(order[1:3]) == {"id-t1", "id-t2"}
     assert seen[0] == {"argv": ["run-one", "id-t0"], "mode": "from-id-t0"}
     assert next(s.argv for s in result.steps) == ("tasuki", "run-one", "id-t0")
@@ -107,7 +112,7 @@ def test_a_failure_stops_the_replay_with_the_step_and_stderr(standin) -> None:
         replay(_workflow(retry), env=env, command=command)
     assert info.value.step == "t1" and info.value.returncode == 1
     assert "stderr of id-t1" in info.value.stderr_tail
-    assert "t3" not in [c["argv"][-1] for c in calls()]  # nothing after the failure
+    assert "t3" not in [_uid(c["argv"]) for c in calls()]  # nothing after the failure
 
 
 def test_a_broken_workflow_is_refused_before_running(standin) -> None:
@@ -131,7 +136,7 @@ def test_a_workflow_of_workflows_replays_every_part_in_order(standin) -> None:
     docs = compile_steps(steps, ExportOptions(image="x:1", max_manifest_bytes=2_000))
     assert len(docs) > 3 and docs[-1]["kind"] == "Workflow"
     result = replay(docs, env=env, command=command)
-    order = [c["argv"][-1] for c in calls()]
+    order = [_uid(c["argv"]) for c in calls()]
     assert sorted(order) == sorted(s.uids[0] for s in steps) and result.launched == 51
     position = {uid: i for i, uid in enumerate(order)}
     for step in steps:
@@ -154,9 +159,14 @@ def test_a_chain_in_steps_blocks_replays_in_order(standin) -> None:
     assert {"run-0-c20", "run-0-c5"} <= templates
     result = replay(docs, env=env, command=command)
     expected = [f"c{45 - i:063x}" for i in range(45)]
-    assert [c["argv"][-1] for c in calls()] == expected and result.launched == 45
-    assert [s.argv[-1] for s in result.steps] == expected
+    assert [_uid(c["argv"]) for c in calls()] == expected and result.launched == 45
+    assert [_uid(s.argv) for s in result.steps] == expected
     assert result.steps[21].task == "t14/c"  # the block's DAG task, then its step
+    # Every step's record is stamped with the workflow's uid, one per workflow run.
+    build_ids = {c["argv"][c["argv"].index("--build-id") + 1] for c in calls()}
+    assert len(build_ids) == 1 and "{{" not in next(iter(build_ids))
+    again = replay(docs, env=env, command=command)
+    assert again.steps[0].argv[again.steps[0].argv.index("--build-id") + 1] not in build_ids
 
 
 def test_a_failure_inside_a_chain_block_stops_the_rest(standin) -> None:
@@ -167,4 +177,4 @@ def test_a_failure_inside_a_chain_block_stops_the_rest(standin) -> None:
     with pytest.raises(ReplayError) as info:
         replay(docs, env=env, command=command)
     assert info.value.step == "t0/f" and info.value.returncode == 1
-    assert [c["argv"][-1] for c in calls()] == [f"c{45 - i:063x}" for i in range(4)]
+    assert [_uid(c["argv"]) for c in calls()] == [f"c{45 - i:063x}" for i in range(4)]
