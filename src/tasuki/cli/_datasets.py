@@ -20,4 +20,7 @@ datasets_app = typer.Typer(
 )
 app.add_typer(datasets_app, name="datasets")
 
-from tasuki.cli import _datasets_build  # noqa: E402, F401  (registers `new` and `build`)
+from tasuki.cli import (  # noqa: E402
+    _datasets_build,  # noqa: F401  (registers `new` and `build`)
+    _datasets_read,  # noqa: F401  (registers `list`, `info`, `load`)
+)

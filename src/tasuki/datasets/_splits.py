@@ -7,8 +7,8 @@
     bound      := ["-"] DIGITS ["%"]              (DIGITS may hold "_": 1_000)
     part       := "(" K "/" N [ "," "drop_remainder" ] ")"
 
-- ``train`` is the whole split; ``all`` is every split in the order the dataset lists them
-  (unless a split is called ``all``).
+- ``train`` is the whole split; ``all`` is every split, in the order ``dataset_info.json``
+  lists them (by name), unless a split is called ``all``.
 - ``train[10:20]``: rows 10 to 19; ``train[-1000:]``: the last 1,000; bounds are row
   numbers or percents of the split (``train[:80%]``), never both in one slice. A bound
   beyond the split's rows is refused (tfds does the same), as is a start after the stop.
@@ -145,8 +145,8 @@ class _Parser:
 
     def bound(self) -> Bound | None:
         self.spaces()
-        if self.peek() in (":", "]"):
-            return None
+        if self.peek() in (":", "]", ""):
+            return None  # an open end; a missing "]" is reported by the caller
         start = self.i
         if not (self.peek().isdigit() or self.peek() == "-"):
             raise self.fail("expected a row number or a percent such as 80%", at=start)

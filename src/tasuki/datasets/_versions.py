@@ -143,10 +143,13 @@ class VersionSpec:
                 return cls(text, prefix=tuple(int(p) for p in head))
         elif _match_version(text) is not None:
             return cls(text, exact=parse_version(text))
+        hint = ""
+        if re.fullmatch(r"[a-z][a-z0-9_]*", text):
+            hint = f" To choose the config {text!r}, write NAME#{text} (configs follow '#')."
         raise ConfigError(
             f"version {text!r} is neither a semver version nor a wildcard: write '1.2.0' "
             "(exactly that version), '1.2.*' (newest 1.2.x), '1.*' (newest 1.x.y), or '*' / "
-            "'latest' (newest of all)",
+            f"'latest' (newest of all).{hint}",
             version=text,
         )
 

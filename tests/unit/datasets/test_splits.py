@@ -87,6 +87,7 @@ def test_even_splits_n_must_be_positive():
         ("train(0/3)", 5, "1 <= K <= N"),
         ("train(1/3,shuffle)", 10, "drop_remainder"),
         ("train[1__0:]", 6, "row number"),
+        ("train[25:", 9, "expected ']' to close the slice, found the end"),
     ],
 )
 def test_a_bad_expression_points_at_the_character(expr, caret, message):
