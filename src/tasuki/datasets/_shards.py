@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from tasuki.core import context
-from tasuki.core.targets import DirectoryTarget, FileTarget, targets_of
+from tasuki.core.records import expected_output
+from tasuki.core.targets import DirectoryTarget, Expected, FileTarget, targets_of
 from tasuki.core.task import Task, declared_outputs, load_task_outputs
 from tasuki.datasets._info import ShardInfo, shard_path
 from tasuki.errors import TaskError
@@ -123,6 +124,15 @@ def read_task_batches(task: Task, store: Store) -> tuple[pa.Schema, Iterator[pa.
             task=type(task).task_name(),
         )
     target = targets[0]
+    if isinstance(target, DirectoryTarget | FileTarget):
+        # Streamed outputs skip the loader's checks: compare the size with the run record
+        # here (a damaged output raises CorruptOutputError, and the runner recomputes it).
+        known = expected_output(store, target.key, task.unique_id)
+        if known is not None:
+            entry = known[1]
+            Expected(task.unique_id, known[0], entry.get("size"), None).check_size(
+                target.key, store.size(target.key)
+            )
     if isinstance(target, DirectoryTarget):
         return _directory_batches(store, target.key, where)
     if isinstance(target, FileTarget) and target.key.endswith(".parquet"):

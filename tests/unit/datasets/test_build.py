@@ -298,3 +298,15 @@ def test_frames_lists_and_folders_are_tables(where):
     assert _read_split(where["registry"], info, "train").column("id").to_pylist() == list(range(25))
     manifest = json.loads(info.to_json())
     assert manifest["splits"]["train"]["rows"] == 25
+
+
+def test_a_damaged_upstream_output_is_recomputed_not_published(where):
+    build(builder(parts=2), **where)
+    part = os.path.join(where["workspace"], Part(i=1).output().key)
+    with open(part, "r+b") as f:
+        f.truncate(os.path.getsize(part) - 10)
+    # Other shard sizes: new shard tasks read the (cached) partitions again.
+    done = build_dataset(builder("2.0.0", parts=2, shard_rows=30), **where)
+    assert done.result.results[Part(i=1).unique_id].status == "ran"
+    train = _read_split(where["registry"], done.info, "train")
+    assert train.column("id").to_pylist() == list(range(100))
