@@ -153,5 +153,6 @@ def test_build_ids_and_failed_records_are_pinned():
         "schema",
         "build_id",
         "error",
+        "metrics",
     ]
     assert isinstance(tasuki.RunRecord.done, property)

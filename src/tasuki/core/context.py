@@ -8,6 +8,10 @@ Held in a ``contextvars.ContextVar`` for the duration of one ``run()`` call, so 
 from __future__ import annotations
 
 import contextvars
+import math
+import numbers
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +22,7 @@ if TYPE_CHECKING:
     from tasuki.core.targets import OutputInfo
     from tasuki.storage.base import Store
 
-__all__ = ["RunContext", "current"]
+__all__ = ["RunContext", "current", "metric_entry"]
 
 
 @dataclass
@@ -41,6 +45,66 @@ class RunContext:
     outputs_of: Callable[[Any], Any] | None = None
     """The outputs of another task of the build (what ``load()`` reads), from its graph node:
     a fan-in over 1,000 cached tasks asks ``output()`` of none of them again."""
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    """What ``self.log_metric()`` logged during this run, in order (:func:`metric_entry`):
+    the run record keeps it, and hooks (tracking) read it there."""
+
+
+# The key rule of MLflow and most trackers (letters, digits, ``_ - . / `` and spaces): a key
+# refused here is refused while the task runs, not later by a tracker, off the critical path,
+# where the value would be lost.
+_METRIC_KEY = re.compile(r"[A-Za-z0-9_\-. /]{1,250}")
+# NaN and infinities are kept (a diverged loss is worth seeing) and written as these strings:
+# JSON has no such numbers, and float() reads them back.
+_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def metric_entry(task_name: str, key: Any, value: Any, step: Any) -> dict[str, Any]:
+    """The JSON-safe record entry of one metric value: ``key``, ``value`` (a float, or
+    ``"NaN"`` / ``"Infinity"`` / ``"-Infinity"``), ``step`` (an int or None) and
+    ``timestamp`` (milliseconds since the epoch, when it was logged).
+
+    Raises:
+        TaskError: ``key``, ``value`` or ``step`` is not allowed (the message names the task,
+            the key, the bad value and what is allowed).
+    """
+    if not isinstance(key, str) or not _METRIC_KEY.fullmatch(key) or ".." in key.split("/"):
+        raise TaskError(
+            f"{task_name}.log_metric({key!r}, ...): a metric key is 1 to 250 characters of "
+            "letters, digits, '_', '-', '.', '/' and spaces (no '..' part); rename it, "
+            "e.g. 'val/loss'",
+            task=task_name,
+            key=repr(key),
+        )
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TaskError(
+            f"{task_name}.log_metric({key!r}, {value!r}): the value must be a real number "
+            f"(int, float, a NumPy scalar), not {type(value).__name__}. Convert it first "
+            "(float(x), tensor.item()); keep text and flags in self.task_log instead.",
+            task=task_name,
+            key=key,
+            value=repr(value)[:200],
+        )
+    if step is not None and (isinstance(step, bool) or not isinstance(step, numbers.Integral)):
+        raise TaskError(
+            f"{task_name}.log_metric({key!r}, ..., step={step!r}): step must be an int "
+            f"(an epoch or iteration number) or None, not {type(step).__name__}",
+            task=task_name,
+            key=key,
+            step=repr(step)[:200],
+        )
+    number = float(value)
+    shown: float | str = number
+    if math.isnan(number):
+        shown = "NaN"
+    elif math.isinf(number):
+        shown = _NON_FINITE[number]
+    return {
+        "key": key,
+        "value": shown,
+        "step": None if step is None else int(step),
+        "timestamp": int(time.time() * 1000),
+    }
 
 
 _CURRENT: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(

@@ -443,4 +443,5 @@ def _record(
         task_log=dict(ctx.task_log),
         log_tail=tail,
         environment=environment(),
+        metrics=list(ctx.metrics),
     )

@@ -49,6 +49,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tasuki._registry import Registry
+from tasuki.errors import ConfigError
+
 if TYPE_CHECKING:
     from tasuki.config import Settings
     from tasuki.core.graph import Graph
@@ -57,7 +60,7 @@ if TYPE_CHECKING:
     from tasuki.core.task import Task
     from tasuki.storage.base import Store
 
-__all__ = ["EVENTS", "Hook", "HookCaller"]
+__all__ = ["EVENTS", "Hook", "HookCaller", "register_tracker", "trackers", "with_tracker"]
 
 logger = logging.getLogger(__name__)
 
@@ -262,3 +265,55 @@ class HookCaller:
         if result.status == "cached" or record.build_id in (None, self.build_id):
             return record
         return None
+
+
+#: Trackers by the name the ``tracking`` setting gives: hooks the runner attaches itself.
+#: Built-in ``mlflow`` by dotted path (core never imports tasuki.tracking nor mlflow); more
+#: through the entry-point group ``tasuki.trackers`` or :func:`register_tracker`.
+trackers: Registry[Any] = Registry(
+    "tracker",
+    "tasuki.trackers",
+    {"mlflow": "tasuki.tracking.mlflow:MlflowTracker"},
+    hints={"mlflow": "pip install 'tasuki[mlflow]'"},
+    quick_scan=True,
+)
+
+
+def register_tracker(name: str, factory: Any, *, clobber: bool = False) -> None:
+    """Make ``name`` usable as ``tracking = "name"`` in settings.
+
+    Args:
+        name: The tracker's name.
+        factory: A class (or its ``"module:attr"`` path) with a ``from_settings(settings)``
+            class method, or one that takes no arguments; its instances are build hooks.
+        clobber: Replace an existing tracker of that name (a built-in included).
+
+    Raises:
+        ConfigError: the name is taken and ``clobber`` is False.
+    """
+    trackers.register(name, factory, clobber=clobber)
+
+
+def with_tracker(settings: Settings, hooks: Sequence[Any]) -> list[Any]:
+    """``hooks`` plus the tracker the ``tracking`` setting names (none for ``"off"``), unless
+    ``hooks`` already hold one of its class (``hooks=[MlflowTracker(uri)]`` is not doubled).
+
+    Raises:
+        ConfigError: an unknown tracker name (with the known ones), or one whose settings are
+            incomplete (``tracking_uri`` missing...).
+    """
+    name = settings.tracking
+    if name == "off":
+        return list(hooks)
+    factory = trackers.get(name)
+    if isinstance(factory, type) and any(isinstance(h, factory) for h in hooks):
+        return list(hooks)
+    make = getattr(factory, "from_settings", None)
+    tracker = make(settings) if callable(make) else factory()
+    if not any(hasattr(tracker, event) for event in EVENTS):
+        raise ConfigError(
+            f"tracker {name!r} made {tracker!r}, which has none of the hook methods "
+            f"{sorted(EVENTS)}; a tracker is a build hook (see tasuki.core.hooks)",
+            name=name,
+        )
+    return [*hooks, tracker]

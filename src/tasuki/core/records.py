@@ -203,6 +203,10 @@ class RunRecord:
     error: dict[str, Any] | None = None
     """For ``status = "failed"``: ``type``, ``message``, ``traceback`` (redacted) and
     ``retryable`` of the error that ended the run; None for a done run."""
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    """What ``Task.log_metric`` logged during the run, in order: ``key``, ``value`` (a float,
+    or ``"NaN"``, ``"Infinity"``, ``"-Infinity"``), ``step`` (int or None), ``timestamp``
+    (ms since the epoch). Kept in failed runs too, and whether or not a tracker is on."""
 
     @property
     def done(self) -> bool:

@@ -55,6 +55,8 @@ _RESERVED = frozenset(
         "make_model_target",
         "make_directory_target",
         "task_log",
+        "log_metric",
+        "log_metrics",
         "param_values",
         "param_specs",
         "task_name",
@@ -431,6 +433,39 @@ class Task(TaskBase):
     def task_log(self) -> dict[str, Any]:
         """A dict kept in this run's record (metrics, notes): ``self.task_log["auc"] = 0.9``."""
         return context.current("task_log", self).task_log
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        """Record a metric of this run: ``self.log_metric("val/loss", 0.31, step=epoch)``.
+
+        The value goes into this run's record (``metrics``) whether or not a tracker is
+        configured, and from there to the build's hooks (MLflow tracking logs it as a metric
+        of the task's run). NaN and infinities are kept.
+
+        Raises:
+            TaskError: called outside ``run()``, or a key that is not 1-250 characters of
+                letters, digits, ``_ - . /`` and spaces, a value that is not a real number,
+                or a step that is not an int.
+        """
+        ctx = context.current("log_metric", self)
+        ctx.metrics.append(context.metric_entry(type(self).task_name(), key, value, step))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """``log_metric`` for each item of ``metrics`` (all checked before any is kept).
+
+        Raises:
+            TaskError: as :meth:`log_metric`, for the first bad item; ``metrics`` is not a
+                mapping.
+        """
+        ctx = context.current("log_metrics", self)
+        name = type(self).task_name()
+        if not isinstance(metrics, Mapping):
+            raise TaskError(
+                f"{name}.log_metrics({metrics!r}): pass a mapping of key -> number, e.g. "
+                "{'loss': 0.3, 'acc': 0.9}",
+                task=name,
+            )
+        entries = [context.metric_entry(name, k, v, step) for k, v in metrics.items()]
+        ctx.metrics.extend(entries)
 
 
 def declared_outputs(task: Task) -> Any:

@@ -1,0 +1,270 @@
+"""MLflow tracking end to end: real builds logged to a real MLflow server (SQLite backend)
+on loopback, read back with MLflow's own client."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tasuki
+from tasuki.core.records import RunRecord
+from tasuki.storage import open_store
+from tasuki.tracking import MlflowTracker
+
+from .pipeline import Broken, Evaluate, Prepare, Train, pipeline
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _client(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _runs(uri: str, query: str) -> list[Any]:
+    client = _client(uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return list(client.search_runs(experiments, query, max_results=1000))
+
+
+def _build_run(uri: str, build_id: str) -> Any:
+    found = _runs(uri, f"tags.`tasuki.build_id` = '{build_id}' and tags.`tasuki.kind` = 'build'")
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _children(uri: str, parent_id: str) -> dict[str, Any]:
+    """The nested runs of ``parent_id`` by task class name."""
+    runs = _runs(uri, f"tags.`mlflow.parentRunId` = '{parent_id}'")
+    return {r.data.tags["tasuki.task"].rpartition(":")[2]: r for r in runs}
+
+
+def _artifacts(uri: str, run_id: str, path: str) -> list[str]:
+    return sorted(a.path for a in _client(uri).list_artifacts(run_id, path))
+
+
+def _tracking_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("tasuki.tracking") and r.levelno >= logging.WARNING
+    ]
+
+
+def test_a_build_is_a_run_and_each_task_a_nested_run_then_cached_tasks_link_back(
+    mlflow_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace = str(tmp_path / "ws")
+    root = pipeline()
+    first = tasuki.build(
+        root,
+        workspace=workspace,
+        executor="inline",
+        progress="off",
+        tracking="mlflow",
+        tracking_uri=mlflow_uri,
+        return_value=False,
+    )
+    assert first.ok
+    assert _tracking_warnings(caplog) == []
+    parent = _build_run(mlflow_uri, first.build_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["tasuki.workspace"] == workspace
+    assert parent.data.metrics["tasuki.tasks.ran"] == 3
+    experiment = _client(mlflow_uri).get_experiment(parent.info.experiment_id)
+    assert experiment.name == Evaluate.task_name()
+
+    children = _children(mlflow_uri, parent.info.run_id)
+    assert sorted(children) == ["Evaluate", "Prepare", "Train"]
+    prep, train, evaluate = children["Prepare"], children["Train"], children["Evaluate"]
+    tasks = {"Prepare": root.model.data, "Train": root.model, "Evaluate": root}
+    for name, run in children.items():
+        task = tasks[name]
+        assert run.info.status == "FINISHED"
+        tags = run.data.tags
+        assert tags["tasuki.unique_id"] == task.unique_id
+        assert tags["tasuki.task"] == type(task).task_name()
+        assert tags["tasuki.build_id"] == first.build_id
+        assert tags["tasuki.status"] == "ran"
+        assert tags["tasuki.kind"] == "task"
+        record = RunRecord.read(open_store(workspace), task.unique_id)
+        assert tags["tasuki.code_fingerprint"] == record.code_fingerprint
+        assert run.info.start_time is not None and run.info.end_time >= run.info.start_time
+
+    # Parameters: significant ones, flattened, secrets masked; upstream tasks by id.
+    assert prep.data.params["n"] == "3"
+    assert prep.data.params["label"] == "a"
+    assert prep.data.params["api_password"] == "***"
+    assert "pw123" not in prep.data.params["source"]
+    assert train.data.params["lr"] == "0.1"
+    assert train.data.params["config.act"] == "relu"
+    assert train.data.params["config.layers"] == "[8, 4]"
+    assert train.data.params["data"] == root.model.data.unique_id
+
+    # Metrics from log_metric, with their steps; NaN kept.
+    assert prep.data.metrics["rows"] == 3
+    history = _client(mlflow_uri).get_metric_history(train.info.run_id, "loss")
+    assert [(m.step, round(m.value, 3)) for m in history] == [(0, 1.0), (1, 0.5), (2, 0.333)]
+    assert evaluate.data.metrics["auc"] == 0.9
+    assert evaluate.data.metrics["diverged"] != evaluate.data.metrics["diverged"]  # NaN
+
+    # Artifacts: the log tail, opted-in outputs, the model with its load function named.
+    assert _artifacts(mlflow_uri, prep.info.run_id, "tasuki") == ["tasuki/log_tail.txt"]
+    tail = _client(mlflow_uri).download_artifacts(prep.info.run_id, "tasuki/log_tail.txt")
+    assert "preparing 3 rows" in Path(tail).read_text()
+    outputs = _artifacts(mlflow_uri, prep.info.run_id, "outputs")
+    assert outputs == [f"outputs/prepare_{root.model.data.unique_id}.json"]
+    assert _artifacts(mlflow_uri, evaluate.info.run_id, "outputs") == []  # not opted in
+    model_files = _artifacts(mlflow_uri, train.info.run_id, "models/output")
+    assert model_files == ["models/output/tasuki_model.json", "models/output/weights.json"]
+    about = _client(mlflow_uri).download_artifacts(
+        train.info.run_id, "models/output/tasuki_model.json"
+    )
+    assert json.loads(Path(about).read_text())["load_function"] == (
+        "tests.integration.tracking.pipeline:load_model"
+    )
+    assert train.data.tags["tasuki.model.output.load_function"].endswith(":load_model")
+
+    # A second build finds everything cached: a new run whose children link to the first.
+    second = tasuki.build(
+        [root, root.model, root.model.data],
+        workspace=workspace,
+        executor="inline",
+        progress="off",
+        hooks=[MlflowTracker(mlflow_uri)],
+        return_value=False,
+    )
+    assert second.counts()["cached"] == 3
+    parent2 = _build_run(mlflow_uri, second.build_id)
+    assert parent2.info.run_id != parent.info.run_id
+    links = _children(mlflow_uri, parent2.info.run_id)
+    assert sorted(links) == ["Evaluate", "Prepare", "Train"]
+    for name, link in links.items():
+        assert link.data.tags["tasuki.kind"] == "link"
+        assert link.data.tags["tasuki.status"] == "cached"
+        assert link.data.tags["tasuki.produced_by_run"] == children[name].info.run_id
+        assert link.data.tags["tasuki.produced_by_build"] == first.build_id
+        assert link.data.params == {} and link.data.metrics == {}  # not logged again
+    assert _tracking_warnings(caplog) == []
+
+
+def test_a_failed_task_is_a_failed_nested_run_with_its_error(
+    mlflow_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    task = Broken(data=Prepare(n=2))
+    result = tasuki.run_build(
+        task,
+        workspace=str(tmp_path / "ws"),
+        executor="inline",
+        progress="off",
+        hooks=[MlflowTracker(mlflow_uri, experiment="broken")],
+    )
+    assert not result.ok
+    parent = _build_run(mlflow_uri, result.build_id)
+    assert parent.info.status == "FAILED"
+    children = _children(mlflow_uri, parent.info.run_id)
+    broken = children["Broken"]
+    assert broken.info.status == "FAILED"
+    assert broken.data.tags["tasuki.status"] == "failed"
+    assert broken.data.tags["tasuki.error.type"] == "ValueError"
+    assert "fails on purpose" in broken.data.tags["tasuki.error.message"]
+    assert broken.data.metrics["before_failing"] == 1.5
+    error = _client(mlflow_uri).download_artifacts(broken.info.run_id, "tasuki/error.txt")
+    assert "ValueError: the broken task fails on purpose" in Path(error).read_text()
+    assert children["Prepare"].info.status == "FINISHED"
+    assert _tracking_warnings(caplog) == []
+
+
+@pytest.mark.parametrize("server", ["dead_uri", "silent_uri"])
+def test_a_server_down_or_silent_warns_once_and_the_build_goes_on(
+    server: str, request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    uri = request.getfixturevalue(server)
+    workspace = str(tmp_path / "ws")
+    root = pipeline(n=4)
+    tracker = MlflowTracker(uri, timeout=1.0, drain_timeout=10.0)
+    t0 = time.perf_counter()
+    value = tasuki.build(
+        root, workspace=workspace, executor="inline", progress="off", hooks=[tracker]
+    )
+    elapsed = time.perf_counter() - t0
+    assert value == 0.9
+    warnings = _tracking_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert uri in warnings[0] and "stays in the run records" in warnings[0]
+    # Bounded: the probe's timeout, not MLflow's minutes of retries.
+    assert elapsed < 6.0, elapsed
+    stats = tracker.last_stats
+    assert stats is not None and stats.failure is not None
+    store = open_store(workspace)
+    assert RunRecord.read(store, root.model.unique_id).metrics[2]["value"] == pytest.approx(1 / 3)
+    assert RunRecord.read(store, root.unique_id).metrics[1]["value"] == "NaN"
+
+
+def test_tracking_from_settings_needs_a_uri(tmp_path: Path) -> None:
+    from tasuki.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="tracking_uri"):
+        tasuki.build(pipeline(), workspace=str(tmp_path / "ws"), tracking="mlflow")
+
+
+def test_a_tracker_given_as_a_hook_is_not_doubled_by_the_setting(
+    mlflow_uri: str, tmp_path: Path
+) -> None:
+    tracker = MlflowTracker(mlflow_uri, experiment="not-doubled")
+    result = tasuki.run_build(
+        Prepare(n=7),
+        workspace=str(tmp_path / "ws"),
+        executor="inline",
+        progress="off",
+        tracking="mlflow",
+        tracking_uri=mlflow_uri,
+        hooks=[tracker],
+    )
+    parent = _build_run(mlflow_uri, result.build_id)
+    assert len(_children(mlflow_uri, parent.info.run_id)) == 1
+    assert tracker.last_stats is not None and tracker.last_stats.failure is None
+
+
+def test_the_local_executor_logs_the_same_runs(mlflow_uri: str, tmp_path: Path) -> None:
+    """Tasks run in worker processes; the hook runs in the build's process all the same."""
+    result = tasuki.run_build(
+        pipeline(n=5),
+        workspace=str(tmp_path / "ws"),
+        executor="local",
+        workers=2,
+        progress="off",
+        hooks=[MlflowTracker(mlflow_uri, experiment="local-executor")],
+    )
+    assert result.ok
+    children = _children(mlflow_uri, _build_run(mlflow_uri, result.build_id).info.run_id)
+    assert children["Prepare"].data.metrics["rows"] == 5
+    history = _client(mlflow_uri).get_metric_history(children["Train"].info.run_id, "loss")
+    assert [m.value for m in history] == [1.0, 0.5, pytest.approx(1 / 3)]
+
+
+def test_train_model_loads_back_from_mlflow(mlflow_uri: str, tmp_path: Path) -> None:
+    """The model artifact plus the load function it names give the model back."""
+    from tasuki._registry import import_path
+
+    task = Train(data=Prepare(n=2), lr=0.5)
+    result = tasuki.run_build(
+        task,
+        workspace=str(tmp_path / "ws"),
+        executor="inline",
+        progress="off",
+        hooks=[MlflowTracker(mlflow_uri, experiment="model-load")],
+    )
+    runs = _children(mlflow_uri, _build_run(mlflow_uri, result.build_id).info.run_id)
+    folder = _client(mlflow_uri).download_artifacts(
+        runs["Train"].info.run_id, "models/output", str(tmp_path / "dl")
+    )
+    about = json.loads((Path(folder) / "tasuki_model.json").read_text())
+    model = import_path(about["load_function"])(Path(folder))
+    assert model == {"weights": [0, 1], "lr": 0.5}
