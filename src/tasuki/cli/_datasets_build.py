@@ -38,7 +38,10 @@ def new(
 @datasets_app.command("build")
 @_errors_exit_2
 def build(
-    name: Annotated[str, typer.Argument(help="NAME or NAME:CONFIG, such as product_a/clicks:jp.")],
+    name: Annotated[
+        str,
+        typer.Argument(help="NAME or NAME:CONFIG (also NAME#CONFIG), such as product_a/clicks:jp."),
+    ],
     registry: Annotated[
         str | None, typer.Option("--registry", help="Folder or URL of the registry.")
     ] = None,
@@ -55,7 +58,9 @@ def build(
     from tasuki.datasets._build import build_dataset
 
     setup_logging(log_level)
-    dataset, _, dataset_config = name.partition(":")
+    # NAME:CONFIG, or NAME#CONFIG as in the references `datasets load` reads (a build has
+    # no version to name: it publishes the builder's VERSION).
+    dataset, _, dataset_config = name.replace("#", ":", 1).partition(":")
     settings = _settings(
         config,
         registry=registry,

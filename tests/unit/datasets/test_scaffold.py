@@ -79,7 +79,7 @@ def test_cli_build_prints_version_rows_and_shards(tmp_path, cli, monkeypatch):
         assert "team/views:1.0.0 (config default) published" in out.output
         assert "train: " in out.output and "test: " in out.output
         assert "shards: 2 written, 0 reused" in out.output
-        again = cli("datasets", "build", "team/views", "--registry", reg)
+        again = cli("datasets", "build", "team/views#default", "--registry", reg)
         assert "already published with this content (no-op)" in again.output
         assert "shards: 0 written, 2 reused" in again.output
         bad = cli("datasets", "build", "team/view", "--registry", reg)
