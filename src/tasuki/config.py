@@ -44,6 +44,7 @@ from tasuki._settings_fields import (
 from tasuki.errors import ConfigError
 
 __all__ = [
+    "ArgoServerSettings",
     "NotifySettings",
     "Settings",
     "active_settings",
@@ -66,6 +67,21 @@ class NotifySettings(SettingsModel):
     )
     """Which build outcomes are sent."""
     timeout: float = field(default=10.0, metadata=number(float))
+
+
+@dataclass(frozen=True, init=False)
+class ArgoServerSettings(SettingsModel):
+    """Where ``tasuki argo submit`` posts (``[argo]`` in tasuki.toml, ``TASUKI_ARGO__*``);
+    each left unset falls back to the argo CLI's ``ARGO_SERVER``, ``ARGO_NAMESPACE`` and
+    ``ARGO_TOKEN``."""
+
+    server: str | None = field(default=None, metadata=text(optional=True))
+    """Base URL of the Argo server, e.g. ``https://argo.example.com:2746``."""
+    namespace: str | None = field(default=None, metadata=text(optional=True))
+    """Namespace the workflows are created in (default ``argo``)."""
+    token: str | None = field(default=None, repr=False, metadata=text(optional=True))
+    """Bearer token. Keep it out of files in a repository: ``TASUKI_ARGO__TOKEN`` or
+    ``ARGO_TOKEN`` in the environment. Never shown in a repr, a log line or an error."""
 
 
 @dataclass(frozen=True, init=False)
@@ -123,6 +139,9 @@ class Settings(SettingsModel):
     """Threads checking completeness on remote workspaces."""
     notify: NotifySettings = field(
         default_factory=NotifySettings, metadata={"model": NotifySettings}
+    )
+    argo: ArgoServerSettings = field(
+        default_factory=ArgoServerSettings, metadata={"model": ArgoServerSettings}
     )
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict, metadata=mapping(dict))
     """Parameter defaults per task: ``[tasks."mypkg.tasks:TaskB"] param = "x"``."""

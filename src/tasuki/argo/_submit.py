@@ -1,7 +1,8 @@
 """Post exported manifests to an Argo server (its REST API, ``/api/v1``).
 
-The server, namespace and token come from :class:`ArgoSettings` (arguments, then the argo
-CLI's own ``ARGO_SERVER``, ``ARGO_NAMESPACE`` and ``ARGO_TOKEN`` variables). The token is a
+The server, namespace and token come from :class:`ArgoSettings`: arguments, then tasuki's
+settings (``[argo]`` in tasuki.toml, ``TASUKI_ARGO__SERVER``...), then the argo CLI's own
+``ARGO_SERVER``, ``ARGO_NAMESPACE`` and ``ARGO_TOKEN`` variables. The token is a
 :class:`pydantic.SecretStr`: it is sent in the ``Authorization`` header and nowhere else; no
 message, log line or error repr holds it (each is passed through :func:`redact` and the token
 itself is masked in any text the server sends back).
@@ -15,12 +16,15 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from tasuki._redact import MASK, redact
 from tasuki.argo._errors import ArgoError, SubmitError
+
+if TYPE_CHECKING:
+    from tasuki.config import ArgoServerSettings
 
 __all__ = ["ArgoSettings", "submit"]
 
@@ -46,15 +50,34 @@ class ArgoSettings(BaseModel):
     timeout: float = 30.0
 
     @classmethod
-    def resolve(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> ArgoSettings:
-        """Explicit values first, then ``ARGO_SERVER``, ``ARGO_NAMESPACE``, ``ARGO_TOKEN``."""
+    def resolve(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        configured: ArgoServerSettings | None = None,
+        **explicit: Any,
+    ) -> ArgoSettings:
+        """Explicit values first, then ``configured`` (tasuki's ``[argo]`` settings), then
+        ``ARGO_SERVER``, ``ARGO_NAMESPACE``, ``ARGO_TOKEN``."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
             "server": env.get("ARGO_SERVER"),
             "namespace": env.get("ARGO_NAMESPACE"),
             "token": env.get("ARGO_TOKEN"),
         }
-        values.update(explicit)
+        if configured is not None:
+            values.update(
+                {
+                    k: v
+                    for k, v in (
+                        ("server", configured.server),
+                        ("namespace", configured.namespace),
+                        ("token", configured.token),
+                    )
+                    if v is not None
+                }
+            )
+        values.update({k: v for k, v in explicit.items() if v is not None})
         return cls(**{k: v for k, v in values.items() if v is not None})
 
 

@@ -166,13 +166,19 @@ def register(app: typer.Typer) -> None:
         namespace: Annotated[
             str | None, typer.Option(help="Namespace; default: ARGO_NAMESPACE, else argo.")
         ] = None,
+        config: ConfigFile = None,
     ) -> None:
-        """Create the exported workflow on an Argo server (token: ARGO_TOKEN, never a flag)."""
+        """Create the exported workflow on an Argo server (server, namespace and token from
+        the flags, then [argo] in tasuki.toml or TASUKI_ARGO__*, then ARGO_SERVER,
+        ARGO_NAMESPACE, ARGO_TOKEN; the token is never a flag)."""
         from tasuki.argo import ArgoSettings, check_documents, load_documents, submit
 
         docs = load_documents(_read(file))
         check_documents(docs)
-        names = submit(docs, ArgoSettings.resolve(server=server, namespace=namespace))
+        configured = _settings(config).argo
+        names = submit(
+            docs, ArgoSettings.resolve(configured=configured, server=server, namespace=namespace)
+        )
         for doc, created in zip(docs, names, strict=True):
             typer.echo(f"{doc.get('kind')} {created}")
 

@@ -147,3 +147,38 @@ def test_submit_command_reads_the_token_from_the_environment(
     server.refuse_with = f"echo {TOKEN}"
     result = CliRunner().invoke(app, ["argo", "submit", str(wf), "--server", server.url])
     assert result.exit_code == 2 and TOKEN not in result.output and "echo ***" in result.output
+
+
+def test_submit_command_reads_server_namespace_and_token_from_tasuki_settings(
+    server: _Server, tmp_path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from tasuki.argo import to_yaml
+    from tasuki.cli import app
+    from tasuki.config import load_settings
+
+    wf = tmp_path / "wf.yaml"
+    doc = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "tasuki-"},
+        "spec": {"entrypoint": "main", "templates": [{"name": "main", "dag": {"tasks": []}}]},
+    }
+    wf.write_text(to_yaml([doc]))
+    (tmp_path / "tasuki.toml").write_text(f'[argo]\nserver = "{server.url}"\nnamespace = "ml"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TASUKI_ARGO__TOKEN", TOKEN)
+    monkeypatch.setenv("ARGO_SERVER", "http://127.0.0.1:9")  # the argo CLI's: ours win
+    monkeypatch.setenv("ARGO_TOKEN", "the-argo-cli-token")
+    result = CliRunner().invoke(app, ["argo", "submit", str(wf)])
+    assert result.exit_code == 0, result.output
+    assert server.posts[-1][0] == "/api/v1/workflows/ml"
+    assert server.posts[-1][2] == f"Bearer {TOKEN}"
+    # A flag still wins over the settings.
+    result = CliRunner().invoke(app, ["argo", "submit", str(wf), "--namespace", "other"])
+    assert result.exit_code == 0 and server.posts[-1][0] == "/api/v1/workflows/other"
+    # The token is in no repr of the settings that hold it.
+    settings = load_settings()
+    assert settings.argo.token == TOKEN
+    assert TOKEN not in repr(settings) and TOKEN not in repr(settings.argo)
