@@ -42,7 +42,6 @@ unchanged for a ttl, with a warning naming the path.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
@@ -99,6 +98,7 @@ class _Heartbeats:
         # take-over claims this process made -> monotonic time they may be removed
         self._claims: dict[str, float] = {}
         self._pid = 0
+        self._exit_pid = 0  # the process whose exit removes the claims
         self._wake = 0.0  # when the thread means to wake next
 
     def _start(self) -> None:
@@ -124,6 +124,15 @@ class _Heartbeats:
         """Remove the take-over claim ``claim`` at monotonic time ``due`` (or at exit)."""
         with self._cond:
             self._start()
+            if self._exit_pid != self._pid:
+                self._exit_pid = self._pid
+                # A process that exits sooner waits out the rest (at most CLAIM_FRESH_S) and
+                # removes its claims rather than leave them for ever. A multiprocessing
+                # finalizer, not atexit: forked workers end in os._exit, which skips atexit
+                # but runs these; the main process runs them at exit as well.
+                from multiprocessing.util import Finalize
+
+                Finalize(self, self.remove_claims, kwargs={"wait": True}, exitpriority=10)
             self._claims[claim] = due
             if due < self._wake:
                 self._cond.notify()
@@ -174,9 +183,6 @@ class _Heartbeats:
 
 
 _HEARTBEATS = _Heartbeats()
-# A process that took a lease over and exits sooner than CLAIM_FRESH_S after waits out the
-# rest (at most that long) and removes its claims rather than leave them for ever.
-atexit.register(_HEARTBEATS.remove_claims, wait=True)
 
 
 class DiskLease(_LeaseBase):

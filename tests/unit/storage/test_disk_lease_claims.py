@@ -9,6 +9,7 @@ take-over, which is safe because a waiter does not act on a judgement older than
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -85,6 +86,31 @@ def test_a_process_that_exits_right_after_a_take_over_removes_its_claim(tmp_path
     # waiting out the rest of CLAIM_FRESH_S.
     assert lock_files(store) == []
     assert time.monotonic() - t0 >= _disk_lease.CLAIM_FRESH_S
+
+
+def take_over_and_return(root: str) -> None:
+    """In a forked worker: take the stale lease over, release it, return (then os._exit)."""
+    lease = LocalStore(root, lease="disk").lease("mod/t.pkl")
+    lease.acquire(timeout=0)
+    lease.release()
+
+
+def test_a_forked_worker_that_ends_right_after_a_take_over_removes_its_claim(
+    tmp_path: Path,
+) -> None:
+    # Worker processes of the local executor are forked and end in os._exit, which skips
+    # atexit handlers: the claim must still go.
+    store = LocalStore(tmp_path / "ws", lease="disk")
+    lease = store.lease("mod/t.pkl")
+    assert isinstance(lease, DiskLease)
+    put_stale_lease(lease.path)
+    worker = multiprocessing.get_context("fork").Process(
+        target=take_over_and_return, args=(store.root,)
+    )
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 0
+    assert lock_files(store) == []
 
 
 def test_a_stale_judgement_is_not_acted_on(tmp_path: Path) -> None:
