@@ -162,7 +162,7 @@ class DatasetInfo:
         """sha256 of the schema and every split's shard hashes: equal for equal rows in equal
         shards, whatever the notes or the time (a ``DatasetInput``'s identity)."""
         doc = {
-            "schema": self.schema_ipc or {k: asdict(v) for k, v in self.columns.items()},
+            "schema": self.schema_ipc or [[k, asdict(v)] for k, v in self.columns.items()],
             "splits": {k: [s.hash for s in v.shards] for k, v in sorted(self.splits.items())},
         }
         body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
@@ -174,8 +174,13 @@ class DatasetInfo:
         return {k: v.rows for k, v in self.splits.items()}
 
     def to_json(self) -> bytes:
-        """The file's bytes (sorted keys, the content hash included for readers' eyes)."""
+        """The file's bytes (sorted keys, the content hash included for readers' eyes).
+
+        ``columns`` is written as a list, in schema order: as a JSON object under sorted keys
+        it would come back in alphabetical order.
+        """
         doc = asdict(self)
+        doc["columns"] = [{"name": k, **asdict(v)} for k, v in self.columns.items()]
         doc["format"] = INFO_FORMAT
         doc["content_hash"] = self.content_hash
         return json.dumps(doc, sort_keys=True, indent=1).encode()
@@ -201,7 +206,7 @@ class DatasetInfo:
             info = cls(
                 **{
                     **doc,
-                    "columns": {k: ColumnInfo(**v) for k, v in doc["columns"].items()},
+                    "columns": _columns(doc["columns"]),
                     "splits": {
                         k: SplitInfo(
                             rows=v["rows"],
@@ -226,3 +231,15 @@ class DatasetInfo:
                 path=where,
             )
         return info
+
+
+def _columns(raw: Any) -> dict[str, ColumnInfo]:
+    """Columns as written: a list in schema order (a mapping is read too, in its order)."""
+    if isinstance(raw, dict):
+        return {k: ColumnInfo(**v) for k, v in raw.items()}
+    out: dict[str, ColumnInfo] = {}
+    for entry in raw:
+        entry = dict(entry)
+        name = str(entry.pop("name"))
+        out[name] = ColumnInfo(**entry)
+    return out

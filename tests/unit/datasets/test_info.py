@@ -36,9 +36,16 @@ def _info(**kw):
 
 
 def test_round_trip_keeps_every_field():
-    info = _info()
+    info = _info(
+        columns={
+            "user_id": ColumnInfo("int64", False, "who clicked"),
+            "item": ColumnInfo("string"),
+            "at": ColumnInfo("timestamp[us]"),
+        }
+    )
     again = DatasetInfo.from_json(info.to_json())
     assert again == info
+    assert list(again.columns) == ["user_id", "item", "at"]  # schema order, not sorted
     assert again.rows == {"train": 8, "test": 2}
     assert json.loads(info.to_json())["content_hash"] == info.content_hash
 
