@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CodeFingerprint",
+    "class_fingerprint",
     "code_fingerprint",
     "code_key_of",
     "code_keys",
@@ -101,6 +102,18 @@ def code_of(cls: type[Task]) -> CodeFingerprint:
 def code_fingerprint(cls: type[Task]) -> str:
     """16 hex characters that change when the code of ``cls`` changes (see the module doc)."""
     return code_of(cls).digest
+
+
+def class_fingerprint(cls: type[Any]) -> CodeFingerprint:
+    """The fingerprint of a class that is not a task (a dataset builder, a model wrapper):
+    its statement and what it names in its own package, normalised as a task's code is."""
+    if _is_task_class(cls):
+        return code_of(cls)
+    collector = _Collector(cls)
+    collector._add_object(cls)
+    found = collector.fingerprint()
+    save_facts()
+    return found
 
 
 def combine_code_key(own: str, upstream: list[str]) -> str:

@@ -23,7 +23,7 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from tasuki._redact import redact, redact_json
 from tasuki.config import Settings, load_settings
@@ -91,13 +91,9 @@ class DatasetBuild:
 def builder_fingerprint(cls: type[DatasetBuilder]) -> str:
     """16 hex characters that change when the builder's code (and the code of its package it
     names) changes, normalised like task fingerprints (comments and docstrings do not count)."""
-    from tasuki.core.code import _Collector
+    from tasuki.core.code import class_fingerprint
 
-    # The collector walks task classes' MROs; a builder is not a task, so its class is added
-    # as one object, followed through what it names in its package like any task's code.
-    collector = _Collector(cast("Any", cls))
-    collector._add_object(cls)
-    return collector.fingerprint().digest
+    return class_fingerprint(cls).digest
 
 
 def _builder_of(name_or_builder: Any, config: str | None) -> DatasetBuilder:

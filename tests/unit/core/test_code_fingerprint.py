@@ -131,3 +131,22 @@ def test_declarations_join_the_fingerprint_and_bad_ones_are_named() -> None:
     with pytest.raises(TaskError, match="data_files holds int 3"):
         code_fingerprint(Wrong)
     assert code_fingerprint(Plain) != code_fingerprint(WithModule)
+
+
+class _NotATask:
+    """A plain class (a dataset builder, a model wrapper): fingerprinted by its statement."""
+
+    def score(self, x):
+        return x * 2
+
+
+def test_a_class_that_is_not_a_task_has_a_fingerprint_of_its_own_code():
+    from tasuki.core.code import class_fingerprint, code_of
+
+    fp = class_fingerprint(_NotATask)
+    assert fp.covers == (f"class {__name__}:_NotATask",)
+    assert "return x * 2" in fp.text and "A plain class" not in fp.text  # docstrings dropped
+    assert len(fp.digest) == 16
+    from tests.unit.core.tasks_for_tests import TaskA
+
+    assert class_fingerprint(TaskA) == code_of(TaskA)
