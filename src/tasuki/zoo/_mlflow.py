@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from tasuki.zoo._version import ModelVersion
 
-__all__ = ["EXPERIMENT", "mirror_version", "set_alias", "within"]
+__all__ = ["EXPERIMENT", "client_for", "mirror_version", "probe", "set_alias", "within"]
 
 EXPERIMENT = "tasuki-zoo"
 _TAG_LIMIT = 5000  # MLflow's limit on a model version tag value
@@ -133,14 +133,26 @@ def _already_exists(exc: Exception) -> bool:
     )
 
 
+def client_for(tracking_uri: str) -> Any:
+    """An ``MlflowClient`` for the server (importing mlflow takes seconds: done before any
+    deadline on the server's answers starts)."""
+    client = _client(tracking_uri)
+    import mlflow.entities  # noqa: F401  (imported here, not in the timed mirror thread)
+
+    return client
+
+
 def mirror_version(
-    version: ModelVersion, folder: Path, tracking_uri: str, aliases: dict[str, int]
+    client: Any,
+    version: ModelVersion,
+    folder: Path,
+    tracking_uri: str,
+    aliases: dict[str, int],
 ) -> dict[str, Any]:
     """Register ``version`` (its files in ``folder``) in MLflow; returns the mapping kept in
     ``mirror/<n>.json``. Reuses an MLflow version an interrupted earlier mirror created."""
     from mlflow.entities import Metric, Param
 
-    client = _client(tracking_uri)
     name = version.name
     try:
         client.create_registered_model(
@@ -190,9 +202,8 @@ def mirror_version(
     }
 
 
-def set_alias(tracking_uri: str, name: str, alias: str, mlflow_version: str | None) -> None:
+def set_alias(client: Any, name: str, alias: str, mlflow_version: str | None) -> None:
     """Point (or, with None, remove) the MLflow alias of a registered model."""
-    client = _client(tracking_uri)
     if mlflow_version is None:
         client.delete_registered_model_alias(name, alias)
     else:

@@ -649,15 +649,16 @@ class Zoo:
         return None if data is None else dict(json.loads(data))
 
     def _mirror_one(self, version: ModelVersion, folder: Path, uri: str) -> dict[str, Any]:
-        from tasuki.zoo._mlflow import mirror_version, probe, within
+        from tasuki.zoo._mlflow import client_for, mirror_version, probe, within
 
+        client = client_for(uri)
         probe(uri, min(5.0, self.mirror_timeout))
         aliases = self.aliases(version.name)
         doc: dict[str, Any] = within(
             self.mirror_timeout,
             f"mirroring {version.ref}",
             uri,
-            lambda: mirror_version(version, folder, uri, aliases),
+            lambda: mirror_version(client, version, folder, uri, aliases),
         )
         self.registry.write(
             f"models/{version.name}/mirror/{version.version}.json",
@@ -679,7 +680,7 @@ class Zoo:
             )
 
     def _mirror_alias(self, name: str, alias: str, version: int | None) -> None:
-        from tasuki.zoo._mlflow import probe, set_alias, within
+        from tasuki.zoo._mlflow import client_for, probe, set_alias, within
 
         uri = self.tracking_uri
         assert uri is not None
@@ -688,12 +689,13 @@ class Zoo:
             return  # that version is not mirrored yet: `tasuki zoo mirror` sets its aliases
         mlflow_version = None if state is None else str(state["model_version"])
         try:
+            client = client_for(uri)
             probe(uri, min(5.0, self.mirror_timeout))
             within(
                 self.mirror_timeout,
                 f"setting alias {name}@{alias}",
                 uri,
-                lambda: set_alias(uri, name, alias, mlflow_version),
+                lambda: set_alias(client, name, alias, mlflow_version),
             )
         except MirrorError as exc:
             warnings.warn(
@@ -736,8 +738,9 @@ class Zoo:
                 self._download(v, Path(tmp))
                 verify_files(v, Path(tmp))
                 done.append({"version": number, **self._mirror_one(v, Path(tmp), uri)})
-        from tasuki.zoo._mlflow import set_alias, within
+        from tasuki.zoo._mlflow import client_for, set_alias, within
 
+        client = client_for(uri)
         for alias, number in self.aliases(name).items():
             state = self.mirror_state(name, number)
             if state is not None:
@@ -745,6 +748,6 @@ class Zoo:
                     self.mirror_timeout,
                     f"setting alias {name}@{alias}",
                     uri,
-                    lambda a=alias, s=state: set_alias(uri, name, a, str(s["model_version"])),
+                    lambda a=alias, s=state: set_alias(client, name, a, str(s["model_version"])),
                 )
         return done
