@@ -50,6 +50,7 @@ __all__ = [
     "active_settings",
     "load_settings",
     "settings_in_effect",
+    "with_overrides",
     "workspace_origin",
 ]
 
@@ -353,6 +354,26 @@ def load_settings(
     except Invalid as exc:
         errors = [{**e, "input": _redacted(e["input"])} if "input" in e else e for e in exc.errors]
         raise ConfigError(_describe(exc.errors, source), errors=errors) from None
+
+
+def with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
+    """``settings`` with explicit arguments on top (``None`` values ignored): they win over
+    any settings object, and ``source`` says they came from arguments.
+
+    Raises:
+        ConfigError: an argument is not a valid value (the message names it).
+    """
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    if not explicit:
+        return settings
+    source = {**settings.source, **dict.fromkeys(explicit, "arguments")}
+    try:
+        return Settings(**{**settings.model_dump(), **explicit}, source=source)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"invalid arguments {explicit!r} on top of the given settings: {exc}",
+            arguments=sorted(explicit),
+        ) from None
 
 
 def _redacted(value: Any) -> Any:

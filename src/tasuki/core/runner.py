@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 # so that the first build of a process pays for no import (the Arrow and CSV formats and
 # fsspec's remote workspaces stay lazy).
 import tasuki.formats._pickle  # noqa: F401
-from tasuki.config import Settings, load_settings, settings_in_effect
+from tasuki.config import Settings, load_settings, settings_in_effect, with_overrides
 from tasuki.core.code import code_keys
 from tasuki.core.definitions import write_bundle
 from tasuki.core.execute import Completeness
@@ -114,23 +114,6 @@ def _explain_plan(graph: Graph, needed: dict[str, str]) -> None:
             needed[uid] = f"{type(up).__qualname__}[{upstream[:10]}] upstream runs"
 
 
-def _with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
-    """``settings`` with explicit arguments on top: they win over any settings object."""
-    explicit = {k: v for k, v in overrides.items() if v is not None}
-    if not explicit:
-        return settings
-    from tasuki.errors import ConfigError
-
-    source = {**settings.source, **dict.fromkeys(explicit, "arguments")}
-    try:
-        return Settings(**{**settings.model_dump(), **explicit}, source=source)
-    except ConfigError as exc:
-        raise ConfigError(
-            f"invalid arguments {explicit!r} on top of the given settings: {exc}",
-            arguments=sorted(explicit),
-        ) from None
-
-
 def run_build(
     tasks: Task | Sequence[Task],
     *,
@@ -159,10 +142,8 @@ def run_build(
         ConfigError: ``executor`` names no known executor.
     """
     roots = [tasks] if isinstance(tasks, Task) else list(tasks)
-    if settings is None:
-        settings = load_settings(overrides)
-    else:
-        settings = _with_overrides(settings, overrides)
+    given = settings
+    settings = load_settings(overrides) if given is None else with_overrides(given, overrides)
     # The one read of the settings is above; whatever runs under the build and was not handed
     # them (a task's output() or run() resolving a warehouse name) finds them in effect.
     # The tracker the settings name (``tracking = "mlflow"``) is one more hook.

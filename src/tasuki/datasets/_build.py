@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tasuki._redact import redact, redact_json
-from tasuki.config import Settings, load_settings
+from tasuki.config import Settings, load_settings, with_overrides
 from tasuki.core.loading import load
 from tasuki.core.records import RunRecord, now_iso
-from tasuki.core.runner import _with_overrides, run_build
+from tasuki.core.runner import run_build
 from tasuki.datasets._builder import DatasetBuilder
 from tasuki.datasets._discover import find_builder
 from tasuki.datasets._info import (
@@ -225,7 +225,7 @@ def build_dataset(
     """:func:`build`, returning what was done (written and reused shards, the build)."""
     builder = _builder_of(name_or_builder, config)
     given = {"registry": registry, "workers": workers, "workspace": workspace, **overrides}
-    settings = load_settings(given) if settings is None else _with_overrides(settings, given)
+    settings = load_settings(given) if settings is None else with_overrides(settings, given)
     url = _registry_url(settings.registry)
     cls = type(builder)
     splits = builder.split_tasks()
