@@ -2,9 +2,14 @@
 
 What is read: the shards the split expression touches (each shard's row count is in the
 ``dataset_info.json``, so ``train[:10%]`` of a 100-shard split opens about ten), only the
-columns asked for (plus those the filter needs), through ``pyarrow.dataset`` over exactly
-those files, with the filter pushed down to the Parquet row groups. A slice that starts or
-stops inside a shard reads the row groups holding its rows and cuts them.
+columns asked for (plus those the filter needs), and of a shard that a slice starts or
+stops inside, only the row groups holding its rows. Without a filter each shard is read
+with ``pyarrow.parquet`` (memory-mapped when local); with one, through ``pyarrow.dataset``
+over exactly those files, the filter pushed down to the row groups' statistics. The split
+is the first: importing ``pyarrow.dataset`` (or converting a filter's Python values) makes
+pyarrow import pandas, about a second and 100 MB in a fresh process, which a plain load to
+Arrow never pays. NumPy batches pay it too (pyarrow checks for pandas when it converts to
+NumPy).
 
 A slice selects rows of the split first; the filter then keeps the rows of that selection
 that match (``train[:80%]`` with a filter is "the matching rows among the first 80 %", so
@@ -264,9 +269,43 @@ def _verify(plan: _Plan, mode: str) -> None:
 
 
 def _dataset(plan: _Plan, paths: list[str]) -> ds.Dataset:
+    """``pyarrow.dataset`` over exactly ``paths`` (the filtered path: predicate push-down)."""
     import pyarrow.dataset as ds
 
     return ds.dataset(paths, format="parquet", filesystem=plan.files.arrow_filesystem())
+
+
+def _parquet_file(plan: _Plan, path: str) -> Any:
+    """One shard opened with ``pyarrow.parquet`` (memory-mapped when local): the plain path.
+
+    Why not ``pyarrow.dataset`` here too: importing it (and any conversion of Python or
+    NumPy values, such as a filter's literals) makes pyarrow import pandas, about a second
+    and 100 MB in a fresh process. A load without a filter never needs that.
+    """
+    import pyarrow.parquet as pq
+
+    if plan.files.local:
+        return pq.ParquetFile(path, memory_map=True)
+    return pq.ParquetFile(path, filesystem=plan.files.arrow_filesystem())
+
+
+def _spans(counts: Sequence[int], lo: int, hi: int) -> list[tuple[int, int, int]]:
+    """``(row group, first row, end row)`` within each row group holding rows [lo, hi)."""
+    out = []
+    offset = 0
+    for rg, count in enumerate(counts):
+        start, end = offset, offset + count
+        if start < hi and end > lo:
+            out.append((rg, max(lo, start) - start, min(hi, end) - start))
+        offset = end
+        if offset >= hi:
+            break
+    return out
+
+
+def _group_rows(parquet: Any) -> list[int]:
+    meta = parquet.metadata
+    return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
 
 
 def _projection(plan: _Plan, schema: pa.Schema, keep: bool) -> dict[str, Any] | list[str]:
@@ -289,40 +328,33 @@ def _apply_keep(table: pa.Table) -> pa.Table:
     return table.filter(mask).drop_columns([_KEEP])
 
 
-def _row_groups(fragment: Any, lo: int, hi: int) -> list[tuple[int, int, int]]:
-    """``(row group id, first row, end row)`` within each row group holding rows [lo, hi)."""
-    fragment.ensure_complete_metadata()
-    out = []
-    offset = 0
-    for rg in fragment.row_groups:
-        start, end = offset, offset + rg.num_rows
-        if start < hi and end > lo:
-            out.append((rg.id, max(lo, start) - start, min(hi, end) - start))
-        offset = end
-        if offset >= hi:
-            break
-    return out
-
-
-def _read_partial(plan: _Plan, piece: _Piece, row_groups: list[int] | None = None) -> pa.Table:
+def _read_piece(plan: _Plan, piece: _Piece, row_groups: list[int] | None = None) -> pa.Table:
     """Rows [lo, hi) of one shard (or of the given row groups of it), projected and
     filtered, reading only the row groups that hold them."""
+    if plan.filter is None:
+        parquet = _parquet_file(plan, piece.path)
+        if piece.whole and row_groups is None:
+            return parquet.read(columns=plan.columns)
+        spans = _spans(_group_rows(parquet), piece.lo, piece.hi)
+        if row_groups is not None:
+            spans = [s for s in spans if s[0] in row_groups]
+        if not spans:
+            return _empty(plan, parquet.schema_arrow)
+        table = parquet.read_row_groups([s[0] for s in spans], columns=plan.columns)
+        return table.slice(spans[0][1], sum(b - a for _, a, b in spans))
     dataset = _dataset(plan, [piece.path])
     fragment = next(iter(dataset.get_fragments()))
-    spans = _row_groups(fragment, piece.lo, piece.hi)
+    fragment.ensure_complete_metadata()
+    spans = _spans([rg.num_rows for rg in fragment.row_groups], piece.lo, piece.hi)
     if row_groups is not None:
         spans = [s for s in spans if s[0] in row_groups]
     if not spans:
         return _empty(plan, dataset.schema)
+    # Row group ids of a fragment are their positions in the file.
     sub = fragment.subset(row_group_ids=[s[0] for s in spans])
-    keep = plan.filter is not None
-    table = sub.to_table(schema=dataset.schema, columns=_projection(plan, dataset.schema, keep))
-    # Rows of the chosen row groups, in order: cut the head of the first and the tail of
-    # the last.
-    skip = spans[0][1]
-    total = sum(s[2] - s[1] for s in spans)
-    table = table.slice(skip, total)
-    return _apply_keep(table) if keep else table
+    table = sub.to_table(schema=dataset.schema, columns=_projection(plan, dataset.schema, True))
+    table = table.slice(spans[0][1], sum(b - a for _, a, b in spans))
+    return _apply_keep(table)
 
 
 def _empty(plan: _Plan, schema: pa.Schema | None = None) -> pa.Table:
@@ -344,7 +376,7 @@ def _schema(plan: _Plan) -> pa.Schema:
     for split in plan.info.splits.values():
         for shard in split.shards:
             path = shard_path(plan.files.root, plan.version.name, plan.version.config, shard.hash)
-            return _dataset(plan, [path]).schema
+            return _parquet_file(plan, path).schema_arrow
     return pa.schema(
         [pa.field(n, pa.type_for_alias(c.type), c.nullable) for n, c in plan.info.columns.items()]
     )
@@ -370,7 +402,9 @@ def _read_table(plan: _Plan) -> pa.Table:
 
     tables = []
     for whole, pieces in _groups(plan.pieces):
-        if whole:
+        if whole and plan.filter is not None:
+            # Whole shards with a filter: one scan over them, row groups skipped by their
+            # statistics, files read in parallel.
             dataset = _dataset(plan, [p.path for p in pieces])
             tables.append(
                 dataset.to_table(
@@ -378,7 +412,7 @@ def _read_table(plan: _Plan) -> pa.Table:
                 )
             )
         else:
-            tables.append(_read_partial(plan, pieces[0]))
+            tables.extend(_read_piece(plan, p) for p in pieces)
     if not tables:
         return _empty(plan)
     if len(tables) == 1:
@@ -479,7 +513,7 @@ def _read_error(plan: _Plan, exc: BaseException) -> ConfigError:
 
 def _batches(plan: _Plan, batch_size: int) -> Iterator[pa.RecordBatch]:
     for whole, pieces in _groups(plan.pieces):
-        if whole:
+        if whole and plan.filter is not None:
             dataset = _dataset(plan, [p.path for p in pieces])
             yield from dataset.to_batches(
                 columns=_projection(plan, dataset.schema, False),
@@ -487,12 +521,19 @@ def _batches(plan: _Plan, batch_size: int) -> Iterator[pa.RecordBatch]:
                 batch_size=batch_size,
             )
             continue
-        # A partial shard: one row group at a time, so memory stays at a row group.
-        piece = pieces[0]
-        fragment = next(iter(_dataset(plan, [piece.path]).get_fragments()))
-        for rg, _, _ in _row_groups(fragment, piece.lo, piece.hi):
-            table = _read_partial(plan, piece, [rg])
-            yield from table.to_batches(max_chunksize=batch_size)
+        for piece in pieces:
+            if whole:
+                parquet = _parquet_file(plan, piece.path)
+                yield from parquet.iter_batches(batch_size=batch_size, columns=plan.columns)
+                continue
+            # A partial shard: one row group at a time, so memory stays at a row group.
+            for rg, _, _ in _piece_row_groups(plan, piece):
+                table = _read_piece(plan, piece, [rg])
+                yield from table.to_batches(max_chunksize=batch_size)
+
+
+def _piece_row_groups(plan: _Plan, piece: _Piece) -> list[tuple[int, int, int]]:
+    return _spans(_group_rows(_parquet_file(plan, piece.path)), piece.lo, piece.hi)
 
 
 def iter_batches(
@@ -565,8 +606,7 @@ def _row_group_units(plan: _Plan) -> list[tuple[_Piece, int]]:
     """Every (piece, row group) the selection touches: the shuffle's units."""
     units: list[tuple[_Piece, int]] = []
     for piece in plan.pieces:
-        fragment = next(iter(_dataset(plan, [piece.path]).get_fragments()))
-        units.extend((piece, rg) for rg, _, _ in _row_groups(fragment, piece.lo, piece.hi))
+        units.extend((piece, rg) for rg, _, _ in _piece_row_groups(plan, piece))
     return units
 
 
@@ -653,7 +693,7 @@ def _shuffled(plan: _Plan, seed: int, window: int) -> Iterator[pa.Table]:
     held = 0
     for i in order:
         piece, rg = units[int(i)]
-        table = _read_partial(plan, piece, [rg])
+        table = _read_piece(plan, piece, [rg])
         buffer.append(table)
         held += table.num_rows
         if held >= window:

@@ -58,17 +58,28 @@ def test_slices_read_the_right_rows_in_order(registry, split, want):
 
 def test_only_the_shards_a_slice_touches_are_opened(registry, monkeypatch):
     opened: list[str] = []
-    real = load_module._dataset
+    real_dataset, real_file = load_module._dataset, load_module._parquet_file
 
-    def spy(plan, paths):
+    def spy_dataset(plan, paths):
         opened.extend(paths)
-        return real(plan, paths)
+        return real_dataset(plan, paths)
 
-    monkeypatch.setattr(load_module, "_dataset", spy)
+    def spy_file(plan, path):
+        opened.append(path)
+        return real_file(plan, path)
+
+    monkeypatch.setattr(load_module, "_dataset", spy_dataset)
+    monkeypatch.setattr(load_module, "_parquet_file", spy_file)
     load(NAME, "train[31:59]", registry=registry)  # inside the second shard only
     assert len(set(opened)) == 1
     opened.clear()
     load(NAME, "train[:60]", registry=registry)
+    assert len(set(opened)) == 2
+    opened.clear()
+    load(NAME, "train[31:59]", filter=[("x", ">", 1)], registry=registry)
+    assert len(set(opened)) == 1
+    opened.clear()
+    list(iter_batches(NAME, "train[:60]", registry=registry))
     assert len(set(opened)) == 2
 
 
@@ -81,6 +92,11 @@ def test_columns_and_filters(registry):
     # the slice selects first, then the filter keeps (also inside a partial shard)
     part = load(NAME, "train[25:65]", filter=pds.field("x") > 4, registry=registry)
     assert ids(part) == [i for i in range(25, 65) if i % 7 > 4]
+    narrow = load(
+        NAME, "train[25:65]", columns=["id"], filter=pds.field("x") > 4, registry=registry
+    )
+    assert narrow.column_names == ["id"]  # partial shards project too
+    assert ids(narrow) == ids(part)
     ored = load(
         NAME, "train[:20]", filter=[[("id", "<", 2)], [("id", ">=", 18)]], registry=registry
     )
@@ -262,6 +278,19 @@ def test_a_bad_split_fails_before_any_file_is_read(registry, monkeypatch):
     monkeypatch.setattr(load_module, "resolve", lambda *a, **k: pytest.fail("resolved"))
     with pytest.raises(ConfigError, match="bad split expression"):
         load(NAME, "train[:80%", registry=registry)
+
+
+def test_a_load_to_arrow_imports_neither_pandas_nor_pyarrow_dataset(registry):
+    code = (
+        "import sys, tasuki.datasets as d; "
+        f"t = d.load({NAME!r}, 'train[5:95]', columns=['id', 'emb'], registry={registry!r}); "
+        "assert t.num_rows == 90; "
+        "print([m for m in ('pyarrow.dataset', 'pandas', 'polars') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
 
 
 def test_importing_tasuki_datasets_stays_light():
