@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,8 +31,24 @@ def new(
         f"\nRun its test: pytest {path.rstrip('/')}/tests/test_{module}.py\n"
         "Make it findable by name: in your package's pyproject.toml add\n"
         '  [project.entry-points."tasuki.datasets"]\n'
-        f'  "{name.replace("/", ".")}" = "<package>.{module}:<Class>"'
+        f'  "{name.replace("/", ".")}" = "<package>.{module}:<Class>"\n'
+        f"Or build it by class now: tasuki datasets build {module}:<Class>"
     )
+
+
+def _builder_class(name: str) -> Any:
+    """The builder class ``name`` names as ``module:Class``, or None (a dataset name)."""
+    module, _, attr = name.partition(":")
+    if not attr or "/" in module or "#" in name or not attr[:1].isupper():
+        return None  # NAME:config (config names are lower case)
+    from tasuki._registry import import_path
+    from tasuki.datasets import DatasetBuilder
+
+    try:
+        found = import_path(name)
+    except (ImportError, AttributeError):
+        return None
+    return found if isinstance(found, type) and issubclass(found, DatasetBuilder) else None
 
 
 @datasets_app.command("build")
@@ -40,7 +56,10 @@ def new(
 def build(
     name: Annotated[
         str,
-        typer.Argument(help="NAME or NAME:CONFIG (also NAME#CONFIG), such as product_a/clicks:jp."),
+        typer.Argument(
+            help="NAME or NAME:CONFIG (also NAME#CONFIG), such as product_a/clicks:jp, or the "
+            "builder class as module:Class (before its entry point exists)."
+        ),
     ],
     registry: Annotated[
         str | None, typer.Option("--registry", help="Folder or URL of the registry.")
@@ -61,6 +80,7 @@ def build(
     # NAME:CONFIG, or NAME#CONFIG as in the references `datasets load` reads (a build has
     # no version to name: it publishes the builder's VERSION).
     dataset, _, dataset_config = name.replace("#", ":", 1).partition(":")
+    target: Any = _builder_class(name) or dataset
     settings = _settings(
         config,
         registry=registry,
@@ -71,7 +91,10 @@ def build(
     )
     try:
         done = build_dataset(
-            dataset, dataset_config or None, settings=settings, hooks=_hooks(settings)
+            target,
+            None if not isinstance(target, str) else dataset_config or None,
+            settings=settings,
+            hooks=_hooks(settings),
         )
     except TaskFailedError as exc:  # exit 1 like `tasuki run`: a task failed, not the usage
         typer.echo(f"error: {redact(exc)}", err=True)

@@ -88,3 +88,15 @@ def test_cli_build_prints_version_rows_and_shards(tmp_path, cli, monkeypatch):
         assert other.exit_code == 2 and "has no config 'jp'" in other.output
     finally:
         builders._registered.pop("team/views", None)
+
+
+def test_cli_build_by_builder_class_before_any_entry_point(tmp_path, cli, monkeypatch):
+    scaffold("team/clicks", tmp_path / "proj")
+    monkeypatch.syspath_prepend(str(tmp_path / "proj"))
+    reg = str(tmp_path / "registry")
+    out = cli("datasets", "build", "team_clicks:TeamClicks", "--registry", reg)
+    assert out.exit_code == 0, out.output
+    assert "team/clicks:1.0.0 (config default) published" in out.output
+    # A lower-case right-hand side stays a config name (and this one does not exist).
+    bad = cli("datasets", "build", "team_clicks:teamclicks", "--registry", reg)
+    assert bad.exit_code == 2 and "unknown dataset builder 'team_clicks'" in bad.output
