@@ -156,3 +156,13 @@ def test_module_functions_use_the_registry_setting(
     assert [r["name"] for r in zoo_api.ls()] == ["m"]
     assert zoo_api.pull("m", str(tmp_path / "out")).ref == "m/1"
     assert (tmp_path / "out/model.pkl").is_file()
+
+
+def test_importing_the_zoo_imports_no_mlflow_nor_data_libraries() -> None:
+    import subprocess
+    import sys
+
+    heavy = "('mlflow', 'pandas', 'pyarrow', 'fsspec', 'sklearn')"
+    code = f"import sys, tasuki.zoo; print([m for m in {heavy} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
