@@ -501,7 +501,14 @@ def load(
     return _convert(table, as_)
 
 
-def _read_error(plan: _Plan, exc: BaseException) -> ConfigError:
+def _read_error(plan: _Plan, exc: BaseException) -> Exception:
+    """What a failed read means: damaged bytes often fail the decoder before anything else
+    (a shard read with ``verify="size"``, or hashed once and damaged since), so the shards
+    are hashed again and a damaged one is named; otherwise the request was wrong."""
+    try:
+        _verify(plan, "always")
+    except CorruptOutputError as damaged:
+        return damaged
     return ConfigError(
         f"reading dataset {plan.version.ref} split {plan.split!r} failed: "
         f"{type(exc).__name__}: {exc}. A filter must name existing columns and compare them "

@@ -303,3 +303,15 @@ def test_importing_tasuki_datasets_stays_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_decoder_failure_on_a_damaged_shard_names_the_shard(registry):
+    path = _shard_file(registry, index=0)
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:  # same size, footer damaged: pyarrow cannot open it
+        f.write(data[:-4] + b"XXXX")
+    with pytest.raises(CorruptOutputError, match="is damaged") as exc:
+        load(NAME, "train[:5]", registry=registry, verify="size")
+    assert "Parquet magic bytes" in str(exc.value.__cause__)
+    with pytest.raises(CorruptOutputError, match="is damaged"):
+        list(iter_batches(NAME, "train[:5]", registry=registry, verify="size"))
