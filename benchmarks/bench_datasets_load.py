@@ -25,8 +25,9 @@ Cases, each repeated ``repeat`` times, interleaved within a round:
   ``posix_fadvise(DONTNEED)`` before the run (Python, pyarrow and tasuki stay cached: a true
   cold start after a reboot costs more). ``verify="size"`` beside the default ``"once"``
   shows what hashing every shard (a fresh process hashes each shard it reads) costs.
-- the 2 M-row split as ``pyarrow.parquet.read_table`` of the same files in a fresh process:
-  the floor for reading Parquet.
+- the floor: the same shard files read with ``pyarrow.parquet.ParquetFile(f).read()`` and
+  concatenated, in a fresh process (no resolving, no checks; ``pq.read_table`` would import
+  ``pyarrow.dataset`` and with it pandas).
 - ``two columns of ten``: ``tasuki.datasets.load(columns=[a, b])`` vs
   ``pandas.read_parquet(files)[[a, b]]`` (what reading the files into pandas then picking
   columns costs) and ``pandas.read_parquet(files, columns=[a, b])``, in this process, warm.
@@ -153,7 +154,11 @@ _TASUKI = (
     "t = d.load('bench/clicks:1.*', 'train', registry={reg!r}, verify={verify!r})\n"
     "n = t.num_rows"
 )
-_PYARROW = "import pyarrow.parquet as pq\nt = pq.read_table({files!r})\nn = t.num_rows"
+_PYARROW = (
+    "import pyarrow as pa, pyarrow.parquet as pq\n"
+    "t = pa.concat_tables([pq.ParquetFile(f, memory_map=True).read() for f in {files!r}])\n"
+    "n = t.num_rows"
+)
 
 
 def _fresh(body: str) -> tuple[float, float, int]:
@@ -181,11 +186,59 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def _fresh_cases(reg: str, files: list[str], size_mb: float, repeat: int) -> list[dict[str, Any]]:
+    """The fresh-process loads of ``bench/clicks`` (warm, cold-ish, no hash, the floor)."""
+    from tasuki.datasets._info import info_path
+
+    rows_out: list[dict[str, Any]] = []
+    cases = {
+        "tasuki load, warm": lambda: _fresh(_TASUKI.format(reg=reg, verify="once")),
+        "tasuki load verify=size, warm": lambda: _fresh(_TASUKI.format(reg=reg, verify="size")),
+        "pyarrow.parquet floor, warm": lambda: _fresh(_PYARROW.format(files=files)),
+    }
+    cold_files = [*files, info_path(reg, "bench/clicks", "default", "1.0.0")]
+
+    def cold() -> tuple[float, float, int]:
+        _drop_cache(cold_files)
+        return _fresh(_TASUKI.format(reg=reg, verify="once"))
+
+    cases["tasuki load, cold-ish (shards dropped from page cache)"] = cold
+    samples: dict[str, list[tuple[float, float, int]]] = {k: [] for k in cases}
+    _fresh(_TASUKI.format(reg=reg, verify="once"))  # warm the page cache
+    for _ in range(repeat):
+        for name, fn in cases.items():
+            samples[name].append(fn())
+    for name, got in samples.items():
+        rows_out.append(
+            {
+                "case": f"fresh process: {name}",
+                "rows": got[0][2],
+                "wall s": _median([g[0] for g in got]),
+                "peak RSS MB": _median([g[1] for g in got]),
+                "note": f"{len(files)} shards, {size_mb:.0f} MB, 4 columns",
+            }
+        )
+
+    return rows_out
+
+
+def fresh_only(rows: int = 2_000_000, repeat: int = 3) -> list[dict[str, Any]]:
+    """Only the fresh-process loads, on a ``rows``-row split (``--fresh-only``)."""
+    from tasuki.datasets._info import shard_path
+
+    with tempfile.TemporaryDirectory(prefix="tasuki-bench-datasets-") as tmp:
+        reg = os.path.join(tmp, "registry")
+        clicks = _publish(reg, "bench/clicks", "1.0.0", _split(_clicks, rows))
+        shards = clicks.splits["train"].shards
+        files = [shard_path(reg, "bench/clicks", "default", s.hash) for s in shards]
+        return _fresh_cases(reg, files, sum(s.bytes for s in shards) / 1e6, repeat)
+
+
 def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
     """Rows per case (median of ``repeat``), then a verdict row per target."""
 
     from tasuki.datasets import load, resolve
-    from tasuki.datasets._info import INFO_FILE, config_dir, info_path, shard_path
+    from tasuki.datasets._info import INFO_FILE, config_dir, shard_path
 
     small = 200_000 if quick else 2_000_000
     wide_rows = 1_000_000 if quick else 10_000_000
@@ -204,34 +257,7 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
         ]
         size_mb = sum(s.bytes for s in clicks.splits["train"].shards) / 1e6
 
-        # ---- fresh-process loads of the small split
-        cases = {
-            "tasuki load, warm": lambda: _fresh(_TASUKI.format(reg=reg, verify="once")),
-            "tasuki load verify=size, warm": lambda: _fresh(_TASUKI.format(reg=reg, verify="size")),
-            "pyarrow read_table, warm": lambda: _fresh(_PYARROW.format(files=files)),
-        }
-        cold_files = [*files, info_path(reg, "bench/clicks", "default", "1.0.0")]
-
-        def cold() -> tuple[float, float, int]:
-            _drop_cache(cold_files)
-            return _fresh(_TASUKI.format(reg=reg, verify="once"))
-
-        cases["tasuki load, cold-ish (shards dropped from page cache)"] = cold
-        samples: dict[str, list[tuple[float, float, int]]] = {k: [] for k in cases}
-        _fresh(_TASUKI.format(reg=reg, verify="once"))  # warm the page cache
-        for _ in range(repeat):
-            for name, fn in cases.items():
-                samples[name].append(fn())
-        for name, got in samples.items():
-            rows_out.append(
-                {
-                    "case": f"fresh process: {name}",
-                    "rows": got[0][2],
-                    "wall s": _median([g[0] for g in got]),
-                    "peak RSS MB": _median([g[1] for g in got]),
-                    "note": f"{len(files)} shards, {size_mb:.0f} MB, 4 columns",
-                }
-            )
+        rows_out += _fresh_cases(reg, files, size_mb, repeat)
 
         # ---- what hashing costs, in this process
         from tasuki.datasets._load import _hash_file
@@ -259,8 +285,8 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
         columns = ["i0", "f0"]
         proj: dict[str, list[float]] = {
             "tasuki load 2 columns": [],
-            "pandas.read_parquet then [[a, b]]": [],
-            "pandas.read_parquet(columns=[a, b])": [],
+            "pandas.read_parquet, then select 2 columns": [],
+            "pandas.read_parquet(columns=2 names)": [],
         }
         load("bench/wide", "train", columns=columns, registry=reg)  # hash once, warm cache
         for _ in range(repeat):
@@ -271,11 +297,11 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
             del got
             t0 = time.perf_counter()
             frame = pd.read_parquet(wide_files)[columns]
-            proj["pandas.read_parquet then [[a, b]]"].append(time.perf_counter() - t0)
+            proj["pandas.read_parquet, then select 2 columns"].append(time.perf_counter() - t0)
             del frame
             t0 = time.perf_counter()
             frame = pd.read_parquet(wide_files, columns=columns)
-            proj["pandas.read_parquet(columns=[a, b])"].append(time.perf_counter() - t0)
+            proj["pandas.read_parquet(columns=2 names)"].append(time.perf_counter() - t0)
             del frame
         ours = _median(proj["tasuki load 2 columns"])
         for name, got_s in proj.items():
@@ -323,7 +349,9 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
 
     warm = next(r for r in rows_out if r["case"] == "fresh process: tasuki load, warm")
     cold_row = next(r for r in rows_out if "cold-ish" in r["case"])
-    pandas_full = next(r for r in rows_out if r["case"] == "pandas.read_parquet then [[a, b]]")
+    pandas_full = next(
+        r for r in rows_out if r["case"] == "pandas.read_parquet, then select 2 columns"
+    )
     resolved = rows_out[-2] if rows_out[-1]["case"].startswith("Hugging") else rows_out[-1]
     ratio = pandas_full["wall s"] / ours
     checks = [
@@ -359,5 +387,11 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv):
+    # python benchmarks/bench_datasets_load.py [--quick] | --fresh-only [ROWS]
+    if "--fresh-only" in sys.argv:
+        rest = sys.argv[sys.argv.index("--fresh-only") + 1 :]
+        found = fresh_only(int(rest[0]) if rest else 2_000_000)
+    else:
+        found = run(quick="--quick" in sys.argv)
+    for row in found:
         print(json.dumps(row))
