@@ -20,7 +20,7 @@ _LAZY = {
     "register_builder": "tasuki.datasets._discover",
     "DatasetInput": "tasuki.datasets._input",
     "ResolvedVersion": "tasuki.datasets._versions",
-    "as_numpy_batches": "tasuki.datasets._load",
+    "as_numpy_batches": "tasuki.datasets._numpy",
     "even_splits": "tasuki.datasets._splits",
     "info": "tasuki.datasets._versions",
     "iter_batches": "tasuki.datasets._load",
