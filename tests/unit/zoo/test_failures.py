@@ -144,3 +144,17 @@ def test_a_half_pushed_version_is_invisible_and_its_number_is_skipped(
         zoo.load("m/2")
     assert zoo.push("m", [3]).version == 3
     assert [v.ref for v in zoo.find(name="m")] == ["m/3", "m/1"]
+
+
+def test_a_version_written_by_a_newer_tasuki_is_refused_by_name(zoo: Zoo, registry: str) -> None:
+    import json
+
+    from tasuki.errors import ConfigError
+
+    zoo.push("m", [1])
+    path = Path(registry, "models/m/versions/1/version.json")
+    doc = json.loads(path.read_text())
+    doc["format"] = "tasuki-zoo-version/9"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match=r"tasuki-zoo-version/9.*Upgrade tasuki"):
+        zoo.load("m/1")

@@ -166,3 +166,15 @@ def test_importing_the_zoo_imports_no_mlflow_nor_data_libraries() -> None:
     code = f"import sys, tasuki.zoo; print([m for m in {heavy} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_memory_registry_works_the_same() -> None:
+    import uuid
+
+    zoo = Zoo(f"memory://zoo-{uuid.uuid4().hex}", tracking_uri="")
+    assert zoo.push("m", [1], alias="champion").version == 1
+    assert zoo.push("m", [1]).version == 1
+    assert zoo.push("m", [2]).version == 2
+    assert zoo.load("m@champion") == [1]
+    assert zoo.load("m") == [2]
+    assert [v.ref for v in zoo.find(name="m")] == ["m/2", "m/1"]
