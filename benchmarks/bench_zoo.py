@@ -43,7 +43,7 @@ def _time(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def _fill(zoo: Any, versions: int, models: int) -> None:
-    datasets = [f"product_a/clicks:1.{i}.0#h{i}" for i in range(5)]
+    datasets = [f"product_a/clicks:1.{i}.0@h{i}" for i in range(5)]
     for i in range(versions):
         zoo.push(
             f"model-{i % models:03d}",

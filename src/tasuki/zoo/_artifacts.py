@@ -340,12 +340,14 @@ def metrics_of(task_log: dict[str, Any]) -> dict[str, float]:
 
 def datasets_of(task: Task) -> list[str]:
     """The dataset versions ``task`` reads: every dataset-input task among its parameters
-    and requirements, transitively, as ``<reference>#<content hash>`` strings.
+    and requirements, transitively, as ``<version>@<content hash>`` strings
+    (``product_a/clicks#default:1.2.0@9c1f...``).
 
     The zoo does not import :mod:`tasuki.datasets` (siblings never import each other): a
     dataset input is recognised by its class name (``DatasetInput``) and read through its
-    parameters (its first text parameter is the reference; one whose name holds ``hash``
-    is its content hash).
+    parameters: ``resolved`` (the exact version a reference such as ``1.*`` resolved to),
+    else ``ref``, else its first text parameter; and ``content_hash``, else the first
+    parameter whose name holds ``hash``.
     """
     from tasuki.core.task import Task, flatten
 
@@ -363,9 +365,10 @@ def datasets_of(task: Task) -> list[str]:
         values = item.param_values
         if type(item).__name__ == "DatasetInput":
             texts = [v for v in values.values() if isinstance(v, str) and v]
+            ref = values.get("resolved") or values.get("ref") or (texts[0] if texts else uid)
             hashes = [v for k, v in values.items() if "hash" in k and isinstance(v, str) and v]
-            ref = texts[0] if texts else uid
-            found.append(f"{ref}#{hashes[0]}" if hashes else ref)
+            digest = values.get("content_hash") or (hashes[0] if hashes else "")
+            found.append(f"{ref}@{digest}" if digest else str(ref))
         for value in values.values():
             stack.extend(_tasks_in(value))
         stack.extend(flatten(item.requires()))

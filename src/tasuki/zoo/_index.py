@@ -96,18 +96,31 @@ class Query:
         return True
 
 
+def _split_dataset(text: str) -> tuple[str, str | None, str | None, str]:
+    """``(name, config, version, content hash)`` of ``name[#config][:version][@hash]``."""
+    ref, _, content = text.partition("@")
+    head, _, version = ref.partition(":")
+    name, _, config = head.partition("#")
+    return name, config or None, version or None, content
+
+
 def _dataset_matches(query: str, recorded: str) -> bool:
-    """``product_a/clicks`` matches every version of it, ``product_a/clicks:1.2.0`` that
-    version, a content hash the version with it; ``*`` in a version is a wildcard."""
-    ref, _, content = recorded.partition("#")
-    if query in (recorded, ref) or (content and query == content):
+    """Whether a recorded dataset version (``product_a/clicks#default:1.2.0@<hash>``)
+    answers ``query``: ``product_a/clicks`` (any version), ``product_a/clicks:1.2.0``,
+    ``product_a/clicks:1.*`` (a wildcard), ``product_a/clicks#jp:1.2.0`` (a config), or the
+    version's content hash."""
+    name, config, version, content = _split_dataset(recorded)
+    if content and query == content:
         return True
-    name, _, version = ref.partition(":")
-    q_name, q_sep, q_version = query.partition(":")
-    if q_name != name:
+    q_name, q_config, q_version, q_content = _split_dataset(query)
+    if q_name != name or (q_content and q_content != content):
         return False
-    if not q_sep:
+    if q_config is not None and q_config != (config or "default"):
+        return False
+    if q_version is None:
         return True
+    if version is None:
+        return False
     if q_version.endswith("*"):
         return version.startswith(q_version[:-1])
     return version == q_version

@@ -153,7 +153,8 @@ class ModelVersion:
         task: The producing task, when pushed from one: ``unique_id``, ``name`` (the task
             family, ``module:Class``), ``params``, ``requires`` (upstream ids),
             ``code_fingerprint``; None otherwise.
-        datasets: The dataset versions it was trained on (``product_a/clicks:1.2.0#<hash>``).
+        datasets: The dataset versions it was trained on
+            (``product_a/clicks#default:1.2.0@<content hash>``).
         metrics: Numbers measured on it (``{"ndcg": 0.41}``).
         created_at: UTC ISO time of the push.
         tasuki_version: The tasuki that pushed it.

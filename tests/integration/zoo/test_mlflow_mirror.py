@@ -42,7 +42,7 @@ def test_a_push_registers_a_model_version_with_tags_and_alias(
             owner="ml-team",
             description="first ranker",
             metrics={"ndcg": 0.42},
-            datasets=["product_a/clicks:1.2.0#abc"],
+            datasets=["product_a/clicks:1.2.0@abc"],
         )
     client = _client(tracking_uri)
     assert client.get_registered_model("ranker-a").name == "ranker-a"
@@ -52,7 +52,7 @@ def test_a_push_registers_a_model_version_with_tags_and_alias(
     assert mv.tags["tasuki.zoo_version"] == "1"
     assert mv.tags["tasuki.content_hash"] == v.content_hash
     assert mv.tags["tasuki.owner"] == "ml-team"
-    assert json.loads(mv.tags["tasuki.datasets"]) == ["product_a/clicks:1.2.0#abc"]
+    assert json.loads(mv.tags["tasuki.datasets"]) == ["product_a/clicks:1.2.0@abc"]
     assert json.loads(mv.tags["tasuki.metrics"]) == {"ndcg": 0.42}
     assert mv.description == "first ranker"
     assert client.get_model_version_by_alias("ranker-a", "champion").version == mv.version
@@ -81,7 +81,7 @@ def test_task_metadata_reaches_the_tags(tracking_uri: str, tmp_path: Path) -> No
     assert mv.tags["tasuki.task_unique_id"] == task.unique_id
     assert mv.tags["tasuki.task"] == "tests.unit.zoo._models:Train"
     assert json.loads(mv.tags["tasuki.params"])["lr"] == 0.2
-    assert json.loads(mv.tags["tasuki.datasets"]) == ["product_a/clicks:1.2.0#h1"]
+    assert json.loads(mv.tags["tasuki.datasets"]) == ["product_a/clicks:1.2.0@h1"]
     run = _client(tracking_uri).get_run(mv.run_id)
     assert run.data.params["lr"] == "0.2"
 

@@ -24,7 +24,7 @@ def registry(s3_workspace: str) -> str:
 
 def test_push_load_alias_find_on_s3(registry: str, tmp_path: Path) -> None:
     zoo = Zoo(registry, tracking_uri="")
-    v1 = zoo.push("bert-ja", {"w": 1}, alias="champion", datasets=["product_a/clicks:1.0.0#h"])
+    v1 = zoo.push("bert-ja", {"w": 1}, alias="champion", datasets=["product_a/clicks:1.0.0@h"])
     assert zoo.push("bert-ja", {"w": 1}).ref == v1.ref  # same content: same version
     v2 = zoo.push(
         "bert-ja",

@@ -31,6 +31,7 @@ class DatasetInput(tasuki.Task):
     """Stands in name only for tasuki.datasets' DatasetInput (the zoo reads it by name)."""
 
     ref: str
+    resolved: str = ""
     content_hash: str = ""
 
     def run(self) -> None:

@@ -15,9 +15,9 @@ from tests.unit.zoo._models import DatasetInput, Train
 
 @pytest.fixture
 def filled(zoo: Zoo) -> Zoo:
-    zoo.push("a", [1], datasets=["product_a/clicks:1.2.0#h1"], metrics={"ndcg": 0.35}, owner="ann")
-    zoo.push("a", [2], datasets=["product_a/clicks:1.3.0#h2"], metrics={"ndcg": 0.45}, owner="ann")
-    zoo.push("b", [3], datasets=["product_b/views:2.0.0#h3"], metrics={"ndcg": 0.50}, owner="bob")
+    zoo.push("a", [1], datasets=["product_a/clicks:1.2.0@h1"], metrics={"ndcg": 0.35}, owner="ann")
+    zoo.push("a", [2], datasets=["product_a/clicks:1.3.0@h2"], metrics={"ndcg": 0.45}, owner="ann")
+    zoo.push("b", [3], datasets=["product_b/views:2.0.0@h3"], metrics={"ndcg": 0.50}, owner="bob")
     zoo.push("c", [4])
     return zoo
 
@@ -80,3 +80,24 @@ def test_the_index_follows_pushes_from_elsewhere_and_survives_damage(
     doc["versions"]["ghost/1"] = dict(doc["versions"]["d/1"], name="ghost")
     index.write_text(json.dumps(doc))
     assert "ghost/1" not in refs(filled.find())
+
+
+def test_a_dataset_input_resolved_from_a_wildcard_is_recorded_exactly(zoo: Zoo) -> None:
+    data = DatasetInput(
+        ref="product_a/clicks:1.*", resolved="product_a/clicks#default:1.2.0", content_hash="c9"
+    )
+    task = Train(data=data, lr=0.1)
+    tasuki.build(task, executor="inline", progress="off")
+    v = zoo.push("ranker", task)
+    assert v.datasets == ("product_a/clicks#default:1.2.0@c9",)
+    for query in [
+        "product_a/clicks",
+        "product_a/clicks:1.2.0",
+        "product_a/clicks:1.*",
+        "product_a/clicks#default:1.2.0",
+        "product_a/clicks:1.2.0@c9",
+        "c9",
+    ]:
+        assert refs(zoo.find(dataset=query)) == ["ranker/1"], query
+    for query in ["product_a/clicks#jp", "product_a/clicks:1.3.0", "product_a/clicks:1.2.0@c8"]:
+        assert zoo.find(dataset=query) == [], query
