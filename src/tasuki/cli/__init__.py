@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tasuki.cli import (
     _datasets,  # noqa: F401  (registers `tasuki datasets ...`)
+    _lineage,  # noqa: F401  (registers `tasuki lineage`)
     _run_one,  # noqa: F401  (registers `tasuki run-one`)
     _zoo,  # noqa: F401  (registers `tasuki zoo ...`)
 )
