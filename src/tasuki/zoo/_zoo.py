@@ -320,22 +320,32 @@ class Zoo:
                 raise corrupt(version, entry, "no such file") from None
 
     def _cached_copy(self, version: ModelVersion) -> Any:
-        """A verified local copy of a remote version's files (kept: they are immutable)."""
+        """A verified local copy of a remote version's files, kept under the user's cache
+        (``$XDG_CACHE_HOME/tasuki/zoo/<content hash>``: versions are immutable). A copy
+        changed since is checked out on every load and fetched again."""
+        from tasuki.zoo._errors import CorruptModelError
+
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tasuki" / "zoo"
         final = root / version.content_hash
-        if not final.is_dir():
-            root.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{version.content_hash[:12]}-", dir=root))
+        if final.is_dir():
             try:
-                self._download(version, tmp)
-                verify_files(version, tmp)
-                try:
-                    tmp.rename(final)
-                except OSError:  # another process made it first
-                    shutil.rmtree(tmp, ignore_errors=True)
-            except BaseException:
+                verify_files(version, final)
+                return load_files(version, final)
+            except CorruptModelError as exc:
+                logger.warning("%s; fetching %s again", exc, version.ref)
+                shutil.rmtree(final, ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{version.content_hash[:12]}-", dir=root))
+        try:
+            self._download(version, tmp)
+            verify_files(version, tmp)  # a damaged registry copy never enters the cache
+            try:
+                tmp.rename(final)
+            except OSError:  # another process made it first
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         verify_files(version, final)
         return load_files(version, final)
 

@@ -100,3 +100,31 @@ def test_two_processes_pushing_to_s3_at_once(registry: str) -> None:
     zoo = Zoo(registry, tracking_uri="")
     for worker, i, number in got:
         assert zoo.load(f"shared/{number}") == {"worker": worker, "i": i}
+
+
+def test_a_raw_file_on_s3_loads_as_a_verified_local_copy(
+    registry: str,
+    s3_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    raw = tmp_path / "weights.onnx"
+    raw.write_bytes(b"\x00onnx\x01")
+    zoo = Zoo(registry, tracking_uri="")
+    v = zoo.push("onnx", raw)
+    path = zoo.load("onnx")
+    assert path == tmp_path / "cache" / "tasuki" / "zoo" / v.content_hash / "weights.onnx"
+    assert path.read_bytes() == b"\x00onnx\x01"
+    path.write_bytes(b"changed")  # a cached copy changed since is fetched again
+    with caplog.at_level("WARNING", logger="tasuki.zoo._zoo"):
+        assert zoo.load("onnx").read_bytes() == b"\x00onnx\x01"
+    assert "fetching onnx/1 again" in caplog.text
+    bucket, _, prefix = registry.removeprefix("s3://").partition("/")
+    key = f"{prefix}/models/onnx/versions/1/artifacts/weights.onnx"
+    s3_client(s3_endpoint).put_object(Bucket=bucket, Key=key, Body=b"tampered")
+    path.write_bytes(b"changed")
+    with pytest.raises(CorruptModelError, match=r"weights\.onnx"):
+        zoo.load("onnx")  # the registry's copy is damaged: nothing enters the cache
+    assert not path.parent.exists()
