@@ -398,6 +398,15 @@ def show(
         typer.echo("task log:")
         for key, value in record.task_log.items():
             typer.echo(f"  {key}: {json.dumps(value, default=str)}")
+    if record.metrics:  # self.log_metric(): the last value per key, and how many were logged
+        typer.echo("metrics:")
+        last: dict[str, tuple[Any, Any, int]] = {}
+        for m in record.metrics:
+            count = last.get(m["key"], (None, None, 0))[2] + 1
+            last[m["key"]] = (m["value"], m["step"], count)
+        for key, (value, step, count) in last.items():
+            at = f" (step {step}; {count} values)" if count > 1 else ""
+            typer.echo(f"  {key} = {value}{at}")
     env = record.environment
     typer.echo(
         f"environment: python {env.get('python')} on {env.get('host')}, git {env.get('git_commit')}"

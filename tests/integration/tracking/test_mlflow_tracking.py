@@ -132,15 +132,19 @@ def test_a_build_is_a_run_and_each_task_a_nested_run_then_cached_tasks_link_back
     assert train.data.tags["tasuki.model.output.load_function"].endswith(":load_model")
 
     # A second build finds everything cached: a new run whose children link to the first.
+    tracker = MlflowTracker(mlflow_uri)
     second = tasuki.build(
         [root, root.model, root.model.data],
         workspace=workspace,
         executor="inline",
         progress="off",
-        hooks=[MlflowTracker(mlflow_uri)],
+        hooks=[tracker],
         return_value=False,
     )
     assert second.counts()["cached"] == 3
+    stats = tracker.stats[second.build_id]
+    assert stats.failure is None and stats.jobs_done == 3  # build run, one link job, close
+    assert stats.hook_ms_per_call < 5, stats  # the build's thread only queues
     parent2 = _build_run(mlflow_uri, second.build_id)
     assert parent2.info.run_id != parent.info.run_id
     links = _children(mlflow_uri, parent2.info.run_id)

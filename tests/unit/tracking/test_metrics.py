@@ -130,3 +130,19 @@ def test_a_parameter_cannot_shadow_log_metric() -> None:
 
         class Shadow(tasuki.Task):
             log_metric: int = 1
+
+
+def test_tasuki_show_prints_the_metrics(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tasuki.cli import app
+
+    task = Fit()
+    assert _build(task, tmp_path).ok
+    out = CliRunner().invoke(
+        app, ["show", task.unique_id[:12], "--workspace", str(tmp_path / "ws")]
+    )
+    assert out.exit_code == 0, out.output
+    assert "metrics:\n" in out.output
+    assert "  train/loss = 0.3333333333333333 (step 2; 3 values)" in out.output
+    assert "  nan = NaN\n" in out.output

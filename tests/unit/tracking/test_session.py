@@ -69,3 +69,19 @@ def test_drain_is_bounded_and_drops_what_is_left() -> None:
     release.set()
     time.sleep(0.1)
     assert ran == []  # the queued job was dropped, not run after the build
+
+
+def test_jobs_failing_at_once_on_two_threads_report_once() -> None:
+    reports: list[str] = []
+    session = Session("test", "b5", threads=2, on_failure=reports.append)
+    both_running = threading.Barrier(2, timeout=5)
+
+    def boom(i: int) -> None:
+        both_running.wait()
+        raise TimeoutError(f"no answer {i}")
+
+    session.submit(boom, 1)
+    session.submit(boom, 2)
+    session.drain(5)
+    assert len(reports) == 1, reports
+    assert session.stats.failure == reports[0]
