@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tasuki.zoo._aliases import AliasMove
 from tasuki.zoo._errors import (
     AliasNotFoundError,
     CorruptModelError,
@@ -30,7 +31,7 @@ from tasuki.zoo._errors import (
     ZooError,
 )
 from tasuki.zoo._version import ModelVersion
-from tasuki.zoo._zoo import AliasMove, Zoo
+from tasuki.zoo._zoo import Zoo
 
 if TYPE_CHECKING:
     from tasuki.zoo._param import ZooModel

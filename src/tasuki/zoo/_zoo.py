@@ -18,28 +18,38 @@ for a team writing at once:
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import os
-import shutil
 import tempfile
-import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki._clock import utcnow
 from tasuki._redact import redact
 from tasuki.errors import ConfigError
-from tasuki.zoo._artifacts import check_bytes, corrupt, load_files, stage, verify_files
+from tasuki.zoo._aliases import (
+    AliasMove,
+    alias_names,
+    alias_state,
+    append_move,
+    now,
+    read_moves,
+    user,
+)
+from tasuki.zoo._artifacts import stage, verify_files
 from tasuki.zoo._errors import (
     AliasNotFoundError,
-    MirrorError,
-    MirrorWarning,
     ModelNotFoundError,
     VersionNotFoundError,
+)
+from tasuki.zoo._fetch import download, load_version, pull_into
+from tasuki.zoo._mirror import (
+    mirror_alias,
+    mirror_aliases,
+    mirror_on_push,
+    mirror_one,
+    mirror_state,
 )
 from tasuki.zoo._store import RegistryStore
 from tasuki.zoo._version import (
@@ -55,40 +65,11 @@ from tasuki.zoo._version import (
 if TYPE_CHECKING:
     from tasuki.config import Settings
 
-__all__ = ["AliasMove", "Zoo"]
+__all__ = ["Zoo"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MIRROR_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class AliasMove:
-    """One entry of an alias's audit log: who moved it, when, from which version to which
-    (``None``: unset), and why."""
-
-    seq: int
-    alias: str
-    from_version: int | None
-    to_version: int | None
-    by: str
-    at: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form (numbers stay numbers)."""
-        return asdict(self)
-
-
-def _now() -> str:
-    return utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in a bare container
-        return ""
 
 
 def _tasuki_version() -> str:
@@ -197,7 +178,7 @@ class Zoo:
                 versions=numbers,
             )
         if parsed.alias is not None:
-            state = self._alias_state(name, parsed.alias)
+            state = alias_state(self.registry, name, parsed.alias)
             if state[1] is None:
                 self._require_model(name)
                 known = self.aliases(name)
@@ -254,100 +235,14 @@ class Zoo:
 
     def load_version(self, version: ModelVersion) -> Any:
         """``load`` for an already resolved version."""
-        base = f"models/{version.name}/versions/{version.version}/artifacts"
-        if version.loader.get("kind") == "format" and len(version.files) == 1:
-            entry = version.files[0]
-            data = self.registry.read(f"{base}/{entry.path}")
-            if data is None:
-                raise corrupt(version, entry, "no such file")
-            check_bytes(version, entry, data)
-            import io
-
-            from tasuki.formats import format_for
-
-            name = version.loader.get("file") or f"model{version.loader['format']}"
-            try:
-                return format_for(name).load(io.BytesIO(data))
-            except Exception as exc:
-                from tasuki.zoo._errors import ModelLoadError
-
-                raise ModelLoadError(
-                    f"model {version.ref} (content {version.content_hash[:12]}) could not be "
-                    f"loaded through its {version.describe_loader()}: {type(exc).__name__}: "
-                    f"{exc}. Check that the libraries the model was saved with are installed.",
-                    model=version.name,
-                    version=version.version,
-                    loader=version.describe_loader(),
-                ) from exc
-        if self.registry.is_local:
-            root = Path(self.registry.full_path(base))
-            verify_files(version, root)
-            return load_files(version, root)
-        if version.loader.get("kind") == "path":
-            return self._cached_copy(version)
-        with tempfile.TemporaryDirectory(prefix="tasuki-zoo-") as tmp:
-            self._download(version, Path(tmp))
-            verify_files(version, Path(tmp))
-            return load_files(version, Path(tmp))
+        return load_version(self.registry, version)
 
     def pull(self, ref: str, dest: str | os.PathLike[str]) -> ModelVersion:
-        """Copy the files of ``ref`` into the folder ``dest`` (verified); the version."""
+        """Copy the files of ``ref`` into the folder ``dest`` (each verified; nothing lands
+        there when one is damaged); the version."""
         version = self.resolve(ref)
-        folder = Path(dest)
-        folder.mkdir(parents=True, exist_ok=True)
-        # Into a temporary beside dest first: a damaged version leaves nothing in dest.
-        with tempfile.TemporaryDirectory(prefix=".tasuki-pull-", dir=folder) as tmp:
-            self._download(version, Path(tmp))
-            verify_files(version, Path(tmp))
-            for entry in version.files:
-                target = folder / entry.path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(Path(tmp) / entry.path, target)
+        pull_into(self.registry, version, dest)
         return version
-
-    def _download(self, version: ModelVersion, folder: Path) -> None:
-        base = f"models/{version.name}/versions/{version.version}/artifacts"
-        for entry in version.files:
-            dest = folder / entry.path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with (
-                    self.registry.open_read(f"{base}/{entry.path}") as src,
-                    open(dest, "wb") as out,
-                ):
-                    shutil.copyfileobj(src, out, 1 << 20)
-            except FileNotFoundError:
-                raise corrupt(version, entry, "no such file") from None
-
-    def _cached_copy(self, version: ModelVersion) -> Any:
-        """A verified local copy of a remote version's files, kept under the user's cache
-        (``$XDG_CACHE_HOME/tasuki/zoo/<content hash>``: versions are immutable). A copy
-        changed since is checked out on every load and fetched again."""
-        from tasuki.zoo._errors import CorruptModelError
-
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tasuki" / "zoo"
-        final = root / version.content_hash
-        if final.is_dir():
-            try:
-                verify_files(version, final)
-                return load_files(version, final)
-            except CorruptModelError as exc:
-                logger.warning("%s; fetching %s again", exc, version.ref)
-                shutil.rmtree(final, ignore_errors=True)
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version.content_hash[:12]}-", dir=root))
-        try:
-            self._download(version, tmp)
-            verify_files(version, tmp)  # a damaged registry copy never enters the cache
-            try:
-                tmp.rename(final)
-            except OSError:  # another process made it first
-                shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        verify_files(version, final)
-        return load_files(version, final)
 
     # ---------------------------------------------------------------- pushing
 
@@ -432,11 +327,11 @@ class Zoo:
                 files=tuple(files),
                 loader=staged.loader,
                 description=description,
-                owner=_user() if owner is None else owner,
+                owner=user() if owner is None else owner,
                 task=staged.task,
                 datasets=tuple(sorted(set(staged.datasets) | set(datasets or ()))),
                 metrics={**staged.metrics, **{k: float(v) for k, v in (metrics or {}).items()}},
-                created_at=_now(),
+                created_at=now(),
                 tasuki_version=_tasuki_version(),
             )
             if not self.registry.create(f"{base}/version.json", version.to_bytes()):
@@ -453,14 +348,16 @@ class Zoo:
             if alias is not None:
                 self._move_alias(name, alias, number, reason=reason or "push", mirror=False)
             if self.tracking_uri:
-                self._mirror_on_push(version, staged.folder)
+                mirror_on_push(
+                    self.registry, version, staged.folder, self.tracking_uri, self.mirror_timeout
+                )
         return version
 
     def _claim(self, name: str) -> int:
         """The next free version number of ``name``, taken by conditional create."""
         taken = [int(n) for n in self.registry.children(f"models/{name}/versions") if n.isdigit()]
         number = max(taken, default=0) + 1
-        body = json.dumps({"by": _user(), "pid": os.getpid(), "at": _now()}).encode()
+        body = json.dumps({"by": user(), "pid": os.getpid(), "at": now()}).encode()
         while not self.registry.create(f"models/{name}/versions/{number}/claim.json", body):
             number += 1
         return number
@@ -470,26 +367,11 @@ class Zoo:
     def aliases(self, name: str) -> dict[str, int]:
         """Where each alias of ``name`` points now."""
         out = {}
-        for entry in self.registry.children(f"models/{name}/aliases"):
-            if entry.endswith(".json"):
-                continue
-            _, number = self._alias_state(name, entry)
+        for alias in alias_names(self.registry, name):
+            _, number = alias_state(self.registry, name, alias)
             if number is not None:
-                out[entry] = number
-        return dict(sorted(out.items()))
-
-    def _alias_state(self, name: str, alias: str) -> tuple[int, int | None]:
-        """``(last sequence number, version)`` of an alias from its log (0, None: never set)."""
-        hint = self.registry.read(f"models/{name}/aliases/{alias}.json")
-        seq, number = 0, None
-        if hint is not None:
-            doc = json.loads(hint)
-            seq, number = int(doc["seq"]), doc.get("version")
-        while True:  # the log is the truth: a later move may not have updated the hint
-            data = self.registry.read(f"models/{name}/aliases/{alias}/{seq + 1:08d}.json")
-            if data is None:
-                return seq, number
-            seq, number = seq + 1, json.loads(data).get("to_version")
+                out[alias] = number
+        return out
 
     def alias(
         self, name: str, alias: str, version: int | None, *, reason: str = "", by: str | None = None
@@ -518,24 +400,11 @@ class Zoo:
         by: str | None = None,
         mirror: bool,
     ) -> AliasMove:
-        while True:
-            seq, current = self._alias_state(name, alias)
-            move = AliasMove(
-                seq=seq + 1,
-                alias=alias,
-                from_version=current,
-                to_version=version,
-                by=_user() if by is None else by,
-                at=_now(),
-                reason=reason,
-            )
-            body = json.dumps(move.to_json(), ensure_ascii=False).encode()
-            if self.registry.create(f"models/{name}/aliases/{alias}/{move.seq:08d}.json", body):
-                break  # else another move took this sequence number: read again, go after it
-        hint = json.dumps({"seq": move.seq, "version": version}).encode()
-        self.registry.write(f"models/{name}/aliases/{alias}.json", hint)
+        move = append_move(self.registry, name, alias, version, reason=reason, by=by)
         if mirror and self.tracking_uri:
-            self._mirror_alias(name, alias, version)
+            mirror_alias(
+                self.registry, name, alias, version, self.tracking_uri, self.mirror_timeout
+            )
         return move
 
     def history(self, name: str, alias: str) -> list[AliasMove]:
@@ -546,13 +415,7 @@ class Zoo:
         """
         check_name(name)
         check_alias(alias)
-        moves = []
-        seq = 1
-        while (
-            data := self.registry.read(f"models/{name}/aliases/{alias}/{seq:08d}.json")
-        ) is not None:
-            moves.append(AliasMove(**json.loads(data)))
-            seq += 1
+        moves = read_moves(self.registry, name, alias)
         if not moves:
             self._require_model(name)
             known = self.aliases(name)
@@ -654,67 +517,8 @@ class Zoo:
     # ---------------------------------------------------------------- MLflow mirror
 
     def mirror_state(self, name: str, number: int) -> dict[str, Any] | None:
-        """What ``mirror/<n>.json`` says (the MLflow version of zoo version ``number``)."""
-        data = self.registry.read(f"models/{name}/mirror/{number}.json")
-        return None if data is None else dict(json.loads(data))
-
-    def _mirror_one(self, version: ModelVersion, folder: Path, uri: str) -> dict[str, Any]:
-        from tasuki.zoo._mlflow import client_for, mirror_version, probe, within
-
-        client = client_for(uri)
-        probe(uri, min(5.0, self.mirror_timeout))
-        aliases = self.aliases(version.name)
-        doc: dict[str, Any] = within(
-            self.mirror_timeout,
-            f"mirroring {version.ref}",
-            uri,
-            lambda: mirror_version(client, version, folder, uri, aliases),
-        )
-        self.registry.write(
-            f"models/{version.name}/mirror/{version.version}.json",
-            json.dumps(doc, sort_keys=True).encode(),
-        )
-        return doc
-
-    def _mirror_on_push(self, version: ModelVersion, folder: Path) -> None:
-        assert self.tracking_uri is not None
-        try:
-            self._mirror_one(version, folder, self.tracking_uri)
-        except MirrorError as exc:
-            warnings.warn(
-                MirrorWarning(
-                    f"{version.ref} is pushed to the registry but not mirrored into MLflow: "
-                    f"{exc}. Mirror it later with `tasuki zoo mirror {version.name}`."
-                ),
-                stacklevel=3,
-            )
-
-    def _mirror_alias(self, name: str, alias: str, version: int | None) -> None:
-        from tasuki.zoo._mlflow import client_for, probe, set_alias, within
-
-        uri = self.tracking_uri
-        assert uri is not None
-        state = self.mirror_state(name, version) if version is not None else None
-        if version is not None and state is None:
-            return  # that version is not mirrored yet: `tasuki zoo mirror` sets its aliases
-        mlflow_version = None if state is None else str(state["model_version"])
-        try:
-            client = client_for(uri)
-            probe(uri, min(5.0, self.mirror_timeout))
-            within(
-                self.mirror_timeout,
-                f"setting alias {name}@{alias}",
-                uri,
-                lambda: set_alias(client, name, alias, mlflow_version),
-            )
-        except MirrorError as exc:
-            warnings.warn(
-                MirrorWarning(
-                    f"alias {name}@{alias} moved in the registry but not in MLflow: {exc}. "
-                    f"`tasuki zoo mirror {name}` sets it again."
-                ),
-                stacklevel=3,
-            )
+        """The MLflow version that mirrors zoo version ``number`` (None: not mirrored)."""
+        return mirror_state(self.registry, name, number)
 
     def mirror(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
         """Mirror the versions of ``name`` (or just ``version``) that MLflow lacks, and set
@@ -739,25 +543,13 @@ class Zoo:
         done = []
         for number in numbers:
             state = self.mirror_state(name, number)
-            if state is not None:
-                done.append({"version": number, **state})
-                continue
-            v = self.read_version(name, number)
-            assert v is not None
-            with tempfile.TemporaryDirectory(prefix="tasuki-zoo-mirror-") as tmp:
-                self._download(v, Path(tmp))
-                verify_files(v, Path(tmp))
-                done.append({"version": number, **self._mirror_one(v, Path(tmp), uri)})
-        from tasuki.zoo._mlflow import client_for, set_alias, within
-
-        client = client_for(uri)
-        for alias, number in self.aliases(name).items():
-            state = self.mirror_state(name, number)
-            if state is not None:
-                within(
-                    self.mirror_timeout,
-                    f"setting alias {name}@{alias}",
-                    uri,
-                    lambda a=alias, s=state: set_alias(client, name, a, str(s["model_version"])),
-                )
+            if state is None:
+                v = self.read_version(name, number)
+                assert v is not None  # listed as complete: versions are never removed
+                with tempfile.TemporaryDirectory(prefix="tasuki-zoo-mirror-") as tmp:
+                    download(self.registry, v, Path(tmp))
+                    verify_files(v, Path(tmp))
+                    state = mirror_one(self.registry, v, Path(tmp), uri, self.mirror_timeout)
+            done.append({"version": number, **state})
+        mirror_aliases(self.registry, name, uri, self.mirror_timeout)
         return done
