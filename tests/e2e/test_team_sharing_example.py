@@ -40,6 +40,7 @@ def test_team_sharing_example_end_to_end(tmp_path: Path) -> None:
         text = out.stdout
         assert "dataset shop/clicks:1.0.0" in text and "dataset shop/clicks:2.0.0" in text
         assert "pushed shop-ctr/1" in text and "pushed shop-ctr/2" in text
+        assert "metrics {'auc': " in text  # the task's logged AUC is the version's
         lineage = text[text.index("model shop-ctr/2") :]
         assert "<- produced: task examples.team_sharing.tasks:TrainCtr" in lineage
         assert "<- read: dataset shop/clicks:2.0.0" in lineage

@@ -14,6 +14,7 @@ a byte, then calls the recorded loader; a loader that raises becomes a
 from __future__ import annotations
 
 import io
+import math
 import os
 import shutil
 import zipfile
@@ -302,7 +303,7 @@ def _stage_task(task: Task, folder: Path, *, output: str | None, settings: Setti
         loader,
         task=task_doc,
         datasets=datasets_of(task),
-        metrics=metrics_of(record.task_log),
+        metrics={**metrics_of(record.task_log), **logged_metrics(record.metrics)},
     )
 
 
@@ -335,6 +336,19 @@ def metrics_of(task_log: dict[str, Any]) -> dict[str, float]:
         for key, value in source.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 out[str(key)] = float(value)
+    return out
+
+
+def logged_metrics(entries: list[dict[str, Any]]) -> dict[str, float]:
+    """The last value of each metric ``self.log_metric`` kept in a run record (``metrics``:
+    entries with ``key``, ``value``, ``step``), as MLflow shows a metric's latest value.
+    Values that are not finite numbers (kept as ``"NaN"`` and the like) are left out."""
+    out: dict[str, float] = {}
+    for entry in entries:
+        key, value = entry.get("key"), entry.get("value")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(key, str) and number and math.isfinite(value):  # type: ignore[arg-type]
+            out[key] = float(value)  # type: ignore[arg-type]
     return out
 
 

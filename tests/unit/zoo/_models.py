@@ -54,6 +54,9 @@ class Train(tasuki.Task):
         rows = self.load()
         self.task_log["ndcg"] = 0.3 + self.lr
         self.task_log["note"] = "not a metric"
+        self.log_metric("loss", 0.9, step=0)
+        self.log_metric("loss", 0.4 - self.lr, step=1)  # the last value is the model's
+        self.log_metric("nan", float("nan"))
         self.dump({"coef": [r * self.lr for r in rows]})
 
 

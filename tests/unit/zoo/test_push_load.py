@@ -105,7 +105,8 @@ def test_task_push_records_the_task_its_datasets_and_metrics(zoo: Zoo) -> None:
     assert v.task["params"]["data"] == {"$task": task.data.unique_id}
     assert v.task["requires"] == [task.data.unique_id]
     assert v.datasets == ("product_a/clicks:1.2.0@abc123",)
-    assert v.metrics == {"ndcg": pytest.approx(0.5)}  # the note is not a number
+    # From the task log (the note is not a number) and log_metric (the last value; NaN out).
+    assert v.metrics == {"ndcg": pytest.approx(0.5), "loss": pytest.approx(0.2)}
     assert v.loader == {"kind": "format", "format": ".pkl", "file": "model.pkl"}
 
 
