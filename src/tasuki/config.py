@@ -8,9 +8,10 @@ Resolution order, first match wins for each key:
    folder or its parents;
 4. the defaults below.
 
-A relative local ``workspace`` in a settings file is relative to the folder of that file (as
-Kedro resolves paths against the project root), so every sub-folder of a project shares one
-cache; from the environment, an argument or the default it is relative to the current folder.
+A relative local ``workspace`` (or ``registry``) in a settings file is relative to the folder
+of that file (as Kedro resolves paths against the project root), so every sub-folder of a
+project shares one cache and one registry; from the environment, an argument or the default
+it is relative to the current folder.
 
 Nothing is read at import time: call :func:`load_settings`.
 
@@ -218,17 +219,27 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _anchor_workspace(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """``doc`` with a relative local ``workspace`` made absolute against ``folder``."""
-    value = doc.get("workspace")
-    if not isinstance(value, str) or not value.strip():
-        return doc
-    head, sep, _ = value.partition("://")
-    if sep and head and "/" not in head and len(head) > 1:  # a URL (a drive letter is not)
-        return doc
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return doc if path == Path(value) else {**doc, "workspace": str(path)}
-    return {**doc, "workspace": str(folder / path)}
+    """``doc`` with a relative local ``workspace`` and ``registry`` made absolute against
+    ``folder``."""
+    out = doc
+    for key in _ANCHORED:
+        value = doc.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        head, sep, _ = value.partition("://")
+        if sep and head and "/" not in head and len(head) > 1:  # a URL (a drive letter is not)
+            continue
+        path = Path(value).expanduser()
+        if path.is_absolute():
+            if path != Path(value):
+                out = {**out, key: str(path)}
+            continue
+        out = {**out, key: str(folder / path)}
+    return out
+
+
+#: Settings holding a folder, read from a settings file relative to that file's folder.
+_ANCHORED = ("workspace", "registry")
 
 
 def workspace_origin(settings: Settings) -> str:

@@ -62,3 +62,12 @@ def test_default_origin(project):
     s = load_settings()
     assert s.workspace == "./workspace"
     assert workspace_origin(s) == "default"
+
+
+def test_a_relative_registry_is_relative_to_its_settings_file_too(project, monkeypatch):
+    (project / "tasuki.toml").write_text('registry = "shared/registry"\n')
+    assert load_settings().registry == str(project.resolve() / "shared" / "registry")
+    (project / "tasuki.toml").write_text('registry = "s3://team/registry"\n')
+    assert load_settings().registry == "s3://team/registry"
+    monkeypatch.setenv("TASUKI_REGISTRY", "here")
+    assert load_settings().registry == "here"  # the environment: relative to the cwd
