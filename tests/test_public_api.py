@@ -156,3 +156,42 @@ def test_build_ids_and_failed_records_are_pinned():
         "metrics",
     ]
     assert isinstance(tasuki.RunRecord.done, property)
+
+
+def test_team_sharing_packages_are_pinned_and_light():
+    import subprocess
+    import sys
+
+    import tasuki.datasets
+    import tasuki.lineage
+    import tasuki.tracking
+    import tasuki.zoo
+
+    assert sorted(tasuki.datasets.__all__) == [
+        "ColumnInfo", "DatasetBuilder", "DatasetInfo", "DatasetInput", "ResolvedVersion",
+        "ShardInfo", "SplitInfo", "as_numpy_batches", "build", "builder_names", "even_splits",
+        "find_builder", "info", "iter_batches", "list_datasets", "list_versions", "load",
+        "register_builder", "resolve",
+    ]  # fmt: skip
+    assert sorted(tasuki.zoo.__all__) == [
+        "AliasMove", "AliasNotFoundError", "CorruptModelError", "MirrorError", "MirrorWarning",
+        "ModelLoadError", "ModelNotFoundError", "ModelVersion", "VersionNotFoundError", "Zoo",
+        "ZooError", "ZooModel", "alias", "find", "history", "load", "ls", "mirror", "pull",
+        "push", "show",
+    ]  # fmt: skip
+    assert sorted(tasuki.lineage.__all__) == [
+        "Edge", "Lineage", "Node", "lineage", "to_json", "to_mermaid", "to_text",
+    ]  # fmt: skip
+    assert sorted(tasuki.tracking.__all__) == [
+        "MlflowTracker", "TrackingStats", "register_tracker", "trackers",
+    ]  # fmt: skip
+    for module in (tasuki.datasets, tasuki.zoo, tasuki.lineage, tasuki.tracking):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, (module.__name__, name)
+    # Importing them pulls in no MLflow, pandas or pyarrow.dataset (a notebook pays on use).
+    code = (
+        "import sys, tasuki.datasets, tasuki.zoo, tasuki.tracking, tasuki.lineage; "
+        "print(sorted(m for m in ('mlflow', 'pandas', 'pyarrow.dataset') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
