@@ -153,9 +153,10 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
     stats: list[Any] = []
     with tempfile.TemporaryDirectory() as tmp, _mlflow_server(tmp) as uri:
         tracker = MlflowTracker(uri, experiment="bench_tracking")
-        # Untimed: MLflow's import (~3 s, on a background thread) and the experiment.
+        # Untimed: MLflow's import (~3 s, on a background thread), the experiment, and the
+        # server's worker processes, each slow on its first requests (~1 s).
         _build(Collect(n=2, run_tag="warm"), os.path.join(tmp, "warm-off"), [])
-        _build(Collect(n=2, run_tag="warm"), os.path.join(tmp, "warm-on"), [tracker])
+        _build(Collect(n=12, run_tag="warm"), os.path.join(tmp, "warm-on"), [tracker])
         for r in range(repeat):
             off.append(_build(Collect(n=n - 1), os.path.join(tmp, f"off{r}"), []))
             on.append(_build(Collect(n=n - 1), os.path.join(tmp, f"on{r}"), [tracker]))
