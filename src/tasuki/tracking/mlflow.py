@@ -425,10 +425,43 @@ class MlflowTracker:
             for name, target in models:
                 folder = os.path.join(tmp, "models", name)
                 _unpack_model(build.store, target, folder, uid)
+                load_function = spec_of(target.load_function)
+                if _importable(load_function, target.load_function):
+                    # The python_function flavour fits any model a function can load.
+                    flavoured = self._flavoured(task, folder, tmp, name, load_function, uid)
+                    if flavoured is not None:
+                        folder = flavoured
+                        tags.append((f"tasuki.model.{name}.flavor", "python_function"))
                 repo.log_artifacts(folder, f"models/{name}")
-                tags.append((f"tasuki.model.{name}.load_function", spec_of(target.load_function)))
+                tags.append((f"tasuki.model.{name}.load_function", load_function))
             if tags:
                 self._log_batch(run.info.run_id, [], tags, [])
+
+    def _flavoured(
+        self, task: Task, files: str, tmp: str, name: str, load_function: str, uid: str
+    ) -> str | None:
+        """The model folder saved as an MLflow ``python_function`` model, or None when MLflow
+        cannot save it (then its files are logged as they are, said once per task class)."""
+        dest = os.path.join(tmp, "mlflow-models", name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        try:
+            from tasuki.tracking._pyfunc import save_pyfunc
+
+            save_pyfunc(files, dest, load_function, uid)
+        except Exception as exc:
+            family = type(task).task_name()
+            if family not in self._warned_classes:
+                self._warned_classes.add(family)
+                logger.warning(
+                    "the model target %r of %s is logged to MLflow as plain files, without "
+                    "the python_function flavour: %s: %s",
+                    name,
+                    family,
+                    type(exc).__name__,
+                    redact(str(exc))[:500],
+                )
+            return None
+        return dest
 
     def _tracked_outputs(self, build: _Build, task: Task, uid: str) -> list[tuple[str, Target]]:
         """``(name, target)`` of the outputs to log: every model target, and the outputs the
@@ -565,6 +598,17 @@ def _is_file(target: Target) -> bool:
     from tasuki.core.targets import DirectoryTarget
 
     return not isinstance(target, DirectoryTarget)
+
+
+def _importable(path: str, function: Any) -> bool:
+    """Whether ``path`` imports back to ``function`` (a lambda or a local function does not:
+    its model is logged as plain files)."""
+    from tasuki._registry import import_path
+
+    try:
+        return bool(import_path(path) is function)
+    except (ImportError, AttributeError):
+        return False
 
 
 def _unpack_model(store: Store, target: ModelTarget, folder: str, uid: str) -> None:

@@ -12,14 +12,24 @@ import tasuki
 logger = logging.getLogger(__name__)
 
 
-def save_model(model: Any, folder: Path) -> None:
+class Scaler:
+    """A model with a predict(): multiplies by ``lr``."""
+
+    def __init__(self, weights: list[int], lr: float) -> None:
+        self.weights, self.lr = weights, lr
+
+    def predict(self, xs: list[float]) -> list[float]:
+        return [self.lr * x for x in xs]
+
+
+def save_model(model: Scaler, folder: Path) -> None:
     """Write the model as JSON."""
-    (folder / "weights.json").write_text(json.dumps(model))
+    (folder / "weights.json").write_text(json.dumps({"weights": model.weights, "lr": model.lr}))
 
 
-def load_model(folder: Path) -> Any:
+def load_model(folder: Path) -> Scaler:
     """Read the model back."""
-    return json.loads((folder / "weights.json").read_text())
+    return Scaler(**json.loads((folder / "weights.json").read_text()))
 
 
 class Prepare(tasuki.Task):
@@ -54,7 +64,7 @@ class Train(tasuki.Task):
     def run(self) -> None:
         for epoch in range(3):
             self.log_metric("loss", 1.0 / (epoch + 1), step=epoch)
-        self.dump({"weights": self.load(), "lr": self.lr})
+        self.dump(Scaler(self.load(), self.lr))
 
 
 class Evaluate(tasuki.Task):

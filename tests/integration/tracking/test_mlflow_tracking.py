@@ -18,7 +18,11 @@ from tasuki.tracking import MlflowTracker
 
 from .pipeline import Broken, Evaluate, Prepare, Train, pipeline
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    # MLflow's own, raised while mlflow.pyfunc imports (its response types use Any).
+    pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
+]
 
 
 def _client(uri: str) -> Any:
@@ -42,7 +46,7 @@ def _build_run(uri: str, build_id: str) -> Any:
 def _children(uri: str, parent_id: str) -> dict[str, Any]:
     """The nested runs of ``parent_id`` by task class name."""
     runs = _runs(uri, f"tags.`mlflow.parentRunId` = '{parent_id}'")
-    return {r.data.tags["tasuki.task"].rpartition(":")[2]: r for r in runs}
+    return {r.data.tags["tasuki.task"].rpartition(":")[2].rpartition(".")[2]: r for r in runs}
 
 
 def _artifacts(uri: str, run_id: str, path: str) -> list[str]:
@@ -122,13 +126,19 @@ def test_a_build_is_a_run_and_each_task_a_nested_run_then_cached_tasks_link_back
     assert outputs == [f"outputs/prepare_{root.model.data.unique_id}.json"]
     assert _artifacts(mlflow_uri, evaluate.info.run_id, "outputs") == []  # not opted in
     model_files = _artifacts(mlflow_uri, train.info.run_id, "models/output")
-    assert model_files == ["models/output/tasuki_model.json", "models/output/weights.json"]
+    assert "models/output/MLmodel" in model_files  # an MLflow model (python_function)
+    files = _artifacts(mlflow_uri, train.info.run_id, "models/output/artifacts/output")
+    assert files == [
+        "models/output/artifacts/output/tasuki_model.json",
+        "models/output/artifacts/output/weights.json",
+    ]
     about = _client(mlflow_uri).download_artifacts(
-        train.info.run_id, "models/output/tasuki_model.json"
+        train.info.run_id, "models/output/artifacts/output/tasuki_model.json"
     )
     assert json.loads(Path(about).read_text())["load_function"] == (
         "tests.integration.tracking.pipeline:load_model"
     )
+    assert train.data.tags["tasuki.model.output.flavor"] == "python_function"
     assert train.data.tags["tasuki.model.output.load_function"].endswith(":load_model")
 
     # A second build finds everything cached: a new run whose children link to the first.
@@ -254,8 +264,8 @@ def test_the_local_executor_logs_the_same_runs(mlflow_uri: str, tmp_path: Path) 
 
 
 def test_train_model_loads_back_from_mlflow(mlflow_uri: str, tmp_path: Path) -> None:
-    """The model artifact plus the load function it names give the model back."""
-    from tasuki._registry import import_path
+    """A model target is an MLflow model: pyfunc loads it through the task's load function."""
+    import mlflow.pyfunc
 
     task = Train(data=Prepare(n=2), lr=0.5)
     result = tasuki.run_build(
@@ -269,6 +279,37 @@ def test_train_model_loads_back_from_mlflow(mlflow_uri: str, tmp_path: Path) -> 
     folder = _client(mlflow_uri).download_artifacts(
         runs["Train"].info.run_id, "models/output", str(tmp_path / "dl")
     )
-    about = json.loads((Path(folder) / "tasuki_model.json").read_text())
-    model = import_path(about["load_function"])(Path(folder))
-    assert model == {"weights": [0, 1], "lr": 0.5}
+    model = mlflow.pyfunc.load_model(folder)
+    assert model.predict([2.0, 4.0]) == [1.0, 2.0]
+    loaded = model.unwrap_python_model().model
+    assert (loaded.weights, loaded.lr) == ([0, 1], 0.5)
+
+
+def test_a_model_whose_load_function_cannot_be_imported_is_kept_as_files(
+    mlflow_uri: str, tmp_path: Path
+) -> None:
+    class LambdaModel(tasuki.Task):
+        def output(self) -> Any:
+            return self.make_model_target(
+                "m.zip",
+                save_function=lambda m, d: (d / "m.txt").write_text(m),
+                load_function=lambda d: (d / "m.txt").read_text(),
+            )
+
+        def run(self) -> None:
+            self.dump("weights")
+
+    result = tasuki.run_build(
+        LambdaModel(),
+        workspace=str(tmp_path / "ws"),
+        executor="inline",
+        progress="off",
+        hooks=[MlflowTracker(mlflow_uri, experiment="lambda-model")],
+    )
+    run = _children(mlflow_uri, _build_run(mlflow_uri, result.build_id).info.run_id)["LambdaModel"]
+    assert _artifacts(mlflow_uri, run.info.run_id, "models/output") == [
+        "models/output/m.txt",
+        "models/output/tasuki_model.json",
+    ]
+    assert "tasuki.model.output.flavor" not in run.data.tags
+    assert "<lambda>" in run.data.tags["tasuki.model.output.load_function"]
