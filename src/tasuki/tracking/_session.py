@@ -9,10 +9,11 @@ the same whatever a tracker talks to.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,10 @@ from tasuki._redact import redact
 __all__ = ["Session", "TrackingStats"]
 
 logger = logging.getLogger("tasuki.tracking")
+
+
+def _STOP() -> None:
+    """The job that tells a background thread to end."""
 
 
 @dataclass
@@ -76,7 +81,16 @@ class Session:
         self.name = name
         self.build_id = build_id
         self.stats = TrackingStats()
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="tasuki-tracking")
+        # Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's
+        # threads at exit, so a request hanging on a stalled server (MLflow's client waits
+        # 120 s per try) would hold the process after the build returned.
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
+        self._queue = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"tasuki-tracking-{i}", daemon=True)
+            for i in range(threads)
+        ]
+        self._started = False
         self._futures: list[Future[Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -91,9 +105,26 @@ class Session:
 
     def submit(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
         """Queue ``job(*args)`` for a background thread (a few microseconds here)."""
-        future = self._pool.submit(self._run, job, args)
+        future: Future[Any] = Future()
         self._futures.append(future)
+        self._queue.put((future, job, args))
+        if not self._started:
+            self._started = True
+            for thread in self._threads:
+                thread.start()
         return future
+
+    def _work(self) -> None:
+        while True:
+            future, job, args = self._queue.get()
+            if job is _STOP:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue  # dropped by drain()
+            try:
+                future.set_result(self._run(job, args))
+            except BaseException as exc:  # _run catches Exception; keep the future honest
+                future.set_exception(exc)
 
     def _run(self, job: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         if self._stop.is_set():
@@ -142,7 +173,9 @@ class Session:
             )
             with self._lock:
                 self.stats.jobs_skipped += sum(1 for f in pending if f.cancel())
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for _ in self._threads if self._started else ():
+            # Each thread ends after its current job (one hanging on a request ends with it).
+            self._queue.put((Future(), _STOP, ()))
         if self._first_start is not None and self._last_end is not None:
             self.stats.mlflow_s = self._last_end - self._first_start
         return not pending

@@ -80,3 +80,42 @@ def silent_uri() -> Iterator[str]:
         for conn in held:
             conn.close()
         sock.close()
+
+
+@pytest.fixture
+def stalling_uri() -> Iterator[str]:
+    """A loopback HTTP server that answers the experiment lookup like MLflow (404: no such
+    experiment yet) and then never answers anything else: a server that stalls mid-build."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if "experiments/get-by-name" not in self.path:
+                release.wait(60)
+                return
+            body = b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no experiment"}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            release.wait(60)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -313,3 +313,30 @@ def test_a_model_whose_load_function_cannot_be_imported_is_kept_as_files(
     ]
     assert "tasuki.model.output.flavor" not in run.data.tags
     assert "<lambda>" in run.data.tags["tasuki.model.output.load_function"]
+
+
+def test_a_server_that_stalls_after_answering_holds_the_build_no_longer_than_the_bound(
+    stalling_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    import mlflow  # noqa: F401  (imported before timing: the tracker imports it off-thread)
+
+    root = pipeline(n=6)
+    tracker = MlflowTracker(stalling_uri, timeout=1.0, drain_timeout=2.0)
+    t0 = time.perf_counter()
+    result = tasuki.run_build(
+        root, workspace=str(tmp_path / "ws"), executor="inline", progress="off", hooks=[tracker]
+    )
+    elapsed = time.perf_counter() - t0
+    assert result.ok
+    assert elapsed < 5.0, elapsed  # the 2 s bound, not MLflow's 120 s per request
+    warnings = _tracking_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert "did not finish within 2 s" in warnings[0]
+    stats = tracker.last_stats
+    assert stats is not None and stats.drain_s == pytest.approx(2.0, abs=0.5)
+    # The thread still waiting on the server cannot hold the process at exit.
+    hanging = [t for t in threading.enumerate() if t.name.startswith("tasuki-tracking")]
+    assert hanging and all(t.daemon for t in hanging)
+    assert RunRecord.read(open_store(str(tmp_path / "ws")), root.unique_id).metrics
