@@ -106,6 +106,9 @@ def _measure(url: str, tmp: str, tag: str, workers: int, shard_rows: int) -> dic
         f"{os.path.join(tmp, 'ws-' + tag)!r}, {workers}, {shard_rows})"
     )
     env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # Bytecode caches as users have them: without them every child compiles tasuki, pyarrow
+    # and DuckDB's Python parts again (seconds that are not the build's).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     # Output to files, not pipes: wait4 must reap the process itself (for its rusage), and a
     # child blocked on a full pipe would never exit.
     out_path, err_path = os.path.join(tmp, f"out-{tag}"), os.path.join(tmp, f"err-{tag}")

@@ -48,7 +48,10 @@ def _print_rows(title: str, data: list[dict[str, Any]]) -> None:
         table.add_column(col)
     for row in data:
         table.add_row(*(_fmt(row.get(c)) for c in columns))
-    Console().print(table)
+    # A file or a pipe gets the whole table (rich would wrap it to 80 columns): logs of
+    # benchmark runs are read later, and a cut verdict says nothing.
+    console = Console() if sys.stdout.isatty() else Console(width=240)
+    console.print(table)
 
 
 _VERSIONED = ("tasuki", "dask", "distributed", "pyarrow", "pandas", "duckdb", "hera", "moto")
