@@ -15,9 +15,6 @@ from typing import Any
 
 import mlflow.pyfunc
 
-# At run time, not under TYPE_CHECKING: MLflow reads predict's hints with get_type_hints.
-from mlflow.types.type_hints import TypeFromExample  # noqa: TC002
-
 from tasuki._registry import import_path
 
 __all__ = ["TasukiPyfunc", "save_pyfunc"]
@@ -42,10 +39,11 @@ class TasukiPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined
         load = import_path(context.model_config["load_function"])
         self.model = load(Path(context.artifacts["model"]))
 
-    # TypeFromExample: MLflow neither validates nor converts the input (the model's own
-    # predict decides), and does not warn about a missing hint.
-    def predict(
-        self, context: Any, model_input: TypeFromExample, params: dict[str, Any] | None = None
+    # No hint on model_input: MLflow then neither validates nor converts the input (the
+    # model's own predict decides). It says so once with a UserWarning; TypeFromExample
+    # would log a warning at every save instead.
+    def predict(  # type: ignore[no-untyped-def]
+        self, context: Any, model_input, params: dict[str, Any] | None = None
     ) -> Any:
         """The loaded model's own ``predict``.
 

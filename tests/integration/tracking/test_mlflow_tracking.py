@@ -22,6 +22,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     # MLflow's own, raised while mlflow.pyfunc imports (its response types use Any).
     pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
+    pytest.mark.filterwarnings("ignore:.*Add type hints to the `predict` method:UserWarning"),
 ]
 
 

@@ -14,6 +14,7 @@ from tasuki.tracking import MlflowTracker
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
+    pytest.mark.filterwarnings("ignore:.*Add type hints to the `predict` method:UserWarning"),
 ]
 
 
