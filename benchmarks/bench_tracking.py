@@ -10,14 +10,15 @@ loads them all; built cold into a fresh workspace, ``executor="inline"`` (tasks 
 build's own thread, so anything the hook or its background threads take from that thread
 shows), ``progress="off"``.
 
-Each repeat runs both cases interleaved (drifting load hits both alike): tracking off, and
-tracking on (``hooks=[MlflowTracker(uri)]``). One untimed build of each first imports MLflow
-and creates the experiment. Reported per case: the build's wall and CPU time (the process's,
-background threads included); for tracking on also the wall the build's end waited for the
-queued logging (``drain``), the logging's own wall on the background threads (``mlflow``),
-and the hook's time on the build's thread per task (the critical path). The verdict compares
-medians: issue 13 asks for tracking to add at most 5 % and at most 1 ms per task on the
-critical path.
+Each repeat runs three cases interleaved (drifting load hits all alike): tracking off, a
+hook that only takes each task's record (the runner reads records only when a hook asks,
+and the tracker does), and tracking on (``hooks=[MlflowTracker(uri)]``). One untimed build
+of each first imports MLflow and creates the experiment. Reported per case: the build's
+wall and CPU time (the process's, background threads included); for tracking on also the
+wall the build's end waited for the queued logging (``drain``), the logging's own wall on
+the background threads (``mlflow``), and the hook's time on the build's thread per task
+(the critical path). The verdict compares medians: issue 13 asks for tracking to add at
+most 5 % and at most 1 ms per task on the critical path.
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ class Collect(tasuki.Task):
 
     def run(self) -> None:
         self.dump(sum(self.load()))
+
+
+class RecordReader:
+    """A hook that only takes each task's record: what reading the records costs the
+    build's thread (the runner reads them only when some hook asks, as the tracker does)."""
+
+    def on_task_end(self, *, record: Any, **kwargs: Any) -> None:
+        """Nothing: the record was read to be handed over."""
 
 
 @contextlib.contextmanager
@@ -149,6 +158,7 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
 
     n = 40 if quick else 200
     off: list[tuple[float, float]] = []
+    reads: list[tuple[float, float]] = []
     on: list[tuple[float, float]] = []
     stats: list[Any] = []
     with tempfile.TemporaryDirectory() as tmp, _mlflow_server(tmp) as uri:
@@ -159,6 +169,7 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
         _build(Collect(n=12, run_tag="warm"), os.path.join(tmp, "warm-on"), [tracker])
         for r in range(repeat):
             off.append(_build(Collect(n=n - 1), os.path.join(tmp, f"off{r}"), []))
+            reads.append(_build(Collect(n=n - 1), os.path.join(tmp, f"rd{r}"), [RecordReader()]))
             on.append(_build(Collect(n=n - 1), os.path.join(tmp, f"on{r}"), [tracker]))
             got = tracker.last_stats
             if got is None or got.failure is not None:
@@ -184,6 +195,17 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
             "hook ms/task": None,
         },
         {
+            "case": "records read for a hook",
+            "tasks": n,
+            "repeats": repeat,
+            "wall s": med(w for w, _ in reads),
+            "cpu s": med(c for _, c in reads),
+            "wall ms/task": 1e3 * med(w for w, _ in reads) / n,
+            "drain s": None,
+            "mlflow s": None,
+            "hook ms/task": None,
+        },
+        {
             "case": "tracking on (MLflow)",
             "tasks": n,
             "repeats": repeat,
@@ -196,8 +218,11 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
         },
     ]
     ratio = on_wall / off_wall
+    # What the build's thread pays per task for tracking: the hook's own time, plus the
+    # record the runner reads to hand it over (CPU: a sleep-bound build's wall hides it).
+    read_ms = 1e3 * (med(c for _, c in reads) - med(c for _, c in off)) / n
     before_drain = med(w - s.drain_s for (w, _), s in zip(on, stats, strict=True)) / off_wall
-    ok = ratio <= TARGET_RATIO and hook_ms <= TARGET_HOOK_MS
+    ok = ratio <= TARGET_RATIO and hook_ms + max(read_ms, 0.0) <= TARGET_HOOK_MS
     rows.append(
         {
             "case": "verdict",
@@ -211,7 +236,8 @@ def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
             "hook ms/task": hook_ms,
             "verdict": (
                 f"on/off wall = {ratio:.3f} ({before_drain:.3f} before the drain), hook "
-                f"{hook_ms:.3f} ms/task on the build's thread: "
+                f"{hook_ms:.3f} ms/task on the build's thread (+ {read_ms:.3f} ms CPU/task "
+                "reading records for it): "
                 + ("met" if ok else "NOT met")
                 + f" (targets <= {TARGET_RATIO:.2f}, <= {TARGET_HOOK_MS:g} ms)"
             ),
