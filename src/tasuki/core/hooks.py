@@ -34,6 +34,10 @@ the same order whatever the executor. An exception in a hook is logged, never al
 fail the build it observes. The record is read from the workspace only when some
 ``on_task_end`` asks for it.
 
+Trackers are hooks the runner attaches itself: the ``tracking`` setting names one in
+:data:`trackers` (built-in ``mlflow``, the entry-point group ``tasuki.trackers``,
+:func:`register_tracker`), and :func:`with_tracker` adds it to the build's hooks.
+
 Hooks written for the first form of these events (one positional argument: the graph, the
 task, the task result, the build result) keep working: a parameter named like the
 event's argument (``graph``, ``task``, ``result``) is simply passed by name, and any other

@@ -105,3 +105,16 @@ def test_a_tracker_that_is_no_hook_is_refused() -> None:
             with_tracker(Settings(tracking="nothing"), [])
     finally:
         trackers._registered.pop("nothing", None)
+
+
+def test_public_names_are_pinned() -> None:
+    import tasuki.tracking
+
+    assert tasuki.tracking.__all__ == [
+        "MlflowTracker",
+        "TrackingStats",
+        "register_tracker",
+        "trackers",
+    ]
+    for name in tasuki.tracking.__all__:
+        assert getattr(tasuki.tracking, name) is not None
