@@ -52,6 +52,8 @@ _LOGGED = {"ran": "FINISHED", "failed": "FAILED"}
 _NOT_RUN = {"upstream_failed": "KILLED", "interrupted": "KILLED"}
 #: Cached tasks gathered before their lookup goes to a background thread in one job.
 _CACHED_BATCH = 500
+#: Builds whose stats a tracker keeps.
+_STATS_KEPT = 100
 
 
 @dataclass
@@ -109,7 +111,7 @@ class MlflowTracker:
         self.timeout = float(timeout)
         self.drain_timeout = float(drain_timeout)
         self.stats: dict[str, TrackingStats] = {}
-        """Each build's :class:`TrackingStats`, by build id."""
+        """Each build's :class:`TrackingStats`, by build id (the last 100 builds)."""
         self._builds: dict[str, _Build] = {}
         self._client: Any = None
         self._client_lock = threading.Lock()
@@ -157,6 +159,8 @@ class MlflowTracker:
         build = _Build(session, graph, store, experiment)
         self._builds[build_id] = build
         self.stats[build_id] = session.stats
+        while len(self.stats) > _STATS_KEPT:  # a long-lived tracker (a service) keeps the last
+            del self.stats[next(iter(self.stats))]
         build.parent = session.submit(self._start_build, build, [*graph.roots])
         self._spent(session, t0)
 
