@@ -118,3 +118,32 @@ def test_public_names_are_pinned() -> None:
     ]
     for name in tasuki.tracking.__all__:
         assert getattr(tasuki.tracking, name) is not None
+
+
+def test_a_tracker_from_an_installed_distribution_entry_point(tmp_path: Path) -> None:
+    """A package declaring ``[tasuki.trackers]`` makes ``tracking = "<name>"`` work."""
+    site = tmp_path / "site"
+    dist = site / "team_tracking-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: team-tracking\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[tasuki.trackers]\nteam = team_tracking:TeamTracker\n")
+    (site / "team_tracking.py").write_text(
+        "class TeamTracker:\n"
+        "    def __init__(self, uri=None):\n"
+        "        self.uri = uri\n"
+        "    @classmethod\n"
+        "    def from_settings(cls, settings):\n"
+        "        return cls(settings.tracking_uri)\n"
+        "    def on_build_end(self, **kwargs):\n"
+        "        pass\n"
+    )
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(site)!r})\n"
+        "import tasuki\n"
+        "from tasuki.core.hooks import trackers, with_tracker\n"
+        "made = with_tracker(tasuki.Settings(tracking='team', tracking_uri='x://y'), [])\n"
+        "assert type(made[0]).__name__ == 'TeamTracker' and made[0].uri == 'x://y', made\n"
+        "assert 'team-tracking' in trackers.origin('team'), trackers.origin('team')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
