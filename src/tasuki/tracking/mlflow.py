@@ -22,16 +22,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki._redact import redact
 from tasuki._registry import spec_of
-from tasuki.core.targets import ModelTarget, Target, targets_of
+from tasuki.core.targets import ModelTarget
 from tasuki.errors import ConfigError
 from tasuki.tracking._flatten import MAX_TAG_VALUE, batches, clip, flatten_params, metric_value
+from tasuki.tracking._outputs import flavoured, importable, tracked_outputs, unpack_model
 from tasuki.tracking._session import Session, TrackingStats
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class MlflowTracker:
         self._builds: dict[str, _Build] = {}
         self._client: Any = None
         self._client_lock = threading.Lock()
-        self._warned_classes: set[str] = set()
+        self._warned: set[tuple[str, str]] = set()  # (what, task family) said once
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MlflowTracker:
@@ -409,7 +409,9 @@ class MlflowTracker:
             files.append(("tasuki", "error.txt", result.error.traceback.encode()))
         models: list[tuple[str, ModelTarget]] = []
         if record is not None and record.done:
-            for name, target in self._tracked_outputs(build, task, uid):
+            node = build.graph.nodes.get(uid)
+            outputs = node.outputs if node is not None else task.output()
+            for name, target in tracked_outputs(outputs, type(task), self._warned):
                 if isinstance(target, ModelTarget):
                     models.append((name, target))
                 else:
@@ -428,82 +430,19 @@ class MlflowTracker:
             tags: list[tuple[str, str]] = []
             for name, target in models:
                 folder = os.path.join(tmp, "models", name)
-                _unpack_model(build.store, target, folder, uid)
+                unpack_model(build.store, target, folder, uid)
                 load_function = spec_of(target.load_function)
-                if _importable(load_function, target.load_function):
+                if importable(load_function, target.load_function):
                     # The python_function flavour fits any model a function can load.
-                    flavoured = self._flavoured(task, folder, tmp, name, load_function, uid)
-                    if flavoured is not None:
-                        folder = flavoured
+                    family = type(task).task_name()
+                    made = flavoured(family, folder, tmp, name, load_function, uid, self._warned)
+                    if made is not None:
+                        folder = made
                         tags.append((f"tasuki.model.{name}.flavor", "python_function"))
                 repo.log_artifacts(folder, f"models/{name}")
                 tags.append((f"tasuki.model.{name}.load_function", load_function))
             if tags:
                 self._log_batch(run.info.run_id, [], tags, [])
-
-    def _flavoured(
-        self, task: Task, files: str, tmp: str, name: str, load_function: str, uid: str
-    ) -> str | None:
-        """The model folder saved as an MLflow ``python_function`` model, or None when MLflow
-        cannot save it (then its files are logged as they are, said once per task class)."""
-        dest = os.path.join(tmp, "mlflow-models", name)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        try:
-            from tasuki.tracking._pyfunc import save_pyfunc
-
-            save_pyfunc(files, dest, load_function, uid)
-        except Exception as exc:
-            family = type(task).task_name()
-            if family not in self._warned_classes:
-                self._warned_classes.add(family)
-                logger.warning(
-                    "the model target %r of %s is logged to MLflow as plain files, without "
-                    "the python_function flavour: %s: %s",
-                    name,
-                    family,
-                    type(exc).__name__,
-                    redact(str(exc))[:500],
-                )
-            return None
-        return dest
-
-    def _tracked_outputs(self, build: _Build, task: Task, uid: str) -> list[tuple[str, Target]]:
-        """``(name, target)`` of the outputs to log: every model target, and the outputs the
-        task class opts in with ``track_outputs = True`` or a list of output names."""
-        node = build.graph.nodes.get(uid)
-        outputs = node.outputs if node is not None else task.output()
-        named: list[tuple[str, Target]]
-        if isinstance(outputs, Target):
-            named = [("output", outputs)]
-        elif isinstance(outputs, dict):
-            named = [(str(k), t) for k, v in outputs.items() for t in targets_of(v)]
-        else:
-            named = [(str(i), t) for i, t in enumerate(targets_of(outputs))]
-        wanted = getattr(type(task), "track_outputs", False)
-        names = {n for n, _ in named}
-        if isinstance(wanted, str):
-            wanted = [wanted]
-        if wanted is True:
-            chosen = names
-        elif not wanted:
-            chosen = set()
-        else:
-            chosen = {str(w) for w in wanted}
-            unknown = sorted(chosen - names)
-            if unknown and type(task).task_name() not in self._warned_classes:
-                self._warned_classes.add(type(task).task_name())
-                logger.warning(
-                    "%s.track_outputs names %s, which output() does not have; its outputs: "
-                    "%s (a dict's keys, a list's indexes, or 'output' for a single target)",
-                    type(task).task_name(),
-                    unknown,
-                    sorted(names),
-                )
-        return [
-            (n, t)
-            for n, t in named
-            if t.in_store and (isinstance(t, ModelTarget) or n in chosen) and _is_file(t)
-        ]
 
     def _link_cached(self, build: _Build, items: list[tuple[Task, str, RunRecord | None]]) -> None:
         """Nested runs that point at the runs that produced the cached tasks, found by their
@@ -595,42 +534,3 @@ def _millis(iso: str | None) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return int(when.timestamp() * 1000)
-
-
-def _is_file(target: Target) -> bool:
-    """Whether ``target`` is one file in the workspace (folders of parts are not logged)."""
-    from tasuki.core.targets import DirectoryTarget
-
-    return not isinstance(target, DirectoryTarget)
-
-
-def _importable(path: str, function: Any) -> bool:
-    """Whether ``path`` imports back to ``function`` (a lambda or a local function does not:
-    its model is logged as plain files)."""
-    from tasuki._registry import import_path
-
-    try:
-        return bool(import_path(path) is function)
-    except (ImportError, AttributeError):
-        return False
-
-
-def _unpack_model(store: Store, target: ModelTarget, folder: str, uid: str) -> None:
-    """The model's files, unzipped into ``folder``, with a ``tasuki_model.json`` that names
-    the functions that save and load them (``load_function(folder)`` returns the model)."""
-    import io
-    import json
-
-    os.makedirs(folder, exist_ok=True)
-    with zipfile.ZipFile(io.BytesIO(store.read_bytes(target.key))) as archive:
-        archive.extractall(folder)
-    about = {
-        "format": "tasuki ModelTarget",
-        "load_function": spec_of(target.load_function),
-        "save_function": spec_of(target.save_function),
-        "unique_id": uid,
-        "workspace_key": target.key,
-        "load": "import the load function and call it with this folder",
-    }
-    with open(os.path.join(folder, "tasuki_model.json"), "w", encoding="utf-8") as f:
-        json.dump(about, f, indent=2)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import tasuki
-from tasuki.tracking import MlflowTracker
+from tasuki.tracking._outputs import flavoured
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -42,15 +42,16 @@ def test_a_pyfunc_model_loads_through_the_load_function(
     files = tmp_path / "files" / "output"
     files.mkdir(parents=True)
     (files / "kind.json").write_text('"doubler"')
-    tracker = MlflowTracker("http://127.0.0.1:1")
+    warned: set[tuple[str, str]] = set()
     spec = f"{__name__}:load_doubler"
-    made = tracker._flavoured(Fits(), str(files), str(tmp_path), "output", spec, "ab" * 32)
+    family = Fits.task_name()
+    made = flavoured(family, str(files), str(tmp_path), "output", spec, "ab" * 32, warned)
     assert made is not None and (Path(made) / "MLmodel").exists()
     assert mlflow.pyfunc.load_model(made).predict([1.0, 2.5]) == [2.0, 5.0]
 
     # Saving where a model already is fails in MLflow: logged as files, said once per class.
-    again = tracker._flavoured(Fits(), str(files), str(tmp_path), "output", spec, "ab" * 32)
-    again2 = tracker._flavoured(Fits(), str(files), str(tmp_path), "output", spec, "ab" * 32)
+    again = flavoured(family, str(files), str(tmp_path), "output", spec, "ab" * 32, warned)
+    again2 = flavoured(family, str(files), str(tmp_path), "output", spec, "ab" * 32, warned)
     assert again is None and again2 is None
     said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(said) == 1 and "without the python_function flavour" in said[0]
