@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests._services import service_unavailable, stop_process_group
 
 __all__ = ["mlflow_server"]
 
@@ -36,9 +35,7 @@ def _free_port() -> int:
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("TASUKI_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"MLflow tracking server: {reason}")
-    pytest.skip(f"MLflow tracking server: {reason}")
+    service_unavailable("the MLflow tracking server", RuntimeError(reason))
 
 
 @contextlib.contextmanager
@@ -90,12 +87,5 @@ def mlflow_server(folder: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield uri
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)
         log.close()

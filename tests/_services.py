@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -26,6 +28,19 @@ def service_unavailable(name: str, exc: BaseException) -> None:
     if os.environ.get("TASUKI_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason} (TASUKI_REQUIRE_SERVICES=1, so this fails instead of skipping)")
     pytest.skip(reason)
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Stop a server started with ``start_new_session=True`` and every process it started:
+    SIGTERM to the group, then SIGKILL when it has not ended within ``timeout`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 @pytest.fixture
