@@ -85,6 +85,14 @@ def mlflow_server(folder: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 _unavailable(f"did not answer {uri}/health within {START_TIMEOUT_S:.0f} s")
             time.sleep(0.2)
+        # The server's first API requests are slow (its database layer warms up: ~1 s here,
+        # more on a loaded machine): make them here, so that no test's first request meets a
+        # cold server and a tracker's first-request timeout.
+        for _ in range(2):
+            with urllib.request.urlopen(
+                f"{uri}/api/2.0/mlflow/experiments/search?max_results=1", timeout=60
+            ) as answer:
+                answer.read()
         yield uri
     finally:
         stop_process_group(proc)
