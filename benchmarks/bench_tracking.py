@@ -112,7 +112,12 @@ def _mlflow_server(folder: str) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+        # No job runner (eight consumer processes MLflow tracking never uses).
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": "",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        },
     )
     try:
         deadline = time.monotonic() + 90

@@ -48,7 +48,15 @@ def mlflow_server(folder: Path) -> Iterator[str]:
     port = _free_port()
     uri = f"http://127.0.0.1:{port}"
     log = (folder / "mlflow-server.log").open("wb")
-    env = {**os.environ, "MLFLOW_HOST": "127.0.0.1", "MLFLOW_TRACKING_URI": ""}
+    env = {
+        **os.environ,
+        "MLFLOW_HOST": "127.0.0.1",
+        "MLFLOW_TRACKING_URI": "",
+        # No job runner: its eight consumer processes (for MLflow's own evaluation jobs) cost
+        # a 2-core CI machine seconds of CPU and ~800 MB, and tracking and the registry never
+        # use them.
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
     proc = subprocess.Popen(
         [
             str(mlflow),
