@@ -10,9 +10,9 @@ other then compares contents like any later build would:
 - other content is refused, naming the version and both hashes: published versions are
   immutable, publish a new version instead.
 
-Semver is enforced where it can be checked: against the latest published version of the
-same major, a minor or patch release must keep the schema and the rows per split (a change
-in either needs a new major version).
+Semver is enforced where it can be checked: against the version it follows in the same
+major (the greatest published below it), a minor or patch release must keep the schema and the
+rows per split (a change in either needs a new major version).
 """
 
 from __future__ import annotations
@@ -146,17 +146,22 @@ def check_semver(registry: Store, info: DatasetInfo, versions: list[str]) -> str
         The published version compared with, or None (a new major, or the first version).
 
     Raises:
-        ConfigError: the schema or rows per split differ from the latest published version of
-            the same major (naming the columns or splits, and that a major version is needed).
+        ConfigError: the schema or rows per split differ from the version it follows in the
+            same major (naming the columns or splits, and a major version not yet taken).
     """
-    major = parse_semver(info.version)[0]
+    new = parse_semver(info.version)
+    major = new[0]
     same_major = [v for v in versions if parse_semver(v)[0] == major and v != info.version]
     if not same_major:
         return None
-    base = same_major[-1]
+    # The version this one follows: the greatest below it (a backport 1.0.1 published after
+    # 1.2.0 follows 1.0.0), else the lowest of its major. ``versions`` is in semver order.
+    below = [v for v in same_major if parse_semver(v) < new]
+    base = below[-1] if below else same_major[0]
     old = read_info(registry, info.name, info.config, base)
     where = f"dataset {info.name!r} (config {info.config!r}) version {info.version}"
-    bump = f"{major + 1}.0.0"
+    # A major that is not taken yet (2.0.0 may exist when 1.0.1 is being published).
+    bump = f"{max(parse_semver(v)[0] for v in [*versions, info.version]) + 1}.0.0"
     changes = _schema_changes(old, info)
     if changes:
         raise ConfigError(

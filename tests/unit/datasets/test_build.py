@@ -310,3 +310,16 @@ def test_a_damaged_upstream_output_is_recomputed_not_published(where):
     assert done.result.results[Part(i=1).unique_id].status == "ran"
     train = _read_split(where["registry"], done.info, "train")
     assert train.column("id").to_pylist() == list(range(100))
+
+
+def test_a_backport_follows_its_own_line_and_is_told_a_free_major(where):
+    build(builder(), **where)
+    build(builder("1.2.0"), **where)
+    build(builder("2.0.0", changed=2, n=51), **where)
+    # 1.0.1 after 1.2.0 and 2.0.0: a patch of 1.0.0, checked against it.
+    done = build_dataset(builder("1.0.1"), **where)
+    assert done.compared_with == "1.0.0"
+    with pytest.raises(ConfigError) as err:
+        build(builder("1.0.2", changed=3, n=52), **where)
+    assert err.value.fields["compared_with"] == "1.0.1"
+    assert "VERSION = '3.0.0'" in str(err.value)  # 2.0.0 is taken
