@@ -29,6 +29,8 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _code_cache: Path)
     # Code fingerprints keep what they parse in a cache outside the workspace: the tests'
     # own, never the developer's ~/.cache (tests rewrite modules; tasuki.core._source).
     monkeypatch.setenv("TASUKI_CODE_CACHE", str(_code_cache))
+    # Decoded dataset shards too (tasuki.datasets._arrow_cache): each test its own.
+    monkeypatch.setenv("TASUKI_DATASET_CACHE", str(tmp_path / "dataset-cache"))
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)

@@ -286,6 +286,8 @@ _NOT_SETTINGS = {
     "TASUKI_IMAGE",
     # Where code fingerprints keep what they parsed (tasuki.core._source), or "off".
     "TASUKI_CODE_CACHE",
+    # Where decoded dataset shards are kept (tasuki.datasets._arrow_cache), or "off".
+    "TASUKI_DATASET_CACHE",
 }
 
 

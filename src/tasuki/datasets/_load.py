@@ -11,6 +11,10 @@ pyarrow import pandas, about a second and 100 MB in a fresh process, which a pla
 Arrow never pays. NumPy batches pay it too (pyarrow checks for pandas when it converts to
 NumPy).
 
+A plain ``load`` (no filter) reads whole shards through the local cache of decoded shards
+(:mod:`tasuki.datasets._arrow_cache`): mapped Arrow IPC files, written the first time a shard
+whose hash was checked is read. Streaming and filtered reads use the Parquet shards.
+
 A slice selects rows of the split first; the filter then keeps the rows of that selection
 that match (``train[:80%]`` with a filter is "the matching rows among the first 80 %", so
 train and test stay disjoint whatever the filter).
@@ -31,11 +35,12 @@ import mmap
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import xxhash
 
+from tasuki.datasets._arrow_cache import cached_table, entry_stamp, write_entry
 from tasuki.datasets._info import DatasetInfo, ShardInfo, shard_path
 from tasuki.datasets._location import RegistryFiles
 from tasuki.datasets._splits import parse_split, resolve_split, shard_ranges
@@ -60,6 +65,9 @@ _KEEP = "__tasuki_keep__"
 # remotely. A local file replaced or rewritten in place changes its mtime and is hashed again.
 _verified: set[tuple[Any, ...]] = set()
 _verified_lock = threading.Lock()
+# Content hashes of the shards this process hashed and found right: the only shards whose
+# decoded tables go into the local Arrow cache (tasuki.datasets._arrow_cache).
+_hashed: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,11 @@ class _Plan:
     pieces: list[_Piece]
     columns: list[str] | None
     filter: ds.Expression | None
+    verify: str = "once"
+    cache: bool = False
+    """Read whole shards from the local Arrow cache (``load``; streaming reads row groups)."""
+    stamps: dict[str, str] = field(default_factory=dict)
+    """Each shard file's size and modification time, as checked (for the cache entries)."""
 
     @property
     def rows_selected(self) -> int:
@@ -102,6 +115,7 @@ def _plan(
     config: str | None,
     registry: str | os.PathLike[str] | None,
     verify: str,
+    cache: bool = False,
 ) -> _Plan:
     if verify not in _VERIFY:
         raise ConfigError(
@@ -126,7 +140,8 @@ def _plan(
             pieces.append(_Piece(shard, path, lo, hi))
     wanted = _check_columns(columns, info, version)
     expression = _filter_expression(filter, info, version)
-    plan = _Plan(version, info, files, split, pieces, wanted, expression)
+    cached = cache and expression is None and verify != "always"
+    plan = _Plan(version, info, files, split, pieces, wanted, expression, verify, cached)
     _verify(plan, verify)
     return plan
 
@@ -255,13 +270,18 @@ def _verify(plan: _Plan, mode: str) -> None:
             raise _damaged(plan, piece, "no file at all (missing)") from None
         if size != piece.shard.bytes:
             raise _damaged(plan, piece, f"{size} bytes")
+        stamp = ":".join(str(k) for k in key[-2:] if isinstance(k, int))
+        plan.stamps[piece.path] = stamp
         if mode == "size" or (mode == "once" and key in _verified):
             continue
+        if mode == "once" and plan.cache and entry_stamp(piece.shard.hash) == stamp:
+            continue  # read from its decoded entry, made from this very file once hashed
         digest = _hash_file(files, piece.path, size)
         if digest != piece.shard.hash:
             raise _damaged(plan, piece, f"{size} bytes, xxh3-128 {digest}")
         with _verified_lock:
             _verified.add(key)
+            _hashed.add(digest)
 
 
 # ------------------------------------------------------------------------------ reading
@@ -331,6 +351,12 @@ def _read_piece(plan: _Plan, piece: _Piece, row_groups: list[int] | None = None)
     """Rows [lo, hi) of one shard (or of the given row groups of it), projected and
     filtered, reading only the row groups that hold them."""
     if plan.filter is None:
+        if plan.cache and row_groups is None:
+            cached = _from_cache(plan, piece)
+            if cached is not None:
+                if plan.columns is not None:
+                    cached = cached.select(plan.columns)
+                return cached if piece.whole else cached.slice(piece.lo, piece.hi - piece.lo)
         parquet = _parquet_file(plan, piece.path)
         if piece.whole and row_groups is None:
             return parquet.read(columns=plan.columns)
@@ -354,6 +380,21 @@ def _read_piece(plan: _Plan, piece: _Piece, row_groups: list[int] | None = None)
     table = sub.to_table(schema=dataset.schema, columns=_projection(plan, dataset.schema, True))
     table = table.slice(spans[0][1], sum(b - a for _, a, b in spans))
     return _apply_keep(table)
+
+
+def _from_cache(plan: _Plan, piece: _Piece) -> pa.Table | None:
+    """The whole shard of ``piece`` from the local Arrow cache (memory-mapped), written there
+    first (again, when the shard file changed since) once this process checked its hash;
+    None when neither applies."""
+    digest = piece.shard.hash
+    names = list(plan.info.columns)
+    stamp = plan.stamps.get(piece.path, "")
+    if digest not in _hashed or entry_stamp(digest) == stamp:
+        return cached_table(digest, piece.shard.rows, names)
+    whole = _parquet_file(plan, piece.path).read()
+    if whole.num_rows != piece.shard.rows or not write_entry(digest, whole, stamp):
+        return None
+    return cached_table(digest, piece.shard.rows, names)
 
 
 def _empty(plan: _Plan, schema: pa.Schema | None = None) -> pa.Table:
@@ -484,6 +525,7 @@ def load(
         config=config,
         registry=registry,
         verify=verify,
+        cache=True,
     )
     try:
         table = _read_table(plan)

@@ -32,7 +32,14 @@ def registry(tmp_path):
         row_group_size=8,
     )
     load_module._verified.clear()
+    load_module._hashed.clear()
     return reg
+
+
+def _new_process() -> None:
+    """Forget what this process checked, as a fresh process would have."""
+    load_module._verified.clear()
+    load_module._hashed.clear()
 
 
 def ids(table: pa.Table) -> list[int]:
@@ -57,6 +64,7 @@ def test_slices_read_the_right_rows_in_order(registry, split, want):
 
 
 def test_only_the_shards_a_slice_touches_are_opened(registry, monkeypatch):
+    monkeypatch.setenv("TASUKI_DATASET_CACHE", "off")  # every read opens its Parquet shard
     opened: list[str] = []
     real_dataset, real_file = load_module._dataset, load_module._parquet_file
 
@@ -315,3 +323,61 @@ def test_a_decoder_failure_on_a_damaged_shard_names_the_shard(registry):
     assert "Parquet magic bytes" in str(exc.value.__cause__)
     with pytest.raises(CorruptOutputError, match="is damaged"):
         list(iter_batches(NAME, "train[:5]", registry=registry, verify="size"))
+
+
+def _spy_reads(monkeypatch):
+    seen = {"parquet": [], "hashed": []}
+    real_file, real_hash = load_module._parquet_file, load_module._hash_file
+    monkeypatch.setattr(
+        load_module,
+        "_parquet_file",
+        lambda plan, p: seen["parquet"].append(p) or real_file(plan, p),
+    )
+    monkeypatch.setattr(
+        load_module, "_hash_file", lambda *a: seen["hashed"].append(a[1]) or real_hash(*a)
+    )
+    return seen
+
+
+def test_a_later_load_maps_the_decoded_shards_and_neither_opens_nor_hashes_them(
+    registry, monkeypatch, tmp_path
+):
+    first = load(NAME, "train", registry=registry)
+    entries = list((tmp_path / "dataset-cache").rglob("*.arrow"))
+    assert len(entries) == 4  # one per shard of train, named by content hash
+    _new_process()
+    seen = _spy_reads(monkeypatch)
+    again = load(NAME, "train[25:65]", columns=["id"], registry=registry)
+    assert ids(again) == list(range(25, 65))
+    assert seen == {"parquet": [], "hashed": []}
+    assert load(NAME, "train", registry=registry).equals(first)
+    # Streaming, filters and verify="always" read the Parquet shards as before.
+    list(iter_batches(NAME, "train[:10]", registry=registry))
+    load(NAME, "train", filter=[("id", ">", 90)], registry=registry)
+    load(NAME, "train", registry=registry, verify="always")
+    # They hash what they read as before: 1 shard streamed, the other 3 for the filter, all 4
+    # again for "always".
+    assert seen["parquet"] and len(seen["hashed"]) == 8
+
+
+def test_a_damaged_or_foreign_cache_entry_is_dropped_and_made_again(registry, tmp_path):
+    # Rows as Python values: a loaded table maps the entries, which this test damages.
+    want = load(NAME, "train", registry=registry).to_pylist()
+    entry = sorted((tmp_path / "dataset-cache").rglob("*.arrow"))[0]
+    entry.write_bytes(entry.read_bytes()[:100])  # cut short
+    _new_process()
+    assert load(NAME, "train", registry=registry).to_pylist() == want
+    other = sorted((tmp_path / "dataset-cache").rglob("*.arrow"))[1]
+    other.write_bytes(entry.read_bytes())  # another shard's whole table under this name
+    _new_process()
+    assert load(NAME, "train", registry=registry).to_pylist() == want
+    # Without hashing (verify="size") only the entry's own record of its shard tells.
+    other.write_bytes(entry.read_bytes())
+    _new_process()
+    assert load(NAME, "train", registry=registry, verify="size").to_pylist() == want
+
+
+def test_the_cache_can_be_turned_off(registry, monkeypatch, tmp_path):
+    monkeypatch.setenv("TASUKI_DATASET_CACHE", "off")
+    load(NAME, "train", registry=registry)
+    assert not (tmp_path / "dataset-cache").exists()
