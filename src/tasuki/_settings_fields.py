@@ -25,7 +25,16 @@ from typing import Any, ClassVar
 from tasuki._redact import redact
 from tasuki.errors import ConfigError
 
-__all__ = ["Invalid", "SettingsModel", "choice", "describe", "mapping", "number", "text"]
+__all__ = [
+    "Invalid",
+    "SettingsModel",
+    "choice",
+    "describe",
+    "mapping",
+    "number",
+    "text",
+    "texts",
+]
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
@@ -34,6 +43,11 @@ _FALSE = {"0", "false", "f", "no", "n", "off"}
 def text(*, optional: bool = False) -> dict[str, Any]:
     """Metadata of a string field (``None`` allowed when ``optional``)."""
     return {"kind": "text", "optional": optional}
+
+
+def texts() -> dict[str, Any]:
+    """Metadata of a ``list[str]`` field; from the environment, a comma-separated string."""
+    return {"kind": "texts"}
 
 
 def number(
@@ -153,6 +167,13 @@ def _check(f: dataclasses.Field[Any], value: Any, loc: tuple[Any, ...], errors: 
         if not isinstance(value, str):
             errors.append(_err(loc, "string_type", "Input should be a valid string", value))
         return value
+    if kind == "texts":
+        if isinstance(value, str):  # TASUKI_WEB__ADMINS="a@x.com,b@x.com"
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            errors.append(_err(loc, "list_type", "Input should be a list of strings", value))
+            return value
+        return list(value)
     if kind == "choice":
         if meta["many"]:
             if not isinstance(value, list | tuple):

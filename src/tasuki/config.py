@@ -41,6 +41,7 @@ from tasuki._settings_fields import (
     mapping,
     number,
     text,
+    texts,
 )
 from tasuki.errors import ConfigError
 
@@ -48,6 +49,7 @@ __all__ = [
     "ArgoServerSettings",
     "NotifySettings",
     "Settings",
+    "WebSettings",
     "active_settings",
     "load_settings",
     "settings_in_effect",
@@ -84,6 +86,37 @@ class ArgoServerSettings(SettingsModel):
     token: str | None = field(default=None, repr=False, metadata=text(optional=True))
     """Bearer token. Keep it out of files in a repository: ``TASUKI_ARGO__TOKEN`` or
     ``ARGO_TOKEN`` in the environment. Never shown in a repr, a log line or an error."""
+
+
+@dataclass(frozen=True, init=False)
+class WebSettings(SettingsModel):
+    """The web app (``[web]`` in tasuki.toml, ``TASUKI_WEB__*``): OpenID Connect login and
+    who may edit. Without ``oidc_issuer`` the app refuses to start unless run with
+    ``--insecure-local`` (then it binds to loopback only)."""
+
+    oidc_issuer: str | None = field(default=None, metadata=text(optional=True))
+    """Issuer URL of the OpenID Connect provider (``https://accounts.google.com``); its
+    ``/.well-known/openid-configuration`` is read at start."""
+    oidc_client_id: str | None = field(default=None, metadata=text(optional=True))
+    """Client id registered with the provider."""
+    oidc_client_secret: str | None = field(
+        default=None, repr=False, metadata=text(optional=True)
+    )
+    """Client secret. Keep it out of files in a repository: ``TASUKI_WEB__OIDC_CLIENT_SECRET``.
+    Never shown in a repr, a log line or an error."""
+    session_secret: str | None = field(default=None, repr=False, metadata=text(optional=True))
+    """Key that signs session cookies (32+ random bytes, e.g. ``python -c "import secrets;
+    print(secrets.token_urlsafe(32))"``); required with OIDC. Changing it logs everyone out."""
+    session_max_age: int = field(default=8 * 3600, metadata=number(int, gt=0))
+    """Seconds a login lasts."""
+    admins: list[str] = field(default_factory=list, metadata=texts())
+    """E-mail addresses (or OIDC subjects) given the admin role at login."""
+    editors: list[str] = field(default_factory=list, metadata=texts())
+    """E-mail addresses (or OIDC subjects) given the editor role; ``*@example.com`` matches a
+    domain. Everyone else who logs in is a viewer (admins can change roles)."""
+    base_url: str | None = field(default=None, metadata=text(optional=True))
+    """Public URL of the app (``https://tasuki.example.com``), for links in chat and the
+    OIDC redirect; default: the URL a request came in on."""
 
 
 @dataclass(frozen=True, init=False)
@@ -159,6 +192,10 @@ class Settings(SettingsModel):
     tracking_uri: str | None = field(default=None, metadata=text(optional=True))
     """MLflow tracking server (``http://mlflow:5000``) or store URI; with it, zoo pushes are
     mirrored into the MLflow Model Registry."""
+    catalog: str = field(default="sqlite:///.tasuki/catalog.db", metadata=text())
+    """SQLAlchemy URL of the catalog store: embedded SQLite by default (a relative path is
+    taken from the settings file's folder), ``postgresql+psycopg://host/db`` for a team."""
+    web: WebSettings = field(default_factory=WebSettings, metadata={"model": WebSettings})
     source: dict[str, str] = field(default_factory=dict, metadata={**mapping(str), "exclude": True})
     """Where each key came from (for error messages and ``tasuki config``)."""
 
@@ -235,6 +272,11 @@ def _anchor_workspace(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
                 out = {**out, key: str(path)}
             continue
         out = {**out, key: str(folder / path)}
+    catalog = doc.get("catalog")
+    if isinstance(catalog, str) and catalog.startswith("sqlite:///"):
+        path = Path(catalog.removeprefix("sqlite:///")).expanduser()
+        if not path.is_absolute() and str(path) != ":memory:":
+            out = {**out, "catalog": "sqlite:///" + str(folder / path)}
     return out
 
 

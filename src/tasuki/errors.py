@@ -29,8 +29,12 @@ boundaries, and says whether retrying may help through the ``retryable`` class a
     │   ├── TableNotFoundError
     │   ├── PermissionDeniedError
     │   └── WarehouseConnectionError  (retryable)
-    └── MigrationError                MySQL -> warehouse copies
-        └── SchemaDriftError
+    ├── MigrationError                MySQL -> warehouse copies
+    │   └── SchemaDriftError
+    └── CatalogError                  the catalog store, its sync and the web app
+        ├── CatalogNotFoundError      no catalog object (or lineage node) at that path
+        ├── EditConflictError         an edit started from a version someone else changed
+        └── AccessDeniedError         the user's role does not allow the action
 """
 
 from __future__ import annotations
@@ -38,9 +42,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AccessDeniedError",
+    "CatalogError",
+    "CatalogNotFoundError",
     "ConfigError",
     "CorruptOutputError",
     "DependencyCycleError",
+    "EditConflictError",
     "EmptyOutputError",
     "FormatError",
     "LockTimeoutError",
@@ -216,3 +224,21 @@ class MigrationError(TasukiError):
 
 class SchemaDriftError(MigrationError):
     """The source table's columns differ from the target's and the policy is to fail."""
+
+
+class CatalogError(TasukiError):
+    """The catalog store, a metadata sync, lineage or the web app failed."""
+
+
+class CatalogNotFoundError(CatalogError):
+    """No catalog object or lineage node at the path or key given (``path`` attribute)."""
+
+
+class EditConflictError(CatalogError):
+    """An edit named a version of the object that is no longer current: someone else edited
+    it meanwhile. ``path``, ``expected_version``, ``current_version`` and ``current`` (the
+    text now stored) let the editor merge and retry; nothing was written."""
+
+
+class AccessDeniedError(CatalogError):
+    """The user's role does not allow the action (``user``, ``role``, ``needed``)."""

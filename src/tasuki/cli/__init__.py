@@ -9,9 +9,13 @@ import sys
 from pathlib import Path
 
 from tasuki.cli import (
+    _catalog,  # noqa: F401  (registers `tasuki catalog ...`)
+    _catalog_lineage,  # noqa: F401  (registers `tasuki catalog lineage ...`)
+    _catalog_sync,  # noqa: F401  (registers `tasuki catalog sync|search|show|describe`)
     _datasets,  # noqa: F401  (registers `tasuki datasets ...`)
     _lineage,  # noqa: F401  (registers `tasuki lineage`)
     _run_one,  # noqa: F401  (registers `tasuki run-one`)
+    _web,  # noqa: F401  (registers `tasuki web`)
     _zoo,  # noqa: F401  (registers `tasuki zoo ...`)
 )
 from tasuki.cli._app import app
