@@ -1,0 +1,136 @@
+"""Markdown descriptions to safe HTML.
+
+People write table and column descriptions in Markdown; anyone who may edit could try to
+put a script in one. The renderer therefore never passes HTML through: raw HTML in the text
+is shown as text (markdown-it's ``html`` option off), and a link or image is only made when
+its URL is ``http``, ``https``, ``mailto`` or scheme-less (``/tables/wh/s/t#col``,
+``#section``, ``other-page``): ``javascript:``, ``data:``, ``vbscript:``, ``file:`` and any
+other scheme leave the Markdown as plain text. The check runs on the URL after entity
+decoding (``&#106;avascript:`` is ``javascript:``), which is where markdown-it hands it over.
+
+Links that leave the site get ``rel="nofollow noopener noreferrer"``: a catalog page's URL
+(which names internal tables) is not sent to the sites a description links to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from markdown_it.renderer import RendererHTML
+    from markdown_it.token import Token
+    from markdown_it.utils import EnvType, OptionsDict
+
+__all__ = ["ALLOWED_SCHEMES", "is_safe_url", "render_markdown", "summary"]
+
+#: URL schemes a description may link to; scheme-less (relative) URLs are allowed too.
+ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+
+
+def is_safe_url(url: str) -> bool:
+    """True when ``url`` is http(s), mailto or relative: what a description may link to.
+
+    A URL is relative when no ``:`` comes before its first ``/``, ``?`` or ``#``; otherwise
+    the text before the ``:`` is its scheme and must be in :data:`ALLOWED_SCHEMES`.
+    """
+    # An allowlist: browsers ignore tabs and newlines inside a scheme ("java\tscript:"),
+    # but such a scheme is not in the list either way, so nothing needs stripping first.
+    cleaned = url
+    end = len(cleaned)
+    for stop in "/?#":
+        at = cleaned.find(stop)
+        if at != -1:
+            end = min(end, at)
+    colon = cleaned.find(":", 0, end)
+    if colon == -1:
+        return True
+    return cleaned[:colon].lower() in ALLOWED_SCHEMES
+
+
+def _is_external(url: str) -> bool:
+    lowered = url.lstrip().lower()
+    return lowered.startswith(("http:", "https:", "//"))
+
+
+def _link_open(
+    self: RendererHTML,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    token = tokens[idx]
+    href = str(token.attrGet("href") or "")
+    if _is_external(href):
+        token.attrSet("rel", "nofollow noopener noreferrer")
+    return self.renderToken(tokens, idx, options, env)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False})
+    # GitHub-style tables and ~~strike~~: what people paste from pull requests.
+    md.enable(["table", "strikethrough"])
+    md.validateLink = is_safe_url  # type: ignore[method-assign]
+    md.add_render_rule("link_open", _link_open)
+    return md
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Render a description's Markdown as HTML that is safe to put in a page.
+
+    Raw HTML in ``text`` comes out escaped (shown, never run); links and images whose URL
+    :func:`is_safe_url` refuses stay as their Markdown text. Returns :class:`Markup` so
+    Jinja2's autoescaping leaves the result alone; an empty or ``None`` text gives ``""``.
+    """
+    if not text:
+        return Markup("")
+    return Markup(_parser().render(text))
+
+
+def summary(text: str | None, *, limit: int = 200) -> str:
+    """The first paragraph or heading of a description as plain text, at most ``limit``
+    characters (cut at a word with "…"): a link preview's description, a list's one-liner.
+
+    Markdown syntax is dropped (``**bold**`` gives ``bold``, a link gives its text); the
+    result is plain text for the caller to escape, never HTML.
+    """
+    if limit < 1:
+        raise ValueError(f"summary limit must be at least 1 character, got {limit!r}")
+    if not text:
+        return ""
+    tokens = _parser().parse(text)
+    for token in tokens:
+        if token.type == "inline" and token.children is not None:
+            plain = _plain(token.children).strip()
+            if plain:
+                return _shorten(" ".join(plain.split()), limit)
+    return ""
+
+
+def _plain(children: list[Token]) -> str:
+    parts: list[str] = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(_plain(child.children or []))
+    return "".join(parts)
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    # Cut at a word when one ends in the last third; Japanese has no spaces to cut at.
+    if space > limit * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
