@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["render_dag", "NODE_WIDTH", "NODE_HEIGHT"]
+__all__ = ["NODE_HEIGHT", "NODE_WIDTH", "render_dag", "render_timeline"]
 
 NODE_WIDTH = 184
 NODE_HEIGHT = 30
@@ -199,7 +199,7 @@ def _draw(
     marker = "dag-arrow-" + hashlib.sha1(keys.encode(), usedforsecurity=False).hexdigest()[:10]
     out: list[str] = [
         '<figure class="dag">',
-        '<div class="dag-scroll" style="overflow:auto;max-width:100%">',
+        '<div class="dag-scroll graph" style="overflow:auto;max-width:100%">',
         f'<svg xmlns="http://www.w3.org/2000/svg" class="dag-svg" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" '
         f'font-size="12" aria-label="Graph of {len(nodes)} nodes and {len(pairs)} edges">',
@@ -282,3 +282,77 @@ def _text_fallback(
         '<details class="dag-text"><summary>The graph as text</summary>'
         f"<ol>{''.join(items)}</ol></details>"
     )
+
+
+_STATUS_FILLS = {"done": "#81c995", "failed": "#f28b82", "cached": "#dadce0"}
+_BAR_HEIGHT = 18
+_LABEL_WIDTH = 200
+_PLOT_WIDTH = 720
+
+Bar = tuple[str, float, float, str, str | None]
+
+
+def render_timeline(bars: Sequence[Bar]) -> str:
+    """Draw runs as horizontal bars on one time axis, as an HTML ``<figure>`` with an SVG.
+
+    Args:
+        bars: ``(label, start_s, end_s, status, href)`` per row, times in seconds on any
+            common origin (the earliest start is drawn at the left edge). ``status`` picks
+            the colour (``done``, ``failed``...), ``href`` (or None) makes the row a link.
+
+    Returns:
+        HTML safe to insert unescaped; a short paragraph when there are no bars.
+    """
+    if not bars:
+        return '<figure class="timeline timeline-empty"><p>No runs to draw.</p></figure>'
+    origin = min(b[1] for b in bars)
+    span = max(max(b[2] for b in bars) - origin, 1e-6)
+    scale = _PLOT_WIDTH / span
+    width = _LABEL_WIDTH + _PLOT_WIDTH + _MARGIN * 2
+    height = _MARGIN * 2 + len(bars) * (_BAR_HEIGHT + 4) + 16
+    out = [
+        '<figure class="timeline">',
+        '<div class="dag-scroll graph" style="overflow:auto;max-width:100%">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline-svg" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" '
+        f'font-size="11" aria-label="Timeline of {len(bars)} rows over {span:.3f} s">',
+    ]
+    axis_y = height - _MARGIN - 4
+    left = _MARGIN + _LABEL_WIDTH
+    for tick in range(5):
+        at = left + tick * _PLOT_WIDTH / 4
+        out.append(
+            f'<line x1="{at:.1f}" y1="{_MARGIN}" x2="{at:.1f}" y2="{axis_y - 10}" '
+            'stroke="#e8eaed"/>'
+            f'<text x="{at:.1f}" y="{axis_y}" text-anchor="middle" fill="#5f6368">'
+            f"{_seconds(span * tick / 4)}</text>"
+        )
+    for row, (label, start, end, status, href) in enumerate(bars):
+        y = _MARGIN + row * (_BAR_HEIGHT + 4)
+        x = left + (start - origin) * scale
+        w = max((end - start) * scale, 1.5)  # an instant task still shows
+        shown = label if len(label) <= 30 else label[:29] + "\u2026"
+        fill = _STATUS_FILLS.get(status, _DEFAULT_FILL)
+        tip = escape(f"{label}: {status}, {_seconds(end - start)} from +{_seconds(start - origin)}")
+        body = (
+            f"<title>{tip}</title>"
+            f'<text x="{_MARGIN}" y="{y + 13}" fill="#202124">{escape(shown)}</text>'
+            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{_BAR_HEIGHT}" rx="2" '
+            f'fill="{fill}" class="timeline-bar timeline-{escape(status)}"/>'
+        )
+        if href is None:
+            out.append(f"<g>{body}</g>")
+        else:
+            out.append(f'<a href="{escape(href)}"><g>{body}</g></a>')
+    out.append("</svg></div></figure>")
+    return "".join(out)
+
+
+def _seconds(value: float) -> str:
+    """A duration in a short readable form (``850 ms``, ``12.3 s``, ``4 min 05 s``)."""
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes} min {seconds:02d} s"
