@@ -177,6 +177,7 @@ class _Merge:
         self.by_url = {url: name for name, url in settings.warehouses.items()}
 
     def warn(self, text: str) -> None:
+        text = " ".join(text.split())  # a driver's message spans lines: one line each
         logger.warning("lineage refresh: %s", text)
         self.report.warnings.append(text)
 
@@ -205,7 +206,7 @@ class _Merge:
 
         for name, url in sorted(self.settings.warehouses.items()):
             try:
-                rows = read_lineage(url)
+                rows = read_lineage(_with_connect_timeout(url))
             except Exception as exc:  # a warehouse that is down: the others still count
                 self.warn(f"warehouse {name!r} skipped: {type(exc).__name__}: {redact(str(exc))}")
                 continue
@@ -343,6 +344,15 @@ class _Merge:
                     continue
                 self.report.models += 1
                 self.batch.add_lineage(found)
+
+
+def _with_connect_timeout(url: str, seconds: int = 10) -> str:
+    """A PostgreSQL URL that gives up connecting after ``seconds``: a warehouse host that
+    does not answer is skipped in seconds, not after the system's TCP timeout (minutes)."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in ("postgresql", "postgres") or "connect_timeout=" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}connect_timeout={seconds}"
 
 
 def refresh_lineage(catalog: Catalog, *, settings: Settings | None = None) -> LineageReport:
