@@ -169,8 +169,13 @@ def _page_module(name: str) -> Any:
         return importlib.import_module(f"tasuki.web.{name}")
     except ModuleNotFoundError as exc:
         if exc.name != f"tasuki.web.{name}":
-            raise  # the module exists and something it imports is missing: say so
+            raise  # the module exists and a library it imports is missing: say so
         logger.debug("web pages %s not present", name)
+        return None
+    except ImportError as exc:
+        # A part of the app that imports a sibling module not written yet: the rest of
+        # the app still serves, and the log says what is missing.
+        logger.error("web pages %s left out: %s", name, exc)
         return None
 
 
