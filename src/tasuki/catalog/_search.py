@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from tasuki.catalog._objects import SearchHit, object_from_row
 
@@ -24,8 +24,11 @@ __all__ = ["search", "snippet"]
 # says far more than one in a long description.
 _WEIGHTS = "10.0, 1.0, 3.0, 2.0"
 _NAME = "coalesce(o.column_name, o.table_name, o.schema_name, o.warehouse)"
-# How many index hits to fetch before filters on kind, warehouse and gone objects.
-_OVERFETCH = 8
+# Index hits ranked at a time, and at most how many pages are read (filters on kind,
+# warehouse and gone objects can leave few of a page).
+_PAGE = 300
+_MAX_PAGES = 20
+_ID_MASK = (1 << 40) - 1  # the migration's TIER_SHIFT
 
 
 def search(
@@ -89,41 +92,73 @@ def _sqlite(
     short = [w for w in words if len(w) < 3]
     where = where + _short_filters(short, params, "LIKE")
     params["limit"] = limit
-    if not long:
-        # No word the trigram index can serve: scan, exact names first, and stop at `limit`.
-        params["exact"] = words[0]
-        sql = (
-            f"SELECT o.*, CASE WHEN lower({_NAME}) = lower(:exact) THEN 1.0 ELSE 0.5 END "
-            f"AS score FROM catalog_objects o WHERE {' AND '.join(where)} "
-            "ORDER BY score DESC, length(o.path) LIMIT :limit"
-        )
-        return list(conn.execute(text(sql), params).mappings())
-    params["match"] = " AND ".join('"' + w.replace('"', '""') + '"' for w in long)
-    extra = f"AND {' AND '.join(where)}" if where else ""
-    # Rank in the index first (FTS5 keeps only the best rows), then join and filter; when
-    # filters leave too few of the over-fetched hits, rank every hit instead.
-    for fetch in (limit * _OVERFETCH, None):
-        inner_limit = "" if fetch is None else f"LIMIT {int(fetch)}"
-        sql = (
-            "SELECT o.*, -s.score AS score FROM ("
-            f"SELECT rowid, bm25(catalog_search, {_WEIGHTS}) AS score FROM catalog_search "
-            f"WHERE catalog_search MATCH :match ORDER BY score {inner_limit}) s "
-            f"JOIN catalog_objects o ON o.id = s.rowid WHERE 1=1 {extra} "
-            "ORDER BY s.score, length(o.path) LIMIT :limit"
-        )
-        rows = list(conn.execute(text(sql), params).mappings())
-        if fetch is None or len(rows) >= limit or not where:
-            return rows
-        counted = conn.execute(
+    # An object named exactly what was typed comes first (the expression index on names).
+    params["exact"] = " ".join(words).lower()
+    extra = f" AND {' AND '.join(where)}" if where else ""
+    exact = list(
+        conn.execute(
             text(
-                "SELECT count(*) FROM (SELECT rowid FROM catalog_search WHERE catalog_search "
-                f"MATCH :match {inner_limit})"
+                f"SELECT o.*, 1000.0 AS score FROM catalog_objects o "
+                f"WHERE lower({_NAME}) = :exact{extra} ORDER BY length(o.path) LIMIT :limit"
             ),
             params,
-        ).scalar_one()
-        if counted < fetch:  # every hit was seen already
-            return rows
-    return rows
+        ).mappings()
+    )
+    if not long:
+        # No word the trigram index can serve: scan, stopping at `limit` matches.
+        rest = conn.execute(
+            text(
+                f"SELECT o.*, 0.0 AS score FROM catalog_objects o WHERE {' AND '.join(where)} "
+                "LIMIT :limit"
+            ),
+            params,
+        ).mappings()
+        return _merge(exact, sorted(rest, key=lambda r: len(r["path"])), limit)
+    params["match"] = " AND ".join('"' + w.replace('"', '""') + '"' for w in long)
+    # Hits come in rowid order, which puts documented tables first (see the migration's
+    # tiers); rank a page of them by BM25, and read further pages only while filters leave
+    # fewer than `limit`.
+    ranked: list[tuple[float, int, int]] = []
+    after = -1
+    for _ in range(_MAX_PAGES):
+        page = conn.execute(
+            text(
+                f"SELECT rowid, bm25(catalog_search, {_WEIGHTS}) AS s FROM catalog_search "
+                "WHERE catalog_search MATCH :match AND rowid > :after ORDER BY rowid "
+                f"LIMIT {_PAGE}"
+            ),
+            {**params, "after": after},
+        ).all()
+        if not page:
+            break
+        after = page[-1][0]
+        scores = {rowid & _ID_MASK: -float(bm) for rowid, bm in page}
+        kept = conn.execute(
+            text(
+                f"SELECT o.id, length(o.path) FROM catalog_objects o WHERE o.id IN :ids{extra}"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {**params, "ids": list(scores)},
+        ).all()
+        ranked += [(scores[i], n, i) for i, n in kept]
+        if len(ranked) >= limit or len(page) < _PAGE:
+            break
+    ranked.sort(key=lambda r: (-r[0], r[1]))
+    best = {i: score for score, _, i in ranked[: limit + len(exact)]}
+    rows = conn.execute(
+        text("SELECT o.* FROM catalog_objects o WHERE o.id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        ),
+        {"ids": list(best)},
+    ).mappings()
+    found = sorted(
+        ({**r, "score": best[r["id"]]} for r in rows), key=lambda r: (-r["score"], len(r["path"]))
+    )
+    return _merge(exact, found, limit)
+
+
+def _merge(first: list[Any], then: list[Any], limit: int) -> list[Any]:
+    seen = {r["id"] for r in first}
+    return (first + [r for r in then if r["id"] not in seen])[:limit]
 
 
 def _postgres(
@@ -137,7 +172,10 @@ def _postgres(
     params["q"] = " ".join(words)
     params["limit"] = limit
     sql = (
-        f"SELECT o.*, (2 * similarity({_NAME}, :q) + word_similarity(:q, {text_expr})) "
+        f"SELECT o.*, (2 * similarity({_NAME}, :q) + word_similarity(:q, {text_expr}) "
+        # the SQLite index's tiers: tables before columns, documented before not
+        "+ CASE WHEN o.kind = 'column' THEN 0 ELSE 0.5 END "
+        "+ CASE WHEN o.description = '' THEN 0 ELSE 0.25 END) "
         f"AS score FROM catalog_objects o WHERE {' AND '.join(clauses + where)} "
         "ORDER BY score DESC, length(o.path) LIMIT :limit"
     )

@@ -209,3 +209,24 @@ def test_search_follows_edits(catalog: Catalog) -> None:
 def test_short_words_are_found_without_the_index(catalog: Catalog) -> None:
     assert catalog.search("id")[0].object.name in {"order_id", "user_id"}
     assert {h.object.path for h in catalog.search("税抜")} == {"dwh/sales/daily_revenue"}
+
+
+def test_search_pages_through_hits_when_filters_leave_too_few(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasuki.catalog import _search
+
+    # Pages of two index hits: tables come first in the index, so the columns asked for
+    # are found only on later pages.
+    monkeypatch.setattr(_search, "_PAGE", 2)
+    columns = catalog.search("user", kind="column", limit=5)
+    assert {h.object.path for h in columns} == {
+        "dwh/public/orders/user_id",
+        "dwh/public/users/user_id",
+        "dwh/public/users/email",
+    }
+    assert [h.object.path for h in catalog.search("user", limit=1)] == ["dwh/public/users"]
+
+
+def test_an_object_named_exactly_as_typed_comes_first(catalog: Catalog) -> None:
+    assert catalog.search("EMAIL")[0].object.path == "dwh/public/users/email"
