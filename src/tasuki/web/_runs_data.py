@@ -168,6 +168,10 @@ class RunIndex:
             )
         self._data_version: int | None = None
         self._last_rowid = 0
+        # Build summaries (a 10,000-run build takes ~40 ms to summarise) are kept until the
+        # records change: finished builds are what people look at, and they do not change.
+        self._generation = 0
+        self._memo: dict[tuple[str, str], tuple[int, Any]] = {}
         self._loaded_at = float("-inf")
 
     # -- keeping up with the records --------------------------------------------------------
@@ -195,6 +199,7 @@ class RunIndex:
                 self._reconcile()
             self._con.commit()
             self._data_version = version
+            self._generation += 1
 
     def _take(self, rows: list[tuple[int, str, bytes]]) -> None:
         for rowid, uid, body in rows:
@@ -231,6 +236,7 @@ class RunIndex:
             self._put(record, None)
         self._con.commit()
         self._loaded_at = time.monotonic()
+        self._generation += 1
 
     def _put(self, record: RunRecord, rowid: int | None) -> None:
         self._con.execute(
@@ -257,6 +263,19 @@ class RunIndex:
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
             return self._con.execute(sql, args).fetchall()
+
+    def _memoised(self, what: str, build_id: str, sql: str) -> list[Any]:
+        """``sql`` run for one build, kept until the next change to the records."""
+        key = (what, build_id)
+        with self._lock:
+            kept = self._memo.get(key)
+            if kept is not None and kept[0] == self._generation:
+                return list(kept[1])
+            rows = self._con.execute(sql, (build_id,)).fetchall()
+            if len(self._memo) > 256:  # a bound: old builds' summaries are cheap to redo
+                self._memo.clear()
+            self._memo[key] = (self._generation, rows)
+            return list(rows)
 
     def runs(
         self,
@@ -300,10 +319,11 @@ class RunIndex:
 
     def build(self, build_id: str) -> BuildRow | None:
         """The summary of one build, or None when no record names it."""
-        rows = self._all(
+        rows = self._memoised(
+            "build",
+            build_id,
             "SELECT build_id, min(started_at), max(finished_at), count(*), "
             "sum(status = 'failed') FROM runs WHERE build_id = ? GROUP BY build_id",
-            (build_id,),
         )
         return BuildRow(*rows[0]) if rows else None
 
@@ -322,21 +342,23 @@ class RunIndex:
 
     def families(self, build_id: str) -> list[FamilyRow]:
         """The task families of a build with counts and time spans, by first start."""
-        rows = self._all(
+        rows = self._memoised(
+            "families",
+            build_id,
             "SELECT task, count(*), sum(status = 'failed'), min(started_at), max(finished_at) "
             "FROM runs WHERE build_id = ? GROUP BY task ORDER BY min(started_at)",
-            (build_id,),
         )
         return [FamilyRow(*r) for r in rows]
 
     def family_edges(self, build_id: str) -> list[FamilyEdge]:
         """Dependencies between the families of a build's runs (upstream runs outside the
         build are grouped by their own family, or ``?`` without a record)."""
-        rows = self._all(
+        rows = self._memoised(
+            "family_edges",
+            build_id,
             "SELECT coalesce(s.task, '?'), d.task, count(*) FROM runs d "
             "JOIN edges e ON e.dst = d.uid LEFT JOIN runs s ON s.uid = e.src "
             "WHERE d.build_id = ? GROUP BY 1, 2",
-            (build_id,),
         )
         return [FamilyEdge(str(s), str(d), int(n)) for s, d, n in rows]
 

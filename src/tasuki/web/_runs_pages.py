@@ -38,6 +38,8 @@ router = APIRouter()
 PAGE_SIZE = 50
 GRAPH_LIMIT = 150
 """Most task nodes one graph draws; past it a build is drawn by task family."""
+FAMILY_LIMIT = 400
+"""Most family nodes one graph draws; past it a build shows its table of families only."""
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
@@ -128,6 +130,12 @@ def build_page(
                 )
                 for r in runs
             ]
+        )
+    elif len(families) > FAMILY_LIMIT:
+        ctx["summarised"] = True
+        ctx["graph"] = (
+            f'<p class="notice">{len(families)} task families: too many to draw; '
+            "open one from the table below.</p>"
         )
     else:
         ctx["graph"] = _family_graph(index, build_id, base)

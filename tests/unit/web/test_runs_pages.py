@@ -136,6 +136,9 @@ def test_build_page_draws_every_task_with_links_and_a_timeline(
     again = _build(settings, Train(), rerun=[f"{__name__}:Train"])
     page = client.get(f"/runs/{again.build_id}").text
     assert page.count("dag-kind-cached") == 3 and "Raw (earlier)" in page
+    # The first build's page, summarised before, now holds only the Raw runs.
+    first = client.get(f"/runs/{result.build_id}").text
+    assert first.count('class="dag-node ') == 3 and "3 task runs still recorded" in first
 
 
 def test_a_large_build_is_drawn_by_family_with_drill_down(
@@ -159,6 +162,11 @@ def test_a_large_build_is_drawn_by_family_with_drill_down(
     assert drawn.count('class="dag-node ') == 2 and "Raw \u2026" in drawn
     missing = client.get(f"/runs/{result.build_id}", params={"family": "nope:Nope"})
     assert missing.status_code == 404 and "nope:Nope" in missing.text
+    # Past the family limit too, only the table of families is left.
+    monkeypatch.setattr(_runs_pages, "FAMILY_LIMIT", 1)
+    page = client.get(f"/runs/{result.build_id}").text
+    assert "too many to draw" in page and "<svg" not in page
+    assert page.count(f"/runs/{result.build_id}?family=") == 2
 
 
 def test_unknown_build_and_task_are_404_with_a_way_on(site: tuple[TestClient, Settings]) -> None:
