@@ -234,13 +234,212 @@ def search_rows(quick: bool, repeat: int, folder: Path) -> tuple[list[dict[str, 
 JA_QUERIES = ("売上金", "注文日時", "カテゴリ", "ポイント残高", "決済")
 
 
+def _fill_lineage(catalog: Any, components: int, size: int, seed: int = 11) -> tuple[str, int]:
+    """``components`` separate lineage graphs of ``size`` nodes, each node fed by the one
+    before it and two random earlier ones (diamonds everywhere, as tasks sharing inputs
+    make); the key of component 0's last node and the number of edges."""
+    import datetime as dt
+
+    rng = random.Random(seed)
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC).isoformat(sep=" ")
+    raw = catalog.engine.raw_connection()
+    edges = 0
+    try:
+        cur = raw.cursor()
+        base = cur.execute("SELECT coalesce(max(id), 0) FROM lineage_nodes").fetchone()[0] + 1
+        for comp in range(components):
+            first = base + comp * size
+            cur.executemany(
+                "INSERT INTO lineage_nodes (id, key, kind, label, detail, updated_at) "
+                "VALUES (?, ?, ?, ?, '{}', ?)",
+                [
+                    (
+                        first + i,
+                        f"{'table' if i % 2 else 'task'}:c{comp}/n{i}",
+                        "table" if i % 2 else "task",
+                        f"c{comp}/n{i}",
+                        now,
+                    )
+                    for i in range(size)
+                ],
+            )
+            pairs = set()
+            for i in range(1, size):
+                pairs.add((first + i - 1, first + i))
+                for _ in range(2):
+                    pairs.add((first + rng.randrange(i), first + i))
+            cur.executemany(
+                "INSERT INTO lineage_edges (source_id, target_id, relation, seen_at) "
+                "VALUES (?, ?, 'requires', ?)",
+                [(a, b, now) for a, b in pairs],
+            )
+            edges += len(pairs)
+        raw.commit()
+    finally:
+        raw.close()
+    return f"table:c0/n{size - 1}", edges
+
+
+def _cte_peer(catalog: Any, key: str) -> int:
+    """The closure as one recursive query with UNION (duplicates removed each step)."""
+    from sqlalchemy import text
+
+    with catalog.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "WITH RECURSIVE up(id) AS ("
+                    "SELECT id FROM lineage_nodes WHERE key = :key "
+                    "UNION SELECT e.source_id FROM lineage_edges e JOIN up ON e.target_id = up.id"
+                    ") SELECT count(*) FROM up"
+                ),
+                {"key": key},
+            ).scalar_one()
+        )
+
+
+def lineage_rows(catalog: Any, quick: bool, repeat: int) -> list[dict[str, Any]]:
+    """Upstream of a 1,000-node graph among ~1 M edges (``--quick``: ~100 k)."""
+    from tasuki.catalog._lineage import upstream
+
+    size = 1_000
+    components = 30 if quick else 330
+    fill_wall, _, (key, edges) = _time(lambda: _fill_lineage(catalog, components, size))
+    ours: list[tuple[float, float]] = []
+    peer: list[tuple[float, float]] = []
+    for _ in range(repeat):
+        wall, cpu, graph = _time(lambda: upstream(catalog, key))
+        ours.append((wall, cpu))
+        if len(graph.nodes) != size:
+            raise RuntimeError(f"upstream found {len(graph.nodes)} nodes, expected {size}")
+        wall, cpu, count = _time(lambda: _cte_peer(catalog, key))
+        peer.append((wall, cpu))
+        if count != size:
+            raise RuntimeError(f"the recursive query found {count} nodes, expected {size}")
+    ms = statistics.median(w for w, _ in ours) * 1e3
+    rows = [
+        {
+            "case": "lineage upstream, tasuki (nodes and edges returned)",
+            "objects": edges,
+            "queries": repeat,
+            "p50 ms": ms,
+            "cpu p50 ms": statistics.median(c for _, c in ours) * 1e3,
+            "note": f"{size} nodes upstream; {edges:,} edges in all, filled in {fill_wall:.0f} s",
+        },
+        {
+            "case": "lineage upstream, recursive CTE with UNION (count only)",
+            "objects": edges,
+            "queries": repeat,
+            "p50 ms": statistics.median(w for w, _ in peer) * 1e3,
+            "cpu p50 ms": statistics.median(c for _, c in peer) * 1e3,
+        },
+        {
+            "case": "verdict: lineage",
+            "objects": edges,
+            "p50 ms": ms,
+            "verdict": f"full upstream through {size} nodes {ms:.1f} ms "
+            + ("<= 100 ms, met" if ms <= LINEAGE_MS else "> 100 ms, NOT met"),
+        },
+    ]
+    return rows
+
+
+def _scratch_warehouse(tables: int, columns: int) -> tuple[str, Callable[[], None]]:
+    """A PostgreSQL database with ``tables`` x ``columns``; its URL and a function dropping it."""
+    import uuid
+
+    import psycopg
+
+    dsn = "postgresql://postgres@127.0.0.1:5432"
+    name = f"tasuki_bench_catalog_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{dsn}/postgres", autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    types = ("bigint", "text", "numeric(12,2)", "timestamptz", "boolean", "date", "jsonb")
+    with psycopg.connect(f"{dsn}/{name}") as conn:
+        for schema in range(10):
+            conn.execute(f"CREATE SCHEMA s{schema}")
+        for i in range(tables):
+            cols = ", ".join(
+                f"{WORDS[(i + c) % len(WORDS)]}_{c} {types[(i + c) % len(types)]}"
+                for c in range(columns)
+            )
+            conn.execute(f"CREATE TABLE s{i % 10}.t{i} ({cols})")
+            if i % 10 == 0:
+                conn.execute(f"COMMENT ON TABLE s{i % 10}.t{i} IS '売上の集計 {i}'")
+        conn.commit()
+
+    def drop() -> None:
+        with psycopg.connect(f"{dsn}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"{dsn}/{name}", drop
+
+
+def sync_rows(folder: Path, quick: bool, repeat: int) -> list[dict[str, Any]]:
+    """First sync, unchanged re-sync and a re-sync after 50 changed tables, ``repeat`` times
+    each into a fresh catalog."""
+    import psycopg
+
+    from tasuki.catalog import Catalog
+    from tasuki.catalog._sync import sync
+
+    tables, columns = (500, 20) if quick else (5_000, 20)
+    try:
+        fill_wall, _, (url, drop) = _time(lambda: _scratch_warehouse(tables, columns))
+    except psycopg.OperationalError as exc:
+        return [{"case": "sync", "note": f"skipped: PostgreSQL not reachable ({exc})"}]
+    samples: dict[str, list[tuple[float, float]]] = {}
+    try:
+        for r in range(repeat):
+            catalog = Catalog.open(f"sqlite:///{folder}/sync-{r}.db")
+            for case in ("first sync", "re-sync, nothing changed", "re-sync, 50 tables changed"):
+                if case.endswith("changed") and "50" in case:
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        for i in range(50):
+                            conn.execute(f"ALTER TABLE s{i % 10}.t{i} ADD COLUMN extra_{r} int")
+                wall, cpu, report = _time(lambda c=catalog: sync(c, "pg", url=url))
+                samples.setdefault(case, []).append((wall, cpu))
+                if report.columns < tables * columns:
+                    raise RuntimeError(f"sync saw {report.columns} columns")
+            catalog.close()
+    finally:
+        drop()
+    rows: list[dict[str, Any]] = []
+    for case, got in samples.items():
+        rows.append(
+            {
+                "case": f"sync PostgreSQL, {case}",
+                "objects": tables * columns,
+                "queries": len(got),
+                "p50 ms": statistics.median(w for w, _ in got) * 1e3,
+                "cpu p50 ms": statistics.median(c for _, c in got) * 1e3,
+                "note": f"{tables:,} tables; made in {fill_wall:.0f} s",
+            }
+        )
+    first = rows[0]["p50 ms"] / 1e3
+    again = rows[1]["p50 ms"] / 1e3
+    rows.append(
+        {
+            "case": "verdict: sync",
+            "objects": tables * columns,
+            "verdict": f"first sync {first:.1f} s "
+            + ("<= 30 s, met" if first <= FIRST_SYNC_S else "> 30 s, NOT met")
+            + f"; re-sync unchanged {again:.2f} s "
+            + ("<= 5 s, met" if again <= RESYNC_S else "> 5 s, NOT met"),
+        }
+    )
+    return rows
+
+
 def run(quick: bool = False, repeat: int = 3) -> list[dict[str, Any]]:
     """Every case's rows, verdicts last in each part."""
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
         found, catalog = search_rows(quick, repeat, Path(tmp))
         rows += found
+        rows += lineage_rows(catalog, quick, repeat)
         catalog.close()
+        rows += sync_rows(Path(tmp), quick, repeat)
     return rows
 
 
