@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from tasuki.errors import CatalogError, CatalogNotFoundError, EditConflictError
 from tasuki.web._catalog_common import breadcrumbs, object_url, page, path_url
 from tasuki.web._catalog_events import event_text, table_events
-from tasuki.web._deps import User, get_catalog, require_editor
+from tasuki.web._deps import User, check_csrf, get_catalog, require_editor
 from tasuki.web._diff import diff_html
 
 if TYPE_CHECKING:
@@ -86,7 +86,13 @@ def edit_form(request: Request, path: str, catalog: CatalogDep, user: Editor) ->
     )
 
 
-@router.post("/tables/{path:path}/-/edit", response_class=HTMLResponse, response_model=None)
+@router.post(
+    "/tables/{path:path}/-/edit",
+    response_class=HTMLResponse,
+    response_model=None,
+    # create_app adds it to every router too; a route that writes says so itself.
+    dependencies=[Depends(check_csrf)],
+)
 def edit_save(
     request: Request,
     path: str,
