@@ -388,8 +388,9 @@ def downstream(catalog: Catalog, key: str, *, depth: int | None = None) -> Linea
     return _lineage(catalog, key, depth, (False,))
 
 
-def around(catalog: Catalog, key: str, *, depth: int = 2) -> Lineage:
-    """``depth`` steps each way from ``key``: what a table page or graph view shows.
+def around(catalog: Catalog, key: str, *, depth: int | None = 2) -> Lineage:
+    """``depth`` steps each way from ``key`` (None: all): what a table page or graph view
+    shows.
 
     Raises:
         CatalogNotFoundError: no node ``key`` (near keys suggested).
