@@ -72,6 +72,12 @@ class ServiceConfig:
             as Queuery gives each client its own user, so the server itself keeps one
             client from ending or reading another's sessions. Clients not named here use
             ``warehouse``. Every URL must have the same scheme as ``warehouse``.
+        catalog: SQLAlchemy URL of a tasuki catalog (``sqlite:///...``,
+            ``postgresql+psycopg://...``); with it, the tables each succeeded query read are
+            recorded as lineage, table -[read]-> ``client:<name>``, under the warehouse's
+            configured name (so ``warehouse`` must be a name, or a URL one of
+            ``warehouses`` has). Recording happens off the query path; a catalog that fails
+            is logged, never fails a query.
     """
 
     warehouse: str
@@ -95,6 +101,7 @@ class ServiceConfig:
     max_result_bytes: int = 10 * _GIB
     max_disk_bytes_per_client: int = 50 * _GIB
     client_warehouses: Mapping[str, str] = field(default_factory=dict)
+    catalog: str | None = None
 
     def __repr__(self) -> str:
         # The warehouse URL and storage options may hold passwords and keys.

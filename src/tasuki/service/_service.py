@@ -25,6 +25,7 @@ from tasuki._clock import utcnow
 from tasuki._redact import redact
 from tasuki.errors import StorageError, UnsafeQueryError, WarehouseError
 from tasuki.service._auth import TokenStore
+from tasuki.service._lineage_hook import recorder_for
 from tasuki.service._models import TERMINAL
 from tasuki.service._pool import Outcome, Scheduler
 from tasuki.service._storage import ResultStore
@@ -148,6 +149,8 @@ class QueryService:
         self.allow_functions = allow_list(config.warehouse_options.get("allow_functions", ()))
         self.scheme = self.warehouse_url.split("://", 1)[0].lower()
         self.dialect = get_warehouse_class(self.scheme).dialect
+        # "Read by" lineage into the catalog, when one is configured (off the query path).
+        self.reads = recorder_for(config, self.dialect)
         self.tokens = TokenStore(config.clients, config.tokens_file)
         self.store = ResultStore(config.results_dir, config.storage_options)
         self._lock = threading.RLock()
@@ -184,6 +187,8 @@ class QueryService:
         )
         self._sweeper = threading.Thread(target=self._sweep, name="tasuki-expiry", daemon=True)
         self._sweeper.start()
+        if self.reads is not None:
+            self.reads.start()
 
     def close(self) -> None:
         """Stop workers; queries still queued or running are recorded as failed."""
@@ -197,6 +202,8 @@ class QueryService:
                     )
         if self._sweeper is not None:
             self._sweeper.join(5)
+        if self.reads is not None:
+            self.reads.close()
         self.store.release()
 
     def recover(self) -> None:
@@ -570,6 +577,8 @@ class QueryService:
                 else:
                     self._notify(job)
                     logger.info("query %s succeeded", job_id)
+                    if self.reads is not None:
+                        self.reads.record(job.client, job.sql)  # queued; never raises
                     return
             else:
                 job.status = "failed"
