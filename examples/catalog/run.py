@@ -21,11 +21,14 @@ if not __package__:
 
 import tasuki
 from examples.catalog.tasks import publish
-from tasuki.catalog import Catalog
-from tasuki.catalog._lineage import table_key, upstream
-from tasuki.catalog._lineage_sources import refresh_lineage
-from tasuki.catalog._openlineage import export_openlineage
-from tasuki.catalog._sync import sync
+from tasuki.catalog import (
+    Catalog,
+    export_openlineage,
+    refresh_lineage,
+    sync,
+    table_key,
+    upstream,
+)
 from tasuki.lineage import to_text
 
 
