@@ -14,6 +14,7 @@ Links that leave the site get ``rel="nofollow noopener noreferrer"``: a catalog 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
     from markdown_it.utils import EnvType, OptionsDict
 
-__all__ = ["ALLOWED_SCHEMES", "is_safe_url", "render_markdown", "summary"]
+__all__ = ["ALLOWED_SCHEMES", "is_plain", "is_safe_url", "render_markdown", "summary"]
 
 #: URL schemes a description may link to; scheme-less (relative) URLs are allowed too.
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -90,7 +91,35 @@ def render_markdown(text: str | None) -> Markup:
     """
     if not text:
         return Markup("")
+    return _render(text)
+
+
+# A wide table's page renders a description per column, ~0.1 ms each: keep the recent ones
+# (the same texts are shown again and again; the cache holds at most a few MB).
+@lru_cache(maxsize=4096)
+def _render(text: str) -> Markup:
+    if is_plain(text):
+        return Markup("<p>" + text.replace('"', "&quot;") + "</p>\n")
     return Markup(_parser().render(text))
+
+
+# Characters that may start Markdown syntax anywhere in a line, need HTML escaping, or are
+# controls (line breaks, tabs); and what may start a block at the start of a line
+# (headings, quotes, lists, setext underlines, ordered lists).
+_SYNTAX = re.compile(r"[\\`*_\[\]!<>&~|\x00-\x1f\x7f]")
+_BLOCK_START = re.compile(r"#|>|-|\+|=|\d+[.)]")
+
+
+def is_plain(text: str) -> bool:
+    """True when ``text`` is one line that Markdown renders as one plain paragraph: no
+    character that could start any syntax, no surrounding spaces. Most column descriptions
+    are such a sentence; they skip the parser (the tests check both give the same HTML)."""
+    return (
+        bool(text)
+        and text == text.strip()
+        and _SYNTAX.search(text) is None
+        and _BLOCK_START.match(text) is None
+    )
 
 
 def summary(text: str | None, *, limit: int = 200) -> str:
@@ -104,12 +133,29 @@ def summary(text: str | None, *, limit: int = 200) -> str:
         raise ValueError(f"summary limit must be at least 1 character, got {limit!r}")
     if not text:
         return ""
-    tokens = _parser().parse(text)
-    for token in tokens:
+    return _summary(text, limit)
+
+
+@lru_cache(maxsize=4096)
+def _summary(text: str, limit: int) -> str:
+    if is_plain(text):
+        return _shorten(" ".join(text.split()), limit)
+    # Lists show a summary per row: parse only the first block when that settles it. Not
+    # when it has a "[": a reference link's definition may come later in the text.
+    head = text.lstrip("\n").split("\n\n", 1)[0]
+    if head != text and "[" not in head:
+        found = _first_inline(head)
+        if found:
+            return _shorten(found, limit)
+    return _shorten(_first_inline(text), limit)
+
+
+def _first_inline(text: str) -> str:
+    for token in _parser().parse(text):
         if token.type == "inline" and token.children is not None:
             plain = _plain(token.children).strip()
             if plain:
-                return _shorten(" ".join(plain.split()), limit)
+                return " ".join(plain.split())
     return ""
 
 

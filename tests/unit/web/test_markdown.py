@@ -6,9 +6,11 @@ import pytest
 
 pytest.importorskip("markdown_it")
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markupsafe import Markup
 
-from tasuki.web._markdown import is_safe_url, render_markdown, summary
+from tasuki.web._markdown import is_plain, is_safe_url, render_markdown, summary
 
 
 def test_formatting_tables_and_safe_links_render() -> None:
@@ -119,3 +121,26 @@ def test_summary_cuts_long_text_at_a_word_or_mid_japanese() -> None:
     assert summary("日本語" * 100, limit=10) == "日本語日本語日本語…"
     with pytest.raises(ValueError, match="at least 1"):
         summary("x", limit=0)
+
+
+def test_plain_sentences_skip_the_parser_with_the_same_html() -> None:
+    assert is_plain("Order total in yen, tax included (2024 onwards)")
+    for text in ("1. first", "# head", "- item", "> quote", "a *b*", " padded", "a\nb", "x\ty"):
+        assert not is_plain(text), text
+
+
+# What a plain sentence may hold, and what may start a block or be stripped as space.
+_TRICKY = "ab1.-=#+>)\"' \u00a0\u3000売上\t\x0b\x0c"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list(_TRICKY)), max_size=12))
+def test_plain_fast_path_renders_exactly_as_markdown_it(text: str) -> None:
+    from tasuki.web._markdown import _parser
+
+    if is_plain(text):
+        assert render_markdown(text) == _parser().render(text)
+        tokens = _parser().parse(text)
+        inline = [t for t in tokens if t.type == "inline"]
+        expected = " ".join(inline[0].content.split()) if inline else ""
+        assert summary(text) == expected
