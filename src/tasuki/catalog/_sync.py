@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from tasuki._redact import redact
 from tasuki.catalog import _schema as t
@@ -237,20 +237,8 @@ def _existing(conn: Connection, warehouse: str) -> dict[str, Existing]:
             o.comment,
         ).where(o.warehouse == warehouse)
     )
-    return {
-        r.path: Existing(
-            id=r.id,
-            path=r.path,
-            kind=r.kind,
-            fingerprint=r.fingerprint,
-            gone=r.gone_at is not None,
-            position=r.position,
-            data_type=r.data_type,
-            table_type=r.table_type,
-            comment=r.comment,
-        )
-        for r in rows
-    }
+    # fetchall in one go: row-by-row fetching costs more than the query at 100,000 rows.
+    return {r[1]: Existing(*r) for r in rows.all()}
 
 
 def _in_scope(path: str, warehouse: str, schemas: Sequence[str] | None) -> bool:
@@ -321,10 +309,8 @@ def _merge(
             row.update(
                 description="", tags="[]", version=1, first_seen=now, last_seen=now, gone_at=None
             )
-        result = conn.execute(insert(t.objects).returning(t.objects.c.id, t.objects.c.path), rows)
-        for object_id, path in result:
-            ids[path] = object_id
-            inserted.add(path)
+        ids.update(_insert_objects(conn, warehouse, kind, rows))
+        inserted.update(row["path"] for row in rows)
         counts["inserted"] += len(rows)
         if not first:
             for row in rows:
@@ -389,13 +375,45 @@ def _merge(
                 event(path, "gone")
         counts["gone"] = len(gone)
     if events:
-        conn.execute(insert(t.events), events)
+        _insert(conn, t.events, events)
     return {
         **counts,
         "first": first,
         "tables": len(snapshot),
         "columns": sum(len(table.columns) for table in snapshot),
     }
+
+
+def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows: PostgreSQL through COPY, SQLite through executemany.
+
+    psycopg spends ~0.4 ms per row turning SQLAlchemy's multi-row INSERT into its wire
+    form (100,000 columns took 40 s); COPY streams them in a fraction of that.
+    """
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in names])
+
+
+def _insert_objects(
+    conn: Connection, warehouse: str, kind: str, rows: list[dict[str, Any]]
+) -> dict[str, int]:
+    """Insert objects of one level; path -> id of each (the next level's parents)."""
+    o = t.objects.c
+    if conn.dialect.name != "postgresql":
+        result = conn.execute(insert(t.objects).returning(o.id, o.path), rows)
+        return {path: object_id for object_id, path in result.tuples()}
+    _insert(conn, t.objects, rows)
+    wanted = {row["path"] for row in rows}
+    # One query for the level's ids (COPY returns none).
+    query = select(o.id, o.path).where(o.warehouse == warehouse, o.kind == kind)
+    return {path: object_id for object_id, path in conn.execute(query).tuples() if path in wanted}
 
 
 def _columns(row: dict[str, Any]) -> dict[str, Any]:

@@ -10,10 +10,9 @@ and events).
 from __future__ import annotations
 
 import hashlib
-import json
+import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from tasuki.catalog._introspect import TableMeta
@@ -37,19 +36,27 @@ SYNCED = (
 )
 
 
-@dataclass(frozen=True)
-class Existing:
-    """What the catalog holds for one object, as much as the merge needs."""
+class Existing(NamedTuple):
+    """What the catalog holds for one object, as much as the merge needs (a tuple: a
+    re-sync builds one per object, 100,000 and more)."""
 
     id: int
     path: str
     kind: str
     fingerprint: str | None
-    gone: bool
+    gone_at: Any
     position: int | None
     data_type: str | None
     table_type: str | None
     comment: str | None
+
+    @property
+    def gone(self) -> bool:
+        """The object was gone before this sync."""
+        return self.gone_at is not None
+
+
+_synced = operator.itemgetter(*SYNCED)
 
 
 def parent_of(path: str) -> str | None:
@@ -59,9 +66,11 @@ def parent_of(path: str) -> str | None:
 
 
 def fingerprint(row: Mapping[str, Any]) -> str:
-    """Hash of the synced attributes: equal fingerprints, nothing to write."""
-    values = [row.get(name) for name in SYNCED]
-    text = json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
+    """Hash of the synced attributes (``row`` holds every name in SYNCED): equal
+    fingerprints, nothing to write."""
+    # repr of a tuple of str/int/bool/None/datetime is exact and stable, and several
+    # times cheaper than JSON at 100,000 objects.
+    text = repr(_synced(row))
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
