@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -162,10 +163,10 @@ class RunIndex:
         self._con.executescript(_SCHEMA)
         db = records_db(store)
         self._source: sqlite3.Connection | None = None
-        if db is not None:
-            self._source = sqlite3.connect(
-                f"file:{db.path}?mode=ro", uri=True, check_same_thread=False, timeout=10
-            )
+        self._path = None if db is None else db.path
+        self._identity: tuple[int, int] | None = None
+        if self._path is not None:
+            self._open_source(self._path)
         self._data_version: int | None = None
         self._last_rowid = 0
         # Build summaries (a 10,000-run build takes ~40 ms to summarise) are kept until the
@@ -176,6 +177,24 @@ class RunIndex:
 
     # -- keeping up with the records --------------------------------------------------------
 
+    def _open_source(self, path: str) -> None:
+        if self._source is not None:
+            self._source.close()
+        self._source = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10
+        )
+        st = os.stat(path)
+        self._identity = (st.st_dev, st.st_ino)
+
+    def _replaced(self) -> bool:
+        """Whether the records database was removed and made anew (a workspace reset)."""
+        assert self._path is not None
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino) != self._identity
+
     def refresh(self) -> None:
         """Take in what was recorded since the last call (cheap when nothing was)."""
         with self._lock:
@@ -183,6 +202,14 @@ class RunIndex:
                 if time.monotonic() - self._loaded_at >= FILE_TTL_S:
                     self._reload_files()
                 return
+            if self._replaced():
+                assert self._path is not None
+                self._open_source(self._path)
+                self._con.execute("DELETE FROM runs")
+                self._con.execute("DELETE FROM edges")
+                self._data_version = None
+                self._last_rowid = 0
+            assert self._source is not None
             version = int(self._source.execute("PRAGMA data_version").fetchone()[0])
             if version == self._data_version:
                 return

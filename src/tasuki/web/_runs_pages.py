@@ -18,6 +18,7 @@ reads more than one page's worth of records.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shlex
 from typing import Annotated, Any
 
@@ -102,6 +103,9 @@ def build_page(
     """A build's graph and timeline (by task, by family, or one family's runs)."""
     build = index.build(build_id)
     if build is None:
+        # /runs/<task id> (or a prefix) is a task's page: send it there.
+        if re.fullmatch(r"[0-9a-f]{6,64}", build_id) and len(index.uids(build_id)) == 1:
+            return RedirectResponse(f"/tasks/{index.uids(build_id)[0]}", status_code=307)
         raise HTTPException(
             404,
             f"No run record names build {build_id!r}: it may be older than the records kept "

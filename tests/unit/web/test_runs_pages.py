@@ -243,3 +243,42 @@ def test_the_list_follows_new_rewritten_and_deleted_records(
     delete_record(store, Raw(part=1).unique_id)
     assert record_ids(store) == [Raw(part=2).unique_id]
     assert _uids(client.get("/runs").text) == [Raw(part=2).unique_id]
+
+
+def test_a_task_id_under_runs_goes_to_the_task_page(site: tuple[TestClient, Settings]) -> None:
+    client, settings = site
+    _build(settings, Raw(part=3))
+    uid = Raw(part=3).unique_id
+    page = client.get(f"/runs/{uid[:12]}", follow_redirects=False)
+    assert page.status_code == 307 and page.headers["location"] == f"/tasks/{uid}"
+
+
+def test_a_workspace_made_anew_is_followed(site: tuple[TestClient, Settings]) -> None:
+    import shutil
+
+    client, settings = site
+    _build(settings, Raw(part=1))
+    assert _uids(client.get("/runs").text) == [Raw(part=1).unique_id]
+    shutil.rmtree(settings.workspace)
+    _build(settings, Raw(part=2))
+    assert _uids(client.get("/runs").text) == [Raw(part=2).unique_id]
+
+
+def test_records_kept_as_files_are_listed_and_reread_after_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasuki.web import _runs_data
+
+    settings = Settings(
+        workspace=f"memory://w3-runs-{tmp_path.name}",
+        catalog=f"sqlite:///{tmp_path / 'catalog.db'}",
+        executor="inline",
+        progress="off",
+    )
+    client = TestClient(create_app(settings, insecure_local=True))
+    _build(settings, Train(parts=2))
+    assert len(_uids(client.get("/runs").text)) == 3
+    _build(settings, Raw(part=5))
+    assert len(_uids(client.get("/runs").text)) == 3  # read again only after FILE_TTL_S
+    monkeypatch.setattr(_runs_data, "FILE_TTL_S", 0.0)
+    assert len(_uids(client.get("/runs").text)) == 4
