@@ -203,3 +203,29 @@ def test_resolve_key_accepts_tables_by_path_name_or_case(catalog):
         resolve_key(catalog, "main.users")
     with pytest.raises(CatalogNotFoundError, match="did you mean table:dwh/main/scores"):
         resolve_key(catalog, "dwh/main/scorez")
+
+
+@pytest.mark.services
+def test_a_large_batch_refreshes_postgres_statistics(postgres_url):
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with Catalog.open(url) as cat:
+        small, large = Batch(), Batch()
+        small.node("task:x", "task", "x")
+        for i in range(5_000):
+            large.node(f"task:{i}", "task", str(i))
+            large.node(f"table:dwh/s/{i}", "table", str(i))
+            large.edge(f"task:{i}", f"table:dwh/s/{i}", "wrote")
+
+        def analysed() -> int:
+            with cat.engine.connect() as conn:
+                return int(
+                    conn.exec_driver_sql(
+                        "SELECT count(*) FROM pg_stat_user_tables WHERE relname IN "
+                        "('lineage_nodes', 'lineage_edges') AND last_analyze IS NOT NULL"
+                    ).scalar_one()
+                )
+
+        _write(cat, small)
+        assert analysed() == 0  # a small batch leaves it to autovacuum
+        _write(cat, large)
+        assert analysed() == 2
