@@ -1,7 +1,8 @@
 """Full-text search over catalog names, paths, descriptions and warehouse comments.
 
-SQLite: the contentless FTS5 table ``catalog_search`` (trigram tokenizer, kept by triggers),
-ranked by BM25 with the name weighted highest. PostgreSQL: pg_trgm indexes, ranked by
+SQLite: the contentless FTS5 table ``catalog_search`` (trigram tokenizer, kept by triggers);
+a page of hits in index order (documented tables first) scored by where the words are
+(:func:`score`). PostgreSQL: pg_trgm indexes, ranked by
 trigram similarity of the name, then of the text. Words shorter than three characters
 cannot use a trigram index: they filter the indexed hits, or, when the query has no longer
 word, a scan of names and descriptions finds them.
@@ -20,9 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["search", "snippet"]
 
-# BM25 weights of the FTS columns (name, path, description, comment): a hit in the name
-# says far more than one in a long description.
-_WEIGHTS = "10.0, 1.0, 3.0, 2.0"
 _NAME = "coalesce(o.column_name, o.table_name, o.schema_name, o.warehouse)"
 # Index hits ranked at a time, and at most how many pages are read (filters on kind,
 # warehouse and gone objects can leave few of a page).
@@ -99,7 +97,7 @@ def _sqlite(
         conn.execute(
             text(
                 f"SELECT o.*, 1000.0 AS score FROM catalog_objects o "
-                f"WHERE lower({_NAME}) = :exact{extra} ORDER BY length(o.path) LIMIT :limit"
+                f"WHERE lower({_NAME}) = :exact{extra} LIMIT :limit"
             ),
             params,
         ).mappings()
@@ -116,34 +114,37 @@ def _sqlite(
         return _merge(exact, sorted(rest, key=lambda r: len(r["path"])), limit)
     params["match"] = " AND ".join('"' + w.replace('"', '""') + '"' for w in long)
     # Hits come in rowid order, which puts documented tables first (see the migration's
-    # tiers); rank a page of them by BM25, and read further pages only while filters leave
-    # fewer than `limit`.
-    ranked: list[tuple[float, int, int]] = []
+    # tiers): a page of them costs about a millisecond whatever the index size, where BM25
+    # would read every hit of every trigram for its statistics (50-150 ms for a common
+    # word among a million columns). The page is scored here, by where the words are.
+    scored: list[tuple[float, int, int]] = []
     after = -1
     for _ in range(_MAX_PAGES):
-        page = conn.execute(
-            text(
-                f"SELECT rowid, bm25(catalog_search, {_WEIGHTS}) AS s FROM catalog_search "
-                "WHERE catalog_search MATCH :match AND rowid > :after ORDER BY rowid "
-                f"LIMIT {_PAGE}"
-            ),
-            {**params, "after": after},
-        ).all()
-        if not page:
+        rowids = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT rowid FROM catalog_search WHERE catalog_search MATCH :match "
+                    f"AND rowid > :after ORDER BY rowid LIMIT {_PAGE}"
+                ),
+                {**params, "after": after},
+            )
+        ]
+        if not rowids:
             break
-        after = page[-1][0]
-        scores = {rowid & _ID_MASK: -float(bm) for rowid, bm in page}
+        after = rowids[-1]
         kept = conn.execute(
             text(
-                f"SELECT o.id, length(o.path) FROM catalog_objects o WHERE o.id IN :ids{extra}"
+                f"SELECT o.id, o.path, o.kind, {_NAME} AS name, o.description, o.comment "
+                f"FROM catalog_objects o WHERE o.id IN :ids{extra}"
             ).bindparams(bindparam("ids", expanding=True)),
-            {**params, "ids": list(scores)},
+            {**params, "ids": [r & _ID_MASK for r in rowids]},
         ).all()
-        ranked += [(scores[i], n, i) for i, n in kept]
-        if len(ranked) >= limit or len(page) < _PAGE:
+        scored += [(score(r, long), len(r[1]), r[0]) for r in kept]
+        if len(scored) >= limit or len(rowids) < _PAGE:
             break
-    ranked.sort(key=lambda r: (-r[0], r[1]))
-    best = {i: score for score, _, i in ranked[: limit + len(exact)]}
+    scored.sort(key=lambda r: (-r[0], r[1]))
+    best = {i: value for value, _, i in scored[: limit + len(exact)]}
     rows = conn.execute(
         text("SELECT o.* FROM catalog_objects o WHERE o.id IN :ids").bindparams(
             bindparam("ids", expanding=True)
@@ -154,6 +155,29 @@ def _sqlite(
         ({**r, "score": best[r["id"]]} for r in rows), key=lambda r: (-r["score"], len(r["path"]))
     )
     return _merge(exact, found, limit)
+
+
+def score(row: Any, words: list[str]) -> float:
+    """How well an object matches: per word, most for the whole name, then the name's
+    start, the name, the description, the warehouse's comment, the path; tables before
+    columns, documented before not (``row``: id, path, kind, name, description, comment)."""
+    _, path, kind, name, description, comment = row
+    name, description, comment = name.lower(), (description or "").lower(), (comment or "").lower()
+    total = 0.0
+    for word in (w.lower() for w in words):
+        if name == word:
+            total += 8
+        elif name.startswith(word):
+            total += 5
+        elif word in name:
+            total += 4
+        elif word in description:
+            total += 2
+        elif word in comment:
+            total += 1.5
+        elif word in path.lower():
+            total += 0.5
+    return total + (0 if kind == "column" else 1) + (0.5 if description else 0)
 
 
 def _merge(first: list[Any], then: list[Any], limit: int) -> list[Any]:

@@ -230,3 +230,22 @@ def test_search_pages_through_hits_when_filters_leave_too_few(
 
 def test_an_object_named_exactly_as_typed_comes_first(catalog: Catalog) -> None:
     assert catalog.search("EMAIL")[0].object.path == "dwh/public/users/email"
+
+
+def test_score_prefers_the_name_then_its_start_then_descriptions() -> None:
+    from tasuki.catalog._search import score
+
+    def row(name: str, kind: str = "column", description: str = "") -> tuple[object, ...]:
+        return (1, f"dwh/s/t/{name}", kind, name, description, None)
+
+    ranked = sorted(
+        [
+            row("total", description="sum of user spend"),
+            row("the_user_key"),
+            row("user_id"),
+            row("user"),
+        ],
+        key=lambda r: -score(r, ["user"]),
+    )
+    assert [r[3] for r in ranked] == ["user", "user_id", "the_user_key", "total"]
+    assert score(row("users", kind="table"), ["user"]) > score(row("users"), ["user"])
