@@ -8,6 +8,8 @@ its URL is ``http``, ``https``, ``mailto`` or scheme-less (``/tables/wh/s/t#col`
 other scheme leave the Markdown as plain text. The check runs on the URL after entity
 decoding (``&#106;avascript:`` is ``javascript:``), which is where markdown-it hands it over.
 
+Headings move down two levels (``# Title`` is an ``<h3>``): the page has its own ``<h1>``.
+
 Links that leave the site get ``rel="nofollow noopener noreferrer"``: a catalog page's URL
 (which names internal tables) is not sent to the sites a description links to.
 """
@@ -27,7 +29,18 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
     from markdown_it.utils import EnvType, OptionsDict
 
-__all__ = ["ALLOWED_SCHEMES", "is_plain", "is_safe_url", "render_markdown", "summary"]
+__all__ = [
+    "ALLOWED_SCHEMES",
+    "HEADING_SHIFT",
+    "is_plain",
+    "is_safe_url",
+    "render_markdown",
+    "summary",
+]
+
+#: Levels a description's headings move down: its ``#`` is an ``<h3>``, under the page's own
+#: ``<h1>`` and section ``<h2>`` (one outline for screen readers).
+HEADING_SHIFT = 2
 
 #: URL schemes a description may link to; scheme-less (relative) URLs are allowed too.
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -58,6 +71,19 @@ def _is_external(url: str) -> bool:
     return lowered.startswith(("http:", "https:", "//"))
 
 
+def _heading(
+    self: RendererHTML,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    token = tokens[idx]
+    level = int(token.tag[1:])
+    token.tag = f"h{min(6, level + HEADING_SHIFT)}"
+    return self.renderToken(tokens, idx, options, env)
+
+
 def _link_open(
     self: RendererHTML,
     tokens: Sequence[Token],
@@ -79,6 +105,8 @@ def _parser() -> MarkdownIt:
     md.enable(["table", "strikethrough"])
     md.validateLink = is_safe_url  # type: ignore[method-assign]
     md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("heading_open", _heading)
+    md.add_render_rule("heading_close", _heading)
     return md
 
 

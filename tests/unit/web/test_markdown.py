@@ -20,7 +20,7 @@ def test_formatting_tables_and_safe_links_render() -> None:
         "[me](mailto:a@example.com)"
     )
     assert isinstance(html, Markup)
-    assert "<h1>Scores</h1>" in html
+    assert "<h3>Scores</h3>" in html  # under the page's <h1> and <h2>
     assert "<strong>bold</strong>" in html and "<s>old</s>" in html
     assert "<code>code</code>" in html
     assert "<td>1</td>" in html
@@ -99,6 +99,13 @@ def test_attribute_breakout_in_a_link_is_escaped() -> None:
 )
 def test_is_safe_url(url: str, ok: bool) -> None:
     assert is_safe_url(url) is ok
+
+
+def test_headings_move_down_under_the_pages_own() -> None:
+    html = render_markdown("# One\n\n## Two\n\n#### Four\n\nSetext\n======")
+    assert "<h3>One</h3>" in html and "<h4>Two</h4>" in html and "<h6>Four</h6>" in html
+    assert "<h3>Setext</h3>" in html
+    assert "<h1>" not in html and "<h2>" not in html
 
 
 def test_empty_description_renders_nothing() -> None:
