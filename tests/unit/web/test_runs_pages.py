@@ -282,3 +282,25 @@ def test_records_kept_as_files_are_listed_and_reread_after_a_while(
     assert len(_uids(client.get("/runs").text)) == 3  # read again only after FILE_TTL_S
     monkeypatch.setattr(_runs_data, "FILE_TTL_S", 0.0)
     assert len(_uids(client.get("/runs").text)) == 4
+
+
+def test_broken_and_old_records_do_not_break_the_list(site: tuple[TestClient, Settings]) -> None:
+    import json
+
+    from tasuki.core.records import records_db
+
+    client, settings = site
+    _build(settings, Raw(part=1))
+    store = open_store(settings.workspace)
+    db = records_db(store)
+    assert db is not None
+    db.put("f" * 64, b"{not json")
+    old = json.loads(tasuki.RunRecord.read(store, Raw(part=1).unique_id).to_bytes())
+    del old["status"]  # written before failed runs were recorded: done
+    old["unique_id"] = "e" * 64
+    db.put("e" * 64, json.dumps(old).encode())
+    page = client.get("/runs")
+    assert page.status_code == 200
+    assert sorted(_uids(page.text)) == sorted(["e" * 64, Raw(part=1).unique_id])
+    done = client.get("/runs", params={"status": "done"}).text
+    assert done.count('<tr class="status-done">') == 2
