@@ -47,24 +47,31 @@ FOREIGN = {
 }
 
 
-@pytest.fixture
-def catalog(tmp_path):
-    with Catalog.open(f"sqlite:///{tmp_path / 'src.db'}") as cat:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def catalog(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'src.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url").replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
+    with Catalog.open(url) as cat:
         yield cat
 
 
 def _fill(cat: Catalog) -> None:
     """A graph with every kind of node and edge tasuki records."""
     b = Batch()
-    b.node("task:aaa", "task", "m:Pull [aaa]",
-           {"id": "aaa", "family": "m:Pull", "status": "done",
+    pull = {"id": "aaa", "family": "m:Pull", "status": "done",
             "params": {"sql": "SELECT * FROM events"},
-            "finished_at": "2024-05-02T01:02:03+00:00"})  # fmt: skip
-    b.node("task:bbb", "task", "m:Score [bbb]",
-           {"id": "bbb", "family": "m:Score", "status": "done", "params": {"day": "2024-05-02"}})  # fmt: skip
-    b.node("task:ccc", "task", "m:Train [ccc]",
-           {"id": "ccc", "family": "m:Train", "status": "failed", "params": {}})  # fmt: skip
-    b.node("query:abcd", "query", "SELECT user_id FROM events", {"sql": "SELECT user_id FROM events"})
+            "finished_at": "2024-05-02T01:02:03+00:00"}  # fmt: skip
+    b.node("task:aaa", "task", "m:Pull [aaa]", pull)
+    score = {"id": "bbb", "family": "m:Score", "status": "done", "params": {"day": "2024-05-02"}}
+    b.node("task:bbb", "task", "m:Score [bbb]", score)
+    train = {"id": "ccc", "family": "m:Train", "status": "failed", "params": {}}
+    b.node("task:ccc", "task", "m:Train [ccc]", train)
+    sql = "SELECT user_id FROM events"
+    b.node("query:abcd", "query", sql, {"sql": sql})
     for key, kind in (("table:dwh/main/events", "table"), ("table:dwh/ml/scores", "table"),
                       ("client:alice", "client"), ("dataset:team/clicks:1.0.0", "dataset"),
                       ("model:m/1", "model")):  # fmt: skip
