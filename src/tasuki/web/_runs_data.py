@@ -239,6 +239,8 @@ class RunIndex:
             self._generation += 1
 
     def _take(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        runs: list[tuple[Any, ...]] = []
+        edges: list[tuple[str, str]] = []
         for rowid, uid, task, status, started, finished, duration, build_id, requires in rows:
             if None in (task, started, finished, duration):
                 logger.debug("runs index: skipping the unreadable record of %s", uid)
@@ -247,20 +249,10 @@ class RunIndex:
                 upstream = [str(u) for u in json.loads(requires or "[]")]
             except (ValueError, TypeError):
                 upstream = []
-            self._put(
-                (
-                    str(uid),
-                    str(task),
-                    str(status),
-                    str(started),
-                    str(finished),
-                    float(duration),
-                    build_id,
-                ),
-                upstream,
-                int(rowid),
-            )
+            runs.append((uid, task, status, started, finished, float(duration), build_id, rowid))
+            edges.extend((uid, src) for src in upstream)
             self._last_rowid = max(self._last_rowid, int(rowid))
+        self._put(runs, edges)
 
     def _reconcile(self) -> None:
         """Match the index to the records' ``(rowid, uid)`` list (deletions, reused rowids)."""
@@ -279,23 +271,35 @@ class RunIndex:
     def _reload_files(self) -> None:
         self._con.execute("DELETE FROM runs")
         self._con.execute("DELETE FROM edges")
+        runs: list[tuple[Any, ...]] = []
+        edges: list[tuple[str, str]] = []
         for r in read_records(self.store):
-            row = (r.unique_id, r.task, r.status, r.started_at, r.finished_at, r.duration_s)
-            self._put((*row, r.build_id), list(r.requires), None)
+            runs.append(
+                (
+                    r.unique_id,
+                    r.task,
+                    r.status,
+                    r.started_at,
+                    r.finished_at,
+                    r.duration_s,
+                    r.build_id,
+                    None,
+                )
+            )
+            edges.extend((r.unique_id, src) for src in r.requires)
+        self._put(runs, edges)
         self._con.commit()
         self._loaded_at = time.monotonic()
         self._generation += 1
 
-    def _put(self, row: tuple[Any, ...], requires: list[str], rowid: int | None) -> None:
-        """Index one record: ``row`` holds the values of :data:`_COLUMNS`."""
-        self._con.execute(
-            f"INSERT OR REPLACE INTO runs ({_COLUMNS}, src_rowid) VALUES (?,?,?,?,?,?,?,?)",
-            (*row, rowid),
-        )
-        self._con.execute("DELETE FROM edges WHERE dst = ?", (row[0],))
+    def _put(self, runs: list[tuple[Any, ...]], edges: list[tuple[str, str]]) -> None:
+        """Index records: ``runs`` rows hold :data:`_COLUMNS` and the source rowid,
+        ``edges`` their ``(uid, upstream uid)`` pairs (all of them: old ones are replaced)."""
         self._con.executemany(
-            "INSERT OR IGNORE INTO edges VALUES (?, ?)", [(row[0], src) for src in requires]
+            f"INSERT OR REPLACE INTO runs ({_COLUMNS}, src_rowid) VALUES (?,?,?,?,?,?,?,?)", runs
         )
+        self._con.executemany("DELETE FROM edges WHERE dst = ?", [(r[0],) for r in runs])
+        self._con.executemany("INSERT OR IGNORE INTO edges VALUES (?, ?)", edges)
 
     # -- queries ----------------------------------------------------------------------------
 
