@@ -99,9 +99,7 @@ class WebSettings(SettingsModel):
     ``/.well-known/openid-configuration`` is read at start."""
     oidc_client_id: str | None = field(default=None, metadata=text(optional=True))
     """Client id registered with the provider."""
-    oidc_client_secret: str | None = field(
-        default=None, repr=False, metadata=text(optional=True)
-    )
+    oidc_client_secret: str | None = field(default=None, repr=False, metadata=text(optional=True))
     """Client secret. Keep it out of files in a repository: ``TASUKI_WEB__OIDC_CLIENT_SECRET``.
     Never shown in a repr, a log line or an error."""
     session_secret: str | None = field(default=None, repr=False, metadata=text(optional=True))
@@ -195,6 +193,11 @@ class Settings(SettingsModel):
     catalog: str = field(default="sqlite:///.tasuki/catalog.db", metadata=text())
     """SQLAlchemy URL of the catalog store: embedded SQLite by default (a relative path is
     taken from the settings file's folder), ``postgresql+psycopg://host/db`` for a team."""
+    catalog_lineage: bool = field(default=False, metadata=number(bool))
+    """After each build, merge its tasks' run records (and the tables its write-back tasks
+    wrote) into the catalog's lineage, so table pages are current without
+    ``tasuki catalog lineage-refresh``. Costs one catalog write per build; a failure is
+    logged, never fails the build."""
     web: WebSettings = field(default_factory=WebSettings, metadata={"model": WebSettings})
     source: dict[str, str] = field(default_factory=dict, metadata={**mapping(str), "exclude": True})
     """Where each key came from (for error messages and ``tasuki config``)."""

@@ -64,7 +64,15 @@ if TYPE_CHECKING:
     from tasuki.core.task import Task
     from tasuki.storage.base import Store
 
-__all__ = ["EVENTS", "Hook", "HookCaller", "register_tracker", "trackers", "with_tracker"]
+__all__ = [
+    "EVENTS",
+    "Hook",
+    "HookCaller",
+    "register_tracker",
+    "trackers",
+    "with_catalog_lineage",
+    "with_tracker",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -321,3 +329,29 @@ def with_tracker(settings: Settings, hooks: Sequence[Any]) -> list[Any]:
             name=name,
         )
     return [*hooks, tracker]
+
+
+#: The hook ``catalog_lineage = true`` adds, by dotted path: the catalog sits layers above the
+#: core, which must not import it (nor SQLAlchemy) unless a build asks for it.
+CATALOG_LINEAGE_HOOK = "tasuki.catalog._hook:CatalogLineageHook"
+
+
+def with_catalog_lineage(settings: Settings, hooks: Sequence[Any]) -> list[Any]:
+    """``hooks`` plus the catalog's lineage hook when ``settings.catalog_lineage`` is on
+    (not doubled when ``hooks`` hold one already)."""
+    if not settings.catalog_lineage:
+        return list(hooks)
+    import importlib
+
+    module, _, name = CATALOG_LINEAGE_HOOK.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"catalog_lineage = true needs the catalog ({exc}); install tasuki[catalog] or "
+            "turn catalog_lineage off",
+            setting="catalog_lineage",
+        ) from exc
+    if any(isinstance(h, factory) for h in hooks):
+        return list(hooks)
+    return [*hooks, factory(settings)]

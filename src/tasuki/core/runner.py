@@ -24,7 +24,7 @@ from tasuki.core.definitions import write_bundle
 from tasuki.core.execute import Completeness
 from tasuki.core.executors import Executor, get_executor
 from tasuki.core.graph import Graph, build_graph
-from tasuki.core.hooks import HookCaller, with_tracker
+from tasuki.core.hooks import HookCaller, with_catalog_lineage, with_tracker
 from tasuki.core.progress import Progress
 from tasuki.core.records import now_iso
 from tasuki.core.results import BuildResult, TaskResult, new_build_id, resume_command
@@ -147,7 +147,7 @@ def run_build(
     # The one read of the settings is above; whatever runs under the build and was not handed
     # them (a task's output() or run() resolving a warehouse name) finds them in effect.
     # The tracker the settings name (``tracking = "mlflow"``) is one more hook.
-    hooks = with_tracker(settings, hooks)
+    hooks = with_catalog_lineage(settings, with_tracker(settings, hooks))
     with settings_in_effect(settings):
         return _run_build(roots, settings, rerun, hooks, store, executor)
 
