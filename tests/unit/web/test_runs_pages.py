@@ -194,6 +194,7 @@ def test_task_page_shows_record_and_a_rerun_command_that_works(
         out["key"] in page and out["xxh3"] in page and f'<td class="num">{out["size"]}</td>' in page
     )
     assert "The whole run record (JSON)" in page and "&#34;code_fingerprint&#34;" in page
+    assert 'data-copy="#rerun-command"' in page
     command = re.search(r'<code class="token" id="rerun-command">([^<]+)</code>', page)
     assert command is not None
     argv = command.group(1).split()
