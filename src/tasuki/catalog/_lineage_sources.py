@@ -182,10 +182,16 @@ class _Merge:
         self.report.warnings.append(text)
 
     def warehouse_name(self, value: str) -> str | None:
-        """The configured name of a warehouse given by name or URL (None: not configured)."""
+        """The configured name of a warehouse given by name or URL (None: not configured).
+        A URL with other credentials (a reader role on the same database) counts as the
+        configured warehouse at that host, port and database."""
         if value in self.settings.warehouses:
             return value
-        return self.by_url.get(value)
+        if value in self.by_url:
+            return self.by_url[value]
+        where = _location(value)
+        names = [n for n, url in self.settings.warehouses.items() if _location(url) == where]
+        return names[0] if where is not None and len(names) == 1 else None
 
     def task_placeholder(self, uid: str) -> str:
         key = f"task:{uid}"
@@ -344,6 +350,22 @@ class _Merge:
                     continue
                 self.report.models += 1
                 self.batch.add_lineage(found)
+
+
+def _location(url: str) -> tuple[str, str, int | None, str] | None:
+    """``(scheme, host, port, database path)`` of a warehouse URL: what is left when the
+    role and its options are taken away (None: not a URL)."""
+    from urllib.parse import urlsplit
+
+    if "://" not in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port, parts.path
 
 
 def _with_connect_timeout(url: str, seconds: int = 10) -> str:

@@ -164,3 +164,31 @@ def test_a_catalog_that_fails_half_way_keeps_its_previous_lineage(world):
         with pytest.raises(CatalogError, match="edges refused"):
             refresh_lineage(cat, settings=world["settings"])
         assert _counts(cat) == (0, 0)  # the nodes written before the failure were taken back
+
+
+@pytest.mark.services
+def test_a_postgres_warehouse_and_catalog(postgres_url, postgres_reader_url, tmp_path):
+    """Write-back into PostgreSQL's default schema, a query naming the table in another
+    case as a reader role (the same warehouse), and the catalog itself on PostgreSQL."""
+    ws = str(tmp_path / "ws")
+    settings = tasuki.load_settings(
+        {"workspace": ws, "registry": str(tmp_path / "reg"), "warehouses": {"pg": postgres_url}}
+    )
+    with duckdb.connect(str(tmp_path / "src.duckdb")) as con:
+        con.execute("CREATE TABLE events AS SELECT range AS id, range * 1.5 AS score FROM range(3)")
+    source = f"duckdb:///{tmp_path}/src.duckdb"
+    pull = QueryTask(sql="SELECT id, score FROM events", warehouse=source)
+    write = WriteTableTask(data=Scores(query=pull), table="scores", warehouse=postgres_url)
+    tasuki.build(write, workspace=ws, progress="off", return_value=False)
+    reader = QueryTask(sql="SELECT * FROM Scores", warehouse=postgres_reader_url)
+    tasuki.build(reader, workspace=ws, progress="off", return_value=False)
+    catalog = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with Catalog.open(catalog) as cat:
+        report = refresh_lineage(cat, settings=settings)
+        assert report.writes == {"pg": 1}
+        found = upstream(cat, "table:pg/public/scores")
+        assert f"task:{write.unique_id}" in found.nodes
+        # The source query's warehouse is not configured: its SQL stays a query node.
+        assert any(n.kind == "query" for n in found.nodes.values())
+        down = downstream(cat, "table:pg/public/scores")
+        assert {e.target for e in down.edges} == {f"task:{reader.unique_id}"}
