@@ -39,6 +39,8 @@ _FILLS = {
     "query": "#fef7e0",
     "dataset": "#f3e8fd",
     "model": "#fce8e6",
+    "failed": "#f6aea9",
+    "cached": "#ffffff",
 }
 _DEFAULT_FILL = "#f1f3f4"
 
