@@ -236,7 +236,7 @@ def _suggest(conn: sa.Connection, key: str) -> list[str]:
         query = sa.select(n.c.key).where(sa.func.lower(n.c.key).like(like)).limit(200)
         found = [r[0] for r in conn.execute(query)]
     if not found:
-        query = sa.select(n.c.key).where(n.c.kind == kind).limit(20_000)
+        query = sa.select(n.c.key).where(n.c.kind == kind).limit(5_000)
         found = [r[0] for r in conn.execute(query)]
     return difflib.get_close_matches(key, found, n=5, cutoff=0.5) or found[:5]
 

@@ -222,11 +222,23 @@ class _Merge:
                 self.write_row(name, dialect, row)
 
     def write_row(self, warehouse: str, dialect: str, row: dict[str, Any]) -> None:
-        found = tables_read(f"SELECT * FROM {row['table_name']}", dialect=dialect)
-        if not found:
+        from sqlglot import exp
+        from sqlglot.errors import SqlglotError
+        from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+        # The name as write_table was given it (``table`` or ``schema.table``), read the
+        # way the warehouse reads it.
+        try:
+            name = normalize_identifiers(exp.to_table(row["table_name"], dialect=dialect),
+                                         dialect=dialect)  # fmt: skip
+        except SqlglotError as exc:
+            self.warn(f"write-back row for {row['table_name']!r} skipped: {exc}")
+            return
+        schema = name.db or DEFAULT_SCHEMA.get(dialect)
+        if not schema or not name.name:
             self.warn(f"write-back row for {row['table_name']!r} names no schema; skipped")
             return
-        key = self.table(warehouse, *found[0])
+        key = self.table(warehouse, schema, name.name)
         uid = str(row["unique_id"])
         detail = {
             "id": uid,
