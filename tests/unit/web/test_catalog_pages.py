@@ -22,6 +22,7 @@ from tasuki.catalog import _schema as t
 from tasuki.config import Settings
 from tasuki.web._app import create_app
 from tests._catalog import NOW, add_tables
+from tests._services import postgres_url  # noqa: F401  (fixture)
 
 TABLES = {
     "public.orders": [("id", "BIGINT"), ("amount", "NUMERIC"), ("user id", "TEXT")],
@@ -31,9 +32,9 @@ TABLES = {
 }
 
 
-def make_catalog(tmp_path: Path) -> Catalog:
-    """A catalog in a tmp SQLite file holding :data:`TABLES` in warehouse ``dwh``."""
-    catalog = Catalog.open(f"sqlite:///{tmp_path / 'catalog.db'}")
+def make_catalog(url: str) -> Catalog:
+    """A catalog at ``url`` holding :data:`TABLES` in warehouse ``dwh``."""
+    catalog = Catalog.open(url)
     add_tables(
         catalog,
         "dwh",
@@ -58,9 +59,18 @@ def make_client(catalog: Catalog, tmp_path: Path, *, base_url: str | None = None
     return TestClient(create_app(settings, insecure_local=True, catalog=catalog))
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A tmp SQLite file, and a fresh PostgreSQL database (the team's store)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    with make_catalog(tmp_path) as cat:
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    with make_catalog(catalog_url) as cat:
         yield cat
 
 

@@ -35,7 +35,7 @@ pytestmark = [
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    with make_catalog(tmp_path) as cat:
+    with make_catalog(f"sqlite:///{tmp_path / 'catalog.db'}") as cat:
         yield cat
 
 

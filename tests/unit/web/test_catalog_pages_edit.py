@@ -17,14 +17,15 @@ from fastapi.testclient import TestClient
 
 from tasuki.catalog import Catalog
 from tasuki.web._users import create_token, record_login
-from tests.unit.web.test_catalog_pages import make_catalog, make_client
+from tests._services import postgres_url  # noqa: F401  (fixture)
+from tests.unit.web.test_catalog_pages import catalog_url, make_catalog, make_client  # noqa: F401
 
 TABLE = "/tables/dwh/public/orders"
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    with make_catalog(tmp_path) as cat:
+def catalog(catalog_url: str) -> Iterator[Catalog]:  # noqa: F811  (the imported fixture)
+    with make_catalog(catalog_url) as cat:
         yield cat
 
 

@@ -28,7 +28,7 @@ SCORES = "table:dwh/mart/scores"
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    with make_catalog(tmp_path) as cat:
+    with make_catalog(f"sqlite:///{tmp_path / 'catalog.db'}") as cat:
         yield cat
 
 
