@@ -263,3 +263,29 @@ def test_search_snippet_markup_is_escaped(client: TestClient, catalog: Catalog) 
     set_row(catalog, "dwh/mart/scores", description="score <b>between</b> 0 & 1")
     body = client.get("/search", params={"q": "between"}).text
     assert "&lt;b&gt;<mark>between</mark>&lt;/b&gt; 0 &amp; 1" in body
+
+
+def test_an_anonymous_link_unfurler_gets_the_login_not_the_preview(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    settings = Settings(
+        workspace=str(tmp_path / "ws"),
+        catalog=catalog.url,
+        web={
+            "oidc_issuer": "https://login.example.com",
+            "oidc_client_id": "tasuki",
+            "oidc_client_secret": "s3cret",
+            "session_secret": "x" * 40,
+        },
+    )
+    client = TestClient(create_app(settings, catalog=catalog))
+    slackbot = {"User-Agent": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"}
+    page = client.get("/tables/dwh/public/orders", headers=slackbot, follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/login?next=")
+    assert "order line" not in page.text and "og:" not in page.text
+
+
+def test_tables_without_the_slash_and_trailing_slashes(client: TestClient) -> None:
+    assert client.get("/tables").url.path == "/tables/"
+    assert 'href="/tables/dwh/public"' in client.get("/tables/dwh/").text
