@@ -54,8 +54,8 @@ def event_text(event: Event) -> str:
     if event.kind == "type_changed":
         return f"type changed: {before} → {after}"
     if event.kind == "renamed":
-        old = detail.get("from", before)
-        return f"renamed from {old}" if old is not None else "renamed"
+        # Sync records the old path; its last part is the old name.
+        return f"renamed from {str(before).rsplit('/', 1)[-1]}" if before else "renamed"
     if event.kind == "comment_changed":
         return "warehouse comment changed"
     if "before" in detail or "after" in detail:

@@ -176,10 +176,13 @@ def test_type_changes_of_columns_show_on_the_table_page(
     add_event(catalog, "dwh/public/orders/amount", "type_changed",
               {"before": "INTEGER", "after": "NUMERIC"})  # fmt: skip
     add_event(catalog, "dwh/public/orders", "appeared", {})
+    renamed = {"before": "dwh/public/orders/order_id", "after": "dwh/public/orders/id"}
+    add_event(catalog, "dwh/public/orders/id", "renamed", renamed)
     body = client.get("/tables/dwh/public/orders").text
     assert "type changed: INTEGER → NUMERIC" in body
     assert 'href="/tables/dwh/public/orders/amount">amount</a>:' in body
     assert "appeared" in body
+    assert "renamed from order_id" in body
     column = client.get("/tables/dwh/public/orders/amount").text
     assert "type changed: INTEGER → NUMERIC" in column
 
