@@ -12,7 +12,6 @@ login and the CSRF check::
 
 from __future__ import annotations
 
-import importlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from tasuki.errors import AccessDeniedError, CatalogNotFoundError, ConfigError, EditConflictError
-from tasuki.web import _auth, _users
+from tasuki.web import _auth, _catalog_pages, _ranking, _registry_pages, _runs_pages, _users
 from tasuki.web._deps import check_csrf, current_user, render
 
 if TYPE_CHECKING:
@@ -40,12 +39,12 @@ logger = logging.getLogger(__name__)
 
 #: Name of the signed session cookie.
 SESSION_COOKIE = "tasuki_session"
-#: Page routers (``tasuki.web.<module>.router``) and the section each adds to the header.
-PAGE_MODULES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("_catalog_pages", (("Tables", "/tables/"),)),
-    ("_runs_pages", (("Runs", "/runs"),)),
-    ("_ranking", (("Compare", "/compare"),)),
-    ("_registry_pages", (("Datasets", "/datasets"), ("Models", "/models"))),
+#: Page routers and the sections each adds to the header, in header order.
+PAGE_MODULES: tuple[tuple[Any, tuple[tuple[str, str], ...]], ...] = (
+    (_catalog_pages, (("Tables", "/tables/"),)),
+    (_runs_pages, (("Runs", "/runs"),)),
+    (_ranking, (("Compare", "/compare"),)),
+    (_registry_pages, (("Datasets", "/datasets"), ("Models", "/models"))),
 )
 _STATIC = Path(__file__).parent / "static"
 # Scripts only from this site: a description that slipped markup through still runs nothing.
@@ -123,11 +122,9 @@ def create_app(
     guarded = [Depends(current_user), Depends(check_csrf)]
     app.include_router(_users.router, dependencies=guarded)
     sections: list[tuple[str, str]] = []
-    for module_name, links in PAGE_MODULES:
-        module = _page_module(module_name)
-        if module is not None:
-            app.include_router(module.router, dependencies=guarded)
-            sections.extend(links)
+    for module, links in PAGE_MODULES:
+        app.include_router(module.router, dependencies=guarded)
+        sections.extend(links)
     state.sections = sections
     app.add_api_route(
         "/",
@@ -161,22 +158,6 @@ def _check_oidc_settings(settings: Settings) -> None:
             "session cookies and needs at least 32 random ones: "
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
-
-
-def _page_module(name: str) -> Any:
-    """``tasuki.web.<name>``, or None while that part of the app does not exist."""
-    try:
-        return importlib.import_module(f"tasuki.web.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"tasuki.web.{name}":
-            raise  # the module exists and a library it imports is missing: say so
-        logger.debug("web pages %s not present", name)
-        return None
-    except ImportError as exc:
-        # A part of the app that imports a sibling module not written yet: the rest of
-        # the app still serves, and the log says what is missing.
-        logger.error("web pages %s left out: %s", name, exc)
-        return None
 
 
 def _index(request: Request) -> HTMLResponse:
