@@ -310,7 +310,7 @@ def render_timeline(bars: Sequence[Bar]) -> str:
     origin = min(b[1] for b in bars)
     span = max(max(b[2] for b in bars) - origin, 1e-6)
     scale = _PLOT_WIDTH / span
-    width = _LABEL_WIDTH + _PLOT_WIDTH + _MARGIN * 2
+    width = _LABEL_WIDTH + _PLOT_WIDTH + _MARGIN * 2 + 32  # room for the last tick's label
     height = _MARGIN * 2 + len(bars) * (_BAR_HEIGHT + 4) + 16
     out = [
         '<figure class="timeline">',
