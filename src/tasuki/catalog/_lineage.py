@@ -173,6 +173,14 @@ def write_batch(conn: sa.Connection, batch: Batch, *, now: dt.datetime | None = 
                 "detail": excluded.detail,
                 "updated_at": excluded.updated_at,
             },
+            # Only a node whose facts changed is rewritten: ``updated_at`` says when they
+            # last changed (what an export ``since`` a moment asks), and a refresh that
+            # finds nothing new writes no node rows.
+            where=sa.or_(
+                t.lineage_nodes.c.kind != excluded.kind,
+                t.lineage_nodes.c.label != excluded.label,
+                t.lineage_nodes.c.detail != excluded.detail,
+            ),
         )
         for chunk in _chunks(rows):
             conn.execute(stmt, list(chunk))

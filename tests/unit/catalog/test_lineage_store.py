@@ -229,3 +229,27 @@ def test_a_large_batch_refreshes_postgres_statistics(postgres_url):
         assert analysed() == 0  # a small batch leaves it to autovacuum
         _write(cat, large)
         assert analysed() == 2
+
+
+def test_a_node_written_again_unchanged_keeps_its_time(catalog):
+    n = t.lineage_nodes
+
+    def stamp() -> dt.datetime:
+        with catalog.engine.connect() as conn:
+            query = sa.select(n.c.updated_at).where(n.c.key == "task:a")
+            value = conn.execute(query).scalar_one()
+        # SQLite gives back naive UTC, PostgreSQL an aware time in the session's zone.
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+    batch = Batch()
+    batch.node("task:a", "task", "A", {"status": "done"})
+    with catalog.engine.begin() as conn:
+        write_batch(conn, batch, now=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    with catalog.engine.begin() as conn:
+        write_batch(conn, batch, now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
+    assert stamp().month == 1
+    batch.node("task:a", "task", "A", {"status": "failed"})
+    with catalog.engine.begin() as conn:
+        write_batch(conn, batch, now=dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+    assert stamp().month == 3
+    assert node(catalog, "task:a").detail == {"status": "failed"}
