@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from tasuki.catalog._objects import CatalogObject
 from tasuki.errors import CatalogError, CatalogNotFoundError, EditConflictError
 from tasuki.web._catalog_common import breadcrumbs, object_url, page, path_url
 from tasuki.web._catalog_events import event_text, table_events
@@ -22,7 +23,6 @@ from tasuki.web._diff import diff_html
 
 if TYPE_CHECKING:
     from tasuki.catalog import Catalog
-    from tasuki.catalog._objects import CatalogObject
 
 __all__ = ["parse_tags", "router"]
 
@@ -123,7 +123,9 @@ def edit_save(
         )
     except EditConflictError as exc:
         # The store puts the object as it is now on the error (``current``).
-        theirs: CatalogObject = exc.current  # type: ignore[attr-defined]
+        theirs = exc.fields.get("current")
+        if not isinstance(theirs, CatalogObject):
+            theirs = catalog.get(path)
         return _form(
             request,
             theirs,

@@ -129,7 +129,7 @@ def table_lineage(catalog: Catalog, table: CatalogObject) -> TableLineage:
         lin = _lineage.around(catalog, key, depth=SECTION_DEPTH)
     except CatalogNotFoundError:
         return TableLineage(key=key, known=False, graph_url=lineage_url(key))
-    writers = []
+    writers: list[tuple[Node, str, dict[str, Any]]] = []
     for edge in lin.upstream_of(key):
         node = lin.nodes[edge.source]
         if node.kind == "task":
