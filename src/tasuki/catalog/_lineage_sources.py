@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tasuki._redact import redact
+from tasuki._redact import redact, redact_json
 from tasuki.catalog._lineage import Batch, table_key, write_batch
 from tasuki.errors import CatalogError
 
@@ -244,7 +244,8 @@ class _Merge:
             "id": uid,
             "task": row["task"],
             "family": row["task"],
-            "params": row["params"],
+            # As run records keep them: a warehouse URL's password is never shown.
+            "params": redact_json(row["params"]),
             "row_count": row["row_count"],
             "written_at": row["written_at"],
             "code_key": row["code_key"],

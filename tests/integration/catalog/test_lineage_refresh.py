@@ -4,6 +4,7 @@ warehouse that is down; a catalog that refuses the write half-way."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -178,7 +179,9 @@ def test_a_postgres_warehouse_and_catalog(postgres_url, postgres_reader_url, tmp
         con.execute("CREATE TABLE events AS SELECT range AS id, range * 1.5 AS score FROM range(3)")
     source = f"duckdb:///{tmp_path}/src.duckdb"
     pull = QueryTask(sql="SELECT id, score FROM events", warehouse=source)
-    write = WriteTableTask(data=Scores(query=pull), table="scores", warehouse=postgres_url)
+    # A password in the writer's URL (trust auth ignores it) never reaches the catalog.
+    writer_url = postgres_url.replace("postgres@", "postgres:s3cret@", 1)
+    write = WriteTableTask(data=Scores(query=pull), table="scores", warehouse=writer_url)
     tasuki.build(write, workspace=ws, progress="off", return_value=False)
     reader = QueryTask(sql="SELECT * FROM Scores", warehouse=postgres_reader_url)
     tasuki.build(reader, workspace=ws, progress="off", return_value=False)
@@ -188,6 +191,9 @@ def test_a_postgres_warehouse_and_catalog(postgres_url, postgres_reader_url, tmp
         assert report.writes == {"pg": 1}
         found = upstream(cat, "table:pg/public/scores")
         assert f"task:{write.unique_id}" in found.nodes
+        detail = found.nodes[f"task:{write.unique_id}"].detail
+        assert detail["params"]["warehouse"].startswith("postgresql://postgres:***@")
+        assert "s3cret" not in json.dumps(detail)
         # The source query's warehouse is not configured: its SQL stays a query node.
         assert any(n.kind == "query" for n in found.nodes.values())
         down = downstream(cat, "table:pg/public/scores")
