@@ -66,16 +66,24 @@ def runs_page(
     index: IndexDep,
     task: str = "",
     status: str = "",
+    build: str = "",
     view: str = "runs",
     offset: int = Query(0, ge=0),
 ) -> Response:
-    """The list of task runs (filtered, paged), or of builds with ``view=builds``."""
+    """The list of task runs (filtered by family, status and build; paged), or of builds
+    with ``view=builds``."""
     if view not in ("runs", "builds"):
         raise HTTPException(400, f"view={view!r} is not a view of /runs; use runs or builds")
     page = (
         index.builds(offset=offset, limit=PAGE_SIZE)
         if view == "builds"
-        else index.runs(task=task or None, status=status or None, offset=offset, limit=PAGE_SIZE)
+        else index.runs(
+            task=task or None,
+            status=status or None,
+            build_id=build or None,
+            offset=offset,
+            limit=PAGE_SIZE,
+        )
     )
     return render(
         request,
@@ -85,6 +93,7 @@ def runs_page(
             "view": view,
             "task": task,
             "status": status,
+            "build": build,
             "tasks": index.tasks(),
             "statuses": index.statuses(),
             "family_name": family_name,

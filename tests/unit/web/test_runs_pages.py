@@ -96,6 +96,14 @@ def test_list_filters_by_family_and_status(site: tuple[TestClient, Settings]) ->
     assert only_raw.count('<tr class="status-') == 3 and "Train</a>" not in only_raw
     failed = client.get("/runs", params={"status": "failed"}).text
     assert failed.count('<tr class="status-') == 1 and "Broken</a>" in failed
+    # A build's failed runs: linked from its page, filtered by build and status.
+    build_page = client.get(f"/runs/{failing.build_id}").text
+    link = f"/runs?build={failing.build_id}&amp;status=failed"
+    assert link in build_page
+    in_build = client.get("/runs", params={"build": failing.build_id, "status": "failed"}).text
+    assert _uids(in_build) == [Broken().unique_id]
+    other = client.get("/runs", params={"build": failing.build_id, "task": f"{__name__}:Train"})
+    assert _uids(other.text) == []  # Train ran in the first build
     # The filter form offers the families and statuses the records hold.
     assert f'<option value="{__name__}:Train">Train (1)</option>' in page.text
     assert '<option value="failed">failed</option>' in page.text
