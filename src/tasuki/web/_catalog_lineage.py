@@ -210,6 +210,7 @@ def lineage_page(
             "direction": direction,
             "depth": depth,
             "views": views,
+            "current": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             "crumbs": [("Tables", "/tables/"), ("Lineage", lineage_url(key))],
         },
     )

@@ -227,6 +227,7 @@ def test_slack_link_preview_tags(catalog: Catalog, tmp_path: Path) -> None:
     url = "https://tasuki.example.com/tables/dwh/public/orders"
     assert f'<meta property="og:url" content="{url}">' in body
     assert '<meta name="twitter:card" content="summary">' in body
+    assert f'<code id="page-url">{url}</code>' in body  # with a button that copies it
     # No description: the warehouse comment, else the path.
     body = client.get("/tables/dwh/mart/scores").text
     assert '<meta property="og:description" content="scores from the recommender">' in body

@@ -102,6 +102,8 @@ def test_graph_view_draws_the_graph_with_links_and_a_text_list(client: TestClien
     assert f'href="/tasks/{WRITER}"' in body and 'href="/tables/dwh/public/orders"' in body
     assert 'href="/lineage/query:0123456789abcdef"' in body  # a query has no page of its own
     assert 'data-key="table:dwh/mart/scores"' in body and "dag-node-highlight" in body
+    views = client.get("/lineage/table:dwh/mart/scores").text
+    assert '<a href="/lineage/table:dwh/mart/scores" aria-current="page">' in views
     # A table's path works as its key; case differences too.
     assert client.get("/lineage/dwh/mart/scores").status_code == 200
     up = client.get("/lineage/table:dwh/mart/scores", params={"direction": "up", "depth": "all"})
