@@ -251,7 +251,7 @@ def _suggest(conn: sa.Connection, key: str) -> list[str]:
 
 def _not_found(conn: sa.Connection, key: str) -> CatalogNotFoundError:
     near = _suggest(conn, key)
-    hint = f"; did you mean {', '.join(near)}?" if near else "; the catalog has no such node yet"
+    hint = f"; did you mean {', '.join(near)}?" if near else "; it has no such node yet."
     return CatalogNotFoundError(
         f"no lineage node {key!r} in the catalog{hint} Keys read table:<warehouse>/<schema>/"
         "<table>, task:<unique id>, dataset:<name:version>, model:<name>/<n>; run "
@@ -277,7 +277,7 @@ def resolve_key(catalog: Catalog, text: str) -> str:
             candidates = [text]
         else:
             parts = text.replace(".", "/").split("/") if "/" not in text else text.split("/")
-            candidates = [f"table:{text}"] if len(parts) == 3 else []
+            candidates = ["table:" + "/".join(parts)] if len(parts) == 3 else []
             pattern = "table:%" + "".join("/" + p for p in parts[-2:])
             if len(parts) < 3:
                 query = sa.select(n.c.key).where(sa.func.lower(n.c.key).like(pattern.lower()))

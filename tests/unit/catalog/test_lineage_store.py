@@ -196,6 +196,7 @@ def test_resolve_key_accepts_tables_by_path_name_or_case(catalog):
     _write(catalog, batch)
     assert resolve_key(catalog, "table:dwh/main/scores") == "table:dwh/main/scores"
     assert resolve_key(catalog, "dwh/main/scores") == "table:dwh/main/scores"
+    assert resolve_key(catalog, "dwh.main.scores") == "table:dwh/main/scores"
     assert resolve_key(catalog, "main.scores") == "table:dwh/main/scores"
     assert resolve_key(catalog, "scores") == "table:dwh/main/scores"
     assert resolve_key(catalog, "dwh/main/users") == "table:dwh/main/Users"  # case folded
