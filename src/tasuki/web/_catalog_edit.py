@@ -98,13 +98,19 @@ def edit_save(
     path: str,
     catalog: CatalogDep,
     user: Editor,
-    version: Annotated[str, Form()],
+    version: OptionalText = None,
     description: OptionalText = None,
     owner: OptionalText = None,
     tags: OptionalText = None,
 ) -> HTMLResponse | RedirectResponse:
     """Save an edit made from version ``version``; a field not sent stays as it is."""
     path = path.strip("/")
+    if version is None:
+        raise HTTPException(
+            400,
+            "The edit names no version: send version=<the version you started from> (the "
+            "edit form carries it), so that an edit made meanwhile is not overwritten.",
+        )
     try:
         expected = int(version)
     except ValueError:

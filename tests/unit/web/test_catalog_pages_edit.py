@@ -160,6 +160,9 @@ def test_bad_input_is_a_400_form_that_keeps_the_text(client: TestClient, catalog
     fields["version"] = "one"
     page = client.post(f"{TABLE}/-/edit", data=fields)
     assert page.status_code == 400 and "is not a number" in page.text
+    del fields["version"]
+    page = client.post(f"{TABLE}/-/edit", data=fields)
+    assert page.status_code == 400 and "The edit names no version" in page.text
     assert catalog.history("dwh/public/orders") == []
 
 
