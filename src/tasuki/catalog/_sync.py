@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 
 from tasuki._redact import redact
 from tasuki.catalog import _schema as t
@@ -201,7 +201,7 @@ def sync(
             raise
         raise CatalogError(
             f"sync of warehouse {warehouse!r} failed and was rolled back (the catalog keeps "
-            f"its previous state): {redact(str(exc))}",
+            f"its previous state): {_reason(exc)}",
             warehouse=warehouse,
             sync_id=sync_id,
         ) from exc
@@ -209,8 +209,16 @@ def sync(
     return report
 
 
+def _reason(exc: BaseException) -> str:
+    """The error in a line or a few: a database error's own message, without the SQL and
+    the (possibly 100,000) parameters SQLAlchemy appends to it."""
+    cause = getattr(exc, "orig", None) or exc
+    message = redact(str(cause)).strip()
+    return message if len(message) <= 1000 else message[:1000] + " ..."
+
+
 def _record_failure(catalog: Catalog, sync_id: int, exc: BaseException) -> None:
-    message = redact(f"{type(exc).__name__}: {exc}")
+    message = f"{type(exc).__name__}: {_reason(exc)}"
     try:
         with catalog.engine.begin() as conn:
             conn.execute(
@@ -255,6 +263,13 @@ def _merge(
     now: dt.datetime,
     sync_id: int,
 ) -> dict[str, Any]:
+    if conn.dialect.name == "postgresql":
+        # Two syncs of one warehouse at once take turns (SQLite's single writer does the
+        # same); the lock ends with the transaction.
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"tasuki-catalog-sync:{warehouse}"},
+        )
     desired = desired_rows(warehouse, snapshot)
     existing = _existing(conn, warehouse)
     first = not existing
