@@ -68,10 +68,16 @@ def postgres_tables_sql(schemas: Sequence[str] | None) -> str:
         "SELECT n.nspname AS schema, c.relname AS name, "
         "CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' "
         "WHEN 'f' THEN 'external' ELSE 'table' END AS table_type, "
-        # reltuples is -1 for a table never vacuumed or analysed: unknown, not empty.
-        "CASE WHEN c.reltuples < 0 OR c.relkind IN ('v', 'f') THEN NULL "
+        # reltuples is -1 for a table never vacuumed or analysed: unknown, not empty. A
+        # partitioned table holds nothing itself: its figures are its partitions' sums.
+        "CASE WHEN c.relkind = 'p' THEN (SELECT sum(k.reltuples)::bigint "
+        "FROM pg_catalog.pg_partition_tree(c.oid) p "
+        "JOIN pg_catalog.pg_class k ON k.oid = p.relid WHERE p.isleaf AND k.reltuples >= 0) "
+        "WHEN c.reltuples < 0 OR c.relkind IN ('v', 'f') THEN NULL "
         "ELSE c.reltuples::bigint END AS row_estimate, "
-        "CASE WHEN c.relkind IN ('r', 'p', 'm') THEN pg_catalog.pg_total_relation_size(c.oid) "
+        "CASE WHEN c.relkind = 'p' THEN (SELECT sum(pg_catalog.pg_total_relation_size(p.relid))"
+        "::bigint FROM pg_catalog.pg_partition_tree(c.oid) p) "
+        "WHEN c.relkind IN ('r', 'm') THEN pg_catalog.pg_total_relation_size(c.oid) "
         "END AS size_bytes, NULL::timestamptz AS last_modified, d.description AS comment "
         "FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "

@@ -45,6 +45,11 @@ def warehouse(postgres_url: str) -> str:
             CREATE TABLE public.events (day date, n int) PARTITION BY RANGE (day);
             CREATE TABLE public.events_2024 PARTITION OF public.events
                 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+            CREATE TABLE public.events_2025 PARTITION OF public.events
+                FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+            INSERT INTO public.events SELECT DATE '2024-12-01' + g % 60, g
+                FROM generate_series(1, 600) g;
+            ANALYZE public.events_2024, public.events_2025;
             """
         )
     return postgres_url
@@ -105,6 +110,8 @@ def test_reads_tables_views_and_columns_from_pg_catalog(warehouse):
     assert tables["sales", "big"].table_type == "view"
     assert tables["sales", "big"].size_bytes is None
     assert tables["sales", "daily"].table_type == "materialized view"
+    events = tables["public", "events"]  # partitioned: the sums of its partitions
+    assert events.row_estimate == 600 and events.size_bytes and events.size_bytes > 16384
     assert [t.name for t in read_metadata(warehouse, schemas=["public"])] == ["events"]
 
 
