@@ -1,19 +1,16 @@
 """Queries over a workspace's run records for the runs pages: lists, builds, graphs.
 
-Records are kept for lookup by unique id (``tasuki.core.records``): a local workspace has
-them in ``.tasuki/records.db`` as ``uid -> JSON``, with no index on task, status, time or
-build. Parsing 10,000 JSON records on every page view would cost more than the page's
-whole budget, so each app process keeps a summary index of its own, in an in-memory SQLite
-database (:class:`RunIndex`): one row per record (the fields a list shows, plus the
-``requires`` edges), indexed by time, task family, status and build.
+Records are kept for lookup by unique id (``tasuki.core.records``): ``uid -> JSON`` in
+``.tasuki/records.db``, with no index on task, status, time or build. Each app process
+keeps a summary index of its own in an in-memory SQLite database (:class:`RunIndex`): the
+fields a list shows and the ``requires`` edges, indexed by time, family, status and build.
 
-The index follows the records database incrementally. SQLite tells whether anything was
-committed since the last look (``PRAGMA data_version`` on a connection kept open), and rows
-are appended in rowid order (a rewritten record is deleted and inserted again, so it gets a
-new rowid), so a refresh parses only rows from the last seen rowid on; a count that does not
-match after that (records deleted by ``tasuki gc``) makes it compare the ``(rowid, uid)``
-list once. Workspaces that keep records as files (remote, network file systems) have no
-such signal: their index is rebuilt from every record at most every :data:`FILE_TTL_S`.
+It follows the records database incrementally: ``PRAGMA data_version`` says whether anything
+was committed since the last look, and a rewritten record is deleted and inserted again (a
+new rowid), so a refresh reads rows from the last seen rowid on; a count that does not match
+after that (records deleted by ``tasuki gc``) makes it compare the ``(rowid, uid)`` list
+once. Workspaces that keep records as files (remote, network file systems) have no such
+signal: their index is rebuilt from every record at most every :data:`FILE_TTL_S`.
 
 A build is what ``BuildResult.build_id`` names (``20261206T001749055Z-e6e2654a``), written
 into every record the build produced. A record holds the *last* run of its task only, so a
@@ -32,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tasuki.core.records import RunRecord, read_records, records_db
+from tasuki.core.records import read_records, records_db
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -64,7 +61,6 @@ CREATE INDEX runs_started ON runs (started_at DESC);
 CREATE INDEX runs_task ON runs (task, started_at DESC);
 CREATE INDEX runs_status ON runs (status, started_at DESC);
 CREATE INDEX runs_build ON runs (build_id, started_at);
-CREATE INDEX runs_rowid ON runs (src_rowid);
 CREATE TABLE edges (dst TEXT NOT NULL, src TEXT NOT NULL, PRIMARY KEY (dst, src)) WITHOUT ROWID;
 CREATE INDEX edges_src ON edges (src);
 """
@@ -415,28 +411,23 @@ class RunIndex:
         )
         return [RunRow(*r) for r in rows]
 
+    def _in(self, sql: str, ids: list[str], *, repeat: int = 1) -> list[Any]:
+        """``sql`` run for ``ids`` 400 at a time, ``{marks}`` standing for their ``?``s."""
+        out: list[Any] = []
+        for start in range(0, len(ids), 400):
+            chunk = ids[start : start + 400]
+            out += self._all(sql.format(marks=",".join("?" * len(chunk))), tuple(chunk) * repeat)
+        return out
+
     def edges_of(self, uids: list[str]) -> list[tuple[str, str]]:
         """``(upstream, downstream)`` pairs touching any of ``uids`` (either end)."""
-        found: set[tuple[str, str]] = set()
-        for start in range(0, len(uids), 400):
-            chunk = uids[start : start + 400]
-            marks = ",".join("?" * len(chunk))
-            for dst, src in self._all(
-                f"SELECT dst, src FROM edges WHERE dst IN ({marks}) OR src IN ({marks})",
-                (*chunk, *chunk),
-            ):
-                found.add((str(src), str(dst)))
-        return sorted(found)
+        sql = "SELECT src, dst FROM edges WHERE dst IN ({marks}) OR src IN ({marks})"
+        return sorted({(str(s), str(d)) for s, d in self._in(sql, uids, repeat=2)})
 
     def runs_of(self, uids: list[str]) -> dict[str, RunRow]:
         """The index rows of ``uids`` that have a record."""
-        out: dict[str, RunRow] = {}
-        for start in range(0, len(uids), 800):
-            chunk = uids[start : start + 800]
-            marks = ",".join("?" * len(chunk))
-            for r in self._all(f"SELECT {_COLUMNS} FROM runs WHERE uid IN ({marks})", tuple(chunk)):
-                out[str(r[0])] = RunRow(*r)
-        return out
+        rows = self._in(f"SELECT {_COLUMNS} FROM runs WHERE uid IN ({{marks}})", uids)
+        return {str(r[0]): RunRow(*r) for r in rows}
 
 
 def _where(**filters: str | None) -> tuple[str, tuple[Any, ...]]:
@@ -457,8 +448,3 @@ def run_index(store: Store) -> RunIndex:
             index = _INDEXES[store.url] = RunIndex(store)
     index.refresh()
     return index
-
-
-def record_json(record: RunRecord) -> str:
-    """The record as indented JSON, for the task page's collapsible block."""
-    return json.dumps(json.loads(record.to_bytes()), indent=2, ensure_ascii=False)

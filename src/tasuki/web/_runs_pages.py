@@ -18,6 +18,7 @@ reads more than one page's worth of records.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shlex
 from typing import Annotated, Any
@@ -29,7 +30,7 @@ from tasuki._redact import redact
 from tasuki.core.records import RunRecord
 from tasuki.storage.base import Store
 from tasuki.web._deps import get_store, render
-from tasuki.web._runs_data import RunIndex, RunRow, family_name, record_json, run_index
+from tasuki.web._runs_data import RunIndex, RunRow, family_name, run_index
 from tasuki.web._svg import render_dag, render_timeline
 
 __all__ = ["GRAPH_LIMIT", "PAGE_SIZE", "rerun_command", "router"]
@@ -300,3 +301,8 @@ def task_page(
 def rerun_command(uid: str, store: Store) -> str:
     """The command that reproduces a task from its record (``tasuki rerun``), for copying."""
     return f"tasuki rerun {uid} --workspace {shlex.quote(redact(store.url))}"
+
+
+def record_json(record: RunRecord) -> str:
+    """The record as indented JSON, for the task page's collapsible block."""
+    return json.dumps(json.loads(record.to_bytes()), indent=2, ensure_ascii=False)
