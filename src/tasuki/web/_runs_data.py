@@ -50,8 +50,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FILE_TTL_S = 15.0
-"""How old the index of a file-kept workspace may get before it is read again."""
+FILE_TTL_S = 15.0  # how old the index of a file-kept workspace may get before a reread
 
 _SCHEMA = """
 CREATE TABLE runs (
