@@ -158,13 +158,12 @@ class LineageReport:
 
     def __str__(self) -> str:
         writes = ", ".join(f"{n} {w}" for w, n in sorted(self.writes.items())) or "none"
-        lines = [
+        head = (
             f"lineage: {self.nodes} nodes, {self.edges} edges (write-back rows: {writes}; "
             f"{self.records} run records, {self.datasets} dataset versions, "
             f"{self.models} model versions)"
-        ]
-        lines += [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
+        )
+        return "\n".join([head, *(f"warning: {w}" for w in self.warnings)])
 
 
 class _Merge:
@@ -279,9 +278,15 @@ class _Merge:
         self.batch.node(key, "task", f"{rec.task} [{rec.unique_id[:10]}]", detail)
         for dep in rec.requires:
             self.batch.edge(self.task_placeholder(dep), key, "requires")
-        sql, where = rec.params.get("sql"), rec.params.get("warehouse")
+        params = rec.params
+        sql, where = params.get("sql"), params.get("warehouse")
         if isinstance(sql, str) and sql.strip() and isinstance(where, str):
             self.query_reads(sql, where, key)
+        # A DatasetInput names the version it read, as tasuki.lineage reads it.
+        if rec.task.endswith(":DatasetInput") and isinstance(params.get("resolved"), str):
+            version = f"dataset:{params['resolved'].replace('#default:', ':')}"
+            self.batch.placeholder(version, "dataset", version.removeprefix("dataset:"))
+            self.batch.edge(version, key, "read")
 
     def query_reads(self, sql: str, where: str, reader: str) -> None:
         """table -[read]-> ``reader`` for each table ``sql`` reads; a query node when the
@@ -382,8 +387,7 @@ def _location(url: str) -> tuple[str, str, int | None, str] | None:
 
 
 def _with_connect_timeout(url: str, seconds: int = 10) -> str:
-    """A PostgreSQL URL that gives up connecting after ``seconds``: a warehouse host that
-    does not answer is skipped in seconds, not after the system's TCP timeout (minutes)."""
+    """A PostgreSQL URL that gives up connecting after ``seconds`` (not the OS's minutes)."""
     scheme = url.split("://", 1)[0].lower()
     if scheme not in ("postgresql", "postgres") or "connect_timeout=" in url:
         return url

@@ -149,6 +149,13 @@ def test_a_table_leads_back_to_its_task_params_queries_and_forward_to_readers(wo
         assert f"task:{world['train'].unique_id}" in model.nodes
         assert "table:dwh/main/events" in model.nodes
         assert any(e.relation == "trained on" for e in model.edges)
+        # Forward from the dataset: the DatasetInput that read it, the training after it.
+        used = downstream(cat, "dataset:team/clicks:1.0.0")
+        assert any(
+            e.relation == "read" and used.nodes[e.target].label.split(" [")[0].endswith(
+                ":DatasetInput") for e in used.edges
+        )  # fmt: skip
+        assert f"task:{world['train'].unique_id}" in used.nodes
         # Idempotent: the same nodes and edges, written again.
         before = _counts(cat)
         again = refresh_lineage(cat, settings=world["settings"])
