@@ -298,8 +298,9 @@ def _merge(
         0,
     )
 
-    def event(path: str, kind: str, **detail: Any) -> None:
-        counts[kind] = counts.get(kind, 0) + 1
+    def event(path: str, kind: str, *, count: bool = True, **detail: Any) -> None:
+        if count:
+            counts[kind] += 1
         events.append(
             {
                 "object_id": ids[path],
@@ -334,6 +335,7 @@ def _merge(
 
     # Changed, returned and renamed objects.
     updates = []
+    returned: set[str] = set()
     for path, want in desired.items():
         old_path = renames.get(path, path)
         old = existing.get(old_path)
@@ -352,7 +354,11 @@ def _merge(
         if old_path != path and parent_of(old_path) not in renames.values():
             event(path, "renamed", before=old_path, after=path)
         if old.gone:
-            event(path, "returned")
+            # Like `gone`, one event on the outermost object that came back.
+            returned.add(path)
+            counts["returned"] += 1
+            if parent_of(path) not in returned:
+                event(path, "returned", count=False)
         before_type = old.data_type if want["kind"] == "column" else old.table_type
         after_type = want["data_type"] if want["kind"] == "column" else want["table_type"]
         if want["kind"] in ("table", "column") and before_type != after_type and not old.gone:
@@ -387,7 +393,7 @@ def _merge(
         gone_set = set(gone)
         for path in gone:
             if parent_of(path) not in gone_set:
-                event(path, "gone")
+                event(path, "gone", count=False)
         counts["gone"] = len(gone)
     if events:
         _insert(conn, t.events, events)

@@ -136,6 +136,7 @@ def test_dropped_table_is_gone_with_its_text_and_comes_back(catalog, wh):
     assert not back.gone and back.id == users.id and back.description == "people"
     assert catalog.get("dwh/sales/users/name").description == "full name"
     assert [k for k, _ in events(catalog, "dwh/sales/users")] == ["returned", "gone"]
+    assert events(catalog, "dwh/sales/users/name") == []  # its table's events stand for it
 
 
 def test_changed_type_is_an_event_with_before_and_after(catalog, wh):
