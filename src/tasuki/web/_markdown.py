@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALLOWED_SCHEMES",
+    "CACHED_CHARS",
     "HEADING_SHIFT",
     "is_plain",
     "is_safe_url",
@@ -119,13 +120,24 @@ def render_markdown(text: str | None) -> Markup:
     """
     if not text:
         return Markup("")
+    if len(text) > CACHED_CHARS:
+        return _render_now(text)
     return _render(text)
 
 
-# A wide table's page renders a description per column, ~0.1 ms each: keep the recent ones
-# (the same texts are shown again and again; the cache holds at most a few MB).
+#: Descriptions up to this long are kept rendered (and summarised) in memory: a wide
+#: table's page renders one per column, ~0.1 ms each, and the same texts are shown again
+#: and again. Longer ones are few and rendered each time, so the caches stay small (at
+#: most ~40 MB however the catalog is written, a few MB in practice).
+CACHED_CHARS = 1000
+
+
 @lru_cache(maxsize=4096)
 def _render(text: str) -> Markup:
+    return _render_now(text)
+
+
+def _render_now(text: str) -> Markup:
     if is_plain(text):
         return Markup("<p>" + text.replace('"', "&quot;") + "</p>\n")
     return Markup(_parser().render(text))
@@ -161,11 +173,18 @@ def summary(text: str | None, *, limit: int = 200) -> str:
         raise ValueError(f"summary limit must be at least 1 character, got {limit!r}")
     if not text:
         return ""
+    if len(text) > CACHED_CHARS:
+        return _summary_now(text, limit)
     return _summary(text, limit)
 
 
-@lru_cache(maxsize=4096)
+# A schema's page summarises each of its tables: room for a few thousand.
+@lru_cache(maxsize=8192)
 def _summary(text: str, limit: int) -> str:
+    return _summary_now(text, limit)
+
+
+def _summary_now(text: str, limit: int) -> str:
     if is_plain(text):
         return _shorten(" ".join(text.split()), limit)
     # Lists show a summary per row: parse only the first block when that settles it. Not

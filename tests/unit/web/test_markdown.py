@@ -151,3 +151,21 @@ def test_plain_fast_path_renders_exactly_as_markdown_it(text: str) -> None:
         inline = [t for t in tokens if t.type == "inline"]
         expected = " ".join(inline[0].content.split()) if inline else ""
         assert summary(text) == expected
+
+
+def test_long_descriptions_are_rendered_alike_but_not_kept() -> None:
+    from tasuki.web import _markdown
+
+    long_text = "# Title\n\n" + "A *long* description. " * 200
+    assert len(long_text) > _markdown.CACHED_CHARS
+    before = _markdown._render.cache_info().currsize, _markdown._summary.cache_info().currsize
+    html = render_markdown(long_text)
+    assert html.startswith("<h3>Title</h3>") and "<em>long</em>" in html
+    assert summary(long_text) == "Title"
+    after = _markdown._render.cache_info().currsize, _markdown._summary.cache_info().currsize
+    assert after == before
+    short = "A *short* one."
+    render_markdown(short)
+    summary(short)
+    assert _markdown._render.cache_info().currsize == before[0] + 1
+    assert _markdown._summary.cache_info().currsize == before[1] + 1
