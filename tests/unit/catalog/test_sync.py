@@ -178,6 +178,9 @@ def test_renamed_column_keeps_its_description_and_history(catalog, wh):
     ]
     with pytest.raises(CatalogNotFoundError):
         catalog.get("dwh/sales/orders/note")
+    # The search index follows the new name.
+    assert [h.object.path for h in catalog.search("memo")] == [memo.path]
+    assert "dwh/sales/orders/note" not in [h.object.path for h in catalog.search("note")]
 
 
 def test_renamed_table_keeps_its_text_and_its_columns_text(catalog, wh):
