@@ -281,3 +281,23 @@ def test_syncing_some_schemas_leaves_the_others_alone(catalog, wh):
     assert report.gone == 3 and report.tables == 0  # hr/staff, its column, hr itself
     assert not catalog.get("dwh/sales/users").gone
     assert catalog.get("dwh/hr/staff").gone
+
+
+def test_a_table_moved_to_a_new_schema_keeps_its_text_under_its_new_parent(catalog, wh):
+    do_sync(catalog, wh)
+    catalog.edit("dwh/sales/users", author="ana", expected_version=1, description="people")
+    run(
+        wh,
+        "CREATE SCHEMA archive; CREATE TABLE archive.users_2023 AS SELECT * FROM sales.users; "
+        "DROP TABLE sales.users",
+    )
+    report = do_sync(catalog, wh)
+    assert (report.renamed, report.gone, report.inserted) == (1, 0, 1)  # the schema is new
+    moved = catalog.get("dwh/archive/users_2023")
+    assert moved.description == "people" and moved.schema_name == "archive"
+    assert moved.parent_id == catalog.get("dwh/archive").id
+    assert [c.path for c in catalog.children("dwh/archive/users_2023")] == [
+        "dwh/archive/users_2023/id",
+        "dwh/archive/users_2023/name",
+    ]
+    assert events(catalog, "dwh/archive") == [("appeared", {})]
