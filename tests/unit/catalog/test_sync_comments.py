@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -95,3 +96,33 @@ def test_backends_without_comments_are_refused(setup):
     catalog, _, _ = setup
     with pytest.raises(ConfigError, match="'mysql' is not one of"):
         push_comments(catalog, "dwh", url="mysql://root@db/app")
+
+
+def test_bigquery_sync_and_push_through_a_runner(tmp_path):
+    fixtures = Path(__file__).parent / "fixtures"
+    sent: list[str] = []
+
+    def bigquery(sql: str) -> list[dict]:
+        sent.append(sql)
+        if "INFORMATION_SCHEMA.TABLE_OPTIONS" in sql:
+            return json.loads((fixtures / "bigquery_tables.json").read_text())
+        if "INFORMATION_SCHEMA.COLUMN_FIELD_PATHS" in sql:
+            return json.loads((fixtures / "bigquery_columns.json").read_text())
+        return []  # ALTER ... SET OPTIONS
+
+    url = "bigquery://my-project/shop"
+    with Catalog.open(f"sqlite:///{tmp_path / 'catalog.db'}") as catalog:
+        report = sync(catalog, "bq", url=url, runner=bigquery)
+        assert (report.tables, report.columns) == (4, 6)
+        items = catalog.get("bq/shop/orders/items")
+        assert items.comment == "Line items"
+        catalog.edit(items.path, author="ana", expected_version=1, description=TRICKY)
+        catalog.edit("bq/shop/orders_by_day", author="ana", expected_version=1, description="v")
+        statements = push_comments(catalog, "bq", url=url, runner=bigquery)
+    assert statements == [
+        "ALTER TABLE `my-project.shop.orders` ALTER COLUMN `items` SET OPTIONS(description="
+        + sqlglot.exp.Literal.string(TRICKY).sql("bigquery")
+        + ")",
+        "ALTER VIEW `my-project.shop.orders_by_day` SET OPTIONS(description='v')",
+    ]
+    assert sent[-2:] == statements
