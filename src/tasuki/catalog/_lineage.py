@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from tasuki.catalog import _schema as t
 from tasuki.errors import CatalogError, CatalogNotFoundError
-from tasuki.lineage import Lineage, Node
+from tasuki.lineage import Edge, Lineage, Node
 
 if TYPE_CHECKING:
     from tasuki.catalog._store import Catalog
@@ -350,7 +350,8 @@ def _walk(conn: sa.Connection, root: int, *, up: bool, depth: int | None) -> Wal
     nodes: dict[int, Node] = {}
     edges: set[tuple[int, int, str]] = set()
     if depth is None:
-        for part, a, b, c, d, label, x in conn.execute(sa.text(_FULL_WALK[up]), {"root": root}):
+        rows = conn.execute(sa.text(_FULL_WALK[up]), {"root": root}).fetchall()
+        for part, a, b, c, d, label, x in rows:
             if part == 0:
                 nodes[a] = _node((c, d, label, x))
             else:
@@ -363,7 +364,7 @@ def _walk(conn: sa.Connection, root: int, *, up: bool, depth: int | None) -> Wal
         where, params = _id_list(conn, near, frontier)
         query = f"SELECT source_id, target_id, relation, {far} FROM lineage_edges WHERE {where}"
         nxt: list[int] = []
-        for s, d, r, other in conn.execute(sa.text(query), params):
+        for s, d, r, other in conn.execute(sa.text(query), params).fetchall():
             edges.add((s, d, r))
             if other not in seen:
                 seen.add(other)
@@ -373,7 +374,7 @@ def _walk(conn: sa.Connection, root: int, *, up: bool, depth: int | None) -> Wal
         frontier = nxt
     where, params = _id_list(conn, "id", sorted(seen))
     query = f"SELECT id, key, kind, label, detail FROM lineage_nodes WHERE {where}"
-    for row in conn.execute(sa.text(query), params):
+    for row in conn.execute(sa.text(query), params).fetchall():
         nodes[row[0]] = _node(row[1:])
     return nodes, edges
 
@@ -390,13 +391,13 @@ def _lineage(catalog: Catalog, key: str, depth: int | None, directions: Sequence
             nodes.update(found)
             edges |= links
     keys = {i: n.key for i, n in nodes.items()}
-    out = Lineage(root=key)
-    out.add(nodes[root])
-    for i in sorted(nodes, key=keys.__getitem__):
-        out.add(nodes[i])
-    for s, d, r in sorted(edges, key=lambda x: (keys[x[0]], keys[x[1]], x[2])):
-        out.link(keys[s], keys[d], r)
-    return out
+    # Built whole (the edges are distinct already), in key order: the same answer, in the
+    # same order, every time.
+    order = sorted(nodes.values(), key=lambda n: (n.key != key, n.key))
+    named = sorted((keys[s], keys[d], r) for s, d, r in edges)
+    return Lineage(
+        root=key, nodes={n.key: n for n in order}, edges=[Edge(a, b, r) for a, b, r in named]
+    )
 
 
 def upstream(catalog: Catalog, key: str, *, depth: int | None = None) -> Lineage:
