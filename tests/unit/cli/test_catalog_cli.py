@@ -103,3 +103,12 @@ def test_describe_and_show_errors_exit_2(cli, project):
     assert missing.exit_code == 2 and "nothing in the catalog at 'shop/main/nope'" in missing.stderr
     nothing = cli("catalog", "describe", "shop/main/orders", "--author", "ana")
     assert nothing.exit_code == 2 and "--text, --owner or --tag" in nothing.output
+
+
+def test_the_nightly_cron_line(cli, project):
+    result = cli(
+        "run", "tasuki.catalog:SyncCatalogTask", "--warehouse", "shop", "--day", "2024-06-01"
+    )
+    assert result.exit_code == 0, result.output
+    shown = cli("catalog", "show", "shop/main/orders", "--format", "json")
+    assert json.loads(shown.stdout)["object"]["comment"] == "注文: one row per order"
