@@ -254,3 +254,18 @@ def test_a_node_written_again_unchanged_keeps_its_time(catalog):
         write_batch(conn, batch, now=dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
     assert stamp().month == 3
     assert node(catalog, "task:a").detail == {"status": "failed"}
+
+
+def test_a_long_chain_and_a_cycle(catalog):
+    batch = Batch()
+    for i in range(300):
+        batch.node(f"task:c{i}", "task", f"c{i}")
+        if i:
+            batch.edge(f"task:c{i}", f"task:c{i - 1}", "requires")
+    batch.edge("task:c0", "task:c299", "requires")  # a cycle: each node still once
+    _write(catalog, batch)
+    assert len(upstream(catalog, "task:c0").nodes) == 300
+    assert len(upstream(catalog, "task:c0").edges) == 300
+    near = upstream(catalog, "task:c0", depth=10)
+    assert set(near.nodes) == {f"task:c{i}" for i in range(11)}
+    assert set(downstream(catalog, "task:c5", depth=0).nodes) == {"task:c5"}
