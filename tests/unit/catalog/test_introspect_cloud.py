@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from tasuki.catalog._introspect_sql import (
     redshift_info_sql,
     redshift_tables_sql,
 )
-from tasuki.errors import ConfigError
+from tasuki.errors import ConfigError, WarehouseConnectionError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -167,3 +168,13 @@ def test_bigquery_without_its_client_says_what_to_install():
 def test_bigquery_url_without_project_is_refused():
     with pytest.raises(ConfigError, match="names no project"):
         read_metadata("bigquery:///shop", runner=lambda sql: [])
+
+
+def test_an_unreachable_redshift_is_a_connection_error_naming_it():
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(WarehouseConnectionError) as info:
+        read_metadata(f"redshift://me:s3cret@127.0.0.1:{port}/dev", name="rs")
+    assert "'rs'" in str(info.value) and f":{port}" in str(info.value)
+    assert "s3cret" not in str(info.value)
