@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +105,19 @@ def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def write_settings(
-    folder: Path, *, issuer: str | None, base_url: str | None = None, **web: Any
+    folder: Path,
+    *,
+    issuer: str | None,
+    base_url: str | None = None,
+    warehouses: dict[str, str] | None = None,
+    **web: Any,
 ) -> Path:
     """A tasuki.toml in ``folder``: catalog and workspace there, ``[web]`` for ``issuer``."""
     lines = [
         f'catalog = "sqlite:///{folder / "catalog.db"}"',
         f'workspace = "{folder / "workspace"}"',
+        "[warehouses]",
+        *(f"{name} = {json.dumps(url)}" for name, url in (warehouses or {}).items()),
         "[web]",
     ]
     values: dict[str, Any] = {**ROLES, **web}
@@ -136,17 +143,26 @@ def server_env() -> dict[str, str]:
 
 @contextlib.contextmanager
 def tasuki_web(
-    config: Path, *, insecure_local: bool = False, log: Path | None = None
+    config: Path,
+    *,
+    insecure_local: bool = False,
+    log: Path | None = None,
+    pythonpath: Sequence[Path] = (),
 ) -> Iterator[str]:
-    """``tasuki web`` (the real command) under uvicorn on a free port; yields its base URL."""
+    """``tasuki web`` (the real command) under uvicorn on a free port; yields its base URL.
+
+    ``pythonpath``: folders the server imports task code from (run pages, rankings)."""
     port = free_port()
     args = [sys.executable, "-m", "tasuki", "web", "--port", str(port), "--config", str(config)]
     if insecure_local:
         args.append("--insecure-local")
     base = f"http://127.0.0.1:{port}"
-    with run_server(
-        args, f"{base}/static/tasuki.css", log or config.with_name("web.log"), env=server_env()
-    ):
+    env = server_env()
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*map(str, pythonpath), *filter(None, [env.get("PYTHONPATH")])]
+        )
+    with run_server(args, f"{base}/static/tasuki.css", log or config.with_name("web.log"), env=env):
         yield base
 
 
