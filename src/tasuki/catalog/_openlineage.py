@@ -296,9 +296,14 @@ class _Importer:
         if facet is not None and isinstance(facet.get("key"), str):
             job = facet["key"]
             kind = str(facet.get("kind") or job.partition(":")[0])
-            detail = {"params": facet.get("parameters") or {}}
+            detail: dict[str, Any] = {"params": facet.get("parameters") or {}}
             if facet.get("unique_id"):
-                detail.update(id=facet["unique_id"], family=name, task=name)
+                status = {"COMPLETE": "done", "FAIL": "failed"}.get(str(ev.get("eventType")))
+                detail.update(id=facet["unique_id"], family=name, task=name, finished_at=when)
+                detail.update({"status": status} if status else {})
+            sql = ((ev["job"].get("facets") or {}).get("sql") or {}).get("query")
+            if kind == "query" and isinstance(sql, str):
+                detail = {"sql": sql}
             self.batch.node(job, kind, str(facet.get("label") or job), detail)
             self.upstream(facet, job, index)
         else:

@@ -24,7 +24,7 @@ from openlineage.client.serde import Serde
 
 import tasuki
 from tasuki.catalog import _schema as t
-from tasuki.catalog._lineage import Batch, upstream, write_batch
+from tasuki.catalog._lineage import Batch, node, upstream, write_batch
 from tasuki.catalog._openlineage import (
     PRODUCER,
     export_openlineage,
@@ -195,9 +195,11 @@ def test_export_then_import_into_an_empty_catalog_keeps_every_edge(catalog, tmp_
     with Catalog.open(f"sqlite:///{tmp_path / 'dst.db'}") as empty:
         assert import_openlineage(empty, events, settings=SETTINGS) == len(events)
         assert _edges(empty) == _edges(catalog)
-        assert upstream(empty, "task:bbb").nodes["task:bbb"].detail["params"] == {
-            "day": "2024-05-02"
-        }
+        back = upstream(empty, "task:bbb").nodes
+        assert back["task:bbb"].detail["params"] == {"day": "2024-05-02"}
+        assert back["task:bbb"].detail["status"] == "done"
+        assert back["task:aaa"].detail["finished_at"] == "2024-05-02T01:02:03+00:00"
+        assert node(empty, "query:abcd").detail == {"sql": "SELECT user_id FROM events"}
 
 
 def test_foreign_events_map_to_jobs_tables_and_ol_datasets(catalog):
