@@ -31,8 +31,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from tasuki.web import _catalog_edit, _catalog_lineage, _catalog_search
-from tasuki.web._catalog_common import breadcrumbs, page, path_url
+from tasuki.web._catalog_common import breadcrumbs, path_url
+from tasuki.web._catalog_common import page as render_page
 from tasuki.web._catalog_events import EVENTS_SHOWN, event_text, table_events
+from tasuki.web._catalog_listing import list_children
 from tasuki.web._deps import get_catalog, get_settings
 from tasuki.web._markdown import summary
 
@@ -52,31 +54,20 @@ CatalogDep = Annotated["Catalog", Depends(get_catalog)]
 
 
 @router.get("/tables/", response_class=HTMLResponse)
-def warehouses(request: Request, catalog: CatalogDep) -> HTMLResponse:
+def warehouses(request: Request, catalog: CatalogDep, page: int = 1) -> HTMLResponse:
     """Every catalogued warehouse."""
-    found = catalog.children(None, include_gone=True)
-    return page(
-        request,
-        "list.html",
-        {
-            "title": "Tables",
-            "obj": None,
-            "crumbs": breadcrumbs(None),
-            "items": [o for o in found if not o.gone],
-            "gone_items": [o for o in found if o.gone],
-            "child_kind": "warehouse",
-        },
-    )
+    return _list_page(request, catalog, None, page)
 
 
 @router.get("/tables/{path:path}", response_class=HTMLResponse)
-def catalog_object(request: Request, path: str, catalog: CatalogDep) -> HTMLResponse:
-    """The page of the database, schema, table or column at ``path``."""
+def catalog_object(request: Request, path: str, catalog: CatalogDep, page: int = 1) -> HTMLResponse:
+    """The page of the database, schema, table or column at ``path`` (``page``: which
+    page of a long list of schemas or tables)."""
     obj = catalog.get(path.strip("/"))
     if obj.kind == "table":
         return _table_page(request, catalog, obj)
     if obj.kind == "column":
-        return page(
+        return render_page(
             request,
             "column.html",
             {
@@ -86,24 +77,32 @@ def catalog_object(request: Request, path: str, catalog: CatalogDep) -> HTMLResp
                 "event_text": event_text,
             },
         )
-    found = catalog.children(obj.path, include_gone=True)
-    return page(
+    return _list_page(request, catalog, obj, page)
+
+
+def _list_page(
+    request: Request, catalog: Catalog, obj: CatalogObject | None, number: int
+) -> HTMLResponse:
+    listing = list_children(catalog, obj, number)
+    kind = "warehouse" if obj is None else "schema" if obj.kind == "database" else "table"
+    here = path_url(obj.path) if obj is not None else "/tables/"
+    return render_page(
         request,
         "list.html",
         {
-            "title": obj.path,
+            "title": obj.path if obj is not None else "Tables",
             "obj": obj,
-            "crumbs": breadcrumbs(obj.path),
-            "items": [o for o in found if not o.gone],
-            "gone_items": [o for o in found if o.gone],
-            "child_kind": "schema" if obj.kind == "database" else "table",
+            "crumbs": breadcrumbs(obj.path if obj is not None else None),
+            "listing": listing,
+            "child_kind": kind,
+            "page_url": lambda n: here if n == 1 else f"{here}?page={n}",
         },
     )
 
 
 def _table_page(request: Request, catalog: Catalog, obj: CatalogObject) -> HTMLResponse:
     columns = catalog.children(obj.path, include_gone=True)
-    return page(
+    return render_page(
         request,
         "table.html",
         {

@@ -293,3 +293,37 @@ def test_an_anonymous_link_unfurler_gets_the_login_not_the_preview(
 def test_tables_without_the_slash_and_trailing_slashes(client: TestClient) -> None:
     assert client.get("/tables").url.path == "/tables/"
     assert 'href="/tables/dwh/public"' in client.get("/tables/dwh/").text
+
+
+def test_long_lists_come_a_page_at_a_time(
+    client: TestClient, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasuki.web import _catalog_listing
+
+    monkeypatch.setattr(_catalog_listing, "PAGE_SIZE", 2)
+    set_row(catalog, "dwh/public/audit", gone_at=NOW)
+    first = client.get("/tables/dwh/public").text  # orders, 売上 (audit is gone)
+    assert "1–2 of 2" not in first  # one page: no pager
+    add = {"public.more": [("x", "INT")], "public.zzz": [("y", "INT")]}
+    with catalog.engine.begin() as conn:
+        schema_id = (
+            conn.execute(t.objects.select().where(t.objects.c.path == "dwh/public")).one().id
+        )
+        for qualified in add:
+            table = qualified.split(".")[1]
+            conn.execute(t.objects.insert().values(
+                path=f"dwh/public/{table}", kind="table", warehouse="dwh", schema_name="public",
+                table_name=table, parent_id=schema_id, first_seen=NOW, last_seen=NOW,
+            ))  # fmt: skip
+    page1 = client.get("/tables/dwh/public").text
+    assert "1–2 of 4" in page1 and 'rel="next" href="/tables/dwh/public?page=2"' in page1
+    assert 'href="/tables/dwh/public/more"' in page1 and 'href="/tables/dwh/public/orders"' in page1
+    assert "1 gone (kept with their descriptions)" in page1
+    page2 = client.get("/tables/dwh/public?page=2").text
+    assert "3–4 of 4" in page2 and 'rel="prev" href="/tables/dwh/public"' in page2
+    assert 'href="/tables/dwh/public/zzz"' in page2
+    assert 'href="/tables/dwh/public/orders"' not in page2
+    assert "gone (kept" not in page2  # listed on the first page only
+    for bad, message in (("0", "pages are numbered from 1"), ("3", "there are 2")):
+        refused = client.get(f"/tables/dwh/public?page={bad}")
+        assert refused.status_code == 400 and message in refused.text
