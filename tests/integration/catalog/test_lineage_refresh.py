@@ -16,11 +16,13 @@ import tasuki
 from tasuki.catalog import _schema as t
 from tasuki.catalog._lineage import downstream, upstream
 from tasuki.catalog._lineage_sources import refresh_lineage
+from tasuki.catalog._openlineage import export_openlineage
 from tasuki.catalog._store import Catalog
 from tasuki.datasets import DatasetBuilder, DatasetInput, build
 from tasuki.errors import CatalogError
 from tasuki.warehouse import WriteTableTask
 from tasuki.warehouse._task import QueryTask
+from tests.unit.catalog.test_openlineage import _parse
 
 
 class Rows(tasuki.Task):
@@ -156,6 +158,15 @@ def test_a_table_leads_back_to_its_task_params_queries_and_forward_to_readers(wo
                 ":DatasetInput") for e in used.edges
         )  # fmt: skip
         assert f"task:{world['train'].unique_id}" in used.nodes
+        # Its OpenLineage export reads back with the openlineage client's classes.
+        events = export_openlineage(cat)
+        assert len(events) >= report.records
+        for ev in events:
+            _parse(json.loads(json.dumps(ev)))
+        runs = {e["run"]["facets"]["tasuki"]["key"]: e for e in events if "run" in e}
+        write_event = runs[write]
+        assert write_event["outputs"][0]["namespace"] == "dwh"
+        assert write_event["outputs"][0]["name"] == "ml.scores"
         # Idempotent: the same nodes and edges, written again.
         before = _counts(cat)
         again = refresh_lineage(cat, settings=world["settings"])
