@@ -297,3 +297,70 @@ def test_cookie_flags(tmp_path: Path, catalog: Catalog, base_url: str | None, se
     assert "httponly" in flags and "samesite=lax" in flags
     assert f"max-age={MAX_AGE}" in flags
     assert ("secure" in flags) is secure
+
+
+def _table(catalog: Catalog, path: str = "dwh/main/orders") -> None:
+    """One table row in the catalog, as a sync would leave it."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    wh, schema, table = path.split("/")
+    with catalog.engine.begin() as conn:
+        conn.execute(
+            sa.insert(t.objects).values(
+                path=path,
+                kind="table",
+                warehouse=wh,
+                schema_name=schema,
+                table_name=table,
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+
+
+def test_a_viewer_posting_a_description_edit_is_refused_and_nothing_is_written(
+    login: Login, catalog: Catalog
+) -> None:
+    _table(catalog)
+    client = login("viewer")
+    url = "/tables/dwh/main/orders/-/edit"
+    assert client.get(url).status_code == 403
+    page = client.post(
+        url, data={"version": "1", "description": "mine now", "csrf_token": "tok-viewer"}
+    )
+    assert page.status_code == 403
+    assert "Editing needs the editor role; viewer@example.com is viewer" in page.text
+    assert "Ask an admin to change your role" in page.text
+    assert catalog.get("dwh/main/orders").description == ""
+    assert catalog.history("dwh/main/orders") == []
+
+
+def test_an_edit_is_attributed_to_the_person_who_made_it(login: Login, catalog: Catalog) -> None:
+    _table(catalog)
+    client = login("editor", email="ed@example.com")
+    url = "/tables/dwh/main/orders/-/edit"
+    no_token = client.post(url, data={"version": "1", "description": "forged"})
+    assert no_token.status_code == 403  # another site's form cannot edit on their behalf
+    saved = client.post(
+        url, data={"version": "1", "description": "Orders.", "csrf_token": "tok-editor"}
+    )
+    assert saved.status_code == 303
+    [edit] = catalog.history("dwh/main/orders")
+    assert (edit.author, edit.after) == ("ed@example.com", "Orders.")
+
+
+def test_an_api_token_edit_is_attributed_to_the_tokens_user(
+    client: TestClient, catalog: Catalog
+) -> None:
+    _table(catalog)
+    bot = record_login(catalog, subject="iss#bot", email=None, name="bot", granted="editor")
+    token = create_token(catalog, bot.id, "docs-sync")
+    saved = client.post(
+        "/tables/dwh/main/orders/-/edit",
+        data={"version": "1", "description": "From a script."},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert saved.status_code == 303
+    [edit] = catalog.history("dwh/main/orders")
+    assert edit.author == "iss#bot"  # no e-mail: the subject
