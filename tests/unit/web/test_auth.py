@@ -364,3 +364,29 @@ def test_an_api_token_edit_is_attributed_to_the_tokens_user(
     assert saved.status_code == 303
     [edit] = catalog.history("dwh/main/orders")
     assert edit.author == "iss#bot"  # no e-mail: the subject
+
+
+def test_every_post_route_of_the_app_refuses_a_missing_csrf_token(
+    login: Login, client: TestClient, catalog: Catalog
+) -> None:
+    from fastapi.routing import APIRoute
+
+    _table(catalog)
+    login("admin")
+
+    def routes(items: Any) -> Iterator[Any]:
+        for r in items:
+            inner = getattr(r, "original_router", None)  # an included router (FastAPI >= 0.1xx)
+            yield from routes(inner.routes) if inner is not None else [r]
+
+    posts = [
+        r for r in routes(client.app.routes) if isinstance(r, APIRoute) and "POST" in r.methods
+    ]  # type: ignore[attr-defined]
+    assert len(posts) >= 5  # logout, the admin page's three, the catalog edit
+    for route in posts:
+        url = re.sub(r"\{[^}]+\}", "1", route.path_format)
+        if "{path" in route.path:
+            url = route.path_format.replace("{path}", "dwh/main/orders")
+        refused = client.post(url, data={"version": "1", "role": "admin", "name": "n"})
+        assert refused.status_code == 403, (route.path, refused.status_code, refused.text[:200])
+        assert "security token" in refused.text, route.path
