@@ -161,7 +161,9 @@ def write_batch(conn: sa.Connection, batch: Batch, *, now: dt.datetime | None = 
     ins = _insert(conn, t.lineage_nodes)
     rows = [
         {"key": k, "kind": kind, "label": label, "detail": _dumps(detail), "updated_at": now}
-        for k, (kind, label, detail) in batch.nodes.items()
+        # In key order, as the edges below: two writers meet their rows in one order, so
+        # PostgreSQL never finds them waiting on each other (a deadlock).
+        for k, (kind, label, detail) in sorted(batch.nodes.items())
     ]
     if rows:
         excluded = ins.excluded
@@ -186,7 +188,7 @@ def write_batch(conn: sa.Connection, batch: Batch, *, now: dt.datetime | None = 
             conn.execute(stmt, list(chunk))
     holders = [
         {"key": k, "kind": kind, "label": label, "detail": "{}", "updated_at": now}
-        for k, (kind, label) in batch.placeholders.items()
+        for k, (kind, label) in sorted(batch.placeholders.items())
     ]
     if holders:
         stmt = _insert(conn, t.lineage_nodes).on_conflict_do_nothing(index_elements=["key"])
