@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -412,11 +413,14 @@ def refresh_lineage(catalog: Catalog, *, settings: Settings | None = None) -> Li
     merge = _Merge(settings, report)
     merge.warehouses()
     store: Store | None = None
+    # A local workspace that does not exist has no records; opening it would make one.
+    local = settings.workspace.removeprefix("file://")
     try:
-        from tasuki.core.runner import open_workspace
+        if "://" in local or os.path.isdir(local):
+            from tasuki.core.runner import open_workspace
 
-        store = open_workspace(settings)
-        merge.records(store)
+            store = open_workspace(settings)
+            merge.records(store)
     except Exception as exc:  # an unreachable workspace: warehouses and registry still count
         merge.warn(f"workspace {redact(settings.workspace)!r} skipped: {exc}")
     merge.registry(store)

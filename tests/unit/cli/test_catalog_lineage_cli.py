@@ -101,3 +101,4 @@ def test_lineage_refresh_reports_and_warns(cli, tmp_path):
     assert "warning: warehouse 'down' skipped" in out.output
     out = cli("catalog", "lineage-refresh", "--catalog", url, "--config", str(cfg), "-f", "json")
     assert json.loads(out.stdout)["writes"] == {}
+    assert not (tmp_path / "ws").exists()  # reading lineage makes no workspace
