@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_DEPTH",
     "MAX_DRAWN",
+    "SECTION_LIMIT",
     "TableLineage",
     "lineage_url",
     "node_url",
@@ -44,6 +45,8 @@ __all__ = [
 
 #: Steps each way the table page's section looks.
 SECTION_DEPTH = 2
+#: Most upstream nodes, and most readers, the section lists (the graph view has them all).
+SECTION_LIMIT = 50
 #: Largest ``depth`` the graph page accepts as a number (``all`` walks everything).
 MAX_DEPTH = 50
 #: Above this many nodes the graph page shows the text list only: the picture would be
@@ -116,6 +119,10 @@ class TableLineage:
     """Everything else upstream (within two steps), nearest first."""
     downstream: list[tuple[Node, str]] = field(default_factory=list)
     """What reads the table (within two steps), nearest first."""
+    more_upstream: int = 0
+    """Upstream nodes left out of :attr:`upstream` (past :data:`SECTION_LIMIT`)."""
+    more_downstream: int = 0
+    """Readers left out of :attr:`downstream`."""
     graph_url: str = ""
 
 
@@ -142,8 +149,10 @@ def table_lineage(catalog: Catalog, table: CatalogObject) -> TableLineage:
         key=key,
         known=True,
         writers=writers,
-        upstream=[(lin.nodes[k], node_url(lin.nodes[k])) for k in up],
-        downstream=[(lin.nodes[k], node_url(lin.nodes[k])) for k in down],
+        upstream=[(lin.nodes[k], node_url(lin.nodes[k])) for k in up[:SECTION_LIMIT]],
+        downstream=[(lin.nodes[k], node_url(lin.nodes[k])) for k in down[:SECTION_LIMIT]],
+        more_upstream=max(0, len(up) - SECTION_LIMIT),
+        more_downstream=max(0, len(down) - SECTION_LIMIT),
         graph_url=lineage_url(key),
     )
 

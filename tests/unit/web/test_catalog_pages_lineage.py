@@ -169,3 +169,22 @@ def test_graph_too_large_to_draw_is_listed(
     assert "<svg" not in body
     assert "more than a picture can show (at most 3)" in body
     assert f'href="/tasks/{WRITER}"' in body
+
+
+@pytest.mark.usefixtures("lineage")
+def test_a_table_read_by_many_lists_the_first_and_counts_the_rest(
+    client: TestClient, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_catalog_lineage, "SECTION_LIMIT", 2)
+    b = Batch()
+    b.node(SCORES, "table", "dwh/mart/scores")
+    for i in range(4):
+        b.node(f"task:{i:064d}", "task", f"mypkg.read:Read{i}", {"id": f"{i:064d}"})
+        b.edge(SCORES, f"task:{i:064d}", "read")
+    write(catalog, b)
+    body = client.get("/tables/dwh/mart/scores").text
+    readers = body.split("<h3>Read by</h3>")[1].split('<h2 id="events">')[0]
+    assert readers.count("<li>") == 2
+    assert "and 3 more in" in readers  # five readers in all
+    upstream = body.split("<h3>Upstream</h3>")[1].split("<h3>Read by</h3>")[0]
+    assert "and 1 more in" in upstream  # orders, the dataset, the upstream task
