@@ -5,8 +5,7 @@ percent-encoded (a table named ``売上 2024`` is ``/tables/dwh/public/%E5%A3%B2
 column is linked as its table's page with the column's anchor (``/tables/wh/s/t#col``), the
 URL people paste into chat; the column's own page (``/tables/wh/s/t/col``) has its history
 and edit link. Actions sit after a ``/-/`` segment (``/tables/wh/s/t/-/edit``,
-``/-/history``), which no catalog name can be mistaken for: a column may well be called
-``history``.
+``/-/history``): a column may well be called ``history`` or ``edit``, hardly ``-``.
 """
 
 from __future__ import annotations
