@@ -21,6 +21,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ CSRF_FIELD = "csrf_token"
 #: Header that carries the CSRF token for scripts using the session (htmx, fetch).
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_STORE_LOCK = threading.Lock()
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 """The app's Jinja2 templates (``tasuki/web/templates``); autoescape is on for ``.html``."""
@@ -127,8 +129,11 @@ def get_store(request: Request) -> Store:
     if store is None:
         from tasuki.core.runner import open_workspace
 
-        store = open_workspace(state.settings)
-        state.store = store
+        with _STORE_LOCK:  # sync routes run in threads: open it once
+            store = getattr(state, "store", None)
+            if store is None:
+                store = open_workspace(state.settings)
+                state.store = store
     return store
 
 

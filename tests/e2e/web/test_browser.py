@@ -51,6 +51,7 @@ def editor(browser: Any, site: Site, screenshots: Screenshots) -> Iterator[Any]:
     """A browser page logged in as the editor through the provider's form."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base)
     page = context.new_page()
     page.goto(site.base + TABLE)
     # Not logged in: the app sent the browser to the provider's authorization form.
@@ -80,6 +81,14 @@ def test_login_lands_on_the_page_asked_for(
     assert "Eve Editor" in header and "(editor)" in header
     assert editor.locator("h1").first.inner_text().strip() != ""
     screenshots.take(editor, "table-page")
+
+
+def test_copy_button_copies_the_pages_link(editor: Any, site: Site) -> None:
+    editor.goto(site.base + TABLE)
+    button = editor.locator('button[data-copy="#page-url"]')
+    button.click()
+    assert editor.evaluate("() => navigator.clipboard.readText()") == site.base + TABLE
+    assert button.inner_text() == "Copied"
 
 
 def test_edit_description_then_find_it_in_search_and_history(
