@@ -200,21 +200,24 @@ class ItemKNNRecommender(Recommender):
         return "itemknn"
 
     def fit(self, matrix: sp.csr_matrix) -> Any:
-        """The similarity model fitted on ``matrix``."""
+        """An ``implicit`` item-item model over the weighted ``matrix``.
+
+        The weighting is the one ``implicit``'s BM25, Cosine and TFIDF recommenders apply,
+        done here so the model is fitted on CSR (those classes hand it COO and warn).
+        """
         from implicit.nearest_neighbours import (
-            BM25Recommender,
-            CosineRecommender,
-            TFIDFRecommender,
+            ItemItemRecommender,
+            bm25_weight,
+            normalize,
+            tfidf_weight,
         )
 
-        model: Any
         if self.similarity == "bm25":
-            model = BM25Recommender(
-                K=self.neighbours, K1=self.bm25_k1, B=self.bm25_b, num_threads=self.num_threads
-            )
+            weighted = bm25_weight(matrix.T, K1=self.bm25_k1, B=self.bm25_b).T
         elif self.similarity == "cosine":
-            model = CosineRecommender(K=self.neighbours, num_threads=self.num_threads)
+            weighted = normalize(matrix.T).T
         else:
-            model = TFIDFRecommender(K=self.neighbours, num_threads=self.num_threads)
-        model.fit(matrix, show_progress=False)
+            weighted = normalize(tfidf_weight(matrix.T)).T
+        model = ItemItemRecommender(K=self.neighbours, num_threads=self.num_threads)
+        model.fit(weighted.tocsr(), show_progress=False)
         return model
