@@ -121,8 +121,14 @@ def test_a_version_this_tasuki_does_not_have(tmp_path: Path, versions) -> None:
         update_project(project, versions={"2.0.0": versions["v2"]["2.0.0"]})
 
 
-def test_templates_repository_is_reproducible(tmp_path: Path, versions) -> None:
+def test_templates_repository_is_reproducible(
+    tmp_path: Path, versions, monkeypatch: pytest.MonkeyPatch
+) -> None:
     one = materialize(tmp_path / "one", versions["v2"])
+    # Another machine: another user, another day.
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Someone Else")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2031-05-05T10:00:00+0900")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2031-05-05T10:00:00+0900")
     two = materialize(tmp_path / "two", versions["v2"])
     assert git(one, "rev-parse", "2.0.0") == git(two, "rev-parse", "2.0.0")
     assert git(one, "tag").split() == ["1.0.0", "2.0.0"]
