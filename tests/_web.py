@@ -110,11 +110,14 @@ def write_settings(
     issuer: str | None,
     base_url: str | None = None,
     warehouses: dict[str, str] | None = None,
+    catalog: str | None = None,
     **web: Any,
 ) -> Path:
-    """A tasuki.toml in ``folder``: catalog and workspace there, ``[web]`` for ``issuer``."""
+    """A tasuki.toml in ``folder``: catalog (default SQLite) and workspace there, ``[web]``
+    for ``issuer``."""
+    catalog = catalog or f"sqlite:///{folder / 'catalog.db'}"
     lines = [
-        f'catalog = "sqlite:///{folder / "catalog.db"}"',
+        f"catalog = {json.dumps(catalog)}",
         f'workspace = "{folder / "workspace"}"',
         "[warehouses]",
         *(f"{name} = {json.dumps(url)}" for name, url in (warehouses or {}).items()),
