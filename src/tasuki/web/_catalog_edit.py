@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from tasuki.catalog._objects import CatalogObject
 from tasuki.errors import CatalogError, CatalogNotFoundError, EditConflictError
 from tasuki.web._catalog_common import breadcrumbs, object_url, page, path_url
-from tasuki.web._catalog_events import event_text, table_events
+from tasuki.web._catalog_events import event_text, table_edits, table_events
 from tasuki.web._deps import User, check_csrf, get_catalog, require_editor
 from tasuki.web._diff import diff_html
 
@@ -163,9 +163,10 @@ def edit_save(
 
 @router.get("/tables/{path:path}/-/history", response_class=HTMLResponse)
 def history(request: Request, path: str, catalog: CatalogDep) -> HTMLResponse:
-    """Every edit of an object, newest first, each with a diff; then what syncs saw."""
+    """Every edit of an object (of a table: and of its columns), newest first, each with a
+    diff; then what syncs saw."""
     obj = catalog.get(path.strip("/"))
-    edits = catalog.history(obj.path)
+    edits = table_edits(catalog, obj) if obj.kind == "table" else catalog.history(obj.path)
     events = table_events(catalog, obj) if obj.kind == "table" else catalog.events(obj.path)
     return page(
         request,

@@ -1,4 +1,5 @@
-"""What syncs saw happen to catalog objects, as the pages show it."""
+"""What happened to catalog objects, as the pages show it: people's edits and what syncs
+saw, for a table together with its columns."""
 
 from __future__ import annotations
 
@@ -8,16 +9,38 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from tasuki.catalog import _schema as t
-from tasuki.catalog._objects import Event, as_utc
+from tasuki.catalog._objects import Edit, Event, as_utc
 
 if TYPE_CHECKING:
     from tasuki.catalog import Catalog
     from tasuki.catalog._objects import CatalogObject
 
-__all__ = ["EVENTS_SHOWN", "event_text", "table_events"]
+__all__ = ["EVENTS_SHOWN", "event_text", "table_edits", "table_events"]
 
 #: Most recent sync events shown on a table's page.
 EVENTS_SHOWN = 50
+
+
+def table_edits(catalog: Catalog, table: CatalogObject) -> list[Edit]:
+    """Every edit of a table and of its columns, newest first (one query)."""
+    o, ed = t.objects, t.edits
+    inside = sa.select(o.c.id).where(o.c.parent_id == table.id)
+    query = (
+        sa.select(ed, o.c.path)
+        .join(o, o.c.id == ed.c.object_id)
+        .where(sa.or_(ed.c.object_id == table.id, ed.c.object_id.in_(inside)))
+        .order_by(ed.c.id.desc())
+    )
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    out: list[Edit] = []
+    for row in rows:
+        at = as_utc(row.at)
+        assert at is not None  # NOT NULL column
+        out.append(
+            Edit(row.id, row.path, row.field, row.before, row.after, row.author, at, row.version)
+        )
+    return out
 
 
 def table_events(catalog: Catalog, table: CatalogObject) -> list[Event]:

@@ -189,5 +189,13 @@ def test_history_lists_every_edit_with_author_time_and_escaped_diff(
     assert body.index("bo@example.com") < body.index("ana@example.com")  # newest first
     assert "Counts &lt;b&gt;<del>orders</del><ins>order lines</ins>&lt;/b&gt; per day" in body
     assert "<ins>sales</ins>" in body
+    # A table's history has its columns' edits too, each naming its column.
+    catalog.edit(f"{path}/amount", author="cy@example.com", expected_version=1,
+                 description="Yen")  # fmt: skip
+    body = client.get(f"{TABLE}/-/history").text
+    assert body.index("cy@example.com") < body.index("bo@example.com")
+    assert f'<a href="{TABLE}/amount">amount</a>: <strong>description</strong> by cy@' in body
+    column = client.get(f"{TABLE}/amount/-/history").text
+    assert "cy@example.com" in column and "bo@example.com" not in column
     assert "<b>orders</b>" not in body
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC', body)
