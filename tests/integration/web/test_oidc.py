@@ -145,3 +145,15 @@ def test_unreachable_issuer_refuses_to_start(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "could not read its OpenID configuration" in done.stderr
+
+
+def test_insecure_local_serves_the_local_admin_on_loopback(tmp_path: Path) -> None:
+    # No [web] OIDC at all: only --insecure-local starts, and everyone is the admin "local".
+    config = write_settings(tmp_path, issuer=None)
+    with tasuki_web(config, insecure_local=True) as base:
+        assert base.startswith("http://127.0.0.1:")
+        page = httpx.get(f"{base}/admin/users")
+        assert page.status_code == 200
+        assert "Insecure local mode" in page.text and "(admin)" in page.text
+    with sqlite3.connect(tmp_path / "catalog.db") as conn:
+        assert conn.execute("SELECT subject, role FROM users").fetchall() == [("local", "admin")]
