@@ -165,8 +165,9 @@ def load_fitted(folder: Path) -> FittedRecommender:
     else:
         from threadpoolctl import threadpool_limits
 
+        model_class = _model_class(kind)  # imported first: a limit covers loaded libraries
         with threadpool_limits(1, "blas"):  # implicit warns of a BLAS pool when one is made
-            model = _model_class(kind).load(str(folder / "model.npz"))
+            model = model_class.load(str(folder / "model.npz"))
     return FittedRecommender(kind, model, users, items, seen)
 
 
