@@ -607,6 +607,15 @@ def query(
         raise typer.Exit(code)
 
 
+def service_catalog(settings: Settings, option: str | None) -> str | None:
+    """The catalog ``tasuki serve`` records read-by lineage in: ``--catalog`` when given
+    (``''``: none), else the ``catalog`` setting only when settings set it (the default URL
+    names no team catalog, and lineage is not worth a surprise SQLite file)."""
+    if option is not None:
+        return option or None
+    return settings.catalog if "catalog" in settings.source else None
+
+
 @app.command()
 @_errors_exit_2
 def serve(
@@ -620,6 +629,13 @@ def serve(
     workers: Annotated[int, typer.Option(help="Queries run at once.")] = 4,
     per_client: Annotated[int, typer.Option(help="Running queries per client.")] = 2,
     ttl: Annotated[float, typer.Option(help="Seconds results are kept.")] = 24 * 3600.0,
+    catalog: Annotated[
+        str | None,
+        typer.Option(
+            help="Catalog to record the tables each query reads in (default: the `catalog` "
+            "setting when a settings file sets it; '' for none)."
+        ),
+    ] = None,
     config: ConfigFile = None,
     log_level: LogLevel = "INFO",
 ) -> None:
@@ -638,6 +654,7 @@ def serve(
             workers=workers,
             max_concurrent_per_client=per_client,
             result_ttl=ttl,
+            catalog=service_catalog(settings, catalog),
         ),
         host=host,
         port=port,
