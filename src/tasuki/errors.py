@@ -239,6 +239,12 @@ class EditConflictError(CatalogError):
     it meanwhile. ``path``, ``expected_version``, ``current_version`` and ``current`` (the
     text now stored) let the editor merge and retry; nothing was written."""
 
+    path: str
+    expected_version: int
+    current_version: int
+    current: Any
+    """The :class:`~tasuki.catalog.CatalogObject` as stored now."""
+
 
 class AccessDeniedError(CatalogError):
     """The user's role does not allow the action (``user``, ``role``, ``needed``)."""
