@@ -82,8 +82,19 @@ def _check_target(dst: Path) -> None:
 
 
 def _git_commit(dst: Path, version: str) -> bool:
-    """``git init`` and a first commit with the user's identity; False when git has none."""
+    """``git init`` and a first commit with the user's identity; False when git has none,
+    or when ``dst`` is inside another repository (a monorepo: its owner commits there)."""
     try:
+        inside = subprocess.run(
+            ["git", "rev-parse", "--is-inside-work-tree"],
+            cwd=dst.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if inside.returncode == 0 and inside.stdout.strip() == "true":
+            logger.warning("%s is inside a git repository: not committed", dst)
+            return False
         subprocess.run(["git", "init", "-q"], cwd=dst, check=True, capture_output=True)
         subprocess.run(["git", "add", "-A"], cwd=dst, check=True, capture_output=True)
         done = subprocess.run(

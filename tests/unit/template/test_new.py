@@ -173,3 +173,13 @@ def test_cli_bad_package_and_non_empty_folder_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["new", str(tmp_path / "full"), "--defaults"])
     assert result.exit_code == 2
     assert "is not empty" in result.output
+
+
+def test_inside_a_git_repository_no_second_repository(tmp_path: Path) -> None:
+    mono = tmp_path / "mono"
+    mono.mkdir()
+    git(mono, "init", "-q")
+    made = new_project(mono / "services" / "recsys")
+    assert not made.committed
+    assert not (made.path / ".git").exists()
+    assert "services/" in git(mono, "status", "--porcelain")
