@@ -68,6 +68,9 @@ def safe_next(target: str | None) -> str:
     """``target`` when it is a path on this site, else ``/`` (no open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    # Browsers drop tabs and newlines from URLs: "/\t/evil.example.com" would become "//...".
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return "/"
     return target
 
 

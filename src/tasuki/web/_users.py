@@ -15,7 +15,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import sqlalchemy as sa
@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 TOKEN_PREFIX = "tsk_"
 
 router = APIRouter()
+_LAST_USED_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,12 @@ def set_role(catalog: Catalog, user_id: int, role: str, *, by: User) -> User:
         done = conn.execute(sa.update(t.users).where(t.users.c.id == user_id).values(role=role))
         if not done.rowcount:
             raise ValueError(f"no user with id {user_id}")
+        admins = conn.execute(
+            sa.select(sa.func.count()).select_from(t.users).where(t.users.c.role == "admin")
+        ).scalar_one()
+        if not admins:
+            # Rolled back with the transaction: nobody could manage roles any more.
+            raise ValueError(f"user {user_id} is the last admin; make someone else admin first")
         row = conn.execute(sa.select(t.users).where(t.users.c.id == user_id)).one()
     logger.info("%s set the role of %s to %s", by.author, row.email or row.subject, role)
     return _user(row)
@@ -226,19 +233,30 @@ def user_for_token(catalog: Catalog, token: str) -> User | None:
     """The user a live API token belongs to (and note its use), or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    with catalog.engine.begin() as conn:
+    with catalog.engine.connect() as conn:
         row = conn.execute(
-            sa.select(t.users, t.api_tokens.c.id.label("token_id"))
+            sa.select(
+                t.users,
+                t.api_tokens.c.id.label("token_id"),
+                t.api_tokens.c.last_used.label("token_last_used"),
+            )
             .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
             .where(t.api_tokens.c.sha256 == _digest(token), t.api_tokens.c.revoked_at.is_(None))
         ).first()
-        if row is None:
-            return None
-        conn.execute(
-            sa.update(t.api_tokens)
-            .where(t.api_tokens.c.id == row.token_id)
-            .values(last_used=_now())
-        )
+    if row is None:
+        return None
+    now = _now()
+    last = row.token_last_used
+    if last is not None and last.tzinfo is None:  # SQLite gives naive UTC back
+        last = last.replace(tzinfo=UTC)
+    # At most one write a minute per token: a script's burst of reads stays reads.
+    if last is None or now - last > _LAST_USED_EVERY:
+        with catalog.engine.begin() as conn:
+            conn.execute(
+                sa.update(t.api_tokens)
+                .where(t.api_tokens.c.id == row.token_id)
+                .values(last_used=now)
+            )
     return _user(row, via_token=True)
 
 

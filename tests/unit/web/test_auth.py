@@ -158,19 +158,25 @@ def test_viewer_posting_an_admin_edit_gets_a_clear_403(login: Login, catalog: Ca
 
 def test_csrf_is_checked_on_every_post(login: Login, catalog: Catalog) -> None:
     client = login("admin")
-    url = "/admin/users/1/role"
+    other = record_login(catalog, subject="o", email="o@example.com", name=None, granted="viewer")
+    url = f"/admin/users/{other.id}/role"
+
+    def role() -> str:
+        with catalog.engine.connect() as conn:
+            q = sa.select(t.users.c.role).where(t.users.c.id == other.id)
+            return str(conn.execute(q).scalar_one())
+
     missing = client.post(url, data={"role": "editor"})
     assert missing.status_code == 403 and "security token" in missing.text
     wrong = client.post(url, data={"role": "editor", "csrf_token": "tok-someone-else"})
     assert wrong.status_code == 403
-    with catalog.engine.connect() as conn:
-        assert conn.execute(sa.select(t.users.c.role)).scalar_one() == "admin"
+    assert role() == "viewer"
     by_header = client.post(url, data={"role": "admin"}, headers={"X-CSRF-Token": "tok-admin"})
     assert by_header.status_code == 303
+    assert role() == "admin"
     by_field = client.post(url, data={"role": "editor", "csrf_token": "tok-admin"})
     assert by_field.status_code == 303
-    with catalog.engine.connect() as conn:
-        assert conn.execute(sa.select(t.users.c.role)).scalar_one() == "editor"
+    assert role() == "editor"
 
 
 def test_logout_needs_the_csrf_token(login: Login) -> None:
@@ -274,6 +280,8 @@ def test_a_login_raises_a_role_but_never_lowers_it(catalog: Catalog) -> None:
         ("//evil.example.com/", "/"),
         ("https://evil.example.com/", "/"),
         ("/\\evil.example.com", "/"),
+        ("/\t/evil.example.com", "/"),
+        ("/\n/evil.example.com", "/"),
         (None, "/"),
     ],
 )
@@ -390,3 +398,39 @@ def test_every_post_route_of_the_app_refuses_a_missing_csrf_token(
         refused = client.post(url, data={"version": "1", "role": "admin", "name": "n"})
         assert refused.status_code == 403, (route.path, refused.status_code, refused.text[:200])
         assert "security token" in refused.text, route.path
+
+
+def test_the_last_admin_cannot_be_demoted(login: Login, catalog: Catalog) -> None:
+    client = login("admin")
+    page = client.post("/admin/users/1/role", data={"role": "editor", "csrf_token": "tok-admin"})
+    assert page.status_code == 400
+    assert "user 1 is the last admin; make someone else admin first" in page.text
+    with catalog.engine.connect() as conn:
+        assert conn.execute(sa.select(t.users.c.role)).scalar_one() == "admin"
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(catalog: Catalog) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    user = record_login(catalog, subject="s", email=None, name=None, granted="viewer")
+    token = create_token(catalog, user.id, "poller")
+
+    def last_used() -> datetime | None:
+        with catalog.engine.connect() as conn:
+            value: datetime | None = conn.execute(sa.select(t.api_tokens.c.last_used)).scalar_one()
+        return value
+
+    assert user_for_token(catalog, token) is not None
+    first = last_used()
+    assert first is not None
+    assert user_for_token(catalog, token) is not None
+    assert last_used() == first  # a second use within the minute writes nothing
+    with catalog.engine.begin() as conn:
+        conn.execute(
+            sa.update(t.api_tokens).values(last_used=datetime.now(UTC) - timedelta(minutes=2))
+        )
+    assert user_for_token(catalog, token) is not None
+    later = last_used()
+    assert later is not None and later.replace(tzinfo=UTC) > datetime.now(UTC) - timedelta(
+        seconds=30
+    )
