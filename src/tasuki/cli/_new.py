@@ -7,7 +7,6 @@ when a check finds a problem.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from typing import Annotated
@@ -20,13 +19,6 @@ from tasuki.errors import ConfigError
 __all__ = ["doctor_cmd", "new_cmd", "update_cmd"]
 
 _QUESTIONS = ("package", "warehouse", "workspace", "executor")
-
-
-def _copier() -> None:
-    if importlib.util.find_spec("copier") is None:
-        raise ConfigError(
-            "the project template needs copier: pip install 'tasuki[template]' (or copier>=9)"
-        )
 
 
 @app.command(name="new")
@@ -61,9 +53,10 @@ def new_cmd(
         check_warehouse,
         package_from_folder,
     )
-    from tasuki.project._new import DEFAULT_WORKSPACE
+    from tasuki.project._new import DEFAULT_WORKSPACE, require_copier
 
-    _copier()
+    require_copier()  # before any question: without copier nothing can be made
+
     answers = {
         "package": package,
         "warehouse": warehouse,
@@ -129,7 +122,6 @@ def update_cmd(
     """Bring a project made by `tasuki new` to this tasuki's template (copier update)."""
     from tasuki.project import update_project
 
-    _copier()
     result = update_project(path)
     if result.from_version == result.to_version and not result.changed:
         typer.echo(f"{result.path}: already on the template of tasuki {result.to_version}")

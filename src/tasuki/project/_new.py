@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tasuki.errors import ConfigError
 from tasuki.project._names import (
@@ -18,7 +19,7 @@ from tasuki.project._names import (
 )
 from tasuki.project._templates import DEFAULT_REPO, materialize, template_versions, version_key
 
-__all__ = ["NewProject", "copier_errors", "new_project", "template_lock"]
+__all__ = ["NewProject", "copier_errors", "new_project", "require_copier", "template_lock"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,17 @@ def template_lock(repo: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path.parent / f"{path.name}.lock")):
         yield path
+
+
+def require_copier() -> Any:
+    """The ``copier`` module, or a ConfigError saying what to install."""
+    try:
+        import copier
+    except ImportError:
+        raise ConfigError(
+            "the project template needs copier: pip install 'tasuki[template]' (copier>=9)"
+        ) from None
+    return copier
 
 
 @contextmanager
@@ -145,8 +157,7 @@ def new_project(
         >>> new_project("recsys", warehouse="duckdb:///data/dwh.duckdb").package
         'recsys'
     """
-    import copier
-
+    copier = require_copier()
     dst = Path(path).expanduser().absolute()
     name = package if package is not None else package_from_folder(dst.name)
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tasuki.errors import ConfigError
-from tasuki.project._new import copier_errors, template_lock
+from tasuki.project._new import copier_errors, require_copier, template_lock
 from tasuki.project._templates import DEFAULT_REPO, materialize, template_versions, version_key
 
 __all__ = ["ANSWERS_FILE", "UpdateResult", "read_answers", "update_project"]
@@ -115,8 +115,7 @@ def update_project(
         >>> update_project("recsys").conflicts
         []
     """
-    import copier
-
+    copier = require_copier()
     project = Path(path).expanduser().absolute()
     answers = read_answers(project)
     recorded = str(answers.get("_commit", ""))

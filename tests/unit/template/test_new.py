@@ -183,3 +183,14 @@ def test_inside_a_git_repository_no_second_repository(tmp_path: Path) -> None:
     assert not made.committed
     assert not (made.path / ".git").exists()
     assert "services/" in git(mono, "status", "--porcelain")
+
+
+def test_without_copier_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "copier", None)  # `import copier` raises ImportError
+    with pytest.raises(ConfigError, match=r"needs copier: pip install 'tasuki\[template\]'"):
+        new_project(tmp_path / "p")
+    result = CliRunner().invoke(app, ["new", str(tmp_path / "p")])
+    assert result.exit_code == 2 and "needs copier" in result.output
+    assert not (tmp_path / "p").exists()
