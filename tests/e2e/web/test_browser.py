@@ -236,3 +236,29 @@ def test_narrow_screen_has_no_horizontal_scroll(
         assert scroll <= client, f"{path}: {scroll} px wide in a {client} px window"
     finally:
         context.close()
+
+
+def test_admin_makes_a_token_on_the_admin_page(
+    browser: Any, site: Site, screenshots: Screenshots
+) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 780})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.goto(site.base + "/admin/users")
+        page.fill('input[name="sub"]', "admin-sub")
+        page.click('button[type="submit"]:has-text("Authorize")')
+        page.wait_for_url(site.base + "/admin/users")
+        row = page.locator("tr", has_text="admin@example.com")
+        row.locator('input[name="name"]').fill("nightly-docs")
+        row.locator('button:has-text("Create token")').click()
+        token = page.locator("#new-token").inner_text()
+        assert token.startswith("tsk_") and len(token) == 47
+        scroll, client = _no_horizontal_scroll(page)
+        screenshots.take(page, "narrow-360-admin-new-token")
+        assert scroll <= client, f"admin page: {scroll} px wide in a {client} px window"
+        page.goto(site.base + "/admin/users")
+        assert token not in page.content()  # shown once
+        assert "nightly-docs" in page.locator("main").inner_text()
+    finally:
+        context.close()
