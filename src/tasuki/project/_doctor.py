@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tasuki._redact import redact
-from tasuki.errors import ConfigError, TasukiError
+from tasuki.errors import ConfigError, TasukiError, WarehouseConnectionError
 
 if TYPE_CHECKING:
     from tasuki.config import Settings
@@ -93,13 +93,14 @@ def _warehouse(name: str, url: str) -> Check:
             wh.query("SELECT 1 AS ok", timeout=CONNECT_TIMEOUT * 2)
     except Exception as exc:  # any driver's failure is this check's answer, not a crash
         message = exc.message if isinstance(exc, TasukiError) else f"{type(exc).__name__}: {exc}"
-        return Check(
-            label,
-            "problem",
-            f"{redact(url)}: {redact(message)}",
+        unreachable = isinstance(exc, WarehouseConnectionError | OSError | TimeoutError)
+        fix = (
             f"start the warehouse or correct [warehouses] {name} in tasuki.toml; check the "
-            "host, port, user and network from this machine",
+            "host, port, user and network from this machine"
+            if unreachable
+            else f"do what the message says, or correct [warehouses] {name} in tasuki.toml"
         )
+        return Check(label, "problem", f"{redact(url)}: {redact(message)}", fix)
     return Check(label, "ok", f"{redact(url)} answered SELECT 1")
 
 

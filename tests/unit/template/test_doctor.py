@@ -134,3 +134,20 @@ def test_no_settings_file(tmp_path: Path) -> None:
     checks = _by_name(doctor(tmp_path))
     assert checks["settings"].status == "problem"
     assert "no tasuki.toml" in checks["settings"].detail
+
+
+@pytest.mark.services
+def test_reachable_postgresql_warehouse(project: Path, postgres_reader_url: str) -> None:
+    _set(project, "duckdb:///dwh.duckdb", postgres_reader_url)
+    checks = _by_name(doctor(project))
+    assert checks["warehouse main"].status == "ok", checks["warehouse main"]
+    assert "SELECT 1" in checks["warehouse main"].detail
+    assert "psycopg" in checks["packages"].detail
+
+
+@pytest.mark.services
+def test_superuser_warehouse_is_a_problem_with_its_reason(project: Path, postgres_url: str) -> None:
+    # The query path refuses a superuser role; doctor passes that refusal on.
+    _set(project, "duckdb:///dwh.duckdb", postgres_url)
+    check = _by_name(doctor(project))["warehouse main"]
+    assert check.status == "problem" and "superuser" in check.detail
