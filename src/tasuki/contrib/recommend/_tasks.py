@@ -112,14 +112,15 @@ class ALSRecommender(Recommender):
     """Implicit-feedback matrix factorisation by alternating least squares (``implicit``).
 
     The defaults were chosen on a validation split cut from the training part of
-    MovieLens-100k (see docs/contrib.md), never on the test part. Each user's and each
+    MovieLens-100k (``benchmarks/bench_recommenders.py --tune``; docs/contrib.md), never on
+    the test part; so were BPR's and item-kNN's. Each user's and each
     item's update is independent of the others in the same half-step, so ``num_threads``
     changes the speed and not the result.
     """
 
-    factors: int = 24
+    factors: int = 16
     regularization: float = 20.0
-    alpha: float = param(default=3.0, description="confidence of an interaction: 1 + alpha")
+    alpha: float = param(default=5.0, description="confidence of an interaction: 1 + alpha")
     iterations: int = 15
     seed: int = param(default=0, description="random_state of the initial factors")
     num_threads: int = param(default=1, significant=False, description="same result at any")
@@ -153,9 +154,9 @@ class BPRRecommender(Recommender):
     of 1 gives the same model on every run for a seed.
     """
 
-    factors: int = 64
+    factors: int = 128
     learning_rate: float = 0.01
-    regularization: float = 0.01
+    regularization: float = 0.1
     iterations: int = 100
     seed: int = param(default=0, description="random_state of the factors and sampling")
     num_threads: int = param(default=1, description="above 1 the result is not repeatable")
@@ -190,8 +191,8 @@ class ItemKNNRecommender(Recommender):
     """
 
     similarity: Literal["cosine", "bm25", "tfidf"] = "bm25"
-    neighbours: int = 200
-    bm25_k1: float = 1.2
+    neighbours: int = 400
+    bm25_k1: float = 0.6
     bm25_b: float = 0.5
     num_threads: int = param(default=1, significant=False, description="same result at any")
 
