@@ -199,6 +199,7 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Edit conflict",
+    502: "Login provider unreachable",
 }
 
 

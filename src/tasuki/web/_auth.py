@@ -39,6 +39,24 @@ LOCAL_SUBJECT = "local"
 router = APIRouter()
 
 
+def _http_errors() -> tuple[type[Exception], ...]:
+    """What Authlib's HTTP client raises when the provider cannot be reached: newer Authlib
+    speaks through ``httpx2``, older through ``httpx``."""
+    import httpx
+
+    errors: list[type[Exception]] = [httpx.HTTPError]
+    try:
+        import httpx2  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        pass
+    else:
+        errors.append(httpx2.HTTPError)
+    return tuple(errors)
+
+
+_HTTP_ERRORS = _http_errors()
+
+
 def make_oauth(settings: Settings) -> OAuth:
     """Authlib's OAuth registry with the provider of ``[web] oidc_issuer`` as ``oidc``.
 
@@ -120,8 +138,21 @@ async def login(request: Request, next: str | None = None) -> Response:
         return RedirectResponse(target, status_code=303)
     request.session["next"] = target
     oauth: OAuth = request.app.state.oauth
-    response: Response = await oauth.oidc.authorize_redirect(request, _redirect_uri(request))
+    try:
+        response: Response = await oauth.oidc.authorize_redirect(request, _redirect_uri(request))
+    except _HTTP_ERRORS as exc:
+        raise _provider_down(request, exc) from None
     return response
+
+
+def _provider_down(request: Request, exc: Exception) -> HTTPException:
+    issuer = request.app.state.settings.web.oidc_issuer
+    logger.warning("OIDC provider %s unreachable: %s: %s", issuer, type(exc).__name__, exc)
+    return HTTPException(
+        502,
+        f"The login provider ({issuer}) cannot be reached just now "
+        f"({type(exc).__name__}). Try again in a moment; if it lasts, tell an admin.",
+    )
 
 
 @router.get("/auth/callback", name="auth_callback")
@@ -138,6 +169,8 @@ async def auth_callback(request: Request) -> Response:
         raise HTTPException(
             400, f"The login did not complete ({exc.error}: {exc.description}). Try again."
         ) from None
+    except _HTTP_ERRORS as exc:
+        raise _provider_down(request, exc) from None
     claims = token.get("userinfo") or {}
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:

@@ -434,3 +434,15 @@ def test_a_tokens_last_use_is_written_at_most_once_a_minute(catalog: Catalog) ->
     assert later is not None and later.replace(tzinfo=UTC) > datetime.now(UTC) - timedelta(
         seconds=30
     )
+
+
+def test_an_unreachable_provider_at_login_is_a_clear_502(tmp_path: Path, catalog: Catalog) -> None:
+    from tests._web import free_port
+
+    issuer = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    app = create_app(_settings(tmp_path, oidc_issuer=issuer), catalog=catalog)
+    with TestClient(app, follow_redirects=False) as client:
+        page = client.get("/login?next=/tables/")
+    assert page.status_code == 502
+    assert "<h1>Login provider unreachable</h1>" in page.text
+    assert f"The login provider ({issuer}) cannot be reached just now" in page.text
