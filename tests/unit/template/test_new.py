@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tomllib
 from pathlib import Path
 
@@ -96,6 +97,18 @@ def test_notebook_is_valid_and_loads_by_id(made: Path) -> None:
     assert "tasuki.load_output(" in code
     assert "from recsys.tasks.pipeline import Evaluate" in code
     compile(code, "explore.ipynb", "exec")
+
+
+def test_generated_code_is_lint_clean(made: Path) -> None:
+    import shutil
+    import subprocess
+
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff is None:
+        pytest.skip("ruff is not installed beside this interpreter")
+    for args in (["check", "."], ["format", "--check", "."]):
+        done = subprocess.run([ruff, *args], cwd=made, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_makefile_targets(made: Path) -> None:
