@@ -207,3 +207,11 @@ def test_without_copier_says_what_to_install(tmp_path: Path, monkeypatch) -> Non
     result = CliRunner().invoke(app, ["new", str(tmp_path / "p")])
     assert result.exit_code == 2 and "needs copier" in result.output
     assert not (tmp_path / "p").exists()
+
+
+def test_cli_bad_executor_and_warehouse_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["new", str(tmp_path / "x"), "--executor", "spark"])
+    assert result.exit_code == 2 and "'spark'" in result.output and "local" in result.output
+    result = CliRunner().invoke(app, ["new", str(tmp_path / "x"), "--warehouse", "db:5432"])
+    assert result.exit_code == 2 and "has no scheme" in result.output
+    assert not (tmp_path / "x").exists()
