@@ -16,12 +16,15 @@ import pytest
 
 from tests._web import (
     EDITOR,
+    REPO,
+    Screenshots,
     oidc_issuer,  # noqa: F401  (fixture)
     tasuki_web,
     write_settings,
 )
 from tests.e2e.web._site import Seeded, seed
-from tests.e2e.web.conftest import REPO, Screenshots
+
+pytestmark = pytest.mark.slow
 
 TABLE = "/tables/dwh/main/orders"
 MARKER = "quokka-ledger"

@@ -22,7 +22,7 @@ from tests._web import (
     write_settings,
 )
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 @pytest.fixture
