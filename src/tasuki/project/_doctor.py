@@ -174,6 +174,8 @@ def _template(project: Path) -> Check | None:
 
     if not (project / ANSWERS_FILE).is_file():
         return None
+    if importlib.util.find_spec("yaml") is None:  # PyYAML comes with copier
+        return Check("template", "note", "not checked: pip install 'tasuki[template]'")
     try:
         recorded = str(read_answers(project).get("_commit", ""))
         latest = max(template_versions(), key=version_key)

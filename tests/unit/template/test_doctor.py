@@ -151,3 +151,13 @@ def test_superuser_warehouse_is_a_problem_with_its_reason(project: Path, postgre
     _set(project, "duckdb:///dwh.duckdb", postgres_url)
     check = _by_name(doctor(project))["warehouse main"]
     assert check.status == "problem" and "superuser" in check.detail
+
+
+def test_doctor_works_without_the_template_extra(project: Path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    monkeypatch.setitem(sys.modules, "copier", None)
+    checks = _by_name(doctor(project))
+    assert checks["template"].status == "note" and "tasuki[template]" in checks["template"].detail
+    assert [c for c in checks.values() if c.status == "problem"] == []
