@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -226,6 +228,32 @@ def _add_error_pages(app: FastAPI) -> None:
         )
         return _error_page(request, status, str(exc), _TITLES[status])
 
+    async def bad_input(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if not _wants_html(request):
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return _error_page(
+            request, 422, f"The request was not complete or not valid ({problems}).", "Bad input"
+        )
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # The server logs the traceback; the page says only that it failed. Who is logged in
+        # is not looked up again: the database may be what failed.
+        request.scope.setdefault("tasuki_user", None)
+        return _error_page(
+            request,
+            500,
+            "Something went wrong on the server; the log has the details. Try again, and if "
+            "it keeps failing tell an admin.",
+            "Server error",
+        )
+
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, bad_input)
+    app.add_exception_handler(Exception, server_error)
     for cls in (CatalogNotFoundError, EditConflictError, AccessDeniedError):
         app.add_exception_handler(cls, tasuki_error)

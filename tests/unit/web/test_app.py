@@ -125,3 +125,35 @@ def test_bad_role_is_a_clear_400(local: TestClient) -> None:
     bad = local.post("/admin/users/1/role", data={"role": "owner", "csrf_token": token.group(1)})
     assert bad.status_code == 400
     assert "role &#39;owner&#39; is not one of viewer, editor, admin" in bad.text
+
+
+def test_an_incomplete_form_is_a_page_naming_the_field(local: TestClient) -> None:
+    import re
+
+    page = local.get("/admin/users")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    bad = local.post(
+        "/admin/users/1/tokens",
+        data={"csrf_token": token.group(1)},
+        headers={"accept": "text/html"},
+    )
+    assert bad.status_code == 422
+    assert "<h1>Bad input</h1>" in bad.text and "name: Field required" in bad.text
+    api = local.post(
+        "/admin/users/1/tokens",
+        data={"csrf_token": token.group(1)},
+        headers={"accept": "application/json"},
+    )
+    assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+def test_a_failing_database_is_a_500_page_not_a_traceback(tmp_path: Path, catalog: Catalog) -> None:
+    app = create_app(_settings(tmp_path), insecure_local=True, catalog=catalog)
+    with catalog.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE api_tokens"))  # a broken store, for real
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.get("/admin/users", headers={"accept": "text/html"})
+    assert page.status_code == 500
+    assert "<h1>Server error</h1>" in page.text and "the log has the details" in page.text
+    assert "Traceback" not in page.text and "api_tokens" not in page.text
