@@ -14,6 +14,7 @@ from tasuki.cli import (
     _catalog_sync,  # noqa: F401  (registers `tasuki catalog sync|search|show|describe`)
     _datasets,  # noqa: F401  (registers `tasuki datasets ...`)
     _lineage,  # noqa: F401  (registers `tasuki lineage`)
+    _new,  # noqa: F401  (registers `tasuki new|update|doctor`)
     _run_one,  # noqa: F401  (registers `tasuki run-one`)
     _web,  # noqa: F401  (registers `tasuki web`)
     _zoo,  # noqa: F401  (registers `tasuki zoo ...`)
