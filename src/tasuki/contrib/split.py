@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tasuki.core.params import param
 from tasuki.core.task import Task
-from tasuki.errors import ParameterError
+from tasuki.errors import ParameterError, TaskError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,12 +20,30 @@ if TYPE_CHECKING:
 __all__ = [
     "SplitInteractions",
     "check_interactions",
+    "pick_output",
     "split_by_time",
     "split_leave_last_n",
     "split_random",
 ]
 
 SplitMethod = Literal["random", "time", "leave_last_n"]
+
+
+def pick_output(value: Any, name: str | None, *, where: str) -> Any:
+    """``value[name]`` when ``value`` is a dict of outputs (``name`` None: ``value``).
+
+    Raises:
+        TaskError: ``name`` is not one of the dict's entries.
+    """
+    if name is None or not isinstance(value, dict):
+        return value
+    if name not in value:
+        raise TaskError(
+            f"{where}: the upstream task has no output {name!r}; its outputs: "
+            f"{', '.join(map(repr, value))}. Name one of them.",
+            name=name,
+        )
+    return value[name]
 
 
 def check_interactions(frame: Any, columns: list[str], *, where: str) -> None:
@@ -122,10 +140,8 @@ class SplitInteractions(Task):
 
     def run(self) -> None:
         """Split and write both parts; their row counts go into the run record."""
-        frame = self.load()
-        if self.data_output is not None:
-            frame = frame[self.data_output]
         where = f"{type(self).task_name()} input"
+        frame = pick_output(self.load(), self.data_output, where=f"{where} (data_output)")
         check_interactions(frame, ["user", "item"], where=where)
         if self.min_rating is not None:
             check_interactions(frame, ["rating"], where=f"{where} (min_rating)")

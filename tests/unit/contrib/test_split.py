@@ -86,3 +86,10 @@ def test_split_task_on_a_ratings_table_missing_a_column_fails_naming_it(tmp_path
     message = str(caught.value)
     assert "MissingColumnsError" in message
     assert "['item']" in message and "['user', 'rating', 'timestamp']" in message
+
+
+def test_an_output_name_that_is_not_there_lists_the_outputs(tmp_path):
+    split = SplitInteractions(data=Table(), method="leave_last_n")
+    inner = SplitInteractions(data=split, data_output="training")
+    with pytest.raises(TaskFailedError, match=r"no output 'training'; its outputs: 'train', 'te"):
+        tasuki.build(inner, workspace=str(tmp_path / "ws"), progress="off")

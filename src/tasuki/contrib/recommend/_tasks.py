@@ -14,7 +14,7 @@ from tasuki.contrib.recommend._fitted import (
     load_fitted,
     save_fitted,
 )
-from tasuki.contrib.split import check_interactions
+from tasuki.contrib.split import check_interactions, pick_output
 from tasuki.core.params import param
 from tasuki.core.task import Task
 
@@ -70,10 +70,9 @@ class Recommender(Task):
     def run(self) -> None:
         """Fit, rank every training user's unseen items, write both outputs; the fit time
         (``fit_s``, wall) goes into the run record."""
-        frame = self.load()
-        if self.train_output is not None and isinstance(frame, dict):
-            frame = frame[self.train_output]
-        check_interactions(frame, ["user", "item"], where=f"{type(self).task_name()} train")
+        where = f"{type(self).task_name()} train"
+        frame = pick_output(self.load(), self.train_output, where=f"{where} (train_output)")
+        check_interactions(frame, ["user", "item"], where=where)
         matrix, users, items = build_matrix(frame)
         check_k(self.k, len(items), where=type(self).task_name())
         start = time.perf_counter()
