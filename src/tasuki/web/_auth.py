@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -29,7 +31,16 @@ if TYPE_CHECKING:
 
     from tasuki.config import Settings
 
-__all__ = ["LOCAL_SUBJECT", "login_url", "make_oauth", "resolve_user", "router", "safe_next"]
+__all__ = [
+    "LOCAL_SUBJECT",
+    "Identity",
+    "identity",
+    "login_url",
+    "make_oauth",
+    "resolve_user",
+    "router",
+    "safe_next",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +107,37 @@ def login_url(request: Request) -> str:
     """``/login`` with the current page as where to come back to."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return "/login?next=" + quote(here, safe="")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the ID token says logged in. ``email`` is None unless the provider verified it."""
+
+    subject: str  # "<issuer>#<sub>": unique across providers
+    sub: str
+    email: str | None
+    name: str | None
+
+
+def identity(claims: Mapping[str, Any], *, issuer: str) -> Identity | None:
+    """The identity in ID token ``claims``, or None without a subject.
+
+    The e-mail is kept only with ``email_verified`` true: an address the provider did not
+    check (some let people type any) must neither grant a role nor sign an edit.
+    """
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        return None
+    iss = claims.get("iss")
+    email = claims.get("email")
+    verified = claims.get("email_verified") in (True, "true", "True")
+    name = claims.get("name")
+    return Identity(
+        subject=f"{iss if isinstance(iss, str) and iss else issuer}#{sub}",
+        sub=sub,
+        email=email if isinstance(email, str) and email and verified else None,
+        name=name if isinstance(name, str) and name else None,
+    )
 
 
 def resolve_user(request: Request) -> User | None:
@@ -171,30 +213,26 @@ async def auth_callback(request: Request) -> Response:
         ) from None
     except _HTTP_ERRORS as exc:
         raise _provider_down(request, exc) from None
-    claims = token.get("userinfo") or {}
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise HTTPException(400, "The provider's ID token names no subject (sub); try again.")
     web = state.settings.web
-    issuer = str(claims.get("iss") or web.oidc_issuer)
-    subject = f"{issuer}#{sub}"
-    email = claims.get("email") if isinstance(claims.get("email"), str) else None
-    # An address the provider did not verify gives no role: anyone can claim one.
-    verified_email = email if claims.get("email_verified", True) is not False else None
-    granted = granted_role(web.admins, web.editors, subject=subject, sub=sub, email=verified_email)
+    who = identity(token.get("userinfo") or {}, issuer=web.oidc_issuer or "")
+    if who is None:
+        raise HTTPException(400, "The provider's ID token names no subject (sub); try again.")
+    granted = granted_role(
+        web.admins, web.editors, subject=who.subject, sub=who.sub, email=who.email
+    )
     user = await _in_thread(
         record_login,
         state.catalog,
-        subject=subject,
-        email=email,
-        name=claims.get("name") if isinstance(claims.get("name"), str) else None,
+        subject=who.subject,
+        email=who.email,
+        name=who.name,
         granted=granted,
     )
     target = safe_next(request.session.get("next"))
     # A fresh session (and CSRF token) at each login: nothing set before it carries over.
     request.session.clear()
     request.session.update({"uid": user.id, "login_at": int(time.time())})
-    logger.info("login: %s (%s) as %s", user.author, subject, user.role)
+    logger.info("login: %s (%s) as %s", user.author, who.subject, user.role)
     return RedirectResponse(target, status_code=303)
 
 

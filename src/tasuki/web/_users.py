@@ -86,9 +86,15 @@ def _matches(pattern: str, subject: str, sub: str, email: str | None) -> bool:
     pattern = pattern.strip().lower()
     if not pattern:
         return False
-    if pattern.startswith("*@"):
-        return email is not None and email.lower().endswith(pattern[1:])
-    return pattern in {subject.lower(), sub.lower(), (email or "").lower()}
+    if "#" in pattern:  # "<issuer>#<sub>": that subject of that provider
+        return pattern == subject.lower()
+    if "@" in pattern:  # an address or "*@domain": only ever a verified e-mail
+        if email is None:
+            return False
+        if pattern.startswith("*@"):
+            return email.lower().endswith(pattern[1:])
+        return pattern == email.lower()
+    return pattern == sub.lower()
 
 
 def granted_role(
@@ -96,8 +102,9 @@ def granted_role(
 ) -> str:
     """The role the settings give someone: ``admin``, ``editor`` or ``viewer``.
 
-    ``admins``/``editors`` hold e-mail addresses, OIDC subjects (``sub`` or
-    ``<issuer>#<sub>``) or ``*@domain``; ``email`` should be None unless the provider
+    ``admins``/``editors`` hold e-mail addresses or ``*@domain`` (matched against the
+    verified e-mail only, never against a subject that looks like one), OIDC subjects
+    ``<issuer>#<sub>``, or bare ``sub`` values. ``email`` must be None unless the provider
     verified it, so that nobody gets a role by claiming an address.
     """
     if any(_matches(p, subject, sub, email) for p in admins):

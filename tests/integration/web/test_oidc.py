@@ -159,3 +159,19 @@ def test_insecure_local_serves_the_local_admin_on_loopback(tmp_path: Path) -> No
         assert "Insecure local mode" in page.text and "(admin)" in page.text
     with sqlite3.connect(tmp_path / "catalog.db") as conn:
         assert conn.execute("SELECT subject, role FROM users").fetchall() == [("local", "admin")]
+
+
+def test_an_unverified_address_gets_no_role(site: tuple[str, Path], oidc_issuer: str) -> None:  # noqa: F811
+    # The provider's form lets anyone type a subject; it then claims the typed text as the
+    # e-mail address without saying it was verified. Typing the admin's address must not
+    # make an admin.
+    base, folder = site
+    with httpx.Client() as client:
+        page = oidc_login(client, base, ADMIN)
+        assert page.status_code == 200
+        assert "(viewer)" in page.text
+    with sqlite3.connect(folder / "catalog.db") as conn:
+        row = conn.execute(
+            "SELECT email, role FROM users WHERE subject = ?", (f"{oidc_issuer}#{ADMIN}",)
+        ).fetchone()
+    assert row == (None, "viewer")

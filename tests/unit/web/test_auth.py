@@ -256,6 +256,19 @@ def test_role_from_settings_at_login() -> None:
     assert granted_role(**kw, subject="i#y", sub="y", email="Ann@Data.Example.com") == "editor"
     assert granted_role(**kw, subject="i#y", sub="y", email="ann@evil-data.example.com") == "viewer"
     assert granted_role(**kw, subject="i#y", sub="y", email=None) == "viewer"
+    # A subject that looks like an admin's address is not their verified address.
+    assert (
+        granted_role(**kw, subject="i#root@example.com", sub="root@example.com", email=None)
+        == "viewer"
+    )
+    full = {"admins": ["https://id.example.com#42"], "editors": []}
+    assert (
+        granted_role(**full, subject="https://id.example.com#42", sub="42", email=None) == "admin"
+    )
+    assert (
+        granted_role(**full, subject="https://evil.example.com#42", sub="42", email=None)
+        == "viewer"
+    )
 
 
 def test_a_login_raises_a_role_but_never_lowers_it(catalog: Catalog) -> None:
@@ -446,3 +459,24 @@ def test_an_unreachable_provider_at_login_is_a_clear_502(tmp_path: Path, catalog
     assert page.status_code == 502
     assert "<h1>Login provider unreachable</h1>" in page.text
     assert f"The login provider ({issuer}) cannot be reached just now" in page.text
+
+
+def test_identity_keeps_only_a_verified_email() -> None:
+    from tasuki.web._auth import identity
+
+    base = {"iss": "https://id.example.com", "sub": "42", "name": "Ann"}
+    who = identity({**base, "email": "ann@example.com", "email_verified": True}, issuer="x")
+    assert who is not None
+    assert (who.subject, who.sub, who.email, who.name) == (
+        "https://id.example.com#42",
+        "42",
+        "ann@example.com",
+        "Ann",
+    )
+    # Unverified or unsaid: the address could be anyone's, so it is not kept (no role by
+    # it, and edits are signed with the subject instead).
+    for flag in ({"email_verified": False}, {}, {"email_verified": "false"}):
+        who = identity({**base, "email": "boss@example.com", **flag}, issuer="x")
+        assert who is not None and who.email is None
+    assert identity({"sub": "7"}, issuer="https://fallback").subject == "https://fallback#7"  # type: ignore[union-attr]
+    assert identity({"email": "a@b"}, issuer="x") is None  # no subject: no login
