@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LOCAL_SUBJECT",
     "Identity",
+    "discovery_url",
     "identity",
     "login_url",
     "make_oauth",
