@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,14 @@ def test_a_failing_database_is_a_500_page_not_a_traceback(tmp_path: Path, catalo
     assert page.status_code == 500
     assert "<h1>Server error</h1>" in page.text and "the log has the details" in page.text
     assert "Traceback" not in page.text and "api_tokens" not in page.text
+
+
+def test_every_section_in_the_header_opens(local: TestClient) -> None:
+    home = local.get("/").text
+    links = re.findall(r'<nav class="site-nav".*?</nav>', home, re.S)[0]
+    hrefs = re.findall(r'href="(/[^"]*)"', links)
+    assert hrefs[:6] == ["/", "/tables/", "/runs", "/compare", "/datasets", "/models"]
+    for href in hrefs:
+        page = local.get(href)
+        assert page.status_code == 200, (href, page.status_code)
+        assert 'aria-current="page"' in page.text or href == "/"
