@@ -183,7 +183,8 @@ class WriteTableTask(Task):
             self.task_log["rows"] = 0
             self.task_log["appended_before"] = True
             return
-        value = self.load(self.output_name) if self.output_name else self.load()
+        # load() of the one requirement gives its outputs; output_name picks one of them.
+        value = self.load()[self.output_name] if self.output_name else self.load()
         with connect(target.url) as wh:
             _check_takes_lineage(wh, self.table)
             rows = wh.write_table(

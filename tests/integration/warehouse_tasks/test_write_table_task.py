@@ -363,3 +363,33 @@ def test_the_task_is_named_by_its_public_module(tmp_path: Path) -> None:
     assert task.lineage().task == "tasuki.warehouse:WriteTableTask"
     tasuki.build(task, workspace=str(tmp_path / "ws"))
     assert read_lineage(url, "scores")[0]["task"] == "tasuki.warehouse:WriteTableTask"
+
+
+class TwoOutputs(tasuki.Task):
+    """A task with named outputs: write-back picks one with output_name."""
+
+    def output(self):
+        return {
+            "scores": self.make_target("scores.parquet"),
+            "items": self.make_target("items.parquet"),
+        }
+
+    def run(self):
+        self.dump(pd.DataFrame({"recipe_id": [1, 2], "score": [0.5, 0.7]}), "scores")
+        self.dump(pd.DataFrame({"item": ["a", "b", "c"]}), "items")
+
+
+def test_output_name_picks_one_of_several_outputs(tmp_path):
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    task = WriteTableTask(data=TwoOutputs(), table="items", warehouse=url, output_name="items")
+    result = tasuki.build(task, workspace=str(tmp_path / "ws"), return_value=False)
+    assert result.ok, result.summary()
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        assert con.execute("SELECT item FROM items ORDER BY 1").fetchall() == [
+            ("a",),
+            ("b",),
+            ("c",),
+        ]
+    finally:
+        con.close()
