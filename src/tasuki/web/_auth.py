@@ -84,7 +84,8 @@ def make_oauth(settings: Settings) -> OAuth:
         client_id=web.oidc_client_id,
         client_secret=web.oidc_client_secret,
         server_metadata_url=discovery_url(web.oidc_issuer or ""),
-        client_kwargs={"scope": "openid email profile"},
+        # PKCE on top of the client secret: a stolen code is useless without the verifier.
+        client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256"},
     )
     return oauth
 

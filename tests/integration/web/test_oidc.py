@@ -175,3 +175,18 @@ def test_an_unverified_address_gets_no_role(site: tuple[str, Path], oidc_issuer:
             "SELECT email, role FROM users WHERE subject = ?", (f"{oidc_issuer}#{ADMIN}",)
         ).fetchone()
     assert row == (None, "viewer")
+
+
+def test_the_authorization_request_carries_state_nonce_and_pkce(site: tuple[str, Path]) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    base, _ = site
+    with httpx.Client() as client:
+        to_provider = client.get(f"{base}/login?next=/runs")
+    assert to_provider.status_code == 302
+    query = parse_qs(urlsplit(to_provider.headers["location"]).query)
+    assert query["response_type"] == ["code"]
+    assert query["redirect_uri"] == [f"{base}/auth/callback"]
+    assert set(query["scope"][0].split()) == {"openid", "email", "profile"}
+    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) >= 43
+    assert len(query["state"][0]) >= 20 and len(query["nonce"][0]) >= 20
