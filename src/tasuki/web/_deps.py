@@ -232,11 +232,11 @@ def render(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
-    """Render template ``name`` with ``ctx`` plus ``request``, ``user`` and ``settings``."""
+    """Render template ``name`` with ``ctx`` plus ``request``, ``user`` and
+    ``insecure_local`` (the settings stay out of templates: they hold secrets)."""
     context: dict[str, Any] = {
         "request": request,
         "user": optional_user(request),
-        "settings": request.app.state.settings,
         "insecure_local": request.app.state.insecure_local,
     }
     context.update(ctx or {})
