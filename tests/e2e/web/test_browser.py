@@ -217,6 +217,23 @@ def test_keyboard_reaches_the_edit_link_with_a_visible_focus(
     screenshots.take(editor, f"keyboard-focus-on-edit-after-{presses + 1}-tabs")
     editor.keyboard.press("Enter")
     editor.wait_for_url(site.base + TABLE + "/-/edit")
+    # The whole edit by keyboard: Tab to the text, type, Tab to Save, Enter.
+    _tab_to(editor, "document.activeElement.id === 'description'")
+    editor.keyboard.press("ControlOrMeta+A")
+    editor.keyboard.type(f"Typed by keyboard ({MARKER}).")
+    _tab_to(editor, "document.activeElement.matches('form.edit-form button[type=submit]')")
+    screenshots.take(editor, "keyboard-focus-on-save")
+    editor.keyboard.press("Enter")
+    editor.wait_for_url(site.base + TABLE)
+    assert "Typed by keyboard" in editor.locator("main").inner_text()
+
+
+def _tab_to(page: Any, condition: str, limit: int = 60) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => {condition}"):
+            return
+    pytest.fail(f"{limit} presses of Tab never reached: {condition}")
 
 
 @pytest.mark.parametrize(
