@@ -118,6 +118,17 @@ def record_login(
     catalog: Catalog, *, subject: str, email: str | None, name: str | None, granted: str
 ) -> User:
     """Create or update the user row at a login; the role is at least ``granted``."""
+    try:
+        return _record_login(catalog, subject=subject, email=email, name=name, granted=granted)
+    except sa.exc.IntegrityError:
+        # Two first logins of one person at once (two tabs): the other made the row first;
+        # this one now finds it and updates it.
+        return _record_login(catalog, subject=subject, email=email, name=name, granted=granted)
+
+
+def _record_login(
+    catalog: Catalog, *, subject: str, email: str | None, name: str | None, granted: str
+) -> User:
     now = _now()
     with catalog.engine.begin() as conn:
         row = conn.execute(sa.select(t.users).where(t.users.c.subject == subject)).first()

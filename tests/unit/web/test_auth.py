@@ -480,3 +480,31 @@ def test_identity_keeps_only_a_verified_email() -> None:
         assert who is not None and who.email is None
     assert identity({"sub": "7"}, issuer="https://fallback").subject == "https://fallback#7"  # type: ignore[union-attr]
     assert identity({"email": "a@b"}, issuer="x") is None  # no subject: no login
+
+
+def test_two_first_logins_at_once_make_one_user(catalog: Catalog) -> None:
+    from datetime import UTC, datetime
+
+    # The other login's INSERT lands between this one's look-up and its own INSERT.
+    raced = []
+
+    def other_login_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO users") and not raced:
+            raced.append(True)
+            with catalog.engine.begin() as other:
+                now = datetime.now(UTC)
+                other.execute(
+                    sa.insert(t.users).values(
+                        subject="s", email="a@x", role="viewer", created_at=now
+                    )
+                )
+
+    sa.event.listen(catalog.engine, "before_cursor_execute", other_login_first)
+    try:
+        user = record_login(catalog, subject="s", email="a@x", name="A", granted="editor")
+    finally:
+        sa.event.remove(catalog.engine, "before_cursor_execute", other_login_first)
+    assert raced
+    assert (user.subject, user.role, user.name) == ("s", "editor", "A")
+    with catalog.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.users)).scalar_one() == 1
