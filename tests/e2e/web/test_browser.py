@@ -202,6 +202,11 @@ def test_keyboard_reaches_the_edit_link_with_a_visible_focus(
     )
     assert first[:2] == ["skip-link", "#content"]
     assert first[2] >= 0 and first[3] > 0  # the skip link shows itself when focused
+    # Following it skips the header: the next Tab lands inside <main>.
+    editor.keyboard.press("Enter")
+    editor.keyboard.press("Tab")
+    assert editor.evaluate("() => !!document.activeElement.closest('main')")
+    assert not editor.evaluate("() => !!document.activeElement.closest('header')")
     for presses in range(1, 80):
         editor.keyboard.press("Tab")
         href = editor.evaluate("() => document.activeElement.getAttribute('href')")
