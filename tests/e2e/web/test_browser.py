@@ -69,6 +69,17 @@ def editor(browser: Any, site: Site, screenshots: Screenshots) -> Iterator[Any]:
         context.close()
 
 
+def _fits_a_phone(page: Any, screenshots: Screenshots, name: str) -> None:
+    """The page as it is, 360 pixels wide: no horizontal scroll (wide parts scroll inside)."""
+    page.set_viewport_size({"width": 360, "height": 780})
+    try:
+        scroll, client = _no_horizontal_scroll(page)
+        screenshots.take(page, f"narrow-360-{name}")
+        assert scroll <= client, f"{name}: {scroll} px wide in a {client} px window"
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def _no_horizontal_scroll(page: Any) -> tuple[int, int]:
     widths: tuple[int, int] = page.evaluate(
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
@@ -135,6 +146,7 @@ def test_run_graph(editor: Any, site: Site, screenshots: Screenshots) -> None:
     labels = editor.locator("main svg").first.inner_html()
     assert "Recommender" in labels and "Interactions" in labels
     screenshots.take(editor, "run-graph")
+    _fits_a_phone(editor, screenshots, "run-graph")
 
 
 def test_ranking_comparison(editor: Any, site: Site, screenshots: Screenshots) -> None:
@@ -150,6 +162,7 @@ def test_ranking_comparison(editor: Any, site: Site, screenshots: Screenshots) -
     assert items_b == ["c", "a", "f", "b", "g", "h"]  # and the personal one
     assert "Overlap 4" in editor.locator("main").inner_text()
     screenshots.take(editor, "ranking-comparison")
+    _fits_a_phone(editor, screenshots, "ranking-comparison")
 
 
 def test_lineage_of_a_table_tasuki_wrote(editor: Any, site: Site, screenshots: Screenshots) -> None:
@@ -243,7 +256,19 @@ def _tab_to(page: Any, condition: str, limit: int = 60) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [TABLE, "/", "/tables/", f"/search?q={MARKER}", "/runs", f"{TABLE}/-/history"],
+    [
+        TABLE,
+        "/",
+        "/tables/",
+        f"/search?q={MARKER}",
+        f"{TABLE}/-/history",
+        f"{TABLE}/-/edit",
+        "/runs",
+        "/runs?view=builds",
+        "/compare",
+        "/datasets",
+        "/models",
+    ],
 )
 def test_narrow_screen_has_no_horizontal_scroll(
     browser: Any, editor: Any, site: Site, screenshots: Screenshots, path: str
