@@ -117,7 +117,20 @@ def create_app(
         same_site="lax",
         https_only=(web.base_url or "").startswith("https://"),
     )
-    app.middleware("http")(_security_headers)
+    headers = dict(_SECURITY_HEADERS)
+    if (web.base_url or "").startswith("https://"):
+        # Served over https: browsers are to keep to it (a year, as usual).
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
 
     app.include_router(_auth.router)  # login, callback, logout: reachable without a login
@@ -165,15 +178,6 @@ def _check_oidc_settings(settings: Settings) -> None:
 def _index(request: Request) -> HTMLResponse:
     """The front page: search and the sections of the app."""
     return render(request, "index.html", {"sections": request.app.state.sections})
-
-
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    for name, value in _SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
 
 
 def _wants_html(request: Request) -> bool:

@@ -318,6 +318,7 @@ def test_cookie_flags(tmp_path: Path, catalog: Catalog, base_url: str | None, se
     assert "httponly" in flags and "samesite=lax" in flags
     assert f"max-age={MAX_AGE}" in flags
     assert ("secure" in flags) is secure
+    assert ("strict-transport-security" in page.headers) is secure
 
 
 def _table(catalog: Catalog, path: str = "dwh/main/orders") -> None:
