@@ -195,3 +195,52 @@ def test_team_sharing_packages_are_pinned_and_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_catalog_web_project_and_contrib_are_pinned():
+    import subprocess
+    import sys
+
+    import tasuki.catalog
+    import tasuki.contrib.datasets
+    import tasuki.contrib.evaluate
+    import tasuki.contrib.recommend
+    import tasuki.contrib.split
+    import tasuki.project
+    import tasuki.web
+
+    assert sorted(tasuki.catalog.__all__) == [
+        "Catalog", "CatalogObject", "ColumnMeta", "Edit", "Event", "LineageReport",
+        "MAX_DESCRIPTION", "SearchHit", "SyncCatalogTask", "SyncReport", "TableMeta", "around",
+        "downstream", "export_openlineage", "import_openlineage", "push_comments",
+        "read_metadata", "record_query_read", "refresh_lineage", "sync", "table_key", "upstream",
+    ]  # fmt: skip
+    assert tasuki.web.__all__ == ["create_app"]
+    assert sorted(tasuki.project.__all__) == [
+        "Check", "NewProject", "UpdateResult", "check_package", "doctor", "materialize",
+        "new_project", "template_versions", "update_project",
+    ]  # fmt: skip
+    assert sorted(tasuki.contrib.recommend.__all__) == [
+        "ALSRecommender", "BPRRecommender", "FittedRecommender", "ItemKNNRecommender",
+        "PopularityRecommender", "Recommender", "build_matrix",
+    ]  # fmt: skip
+    assert sorted(tasuki.contrib.split.__all__) == [
+        "SplitInteractions", "check_interactions", "pick_output", "split_by_time",
+        "split_leave_last_n", "split_random",
+    ]  # fmt: skip
+    assert sorted(tasuki.contrib.evaluate.__all__) == [
+        "EvaluateRankings", "PngFormat", "auc", "log_loss", "metrics_chart", "ranking_metrics",
+    ]  # fmt: skip
+    for module in (tasuki.catalog, tasuki.web, tasuki.project, tasuki.contrib.recommend):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            assert obj is not None, (module.__name__, name)
+            if callable(obj):
+                assert obj.__doc__, (module.__name__, name)
+    # `import tasuki` pulls in none of the catalog's, the web app's or contrib's libraries.
+    code = (
+        "import sys, tasuki; print(sorted(m for m in ('sqlalchemy', 'fastapi', 'jinja2', "
+        "'authlib', 'sqlglot', 'implicit', 'copier') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
