@@ -248,6 +248,10 @@ def _family_view(
     return {"graph": render_dag(list(nodes.values()), sorted(edges)), "timeline": timeline}
 
 
+#: Upstream and downstream tasks a task page lists (the rest are counted).
+_LISTED = 100
+
+
 @router.get("/tasks/{uid}", response_class=HTMLResponse)
 def task_page(
     request: Request,
@@ -271,9 +275,11 @@ def task_page(
             else f"no run record with id {uid!r} in the workspace"
         )
         raise HTTPException(404, f"No task page: {detail}. The list of runs is at /runs.") from None
-    upstream = index.runs_of(list(record.requires))
+    # A fan-in's root requires thousands: list the first ones, link the whole record.
+    shown_up = list(record.requires[:_LISTED])
+    upstream = index.runs_of(shown_up)
     downstream = [d for s, d in index.edges_of([record.unique_id]) if s == record.unique_id]
-    down_rows = index.runs_of(downstream[:100])
+    down_rows = index.runs_of(downstream[:_LISTED])
     last_metrics: dict[str, dict[str, Any]] = {}
     for m in record.metrics:
         last_metrics[str(m.get("key"))] = m
@@ -287,9 +293,10 @@ def task_page(
                 (name, describe_value(value, store), name in record.significant)
                 for name, value in record.params.items()
             ],
-            "upstream": [(u, upstream.get(u)) for u in record.requires],
-            "downstream": [(u, down_rows.get(u)) for u in downstream[:100]],
-            "more_downstream": max(0, len(downstream) - 100),
+            "upstream": [(u, upstream.get(u)) for u in shown_up],
+            "more_upstream": max(0, len(record.requires) - _LISTED),
+            "downstream": [(u, down_rows.get(u)) for u in downstream[:_LISTED]],
+            "more_downstream": max(0, len(downstream) - _LISTED),
             "outputs": [output_json(o, store) for o in record.outputs],
             "metrics": last_metrics,
             "record_json": record_json(record),
@@ -304,5 +311,22 @@ def rerun_command(uid: str, store: Store) -> str:
 
 
 def record_json(record: RunRecord) -> str:
-    """The record as indented JSON, for the task page's collapsible block."""
-    return json.dumps(json.loads(record.to_bytes()), indent=2, ensure_ascii=False)
+    """The record as indented JSON, for the task page's collapsible block; a ``requires``
+    list longer than the page lists is cut there (the whole record is at
+    ``/tasks/<id>/record.json``)."""
+    doc = json.loads(record.to_bytes())
+    requires = doc.get("requires")
+    if isinstance(requires, list) and len(requires) > _LISTED:
+        doc["requires"] = [*requires[:_LISTED], f"... {len(requires) - _LISTED:,} more"]
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+@router.get("/tasks/{uid}/record.json")
+def task_record(uid: str, store: StoreDep) -> Response:
+    """The task's whole run record, as stored (JSON)."""
+    uid = uid.strip().lower()
+    try:
+        record = RunRecord.read(store, uid)
+    except (FileNotFoundError, ValueError):
+        raise HTTPException(404, f"no run record with id {uid!r} in the workspace") from None
+    return Response(record.to_bytes(), media_type="application/json")
