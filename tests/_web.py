@@ -238,9 +238,13 @@ def _missing_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium (``/usr/bin/chromium``) for the session."""
+    """A headless Chromium (``/usr/bin/chromium``) for one test module.
+
+    Module scope, not session: Playwright's sync API keeps an event loop running in this
+    thread while it is open, so a session-wide browser breaks every later test in the same
+    xdist worker that calls ``asyncio.run`` (and a second module's own browser)."""
     reason = _missing_browser()
     if reason is not None:
         if os.environ.get("CI"):
