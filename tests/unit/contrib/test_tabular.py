@@ -82,7 +82,8 @@ def test_binary_model_stops_early_and_ranks_held_out_rows(tmp_path):
     assert isinstance(model, FittedLightGBM) and model.features == FEATURES
     # Early stopping cut the model well short of n_estimators; the saved booster is cut there.
     best = model.booster.current_iteration()
-    assert 1 <= best < 2_000 - 30
+    # Without early stopping LightGBM grows 371 trees here (then runs out of splits).
+    assert 1 <= best <= 200
     record = RunRecord.read(open_store(str(tmp_path / "ws")), train.unique_id)
     metrics = {m["key"]: m["value"] for m in record.metrics}
     assert metrics["best_iteration"] == best
