@@ -106,9 +106,7 @@ def test_a_table_with_a_list_column_and_an_id_column(tmp_path):
 
 
 def test_nan_embeddings_fail_naming_the_row_count_and_first_row(tmp_path):
-    with pytest.raises(
-        TaskFailedError, match=r"2 of 2000 embedding rows .*first at row 7"
-    ):
+    with pytest.raises(TaskFailedError, match=r"2 of 2000 embedding rows .*first at row 7"):
         _build(BuildIndex(embeddings=Embeddings(nan_rows=[7, 1500])), tmp_path)
     x = _vectors(10)
     x[4, 0] = np.inf
