@@ -154,6 +154,9 @@ class FastTextTask(_GensimTask):
 
     min_n: int = param(default=3, description="shortest character n-gram")
     max_n: int = param(default=6, description="longest character n-gram; 0 turns n-grams off")
+    bucket: int = param(
+        default=2_000_000, description="n-gram hash buckets: the model holds bucket x vector_size"
+    )
 
     def _loader(self) -> Any:
         return _load_fasttext
@@ -162,7 +165,7 @@ class FastTextTask(_GensimTask):
         """``FastText`` with the task's parameters, vocabulary not built yet."""
         from gensim.models import FastText
 
-        return FastText(**self._common(), min_n=self.min_n, max_n=self.max_n)
+        return FastText(**self._common(), min_n=self.min_n, max_n=self.max_n, bucket=self.bucket)
 
 
 def load_vectors(task: Task, *, workspace: str | None = None) -> KeyedVectors:
