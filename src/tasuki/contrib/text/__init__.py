@@ -4,7 +4,7 @@ model targets. Install: ``pip install 'tasuki[text]'``; nothing heavy loads unti
 runs. See docs/contrib-text.md.
 """
 
-from tasuki.contrib.text._embeddings import FastTextTask, Word2VecTask, load_vectors, stable_hash
+from tasuki.contrib.text._embeddings import FastTextTask, Word2VecTask, load_vectors
 from tasuki.contrib.text._tokenize import (
     CONTENT_POS,
     TOKENIZERS,
@@ -21,6 +21,5 @@ __all__ = [
     "TokenizerName",
     "Word2VecTask",
     "load_vectors",
-    "stable_hash",
     "tokenize",
 ]

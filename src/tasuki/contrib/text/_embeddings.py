@@ -1,16 +1,15 @@
 """word2vec and fastText (gensim) trained on a :class:`Tokenize` task's token lists, each
 kept as a model target (gensim's own ``save`` / ``load`` inside the zip).
 
-Determinism: gensim seeds each word's initial vector from ``hashfxn(word + str(seed))``,
-and its default ``hashfxn`` is Python's ``hash``, which differs between processes unless
-``PYTHONHASHSEED`` is fixed. These tasks pass :func:`stable_hash` instead, so with one
-worker thread the same seed gives the same vectors in every process; more workers share
-the learning rate and the vectors without order, and the result varies.
+Determinism: gensim 4 draws the initial vectors from a generator seeded with ``seed`` and,
+with one worker thread, trains on the sentences in one fixed order, so the same seed gives
+the same vectors in every process (Python's per-process string hash plays no part since
+gensim 4). With more workers the threads update shared vectors in whatever order they run,
+and the result varies: ``workers`` defaults to 1 and is part of the task's id.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,14 +22,9 @@ from tasuki.errors import ParameterError
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
-__all__ = ["FastTextTask", "Word2VecTask", "load_vectors", "stable_hash"]
+__all__ = ["FastTextTask", "Word2VecTask", "load_vectors"]
 
 _FILE = "model.gensim"
-
-
-def stable_hash(text: str) -> int:
-    """A hash of ``text`` that is the same in every process (gensim's ``hashfxn``)."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
 
 
 def _save(model: Any, folder: Path) -> None:
@@ -126,7 +120,6 @@ class _GensimTask(Task):
             "sg": int(self.sg),
             "seed": self.seed,
             "workers": self.workers,
-            "hashfxn": stable_hash,
         }
 
 

@@ -66,8 +66,7 @@ def _janome() -> Callable[[str], list[Morpheme]]:
         out = []
         for token in analyser.tokenize(text):
             if isinstance(token, str):  # only with wakati=True, which is not used here
-                token_text = token
-                out.append((token_text, token_text, ""))
+                out.append((token, token, ""))
                 continue
             base = token.base_form if token.base_form != "*" else token.surface
             out.append((token.surface, base, token.part_of_speech.split(",", 1)[0]))
