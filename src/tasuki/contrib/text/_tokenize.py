@@ -48,8 +48,8 @@ def _require(tokenizer: str) -> None:
         raise ConfigError(
             f"tokenizer={tokenizer!r} needs the PyPI package {names} (its dictionary ships "
             f"inside the wheel), which is not installed. Install it with "
-            f"`pip install {' '.join(missing)}` (or `pip install 'tasuki[text]'`), or pick "
-            f"another tokenizer: {', '.join(TOKENIZERS)}",
+            f"`pip install {' '.join(missing)}`, or pick another tokenizer: "
+            f"{', '.join(TOKENIZERS)}",
             tokenizer=tokenizer,
             packages=missing,
         )
