@@ -164,7 +164,7 @@ class FastTextTask(_GensimTask):
 def load_vectors(task: Task, *, workspace: str | None = None) -> KeyedVectors:
     """The word vectors (``model.wv``) of a finished :class:`Word2VecTask` or
     :class:`FastTextTask`, e.g. ``load_vectors(w2v).most_similar("東京")``."""
-    import tasuki
+    from tasuki.core.loading import load
 
     if not isinstance(task, _GensimTask):
         raise ParameterError(
@@ -172,5 +172,5 @@ def load_vectors(task: Task, *, workspace: str | None = None) -> KeyedVectors:
             parameter="task",
             value=type(task).__name__,
         )
-    vectors: KeyedVectors = tasuki.load(task, workspace=workspace).wv
+    vectors: KeyedVectors = load(task, workspace=workspace).wv
     return vectors
