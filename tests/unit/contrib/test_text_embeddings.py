@@ -119,3 +119,13 @@ def test_a_min_count_no_word_reaches_is_refused_with_the_fix(tmp_path):
         tasuki.build(task, workspace=str(tmp_path / "ws"), progress="off")
     with pytest.raises(ParameterError, match="expected a Word2VecTask or FastTextTask"):
         load_vectors(TOKENS, workspace=str(tmp_path / "ws"))
+
+
+def test_without_gensim_the_task_names_the_package_and_the_pip_command(tmp_path, monkeypatch):
+    ws = str(tmp_path / "ws")
+    tasuki.build(TOKENS, workspace=ws, progress="off")
+    # sys.modules[name] = None is how Python marks a module as not importable; the inline
+    # executor runs the task in this process, which sees it.
+    monkeypatch.setitem(sys.modules, "gensim", None)
+    with pytest.raises(TaskFailedError, match=r"package 'gensim'.*`pip install gensim`"):
+        tasuki.build(Word2VecTask(tokens=TOKENS), workspace=ws, progress="off", executor="inline")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tasuki.contrib.split import pick_output
 from tasuki.core.params import param
 from tasuki.core.task import Task
-from tasuki.errors import ParameterError
+from tasuki.errors import ConfigError, ParameterError
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -79,9 +79,17 @@ class _GensimTask(Task):
     def run(self) -> None:
         """Build the vocabulary, train, keep the model; the vocabulary size and the train
         time (``train_s``) go into the run record."""
+        import importlib.util
+
         from tasuki.formats import check_columns
 
         name = type(self).task_name()
+        if importlib.util.find_spec("gensim") is None:
+            raise ConfigError(
+                f"{name} needs the PyPI package 'gensim', which is not installed. Install it "
+                "with `pip install gensim` (or `pip install 'tasuki[text]'`)",
+                packages=["gensim"],
+            )
         frame = pick_output(self.load(), self.tokens_output, where=f"{name} (tokens_output)")
         if hasattr(frame, "to_pandas"):
             frame = frame.to_pandas()
