@@ -3,10 +3,15 @@ exact brute force on 2 cores.
 
     python benchmarks/run.py neighbors [--quick] [--repeat N]
 
-Data: 1,000,000 x 64 float32 embeddings (``--quick``: 100,000) drawn from a Gaussian
-mixture (1,000 clusters, centres N(0, 1), spread 0.5: nearer to real embeddings than
-uniform noise, whose neighbours are all nearly equally far), and 1,000 queries from the same
-mixture; squared L2 distance, k = 10. Seeded, so every run sees the same vectors.
+Data: 1,000,000 x 64 float32 embeddings (``--quick``: 100,000) shaped like learned ones: a
+Gaussian mixture in 16 dimensions (1,000 clusters, centres N(0, 1), spread 0.5) mapped into
+64 by a fixed random linear map, plus noise of 0.05 in all 64. Learned embeddings (word
+vectors, matrix-factorisation item factors) use far fewer directions than they have; iid
+64-dimensional noise does not, and there every neighbour is nearly as far as any other (an
+earlier version of this benchmark drew an iid 64-dimensional mixture, its queries from other
+clusters than the items': recall@10 0.87 at ef=512, 27.8x brute force, on 2026-12-06: the
+hard case, in docs/benchmarks.md). 1,000 queries from the same distribution;
+squared L2 distance, k = 10. Seeded, so every run sees the same vectors.
 
 - ``exact, numpy blocks``: ``exact_neighbors`` (one float32 matrix product per block of
   65,536 items, top-k merged), numpy's BLAS limited to 2 threads (threadpoolctl);
@@ -38,15 +43,23 @@ def _time(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
+INTRINSIC = 16
+
+
 def mixture(n: int, d: int, *, clusters: int = 1_000, seed: int = 0) -> Any:
-    """``n x d`` float32 points of a Gaussian mixture (centres N(0, 1), spread 0.5)."""
+    """``n x d`` float32 points: a Gaussian mixture in :data:`INTRINSIC` dimensions (centres
+    N(0, 1), spread 0.5; centres and map the same for every seed) mapped into ``d`` by a
+    fixed random linear map, plus N(0, 0.05) noise in every dimension."""
     import numpy as np
 
+    fixed = np.random.default_rng(12345)  # the same clusters and map for items and queries
+    centres = fixed.standard_normal((clusters, INTRINSIC)).astype(np.float32)
+    mapping = (fixed.standard_normal((INTRINSIC, d)) / np.sqrt(INTRINSIC)).astype(np.float32)
     rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((clusters, d)).astype(np.float32)
     labels = rng.integers(0, clusters, size=n)
-    points = centres[labels]
-    points += 0.5 * rng.standard_normal((n, d), dtype=np.float32)
+    latent = centres[labels] + 0.5 * rng.standard_normal((n, INTRINSIC), dtype=np.float32)
+    points = latent @ mapping
+    points += 0.05 * rng.standard_normal((n, d), dtype=np.float32)
     return points
 
 
