@@ -45,6 +45,8 @@ __all__ = [
     "gokart_family",
     "gokart_params",
     "gokart_unique_id",
+    "serialize_task_list_parameter",
+    "serialize_task_parameter",
     "serialize_value",
 ]
 
@@ -346,3 +348,16 @@ def serialize_value(value: Any, annotation: Any = Any) -> str:
         TypeError: a value no luigi parameter class writes.
     """
     return GokartIds().serialize(value, annotation)
+
+
+def serialize_task_parameter(task: Task) -> str:
+    """gokart's ``TaskInstanceParameter.serialize(task)``: JSON of the task family and the
+    hex of a bz2-compressed JSON of the task's significant parameter texts."""
+    return GokartIds().serialize(task)
+
+
+def serialize_task_list_parameter(tasks: Iterable[Task]) -> str:
+    """gokart's ``ListTaskInstanceParameter.serialize(tasks)``: a JSON list whose items are
+    :func:`serialize_task_parameter` texts (JSON strings, so quoted and escaped)."""
+    ids = GokartIds()
+    return json.dumps([ids.serialize(t) for t in tasks])

@@ -16,6 +16,8 @@ from tasuki.compat._gokart_id import (
     GokartIds,
     gokart_params,
     gokart_unique_id,
+    serialize_task_list_parameter,
+    serialize_task_parameter,
     serialize_value,
 )
 from tasuki.errors import TaskError
@@ -71,6 +73,17 @@ def test_compat_tasks_have_gokarts_ids(
     pytest.importorskip("tasuki.compat.gokart", reason="the compat layer has not landed yet")
     cases = _load(tmp_path, monkeypatch, "gk_ids_compat", compat_source())
     _compare(cases, peer_ids)
+
+
+def test_task_parameter_texts(
+    peer_ids: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the compat TaskInstanceParameter / ListTaskInstanceParameter serialize with.
+    cases = _load(tmp_path, monkeypatch, "gk_ids_native3", NATIVE)
+    for name in ("with_instance", "nested_instance"):
+        task = cases[name]
+        assert serialize_task_parameter(task.up) == peer_ids[name][1]["up"]
+        assert serialize_task_list_parameter(task.ups) == peer_ids[name][1]["ups"]
 
 
 def test_cases_tell_values_apart(peer_ids: dict[str, Any]) -> None:
