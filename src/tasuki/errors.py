@@ -31,10 +31,11 @@ boundaries, and says whether retrying may help through the ``retryable`` class a
     │   └── WarehouseConnectionError  (retryable)
     ├── MigrationError                MySQL -> warehouse copies
     │   └── SchemaDriftError
-    └── CatalogError                  the catalog store, its sync and the web app
-        ├── CatalogNotFoundError      no catalog object (or lineage node) at that path
-        ├── EditConflictError         an edit started from a version someone else changed
-        └── AccessDeniedError         the user's role does not allow the action
+    ├── CatalogError                  the catalog store, its sync and the web app
+    │   ├── CatalogNotFoundError      no catalog object (or lineage node) at that path
+    │   ├── EditConflictError         an edit started from a version someone else changed
+    │   └── AccessDeniedError         the user's role does not allow the action
+    └── UnsupportedError              a luigi / gokart construct tasuki.compat cannot run
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ __all__ = [
     "TasukiError",
     "UnknownFormatError",
     "UnsafeQueryError",
+    "UnsupportedError",
     "WarehouseConnectionError",
     "WarehouseError",
     "WorkspaceUnreachableError",
@@ -248,3 +250,8 @@ class EditConflictError(CatalogError):
 
 class AccessDeniedError(CatalogError):
     """The user's role does not allow the action (``user``, ``role``, ``needed``)."""
+
+
+class UnsupportedError(TasukiError):
+    """A luigi or gokart construct with no tasuki equivalent (luigi's central scheduler,
+    ``luigi.contrib``...). ``construct`` names it; the message names the tasuki way."""

@@ -67,7 +67,8 @@ def _rerun_targets(graph: Graph, rerun: bool | Iterable[str] | None) -> set[str]
             or type(node.task).task_name() in wanted
             or uid in wanted
         }
-    forced |= {uid for uid, node in graph.nodes.items() if type(node.task).rerun}
+    # Read on the value: a class attribute for tasuki tasks, a parameter for gokart ones.
+    forced |= {uid for uid, node in graph.nodes.items() if node.task.rerun}
     # Whatever depends on a rerun task reads its new output, so it runs again too.
     return graph.ancestors_of(forced) if forced else set()
 
