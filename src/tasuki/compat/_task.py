@@ -409,7 +409,9 @@ def _declare(cls: type[TaskOnKart]) -> None:
         else:
             field = param(significant=p.significant, description=p.description or "")
         # The annotation users wrote (luigi.Parameter[str], a string) is luigi's, not a type.
-        annotations[name] = p.annotation
+        # luigi takes None for any parameter; `DateParameter(default=None)` is common.
+        optional = p.has_default and p.default is None and p.annotation is not Any
+        annotations[name] = p.annotation | None if optional else p.annotation
         setattr(cls, name, field)
     for name in [n for n in inherited if n not in own and n in cls.__dict__]:
         # A subclass giving a parameter a plain value: luigi then has no parameter of that name.
