@@ -1,0 +1,193 @@
+"""``tasuki upgrade-gokart PATH...``: rewrite gokart task classes into native tasuki tasks.
+
+Shows a unified diff by default; ``--write`` writes the files (each atomically, and none
+when any file does not parse). ``--ini FILE`` (repeatable) turns luigi ``.ini`` parameter
+defaults of the converted classes into ``[tasks."module:Class"]`` tables of ``tasuki.toml``.
+Exit codes: 0 done (also when nothing converts), 2 a file does not parse or a bad argument.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tasuki.cli._app import _errors_exit_2, app
+from tasuki.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tasuki.compat._codemod import UpgradeResult
+
+__all__ = ["upgrade_gokart_cmd"]
+
+# Folders never searched for modules: environments, caches, build outputs.
+_SKIP = frozenset({"__pycache__", "node_modules", "build", "dist", "site-packages"})
+
+
+def _python_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            for found in sorted(path.rglob("*.py")):
+                parts = found.relative_to(path).parts[:-1]
+                if not any(p.startswith(".") or p in _SKIP or "venv" in p for p in parts):
+                    files.append(found)
+        else:
+            raise ConfigError(
+                f"upgrade-gokart: {text} is neither a file nor a folder; pass the Python "
+                "files or folders to convert",
+                path=text,
+            )
+    return files
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename:
+    an interrupted run leaves the old file, never half of the new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _diff(old: str, new: str, name: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{name}",
+        tofile=f"b/{name}",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def _show(diff: str) -> None:
+    if not diff:
+        return
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.syntax import Syntax
+
+        Console().print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+    else:
+        typer.echo(diff, nl=False)
+
+
+def _read(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"upgrade-gokart: cannot read {path}: {exc}", path=str(path)) from exc
+
+
+@app.command(name="upgrade-gokart")
+@_errors_exit_2
+def upgrade_gokart_cmd(
+    paths: Annotated[list[str], typer.Argument(help="Python files or folders to convert.")],
+    write: Annotated[
+        bool, typer.Option("--write", help="Write the files (default: show a diff).")
+    ] = False,
+    ini: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ini", help="luigi .ini file whose task sections go to tasuki.toml (repeatable)."
+        ),
+    ] = None,
+    root: Annotated[
+        str | None,
+        typer.Option(help="Folder module names are relative to (default: the current one)."),
+    ] = None,
+    toml: Annotated[
+        str | None, typer.Option(help="Settings file for --ini (default: ROOT/tasuki.toml).")
+    ] = None,
+) -> None:
+    """Rewrite gokart TaskOnKart classes into typed tasuki tasks (docs/gokart-upgrade.md)."""
+    from tasuki.compat._codemod import upgrade_source
+
+    base = Path(root) if root else Path.cwd()
+    results: list[tuple[Path, UpgradeResult]] = []
+    failed: list[str] = []
+    for path in _python_files(paths):
+        try:
+            results.append((path, upgrade_source(_read(path), str(path))))
+        except ConfigError as exc:
+            if "cannot parse" not in str(exc):
+                raise
+            failed.append(str(exc))
+    if failed:
+        for line in failed:
+            typer.echo(line, err=True)
+        typer.echo("nothing written: fix the files that do not parse first", err=True)
+        raise typer.Exit(2)
+    changed = [(p, r) for p, r in results if r.changed]
+    for path, result in changed:
+        _show(_diff(result.original, result.code, path.as_posix()))
+    for _, result in results:
+        for note in result.notes:
+            typer.echo(str(note), err=True)
+    toml_change = _ini_to_toml(ini or [], results, base, Path(toml) if toml else None)
+    converted = sum(c.converted for _, r in results for c in r.classes)
+    left = sum(len(r.notes) for _, r in results)
+    if not changed and toml_change is None:
+        typer.echo(
+            "nothing to convert: no gokart TaskOnKart class that can be converted in "
+            f"{len(results)} file(s)"
+            + (f"; {left} class(es) left untouched (see above)" if left else ""),
+            err=True,
+        )
+        return
+    if write:
+        for path, result in changed:
+            _write_atomic(path, result.code)
+        if toml_change is not None:
+            _write_atomic(*toml_change)
+    verb = "converted" if write else "would convert (run with --write to write)"
+    typer.echo(
+        f"{verb}: {converted} class(es) in {len(changed)} file(s); {left} left untouched"
+        + (f"; {toml_change[0]} updated" if toml_change and write else ""),
+        err=True,
+    )
+
+
+def _ini_to_toml(
+    ini: list[str], results: list[tuple[Path, UpgradeResult]], root: Path, toml: Path | None
+) -> tuple[Path, str] | None:
+    """Convert the ``.ini`` files, show the tasuki.toml diff, report problems; the new
+    settings file text when it changes."""
+    if not ini:
+        return None
+    from tasuki.compat._codemod import ClassFacts, module_name
+    from tasuki.compat._codemod_ini import convert_ini, merge_toml
+
+    families: dict[str, list[tuple[str, ClassFacts]]] = {}
+    for path, result in results:
+        module = module_name(path, root)
+        for facts in result.classes:
+            families.setdefault(facts.family, []).append((module, facts))
+    for name in ini:
+        if not Path(name).is_file():
+            raise ConfigError(f"upgrade-gokart: --ini {name}: no such file", path=name)
+    conversion = convert_ini([Path(n) for n in ini], families)
+    target = toml or root / "tasuki.toml"
+    existing = _read(target) if target.exists() else ""
+    text = merge_toml(existing, conversion, str(target))
+    for problem in conversion.problems:
+        typer.echo(problem, err=True)
+    if text == existing:
+        return None
+    _show(_diff(existing, text, target.as_posix()))
+    return target, text
