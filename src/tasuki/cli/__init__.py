@@ -16,6 +16,7 @@ from tasuki.cli import (
     _lineage,  # noqa: F401  (registers `tasuki lineage`)
     _new,  # noqa: F401  (registers `tasuki new|update|doctor`)
     _run_one,  # noqa: F401  (registers `tasuki run-one`)
+    _upgrade_gokart,  # noqa: F401  (registers `tasuki upgrade-gokart`)
     _web,  # noqa: F401  (registers `tasuki web`)
     _zoo,  # noqa: F401  (registers `tasuki zoo ...`)
 )
