@@ -15,7 +15,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from tasuki._redact import redact
 from tasuki.compat._ini import CommandLine, LuigiConfigParser
@@ -42,12 +42,15 @@ __all__ = [
     "families",
 ]
 
+_TaskT = TypeVar("_TaskT", bound=Task)
+
 #: Task family -> the compat classes of that name (luigi's register; several means ambiguous).
 _FAMILIES: dict[str, list[type[TaskOnKart]]] = {}
 
 
-class TaskInstanceParameter(Parameter[Task]):
-    """gokart's parameter holding a task (``expected_type`` / ``bound`` narrow it)."""
+class TaskInstanceParameter(Parameter[_TaskT]):
+    """gokart's parameter holding a task (``expected_type`` / ``bound`` narrow it);
+    ``TaskInstanceParameter[TaskOnKart[int]]`` annotations work as in gokart."""
 
     def __init__(
         self,
@@ -74,7 +77,7 @@ class TaskInstanceParameter(Parameter[Task]):
         return serialize_task_parameter(x)
 
 
-class ListTaskInstanceParameter(Parameter[tuple[Task, ...]]):
+class ListTaskInstanceParameter(Parameter[tuple[_TaskT, ...]]):
     """gokart's parameter holding a list of tasks (kept as a tuple)."""
 
     annotation = tuple[Task, ...]
@@ -141,7 +144,8 @@ _BASE = _base_params()
 
 
 class TaskOnKart(Task):
-    """gokart's ``TaskOnKart``, running on tasuki.
+    """gokart's ``TaskOnKart``, running on tasuki (``TaskOnKart[T]`` names what it dumps, as in
+    gokart; the type argument is for type checkers only).
 
     Declare parameters as in gokart (``x = luigi.IntParameter(default=3)``); each becomes a
     typed tasuki parameter. ``requires()`` defaults to the task-valued parameters (as gokart),
@@ -174,6 +178,10 @@ class TaskOnKart(Task):
     __luigi_params__: ClassVar[dict[str, Parameter[Any]]] = _BASE
     task_namespace: ClassVar[str | None] = None
     _config_cache: ClassVar[tuple[tuple[int, int, int], dict[str, Any]] | None] = None
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        # gokart's TaskOnKart[T] (T: what the task dumps) is for type checkers only.
+        return cls
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         _declare(cls)
