@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tasuki.cli import (
+    _adopt_gokart,  # noqa: F401  (registers `tasuki adopt-gokart`)
     _catalog,  # noqa: F401  (registers `tasuki catalog ...`)
     _catalog_lineage,  # noqa: F401  (registers `tasuki catalog lineage ...`)
     _catalog_sync,  # noqa: F401  (registers `tasuki catalog sync|search|show|describe`)

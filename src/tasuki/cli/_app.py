@@ -377,6 +377,12 @@ def show(
     typer.echo(f"task:        {record.task}")
     typer.echo(f"unique id:   {record.unique_id}")
     typer.echo(f"status:      {record.status}  ({record.duration_s:.3f}s, {record.finished_at})")
+    if record.adopted:  # outputs taken over from another tool (tasuki adopt-gokart), not run
+        src = record.adopted
+        typer.echo(
+            f"adopted:     from {src.get('from')} {src.get('gokart_workspace')} "
+            f"(gokart id {src.get('gokart_unique_id')}): {', '.join(src.get('files', []))}"
+        )
     if record.error:  # a failed run: what went wrong, before everything else
         typer.echo(f"error:       {record.error.get('type')}: {record.error.get('message')}")
     typer.echo(f"version:     {record.version}    code: {record.code_fingerprint}")

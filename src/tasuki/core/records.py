@@ -207,6 +207,10 @@ class RunRecord:
     """What ``Task.log_metric`` logged during the run, in order: ``key``, ``value`` (a float,
     or ``"NaN"``, ``"Infinity"``, ``"-Infinity"``), ``step`` (int or None), ``timestamp``
     (ms since the epoch). Kept in failed runs too, and whether or not a tracker is on."""
+    adopted: dict[str, Any] | None = None
+    """Set when the outputs were not computed by tasuki but adopted from another tool's
+    workspace (``tasuki adopt-gokart``): ``from`` (``"gokart"``), ``gokart_unique_id``,
+    ``gokart_workspace`` and ``files`` (the source files). None for a run."""
 
     @property
     def done(self) -> bool:

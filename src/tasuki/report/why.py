@@ -206,6 +206,9 @@ def _not_running(node: Node, name: str, store: Store, completeness: Completeness
             f"cached, although {change} (on_code_change = {policy!r})",
             details or [f"on_code_change = {policy!r} keeps the cached output"],
         )
+    if record.adopted:  # outputs taken over from another tool (tasuki adopt-gokart)
+        made = f"adopted from {record.adopted.get('from')} {record.adopted.get('gokart_workspace')}"
+        return Decision(uid, name, False, False, f"complete ({made} at {record.finished_at})")
     return Decision(uid, name, False, False, f"complete (made {record.finished_at})")
 
 

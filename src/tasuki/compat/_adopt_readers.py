@@ -1,0 +1,230 @@
+"""Reading gokart's output files and writing them to tasuki targets.
+
+gokart picks a file processor by the file's extension (``os.path.splitext``); the readers
+here follow gokart 1.12's processors (``gokart/file_processor``) without importing gokart:
+``.pkl`` (dill protocol 4, read by pickle), ``.txt``/``.ini``, ``.csv``, ``.tsv``, ``.gz``
+(text lines), ``.json``/``.ndjson`` (pandas), ``.parquet``, ``.feather`` (with gokart's index
+column), ``.npz`` (the ``data`` array), ``.xml``, ``.png``/``.jpg`` (bytes) and ``.zip``
+(model and large data frame targets).
+
+The value read is written through the tasuki target (its format computes the size and
+content hash the run record keeps), so loading it later gives what tasuki's own run would
+have given. Text files go across byte for byte: gokart writes ``str(obj)`` (or one line per
+item of a list) and tasuki's ``.txt`` writes the same bytes for a str or a list of str.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import xxhash
+
+from tasuki.core.targets import FileTarget, ModelTarget, OutputInfo, Target
+from tasuki.errors import FormatError
+
+if TYPE_CHECKING:
+    from tasuki.core.task import Task
+    from tasuki.storage.base import Store
+
+__all__ = ["READABLE", "import_output", "read_gokart_file"]
+
+#: Extensions gokart writes that these readers take (gokart's make_file_processor + zip).
+READABLE = (
+    ".pkl",
+    ".txt",
+    ".ini",
+    ".csv",
+    ".tsv",
+    ".gz",
+    ".json",
+    ".ndjson",
+    ".parquet",
+    ".feather",
+    ".npz",
+    ".xml",
+    ".png",
+    ".jpg",
+    ".zip",
+)
+_FEATHER_INDEX = "__feather_gokart_index__"
+_CHUNK = re.compile(r"data_(\d+)\.pkl")
+
+
+def _unpickle(data: bytes) -> Any:
+    try:
+        return pickle.loads(data)  # gokart's own output, as gokart would load it
+    except Exception as first:
+        try:  # gokart falls back to pandas for pickles of older pandas versions
+            import pandas as pd
+
+            return pd.read_pickle(io.BytesIO(data))
+        except Exception:
+            raise first from None
+
+
+def _frame_from_feather(data: bytes, store_index: bool) -> Any:
+    import pandas as pd
+
+    frame = pd.read_feather(io.BytesIO(data))
+    if store_index:
+        index_columns = [c for c in frame.columns[::-1] if str(c).startswith(_FEATHER_INDEX)]
+        if index_columns:
+            column = index_columns[0]
+            name: str | None = column[len(_FEATHER_INDEX) :]
+            frame.index = pd.Index(frame[column].values, name=None if name == "None" else name)
+            frame = frame.drop(columns=[column])
+    return frame
+
+
+def read_gokart_file(data: bytes, extension: str, *, store_index_in_feather: bool = True) -> Any:
+    """The value gokart's processor for ``extension`` loads from ``data``.
+
+    Raises:
+        FormatError: an extension gokart has no processor for (``.zip`` is read by
+            :func:`import_output`, which needs the target's load function).
+    """
+    if extension == ".pkl":
+        return _unpickle(data)
+    if extension in (".txt", ".ini"):
+        return [line.rstrip() for line in data.decode("utf-8").splitlines(keepends=True)]
+    if extension in (".csv", ".tsv"):
+        import pandas as pd
+
+        try:
+            return pd.read_csv(io.BytesIO(data), sep="," if extension == ".csv" else "\t")
+        except pd.errors.EmptyDataError:
+            return pd.DataFrame()
+    if extension == ".gz":
+        import gzip
+
+        text = gzip.decompress(data)
+        return [line.rstrip().decode() for line in io.BytesIO(text).readlines()]
+    if extension in (".json", ".ndjson"):
+        import pandas as pd
+
+        records = extension == ".ndjson"
+        try:
+            return pd.read_json(
+                io.BytesIO(data), orient="records" if records else None, lines=records
+            )
+        except pd.errors.EmptyDataError:
+            return pd.DataFrame()
+    if extension == ".parquet":
+        import pandas as pd
+
+        return pd.read_parquet(io.BytesIO(data))
+    if extension == ".feather":
+        return _frame_from_feather(data, store_index_in_feather)
+    if extension == ".npz":
+        import numpy as np
+
+        with np.load(io.BytesIO(data)) as archive:
+            return archive["data"]
+    if extension == ".xml":
+        import xml.etree.ElementTree as ET
+
+        try:
+            return ET.parse(io.BytesIO(data))  # gokart's own output
+        except ET.ParseError:
+            return ET.ElementTree()
+    if extension in (".png", ".jpg"):
+        return data
+    raise FormatError(
+        f"gokart has no file processor for {extension!r} files; readable: {', '.join(READABLE)}",
+        extension=extension,
+    )
+
+
+def _same_text_bytes(target: FileTarget, extension: str) -> bool:
+    # gokart's TextFileProcessor writes str(obj), or str(item) + "\n" per list item; tasuki's
+    # .txt writes a str as is and a list of str one item + "\n" a line: the same bytes.
+    return extension in (".txt", ".ini") and getattr(target.format, "name", "") == "text"
+
+
+def _gunzipped_text(target: FileTarget, extension: str) -> bool:
+    return extension == ".gz" and getattr(target.format, "name", "") == "text+gzip"
+
+
+def _model_value(target: ModelTarget, data: bytes) -> Any:
+    """Unpack gokart's zip (``model.pkl`` and ``load_function.pkl``, or ``data_<i>.pkl``
+    chunks of a large data frame) and load it with the target's own load function."""
+    with tempfile.TemporaryDirectory(prefix="tasuki-adopt-") as tmp:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            archive.extractall(tmp)  # gokart's own archive
+        folder = Path(tmp)
+        chunks = sorted(
+            (int(m.group(1)), p)
+            for p in folder.iterdir()
+            if (m := _CHUNK.fullmatch(p.name)) is not None
+        )
+        if chunks and not (folder / "model.pkl").exists():
+            # make_large_data_frame_target: pickled pieces of one frame, in order.
+            import pandas as pd
+
+            return pd.concat([pd.read_pickle(p) for _, p in chunks])
+        return target.load_function(folder)
+
+
+def import_output(
+    target: Target,
+    task: Task,
+    source: Store,
+    path: str,
+    store: Store,
+) -> OutputInfo:
+    """Write gokart's file ``path`` (in ``source``) to ``target`` in the tasuki ``store``.
+
+    Returns:
+        What the run record keeps about the written output (size and xxh3 of its bytes).
+
+    Raises:
+        FormatError: the file cannot be read as gokart wrote it, or the target's format
+            cannot hold the value (``.json`` written by pandas into tasuki's JSON format).
+    """
+    where = f"adopting {path} for {type(task).task_name()}"
+    extension = os.path.splitext(path)[1]
+    data = source.read_bytes(path)
+    try:
+        if isinstance(target, ModelTarget):
+            value = _model_value(target, data)
+        elif not isinstance(target, FileTarget):
+            raise FormatError(
+                f"{where}: a {type(target).__name__} cannot take a gokart file; only files "
+                "and model targets can be adopted",
+                key=target.key,
+            )
+        elif _same_text_bytes(target, extension):
+            data.decode("utf-8")  # tasuki's .txt is UTF-8: refuse anything else
+            store.write_bytes(target.key, data)
+            return OutputInfo(target.key, len(data), xxhash.xxh3_64_hexdigest(data))
+        elif _gunzipped_text(target, extension):
+            import gzip
+
+            value = gzip.decompress(data).decode("utf-8")
+        else:
+            store_index = bool(getattr(task, "store_index_in_feather", True))
+            value = read_gokart_file(data, extension, store_index_in_feather=store_index)
+    except FormatError:
+        raise
+    except Exception as exc:
+        raise FormatError(
+            f"{where}: cannot read it as gokart wrote it ({type(exc).__name__}: {exc})",
+            key=target.key,
+        ) from exc
+    try:
+        return target.dump(store, value, fail_on_empty=False, where=where)
+    except FormatError:
+        raise
+    except Exception as exc:
+        raise FormatError(
+            f"{where}: the target {target.key} cannot hold the value gokart's reader gives "
+            f"({type(exc).__name__}: {exc})",
+            key=target.key,
+        ) from exc
