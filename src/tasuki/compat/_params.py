@@ -52,6 +52,11 @@ class Parameter(Generic[T]):
     annotation: Any = Any
     _counter_next: ClassVar[int] = 0
 
+    def __class_getitem__(cls, item: Any) -> Any:
+        # `x: luigi.Parameter[str] = luigi.Parameter()` (gokart's typed style): the
+        # subscript is for type checkers; the class is what runs.
+        return cls
+
     def __init__(
         self,
         default: Any = NO_DEFAULT,
@@ -95,6 +100,13 @@ class Parameter(Generic[T]):
     def check(self, x: Any) -> Any:
         """``normalize`` plus the check luigi makes at construction (choices, ranges)."""
         return self.normalize(x)
+
+    def from_code(self, x: Any) -> Any:
+        """A value given in code: text for a typed parameter is parsed (luigi kept the text
+        and warned), anything else checked."""
+        if isinstance(x, str) and self.annotation is not str and self.annotation is not Any:
+            return self.parse(x)
+        return self.check(x)
 
     def __repr__(self) -> str:
         shown = "" if self.default is NO_DEFAULT else f"default={self.default!r}"

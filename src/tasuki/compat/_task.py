@@ -64,6 +64,9 @@ class TaskInstanceParameter(Parameter[_TaskT]):
         self.expected_type = expected_type or bound or Task
         self.annotation = self.expected_type
 
+    def from_code(self, x: Any) -> Any:
+        return self.check(x)  # a task is never given as text in code
+
     def parse(self, x: str) -> Any:
         raise ValueError(
             "a task parameter cannot be given as text here; make the task in code "
@@ -187,6 +190,8 @@ class TaskOnKart(Task):
         _declare(cls)
         super().__init_subclass__(**kwargs)
         _wrap_init(cls)
+        if "run" in cls.__dict__:
+            cls.run = _seeded(cls.__dict__["run"])  # type: ignore[method-assign,assignment]
         # gokart tasks may keep scratch attributes on self; parameters stay frozen.
         cls.__setattr__ = _setattr  # type: ignore[method-assign]
         cls.__delattr__ = _delattr  # type: ignore[method-assign]
@@ -362,6 +367,9 @@ class TaskOnKart(Task):
                 "task's outputs by its name in output()'s dict: self.dump(obj, 'name')",
                 construct="dump(obj, target)",
             )
+        from tasuki.compat._config_class import check_pandas_types
+
+        check_pandas_types(obj, type(self).task_namespace)
         super().dump(obj, target)
 
     def input(self) -> Any:
@@ -450,6 +458,14 @@ def _wrap_init(cls: type[TaskOnKart]) -> None:
                 f"got positional {args!r}",
                 task=cls.task_name(),
             )
+        for config_class, alias in cls.__dict__.get("__config_sources__", ()):
+            # @inherits_config_params: the config class's values come before the files'.
+            for name, value in config_class().param_values.items():
+                if name in _BASE:
+                    continue
+                key = alias.get(name, name)
+                if key in luigi_params and key not in kw:
+                    kw[key] = value
         for name, value in _config_defaults(cls).items():
             if name not in kw:
                 kw[name] = value
@@ -470,13 +486,7 @@ def _given(cls: type[TaskOnKart], name: str, p: Parameter[Any], value: Any) -> A
     """A value given in code, normalised as luigi does; text for a typed parameter is parsed
     (luigi kept the text and warned)."""
     try:
-        if (
-            isinstance(value, str)
-            and p.annotation not in (str, Any)
-            and not isinstance(p, TaskInstanceParameter)
-        ):
-            return p.parse(value)
-        return p.check(value)
+        return p.from_code(value)
     except (ValueError, TypeError) as exc:
         raise ParameterError(
             f"{cls.task_name()}: parameter {name!r} ({type(p).__name__}) got {value!r}: {exc}. "
@@ -558,6 +568,41 @@ def _example(p: Parameter[Any]) -> str:
     if date_format:
         return f" as {date_format}"
     return ""
+
+
+_NO_SEED = -42497368  # gokart's "no fixed seed" value
+
+
+def _seeded(run: Callable[[Any], None]) -> Callable[[Any], None]:
+    """gokart seeds ``random`` and ``numpy.random`` before every run(): with
+    ``fix_random_seed_value`` when set, else from its own unique id. The same seed here gives
+    the same "random" results as on gokart."""
+
+    @functools.wraps(run)
+    def wrapped(self: TaskOnKart) -> None:
+        if self.should_dump_supplementary_log_files and self.fix_random_seed_methods:
+            if self.fix_random_seed_value and self.fix_random_seed_value != _NO_SEED:
+                seed = self.fix_random_seed_value
+            else:
+                from tasuki.compat._gokart_id import gokart_unique_id
+
+                seed = int(gokart_unique_id(self), 16) % (2**32 - 1)
+            _set_seeds(self.fix_random_seed_methods, seed)
+        run(self)
+
+    return wrapped
+
+
+def _set_seeds(methods: tuple[str, ...], seed: int) -> None:
+    import importlib
+
+    for method in methods:
+        module_name, _, func = method.rpartition(".")
+        try:
+            fn = getattr(importlib.import_module(module_name), func)
+        except (ImportError, AttributeError):
+            continue  # gokart skips the methods it cannot find (numpy not installed...)
+        fn(seed)
 
 
 def _setattr(self: Any, name: str, value: Any) -> None:

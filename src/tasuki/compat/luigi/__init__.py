@@ -12,6 +12,7 @@ from typing import Any
 
 from tasuki.compat._build import luigi_build
 from tasuki.compat._build import run as _run
+from tasuki.compat._config_class import Config
 from tasuki.compat._params import (
     BoolParameter,
     ChoiceParameter,
@@ -51,6 +52,7 @@ from tasuki.errors import UnsupportedError
 __all__ = [
     "BoolParameter",
     "ChoiceParameter",
+    "Config",
     "DateHourParameter",
     "DateMinuteParameter",
     "DateParameter",

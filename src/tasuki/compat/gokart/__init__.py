@@ -11,6 +11,12 @@ import os
 from typing import Any
 
 from tasuki.compat._build import GokartBuildError, build, run
+from tasuki.compat._config_class import (
+    PandasTypeConfig,
+    PandasTypeError,
+    SerializableParameter,
+    inherits_config_params,
+)
 from tasuki.compat._ini import LuigiConfigParser
 from tasuki.compat._params import DateSecondParameter
 from tasuki.compat._task import (
@@ -26,11 +32,15 @@ __all__ = [
     "ExplicitBoolParameter",
     "GokartBuildError",
     "ListTaskInstanceParameter",
+    "PandasTypeConfig",
+    "PandasTypeError",
+    "SerializableParameter",
     "TaskInstanceParameter",
     "TaskOnKart",
     "ZonedDateSecondParameter",
     "add_config",
     "build",
+    "inherits_config_params",
     "make_tree_info",
     "run",
 ]
@@ -63,9 +73,6 @@ _TASUKI_WAY = {
     "--tree-info-mode=simple|all",
     "test_run": "pytest with tasuki.testing (run tasks in a temporary workspace)",
     "delete_local_unnecessary_outputs": "`tasuki gc` (outputs no root needs, dry run first)",
-    "PandasTypeConfig": "load_data_frame(required_columns=...) or a check in run()",
-    "SerializableParameter": "parameters of the types tasuki can hash (str, int, float, bool, "
-    "dates, Path, Enum, lists, dicts) or a task",
     "TaskOnKartWithRedis": "tasuki's workspace leases (two builds compute each task once)",
     "run_with_lock": "tasuki's workspace leases (two builds compute each task once)",
 }
