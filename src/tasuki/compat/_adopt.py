@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki._redact import redact_json
-from tasuki.compat._adopt_readers import import_output
+from tasuki.compat._adopt_readers import import_output, unpickle_gokart
 from tasuki.compat._gokart_id import GokartIds
 from tasuki.config import Settings, load_settings
 from tasuki.core.code import code_fingerprint, code_keys, code_of
@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 
 #: Where gokart keeps each task's significant parameters (``to_str_params``).
 PARAMS_LOG = "log/task_params"
-_LOG_FILE = re.compile(r"log/[^/]+/(?P<cls>.+)_(?P<id>[0-9a-f]{32})\.pkl")
+_LOG_FILE = re.compile(r"log/[^/]+/(?P<cls>[^/]+)_(?P<id>[0-9a-f]{32})\.[a-z]+")
 _GOKART_NAME = re.compile(r"(?P<stem>.*)_(?P<id>[0-9a-f]{32})(?P<ext>\.[^./]*)?")
 
 #: Per-task outcomes, in the report's order.
@@ -212,10 +212,8 @@ def _significant_params_match(
     """None when gokart's params log (if any) equals ``ours``, else how they differ."""
     if params_file is None:
         return None
-    import pickle
-
     try:
-        theirs = pickle.loads(source.read_bytes(params_file))  # gokart's own log
+        theirs = unpickle_gokart(source.read_bytes(params_file))
     except Exception as exc:
         return f"its parameters log {params_file} is unreadable ({type(exc).__name__}: {exc})"
     if not isinstance(theirs, dict):
@@ -355,11 +353,9 @@ def _adopt_one(
 
 
 def _gokart_log(source: Store, task: Task, kind: str, gokart_id: str) -> Any:
-    import pickle
-
     try:
         data = source.read_bytes(f"log/{kind}/{type(task).__name__}_{gokart_id}.pkl")
-        return pickle.loads(data)  # gokart's own log
+        return unpickle_gokart(data)
     except Exception:
         return None
 

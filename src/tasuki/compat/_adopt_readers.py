@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from tasuki.core.task import Task
     from tasuki.storage.base import Store
 
-__all__ = ["READABLE", "import_output", "read_gokart_file"]
+__all__ = ["READABLE", "import_output", "read_gokart_file", "unpickle_gokart"]
 
 #: Extensions gokart writes that these readers take (gokart's make_file_processor + zip).
 READABLE = (
@@ -57,9 +57,91 @@ _FEATHER_INDEX = "__feather_gokart_index__"
 _CHUNK = re.compile(r"data_(\d+)\.pkl")
 
 
-def _unpickle(data: bytes) -> Any:
+def _dill_array(f: Any, args: Any, state: Any, npdict: Any = None) -> Any:
+    array = f(*args)
+    array.__setstate__(state)
+    if npdict is not None:
+        array.__dict__.update(npdict)
+    return array
+
+
+def _dill_type(name: str) -> Any:
+    import builtins
+    import types
+
+    found = getattr(types, name, None) or getattr(builtins, name, None)
+    if found is None and name.endswith("Type"):
+        found = getattr(builtins, name[: -len("Type")].lower(), None)
+    if name == "NoneType":
+        found = type(None)
+    if not isinstance(found, type):
+        raise pickle.UnpicklingError(f"dill type {name!r} is unknown here")
+    return found
+
+
+def _dill_dtypemeta(scalar_type: Any) -> Any:
+    import numpy as np
+
+    return type(np.dtype(scalar_type)) if scalar_type is not None else type(np.dtype)
+
+
+def _dill_namedtuple(name: str, fieldnames: Any, modulename: str, defaults: Any = None) -> Any:
+    import collections
+    import importlib
+
     try:
-        return pickle.loads(data)  # gokart's own output, as gokart would load it
+        found = getattr(importlib.import_module(modulename), name)
+        if isinstance(found, type):
+            return found
+    except (ImportError, AttributeError):
+        pass
+    return collections.namedtuple(name, fieldnames, defaults=defaults, module=modulename)
+
+
+def _dill_get_attr(obj: Any, name: str) -> Any:
+    import builtins
+
+    return getattr(obj, name, None) or getattr(builtins, name)
+
+
+# The helpers dill (gokart's pickler) writes into pickles of plain data: numpy arrays (inside
+# every data frame), namedtuples, builtin types. Functions, classes and code objects need
+# dill itself.
+_DILL_DATA = {
+    "_create_array": _dill_array,
+    "_load_type": _dill_type,
+    "_create_dtypemeta": _dill_dtypemeta,
+    "_create_namedtuple": _dill_namedtuple,
+    "_get_attr": _dill_get_attr,
+}
+
+
+class _DillDataUnpickler(pickle.Unpickler):
+    """Reads dill's pickles of data without dill installed (see :data:`_DILL_DATA`)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in ("dill._dill", "dill.dill", "dill"):
+            found = _DILL_DATA.get(name)
+            if found is None:
+                raise pickle.UnpicklingError(
+                    f"this pickle holds what only dill can read (dill's {name}); install "
+                    "dill (pip install dill) in this environment to adopt it"
+                )
+            return found
+        return super().find_class(module, name)
+
+
+def unpickle_gokart(data: bytes) -> Any:
+    """A value gokart pickled (dill, protocol 4), read with dill when installed, else with
+    pickle and dill's helpers for data (numpy arrays, namedtuples, builtin types)."""
+    try:
+        import dill  # gokart pickles with dill: read with it where it is installed
+    except ImportError:
+        dill = None
+    try:
+        if dill is not None:
+            return dill.loads(data)
+        return _DillDataUnpickler(io.BytesIO(data)).load()  # gokart's own output
     except Exception as first:
         try:  # gokart falls back to pandas for pickles of older pandas versions
             import pandas as pd
@@ -91,7 +173,7 @@ def read_gokart_file(data: bytes, extension: str, *, store_index_in_feather: boo
             :func:`import_output`, which needs the target's load function).
     """
     if extension == ".pkl":
-        return _unpickle(data)
+        return unpickle_gokart(data)
     if extension in (".txt", ".ini"):
         return [line.rstrip() for line in data.decode("utf-8").splitlines(keepends=True)]
     if extension in (".csv", ".tsv"):
