@@ -64,12 +64,17 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _diff(old: str, new: str, name: str) -> str:
+def _diff(old: str, new: str, path: Path) -> str:
+    try:  # git's a/ b/ names for a file under the current folder, else the path itself
+        name = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        before, after = f"a/{name}", f"b/{name}"
+    except ValueError:
+        before = after = path.as_posix()
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),
         new.splitlines(keepends=True),
-        fromfile=f"a/{name}",
-        tofile=f"b/{name}",
+        fromfile=before if old else "/dev/null",
+        tofile=after,
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
@@ -135,7 +140,7 @@ def upgrade_gokart_cmd(
         raise typer.Exit(2)
     changed = [(p, r) for p, r in results if r.changed]
     for path, result in changed:
-        _show(_diff(result.original, result.code, path.as_posix()))
+        _show(_diff(result.original, result.code, path))
     for _, result in results:
         for note in result.notes:
             typer.echo(str(note), err=True)
@@ -189,5 +194,5 @@ def _ini_to_toml(
         typer.echo(problem, err=True)
     if text == existing:
         return None
-    _show(_diff(existing, text, target.as_posix()))
+    _show(_diff(existing, text, target))
     return target, text

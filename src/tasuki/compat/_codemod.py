@@ -19,6 +19,7 @@ needs are added; luigi / gokart imports nothing uses any more are removed.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def _parse(source: str, path: str) -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        message = exc.message.removeprefix("parser error: ")
+        message = re.sub(r"^(parser error: )?(error at \d+:\d+: )?", "", exc.message)
         raise ConfigError(
             f"{path}:{exc.editor_line}:{exc.editor_column}: cannot parse: {message}",
             path=path,
@@ -409,8 +410,8 @@ def _insert_methods(
 
 
 class _Used(cst.CSTVisitor):
-    """Every name the module may refer to (outside imports); strings count too, for
-    ``__all__`` and string annotations."""
+    """Every name the module may refer to (outside imports); a string that is a dotted name
+    counts too (``__all__``, string annotations)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -430,7 +431,10 @@ class _Used(cst.CSTVisitor):
         self.names.add(node.value)
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        self.names.update(re.findall(r"[A-Za-z_]\w*", node.value))
+        # "gokart.TaskOnKart" (a string annotation) or "name" (in __all__); prose is not
+        text = node.evaluated_value
+        if isinstance(text, str) and re.fullmatch(r"[A-Za-z_][\w.]*(\[.*\])?", text):
+            self.names.add(text.split(".", 1)[0].split("[", 1)[0])
 
 
 def _fix_imports(module: cst.Module, names: ModuleNames) -> cst.Module:
@@ -441,6 +445,8 @@ def _fix_imports(module: cst.Module, names: ModuleNames) -> cst.Module:
     carried: list[cst.EmptyLine] = []
     for stmt in body:
         if carried:
+            if any(ln.comment is None for ln in stmt.leading_lines):
+                carried = [ln for ln in carried if ln.comment is not None]  # blank enough
             stmt = stmt.with_changes(leading_lines=[*carried, *stmt.leading_lines])
             carried = []
         if not (
@@ -457,16 +463,33 @@ def _fix_imports(module: cst.Module, names: ModuleNames) -> cst.Module:
                 parts.append(kept)
         if parts:
             out.append(stmt.with_changes(body=parts))
-        else:  # the line goes; comments above it stay, above what follows
-            carried = [ln for ln in stmt.leading_lines if ln.comment is not None]
+        else:  # the line goes; blank lines and comments above it stay, above what follows
+            carried = [*carried, *stmt.leading_lines]
     at = _import_position(out)
-    wanted = [
-        line
-        for line in sorted(names.to_add, key=lambda s: (s.startswith("import tasuki"), s))
-        if _bound_by(line) in used.names
-    ]
-    new = [cst.parse_statement(line + "\n") for line in wanted]
-    return module.with_changes(body=[*out[:at], *new, *out[at:]])
+    stdlib_at = _last_stdlib_import(out[:at])
+    wanted = [line for line in sorted(names.to_add) if _bound_by(line) in used.names]
+    # The standard library ones (datetime, pathlib, typing) after the module's own standard
+    # library imports when it has some, `import tasuki` after all imports.
+    early = [cst.parse_statement(ln + "\n") for ln in wanted if not ln.endswith(" tasuki")]
+    late = [cst.parse_statement(ln + "\n") for ln in wanted if ln.endswith(" tasuki")]
+    if stdlib_at is None:
+        return module.with_changes(body=[*out[:at], *early, *late, *out[at:]])
+    return module.with_changes(
+        body=[*out[:stdlib_at], *early, *out[stdlib_at:at], *late, *out[at:]]
+    )
+
+
+def _last_stdlib_import(body: list[cst.BaseStatement]) -> int | None:
+    """The position after the last standard-library import (``__future__`` aside)."""
+    found = None
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for part in stmt.body:
+                if isinstance(part, cst.Import | cst.ImportFrom):
+                    roots = {t.split(".", 1)[0] for _, t in import_bindings(part)}
+                    if roots and roots <= sys.stdlib_module_names - {"__future__"}:
+                        found = i + 1
+    return found
 
 
 def _bound_by(line: str) -> str:
