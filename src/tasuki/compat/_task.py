@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from tasuki._redact import redact
+from tasuki.compat._formats import gokart_format_for
 from tasuki.compat._ini import CommandLine, LuigiConfigParser
 from tasuki.compat._params import (
     NO_DEFAULT,
@@ -29,11 +30,12 @@ from tasuki.compat._params import (
     Parameter,
 )
 from tasuki.core.params import param, type_name
+from tasuki.core.targets import FileTarget
 from tasuki.core.task import Task
 from tasuki.errors import ConfigError, ParameterError, TaskError, UnsupportedError
 
 if TYPE_CHECKING:
-    from tasuki.core.targets import FileTarget, ModelTarget
+    from tasuki.core.targets import ModelTarget
 
 __all__ = [
     "ListTaskInstanceParameter",
@@ -290,7 +292,12 @@ class TaskOnKart(Task):
             module = type(self).__module__.replace(".", "/")
             gokart_path = f"{module}/{type(self).__name__}.pkl"
             relative_file_path = f"{type(self).__name__}.pkl"
-        target = Task.make_target(self, relative_file_path or gokart_path)
+        name = relative_file_path or gokart_path
+        gokart_format = gokart_format_for(name)
+        if gokart_format is None:
+            target = Task.make_target(self, name)
+        else:  # gokart reads this extension otherwise than tasuki: keep gokart's meaning
+            target = FileTarget(self._key_for(name), gokart_format)
         object.__setattr__(target, "gokart_path", gokart_path)
         return target
 
