@@ -244,3 +244,34 @@ def test_catalog_web_project_and_contrib_are_pinned():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_gokart_compat_is_pinned_and_light():
+    import subprocess
+    import sys
+
+    import tasuki.compat.gokart as gokart
+    import tasuki.compat.luigi as luigi
+
+    assert sorted(gokart.__all__) == [
+        "ExplicitBoolParameter", "GokartBuildError", "ListTaskInstanceParameter",
+        "PandasTypeConfig", "PandasTypeError", "SerializableParameter", "TaskInstanceParameter",
+        "TaskOnKart", "ZonedDateSecondParameter", "add_config", "build",
+        "inherits_config_params", "make_tree_info", "run",
+    ]  # fmt: skip
+    params = [n for n in luigi.__all__ if n.endswith("Parameter")]
+    assert len(params) == 31 and "Config" in luigi.__all__
+    assert {"build", "run", "configuration"} <= set(luigi.__all__)
+    for module in (gokart, luigi):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj):
+                assert obj.__doc__, (module.__name__, name)
+    # The compat layer imports neither gokart nor luigi (they need not be installed), nor
+    # libcst (only the codemod needs it).
+    code = (
+        "import sys, tasuki.compat.gokart, tasuki.compat.luigi; "
+        "print(sorted(m for m in ('gokart', 'luigi', 'libcst', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

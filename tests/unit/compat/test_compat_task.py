@@ -240,3 +240,11 @@ def test_a_plain_value_hiding_a_parameter_is_refused() -> None:
 
         class Hiding(Upstream):
             value = 3  # type: ignore[assignment]
+
+
+def test_compat_tasks_pickle_and_run_on_worker_processes(tmp_path: Path) -> None:
+    task = Downstream(first=Upstream(value=3), rest=[Upstream(value=4)])
+    again = pickle.loads(pickle.dumps(task))
+    assert again == task and again.unique_id == task.unique_id and again.rest == task.rest
+    got = gokart.build(task, workers=2)
+    assert got.to_dict("list") == {"a": [3, 4], "b": [6, 8]}
