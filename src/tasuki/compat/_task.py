@@ -10,6 +10,7 @@ is parsed.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import inspect
@@ -260,8 +261,15 @@ class TaskOnKart(Task):
                 out[name] = value
         return out or None
 
+    def run(self) -> None:
+        """Nothing, as luigi's ``Task.run``: a task with no run() of its own only requires
+        others (gokart's tutorial ``Main``) and writes no output."""
+
     def output(self) -> Any:
-        """``<module path>/<ClassName>.pkl`` (gokart's default)."""
+        """``<module path>/<ClassName>.pkl`` (gokart's default); none for a task with no
+        ``run()`` of its own."""
+        if type(self).run is TaskOnKart.run:
+            return None
         return self.make_target()
 
     def make_target(
@@ -420,6 +428,13 @@ def _declare(cls: type[TaskOnKart]) -> None:
     inherited: dict[str, Parameter[Any]] = {}
     for base in reversed(cls.__mro__[1:]):
         inherited.update(base.__dict__.get("__luigi_params__", {}))
+    for name, value in list(cls.__dict__.items()):
+        if name in inherited and not isinstance(value, Parameter) and not _is_code(value):
+            # luigi: a plain value hides the base's parameter (gokart's tutorial writes
+            # `rerun = True`); here it becomes that parameter's default: it reads the same.
+            redeclared = copy.copy(inherited[name])
+            redeclared.default = value
+            setattr(cls, name, redeclared)
     own = {n: v for n, v in cls.__dict__.items() if isinstance(v, Parameter)}
     # The class's own annotations only (cls.__annotations__ may be a base's on 3.11).
     annotations = dict(inspect.get_annotations(cls))
@@ -450,6 +465,10 @@ def _declare(cls: type[TaskOnKart]) -> None:
     merged.update(own)
     cls.__luigi_params__ = dict(sorted(merged.items(), key=lambda kv: kv[1]._counter))
     cls._config_cache = None
+
+
+def _is_code(value: Any) -> bool:
+    return callable(value) or isinstance(value, property | classmethod | staticmethod)
 
 
 def _wrap_init(cls: type[TaskOnKart]) -> None:
