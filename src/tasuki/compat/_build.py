@@ -52,7 +52,8 @@ def build(
     Args:
         task: The task (or tasks) to build.
         return_value: Return the loaded output (gokart's default); otherwise ``None``.
-        reset_register: Accepted for compatibility (tasuki keeps no task register).
+        reset_register: As gokart: a later ``gokart.run()`` takes a task family that is
+            defined again after this build to mean the newer class.
         log_level: The level of tasuki's loggers during the build (restored after).
         **env_params: ``workers`` and luigi's ``local_scheduler`` / ``detailed_summary``.
 
@@ -62,7 +63,8 @@ def build(
         ConfigError: the luigi configuration names an unknown task or parameter, or a value
             that does not parse.
     """
-    del reset_register
+    if reset_register:
+        _reset_register()
     roots = [task] if isinstance(task, Task) else list(task)
     overrides = _overrides(env_params)
     check_config()
@@ -306,8 +308,22 @@ def _split_flag(name: str, known: Any) -> tuple[str | None, str]:
     return None, name
 
 
+#: How many classes each family had at the last ``build(reset_register=True)``.
+_REGISTER_RESET: dict[str, int] = {}
+
+
+def _reset_register() -> None:
+    # gokart.build empties luigi's register: a family gokart.run() looks up afterwards is
+    # the class defined since (a notebook redefining a task), not an ambiguous name.
+    _REGISTER_RESET.clear()
+    _REGISTER_RESET.update({family: len(classes) for family, classes in families().items()})
+
+
 def _family(family: str) -> type[TaskOnKart]:
     classes = families().get(family)
+    newer = (classes or [])[_REGISTER_RESET.get(family, 0) :]
+    if classes and len(classes) > 1 and len(newer) == 1:
+        return newer[0]
     if not classes:
         hint = difflib.get_close_matches(family, list(families()), n=1)
         raise ParameterError(
