@@ -425,6 +425,13 @@ def _nothing_matched(
             f"Files with the same names but other gokart ids (other parameters): "
             f"{', '.join(near)}. "
         )
+    unsupported = [t for t in tasks if t.status == "unsupported"]
+    if unsupported:
+        message += (
+            f"{len(unsupported)} task(s) could not be looked for: "
+            + "; ".join(f"{t.task}: {t.reason}" for t in unsupported[:3])
+            + ". "
+        )
     message += (
         "Check that the parameters are the ones gokart ran with (--param value; .ini "
         "defaults) and that --workspace is gokart's workspace_directory (default ./resources)."

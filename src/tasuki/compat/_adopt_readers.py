@@ -302,8 +302,10 @@ def import_output(
         ) from exc
     try:
         return target.dump(store, value, fail_on_empty=False, where=where)
-    except FormatError:
-        raise
+    except FormatError as exc:
+        if where in str(exc):
+            raise
+        raise FormatError(f"{where} into {target.key}: {exc}", key=target.key) from exc
     except Exception as exc:
         raise FormatError(
             f"{where}: the target {target.key} cannot hold the value gokart's reader gives "

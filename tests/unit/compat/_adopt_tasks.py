@@ -74,3 +74,11 @@ class Model(tasuki.Task):
 
     def run(self) -> None:
         self.dump({"k": self.k})
+
+
+class JsonOut(tasuki.Task):
+    def output(self) -> Any:
+        return self.make_target("j/out.json")
+
+    def run(self) -> None:
+        self.dump({"a": [1]})

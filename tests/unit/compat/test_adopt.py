@@ -284,3 +284,26 @@ def test_gokart_file_is_gokarts_naming() -> None:
     assert gokart_file("./x.pkl", gid) == f"x_{gid}.pkl"
     assert gokart_file("noext", gid) == f"noext_{gid}"
     assert os.path.splitext("m.zip")[1] == ".zip"
+
+
+def test_value_the_target_cannot_hold_is_unreadable(ws: Path, settings: tasuki.Settings) -> None:
+    from tests.unit.compat._adopt_tasks import JsonOut
+
+    # gokart writes .json through pandas; tasuki's .json holds JSON values, not frames.
+    _put(ws, "j/out.json", JsonOut(), pd.DataFrame({"a": [1]}).to_json().encode())
+    (entry,) = adopt_gokart(JsonOut(), ws, settings=settings).tasks
+    assert entry.status == "unreadable"
+    assert "j/out_" in entry.reason and "DataFrame" in entry.reason
+    assert record_ids(open_store(settings.workspace)) == []
+
+
+def test_definition_check_is_unsupported(ws: Path, settings: tasuki.Settings) -> None:
+    gokart = pytest.importorskip("tasuki.compat.gokart", reason="compat layer not landed")
+    from tests.unit.compat import _adopt_compat_tasks as m
+
+    assert issubclass(m.Checked, gokart.TaskOnKart)
+    _put(ws, "tests/unit/compat/_adopt_compat_tasks/Checked.pkl", m.Checked(), _pickle(1))
+    with pytest.raises(ConfigError, match=r"could not be looked for.*serialized_task_def"):
+        adopt_gokart(m.Checked(serialized_task_definition_check=True), ws, settings=settings)
+    report = adopt_gokart(m.Checked(), ws, settings=settings)
+    assert report.counts() == {"adopted": 1}
