@@ -307,3 +307,14 @@ def test_definition_check_is_unsupported(ws: Path, settings: tasuki.Settings) ->
         adopt_gokart(m.Checked(serialized_task_definition_check=True), ws, settings=settings)
     report = adopt_gokart(m.Checked(), ws, settings=settings)
     assert report.counts() == {"adopted": 1}
+
+
+def test_two_candidate_files_are_ambiguous(ws: Path, settings: tasuki.Settings) -> None:
+    # A native target's key says nothing of whether gokart declared the path with the module
+    # folder or without: when gokart has both, tasuki does not guess.
+    _put(ws, f"{MODULE}/Load.pkl", Load(), _pickle([0, 1, 2]))
+    _put(ws, "Load.pkl", Load(), _pickle([9]))
+    (entry,) = adopt_gokart(Load(), ws, settings=settings).tasks
+    assert entry.status == "ambiguous"
+    assert "Load_" in entry.reason
+    assert record_ids(open_store(settings.workspace)) == []
