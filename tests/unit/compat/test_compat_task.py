@@ -235,11 +235,21 @@ def test_make_target_options_tasuki_cannot_honour_say_why() -> None:
         Upstream(value=1).input()
 
 
-def test_a_plain_value_hiding_a_parameter_is_refused() -> None:
+def test_a_plain_value_for_a_parameter_becomes_its_default() -> None:
+    # gokart's tutorial writes `rerun=True` in a subclass; luigi then reads the value.
+    class Hiding(Upstream):
+        value = 3  # type: ignore[assignment]
+
+    assert Hiding().value == 3 and Hiding(value=4).value == 4
+    assert Hiding.__luigi_params__["value"].default == 3
+
+
+def test_a_method_hiding_a_parameter_is_refused() -> None:
     with pytest.raises(TaskError, match="hides the parameter value"):
 
         class Hiding(Upstream):
-            value = 3  # type: ignore[assignment]
+            def value(self) -> int:  # type: ignore[override]
+                return 3
 
 
 def test_compat_tasks_pickle_and_run_on_worker_processes(tmp_path: Path) -> None:
