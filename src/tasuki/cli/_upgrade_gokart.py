@@ -146,7 +146,7 @@ def upgrade_gokart_cmd(
             typer.echo(str(note), err=True)
     toml_change = _ini_to_toml(ini or [], results, base, Path(toml) if toml else None)
     converted = sum(c.converted for _, r in results for c in r.classes)
-    left = sum(len(r.notes) for _, r in results)
+    left = sum(not n.converted for _, r in results for n in r.notes)
     if not changed and toml_change is None:
         typer.echo(
             "nothing to convert: no gokart TaskOnKart class that can be converted in "

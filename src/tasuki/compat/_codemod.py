@@ -30,10 +30,20 @@ from tasuki.compat._codemod_names import FOREIGN, ModuleNames, canonical, import
 from tasuki.compat._codemod_params import NotConvertedError, convert_param, param_class
 from tasuki.errors import ConfigError
 
-__all__ = ["COMMENT", "ClassFacts", "Note", "UpgradeResult", "module_name", "upgrade_source"]
+__all__ = [
+    "COMMENT",
+    "NOTE",
+    "ClassFacts",
+    "Note",
+    "UpgradeResult",
+    "module_name",
+    "upgrade_source",
+]
 
 #: The comment put above a class left untouched.
 COMMENT = "# tasuki upgrade-gokart: not converted:"
+#: The comment put above a converted class that behaves otherwise in some way.
+NOTE = "# tasuki upgrade-gokart: note:"
 # luigi hooks a tasuki task has no counterpart for.
 _LUIGI_HOOKS = frozenset(
     {"__init__", "complete", "on_success", "on_failure", "deps", "input", "process_resources"}
@@ -44,15 +54,17 @@ _TASUKI_CLASS_ATTRS = frozenset({"rerun", "fail_on_empty_dump"})
 
 @dataclass(frozen=True)
 class Note:
-    """A class left untouched, and why."""
+    """A class left untouched and why, or (``converted``) what to check in a converted one."""
 
     path: str
     line: int
     cls: str
     reason: str
+    converted: bool = False
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.cls} not converted: {self.reason}"
+        what = "converted; check" if self.converted else "not converted"
+        return f"{self.path}:{self.line}: {self.cls} {what}: {self.reason}"
 
 
 @dataclass
@@ -70,6 +82,7 @@ class ClassFacts:
     params: dict[str, str] = field(default_factory=dict)
     task_params: list[str] = field(default_factory=list)
     user_requires: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -205,6 +218,11 @@ class _Module:
         if reasons:
             return self._leave(node, line, reasons)
         facts.converted = True
+        if facts.notes:
+            note = "; ".join(facts.notes)
+            self.notes.append(Note(self.path, line, name, note, converted=True))
+            comment = cst.EmptyLine(comment=cst.Comment(f"{NOTE} {note}"))
+            new = new.with_changes(leading_lines=[*new.leading_lines, comment])
         return new
 
     def _leave(self, node: cst.ClassDef, line: int, reasons: list[str]) -> cst.ClassDef:
@@ -251,7 +269,7 @@ class _Module:
         facts.user_requires |= own_requires
         extra: list[cst.BaseStatement] = []
         if own_tasks and not facts.user_requires:
-            extra.append(_requires_method(facts.task_params, names))
+            extra.append(_requires_method(facts, names))
         if root and not own_output:
             extra.append(_output_method(names))
         statements = _insert_methods(statements, extra)
@@ -268,6 +286,7 @@ class _Module:
             decorators=[d.visit(rewriter) for d in new.decorators],
         )
         reasons += rewriter.reasons
+        facts.notes = rewriter.notes
         left = foreign_names(new, names) if not reasons else []
         if left:
             reasons.append("uses " + ", ".join(left[:3]))
@@ -366,10 +385,18 @@ def _with_block(body: cst.BaseSuite, statements: list[cst.BaseStatement]) -> cst
     return cst.IndentedBlock(body=statements)
 
 
-def _requires_method(task_params: list[str], names: ModuleNames) -> cst.FunctionDef:
-    """compat's default ``requires()``: the task parameters by name (a dict, as compat)."""
-    items = ", ".join(f'"{p}": self.{p}' for p in task_params)
-    code = f"def requires(self) -> dict[str, {names.any()}]:\n    return {{{items}}}\n"
+def _requires_method(facts: ClassFacts, names: ModuleNames) -> cst.FunctionDef:
+    """compat's default ``requires()``: the task parameters by name (a dict, as compat's),
+    leaving out empty task lists (and ``None`` when nothing is left, as compat)."""
+    items = ", ".join(f'"{p}": self.{p}' for p in facts.task_params)
+    if all(facts.params[p] != "gokart.ListTaskInstanceParameter" for p in facts.task_params):
+        code = f"def requires(self) -> dict[str, {names.any()}]:\n    return {{{items}}}\n"
+    else:
+        code = (
+            f"def requires(self) -> dict[str, {names.any()}] | None:\n"
+            f"    tasks = {{{items}}}\n"
+            "    return {k: v for k, v in tasks.items() if v != ()} or None\n"
+        )
     return _function(code)
 
 

@@ -10,10 +10,13 @@ in annotations (``TaskOnKart[T]`` -> ``tasuki.Task``, ``TargetOnKart`` -> ``tasu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import libcst as cst
+
+from tasuki.compat._formats import gokart_format_for
 
 if TYPE_CHECKING:
     from tasuki.compat._codemod_names import ModuleNames
@@ -134,6 +137,19 @@ def _calls_self(node: cst.CSTNode, methods: frozenset[str]) -> bool:
     return found
 
 
+def _literal_tail(node: cst.BaseExpression) -> str | None:
+    """The text a string expression ends with, when it ends with literal text."""
+    if isinstance(node, cst.ConcatenatedString):
+        return _literal_tail(node.right)
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    if isinstance(node, cst.FormattedString) and node.parts:
+        last = node.parts[-1]
+        return last.value if isinstance(last, cst.FormattedStringText) else None
+    return None
+
+
 def _is_true(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "True"
 
@@ -147,12 +163,18 @@ class BodyRewriter(cst.CSTTransformer):
         self.names = names
         self.code = code
         self.reasons: list[str] = []
+        #: What converts but behaves otherwise on tasuki (a comment above the class).
+        self.notes: list[str] = []
         self._annotation_depth = 0
         self._functions: list[str] = []
 
     def _reason(self, text: str) -> None:
         if text not in self.reasons:
             self.reasons.append(text)
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     # ------------------------------------------------------------------ where we are
 
@@ -255,6 +277,13 @@ class BodyRewriter(cst.CSTTransformer):
             self._reason("make_target(use_unique_id=False): tasuki keys every output by id")
             return call
         path = args.get("relative_file_path")
+        tail = _literal_tail(path.value) if path is not None else None
+        if tail is not None and gokart_format_for(tail) is not None:
+            ext = os.path.splitext(tail)[1]
+            self._note(
+                f"make_target(...{ext}): tasuki's {ext} format replaces gokart's "
+                f"(see docs/gokart.md, formats); check what load() returns"
+            )
         value = (
             path.value if path is not None else cst.parse_expression('f"{type(self).__name__}.pkl"')
         )

@@ -36,6 +36,7 @@ _DATETIME_FORMATS = {
     "DateHourParameter": ("%Y-%m-%dT%H",),
     "DateMinuteParameter": ("%Y-%m-%dT%H%M", "%Y-%m-%dT%Hh%M"),
     "DateSecondParameter": ("%Y-%m-%dT%H%M%S",),
+    "ZonedDateSecondParameter": ("%Y-%m-%dT%H%M%S%z",),
 }
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _SIMPLE_DELTA = re.compile(

@@ -89,6 +89,7 @@ def _optional(kind: ParamKind) -> ParamKind:
 KINDS: dict[str, ParamKind] = {
     **{f"luigi.{n}": k for n, k in _BASE.items() if n != "ExplicitBoolParameter"},
     "gokart.ExplicitBoolParameter": _BASE["ExplicitBoolParameter"],
+    "gokart.ZonedDateSecondParameter": ParamKind("DATETIME"),
     **{
         f"luigi.Optional{n.removesuffix('Parameter')}Parameter": _optional(_BASE[n])
         for n in (

@@ -47,6 +47,7 @@ def class_body(code: str, name: str) -> str:
         ("x = luigi.DateParameter()", "x: datetime.date"),
         ("x = luigi.MonthParameter()", "x: datetime.date"),
         ("x = luigi.DateSecondParameter()", "x: datetime.datetime"),
+        ("x = gokart.ZonedDateSecondParameter()", "x: datetime.datetime"),
         ("x = luigi.TimeDeltaParameter()", "x: datetime.timedelta"),
         ("x = luigi.PathParameter()", "x: pathlib.Path"),
         ("x = luigi.ListParameter(default=[1, 2])", "x: tuple[Any, ...] = (1, 2)"),
@@ -208,13 +209,25 @@ def test_requires_is_added_for_task_parameters_as_compat_defines_it() -> None:
 
             def requires(self):
                 return self.up
+
+
+        class E(gokart.TaskOnKart):
+            up = gokart.TaskInstanceParameter()
         """
     )
-    assert 'return {"up": self.up, "many": self.many}' in class_body(code, "A")
-    assert 'return {"up": self.up, "many": self.many, "more": self.more}' in class_body(code, "B")
+    # compat leaves out empty task lists and returns None when nothing is left
+    assert (
+        "    def requires(self) -> dict[str, Any] | None:\n"
+        '        tasks = {"up": self.up, "many": self.many}\n'
+        "        return {k: v for k, v in tasks.items() if v != ()} or None\n"
+    ) in class_body(code, "A")
+    assert 'tasks = {"up": self.up, "many": self.many, "more": self.more}' in class_body(code, "B")
+    assert (
+        '    def requires(self) -> dict[str, Any]:\n        return {"up": self.up}'
+        in class_body(code, "E")
+    )
     assert "def requires" not in class_body(code, "C")  # B's covers every task parameter
     assert class_body(code, "D").count("def requires") == 1  # the user's own
-    assert "def requires(self) -> dict[str, Any]:" in code
     assert "from typing import Any" in code
 
 
@@ -443,3 +456,15 @@ def test_model_target_adapters_load_the_same_model(tmp_path, monkeypatch) -> Non
     finally:
         sys.modules.pop("codemod_model", None)
     assert got == {"weights": [1.5, 2.5]}
+
+
+def test_an_extension_gokart_reads_otherwise_converts_with_a_note_above_the_class() -> None:
+    result = upgrade_source(
+        HEAD + "class A(gokart.TaskOnKart):\n    def output(self):\n"
+        '        return {"t": self.make_target("a/b.csv"), "p": self.make_target("c.pkl")}\n',
+        "m.py",
+    )
+    assert result.code.count("# tasuki upgrade-gokart: note: make_target(....csv)") == 1
+    assert "class A(tasuki.Task):" in result.code
+    assert [(n.cls, n.converted) for n in result.notes] == [("A", True)]
+    assert str(result.notes[0]).startswith("m.py:5: A converted; check: make_target(....csv)")

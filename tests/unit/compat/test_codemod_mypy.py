@@ -92,6 +92,15 @@ TYPED = textwrap.dedent(
 
     class EvaluateTest(Evaluate):
         split: Split = luigi.EnumParameter(enum=Split, default=Split.TEST)
+
+
+    class Combine(gokart.TaskOnKart[list[float]]):
+        parts = gokart.ListTaskInstanceParameter(expected_elements_type=Evaluate)
+        best = gokart.TaskInstanceParameter()
+
+        def run(self) -> None:
+            scores: dict[str, float] = self.load()
+            self.dump(sorted(scores.values()))
     '''
 )
 
