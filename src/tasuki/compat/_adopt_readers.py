@@ -9,8 +9,9 @@ column), ``.npz`` (the ``data`` array), ``.xml``, ``.png``/``.jpg`` (bytes) and 
 
 The value read is written through the tasuki target (its format computes the size and
 content hash the run record keeps), so loading it later gives what tasuki's own run would
-have given. Text files go across byte for byte: gokart writes ``str(obj)`` (or one line per
-item of a list) and tasuki's ``.txt`` writes the same bytes for a str or a list of str.
+have given. Bytes go across unchanged where that gives the same: compat targets that keep
+gokart's processors (``.txt``, ``.csv``, ``.json``, ``.npz``, ``.gz``... read as gokart reads
+them), and tasuki's ``.txt`` (it writes the bytes gokart writes for a str or a list of str).
 """
 
 from __future__ import annotations
@@ -224,10 +225,17 @@ def read_gokart_file(data: bytes, extension: str, *, store_index_in_feather: boo
     )
 
 
-def _same_text_bytes(target: FileTarget, extension: str) -> bool:
+def _copies_bytes(target: FileTarget, extension: str) -> bool:
+    """Whether gokart's bytes can go across as they are: the target would write the same
+    bytes, or reads them exactly as gokart does."""
+    name = str(getattr(target.format, "name", ""))
+    # tasuki.compat's targets keep gokart's processors ("gokart-text", "gokart-csv"...):
+    # they read gokart's bytes as gokart does, so copying gives the value gokart gives.
+    if name.startswith("gokart-"):
+        return True
     # gokart's TextFileProcessor writes str(obj), or str(item) + "\n" per list item; tasuki's
     # .txt writes a str as is and a list of str one item + "\n" a line: the same bytes.
-    return extension in (".txt", ".ini") and getattr(target.format, "name", "") == "text"
+    return extension in (".txt", ".ini") and name == "text"
 
 
 def _gunzipped_text(target: FileTarget, extension: str) -> bool:
@@ -282,8 +290,9 @@ def import_output(
                 "and model targets can be adopted",
                 key=target.key,
             )
-        elif _same_text_bytes(target, extension):
-            data.decode("utf-8")  # tasuki's .txt is UTF-8: refuse anything else
+        elif _copies_bytes(target, extension):
+            # Read once through the target's format: bytes it cannot read are not adopted.
+            target.format.load(io.BytesIO(data))
             store.write_bytes(target.key, data)
             return OutputInfo(target.key, len(data), xxhash.xxh3_64_hexdigest(data))
         elif _gunzipped_text(target, extension):
