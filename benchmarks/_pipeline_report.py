@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 SECTIONS = ("## Pipeline", "## Formats", "## Warehouse", "## Migration")
 MIN_RUNS = 3
-SIDE_ORDER = ("tasuki", "floor", "gokart", "luigi", "kedro", "prefect", "hamilton")
+COMPAT = "tasuki-compat"  # gokart's task code on tasuki.compat (issue 16)
+SIDE_ORDER = ("tasuki", COMPAT, "floor", "gokart", "luigi", "kedro", "prefect", "hamilton")
 
 
 def median(values: Sequence[float]) -> float | None:
@@ -28,6 +29,7 @@ def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+MODES = ("cold", "warm", "root deleted")
 ORDER = ("single", "chain", "fan_in", "graph", "chain_graph", "param_chain")
 TITLES = {
     "single": "one task (fixed cost of a build)",
@@ -233,11 +235,12 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
         per_task: bool = False,
         at_most: bool = False,
         reference: bool = False,
+        base: str = "tasuki",
     ) -> None:
-        tk, other = _find(outcomes, "tasuki", case, n), _find(outcomes, peer, case, n)
+        tk, other = _find(outcomes, base, case, n), _find(outcomes, peer, case, n)
         a, b = _metric(tk, mode, metric), _metric(other, mode, metric)
         if not (a and b):
-            out.append([label, want, missing(("tasuki", tk), (peer, other)), "not measured"])
+            out.append([label, want, missing((base, tk), (peer, other)), "not measured"])
             return
         runs = min(_runs(tk, mode), _runs(other, mode))
         unit = "CPU " if metric == "CPU" else ""
@@ -248,13 +251,13 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
             ok = ratio <= limit
         else:
             ratio = b / a
-            text = f"{peer} {b:.3f} s, tasuki {a:.3f} s ({unit or 'wall '}time): {_ratio(ratio)}"
+            text = f"{peer} {b:.3f} s, {base} {a:.3f} s ({unit or 'wall '}time): {_ratio(ratio)}"
             ok = ratio <= limit if at_most else ratio >= limit
         verdict = "reference (not a target size)" if reference else _verdict(ok, runs)
         out.append([label, want, text + f"{_n_runs(runs)}", verdict])
 
-    def sizes(case: str) -> list[int]:
-        """The target sizes, and any other size both tasuki and gokart ran (as reference)."""
+    def sizes(case: str, other: str = "gokart", first: str = "tasuki") -> list[int]:
+        """The target sizes, and any other size both sides ran (as reference)."""
 
         def ran(side: str) -> set[int]:
             return {
@@ -265,7 +268,7 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
                 and o.times
             }
 
-        return sorted(set(TARGET_SIZES) | (ran("tasuki") & ran("gokart")))
+        return sorted(set(TARGET_SIZES) | (ran(first) & ran(other)))
 
     # Issue 12: cold chain and fan-in >= 30x gokart, CPU and wall.
     for case in ("chain", "fan_in"):
@@ -281,6 +284,55 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
                 label = f"{mode} {TITLES[case]}, {n:,} tasks, CPU time vs gokart"
                 ref = n not in TARGET_SIZES
                 compare(label, ">= 40x lower", "gokart", case, n, mode, "CPU", 40, reference=ref)
+    # Issue 16: gokart's task code on tasuki.compat within 1.5x of native tasuki tasks, every
+    # mode, CPU and wall; and how it compares with the same code on gokart (>= 1x: at least as
+    # fast as gokart). Only when this run has the compat side.
+    if any(o.case.side == COMPAT for o in outcomes):
+        for case in ("chain", "fan_in"):
+            for n in sizes(case, COMPAT):
+                ref = n not in TARGET_SIZES
+                for mode in MODES:
+                    for metric in ("CPU", "wall"):
+                        label = (
+                            f"{mode} {TITLES[case]}, {n:,} tasks, {metric} time: compat vs tasuki"
+                        )
+                        want = "<= 1.5x tasuki"
+                        compare(
+                            label,
+                            want,
+                            COMPAT,
+                            case,
+                            n,
+                            mode,
+                            metric,
+                            1.5,
+                            at_most=True,
+                            reference=ref,
+                        )
+        for case in ("chain", "fan_in"):  # a ratio, not a must: the sizes compat ran only
+            ran_compat = {
+                o.case.n for o in outcomes if (o.case.side, o.case.case) == (COMPAT, case)
+            }
+            for n in [n for n in sizes(case, "gokart", COMPAT) if n in ran_compat]:
+                ref = n not in TARGET_SIZES
+                for mode in MODES:
+                    for metric in ("CPU", "wall"):
+                        label = (
+                            f"{mode} {TITLES[case]}, {n:,} tasks, {metric} time: gokart vs compat"
+                        )
+                        want = ">= 1x (compat at least as fast)"
+                        compare(
+                            label,
+                            want,
+                            "gokart",
+                            case,
+                            n,
+                            mode,
+                            metric,
+                            1.0,
+                            reference=ref,
+                            base=COMPAT,
+                        )
     # Growth: 10x the tasks costs <= 11x the time (tasuki, up to 100,000; CPU and wall).
     for case in ("chain", "fan_in", "graph", "chain_graph"):
         mode = "graph" if "graph" in case else "cold"

@@ -4,6 +4,8 @@ Sides (each a script ``_<side>_side.py``, run in a fresh interpreter of its own 
 
 - ``tasuki`` (this project's ``.venv``), ``floor`` (no engine: load the upstream pickle, dump
   to a temporary file, ``os.replace``; ``.venv`` too),
+- ``tasuki-compat`` (``.venv``, script ``_compat_side.py``): the gokart side's task code run
+  on ``tasuki.compat.gokart`` / ``tasuki.compat.luigi`` (only the imports switched),
 - peers, each in ``benchmarks/.venv-<peer>`` made by ``benchmarks/setup_peers.sh``: ``gokart``
   1.12.2, ``luigi`` 3.8.1, ``kedro`` 1.7.0, ``prefect`` 3.9.1, ``hamilton`` (apache-hamilton
   1.90.0).
@@ -55,9 +57,11 @@ TASUKI_PY = ROOT / ".venv" / "bin" / "python"
 GOKART_PY = HERE / ".venv-gokart" / "bin" / "python"  # kept for bench_formats and old callers
 
 PEERS = ("gokart", "luigi", "kedro", "prefect", "hamilton")
-SIDES = ("tasuki", "floor", *PEERS)
+COMPAT = "tasuki-compat"  # gokart's task code on tasuki.compat
+SIDES = ("tasuki", COMPAT, "floor", *PEERS)
 PACKAGE = {  # the distribution whose version each side reports
     "tasuki": "tasuki",
+    COMPAT: "tasuki",
     "floor": None,
     "gokart": "gokart",
     "luigi": "luigi",
@@ -74,11 +78,13 @@ TIMEOUT_S = 900.0  # one process
 
 def python_of(side: str) -> Path:
     """The interpreter a side runs with."""
-    return TASUKI_PY if side in ("tasuki", "floor") else HERE / f".venv-{side}" / "bin" / "python"
+    if side in ("tasuki", COMPAT, "floor"):
+        return TASUKI_PY
+    return HERE / f".venv-{side}" / "bin" / "python"
 
 
 def script_of(side: str) -> Path:
-    return HERE / f"_{side}_side.py"
+    return HERE / ("_compat_side.py" if side == COMPAT else f"_{side}_side.py")
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ NOTES = {
     "hamilton": "no skip by output: warm / root deleted call every node (each returns at once "
     "when its file exists)",
     "floor": "no engine: load upstream pickle, dump to temporary, os.replace",
+    COMPAT: "gokart's task code (_gokart_side.py) with its imports switched to tasuki.compat",
 }
 
 
@@ -147,23 +154,35 @@ def _side_spec(side: str, key: Key) -> dict[str, Any]:
     return {}
 
 
-def plan(quick: bool, peers: Sequence[str]) -> list[tuple[Key, list[str]]]:
-    """The keys of a full (or quick) run in order, each with the sides that build it."""
+def plan(
+    quick: bool,
+    peers: Sequence[str],
+    compat: bool = True,
+    sides: Sequence[str] | None = None,
+    cases: Sequence[str] | None = None,
+    sizes: Sequence[int] | None = None,
+) -> list[tuple[Key, list[str]]]:
+    """The keys of a full (or quick) run in order, each with the sides that build it.
+
+    ``compat`` adds the tasuki-compat side next to tasuki for one task, chains and fan-ins.
+    ``sides``, ``cases`` and ``sizes`` keep only those sides, graphs and task counts.
+    """
     p = list(peers)
+    ck = [COMPAT] if compat else []
     keys: list[tuple[Key, list[str]]] = []
     if quick:  # a smoke run: 100-task graphs on every side, 1,000 on tasuki and the floor
         for case in ("chain", "fan_in"):
-            keys.append((Key(case, 100), ["tasuki", "floor", *p]))
-            keys.append((Key(case, 1000), ["tasuki", "floor"]))
-        return keys
+            keys.append((Key(case, 100), ["tasuki", *ck, "floor", *p]))
+            keys.append((Key(case, 1000), ["tasuki", *ck, "floor"]))
+        return _only(keys, sides, cases, sizes)
     # A one-task build shows the fixed cost of a build (settings, lazy imports, workspace).
-    keys.append((Key("single", 1), ["tasuki", *p]))
+    keys.append((Key("single", 1), ["tasuki", *ck, *p]))
     for case in ("chain", "fan_in"):
-        keys.append((Key(case, 100), ["tasuki", "floor", *p]))
-        keys.append((Key(case, 1000), ["tasuki", "floor", *p]))
-        keys.append((Key(case, 10000), ["tasuki", "floor", *p]))
+        keys.append((Key(case, 100), ["tasuki", *ck, "floor", *p]))
+        keys.append((Key(case, 1000), ["tasuki", *ck, "floor", *p]))
+        keys.append((Key(case, 10000), ["tasuki", *ck, "floor", *p]))
         # 100,000 tasks: cold only; the peers run if their estimate fits the budget.
-        keys.append((Key(case, 100000, modes=("cold",)), ["tasuki", "floor", *p]))
+        keys.append((Key(case, 100000, modes=("cold",)), ["tasuki", *ck, "floor", *p]))
     parallel = [s for s in ("gokart", "luigi", "kedro", "prefect") if s in p]
     keys.append((Key("fan_in", 1000, 2, ("cold",)), ["tasuki", *parallel]))
     gk = ["gokart"] if "gokart" in p else []
@@ -177,7 +196,24 @@ def plan(quick: bool, peers: Sequence[str]) -> list[tuple[Key, list[str]]]:
     keys.append((Key("param_chain", 300, modes=("cold",)), ["tasuki", *gk]))
     keys.append((Key("param_chain", 150, modes=("cold",)), gk))
     keys.append((Key("param_chain", 10000, modes=("cold",)), ["tasuki"]))
-    return [(k, s) for k, s in keys if s]
+    return _only(keys, sides, cases, sizes)
+
+
+def _only(
+    keys: list[tuple[Key, list[str]]],
+    sides: Sequence[str] | None,
+    cases: Sequence[str] | None,
+    sizes: Sequence[int] | None,
+) -> list[tuple[Key, list[str]]]:
+    """The keys of the chosen graphs and sizes, each with the chosen sides; none left empty."""
+    out = []
+    for key, key_sides in keys:
+        if (cases and key.case not in cases) or (sizes and key.n not in sizes):
+            continue
+        chosen = [s for s in key_sides if not sides or s in sides]
+        if chosen:
+            out.append((key, chosen))
+    return out
 
 
 # --- running one process ----------------------------------------------------------------------
@@ -500,6 +536,34 @@ def _peers(value: str | None, no_gokart: bool, no_peers: bool) -> list[str]:
     return [p for p in chosen if not (no_gokart and p == "gokart")]
 
 
+CASES = ("single", "chain", "fan_in", "graph", "chain_graph", "param_chain")
+
+
+def _names(value: str | None, known: Sequence[str], what: str, flag: str) -> list[str] | None:
+    """A comma-separated choice of ``known`` names (None when not given)."""
+    if not value:
+        return None
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in known]
+    if unknown:
+        raise SystemExit(
+            f"{flag} {value}: unknown {what} {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    return chosen
+
+
+def _sizes(value: str | None) -> list[int] | None:
+    """``--sizes 100,1000``: the task counts to run (``1_000`` reads as 1000)."""
+    if not value:
+        return None
+    try:
+        return [int(v.replace("_", "")) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise SystemExit(
+            f"--sizes {value}: not a comma-separated list of task counts; e.g. --sizes 100,1000"
+        ) from None
+
+
 def run(
     quick: bool = False, repeat: int = 3, gokart: bool = True, peers: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
@@ -539,6 +603,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--peers", help=f"comma-separated peers to run (default all: {','.join(PEERS)})"
     )
+    parser.add_argument(
+        "--sides",
+        help=f"comma-separated sides to run, instead of all (known: {','.join(SIDES)}); "
+        "overrides --peers",
+    )
+    parser.add_argument(
+        "--cases", help=f"comma-separated graphs to run (default all: {','.join(CASES)})"
+    )
+    parser.add_argument(
+        "--sizes", help="comma-separated task counts to run, e.g. 1000 (default: every size)"
+    )
     parser.add_argument("--no-gokart", action="store_true", help="leave gokart out")
     parser.add_argument("--no-peers", action="store_true", help="tasuki and the floor only")
     parser.add_argument(
@@ -576,7 +651,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not TASUKI_PY.exists():
         print(f"no interpreter at {TASUKI_PY}; create the project venv first", file=sys.stderr)
         return 2
-    peers = _peers(args.peers, args.no_gokart, args.no_peers)
+    only_sides = _names(args.sides, SIDES, "side(s)", "--sides")
+    only_cases = _names(args.cases, CASES, "graph(s)", "--cases")
+    only_sizes = _sizes(args.sizes)
+    if only_sides is not None:
+        peers = [p for p in PEERS if p in only_sides]
+    else:
+        peers = _peers(args.peers, args.no_gokart, args.no_peers)
+    compat = COMPAT in only_sides if only_sides is not None else not args.no_peers
     budget = args.budget or (QUICK_BUDGET_S if args.quick else BUDGET_S)
 
     def log(msg: str) -> None:
@@ -584,7 +666,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     status: dict[str, str] = {}
-    plan_ = plan(args.quick, peers)
+    plan_ = plan(args.quick, peers, compat, only_sides, only_cases, only_sizes)
+    if not plan_:
+        print(
+            "nothing to run: no graph of --cases / --sizes has a side of --sides", file=sys.stderr
+        )
+        return 2
     loaders = [_start_loader(args.scratch) for _ in range(args.load)]
     try:
         outcomes = run_cases(plan_, args.repeat, log, args.scratch, budget, status)
@@ -595,7 +682,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     scratch = (args.scratch or Path(tempfile.gettempdir())).resolve()
     fs = _filesystem(scratch)
     info = _machine()
-    versions = _versions(["tasuki", *peers])
+    sides = [s for s in SIDES if any(s in ss for _, ss in plan_)]
+    versions = _versions(sides)
     info.update({k: v for k, v in versions.items()})
     commits = sorted({c for o in outcomes for c in o.commits})
     info["commit"] = ", ".join(commits) if commits else _commit()
@@ -606,11 +694,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     info["run took"] = f"{time.perf_counter() - t0:.0f} s"
     if args.load:
         info["loaded by"] = f"{args.load} other process(es), each creating and deleting files"
-    sides = ["tasuki", "floor", *peers]
     print_rich(outcomes, info, fs, sides, versions, status)
     if not args.quick and not args.no_docs:
         flags = "" if args.repeat == MIN_RUNS else f" --repeat {args.repeat}"
-        flags += f" --peers {','.join(peers)}" if peers != list(PEERS) else ""
+        if args.sides:
+            flags += f" --sides {args.sides}"
+        elif peers != list(PEERS):
+            flags += f" --peers {','.join(peers)}"
+        flags += f" --cases {args.cases}" if args.cases else ""
+        flags += f" --sizes {args.sizes}" if args.sizes else ""
         flags += f" --budget {args.budget:.0f}" if args.budget else ""
         flags += f" --scratch {args.scratch}" if args.scratch else ""
         flags += f" --load {args.load}" if args.load else ""
@@ -639,7 +731,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         payload = {"machine": info, "status": status, "rows": rows(outcomes, fs=fs)}
         args.json.write_text(json.dumps(payload, indent=1))
-    bad = [o for o in outcomes if o.error and o.case.side in ("tasuki", "floor")]
+    bad = [o for o in outcomes if o.error and o.case.side in ("tasuki", COMPAT, "floor")]
     return 1 if bad else 0
 
 
