@@ -28,6 +28,7 @@ import libcst as cst
 from tasuki.compat._codemod_body import GOKART_ONLY, BodyRewriter, foreign_names
 from tasuki.compat._codemod_names import FOREIGN, ModuleNames, canonical, import_bindings
 from tasuki.compat._codemod_params import NotConvertedError, convert_param, param_class
+from tasuki.core.task import _RESERVED as RESERVED_NAMES  # the one list of them
 from tasuki.errors import ConfigError
 
 __all__ = [
@@ -181,7 +182,7 @@ class _Module:
             self.kinds[name] = "gokart"
         elif "luigi" in kinds:
             self.kinds[name] = "luigi"
-            return self._leave(node, line, ["luigi.Task base: no tasuki form; convert by hand"])
+            return self._leave(node, line, [self._luigi_reason(node)])
         else:
             self.kinds[name] = "other"
             if any(param_class(self.names, _value(s)) for s in _small_statements(node)):
@@ -224,6 +225,16 @@ class _Module:
             comment = cst.EmptyLine(comment=cst.Comment(f"{NOTE} {note}"))
             new = new.with_changes(leading_lines=[*new.leading_lines, comment])
         return new
+
+    def _luigi_reason(self, node: cst.ClassDef) -> str:
+        for base in node.bases:
+            value = base.value.value if isinstance(base.value, cst.Subscript) else base.value
+            name = self.names.resolve(value)
+            if name is not None and name.split(".", 1)[0] in FOREIGN:
+                return f"base {name} has no tasuki form; convert by hand"
+            if isinstance(value, cst.Name) and self.kinds.get(value.value) == "luigi":
+                return f"base {value.value} is not converted"
+        return "a luigi base"  # unreachable: kinds said so
 
     def _leave(self, node: cst.ClassDef, line: int, reasons: list[str]) -> cst.ClassDef:
         reason = "; ".join(reasons)
@@ -332,6 +343,9 @@ class _Module:
             reasons.append(f"{cls_name.rsplit('.', 1)[-1]} assigned to several names")
             return part
         name = target_node.value
+        if name in RESERVED_NAMES:
+            reasons.append(f"parameter {name!r}: tasuki.Task uses this name (rename the parameter)")
+            return part
         try:
             out = convert_param(
                 name=name,

@@ -307,17 +307,21 @@ class BodyRewriter(cst.CSTTransformer):
         if len(args) > 4 - (unique is None):
             self._reason("make_model_target() with options tasuki does not have")
             return call
-        save = self._adapter(args["save_function"].value, save=True)
-        load = self._adapter(args["load_function"].value, save=False)
-        return call.with_changes(
-            args=_join(
-                [
-                    cst.Arg(args["relative_file_path"].value),
-                    _kw("save_function", save),
-                    _kw("load_function", load),
-                ]
-            )
-        )
+        # Each argument keeps its place and layout; the functions get adapters.
+        positions = ("relative_file_path", "save_function", "load_function")
+        new: list[cst.Arg] = []
+        for i, arg in enumerate(call.args):
+            key = arg.keyword.value if arg.keyword is not None else positions[i]
+            if key == "use_unique_id":
+                continue
+            if key == "relative_file_path":
+                keyword = cst.Name("name") if arg.keyword is not None else None
+                new.append(arg.with_changes(keyword=keyword))
+                continue
+            adapter = self._adapter(arg.value, save=key == "save_function")
+            new.append(_kw(key, adapter).with_changes(comma=arg.comma))
+        new[-1] = new[-1].with_changes(comma=call.args[-1].comma)
+        return call.with_changes(args=new)
 
     def _adapter(self, fn: cst.BaseExpression, *, save: bool) -> cst.BaseExpression:
         """``lambda obj, folder: fn(obj, str(folder / "model.pkl"))`` (or the load form):

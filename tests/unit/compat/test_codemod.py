@@ -317,6 +317,7 @@ def test_gokart_calls_become_their_tasuki_form() -> None:
             "uses luigi.configuration.get_config",
         ),
         ("def run(self):\n    self.dump(1, custom_labels={'a': 1})", "custom_labels"),
+        ("version = luigi.IntParameter(default=1)", "'version': tasuki.Task uses this name"),
     ],
 )
 def test_what_cannot_convert_is_left_untouched_with_a_comment(snippet: str, reason: str) -> None:
@@ -340,7 +341,7 @@ def test_luigi_tasks_and_subclasses_of_untouched_classes_are_left_with_a_comment
         "m.py",
     )
     reasons = {n.cls: n.reason for n in result.notes}
-    assert "luigi.Task base" in reasons["L"]
+    assert "base luigi.Task has no tasuki form" in reasons["L"]
     assert "its base A is not converted" in reasons["B"]
     assert "import gokart\nimport luigi\n" in result.code
     assert not result.code.count("tasuki.Task")
@@ -468,3 +469,33 @@ def test_an_extension_gokart_reads_otherwise_converts_with_a_note_above_the_clas
     assert "class A(tasuki.Task):" in result.code
     assert [(n.cls, n.converted) for n in result.notes] == [("A", True)]
     assert str(result.notes[0]).startswith("m.py:5: A converted; check: make_target(....csv)")
+
+
+def test_a_model_target_keeps_its_argument_layout() -> None:
+    code = convert(
+        """
+        class A(gokart.TaskOnKart):
+            def output(self):
+                return self.make_model_target(
+                    relative_file_path="m.zip",
+                    save_function=Model.save,  # one
+                    load_function=lambda p: Model.load(p),
+                    use_unique_id=True,
+                )
+        """
+    )
+    assert class_body(code, "A").endswith(
+        """\
+        return self.make_model_target(
+            name="m.zip",
+            save_function=lambda obj, folder: Model.save(obj, str(folder / "model.pkl")),  # one
+            load_function=lambda folder: (lambda p: Model.load(p))(str(folder / "model.pkl")),
+        )"""
+    )
+
+
+def test_a_class_on_another_gokart_base_names_it() -> None:
+    result = upgrade_source(HEAD + "class C(gokart.PandasTypeConfig):\n    pass\n", "m.py")
+    assert result.notes[0].reason == (
+        "base gokart.PandasTypeConfig has no tasuki form; convert by hand"
+    )
