@@ -318,3 +318,20 @@ def test_two_candidate_files_are_ambiguous(ws: Path, settings: tasuki.Settings) 
     assert entry.status == "ambiguous"
     assert "Load_" in entry.reason
     assert record_ids(open_store(settings.workspace)) == []
+
+
+def test_compat_targets_take_gokarts_bytes(ws: Path, settings: tasuki.Settings) -> None:
+    pytest.importorskip("tasuki.compat.gokart", reason="compat layer not landed")
+    from tests.unit.compat._adopt_compat_tasks import Texts
+
+    frame_json = pd.DataFrame({"a": [1, 2]}).to_json().encode()  # gokart: to_json()
+    text = _put(ws, "c/t.txt", Texts(), b"a\nb")
+    _put(ws, "c/f.json", Texts(), frame_json)
+    assert adopt_gokart(Texts(), ws, settings=settings).counts() == {"adopted": 1}
+    store = open_store(settings.workspace)
+    outputs = Texts().output()
+    assert store.read_bytes(outputs["t"].key) == text.read_bytes()
+    assert store.read_bytes(outputs["j"].key) == frame_json
+    loaded = tasuki.load(Texts(), store=store)
+    assert loaded["t"] == ["a", "b"]  # gokart's reader: the lines
+    assert loaded["j"]["a"].tolist() == [1, 2]
