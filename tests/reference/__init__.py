@@ -1,0 +1,1 @@
+"""Reference code from other projects, run unchanged against tasuki's compat layers."""
