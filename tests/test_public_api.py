@@ -154,6 +154,7 @@ def test_build_ids_and_failed_records_are_pinned():
         "build_id",
         "error",
         "metrics",
+        "adopted",
     ]
     assert isinstance(tasuki.RunRecord.done, property)
 
