@@ -76,6 +76,28 @@ class Chain(gokart.TaskOnKart):
 
     def requires(self):
         return Chain(depth=self.depth - 1) if self.depth > 0 else Leaf(v=0)
+
+
+class MoreKinds(gokart.TaskOnKart):
+    hour = luigi.DateHourParameter(default=datetime.datetime(2024, 1, 2, 3))
+    minute = luigi.DateMinuteParameter(default=datetime.datetime(2024, 1, 2, 3, 4))
+    month = luigi.MonthParameter(default=datetime.date(2024, 2, 1))
+    year = luigi.YearParameter(default=datetime.date(2024, 1, 1))
+    pair = luigi.TupleParameter(default=((1, 2), ("a", "b")))
+    choice = luigi.ChoiceParameter(choices=["a", "b"], default="b")
+    number = luigi.NumericalParameter(var_type=float, min_value=0.0, max_value=10.0, default=1.5)
+    strict = gokart.ExplicitBoolParameter(default=True)
+    maybe_f = luigi.OptionalFloatParameter(default=None)
+    maybe_b = luigi.OptionalBoolParameter(default=True)
+    maybe_l = luigi.OptionalListParameter(default=None)
+    maybe_d = luigi.OptionalDictParameter(default={"k": 1})
+    maybe_p = luigi.OptionalPathParameter(default=None)
+    plain_int = luigi.Parameter(default=7)
+
+
+class Override(Leaf):
+    v = luigi.IntParameter(default=11)
+    u = luigi.Parameter(default="u")
 """
 
 NATIVE = """
@@ -178,6 +200,20 @@ CASES = """{
     "req_dict": m.ReqDict(),
     "insignificant": m.Insignificant(),
     "chain": m.Chain(depth=30),
+}"""
+
+
+#: Values only compat classes can describe exactly (luigi's parameter classes and order).
+COMPAT_ONLY = """{
+    "more_defaults": m.MoreKinds(),
+    "more_values": m.MoreKinds(
+        hour=datetime.datetime(1999, 12, 31, 23), minute=datetime.datetime(2000, 1, 1, 0, 59),
+        month=datetime.date(2023, 11, 1), year=datetime.date(1990, 1, 1), pair=((3,),),
+        choice="a", number=9.25, strict=False, maybe_f=0.5, maybe_b=False, maybe_l=(1, "x"),
+        maybe_d=None, maybe_p=pathlib.Path("p/q"), plain_int="text",
+    ),
+    "override": m.Override(),
+    "override_values": m.Override(v=3, u="w"),
 }"""
 
 

@@ -22,32 +22,50 @@ from tasuki.compat._gokart_id import (
 )
 from tasuki.errors import TaskError
 from tests._gokart_peer import gokart_python, run_peer  # noqa: F401
-from tests.unit.compat._gokart_id_cases import CASES, GOKART, NATIVE, compat_source
+from tests.unit.compat._gokart_id_cases import (
+    CASES,
+    COMPAT_ONLY,
+    GOKART,
+    NATIVE,
+    compat_source,
+)
 
 _PEER_SCRIPT = f"""
 import datetime, importlib, json, pathlib
 m = importlib.import_module("gk_ids_gokart")
-cases = {CASES}
-print(json.dumps({{k: [t.make_unique_id(), t.to_str_params(only_significant=True)]
-                  for k, t in cases.items()}}))
+groups = {{"cases": {CASES}, "extra": {COMPAT_ONLY}}}
+print(json.dumps({{
+    name: {{k: [t.make_unique_id(), t.to_str_params(only_significant=True)]
+           for k, t in group.items()}}
+    for name, group in groups.items()
+}}))
 """
 
 
 @pytest.fixture(scope="module")
-def peer_ids(gokart_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:  # noqa: F811
-    """``{case: [gokart id, to_str_params]}`` as the real gokart computes them."""
+def peer_all(gokart_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:  # noqa: F811
+    """``{"cases"|"extra": {case: [gokart id, to_str_params]}}`` as the real gokart has them."""
     folder = tmp_path_factory.mktemp("gokart-ids")
     (folder / "gk_ids_gokart.py").write_text(GOKART)
     result: dict[str, Any] = run_peer(gokart_python, _PEER_SCRIPT, cwd=folder)
     return result
 
 
-def _load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> Any:
+@pytest.fixture(scope="module")
+def peer_ids(peer_all: dict[str, Any]) -> dict[str, Any]:
+    """``{case: [gokart id, to_str_params]}`` of the cases every kind of task describes."""
+    cases: dict[str, Any] = peer_all["cases"]
+    return cases
+
+
+def _load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str, cases: str = CASES
+) -> Any:
     (tmp_path / f"{name}.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop(name, None)
     module = importlib.import_module(name)
-    return eval(CASES, {"m": module, "datetime": datetime, "pathlib": pathlib})
+    return eval(cases, {"m": module, "datetime": datetime, "pathlib": pathlib})
 
 
 def _compare(cases: dict[str, Any], peer: dict[str, Any]) -> None:
@@ -73,6 +91,16 @@ def test_compat_tasks_have_gokarts_ids(
     pytest.importorskip("tasuki.compat.gokart", reason="the compat layer has not landed yet")
     cases = _load(tmp_path, monkeypatch, "gk_ids_compat", compat_source())
     _compare(cases, peer_ids)
+
+
+def test_compat_parameter_classes_have_gokarts_ids(
+    peer_all: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every luigi parameter class through its compat twin's serialize(), and luigi's order
+    # for a parameter a subclass declares again.
+    pytest.importorskip("tasuki.compat.gokart", reason="the compat layer has not landed yet")
+    cases = _load(tmp_path, monkeypatch, "gk_ids_compat2", compat_source(), COMPAT_ONLY)
+    _compare(cases, peer_all["extra"])
 
 
 def test_task_parameter_texts(
