@@ -327,3 +327,24 @@ def test_tasuki_text_format_writes_gokarts_bytes(gokart_run: dict[str, Any]) -> 
         buffer = io.BytesIO()
         fmt.dump(value, buffer)
         assert buffer.getvalue() == (proof / name).read_bytes(), name
+
+
+def test_gokart_workspace_on_s3(
+    gokart_run: dict[str, Any],
+    s3_workspace: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # gokart teams keep workspaces in object storage: the same files, read from s3://.
+    bucket = open_store(s3_workspace)
+    local: Path = gokart_run["workspace"]
+    for path in local.rglob("*"):
+        if path.is_file():
+            bucket.write_bytes(path.relative_to(local).as_posix(), path.read_bytes())
+    tasks = _import(tmp_path / "native-s3", NATIVE, monkeypatch)
+    settings = load_settings({"workspace": str(tmp_path / "tasuki-ws"), "progress": "off"})
+    report = adopt_gokart(tasks["report"], s3_workspace, settings=settings)
+    assert report.counts() == {"adopted": 5}, "\n".join(report.lines())
+    assert report.gokart_workspace == s3_workspace
+    store = open_store(settings.workspace)
+    assert _norm(tasuki.load(tasks["scaled"], store=store)) == gokart_run["values"]["scaled"]
