@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests._gokart_peer import gokart_python  # noqa: F401
-from tests.reference.gokart._run import EXAMPLES
+from tests.reference.gokart._run import EXAMPLES, REFUSED_BY_COMPAT
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,9 +73,7 @@ DIFFERENCES: dict[tuple[str, str], tuple[Any, Any, str]] = {
 }
 
 # Examples tasuki.compat refuses, with the text its error must contain.
-CANNOT_RUN: dict[str, str] = {
-    "tutorial_version": "version cannot be a parameter name; tasuki.Task uses it",
-}
+CANNOT_RUN: dict[str, str] = REFUSED_BY_COMPAT
 
 # gokart documentation that needs a service or an internal API this test cannot run.
 NOT_RUN = {

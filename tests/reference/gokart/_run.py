@@ -351,6 +351,11 @@ EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     )
 }
 
+#: Examples tasuki.compat refuses, with the text its error contains (they run on gokart).
+REFUSED_BY_COMPAT = {
+    "tutorial_version": "version cannot be a parameter name; tasuki.Task uses it",
+}
+
 # Files the examples read, copied into their folders (examples/param.ini reads logging.ini).
 FILES = {"notebook": ("param.ini", "logging.ini")}
 
