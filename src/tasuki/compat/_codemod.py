@@ -18,14 +18,18 @@ needs are added; luigi / gokart imports nothing uses any more are removed.
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import libcst as cst
 
-from tasuki.compat._codemod_body import GOKART_ONLY, BodyRewriter, foreign_names
+from tasuki.compat._codemod_body import GOKART_ONLY, BodyRewriter, expression
 from tasuki.compat._codemod_names import FOREIGN, ModuleNames, canonical, import_bindings
 from tasuki.compat._codemod_params import NotConvertedError, convert_param, param_class
 from tasuki.core.task import _RESERVED as RESERVED_NAMES  # the one list of them
@@ -159,21 +163,38 @@ class _Module:
             return self.kinds[value.value]
         return "other"
 
-    def run(self) -> cst.Module:
+    def run(self, source: str) -> cst.Module:
         body = list(self.module.body)
         # Class names not yet defined at each class: a type argument naming one is quoted.
         forward = {s.name.value for s in body if isinstance(s, cst.ClassDef)}
+        lines = iter(self._class_lines(source, body))
         out: list[cst.BaseStatement] = []
-        line = 1 + len(self.module.header)  # each header entry is one line
         for stmt in body:
-            stmt_line = line + len(stmt.leading_lines)
-            line += self.module.code_for_node(stmt).count("\n")
             if not isinstance(stmt, cst.ClassDef):
                 out.append(stmt)
                 continue
-            out.append(self._class(stmt, stmt_line, set(forward)))
+            out.append(self._class(stmt, next(lines), set(forward)))
             forward.discard(stmt.name.value)
         return self.module.with_changes(body=out)
+
+    def _class_lines(self, source: str, body: Sequence[cst.BaseStatement]) -> list[int]:
+        """The first line (decorators included) of each top-level class."""
+        try:  # Python's own parser: a hundred times faster than generating code to count
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):  # newer syntax than this Python's
+            tree = None
+        if tree is not None:
+            return [
+                min([n.lineno, *(d.lineno for d in n.decorator_list)])
+                for n in tree.body
+                if isinstance(n, ast.ClassDef)
+            ]
+        found, line = [], 1 + len(self.module.header)  # each header entry is one line
+        for stmt in body:
+            if isinstance(stmt, cst.ClassDef):
+                found.append(line + len(stmt.leading_lines))
+            line += self.module.code_for_node(stmt).count("\n")
+        return found
 
     def _class(self, node: cst.ClassDef, line: int, forward: set[str]) -> cst.ClassDef:
         name = node.name.value
@@ -285,7 +306,7 @@ class _Module:
             extra.append(_output_method(names))
         statements = _insert_methods(statements, extra)
         bases = [
-            b.with_changes(value=cst.parse_expression(f"{names.tasuki()}.Task"))
+            b.with_changes(value=expression(f"{names.tasuki()}.Task"))
             if self._base_kind(b) == "root"
             else b
             for b in node.bases
@@ -298,9 +319,8 @@ class _Module:
         )
         reasons += rewriter.reasons
         facts.notes = rewriter.notes
-        left = foreign_names(new, names) if not reasons else []
-        if left:
-            reasons.append("uses " + ", ".join(left[:3]))
+        if rewriter.foreign and not reasons:
+            reasons.append("uses " + ", ".join(rewriter.foreign[:3]))
         return new
 
     def _statement(
@@ -423,6 +443,7 @@ def _output_method(names: ModuleNames) -> cst.FunctionDef:
     return _function(code)
 
 
+@functools.lru_cache(maxsize=256)
 def _function(code: str) -> cst.FunctionDef:
     node = cst.parse_statement(code)
     assert isinstance(node, cst.FunctionDef)
@@ -450,6 +471,9 @@ def _insert_methods(
 # -------------------------------------------------------------------- imports
 
 
+_DOTTED = r"[A-Za-z_][\w.]*(\[.*\])?"
+
+
 class _Used(cst.CSTVisitor):
     """Every name the module may refer to (outside imports); a string that is a dotted name
     counts too (``__all__``, string annotations)."""
@@ -474,13 +498,50 @@ class _Used(cst.CSTVisitor):
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         # "gokart.TaskOnKart" (a string annotation) or "name" (in __all__); prose is not
         text = node.evaluated_value
-        if isinstance(text, str) and re.fullmatch(r"[A-Za-z_][\w.]*(\[.*\])?", text):
+        if isinstance(text, str) and re.fullmatch(_DOTTED, text):
             self.names.add(text.split(".", 1)[0].split("[", 1)[0])
 
 
-def _fix_imports(module: cst.Module, names: ModuleNames) -> cst.Module:
-    used = _Used()
-    module.visit(used)
+def _render(module: cst.Module, done: dict[int, tuple[cst.CSTNode, str]]) -> str:
+    """``module.code``, reusing the code of statements rendered before (``done``): the
+    import fix-up changes a few lines at the top, and code generation is the dearest step."""
+    pieces = [module.code_for_node(h) for h in module.header]
+    for stmt in module.body:
+        known = done.get(id(stmt))
+        if known is None or known[0] is not stmt:
+            known = (stmt, module.code_for_node(stmt))
+            done[id(stmt)] = known
+        pieces.append(known[1])
+    pieces += [module.code_for_node(f) for f in module.footer]
+    text = "".join(pieces)  # what Module._codegen_impl does with its tokens
+    if not module.has_trailing_newline:
+        return text.removesuffix(module.default_newline)
+    return text or module.default_newline
+
+
+def _used_names(module: cst.Module, code: str) -> set[str]:
+    """The names the module refers to outside its imports (see :class:`_Used`)."""
+    try:  # Python's parser and ast.walk: far faster than a libcst visit of the module
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        used = _Used()
+        module.visit(used)
+        return used.names
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            out.add(node.id)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(_DOTTED, node.value)
+        ):
+            out.add(node.value.split(".", 1)[0].split("[", 1)[0])
+    return out
+
+
+def _fix_imports(module: cst.Module, names: ModuleNames, used_names: set[str]) -> cst.Module:
+    used = SimpleNamespace(names=used_names)
     body = list(module.body)
     out: list[cst.BaseStatement] = []
     carried: list[cst.EmptyLine] = []
@@ -600,13 +661,16 @@ def upgrade_source(source: str, path: str = "<string>") -> UpgradeResult:
     """
     module = _parse(source, path)
     run = _Module(module, path)
-    new = run.run()
+    new = run.run(source)
+    rendered: dict[int, tuple[cst.CSTNode, str]] = {}
+    code = _render(new, rendered)
     if any(f.converted for f in run.facts.values()):
-        new = _fix_imports(new, run.names)
+        new = _fix_imports(new, run.names, _used_names(new, code))
+        code = _render(new, rendered)
     return UpgradeResult(
         path=path,
         original=source,
-        code=new.code,
+        code=code,
         notes=run.notes,
         classes=list(run.facts.values()),
     )

@@ -10,6 +10,7 @@ in annotations (``TaskOnKart[T]`` -> ``tasuki.Task``, ``TargetOnKart`` -> ``tasu
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from tasuki.compat._formats import gokart_format_for
 if TYPE_CHECKING:
     from tasuki.compat._codemod_names import ModuleNames
 
-__all__ = ["BodyRewriter", "GOKART_ONLY", "foreign_names"]
+__all__ = ["BodyRewriter", "GOKART_ONLY", "expression"]
 
 #: Members of gokart's TaskOnKart / luigi's Task that tasuki.Task has no counterpart for.
 GOKART_ONLY = frozenset(
@@ -78,6 +79,12 @@ _TYPES = {
 }
 # gokart's ModelTarget hands its functions this file inside its temporary folder.
 _MODEL_FILE = "model.pkl"
+
+
+@functools.lru_cache(maxsize=1024)
+def expression(code: str) -> cst.BaseExpression:
+    """``code`` parsed (nodes are immutable: one parse serves every use)."""
+    return cst.parse_expression(code)
 
 
 def _arg_map(args: Sequence[cst.Arg], positions: Sequence[str]) -> dict[str, cst.Arg] | None:
@@ -165,6 +172,9 @@ class BodyRewriter(cst.CSTTransformer):
         self.reasons: list[str] = []
         #: What converts but behaves otherwise on tasuki (a comment above the class).
         self.notes: list[str] = []
+        #: The luigi / gokart names the class still uses (it must use none to convert).
+        self.foreign: list[str] = []
+        self._attr_names: set[int] = set()
         self._annotation_depth = 0
         self._functions: list[str] = []
 
@@ -216,7 +226,24 @@ class BodyRewriter(cst.CSTTransformer):
         name = self.names.is_foreign(node)
         if name is None or name not in _TYPES:
             return None
-        return cst.parse_expression(f"{self.names.tasuki()}.{_TYPES[name]}")
+        return expression(f"{self.names.tasuki()}.{_TYPES[name]}")
+
+    def _check_foreign(self, node: cst.Attribute | cst.Name) -> bool:
+        """Note a luigi / gokart name the class still uses; whether ``node`` is one."""
+        name = self.names.is_foreign(node)
+        if name is None:
+            return False
+        if not (self._annotation_depth and name in _TYPES) and name not in self.foreign:
+            self.foreign.append(name)
+        return True
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        self._attr_names.add(id(node.attr))  # `x.luigi` does not name the luigi module
+        return not self._check_foreign(node)  # one report for `luigi.a.b`, not three
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) not in self._attr_names:
+            self._check_foreign(node)
 
     def leave_Subscript(
         self, original_node: cst.Subscript, updated_node: cst.Subscript
@@ -284,9 +311,7 @@ class BodyRewriter(cst.CSTTransformer):
                 f"make_target(...{ext}): tasuki's {ext} format replaces gokart's "
                 f"(see docs/gokart.md, formats); check what load() returns"
             )
-        value = (
-            path.value if path is not None else cst.parse_expression('f"{type(self).__name__}.pkl"')
-        )
+        value = path.value if path is not None else expression('f"{type(self).__name__}.pkl"')
         if path is not None and path.keyword is None and unique is None:
             return call  # already tasuki's make_target(name)
         return call.with_changes(args=[cst.Arg(value)])
@@ -395,26 +420,3 @@ class BodyRewriter(cst.CSTTransformer):
         if any(_calls_self(a.value, frozenset({"output", "input"})) for a in call.args):
             self._reason("load() given a target object; tasuki takes a name or a task")
         return call
-
-
-def foreign_names(node: cst.CSTNode, names: ModuleNames) -> list[str]:
-    """The luigi / gokart names ``node`` still uses (the converted class must use none)."""
-    found: list[str] = []
-
-    class Finder(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            name = names.is_foreign(node)
-            if name is not None:
-                if name not in found:
-                    found.append(name)
-            else:
-                node.value.visit(self)  # never `attr`: `x.luigi` is not the luigi module
-            return False
-
-        def visit_Name(self, node: cst.Name) -> None:
-            name = names.is_foreign(node)
-            if name is not None and name not in found:
-                found.append(name)
-
-    node.visit(Finder())
-    return found

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from tasuki.compat._codemod_body import expression
 from tasuki.compat._codemod_names import ModuleNames, dotted
 
 __all__ = ["KINDS", "NotConvertedError", "ParamKind", "ParamOut", "convert_param", "param_class"]
@@ -255,7 +256,7 @@ def convert_param(
     if annotation is not None and not _mentions_foreign(annotation.annotation, names):
         new_ann = annotation  # the user's own type, e.g. `x: int = luigi.IntParameter()`
     else:
-        new_ann = cst.Annotation(cst.parse_expression(ann_code))
+        new_ann = cst.Annotation(expression(ann_code))
     value: cst.BaseExpression | None = None
     if default is not None:
         value = default.value
@@ -285,7 +286,7 @@ def convert_param(
                 args[j] = args[j].with_changes(
                     comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
                 )
-        value = call.with_changes(func=cst.parse_expression(f"{names.tasuki()}.param"), args=args)
+        value = call.with_changes(func=expression(f"{names.tasuki()}.param"), args=args)
     statement = cst.AnnAssign(
         target=cst.Name(name),
         annotation=new_ann,
