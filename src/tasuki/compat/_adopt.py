@@ -58,6 +58,9 @@ PARAMS_LOG = "log/task_params"
 _LOG_FILE = re.compile(r"log/[^/]+/(?P<cls>[^/]+)_(?P<id>[0-9a-f]{32})\.[a-z]+")
 _GOKART_NAME = re.compile(r"(?P<stem>.*)_(?P<id>[0-9a-f]{32})(?P<ext>\.[^./]*)?")
 
+#: Unmatched files listed by :meth:`AdoptReport.lines` (a shared workspace may hold many).
+_SHOWN = 50
+
 #: Per-task outcomes, in the report's order.
 STATUSES = (
     "adopted",
@@ -176,7 +179,11 @@ class AdoptReport:
                 f"{len(self.unmatched)} file(s) of the gokart workspace match no task of this "
                 "pipeline (left alone):"
             )
-            out.extend(f"  {path}" for path in self.unmatched)
+            out.extend(f"  {path}" for path in self.unmatched[:_SHOWN])
+            if len(self.unmatched) > _SHOWN:
+                out.append(
+                    f"  ... and {len(self.unmatched) - _SHOWN} more (--format json lists all)"
+                )
         return out
 
 

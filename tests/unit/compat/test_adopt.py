@@ -335,3 +335,15 @@ def test_compat_targets_take_gokarts_bytes(ws: Path, settings: tasuki.Settings) 
     loaded = tasuki.load(Texts(), store=store)
     assert loaded["t"] == ["a", "b"]  # gokart's reader: the lines
     assert loaded["j"]["a"].tolist() == [1, 2]
+
+
+def test_long_unmatched_lists_are_cut_in_text(ws: Path, settings: tasuki.Settings) -> None:
+    _gokart_run(ws)
+    for i in range(60):
+        (ws / f"other_{i:02d}.txt").write_text("x")
+    report = adopt_gokart(Report(), ws, settings=settings, dry_run=True)
+    assert len(report.unmatched) == 60
+    assert len(report.to_json()["unmatched"]) == 60
+    lines = report.lines()
+    assert "  ... and 10 more (--format json lists all)" in lines
+    assert "  other_49.txt" in lines and "  other_50.txt" not in lines
