@@ -174,6 +174,7 @@ class BodyRewriter(cst.CSTTransformer):
         self.notes: list[str] = []
         #: The luigi / gokart names the class still uses (it must use none to convert).
         self.foreign: list[str] = []
+        # Name nodes that name no variable: attributes, def / parameter / keyword names.
         self._attr_names: set[int] = set()
         self._annotation_depth = 0
         self._functions: list[str] = []
@@ -190,6 +191,14 @@ class BodyRewriter(cst.CSTTransformer):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._functions.append(node.name.value)
+        self._attr_names.add(id(node.name))  # `def requires` names no imported `requires`
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._attr_names.add(id(node.name))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._attr_names.add(id(node.keyword))
 
     def leave_FunctionDef(
         self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef

@@ -499,3 +499,24 @@ def test_a_class_on_another_gokart_base_names_it() -> None:
     assert result.notes[0].reason == (
         "base gokart.PandasTypeConfig has no tasuki form; convert by hand"
     )
+
+
+def test_names_of_methods_parameters_and_keywords_are_not_uses_of_imports() -> None:
+    code = convert(
+        """
+        class A(gokart.TaskOnKart):
+            def requires(self):
+                return B(inherits=1)
+
+            def run(self, requires=None):
+                self.dump(self.requires())
+
+
+        @requires(A)
+        class C(gokart.TaskOnKart):
+            pass
+        """,
+        "from luigi.util import inherits, requires\n" + HEAD,
+    )
+    assert "class A(tasuki.Task):" in code
+    assert f"{COMMENT} uses luigi.util.requires\n@requires(A)\nclass C(" in code
