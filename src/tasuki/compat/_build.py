@@ -235,23 +235,31 @@ def run(cmdline_args: Sequence[str] | None = None, set_retcode: bool = True) -> 
             )
         values[(target.get_task_family(), name)] = text
     CommandLine.set(values)
+    try:
+        ok = _run_family(cls, options)
+    finally:
+        # The flags hold for this run only (as luigi's): a task made later gets none.
+        CommandLine.set({})
+    if ok is not None and set_retcode:
+        raise SystemExit(0 if ok else 1)
+
+
+def _run_family(cls: type[TaskOnKart], options: dict[str, str]) -> bool | None:
+    """Build ``cls()``: True when it succeeded; None when only its tree was asked for."""
     task = cls()
     if options.get("tree_info_mode"):
         from tasuki.compat._tree import make_tree_info
 
         print(make_tree_info(task, details=options["tree_info_mode"] == "all"))
-        return
+        return None
     workers = options.get("workers")
     env: dict[str, Any] = {"workers": int(workers)} if workers else {}
     try:
         build(task, return_value=False, **env)
     except GokartBuildError as exc:
         print(exc, file=sys.stderr)
-        if set_retcode:
-            raise SystemExit(1) from None
-        return
-    if set_retcode:
-        raise SystemExit(0)
+        return False
+    return True
 
 
 _FLAG_OPTIONS = {"workers", "module", "log-level", "tree-info-mode", "tree-info-output-path"}

@@ -102,7 +102,9 @@ def test_run_takes_task_flags_and_family_flags(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as done:
         run(["CfgRoot", "--tag", "cli", "--CfgTask-n", "7", "--local-scheduler"])
     assert done.value.code == 0
-    assert gokart.build(CfgRoot(tag="cli")) == "class-7-None/cli"  # flags stay for the process
+    # The flags held for that run only (as luigi's, checked against gokart in
+    # tests/integration/test_gokart_reference.py): the .ini's n = 5 applies again.
+    assert gokart.build(CfgRoot(tag="cli")) == "class-5-None/cli"
 
 
 def test_run_refuses_unknown_flags_and_tasks() -> None:
