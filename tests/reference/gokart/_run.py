@@ -178,7 +178,12 @@ def intro_quickstart() -> dict[str, Any]:
 def intro_run() -> dict[str, Any]:
     argv = ["sample.py", "SampleTask", "--local-scheduler", "--param=hello", "--no-lock"]
     m, status = _import_with_argv("intro_run", argv)
-    return {"run": status, "output": gokart.build(m.SampleTask(param="hello"))}
+    return {
+        "run": status,
+        "output": gokart.build(m.SampleTask(param="hello")),
+        # The command line's --param held for that run only (luigi: MissingParameterException).
+        "SampleTask() after the run raises": isinstance(_outcome(lambda: m.SampleTask()), tuple),
+    }
 
 
 def intro_build() -> dict[str, Any]:
