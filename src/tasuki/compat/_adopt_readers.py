@@ -55,6 +55,9 @@ READABLE = (
     ".zip",
 )
 _FEATHER_INDEX = "__feather_gokart_index__"
+_COPY_CHUNK = 8 << 20
+#: Copied files up to this size are read back through the target's format as a check.
+_CHECK_LIMIT = 256 << 20
 _CHUNK = re.compile(r"data_(\d+)\.pkl")
 
 
@@ -262,6 +265,30 @@ def _model_value(target: ModelTarget, data: bytes) -> Any:
         return target.load_function(folder)
 
 
+def _copy(target: FileTarget, source: Store, path: str, store: Store, where: str) -> OutputInfo:
+    """Stream gokart's bytes to the target (atomically, hashing on the way), then read them
+    once through the target's format where that fits in memory: bytes it cannot read are
+    not adopted."""
+    hasher = xxhash.xxh3_64()
+    size = 0
+    with source.open_read(path) as src, store.open_atomic(target.key) as dst:
+        while chunk := src.read(_COPY_CHUNK):
+            hasher.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+    if size <= _CHECK_LIMIT:
+        try:
+            with store.open_read(target.key) as f:
+                target.format.load(f)
+        except Exception as exc:
+            target.remove(store)
+            raise FormatError(
+                f"{where}: {target.key} cannot read it ({type(exc).__name__}: {exc})",
+                key=target.key,
+            ) from exc
+    return OutputInfo(target.key, size, hasher.hexdigest())
+
+
 def import_output(
     target: Target,
     task: Task,
@@ -280,6 +307,8 @@ def import_output(
     """
     where = f"adopting {path} for {type(task).task_name()}"
     extension = os.path.splitext(path)[1]
+    if isinstance(target, FileTarget) and _copies_bytes(target, extension):
+        return _copy(target, source, path, store, where)
     data = source.read_bytes(path)
     try:
         if isinstance(target, ModelTarget):
@@ -290,11 +319,6 @@ def import_output(
                 "and model targets can be adopted",
                 key=target.key,
             )
-        elif _copies_bytes(target, extension):
-            # Read once through the target's format: bytes it cannot read are not adopted.
-            target.format.load(io.BytesIO(data))
-            store.write_bytes(target.key, data)
-            return OutputInfo(target.key, len(data), xxhash.xxh3_64_hexdigest(data))
         elif _gunzipped_text(target, extension):
             import gzip
 

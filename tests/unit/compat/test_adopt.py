@@ -347,3 +347,17 @@ def test_long_unmatched_lists_are_cut_in_text(ws: Path, settings: tasuki.Setting
     lines = report.lines()
     assert "  ... and 10 more (--format json lists all)" in lines
     assert "  other_49.txt" in lines and "  other_50.txt" not in lines
+
+
+def test_copied_bytes_the_target_cannot_read(ws: Path, settings: tasuki.Settings) -> None:
+    pytest.importorskip("tasuki.compat.gokart", reason="compat layer not landed")
+    from tests.unit.compat._adopt_compat_tasks import Texts
+
+    _put(ws, "c/t.txt", Texts(), b"fine")
+    _put(ws, "c/f.json", Texts(), b"{not json")
+    (entry,) = adopt_gokart(Texts(), ws, settings=settings).tasks
+    assert entry.status == "unreadable"
+    assert "c/f_" in entry.reason
+    store = open_store(settings.workspace)
+    assert record_ids(store) == []
+    assert [k for k in store.list("") if not k.startswith(".tasuki/")] == []
