@@ -70,6 +70,12 @@ DIFFERENCES: dict[tuple[str, str], tuple[Any, Any, str]] = {
         "the doc's gokart.build([TaskB(...)]) fails on gokart 1.12.2 ('Can not schedule "
         "non-task [...]'); tasuki.compat builds the list and returns the list of values",
     ),
+    ("task_on_kart_formats", ".xml"): (
+        ("raised", "GokartBuildError"),
+        '<root><item n="1">x</item></root>',
+        "gokart 1.12.2 cannot dump an ElementTree to .xml (its XmlFileProcessor writes bytes "
+        "to a text file: TypeError); tasuki.compat writes and reads it back",
+    ),
 }
 
 # Examples tasuki.compat refuses, with the text its error must contain.

@@ -27,6 +27,7 @@ import pickle
 import sys
 import time
 import traceback
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,19 @@ def task_on_kart_snippets() -> dict[str, Any]:
     return out
 
 
+def task_on_kart_formats() -> dict[str, Any]:
+    m = _module("task_on_kart_formats")
+    out = {}
+    for ext in m.VALUES:
+        got = _outcome(lambda ext=ext: gokart.build(m.DumpFormat(extension=ext)))
+        if hasattr(got, "getroot"):  # an xml ElementTree: its text
+            got = ET.tostring(got.getroot(), encoding="unicode")
+        elif type(got).__module__ == "numpy":
+            got = (type(got).__name__, got.tolist())
+        out[ext] = got
+    return out
+
+
 def task_parameters() -> dict[str, Any]:
     m = _module("task_parameters")
     task = m.Task(param_a="a", param_c=[1, 2])
@@ -349,6 +363,7 @@ EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         tutorial_version,
         task_on_kart_outline,
         task_on_kart_snippets,
+        task_on_kart_formats,
         task_parameters,
         task_parameters_serializable,
         setting_task_parameters_inherits,
