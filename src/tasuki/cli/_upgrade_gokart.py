@@ -3,25 +3,30 @@
 Shows a unified diff by default; ``--write`` writes the files (each atomically, and none
 when any file does not parse). ``--ini FILE`` (repeatable) turns luigi ``.ini`` parameter
 defaults of the converted classes into ``[tasks."module:Class"]`` tables of ``tasuki.toml``.
+``--keep-outputs TASK`` (after ``--write``, alone) keeps the outputs that task's graph had
+before the upgrade: same ids, but new code, which tasuki would otherwise rerun.
 Exit codes: 0 done (also when nothing converts), 2 a file does not parse or a bad argument.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tasuki.cli._app import _errors_exit_2, app
+from tasuki.cli._app import ConfigFile, Workspace, _errors_exit_2, _settings, app
 from tasuki.errors import ConfigError
 
 if TYPE_CHECKING:
     from tasuki.compat._codemod import UpgradeResult
+    from tasuki.config import Settings
 
 __all__ = ["upgrade_gokart_cmd"]
 
@@ -102,7 +107,9 @@ def _read(path: Path) -> str:
 @app.command(name="upgrade-gokart")
 @_errors_exit_2
 def upgrade_gokart_cmd(
-    paths: Annotated[list[str], typer.Argument(help="Python files or folders to convert.")],
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="Python files or folders to convert.")
+    ] = None,
     write: Annotated[
         bool, typer.Option("--write", help="Write the files (default: show a diff).")
     ] = False,
@@ -119,10 +126,30 @@ def upgrade_gokart_cmd(
     toml: Annotated[
         str | None, typer.Option(help="Settings file for --ini (default: ROOT/tasuki.toml).")
     ] = None,
+    keep_outputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep-outputs",
+            help="After --write: keep the outputs of this task's graph built before the "
+            'upgrade (module:Task or a JSON {"task": ..., "params": {...}}; repeatable).',
+        ),
+    ] = None,
+    workspace: Workspace = None,
+    config: ConfigFile = None,
 ) -> None:
     """Rewrite gokart TaskOnKart classes into typed tasuki tasks (docs/gokart-upgrade.md)."""
     from tasuki.compat._codemod import upgrade_source
 
+    if keep_outputs:
+        if paths or ini:
+            raise ConfigError(
+                "upgrade-gokart: --keep-outputs runs on the converted code: convert with "
+                "--write first, then run `tasuki upgrade-gokart --keep-outputs TASK` alone"
+            )
+        _keep(keep_outputs, _settings(config, workspace=workspace), write=write)
+        return
+    if not paths:
+        raise ConfigError("upgrade-gokart: pass the Python files or folders to convert")
     base = Path(root) if root else Path.cwd()
     results: list[tuple[Path, UpgradeResult]] = []
     failed: list[str] = []
@@ -130,7 +157,7 @@ def upgrade_gokart_cmd(
         try:
             results.append((path, upgrade_source(_read(path), str(path))))
         except ConfigError as exc:
-            if "cannot parse" not in str(exc):
+            if "column" not in exc.fields:  # not a parse error: a usage error, exit 2 too
                 raise
             failed.append(str(exc))
     if failed:
@@ -196,3 +223,35 @@ def _ini_to_toml(
         return None
     _show(_diff(existing, text, target))
     return target, text
+
+
+def _keep(tasks: list[str], settings: Settings, *, write: bool) -> None:
+    """``--keep-outputs``: re-key the records of the converted tasks' graphs."""
+    from tasuki.cli._params import make_task
+    from tasuki.compat._codemod_keep import keep_outputs
+
+    roots = []
+    for text in tasks:
+        if text.lstrip().startswith("{"):
+            try:
+                spec = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"--keep-outputs {text!r}: not JSON ({exc})") from exc
+            if not isinstance(spec, dict) or not isinstance(spec.get("task"), str):
+                raise ConfigError(
+                    f'--keep-outputs {text!r}: write {{"task": "module:Task", "params": {{...}}}}'
+                )
+            roots.append(make_task(spec["task"], spec.get("params", {}), settings))
+        else:
+            roots.append(make_task(text, {}, settings))
+    kept = keep_outputs(roots, settings, write=write)
+    for entry in kept:
+        reason = f" ({entry.reason})" if entry.reason else ""
+        typer.echo(f"{entry.status:12} {entry.task} {entry.unique_id[:12]}{reason}")
+    counts = Counter(entry.status for entry in kept)
+    rekeyed = counts["rekeyed"] + counts["would_rekey"]
+    typer.echo(
+        f"{rekeyed} record(s) {'re-keyed' if write else 'to re-key (run with --write)'}, "
+        f"{counts['current']} current, {counts['not_built']} without a complete output",
+        err=True,
+    )

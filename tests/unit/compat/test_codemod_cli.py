@@ -90,3 +90,67 @@ def test_a_missing_path_is_a_usage_error(project: Path) -> None:
     done = invoke("upgrade-gokart", "nowhere")
     assert done.exit_code == 2
     assert "nowhere is neither a file nor a folder" in done.stderr
+
+
+KEEP = """\
+import tasuki.compat.gokart as gokart
+import tasuki.compat.luigi as luigi
+
+
+class Up(gokart.TaskOnKart):
+    n = luigi.IntParameter(default=2)
+
+    def run(self):
+        self.dump(self.n)
+
+
+class Down(gokart.TaskOnKart):
+    def requires(self):
+        return Up()
+
+    def run(self):
+        self.dump(self.load() + 1)
+"""
+
+BUILD = (
+    "import sys, tasuki; sys.path.insert(0, '.'); import keepmod; "
+    "r = tasuki.build(keepmod.Down(), workspace='ws', executor='inline', return_value=False); "
+    "print(sorted(t.status for t in r.results.values()))"
+)
+
+
+def test_keep_outputs_keeps_what_compat_built_for_the_converted_code(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (project / "keepmod.py").write_text(KEEP)
+    env = {**os.environ, "TASUKI_PROGRESS": "off"}  # the test's own code cache included
+
+    def build() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", BUILD], cwd=project, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert build() == "['ran', 'ran']"
+    assert invoke("upgrade-gokart", "keepmod.py", "--write").exit_code == 0
+    assert "class Down(tasuki.Task):" in (project / "keepmod.py").read_text()
+    monkeypatch.syspath_prepend(str(project))
+    monkeypatch.delitem(sys.modules, "keepmod", raising=False)
+    try:
+        dry = invoke("upgrade-gokart", "--keep-outputs", "keepmod:Down", "-w", "ws")
+        assert dry.exit_code == 0, dry.output
+        assert dry.stdout.count("would_rekey  keepmod:") == 2
+        assert "2 record(s) to re-key (run with --write)" in dry.stderr
+        done = invoke("upgrade-gokart", "--keep-outputs", "keepmod:Down", "-w", "ws", "--write")
+        assert "2 record(s) re-keyed, 0 current, 0 without a complete output" in done.stderr
+    finally:
+        sys.modules.pop("keepmod", None)
+    assert build() == "['cached', 'not_needed']"  # the converted code reuses both outputs
+    mixed = invoke("upgrade-gokart", "keepmod.py", "--keep-outputs", "keepmod:Down")
+    assert mixed.exit_code == 2
+    assert "--keep-outputs runs on the converted code" in mixed.stderr
