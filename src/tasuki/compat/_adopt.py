@@ -156,7 +156,7 @@ def _plan(
     entry.files = [p for _, p in pairs]
     entry.keys = [t.key for t, _ in pairs]
     if not targets:
-        entry.reason = "it declares no output"
+        entry.reason = "it declares no output: nothing to adopt (it runs on the next build)"
         return entry, [], owned
     if missing:
         entry.status = "partial" if pairs else "not_found"
