@@ -43,6 +43,8 @@ SAMPLE = textwrap.dedent(
         size = luigi.IntParameter(default=3)
         rate = luigi.FloatParameter(default=1)
         workers = luigi.IntParameter(default=2, significant=False, description="threads")
+        tag = luigi.Parameter(default=None)
+        count = luigi.Parameter(default=7)
 
         def run(self):
             self.dump(self.size)
@@ -114,7 +116,7 @@ PRINT_IDS = textwrap.dedent(
     cases = [
         source,
         m.Source(name="x", workers=9),
-        m.Source(day=datetime.date(2020, 1, 1), rate=2.5),
+        m.Source(day=datetime.date(2020, 1, 1), rate=2.5, tag="t", count=8),
         m.Features(source=source),
         m.Features(
             source=m.Source(size=4),

@@ -190,6 +190,34 @@ def _tupled(value: cst.BaseExpression, names: ModuleNames) -> cst.BaseExpression
     return cst.Call(func=cst.Name("tuple"), args=[cst.Arg(value)])
 
 
+# Classes whose values luigi never checks or converts when given in code.
+_UNTYPED = frozenset({"luigi.Parameter"})
+
+
+def _typed_by_default(value: cst.BaseExpression) -> str:
+    """The annotation of a plain ``Parameter`` from its default's literal: ``str`` for
+    text (and ``None``), ``int``, ``float``, ``bool``, ``list`` / ``dict``, else ``Any``."""
+    if isinstance(value, cst.SimpleString | cst.FormattedString | cst.ConcatenatedString):
+        return "str"
+    if isinstance(value, cst.Name) and value.value in ("True", "False"):
+        return "bool"
+    if isinstance(value, cst.Name) and value.value == "None":
+        return "str"
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus | cst.Plus):
+        value = value.expression
+    if isinstance(value, cst.Integer):
+        return "int"
+    if isinstance(value, cst.Float):
+        return "float"
+    if isinstance(value, cst.List):
+        return "list[ANY]"
+    if isinstance(value, cst.Tuple):
+        return "tuple[ANY, ...]"
+    if isinstance(value, cst.Dict):
+        return "dict[ANY, ANY]"
+    return "ANY"
+
+
 def _literal(node: cst.BaseExpression, *values: str) -> bool:
     return isinstance(node, cst.Name) and node.value in values
 
@@ -252,7 +280,17 @@ def convert_param(
         if kind.type_fallback is None:
             raise NotConvertedError(f"{where}: {kind.type_arg}= is not given")
         type_code = kind.type_fallback
-    ann_code = _fill(kind.annotation, names, type_code)
+    template = kind.annotation
+    if cls_name in _UNTYPED and default is not None:
+        template = _typed_by_default(default.value)  # luigi never checked its type
+    ann_code = _fill(template, names, type_code)
+    if (
+        default is not None
+        and _literal(default.value, "None")
+        and not ann_code.endswith("| None")
+        and ann_code != names.any()
+    ):
+        ann_code += " | None"  # `IntParameter(default=None)`: None is a value it takes
     if annotation is not None and not _mentions_foreign(annotation.annotation, names):
         new_ann = annotation  # the user's own type, e.g. `x: int = luigi.IntParameter()`
     else:

@@ -35,6 +35,13 @@ def class_body(code: str, name: str) -> str:
     ("declared", "field"),
     [
         ('x = luigi.Parameter(default="a")', 'x: str = "a"'),
+        ("x = luigi.Parameter(default=None)", "x: str | None = None"),
+        ("x = luigi.Parameter(default=-2)", "x: int = -2"),
+        ("x = luigi.Parameter(default=0.5)", "x: float = 0.5"),
+        ("x = luigi.Parameter(default=[1])", "x: list[Any] = [1]"),
+        ("x = luigi.Parameter(default=DEFAULT)", "x: Any = DEFAULT"),
+        ("x = luigi.IntParameter(default=None)", "x: int | None = None"),
+        ("x = luigi.OptionalIntParameter(default=None)", "x: int | None = None"),
         ("x = luigi.Parameter()", "x: str"),
         ("x = luigi.IntParameter(3)", "x: int = 3"),
         ("x = luigi.FloatParameter(default=0.5)", "x: float = 0.5"),
