@@ -252,6 +252,53 @@ def task_on_kart_formats() -> dict[str, Any]:
     return out
 
 
+def _outputs() -> dict[str, int]:
+    """Output files under ./resources (gokart's logs and tasuki's records left out): mtimes."""
+    return {
+        str(p): p.stat().st_mtime_ns
+        for p in Path("resources").rglob("*")
+        if p.is_file() and "log" not in p.parts and ".tasuki" not in p.parts
+    }
+
+
+def _rewritten(before: dict[str, int]) -> list[str]:
+    """The classes whose output files were written since ``before`` (by file name)."""
+    time.sleep(0.01)  # file times are coarse on some file systems
+    after = _outputs()
+    return sorted(Path(p).name.split("_")[0] for p, t in after.items() if before.get(p) != t)
+
+
+def task_settings_rerun() -> dict[str, Any]:
+    m = _module("task_settings_rerun")
+    # gokart.run before any gokart.build (a build clears luigi's task register).
+    out: dict[str, Any] = {"run Task": _gokart_run(["Task", "--local-scheduler"])}
+    before = _outputs()
+    time.sleep(0.02)
+    out["run Task --rerun"] = _gokart_run(["Task", "--local-scheduler", "--rerun"])
+    out["rewritten by --rerun"] = _rewritten(before)
+    out["build Task"] = gokart.build(m.Task())
+    before = _outputs()
+    out["build Task(rerun=True)"] = gokart.build(m.Task(rerun=True))
+    out["rewritten by Task(rerun=True)"] = _rewritten(before)
+
+    def chain(a: bool = False, b: bool = False, c: bool = False) -> Any:
+        return m.TaskC(task=m.TaskB(task=m.TaskA(rerun=a), rerun=b), rerun=c)
+
+    out["build TaskC"] = gokart.build(chain())
+    for flag in ("a", "b", "c"):
+        before = _outputs()
+        time.sleep(0.02)
+        out[f"build with Task{flag.upper()}(rerun=True)"] = gokart.build(chain(**{flag: True}))
+        out[f"rewritten with Task{flag.upper()}(rerun=True)"] = _rewritten(before)
+    out["TaskA parameter names"] = sorted(n for n, _ in m.TaskA.get_params() if "version" in n)
+    return out
+
+
+def task_settings_seed() -> dict[str, Any]:
+    _module("task_settings_seed")
+    return {"builds": list(BUILDS)}
+
+
 def task_parameters() -> dict[str, Any]:
     m = _module("task_parameters")
     task = m.Task(param_a="a", param_c=[1, 2])
@@ -364,6 +411,8 @@ EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         task_on_kart_outline,
         task_on_kart_snippets,
         task_on_kart_formats,
+        task_settings_rerun,
+        task_settings_seed,
         task_parameters,
         task_parameters_serializable,
         setting_task_parameters_inherits,
