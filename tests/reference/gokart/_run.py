@@ -299,6 +299,11 @@ def task_settings_seed() -> dict[str, Any]:
     return {"builds": list(BUILDS)}
 
 
+def task_information() -> dict[str, Any]:
+    m = _module("task_information")  # prints the two trees (their ids are gokart's or tasuki's)
+    return {"TaskD": gokart.build(m.task)}
+
+
 def task_parameters() -> dict[str, Any]:
     m = _module("task_parameters")
     task = m.Task(param_a="a", param_c=[1, 2])
@@ -413,6 +418,7 @@ EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         task_on_kart_formats,
         task_settings_rerun,
         task_settings_seed,
+        task_information,
         task_parameters,
         task_parameters_serializable,
         setting_task_parameters_inherits,
@@ -423,6 +429,7 @@ EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
 #: Examples tasuki.compat refuses, with the text its error contains (they run on gokart).
 REFUSED_BY_COMPAT = {
     "tutorial_version": "version cannot be a parameter name; tasuki.Task uses it",
+    "task_information": "No module named 'tasuki.compat.gokart.tree'",
 }
 
 # Files the examples read, copied into their folders (examples/param.ini reads logging.ini).
