@@ -105,6 +105,13 @@ DIFFERENCES: dict[tuple[str, str], tuple[Any, Any, str]] = {
         "the process did before: 6 here, as in the doc, 8 in a fresh process); "
         "tasuki.compat seeds right before run(), so run() gets random's first draws",
     ),
+    ("multi_workers", "SampleTask2"): (
+        ("raised", "AssertionError"),
+        "locked run",
+        "should_lock_run = True needs a Redis server on gokart ('redis_host must be set when "
+        "should_lock_run is True'); tasuki.compat accepts and ignores it: tasuki's workspace "
+        "leases keep two builds from computing one task twice, with no server",
+    ),
 }
 
 # Examples tasuki.compat refuses, with the text its error must contain.
@@ -118,6 +125,9 @@ NOT_RUN = {
     "docs/slack_notification.rst": "needs Slack; tasuki's notify settings send build notices",
     "docs/task_on_kart.rst, Cache output in memory (InMemoryTarget)": "gokart's experimental "
     "gokart.in_memory module (internal lock parameters); tasuki.compat has no such module",
+    "docs/polars.rst": "every example passes make_target(processor=...FileProcessor("
+    "dataframe_type='polars')); tasuki.compat refuses processor= with an UnsupportedError "
+    "(tasuki picks the format by the extension; test_unsupported_constructs_of_the_docs_say_why)",
     "README / intro: S3 and GCS workspaces": "needs S3/GCS; tasuki takes s3:// and gs:// "
     "workspaces itself (tests/integration/s3, tests/integration/gcs)",
 }

@@ -299,6 +299,16 @@ def task_settings_seed() -> dict[str, Any]:
     return {"builds": list(BUILDS)}
 
 
+def multi_workers() -> dict[str, Any]:
+    m = _module("multi_workers")
+    return {
+        # gokart's lock is Redis's: without redis_host the task cannot be made.
+        "SampleTask2": _outcome(lambda: gokart.build(m.SampleTask2())),
+        "SampleTask1": gokart.build(m.SampleTask1()),
+        "SampleTask1().complete_check_at_run": m.SampleTask1().complete_check_at_run,
+    }
+
+
 def task_information() -> dict[str, Any]:
     m = _module("task_information")  # prints the two trees (their ids are gokart's or tasuki's)
     return {"TaskD": gokart.build(m.task)}
@@ -419,6 +429,7 @@ EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         task_settings_rerun,
         task_settings_seed,
         task_information,
+        multi_workers,
         task_parameters,
         task_parameters_serializable,
         setting_task_parameters_inherits,
