@@ -138,7 +138,7 @@ def upgrade_gokart_cmd(
     config: ConfigFile = None,
 ) -> None:
     """Rewrite gokart TaskOnKart classes into typed tasuki tasks (docs/gokart-upgrade.md)."""
-    from tasuki.compat._codemod import upgrade_source
+    from tasuki.compat._codemod_project import upgrade_files
 
     if keep_outputs:
         if paths or ini:
@@ -151,17 +151,11 @@ def upgrade_gokart_cmd(
     if not paths:
         raise ConfigError("upgrade-gokart: pass the Python files or folders to convert")
     base = Path(root) if root else Path.cwd()
-    results: list[tuple[Path, UpgradeResult]] = []
-    failed: list[str] = []
-    for path in _python_files(paths):
-        try:
-            results.append((path, upgrade_source(_read(path), str(path))))
-        except ConfigError as exc:
-            if "column" not in exc.fields:  # not a parse error: a usage error, exit 2 too
-                raise
-            failed.append(str(exc))
-    if failed:
-        for line in failed:
+    files = _python_files(paths)
+    project = upgrade_files(files, [_read(path) for path in files], base)
+    results = [(path, result) for path, _, result in project.results]
+    if project.failed:
+        for line in project.failed:
             typer.echo(line, err=True)
         typer.echo("nothing written: fix the files that do not parse first", err=True)
         raise typer.Exit(2)

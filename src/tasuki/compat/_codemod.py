@@ -22,7 +22,7 @@ import ast
 import functools
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -139,10 +139,17 @@ def _parse(source: str, path: str) -> cst.Module:
 class _Module:
     """One conversion run over a parsed module."""
 
-    def __init__(self, module: cst.Module, path: str) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        path: str,
+        package: str | None,
+        known: Mapping[str, ClassFacts],
+    ) -> None:
         self.module = module
         self.path = path
-        self.names = ModuleNames(module)
+        self.names = ModuleNames(module, package)
+        self.known = known  # gokart classes of the other modules, by dotted name
         self.facts: dict[str, ClassFacts] = {}
         self.kinds: dict[str, str] = {}  # class name -> "gokart" | "luigi" | "other"
         self.mixin_params: set[str] = set()  # module classes (not tasks) declaring params
@@ -161,7 +168,18 @@ class _Module:
             return "luigi"
         if isinstance(value, cst.Name) and value.value in self.kinds:
             return self.kinds[value.value]
+        if name is not None and name in self.known:
+            return "gokart"
         return "other"
+
+    def _parent(self, value: cst.BaseExpression) -> ClassFacts | None:
+        """The facts of a task base: a class of this module or one of another module."""
+        if isinstance(value, cst.Subscript):
+            value = value.value
+        if isinstance(value, cst.Name) and value.value in self.facts:
+            return self.facts[value.value]
+        name = self.names.resolve(value)
+        return self.known.get(name) if name is not None else None
 
     def run(self, source: str) -> cst.Module:
         body = list(self.module.body)
@@ -220,11 +238,9 @@ class _Module:
         for base in node.bases:
             if isinstance(base.value, cst.Name) and base.value.value in self.mixin_params:
                 reasons.append(f"base {base.value.value} declares luigi parameters")
-        parent: ClassFacts | None = None
-        if parents and isinstance(parents[0].value, cst.Name):
-            parent = self.facts.get(parents[0].value.value)
-            if parent is not None and not parent.converted:
-                reasons.append(f"its base {parent.name} is not converted")
+        parent = self._parent(parents[0].value) if parents else None
+        if parent is not None and not parent.converted:
+            reasons.append(f"its base {parent.name} is not converted")
         facts = ClassFacts(
             name=name,
             family=name,
@@ -641,12 +657,21 @@ def _import_position(body: list[cst.BaseStatement]) -> int:
     return at
 
 
-def upgrade_source(source: str, path: str = "<string>") -> UpgradeResult:
+def upgrade_source(
+    source: str,
+    path: str = "<string>",
+    *,
+    module: str | None = None,
+    known: Mapping[str, ClassFacts] | None = None,
+) -> UpgradeResult:
     """Convert the gokart tasks of one module's source.
 
     Args:
         source: The module's text.
         path: Shown in notes and errors.
+        module: Its dotted name (``pkg.tasks``), to follow its relative imports.
+        known: The gokart classes of other modules by dotted name (``pkg.base.Base``), as
+            their conversion found them: a class based on one converts with it.
 
     Returns:
         The new code (equal to ``source`` when nothing converts), the classes left
@@ -659,8 +684,11 @@ def upgrade_source(source: str, path: str = "<string>") -> UpgradeResult:
         >>> upgrade_source("import gokart\\nclass A(gokart.TaskOnKart): pass\\n").code
         ... # doctest: +SKIP
     """
-    module = _parse(source, path)
-    run = _Module(module, path)
+    package = None
+    if module is not None:
+        package = module if Path(path).stem == "__init__" else module.rpartition(".")[0]
+    tree = _parse(source, path)
+    run = _Module(tree, path, package, known or {})
     new = run.run(source)
     rendered: dict[int, tuple[cst.CSTNode, str]] = {}
     code = _render(new, rendered)

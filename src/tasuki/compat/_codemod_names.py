@@ -76,8 +76,11 @@ def _inner_blocks(stmt: cst.If | cst.Try) -> Iterator[cst.BaseStatement]:
             yield from block.body
 
 
-def import_bindings(stmt: cst.Import | cst.ImportFrom) -> list[tuple[str, str]]:
-    """``(bound name, what it refers to)`` for each name an import statement binds."""
+def import_bindings(
+    stmt: cst.Import | cst.ImportFrom, package: str | None = None
+) -> list[tuple[str, str]]:
+    """``(bound name, what it refers to)`` for each name an import statement binds
+    (relative imports only when ``package``, the importing module's package, is known)."""
     out: list[tuple[str, str]] = []
     if isinstance(stmt, cst.Import):
         for alias in stmt.names:
@@ -88,9 +91,20 @@ def import_bindings(stmt: cst.Import | cst.ImportFrom) -> list[tuple[str, str]]:
                 first = full.split(".", 1)[0]
                 out.append((first, first))
         return out
-    if stmt.relative or stmt.module is None or isinstance(stmt.names, cst.ImportStar):
+    if isinstance(stmt.names, cst.ImportStar):
         return out
-    module = dotted(stmt.module) or ""
+    module = dotted(stmt.module) or "" if stmt.module is not None else ""
+    if stmt.relative:
+        if package is None:
+            return out
+        parts = package.split(".") if package else []
+        up = len(stmt.relative) - 1
+        if up > len(parts):
+            return out
+        base = ".".join(parts[: len(parts) - up])
+        module = ".".join(p for p in (base, module) if p)
+    if not module:
+        return out
     for alias in stmt.names:
         name = dotted(alias.name) or ""
         bound = name
@@ -105,16 +119,17 @@ class ModuleNames:
 
     Args:
         module: The parsed module.
+        package: Its package (``pkg`` for ``pkg.tasks``), for relative imports.
     """
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, package: str | None = None) -> None:
         self.imports: dict[str, str] = {}
         self.bound: set[str] = set()
         self.future_annotations = False
         self.plain_tasuki = False
         for stmt in _module_statements(module.body):
             if isinstance(stmt, cst.Import | cst.ImportFrom):
-                for bound, target in import_bindings(stmt):
+                for bound, target in import_bindings(stmt, package):
                     self.imports[bound] = target
                     self.bound.add(bound)
                     if target == "__future__.annotations":

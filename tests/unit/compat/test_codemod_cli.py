@@ -154,3 +154,35 @@ def test_keep_outputs_keeps_what_compat_built_for_the_converted_code(
     mixed = invoke("upgrade-gokart", "keepmod.py", "--keep-outputs", "keepmod:Down")
     assert mixed.exit_code == 2
     assert "--keep-outputs runs on the converted code" in mixed.stderr
+
+
+def test_a_class_on_a_task_base_of_another_converted_module_converts_with_it(
+    project: Path,
+) -> None:
+    pkg = project / "src" / "pkg"
+    (pkg / "__init__.py").write_text("")
+    (pkg / "z_base.py").write_text(
+        "import gokart\nimport luigi\n\n\nclass Base(gokart.TaskOnKart):\n"
+        "    task_namespace = 'ns'\n    up = gokart.TaskInstanceParameter()\n\n\n"
+        "class Odd(gokart.TaskOnKart):\n    def __init__(self):\n        pass\n"
+    )
+    (pkg / "a_tasks.py").write_text(
+        "import gokart\nimport luigi\n\nfrom .z_base import Base, Odd\nfrom pkg import z_base\n\n\n"
+        "class A(Base):\n    n = luigi.IntParameter(default=1)\n\n\n"
+        "class B(z_base.Base):\n    more = gokart.TaskInstanceParameter()\n\n\n"
+        "class C(Odd):\n    pass\n"
+    )
+    (project / "conf.ini").write_text("[ns.A]\nn = 5\n")
+    done = invoke("upgrade-gokart", "src", "--write", "--ini", "conf.ini")
+    assert done.exit_code == 0, done.output
+    tasks = (pkg / "a_tasks.py").read_text()
+    assert "class A(Base):\n    n: int = 1\n" in tasks
+    assert "import luigi" not in tasks
+    assert "class B(z_base.Base):\n    more: tasuki.Task\n" in tasks
+    # B's own task parameter: compat's requires() over Base's and B's task parameters
+    assert 'return {"up": self.up, "more": self.more}' in tasks
+    assert "# tasuki upgrade-gokart: not converted: its base Odd is not converted" in tasks
+    assert "def output" not in tasks  # Base's converted output() is inherited
+    assert tomllib.loads((project / "tasuki.toml").read_text()) == {
+        "tasks": {"pkg.a_tasks:A": {"n": 5}}
+    }
