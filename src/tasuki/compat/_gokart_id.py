@@ -115,13 +115,31 @@ class GokartIds:
     """gokart ids and parameter texts of tasks, each computed once per instance.
 
     Keep one instance for a walk over a graph: upstream ids are reused by every task that
-    requires them (memoised by tasuki unique id: equal tasuki ids imply equal gokart ids, as
-    the tasuki id covers the class, the significant parameters and the requirements).
+    requires them, memoised by the task's class and parameter values (what its id and its
+    ``requires()`` follow from). Not by tasuki unique id: a task that ``requires()`` just made
+    has none yet, and computing it walks the whole upstream again, every time.
     """
 
     def __init__(self) -> None:
-        self._ids: dict[str, str] = {}
-        self._params: dict[str, dict[str, str]] = {}
+        self._ids: dict[Any, str] = {}
+        self._params: dict[Any, dict[str, str]] = {}
+
+    def _key(self, task: Task) -> Any:
+        values = task.__dict__
+        return (type(task), tuple(self._freeze(values[n]) for n in _key_params(type(task))))
+
+    def _freeze(self, value: Any) -> Any:
+        if isinstance(value, Task):
+            return self._key(value)
+        if isinstance(value, list | tuple):
+            return (tuple, tuple(self._freeze(v) for v in value))
+        if isinstance(value, dict):
+            return (dict, tuple((self._freeze(k), self._freeze(v)) for k, v in value.items()))
+        try:
+            hash(value)
+        except TypeError:
+            return (type(value), repr(value))
+        return (type(value), value)  # 1, 1.0 and True stay apart
 
     # ------------------------------------------------------------------ parameters
 
@@ -131,7 +149,7 @@ class GokartIds:
         Raises:
             TaskError: a value luigi could not serialize either (a date inside a list...).
         """
-        uid = task.unique_id
+        uid = self._key(task)
         found = self._params.get(uid)
         if found is None:
             found = self._compat_params(task) if _is_compat(task) else self._native_params(task)
@@ -245,7 +263,7 @@ class GokartIds:
         stack: list[tuple[Task, bool]] = [(task, False)]
         while stack:
             current, ready = stack.pop()
-            uid = current.unique_id
+            uid = self._key(current)
             if uid in self._ids:
                 continue
             deps = [d for d in _required(current) if _significant(d)]
@@ -253,8 +271,8 @@ class GokartIds:
                 self._ids[uid] = self._hash(current, deps)
                 continue
             stack.append((current, True))
-            stack.extend((d, False) for d in reversed(deps) if d.unique_id not in self._ids)
-        return self._ids[task.unique_id]
+            stack.extend((d, False) for d in reversed(deps) if self._key(d) not in self._ids)
+        return self._ids[self._key(task)]
 
     def _hash(self, task: Task, deps: list[Task]) -> str:
         if getattr(task, "serialized_task_definition_check", False) is True:
@@ -265,10 +283,34 @@ class GokartIds:
                 "them with tasuki, or adopt them from a gokart run without that option.",
                 task=type(task).task_name(),
             )
-        parts: list[Any] = [self._ids[d.unique_id] for d in deps]
+        parts: list[Any] = [self._ids[self._key(d)] for d in deps]
         parts.append(self.params(task))
         parts.append(type(task).__name__)
         return hashlib.md5(str(parts).encode()).hexdigest()  # gokart's own hash
+
+
+_KEY_PARAMS: dict[type, tuple[str, ...]] = {}
+
+
+def _key_params(cls: type[Task]) -> tuple[str, ...]:
+    """The parameters a task's gokart id can follow from: all but gokart's own, of which only
+    ``significant`` matters (a task made insignificant leaves its dependants' ids)."""
+    names = _KEY_PARAMS.get(cls)
+    if names is None:
+        compat = isinstance(getattr(cls, "__luigi_params__", None), dict)
+        base = _gokart_base_names() if compat else frozenset()
+        names = tuple(n for n in cls._info().specs if n not in base or n == "significant")
+        _KEY_PARAMS[cls] = names
+    return names
+
+
+def _gokart_base_names() -> frozenset[str]:
+    from tasuki.compat._task import _BASE
+
+    return frozenset(_BASE)
+
+
+_CALL: Any = object()  # _required(): call task.requires()
 
 
 def _all_tasks(value: Any) -> bool:
@@ -291,10 +333,11 @@ def _significant(task: Task) -> bool:
     return flag is not False
 
 
-def _required(task: Task) -> list[Task]:
-    """``luigi.task.flatten(task.requires())``: dict values in order, lists in order."""
+def _required(task: Task, requires: Any = _CALL) -> list[Task]:
+    """``luigi.task.flatten(task.requires())``: dict values in order, lists in order
+    (``requires``: that structure when the caller has it already)."""
     out: list[Task] = []
-    stack: list[Any] = [task.requires()]
+    stack: list[Any] = [task.requires() if requires is _CALL else requires]
     while stack:
         item = stack.pop()
         if item is None:
@@ -361,3 +404,28 @@ def serialize_task_list_parameter(tasks: Iterable[Task]) -> str:
     :func:`serialize_task_parameter` texts (JSON strings, so quoted and escaped)."""
     ids = GokartIds()
     return json.dumps([ids.serialize(t) for t in tasks])
+
+
+_SHARED: list[GokartIds] = []
+
+
+def shared_unique_id(task: Task, requires: Any = None) -> str:
+    """:func:`gokart_unique_id` with one memo for the process: a build's runs seed their
+    random generators with it, each run finding its upstream's ids already known.
+
+    ``requires``: the task's requirement structure as the build's graph holds it (so a run
+    need not call ``requires()`` again and hash its fresh values).
+    """
+    if not _SHARED or len(_SHARED[0]._ids) > 100_000:  # bounded: a fresh memo now and then
+        _SHARED[:] = [GokartIds()]
+    ids = _SHARED[0]
+    key = ids._key(task)
+    found = ids._ids.get(key)
+    if found is not None:
+        return found
+    if requires is not None:
+        deps = [d for d in _required(task, requires) if _significant(d)]
+        if all(ids._key(d) in ids._ids for d in deps):
+            ids._ids[key] = ids._hash(task, deps)
+            return ids._ids[key]
+    return ids.unique_id(task)

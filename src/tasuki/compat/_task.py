@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -30,6 +31,7 @@ from tasuki.compat._params import (
     OptionalParameter,
     Parameter,
 )
+from tasuki.core import context
 from tasuki.core.params import param, type_name
 from tasuki.core.targets import FileTarget
 from tasuki.core.task import Task
@@ -147,6 +149,7 @@ def _base_params() -> dict[str, Parameter[Any]]:
 
 
 _BASE = _base_params()
+_BASE_DEFAULTS = {name: p.normalize(p.default) for name, p in _BASE.items()}
 
 
 class TaskOnKart(Task):
@@ -213,7 +216,7 @@ class TaskOnKart(Task):
 
     def get_task_params(self) -> dict[str, Any]:
         """The values of every parameter, by name (gokart's helper)."""
-        return dict(self.param_values)
+        return {name: self.__dict__[name] for name in type(self)._info().specs}
 
     def to_str_params(
         self, only_significant: bool = False, only_public: bool = False
@@ -226,15 +229,20 @@ class TaskOnKart(Task):
             if p.significant or not only_significant
         }
 
-    def __repr__(self) -> str:
-        # gokart's own parameters are shown only when they differ from their defaults.
+    @property
+    def param_values(self) -> dict[str, Any]:
+        """The parameter values by name; gokart's own parameters only where they differ from
+        their defaults (records, summaries and ``tasuki show`` stay about the task's own)."""
         values = self.__dict__
+        return {
+            name: values[name]
+            for name in type(self)._info().specs
+            if name not in _BASE_DEFAULTS or values[name] != _BASE_DEFAULTS[name]
+        }
+
+    def __repr__(self) -> str:
         parts = []
-        for name in type(self)._info().specs:
-            value = values[name]
-            base = _BASE.get(name)
-            if base is not None and value == base.normalize(base.default):
-                continue
+        for name, value in self.param_values.items():
             shown = (
                 f"{type(value).__name__}(id={value.unique_id[:10]})"
                 if isinstance(value, Task)
@@ -610,25 +618,44 @@ def _seeded(run: Callable[[Any], None]) -> Callable[[Any], None]:
             if self.fix_random_seed_value and self.fix_random_seed_value != _NO_SEED:
                 seed = self.fix_random_seed_value
             else:
-                from tasuki.compat._gokart_id import gokart_unique_id
+                from tasuki.compat._gokart_id import shared_unique_id
 
-                seed = int(gokart_unique_id(self), 16) % (2**32 - 1)
+                ctx = context._CURRENT.get()
+                requires = ctx.requires if ctx is not None and ctx.task is self else None
+                seed = int(shared_unique_id(self, requires), 16) % (2**32 - 1)
             _set_seeds(self.fix_random_seed_methods, seed)
         run(self)
 
     return wrapped
 
 
+_SEED_FUNCTIONS: dict[str, Callable[[int], Any]] = {}
+
+
 def _set_seeds(methods: tuple[str, ...], seed: int) -> None:
+    for method in methods:
+        fn = _SEED_FUNCTIONS.get(method)
+        if fn is None:
+            fn = _seed_function(method)
+            if fn is None:
+                continue  # asked again next time: its module may be imported by then
+            _SEED_FUNCTIONS[method] = fn
+        fn(seed)
+
+
+def _seed_function(method: str) -> Callable[[int], Any] | None:
     import importlib
 
-    for method in methods:
-        module_name, _, func = method.rpartition(".")
-        try:
-            fn = getattr(importlib.import_module(module_name), func)
-        except (ImportError, AttributeError):
-            continue  # gokart skips the methods it cannot find (numpy not installed...)
-        fn(seed)
+    module_name, _, func = method.rpartition(".")
+    if module_name.partition(".")[0] not in sys.modules:
+        # Code that draws from numpy.random imported numpy already; importing it here would
+        # cost every gokart task a third of a second. (gokart imports numpy itself.)
+        return None
+    try:
+        fn: Callable[[int], Any] = getattr(importlib.import_module(module_name), func)
+    except (ImportError, AttributeError, ValueError):
+        return None  # gokart skips the methods it cannot find (numpy not installed...)
+    return fn
 
 
 def _setattr(self: Any, name: str, value: Any) -> None:
