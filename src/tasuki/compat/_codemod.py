@@ -54,6 +54,13 @@ _LUIGI_HOOKS = frozenset(
 )
 # Class attributes gokart reads as settings; tasuki keeps these two as class attributes.
 _TASUKI_CLASS_ATTRS = frozenset({"rerun", "fail_on_empty_dump"})
+# tasuki.Task's class attributes: a parameter of that name would turn one into a field.
+_TASK_CLASS_ATTRS = _TASUKI_CLASS_ATTRS | {
+    "code_dependencies",
+    "library_versions",
+    "data_files",
+    "resources",
+}
 
 
 @dataclass(frozen=True)
@@ -378,8 +385,13 @@ class _Module:
             reasons.append(f"{cls_name.rsplit('.', 1)[-1]} assigned to several names")
             return part
         name = target_node.value
-        if name in RESERVED_NAMES:
+        if name in RESERVED_NAMES or name in _TASK_CLASS_ATTRS:
             reasons.append(f"parameter {name!r}: tasuki.Task uses this name (rename the parameter)")
+            return part
+        if name in GOKART_ONLY:
+            reasons.append(
+                f"parameter {name!r} redeclares a gokart setting (tasuki.toml holds settings)"
+            )
             return part
         try:
             out = convert_param(

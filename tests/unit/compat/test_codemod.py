@@ -325,6 +325,8 @@ def test_gokart_calls_become_their_tasuki_form() -> None:
         ),
         ("def run(self):\n    self.dump(1, custom_labels={'a': 1})", "custom_labels"),
         ("version = luigi.IntParameter(default=1)", "'version': tasuki.Task uses this name"),
+        ("rerun = luigi.BoolParameter(default=True)", "'rerun': tasuki.Task uses this name"),
+        ("redis_host = luigi.Parameter(default='h')", "'redis_host' redeclares a gokart setting"),
     ],
 )
 def test_what_cannot_convert_is_left_untouched_with_a_comment(snippet: str, reason: str) -> None:
