@@ -161,11 +161,13 @@ def plan(
     sides: Sequence[str] | None = None,
     cases: Sequence[str] | None = None,
     sizes: Sequence[int] | None = None,
+    workers: Sequence[int] | None = None,
 ) -> list[tuple[Key, list[str]]]:
     """The keys of a full (or quick) run in order, each with the sides that build it.
 
     ``compat`` adds the tasuki-compat side next to tasuki for one task, chains and fan-ins.
-    ``sides``, ``cases`` and ``sizes`` keep only those sides, graphs and task counts.
+    ``sides``, ``cases``, ``sizes`` and ``workers`` keep only those sides, graphs, task
+    counts and worker counts.
     """
     p = list(peers)
     ck = [COMPAT] if compat else []
@@ -174,7 +176,7 @@ def plan(
         for case in ("chain", "fan_in"):
             keys.append((Key(case, 100), ["tasuki", *ck, "floor", *p]))
             keys.append((Key(case, 1000), ["tasuki", *ck, "floor"]))
-        return _only(keys, sides, cases, sizes)
+        return _only(keys, sides, cases, sizes, workers)
     # A one-task build shows the fixed cost of a build (settings, lazy imports, workspace).
     keys.append((Key("single", 1), ["tasuki", *ck, *p]))
     for case in ("chain", "fan_in"):
@@ -196,7 +198,7 @@ def plan(
     keys.append((Key("param_chain", 300, modes=("cold",)), ["tasuki", *gk]))
     keys.append((Key("param_chain", 150, modes=("cold",)), gk))
     keys.append((Key("param_chain", 10000, modes=("cold",)), ["tasuki"]))
-    return _only(keys, sides, cases, sizes)
+    return _only(keys, sides, cases, sizes, workers)
 
 
 def _only(
@@ -204,11 +206,15 @@ def _only(
     sides: Sequence[str] | None,
     cases: Sequence[str] | None,
     sizes: Sequence[int] | None,
+    workers: Sequence[int] | None = None,
 ) -> list[tuple[Key, list[str]]]:
-    """The keys of the chosen graphs and sizes, each with the chosen sides; none left empty."""
+    """The keys of the chosen graphs, sizes and worker counts, each with the chosen sides;
+    none left empty."""
     out = []
     for key, key_sides in keys:
         if (cases and key.case not in cases) or (sizes and key.n not in sizes):
+            continue
+        if workers and key.workers not in workers:
             continue
         chosen = [s for s in key_sides if not sides or s in sides]
         if chosen:
@@ -552,15 +558,15 @@ def _names(value: str | None, known: Sequence[str], what: str, flag: str) -> lis
     return chosen
 
 
-def _sizes(value: str | None) -> list[int] | None:
-    """``--sizes 100,1000``: the task counts to run (``1_000`` reads as 1000)."""
+def _counts(value: str | None, flag: str) -> list[int] | None:
+    """``--sizes 100,1000`` / ``--workers 1``: whole numbers (``1_000`` reads as 1000)."""
     if not value:
         return None
     try:
         return [int(v.replace("_", "")) for v in value.split(",") if v.strip()]
     except ValueError:
         raise SystemExit(
-            f"--sizes {value}: not a comma-separated list of task counts; e.g. --sizes 100,1000"
+            f"{flag} {value}: not a comma-separated list of whole numbers; e.g. {flag} 1,2"
         ) from None
 
 
@@ -597,6 +603,7 @@ def _start_loader(scratch: Path | None) -> subprocess.Popen[bytes]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: measure, print the tables, write docs/benchmarks.md (full runs only)."""
+    global TASUKI_PY, TIMEOUT_S
     parser = argparse.ArgumentParser(prog="bench_pipeline", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100-task graphs, budget 60 s")
     parser.add_argument("--repeat", type=int, default=MIN_RUNS, help="repeats per case (3)")
@@ -614,6 +621,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sizes", help="comma-separated task counts to run, e.g. 1000 (default: every size)"
     )
+    parser.add_argument(
+        "--workers", help="comma-separated worker counts to run, e.g. 1 (default: every count)"
+    )
     parser.add_argument("--no-gokart", action="store_true", help="leave gokart out")
     parser.add_argument("--no-peers", action="store_true", help="tasuki and the floor only")
     parser.add_argument(
@@ -625,7 +635,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--tasuki-python",
         type=Path,
-        help="interpreter for the tasuki and floor sides (default: the project's .venv)",
+        help="interpreter for the tasuki, tasuki-compat and floor sides (default: the "
+        "project's .venv)",
     )
     parser.add_argument(
         "--load",
@@ -639,21 +650,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="write the docs under '## Pipeline, SECTION' instead of '## Pipeline' (a run with "
         "other sides or budget next to the main one)",
     )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help=f"seconds one process may run before it is killed and reported as timed out "
+        f"(default {TIMEOUT_S:.0f})",
+    )
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     parser.add_argument(
         "--scratch", type=Path, help="folder for the workspaces (default: the system temp dir)"
     )
     args = parser.parse_args(argv)
+    if args.timeout:
+        TIMEOUT_S = args.timeout
     if args.tasuki_python:
-        global TASUKI_PY
         TASUKI_PY = args.tasuki_python.absolute()
     if not TASUKI_PY.exists():
         print(f"no interpreter at {TASUKI_PY}; create the project venv first", file=sys.stderr)
         return 2
     only_sides = _names(args.sides, SIDES, "side(s)", "--sides")
     only_cases = _names(args.cases, CASES, "graph(s)", "--cases")
-    only_sizes = _sizes(args.sizes)
+    only_sizes = _counts(args.sizes, "--sizes")
+    only_workers = _counts(args.workers, "--workers")
     if only_sides is not None:
         peers = [p for p in PEERS if p in only_sides]
     else:
@@ -666,10 +685,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     status: dict[str, str] = {}
-    plan_ = plan(args.quick, peers, compat, only_sides, only_cases, only_sizes)
+    plan_ = plan(args.quick, peers, compat, only_sides, only_cases, only_sizes, only_workers)
     if not plan_:
         print(
-            "nothing to run: no graph of --cases / --sizes has a side of --sides", file=sys.stderr
+            "nothing to run: no graph of --cases / --sizes / --workers has a side of --sides",
+            file=sys.stderr,
         )
         return 2
     loaders = [_start_loader(args.scratch) for _ in range(args.load)]
@@ -703,8 +723,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             flags += f" --peers {','.join(peers)}"
         flags += f" --cases {args.cases}" if args.cases else ""
         flags += f" --sizes {args.sizes}" if args.sizes else ""
+        flags += f" --workers {args.workers}" if args.workers else ""
         flags += f" --budget {args.budget:.0f}" if args.budget else ""
         flags += f" --scratch {args.scratch}" if args.scratch else ""
+        flags += f" --timeout {args.timeout:.0f}" if args.timeout else ""
         flags += f" --load {args.load}" if args.load else ""
         flags += f" --section {shlex.quote(args.section)}" if args.section else ""
         command = f"python benchmarks/run.py pipeline{flags}"
