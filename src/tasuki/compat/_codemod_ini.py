@@ -47,6 +47,12 @@ _ISO_DELTA = re.compile(
 )
 
 
+# Sections luigi reads for itself (luigi/interface.py, worker.py, scheduler.py...).
+_LUIGI_SECTIONS = frozenset(
+    {"core", "worker", "scheduler", "retcode", "email", "smtp", "batch_notifier", "logging"}
+)
+
+
 class _BadValueError(ValueError):
     """A value that does not parse as its parameter's type (the message says why)."""
 
@@ -176,6 +182,12 @@ def _section(
                 )
         return
     found = classes.get(section, [])
+    if not found and section in _LUIGI_SECTIONS:
+        out.problems.append(
+            f"{where}: luigi's own settings, not task parameters; left out (tasuki's settings "
+            "are in docs/guide.md)"
+        )
+        return
     if not found:
         out.problems.append(
             f"{where}: no gokart class named {section} in the converted files; section left out"

@@ -118,6 +118,9 @@ def test_what_cannot_be_mapped_is_reported_with_file_section_and_key(tmp_path: P
             [Unknown]
             x = 1
 
+            [core]
+            local_scheduler = True
+
             [etl.Load]
             size = many
             nope = 1
@@ -142,7 +145,8 @@ def test_what_cannot_be_mapped_is_reported_with_file_section_and_key(tmp_path: P
     assert f"{ini} [etl.Load] name: '%(here)s' uses interpolation" in problems
     assert f"{ini} [etl.Load] day: '03/02/2021' is not a valid DateParameter value" in problems
     assert f"{ini} [Kept]: Kept was not converted; keep this section in the .ini" in problems
-    assert len(conversion.problems) == 9
+    assert f"{ini} [core]: luigi's own settings, not task parameters" in problems
+    assert len(conversion.problems) == 10
     assert conversion.tables == {}
 
 
