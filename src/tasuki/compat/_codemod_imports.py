@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from types import SimpleNamespace
 
 import libcst as cst
 
@@ -86,7 +85,6 @@ def used_names(module: cst.Module, code: str) -> set[str]:
 
 
 def fix_imports(module: cst.Module, names: ModuleNames, used_names: set[str]) -> cst.Module:
-    used = SimpleNamespace(names=used_names)
     body = list(module.body)
     out: list[cst.BaseStatement] = []
     carried: list[cst.EmptyLine] = []
@@ -105,7 +103,7 @@ def fix_imports(module: cst.Module, names: ModuleNames, used_names: set[str]) ->
         parts: list[cst.BaseSmallStatement] = []
         for part in stmt.body:
             assert isinstance(part, cst.Import | cst.ImportFrom)
-            kept = _unused_foreign_removed(part, used.names)
+            kept = _unused_foreign_removed(part, used_names)
             if kept is not None:
                 parts.append(kept)
         if parts:
@@ -114,7 +112,7 @@ def fix_imports(module: cst.Module, names: ModuleNames, used_names: set[str]) ->
             carried = [*carried, *stmt.leading_lines]
     at = _import_position(out)
     stdlib_at = _last_stdlib_import(out[:at])
-    wanted = [line for line in sorted(names.to_add) if _bound_by(line) in used.names]
+    wanted = [line for line in sorted(names.to_add) if _bound_by(line) in used_names]
     # The standard library ones (datetime, pathlib, typing) after the module's own standard
     # library imports when it has some, `import tasuki` after all imports.
     early = [cst.parse_statement(ln + "\n") for ln in wanted if not ln.endswith(" tasuki")]
