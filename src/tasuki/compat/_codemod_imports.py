@@ -85,6 +85,8 @@ def used_names(module: cst.Module, code: str) -> set[str]:
 
 
 def fix_imports(module: cst.Module, names: ModuleNames, used_names: set[str]) -> cst.Module:
+    """``module`` with the imports ``names`` asked for added and the luigi / gokart ones
+    outside ``used_names`` removed (a removed line's comments stay above what follows)."""
     body = list(module.body)
     out: list[cst.BaseStatement] = []
     carried: list[cst.EmptyLine] = []
