@@ -197,7 +197,7 @@ class _Module:
             if not isinstance(stmt, cst.ClassDef):
                 out.append(stmt)
                 continue
-            out.append(self._class(stmt, next(lines), set(forward)))
+            out.append(self._class(stmt, next(lines, 0), set(forward)))
             forward.discard(stmt.name.value)
         return self.module.with_changes(body=out)
 
