@@ -258,7 +258,7 @@ def test_gokart_compat_is_pinned_and_light():
         "ExplicitBoolParameter", "GokartBuildError", "ListTaskInstanceParameter",
         "PandasTypeConfig", "PandasTypeError", "SerializableParameter", "TaskInstanceParameter",
         "TaskOnKart", "ZonedDateSecondParameter", "add_config", "build",
-        "inherits_config_params", "make_tree_info", "run",
+        "inherits_config_params", "make_task_info_as_tree_str", "make_tree_info", "run",
     ]  # fmt: skip
     params = [n for n in luigi.__all__ if n.endswith("Parameter")]
     assert len(params) == 31 and "Config" in luigi.__all__

@@ -208,8 +208,38 @@ def run(cmdline_args: Sequence[str] | None = None, set_retcode: bool = True) -> 
     The first word names the task family; ``--param`` sets the named task's own parameters,
     ``--Family-param`` any task's (as luigi's command line). ``--local-scheduler`` and
     ``--workers N`` are accepted; ``--tree-info-mode`` prints the tree instead of running.
-    Exits with status 0 on success, 1 when a task failed (when ``set_retcode``).
+    With ``set_retcode`` it exits as gokart's does: 0 on success, 40 when a task failed (or
+    the ``[retcode] task_failed`` configured), 2 with the message for a command line that
+    names an unknown task or parameter (luigi's argument parser's status). Without it, those
+    raise.
     """
+    try:
+        cls, values, options = _command(cmdline_args)
+    except (ParameterError, ConfigError) as exc:
+        if not set_retcode:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    CommandLine.set(values)
+    try:
+        ok = _run_family(cls, options)
+    finally:
+        # The flags hold for this run only (as luigi's): a task made later gets none.
+        CommandLine.set({})
+    if ok is not None and set_retcode:
+        raise SystemExit(0 if ok else _task_failed_code())
+
+
+def _task_failed_code() -> int:
+    config = LuigiConfigParser.instance()
+    if config.has_option("retcode", "task_failed"):
+        return int(config.get("retcode", "task_failed"))
+    return 40  # gokart.run sets luigi's task_failed retcode to 40
+
+
+def _command(
+    cmdline_args: Sequence[str] | None,
+) -> tuple[type[TaskOnKart], dict[tuple[str, str], str], dict[str, str]]:
     words = list(sys.argv[1:] if cmdline_args is None else cmdline_args)
     family, flags, options = _parse_command_line(words)
     cls = _family(family)
@@ -234,14 +264,7 @@ def run(cmdline_args: Sequence[str] | None = None, set_retcode: bool = True) -> 
                 parameter=name,
             )
         values[(target.get_task_family(), name)] = text
-    CommandLine.set(values)
-    try:
-        ok = _run_family(cls, options)
-    finally:
-        # The flags hold for this run only (as luigi's): a task made later gets none.
-        CommandLine.set({})
-    if ok is not None and set_retcode:
-        raise SystemExit(0 if ok else 1)
+    return cls, values, options
 
 
 def _run_family(cls: type[TaskOnKart], options: dict[str, str]) -> bool | None:

@@ -440,7 +440,6 @@ EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
 #: Examples tasuki.compat refuses, with the text its error contains (they run on gokart).
 REFUSED_BY_COMPAT = {
     "tutorial_version": "version cannot be a parameter name; tasuki.Task uses it",
-    "task_information": "No module named 'tasuki.compat.gokart.tree'",
 }
 
 # Files the examples read, copied into their folders (examples/param.ini reads logging.ini).

@@ -107,21 +107,33 @@ def test_run_takes_task_flags_and_family_flags(tmp_path: Path, capsys) -> None:
     assert gokart.build(CfgRoot(tag="cli")) == "class-5-None/cli"
 
 
-def test_run_refuses_unknown_flags_and_tasks() -> None:
+def test_run_refuses_unknown_flags_and_tasks(capsys) -> None:
     with pytest.raises(ParameterError, match="unknown parameter --nn; did you mean --n"):
-        run(["CfgTask", "--nn", "3"])
+        run(["CfgTask", "--nn", "3"], set_retcode=False)
     with pytest.raises(ParameterError, match="no task family 'CfgTsk'; did you mean 'CfgTask'"):
-        run(["CfgTsk"])
+        run(["CfgTsk"], set_retcode=False)
+    # As a command (set_retcode): the message and luigi's argument-error status 2.
+    with pytest.raises(SystemExit) as done:
+        run(["CfgTask", "--nn", "3"])
+    assert done.value.code == 2
+    assert "unknown parameter --nn" in capsys.readouterr().err
 
 
-def test_run_exits_1_when_a_task_fails(capsys) -> None:
+def test_run_exits_with_gokarts_codes_when_a_task_fails(capsys) -> None:
     with pytest.raises(SystemExit) as done:
         run(["CfgTask", "--CfgTask-day", "2024-01-01", "--n", "1", "--workers", "1"])
     assert done.value.code == 0
     with pytest.raises(SystemExit) as failed:
         run(["BrokenTask"])
-    assert failed.value.code == 1
+    assert failed.value.code == 40  # gokart.run's task_failed
     assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_run_takes_the_failure_code_from_the_retcode_section(tmp_path: Path) -> None:
+    gokart.add_config(_ini(tmp_path, "[retcode]\ntask_failed = 3\n"))
+    with pytest.raises(SystemExit) as failed:
+        run(["BrokenTask"])
+    assert failed.value.code == 3
 
 
 def test_run_prints_the_tree(capsys) -> None:

@@ -26,6 +26,7 @@ from tasuki.compat._task import (
     TaskOnKart,
 )
 from tasuki.compat._tree import make_tree_info
+from tasuki.compat.gokart.tree.task_info import make_task_info_as_tree_str
 from tasuki.errors import UnsupportedError
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "add_config",
     "build",
     "inherits_config_params",
+    "make_task_info_as_tree_str",
     "make_tree_info",
     "run",
 ]
@@ -75,6 +77,8 @@ _TASUKI_WAY = {
     "delete_local_unnecessary_outputs": "`tasuki gc` (outputs no root needs, dry run first)",
     "TaskOnKartWithRedis": "tasuki's workspace leases (two builds compute each task once)",
     "run_with_lock": "tasuki's workspace leases (two builds compute each task once)",
+    "WorkerSchedulerFactory": "tasuki's executors (executor='local' with workers=N, "
+    "'inline', 'dask'); there is no luigi scheduler to configure",
 }
 
 

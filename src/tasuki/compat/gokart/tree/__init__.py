@@ -1,0 +1,1 @@
+"""gokart's ``gokart.tree``: the dependency tree of a task."""
