@@ -260,6 +260,16 @@ def test_gokart_compat_is_pinned_and_light():
         "TaskOnKart", "ZonedDateSecondParameter", "add_config", "build",
         "inherits_config_params", "make_task_info_as_tree_str", "make_tree_info", "run",
     ]  # fmt: skip
+    import tasuki.compat
+
+    assert tasuki.compat.__all__ == [
+        "AdoptReport",
+        "adopt_gokart",
+        "gokart_params",
+        "gokart_unique_id",
+    ]
+    for name in tasuki.compat.__all__:
+        assert getattr(tasuki.compat, name).__doc__, name
     params = [n for n in luigi.__all__ if n.endswith("Parameter")]
     assert len(params) == 31 and "Config" in luigi.__all__
     assert {"build", "run", "configuration"} <= set(luigi.__all__)

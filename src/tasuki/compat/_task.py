@@ -108,9 +108,9 @@ class ListTaskInstanceParameter(Parameter[tuple[_TaskT, ...]]):
         return tuple(x) if isinstance(x, list) else x
 
     def serialize(self, x: Any) -> str:
-        from tasuki.compat._gokart_id import serialize_task_parameter
+        from tasuki.compat._gokart_id import serialize_task_list_parameter
 
-        return "[" + ", ".join(serialize_task_parameter(t) for t in x) + "]"
+        return serialize_task_list_parameter(x)
 
 
 class ExplicitBoolParameter(BoolParameter):
