@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from tasuki._redact import redact
 from tasuki.compat._formats import gokart_format_for
 from tasuki.compat._ini import CommandLine, LuigiConfigParser
 from tasuki.compat._params import (
@@ -239,17 +238,6 @@ class TaskOnKart(Task):
             for name in type(self)._info().specs
             if name not in _BASE_DEFAULTS or values[name] != _BASE_DEFAULTS[name]
         }
-
-    def __repr__(self) -> str:
-        parts = []
-        for name, value in self.param_values.items():
-            shown = (
-                f"{type(value).__name__}(id={value.unique_id[:10]})"
-                if isinstance(value, Task)
-                else redact(repr(value))  # reprs reach logs, errors and summaries
-            )
-            parts.append(f"{name}={shown}")
-        return f"{type(self).__qualname__}({', '.join(parts)})"
 
     def make_unique_id(self) -> str:
         """This task's tasuki unique id (gokart's method name)."""
