@@ -22,7 +22,7 @@ from tasuki.compat._gokart_id import (
 )
 from tasuki.errors import TaskError
 from tests._gokart_peer import gokart_python, run_peer  # noqa: F401
-from tests.unit.compat._gokart_id_cases import (
+from tests.integration._gokart_id_cases import (
     CASES,
     COMPAT_ONLY,
     GOKART,
