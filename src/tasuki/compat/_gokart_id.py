@@ -33,7 +33,7 @@ import hashlib
 import json
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import PurePath
 from typing import Any
 
@@ -111,6 +111,9 @@ def _is_task_type(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, Task)
 
 
+_CALL: Any = object()  # _required(): call task.requires()
+
+
 class GokartIds:
     """gokart ids and parameter texts of tasks, each computed once per instance.
 
@@ -125,8 +128,11 @@ class GokartIds:
         self._params: dict[Any, dict[str, str]] = {}
 
     def _key(self, task: Task) -> Any:
+        # The task's class and parameter values (what its id and requires() follow from), and
+        # gokart's `significant` setting (a task made insignificant leaves its dependants' ids).
         values = task.__dict__
-        return (type(task), tuple(self._freeze(values[n]) for n in _key_params(type(task))))
+        params = tuple(self._freeze(values[n]) for n in type(task)._info().specs)
+        return (type(task), params, values.get("significant", True))
 
     def _freeze(self, value: Any) -> Any:
         if isinstance(value, Task):
@@ -252,26 +258,33 @@ class GokartIds:
 
     # ------------------------------------------------------------------ ids
 
-    def unique_id(self, task: Task) -> str:
+    def unique_id(
+        self, task: Task, requires: Any = _CALL, requires_of: Callable[[Task], Any] | None = None
+    ) -> str:
         """gokart's unique id of ``task`` (``TaskOnKart.make_unique_id()``).
 
         Raises:
             TaskError: a parameter value luigi cannot serialize, or a compat task with
                 ``serialized_task_definition_check`` on (that id hashes gokart's own source).
         """
-        # Dependencies first, without recursion: a chain of thousands of tasks is fine.
-        stack: list[tuple[Task, bool]] = [(task, False)]
+        # Dependencies first, without recursion: a chain of thousands of tasks is fine. Each
+        # task's requires() is called once (its deps ride on the stack to the hashing step).
+        stack: list[tuple[Task, list[Task] | None]] = [(task, None)]
         while stack:
-            current, ready = stack.pop()
+            current, deps = stack.pop()
             uid = self._key(current)
             if uid in self._ids:
                 continue
-            deps = [d for d in _required(current) if _significant(d)]
-            if ready:
+            if deps is not None:
                 self._ids[uid] = self._hash(current, deps)
                 continue
-            stack.append((current, True))
-            stack.extend((d, False) for d in reversed(deps) if self._key(d) not in self._ids)
+            if current is task and requires is not _CALL:
+                given = requires
+            else:
+                given = requires_of(current) if requires_of is not None else _CALL
+            deps = [d for d in _required(current, given) if _significant(d)]
+            stack.append((current, deps))
+            stack.extend((d, None) for d in reversed(deps) if self._key(d) not in self._ids)
         return self._ids[self._key(task)]
 
     def _hash(self, task: Task, deps: list[Task]) -> str:
@@ -287,30 +300,6 @@ class GokartIds:
         parts.append(self.params(task))
         parts.append(type(task).__name__)
         return hashlib.md5(str(parts).encode()).hexdigest()  # gokart's own hash
-
-
-_KEY_PARAMS: dict[type, tuple[str, ...]] = {}
-
-
-def _key_params(cls: type[Task]) -> tuple[str, ...]:
-    """The parameters a task's gokart id can follow from: all but gokart's own, of which only
-    ``significant`` matters (a task made insignificant leaves its dependants' ids)."""
-    names = _KEY_PARAMS.get(cls)
-    if names is None:
-        compat = isinstance(getattr(cls, "__luigi_params__", None), dict)
-        base = _gokart_base_names() if compat else frozenset()
-        names = tuple(n for n in cls._info().specs if n not in base or n == "significant")
-        _KEY_PARAMS[cls] = names
-    return names
-
-
-def _gokart_base_names() -> frozenset[str]:
-    from tasuki.compat._task import _BASE
-
-    return frozenset(_BASE)
-
-
-_CALL: Any = object()  # _required(): call task.requires()
 
 
 def _all_tasks(value: Any) -> bool:
@@ -409,12 +398,16 @@ def serialize_task_list_parameter(tasks: Iterable[Task]) -> str:
 _SHARED: list[GokartIds] = []
 
 
-def shared_unique_id(task: Task, requires: Any = None) -> str:
+def shared_unique_id(
+    task: Task, requires: Any = None, recorded: Callable[[Task], str | None] | None = None
+) -> str:
     """:func:`gokart_unique_id` with one memo for the process: a build's runs seed their
     random generators with it, each run finding its upstream's ids already known.
 
     ``requires``: the task's requirement structure as the build's graph holds it (so a run
-    need not call ``requires()`` again and hash its fresh values).
+    need not call ``requires()`` again and hash its fresh values). ``recorded``: the gokart id
+    a finished task's run record keeps, if any (a root rebuilt over a cached upstream reads its
+    direct requirements' ids instead of hashing the whole upstream).
     """
     if not _SHARED or len(_SHARED[0]._ids) > 100_000:  # bounded: a fresh memo now and then
         _SHARED[:] = [GokartIds()]
@@ -425,7 +418,18 @@ def shared_unique_id(task: Task, requires: Any = None) -> str:
         return found
     if requires is not None:
         deps = [d for d in _required(task, requires) if _significant(d)]
+        if recorded is not None:
+            for dep in deps:
+                dep_key = ids._key(dep)
+                if dep_key not in ids._ids:
+                    found = recorded(dep)
+                    if found is not None:
+                        ids._ids[dep_key] = found
         if all(ids._key(d) in ids._ids for d in deps):
             ids._ids[key] = ids._hash(task, deps)
             return ids._ids[key]
+        from tasuki.core import context
+
+        ctx = context._CURRENT.get()
+        return ids.unique_id(task, requires, ctx.requires_of if ctx is not None else None)
     return ids.unique_id(task)

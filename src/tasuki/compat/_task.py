@@ -160,28 +160,29 @@ class TaskOnKart(Task):
     ``output()`` to ``<module path>/<ClassName>.pkl``.
     """
 
-    # gokart's own parameters; luigi's declarations are kept in __luigi_params__.
-    workspace_directory: str = param(default="./resources/", significant=False)
-    local_temporary_directory: str = param(default="./resources/tmp/", significant=False)
-    rerun: bool = param(default=False, significant=False)  # type: ignore[misc]
-    strict_check: bool = param(default=False, significant=False)
-    modification_time_check: bool = param(default=False, significant=False)
-    serialized_task_definition_check: bool = param(default=False, significant=False)
-    delete_unnecessary_output_files: bool = param(default=False, significant=False)
-    significant: bool = param(default=True, significant=False)
-    fix_random_seed_methods: tuple[str, ...] = param(
-        default=("random.seed", "numpy.random.seed"), significant=False
-    )
-    fix_random_seed_value: int = param(default=-42497368, significant=False)
-    redis_host: str | None = param(default=None, significant=False)
-    redis_port: int | None = param(default=None, significant=False)
-    redis_timeout: int = param(default=180, significant=False)
-    fail_on_empty_dump: bool = param(default=False, significant=False)  # type: ignore[misc]
-    store_index_in_feather: bool = param(default=True, significant=False)
-    cache_unique_id: bool = param(default=True, significant=False)
-    should_dump_supplementary_log_files: bool = param(default=True, significant=False)
-    complete_check_at_run: bool = param(default=True, significant=False)
-    should_lock_run: bool = param(default=False, significant=False)
+    # gokart's own parameters (all insignificant) are plain attributes, not dataclass fields:
+    # given ones are set on the task after construction. Nineteen more fields on every task
+    # cost a third more CPU per cached task (construction, checks, graph keys), for values
+    # that never enter an id.
+    workspace_directory: ClassVar[str] = "./resources/"
+    local_temporary_directory: ClassVar[str] = "./resources/tmp/"
+    rerun: ClassVar[bool] = False
+    strict_check: ClassVar[bool] = False
+    modification_time_check: ClassVar[bool] = False
+    serialized_task_definition_check: ClassVar[bool] = False
+    delete_unnecessary_output_files: ClassVar[bool] = False
+    significant: ClassVar[bool] = True
+    fix_random_seed_methods: ClassVar[tuple[str, ...]] = ("random.seed", "numpy.random.seed")
+    fix_random_seed_value: ClassVar[int] = -42497368
+    redis_host: ClassVar[str | None] = None
+    redis_port: ClassVar[int | None] = None
+    redis_timeout: ClassVar[int] = 180
+    fail_on_empty_dump: ClassVar[bool | None] = False
+    store_index_in_feather: ClassVar[bool] = True
+    cache_unique_id: ClassVar[bool] = True
+    should_dump_supplementary_log_files: ClassVar[bool] = True
+    complete_check_at_run: ClassVar[bool] = True
+    should_lock_run: ClassVar[bool] = False
 
     __luigi_params__: ClassVar[dict[str, Parameter[Any]]] = _BASE
     task_namespace: ClassVar[str | None] = None
@@ -221,23 +222,23 @@ class TaskOnKart(Task):
         self, only_significant: bool = False, only_public: bool = False
     ) -> dict[str, str]:
         """luigi's text form of the parameters (what gokart hashes and dumps)."""
-        values = self.__dict__
         return {
-            name: p.serialize(values[name])
+            name: p.serialize(getattr(self, name))
             for name, p in type(self).__luigi_params__.items()
             if p.significant or not only_significant
         }
 
     @property
     def param_values(self) -> dict[str, Any]:
-        """The parameter values by name; gokart's own parameters only where they differ from
+        """The parameter values by name, and gokart's own parameters given a value other than
         their defaults (records, summaries and ``tasuki show`` stay about the task's own)."""
         values = self.__dict__
-        return {
-            name: values[name]
-            for name in type(self)._info().specs
-            if name not in _BASE_DEFAULTS or values[name] != _BASE_DEFAULTS[name]
-        }
+        out = {name: values[name] for name in type(self)._info().specs}
+        if len(values) > len(out):  # something beyond the fields (the cached id, a setting)
+            for name, default in _BASE_DEFAULTS.items():
+                if name in values and name not in out and values[name] != default:
+                    out[name] = values[name]
+        return out
 
     def make_unique_id(self) -> str:
         """This task's tasuki unique id (gokart's method name)."""
@@ -470,6 +471,8 @@ def _is_code(value: Any) -> bool:
 def _wrap_init(cls: type[TaskOnKart]) -> None:
     init = cls.__init__
     luigi_params = cls.__luigi_params__
+    # gokart's own parameters that this class did not declare again as its own.
+    attributes_only = frozenset(_BASE) - {f.name for f in dataclasses.fields(cls)}
 
     @functools.wraps(init)
     def __init__(self: TaskOnKart, *args: Any, **kw: Any) -> None:
@@ -491,13 +494,20 @@ def _wrap_init(cls: type[TaskOnKart]) -> None:
         for name, value in _config_defaults(cls).items():
             if name not in kw:
                 kw[name] = value
+        attributes = {}
         for name, value in kw.items():
             p = luigi_params.get(name)
             if p is not None:
-                kw[name] = _given(cls, name, p, value)
+                value = kw[name] = _given(cls, name, p, value)
+                if name in attributes_only:
+                    attributes[name] = value
+        for name in attributes:
+            del kw[name]
         init(self, **kw)
+        for name, value in attributes.items():
+            object.__setattr__(self, name, value)
 
-    cls.__init__ = __init__  # type: ignore[method-assign]
+    cls.__init__ = __init__  # type: ignore[method-assign,assignment]
 
 
 def _user_params(cls: type[TaskOnKart]) -> list[str]:
@@ -606,15 +616,38 @@ def _seeded(run: Callable[[Any], None]) -> Callable[[Any], None]:
             if self.fix_random_seed_value and self.fix_random_seed_value != _NO_SEED:
                 seed = self.fix_random_seed_value
             else:
-                from tasuki.compat._gokart_id import shared_unique_id
-
-                ctx = context._CURRENT.get()
-                requires = ctx.requires if ctx is not None and ctx.task is self else None
-                seed = int(shared_unique_id(self, requires), 16) % (2**32 - 1)
+                seed = int(_gokart_id_of(self), 16) % (2**32 - 1)
             _set_seeds(self.fix_random_seed_methods, seed)
         run(self)
 
     return wrapped
+
+
+#: The key of a compat task's gokart unique id in its run record's task_log.
+GOKART_ID_KEY = "gokart_unique_id"
+
+
+def _gokart_id_of(task: TaskOnKart) -> str:
+    """gokart's unique id of the running task, kept in its record's task_log: a later run of a
+    task downstream reads its upstream's there instead of walking the whole graph again."""
+    from tasuki.compat._gokart_id import shared_unique_id
+
+    ctx = context._CURRENT.get()
+    if ctx is None or ctx.task is not task:
+        return shared_unique_id(task)
+
+    def recorded(dep: Task) -> str | None:
+        from tasuki.core.records import RunRecord
+
+        try:
+            found = RunRecord.read(ctx.store, dep.unique_id).task_log.get(GOKART_ID_KEY)
+        except (FileNotFoundError, ValueError):
+            return None
+        return found if isinstance(found, str) else None
+
+    gokart_id = shared_unique_id(task, ctx.requires, recorded)
+    ctx.task_log[GOKART_ID_KEY] = gokart_id
+    return gokart_id
 
 
 _SEED_FUNCTIONS: dict[str, Callable[[int], Any]] = {}

@@ -50,12 +50,18 @@ def flatten(structure: Any) -> list[Any]:
     return out
 
 
+_ATOMS = frozenset({str, int, float, bool, bytes, type(None)})
+
+
 def _freeze(value: Any) -> Any:
     """A hashable stand-in for a parameter value, used to spot equal tasks before ids exist.
 
     It may call two equal values different (only costs a repeated walk) but never calls two
     different values equal: types are part of it, so ``1``, ``1.0`` and ``True`` differ.
     """
+    tp = type(value)
+    if tp in _ATOMS:  # most parameter values: no isinstance chain, no hash() probe
+        return (tp, value)
     if isinstance(value, TaskBase):
         return ("task", id(value))
     if isinstance(value, list | tuple):
@@ -78,7 +84,18 @@ def _info(task: TaskBase) -> ClassFacts:
 
 def _prekey(task: TaskBase) -> tuple[Any, ...]:
     d = task.__dict__
-    return (type(task), tuple(_freeze(d[name]) for name in _info(task).specs))
+    # A value that is its parameter's default object freezes to a marker: equal tasks still
+    # meet (an equal value that is another object only costs a repeated walk).
+    return (
+        type(task),
+        tuple(
+            _DEFAULT if d[name] is spec.default else _freeze(d[name])
+            for name, spec in _info(task).specs.items()
+        ),
+    )
+
+
+_DEFAULT = ("default",)
 
 
 def _param_tasks(task: TaskBase, info: ClassFacts) -> list[Any]:

@@ -45,6 +45,9 @@ class RunContext:
     outputs_of: Callable[[Any], Any] | None = None
     """The outputs of another task of the build (what ``load()`` reads), from its graph node:
     a fan-in over 1,000 cached tasks asks ``output()`` of none of them again."""
+    requires_of: Callable[[Any], Any] | None = None
+    """What another task of the build's ``requires()`` returned, from its graph node (its
+    tasks have their ids), else asked of the task."""
     metrics: list[dict[str, Any]] = field(default_factory=list)
     """What ``self.log_metric()`` logged during this run, in order (:func:`metric_entry`):
     the run record keeps it, and hooks (tracking) read it there."""

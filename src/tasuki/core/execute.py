@@ -295,6 +295,7 @@ def _run_with_retries(
             requires=node.requires,
             outputs=node.outputs,
             outputs_of=graph.outputs_of if graph is not None else None,
+            requires_of=graph.requires_of if graph is not None else None,
         )
         tail: deque[str] = deque(maxlen=_TAIL_LINES)
         tail_token = _TAIL.set(tail)

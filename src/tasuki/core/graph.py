@@ -95,6 +95,14 @@ class Graph:
             return node.outputs
         return task.output()
 
+    def requires_of(self, task: Task) -> Any:
+        """What ``task.requires()`` returned, from its node when ``task`` is the node's own
+        value, else asked of ``task``."""
+        node = self.nodes.get(task.unique_id)
+        if node is not None and node.task is task:
+            return node.requires
+        return task.requires()
+
     def ancestors_of(self, uids: Iterable[str]) -> set[str]:
         """Every task that depends, directly or not, on any of ``uids`` (those included)."""
         seen = set(uids)

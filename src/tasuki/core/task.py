@@ -69,6 +69,9 @@ _RESERVED = frozenset(
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+_NOT_CHECKED: Any = object()
+
+
 class _ClassInfo:
     """Per-class facts compiled on first instantiation (annotations may be forward refs)."""
 
@@ -78,7 +81,7 @@ class _ClassInfo:
         hints = _resolve_hints(cls)
         self.name = task_name(cls)
         self.specs: dict[str, ParamSpec] = {}
-        self.checkers: list[tuple[str, Callable[[Any], bool], Any]] = []
+        self.checkers: list[tuple[str, Callable[[Any], bool], Any, Any]] = []
         self.wideners: list[tuple[str, Callable[[Any], Any]]] = []
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             annotation = hints.get(f.name, Any)
@@ -94,7 +97,11 @@ class _ClassInfo:
                     task=self.name,
                     parameter=f.name,
                 ) from exc
-            self.checkers.append((f.name, checker, annotation))
+            # A default that passes is checked here once; __post_init__ skips that very object.
+            default = f.default if f.default is not dataclasses.MISSING else _NOT_CHECKED
+            if default is not _NOT_CHECKED and not checker(default):
+                default = _NOT_CHECKED
+            self.checkers.append((f.name, checker, annotation, default))
             widener = compile_float_widener(annotation)
             if widener is not None:
                 self.wideners.append((f.name, widener))
@@ -213,9 +220,9 @@ class Task(TaskBase):
         cls = type(self)
         info = cls.__dict__.get("_tasuki_info") or cls._info()
         values = self.__dict__
-        for name, check, annotation in info.checkers:
+        for name, check, annotation, default in info.checkers:
             value = values[name]
-            if not check(value):
+            if value is not default and not check(value):
                 raise ParameterError(
                     f"{info.name}: parameter {name!r} must be {type_name(annotation)}, got "
                     f"{type(value).__name__} {value!r}. Pass a {type_name(annotation)} "

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+import tasuki
 import tasuki.compat.gokart as gokart
 import tasuki.compat.luigi as luigi
 from tasuki.compat._gokart_id import gokart_unique_id
@@ -109,3 +110,27 @@ def test_runs_are_seeded_like_gokart() -> None:
     random.seed(11)
     fixed = random.random()
     assert gokart.build(Draw(tag="b", fix_random_seed_value=11)) == fixed
+
+
+class DrawChain(gokart.TaskOnKart):
+    i = luigi.IntParameter()
+
+    def requires(self) -> Any:
+        return DrawChain(i=self.i - 1) if self.i else None
+
+    def run(self) -> None:
+        self.dump(random.random())
+
+
+def test_a_root_rebuilt_over_a_cached_upstream_is_seeded_with_gokarts_id(tmp_path: Path) -> None:
+    from tasuki.compat import _gokart_id
+    from tasuki.storage import open_store
+
+    root = DrawChain(i=3)
+    first = gokart.build(root)
+    _gokart_id._SHARED[:] = []  # a new process: no ids known but those in the records
+    again = tasuki.run_build(DrawChain(i=3, rerun=True), workspace=str(tmp_path / "resources"))
+    assert [r.status for r in again.results.values()].count("ran") == 1
+    assert gokart.build(DrawChain(i=3)) == first  # the same seed: the same draw
+    record = tasuki.RunRecord.read(open_store(str(tmp_path / "resources")), root.unique_id)
+    assert record.task_log["gokart_unique_id"] == gokart_unique_id(DrawChain(i=3))

@@ -15,6 +15,7 @@ import pytest
 import tasuki
 import tasuki.compat.gokart as gokart
 import tasuki.compat.luigi as luigi
+from tasuki.compat import gokart_unique_id
 from tasuki.errors import ParameterError, TaskError, UnsupportedError
 from tasuki.storage import open_store
 
@@ -53,7 +54,8 @@ def test_parameters_become_typed_tasuki_fields() -> None:
     assert specs["maybe"].annotation == int | None
     assert specs["jobs"].significant is False
     assert specs["text"].has_default is False
-    assert specs["workspace_directory"].significant is False  # gokart's own, never in ids
+    # gokart's own parameters are attributes (never in ids), not tasuki parameters.
+    assert "workspace_directory" not in specs and KindsTask.workspace_directory == "./resources/"
     task = KindsTask(text="x")
     assert task.items == (1, (2, 3))  # luigi freezes lists
     assert task.flag is False  # a BoolParameter defaults to False
@@ -211,7 +213,8 @@ def test_task_log_is_kept_in_the_record(tmp_path: Path) -> None:
     task = Counter()
     gokart.build(task)
     record = tasuki.RunRecord.read(open_store(str(tmp_path / "resources")), task.unique_id)
-    assert record.task_log == {"note": "ran"}
+    # gokart's id is kept beside it (what gokart names the output; it seeds the run).
+    assert record.task_log == {"note": "ran", "gokart_unique_id": gokart_unique_id(task)}
 
 
 class GenTask(gokart.TaskOnKart):
