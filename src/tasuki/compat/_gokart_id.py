@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 from pathlib import PurePath
 from typing import Any
 
+from tasuki.core._identity import UID
 from tasuki.core.task import Task
 from tasuki.errors import TaskError
 
@@ -131,6 +132,9 @@ class GokartIds:
         # The task's class and parameter values (what its id and requires() follow from), and
         # gokart's `significant` setting (a task made insignificant leaves its dependants' ids).
         values = task.__dict__
+        uid = values.get(UID)
+        if uid is not None:  # a task of the build's graph: its tasuki id says all of that
+            return (uid, values.get("significant", True))
         params = tuple(self._freeze(values[n]) for n in type(task)._info().specs)
         return (type(task), params, values.get("significant", True))
 
@@ -399,7 +403,7 @@ _SHARED: list[GokartIds] = []
 
 
 def shared_unique_id(
-    task: Task, requires: Any = None, recorded: Callable[[Task], str | None] | None = None
+    task: Task, requires: Any = _CALL, recorded: Callable[[Task], str | None] | None = None
 ) -> str:
     """:func:`gokart_unique_id` with one memo for the process: a build's runs seed their
     random generators with it, each run finding its upstream's ids already known.
@@ -416,20 +420,29 @@ def shared_unique_id(
     found = ids._ids.get(key)
     if found is not None:
         return found
-    if requires is not None:
-        deps = [d for d in _required(task, requires) if _significant(d)]
-        if recorded is not None:
-            for dep in deps:
-                dep_key = ids._key(dep)
-                if dep_key not in ids._ids:
-                    found = recorded(dep)
-                    if found is not None:
-                        ids._ids[dep_key] = found
-        if all(ids._key(d) in ids._ids for d in deps):
-            ids._ids[key] = ids._hash(task, deps)
-            return ids._ids[key]
+    if requires is not _CALL:
         from tasuki.core import context
 
         ctx = context._CURRENT.get()
-        return ids.unique_id(task, requires, ctx.requires_of if ctx is not None else None)
+        requires_of = ctx.requires_of if ctx is not None else None
+        deps = [d for d in _required(task, requires) if _significant(d)]
+        for dep in deps:
+            dep_key = ids._key(dep)
+            if dep_key in ids._ids:
+                continue
+            # A requirement that needs nothing is hashed on the spot (cheaper than reading its
+            # record: a fan-in over 1,000 of them); one with an upstream is read from its
+            # record, which saves hashing all of that upstream.
+            if requires_of is not None and not any(
+                _significant(d) for d in _required(dep, requires_of(dep))
+            ):
+                ids._ids[dep_key] = ids._hash(dep, [])
+            elif recorded is not None:
+                found = recorded(dep)
+                if found is not None:
+                    ids._ids[dep_key] = found
+        if all(ids._key(d) in ids._ids for d in deps):
+            ids._ids[key] = ids._hash(task, deps)
+            return ids._ids[key]
+        return ids.unique_id(task, requires, requires_of)
     return ids.unique_id(task)
