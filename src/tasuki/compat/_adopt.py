@@ -23,15 +23,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tasuki._redact import redact_json
 from tasuki.compat._adopt_readers import import_output, unpickle_gokart
 from tasuki.compat._adopt_report import AdoptReport, TaskAdoption
 from tasuki.compat._gokart_id import GokartIds
 from tasuki.config import Settings, load_settings
-from tasuki.core.code import code_fingerprint, code_keys, code_of
-from tasuki.core.execute import Completeness
+from tasuki.core.code import code_keys, code_of
+from tasuki.core.execute import Completeness, record_identity
 from tasuki.core.graph import Node, build_graph
-from tasuki.core.params import to_jsonable
 from tasuki.core.records import (
     RunRecord,
     delete_record,
@@ -42,7 +40,7 @@ from tasuki.core.records import (
 )
 from tasuki.core.runner import open_workspace
 from tasuki.core.targets import DirectoryTarget, Target, targets_of
-from tasuki.core.task import Task, flatten
+from tasuki.core.task import Task
 from tasuki.errors import ConfigError, TasukiError
 from tasuki.storage import open_store
 
@@ -243,19 +241,12 @@ def _record(
     node: Node, infos: list[Any], entry: TaskAdoption, source: Store, started_at: str
 ) -> RunRecord:
     task = node.task
-    info = type(task)._info()
     gid = entry.gokart_id or ""
     task_log = _gokart_log(source, task, "task_log", gid)
     seconds = _gokart_log(source, task, "processing_time", gid)
     return RunRecord(
-        unique_id=node.uid,
-        task=info.name,
-        params={n: redact_json(to_jsonable(v)) for n, v in task.param_values.items()},
-        significant=list(info.significant),
-        version=type(task).version,
-        requires=[t.unique_id for t in flatten(node.requires)],
+        **record_identity(node),
         outputs=[o.to_json() for o in infos],
-        code_fingerprint=code_fingerprint(type(task)),
         status="done",
         started_at=started_at,
         finished_at=now_iso(),

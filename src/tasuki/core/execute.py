@@ -15,7 +15,7 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tasuki._backoff import backoff_delay
 from tasuki._redact import redact, redact_json
@@ -417,6 +417,22 @@ def _verify_outputs(node: Node, store: Store, ctx: context.RunContext) -> list[O
     return infos
 
 
+def record_identity(node: Node) -> dict[str, Any]:
+    """What a run record says of the task itself (id, name, parameters, requirements, code):
+    the fields every record of ``node``'s task has, however its outputs came to be."""
+    task = node.task
+    info = type(task)._info()
+    return {
+        "unique_id": task.unique_id,
+        "task": info.name,
+        "params": {n: redact_json(to_jsonable(v)) for n, v in task.param_values.items()},
+        "significant": list(info.significant),
+        "version": type(task).version,
+        "requires": [t.unique_id for t in flatten(node.requires)],
+        "code_fingerprint": code_fingerprint(type(task)),
+    }
+
+
 def _record(
     node: Node,
     outputs: list[OutputInfo],
@@ -426,17 +442,9 @@ def _record(
     duration: float,
     tail: list[str],
 ) -> RunRecord:
-    task = node.task
-    info = type(task)._info()
     return RunRecord(
-        unique_id=task.unique_id,
-        task=info.name,
-        params={n: redact_json(to_jsonable(v)) for n, v in task.param_values.items()},
-        significant=list(info.significant),
-        version=type(task).version,
-        requires=[t.unique_id for t in flatten(node.requires)],
+        **record_identity(node),
         outputs=[o.to_json() for o in outputs],
-        code_fingerprint=code_fingerprint(type(task)),
         status="done",
         started_at=started_at,
         finished_at=finished_at,
