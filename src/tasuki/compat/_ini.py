@@ -13,6 +13,7 @@ runs with the class default: a cached output made from the wrong parameters).
 from __future__ import annotations
 
 import configparser
+import itertools
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ from tasuki.errors import ConfigError
 __all__ = ["LuigiConfigParser", "get_config"]
 
 _ENV = re.compile(r"\$\{([^}]+)\}")
+_GENERATIONS = itertools.count(1)
 
 #: Sections luigi and gokart read for themselves; never taken for an unknown task.
 LUIGI_SECTIONS = frozenset(
@@ -79,7 +81,9 @@ class LuigiConfigParser(configparser.ConfigParser):
         super().__init__(interpolation=_Interpolation())
         self.optionxform = str  # type: ignore[assignment,method-assign]  # keys as written
         self.origin: dict[tuple[str, str], str] = {}
-        self.generation = 0
+        # From one counter for every parser and the command line: a cache keyed by it can
+        # never mistake a new parser (after reload()) for an old one.
+        self.generation = next(_GENERATIONS)
         self._loaded: list[str] = []
 
     @classmethod
@@ -129,7 +133,7 @@ class LuigiConfigParser(configparser.ConfigParser):
                 super().set(section, key, value)
                 self.origin[(section, key)] = path
         self._loaded.append(path)
-        self.generation += 1
+        self.generation = next(_GENERATIONS)
 
     def set(self, section: str, option: str, value: str | None = None) -> None:
         """Set one value (luigi's ``get_config().set``); it becomes a parameter default."""
@@ -137,7 +141,7 @@ class LuigiConfigParser(configparser.ConfigParser):
             self.add_section(section)
         super().set(section, option, value)
         self.origin[(section, option)] = "<set in code>"
-        self.generation += 1
+        self.generation = next(_GENERATIONS)
 
     def where(self, section: str, key: str) -> str:
         """The file a value came from."""
@@ -176,4 +180,4 @@ class CommandLine:
     def set(cls, values: Mapping[tuple[str, str], str]) -> None:
         """Replace the flags (family, param) -> text."""
         cls.values = dict(values)
-        cls.generation += 1
+        cls.generation = next(_GENERATIONS)

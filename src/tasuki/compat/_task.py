@@ -10,6 +10,7 @@ is parsed.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import dataclasses
 import functools
@@ -186,7 +187,7 @@ class TaskOnKart(Task):
 
     __luigi_params__: ClassVar[dict[str, Parameter[Any]]] = _BASE
     task_namespace: ClassVar[str | None] = None
-    _config_cache: ClassVar[tuple[tuple[int, int, int], dict[str, Any]] | None] = None
+    _config_cache: ClassVar[tuple[tuple[int, int], dict[str, Any]] | None] = None
 
     def __class_getitem__(cls, item: Any) -> Any:
         # gokart's TaskOnKart[T] (T: what the task dumps) is for type checkers only.
@@ -534,7 +535,7 @@ def _config_defaults(cls: type[TaskOnKart]) -> dict[str, Any]:
     """Parameter values from ``[TaskOnKart]``, ``--Family-param`` flags and ``[Family]``
     (gokart's order), parsed once per change of the configuration."""
     config = LuigiConfigParser.instance()
-    key = (id(config), config.generation, CommandLine.generation)
+    key = (config.generation, CommandLine.generation)
     cached = cls.__dict__.get("_config_cache")
     if cached is not None and cached[0] == key:
         values: dict[str, Any] = cached[1]
@@ -612,15 +613,32 @@ def _seeded(run: Callable[[Any], None]) -> Callable[[Any], None]:
 
     @functools.wraps(run)
     def wrapped(self: TaskOnKart) -> None:
-        if self.should_dump_supplementary_log_files and self.fix_random_seed_methods:
-            if self.fix_random_seed_value and self.fix_random_seed_value != _NO_SEED:
-                seed = self.fix_random_seed_value
-            else:
-                seed = int(_gokart_id_of(self), 16) % (2**32 - 1)
-            _set_seeds(self.fix_random_seed_methods, seed)
-        run(self)
+        if _SEEDED.get():  # a subclass's run() calling super().run(): seeded once, as gokart
+            run(self)
+            return
+        token = _SEEDED.set(True)
+        try:
+            _seed(self)
+            run(self)
+        finally:
+            _SEEDED.reset(token)
 
     return wrapped
+
+
+_SEEDED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "tasuki_compat_seeded", default=False
+)
+
+
+def _seed(task: TaskOnKart) -> None:
+    if not (task.should_dump_supplementary_log_files and task.fix_random_seed_methods):
+        return
+    if task.fix_random_seed_value and task.fix_random_seed_value != _NO_SEED:
+        seed = task.fix_random_seed_value
+    else:
+        seed = int(_gokart_id_of(task), 16) % (2**32 - 1)
+    _set_seeds(task.fix_random_seed_methods, seed)
 
 
 #: The key of a compat task's gokart unique id in its run record's task_log.

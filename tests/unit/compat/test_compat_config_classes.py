@@ -134,3 +134,24 @@ def test_a_root_rebuilt_over_a_cached_upstream_is_seeded_with_gokarts_id(tmp_pat
     assert gokart.build(DrawChain(i=3)) == first  # the same seed: the same draw
     record = tasuki.RunRecord.read(open_store(str(tmp_path / "resources")), root.unique_id)
     assert record.task_log["gokart_unique_id"] == gokart_unique_id(DrawChain(i=3))
+
+
+class DrawTwice(Draw):
+    def run(self) -> None:
+        self.first = random.random()  # a scratch attribute, as gokart code keeps them
+        super().run()  # Draw.run() draws again: the same run, so no second seeding
+
+
+def test_a_run_calling_super_run_is_seeded_once() -> None:
+    task = DrawTwice()
+    random.seed(int(gokart_unique_id(task), 16) % (2**32 - 1))
+    draws = [random.random() for _ in range(2)]
+    assert gokart.build(task) == draws[1]  # seeded twice, it would be draws[0]
+
+
+def test_reload_never_reuses_stale_defaults(tmp_path: Path) -> None:
+    for value in ("x", "y", "z"):
+        (tmp_path / "p.ini").write_text(f"[Draw]\ntag = {value}\n")
+        luigi.configuration.LuigiConfigParser.reload()
+        gokart.add_config(tmp_path / "p.ini")
+        assert Draw().tag == value
