@@ -246,6 +246,7 @@ def _keep(tasks: list[str], settings: Settings, *, write: bool) -> None:
     rekeyed = counts["rekeyed"] + counts["would_rekey"]
     typer.echo(
         f"{rekeyed} record(s) {'re-keyed' if write else 'to re-key (run with --write)'}, "
-        f"{counts['current']} current, {counts['not_built']} without a complete output",
+        f"{counts['current']} current, {counts['not_built']} without a complete output, "
+        f"{counts['format_changed']} with a gokart-format output to rebuild",
         err=True,
     )

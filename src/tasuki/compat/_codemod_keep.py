@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tasuki.core.code import code_keys, code_of
 from tasuki.core.execute import Completeness
@@ -34,8 +34,9 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class KeptOutput:
     """One task of the graphs: ``status`` is ``rekeyed`` (or ``would_rekey``), ``current``
-    (its record matches the code already) or ``not_built`` (no complete output to keep:
-    ``reason`` says why)."""
+    (its record matches the code already), ``not_built`` (no complete output to keep) or
+    ``format_changed`` (an output gokart's processor wrote, which tasuki's format for that
+    extension reads as another value: it is rebuilt); ``reason`` says why."""
 
     task: str
     unique_id: str
@@ -73,6 +74,10 @@ def keep_outputs(
         if this_code.verdict(node) is None:
             out.append(KeptOutput(name, uid, "current"))
             continue
+        changed = _format_changed(node.outputs)
+        if changed:
+            out.append(KeptOutput(name, uid, "format_changed", changed))
+            continue
         if not write:
             out.append(KeptOutput(name, uid, "would_rekey"))
             continue
@@ -89,3 +94,24 @@ def keep_outputs(
         logger.info("%s: record re-keyed to the converted code", name, extra={"key": uid})
         out.append(KeptOutput(name, uid, "rekeyed"))
     return out
+
+
+def _format_changed(outputs: Any) -> str:
+    """Why an output written through compat's gokart processor cannot be kept for the converted
+    task (its extension means another value to tasuki's format: ``.txt`` is one string, not a
+    list of lines, ``.json`` any JSON, not a data frame...); empty when none."""
+    from tasuki.compat._formats import gokart_format_for
+    from tasuki.core.targets import FileTarget, targets_of
+
+    for target in targets_of(outputs):
+        gokart_format = gokart_format_for(target.key)
+        if (
+            isinstance(target, FileTarget)
+            and gokart_format is not None
+            and type(target.format) is not type(gokart_format)
+        ):
+            return (
+                f"{target.key}: written by gokart's {gokart_format.extensions[0]} processor, "
+                "which tasuki's format for that extension reads as another value; rebuilt"
+            )
+    return ""

@@ -186,3 +186,51 @@ def test_a_class_on_a_task_base_of_another_converted_module_converts_with_it(
     assert tomllib.loads((project / "tasuki.toml").read_text()) == {
         "tasks": {"pkg.a_tasks:A": {"n": 5}}
     }
+
+
+KEEP_TXT = KEEP.replace(
+    """    def run(self):
+        self.dump(self.load() + 1)
+""",
+    """    def output(self):
+        return self.make_target("down.txt")
+
+    def run(self):
+        self.dump([str(self.load() + 1)])
+""",
+)
+
+
+def test_keep_outputs_rebuilds_an_output_gokarts_processor_wrote(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Down's .txt was written by gokart's processor (compat: it loads back as a list of
+    # lines); tasuki's .txt loads one string, so that record is not vouched for: rebuilt.
+    import os
+    import subprocess
+    import sys
+
+    (project / "keepmod.py").write_text(KEEP_TXT)
+    env = {**os.environ, "TASUKI_PROGRESS": "off"}
+
+    def build() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", BUILD], cwd=project, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert build() == "['ran', 'ran']"
+    assert invoke("upgrade-gokart", "keepmod.py", "--write").exit_code == 0
+    monkeypatch.syspath_prepend(str(project))
+    monkeypatch.delitem(sys.modules, "keepmod", raising=False)
+    try:
+        done = invoke("upgrade-gokart", "--keep-outputs", "keepmod:Down", "-w", "ws", "--write")
+        assert done.exit_code == 0, done.output
+        assert "format_changed keepmod:Down" in done.stdout, done.stdout
+        assert "gokart's .txt processor" in done.stdout
+        assert "1 record(s) re-keyed" in done.stderr
+        assert "1 with a gokart-format output to rebuild" in done.stderr
+    finally:
+        sys.modules.pop("keepmod", None)
+    assert build() == "['cached', 'ran']"  # Up kept, Down rebuilt with tasuki's .txt
