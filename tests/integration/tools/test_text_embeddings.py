@@ -92,7 +92,7 @@ def test_word2vec_repeats_in_another_process_with_another_hash_seed(tmp_path):
     here = _vectors(Word2VecTask(**W2V), tmp_path / "a")
     code = (
         f"import json, sys; sys.path.insert(0, {str(ROOT)!r});"
-        "from tests.unit.contrib.test_text_embeddings import W2V, _vectors;"
+        "from tests.integration.tools.test_text_embeddings import W2V, _vectors;"
         "from tasuki.contrib.text import Word2VecTask;"
         f"print(json.dumps(_vectors(Word2VecTask(**W2V), {str(tmp_path / 'b')!r}).tolist()))"
     )
