@@ -16,7 +16,11 @@ pyarrow, connectorx, psycopg and the data in flight. Cases, side by side in one 
 * ``connectorx + ADBC ingest``: connectorx's Arrow stream into ``adbc_ingest`` (ADBC's own
   binary COPY; it creates the table from Arrow types: no type mapping, keys or ANALYZE).
 
-Targets (issue 3): tasuki full >= 300,000 rows/s end to end with peak RSS <= 300 MB.
+``--load N`` runs N other processes loading the machine (CPU and file creation,
+``benchmarks/_loader.py``) for the whole run, written to its own docs section.
+
+Targets (issue 3): tasuki full >= 300,000 rows/s end to end with peak RSS <= 300 MB (issue 12:
+also with a second process loading the machine).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from _loader import loaded, loaded_title
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -315,15 +321,23 @@ def render(
     rows: list[dict[str, Any]],
     machine: dict[str, Any],
     args: argparse.Namespace,
-    load: tuple[float, float],
+    load: tuple[float, float, float, float],
 ) -> str:
     """The results as a markdown section."""
+    command = "python benchmarks/run.py migrate" + (f" --load {args.load}" if args.load else "")
     lines = [
-        "## Migration",
+        section_title(args.load),
         "",
         f"MariaDB -> PostgreSQL, `{args.rows:,}` rows, shape `{args.shape}`, median of "
         f"{args.repeat} runs, each case in a fresh process (peak RSS = `ru_maxrss` of that "
-        "process). Produced by `python benchmarks/bench_migrate.py`.",
+        f"process). Produced by `{command}`"
+        + (
+            f", with {args.load} other process(es) creating and deleting files in a CPU loop "
+            "for the whole run"
+            if args.load
+            else ""
+        )
+        + ".",
         "",
         "| case | rows | median s | rows/s | peak RSS MB | client CPU s |",
         "|---|---:|---:|---:|---:|---:|",
@@ -347,7 +361,8 @@ def render(
     lines += [
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; "
-        f"load average {load[0]:.2f} before, {load[1]:.2f} after. Python {machine['python']}, "
+        f"load average {load[0]:.2f} before, {load[1]:.2f} after (median over the runs "
+        f"{load[2]:.2f}, max {load[3]:.2f}). Python {machine['python']}, "
         f"MariaDB {machine['mariadb']}, PostgreSQL {machine['postgresql']}, connectorx "
         f"{machine['connectorx']}, pyarrow {machine['pyarrow']}, psycopg {machine['psycopg']}, "
         f"ADBC PostgreSQL {machine['adbc_driver_postgresql']}, numpy {machine['numpy']}.",
@@ -356,11 +371,21 @@ def render(
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    """Replace the ``## Migration`` section of docs/benchmarks.md."""
+def section_title(load: int) -> str:
+    """``## Migration``, or its loaded run's own section."""
+    return "## Migration" + loaded_title(load)
+
+
+def write_docs(section: str, title: str) -> None:
+    """Replace the section called ``title`` of docs/benchmarks.md (added when missing)."""
     text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n\n"
-    start = text.find("## Migration\n")
-    if start < 0:
+    section = section.rstrip("\n") + "\n\n"  # a blank line before the next section
+    start = text.find(title + "\n")
+    base = text.find("## Migration\n")
+    if start < 0 and base >= 0:  # a loaded run's first section goes right after the quiet one
+        end = text.find("\n## ", base + 1)
+        text = text[: end + 1] + section + text[end + 1 :] if end >= 0 else text + section
+    elif start < 0:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + 1)
@@ -378,6 +403,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the target database")
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        help="run N other processes loading the machine (CPU and file creation) for the "
+        "whole run; written to its own docs section",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
@@ -391,25 +423,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = _machine()
     load_before = os.getloadavg()[0]
     samples: dict[str, list[dict[str, Any]]] = {}
-    for rep in range(args.repeat):
-        for case in cases:  # interleaved, so drifting load hits every case alike
-            target = fresh_target()
-            for key, figures in measure(case, source, target).items():
-                samples.setdefault(key, []).append(figures)
-                rate = figures["rows"] / figures["seconds"]
-                print(
-                    f"run {rep + 1} {key}: {figures['seconds']:.2f} s, {rate:,.0f} rows/s, "
-                    f"{figures['peak_rss_mb']:.0f} MB",
-                    file=sys.stderr,
-                )
+    loads: list[float] = []
+    with loaded(args.load):
+        for rep in range(args.repeat):
+            for case in cases:  # interleaved, so drifting load hits every case alike
+                target = fresh_target()
+                loads.append(os.getloadavg()[0])
+                for key, figures in measure(case, source, target).items():
+                    samples.setdefault(key, []).append(figures)
+                    rate = figures["rows"] / figures["seconds"]
+                    print(
+                        f"run {rep + 1} {key}: {figures['seconds']:.2f} s, {rate:,.0f} rows/s, "
+                        f"{figures['cpu_s']:.2f} s client CPU, {figures['peak_rss_mb']:.0f} MB",
+                        file=sys.stderr,
+                    )
     load_after = os.getloadavg()[0]
+    loads.append(load_after)
     rows = summarise(samples)
-    section = render(rows, machine, args, (load_before, load_after))
+    section = render(
+        rows,
+        machine,
+        args,
+        (load_before, load_after, statistics.median(loads), max(loads)),
+    )
     print(section)
     if args.json:
         args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
     if not args.no_docs and args.rows >= 1_000_000 and args.repeat >= 3:
-        write_docs(section)
+        write_docs(section, section_title(args.load))
     if not args.keep:
         import psycopg
 

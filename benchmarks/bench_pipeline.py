@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _loader import loaded, loaded_title
 from _pipeline_report import DOCS, markdown, print_rich, rows, write_docs
 
 HERE = Path(__file__).resolve().parent
@@ -581,26 +582,6 @@ def run(
     return rows(outcomes, fs=_filesystem(Path(tempfile.gettempdir()).resolve()))
 
 
-LOADER = """
-import os, sys, tempfile
-folder = tempfile.mkdtemp(prefix="tasuki-bench-load-", dir=sys.argv[1] or None)
-x = 0
-while True:  # what another job on a shared machine does: CPU, and files made and removed
-    for i in range(200):
-        path = os.path.join(folder, str(i))
-        with open(path, "wb") as f:
-            f.write(b"x" * 1024)
-        x = (x * 31 + i) % 1000003
-    for i in range(200):
-        os.remove(os.path.join(folder, str(i)))
-"""
-
-
-def _start_loader(scratch: Path | None) -> subprocess.Popen[bytes]:
-    """A process loading the machine until killed (``--load``)."""
-    return subprocess.Popen([sys.executable, "-c", LOADER, str(scratch or "")])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: measure, print the tables, write docs/benchmarks.md (full runs only)."""
     global TASUKI_PY, TIMEOUT_S
@@ -692,13 +673,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    loaders = [_start_loader(args.scratch) for _ in range(args.load)]
-    try:
+    with loaded(args.load, args.scratch):
         outcomes = run_cases(plan_, args.repeat, log, args.scratch, budget, status)
-    finally:
-        for proc in loaders:
-            proc.kill()
-            proc.wait()
     scratch = (args.scratch or Path(tempfile.gettempdir())).resolve()
     fs = _filesystem(scratch)
     info = _machine()
@@ -734,9 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         title = "## Pipeline" + (f", {args.section}" if args.section else "")
         if fs == "tmpfs":
             title += ", workspaces in memory (tmpfs)"
-        if args.load:
-            others = f"{args.load} other process" + ("es" if args.load > 1 else "")
-            title += f", with {others} loading the machine"
+        title += loaded_title(args.load)
         section = markdown(
             outcomes,
             info,
