@@ -222,7 +222,7 @@ class RunRecord:
         """The JSON form written to the workspace."""
         # Not dataclasses.asdict: it deep-copies every nested value, a measurable cost per task.
         doc = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        return json.dumps(doc, default=_json_default, ensure_ascii=False).encode()
+        return _ENCODER.encode(doc).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RunRecord:
@@ -351,6 +351,11 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return repr(value)
+
+
+# One encoder for every record: ``json.dumps`` with options builds a new one per call, a
+# tenth of the encoding's cost; compact separators make each record ~5 % smaller.
+_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
 
 def find_record(store: Store, uid_or_prefix: str) -> RunRecord:
