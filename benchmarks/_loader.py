@@ -8,6 +8,7 @@ warehouse and migration benchmarks, so that their loaded runs load the machine a
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import subprocess
 import sys
@@ -53,3 +54,42 @@ def loaded_title(count: int) -> str:
     if not count:
         return ""
     return f", with {count} other process{'es' if count > 1 else ''} loading the machine"
+
+
+def loaded_note(count: int) -> str:
+    """The words a loaded run's section adds after its command (empty for 0)."""
+    if not count:
+        return ""
+    return (
+        f", with {count} other process(es) creating and deleting files in a CPU loop for the "
+        "whole run"
+    )
+
+
+def write_section(docs: Path, section: str, title: str, base: str) -> None:
+    """Replace the section called ``title`` of ``docs``; a loaded run's section that is not
+    there yet goes right after its quiet twin ``base`` (else at the end)."""
+    text = docs.read_text(encoding="utf-8") if docs.exists() else "# Benchmarks\n\n"
+    section = section.rstrip("\n") + "\n\n"  # a blank line before the next section
+    start = text.find(title + "\n")
+    after = text.find(base + "\n")
+    if start < 0 and after >= 0:
+        end = text.find("\n## ", after + 1)
+        text = text[: end + 1] + section + text[end + 1 :] if end >= 0 else text + section
+    elif start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    docs.write_text(text, encoding="utf-8")
+
+
+def add_load_option(parser: argparse.ArgumentParser) -> None:
+    """``--load N``, the same in every benchmark that has it."""
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        help="run N other processes loading the machine (a CPU loop that makes and removes "
+        "files) for the whole run; written to its own docs section",
+    )

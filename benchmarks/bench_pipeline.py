@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _loader import loaded, loaded_title
+from _loader import add_load_option, loaded, loaded_title
 from _pipeline_report import DOCS, markdown, print_rich, rows, write_docs
 
 HERE = Path(__file__).resolve().parent
@@ -619,13 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="interpreter for the tasuki, tasuki-compat and floor sides (default: the "
         "project's .venv)",
     )
-    parser.add_argument(
-        "--load",
-        type=int,
-        default=0,
-        help="run N other processes that load the machine (a CPU and file-creation loop "
-        "each) for the whole run; its own docs section",
-    )
+    add_load_option(parser)
     parser.add_argument(
         "--section",
         help="write the docs under '## Pipeline, SECTION' instead of '## Pipeline' (a run with "

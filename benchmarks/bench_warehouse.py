@@ -50,7 +50,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _loader import loaded, loaded_title
+from _loader import add_load_option, loaded, loaded_note, loaded_title, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -437,12 +437,7 @@ def render(
         f"median of {args.repeat} runs, cases interleaved, each in a fresh process (peak RSS = "
         "`ru_maxrss` of that process; CPU = the client process's user + system over the timed "
         f"part, not the server's). Produced by `{command}` at {_commit()}"
-        + (
-            f", with {args.load} other process(es) creating and deleting files in a CPU loop "
-            "for the whole run"
-            if args.load
-            else ""
-        )
+        + loaded_note(args.load)
         + ".",
         "",
         "| case | rows | median s | CPU s | rows/s | peak RSS MB |",
@@ -486,19 +481,7 @@ def _commit() -> str:
 
 def write_docs(section: str, title: str) -> None:
     """Replace the section called ``title`` of docs/benchmarks.md (added when missing)."""
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n\n"
-    section = section.rstrip("\n") + "\n\n"  # a blank line before the next section
-    start = text.find(title + "\n")
-    base = text.find("## Warehouse\n")
-    if start < 0 and base >= 0:  # a loaded run's first section goes right after the quiet one
-        end = text.find("\n## ", base + 1)
-        text = text[: end + 1] + section + text[end + 1 :] if end >= 0 else text + section
-    elif start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    DOCS.write_text(text, encoding="utf-8")
+    write_section(DOCS, section, title, "## Warehouse")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -511,13 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    parser.add_argument(
-        "--load",
-        type=int,
-        default=0,
-        help="run N other processes loading the machine (CPU and file creation) for the "
-        "whole run; written to its own docs section",
-    )
+    add_load_option(parser)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--table", help=argparse.SUPPRESS)
