@@ -130,6 +130,7 @@ def migrate_table(
             where=where,
             batch_rows=batch_rows,
             chunk_rows=chunk_rows,
+            cursor=table_spec.cursor if table_spec.mode == "incremental" else None,
         )
 
     outcome = run(

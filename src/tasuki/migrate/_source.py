@@ -69,6 +69,12 @@ class SourceTable:
         chunk = None if chunk_rows is None else min(chunk_rows, 4 * batch)
         return batch, chunk
 
+    def leads_an_index(self, column: str) -> bool:
+        """Whether an index of the table (the primary key included) starts with ``column``:
+        then the server can find rows by it without reading the whole table."""
+        keys = (self.primary_key, *(index.columns for index in self.indexes))
+        return any(cols and cols[0] == column for cols in keys)
+
     def column(self, name: str) -> ColumnPlan | None:
         """Return the plan of column ``name``, or None."""
         return next((c for c in self.columns if c.name == name), None)
@@ -276,6 +282,7 @@ def read_batches(
     where: str = "",
     batch_rows: int = 32_768,
     chunk_rows: int | None = 131_072,
+    cursor: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream the table's rows as Arrow record batches in the plan's column order.
 
@@ -289,6 +296,10 @@ def read_batches(
             incremental read), the matching rows are counted first and read in one query
             when they fit in a chunk, so a small delta is read through the cursor's index
             rather than walked in key order.
+        cursor: the column ``where`` bounds (an incremental read). When no index starts with
+            it, counting the matching rows would read the whole table once more for nothing
+            (every way of finding them reads it all), so they are read in key-order chunks
+            straight away: one pass over the table instead of two.
 
     Yields:
         Record batches.
@@ -296,8 +307,9 @@ def read_batches(
     Raises:
         MigrationError: the source query failed.
     """
+    countable = cursor is None or source.leads_an_index(cursor)
     if not (chunk_rows and source.integer_pk) or (
-        where and _count(url, source, where) <= chunk_rows
+        where and countable and _count(url, source, where) <= chunk_rows
     ):
         yield from _stream(url, source.select_sql(where), source, batch_rows)
         return
@@ -319,13 +331,13 @@ def read_batches(
 
 
 def _count(url: str, source: SourceTable, where: str) -> int:
+    sql = f"SELECT COUNT(*) FROM {quote_mysql(source.database)}.{quote_mysql(source.name)} "
+    sql += f"WHERE {where}"
+    logger.debug("source count: %s", sql)
     conn = _connect(url)
     try:
         with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT COUNT(*) FROM {quote_mysql(source.database)}.{quote_mysql(source.name)} "
-                f"WHERE {where}"
-            )
+            cur.execute(sql)
             row = cur.fetchone()
     except Exception as exc:
         raise MigrationError(

@@ -216,3 +216,34 @@ def test_a_delta_larger_than_a_chunk_is_read_in_key_order_chunks(
     assert (small.rows_read, small.rows_written) == (125, 0)  # the lag re-reads, nothing changes
     queries = [r.getMessage() for r in caplog.records if "source query" in r.getMessage()]
     assert len(queries) == 1 and "ORDER BY" not in queries[0]  # fits a chunk: one query
+    counts = [r.getMessage() for r in caplog.records if "source count" in r.getMessage()]
+    assert len(counts) == 1  # counted first: updated_at has an index, the count is cheap
+
+
+def test_a_cursor_without_an_index_is_read_in_one_pass_not_counted_first(
+    mysql: MySQL, mariadb_url: str, pg: Postgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Without an index on the cursor, counting the new rows reads the whole table, and so
+    # does reading them: the count would be a second pass for nothing.
+    mysql.run("CREATE TABLE events (id INT NOT NULL PRIMARY KEY, at DATETIME NOT NULL)")
+    mysql.run(
+        "INSERT INTO events SELECT seq, TIMESTAMP('2024-01-01') + INTERVAL seq SECOND "
+        "FROM seq_1_to_300"
+    )
+    spec = TableSpec(name="events", mode="incremental", cursor="at", lag="1 minute")
+    migrate_table(mariadb_url, pg.url, spec, schema="app")
+    mysql.run(
+        "INSERT INTO events SELECT seq, TIMESTAMP('2024-02-01') + INTERVAL seq SECOND "
+        "FROM seq_301_to_310"
+    )
+
+    with caplog.at_level(logging.DEBUG, logger="tasuki.migrate._source"):
+        result = migrate_table(mariadb_url, pg.url, spec, schema="app", chunk_rows=200)
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "source count" in m]
+    queries = [m for m in messages if "source query" in m]
+    assert len(queries) == 1 and "ORDER BY `id` LIMIT 200" in queries[0]
+    # The lag window re-reads the last minute of the old rows (61); only the 10 new are written.
+    assert (result.rows_read, result.rows_written) == (71, 10)
+    assert pg.one("SELECT count(*) FROM app.events") == 310
