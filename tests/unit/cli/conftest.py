@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from tasuki.cli import app
+from tasuki.cli import app_for
 
 
 @pytest.fixture
@@ -16,6 +16,7 @@ def cli(tmp_path, monkeypatch):
     runner = CliRunner()
 
     def invoke(*args):
-        return runner.invoke(app, list(args), catch_exceptions=False)
+        # Through app_for, as the console script parses: the app narrowed to the command.
+        return runner.invoke(app_for(list(args)), list(args), catch_exceptions=False)
 
     return invoke
