@@ -161,3 +161,24 @@ def test_make_task_with_settings_defaults_and_task_parameters():
         settings,
     )
     assert task.upstream == TaskA(param="u")
+
+
+def test_task_s_own_annotations_are_kept_evaluated():
+    # Every task class's first value asks typing.get_type_hints for the whole MRO: strings
+    # there would be compiled and evaluated again for each class.
+    import inspect
+    import typing
+    from typing import ClassVar
+
+    from tasuki.core._base import TaskBase
+
+    for klass in (TaskBase, tasuki.Task):
+        assert not [v for v in inspect.get_annotations(klass).values() if isinstance(v, str)]
+
+    class Sized(tasuki.Task):
+        n: int
+        label: str = "x"
+
+    hints = typing.get_type_hints(Sized)
+    assert (hints["n"], hints["label"], hints["rerun"]) == (int, str, ClassVar[bool])
+    assert Sized(n=1).param_values == {"n": 1, "label": "x"}
