@@ -31,7 +31,16 @@ CHILD = textwrap.dedent(
     """
 )
 
-HEAVY_AT_IMPORT = ("pydantic", "fsspec", "multiprocessing", "importlib.metadata", "tomllib")
+# platform and socket: only the first record or temporary file of a process needs them.
+HEAVY_AT_IMPORT = (
+    "pydantic",
+    "fsspec",
+    "multiprocessing",
+    "importlib.metadata",
+    "tomllib",
+    "platform",
+    "socket",
+)
 HEAVY_IN_BUILD = ("pydantic", "fsspec", "multiprocessing", "importlib.metadata", "email", "uuid")
 
 

@@ -23,8 +23,6 @@ import functools
 import json
 import logging
 import os
-import platform
-import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -397,6 +395,12 @@ def environment() -> dict[str, Any]:
     """Versions, host and git commit, computed once per process (records must stay cheap)."""
     # Versions of libraries this process has imported, read from the modules themselves:
     # importlib.metadata scans site-packages per call (~50 ms each on a busy disk).
+    # platform and socket are imported here, by the first record a process writes: at
+    # module level they were a tenth of ``import tasuki`` (~5 ms), which warm builds and
+    # every command that writes no record paid for nothing.
+    import platform
+    import socket
+
     from tasuki import __version__
 
     versions: dict[str, str] = {"tasuki": __version__}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import time
 
 from tasuki.errors import StorageError
@@ -36,6 +35,8 @@ def _host() -> str:
     """Six hex digits naming this machine, so a sweeper only judges its own host's pids."""
     global _host_tag
     if _host_tag is None:
+        import socket  # not at import: only writes need it (see tasuki.core.records)
+
         _host_tag = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
     return _host_tag
 
@@ -94,5 +95,7 @@ def check_prefix(prefix: str) -> str:
 
 def holder_description() -> str:
     """Who holds a lease: host, pid and UTC start time, for LockTimeoutError messages."""
+    import socket
+
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return f"host {socket.gethostname()} pid {os.getpid()} since {stamp}"
