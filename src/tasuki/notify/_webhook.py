@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from tasuki.notify._base import RETRY_STATUSES, DeliveryFailure, Notifier, parse_retry_after
@@ -22,6 +19,8 @@ _BODY_SNIPPET = 200
 
 @functools.cache
 def _user_agent() -> str:
+    import importlib.metadata  # ~15 ms: only when a notification is sent
+
     try:
         return f"tasuki/{importlib.metadata.version('tasuki')}"
     except importlib.metadata.PackageNotFoundError:  # running from a source tree
@@ -39,6 +38,12 @@ def post_json(
         DeliveryFailure: connection refused, timeout, or a non-2xx answer (retryable or not
             according to the status).
     """
+    # Imported here, when a notification is sent: urllib.request and http.client are ~20 ms,
+    # which every `tasuki run` paid (the CLI asks tasuki.notify for its hooks) with no
+    # notifier configured.
+    import urllib.error
+    import urllib.request
+
     data = json.dumps(body, default=str).encode("utf-8")
     request = urllib.request.Request(
         url,
