@@ -31,7 +31,8 @@ CHILD = textwrap.dedent(
     """
 )
 
-# platform and socket: only the first record or temporary file of a process needs them.
+# platform and socket: only the first record or temporary file of a process needs them;
+# shutil, tempfile and zipfile (with bz2 and lzma): only model targets and folder removals.
 HEAVY_AT_IMPORT = (
     "pydantic",
     "fsspec",
@@ -40,6 +41,9 @@ HEAVY_AT_IMPORT = (
     "tomllib",
     "platform",
     "socket",
+    "shutil",
+    "tempfile",
+    "zipfile",
 )
 HEAVY_IN_BUILD = ("pydantic", "fsspec", "multiprocessing", "importlib.metadata", "email", "uuid")
 
