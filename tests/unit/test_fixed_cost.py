@@ -45,7 +45,18 @@ HEAVY_AT_IMPORT = (
     "tempfile",
     "zipfile",
 )
-HEAVY_IN_BUILD = ("pydantic", "fsspec", "multiprocessing", "importlib.metadata", "email", "uuid")
+# platform and socket: ~5 ms, a cold one-task build's whole budget (records and temporary
+# names read the Python version and the host name without them).
+HEAVY_IN_BUILD = (
+    "pydantic",
+    "fsspec",
+    "multiprocessing",
+    "importlib.metadata",
+    "email",
+    "uuid",
+    "platform",
+    "socket",
+)
 
 
 def _child(tmp_path):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from tasuki._clock import utcnow
 from tasuki.core._record_db import DB_KEY, RecordDB, open_db
 from tasuki.errors import RecordNotFoundError
+from tasuki.storage._keys import host_name
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
@@ -395,12 +396,6 @@ def environment() -> dict[str, Any]:
     """Versions, host and git commit, computed once per process (records must stay cheap)."""
     # Versions of libraries this process has imported, read from the modules themselves:
     # importlib.metadata scans site-packages per call (~50 ms each on a busy disk).
-    # platform and socket are imported here, by the first record a process writes: at
-    # module level they were a tenth of ``import tasuki`` (~5 ms), which warm builds and
-    # every command that writes no record paid for nothing.
-    import platform
-    import socket
-
     from tasuki import __version__
 
     versions: dict[str, str] = {"tasuki": __version__}
@@ -416,9 +411,12 @@ def environment() -> dict[str, Any]:
         if isinstance(version, str):
             versions[dist] = version
     env: dict[str, Any] = {
-        "python": platform.python_version(),
+        # What platform.python_version() and socket.gethostname() answer, without importing
+        # them (~5 ms, a cold one-task build's whole budget): the first token of sys.version,
+        # and the node name the kernel gives gethostname().
+        "python": sys.version.split()[0],
         "versions": versions,
-        "host": socket.gethostname(),
+        "host": host_name(),  # tasuki.storage._keys
         "platform": sys.platform,
         "git_commit": _git_commit(),
         "argv": sys.argv[:20],
