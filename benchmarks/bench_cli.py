@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from _host import cpu_model, short_commit
 from _loader import write_section
 
 HERE = Path(__file__).resolve().parent
@@ -143,25 +144,7 @@ def measure(repeat: int, gokart: bool) -> tuple[list[dict[str, Any]], dict[str, 
 
 
 def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def _commit() -> str:
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() or "unknown commit"
+    return f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def render(rows: list[dict[str, Any]], info: dict[str, Any], repeat: int) -> str:
@@ -171,7 +154,7 @@ def render(rows: list[dict[str, Any]], info: dict[str, Any], repeat: int) -> str
         "",
         f"Each command a fresh process, cases interleaved, medians of {repeat} runs, wall "
         "and CPU (user + system of the process). Produced by `python benchmarks/run.py cli` "
-        f"at {_commit()} on {_machine()}, load average median {info['load'][0]:.2f}, max "
+        f"at {short_commit()} on {_machine()}, load average median {info['load'][0]:.2f}, max "
         f"{info['load'][1]:.2f}."
         + ("" if info["gokart"] else " gokart's venv was missing: its row was not run."),
         "",

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from _host import cpu_model
 from _loader import add_load_option, loaded, loaded_note, loaded_title, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,14 +260,7 @@ def _machine() -> dict[str, Any]:
     import psycopg
     import pyarrow
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     with _mysql().cursor() as cur:
         cur.execute("SELECT VERSION()")
         mariadb = cur.fetchone()[0]

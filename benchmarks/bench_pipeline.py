@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _host import cpu_model
 from _loader import add_load_option, loaded, loaded_title
 from _pipeline_report import DOCS, markdown, print_rich, rows, write_docs
 
@@ -490,7 +491,7 @@ def _versions(sides: Sequence[str]) -> dict[str, str]:
 
 def _machine() -> dict[str, str]:
     info = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
         "os": platform.platform(terse=True),
     }
@@ -521,16 +522,6 @@ def _filesystem(path: Path) -> str:
     except (OSError, ValueError):
         pass
     return kind
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _peers(value: str | None, no_gokart: bool, no_peers: bool) -> list[str]:

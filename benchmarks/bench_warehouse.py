@@ -50,6 +50,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from _host import cpu_model, short_commit
 from _loader import add_load_option, loaded, loaded_note, loaded_title, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,14 +261,7 @@ def _machine(url: str) -> dict[str, Any]:
     import psycopg
     import pyarrow
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     with psycopg.connect(url) as conn:
         server = conn.execute("SHOW server_version").fetchone()
     return {
@@ -436,7 +430,7 @@ def render(
         f"PostgreSQL -> client, `{args.rows:,}` rows x 10 columns (`SELECT * FROM bench`), "
         f"median of {args.repeat} runs, cases interleaved, each in a fresh process (peak RSS = "
         "`ru_maxrss` of that process; CPU = the client process's user + system over the timed "
-        f"part, not the server's). Produced by `{command}` at {_commit()}"
+        f"part, not the server's). Produced by `{command}` at {short_commit()}"
         + loaded_note(args.load)
         + ".",
         "",
@@ -467,16 +461,6 @@ def render(
 def section_title(load: int) -> str:
     """``## Warehouse``, or its loaded run's own section."""
     return "## Warehouse" + loaded_title(load)
-
-
-def _commit() -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return proc.stdout.strip() or "unknown commit"
 
 
 def write_docs(section: str, title: str) -> None:
