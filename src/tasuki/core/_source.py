@@ -38,12 +38,16 @@ import time
 import types
 from typing import Any
 
+from tasuki.core._bindings import binding_index, import_origin
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "SourceFacts",
+    "also_of",
     "assignment",
     "definition",
+    "definition_in",
     "facts_for",
     "forget_sources",
     "module_tree",
@@ -54,7 +58,8 @@ __all__ = [
 ]
 
 #: Format of the cached facts; bump it when what a fact holds or how it is made changes.
-FORMAT = 1
+#: 2: names hold imports made inside functions and dotted chains; ``also`` and ``origins``.
+FORMAT = 2
 #: Seconds a file must be older than the moment its facts are saved.
 RACY_S = 2.0
 
@@ -165,13 +170,33 @@ def normalise_text(source: str) -> str:
 
 
 def names_in(node: ast.AST) -> list[tuple[str, str | None]]:
-    """Global names a piece of code reads, with the attribute read from each (``np.mean``)."""
+    """Global names a piece of code reads, with the attribute read from each (``np.mean``).
+
+    A chain of attributes is listed whole too (``("pkg", "util.clean")`` beside ``("pkg",
+    "util")``), and imports inside the code as ``("<import>pkg.util", local name)`` and
+    ``("<from>.util", "clean")`` (``"clean:alias"`` when renamed): what a function imports
+    when it runs is code it uses as much as what its module imported.
+    """
     found: set[tuple[str, str | None]] = set()
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
-            found.add((sub.value.id, sub.attr))
+        if isinstance(sub, ast.Attribute):
+            chain = [sub.attr]
+            value = sub.value
+            while isinstance(value, ast.Attribute):
+                chain.append(value.attr)
+                value = value.value
+            if isinstance(value, ast.Name):
+                found.add((value.id, ".".join(reversed(chain))))
         elif isinstance(sub, ast.Name):
             found.add((sub.id, None))
+        elif isinstance(sub, ast.Import):
+            for alias in sub.names:
+                found.add((f"<import>{alias.name}", alias.asname or alias.name.partition(".")[0]))
+        elif isinstance(sub, ast.ImportFrom):
+            source = "." * sub.level + (sub.module or "")
+            for alias in sub.names:
+                local = f":{alias.asname}" if alias.asname else ""
+                found.add((f"<from>{source}", alias.name + local))
     return sorted(found, key=lambda x: (x[0], x[1] or ""))
 
 
@@ -200,6 +225,8 @@ class SourceFacts:
         self.stamp = stamp
         self.defs: dict[str, Fact] = {}
         self.values: dict[str, Fact] = {}
+        self.also_: dict[str, Fact] = {}
+        self.origins_: dict[str, list[tuple[str, str]]] = {}
         self.module_text: str | None = None
         self.dirty = False
 
@@ -207,7 +234,7 @@ class SourceFacts:
         """Normalised text and global names of the class or function ``qualname``; None when
         the file has no such definition."""
         if qualname not in self.defs:
-            found = _definition_in(self.module, qualname)
+            found = definition_in(self.module, qualname)
             self.defs[qualname] = (
                 None if found is None else (normalise_text(found[0]), tuple(names_in(found[1])))
             )
@@ -222,6 +249,25 @@ class SourceFacts:
             self.values[name] = None if stmt is None else (normalise(stmt), tuple(names_in(stmt)))
             self.dirty = True
         return self.values[name]
+
+    def also(self, name: str, primary: str) -> Fact:
+        """Normalised text and global names of the other module-level statements that bind or
+        change ``name`` (:mod:`tasuki.core._bindings`), beyond its last ``def`` / ``class``
+        (``primary="def"``) or its last assignment (``"assign"``; ``"none"``: beyond
+        nothing); None when there are none."""
+        key = f"{primary}:{name}"
+        if key not in self.also_:
+            self.also_[key] = also_of(self.module, name, primary)
+            self.dirty = True
+        return self.also_[key]
+
+    def origins(self, name: str) -> list[tuple[str, str]]:
+        """Where module-level imports bind ``name`` from (:func:`import_origin`)."""
+        if name not in self.origins_:
+            parsed = module_tree(self.module)
+            self.origins_[name] = import_origin(parsed[1], name) if parsed else []
+            self.dirty = True
+        return self.origins_[name]
 
     def whole(self) -> str:
         """The module's normalised text."""
@@ -241,6 +287,8 @@ class SourceFacts:
             "stamp": list(self.stamp),
             "defs": self.defs,
             "values": self.values,
+            "also": self.also_,
+            "origins": self.origins_,
             "module": self.module_text,
         }
 
@@ -254,6 +302,8 @@ class SourceFacts:
             return False
         self.defs = {k: _fact(v) for k, v in doc["defs"].items()}
         self.values = {k: _fact(v) for k, v in doc["values"].items()}
+        self.also_ = {k: _fact(v) for k, v in doc["also"].items()}
+        self.origins_ = {k: [(str(m), str(n)) for m, n in v] for k, v in doc["origins"].items()}
         text = doc.get("module")
         self.module_text = text if isinstance(text, str) else None
         return True
@@ -266,7 +316,8 @@ def _fact(raw: Any) -> Fact:
     return (str(text), tuple((str(n), None if a is None else str(a)) for n, a in names))
 
 
-def _definition_in(module: types.ModuleType, qualname: str) -> tuple[str, ast.stmt] | None:
+def definition_in(module: types.ModuleType, qualname: str) -> tuple[str, ast.stmt] | None:
+    """Source text and parsed statement of the definition ``qualname`` in ``module``."""
     parsed = module_tree(module)
     if parsed is None:
         return None
@@ -277,6 +328,47 @@ def _definition_in(module: types.ModuleType, qualname: str) -> tuple[str, ast.st
     first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
     last = node.end_lineno or node.lineno
     return "".join(lines[first - 1 : last]), node
+
+
+_INDEXES: dict[int, tuple[ast.Module, dict[str, list[int]]]] = {}
+
+
+def also_of(module: types.ModuleType, name: str, primary: str) -> Fact:
+    """What :meth:`SourceFacts.also` answers, for a module without a file to cache it by."""
+    parsed = module_tree(module)
+    if parsed is None:
+        return None
+    tree = parsed[1]
+    known = _INDEXES.get(id(tree))
+    if known is None or known[0] is not tree:
+        known = _INDEXES[id(tree)] = (tree, binding_index(tree))
+    positions = known[1].get(name, [])
+    if not positions or (len(positions) == 1 and primary != "none"):
+        return None  # no binding, or only the primary one (which is a binding too)
+    skip = _position_of(tree, name, primary)
+    stmts = [tree.body[p] for p in positions if p != skip]
+    if not stmts:
+        return None
+    names: set[tuple[str, str | None]] = set()
+    for stmt in stmts:
+        names.update(names_in(stmt))
+    text = "\n".join(normalise(stmt) for stmt in stmts)
+    return text, tuple(sorted(names, key=lambda x: (x[0], x[1] or "")))
+
+
+def _position_of(tree: ast.Module, name: str, primary: str) -> int | None:
+    """Position in ``tree.body`` of the statement holding ``name``'s primary binding."""
+    node: ast.stmt | None = None
+    if primary == "def":
+        node = _find_def(tree, name)
+    elif primary == "assign":
+        node = assignment(tree, name)
+    if node is None:
+        return None
+    for position, stmt in enumerate(tree.body):
+        if stmt.lineno <= node.lineno <= (stmt.end_lineno or stmt.lineno):
+            return position
+    return None
 
 
 _FACTS: dict[str, SourceFacts] = {}
@@ -356,3 +448,4 @@ def forget_sources() -> None:
     """Drop what this process parsed and read from the cache (tests that rewrite modules)."""
     _FACTS.clear()
     _TREES.clear()
+    _INDEXES.clear()

@@ -41,11 +41,14 @@ import xxhash
 
 from tasuki._registry import import_path
 from tasuki.core._base import TaskBase
+from tasuki.core._bindings import import_origin, resolve_module
 from tasuki.core._source import (
     Fact,
     Names,
+    also_of,
     assignment,
     definition,
+    definition_in,
     facts_for,
     forget_sources,
     module_tree,
@@ -332,6 +335,7 @@ class _Collector:
         self.package = _top(cls.__module__)
         self.sections: list[tuple[str, str]] = []
         self.seen: set[tuple[str, str]] = set()
+        self.also: dict[tuple[str, str], bool] = {}  # whether a name had other statements
 
     def fingerprint(self) -> CodeFingerprint:
         for klass in self.cls.__mro__:
@@ -340,6 +344,9 @@ class _Collector:
             if klass is not self.cls and klass.__module__.startswith("tasuki."):
                 continue
             self._add_object(klass)
+            home = sys.modules.get(klass.__module__)
+            if home is not None and klass.__qualname__ == klass.__name__:
+                self._add_also(home, klass.__name__, "def")  # ``Train.WEIGHTS = ...`` later
         for item in _declared(self.cls, "code_dependencies"):
             self._add_declared(item)
         for dist in _declared(self.cls, "library_versions"):
@@ -408,7 +415,79 @@ class _Collector:
         text, names = fact
         self.sections.append((f"value {module.__name__}:{name}", text))
         self._follow(names, module)
+        self._add_also(module, name, "assign")
         return True
+
+    def _add_also(self, module: types.ModuleType, name: str, primary: str) -> bool:
+        """Add the other module-level statements that bind or change ``name`` (a decorator's
+        registration, ``ITEMS += [...]``, a loop filling it: :mod:`tasuki.core._bindings`)."""
+        key = (module.__name__, name)
+        if key in self.also:
+            return self.also[key]
+        facts = facts_for(module)
+        fact = facts.also(name, primary) if facts is not None else also_of(module, name, primary)
+        self.also[key] = fact is not None
+        if fact is None:
+            return False
+        text, names = fact
+        self.sections.append((f"also {module.__name__}:{name}", text))
+        self._follow(names, module)
+        return True
+
+    def _add_definition(self, module: types.ModuleType, name: str, value: Any) -> bool:
+        """Add the ``def`` or ``class`` statement that bound ``name`` to ``value``, an object
+        that is not a function: a decorator replaced it (``functools.cache``, a class)."""
+        key = (module.__name__, name)
+        if key in self.seen:
+            return True
+        facts = facts_for(module)
+        if facts is not None:
+            fact = facts.definition(name)
+        else:
+            fact = _fact_of(definition_in(module, name))
+        if fact is None:
+            return False
+        self.seen.add(key)
+        head = f"function {module.__name__}:{name}"
+        wrapped = inspect.unwrap(value) if hasattr(value, "__wrapped__") else None
+        if inspect.isfunction(wrapped) and not _runs_its_source(wrapped):
+            logger.warning(
+                "the source of %s changed after it was imported; its fingerprint follows the "
+                "code that runs. Reload the module (or restart) to run the code on disk.",
+                name,
+            )
+            self.sections.append((f"{head} (running code, not the file)", _bytecode(wrapped)))
+            return True
+        text, names = fact
+        self.sections.append((head, text))
+        self._follow(names, module)
+        self._add_also(module, name, "def")
+        return True
+
+    def _add_imported(self, module: types.ModuleType, name: str, value: Any) -> bool:
+        """Follow ``name`` to the module of the package it was imported from (``from
+        pkg.lists import OPS``), where its value was made; True when an import bound it
+        (from a library too: nothing to add then)."""
+        facts = facts_for(module)
+        if facts is not None:
+            origins = facts.origins(name)
+        else:
+            parsed = module_tree(module)
+            origins = import_origin(parsed[1], name) if parsed else []
+        for written, original in origins:
+            source = resolve_module(written, module.__package__)
+            home = sys.modules.get(source) if source is not None else None
+            if source is None or home is None or home is module:
+                continue
+            if original == "*":
+                if vars(home).get(name, _MISSING) is not value:
+                    continue
+                original = name
+            if _top(source) == self.package:
+                self._resolve(home, original)
+            # else a library's object: its version is what library_versions declares
+            return True
+        return False
 
     def _follow(self, names: Names, module: types.ModuleType | None) -> None:
         """Add what a piece of code names (its global ``names``, with the attribute read from
@@ -417,15 +496,64 @@ class _Collector:
         if module is None:
             return
         namespace = vars(module)
+        # Modules the code imports for itself (``import pkg.util`` inside ``run``).
+        local: dict[str, types.ModuleType] = {}
         for name, attr in names:
-            if name not in namespace:
+            if name.startswith("<") and attr is not None:
+                bound = self._follow_import(name, attr, module)
+                if bound is not None:
+                    local[bound[0]] = bound[1]
+        for name, attr in names:
+            if name.startswith("<"):
                 continue
-            value = namespace[name]
+            value = namespace.get(name, _MISSING)
+            if value is _MISSING:
+                value = local.get(name, _MISSING)
+                if value is _MISSING:
+                    continue
             if isinstance(value, types.ModuleType):
-                if attr is not None and _top(value.__name__) == self.package:
-                    self._resolve(value, attr)
+                if attr is not None:
+                    self._follow_attributes(value, attr)
                 continue
             self._resolve(module, name)
+
+    def _follow_attributes(self, value: types.ModuleType, chain: str) -> None:
+        """Follow ``pkg.util.clean`` from module ``pkg`` down to what it names in the package."""
+        for attr in chain.split("."):
+            if _top(value.__name__) != self.package:
+                return
+            inner = getattr(value, attr, _MISSING)
+            if not isinstance(inner, types.ModuleType):
+                if inner is not _MISSING:
+                    self._resolve(value, attr)
+                return
+            value = inner
+
+    def _follow_import(
+        self, marker: str, attr: str, module: types.ModuleType
+    ) -> tuple[str, types.ModuleType] | None:
+        """Follow an import made inside a function; returns the local name it binds to a
+        module, if it binds one."""
+        kind, _, written = marker[1:].partition(">")
+        source = resolve_module(written, module.__package__)
+        if source is None or _top(source) != self.package:
+            return None
+        home = _import_module(source)
+        if home is None:
+            self.sections.append((f"import {source}", "not importable"))
+            return None
+        if kind == "import":  # ``import pkg.util`` binds ``pkg``; ``... as u`` binds pkg.util
+            top = sys.modules.get(_top(source))
+            return (attr, home) if attr != _top(source) or top is None else (attr, top)
+        original, _, alias = attr.partition(":")
+        value = getattr(home, original, _MISSING)
+        if value is _MISSING:  # a submodule not imported yet
+            value = _import_module(f"{source}.{original}")
+        if isinstance(value, types.ModuleType):
+            return alias or original, value
+        if value is not None:
+            self._resolve(home, original)
+        return None
 
     def _resolve(self, module: types.ModuleType, name: str) -> None:
         value = vars(module).get(name)
@@ -439,13 +567,29 @@ class _Collector:
                 self._add_constant(module, name)
                 return
             self._add_object(value)
+            here = home == module.__name__ and value.__qualname__ == name
+            self._add_also(module, name, "def" if here else "none")
+            owner = sys.modules.get(home)
+            if not here and owner is not None and value.__qualname__ == value.__name__:
+                self._add_also(owner, value.__name__, "def")
             return
         if _top(module.__name__) != self.package or isinstance(value, types.ModuleType):
             return
-        if not self._add_constant(module, name) and _is_literal(value):
+        if self._add_constant(module, name):
+            return
+        if _is_literal(value):
             # Imported from a sibling module (``from pkg.settings import N_FACTORS``).
             self.seen.add((module.__name__, name))
             self.sections.append((f"value {module.__name__}:{name}", repr(value)))
+            self._add_also(module, name, "none")
+            return
+        if self._add_definition(module, name, value) or self._add_imported(module, name, value):
+            return
+        if self._add_also(module, name, "none"):
+            return  # bound by statements that are not assignments (a loop, ``with ... as``)
+        # Bound in a way the source does not show (``globals()[...]``, ``exec``): the whole
+        # module stands for it, so that no edit of it can leave an output passing as current.
+        self._add_module(module)
 
     def _add_declared(self, item: Any) -> None:
         if isinstance(item, str):
@@ -466,6 +610,24 @@ class _Collector:
         if not isinstance(path, str | os.PathLike):
             raise _declared_error(self.cls, "data_files", path)
         self.sections.append((f"file {os.fspath(path)}", _file_digest(os.fspath(path))))
+
+
+_MISSING = object()
+
+
+def _import_module(name: str) -> types.ModuleType | None:
+    """The module ``name`` of the task's package, imported if it was not (a function imports
+    it when it runs; its code is known only from it); None when it cannot be imported."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except Exception:  # what the function would meet when it runs: not the fingerprint's
+        logger.debug("could not import %s to fingerprint it", name, exc_info=True)
+        return None
 
 
 def _is_literal(value: Any) -> bool:

@@ -184,3 +184,66 @@ def test_the_default_place_off_and_an_unwritable_cache(project, tmp_path):
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder would be")
     assert _probe(project, blocked / "code")["digest"] == _truth(project)
+
+
+BOUND_TASKS = """
+import functools
+import tasuki
+from mypkg.lists import OPS
+
+TOTAL = 0
+for i in range(3):
+    TOTAL += i
+
+
+@functools.cache
+def cached(x):
+    return x + 1
+
+
+class Train(tasuki.Task):
+    def run(self):
+        from mypkg.helpers import triple
+        self.dump([cached(1), OPS[0](1), TOTAL, triple(1)])
+"""
+
+LISTS = """
+def inc(x):
+    return x + 1
+
+
+OPS = [inc]
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new"),
+    [
+        ("tasks.py", "return x + 1", "return x + 2"),  # a helper behind functools.cache
+        ("tasks.py", "range(3)", "range(4)"),  # a loop that fills a constant
+        ("lists.py", "return x + 1", "return x + 2"),  # a list imported from a sibling
+        ("helpers.py", "return x * 3", "return x * 4"),  # imported inside run()
+    ],
+    ids=["decorated", "loop", "imported object", "import in run"],
+)
+def test_cached_facts_keep_what_binds_a_name(tmp_path, path, old, new):
+    """The facts of decorated helpers, later statements and imports (format 2) come back
+    from the cache whole: a warm process parses nothing and fingerprints as a cold one,
+    and an edit of any of them moves the fingerprint."""
+    pkg = tmp_path / "proj" / "mypkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    _write(pkg / "tasks.py", BOUND_TASKS)
+    _write(pkg / "lists.py", LISTS)
+    _write(pkg / "helpers.py", HELPERS)
+    time.sleep(2.1)  # older than the racy window, so that the facts are cached
+    project, cache = tmp_path / "proj", tmp_path / "cache"
+    cold = _probe(project, cache)
+    warm = _probe(project, cache)
+    assert warm["parsed"] == [] and warm["digest"] == cold["digest"] == _truth(project)
+    edited = pkg / path
+    assert old in edited.read_text()
+    edited.write_text(edited.read_text().replace(old, new))
+    after = _probe(project, cache)["digest"]
+    assert after != cold["digest"]
+    assert after == _truth(project)
