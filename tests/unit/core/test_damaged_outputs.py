@@ -119,6 +119,24 @@ def test_a_flipped_byte_is_found_when_loading_and_the_producer_reruns(
     assert "found the output of" in caplog.text and "damaged" in caplog.text
 
 
+def test_a_damaged_root_is_rebuilt_by_the_build_that_returns_it(ws, caplog):
+    """Nothing downstream loads a root: the build that loads it to return its value finds the
+    damage, and reruns it (the error's own words: "a build reruns") instead of raising on
+    every build after."""
+    assert tasuki.build(SumBlob(), workspace=ws) == {"sum": sum(range(5000))}
+    _flip_a_byte(_path(ws, SumBlob()))
+    assert tasuki.build(SumBlob(), workspace=ws) == {"sum": sum(range(5000))}
+    assert "running it again" in caplog.text
+    assert tasuki.load(SumBlob(), workspace=ws) == {"sum": sum(range(5000))}  # whole again
+    # Only the damaged root reran: its upstream was sound.
+    records = open_store(ws)
+    assert RunRecord.read(records, Blob().unique_id).status == "done"
+    # Damage an upstream instead: the root is sound and cached, so the build returns it.
+    _flip_a_byte(_path(ws, Blob()))
+    result = tasuki.build(SumBlob(), workspace=ws, return_value=False)
+    assert result.by_status("ran") == [] and result.by_status("cached")
+
+
 def test_repair_works_with_worker_processes(ws):
     tasuki.build([SumBlob()], workspace=ws)
     _flip_a_byte(_path(ws, Blob()))
