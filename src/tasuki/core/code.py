@@ -74,6 +74,7 @@ __all__ = [
     "code_keys",
     "code_of",
     "combine_code_key",
+    "refresh_fingerprints",
 ]
 
 
@@ -100,6 +101,15 @@ def code_of(cls: type[Task]) -> CodeFingerprint:
         _FINGERPRINTS[cls] = cached
         save_facts()  # what this walk parsed, for the next process (see tasuki.core._source)
     return cached
+
+
+def refresh_fingerprints() -> None:
+    """Forget the fingerprints of earlier builds in this process (each build and each
+    ``why`` starts with this): a helper redefined in a notebook cell or a module reloaded
+    since then must count, and what names are bound to is only known by walking again. The
+    parsed sources stay cached by file stamp (see :mod:`tasuki.core._source`), so a walk
+    costs tens of microseconds per task class."""
+    _FINGERPRINTS.clear()
 
 
 def code_fingerprint(cls: type[Task]) -> str:
@@ -315,7 +325,32 @@ def _bytecode(obj: Any) -> str:
         code = getattr(fn, "__code__", None)
         if code is not None:
             parts.append(f"{attr} {_describe_code(code)}")
+        elif _class_data(attr) and _is_literal(value):
+            parts.append(f"{attr} = {value!r}")  # ``WEIGHTS = {...}`` in the class body
     return "\n".join(parts)
+
+
+def _class_data(attr: str) -> bool:
+    """Whether a class attribute is the user's (not Python's or tasuki's bookkeeping)."""
+    return bool(attr) and not attr.startswith(("__", "_tasuki"))
+
+
+def _code_names(obj: Any) -> Names:
+    """The global names the functions of ``obj`` (a class or a function) read, from their
+    bytecode (and the bases of a class): what a fingerprint without source follows."""
+    found: set[str] = set()
+    holders = list(vars(obj).values()) if isinstance(obj, type) else [obj]
+    if isinstance(obj, type):
+        found.update(base.__name__ for base in obj.__bases__)
+    for value in holders:
+        fn = inspect.unwrap(getattr(value, "__func__", getattr(value, "fget", value)))
+        code = getattr(fn, "__code__", None)
+        stack = [code] if isinstance(code, types.CodeType) else []
+        while stack:
+            current = stack.pop()
+            found.update(current.co_names)
+            stack.extend(_codes(current))
+    return tuple((name, None) for name in sorted(found))
 
 
 def _describe_code(code: types.CodeType) -> str:
@@ -336,6 +371,8 @@ class _Collector:
         self.sections: list[tuple[str, str]] = []
         self.seen: set[tuple[str, str]] = set()
         self.also: dict[tuple[str, str], bool] = {}  # whether a name had other statements
+        self.objects: dict[tuple[str, str], Any] = {}  # the object each seen name stood for
+        self.others: list[Any] = []  # objects added under a name another one had
 
     def fingerprint(self) -> CodeFingerprint:
         for klass in self.cls.__mro__:
@@ -362,16 +399,25 @@ class _Collector:
     def _add_object(self, obj: Any) -> None:
         module_name = getattr(obj, "__module__", None) or ""
         key = (module_name, getattr(obj, "__qualname__", repr(obj)))
-        if key in self.seen:
-            return
-        self.seen.add(key)
         kind = "class" if isinstance(obj, type) else "function"
         head = f"{kind} {module_name}:{key[1]}"
+        if key in self.seen:
+            first = self.objects.get(key)
+            if first is None or first is obj or any(o is obj for o in self.others):
+                return
+            # Another object of the same name: a function redefined in a notebook cell while
+            # a list still holds the old one. Both run, so both count.
+            self.others.append(obj)
+            head += " (another object of this name)"
+        else:
+            self.seen.add(key)
+            self.objects[key] = obj
         module = sys.modules.get(module_name)
         facts = facts_for(module)
         fact = facts.definition(key[1]) if facts is not None else _fact_of(definition(obj))
         if fact is None:
             self.sections.append((head, _bytecode(obj)))
+            self._follow(_code_names(obj), module)  # a notebook cell's helpers and constants
             return
         if not _runs_its_source(obj):
             logger.warning(
@@ -380,6 +426,7 @@ class _Collector:
                 key[1],
             )
             self.sections.append((f"{head} (running code, not the file)", _bytecode(obj)))
+            self._follow(_code_names(obj), module)
             return
         text, names = fact
         self.sections.append((head, text))
@@ -575,6 +622,11 @@ class _Collector:
             return
         if _top(module.__name__) != self.package or isinstance(value, types.ModuleType):
             return
+        if facts_for(module) is None and module_tree(module) is None:
+            # No source (a notebook's ``__main__``, ``exec``): what the value holds stands for
+            # it, as bytecode stands for its functions.
+            self._add_contents(module, name, value)
+            return
         if self._add_constant(module, name):
             return
         if _is_literal(value):
@@ -590,6 +642,29 @@ class _Collector:
         # Bound in a way the source does not show (``globals()[...]``, ``exec``): the whole
         # module stands for it, so that no edit of it can leave an output passing as current.
         self._add_module(module)
+
+    def _add_contents(self, module: types.ModuleType, name: str, value: Any) -> None:
+        """A value of a module without source: the functions and classes it wraps or holds
+        (``functools.cache``, a list of helpers) and its type."""
+        key = (module.__name__, f"{name} (value)")
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        items = list(value.values()) if isinstance(value, dict) else [value]
+        if isinstance(value, list | tuple | set | frozenset):
+            items = list(value)
+        held = []
+        for item in items[:1000]:
+            inner = inspect.unwrap(item) if hasattr(item, "__wrapped__") else item
+            if inspect.isfunction(inner) or inspect.isclass(inner):
+                if _top(getattr(inner, "__module__", "") or "") == self.package:
+                    self._add_object(inner)
+                held.append(f"{inner.__module__}:{inner.__qualname__}")
+            elif _is_literal(inner):
+                held.append(repr(inner))
+            else:
+                held.append(type(inner).__qualname__)
+        self.sections.append((f"value {module.__name__}:{name}", ", ".join(held)))
 
     def _add_declared(self, item: Any) -> None:
         if isinstance(item, str):

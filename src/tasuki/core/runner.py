@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 # fsspec's remote workspaces stay lazy).
 import tasuki.formats._pickle  # noqa: F401
 from tasuki.config import Settings, load_settings, settings_in_effect, with_overrides
-from tasuki.core.code import code_keys
+from tasuki.core.code import code_keys, refresh_fingerprints
 from tasuki.core.definitions import write_bundle
 from tasuki.core.execute import Completeness
 from tasuki.core.executors import Executor, get_executor
@@ -169,6 +169,7 @@ def _run_build(
         hooks, build_id=build_id, store=store, resume_command=resume_command(roots, store.url)
     )
     call.build_start(graph, settings)
+    refresh_fingerprints()  # what an earlier build in this process saw may have changed
     completeness = Completeness(store, settings.on_code_change, code_keys(graph), build_id=build_id)
     forced = _rerun_targets(graph, rerun)
     needed, complete = plan(graph, completeness, forced)

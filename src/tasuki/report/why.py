@@ -156,9 +156,10 @@ def explain_build(
         Runs because something upstream runs:
           Report[1f2e3d4c5b]
     """
-    from tasuki.core.code import code_keys
+    from tasuki.core.code import code_keys, refresh_fingerprints
 
     graph = graph or build_graph([task])
+    refresh_fingerprints()
     completeness = Completeness(store, on_code_change, code_keys(graph))
     needed, _ = plan(graph, completeness, set())
     records = _Records(store, graph)

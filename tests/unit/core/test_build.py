@@ -373,7 +373,10 @@ def test_code_change_policies(ws, caplog, monkeypatch):
 
     tasuki.build(TaskA(param="code"), workspace=ws)
     changed = code.CodeFingerprint("0" * 16, "changed", ())
-    monkeypatch.setitem(code._FINGERPRINTS, TaskA, changed)
+    walk = code._Collector.fingerprint  # each build walks the code again: change what it finds
+    monkeypatch.setattr(
+        code._Collector, "fingerprint", lambda self: changed if self.cls is TaskA else walk(self)
+    )
     warned = tasuki.build(
         TaskA(param="code"), workspace=ws, on_code_change="warn", return_value=False
     )

@@ -487,3 +487,27 @@ def test_an_edit_reruns_the_task_exactly_when_its_code_changed(package, files, e
         assert value != first  # the new code's output, not the one cached before the edit
     else:
         assert value == first
+
+
+def test_a_module_reloaded_between_builds_in_one_process_counts(package):
+    """A notebook reloads a helper module (``importlib.reload``) and builds again in the same
+    process: the fingerprints of the first build must not stand for the new code."""
+    (package / PKG / "util.py").write_text("def f(x):\n    return x + 1\n")
+    (package / PKG / "tasks.py").write_text(
+        HEAD
+        + textwrap.dedent(
+            """
+            from bdpkg import util
+            class Root(tasuki.Task):
+                def run(self):
+                    self.dump(util.f(1))
+            """
+        )
+    )
+    ws = str(package / "ws")
+    _forget()
+    tasks = importlib.import_module(f"{PKG}.tasks")
+    assert tasuki.build(tasks.Root(), workspace=ws) == 2
+    (package / PKG / "util.py").write_text("def f(x):\n    return x + 5\n")
+    importlib.reload(sys.modules[f"{PKG}.util"])  # no code.forget(): as a user would
+    assert tasuki.build(tasks.Root(), workspace=ws) == 6

@@ -1,0 +1,86 @@
+"""Code defined in notebook cells: no source file, cells run again and again in one process.
+
+The cells run in a real IPython shell (the kernel behind Jupyter), in a subprocess of their
+own (the shell makes itself ``__main__``). A task, its helper and its constant live in
+separate cells; each edit runs a cell again and builds in the same process. Every edit must
+rerun the task and give the new code's value; before a build started by walking the code
+again (and before bytecode fingerprints followed what the functions name), the first value
+came back after every helper or constant edit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("IPython")
+
+SCRIPT = r"""
+import json, sys
+from IPython.core.interactiveshell import InteractiveShell
+
+shell = InteractiveShell.instance()
+
+
+def cell(src):
+    result = shell.run_cell(src)
+    error = result.error_before_exec or result.error_in_exec
+    if error is not None:
+        raise error
+    return result.result
+
+
+def build():
+    return cell("tasuki.build(T(), workspace=WS, progress='off')")
+
+
+out = []
+cell("import functools, tasuki\nWS = " + repr(sys.argv[1]))
+cell("def helper():\n    return 1\nK = 0")
+TASK = (
+    "class T(tasuki.Task):\n    W = {}\n"
+    "    def run(self):\n        self.dump(helper() + K + self.W)"
+)
+cell(TASK.format(0))
+out.append(["first", build()])
+cell("def helper():\n    return 2")
+out.append(["helper", build()])
+cell("K = 10")
+out.append(["constant", build()])
+cell("@functools.cache\ndef helper():\n    return 3")
+out.append(["cached helper", build()])
+cell(TASK.format(100))
+out.append(["class attribute", build()])
+out.append(["again", build()])
+statuses = cell("tasuki.build(T(), workspace=WS, progress='off', return_value=False)")
+out.append(["statuses", sorted(r.status for r in statuses.results.values())])
+print(json.dumps(out))
+"""
+
+
+def test_edits_of_notebook_cells_rerun_the_task(tmp_path: Path) -> None:
+    script = tmp_path / "cells.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "ws")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert steps == {
+        "first": 1,
+        "helper": 2,
+        "constant": 12,
+        "cached helper": 13,
+        "class attribute": 113,
+        "again": 113,
+        "statuses": ["cached"],
+    }
