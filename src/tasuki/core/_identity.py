@@ -20,7 +20,7 @@ from tasuki.core._base import ClassFacts, TaskBase
 from tasuki.core.fingerprint import encode_fast, id_document, unique_id_of
 from tasuki.errors import DependencyCycleError, TaskError, TasukiError
 
-__all__ = ["UID", "compute_ids", "flatten", "walk"]
+__all__ = ["UID", "compute_ids", "flatten", "param_tasks", "walk"]
 
 #: The key of the id cache in a task's ``__dict__``.
 UID = "_tasuki_uid"
@@ -96,6 +96,11 @@ def _prekey(task: TaskBase) -> tuple[Any, ...]:
 
 
 _DEFAULT = ("default",)
+
+
+def param_tasks(task: TaskBase) -> list[Any]:
+    """The tasks ``task`` holds in its parameters (tasks as parameters, lists of them)."""
+    return _param_tasks(task, _info(task))
 
 
 def _param_tasks(task: TaskBase, info: ClassFacts) -> list[Any]:

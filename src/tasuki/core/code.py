@@ -156,6 +156,9 @@ def code_keys(graph: _Graph) -> dict[str, str]:
     One fingerprint per task class and one small hash per task: a 1,000-task chain costs well
     under a millisecond beyond the first parse of each module.
     """
+    # Imported here: tasuki.core._identity is above this module (it imports the task base).
+    from tasuki.core._identity import param_tasks
+
     own: dict[type[Any], str] = {}
     keys: dict[str, str] = {}
     nodes = graph.nodes
@@ -165,8 +168,27 @@ def code_keys(graph: _Graph) -> dict[str, str]:
         fp = own.get(cls)
         if fp is None:
             fp = own[cls] = code_of(cls).digest
-        keys[uid] = combine_code_key(fp, [keys[d] for d in node.deps]) if node.deps else fp
+        upstream = [keys[d] for d in node.deps]
+        held = param_tasks(node.task)
+        if held:
+            upstream += _held_keys(held, node.deps, keys)
+        keys[uid] = combine_code_key(fp, upstream) if upstream else fp
     return keys
+
+
+def _held_keys(held: list[Any], deps: Sequence[str], keys: Mapping[str, str]) -> list[str]:
+    """Code keys of the tasks a task holds as parameters without requiring them (a scorer
+    whose methods it calls): their code reaches its output as much as its own does."""
+    from tasuki.core._identity import UID
+
+    out = []
+    for other in held:
+        uid = other.__dict__.get(UID)
+        if uid in deps:
+            continue  # required: its code key is upstream already
+        key = keys.get(uid) if uid is not None else None
+        out.append(key if key is not None else code_key_of(other))
+    return out
 
 
 def code_key_of(task: Task) -> str:

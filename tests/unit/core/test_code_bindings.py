@@ -8,7 +8,8 @@ The ``unchanged`` cases edit code the task does not use: nothing may rerun.
 Every ``reruns`` case below left the old output in place before tasuki followed decorated
 helpers (``functools.cache`` and friends), later statements that change a name (``ITEMS +=``,
 ``@helper.register``, loops, ``global``), imports made inside ``run()``, dotted paths through
-submodules and objects imported from sibling modules (tasuki.core._bindings).
+submodules, objects imported from sibling modules (tasuki.core._bindings) and the code of
+tasks held as parameters without being required.
 """
 
 from __future__ import annotations
@@ -355,6 +356,25 @@ class Root(tasuki.Task):
 """,
         },
         ("util.py", "x + 1", "x + 2"),
+        True,
+    ),
+    (
+        "a task held as a parameter, its method called, not required",
+        {
+            "tasks.py": HEAD
+            + """
+class Scorer(tasuki.Task):
+    def score(self, x):
+        return x + 1
+    def run(self):
+        self.dump(0)
+class Root(tasuki.Task):
+    scorer: tasuki.Task = Scorer()
+    def run(self):
+        self.dump(self.scorer.score(1))
+"""
+        },
+        ("tasks.py", "x + 1", "x + 2"),
         True,
     ),
     (
