@@ -228,6 +228,7 @@ class SourceFacts:
         self.also_: dict[str, Fact] = {}
         self.origins_: dict[str, list[tuple[str, str]]] = {}
         self.module_text: str | None = None
+        self.imports_: list[tuple[str, str]] | None = None
         self.dirty = False
 
     def definition(self, qualname: str) -> Fact:
@@ -277,6 +278,16 @@ class SourceFacts:
             self.dirty = True
         return self.module_text
 
+    def imports(self) -> list[tuple[str, str]]:
+        """Every import in the module, as :func:`names_in` marks them (``("<from>.util",
+        "clean")``), at module level and inside functions."""
+        if self.imports_ is None:
+            parsed = module_tree(self.module)
+            found = names_in(parsed[1]) if parsed else []
+            self.imports_ = [(n, a) for n, a in found if n.startswith("<") and a is not None]
+            self.dirty = True
+        return self.imports_
+
     # -- the cache file
 
     def _doc(self) -> dict[str, Any]:
@@ -289,6 +300,7 @@ class SourceFacts:
             "values": self.values,
             "also": self.also_,
             "origins": self.origins_,
+            "imports": self.imports_,
             "module": self.module_text,
         }
 
@@ -306,6 +318,8 @@ class SourceFacts:
         self.origins_ = {k: [(str(m), str(n)) for m, n in v] for k, v in doc["origins"].items()}
         text = doc.get("module")
         self.module_text = text if isinstance(text, str) else None
+        imports = doc.get("imports")
+        self.imports_ = None if imports is None else [(str(m), str(a)) for m, a in imports]
         return True
 
 

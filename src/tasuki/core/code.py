@@ -110,6 +110,7 @@ def refresh_fingerprints() -> None:
     parsed sources stay cached by file stamp (see :mod:`tasuki.core._source`), so a walk
     costs tens of microseconds per task class."""
     _FINGERPRINTS.clear()
+    _FILES_OF.clear()  # a module file may have appeared or moved since
 
 
 def code_fingerprint(cls: type[Task]) -> str:
@@ -565,21 +566,14 @@ class _Collector:
         if module is None:
             return
         namespace = vars(module)
-        # Modules the code imports for itself (``import pkg.util`` inside ``run``).
-        local: dict[str, types.ModuleType] = {}
-        for name, attr in names:
-            if name.startswith("<") and attr is not None:
-                bound = self._follow_import(name, attr, module)
-                if bound is not None:
-                    local[bound[0]] = bound[1]
         for name, attr in names:
             if name.startswith("<"):
+                if attr is not None:
+                    self._follow_import(name, attr, module.__package__)
                 continue
             value = namespace.get(name, _MISSING)
             if value is _MISSING:
-                value = local.get(name, _MISSING)
-                if value is _MISSING:
-                    continue
+                continue
             if isinstance(value, types.ModuleType):
                 if attr is not None:
                     self._follow_attributes(value, attr)
@@ -598,31 +592,38 @@ class _Collector:
                 return
             value = inner
 
-    def _follow_import(
-        self, marker: str, attr: str, module: types.ModuleType
-    ) -> tuple[str, types.ModuleType] | None:
-        """Follow an import made inside a function; returns the local name it binds to a
-        module, if it binds one."""
+    def _follow_import(self, marker: str, attr: str, package: str | None) -> None:
+        """Follow an import made inside a function (``from pkg.util import f`` in ``run()``):
+        the files of the modules it names, whole, read without importing them. Importing
+        them here would run what the function defers on purpose (a heavy library, a GPU
+        runtime) in the process that plans and forks; and their text, unlike their objects,
+        is the same whether or not an earlier build in this process imported them."""
         kind, _, written = marker[1:].partition(">")
-        source = resolve_module(written, module.__package__)
+        source = resolve_module(written, package)
         if source is None or _top(source) != self.package:
-            return None
-        home = _import_module(source)
-        if home is None:
-            self.sections.append((f"import {source}", "not importable"))
-            return None
-        if kind == "import":  # ``import pkg.util`` binds ``pkg``; ``... as u`` binds pkg.util
-            top = sys.modules.get(_top(source))
-            return (attr, home) if attr != _top(source) or top is None else (attr, top)
-        original, _, alias = attr.partition(":")
-        value = getattr(home, original, _MISSING)
-        if value is _MISSING:  # a submodule not imported yet
-            value = _import_module(f"{source}.{original}")
-        if isinstance(value, types.ModuleType):
-            return alias or original, value
-        if value is not None:
-            self._resolve(home, original)
-        return None
+            return
+        self._add_module_file(source)
+        home = _module_file(source)
+        if kind == "from" and home is not None and home.__package__ == source:
+            # ``from pkg import util``: in a package, util may be a module of its own (asked
+            # of a plain module, the import system would import it to look inside).
+            self._add_module_file(f"{source}.{attr.partition(':')[0]}")
+
+    def _add_module_file(self, name: str) -> None:
+        """The normalised text of module ``name``'s file, and the modules of the package it
+        imports in turn; nothing when ``name`` is not a module of a source file."""
+        if (name, "(file)") in self.seen:
+            return
+        self.seen.add((name, "(file)"))
+        module = _module_file(name)
+        if module is None:
+            return
+        facts = facts_for(module)
+        if facts is None:
+            return
+        self.sections.append((f"module file {name}", facts.whole()))
+        for marker, attr in facts.imports():
+            self._follow_import(marker, attr, module.__package__)
 
     def _resolve(self, module: types.ModuleType, name: str) -> None:
         value = vars(module).get(name)
@@ -712,19 +713,34 @@ class _Collector:
 _MISSING = object()
 
 
-def _import_module(name: str) -> types.ModuleType | None:
-    """The module ``name`` of the task's package, imported if it was not (a function imports
-    it when it runs; its code is known only from it); None when it cannot be imported."""
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    import importlib
+_FILES_OF: dict[str, types.ModuleType | None] = {}
 
-    try:
-        return importlib.import_module(name)
-    except Exception:  # what the function would meet when it runs: not the fingerprint's
-        logger.debug("could not import %s to fingerprint it", name, exc_info=True)
-        return None
+
+def _module_file(name: str) -> types.ModuleType | None:
+    """A stand-in for module ``name`` that knows its source file (``__file__``,
+    ``__package__``) and was not run; found through the import system without importing
+    ``name`` itself (its parent package is imported, as any import of it would)."""
+    if name in _FILES_OF:
+        return _FILES_OF[name]
+    import importlib.util
+
+    loaded = sys.modules.get(name)
+    origin = getattr(loaded, "__file__", None) if loaded is not None else None
+    is_package = hasattr(loaded, "__path__")
+    if loaded is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError, AttributeError):
+            spec = None  # an attribute of a module, not a module (``from pkg.util import f``)
+        if spec is not None and spec.has_location:
+            origin, is_package = spec.origin, spec.submodule_search_locations is not None
+    stand_in = None
+    if origin and origin.endswith(".py"):
+        stand_in = types.ModuleType(name)
+        stand_in.__file__ = origin
+        stand_in.__package__ = name if is_package else name.rpartition(".")[0]
+    _FILES_OF[name] = stand_in
+    return stand_in
 
 
 def _is_literal(value: Any) -> bool:
@@ -827,6 +843,7 @@ def _fact_of(found: tuple[str, ast.stmt] | None) -> Fact:
 def forget() -> None:
     """Drop every cached fingerprint and parsed module (tests that rewrite modules)."""
     _FINGERPRINTS.clear()
+    _FILES_OF.clear()
     forget_sources()
     _CODES.clear()
     _FILES.clear()

@@ -531,3 +531,25 @@ def test_a_module_reloaded_between_builds_in_one_process_counts(package):
     (package / PKG / "util.py").write_text("def f(x):\n    return x + 5\n")
     importlib.reload(sys.modules[f"{PKG}.util"])  # no code.forget(): as a user would
     assert tasuki.build(tasks.Root(), workspace=ws) == 6
+
+
+def test_an_import_inside_run_is_read_not_imported(package):
+    """What ``run()`` imports for itself (a heavy library wrapper, a GPU runtime) must not be
+    imported by the process that plans and forks: its file is read, not run."""
+    (package / PKG / "heavy.py").write_text("def fit(x):\n    return x * 2\n")
+    (package / PKG / "tasks.py").write_text(
+        HEAD
+        + textwrap.dedent(
+            """
+            class Root(tasuki.Task):
+                def run(self):
+                    from bdpkg.heavy import fit
+                    self.dump(fit(1))
+            """
+        )
+    )
+    _forget()
+    tasks = importlib.import_module(f"{PKG}.tasks")
+    covers = code.code_of(tasks.Root).covers
+    assert f"module file {PKG}.heavy" in covers
+    assert f"{PKG}.heavy" not in sys.modules
