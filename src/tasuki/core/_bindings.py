@@ -37,8 +37,9 @@ def _root(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _changed_in(stmt: ast.stmt) -> set[str]:
-    """The global names a top-level statement binds or changes when the module runs it."""
+def _changed_in(stmt: ast.stmt, scan_globals: bool) -> set[str]:
+    """The global names a top-level statement binds or changes when the module runs it
+    (``scan_globals``: look for ``global`` statements in functions, else skip that walk)."""
     found: set[str] = set()
     # (node, whether it is in a class body, where plain names are the class's, not globals)
     stack: list[tuple[ast.AST, bool]] = [(stmt, False)]
@@ -52,7 +53,7 @@ def _changed_in(stmt: ast.stmt) -> set[str]:
             if isinstance(node, ast.ClassDef):
                 # A class body runs at import: ``OPS.append(...)`` in it changes ``OPS``.
                 stack.extend((child, True) for child in node.body)
-            else:
+            elif scan_globals:
                 # A function that assigns a global (``global K``) changes it when called.
                 found.update(
                     n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names
@@ -95,14 +96,16 @@ def _roots_of_attributes(node: ast.expr) -> set[str]:
     }
 
 
-def binding_index(tree: ast.Module) -> dict[str, list[int]]:
+def binding_index(tree: ast.Module, source: str) -> dict[str, list[int]]:
     """For each global name, the positions in ``tree.body`` of the statements that bind or
-    change it (top-level imports left out: see the module doc)."""
+    change it (top-level imports left out: see the module doc); ``source`` is the module's
+    text (a module without the word ``global`` needs no walk through its functions)."""
     index: dict[str, list[int]] = {}
+    scan_globals = "global" in source
     for position, stmt in enumerate(tree.body):
         if isinstance(stmt, ast.Import | ast.ImportFrom):
             continue
-        for name in _changed_in(stmt):
+        for name in _changed_in(stmt, scan_globals):
             index.setdefault(name, []).append(position)
     return index
 

@@ -355,7 +355,7 @@ def also_of(module: types.ModuleType, name: str, primary: str) -> Fact:
     tree = parsed[1]
     known = _INDEXES.get(id(tree))
     if known is None or known[0] is not tree:
-        known = _INDEXES[id(tree)] = (tree, binding_index(tree))
+        known = _INDEXES[id(tree)] = (tree, binding_index(tree, "".join(parsed[0])))
     positions = known[1].get(name, [])
     if not positions or (len(positions) == 1 and primary != "none"):
         return None  # no binding, or only the primary one (which is a binding too)
