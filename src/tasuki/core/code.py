@@ -443,17 +443,22 @@ class _Collector:
             self._follow(_code_names(obj), module)  # a notebook cell's helpers and constants
             return
         if not _runs_its_source(obj):
-            logger.warning(
-                "the source of %s changed after it was imported; its fingerprint follows the "
-                "code that runs. Reload the module (or restart) to run the code on disk.",
-                key[1],
-            )
-            self.sections.append((f"{head} (running code, not the file)", _bytecode(obj)))
-            self._follow(_code_names(obj), module)
+            self._add_running(head, obj, module)
             return
         text, names = fact
         self.sections.append((head, text))
         self._follow(names, module)
+
+    def _add_running(self, head: str, obj: Any, module: types.ModuleType | None) -> None:
+        """``obj`` runs other code than its file now holds (edited, not reloaded): its
+        bytecode stands for it, and what that names is followed."""
+        logger.warning(
+            "the source of %s changed after it was imported; its fingerprint follows the "
+            "code that runs. Reload the module (or restart) to run the code on disk.",
+            obj.__qualname__,
+        )
+        self.sections.append((f"{head} (running code, not the file)", _bytecode(obj)))
+        self._follow(_code_names(obj), module)
 
     def _add_module(self, module: types.ModuleType) -> None:
         key = (module.__name__, "")
@@ -521,12 +526,7 @@ class _Collector:
         head = f"function {module.__name__}:{name}"
         wrapped = inspect.unwrap(value) if hasattr(value, "__wrapped__") else None
         if inspect.isfunction(wrapped) and not _runs_its_source(wrapped):
-            logger.warning(
-                "the source of %s changed after it was imported; its fingerprint follows the "
-                "code that runs. Reload the module (or restart) to run the code on disk.",
-                name,
-            )
-            self.sections.append((f"{head} (running code, not the file)", _bytecode(wrapped)))
+            self._add_running(head, wrapped, module)
             return True
         text, names = fact
         self.sections.append((head, text))
