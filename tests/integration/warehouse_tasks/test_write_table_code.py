@@ -40,7 +40,11 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def _change_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
     """Scores' code changes: another fingerprint, other scores."""
     monkeypatch.setitem(FACTOR, "value", 10)
-    monkeypatch.setitem(code._FINGERPRINTS, Scores, code.CodeFingerprint("e" * 16, "new", ()))
+    changed = code.CodeFingerprint("e" * 16, "new", ())
+    walk = code._Collector.fingerprint  # each build walks the code again: change what it finds
+    monkeypatch.setattr(
+        code._Collector, "fingerprint", lambda self: changed if self.cls is Scores else walk(self)
+    )
 
 
 def _total(url: str, table: str) -> int:
