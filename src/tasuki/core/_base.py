@@ -12,7 +12,49 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
-__all__ = ["ClassFacts", "TaskBase"]
+from tasuki.errors import TaskError
+
+__all__ = ["UID", "ClassFacts", "TaskBase", "flatten", "param_tasks"]
+
+#: The key of the id cache in a task's ``__dict__``.
+UID = "_tasuki_uid"
+
+
+def flatten(structure: Any) -> list[Any]:
+    """The tasks in a ``requires()`` structure (single task, list, tuple, dict, nested)."""
+    if structure is None:
+        return []
+    if isinstance(structure, TaskBase):
+        return [structure]
+    out: list[Any] = []
+    stack = [structure]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, TaskBase):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+        elif item is not None:
+            raise TaskError(
+                f"requires() returned a {type(item).__name__} ({item!r}); it may return a "
+                "Task, None, or a list / tuple / dict of Tasks",
+            )
+    return out
+
+
+def param_tasks(task: TaskBase) -> list[Any]:
+    """The tasks ``task`` holds in its parameters (tasks as parameters, lists of them)."""
+    cls = type(task)
+    info: ClassFacts = cls.__dict__.get("_tasuki_info") or cls._info()
+    d = task.__dict__
+    out: list[Any] = []
+    for name in info.task_params:
+        value = d[name]
+        if value is not None:
+            out.extend(flatten(value))
+    return out
 
 
 class ClassFacts(Protocol):

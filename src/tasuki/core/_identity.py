@@ -16,38 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tasuki.core._base import ClassFacts, TaskBase
+from tasuki.core._base import UID, ClassFacts, TaskBase, flatten, param_tasks
 from tasuki.core.fingerprint import encode_fast, id_document, unique_id_of
 from tasuki.errors import DependencyCycleError, TaskError, TasukiError
 
 __all__ = ["UID", "compute_ids", "flatten", "param_tasks", "walk"]
-
-#: The key of the id cache in a task's ``__dict__``.
-UID = "_tasuki_uid"
-
-
-def flatten(structure: Any) -> list[Any]:
-    """The tasks in a ``requires()`` structure (single task, list, tuple, dict, nested)."""
-    if structure is None:
-        return []
-    if isinstance(structure, TaskBase):
-        return [structure]
-    out: list[Any] = []
-    stack = [structure]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, TaskBase):
-            out.append(item)
-        elif isinstance(item, dict):
-            stack.extend(reversed(list(item.values())))
-        elif isinstance(item, list | tuple):
-            stack.extend(reversed(item))
-        elif item is not None:
-            raise TaskError(
-                f"requires() returned a {type(item).__name__} ({item!r}); it may return a "
-                "Task, None, or a list / tuple / dict of Tasks",
-            )
-    return out
 
 
 _ATOMS = frozenset({str, int, float, bool, bytes, type(None)})
@@ -96,11 +69,6 @@ def _prekey(task: TaskBase) -> tuple[Any, ...]:
 
 
 _DEFAULT = ("default",)
-
-
-def param_tasks(task: TaskBase) -> list[Any]:
-    """The tasks ``task`` holds in its parameters (tasks as parameters, lists of them)."""
-    return _param_tasks(task, _info(task))
 
 
 def _param_tasks(task: TaskBase, info: ClassFacts) -> list[Any]:

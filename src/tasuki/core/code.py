@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import xxhash
 
 from tasuki._registry import import_path
-from tasuki.core._base import TaskBase
+from tasuki.core._base import UID, TaskBase, param_tasks
 from tasuki.core._bindings import import_origin, resolve_module
 from tasuki.core._source import (
     Fact,
@@ -157,9 +157,6 @@ def code_keys(graph: _Graph) -> dict[str, str]:
     One fingerprint per task class and one small hash per task: a 1,000-task chain costs well
     under a millisecond beyond the first parse of each module.
     """
-    # Imported here: tasuki.core._identity is above this module (it imports the task base).
-    from tasuki.core._identity import param_tasks
-
     own: dict[type[Any], str] = {}
     keys: dict[str, str] = {}
     nodes = graph.nodes
@@ -180,8 +177,6 @@ def code_keys(graph: _Graph) -> dict[str, str]:
 def _held_keys(held: list[Any], deps: Sequence[str], keys: Mapping[str, str]) -> list[str]:
     """Code keys of the tasks a task holds as parameters without requiring them (a scorer
     whose methods it calls): their code reaches its output as much as its own does."""
-    from tasuki.core._identity import UID
-
     out = []
     for other in held:
         uid = other.__dict__.get(UID)
