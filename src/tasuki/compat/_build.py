@@ -83,11 +83,11 @@ def build(
         )
     if not return_value:
         return None
-    from tasuki.core.loading import load
+    from tasuki.core.task import load_task_outputs
     from tasuki.storage import open_store
 
     store = open_store(result.workspace)
-    values = [load(t, store=store) for t in result.roots]
+    values = [load_task_outputs(t, store) for t in result.roots]  # just built: code checked
     return values[0] if isinstance(task, Task) else values
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.records import RunRecord, find_record
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
     from tasuki.storage.base import Store
 
 __all__ = ["load", "load_output", "task_from_record", "task_refs"]
+
+logger = logging.getLogger(__name__)
 
 
 def _store(store: Store | None, workspace: str | None, settings: Settings | None) -> Store:
@@ -49,11 +52,44 @@ def load(
         workspace: Folder or URL of the workspace; wins over the one in ``settings``.
         settings: Resolved settings; by default they are read (files, environment) once.
 
+    A warning names the task when its code changed since the output was made (the run
+    record's code key is not the task's code key now): the output is what an older version
+    of the code made, and ``tasuki.build`` would make it again (``tasuki why`` says what
+    changed). :func:`load_output` reads a record by id and never warns: it asks for that run.
+
     Raises:
         FileNotFoundError: the task has not been built in this workspace.
         CorruptOutputError: an output's size or content differs from its run record.
     """
-    return load_task_outputs(task, _store(store, workspace, settings))
+    store = _store(store, workspace, settings)
+    _warn_if_out_of_date(task, store)
+    return load_task_outputs(task, store)
+
+
+def _warn_if_out_of_date(task: Task, store: Store) -> None:
+    try:
+        record = RunRecord.read(store, task.unique_id)
+    except (FileNotFoundError, ValueError):
+        return  # load_task_outputs says what is missing
+    if not record.code_key:
+        return  # written before code keys: nothing to compare with
+    from tasuki.core import context
+    from tasuki.core.code import code_key_of, refresh_fingerprints
+
+    if context._CURRENT.get() is not None:
+        return  # inside a task's run: the build checks code, and its fingerprints must stay
+
+    refresh_fingerprints()  # a notebook cell may have changed the code since the last build
+    now = code_key_of(task)
+    if now != record.code_key:
+        logger.warning(
+            "the output of %r was made by other code than the code of this task now (code key "
+            "%s in its run record, %s now): it is what the older code made. tasuki.build() "
+            "makes it again; `tasuki why` says what changed",
+            task,
+            record.code_key[:12],
+            now[:12],
+        )
 
 
 def load_output(
@@ -76,7 +112,7 @@ def load_output(
     """
     store = _store(store, workspace, settings)
     record = find_record(store, unique_id)
-    return load(task_from_record(record, store), store=store)
+    return load_task_outputs(task_from_record(record, store), store)
 
 
 def task_from_record(record: RunRecord, store: Store) -> Task:

@@ -29,7 +29,7 @@ from tasuki.core.progress import Progress
 from tasuki.core.records import now_iso
 from tasuki.core.results import BuildResult, TaskResult, new_build_id, resume_command
 from tasuki.core.schedule import Schedule
-from tasuki.core.task import Task
+from tasuki.core.task import Task, load_task_outputs
 from tasuki.errors import CorruptOutputError, TaskFailedError
 from tasuki.storage import open_store
 
@@ -292,12 +292,12 @@ def build(
         )
     if not return_value:
         return result
-    from tasuki.core.loading import load
     from tasuki.storage import open_store
 
     store = open_store(result.workspace)  # once for all roots, with no second settings read
     try:
-        values = [load(t, store=store) for t in result.roots]
+        # The build just checked each root's code: read them without checking it again.
+        values = [load_task_outputs(t, store) for t in result.roots]
     except CorruptOutputError as exc:
         # A root's output matched its record's size but not its bytes (changed outside
         # tasuki): nothing downstream loads it to notice, so rebuild it here, once.
@@ -316,5 +316,5 @@ def build(
             executor=executor,
             **overrides,
         )
-        values = [load(t, store=store) for t in again.roots]
+        values = [load_task_outputs(t, store) for t in again.roots]
     return values[0] if isinstance(tasks, Task) else values

@@ -553,3 +553,29 @@ def test_an_import_inside_run_is_read_not_imported(package):
     covers = code.code_of(tasks.Root).covers
     assert f"module file {PKG}.heavy" in covers
     assert f"{PKG}.heavy" not in sys.modules
+
+
+def test_load_says_when_the_output_was_made_by_older_code(package, caplog):
+    """``tasuki.load`` reads what is there; after an edit that is the older code's output,
+    and it says so (``load_output`` by id asks for that run and stays quiet)."""
+    (package / PKG / "tasks.py").write_text(
+        HEAD + "class Root(tasuki.Task):\n    def run(self):\n        self.dump(1)\n"
+    )
+    ws = str(package / "ws")
+    _forget()
+    tasuki.build(importlib.import_module(f"{PKG}.tasks").Root(), workspace=ws)
+    (package / PKG / "tasks.py").write_text(
+        HEAD + "class Root(tasuki.Task):\n    def run(self):\n        self.dump(2)\n"
+    )
+    _forget()
+    root = importlib.import_module(f"{PKG}.tasks").Root()
+    caplog.clear()
+    assert tasuki.load(root, workspace=ws) == 1
+    assert "made by other code" in caplog.text and "Root" in caplog.text
+    caplog.clear()
+    assert tasuki.load_output(root.unique_id, workspace=ws) == 1
+    assert "made by other code" not in caplog.text
+    assert tasuki.build(root, workspace=ws) == 2
+    caplog.clear()
+    assert tasuki.load(root, workspace=ws) == 2
+    assert "made by other code" not in caplog.text
