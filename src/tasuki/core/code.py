@@ -14,13 +14,22 @@ wrapping never count):
   the task's own package (the same top-level package as the task's module), followed
   transitively through what those name in turn; other task classes are left out (their code
   reaches the output through the upstream key, below);
+- for each of those names, every other module-level statement that binds or changes it
+  (:mod:`tasuki.core._bindings`: a decorator that replaced a function, ``ITEMS += ...``,
+  ``@helper.register``...), and the files of the package modules a function imports for
+  itself (read, not imported);
+- for code without a source file (a notebook cell), its bytecode, names and constants, and
+  what those names are bound to;
 - what the task declares in ``code_dependencies`` (functions, classes, modules, or their
   dotted names), ``library_versions`` (installed distributions' versions) and
   ``data_files`` (the bytes of files).
 
 The *code key* of a task in a graph is the fingerprint of its own code combined with the
-code keys of everything it requires (Merkle style): a change of code anywhere upstream moves
-it, so the runner finds an out-of-date output by reading the root's record alone.
+code keys of everything it requires and of the tasks it holds as parameters without requiring
+them (Merkle style): a change of code anywhere upstream moves it, so the runner finds an
+out-of-date output by reading the root's record alone. Each build walks the code again
+(:func:`refresh_fingerprints`): what a name is bound to can change between two builds in one
+process.
 """
 
 from __future__ import annotations
