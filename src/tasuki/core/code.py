@@ -691,6 +691,8 @@ class _Collector:
                 held.append(repr(inner))
             else:
                 held.append(type(inner).__qualname__)
+        if isinstance(value, set | frozenset):
+            held.sort()  # a set's order follows hashing, which differs between processes
         self.sections.append((f"value {module.__name__}:{name}", ", ".join(held)))
 
     def _add_declared(self, item: Any) -> None:

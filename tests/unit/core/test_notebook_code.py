@@ -11,6 +11,7 @@ came back after every helper or constant edit.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -84,3 +85,35 @@ def test_edits_of_notebook_cells_rerun_the_task(tmp_path: Path) -> None:
         "again": 113,
         "statuses": ["cached"],
     }
+
+
+SET_SCRIPT = r"""
+import __main__
+import tasuki
+from tasuki.core.code import code_of
+
+exec("NAMES = {'alpha', 'beta', 'gamma', 'delta', 'epsilon'}\n", __main__.__dict__)
+exec(
+    "import tasuki\nclass T(tasuki.Task):\n    def run(self):\n        self.dump(sorted(NAMES))\n",
+    __main__.__dict__,
+)
+print(code_of(__main__.T).digest)
+"""
+
+
+def test_a_set_without_source_fingerprints_the_same_in_every_process(tmp_path: Path) -> None:
+    """Code without a source file: a set's order follows string hashing, which each process
+    seeds anew; the fingerprint must not (a restarted kernel would rerun everything)."""
+    digests = set()
+    for seed in ("1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", SET_SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        digests.add(done.stdout.strip().splitlines()[-1])
+    assert len(digests) == 1, digests
