@@ -10,8 +10,9 @@ wrapping never count):
 
 - the class statement of the task and of each of its task base classes (tasuki's own classes
   excepted: they change with tasuki's version, like any library);
-- every function, class or module-level constant the task's code names that is defined in
-  the task's own package (the same top-level package as the task's module), followed
+- every function, class or module-level constant the task's code names that is the
+  project's code (the task's own top-level package, or any module whose file is not under
+  site-packages or the interpreter's lib folder; tasuki's own code excepted), followed
   transitively through what those name in turn; other task classes are left out (their code
   reaches the output through the upstream key, below);
 - for each of those names, every other module-level statement that binds or changes it
@@ -401,6 +402,14 @@ class _Collector:
         self.objects: dict[tuple[str, str], Any] = {}  # the object each seen name stood for
         self.others: list[Any] = []  # objects added under a name another one had
 
+    def _ours(self, module_name: str) -> bool:
+        """Whether code of ``module_name`` is the project's, to follow: the task's own
+        package, or any module whose file is not a library's (not under site-packages or
+        the interpreter's own lib folder): a script's or notebook's tasks call helpers of
+        the project's packages beside them. tasuki's own code counts as a library."""
+        top = _top(module_name)
+        return top == self.package or (top != "tasuki" and _project_package(top))
+
     def fingerprint(self) -> CodeFingerprint:
         for klass in self.cls.__mro__:
             if klass.__module__.startswith("tasuki.core.") or not _is_task_class(klass):
@@ -444,7 +453,7 @@ class _Collector:
         fact = facts.definition(key[1]) if facts is not None else _fact_of(definition(obj))
         if fact is None:
             self.sections.append((head, _bytecode(obj)))
-            self._follow(_code_names(obj), module)  # a notebook cell's helpers and constants
+            self._follow_bytecode(obj, module)  # a notebook cell's helpers and constants
             return
         if not _runs_its_source(obj):
             self._add_running(head, obj, module)
@@ -462,7 +471,21 @@ class _Collector:
             obj.__qualname__,
         )
         self.sections.append((f"{head} (running code, not the file)", _bytecode(obj)))
-        self._follow(_code_names(obj), module)
+        self._follow_bytecode(obj, module)
+
+    def _follow_bytecode(self, obj: Any, module: types.ModuleType | None) -> None:
+        """Follow the global names ``obj``'s bytecode reads. Bytecode does not say which
+        attribute of a module it reads (``util.f`` is ``util`` and ``f`` apart), so a
+        project module it names counts whole, from its file."""
+        if module is None:
+            return
+        names = _code_names(obj)
+        namespace = vars(module)
+        for name, _ in names:
+            value = namespace.get(name)
+            if isinstance(value, types.ModuleType) and self._ours(value.__name__):
+                self._add_module_file(value.__name__)
+        self._follow(names, module)
 
     def _add_module(self, module: types.ModuleType) -> None:
         key = (module.__name__, "")
@@ -557,7 +580,7 @@ class _Collector:
                 if vars(home).get(name, _MISSING) is not value:
                     continue
                 original = name
-            if _top(source) == self.package:
+            if self._ours(source):
                 self._resolve(home, original)
             # else a library's object: its version is what library_versions declares
             return True
@@ -587,7 +610,7 @@ class _Collector:
     def _follow_attributes(self, value: types.ModuleType, chain: str) -> None:
         """Follow ``pkg.util.clean`` from module ``pkg`` down to what it names in the package."""
         for attr in chain.split("."):
-            if _top(value.__name__) != self.package:
+            if not self._ours(value.__name__):
                 return
             inner = getattr(value, attr, _MISSING)
             if not isinstance(inner, types.ModuleType):
@@ -604,7 +627,7 @@ class _Collector:
         is the same whether or not an earlier build in this process imported them."""
         kind, _, written = marker[1:].partition(">")
         source = resolve_module(written, package)
-        if source is None or _top(source) != self.package:
+        if source is None or not self._ours(source):
             return
         self._add_module_file(source)
         home = _module_file(source)
@@ -635,7 +658,7 @@ class _Collector:
             return
         if inspect.isfunction(value) or inspect.isclass(value):
             home = getattr(value, "__module__", "") or ""
-            if _top(home) != self.package:
+            if not self._ours(home):
                 return  # a library's code: declare its version in library_versions
             if home == module.__name__ and value.__name__ == "<lambda>":
                 self._add_constant(module, name)
@@ -647,7 +670,7 @@ class _Collector:
             if not here and owner is not None and value.__qualname__ == value.__name__:
                 self._add_also(owner, value.__name__, "def")
             return
-        if _top(module.__name__) != self.package or isinstance(value, types.ModuleType):
+        if not self._ours(module.__name__) or isinstance(value, types.ModuleType):
             return
         if facts_for(module) is None and module_tree(module) is None:
             # No source (a notebook's ``__main__``, ``exec``): what the value holds stands for
@@ -684,7 +707,7 @@ class _Collector:
         for item in items[:1000]:
             inner = inspect.unwrap(item) if hasattr(item, "__wrapped__") else item
             if inspect.isfunction(inner) or inspect.isclass(inner):
-                if _top(getattr(inner, "__module__", "") or "") == self.package:
+                if self._ours(getattr(inner, "__module__", "") or ""):
                     self._add_object(inner)
                 held.append(f"{inner.__module__}:{inner.__qualname__}")
             elif _is_literal(inner):
@@ -747,6 +770,39 @@ def _module_file(name: str) -> types.ModuleType | None:
         stand_in.__package__ = name if is_package else name.rpartition(".")[0]
     _FILES_OF[name] = stand_in
     return stand_in
+
+
+_PROJECT: dict[str, bool] = {}
+_LIBRARY_ROOTS: list[str] = []
+
+
+def _project_package(top: str) -> bool:
+    """Whether the top-level module ``top`` lives in the project's files rather than in an
+    installed library, the standard library or the interpreter (cached per process)."""
+    known = _PROJECT.get(top)
+    if known is not None:
+        return known
+    module = sys.modules.get(top)
+    files = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
+    paths = [os.path.realpath(f) for f in files if isinstance(f, str) and f]
+    ours = bool(paths) and not any(_in_library(p) for p in paths)
+    _PROJECT[top] = ours
+    return ours
+
+
+def _in_library(path: str) -> bool:
+    if not _LIBRARY_ROOTS:
+        prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+        _LIBRARY_ROOTS.extend(
+            os.path.realpath(os.path.join(p, "lib")) + os.sep for p in prefixes if p
+        )
+        _LIBRARY_ROOTS.extend(
+            os.path.realpath(os.path.join(p, "Lib")) + os.sep for p in prefixes if p
+        )
+    parts = set(path.split(os.sep))
+    if "site-packages" in parts or "dist-packages" in parts:
+        return True
+    return any(path.startswith(root) for root in _LIBRARY_ROOTS)
 
 
 def _is_literal(value: Any) -> bool:
@@ -850,6 +906,7 @@ def forget() -> None:
     """Drop every cached fingerprint and parsed module (tests that rewrite modules)."""
     _FINGERPRINTS.clear()
     _FILES_OF.clear()
+    _PROJECT.clear()
     forget_sources()
     _CODES.clear()
     _FILES.clear()

@@ -579,3 +579,37 @@ def test_load_says_when_the_output_was_made_by_older_code(package, caplog):
     caplog.clear()
     assert tasuki.load(root, workspace=ws) == 2
     assert "made by other code" not in caplog.text
+
+
+def test_a_script_beside_the_project_package_follows_its_helpers(package):
+    """Tasks in a top-level script (``flow.py``, ``python flow.py`` or ``tasuki run
+    flow:Train``) call helpers of the project's package beside it: project code, not a
+    library, though it is another top-level package than the task's module."""
+    (package / PKG / "features.py").write_text("def clean(x):\n    return x + 1\n")
+    (package / "bdflow.py").write_text(
+        HEAD
+        + textwrap.dedent(
+            """
+            import json
+            from bdpkg.features import clean
+            class Train(tasuki.Task):
+                def run(self):
+                    self.dump(json.loads(json.dumps(clean(1))))
+            """
+        )
+    )
+    ws = str(package / "ws")
+    _forget()
+    sys.modules.pop("bdflow", None)
+    assert tasuki.build(importlib.import_module("bdflow").Train(), workspace=ws) == 2
+    covers = code.code_of(importlib.import_module("bdflow").Train).covers
+    assert f"function {PKG}.features:clean" in covers
+    assert not any("json" in c for c in covers)  # the standard library is a library
+    (package / PKG / "features.py").write_text("def clean(x):\n    return x + 100\n")
+    _forget()
+    sys.modules.pop("bdflow", None)
+    train = importlib.import_module("bdflow").Train()
+    result = tasuki.build(train, workspace=ws, return_value=False)
+    assert [r.status for r in result.results.values()] == ["ran"]
+    assert tasuki.build(train, workspace=ws) == 101
+    sys.modules.pop("bdflow", None)

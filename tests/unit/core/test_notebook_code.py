@@ -117,3 +117,59 @@ def test_a_set_without_source_fingerprints_the_same_in_every_process(tmp_path: P
         assert done.returncode == 0, done.stderr[-2000:]
         digests.add(done.stdout.strip().splitlines()[-1])
     assert len(digests) == 1, digests
+
+
+AUTORELOAD_SCRIPT = r"""
+import json, os, sys
+from IPython.core.interactiveshell import InteractiveShell
+
+shell = InteractiveShell.instance()
+
+
+def cell(src):
+    result = shell.run_cell(src)
+    error = result.error_before_exec or result.error_in_exec
+    if error is not None:
+        raise error
+    return result.result
+
+
+sys.path.insert(0, sys.argv[1])
+cell("%load_ext autoreload\n%autoreload 2")
+cell("import tasuki\nfrom nbpkg import util\nfrom nbpkg.util import scale")
+cell("class T(tasuki.Task):\n    def run(self):\n        self.dump([util.shift(1), scale(1)])")
+out = [cell("tasuki.build(T(), workspace=%r, progress='off')" % sys.argv[2])]
+path = os.path.join(sys.argv[1], "nbpkg", "util.py")
+with open(path, "w") as f:
+    f.write("def shift(x):\n    return x + 10\n\n\ndef scale(x):\n    return x * 30\n")
+st = os.stat(path)
+os.utime(path, (st.st_atime + 5, st.st_mtime + 5))  # a later edit, whatever the clock
+cell("1")  # autoreload reloads before a cell runs
+out.append(cell("tasuki.build(T(), workspace=%r, progress='off')" % sys.argv[2]))
+print(json.dumps(out))
+"""
+
+
+def test_a_notebook_task_follows_the_project_module_autoreload_reloads(tmp_path: Path) -> None:
+    """Tasks in cells call functions of the project's package (``util.shift``, ``scale``);
+    ``%autoreload 2`` reloads the edited file before the next cell: the build must see it
+    (the module is project code although the task lives in ``__main__``)."""
+    pkg = tmp_path / "nbpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "util.py").write_text(
+        "def shift(x):\n    return x + 1\n\n\ndef scale(x):\n    return x * 3\n"
+    )
+    script = tmp_path / "cells.py"
+    script.write_text(AUTORELOAD_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(tmp_path / "ws")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = json.loads(done.stdout.strip().splitlines()[-1])
+    assert first == [2, 3]
+    assert second == [11, 30]
