@@ -783,7 +783,11 @@ def _project_package(top: str) -> bool:
     if known is not None:
         return known
     module = sys.modules.get(top)
-    files = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
+    try:  # a package's folders; a lazy or odd module may hold anything there
+        folders = list(getattr(module, "__path__", None) or [])
+    except TypeError:
+        folders = []
+    files = [getattr(module, "__file__", None), *folders]
     paths = [os.path.realpath(f) for f in files if isinstance(f, str) and f]
     ours = bool(paths) and not any(_in_library(p) for p in paths)
     _PROJECT[top] = ours
