@@ -44,10 +44,12 @@ def flatten(structure: Any) -> list[Any]:
     return out
 
 
-def param_tasks(task: TaskBase) -> list[Any]:
-    """The tasks ``task`` holds in its parameters (tasks as parameters, lists of them)."""
-    cls = type(task)
-    info: ClassFacts = cls.__dict__.get("_tasuki_info") or cls._info()
+def param_tasks(task: TaskBase, info: ClassFacts | None = None) -> list[Any]:
+    """The tasks ``task`` holds in its parameters (tasks as parameters, lists of them);
+    ``info``: its class's facts, when the caller has them at hand."""
+    if info is None:
+        cls = type(task)
+        info = cls.__dict__.get("_tasuki_info") or cls._info()
     d = task.__dict__
     out: list[Any] = []
     for name in info.task_params:

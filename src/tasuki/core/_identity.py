@@ -71,16 +71,6 @@ def _prekey(task: TaskBase) -> tuple[Any, ...]:
 _DEFAULT = ("default",)
 
 
-def _param_tasks(task: TaskBase, info: ClassFacts) -> list[Any]:
-    d = task.__dict__
-    out: list[Any] = []
-    for name in info.task_params:
-        value = d[name]
-        if value is not None:
-            out.extend(flatten(value))
-    return out
-
-
 def _call_requires(task: TaskBase) -> Any:
     try:
         return task.requires()
@@ -153,7 +143,7 @@ def walk(roots: Iterable[TaskBase], requires_of: dict[int, Any], *, every: bool)
             requires_of[id(task)] = requires
         children = flatten(requires)
         if info.task_params:
-            children = _param_tasks(task, info) + children
+            children = param_tasks(task, info) + children
         if every:
             pending = [c for c in children if UID not in c.__dict__ or id(c) not in requires_of]
         else:

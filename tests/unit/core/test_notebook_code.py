@@ -21,8 +21,8 @@ import pytest
 
 pytest.importorskip("IPython")
 
-SCRIPT = r"""
-import json, sys
+# The kernel behind Jupyter, and a cell runner that raises what the cell raised.
+SHELL = r"""
 from IPython.core.interactiveshell import InteractiveShell
 
 shell = InteractiveShell.instance()
@@ -34,6 +34,12 @@ def cell(src):
     if error is not None:
         raise error
     return result.result
+"""
+
+SCRIPT = (
+    SHELL
+    + r"""
+import json, sys
 
 
 def build():
@@ -62,6 +68,7 @@ statuses = cell("tasuki.build(T(), workspace=WS, progress='off', return_value=Fa
 out.append(["statuses", sorted(r.status for r in statuses.results.values())])
 print(json.dumps(out))
 """
+)
 
 
 def test_edits_of_notebook_cells_rerun_the_task(tmp_path: Path) -> None:
@@ -119,19 +126,10 @@ def test_a_set_without_source_fingerprints_the_same_in_every_process(tmp_path: P
     assert len(digests) == 1, digests
 
 
-AUTORELOAD_SCRIPT = r"""
+AUTORELOAD_SCRIPT = (
+    SHELL
+    + r"""
 import json, os, sys
-from IPython.core.interactiveshell import InteractiveShell
-
-shell = InteractiveShell.instance()
-
-
-def cell(src):
-    result = shell.run_cell(src)
-    error = result.error_before_exec or result.error_in_exec
-    if error is not None:
-        raise error
-    return result.result
 
 
 sys.path.insert(0, sys.argv[1])
@@ -148,6 +146,7 @@ cell("1")  # autoreload reloads before a cell runs
 out.append(cell("tasuki.build(T(), workspace=%r, progress='off')" % sys.argv[2]))
 print(json.dumps(out))
 """
+)
 
 
 def test_a_notebook_task_follows_the_project_module_autoreload_reloads(tmp_path: Path) -> None:
