@@ -87,10 +87,49 @@ class RecordDB:
             row = self._con.execute("SELECT body FROM records WHERE uid = ?", (uid,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def put(self, uid: str, body: bytes) -> None:
-        """Write (or replace) the record of ``uid``; committed when this returns."""
+    def put(self, uid: str, body: bytes, state: str | None = None, inputs: str = "") -> None:
+        """Write (or replace) the record of ``uid``; committed when this returns.
+
+        ``state`` and ``inputs`` repeat two things the body says, in columns that the
+        cache check reads for a whole graph without parsing bodies: the record's output
+        state and ``uid=state`` pairs (``;``-separated) of what its run read.
+        """
         with self._lock:
-            self._con.execute("INSERT OR REPLACE INTO records VALUES (?, ?)", (uid, body))
+            try:
+                self._con.execute(_PUT, (uid, body, state, inputs))
+            except Exception as exc:
+                if not _needs_columns(exc):
+                    raise
+                self._add_columns()
+                self._con.execute(_PUT, (uid, body, state, inputs))
+
+    def states(self, uids: list[str]) -> list[tuple[str, str | None, str | None, bytes | None]]:
+        """``(uid, state, inputs, body)`` of each record among ``uids`` that exists; the body
+        only where the columns are empty (a row written before they were: parse it)."""
+        found: list[tuple[str, str | None, str | None, bytes | None]] = []
+        with self._lock:
+            for start in range(0, len(uids), _IN_LIMIT):
+                chunk = uids[start : start + _IN_LIMIT]
+                sql = _STATES.format(marks=",".join("?" * len(chunk)))
+                try:
+                    rows = self._con.execute(sql, chunk).fetchall()
+                except Exception as exc:
+                    if not _needs_columns(exc):
+                        raise
+                    self._add_columns()
+                    rows = self._con.execute(sql, chunk).fetchall()
+                found.extend(rows)
+        return found
+
+    def _add_columns(self) -> None:
+        """Give a database made before the state columns existed its two columns (once,
+        by whichever process gets there first; the others find them there)."""
+        for column in ("state", "inputs"):
+            try:
+                self._con.execute(f"ALTER TABLE records ADD COLUMN {column} TEXT")
+            except Exception as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
     def delete(self, uid: str) -> None:
         """Remove the record of ``uid`` (nothing when there is none)."""
@@ -183,6 +222,22 @@ def _create(path: str, durable: bool = False) -> None:
             pass
 
 
+# Named columns: a database made before ``state`` and ``inputs`` existed answers "no column
+# named state", and gets them (RecordDB._add_columns). A tasuki older than them fails to write
+# here ("4 columns but 2 values") rather than write records without what they read.
+_PUT = "INSERT OR REPLACE INTO records (uid, body, state, inputs) VALUES (?, ?, ?, ?)"
+_STATES = (
+    "SELECT uid, state, inputs, CASE WHEN state IS NULL THEN body END "
+    "FROM records WHERE uid IN ({marks})"
+)
+_IN_LIMIT = 900  # bound parameters per statement (SQLite's default limit was 999)
+
+
+def _needs_columns(exc: Exception) -> bool:
+    text = str(exc)
+    return "no column named state" in text or "no such column: state" in text
+
+
 _IMAGE: list[bytes] = []
 # The normalised code behind each fingerprint a record names (a file each, before: one more
 # folder and file for every cold build of a new task class).
@@ -204,7 +259,10 @@ def _empty_image() -> bytes:
             # A rowid table: records (~1-2 KB) are appended in rowid order and only the index
             # is keyed by id; as a WITHOUT ROWID table keyed by random ids, each insert split
             # pages of whole records (twice the CPU per record, measured).
-            con.execute("CREATE TABLE records (uid TEXT PRIMARY KEY, body BLOB NOT NULL)")
+            con.execute(
+                "CREATE TABLE records (uid TEXT PRIMARY KEY, body BLOB NOT NULL, "
+                "state TEXT, inputs TEXT)"
+            )
             con.execute(_CODE_TABLE)
             image = bytearray(con.serialize())
         finally:

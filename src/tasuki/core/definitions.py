@@ -666,5 +666,7 @@ def run_one(
             uid=unique_id,
             incomplete=incomplete,
         )
-    node = Node(task, unique_id, requires)
+    # Its requirements' ids, distinct and in order, as a build's graph gives them: the run
+    # record keeps what it read of each.
+    node = Node(task, unique_id, requires, deps=list(dict.fromkeys(d.unique_id for d in deps)))
     return execute(node, store, settings, completeness, forced=forced, on_start=on_start)

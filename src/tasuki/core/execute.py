@@ -25,10 +25,12 @@ from tasuki.core.graph import Graph, Node, build_graph
 from tasuki.core.params import to_jsonable
 from tasuki.core.records import (
     RunRecord,
+    StateInfo,
     delete_record,
     environment,
     forget_outputs,
     now_iso,
+    read_states,
     remember_outputs,
     save_code,
 )
@@ -38,7 +40,7 @@ from tasuki.core.task import flatten
 from tasuki.errors import CorruptOutputError, MissingOutputError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from tasuki.config import Settings
     from tasuki.core.task import Task
@@ -75,6 +77,16 @@ class Completeness:
 
     def __post_init__(self) -> None:
         self._warned: set[str] = set()
+        # uid -> (state, inputs) of its record, or None without one: what this build read.
+        self._states: dict[str, StateInfo | None] = {}
+        # uid -> why what its run read (or read upstream) changed since, None if nothing did.
+        self._upstream: dict[str, str | None] = {}
+        self._order_of: Graph | None = None
+        # uid -> output keys whose record entries this check remembered (remember_outputs).
+        self._remembered: dict[str, list[str]] = {}
+        #: When this check began: a record finished later was written while it ran.
+        self.since = now_iso()
+        self._pos: dict[str, int] = {}
 
     def code_key(self, task: Task) -> str:
         """The code key of ``task`` (from the build's graph, or computed on its own)."""
@@ -85,8 +97,12 @@ class Completeness:
             key = self.code_keys[uid]
         return key
 
-    def verdict(self, node: Node) -> str | None:
-        """None when ``node``'s task is complete, else why it must run (one short sentence)."""
+    def verdict(self, node: Node, *, fresh: bool = False) -> str | None:
+        """None when ``node``'s task is complete, else why it must run (one short sentence).
+
+        ``fresh`` reads the states of its requirements again rather than what this check
+        read before (under the task's lease, where a requirement may have run since).
+        """
         store = self.store
         task = node.task
         keys = node.output_keys()
@@ -126,13 +142,14 @@ class Completeness:
                     "changed or truncated outside tasuki"
                 )
         remember_outputs(store, record)
+        self._remembered[task.unique_id] = keys
         for target in external:
             if not target.exists(store):
                 return f"its output {target!r} is missing"
-        if record.code_key == self.code_key(task) or self.on_code_change == "ignore":
-            return None
-        reason = code_change(task, record)
-        if self.on_code_change == "warn":
+        if record.code_key != self.code_key(task) and self.on_code_change != "ignore":
+            reason = code_change(task, record)
+            if self.on_code_change != "warn":
+                return reason
             name = type(task).task_name()
             if name not in self._warned:
                 self._warned.add(name)
@@ -143,8 +160,114 @@ class Completeness:
                     reason,
                     task.unique_id[:12],
                 )
+        return self._input_change(node, record.inputs, fresh=fresh)
+
+    # ------------------------------------------------------------------ what a run read
+    #
+    # A record keeps the state of each requirement's record when its run started (what it
+    # read: RunRecord.inputs). An upstream task that ran again since (``tasuki rerun``, a
+    # build of it alone, its output deleted and made anew) and made other bytes leaves every
+    # output made from the old ones out of date, however far downstream: the runner checks
+    # the records below each complete task (``stale_upstream``) and runs again what read an
+    # upstream that changed, and everything between it and the root.
+
+    def states(self, uids: list[str], *, fresh: bool = False) -> dict[str, StateInfo | None]:
+        """The record state of each of ``uids`` (None: no readable record), read once per
+        build unless ``fresh``; missing ones are read together."""
+        known = self._states
+        missing = list(uids) if fresh else [u for u in uids if u not in known]
+        if missing:
+            found = read_states(self.store, missing)
+            for uid in missing:
+                known[uid] = found.get(uid)
+        return {u: known[u] for u in uids}
+
+    def forget(self, uids: Iterable[str]) -> None:
+        """Drop what was read of ``uids`` (tasks this build runs: their records change)."""
+        for uid in uids:
+            self._states.pop(uid, None)
+            self._upstream.pop(uid, None)
+            keys = self._remembered.pop(uid, None)
+            if keys:  # a complete task found out of date: loads must read its new record
+                forget_outputs(self.store, keys)
+
+    def remember(self, record: RunRecord) -> None:
+        """Keep the state of a record this process just wrote."""
+        self._states[record.unique_id] = (record.state, record.inputs)
+
+    def inputs_of(self, node: Node) -> dict[str, str]:
+        """What a run of ``node``'s task reads: the state of each requirement that has a
+        record (taken before ``run()`` starts: a requirement that runs again meanwhile can
+        only make this look older than what was read, so a later build runs it again)."""
+        if not node.deps:
+            return {}
+        now = self.states(node.deps)
+        return {uid: info[0] for uid, info in now.items() if info is not None}
+
+    def _input_change(
+        self, node: Node, inputs: dict[str, str] | None, *, fresh: bool = False
+    ) -> str | None:
+        """Why what ``node``'s recorded run read is not what its requirements hold now."""
+        if inputs is None or not node.deps:
             return None
-        return reason
+        now = self.states(node.deps, fresh=fresh)
+        for dep in node.deps:
+            got = now.get(dep)
+            if got is not None and inputs.get(dep) != got[0]:
+                return _read_changed(node, dep, got[0])
+        return None
+
+    def stale_upstream(self, graph: Graph, uids: list[str]) -> dict[str, str]:
+        """Of the complete tasks ``uids``, those made from an output that has changed since,
+        directly or anywhere upstream, each with the reason.
+
+        Reads the states of every record below them (once per build, together), then
+        decides from the bottom up: a task is out of date when what its run read differs
+        from its requirement's record now, or when a requirement is out of date. A
+        requirement without a record stops the walk (deleted: nothing to compare with).
+        """
+        memo = self._upstream
+        nodes = graph.nodes
+        todo = {u for u in uids if u not in memo}
+        if todo:
+            below: set[str] = set(todo)
+            stack = list(todo)
+            while stack:
+                for dep in nodes[stack.pop()].deps:
+                    if dep not in below and dep not in memo:
+                        below.add(dep)
+                        stack.append(dep)
+            self.states(list(below))
+            pos = self._positions(graph)
+            states = self._states
+            for uid in sorted(below, key=pos.__getitem__):  # requirements first
+                info = states.get(uid)
+                if info is None:  # no record: nothing it read to compare
+                    memo[uid] = None
+                    continue
+                node = nodes[uid]
+                inputs = info[1]
+                reason = None
+                for dep in node.deps:
+                    got = states.get(dep)
+                    if got is None:
+                        continue
+                    # A requirement the run found without a record has one now: it ran.
+                    if inputs is not None and inputs.get(dep) != got[0]:
+                        reason = _read_changed(node, dep, got[0])
+                        break
+                    deeper = memo.get(dep)
+                    if deeper is not None:
+                        reason = deeper
+                        break
+                memo[uid] = reason
+        return {u: r for u in uids if (r := memo.get(u)) is not None}
+
+    def _positions(self, graph: Graph) -> dict[str, int]:
+        if self._order_of is not graph:
+            self._pos = {uid: i for i, uid in enumerate(graph.order)}
+            self._order_of = graph
+        return self._pos
 
     def _external_code(self, task: Task, external: list[Target]) -> str | None:
         if self.on_code_change == "ignore":
@@ -162,9 +285,9 @@ class Completeness:
             return None
         return reason
 
-    def check(self, node: Node) -> bool:
+    def check(self, node: Node, *, fresh: bool = False) -> bool:
         """Whether ``node``'s task is complete (see the class docstring)."""
-        return self.verdict(node) is None
+        return self.verdict(node, fresh=fresh) is None
 
     def check_many(self, nodes: list[Node]) -> list[bool]:
         """``check`` for many nodes; remote stores are asked concurrently."""
@@ -185,6 +308,35 @@ class Completeness:
         contexts = [contextvars.copy_context() for _ in nodes]
         with ThreadPoolExecutor(workers, thread_name_prefix="tasuki-check") as pool:
             return list(pool.map(lambda c, n: c.run(self.verdict, n), contexts, nodes))
+
+
+def _cached_after_all(store: Store, uid: str, completeness: Completeness) -> str:
+    """Why a task the plan said must run was complete when its turn came."""
+    try:
+        finished = RunRecord.read(store, uid).finished_at
+    except (FileNotFoundError, ValueError):
+        finished = ""
+    if finished >= completeness.since:
+        return "finished by another process"
+    # Planned because an upstream output it read changed; the upstream ran again in this
+    # build and made the same bytes as the run this output was made from.
+    return "what it reads came out unchanged"
+
+
+def _name_of(node: Node, uid: str) -> str:
+    for dep in flatten(node.requires):
+        if dep.unique_id == uid:
+            return type(dep).__qualname__
+    return "a requirement"
+
+
+def _read_changed(reader: Node, uid: str, state: str) -> str:
+    how = "and failed" if state.startswith("f") else "and made other outputs"
+    name = _name_of(reader, uid)
+    return (
+        f"{name}[{uid[:10]}] ran again after {type(reader.task).__qualname__} read its "
+        f"output, {how}"
+    )
 
 
 def code_change(task: Task, record: RunRecord) -> str:
@@ -258,8 +410,8 @@ def execute(
     lease = store.lease(uid)
     lease.acquire(timeout=settings.lock_timeout)
     try:
-        if not forced and completeness.check(node):
-            return TaskResult(uid, name, "cached", note="finished by another process")
+        if not forced and completeness.check(node, fresh=True):
+            return TaskResult(uid, name, "cached", note=_cached_after_all(store, uid, completeness))
         if forced:
             # Drop the old record first: until the new one is written the task is incomplete,
             # so a crash in the middle of a rerun cannot leave old and new outputs mixed.
@@ -268,7 +420,7 @@ def execute(
             on_start(uid)
         build_token = _BUILD_ID.set(completeness.build_id)
         try:
-            return _run_with_retries(node, store, settings, completeness.code_key(task), graph)
+            return _run_with_retries(node, store, settings, completeness, graph)
         finally:
             _BUILD_ID.reset(build_token)
     finally:
@@ -276,8 +428,14 @@ def execute(
 
 
 def _run_with_retries(
-    node: Node, store: Store, settings: Settings, code_key: str, graph: Graph | None = None
+    node: Node,
+    store: Store,
+    settings: Settings,
+    completeness: Completeness,
+    graph: Graph | None = None,
 ) -> TaskResult:
+    code_key = completeness.code_key(node.task)
+    inputs = completeness.inputs_of(node)
     build_id = _BUILD_ID.get()
     task = node.task
     uid = node.uid
@@ -343,8 +501,10 @@ def _run_with_retries(
         record = _record(node, outputs, ctx, started_at, finished_at, duration, list(tail))
         record.code_key = code_key
         record.build_id = build_id
+        record.inputs = inputs
         record.write(store)
         remember_outputs(store, record)
+        completeness.remember(record)
         code = code_of(type(task))
         save_code(store, code.digest, code.text)
         return TaskResult(

@@ -55,7 +55,9 @@ def load(
     A warning names the task when its code changed since the output was made (the run
     record's code key is not the task's code key now): the output is what an older version
     of the code made, and ``tasuki.build`` would make it again (``tasuki why`` says what
-    changed). :func:`load_output` reads a record by id and never warns: it asks for that run.
+    changed). Another names it when an upstream task ran again since and made other
+    outputs than the ones this output was made from. :func:`load_output` reads a record by
+    id and never warns: it asks for that run.
 
     Raises:
         FileNotFoundError: the task has not been built in this workspace.
@@ -71,17 +73,18 @@ def _warn_if_out_of_date(task: Task, store: Store) -> None:
         record = RunRecord.read(store, task.unique_id)
     except (FileNotFoundError, ValueError):
         return  # load_task_outputs says what is missing
-    if not record.code_key:
-        return  # written before code keys: nothing to compare with
     from tasuki.core import context
-    from tasuki.core.code import code_key_of, refresh_fingerprints
 
     if context._CURRENT.get() is not None:
         return  # inside a task's run: the build checks code, and its fingerprints must stay
+    from tasuki.core.code import code_keys, refresh_fingerprints
+    from tasuki.core.execute import Completeness
+    from tasuki.core.graph import build_graph
 
     refresh_fingerprints()  # a notebook cell may have changed the code since the last build
-    now = code_key_of(task)
-    if now != record.code_key:
+    graph = build_graph([task])
+    now = code_keys(graph)[task.unique_id]
+    if record.code_key and now != record.code_key:  # records before code keys: no compare
         logger.warning(
             "the output of %r was made by other code than the code of this task now (code key "
             "%s in its run record, %s now): it is what the older code made. tasuki.build() "
@@ -89,6 +92,15 @@ def _warn_if_out_of_date(task: Task, store: Store) -> None:
             task,
             record.code_key[:12],
             now[:12],
+        )
+        return
+    changed = Completeness(store).stale_upstream(graph, [task.unique_id])
+    if changed:
+        logger.warning(
+            "the output of %r was made from upstream outputs that have changed since (%s): "
+            "it is what the older ones made. tasuki.build() makes it again",
+            task,
+            changed[task.unique_id],
         )
 
 

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import xxhash
+
 from tasuki._clock import utcnow
 from tasuki.core._record_db import DB_KEY, RecordDB, open_db
 from tasuki.errors import RecordNotFoundError
@@ -40,6 +42,7 @@ __all__ = [
     "CODE_PREFIX",
     "RECORDS_PREFIX",
     "RunRecord",
+    "StateInfo",
     "delete_record",
     "environment",
     "expected_output",
@@ -47,6 +50,7 @@ __all__ = [
     "forget_outputs",
     "read_code",
     "read_records",
+    "read_states",
     "record_ids",
     "record_key",
     "remember_outputs",
@@ -210,6 +214,22 @@ class RunRecord:
     """Set when the outputs were not computed by tasuki but adopted from another tool's
     workspace (``tasuki adopt-gokart``): ``from`` (``"gokart"``), ``gokart_unique_id``,
     ``gokart_workspace`` and ``files`` (the source files). None for a run."""
+    inputs: dict[str, str] | None = None
+    """What the run read: the :attr:`state` of each task it required (by unique id) when it
+    started, for those that had a record. A later build compares them with the records
+    there now: an upstream that ran again since and made other bytes makes this output out
+    of date. None in records written before tasuki kept it (nothing to compare: trusted)."""
+
+    @property
+    def state(self) -> str:
+        """What a task that reads this run's outputs records about it (see :attr:`inputs`).
+
+        The outputs' sizes and content hashes when every one has a hash, so a rerun that
+        makes the same bytes changes nothing downstream; else (a folder, a table, a file
+        written outside ``dump``) this run's own identity, so any rerun counts as a change.
+        A run that did not finish has a state no finished run has.
+        """
+        return _state_of(self)
 
     @property
     def done(self) -> bool:
@@ -246,7 +266,13 @@ class RunRecord:
         if db is None:
             store.write_bytes(record_key(self.unique_id), self.to_bytes())
             return
-        db.put(self.unique_id, self.to_bytes())
+        inputs = self.inputs or {}
+        db.put(
+            self.unique_id,
+            self.to_bytes(),
+            self.state,
+            ";".join(f"{uid}={state}" for uid, state in inputs.items()),
+        )
 
     @classmethod
     def read(cls, store: Store, uid: str) -> RunRecord:
@@ -258,6 +284,68 @@ class RunRecord:
                 raise FileNotFoundError(f"no run record of {uid} in {store.url}")
             return cls.from_bytes(body)
         return cls.from_bytes(store.read_bytes(record_key(uid)))
+
+
+def _state_of(record: RunRecord) -> str:
+    ident = f"{record.unique_id}|{record.build_id}|{record.started_at}|{record.finished_at}"
+    if not record.done:
+        return "f" + xxhash.xxh3_128_hexdigest(f"{record.status}|{ident}".encode())
+    parts = []
+    for out in record.outputs:
+        digest = out.get("xxh3")
+        if digest is None:
+            return "r" + xxhash.xxh3_128_hexdigest(ident.encode())
+        parts.append(f"{out.get('key')}\0{out.get('size')}\0{digest}")
+    if not parts:
+        return "r" + xxhash.xxh3_128_hexdigest(ident.encode())
+    return "c" + xxhash.xxh3_128_hexdigest("\n".join(parts).encode())
+
+
+#: What :func:`read_states` says of one record: its state, and what its run read (None in a
+#: record written before tasuki kept that).
+StateInfo = tuple[str, dict[str, str] | None]
+
+
+def read_states(store: Store, uids: list[str]) -> dict[str, StateInfo]:
+    """The :attr:`RunRecord.state` and :attr:`RunRecord.inputs` of each of ``uids`` that
+    has a readable record (absent ones are left out).
+
+    From the records database's two columns where there is one (no record parsed: the cache
+    check of a warm build reads every record below its roots); else from the record files,
+    concurrently on a remote workspace.
+    """
+    found: dict[str, StateInfo] = {}
+    if not uids:
+        return found
+    db = records_db(store)
+    if db is not None:
+        for uid, state, inputs, body in db.states(uids):
+            if state is None:  # written before the columns: parse it
+                try:
+                    record = RunRecord.from_bytes(body or b"")
+                except ValueError:
+                    continue
+                found[uid] = (record.state, record.inputs)
+                continue
+            pairs = (part.split("=", 1) for part in inputs.split(";")) if inputs else ()
+            found[uid] = (state, {u: s for u, s in pairs})
+        return found
+
+    def one(uid: str) -> StateInfo | None:
+        try:
+            record = RunRecord.from_bytes(store.read_bytes(record_key(uid)))
+        except (FileNotFoundError, ValueError):
+            return None
+        return record.state, record.inputs
+
+    if store.is_local or len(uids) < 2:
+        answers = [one(uid) for uid in uids]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(16, len(uids)), thread_name_prefix="tasuki-states") as pool:
+            answers = list(pool.map(one, uids))
+    return {uid: a for uid, a in zip(uids, answers, strict=True) if a is not None}
 
 
 # What records say about outputs, by (workspace, key): filled when a record is read or

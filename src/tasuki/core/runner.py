@@ -87,6 +87,9 @@ def plan(
         unforced = [u for u in frontier if u not in forced]
         verdicts = completeness.verdicts([nodes[u] for u in unforced])
         said = dict(zip(unforced, verdicts, strict=True))
+        fine = [u for u in unforced if said[u] is None]
+        if fine:  # complete, unless made from an upstream output that changed since
+            said.update(completeness.stale_upstream(graph, fine))
         next_frontier = []
         for uid in frontier:
             reason = said.get(uid, "forced by --rerun")
@@ -173,6 +176,7 @@ def _run_build(
     completeness = Completeness(store, settings.on_code_change, code_keys(graph), build_id=build_id)
     forced = _rerun_targets(graph, rerun)
     needed, complete = plan(graph, completeness, forced)
+    completeness.forget(needed)  # their records change in this build: read them again
     _explain_plan(graph, needed)
     bundle = None
     if getattr(runs, "travels_by_id", False) and needed:  # workers run tasks by id

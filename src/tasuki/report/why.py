@@ -171,7 +171,7 @@ def explain_build(
             decisions[uid] = _not_running(node, name, store, completeness)
             continue
         upstream = [d for d in node.deps if d in needed]
-        decisions[uid] = _running(node, name, store, completeness, records, upstream)
+        decisions[uid] = _running(node, name, store, completeness, records, upstream, needed[uid])
     ordered = [decisions[u] for u in reversed(graph.order)]  # root first
     return Explanation(graph.roots[0], ordered)
 
@@ -220,11 +220,14 @@ def _running(
     completeness: Completeness,
     records: _Records,
     upstream: list[str],
+    planned: str,
 ) -> Decision:
     task, uid = node.task, node.uid
     record = records.by_uid.get(uid)
     if record is not None:
-        verdict = completeness.verdict(node) or "incomplete"
+        verdict = completeness.verdict(node)
+        if verdict is None:  # complete itself, made from an upstream output that changed
+            return Decision(uid, name, True, not upstream, planned)
         if verdict.startswith("the code of a task upstream") and upstream:
             return Decision(uid, name, True, False, verdict)
         details = _code_diff(task, record, store) if verdict.startswith("the code of") else []

@@ -211,7 +211,9 @@ def test_requirements_vouched_for_by_this_build_are_not_checked_again(ws, store,
     checked = []
     real = Completeness.verdict
     monkeypatch.setattr(
-        Completeness, "verdict", lambda self, node: checked.append(node.uid) or real(self, node)
+        Completeness,
+        "verdict",
+        lambda self, node, **kw: checked.append(node.uid) or real(self, node, **kw),
     )
     vouched = {Leaf(i=0).unique_id, Leaf(i=1).unique_id}
     result = run_one(root.unique_id, store=store, settings=_settings(ws), vouched=vouched)

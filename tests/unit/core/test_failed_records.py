@@ -244,9 +244,11 @@ class NeedsFlaky(tasuki.Task):
         self.dump(sum(self.load().values()))
 
 
-def test_why_does_not_call_a_failed_upstream_complete_below_a_complete_task(ws, flag):
-    """A forced rerun of the upstream fails; its dependent keeps its older done record, so the
-    next build does not ask for the upstream: ``why`` says so, not "complete"."""
+def test_a_failed_rerun_upstream_leaves_what_read_its_older_output_out_of_date(ws, flag):
+    """A forced rerun of the upstream fails: its older output is no longer vouched for, so
+    the dependent made from it is out of date until the upstream runs again (``why`` says
+    which run, and the next build runs both); before, the next build kept the dependent and
+    never asked for the upstream again."""
     from tasuki.report.why import explain_build
 
     flag.unlink()
@@ -254,12 +256,21 @@ def test_why_does_not_call_a_failed_upstream_complete_below_a_complete_task(ws, 
     tasuki.run_build(down, workspace=ws, progress="off")
     flag.write_text("")
     rerun = tasuki.run_build(down, workspace=ws, progress="off", rerun=["Flaky"])
-    assert rerun.results[down.requires().unique_id].status == "failed"
+    up_id = down.requires().unique_id
+    assert rerun.results[up_id].status == "failed"
     decisions = {d.uid: d for d in explain_build(down, open_store(ws)).decisions}
-    assert decisions[down.unique_id].reason.startswith("complete (made")
-    upstream = decisions[down.requires().unique_id]
-    assert not upstream.runs
-    assert upstream.reason == "not needed (its last run failed; what needs it is complete)"
+    assert decisions[down.unique_id].runs
+    assert decisions[down.unique_id].reason == (
+        f"Flaky[{up_id[:10]}] ran again after NeedsFlaky read its output, and failed"
+    )
+    upstream = decisions[up_id]
+    assert upstream.runs and upstream.reason.startswith("its last run failed")
+    flag.unlink()  # the upstream works again, and makes the bytes it made before
+    again = tasuki.run_build(down, workspace=ws, progress="off")
+    assert again.results[up_id].status == "ran"
+    # So what read them is up to date after all: checked again under its lease, not run.
+    assert again.results[down.unique_id].status == "cached"
+    assert again.results[down.unique_id].note == "what it reads came out unchanged"
 
 
 class WritesThenFails(tasuki.Task):

@@ -1,0 +1,308 @@
+"""An output made from an upstream output that has changed since is out of date.
+
+Each run record keeps the state (sizes and content hashes of the outputs) of every
+requirement it read. An upstream task that runs again on its own (``tasuki rerun``, a build
+of it alone, its output deleted and made anew) and makes other bytes leaves every output
+downstream of it out of date, however deep; one that makes the same bytes changes nothing.
+
+The matrix: a rerun that makes other bytes and one that makes the same, with workers and
+without, a chain three deep, an intermediate output deleted (its record kept) and an
+intermediate record deleted (nothing to compare: trusted until it runs), a fan-in, an
+output without a content hash (a folder), records of an older tasuki (trusted: no rerun on
+upgrade), a records database made before the state columns, a remote workspace (records as
+files), ``tasuki rerun`` / ``run`` / ``why`` on the command line, and ``tasuki.load``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import tasuki
+from tasuki.cli import app
+from tasuki.core.records import RunRecord, delete_record, read_states, records_db
+from tasuki.storage import open_store
+from tests._records import raw_record, write_raw_record
+
+
+class Source(tasuki.Task):
+    """What a file says when it runs (a warehouse query whose table changes, in life)."""
+
+    path: str
+
+    def output(self):
+        return self.make_target("source.pkl")
+
+    def run(self):
+        self.dump(Path(self.path).read_text())
+
+
+class Upper(tasuki.Task):
+    path: str
+
+    def requires(self):
+        return Source(path=self.path)
+
+    def output(self):
+        return self.make_target("upper.pkl")
+
+    def run(self):
+        self.dump(self.load().upper())
+
+
+class Report(tasuki.Task):
+    path: str
+
+    def requires(self):
+        return Upper(path=self.path)
+
+    def output(self):
+        return self.make_target("report.pkl")
+
+    def run(self):
+        self.dump(f"report: {self.load()}")
+
+
+class Total(tasuki.Task):
+    paths: list[str]
+
+    def requires(self):
+        return [Source(path=p) for p in self.paths]
+
+    def output(self):
+        return self.make_target("total.pkl")
+
+    def run(self):
+        self.dump("+".join(self.load()))
+
+
+class Parts(tasuki.Task):
+    """A folder of Parquet parts: its record has no content hash, only sizes."""
+
+    path: str
+
+    def output(self):
+        return self.make_directory_target("parts", as_="pandas")
+
+    def run(self):
+        import pandas as pd
+
+        self.dump(pd.DataFrame({"text": [Path(self.path).read_text()]}))
+
+
+class FromParts(tasuki.Task):
+    path: str
+
+    def requires(self):
+        return Parts(path=self.path)
+
+    def output(self):
+        return self.make_target("from_parts.pkl")
+
+    def run(self):
+        self.dump(self.load()["text"].iloc[0])
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> str:
+    return str(tmp_path / "ws")
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    path = tmp_path / "source.txt"
+    path.write_text("one")
+    return path
+
+
+#: A warm build of Report: only the root's check, nothing planned to run.
+_WARM = {"Report": "cached", "Upper": "not_needed", "Source": "not_needed"}
+
+
+def _statuses(result: tasuki.BuildResult) -> dict[str, str]:
+    return {type(result.graph.nodes[u].task).__name__: r.status for u, r in result.results.items()}
+
+
+def _build(task: tasuki.Task, ws: str, **kw) -> tasuki.BuildResult:
+    return tasuki.run_build(task, workspace=ws, progress="off", **kw)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_upstream_rerun_that_made_other_bytes_reruns_everything_below(ws, source, workers):
+    report = Report(path=str(source))
+    assert _build(report, ws, workers=workers).ok
+    # A warm build after a cold one (with workers too) finds nothing out of date.
+    assert _statuses(_build(report, ws, workers=workers)) == _WARM
+    source.write_text("two")
+    assert _statuses(_build(Source(path=str(source)), ws, rerun=True)) == {"Source": "ran"}
+    again = _build(report, ws, workers=workers)
+    assert _statuses(again) == {"Report": "ran", "Upper": "ran", "Source": "cached"}
+    assert tasuki.load(report, workspace=ws) == "report: TWO"
+    assert _statuses(_build(report, ws, workers=workers))["Report"] == "cached"
+
+
+def test_an_upstream_rerun_that_made_the_same_bytes_reruns_nothing(ws, source):
+    report = Report(path=str(source))
+    _build(report, ws)
+    _build(Source(path=str(source)), ws, rerun=True)  # same file, same bytes
+    assert _statuses(_build(report, ws)) == _WARM
+
+
+def test_an_upstream_output_deleted_and_made_anew_counts(ws, source):
+    report = Report(path=str(source))
+    _build(report, ws)
+    store = open_store(ws)
+    (Path(ws) / Source(path=str(source)).output().key).unlink()
+    source.write_text("two")
+    assert _statuses(_build(Source(path=str(source)), ws)) == {"Source": "ran"}
+    assert _statuses(_build(report, ws))["Report"] == "ran"
+    assert tasuki.load(report, store=store) == "report: TWO"
+
+
+def test_an_intermediate_output_deleted_does_not_hide_a_change_below_it(ws, source):
+    """gokart users delete intermediate files to save space: the record stays, and says
+    what that run read."""
+    report = Report(path=str(source))
+    _build(report, ws)
+    (Path(ws) / Upper(path=str(source)).output().key).unlink()
+    source.write_text("two")
+    _build(Source(path=str(source)), ws, rerun=True)
+    assert _statuses(_build(report, ws)) == {"Report": "ran", "Upper": "ran", "Source": "cached"}
+    assert tasuki.load(report, workspace=ws) == "report: TWO"
+
+
+def test_an_intermediate_record_deleted_is_trusted_until_it_runs_again(ws, source):
+    """Without the intermediate's record there is nothing to compare with: the root keeps
+    its output (as before records kept inputs). Once the intermediate runs again, what the
+    root read is compared with its new record."""
+    report = Report(path=str(source))
+    _build(report, ws)
+    store = open_store(ws)
+    delete_record(store, Upper(path=str(source)).unique_id)
+    source.write_text("two")
+    _build(Source(path=str(source)), ws, rerun=True)
+    assert _statuses(_build(report, ws)) == _WARM
+    _build(Upper(path=str(source)), ws)
+    assert _statuses(_build(report, ws))["Report"] == "ran"
+    assert tasuki.load(report, store=store) == "report: TWO"
+
+
+def test_a_fan_in_reruns_for_the_one_source_that_changed(ws, tmp_path):
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"s{i}.txt"
+        path.write_text(f"s{i}")
+        paths.append(str(path))
+    total = Total(paths=paths)
+    _build(total, ws)
+    Path(paths[1]).write_text("S1")
+    _build(Source(path=paths[1]), ws, rerun=True)
+    again = _build(total, ws)
+    ran = [type(again.graph.nodes[r.uid].task).__name__ for r in again.by_status("ran")]
+    assert ran == ["Total"]
+    assert tasuki.load(total, workspace=ws) == "s0+S1+s2"
+
+
+def test_an_output_without_a_content_hash_counts_every_rerun(ws, source):
+    """A folder of parts has sizes but no hash: any run of it again is a change."""
+    down = FromParts(path=str(source))
+    _build(down, ws)
+    _build(Parts(path=str(source)), ws, rerun=True)  # the same rows
+    assert _statuses(_build(down, ws))["FromParts"] == "ran"
+
+
+def test_records_of_an_older_tasuki_are_trusted(ws, source):
+    """Records written before tasuki kept what a run read: nothing to compare, nothing
+    reruns after the upgrade (the same as before it)."""
+    report = Report(path=str(source))
+    _build(report, ws)
+    store = open_store(ws)
+    for task in (report, Upper(path=str(source))):
+        doc = raw_record(store, task.unique_id)
+        del doc["inputs"]
+        write_raw_record(store, task.unique_id, doc)  # no state columns either, as before
+    source.write_text("two")
+    _build(Source(path=str(source)), ws, rerun=True)
+    assert _statuses(_build(report, ws)) == _WARM
+
+
+def test_a_records_database_made_before_the_state_columns(ws, source):
+    report = Report(path=str(source))
+    _build(report, ws)
+    store = open_store(ws)
+    db = records_db(store)
+    rows = db.items()
+    path = Path(ws) / ".tasuki" / "records.db"
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE records")
+    con.execute("CREATE TABLE records (uid TEXT PRIMARY KEY, body BLOB NOT NULL)")
+    con.executemany("INSERT INTO records VALUES (?, ?)", rows)
+    con.commit()
+    con.close()
+    from tasuki.core import _record_db
+
+    _record_db._OPEN.clear()  # as a new process would open it
+    assert _statuses(_build(report, ws))["Report"] == "cached"  # old rows read
+    source.write_text("two")
+    _build(Source(path=str(source)), ws, rerun=True)  # written with the columns added
+    assert _statuses(_build(report, ws))["Report"] == "ran"
+    states = read_states(store, [report.unique_id])
+    assert states[report.unique_id][1] == {
+        Upper(path=str(source)).unique_id: RunRecord.read(
+            store, Upper(path=str(source)).unique_id
+        ).state
+    }
+
+
+def test_a_remote_workspace_keeps_what_each_run_read(source):
+    ws = "memory://upstream-changes"
+    report = Report(path=str(source))
+    try:
+        _build(report, ws)
+        source.write_text("two")
+        _build(Source(path=str(source)), ws, rerun=True)
+        assert _statuses(_build(report, ws))["Report"] == "ran"
+        assert tasuki.load(report, workspace=ws) == "report: TWO"
+    finally:
+        open_store(ws).fs.rm("/upstream-changes", recursive=True)
+
+
+def test_the_command_line_says_what_changed_upstream(ws, source, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[3]))
+    report = Report(path=str(source))
+    name = f"{__name__}:Report"
+    runner = CliRunner()
+    args = ["--workspace", ws, "--path", str(source)]
+    assert runner.invoke(app, ["run", name, *args]).exit_code == 0
+    source.write_text("two")
+    up = Source(path=str(source)).unique_id
+    assert runner.invoke(app, ["rerun", up[:12], "--workspace", ws]).exit_code == 0
+    why = runner.invoke(app, ["why", name, *args])
+    assert why.exit_code == 0, why.output
+    assert (
+        f"Upper[{Upper(path=str(source)).unique_id[:10]}]: Source[{up[:10]}] ran again after "
+        "Upper read its output, and made other outputs"
+    ) in why.output
+    assert f"Runs because something upstream runs:\n  Report[{report.unique_id[:10]}]" in (
+        why.output
+    )
+    assert runner.invoke(app, ["run", name, *args]).exit_code == 0
+    assert tasuki.load(report, workspace=ws) == "report: TWO"
+
+
+def test_load_says_when_an_upstream_output_changed_since(ws, source, caplog):
+    report = Report(path=str(source))
+    _build(report, ws)
+    with caplog.at_level(logging.WARNING, logger="tasuki"):
+        tasuki.load(report, workspace=ws)
+    assert not caplog.records
+    source.write_text("two")
+    _build(Source(path=str(source)), ws, rerun=True)
+    with caplog.at_level(logging.WARNING, logger="tasuki"):
+        assert tasuki.load(report, workspace=ws) == "report: ONE"  # what is there
+    assert "made from upstream outputs that have changed since" in caplog.text
+    assert "Source[" in caplog.text
