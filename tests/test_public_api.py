@@ -155,8 +155,10 @@ def test_build_ids_and_failed_records_are_pinned():
         "error",
         "metrics",
         "adopted",
+        "inputs",
     ]
     assert isinstance(tasuki.RunRecord.done, property)
+    assert isinstance(tasuki.RunRecord.state, property)
 
 
 def test_team_sharing_packages_are_pinned_and_light():

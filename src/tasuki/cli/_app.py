@@ -394,7 +394,9 @@ def show(
     for uid in record.requires:
         try:
             dep = find_record(store, uid)
-            typer.echo(f"  {dep.task} {uid}")
+            read = record.inputs.get(uid) if record.inputs is not None else dep.state
+            changed = "  (ran again since this run read it)" if read != dep.state else ""
+            typer.echo(f"  {dep.task} {uid}{changed}")
         except TasukiError:
             typer.echo(f"  {uid} (record missing)")
     typer.echo("outputs:")

@@ -87,12 +87,15 @@ class RecordDB:
             row = self._con.execute("SELECT body FROM records WHERE uid = ?", (uid,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def put(self, uid: str, body: bytes, state: str | None = None, inputs: str = "") -> None:
+    def put(
+        self, uid: str, body: bytes, state: str | None = None, inputs: str | None = None
+    ) -> None:
         """Write (or replace) the record of ``uid``; committed when this returns.
 
         ``state`` and ``inputs`` repeat two things the body says, in columns that the
         cache check reads for a whole graph without parsing bodies: the record's output
-        state and ``uid=state`` pairs (``;``-separated) of what its run read.
+        state and ``uid=state`` pairs (``;``-separated) of what its run read (None: the
+        record does not say, as an adopted one).
         """
         with self._lock:
             try:

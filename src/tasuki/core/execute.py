@@ -64,8 +64,10 @@ class Completeness:
     not done), its warehouse outputs exist, and the record's code key matches the code of
     the task and of everything upstream (``on_code_change``: ``rerun`` treats a change as
     out of date, ``warn`` uses the output and says so once per task class, ``ignore`` uses
-    it silently).
-    Only the records of the tasks checked are read: a warm build reads the roots' records.
+    it silently), and what its run read of each requirement (the state of its record then)
+    is what that requirement's record holds now.
+    Only the records of the tasks checked are read whole: a warm build reads the roots'
+    records, and the state of each record below them (:meth:`stale_upstream`).
     """
 
     store: Store

@@ -266,12 +266,12 @@ class RunRecord:
         if db is None:
             store.write_bytes(record_key(self.unique_id), self.to_bytes())
             return
-        inputs = self.inputs or {}
+        inputs = self.inputs
         db.put(
             self.unique_id,
             self.to_bytes(),
             self.state,
-            ";".join(f"{uid}={state}" for uid, state in inputs.items()),
+            None if inputs is None else ";".join(f"{u}={s}" for u, s in inputs.items()),
         )
 
     @classmethod
@@ -326,6 +326,9 @@ def read_states(store: Store, uids: list[str]) -> dict[str, StateInfo]:
                 except ValueError:
                     continue
                 found[uid] = (record.state, record.inputs)
+                continue
+            if inputs is None:  # a record that does not say what its run read (adopted)
+                found[uid] = (state, None)
                 continue
             pairs = (part.split("=", 1) for part in inputs.split(";")) if inputs else ()
             found[uid] = (state, {u: s for u, s in pairs})

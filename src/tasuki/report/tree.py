@@ -203,6 +203,10 @@ def tree_from_store(graph: Graph, store: Store, *, on_code_change: str = "ignore
 
     check = Completeness(store, on_code_change)
     done = check.check_many([graph.nodes[u] for u in graph.order])
+    # Complete on its own, yet made from an upstream output that changed since: pending,
+    # as a build would run it.
+    stale = check.stale_upstream(graph, [u for u, ok in zip(graph.order, done, strict=True) if ok])
+    done = [ok and uid not in stale for uid, ok in zip(graph.order, done, strict=True)]
     nodes = {}
     for uid, complete in zip(graph.order, done, strict=True):
         duration = None

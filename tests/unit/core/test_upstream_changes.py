@@ -15,6 +15,7 @@ files), ``tasuki rerun`` / ``run`` / ``why`` on the command line, and ``tasuki.l
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from pathlib import Path
@@ -290,8 +291,20 @@ def test_the_command_line_says_what_changed_upstream(ws, source, monkeypatch):
     assert f"Runs because something upstream runs:\n  Report[{report.unique_id[:10]}]" in (
         why.output
     )
+    upper = Upper(path=str(source)).unique_id
+    show = runner.invoke(app, ["show", upper[:12], "--workspace", ws])
+    assert f"{__name__}:Source {up}  (ran again since this run read it)" in show.output
+    tree = runner.invoke(app, ["tree", name, *args, "--format", "json"])
+    status = {n["task"].rpartition(":")[2]: n["status"] for n in _json_in(tree.output)["nodes"]}
+    assert status == {"Report": "pending", "Upper": "pending", "Source": "complete"}
     assert runner.invoke(app, ["run", name, *args]).exit_code == 0
+    show = runner.invoke(app, ["show", upper[:12], "--workspace", ws])
+    assert f"{__name__}:Source {up}\n" in show.output
     assert tasuki.load(report, workspace=ws) == "report: TWO"
+
+
+def _json_in(output: str) -> dict:
+    return json.loads(output[output.index("{") :])  # after the "workspace: ..." line
 
 
 def test_load_says_when_an_upstream_output_changed_since(ws, source, caplog):
