@@ -103,10 +103,11 @@ def _one_repeat(
 
 
 def _machine(scratch: Path) -> dict[str, str]:
-    from bench_pipeline import _cpu_model, _filesystem
+    from _host import cpu_model
+    from bench_pipeline import _filesystem
 
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
         "os": platform.platform(terse=True),
         "python": platform.python_version(),
@@ -136,7 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--docs", action="store_true", help="append the table to docs")
     args = parser.parse_args(argv)
 
-    cases = [("chain", 1000, 1), ("fan_in", 1000, 1), ("fan_in", 10000, 1), ("fan_in", 1000, 2)]
+    cases = [
+        ("chain", 1000, 1),
+        ("chain", 10000, 1),
+        ("fan_in", 1000, 1),
+        ("fan_in", 10000, 1),
+        ("fan_in", 1000, 2),
+    ]
     if args.quick:
         cases, args.repeat = [("chain", 100, 1)], 1
     limited = {m.strip() for m in args.limited_modes.split(",")}

@@ -168,3 +168,28 @@ class CpuAfterGpu(tasuki.Task):
 
     def run(self):
         self.dump(self.load() * 10)
+
+
+class FileText(tasuki.Task):
+    """What a file says when it runs."""
+
+    path: str
+
+    def output(self):
+        return self.make_target("text.pkl")
+
+    def run(self):
+        self.dump(Path(self.path).read_text())
+
+
+class Shout(tasuki.Task):
+    path: str
+
+    def requires(self):
+        return FileText(path=self.path)
+
+    def output(self):
+        return self.make_target("shout.pkl")
+
+    def run(self):
+        self.dump(self.load().upper())

@@ -16,9 +16,11 @@ from tasuki.storage import open_store
 from tests.integration.dask.tasks import (
     AfterFails,
     BadResources,
+    FileText,
     Flaky,
     KilledOnce,
     OnGpu,
+    Shout,
     Step,
     TakesTask,
     TooMuchGpu,
@@ -71,6 +73,24 @@ def test_chain_runs_on_the_workers_and_a_second_build_submits_nothing(cluster, t
     longer = _build(Step(n=8, log=str(log)), ws, cluster)  # 6 of 9 cached: 3 submitted
     assert longer.counts()["ran"] == 3
     assert len(log.read_text().splitlines()) == 9
+
+
+def test_what_each_task_read_is_recorded_on_the_workers(cluster, tmp_path):
+    """Records written on the workers keep what each run read: an upstream run again on its
+    own with other bytes sends its reader back to the cluster; a warm build submits nothing."""
+    ws = str(tmp_path / "ws")
+    source = tmp_path / "source.txt"
+    source.write_text("one")
+    shout = Shout(path=str(source))
+    assert _build(shout, ws, cluster).counts()["ran"] == 2
+    assert "ran" not in _build(shout, ws, cluster).counts()
+    source.write_text("two")
+    assert _build(FileText(path=str(source)), ws, cluster, rerun=True).counts()["ran"] == 1
+    again = _build(shout, ws, cluster)
+    assert again.results[shout.unique_id].status == "ran"
+    assert again.results[FileText(path=str(source)).unique_id].status == "cached"
+    assert tasuki.load(shout, workspace=ws) == "TWO"
+    assert "ran" not in _build(shout, ws, cluster).counts()
 
 
 def test_same_outputs_and_ids_as_the_local_executor(cluster, tmp_path):

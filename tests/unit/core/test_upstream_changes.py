@@ -81,6 +81,21 @@ class Total(tasuki.Task):
         self.dump("+".join(self.load()))
 
 
+class Both(tasuki.Task):
+    """Reads Source twice: itself, and through Upper and Report (a diamond)."""
+
+    path: str
+
+    def requires(self):
+        return [Source(path=self.path), Report(path=self.path)]
+
+    def output(self):
+        return self.make_target("both.pkl")
+
+    def run(self):
+        self.dump(" / ".join(self.load()))
+
+
 class Parts(tasuki.Task):
     """A folder of Parquet parts: its record has no content hash, only sizes."""
 
@@ -206,6 +221,24 @@ def test_a_fan_in_reruns_for_the_one_source_that_changed(ws, tmp_path):
     ran = [type(again.graph.nodes[r.uid].task).__name__ for r in again.by_status("ran")]
     assert ran == ["Total"]
     assert tasuki.load(total, workspace=ws) == "s0+S1+s2"
+
+
+def test_a_requirement_checked_on_its_own_is_still_compared_with_what_read_it(ws, source):
+    """The root's output deleted: its requirements are checked together, Source (which
+    requires nothing, so nothing it read is looked at) and Report (whose own requirement,
+    Upper, read Source): Upper must still be compared with the Source that ran again."""
+    both = Both(path=str(source))
+    _build(both, ws)
+    (Path(ws) / both.output().key).unlink()
+    source.write_text("two")
+    _build(Source(path=str(source)), ws, rerun=True)
+    assert _statuses(_build(both, ws)) == {
+        "Both": "ran",
+        "Report": "ran",
+        "Upper": "ran",
+        "Source": "cached",
+    }
+    assert tasuki.load(both, workspace=ws) == "two / report: TWO"
 
 
 def test_an_output_without_a_content_hash_counts_every_rerun(ws, source):
