@@ -107,22 +107,36 @@ class RecordDB:
                 self._con.execute(_PUT, (uid, body, state, inputs))
 
     def states(self, uids: list[str]) -> list[tuple[str, str | None, str | None, bytes | None]]:
-        """``(uid, state, inputs, body)`` of each record among ``uids`` that exists; the body
-        only where the columns are empty (a row written before they were: parse it)."""
-        found: list[tuple[str, str | None, str | None, bytes | None]] = []
+        """``(uid, state, inputs, body)`` of each record among ``uids`` that exists (and of
+        others, when asking for most of the table reads all of it); the body only where the
+        columns are empty (a row written before they were: parse it)."""
         with self._lock:
-            for start in range(0, len(uids), _IN_LIMIT):
-                chunk = uids[start : start + _IN_LIMIT]
-                sql = _STATES.format(marks=",".join("?" * len(chunk)))
-                try:
-                    rows = self._con.execute(sql, chunk).fetchall()
-                except Exception as exc:
-                    if not _needs_columns(exc):
-                        raise
-                    self._add_columns()
-                    rows = self._con.execute(sql, chunk).fetchall()
-                found.extend(rows)
+            try:
+                return self._select_states(uids)
+            except Exception as exc:
+                if not _needs_columns(exc):
+                    raise
+                self._add_columns()
+                return self._select_states(uids)
+
+    def _select_states(
+        self, uids: list[str]
+    ) -> list[tuple[str, str | None, str | None, bytes | None]]:
+        if len(uids) > _IN_LIMIT and 3 * len(uids) >= self._rows():
+            # Most of the table: one scan (1.5 us a row) beats looking each id up in the
+            # index (4-5 us a row, measured on 10,000 records).
+            return self._con.execute(_STATES.format(where="1")).fetchall()
+        found: list[tuple[str, str | None, str | None, bytes | None]] = []
+        for start in range(0, len(uids), _IN_LIMIT):
+            chunk = uids[start : start + _IN_LIMIT]
+            sql = _STATES.format(where=f"uid IN ({','.join('?' * len(chunk))})")
+            found.extend(self._con.execute(sql, chunk).fetchall())
         return found
+
+    def _rows(self) -> int:
+        """About how many records there are (the largest rowid: no count of the table)."""
+        row = self._con.execute("SELECT max(rowid) FROM records").fetchone()
+        return int(row[0] or 0)
 
     def _add_columns(self) -> None:
         """Give a database made before the state columns existed its two columns (once,
@@ -230,8 +244,7 @@ def _create(path: str, durable: bool = False) -> None:
 # here ("4 columns but 2 values") rather than write records without what they read.
 _PUT = "INSERT OR REPLACE INTO records (uid, body, state, inputs) VALUES (?, ?, ?, ?)"
 _STATES = (
-    "SELECT uid, state, inputs, CASE WHEN state IS NULL THEN body END "
-    "FROM records WHERE uid IN ({marks})"
+    "SELECT uid, state, inputs, CASE WHEN state IS NULL THEN body END FROM records WHERE {where}"
 )
 _IN_LIMIT = 900  # bound parameters per statement (SQLite's default limit was 999)
 

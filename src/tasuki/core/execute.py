@@ -29,6 +29,7 @@ from tasuki.core.records import (
     delete_record,
     environment,
     forget_outputs,
+    inputs_text,
     now_iso,
     read_states,
     remember_outputs,
@@ -52,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 #: Built-in exceptions worth retrying besides errors whose ``retryable`` is True.
 _TRANSIENT = (ConnectionError, TimeoutError)
+
+#: What :meth:`Completeness.verdict` says of a task that has no run record.
+NO_RECORD = "it has no run record in this workspace"
 
 
 @dataclass
@@ -120,7 +124,7 @@ class Completeness:
                 # A write-back: the table's lineage row is the marker, from any workspace,
                 # and it keeps the code key the table was written with.
                 return self._external_code(task, external)
-            return "it has no run record in this workspace"
+            return NO_RECORD
         if record.status == "failed":
             # Checked before the outputs: a failed run may have written some of them.
             err = record.error or {}
@@ -177,12 +181,14 @@ class Completeness:
         """The record state of each of ``uids`` (None: no readable record), read once per
         build unless ``fresh``; missing ones are read together."""
         known = self._states
-        missing = list(uids) if fresh else [u for u in uids if u not in known]
-        if missing:
-            found = read_states(self.store, missing)
-            for uid in missing:
-                known[uid] = found.get(uid)
+        self._fetch(list(uids) if fresh else [u for u in uids if u not in known])
         return {u: known[u] for u in uids}
+
+    def _fetch(self, uids: list[str]) -> None:
+        if uids:
+            found = read_states(self.store, uids)
+            self._states.update(dict.fromkeys(uids))
+            self._states.update(found)
 
     def forget(self, uids: Iterable[str]) -> None:
         """Drop what was read of ``uids`` (tasks this build runs: their records change)."""
@@ -195,7 +201,7 @@ class Completeness:
 
     def remember(self, record: RunRecord) -> None:
         """Keep the state of a record this process just wrote."""
-        self._states[record.unique_id] = (record.state, record.inputs)
+        self._states[record.unique_id] = (record.state, inputs_text(record.inputs))
 
     def inputs_of(self, node: Node) -> dict[str, str]:
         """What a run of ``node``'s task reads: the state of each requirement that has a
@@ -212,12 +218,10 @@ class Completeness:
         """Why what ``node``'s recorded run read is not what its requirements hold now."""
         if inputs is None or not node.deps:
             return None
-        now = self.states(node.deps, fresh=fresh)
-        for dep in node.deps:
-            got = now.get(dep)
-            if got is not None and inputs.get(dep) != got[0]:
-                return _read_changed(node, dep, got[0])
-        return None
+        changed = _changed_input(
+            node.deps, inputs_text(inputs), self.states(node.deps, fresh=fresh)
+        )
+        return None if changed is None else _read_changed(node, *changed)
 
     def stale_upstream(self, graph: Graph, uids: list[str]) -> dict[str, str]:
         """Of the complete tasks ``uids``, those made from an output that has changed since,
@@ -236,40 +240,37 @@ class Completeness:
         todo = {u for u in uids if u not in memo}
         if todo:
             below: set[str] = set(todo)
+            # The state of each task below and of each requirement they name (one decided
+            # earlier, or a fan-in's leaves: compared with what was read of them), together.
+            wanted: set[str] = set(todo)
             stack = list(todo)
             while stack:
-                for dep in nodes[stack.pop()].deps:
+                deps = nodes[stack.pop()].deps
+                wanted.update(deps)
+                for dep in deps:
                     if dep not in below and dep not in memo:
                         below.add(dep)
                         stack.append(dep)
-            # The state of each task below and of each requirement they name (one decided
-            # earlier, or a fan-in's leaves: compared with what was read of them), together.
-            wanted = set(below)
-            for uid in below:
-                wanted.update(nodes[uid].deps)
-            self.states(list(wanted))
             states = self._states
+            self._fetch([u for u in wanted if u not in states])
             for uid in self._deps_first(graph, below):
                 info = states.get(uid)
                 if info is None:  # no record: nothing it read to compare
                     memo[uid] = None
                     continue
-                node = nodes[uid]
-                inputs = info[1]
-                reason = None
-                for dep in node.deps:
+                deps = nodes[uid].deps
+                read = info[1]
+                if len(deps) == 1 and read is not None:  # a chain's link: no list, no join
+                    dep = deps[0]
                     got = states.get(dep)
-                    if got is None:
+                    if read == ("" if got is None else f"{dep}={got[0]}"):
+                        memo[uid] = memo.get(dep)
                         continue
-                    # A requirement the run found without a record has one now: it ran.
-                    if inputs is not None and inputs.get(dep) != got[0]:
-                        reason = _read_changed(node, dep, got[0])
-                        break
-                    deeper = memo.get(dep)
-                    if deeper is not None:
-                        reason = deeper
-                        break
-                memo[uid] = reason
+                changed = _changed_input(deps, read, states)
+                if changed is not None:
+                    memo[uid] = _read_changed(nodes[uid], *changed)
+                    continue
+                memo[uid] = next((r for d in deps if (r := memo.get(d)) is not None), None)
         return {u: r for u in uids if (r := memo.get(u)) is not None}
 
     def _deps_first(self, graph: Graph, uids: set[str]) -> list[str]:
@@ -320,6 +321,27 @@ class Completeness:
         contexts = [contextvars.copy_context() for _ in nodes]
         with ThreadPoolExecutor(workers, thread_name_prefix="tasuki-check") as pool:
             return list(pool.map(lambda c, n: c.run(self.verdict, n), contexts, nodes))
+
+
+def _changed_input(
+    deps: list[str], read: str | None, states: dict[str, StateInfo | None]
+) -> tuple[str, str] | None:
+    """The requirement among ``deps`` whose record's state now is not what a run read
+    (``read``, as :func:`~tasuki.core.records.inputs_text` wrote it), with that state; or
+    None.
+
+    Whole strings are compared first (a run lists its requirements in this order): one
+    join per task, no dict per record. A requirement that had a record when the run read it
+    and has none now is no change (nothing to compare); one that had none then and has one
+    now ran since.
+    """
+    if read is None or not deps:
+        return None  # a record that does not say what its run read: trusted
+    now = [(d, info[0]) for d in deps if (info := states.get(d)) is not None]
+    if read == ";".join(f"{d}={state}" for d, state in now):
+        return None
+    then = dict(part.split("=", 1) for part in read.split(";")) if read else {}
+    return next(((d, state) for d, state in now if then.get(d) != state), None)
 
 
 def _cached_after_all(store: Store, uid: str, completeness: Completeness) -> str:
@@ -422,11 +444,14 @@ def execute(
     lease = store.lease(uid)
     lease.acquire(timeout=settings.lock_timeout)
     try:
-        if not forced and completeness.check(node, fresh=True):
+        reason = None if forced else completeness.verdict(node, fresh=True)
+        if not forced and reason is None:
             return TaskResult(uid, name, "cached", note=_cached_after_all(store, uid, completeness))
-        if forced:
-            # Drop the old record first: until the new one is written the task is incomplete,
-            # so a crash in the middle of a rerun cannot leave old and new outputs mixed.
+        if reason != NO_RECORD:
+            # Drop the old record first (a rerun, a code change, an upstream that changed):
+            # until the new one is written the task is incomplete, so a run killed after
+            # writing some outputs never leaves them under the old record, which could pass
+            # for complete again (the code reverted, the upstream back to what it read).
             delete_record(store, uid)
         if on_start is not None:
             on_start(uid)

@@ -48,6 +48,7 @@ __all__ = [
     "expected_output",
     "find_record",
     "forget_outputs",
+    "inputs_text",
     "read_code",
     "read_records",
     "read_states",
@@ -266,13 +267,7 @@ class RunRecord:
         if db is None:
             store.write_bytes(record_key(self.unique_id), self.to_bytes())
             return
-        inputs = self.inputs
-        db.put(
-            self.unique_id,
-            self.to_bytes(),
-            self.state,
-            None if inputs is None else ";".join(f"{u}={s}" for u, s in inputs.items()),
-        )
+        db.put(self.unique_id, self.to_bytes(), self.state, inputs_text(self.inputs))
 
     @classmethod
     def read(cls, store: Store, uid: str) -> RunRecord:
@@ -301,14 +296,25 @@ def _state_of(record: RunRecord) -> str:
     return "c" + xxhash.xxh3_128_hexdigest("\n".join(parts).encode())
 
 
-#: What :func:`read_states` says of one record: its state, and what its run read (None in a
-#: record written before tasuki kept that).
-StateInfo = tuple[str, dict[str, str] | None]
+#: What :func:`read_states` says of one record: its state, and what its run read as
+#: :func:`inputs_text` writes it (None in a record that does not say: written before tasuki
+#: kept it, or adopted).
+StateInfo = tuple[str, str | None]
+
+
+def inputs_text(inputs: dict[str, str] | None) -> str | None:
+    """``uid=state`` pairs joined by ``;``, in the order the run listed them (its
+    requirements' order): the form the records database keeps and the cache check compares
+    whole, without making a dict per record."""
+    if inputs is None:
+        return None
+    return ";".join(f"{uid}={state}" for uid, state in inputs.items())
 
 
 def read_states(store: Store, uids: list[str]) -> dict[str, StateInfo]:
-    """The :attr:`RunRecord.state` and :attr:`RunRecord.inputs` of each of ``uids`` that
-    has a readable record (absent ones are left out).
+    """The :attr:`RunRecord.state` and :attr:`RunRecord.inputs` (as :func:`inputs_text`)
+    of each of ``uids`` that has a readable record (absent ones are left out; others may be
+    in: reading most of a records database reads it whole).
 
     From the records database's two columns where there is one (no record parsed: the cache
     check of a warm build reads every record below its roots); else from the record files,
@@ -319,19 +325,15 @@ def read_states(store: Store, uids: list[str]) -> dict[str, StateInfo]:
         return found
     db = records_db(store)
     if db is not None:
-        for uid, state, inputs, body in db.states(uids):
+        rows = db.states(uids)
+        found = {uid: (state, inputs) for uid, state, inputs, _ in rows if state is not None}
+        for uid, state, _, body in rows:
             if state is None:  # written before the columns: parse it
                 try:
                     record = RunRecord.from_bytes(body or b"")
                 except ValueError:
                     continue
-                found[uid] = (record.state, record.inputs)
-                continue
-            if inputs is None:  # a record that does not say what its run read (adopted)
-                found[uid] = (state, None)
-                continue
-            pairs = (part.split("=", 1) for part in inputs.split(";")) if inputs else ()
-            found[uid] = (state, {u: s for u, s in pairs})
+                found[uid] = (record.state, inputs_text(record.inputs))
         return found
 
     def one(uid: str) -> StateInfo | None:
@@ -339,7 +341,7 @@ def read_states(store: Store, uids: list[str]) -> dict[str, StateInfo]:
             record = RunRecord.from_bytes(store.read_bytes(record_key(uid)))
         except (FileNotFoundError, ValueError):
             return None
-        return record.state, record.inputs
+        return record.state, inputs_text(record.inputs)
 
     if store.is_local or len(uids) < 2:
         answers = [one(uid) for uid in uids]

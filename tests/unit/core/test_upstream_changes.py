@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,6 +70,23 @@ class Report(tasuki.Task):
 
     def run(self):
         self.dump(f"report: {self.load()}")
+
+
+class Shout(tasuki.Task):
+    """Upper-cases Source; killed right after its dump while ``<path>.die`` exists."""
+
+    path: str
+
+    def requires(self):
+        return Source(path=self.path)
+
+    def output(self):
+        return self.make_target("shout.pkl")
+
+    def run(self):
+        self.dump(self.load().upper())
+        if Path(self.path + ".die").exists():
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Total(tasuki.Task):
@@ -241,6 +262,32 @@ def test_a_requirement_checked_on_its_own_is_still_compared_with_what_read_it(ws
     assert tasuki.load(both, workspace=ws) == "two / report: TWO"
 
 
+def test_a_rerun_killed_after_its_dump_never_leaves_the_new_bytes_under_the_old_record(ws, source):
+    """Shout reruns because Source changed ("one" -> "two") and is killed right after writing
+    "TWO". Then Source goes back to "one", which is what Shout's old record says it read,
+    and "TWO" has the size of "ONE": had the old record been kept, Shout would pass for
+    complete and hand out "TWO". Its record is dropped before the rerun instead."""
+    shout = Shout(path=str(source))
+    _build(shout, ws)
+    source.write_text("two")
+    _build(Source(path=str(source)), ws, rerun=True)
+    Path(str(source) + ".die").write_text("")
+    code = (
+        "import tasuki; from tests.unit.core.test_upstream_changes import Shout; "
+        f"tasuki.build(Shout(path={str(source)!r}), workspace={ws!r}, progress='off')"
+    )
+    root = Path(__file__).parents[3]
+    killed = subprocess.run([sys.executable, "-c", code], cwd=root, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    Path(str(source) + ".die").unlink()
+    store = open_store(ws)
+    assert shout.unique_id not in read_states(store, [shout.unique_id])  # no record
+    source.write_text("one")
+    _build(Source(path=str(source)), ws, rerun=True)
+    assert _statuses(_build(shout, ws))["Shout"] == "ran"
+    assert tasuki.load(shout, workspace=ws) == "ONE"
+
+
 def test_an_output_without_a_content_hash_counts_every_rerun(ws, source):
     """A folder of parts has sizes but no hash: any run of it again is a change."""
     down = FromParts(path=str(source))
@@ -285,11 +332,8 @@ def test_a_records_database_made_before_the_state_columns(ws, source):
     _build(Source(path=str(source)), ws, rerun=True)  # written with the columns added
     assert _statuses(_build(report, ws))["Report"] == "ran"
     states = read_states(store, [report.unique_id])
-    assert states[report.unique_id][1] == {
-        Upper(path=str(source)).unique_id: RunRecord.read(
-            store, Upper(path=str(source)).unique_id
-        ).state
-    }
+    upper = Upper(path=str(source)).unique_id
+    assert states[report.unique_id][1] == f"{upper}={RunRecord.read(store, upper).state}"
 
 
 def test_a_remote_workspace_keeps_what_each_run_read(source):
