@@ -65,7 +65,7 @@ def load(
     """
     store = _store(store, workspace, settings)
     _warn_if_out_of_date(task, store)
-    return load_task_outputs(task, store)
+    return load_task_outputs(task, store, fresh=True)
 
 
 def _warn_if_out_of_date(task: Task, store: Store) -> None:
@@ -124,7 +124,7 @@ def load_output(
     """
     store = _store(store, workspace, settings)
     record = find_record(store, unique_id)
-    return load_task_outputs(task_from_record(record, store), store)
+    return load_task_outputs(task_from_record(record, store), store, fresh=True)
 
 
 def task_from_record(record: RunRecord, store: Store) -> Task:

@@ -376,15 +376,20 @@ def forget_outputs(store: Store, keys: list[str]) -> None:
         _OUTPUTS.pop((store.url, key), None)
 
 
-def expected_output(store: Store, key: str, uid: str) -> tuple[str, dict[str, Any]] | None:
+def expected_output(
+    store: Store, key: str, uid: str, *, fresh: bool = False
+) -> tuple[str, dict[str, Any]] | None:
     """``(task name, record entry)`` for output ``key`` of task ``uid``, or None when the
     task has no record (nothing to verify against).
+
+    ``fresh`` reads the record even when this process remembers it: outside a build (a
+    notebook, a server), another process may have run the task again since.
 
     Raises:
         FileNotFoundError: the task's record says its last run failed: whatever it left at
             ``key`` is not its output.
     """
-    known = _OUTPUTS.get((store.url, key))
+    known = None if fresh else _OUTPUTS.get((store.url, key))
     if known is None or known[0] != uid:
         try:
             record = RunRecord.read(store, uid)

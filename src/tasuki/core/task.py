@@ -497,15 +497,18 @@ def _map_structure(structure: Any, fn: Callable[[Task], Any]) -> Any:
     return None
 
 
-def load_task_outputs(task: Task, store: Store) -> Any:
+def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
     """The outputs of a finished ``task``, each checked against its run record: a size or
-    content hash that differs raises CorruptOutputError naming the file and the task."""
+    content hash that differs raises CorruptOutputError naming the file and the task.
+
+    ``fresh`` reads the record again rather than what this process remembers of it (outside
+    a build: another process may have run the task again since)."""
     uid = task.unique_id
 
     def one(target: Target) -> Any:
         if not target.in_store:
             return target.load(store)
-        known = expected_output(store, target.key, uid)
+        known = expected_output(store, target.key, uid, fresh=fresh)
         if known is None:
             return target.load(store)
         name, entry = known

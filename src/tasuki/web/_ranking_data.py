@@ -169,7 +169,7 @@ def _output_tables(store: Store, record: RunRecord) -> list[pa.Table]:
     from tasuki.core.task import load_task_outputs
 
     try:
-        loaded = load_task_outputs(task_from_record(record, store), store)
+        loaded = load_task_outputs(task_from_record(record, store), store, fresh=True)
     except CorruptOutputError:
         raise
     except (ImportError, AttributeError, TasukiError):

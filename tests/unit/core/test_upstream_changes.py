@@ -22,6 +22,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,25 @@ class Shout(tasuki.Task):
         self.dump(self.load().upper())
         if Path(self.path + ".die").exists():
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Counted(tasuki.Task):
+    """Upper-cases Source slowly, noting each run's process in ``log``."""
+
+    path: str
+    log: str = tasuki.param(default="", significant=False)
+
+    def requires(self):
+        return Source(path=self.path)
+
+    def output(self):
+        return self.make_target("counted.pkl")
+
+    def run(self):
+        with open(self.log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(1.5)
+        self.dump(self.load().upper())
 
 
 class Total(tasuki.Task):
@@ -286,6 +306,50 @@ def test_a_rerun_killed_after_its_dump_never_leaves_the_new_bytes_under_the_old_
     _build(Source(path=str(source)), ws, rerun=True)
     assert _statuses(_build(shout, ws))["Shout"] == "ran"
     assert tasuki.load(shout, workspace=ws) == "ONE"
+
+
+def test_two_builds_at_once_run_an_out_of_date_task_once(ws, source, tmp_path):
+    """Both builds find Counted out of date; one runs it under its lease, the other checks
+    it again once it has the lease, finds what it read is current, and reports it cached."""
+    log = tmp_path / "runs.txt"
+    task = Counted(path=str(source), log=str(log))
+    _build(task, ws)
+    source.write_text("two")
+    _build(Source(path=str(source)), ws, rerun=True)
+    log.write_text("")
+    code = (
+        "import tasuki; from tests.unit.core.test_upstream_changes import Counted; "
+        f"t = Counted(path={str(source)!r}, log={str(log)!r}); "
+        f"r = tasuki.run_build(t, workspace={ws!r}, progress='off'); "
+        "print(r.results[t.unique_id].status, '|', r.results[t.unique_id].note)"
+    )
+    root = Path(__file__).parents[3]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    said = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    assert len(log.read_text().splitlines()) == 1
+    assert said[1] == "ran |"
+    assert said[0] in ("cached | finished by another process", "cached |")
+    assert tasuki.load(task, workspace=ws) == "TWO"
+
+
+def test_load_reads_what_another_process_made_since(ws, source):
+    """A notebook built Source, then a terminal ran it again with other bytes: loading it in
+    the notebook reads its record again (this process remembered the older one, and took
+    the new bytes for damaged)."""
+    task = Source(path=str(source))
+    _build(task, ws)
+    source.write_text("two")
+    code = (
+        "import tasuki; from tests.unit.core.test_upstream_changes import Source; "
+        f"tasuki.build(Source(path={str(source)!r}), workspace={ws!r}, progress='off', "
+        "rerun=True)"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[3], check=True)
+    assert tasuki.load(task, workspace=ws) == "two"
+    assert tasuki.load_output(task.unique_id, workspace=ws) == "two"
 
 
 def test_an_output_without_a_content_hash_counts_every_rerun(ws, source):
