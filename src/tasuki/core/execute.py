@@ -87,6 +87,8 @@ class Completeness:
         self._states: dict[str, StateInfo | None] = {}
         # uid -> why what its run read (or read upstream) changed since, None if nothing did.
         self._upstream: dict[str, str | None] = {}
+        # uid -> what its own check found of what its run read (its requirements only).
+        self._direct: dict[str, str | None] = {}
         self._order_of: Graph | None = None
         # uid -> output keys whose record entries this check remembered (remember_outputs).
         self._remembered: dict[str, list[str]] = {}
@@ -195,6 +197,7 @@ class Completeness:
         for uid in uids:
             self._states.pop(uid, None)
             self._upstream.pop(uid, None)
+            self._direct.pop(uid, None)
             keys = self._remembered.pop(uid, None)
             if keys:  # a complete task found out of date: loads must read its new record
                 forget_outputs(self.store, keys)
@@ -221,7 +224,10 @@ class Completeness:
         changed = _changed_input(
             node.deps, inputs_text(inputs), self.states(node.deps, fresh=fresh)
         )
-        return None if changed is None else _read_changed(node, *changed)
+        reason = None if changed is None else _read_changed(node, *changed)
+        if not fresh:  # what the walk below it would find again (stale_upstream)
+            self._direct[node.uid] = reason
+        return reason
 
     def stale_upstream(self, graph: Graph, uids: list[str]) -> dict[str, str]:
         """Of the complete tasks ``uids``, those made from an output that has changed since,
@@ -253,12 +259,19 @@ class Completeness:
                         stack.append(dep)
             states = self._states
             self._fetch([u for u in wanted if u not in states])
+            direct = self._direct
             for uid in self._deps_first(graph, below):
                 info = states.get(uid)
-                if info is None:  # no record: nothing it read to compare
+                deps = nodes[uid].deps
+                if info is None or not deps:  # no record, or it read nothing
                     memo[uid] = None
                     continue
-                deps = nodes[uid].deps
+                if uid in direct:  # its own check compared what it read (a root)
+                    found = direct[uid]
+                    memo[uid] = found or next(
+                        (r for d in deps if (r := memo.get(d)) is not None), None
+                    )
+                    continue
                 read = info[1]
                 if len(deps) == 1 and read is not None:  # a chain's link: no list, no join
                     dep = deps[0]
