@@ -3,8 +3,10 @@
 A record written as its own file costs a file creation per task (temporary, then rename):
 0.07-0.5 ms of kernel time on this machine's ext4 disk, more than tasuki's whole per-task
 CPU, and twice the files a task's output needs. On a local folder the records live instead
-in ``<workspace>/.tasuki/records.db``, one row per task (``uid`` -> the record's JSON),
-written by SQLite (in WAL mode) in one transaction per record:
+in ``<workspace>/.tasuki/records.db``, one row per task (``uid`` -> the record's JSON, with
+its state and what its run read in two more columns, which the cache check reads for a
+whole graph without parsing a record), written by SQLite (in WAL mode) in one transaction
+per record:
 
 - **complete only when durable**: a row is committed after the task's outputs are written,
   as the record file was renamed into place after them; a process killed mid-commit leaves
