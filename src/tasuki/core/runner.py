@@ -1,7 +1,9 @@
 """The runner: build the graph once, decide what must run, run it in dependency order.
 
 Completeness is checked top-down from the roots, like luigi: a complete task's
-requirements are not looked at, so a warm build touches only the roots. What has to run is
+requirements are not checked for completeness, so a warm build reads the roots' records;
+below a complete task only the state of each record is read, to find an upstream output
+that changed since the task read it (``Completeness.stale_upstream``). What has to run is
 then handed, as a :class:`~tasuki.core.schedule.Schedule`, to an executor (``local``: forked
 worker processes, ``inline``, or one a third party registered), which runs each task under a
 per-id lease so that concurrent builds over overlapping graphs compute every task once.
