@@ -20,18 +20,16 @@ from typing import TYPE_CHECKING, Any
 from tasuki._backoff import backoff_delay
 from tasuki._redact import redact, redact_json
 from tasuki.core import context
+from tasuki.core._reads import Reads
 from tasuki.core.code import code_fingerprint, code_keys, code_of
 from tasuki.core.graph import Graph, Node, build_graph
 from tasuki.core.params import to_jsonable
 from tasuki.core.records import (
     RunRecord,
-    StateInfo,
     delete_record,
     environment,
     forget_outputs,
-    inputs_text,
     now_iso,
-    read_states,
     remember_outputs,
     save_code,
 )
@@ -83,18 +81,11 @@ class Completeness:
 
     def __post_init__(self) -> None:
         self._warned: set[str] = set()
-        # uid -> (state, inputs) of its record, or None without one: what this build read.
-        self._states: dict[str, StateInfo | None] = {}
-        # uid -> why what its run read (or read upstream) changed since, None if nothing did.
-        self._upstream: dict[str, str | None] = {}
-        # uid -> what its own check found of what its run read (its requirements only).
-        self._direct: dict[str, str | None] = {}
-        self._order_of: Graph | None = None
+        self.reads = Reads(self.store)
         # uid -> output keys whose record entries this check remembered (remember_outputs).
         self._remembered: dict[str, list[str]] = {}
         #: When this check began: a record finished later was written while it ran.
         self.since = now_iso()
-        self._pos: dict[str, int] = {}
 
     def code_key(self, task: Task) -> str:
         """The code key of ``task`` (from the build's graph, or computed on its own)."""
@@ -168,132 +159,31 @@ class Completeness:
                     reason,
                     task.unique_id[:12],
                 )
-        return self._input_change(node, record.inputs, fresh=fresh)
+        return self.reads.input_change(node, record.inputs, fresh=fresh)
 
-    # ------------------------------------------------------------------ what a run read
-    #
-    # A record keeps the state of each requirement's record when its run started (what it
-    # read: RunRecord.inputs). An upstream task that ran again since (``tasuki rerun``, a
-    # build of it alone, its output deleted and made anew) and made other bytes leaves every
-    # output made from the old ones out of date, however far downstream: the runner checks
-    # the records below each complete task (``stale_upstream``) and runs again what read an
-    # upstream that changed, and everything between it and the root.
-
-    def states(self, uids: list[str], *, fresh: bool = False) -> dict[str, StateInfo | None]:
-        """The record state of each of ``uids`` (None: no readable record), read once per
-        build unless ``fresh``; missing ones are read together."""
-        known = self._states
-        self._fetch(list(uids) if fresh else [u for u in uids if u not in known])
-        return {u: known[u] for u in uids}
-
-    def _fetch(self, uids: list[str]) -> None:
-        if uids:
-            found = read_states(self.store, uids)
-            self._states.update(dict.fromkeys(uids))
-            self._states.update(found)
+    # What a run read (tasuki.core._reads): kept per build, compared below complete tasks.
 
     def forget(self, uids: Iterable[str]) -> None:
         """Drop what was read of ``uids`` (tasks this build runs: their records change)."""
+        uids = list(uids)
+        self.reads.forget(uids)
         for uid in uids:
-            self._states.pop(uid, None)
-            self._upstream.pop(uid, None)
-            self._direct.pop(uid, None)
             keys = self._remembered.pop(uid, None)
             if keys:  # a complete task found out of date: loads must read its new record
                 forget_outputs(self.store, keys)
 
     def remember(self, record: RunRecord) -> None:
         """Keep the state of a record this process just wrote."""
-        self._states[record.unique_id] = (record.state, inputs_text(record.inputs))
+        self.reads.remember(record)
 
     def inputs_of(self, node: Node) -> dict[str, str]:
-        """What a run of ``node``'s task reads: the state of each requirement that has a
-        record (taken before ``run()`` starts: a requirement that runs again meanwhile can
-        only make this look older than what was read, so a later build runs it again)."""
-        if not node.deps:
-            return {}
-        now = self.states(node.deps)
-        return {uid: info[0] for uid, info in now.items() if info is not None}
-
-    def _input_change(
-        self, node: Node, inputs: dict[str, str] | None, *, fresh: bool = False
-    ) -> str | None:
-        """Why what ``node``'s recorded run read is not what its requirements hold now."""
-        if inputs is None or not node.deps:
-            return None
-        changed = _changed_input(
-            node.deps, inputs_text(inputs), self.states(node.deps, fresh=fresh)
-        )
-        reason = None if changed is None else _read_changed(node, *changed)
-        if not fresh:  # what the walk below it would find again (stale_upstream)
-            self._direct[node.uid] = reason
-        return reason
+        """What a run of ``node``'s task reads (see :meth:`Reads.inputs_of`)."""
+        return self.reads.inputs_of(node)
 
     def stale_upstream(self, graph: Graph, uids: list[str]) -> dict[str, str]:
-        """Of the complete tasks ``uids``, those made from an output that has changed since,
-        directly or anywhere upstream, each with the reason.
-
-        Reads the states of every record below them (once per build, together), then
-        decides from the bottom up: a task is out of date when what its run read differs
-        from its requirement's record now, or when a requirement is out of date. A
-        requirement without a record stops the walk (deleted: nothing to compare with).
-        """
-        memo = self._upstream
-        nodes = graph.nodes
-        for uid in uids:  # a task that requires nothing read nothing
-            if uid not in memo and not nodes[uid].deps:
-                memo[uid] = None
-        todo = {u for u in uids if u not in memo}
-        if todo:
-            below: set[str] = set(todo)
-            # The state of each task below and of each requirement they name (one decided
-            # earlier, or a fan-in's leaves: compared with what was read of them), together.
-            wanted: set[str] = set(todo)
-            stack = list(todo)
-            while stack:
-                deps = nodes[stack.pop()].deps
-                wanted.update(deps)
-                for dep in deps:
-                    if dep not in below and dep not in memo:
-                        below.add(dep)
-                        stack.append(dep)
-            states = self._states
-            self._fetch([u for u in wanted if u not in states])
-            direct = self._direct
-            for uid in self._deps_first(graph, below):
-                info = states.get(uid)
-                deps = nodes[uid].deps
-                if info is None or not deps:  # no record, or it read nothing
-                    memo[uid] = None
-                    continue
-                if uid in direct:  # its own check compared what it read (a root)
-                    found = direct[uid]
-                    memo[uid] = found or next(
-                        (r for d in deps if (r := memo.get(d)) is not None), None
-                    )
-                    continue
-                read = info[1]
-                if len(deps) == 1 and read is not None:  # a chain's link: no list, no join
-                    dep = deps[0]
-                    got = states.get(dep)
-                    if read == ("" if got is None else f"{dep}={got[0]}"):
-                        memo[uid] = memo.get(dep)
-                        continue
-                changed = _changed_input(deps, read, states)
-                if changed is not None:
-                    memo[uid] = _read_changed(nodes[uid], *changed)
-                    continue
-                memo[uid] = next((r for d in deps if (r := memo.get(d)) is not None), None)
-        return {u: r for u in uids if (r := memo.get(u)) is not None}
-
-    def _deps_first(self, graph: Graph, uids: set[str]) -> list[str]:
-        """``uids`` in the graph's dependencies-first order."""
-        if 4 * len(uids) >= len(graph.order):  # most of the graph: one pass, no sort
-            return [u for u in graph.order if u in uids]
-        if self._order_of is not graph:
-            self._pos = {uid: i for i, uid in enumerate(graph.order)}
-            self._order_of = graph
-        return sorted(uids, key=self._pos.__getitem__)
+        """Of the complete tasks ``uids``, those made from an upstream output that has
+        changed since, each with the reason (see :meth:`Reads.stale_upstream`)."""
+        return self.reads.stale_upstream(graph, uids)
 
     def _external_code(self, task: Task, external: list[Target]) -> str | None:
         if self.on_code_change == "ignore":
@@ -336,27 +226,6 @@ class Completeness:
             return list(pool.map(lambda c, n: c.run(self.verdict, n), contexts, nodes))
 
 
-def _changed_input(
-    deps: list[str], read: str | None, states: dict[str, StateInfo | None]
-) -> tuple[str, str] | None:
-    """The requirement among ``deps`` whose record's state now is not what a run read
-    (``read``, as :func:`~tasuki.core.records.inputs_text` wrote it), with that state; or
-    None.
-
-    Whole strings are compared first (a run lists its requirements in this order): one
-    join per task, no dict per record. A requirement that had a record when the run read it
-    and has none now is no change (nothing to compare); one that had none then and has one
-    now ran since.
-    """
-    if read is None or not deps:
-        return None  # a record that does not say what its run read: trusted
-    now = [(d, info[0]) for d in deps if (info := states.get(d)) is not None]
-    if read == ";".join(f"{d}={state}" for d, state in now):
-        return None
-    then = dict(part.split("=", 1) for part in read.split(";")) if read else {}
-    return next(((d, state) for d, state in now if then.get(d) != state), None)
-
-
 def _cached_after_all(store: Store, uid: str, completeness: Completeness) -> str:
     """Why a task the plan said must run was complete when its turn came."""
     try:
@@ -368,22 +237,6 @@ def _cached_after_all(store: Store, uid: str, completeness: Completeness) -> str
     # Planned because an upstream output it read changed; the upstream ran again in this
     # build and made the same bytes as the run this output was made from.
     return "what it reads came out unchanged"
-
-
-def _name_of(node: Node, uid: str) -> str:
-    for dep in flatten(node.requires):
-        if dep.unique_id == uid:
-            return type(dep).__qualname__
-    return "a requirement"
-
-
-def _read_changed(reader: Node, uid: str, state: str) -> str:
-    how = "and failed" if state.startswith("f") else "and made other outputs"
-    name = _name_of(reader, uid)
-    return (
-        f"{name}[{uid[:10]}] ran again after {type(reader.task).__qualname__} read its "
-        f"output, {how}"
-    )
 
 
 def code_change(task: Task, record: RunRecord) -> str:
