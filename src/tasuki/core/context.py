@@ -48,6 +48,9 @@ class RunContext:
     requires_of: Callable[[Any], Any] | None = None
     """What another task of the build's ``requires()`` returned, from its graph node (its
     tasks have their ids), else asked of the task."""
+    required_ids: frozenset[str] | None = None
+    """The unique ids of ``requires``, made on the first ``load(task)``: the tasks it may
+    read."""
     metrics: list[dict[str, Any]] = field(default_factory=list)
     """What ``self.log_metric()`` logged during this run, in order (:func:`metric_entry`):
     the run record keeps it, and hooks (tracking) read it there."""

@@ -32,7 +32,7 @@ from tasuki.core.records import now_iso
 from tasuki.core.results import BuildResult, TaskResult, new_build_id, resume_command
 from tasuki.core.schedule import Schedule
 from tasuki.core.task import Task, load_task_outputs
-from tasuki.errors import CorruptOutputError, TaskFailedError
+from tasuki.errors import CorruptOutputError, TaskError, TaskFailedError
 from tasuki.storage import open_store
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["build", "open_workspace", "plan", "run_build"]
 
 logger = logging.getLogger(__name__)
+
+#: What ``rerun=`` takes: ``True`` (every task), or one or several of a class name, a
+#: ``module:Class`` name, a unique id, a task class or a task value.
+Rerun = bool | str | type[Task] | Task | Iterable[str | type[Task] | Task] | None
 
 
 def open_workspace(settings: Settings) -> Store:
@@ -55,24 +59,52 @@ def open_workspace(settings: Settings) -> Store:
     return store
 
 
-def _rerun_targets(graph: Graph, rerun: bool | Iterable[str] | None) -> set[str]:
-    if not rerun:
-        forced = set()
-    elif rerun is True:
+def _rerun_targets(graph: Graph, rerun: Rerun) -> set[str]:
+    forced: set[str] = set()
+    if rerun is True:
         forced = set(graph.nodes)
-    else:
-        wanted = set(rerun)
-        forced = {
-            uid
-            for uid, node in graph.nodes.items()
-            if type(node.task).__name__ in wanted
-            or type(node.task).task_name() in wanted
-            or uid in wanted
-        }
+    elif rerun:
+        forced = _named(graph, [rerun] if isinstance(rerun, str | type | Task) else rerun)
     # Read on the value: a class attribute for tasuki tasks, a parameter for gokart ones.
     forced |= {uid for uid, node in graph.nodes.items() if node.task.rerun}
     # Whatever depends on a rerun task reads its new output, so it runs again too.
     return graph.ancestors_of(forced) if forced else set()
+
+
+def _named(graph: Graph, wanted: Iterable[Any]) -> set[str]:
+    """The tasks of ``graph`` that ``rerun=`` names: by class name, ``module:Class`` name,
+    unique id, class or task value. A name that matches no task of the build is an error:
+    nothing would run again, and the user would take the cached output for a new one."""
+    by_name: dict[str, set[str]] = {}
+    for uid, node in graph.nodes.items():
+        cls = type(node.task)
+        for key in (cls.__name__, cls.task_name(), uid):
+            by_name.setdefault(key, set()).add(uid)
+    forced: set[str] = set()
+    for item in wanted:
+        if isinstance(item, Task):
+            key = item.unique_id
+        elif isinstance(item, type) and issubclass(item, Task):
+            key = item.task_name()
+        elif isinstance(item, str):
+            key = item
+        else:
+            raise TaskError(
+                f"rerun={item!r}: name a task to run again by class name ('Train'), "
+                "'module:Class', unique id, task class or task value; or rerun=True for all",
+                name="rerun",
+            )
+        found = by_name.get(key)
+        if not found:
+            names = sorted({type(n.task).task_name() for n in graph.nodes.values()})
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise TaskError(
+                f"rerun={key!r} names no task of this build; its tasks are: {shown}. "
+                "Name one of them (class name, 'module:Class' or unique id)",
+                name="rerun",
+            )
+        forced |= found
+    return forced
 
 
 def plan(
@@ -124,7 +156,7 @@ def run_build(
     tasks: Task | Sequence[Task],
     *,
     settings: Settings | None = None,
-    rerun: bool | Iterable[str] | None = None,
+    rerun: Rerun = None,
     hooks: Sequence[Any] = (),
     store: Store | None = None,
     executor: str | Executor | None = None,
@@ -135,8 +167,9 @@ def run_build(
     Args:
         tasks: One task or several roots.
         settings: Resolved settings; by default resolved with ``overrides`` on top.
-        rerun: ``True`` to rerun everything, or task class names / ``module:Class`` names /
-            unique ids to rerun (with everything downstream of them).
+        rerun: ``True`` to rerun everything, or the tasks to rerun (with everything
+            downstream of them): class names, ``module:Class`` names, unique ids, task
+            classes or task values, one or a list.
         hooks: Objects with any of the :class:`~tasuki.core.hooks.Hook` methods.
         store: An already opened workspace (tests, services).
         executor: An :class:`~tasuki.core.executors.Executor`, or the name of one
@@ -145,6 +178,7 @@ def run_build(
         **overrides: Settings keys (``workspace``, ``workers``, ``fail_fast``...).
 
     Raises:
+        TaskError: ``rerun`` names no task of the build (nothing ran).
         ConfigError: ``executor`` names no known executor.
     """
     roots = [tasks] if isinstance(tasks, Task) else list(tasks)
@@ -161,7 +195,7 @@ def run_build(
 def _run_build(
     roots: list[Task],
     settings: Settings,
-    rerun: bool | Iterable[str] | None,
+    rerun: Rerun,
     hooks: Sequence[Any],
     store: Store | None,
     executor: str | Executor | None,
@@ -170,13 +204,13 @@ def _run_build(
     store = store or open_workspace(settings)
     started_at, t0, build_id = now_iso(), time.perf_counter(), new_build_id()
     graph = build_graph(roots)
+    forced = _rerun_targets(graph, rerun)  # a bad name fails before anything starts
     call = HookCaller(
         hooks, build_id=build_id, store=store, resume_command=resume_command(roots, store.url)
     )
     call.build_start(graph, settings)
     refresh_fingerprints()  # what an earlier build in this process saw may have changed
     completeness = Completeness(store, settings.on_code_change, code_keys(graph), build_id=build_id)
-    forced = _rerun_targets(graph, rerun)
     needed, complete = plan(graph, completeness, forced)
     completeness.forget(needed)  # their records change in this build: read them again
     _explain_plan(graph, needed)
@@ -236,7 +270,7 @@ def build(
     *,
     workspace: str | None = None,
     workers: int | None = None,
-    rerun: bool | Iterable[str] | None = None,
+    rerun: Rerun = None,
     hooks: Sequence[Any] = (),
     settings: Settings | None = None,
     return_value: bool = True,
@@ -249,7 +283,8 @@ def build(
         tasks: A task, or several (then a list of their outputs is returned).
         workspace: Folder or URL for outputs; default from settings (``./workspace``).
         workers: Local worker processes.
-        rerun: ``True``, or names / ids of tasks to recompute with their dependents.
+        rerun: ``True``, or the tasks to recompute with their dependents: class names,
+            ``module:Class`` names, unique ids, task classes or task values.
         hooks: Build observers (notifications, tracking).
         settings: Resolved settings instead of resolving from the environment and files.
         return_value: Return the loaded output (default) or the :class:`BuildResult`.
@@ -263,6 +298,7 @@ def build(
 
     Raises:
         TaskFailedError: a task failed; the message has the summary and the resume command.
+        TaskError: ``rerun`` names no task of the build (nothing ran).
         ConfigError: ``executor`` names no known executor.
 
     Example:

@@ -396,6 +396,8 @@ class Task(TaskBase):
         """
         ctx = context.current("load", self)
         if isinstance(target, Task):
+            if ctx.task is self:
+                _check_required(self, target, ctx)
             return load_task_outputs(target, ctx.store)
         # The running task's requirements as its graph node holds them: those values have
         # their ids already (a fresh requires() call would walk the whole upstream again).
@@ -485,6 +487,27 @@ def declared_outputs(task: Task) -> Any:
         if ctx.outputs_of is not None:
             return ctx.outputs_of(task)
     return task.output()
+
+
+def _check_required(reader: Task, task: Task, ctx: context.RunContext) -> None:
+    """Refuse ``reader.load(task)`` of a task that ``reader`` does not require: a build
+    neither makes it first nor runs ``reader`` again when its output changes (what a run
+    read is known by its requirements), so the output would be made from whatever the
+    workspace held, and kept after that changed."""
+    if ctx.required_ids is None:
+        ctx.required_ids = frozenset(t.unique_id for t in flatten(ctx.requires))
+    if task.unique_id in ctx.required_ids:
+        return
+    name, other = type(reader).task_name(), type(task).task_name()
+    raise TaskError(
+        f"{name}.load({other}[{task.unique_id[:10]}]): {other} with these parameters is not "
+        f"among what {name}.requires() returns, so a build would neither make it first nor "
+        f"run {name} again when its output changes. Return it from requires() (or from a "
+        "dict there, and load it by name); outside a build, tasuki.load(task) reads any "
+        "task's output",
+        task=name,
+        name=other,
+    )
 
 
 def _map_structure(structure: Any, fn: Callable[[Task], Any]) -> Any:

@@ -6,7 +6,8 @@ resolved when the value is made: a fine-tune task that takes ``encoder: ZooModel
 id when ``champion`` moves to other weights, and keeps its cache while it points at the same
 files. Nothing in ``tasuki.core`` knows about it: its output is a target outside the
 workspace (like a warehouse table), present whenever the version is in the registry, so a
-build never runs it; ``self.load(self.encoder)`` inside the fine-tune task returns the model.
+build never runs it; ``self.load(self.encoder)`` inside the fine-tune task (which requires it)
+returns the model.
 
 A task value written to the workspace and rebuilt elsewhere (``tasuki run-one``) carries the
 content hash it was made with, so it names the same files even after the alias moved.
@@ -91,6 +92,8 @@ class ZooModel(Task):
     Example:
         >>> class FineTune(tasuki.Task):
         ...     encoder: ZooModel
+        ...     def requires(self):
+        ...         return self.encoder
         ...     def run(self):
         ...         base = self.load(self.encoder)
     """

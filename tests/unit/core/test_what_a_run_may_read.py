@@ -1,0 +1,189 @@
+"""A run reads only what its task requires, and ``rerun=`` names tasks of the build.
+
+What a run read decides whether its output is still good: the runner builds a task's
+requirements first and runs it again when one of their outputs changes. ``self.load(task)``
+of a task that is not a requirement escaped both (the output was made from whatever the
+workspace held, and kept after it changed), so it is refused, naming both tasks and the fix.
+``rerun=`` that names no task of the build (a typo, a class object, a bare string) used to
+rerun nothing, silently, and hand back the cached output as if it were new.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import tasuki
+from tasuki.errors import TaskError, TaskFailedError
+
+
+class Note(tasuki.Task):
+    """What a file says when it runs."""
+
+    path: str
+
+    def output(self):
+        return self.make_target("note.pkl")
+
+    def run(self):
+        self.dump(Path(self.path).read_text())
+
+
+class ReadsWithoutRequiring(tasuki.Task):
+    path: str
+
+    def output(self):
+        return self.make_target("unrequired.pkl")
+
+    def run(self):
+        self.dump(self.load(Note(path=self.path)).upper())
+
+
+class ReadsItsRequirement(tasuki.Task):
+    """gokart's ``self.load(TaskA())``: a new value equal to a requirement."""
+
+    path: str
+
+    def requires(self):
+        return {"note": Note(path=self.path)}
+
+    def output(self):
+        return self.make_target("required.pkl")
+
+    def run(self):
+        self.dump(self.load(Note(path=self.path)).upper())
+
+
+class ReadsAParameter(tasuki.Task):
+    note: Note
+    required: bool = True
+
+    def requires(self):
+        return [self.note] if self.required else None
+
+    def output(self):
+        return self.make_target("param.pkl")
+
+    def run(self):
+        self.dump(self.load(self.note) + "!")
+
+
+class ReadsTwoDeep(tasuki.Task):
+    """Loads its requirement's requirement: a change there may leave the middle's bytes
+    alone (an early cut-off), so what it read would go unchecked."""
+
+    path: str
+
+    def requires(self):
+        return ReadsItsRequirement(path=self.path)
+
+    def output(self):
+        return self.make_target("two_deep.pkl")
+
+    def run(self):
+        self.dump(self.load(Note(path=self.path)))
+
+
+@pytest.fixture
+def note(tmp_path):
+    path = tmp_path / "note.txt"
+    path.write_text("first")
+    return path
+
+
+def _build(task, ws, **kw):
+    return tasuki.build(task, workspace=str(ws), executor="inline", progress="off", **kw)
+
+
+def test_loading_a_task_that_is_not_required_is_refused_and_names_both(tmp_path, note):
+    ws = tmp_path / "ws"
+    _build(Note(path=str(note)), ws)  # there to be read: still refused
+    with pytest.raises(TaskFailedError) as err:
+        _build(ReadsWithoutRequiring(path=str(note)), ws)
+    message = str(err.value)
+    assert "ReadsWithoutRequiring.load(" in message
+    assert "Note[" in message and "requires()" in message
+    assert tasuki.load(Note(path=str(note)), workspace=str(ws)) == "first"
+    with pytest.raises(FileNotFoundError):  # nothing half-done was kept
+        tasuki.load(ReadsWithoutRequiring(path=str(note)), workspace=str(ws))
+
+
+def test_a_requirement_or_a_required_parameter_loads_and_follows_changes(tmp_path, note):
+    ws = tmp_path / "ws"
+    assert _build(ReadsItsRequirement(path=str(note)), ws) == "FIRST"
+    assert _build(ReadsAParameter(note=Note(path=str(note))), ws) == "first!"
+    note.write_text("second")
+    _build(Note(path=str(note)), ws, rerun=[Note])
+    assert _build(ReadsItsRequirement(path=str(note)), ws) == "SECOND"
+    assert _build(ReadsAParameter(note=Note(path=str(note))), ws) == "second!"
+
+
+def test_a_parameter_task_that_is_not_required_is_refused(tmp_path, note):
+    ws = tmp_path / "ws"
+    _build(Note(path=str(note)), ws)
+    with pytest.raises(TaskFailedError, match=r"ReadsAParameter\.load\(.*Note\["):
+        _build(ReadsAParameter(note=Note(path=str(note)), required=False), ws)
+
+
+def test_a_requirement_of_a_requirement_is_not_this_tasks_to_read(tmp_path, note):
+    ws = tmp_path / "ws"
+    with pytest.raises(TaskFailedError, match=r"ReadsTwoDeep\.load\(.*Note\["):
+        _build(ReadsTwoDeep(path=str(note)), ws)
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["class name", "module:Class", "unique id", "class", "task value", "one string"],
+)
+def test_rerun_names_a_task_every_way(tmp_path, note, how):
+    ws = tmp_path / "ws"
+    task = ReadsItsRequirement(path=str(note))
+    assert _build(task, ws) == "FIRST"
+    note.write_text("second")
+    named = {
+        "class name": ["Note"],
+        "module:Class": [Note.task_name()],
+        "unique id": [Note(path=str(note)).unique_id],
+        "class": [Note],
+        "task value": [Note(path=str(note))],
+        "one string": "Note",
+    }[how]
+    result = _build(task, ws, rerun=named, return_value=False)
+    assert sorted(r.name.rpartition(":")[2] for r in result.by_status("ran")) == [
+        "Note",
+        "ReadsItsRequirement",
+    ]
+    assert tasuki.load(task, workspace=str(ws)) == "SECOND"
+
+
+@pytest.mark.parametrize("named", [["Nope"], ["note"], [ReadsTwoDeep], "Nope", [42]])
+def test_rerun_that_names_no_task_of_the_build_fails_before_anything_runs(tmp_path, note, named):
+    ws = tmp_path / "ws"
+    task = ReadsItsRequirement(path=str(note))
+    _build(task, ws)
+    note.write_text("second")
+    with pytest.raises(TaskError, match=r"rerun=") as err:
+        _build(task, ws, rerun=named)
+    if not isinstance(named, list) or isinstance(named[0], str | type):
+        assert "names no task of this build" in str(err.value)
+        assert "Note" in str(err.value) and "ReadsItsRequirement" in str(err.value)
+    assert tasuki.load(task, workspace=str(ws)) == "FIRST"  # nothing ran
+
+
+def test_run_on_the_command_line_with_a_rerun_that_names_nothing_exits_2(tmp_path, note):
+    from typer.testing import CliRunner
+
+    from tasuki.cli import app
+
+    ws = str(tmp_path / "ws")
+    name = f"{__name__}:ReadsItsRequirement"
+    args = ["--workspace", ws, "--path", str(note), "--progress", "off"]
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", name, *args]).exit_code == 0
+    note.write_text("second")
+    typo = runner.invoke(app, ["run", name, *args, "--rerun", "Noet"])
+    assert typo.exit_code == 2, typo.output
+    assert "rerun='Noet' names no task of this build" in typo.output
+    assert runner.invoke(app, ["run", name, *args, "--rerun", "Note"]).exit_code == 0
+    assert tasuki.load(ReadsItsRequirement(path=str(note)), workspace=ws) == "SECOND"
