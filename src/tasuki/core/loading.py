@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.records import RunRecord, find_record
-from tasuki.core.task import Task, load_task_outputs
+from tasuki.core.task import Task, check_read, load_task_outputs
 from tasuki.errors import RecordNotFoundError
 
 if TYPE_CHECKING:
@@ -22,10 +22,17 @@ def _store(store: Store | None, workspace: str | None, settings: Settings | None
     """The workspace to read: ``store``, else the one ``settings`` name (``workspace`` on top).
 
     These functions are an edge of their own (a notebook calls them, not a build): without
-    ``settings`` they resolve them here, once per call.
+    ``settings`` they resolve them here, once per call. Inside a task's ``run()`` with
+    nothing given, they read the workspace the build writes.
     """
     if store is not None:
         return store
+    if workspace is None and settings is None:
+        from tasuki.core import context
+
+        ctx = context._CURRENT.get()
+        if ctx is not None:  # inside a task's run(): the workspace the build writes
+            return ctx.store
     from tasuki.storage import open_store
 
     if settings is None:
@@ -62,10 +69,22 @@ def load(
     Raises:
         FileNotFoundError: the task has not been built in this workspace.
         CorruptOutputError: an output's size or content differs from its run record.
+        TaskError: called inside a task's ``run()`` for a task it does not require.
     """
+    _check_running_task_reads(task)
     store = _store(store, workspace, settings)
     _warn_if_out_of_date(task, store)
     return load_task_outputs(task, store, fresh=True)
+
+
+def _check_running_task_reads(task: Task) -> None:
+    """Inside a task's ``run()``, what it reads must be one of its requirements, as with
+    ``self.load(task)`` (see :func:`~tasuki.core.task.check_read`)."""
+    from tasuki.core import context
+
+    ctx = context._CURRENT.get()
+    if ctx is not None and isinstance(ctx.task, Task):
+        check_read(ctx.task, task, ctx)
 
 
 def _warn_if_out_of_date(task: Task, store: Store) -> None:
@@ -124,7 +143,9 @@ def load_output(
     """
     store = _store(store, workspace, settings)
     record = find_record(store, unique_id)
-    return load_task_outputs(task_from_record(record, store), store, fresh=True)
+    task = task_from_record(record, store)
+    _check_running_task_reads(task)
+    return load_task_outputs(task, store, fresh=True)
 
 
 def task_from_record(record: RunRecord, store: Store) -> Task:

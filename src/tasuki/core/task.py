@@ -40,7 +40,7 @@ from tasuki.errors import FormatError, ParameterError, TaskError
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
 
-__all__ = ["Task", "flatten", "load_task_outputs"]
+__all__ = ["Task", "check_read", "flatten", "load_task_outputs"]
 
 _RESERVED = frozenset(
     {
@@ -397,7 +397,7 @@ class Task(TaskBase):
         ctx = context.current("load", self)
         if isinstance(target, Task):
             if ctx.task is self:
-                _check_required(self, target, ctx)
+                check_read(self, target, ctx)
             return load_task_outputs(target, ctx.store)
         # The running task's requirements as its graph node holds them: those values have
         # their ids already (a fresh requires() call would walk the whole upstream again).
@@ -489,8 +489,9 @@ def declared_outputs(task: Task) -> Any:
     return task.output()
 
 
-def _check_required(reader: Task, task: Task, ctx: context.RunContext) -> None:
-    """Refuse ``reader.load(task)`` of a task that ``reader`` does not require: a build
+def check_read(reader: Task, task: Task, ctx: context.RunContext) -> None:
+    """Refuse ``reader.load(task)`` (or ``tasuki.load(task)`` while ``reader`` runs) of a
+    task that ``reader`` does not require: a build
     neither makes it first nor runs ``reader`` again when its output changes (what a run
     read is known by its requirements), so the output would be made from whatever the
     workspace held, and kept after that changed."""

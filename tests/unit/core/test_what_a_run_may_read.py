@@ -85,6 +85,25 @@ class ReadsTwoDeep(tasuki.Task):
         self.dump(self.load(Note(path=self.path)))
 
 
+class ReadsThroughTheNotebookApi(tasuki.Task):
+    """``tasuki.load`` / ``tasuki.load_output`` inside ``run()``: the same rule."""
+
+    path: str
+    by_id: bool = False
+    required: bool = False
+
+    def requires(self):
+        return Note(path=self.path) if self.required else None
+
+    def output(self):
+        return self.make_target("notebook_api.pkl")
+
+    def run(self):
+        note = Note(path=self.path)
+        value = tasuki.load_output(note.unique_id) if self.by_id else tasuki.load(note)
+        self.dump(value.upper())
+
+
 @pytest.fixture
 def note(tmp_path):
     path = tmp_path / "note.txt"
@@ -130,6 +149,16 @@ def test_a_requirement_of_a_requirement_is_not_this_tasks_to_read(tmp_path, note
     ws = tmp_path / "ws"
     with pytest.raises(TaskFailedError, match=r"ReadsTwoDeep\.load\(.*Note\["):
         _build(ReadsTwoDeep(path=str(note)), ws)
+
+
+@pytest.mark.parametrize("by_id", [False, True], ids=["load", "load_output"])
+def test_the_notebook_functions_inside_a_run_follow_the_same_rule(tmp_path, note, by_id):
+    ws = tmp_path / "ws"
+    _build(Note(path=str(note)), ws)
+    with pytest.raises(TaskFailedError, match=r"ReadsThroughTheNotebookApi\.load\(.*Note\["):
+        _build(ReadsThroughTheNotebookApi(path=str(note), by_id=by_id), ws)
+    task = ReadsThroughTheNotebookApi(path=str(note), by_id=by_id, required=True)
+    assert _build(task, ws) == "FIRST"
 
 
 @pytest.mark.parametrize(
