@@ -20,8 +20,9 @@ __all__ = ["UID", "ClassFacts", "TaskBase", "flatten", "param_tasks"]
 UID = "_tasuki_uid"
 
 
-def flatten(structure: Any) -> list[Any]:
-    """The tasks in a ``requires()`` structure (single task, list, tuple, dict, nested)."""
+def flatten(structure: Any, owner: TaskBase | None = None) -> list[Any]:
+    """The tasks in a ``requires()`` structure (single task, list, tuple, dict, nested);
+    ``owner``: the task whose ``requires()`` returned it, named in the error."""
     if structure is None:
         return []
     if isinstance(structure, TaskBase):
@@ -37,11 +38,29 @@ def flatten(structure: Any) -> list[Any]:
         elif isinstance(item, list | tuple):
             stack.extend(reversed(item))
         elif item is not None:
-            raise TaskError(
-                f"requires() returned a {type(item).__name__} ({item!r}); it may return a "
-                "Task, None, or a list / tuple / dict of Tasks",
-            )
+            raise _not_a_task(item, owner)
     return out
+
+
+def _not_a_task(item: Any, owner: TaskBase | None) -> TaskError:
+    name = type(owner).task_name() if owner is not None else None
+    where = f"{name}.requires()" if name else "requires()"
+    if isinstance(item, type) and issubclass(item, TaskBase):
+        hint = f": return a task value, {item.__name__}(...), not the class"
+    elif isinstance(item, str):
+        hint = f": a task is named by its value (Train(...)), not by a string such as {item!r}"
+    elif hasattr(item, "key") and hasattr(item, "in_store"):  # a Target
+        hint = ": return the task that writes it (its output() is what load() reads)"
+    elif hasattr(item, "__next__"):  # a generator: read once, and ids need it twice
+        hint = ": make it a list, [... for ...], rather than a generator"
+    else:
+        hint = ""
+    fields = {"task": name} if name else {}
+    return TaskError(
+        f"{where} returned a {type(item).__name__} ({item!r}); it may return a Task, None, "
+        f"or a list / tuple / dict of Tasks{hint}",
+        **fields,
+    )
 
 
 def param_tasks(task: TaskBase, info: ClassFacts | None = None) -> list[Any]:

@@ -141,7 +141,7 @@ def walk(roots: Iterable[TaskBase], requires_of: dict[int, Any], *, every: bool)
         if requires is _UNSET:
             requires = _call_requires(task)
             requires_of[id(task)] = requires
-        children = flatten(requires)
+        children = flatten(requires, task)
         if info.task_params:
             children = param_tasks(task, info) + children
         if every:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasuki.core._identity import UID, compute_ids, flatten, walk
 from tasuki.core.targets import Target, targets_of
+from tasuki.errors import TaskError
 
 if TYPE_CHECKING:
     from tasuki.core.task import Task
@@ -61,18 +62,22 @@ class Node:
     def output_keys(self) -> list[str]:
         """Workspace keys of the declared outputs."""
         if self._keys is None:
-            self._keys, self._external = _split(self.outputs)
+            self._keys, self._external = _split(self.task, self.outputs)
         return self._keys
 
     def external_targets(self) -> list[Target]:
         """Declared outputs that live outside the workspace (warehouse tables)."""
         if self._external is None:
-            self._keys, self._external = _split(self.outputs)
+            self._keys, self._external = _split(self.task, self.outputs)
         return self._external
 
 
-def _split(outputs: Any) -> tuple[list[str], list[Target]]:
-    targets = targets_of(outputs)
+def _split(task: Task, outputs: Any) -> tuple[list[str], list[Target]]:
+    try:
+        targets = targets_of(outputs)
+    except TaskError as exc:
+        name = type(task).task_name()
+        raise TaskError(f"{name}.{exc}", task=name) from None
     return [t.key for t in targets if t.in_store], [t for t in targets if not t.in_store]
 
 

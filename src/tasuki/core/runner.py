@@ -181,7 +181,7 @@ def run_build(
         TaskError: ``rerun`` names no task of the build (nothing ran).
         ConfigError: ``executor`` names no known executor.
     """
-    roots = [tasks] if isinstance(tasks, Task) else list(tasks)
+    roots = _roots(tasks)
     given = settings
     settings = load_settings(overrides) if given is None else with_overrides(given, overrides)
     # The one read of the settings is above; whatever runs under the build and was not handed
@@ -190,6 +190,28 @@ def run_build(
     hooks = with_catalog_lineage(settings, with_tracker(settings, hooks))
     with settings_in_effect(settings):
         return _run_build(roots, settings, rerun, hooks, store, executor)
+
+
+def _roots(tasks: Any) -> list[Task]:
+    """The tasks to build, or a TaskError saying what was given instead and what to give."""
+    if isinstance(tasks, Task):
+        return [tasks]
+    given = tasks if isinstance(tasks, list | tuple | set | frozenset) else [tasks]
+    roots = list(given)
+    for item in roots:
+        if isinstance(item, Task):
+            continue
+        if isinstance(item, type) and issubclass(item, Task):
+            hint = f"make a task value: {item.__name__}(...) (a class is not a task)"
+        elif isinstance(item, str):
+            hint = (
+                "make the task value in Python (Train(...)); a 'module:Class' name is for "
+                f"the command line: tasuki run {item}"
+            )
+        else:
+            hint = "pass a task value, or a list of them"
+        raise TaskError(f"tasuki.build({item!r}): not a task; {hint}", name="tasks")
+    return roots
 
 
 def _run_build(

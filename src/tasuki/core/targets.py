@@ -360,9 +360,12 @@ def targets_of(outputs: Any) -> list[Target]:
         return [t for v in outputs.values() for t in targets_of(v)]
     if isinstance(outputs, list | tuple):
         return [t for v in outputs for t in targets_of(v)]
+    hint = (
+        f": self.make_target({str(outputs)!r}) makes one" if isinstance(outputs, str | Path) else ""
+    )
     raise TaskError(
-        f"output() returned a {type(outputs).__name__}; it may return a target from "
-        "make_target(), None, or a list / tuple / dict of targets",
+        f"output() returned a {type(outputs).__name__} ({outputs!r}); it may return a target "
+        f"from make_target(), None, or a list / tuple / dict of targets{hint}",
     )
 
 

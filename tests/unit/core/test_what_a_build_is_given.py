@@ -1,0 +1,96 @@
+"""What a build is given and what a task declares, checked with errors that name the task.
+
+``tasuki.build(Train)`` (the class), ``tasuki.build("pkg:Train")`` and ``tasuki.build(None)``
+raised a bare ``TypeError`` / ``AttributeError`` from deep inside; a ``requires()`` or
+``output()`` that returned the wrong thing said so without saying whose. Each error now
+names the task (or the argument), the bad value, and what to write instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import tasuki
+from tasuki.errors import TaskError
+
+
+class Leaf(tasuki.Task):
+    def run(self):
+        self.dump(1)
+
+
+class NeedsTheClass(tasuki.Task):
+    def requires(self):
+        return Leaf
+
+    def run(self):
+        self.dump(self.load())
+
+
+class NeedsAName(tasuki.Task):
+    def requires(self):
+        return {"leaf": "Leaf"}
+
+    def run(self):
+        self.dump(self.load("leaf"))
+
+
+class NeedsAGenerator(tasuki.Task):
+    def requires(self):
+        return (Leaf() for _ in range(2))
+
+    def run(self):
+        self.dump(1)
+
+
+class NeedsATarget(tasuki.Task):
+    def requires(self):
+        return Leaf().output()
+
+    def run(self):
+        self.dump(1)
+
+
+class WritesAString(tasuki.Task):
+    def output(self):
+        return ["a.pkl"]
+
+    def run(self):
+        self.dump(1)
+
+
+def _build(task, tmp_path):
+    return tasuki.build(task, workspace=str(tmp_path / "ws"), executor="inline", progress="off")
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        (Leaf, r"tasuki\.build\(<class .*Leaf'>\): not a task; make a task value: Leaf\(\.\.\.\)"),
+        ("pkg:Leaf", r"'pkg:Leaf'\): not a task; .*command line: tasuki run pkg:Leaf"),
+        (None, r"tasuki\.build\(None\): not a task; pass a task value"),
+        ([Leaf(), 3], r"tasuki\.build\(3\): not a task"),
+    ],
+    ids=["class", "name", "None", "a list with a number"],
+)
+def test_a_build_of_something_that_is_not_a_task_says_what_to_pass(tmp_path, given, says):
+    with pytest.raises(TaskError, match=says):
+        _build(given, tmp_path)
+    assert not (tmp_path / "ws").exists() or not any((tmp_path / "ws").rglob("*.pkl"))
+
+
+@pytest.mark.parametrize(
+    ("task", "says"),
+    [
+        (NeedsTheClass, r"NeedsTheClass\.requires\(\) returned a type .*Leaf\(\.\.\.\), not the"),
+        (NeedsAName, r"NeedsAName\.requires\(\) returned a str \('Leaf'\).*named by its value"),
+        (NeedsAGenerator, r"NeedsAGenerator\.requires\(\) returned a generator.*make it a list"),
+        (NeedsATarget, r"NeedsATarget\.requires\(\) returned a FileTarget.*the task that writes"),
+        (WritesAString, r"WritesAString\.output\(\) returned a str \('a\.pkl'\).*make_target"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "",
+)
+def test_a_wrong_requires_or_output_names_the_task_and_the_fix(tmp_path, task, says):
+    with pytest.raises(TaskError, match=says) as err:
+        _build(task(), tmp_path)
+    assert err.value.task == task.task_name()
