@@ -392,13 +392,22 @@ class Task(TaskBase):
 
         ``load()`` reads the single requirement (a list / dict of requirements gives a list /
         dict of values); ``load("name")`` the requirement called ``name`` in a dict;
-        ``load(task)`` a given task's output.
+        ``load(task)`` the output of a task it requires (an equal value will do).
         """
         ctx = context.current("load", self)
         if isinstance(target, Task):
             if ctx.task is self:
                 check_read(self, target, ctx)
             return load_task_outputs(target, ctx.store)
+        if target is not None and not isinstance(target, str):
+            name = type(self).task_name()
+            raise TaskError(
+                f"{name}.load({target!r}): load() takes nothing (what requires() returns), "
+                "the name of an entry of requires()'s dict, or one task it requires; got a "
+                f"{type(target).__name__}",
+                task=name,
+                name=repr(target)[:200],
+            )
         # The running task's requirements as its graph node holds them: those values have
         # their ids already (a fresh requires() call would walk the whole upstream again).
         requires = ctx.requires if ctx.task is self else self.requires()

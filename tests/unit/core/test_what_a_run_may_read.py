@@ -216,3 +216,21 @@ def test_run_on_the_command_line_with_a_rerun_that_names_nothing_exits_2(tmp_pat
     assert "rerun='Noet' names no task of this build" in typo.output
     assert runner.invoke(app, ["run", name, *args, "--rerun", "Note"]).exit_code == 0
     assert tasuki.load(ReadsItsRequirement(path=str(note)), workspace=ws) == "SECOND"
+
+
+class LoadsAList(tasuki.Task):
+    path: str
+
+    def requires(self):
+        return {"note": Note(path=self.path)}
+
+    def output(self):
+        return self.make_target("a_list.pkl")
+
+    def run(self):
+        self.dump(self.load([Note(path=self.path)]))
+
+
+def test_load_of_something_else_than_a_name_or_a_task_says_what_it_takes(tmp_path, note):
+    with pytest.raises(TaskFailedError, match=r"LoadsAList\.load\(\[Note\(.*got a list"):
+        _build(LoadsAList(path=str(note)), tmp_path / "ws")
