@@ -7,6 +7,13 @@ API pins there. It runs when ``CI`` is set or ``TASUKI_ALL_PYTHONS=1`` (``.ci/ru
 elsewhere it is skipped, as it takes minutes. Interpreters are looked for in pyenv's versions
 folder, among uv's installed Pythons and on PATH (``python3.XY``); a machine with none besides
 the running one skips it and says so.
+
+The oldest and the newest Python found run all of it (what a newer Python removed, or an older
+one lacks, shows at the ends). A Python between them runs the parts that follow the language
+itself: ``tests/unit/core`` (code fingerprints read the ``ast`` of each version, identity,
+records), ``compat`` (libcst rewrites), ``formats`` and the pins; the CI budget (20 minutes on
+two cores) has no room for the whole of it a third time. ``TASUKI_ALL_PYTHONS=full`` runs all of
+it on every Python.
 """
 
 from __future__ import annotations
@@ -23,10 +30,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ENABLED = os.environ.get("CI", "").lower() in ("1", "true", "yes") or (
+FULL = os.environ.get("TASUKI_ALL_PYTHONS") == "full"
+ENABLED = FULL or os.environ.get("CI", "").lower() in ("1", "true", "yes") or (
     os.environ.get("TASUKI_ALL_PYTHONS") == "1"
 )
-INNER = ["tests/unit", "tests/test_public_api.py", "tests/test_packaging.py"]
+PINS = ["tests/test_public_api.py", "tests/test_packaging.py"]
+INNER = ["tests/unit", *PINS]
+# What a Python between the oldest and the newest runs (see the module doc).
+BETWEEN = ["tests/unit/core", "tests/unit/compat", "tests/unit/formats", *PINS]
 INNER_TIMEOUT_S = 900
 
 
@@ -97,6 +108,13 @@ def _others() -> list[tuple[tuple[int, int, int], str]]:
     ]
 
 
+def _suite_for(minor: tuple[int, int]) -> list[str]:
+    """What runs under Python ``minor``: everything at the ends of the versions tested (this
+    one included), the language-bound parts between them (see the module doc)."""
+    tested = [found[0][:2] for found in OTHERS] + [sys.version_info[:2]]
+    return INNER if FULL or minor in (min(tested), max(tested)) else BETWEEN
+
+
 OTHERS = _others()
 
 
@@ -111,7 +129,13 @@ def _params() -> list[object]:
             "(looked in pyenv, uv and PATH): only this one was tested"
         )
         return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="none")]
-    return [pytest.param(found, id=f"py3.{found[0][1]}") for found in OTHERS]
+    return [
+        pytest.param(
+            found,
+            id=f"py3.{found[0][1]}-" + ("all" if _suite_for(found[0][:2]) is INNER else "core"),
+        )
+        for found in OTHERS
+    ]
 
 
 def _run(args: list[str], *, timeout: float, env: dict[str, str] | None = None) -> str:
@@ -162,7 +186,7 @@ def test_unit_tests_pass_on_another_python(found: tuple[tuple[int, int, int], st
     # The inner pytest must not think it is an xdist worker or a test of ours.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE_"))}
     out = _run(
-        [str(python), "-m", "pytest", *INNER, "-q", "-x", "-n", "1"],
+        [str(python), "-m", "pytest", *_suite_for(version[:2]), "-q", "-x", "-n", "1"],
         timeout=INNER_TIMEOUT_S,
         env=env,
     )
