@@ -31,8 +31,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = os.environ.get("TASUKI_ALL_PYTHONS") == "full"
-ENABLED = FULL or os.environ.get("CI", "").lower() in ("1", "true", "yes") or (
-    os.environ.get("TASUKI_ALL_PYTHONS") == "1"
+ENABLED = (
+    FULL
+    or os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    or (os.environ.get("TASUKI_ALL_PYTHONS") == "1")
 )
 PINS = ["tests/test_public_api.py", "tests/test_packaging.py"]
 INNER = ["tests/unit", *PINS]
@@ -177,12 +179,12 @@ def test_unit_tests_pass_on_another_python(found: tuple[tuple[int, int, int], st
     python = venv / "bin" / "python"
     if _minor_version_of(python) != version[:2]:  # missing, broken, or another Python's
         _run([uv, "venv", "--clear", "-q", "--python", interpreter, str(venv)], timeout=300)
-    _run([uv, "pip", "install", "-q", "--python", str(python), "-e", ".[dev]"], timeout=900)
+    # Compiled once here: the tests start hundreds of interpreters, and where
+    # PYTHONDONTWRITEBYTECODE is set each would compile pandas and pyarrow again.
+    install = [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(python)]
+    _run([*install, "-e", ".[dev]"], timeout=900)
     # As the README's command: MovieLens-100k from recbole's wheel, without torch and ray.
-    _run(
-        [uv, "pip", "install", "-q", "--python", str(python), "--no-deps", "recbole==1.2.1"],
-        timeout=300,
-    )
+    _run([*install, "--no-deps", "recbole==1.2.1"], timeout=300)
     # The inner pytest must not think it is an xdist worker or a test of ours.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE_"))}
     out = _run(
