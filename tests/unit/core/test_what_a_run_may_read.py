@@ -112,14 +112,16 @@ def note(tmp_path):
 
 
 def _build(task, ws, **kw):
-    return tasuki.build(task, workspace=str(ws), executor="inline", progress="off", **kw)
+    kw.setdefault("executor", "inline")
+    return tasuki.build(task, workspace=str(ws), progress="off", **kw)
 
 
-def test_loading_a_task_that_is_not_required_is_refused_and_names_both(tmp_path, note):
+@pytest.mark.parametrize("executor", ["inline", "local"])
+def test_loading_a_task_that_is_not_required_is_refused_and_names_both(tmp_path, note, executor):
     ws = tmp_path / "ws"
     _build(Note(path=str(note)), ws)  # there to be read: still refused
     with pytest.raises(TaskFailedError) as err:
-        _build(ReadsWithoutRequiring(path=str(note)), ws)
+        _build(ReadsWithoutRequiring(path=str(note)), ws, executor=executor)
     message = str(err.value)
     assert "ReadsWithoutRequiring.load(" in message
     assert "Note[" in message and "requires()" in message
@@ -158,7 +160,7 @@ def test_the_notebook_functions_inside_a_run_follow_the_same_rule(tmp_path, note
     with pytest.raises(TaskFailedError, match=r"ReadsThroughTheNotebookApi\.load\(.*Note\["):
         _build(ReadsThroughTheNotebookApi(path=str(note), by_id=by_id), ws)
     task = ReadsThroughTheNotebookApi(path=str(note), by_id=by_id, required=True)
-    assert _build(task, ws) == "FIRST"
+    assert _build(task, ws, executor="local") == "FIRST"  # in a worker process too
 
 
 @pytest.mark.parametrize(
