@@ -354,21 +354,26 @@ class _Ticker:
 def show(
     unique_id: Annotated[str, typer.Argument(help="A unique id or an unambiguous prefix.")],
     workspace: Workspace = None,
-    as_json: Annotated[
-        bool,
+    fmt: Annotated[
+        str,
         typer.Option(
-            "--json", help="The record as JSON; task parameters with their class, outputs by kind."
+            "--format",
+            "-f",
+            help="text or json (the record; task parameters with their class, outputs by kind).",
         ),
-    ] = False,
+    ] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     config: ConfigFile = None,
 ) -> None:
     """Show a finished task: parameters, dependencies, outputs, timings and its log."""
     from tasuki.report._values import describe_output, describe_value, output_json, value_json
 
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
     store = open_workspace(settings)
     record = find_record(store, unique_id)
-    if as_json:
+    if as_json or fmt == "json":
         doc = json.loads(record.to_bytes())
         doc["params"] = {k: value_json(v, store) for k, v in record.params.items()}
         doc["outputs"] = [output_json(out, store) for out in record.outputs]

@@ -81,6 +81,9 @@ def test_show_names_task_parameters(ws):
     doc = json.loads(cli("show", uid, "--json").stdout)
     assert doc["params"]["upstream"] == {"task": f"{M}:TaskA", "unique_id": upstream.unique_id}
     assert doc["params"]["param"] == "x"
+    # --format json, as every other command that has a JSON form
+    assert json.loads(cli("show", uid, "--format", "json").stdout) == doc
+    assert json.loads(cli("show", uid, "-f", "json").stdout) == doc
 
 
 def test_show_write_back_output_as_a_table(ws):
