@@ -395,9 +395,12 @@ class Task(TaskBase):
         ``load(task)`` the output of a task it requires (an equal value will do).
         """
         ctx = context.current("load", self)
+        # What the running task reads must be among its requirements, whichever task's
+        # load() reads it (``Other().load()`` inside ``run()`` reads Other's requirements).
+        reader = ctx.task if isinstance(ctx.task, Task) else None
         if isinstance(target, Task):
-            if ctx.task is self:
-                check_read(self, target, ctx)
+            if reader is not None:
+                check_read(reader, target, ctx)
             return load_task_outputs(target, ctx.store)
         if target is not None and not isinstance(target, str):
             name = type(self).task_name()
@@ -421,6 +424,9 @@ class Task(TaskBase):
                     name=target,
                 )
             requires = requires[target]
+        if reader is not None and reader is not self:
+            for task in flatten(requires):
+                check_read(reader, task, ctx)
         return _map_structure(requires, lambda t: load_task_outputs(t, ctx.store))
 
     def load_data_frame(

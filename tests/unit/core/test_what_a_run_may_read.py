@@ -104,6 +104,36 @@ class ReadsThroughTheNotebookApi(tasuki.Task):
         self.dump(value.upper())
 
 
+class Shout(tasuki.Task):
+    path: str
+
+    def requires(self):
+        return Note(path=self.path)
+
+    def output(self):
+        return self.make_target("shout.pkl")
+
+    def run(self):
+        self.dump(self.load().upper())
+
+
+class ReadsThroughAnotherTask(tasuki.Task):
+    """``Shout(...).load()`` inside its run(): reads Shout's requirement, Note."""
+
+    path: str
+    require_note: bool = False
+
+    def requires(self):
+        shout = Shout(path=self.path)
+        return [shout, Note(path=self.path)] if self.require_note else shout
+
+    def output(self):
+        return self.make_target("through.pkl")
+
+    def run(self):
+        self.dump(Shout(path=self.path).load() + "?")
+
+
 @pytest.fixture
 def note(tmp_path):
     path = tmp_path / "note.txt"
@@ -236,3 +266,10 @@ class LoadsAList(tasuki.Task):
 def test_load_of_something_else_than_a_name_or_a_task_says_what_it_takes(tmp_path, note):
     with pytest.raises(TaskFailedError, match=r"LoadsAList\.load\(\[Note\(.*got a list"):
         _build(LoadsAList(path=str(note)), tmp_path / "ws")
+
+
+def test_another_tasks_load_inside_a_run_reads_under_the_same_rule(tmp_path, note):
+    ws = tmp_path / "ws"
+    with pytest.raises(TaskFailedError, match=r"ReadsThroughAnotherTask\.load\(.*Note\["):
+        _build(ReadsThroughAnotherTask(path=str(note)), ws)
+    assert _build(ReadsThroughAnotherTask(path=str(note), require_note=True), ws) == "first?"
