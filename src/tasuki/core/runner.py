@@ -64,7 +64,12 @@ def _rerun_targets(graph: Graph, rerun: Rerun) -> set[str]:
     if rerun is True:
         forced = set(graph.nodes)
     elif rerun:
-        forced = _named(graph, [rerun] if isinstance(rerun, str | type | Task) else rerun)
+        named: Iterable[Any] = (
+            rerun
+            if isinstance(rerun, Iterable) and not isinstance(rerun, str | type | Task)
+            else [rerun]
+        )
+        forced = _named(graph, named)
     # Read on the value: a class attribute for tasuki tasks, a parameter for gokart ones.
     forced |= {uid for uid, node in graph.nodes.items() if node.task.rerun}
     # Whatever depends on a rerun task reads its new output, so it runs again too.

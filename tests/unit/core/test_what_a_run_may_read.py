@@ -218,7 +218,7 @@ def test_rerun_names_a_task_every_way(tmp_path, note, how):
     assert tasuki.load(task, workspace=str(ws)) == "SECOND"
 
 
-@pytest.mark.parametrize("named", [["Nope"], ["note"], [ReadsTwoDeep], "Nope", [42]])
+@pytest.mark.parametrize("named", [["Nope"], ["note"], [ReadsTwoDeep], "Nope", [42], 7])
 def test_rerun_that_names_no_task_of_the_build_fails_before_anything_runs(tmp_path, note, named):
     ws = tmp_path / "ws"
     task = ReadsItsRequirement(path=str(note))
@@ -226,7 +226,8 @@ def test_rerun_that_names_no_task_of_the_build_fails_before_anything_runs(tmp_pa
     note.write_text("second")
     with pytest.raises(TaskError, match=r"rerun=") as err:
         _build(task, ws, rerun=named)
-    if not isinstance(named, list) or isinstance(named[0], str | type):
+    first = named[0] if isinstance(named, list) else named
+    if isinstance(first, str | type):
         assert "names no task of this build" in str(err.value)
         assert "Note" in str(err.value) and "ReadsItsRequirement" in str(err.value)
     assert tasuki.load(task, workspace=str(ws)) == "FIRST"  # nothing ran
