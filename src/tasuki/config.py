@@ -390,7 +390,7 @@ def load_settings(
         if found is not None:
             layers.append((str(found[0]), _anchor_workspace(found[1], found[0].parent)))
     layers.append((_ENV_SOURCE, _from_env(environ)))
-    layers.append(("arguments", {k: v for k, v in (overrides or {}).items() if v is not None}))
+    layers.append(("arguments", _explicit(overrides or {})))
     merged: dict[str, Any] = {}
     source: dict[str, str] = {}
     for where, layer in layers:
@@ -421,7 +421,7 @@ def with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings
     Raises:
         ConfigError: an argument is not a valid value (the message names it).
     """
-    explicit = {k: v for k, v in overrides.items() if v is not None}
+    explicit = _explicit(overrides)
     if not explicit:
         return settings
     source = {**settings.source, **dict.fromkeys(explicit, "arguments")}
@@ -432,6 +432,15 @@ def with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings
             f"invalid arguments {explicit!r} on top of the given settings: {exc}",
             arguments=sorted(explicit),
         ) from None
+
+
+def _explicit(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    # A path object is a folder given as an argument (workspace=tmp_path): take its text.
+    return {
+        k: os.fspath(v) if isinstance(v, os.PathLike) else v
+        for k, v in overrides.items()
+        if v is not None
+    }
 
 
 def _redacted(value: Any) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasuki.config import load_settings, workspace_origin
+import tasuki
+from tasuki.config import load_settings, with_overrides, workspace_origin
 
 
 @pytest.fixture
@@ -71,3 +72,20 @@ def test_a_relative_registry_is_relative_to_its_settings_file_too(project, monke
     assert load_settings().registry == "s3://team/registry"
     monkeypatch.setenv("TASUKI_REGISTRY", "here")
     assert load_settings().registry == "here"  # the environment: relative to the cwd
+
+
+class Answer(tasuki.Task):
+    def run(self) -> None:
+        self.dump(42)
+
+
+def test_a_path_object_is_taken_wherever_a_folder_is_an_argument(tmp_path):
+    """``workspace=tmp_path`` was refused ("Input should be a valid string")."""
+    ws = tmp_path / "ws"
+    assert tasuki.build(Answer(), workspace=ws, progress="off") == 42
+    assert tasuki.load(Answer(), workspace=ws) == 42
+    assert tasuki.load_output(Answer().unique_id, workspace=ws) == 42
+    assert load_settings({"workspace": ws, "registry": tmp_path / "reg"}).workspace == str(ws)
+    given = with_overrides(load_settings(), {"workspace": ws})
+    assert given.workspace == str(ws) and given.source["workspace"] == "arguments"
+    assert tasuki.load(Answer(), workspace=ws, settings=given) == 42

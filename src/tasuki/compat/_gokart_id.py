@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from pathlib import PurePath
 from typing import Any
 
-from tasuki.core._identity import UID
+from tasuki.core._identity import UID, freeze_value
 from tasuki.core.task import Task
 from tasuki.errors import TaskError
 
@@ -145,11 +145,7 @@ class GokartIds:
             return (tuple, tuple(self._freeze(v) for v in value))
         if isinstance(value, dict):
             return (dict, tuple((self._freeze(k), self._freeze(v)) for k, v in value.items()))
-        try:
-            hash(value)
-        except TypeError:
-            return (type(value), repr(value))
-        return (type(value), value)  # 1, 1.0 and True stay apart
+        return freeze_value(value)  # 1, 1.0 and True stay apart, and so do 0.0 and -0.0
 
     # ------------------------------------------------------------------ parameters
 

@@ -17,23 +17,44 @@ from collections.abc import Iterable
 from typing import Any
 
 from tasuki.core._base import UID, ClassFacts, TaskBase, flatten, param_tasks
-from tasuki.core.fingerprint import encode_fast, id_document, unique_id_of
+from tasuki.core.fingerprint import encode_fast, encoded_text, id_document, unique_id_of
 from tasuki.errors import DependencyCycleError, TaskError, TasukiError
 
-__all__ = ["UID", "compute_ids", "flatten", "param_tasks", "walk"]
+__all__ = ["UID", "compute_ids", "flatten", "freeze_value", "param_tasks", "walk"]
 
 
-_ATOMS = frozenset({str, int, float, bool, bytes, type(None)})
+_ATOMS = frozenset({str, int, bool, bytes, type(None)})
+
+
+def freeze_value(value: Any) -> Any:
+    """A hashable key for a parameter value that is not a task, list, tuple or dict.
+
+    Two values get one key only when they encode alike into an id. Python's equality is
+    coarser than the encoding for some types: ``0.0 == -0.0``, and two aware datetimes
+    of one instant in other time zones are equal. Keyed by equality, the second value of
+    such a pair took the first one's unique id (and so its cached output) in a walk that
+    met both.
+    """
+    tp = type(value)
+    if tp in _ATOMS:  # most parameter values: no isinstance chain, no encoding
+        return (tp, value)
+    if tp is float:
+        return (tp, value.hex())
+    try:
+        return (tp, encoded_text(value))
+    except TasukiError:  # no encoding: the id fails later with the reason; keep it apart
+        return (tp, id(value))
 
 
 def _freeze(value: Any) -> Any:
     """A hashable stand-in for a parameter value, used to spot equal tasks before ids exist.
 
     It may call two equal values different (only costs a repeated walk) but never calls two
-    different values equal: types are part of it, so ``1``, ``1.0`` and ``True`` differ.
+    values that encode differently equal: types are part of it, so ``1``, ``1.0`` and
+    ``True`` differ, and so do ``0.0`` and ``-0.0``.
     """
     tp = type(value)
-    if tp in _ATOMS:  # most parameter values: no isinstance chain, no hash() probe
+    if tp in _ATOMS:  # most parameter values: no isinstance chain
         return (tp, value)
     if isinstance(value, TaskBase):
         return ("task", id(value))
@@ -41,11 +62,7 @@ def _freeze(value: Any) -> Any:
         return (type(value), tuple(_freeze(v) for v in value))
     if isinstance(value, dict):
         return (dict, tuple((_freeze(k), _freeze(v)) for k, v in value.items()))
-    try:
-        hash(value)
-    except TypeError:
-        return (type(value), repr(value))
-    return (type(value), value)
+    return freeze_value(value)
 
 
 def _info(task: TaskBase) -> ClassFacts:

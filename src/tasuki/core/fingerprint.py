@@ -30,7 +30,7 @@ from tasuki.core._base import TaskBase
 from tasuki.core.code import code_fingerprint
 from tasuki.errors import ParameterError
 
-__all__ = ["code_fingerprint", "encode", "id_document", "task_name"]
+__all__ = ["code_fingerprint", "encode", "encoded_text", "id_document", "task_name"]
 
 ID_SCHEMA = "tasuki-id/1"
 
@@ -125,6 +125,16 @@ def _(value: dict[Any, Any]) -> Any:
 
 def _dumps(doc: Any) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def encoded_text(value: Any) -> str:
+    """The canonical JSON text of ``encode(value)``: equal exactly when two values would
+    enter an id alike.
+
+    Raises:
+        ParameterError: for values of a type that has no canonical encoding.
+    """
+    return _dumps(encode(value))
 
 
 # Parameters are emitted in sorted order and every nested mapping the encoder produces has a

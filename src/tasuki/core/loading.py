@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.records import RunRecord, find_record
@@ -18,7 +19,9 @@ __all__ = ["load", "load_output", "task_from_record", "task_refs"]
 logger = logging.getLogger(__name__)
 
 
-def _store(store: Store | None, workspace: str | None, settings: Settings | None) -> Store:
+def _store(
+    store: Store | None, workspace: str | os.PathLike[str] | None, settings: Settings | None
+) -> Store:
     """The workspace to read: ``store``, else the one ``settings`` name (``workspace`` on top).
 
     These functions are an edge of their own (a notebook calls them, not a build): without
@@ -48,7 +51,7 @@ def load(
     task: Task,
     *,
     store: Store | None = None,
-    workspace: str | None = None,
+    workspace: str | os.PathLike[str] | None = None,
     settings: Settings | None = None,
 ) -> Any:
     """The output of a finished ``task`` (a dict / list when it declares several).
@@ -126,7 +129,7 @@ def _warn_if_out_of_date(task: Task, store: Store) -> None:
 def load_output(
     unique_id: str,
     *,
-    workspace: str | None = None,
+    workspace: str | os.PathLike[str] | None = None,
     store: Store | None = None,
     settings: Settings | None = None,
 ) -> Any:

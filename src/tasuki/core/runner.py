@@ -12,6 +12,7 @@ per-id lease so that concurrent builds over overlapping graphs compute every tas
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -295,7 +296,7 @@ def _run_build(
 def build(
     tasks: Task | Sequence[Task],
     *,
-    workspace: str | None = None,
+    workspace: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     rerun: Rerun = None,
     hooks: Sequence[Any] = (),

@@ -549,12 +549,40 @@ def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
             return target.load(store)
         known = expected_output(store, target.key, uid, fresh=fresh)
         if known is None:
+            _check_finished(task, store, target)
             return target.load(store)
         name, entry = known
         expected = Expected(uid, name, entry.get("size"), entry.get("xxh3"))
         return target.load(store, expected=expected)
 
     return _map_targets(declared_outputs(task), one)
+
+
+def _check_finished(task: Task, store: Store, target: Target) -> None:
+    """Refuse what a run left without a record: the build takes such an output as not made
+    (its run stopped between writing it and finishing), so a load must too."""
+    from tasuki.core.records import RunRecord
+
+    try:
+        RunRecord.read(store, task.unique_id)
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        return  # an unreadable record: the load goes on, and says what is wrong with the file
+    else:
+        return  # a finished run that did not list this output (an older record, a folder)
+    where = redact(store.url)
+    if store.exists(target.key):
+        raise FileNotFoundError(
+            f"{task!r} has no finished run in workspace {where}: {target.key} is there, but no "
+            "run record says the run that wrote it finished (it stopped before its record was "
+            "written, or the record was removed), so it is not taken as the task's output. "
+            "Build the task again (tasuki.build or `tasuki run`)"
+        )
+    raise FileNotFoundError(
+        f"{task!r} has not been built in workspace {where}: no run record and no {target.key}. "
+        "Build it first (tasuki.build or `tasuki run`), or point at the workspace that holds it"
+    )
 
 
 def _map_targets(outputs: Any, fn: Callable[[Target], Any]) -> Any:

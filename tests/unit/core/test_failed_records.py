@@ -9,6 +9,10 @@ without a ``status``, and ``why`` / ``verify`` / ``show`` reading a failed recor
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,8 @@ from tasuki.core.graph import build_graph
 from tasuki.core.records import RunRecord
 from tasuki.storage import open_store
 from tests._records import raw_record, write_raw_record
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class Flaky(tasuki.Task):
@@ -301,3 +307,52 @@ def test_load_refuses_what_a_failed_run_left(ws, flag, built_before):
         tasuki.load(task, workspace=ws)
     with pytest.raises(FileNotFoundError, match="last run failed"):
         tasuki.load_output(task.unique_id, workspace=ws)
+
+
+class DiesAfterDump(tasuki.Task):
+    """Writes its output, then its process is killed while ``flag + ".die"`` exists."""
+
+    flag: str
+
+    def output(self):
+        return self.make_target("dies.pkl")
+
+    def run(self):
+        dying = Path(self.flag + ".die").exists()
+        self.dump("written by " + ("the killed run" if dying else "a run"))
+        if dying:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _build_killed(task: DiesAfterDump, ws: str, *, rerun: bool = False) -> None:
+    Path(task.flag + ".die").write_text("")
+    code = (
+        "import tasuki; from tests.unit.core.test_failed_records import DiesAfterDump; "
+        f"tasuki.build(DiesAfterDump(flag={task.flag!r}), workspace={ws!r}, progress='off', "
+        f"executor='inline', rerun={rerun!r})"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    Path(task.flag + ".die").unlink()
+
+
+@pytest.mark.parametrize("built_before", [False, True], ids=["first-run", "forced-rerun"])
+def test_load_refuses_an_output_whose_run_was_killed_before_its_record(ws, flag, built_before):
+    """The run wrote its output and was killed before its record: the build takes the output
+    as not made (and makes it again); tasuki.load took it as done."""
+    task = DiesAfterDump(flag=str(flag))
+    if built_before:
+        assert tasuki.build(task, workspace=ws, progress="off") == "written by a run"
+    _build_killed(task, ws, rerun=built_before)
+    assert open_store(ws).exists(task.output().key)
+    assert _complete(task, ws) is not None
+    with pytest.raises(FileNotFoundError, match=r"DiesAfterDump\(.*\) has no finished run in work"):
+        tasuki.load(task, workspace=ws)
+    assert tasuki.build(task, workspace=ws, progress="off") == "written by a run"
+    assert tasuki.load(task, workspace=ws) == "written by a run"
+
+
+def test_load_of_a_task_never_built_names_it_and_the_workspace(ws, flag):
+    task = DiesAfterDump(flag=str(flag))
+    with pytest.raises(FileNotFoundError, match=r"DiesAfterDump\(.*\) has not been built in work"):
+        tasuki.load(task, workspace=ws)

@@ -10,6 +10,7 @@ and the result varies: ``workers`` defaults to 1 and is part of the task's id.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,7 +170,7 @@ class FastTextTask(_GensimTask):
         return FastText(**self._common(), min_n=self.min_n, max_n=self.max_n, bucket=self.bucket)
 
 
-def load_vectors(task: Task, *, workspace: str | None = None) -> KeyedVectors:
+def load_vectors(task: Task, *, workspace: str | os.PathLike[str] | None = None) -> KeyedVectors:
     """The word vectors (``model.wv``) of a finished :class:`Word2VecTask` or
     :class:`FastTextTask`, e.g. ``load_vectors(w2v).most_similar("東京")``."""
     from tasuki.core.loading import load
