@@ -12,6 +12,7 @@ import pytest
 
 import tasuki
 from tasuki.errors import TaskError
+from tasuki.formats import format_for
 
 
 class Leaf(tasuki.Task):
@@ -94,3 +95,40 @@ def test_a_wrong_requires_or_output_names_the_task_and_the_fix(tmp_path, task, s
     with pytest.raises(TaskError, match=says) as err:
         _build(task(), tmp_path)
     assert err.value.task == task.task_name()
+
+
+class Fixed(tasuki.Task):
+    """Declares one file for every value of ``n``: a FileTarget made by hand."""
+
+    n: int
+
+    def output(self):
+        return tasuki.FileTarget("shared/fixed.pkl", format_for("fixed.pkl"))
+
+    def run(self):
+        self.dump(self.n)
+
+
+class BothFixed(tasuki.Task):
+    def requires(self):
+        return [Fixed(n=1), Fixed(n=2)]
+
+    def run(self):
+        self.dump(self.load())
+
+
+@pytest.mark.parametrize("first_alone", [False, True], ids=["both-to-run", "one-cached"])
+def test_two_tasks_of_a_build_that_declare_one_file_are_refused(tmp_path, first_alone):
+    """Each run overwrote the other's output; the reader failed on a "damaged" output, or,
+    had the sizes and hashes matched, read whichever came last."""
+    ws = tmp_path / "ws"
+    if first_alone:
+        assert tasuki.build(Fixed(n=1), workspace=ws, progress="off") == 1
+    with pytest.raises(TaskError, match=r"both declare the output shared/fixed\.pkl") as caught:
+        tasuki.build(BothFixed(), workspace=ws, progress="off")
+    assert "Fixed(n=1)" in str(caught.value) and "Fixed(n=2)" in str(caught.value)
+    assert "make_target" in str(caught.value)
+    if first_alone:  # nothing ran: the cached output is as it was
+        assert tasuki.load(Fixed(n=1), workspace=ws) == 1
+    else:
+        assert not (ws / "shared").exists()
