@@ -227,6 +227,89 @@ def _widen(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
+# Frozen containers (constructor path)
+# --------------------------------------------------------------------------------------------
+
+
+def _refuse(self: FrozenList | FrozenDict, *args: Any, **kwargs: Any) -> Any:
+    kind = "list" if isinstance(self, list) else "dict"
+    raise TypeError(
+        f"{self._where or 'a task parameter'} cannot change: the task's unique id, and the "
+        f"cached output it names, were made from this {kind}. Change a copy instead: "
+        f"{kind}(...) of it, then a new task with it"
+    )
+
+
+class FrozenList(list[Any]):
+    """The value of a list parameter: a list that refuses changes.
+
+    A task's unique id is made from its parameter values once. A list changed afterwards,
+    by the caller who passed it or inside ``run()``, left the id (and the cached output it
+    names) describing other values than the task now held. Reads, copies, pickling and
+    JSON work as for a list; ``append``, ``sort``, ``x[i] = ...`` and the like raise.
+    """
+
+    __slots__ = ("_where",)
+
+    def __init__(self, items: Any = (), where: str = "") -> None:
+        super().__init__(items)
+        self._where = where
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self), self._where))
+
+
+class FrozenDict(dict[Any, Any]):
+    """The value of a dict parameter: a dict that refuses changes (see :class:`FrozenList`)."""
+
+    __slots__ = ("_where",)
+
+    def __init__(self, items: Any = (), where: str = "") -> None:
+        super().__init__(items)
+        self._where = where
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self), self._where))
+
+
+for _name in (
+    "__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert",
+    "remove", "pop", "clear", "sort", "reverse",
+):  # fmt: skip
+    setattr(FrozenList, _name, _refuse)
+for _name in (
+    "__setitem__", "__delitem__", "__ior__", "pop", "popitem", "clear", "setdefault", "update",
+):  # fmt: skip
+    setattr(FrozenDict, _name, _refuse)
+
+
+def freeze(value: Any, where: str) -> Any:
+    """``value`` with every list and dict in it (at any depth) made a frozen copy; the
+    value itself when nothing in it can change."""
+    tp = type(value)
+    if tp is list:
+        return FrozenList([freeze(v, where) for v in value], where)
+    if tp is dict:
+        return FrozenDict({k: freeze(v, where) for k, v in value.items()}, where)
+    if tp is tuple:
+        items = [freeze(v, where) for v in value]
+        return tuple(items) if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    return value
+
+
+def may_hold_container(tp: Any) -> bool:
+    """Whether a value of annotation ``tp`` may be (or hold) a list or a dict."""
+    if tp is Any or tp in (list, dict, tuple):
+        return True
+    origin = typing.get_origin(tp)
+    if origin in (list, dict):
+        return True
+    if origin is tuple or origin in (typing.Union, types.UnionType):
+        return any(may_hold_container(a) for a in typing.get_args(tp) if a is not Ellipsis)
+    return False
+
+
+# --------------------------------------------------------------------------------------------
 # Coercion (CLI strings, TOML and JSON values, run records)
 # --------------------------------------------------------------------------------------------
 

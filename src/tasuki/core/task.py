@@ -29,6 +29,8 @@ from tasuki.core.params import (
     ParamSpec,
     compile_checker,
     compile_float_widener,
+    freeze,
+    may_hold_container,
     param,
     spec_of,
     type_name,
@@ -75,7 +77,9 @@ _NOT_CHECKED: Any = object()
 class _ClassInfo:
     """Per-class facts compiled on first instantiation (annotations may be forward refs)."""
 
-    __slots__ = ("checkers", "name", "significant", "specs", "task_params", "wideners")
+    __slots__ = (
+        "checkers", "frozen", "name", "significant", "specs", "task_params", "wideners",
+    )  # fmt: skip
 
     def __init__(self, cls: type[Task]) -> None:
         hints = _resolve_hints(cls)
@@ -83,6 +87,9 @@ class _ClassInfo:
         self.specs: dict[str, ParamSpec] = {}
         self.checkers: list[tuple[str, Callable[[Any], bool], Any, Any]] = []
         self.wideners: list[tuple[str, Callable[[Any], Any]]] = []
+        # Parameters whose values may be lists or dicts: kept as frozen copies (see
+        # params.FrozenList), each with "Class.param" for its error message.
+        self.frozen: list[tuple[str, str]] = []
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             annotation = hints.get(f.name, Any)
             self.specs[f.name] = spec_of(f, annotation)
@@ -105,6 +112,8 @@ class _ClassInfo:
             widener = compile_float_widener(annotation)
             if widener is not None:
                 self.wideners.append((f.name, widener))
+            if may_hold_container(annotation):
+                self.frozen.append((f.name, f"{cls.__qualname__}.{f.name}"))
         self.significant = tuple(sorted(n for n, s in self.specs.items() if s.significant))
         self.task_params = tuple(n for n, s in self.specs.items() if _mentions_task(s.annotation))
 
@@ -237,6 +246,11 @@ class Task(TaskBase):
             wide = widen(value)
             if wide is not value:
                 object.__setattr__(self, name, wide)
+        for name, where in info.frozen:  # its id is made from it: nobody may change it later
+            value = values[name]
+            frozen = freeze(value, where)
+            if frozen is not value:
+                object.__setattr__(self, name, frozen)
 
     @classmethod
     def _info(cls) -> _ClassInfo:
