@@ -516,9 +516,24 @@ class _Collector:
         self.seen.add(key)
         text, names = fact
         self.sections.append((f"value {module.__name__}:{name}", text))
+        self._add_environment_value(module, name, text)
         self._follow(names, module)
         self._add_also(module, name, "assign")
         return True
+
+    def _add_environment_value(self, module: types.ModuleType, name: str, text: str) -> None:
+        """The value of a constant set from the process environment at import
+        (``THRESH = float(os.environ.get("THRESH", "0.5"))``): the statement's text stays
+        the same whatever the variable says, so the value is what tells a change. Only
+        there: a value computed from the file's own place (``ROOT = dirname(__file__)``)
+        differs between checkouts without changing what the task makes."""
+        reads = "environ" in text or "getenv" in text  # os.environ[...], os.getenv(...)
+        if not reads or (module.__name__, f"{name} (env)") in self.seen:
+            return
+        value = vars(module).get(name)
+        if _is_literal(value):
+            self.seen.add((module.__name__, f"{name} (env)"))
+            self.sections.append((f"environment value {module.__name__}:{name}", repr(value)))
 
     def _add_also(self, module: types.ModuleType, name: str, primary: str) -> bool:
         """Add the other module-level statements that bind or change ``name`` (a decorator's
@@ -533,6 +548,7 @@ class _Collector:
             return False
         text, names = fact
         self.sections.append((f"also {module.__name__}:{name}", text))
+        self._add_environment_value(module, name, text)
         self._follow(names, module)
         return True
 
@@ -653,6 +669,8 @@ class _Collector:
             self._follow_import(marker, attr, module.__package__)
 
     def _resolve(self, module: types.ModuleType, name: str) -> None:
+        if name in _WHERE_THE_MODULE_LIVES:
+            return
         value = vars(module).get(name)
         if _is_task_class(value):
             return
@@ -807,6 +825,11 @@ def _in_library(path: str) -> bool:
     if "site-packages" in parts or "dist-packages" in parts:
         return True
     return any(path.startswith(root) for root in _LIBRARY_ROOTS)
+
+
+# Where a module's file is, not what its code says: a checkout in another folder (a
+# teammate's, CI's) must not make every task that builds a path from __file__ run again.
+_WHERE_THE_MODULE_LIVES = frozenset({"__file__", "__cached__", "__path__", "__spec__"})
 
 
 def _is_literal(value: Any) -> bool:

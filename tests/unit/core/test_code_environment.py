@@ -1,0 +1,144 @@
+"""A module-level constant set from the process environment counts as the task's code.
+
+``THRESH = float(os.environ.get("THRESH", "0.5"))`` at import: the statement's text is the
+same whatever the variable says, so the fingerprint (normalised text) stood still and a
+build run with ``THRESH=0.7`` handed back the output made with 0.5. The value of such a
+constant is now part of the fingerprint. A value computed from the file's own place
+(``ROOT = os.path.dirname(__file__)``) is not: a teammate's checkout elsewhere, sharing the
+workspace, must not rerun everything.
+"""
+
+from __future__ import annotations
+
+import importlib
+import linecache
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import tasuki
+from tasuki.core import code
+
+PKG = "envpkg"
+
+CASES = {
+    "os.environ.get": """
+        import os
+        import tasuki
+        THRESH = float(os.environ.get("THRESH", "0.5"))
+        class Root(tasuki.Task):
+            def run(self):
+                self.dump(THRESH)
+        """,
+    "set only when the variable is there": """
+        import os
+        import tasuki
+        THRESH = 0.5
+        if "THRESH" in os.environ:
+            THRESH = float(os.environ["THRESH"])
+        class Root(tasuki.Task):
+            def run(self):
+                self.dump(THRESH)
+        """,
+    "getenv through a helper's constant": """
+        from os import getenv
+        import tasuki
+        SETTINGS = {"thresh": float(getenv("THRESH") or 0.5)}
+        def thresh():
+            return SETTINGS["thresh"]
+        class Root(tasuki.Task):
+            def run(self):
+                self.dump(thresh())
+        """,
+}
+
+
+def _forget() -> None:
+    for name in [m for m in sys.modules if m == PKG or m.startswith(PKG + ".")]:
+        del sys.modules[name]
+    code.forget()
+    linecache.checkcache()
+    importlib.invalidate_caches()
+
+
+def _write(folder: Path, text: str) -> None:
+    (folder / PKG).mkdir(parents=True)
+    (folder / PKG / "__init__.py").write_text("")
+    (folder / PKG / "tasks.py").write_text(textwrap.dedent(text))
+
+
+def _build(ws: Path) -> tuple[object, str]:
+    _forget()
+    root = importlib.import_module(f"{PKG}.tasks").Root()
+    result = tasuki.build(root, workspace=ws, return_value=False, progress="off")
+    return tasuki.load(root, workspace=ws), result.results[root.unique_id].status
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setenv("TASUKI_CODE_CACHE", "off")
+    monkeypatch.delenv("THRESH", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path / "a"))
+    yield tmp_path
+    _forget()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_constant_read_from_the_environment_reruns_when_the_variable_changes(
+    home: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    _write(home / "a", CASES[case])
+    ws = home / "ws"
+    assert _build(ws) == (0.5, "ran")
+    monkeypatch.setenv("THRESH", "0.7")
+    assert _build(ws) == (0.7, "ran")
+    assert _build(ws) == (0.7, "cached")
+    monkeypatch.setenv("THRESH", "0.5")
+    assert _build(ws) == (0.5, "ran")
+
+
+def test_a_variable_the_task_does_not_read_changes_nothing(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(
+        home / "a",
+        """
+        import os
+        import tasuki
+        OTHER = os.environ.get("THRESH", "x")
+        class Root(tasuki.Task):
+            def run(self):
+                self.dump(0.5)
+        """,
+    )
+    ws = home / "ws"
+    assert _build(ws) == (0.5, "ran")
+    monkeypatch.setenv("THRESH", "0.7")
+    assert _build(ws) == (0.5, "cached")
+
+
+def test_a_checkout_in_another_folder_keeps_the_cache(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(
+        home / "a",
+        """
+        import os
+        import tasuki
+        ROOT = os.path.dirname(os.path.abspath(__file__))
+        class Root(tasuki.Task):
+            def run(self):
+                self.dump(os.path.exists(ROOT))
+        """,
+    )
+    ws = home / "ws"
+    assert _build(ws) == (True, "ran")
+    shutil.copytree(home / "a", home / "b")
+    monkeypatch.syspath_prepend(str(home / "b"))
+    _forget()
+    assert str(home / "b") in importlib.import_module(PKG).__file__
+    assert _build(ws) == (True, "cached")
