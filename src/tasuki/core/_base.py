@@ -87,6 +87,12 @@ class ClassFacts(Protocol):
         ...
 
     @property
+    def id_name(self) -> str:
+        """The name that enters unique ids: ``name``, with a digest of the values its
+        methods read from the function that made the class, when there is one."""
+        ...
+
+    @property
     def specs(self) -> Mapping[str, Any]:
         """Parameters by name, in declaration order."""
         ...

@@ -113,7 +113,7 @@ def _encode_requires(structure: Any) -> Any:
 def _uid(task: TaskBase, info: ClassFacts, requires: Any) -> str:
     d = task.__dict__
     params = {name: encode_fast(d[name]) for name in info.significant}
-    document = id_document(info.name, type(task).version, params, _encode_requires(requires))
+    document = id_document(info.id_name, type(task).version, params, _encode_requires(requires))
     return unique_id_of(document)
 
 

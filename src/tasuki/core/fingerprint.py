@@ -28,7 +28,7 @@ from typing import Any
 
 from tasuki.core._base import TaskBase
 from tasuki.core.code import code_fingerprint
-from tasuki.errors import ParameterError
+from tasuki.errors import ParameterError, TasukiError
 
 __all__ = ["code_fingerprint", "encode", "encoded_text", "id_document", "task_name"]
 
@@ -148,6 +148,53 @@ def encode_fast(value: Any) -> Any:
     if t is str or t is int or t is bool or value is None:
         return value
     return encode(value)
+
+
+def closure_suffix(cls: type[Any]) -> str:
+    """For a task class made inside a function whose methods read that function's
+    variables (``def make(k): class Scale(Task): ... self.x * k``), ``[<digest>]`` of those
+    values; else ``""``.
+
+    Every call of the function makes a class of one name (``make.<locals>.Scale``), so the
+    values it captured are what tells ``make(2)``'s tasks from ``make(3)``'s: without them
+    in the id, the two shared cached outputs. Values are encoded as parameters are
+    (classes and functions by name); a value with no encoding counts by its type only.
+    """
+    if "<locals>" not in cls.__qualname__:
+        return ""
+    captured: dict[str, Any] = {}
+    for attr, member in sorted(vars(cls).items()):
+        for fn in _functions_of(member):
+            cells = fn.__closure__ or ()
+            for var, cell in zip(fn.__code__.co_freevars, cells, strict=True):
+                if var == "__class__":  # super()'s cell: the class itself
+                    continue
+                try:
+                    value = cell.cell_contents
+                except ValueError:  # not bound yet
+                    continue
+                captured[f"{attr}.{var}"] = _captured(value)
+    if not captured:
+        return ""
+    return f"[{hashlib.sha256(_dumps(captured).encode()).hexdigest()[:16]}]"
+
+
+def _functions_of(member: Any) -> list[Any]:
+    if isinstance(member, staticmethod | classmethod):
+        member = member.__func__
+    if isinstance(member, property):
+        return [f for f in (member.fget, member.fset, member.fdel) if f is not None]
+    return [member] if hasattr(member, "__code__") and hasattr(member, "__closure__") else []
+
+
+def _captured(value: Any) -> Any:
+    if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
+        return {"$code": f"{getattr(value, '__module__', '')}:{value.__qualname__}"}
+    try:
+        return encode(value)
+    except TasukiError:
+        kind = type(value)
+        return {"$type": f"{kind.__module__}:{kind.__qualname__}"}
 
 
 def task_name(cls: type[TaskBase]) -> str:

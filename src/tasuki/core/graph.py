@@ -163,6 +163,8 @@ def _build_graph(roots: list[Task]) -> Graph:
             order.append(uid)
             continue
         if uid in nodes:
+            if type(nodes[uid].task) is not type(task):
+                _check_same_code(nodes[uid].task, task)
             continue
         requires = requires_of[id(task)]
         node = Node(task, uid, requires)
@@ -182,3 +184,27 @@ def _build_graph(roots: list[Task]) -> Graph:
         for dep_id in node.deps:
             nodes[dep_id].dependents.append(node.uid)
     return Graph(nodes, root_ids, order)
+
+
+def _check_same_code(first: Task, second: Task) -> None:
+    """Two task classes of one name gave one unique id (a class defined again in a notebook
+    cell while a task of the old one is still in use; a class made by a function from
+    values with no encoding): one node, one output, stands for both. That is right only
+    when their code is the same as far as the fingerprint tells.
+
+    Raises:
+        TaskError: their code differs.
+    """
+    from tasuki.core.code import code_fingerprint
+
+    if code_fingerprint(type(first)) == code_fingerprint(type(second)):
+        return
+    name = type(first).task_name()
+    raise TaskError(
+        f"two task classes named {name}, with other code, give {first!r} and {second!r} one "
+        f"unique id [{first.unique_id[:10]}], so one cached output would stand for both. "
+        "Make the task values again from the class as it is now (after a notebook cell "
+        "defined it again), or, for a class made inside a function, pass what tells the "
+        "classes apart as a parameter (or define the class at module level)",
+        task=name,
+    )

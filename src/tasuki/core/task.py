@@ -24,7 +24,7 @@ from tasuki._redact import redact
 from tasuki.core import context
 from tasuki.core._base import TaskBase
 from tasuki.core._identity import UID, compute_ids, flatten
-from tasuki.core.fingerprint import task_name
+from tasuki.core.fingerprint import closure_suffix, task_name
 from tasuki.core.params import (
     ParamSpec,
     compile_checker,
@@ -78,12 +78,14 @@ class _ClassInfo:
     """Per-class facts compiled on first instantiation (annotations may be forward refs)."""
 
     __slots__ = (
-        "checkers", "frozen", "name", "significant", "specs", "task_params", "wideners",
+        "checkers", "frozen", "id_name", "name", "significant", "specs", "task_params",
+        "wideners",
     )  # fmt: skip
 
     def __init__(self, cls: type[Task]) -> None:
         hints = _resolve_hints(cls)
         self.name = task_name(cls)
+        self.id_name = self.name + closure_suffix(cls)
         self.specs: dict[str, ParamSpec] = {}
         self.checkers: list[tuple[str, Callable[[Any], bool], Any, Any]] = []
         self.wideners: list[tuple[str, Callable[[Any], Any]]] = []
