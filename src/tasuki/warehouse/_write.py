@@ -322,6 +322,8 @@ class LineageSQL:
     upgrade: str | None
     find: Statement
     delete: Statement
+    clear: Statement
+    """Every lineage row of the table: what a replace leaves of the writes before it."""
     insert: Statement
 
 
@@ -371,6 +373,7 @@ def lineage_sql(
         upgrade=upgrade.format(t=table) if upgrade else None,
         find=render(f"SELECT count(*) FROM {table} {where}", values[:2]),
         delete=render(f"DELETE FROM {table} {where}", values[:2]),
+        clear=render(f"DELETE FROM {table} WHERE table_name = {{0}}", values[:1]),
         insert=render(
             f"INSERT INTO {table} (table_name, unique_id, task, params, row_count, written_at, "
             f"code_key) VALUES ({{0}}, {{1}}, {{2}}, {{3}}, {{4}}, {_NOW[dialect]}, {{5}})",
@@ -438,6 +441,10 @@ def record_lineage(
         found = execute(*sql.find)
         if found and found[0][0]:
             raise already_appended(lineage)
+    elif mode == "replace":
+        # The rows of every earlier write are gone, and so is what their lineage rows
+        # claimed: kept, they made an earlier writer complete over this one's rows.
+        execute(*sql.clear)
     else:
         execute(*sql.delete)
     execute(*sql.insert)

@@ -336,6 +336,20 @@ def test_a_replace_with_new_columns_copies_the_staging_table_over_the_target(
     assert client.rows("SELECT unique_id FROM ds.tasuki_lineage") == [("uid-2",)]
 
 
+def test_a_replace_leaves_only_its_own_lineage_row_for_the_table(
+    client: BigQueryOnDuckDB, staging: str, storage_options: dict[str, Any]
+) -> None:
+    """An earlier writer's row, kept, made it complete over the replacing write's rows."""
+    wh = _wh(client, staging, storage_options)
+    wh.write_table("items", pa.table({"id": [1]}), lineage=Lineage("items", "uid-1", "t:A"))
+    wh.write_table("other", pa.table({"id": [5]}), lineage=Lineage("other", "uid-9", "t:A"))
+    wh.write_table("items", pa.table({"id": [2]}), lineage=Lineage("items", "uid-2", "t:A"))
+    assert client.rows("SELECT table_name, unique_id FROM ds.tasuki_lineage ORDER BY 1") == [
+        ("items", "uid-2"),
+        ("other", "uid-9"),
+    ]
+
+
 def test_names_timeouts_and_refusals(
     client: BigQueryOnDuckDB, staging: str, storage_options: dict[str, Any]
 ) -> None:

@@ -150,6 +150,27 @@ def test_append_runs_once_per_task_id(warehouse_url: str, tmp_path: Path) -> Non
     assert _sql(warehouse_url, "SELECT count(*) FROM scores") == [(9,)]
 
 
+def test_a_replace_makes_every_earlier_write_of_the_table_out_of_date(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """Day 1 replaced the table, then day 2 did. Day 1's lineage row stayed, so day 1 passed
+    for complete over day 2's rows: building it again ran nothing, and loading it gave day
+    2's scores."""
+    ws = str(tmp_path / "ws")
+
+    def publish(day: int) -> WriteTableTask:
+        return WriteTableTask(data=DayScores(day=day), table="scores", warehouse=warehouse_url)
+
+    tasuki.build(publish(1), workspace=ws)
+    tasuki.build(publish(2), workspace=ws)
+    assert _lineage_ids(warehouse_url, "scores") == {publish(2).unique_id}
+    again = tasuki.build(publish(1), workspace=ws, return_value=False)
+    assert again.results[publish(1).unique_id].status == "ran"
+    assert _sql(warehouse_url, "SELECT score FROM scores ORDER BY 1") == [(1.0,), (2.0,)]
+    assert tasuki.load(publish(1), workspace=ws).column("score").to_pylist() == [1.0, 2.0]
+    assert tasuki.build(publish(2), workspace=ws, return_value=False).counts()["ran"] == 1
+
+
 def test_a_key_violation_after_the_staging_load_leaves_neither_rows_nor_lineage(
     warehouse_url: str, tmp_path: Path
 ) -> None:

@@ -192,6 +192,8 @@ def write_script(
             found = statements.find[0].replace("SELECT count(*) FROM", "SELECT 1 FROM", 1)
             guard = exp.Literal.string(APPEND_GUARD).sql("bigquery")
             body.insert(0, f"SELECT IF(EXISTS({found}), ERROR({guard}), NULL)")
+        elif mode == "replace":  # every earlier write's rows are gone: so are their rows here
+            body.append(statements.clear[0])
         else:
             body.append(statements.delete[0])
         body.append(statements.insert[0])
