@@ -297,6 +297,27 @@ def freeze(value: Any, where: str) -> Any:
     return value
 
 
+def from_numpy(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays (at any depth) made the Python values they
+    hold (``np.float64(0.5)`` -> ``0.5``, an array -> a list); ``value`` itself when it
+    holds none. Only asked when a value does not fit its annotation, so it costs nothing
+    on the common path, and what it returns is checked again."""
+    tp = type(value)
+    if tp.__module__ == "numpy":
+        return value.tolist() if hasattr(value, "tolist") else value
+    if tp is list or tp is tuple:
+        items = [from_numpy(v) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if tp is list else tuple(items)
+    if tp is dict:
+        pairs = [(from_numpy(k), from_numpy(v)) for k, v in value.items()]
+        if all(a is k and b is v for (a, b), (k, v) in zip(pairs, value.items(), strict=True)):
+            return value
+        return dict(pairs)
+    return value
+
+
 def may_hold_container(tp: Any) -> bool:
     """Whether a value of annotation ``tp`` may be (or hold) a list or a dict."""
     if tp is Any or tp in (list, dict, tuple):

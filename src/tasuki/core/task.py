@@ -30,6 +30,7 @@ from tasuki.core.params import (
     compile_checker,
     compile_float_widener,
     freeze,
+    from_numpy,
     may_hold_container,
     param,
     spec_of,
@@ -118,6 +119,10 @@ class _ClassInfo:
                 self.frozen.append((f.name, f"{cls.__qualname__}.{f.name}"))
         self.significant = tuple(sorted(n for n, s in self.specs.items() if s.significant))
         self.task_params = tuple(n for n, s in self.specs.items() if _mentions_task(s.annotation))
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _is_classvar(annotation: Any) -> bool:
@@ -234,9 +239,13 @@ class Task(TaskBase):
         for name, check, annotation, default in info.checkers:
             value = values[name]
             if value is not default and not check(value):
+                plain = from_numpy(value)  # np.float64(0.5) from a grid or a data frame
+                if plain is not value and check(plain):
+                    object.__setattr__(self, name, plain)
+                    continue
                 raise ParameterError(
                     f"{info.name}: parameter {name!r} must be {type_name(annotation)}, got "
-                    f"{type(value).__name__} {value!r}. Pass a {type_name(annotation)} "
+                    f"{type(value).__name__} {value!r}. Pass {_a(type_name(annotation))} "
                     "(the command line and settings files convert text for you).",
                     task=info.name,
                     parameter=name,

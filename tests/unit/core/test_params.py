@@ -70,6 +70,51 @@ def test_an_int_for_a_float_is_the_same_task_as_the_float():
     assert cli.unique_id == AllTypes(f=1).unique_id
 
 
+class Grid(tasuki.Task):
+    lr: float
+    n: int = 1
+    on: bool = False
+    xs: list[float] = []
+    by: dict[str, int] = {}
+
+
+@pytest.mark.parametrize(
+    ("given", "plain"),
+    [
+        ({"lr": "np.float64(0.5)"}, {"lr": 0.5}),
+        ({"lr": "np.float32(0.5)"}, {"lr": 0.5}),
+        ({"lr": "np.int64(1)"}, {"lr": 1.0}),
+        ({"lr": "0.5", "n": "np.int64(3)"}, {"lr": 0.5, "n": 3}),
+        ({"lr": "0.5", "on": "np.bool_(True)"}, {"lr": 0.5, "on": True}),
+        ({"lr": "0.5", "xs": "np.array([1.0, 2.5])"}, {"lr": 0.5, "xs": [1.0, 2.5]}),
+        ({"lr": "0.5", "xs": "list(np.linspace(0, 1, 3))"}, {"lr": 0.5, "xs": [0.0, 0.5, 1.0]}),
+        ({"lr": "0.5", "by": "{'a': np.int64(2)}"}, {"lr": 0.5, "by": {"a": 2}}),
+    ],
+)
+def test_numpy_values_are_the_python_values_they_hold(given, plain):
+    """A value from a NumPy grid or a data frame row (``np.float64(0.5)``) was refused."""
+    np = pytest.importorskip("numpy")
+    task = Grid(**{k: eval(v, {"np": np}) for k, v in given.items()})
+    assert task.unique_id == Grid(**plain).unique_id
+
+    def leaves(value):
+        if isinstance(value, list | tuple):
+            return [x for v in value for x in leaves(v)]
+        if isinstance(value, dict):
+            return [x for kv in value.items() for v in kv for x in leaves(v)]
+        return [value]
+
+    assert {type(v).__module__ for k in given for v in leaves(task.param_values[k])} == {"builtins"}
+
+
+def test_a_numpy_value_that_does_not_fit_is_still_refused():
+    np = pytest.importorskip("numpy")
+    with pytest.raises(ParameterError, match=r"'n' must be int, got float64 .* Pass an int"):
+        Grid(lr=0.5, n=np.float64(3.0))
+    with pytest.raises(ParameterError, match=r"'lr' must be float, got ndarray"):
+        Grid(lr=np.array([0.5]))
+
+
 def test_mutable_defaults_are_not_shared():
     a, b = AllTypes(), AllTypes()
     assert a.li == [1, 2] and a.li is not b.li
