@@ -106,7 +106,11 @@ def _encode_requires(structure: Any) -> Any:
     if isinstance(structure, TaskBase):
         return structure.__dict__[UID]
     if isinstance(structure, dict):
-        return {"$dict": [[str(k), _encode_requires(v)] for k, v in sorted(structure.items())]}
+        try:
+            items = sorted(structure.items())
+        except TypeError:  # keys of several types ({1: A(), "b": B()}): by type, then text
+            items = sorted(structure.items(), key=lambda kv: (type(kv[0]).__name__, str(kv[0])))
+        return {"$dict": [[str(k), _encode_requires(v)] for k, v in items]}
     return [_encode_requires(v) for v in structure]
 
 

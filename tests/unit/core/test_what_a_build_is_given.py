@@ -132,3 +132,17 @@ def test_two_tasks_of_a_build_that_declare_one_file_are_refused(tmp_path, first_
         assert tasuki.load(Fixed(n=1), workspace=ws) == 1
     else:
         assert not (ws / "shared").exists()
+
+
+class MixedKeys(tasuki.Task):
+    def requires(self):
+        return {1: Leaf(), "two": Leaf()}
+
+    def run(self):
+        self.dump(self.load())
+
+
+def test_a_requires_dict_with_keys_of_several_types_builds(tmp_path):
+    """It raised a bare TypeError ('<' not supported between 'str' and 'int') from the id."""
+    assert tasuki.build(MixedKeys(), workspace=tmp_path, progress="off") == {1: 1, "two": 1}
+    assert MixedKeys().unique_id == MixedKeys().unique_id
