@@ -754,7 +754,21 @@ class _Collector:
     def _add_file(self, path: Any) -> None:
         if not isinstance(path, str | os.PathLike):
             raise _declared_error(self.cls, "data_files", path)
-        self.sections.append((f"file {os.fspath(path)}", _file_digest(os.fspath(path))))
+        digest = _file_digest(os.fspath(path))
+        if digest == "missing":
+            # Hashed as "missing" for good, a mistyped or misplaced file never counted: its
+            # edits left the task's output in place.
+            name = f"{self.cls.__module__}:{self.cls.__qualname__}"
+            raise TaskError(
+                f"{name}.data_files names {os.fspath(path)!r}, which is not there (looked for "
+                f"{os.path.abspath(path)}): a file the task declares must exist for its "
+                "changes to count. Fix the path; a relative one is read from the current "
+                "folder, so make it absolute to run from anywhere "
+                "(Path(__file__).parent / 'data' / ...)",
+                task=name,
+                path=os.fspath(path),
+            )
+        self.sections.append((f"file {os.fspath(path)}", digest))
 
 
 _MISSING = object()

@@ -130,6 +130,16 @@ def test_declarations_join_the_fingerprint_and_bad_ones_are_named() -> None:
 
     with pytest.raises(TaskError, match="data_files holds int 3"):
         code_fingerprint(Wrong)
+
+    class Typo(tasuki.Task):
+        data_files = ("data/stopword.txt",)  # a file that is not there
+
+        def run(self):
+            pass
+
+    # It was hashed as "missing" for good: edits of the file meant never counted.
+    with pytest.raises(TaskError, match=r"Typo\.data_files names 'data/stopword\.txt', which is"):
+        code_fingerprint(Typo)
     assert code_fingerprint(Plain) != code_fingerprint(WithModule)
 
 
