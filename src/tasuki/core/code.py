@@ -45,6 +45,7 @@ import time
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import xxhash
@@ -768,7 +769,27 @@ class _Collector:
                 task=name,
                 path=os.fspath(path),
             )
-        self.sections.append((f"file {os.fspath(path)}", digest))
+        self.sections.append((f"file {self._file_label(os.fspath(path))}", digest))
+
+    def _file_label(self, path: str) -> str:
+        """The path as the project sees it: an absolute path inside the folder that holds the
+        task's top package (or script) is taken relative to it, so a checkout in another
+        folder (a teammate's, CI's) keeps the fingerprint (``Path(__file__).parent / ...``)."""
+        if not os.path.isabs(path):
+            return path
+        module = sys.modules.get(self.cls.__module__)
+        file = getattr(module, "__file__", None)
+        if not file:
+            return path
+        here = Path(file).resolve()
+        root = here.parent
+        depth = self.cls.__module__.count(".") + (here.name == "__init__.py")
+        for _ in range(depth):
+            root = root.parent
+        try:
+            return Path(path).resolve().relative_to(root).as_posix()
+        except ValueError:  # outside the project: the path itself
+            return path
 
 
 _MISSING = object()

@@ -142,3 +142,30 @@ def test_a_checkout_in_another_folder_keeps_the_cache(
     _forget()
     assert str(home / "b") in importlib.import_module(PKG).__file__
     assert _build(ws) == (True, "cached")
+
+
+def test_a_data_file_named_from_the_modules_folder_keeps_the_cache_in_another_checkout(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``data_files = (Path(__file__).parent / "stop.txt",)``, as `tasuki datasets new`
+    writes it: the absolute path was part of the fingerprint, so every checkout reran."""
+    _write(
+        home / "a",
+        """
+        from pathlib import Path
+        import tasuki
+        class Root(tasuki.Task):
+            data_files = (Path(__file__).parent / "stop.txt",)
+            def run(self):
+                self.dump((Path(__file__).parent / "stop.txt").read_text())
+        """,
+    )
+    (home / "a" / PKG / "stop.txt").write_text("the")
+    ws = home / "ws"
+    assert _build(ws) == ("the", "ran")
+    shutil.copytree(home / "a", home / "b")
+    monkeypatch.syspath_prepend(str(home / "b"))
+    _forget()
+    assert _build(ws) == ("the", "cached")
+    (home / "b" / PKG / "stop.txt").write_text("a")  # its bytes still count
+    assert _build(ws) == ("a", "ran")
