@@ -385,10 +385,22 @@ def _code_names(obj: Any) -> Names:
 def _describe_code(code: types.CodeType) -> str:
     # Nested code objects (comprehensions, inner functions) by their own content: their repr
     # holds a memory address, which would differ in every process.
-    consts = [
-        _describe_code(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts
-    ]
+    consts = [_const_text(c) for c in code.co_consts]
     return f"{code.co_code.hex()} {code.co_names!r} [{', '.join(consts)}]"
+
+
+def _const_text(const: Any) -> str:
+    """A constant of compiled code, the same in every process: ``x in {"a", "b"}`` compiles
+    to a frozenset, whose repr follows string hashing (``PYTHONHASHSEED``), so its items
+    are sorted; code objects are described by content (their repr holds an address)."""
+    if isinstance(const, types.CodeType):
+        return _describe_code(const)
+    if isinstance(const, frozenset):
+        return f"frozenset({{{', '.join(sorted(_const_text(c) for c in const))}}})"
+    if type(const) is tuple:  # as repr() writes it, with the items made stable
+        items = [_const_text(c) for c in const]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    return repr(const)
 
 
 class _Collector:

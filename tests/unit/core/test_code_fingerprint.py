@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import linecache
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -160,3 +162,36 @@ def test_a_class_that_is_not_a_task_has_a_fingerprint_of_its_own_code():
     from tests.unit.core.tasks_for_tests import TaskA
 
     assert class_fingerprint(TaskA) == code_of(TaskA)
+
+
+_NO_SOURCE = """
+import sys, types
+import tasuki
+from tasuki.core.code import code_fingerprint
+cell = types.ModuleType("cell")
+sys.modules["cell"] = cell
+exec('''
+import tasuki
+class Pick(tasuki.Task):
+    word: str
+    def run(self):
+        self.dump(self.word in {"alpha", "beta", "gamma", "delta", "epsilon"})
+''', cell.__dict__)
+print(code_fingerprint(cell.Pick))
+"""
+
+
+def test_a_fingerprint_of_code_without_source_is_the_same_in_every_process():
+    """A set literal compiles to a frozenset whose repr follows string hashing: notebook
+    code using one reran after every kernel restart (another PYTHONHASHSEED)."""
+    prints = {
+        subprocess.run(
+            [sys.executable, "-c", _NO_SOURCE],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(prints) == 1
