@@ -170,7 +170,12 @@ def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> 
             continue  # unreadable: left for a person to look at, never guessed about
         if held and all(uid in gone for uid in held):
             garbage.removed.append(bundle_key(name))
-    garbage.removed.extend(inv.stray)
+    for key in inv.stray:  # files no record names (a run stopped before its record)
+        garbage.removed.append(key)
+        try:
+            garbage.size += store.size(key)
+        except OSError:  # gone since the listing, or a folder: counted as nothing
+            pass
     if delete:
         # Records go first: a half-finished gc leaves incomplete tasks, never a record
         # pointing at deleted outputs that would be taken as done.

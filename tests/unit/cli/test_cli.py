@@ -127,3 +127,15 @@ def test_ls_and_gc(cli):
     assert {r["task"].rsplit(":", 1)[1] for r in left} == {"TaskA", "TaskB"}
     assert len(left) == 2
     assert tasuki.load(TaskB(param="keep")) == "hello keep!!"
+
+
+def test_gc_counts_the_bytes_of_files_no_record_names(cli, tmp_path):
+    """A run stopped between its output and its record leaves a file no record names: gc
+    removes it, and said "0 bytes" for it."""
+    cli("run", f"{M}:TaskB", "--param", "keep")
+    stray = tmp_path / "ws" / "tests" / "stray_0123.pkl"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"x" * 1234)
+    dry = cli("gc", TaskB(param="keep").unique_id)
+    assert "would remove tests/stray_0123.pkl" in dry.output
+    assert "would remove 1 files, 1234 bytes" in dry.output
