@@ -404,9 +404,10 @@ def expected_output(
                 "Build the task again; `tasuki why` explains."
             )
         remember_outputs(store, record)
-        known = _OUTPUTS.get((store.url, key))
-        if known is None or known[0] != uid:
-            return None
+        # From the record just read, not the map: it may still hold what an earlier run of
+        # this task wrote at a key its last run did not (output() declares other files).
+        entry = next((o for o in record.outputs if o.get("key") == key), None)
+        return None if entry is None else (record.task, entry)
     return known[1], known[2]
 
 

@@ -584,19 +584,28 @@ def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
 
 
 def _check_finished(task: Task, store: Store, target: Target) -> None:
-    """Refuse what a run left without a record: the build takes such an output as not made
-    (its run stopped between writing it and finishing), so a load must too."""
+    """Refuse what no finished run's record names: the build takes such an output as not
+    made (its run stopped between writing it and its record, or wrote other files), so a
+    load must too."""
     from tasuki.core.records import RunRecord
 
     try:
-        RunRecord.read(store, task.unique_id)
+        record = RunRecord.read(store, task.unique_id)
     except FileNotFoundError:
-        pass
+        record = None
     except ValueError:
         return  # an unreadable record: the load goes on, and says what is wrong with the file
-    else:
-        return  # a finished run that did not list this output (an older record, a folder)
     where = redact(store.url)
+    if record is not None:
+        # A finished run that wrote other outputs than output() declares now (an
+        # insignificant parameter or the code changed the file name): whatever is at this
+        # key is not what that run made, as the build's check says too.
+        raise FileNotFoundError(
+            f"{task!r}: its last run in workspace {where} did not write {target.key} (its "
+            f"run record lists {', '.join(str(o.get('key')) for o in record.outputs) or 'none'}"
+            "): output() declares other files now. Build the task again (tasuki.build or "
+            "`tasuki run`)"
+        )
     if store.exists(target.key):
         raise FileNotFoundError(
             f"{task!r} has no finished run in workspace {where}: {target.key} is there, but no "

@@ -356,3 +356,32 @@ def test_load_of_a_task_never_built_names_it_and_the_workspace(ws, flag):
     task = DiesAfterDump(flag=str(flag))
     with pytest.raises(FileNotFoundError, match=r"DiesAfterDump\(.*\) has not been built in work"):
         tasuki.load(task, workspace=ws)
+
+
+class FileByFormat(tasuki.Task):
+    """The file name follows a parameter that is not part of the id."""
+
+    fmt: str = tasuki.param(default="pkl", significant=False)
+
+    def output(self):
+        return self.make_target(f"by_format.{self.fmt}")
+
+    def run(self):
+        self.dump({"fmt": self.fmt})
+
+
+def test_load_refuses_a_file_the_last_run_did_not_write(ws):
+    """One id, two file names: after the .json run, the .pkl one is what an earlier run
+    left. The build reruns for it ("its record does not list the output"); load handed it
+    out, from this process's memory of the earlier record and from a fresh one alike."""
+    assert tasuki.build(FileByFormat(), workspace=ws, progress="off") == {"fmt": "pkl"}
+    assert tasuki.build(FileByFormat(fmt="json"), workspace=ws, progress="off") == {"fmt": "json"}
+    with pytest.raises(FileNotFoundError, match=r"its last run in workspace .* did not write"):
+        tasuki.load(FileByFormat(), workspace=ws)
+    code = (
+        "import tasuki; from tests.unit.core.test_failed_records import FileByFormat; "
+        f"tasuki.load(FileByFormat(), workspace={ws!r})"
+    )
+    fresh = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert "did not write" in fresh.stderr
+    assert tasuki.load(FileByFormat(fmt="json"), workspace=ws) == {"fmt": "json"}
