@@ -537,14 +537,18 @@ class _Collector:
     def _add_environment_value(self, module: types.ModuleType, name: str, text: str) -> None:
         """The value of a constant set from the process environment at import
         (``THRESH = float(os.environ.get("THRESH", "0.5"))``): the statement's text stays
-        the same whatever the variable says, so the value is what tells a change. Only
-        there: a value computed from the file's own place (``ROOT = dirname(__file__)``)
-        differs between checkouts without changing what the task makes."""
+        the same whatever the variable says, so the value is what tells a change.
+
+        Numbers and flags only (alone, or in lists and dicts): text from the environment is
+        mostly where things are (URLs, paths) and secrets, which differ between a laptop, CI
+        and a worker without changing what a task makes, and which must never be written
+        into the workspace's code texts. A value computed from the file's own place
+        (``ROOT = dirname(__file__)``) does not count either."""
         reads = "environ" in text or "getenv" in text  # os.environ[...], os.getenv(...)
         if not reads or (module.__name__, f"{name} (env)") in self.seen:
             return
         value = vars(module).get(name)
-        if _is_literal(value):
+        if _numbers_only(value):
             self.seen.add((module.__name__, f"{name} (env)"))
             self.sections.append((f"environment value {module.__name__}:{name}", repr(value)))
 
@@ -872,6 +876,21 @@ def _in_library(path: str) -> bool:
     if "site-packages" in parts or "dist-packages" in parts:
         return True
     return any(path.startswith(root) for root in _LIBRARY_ROOTS)
+
+
+def _numbers_only(value: Any, depth: int = 0) -> bool:
+    """Numbers and flags, alone or in (small) lists, tuples and dicts keyed by names."""
+    if isinstance(value, bool | int | float):
+        return True
+    if depth > 3:
+        return False
+    if isinstance(value, list | tuple):
+        return len(value) <= 1000 and all(_numbers_only(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= 1000 and all(
+            isinstance(k, str | int) and _numbers_only(v, depth + 1) for k, v in value.items()
+        )
+    return False
 
 
 # Where a module's file is, not what its code says: a checkout in another folder (a

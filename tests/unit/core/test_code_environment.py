@@ -3,7 +3,9 @@
 ``THRESH = float(os.environ.get("THRESH", "0.5"))`` at import: the statement's text is the
 same whatever the variable says, so the fingerprint (normalised text) stood still and a
 build run with ``THRESH=0.7`` handed back the output made with 0.5. The value of such a
-constant is now part of the fingerprint. A value computed from the file's own place
+constant is now part of the fingerprint when it is numbers or flags; text read from the
+environment (URLs, paths, secrets) does not count and is never written into the workspace.
+A value computed from the file's own place
 (``ROOT = os.path.dirname(__file__)``) is not: a teammate's checkout elsewhere, sharing the
 workspace, must not rerun everything.
 """
@@ -99,6 +101,32 @@ def test_a_constant_read_from_the_environment_reruns_when_the_variable_changes(
     assert _build(ws) == (0.7, "cached")
     monkeypatch.setenv("THRESH", "0.5")
     assert _build(ws) == (0.5, "ran")
+
+
+def test_text_from_the_environment_does_not_count_and_is_never_written(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text read at import is mostly where things are and secrets: a password that differs
+    between a laptop and a worker must neither rerun the task nor reach the code texts
+    the workspace keeps for `tasuki why`."""
+    _write(
+        home / "a",
+        """
+        import os
+        import tasuki
+        DSN = "postgresql://app:" + os.environ.get("DB_PASSWORD", "") + "@db/prod"
+        class Root(tasuki.Task):
+            def run(self):
+                self.dump(len(DSN) > 0)
+        """,
+    )
+    ws = home / "ws"
+    monkeypatch.setenv("DB_PASSWORD", "hunter2")
+    assert _build(ws) == (True, "ran")
+    monkeypatch.setenv("DB_PASSWORD", "correct-horse")
+    assert _build(ws) == (True, "cached")
+    kept = b"".join(p.read_bytes() for p in ws.rglob("*") if p.is_file())
+    assert b"hunter2" not in kept and b"correct-horse" not in kept
 
 
 def test_a_variable_the_task_does_not_read_changes_nothing(
