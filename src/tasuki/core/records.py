@@ -419,6 +419,11 @@ def save_code(store: Store, digest: str, text: str) -> None:
     in the records database where the workspace has one, else as a file."""
     if (store.url, digest) in _SAVED_CODE:
         return
+    from tasuki._redact import redact
+
+    # A value in the code texts (a constant read from a file at import, a literal DSN) may
+    # hold a secret: the workspace is shared, so what it keeps is masked.
+    text = redact(text)
     db = records_db(store)
     if db is not None:
         db.put_code(digest, text.encode())

@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tasuki._redact import redact_json
+from tasuki._redact import redact, redact_json
 from tasuki.core.code import code_of
 from tasuki.core.execute import Completeness, code_change
 from tasuki.core.graph import Graph, Node, build_graph
@@ -379,7 +379,7 @@ def _code_diff(task: Task, record: RunRecord, store: Store) -> list[str]:
     lines = list(
         difflib.unified_diff(
             before.splitlines(),
-            now.text.splitlines(),
+            redact(now.text).splitlines(),  # as save_code kept the text it was made with
             f"made with ({record.code_fingerprint})",
             f"now ({now.digest})",
             n=1,

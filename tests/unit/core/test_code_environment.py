@@ -197,3 +197,28 @@ def test_a_data_file_named_from_the_modules_folder_keeps_the_cache_in_another_ch
     assert _build(ws) == ("the", "cached")
     (home / "b" / PKG / "stop.txt").write_text("a")  # its bytes still count
     assert _build(ws) == ("a", "ran")
+
+
+def test_a_secret_in_a_value_of_the_code_is_masked_in_what_the_workspace_keeps(
+    home: Path,
+) -> None:
+    """A constant read from a file at import is kept by its value (its statement does not
+    say it): the value reached the workspace's code texts, password and all."""
+    (home / "secrets.json").write_text('{"dsn": "postgresql://app:hunter2@db/prod"}')
+    _write(
+        home / "a",
+        f"""
+        import json
+        import tasuki
+        with open({str(home / "secrets.json")!r}) as f:
+            SECRETS = json.load(f)
+        class Root(tasuki.Task):
+            def run(self):
+                self.dump(SECRETS["dsn"].startswith("postgresql"))
+        """,
+    )
+    ws = home / "ws"
+    assert _build(ws) == (True, "ran")
+    kept = b"".join(p.read_bytes() for p in ws.rglob("*") if p.is_file())
+    assert b"hunter2" not in kept
+    assert b"SECRETS" in kept  # the code text is kept, masked
