@@ -22,12 +22,13 @@ import datetime as dt
 import enum
 import functools
 import hashlib
+import inspect
 import json
 from pathlib import PurePath
 from typing import Any
 
 from tasuki.core._base import TaskBase
-from tasuki.core.code import code_fingerprint
+from tasuki.core.code import _const_text, code_fingerprint
 from tasuki.errors import ParameterError, TasukiError
 
 __all__ = ["code_fingerprint", "encode", "encoded_text", "id_document", "task_name"]
@@ -188,8 +189,21 @@ def _functions_of(member: Any) -> list[Any]:
 
 
 def _captured(value: Any) -> Any:
-    if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
-        return {"$code": f"{getattr(value, '__module__', '')}:{value.__qualname__}"}
+    if isinstance(value, type):
+        return {"$code": f"{value.__module__}:{value.__qualname__}"}
+    if callable(value) and hasattr(value, "__qualname__"):
+        # Two lambdas (or two functions made by one factory) share a name: their text and
+        # the names and constants of their code tell them apart (two lambdas on one line
+        # have one text; a notebook cell's have none).
+        name = f"{getattr(value, '__module__', '')}:{value.__qualname__}"
+        try:
+            text = inspect.getsource(value).strip()
+        except (OSError, TypeError):
+            text = ""
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            text += f"\n{code.co_names!r} {[_const_text(c) for c in code.co_consts]}"
+        return {"$code": name, "text": hashlib.sha256(text.encode()).hexdigest()[:16]}
     try:
         return encode(value)
     except TasukiError:

@@ -76,6 +76,7 @@ def test_one_build_holding_both_makes_both(tmp_path: Path) -> None:
         (Path("a"), Path("b"), False),
         (len, len, True),
         (len, sorted, False),
+        (lambda v: v * 2, lambda v: v * 3, False),
     ],
 )
 def test_the_id_follows_the_captured_values(a: Any, b: Any, same: bool) -> None:
