@@ -160,7 +160,12 @@ def _check_own_outputs(graph: Graph, needed: dict[str, str], complete: set[str])
     nodes = graph.nodes
     for group in (needed, complete):
         for uid in group:
-            for key in nodes[uid].output_keys():
+            node = nodes[uid]
+            claims = node.output_keys()
+            outside = node.external_targets()
+            if outside:  # a table replaced is the task's own too
+                claims = claims + [c for t in outside if (c := t.claim()) is not None]
+            for key in claims:
                 first = owner.setdefault(key, uid)
                 if first != uid:
                     raise _shared_output_error(graph, key, first, uid)
@@ -168,11 +173,21 @@ def _check_own_outputs(graph: Graph, needed: dict[str, str], complete: set[str])
 
 def _shared_output_error(graph: Graph, key: str, first: str, second: str) -> TaskError:
     a, b = graph.nodes[first].task, graph.nodes[second].task
+    if key.startswith("table "):
+        what = f"both replace {key[len('table ') :]}: the second would undo the first"
+        fix = "write them to other tables, or append or merge (mode='append' / 'merge')"
+    else:
+        what = (
+            f"both declare the output {key}: a build would write one over the other and hand "
+            "each reader whichever came last"
+        )
+        fix = (
+            "give each task an output of its own: self.make_target(name) puts the task's "
+            "unique id in the file name (a FileTarget made by hand needs the parameters in "
+            "its key)"
+        )
     return TaskError(
-        f"{a!r} [{first[:10]}] and {b!r} [{second[:10]}] both declare the output {key}: a "
-        "build would write one over the other and hand each reader whichever came last. "
-        "Give each task an output of its own: self.make_target(name) puts the task's unique "
-        "id in the file name (a FileTarget made by hand needs the parameters in its key)",
+        f"{a!r} [{first[:10]}] and {b!r} [{second[:10]}] {what}. To fix it, {fix}",
         task=type(b).task_name(),
         name=key,
     )

@@ -193,6 +193,12 @@ class Target:
         (a table's lineage row does); None when unknown or not to be compared."""
         return None
 
+    def claim(self) -> str | None:
+        """What this output holds alone, which no other task of a build may write too: its
+        workspace key, for a file; None for what several tasks may share (an outside
+        output such as a table appended to)."""
+        return self.key if self.in_store else None
+
     def dump(self, store: Store, obj: Any, *, fail_on_empty: bool, where: str) -> OutputInfo:
         """Write ``obj`` atomically; returns what the run record keeps."""
         raise FormatError(f"{where}: {type(self).__name__} cannot be dumped to")

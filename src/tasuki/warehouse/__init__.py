@@ -146,6 +146,7 @@ class WriteTableTask(Task):
             # An append is never repeated, whatever changed upstream; a replace or a merge
             # made by other code is out of date, from any workspace.
             compare_code=self.mode != "append",
+            replaces=self.mode == "replace",
         )
 
     def _lineage_params(self) -> dict[str, Any]:

@@ -142,7 +142,13 @@ class TableTarget(Target):
     unique_id: str
     legacy: tuple[str, str] | None = None
     compare_code: bool = False
+    replaces: bool = False
     in_store: ClassVar[bool] = False
+
+    def claim(self) -> str | None:
+        """A table that a task replaces is its own in a build (a second replace would undo
+        the first); appends and merges to one table may come from several tasks."""
+        return f"table {self.table} of {redact(self.url)}" if self.replaces else None
 
     def info(self, store: Store) -> OutputInfo:
         """What the run record keeps: the table name as the key."""

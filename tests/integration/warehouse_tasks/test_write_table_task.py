@@ -171,6 +171,32 @@ def test_a_replace_makes_every_earlier_write_of_the_table_out_of_date(
     assert tasuki.build(publish(2), workspace=ws, return_value=False).counts()["ran"] == 1
 
 
+class BothDays(tasuki.Task):
+    url: str
+    mode: str = "replace"
+
+    def requires(self):
+        return [
+            WriteTableTask(data=DayScores(day=d), table="scores", warehouse=self.url, mode=m)
+            for d, m in ((1, self.mode), (2, self.mode))
+        ]
+
+    def run(self):
+        self.dump(len(self.requires()))
+
+
+def test_two_replaces_of_one_table_in_one_build_are_refused(tmp_path: Path) -> None:
+    """Each undid the other (rows and lineage row), so every build ran one of them again."""
+    url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
+    ws = str(tmp_path / "ws")
+    with pytest.raises(TaskError, match=r"both replace scores of duckdb://.*: the second would"):
+        tasuki.build(BothDays(url=url), workspace=ws, progress="off")
+    tables = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'scores'"
+    assert _sql(url, tables) == [(0,)]  # refused before anything ran
+    assert tasuki.build(BothDays(url=url, mode="append"), workspace=ws, progress="off") == 2
+    assert _sql(url, "SELECT count(*) FROM scores") == [(4,)]
+
+
 def test_a_key_violation_after_the_staging_load_leaves_neither_rows_nor_lineage(
     warehouse_url: str, tmp_path: Path
 ) -> None:
