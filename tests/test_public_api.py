@@ -288,3 +288,17 @@ def test_gokart_compat_is_pinned_and_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_target_methods_are_pinned():
+    public = sorted(n for n in vars(tasuki.Target) if not n.startswith("_"))
+    assert public == [
+        "claim",
+        "dump",
+        "exists",
+        "in_store",
+        "info",
+        "load",
+        "recorded_code_key",
+        "remove",
+    ]
