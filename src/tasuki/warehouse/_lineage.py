@@ -18,6 +18,7 @@ finds it and appends nothing.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -79,6 +80,12 @@ class _Conn:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _no_duckdb_file(url: str) -> bool:
+    """Whether ``url`` names a DuckDB database file that is not there (yet)."""
+    scheme, _, path = url.partition("://")
+    return scheme == "duckdb" and path not in ("", ":memory:") and not os.path.exists(path)
 
 
 def _table_exists(conn: _Conn, table: str) -> bool:
@@ -173,6 +180,8 @@ class TableTarget(Target):
 
     def exists(self, store: Store) -> bool:
         """The table exists and a lineage row names this task's id for it."""
+        if _no_duckdb_file(self.url):
+            return False  # connecting would create the file just to find it empty
         conn = _Conn(self.url)
         try:
             return _table_exists(conn, self.table) and bool(self._own_ids(conn))
