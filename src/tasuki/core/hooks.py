@@ -101,7 +101,8 @@ class Hook(Protocol):
     def on_build_start(
         self, *, build_id: str, graph: Graph, store: Store, settings: Settings, **kwargs: Any
     ) -> None:
-        """The graph is built and about to be planned and run."""
+        """The graph is built and planned, and about to run (a build refused while it is
+        planned calls no hook)."""
 
     def on_task_start(
         self, *, build_id: str, task: Task, uid: str, reason: str, store: Store, **kwargs: Any

@@ -281,16 +281,18 @@ def _run_build(
     started_at, t0, build_id = now_iso(), time.perf_counter(), new_build_id()
     graph = build_graph(roots)
     forced = _rerun_targets(graph, rerun)  # a bad name fails before anything starts
-    call = HookCaller(
-        hooks, build_id=build_id, store=store, resume_command=resume_command(roots, store.url)
-    )
-    call.build_start(graph, settings)
     refresh_fingerprints()  # what an earlier build in this process saw may have changed
     completeness = Completeness(store, settings.on_code_change, code_keys(graph), build_id=build_id)
     needed, complete = plan(graph, completeness, forced)
     _check_own_outputs(graph, needed, complete)
     completeness.forget(needed)  # their records change in this build: read them again
     _explain_plan(graph, needed)
+    # Hooks hear of the build once it is planned: a build refused while planning (a bad
+    # output(), a declared file that is not there) leaves no started run without an end.
+    call = HookCaller(
+        hooks, build_id=build_id, store=store, resume_command=resume_command(roots, store.url)
+    )
+    call.build_start(graph, settings)
     bundle = None
     if getattr(runs, "travels_by_id", False) and needed:  # workers run tasks by id
         bundle = write_bundle(store, graph, needed, completeness.code_keys)

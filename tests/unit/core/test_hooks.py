@@ -320,3 +320,20 @@ def test_a_record_is_given_only_when_it_is_the_one_this_result_left(ws):
     record.write(store)
     assert end("failed", "any build").status == "failed"
     assert end("ran", "any build") is None
+
+
+def test_a_build_refused_while_it_is_planned_calls_no_hook(ws):
+    """It called on_build_start and never on_build_end: the MLflow tracker left a run
+    "RUNNING" for a build that never ran."""
+    from tasuki.errors import TaskError
+
+    class Missing(tasuki.Task):
+        data_files = ("no/such/file.txt",)
+
+        def run(self):
+            self.dump(1)
+
+    hook = Recorder()
+    with pytest.raises(TaskError, match="data_files names"):
+        tasuki.run_build(Missing(), workspace=ws, hooks=[hook], progress="off")
+    assert hook.events == []
