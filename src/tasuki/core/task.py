@@ -578,7 +578,16 @@ def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
             return target.load(store)
         name, entry = known
         expected = Expected(uid, name, entry.get("size"), entry.get("xxh3"))
-        return target.load(store, expected=expected)
+        try:
+            return target.load(store, expected=expected)
+        except FileNotFoundError as exc:
+            if store.exists(target.key):
+                raise  # something the format reads besides the output itself
+            raise FileNotFoundError(
+                f"{task!r}: its output {target.key} is not in workspace {redact(store.url)} "
+                "any more (removed since its run finished). Build the task again "
+                "(tasuki.build or `tasuki run`)"
+            ) from exc
 
     return _map_targets(declared_outputs(task), one)
 

@@ -385,3 +385,12 @@ def test_load_refuses_a_file_the_last_run_did_not_write(ws):
     fresh = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert "did not write" in fresh.stderr
     assert tasuki.load(FileByFormat(fmt="json"), workspace=ws) == {"fmt": "json"}
+
+
+def test_load_of_an_output_removed_since_its_run_names_the_task(ws, flag):
+    """It said only "[Errno 2] No such file or directory" with the file's path."""
+    task = Up()
+    tasuki.build(task, workspace=ws, progress="off")
+    open_store(ws).remove(task.output().key)
+    with pytest.raises(FileNotFoundError, match=r"Up\(\): its output .* is not in workspace"):
+        tasuki.load(task, workspace=ws)
