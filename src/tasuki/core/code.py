@@ -53,6 +53,7 @@ import xxhash
 from tasuki._registry import import_path
 from tasuki.core._base import UID, TaskBase, param_tasks
 from tasuki.core._bindings import import_origin, resolve_module
+from tasuki.core._live import changed_text, class_literals, statement_literal, unbound_text
 from tasuki.core._source import (
     Fact,
     Names,
@@ -473,7 +474,26 @@ class _Collector:
             return
         text, names = fact
         self.sections.append((head, text))
+        if isinstance(obj, type):
+            self._add_class_values(obj, head, text)
         self._follow(names, module)
+
+    def _add_class_values(self, klass: type[Any], head: str, text: str) -> None:
+        """The class attributes that hold other plain data than the class statement says
+        (``Train.lr = 0.7`` before a build: :mod:`tasuki.core._live`)."""
+        literals, bound = class_literals(text)
+        fields = getattr(klass, "__dataclass_fields__", {})
+        for name, live in vars(klass).items():
+            if name[0] == "_" or name in fields:
+                continue  # private, or a parameter (its value is in the unique id)
+            if name in literals:
+                changed = changed_text(name, live, literals[name])
+            elif name in bound:
+                continue  # computed by the class body: no literal to compare with
+            else:
+                changed = unbound_text(name, live)
+            if changed is not None:
+                self.sections.append((f"{head}, at run time", changed))
 
     def _add_running(self, head: str, obj: Any, module: types.ModuleType | None) -> None:
         """``obj`` runs other code than its file now holds (edited, not reloaded): its
@@ -530,6 +550,10 @@ class _Collector:
         text, names = fact
         self.sections.append((f"value {module.__name__}:{name}", text))
         self._add_environment_value(module, name, text)
+        live = vars(module).get(name, _MISSING)
+        changed = changed_text(name, live, statement_literal(text))
+        if changed is not None:  # ``config.THRESH = 0.9`` in a notebook cell
+            self.sections.append((f"value {module.__name__}:{name}, at run time", changed))
         self._follow(names, module)
         self._add_also(module, name, "assign")
         return True
