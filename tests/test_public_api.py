@@ -10,6 +10,7 @@ EXPECTED_TOP = [
     "BuildResult",
     "DirectoryTarget",
     "Executor",
+    "FileInput",
     "FileTarget",
     "Hook",
     "ModelTarget",

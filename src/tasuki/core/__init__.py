@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tasuki.core.executors import Executor
+from tasuki.core.file_input import FileInput
 from tasuki.core.graph import Graph, build_graph
 from tasuki.core.hooks import Hook
 from tasuki.core.loading import load, load_output, task_from_record
@@ -17,6 +18,7 @@ __all__ = [
     "BuildResult",
     "DirectoryTarget",
     "Executor",
+    "FileInput",
     "FileTarget",
     "Graph",
     "Hook",

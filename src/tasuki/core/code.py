@@ -53,6 +53,7 @@ import xxhash
 from tasuki._registry import import_path
 from tasuki.core._base import UID, TaskBase, param_tasks
 from tasuki.core._bindings import import_origin, resolve_module
+from tasuki.core._file_hash import file_digest, forget_file_digests
 from tasuki.core._live import changed_text, class_literals, statement_literal, unbound_text
 from tasuki.core._source import (
     Fact,
@@ -993,24 +994,11 @@ def _distribution_version(dist: str) -> str:
         return "not installed"
 
 
-_FILES: dict[tuple[str, int, int], str] = {}
-
-
 def _file_digest(path: str) -> str:
-    """xxh3 of a file's bytes, remembered per (path, size, mtime) within the process."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return "missing"
-    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-    digest = _FILES.get(key)
-    if digest is None:
-        hasher = xxhash.xxh3_64()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                hasher.update(chunk)
-        digest = _FILES[key] = f"{st.st_size} bytes, xxh3 {hasher.hexdigest()}"
-    return digest
+    """Size and xxh3 of a file's bytes (remembered while the file stays as it was hashed:
+    :mod:`tasuki.core._file_hash`), or ``"missing"``."""
+    found = file_digest(path)
+    return "missing" if found is None else f"{found[0]} bytes, xxh3 {found[1]}"
 
 
 def _fact_of(found: tuple[str, ast.stmt] | None) -> Fact:
@@ -1026,5 +1014,5 @@ def forget() -> None:
     _PROJECT.clear()
     forget_sources()
     _CODES.clear()
-    _FILES.clear()
+    forget_file_digests()
     _VERSIONS.clear()

@@ -89,11 +89,11 @@ class _VerifyingReader(io.RawIOBase):
     with one more read of the file (from the page cache, at memory speed, when local).
     """
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, hasher: Any = None) -> None:
         super().__init__()
         self._raw = raw
         self._pos = 0
-        self.hasher = xxhash.xxh3_64()
+        self.hasher = xxhash.xxh3_64() if hasher is None else hasher
         self.hashed = 0  # bytes from the start hashed in order
 
     def readable(self) -> bool:
@@ -125,14 +125,18 @@ class _VerifyingReader(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
-    def verify(self, expected: Expected, key: str) -> None:
-        """Hash what the format skipped, then compare size and xxh3 with ``expected``."""
+    def finish(self) -> tuple[int, str]:
+        """Hash what the format skipped; the size and digest of the whole file."""
         if self._raw.seekable():
             self._raw.seek(self.hashed)
             while chunk := self._raw.read(1 << 20):
                 self.hasher.update(chunk)
                 self.hashed += len(chunk)
-        expected.check(key, self.hashed, self.hasher.hexdigest())
+        return self.hashed, self.hasher.hexdigest()
+
+    def verify(self, expected: Expected, key: str) -> None:
+        """Hash what the format skipped, then compare size and xxh3 with ``expected``."""
+        expected.check(key, *self.finish())
 
 
 def _damaged(key: str, expected: Expected, found: str) -> CorruptOutputError:

@@ -107,8 +107,8 @@ _TASUKI_WAY = {
     "for new code: tasuki tasks declare output() with self.make_target('name.ext')",
     "WrapperTask": "a gokart.TaskOnKart whose requires() lists the tasks and whose run() dumps "
     "a small marker, or build the tasks together: gokart.build([t1, t2])",
-    "ExternalTask": "read the file in a TaskOnKart's run(), or list it in data_files = (...) so "
-    "its bytes join the code fingerprint",
+    "ExternalTask": "return tasuki.FileInput(path='...') from requires(): a task whose unique "
+    "id is the file's bytes, so what is built from it reruns when the file changes",
     "LocalTarget": "self.make_target('name.ext') in output(); the extension picks the format",
     "Target": "self.make_target('name.ext') in output()",
     "TaskParameter": "gokart.TaskInstanceParameter with a task value (a task class cannot be "
