@@ -17,13 +17,17 @@ literal to compare with.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
+import inspect
 from typing import Any
 
 __all__ = [
     "NOT_LITERAL",
     "changed_text",
     "class_literals",
+    "defined_in",
+    "function_of",
     "plain_text",
     "statement_literal",
     "unbound_text",
@@ -136,6 +140,27 @@ def plain_text(value: Any, depth: int = 0) -> str | None:
             return None
         return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
     return None
+
+
+def function_of(value: Any) -> Any:
+    """The function a class attribute holds as a method (plain, static, class, property,
+    cached property); None for anything else."""
+    if isinstance(value, staticmethod | classmethod):
+        value = value.__func__
+    elif isinstance(value, property):
+        value = value.fget
+    elif isinstance(value, functools.cached_property):
+        value = value.func
+    return value if inspect.isfunction(value) else None
+
+
+def defined_in(function: Any, klass: type[Any], name: str) -> bool:
+    """Whether ``function`` is the one the class statement defines as ``name`` (decorators
+    that keep the name, as ``functools.wraps`` does, included)."""
+    return bool(
+        function.__qualname__ == f"{klass.__qualname__}.{name}"
+        and function.__module__ == klass.__module__
+    )
 
 
 def _assigned(stmt: ast.stmt) -> tuple[str | None, Any]:

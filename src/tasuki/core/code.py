@@ -54,7 +54,14 @@ from tasuki._registry import import_path
 from tasuki.core._base import UID, TaskBase, param_tasks
 from tasuki.core._bindings import import_origin, resolve_module
 from tasuki.core._file_hash import file_digest, forget_file_digests
-from tasuki.core._live import changed_text, class_literals, statement_literal, unbound_text
+from tasuki.core._live import (
+    changed_text,
+    class_literals,
+    defined_in,
+    function_of,
+    statement_literal,
+    unbound_text,
+)
 from tasuki.core._source import (
     Fact,
     Names,
@@ -480,11 +487,19 @@ class _Collector:
         self._follow(names, module)
 
     def _add_class_values(self, klass: type[Any], head: str, text: str) -> None:
-        """The class attributes that hold other plain data than the class statement says
-        (``Train.lr = 0.7`` before a build: :mod:`tasuki.core._live`)."""
+        """What the class holds that its statement does not say: plain data other than
+        its literals (``Train.lr = 0.7`` before a build: :mod:`tasuki.core._live`), and
+        methods set from outside (``Train.score = other.score``)."""
         literals, bound = class_literals(text)
         fields = getattr(klass, "__dataclass_fields__", {})
         for name, live in vars(klass).items():
+            if name.startswith("__"):
+                continue  # Python's and the dataclass machinery's
+            method = function_of(live)
+            if method is not None:
+                if not defined_in(method, klass, name):
+                    self._add_method(head, name, method)
+                continue
             if name[0] == "_" or name in fields:
                 continue  # private, or a parameter (its value is in the unique id)
             if name in literals:
@@ -495,6 +510,14 @@ class _Collector:
                 changed = unbound_text(name, live)
             if changed is not None:
                 self.sections.append((f"{head}, at run time", changed))
+
+    def _add_method(self, head: str, name: str, method: Any) -> None:
+        """A function set on a class from outside its statement: the project's is followed
+        as code; a library's counts by name (its version by ``library_versions``)."""
+        where = f"{method.__module__}:{method.__qualname__}"
+        self.sections.append((f"{head}, at run time", f"{name} = {where}"))
+        if self._ours(method.__module__ or ""):
+            self._add_object(method)
 
     def _add_running(self, head: str, obj: Any, module: types.ModuleType | None) -> None:
         """``obj`` runs other code than its file now holds (edited, not reloaded): its

@@ -225,3 +225,53 @@ def test_a_worker_that_imports_the_code_afresh_refuses_the_task(home: Path) -> N
     _forget()  # the worker's process
     with pytest.raises(TaskError, match="written by other code"):
         run_one(tasks.Root().unique_id, store=store, settings=Settings(workspace=ws))
+
+
+METHODS = """
+import functools
+import tasuki
+
+def other(self):
+    return 2
+
+def deco(fn):
+    def wrapper(self):
+        return fn(self)
+    return wrapper
+
+class Scored(tasuki.Task):
+    def run(self):
+        self.dump((self.score(), self.wrapped()))
+
+    def score(self):
+        return 1
+
+    @deco
+    def wrapped(self):
+        return 10
+"""
+
+
+def test_a_method_set_from_outside_the_class_counts(home: Path) -> None:
+    """``Scored.score = other`` before a build: the class statement still says ``return 1``."""
+    (home / "src" / PKG / "methods.py").write_text(textwrap.dedent(METHODS))
+    ws = home / "ws"
+    mod = importlib.import_module(f"{PKG}.methods")
+
+    def build() -> tuple[object, str]:
+        task = mod.Scored()
+        result = tasuki.build(task, workspace=ws, return_value=False, progress="off")
+        return tasuki.load(task, workspace=ws), result.results[task.unique_id].status
+
+    assert build() == ((1, 10), "ran")
+    assert build() == ((1, 10), "cached")  # a decorator's wrapper is no change
+    original = mod.Scored.score
+    mod.Scored.score = mod.other
+    assert build() == ((2, 10), "ran")
+    mod.Scored.score = lambda self: 3
+    assert build() == ((3, 10), "ran")
+    mod.Scored.score = staticmethod(lambda: 4)
+    assert build() == ((4, 10), "ran")
+    mod.Scored.score = original
+    assert build() == ((1, 10), "ran")
+    assert build() == ((1, 10), "cached")
