@@ -233,4 +233,8 @@ class FileInput(Task):
             where = f"FileInput(path={self.path!r})"
             raise _changed(where, full, self.content_hash, _digest(found))
         self.task_log["bytes"] = found[0]
-        self.dump({"path": full, "content_hash": self.content_hash, "bytes": found[0]})
+        self.task_log["path"] = full
+        # The marker holds what the id says and nothing of where the file is, so a rerun
+        # from another folder (a teammate's checkout) writes the same bytes and nothing
+        # downstream reads it as changed.
+        self.dump({"content_hash": self.content_hash, "suffix": self.suffix, "bytes": found[0]})

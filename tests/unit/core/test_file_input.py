@@ -18,6 +18,7 @@ import pytest
 import tasuki
 from tasuki.core._file_hash import forget_file_digests
 from tasuki.errors import TaskError
+from tasuki.storage import open_store
 
 
 class Clean(tasuki.Task):
@@ -193,3 +194,18 @@ def test_a_relative_path_is_read_from_the_current_folder(
     assert _build(relative, ws) == (2, "ran")
     absolute = AsParameter(data=tasuki.FileInput(path=str(raw)))
     assert _build(absolute, ws) == (2, "cached")
+
+
+def test_run_again_from_another_folder_nothing_downstream_reruns(tmp_path: Path, raw: Path):
+    ws = tmp_path / "ws"
+    assert _build(AsParameter(data=tasuki.FileInput(path=str(raw))), ws) == (2, "ran")
+    moved = tmp_path / "checkout2" / "raw.csv"
+    moved.parent.mkdir()
+    moved.write_bytes(raw.read_bytes())
+    task = AsParameter(data=tasuki.FileInput(path=str(moved)))
+    alone = tasuki.build(task.data, workspace=ws, rerun=True, return_value=False, progress="off")
+    assert alone.results[task.data.unique_id].status == "ran"
+    result = tasuki.build(task, workspace=ws, return_value=False, progress="off")
+    assert result.results[task.unique_id].status == "cached"  # the marker came out the same
+    record = tasuki.RunRecord.read(open_store(str(ws)), task.data.unique_id)
+    assert record.task_log["path"] == str(moved)
