@@ -6,6 +6,7 @@ import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.params import coerce, type_name
@@ -91,7 +92,8 @@ def make_task(
 
     Per-task defaults from settings (``[tasks."mypkg:TaskB"]``) fill parameters not given.
     Task-typed parameters accept ``module:Task``, a JSON object
-    ``{"task": "module:Task", "params": {...}}`` or the unique id of a finished run.
+    ``{"task": "module:Task", "params": {...}}`` or the unique id of a finished run; a
+    :class:`~tasuki.FileInput` parameter takes the file's path.
     """
     task_cls = import_task(path_or_cls) if isinstance(path_or_cls, str) else path_or_cls
     specs = task_cls.param_specs()
@@ -119,6 +121,11 @@ def make_task(
 
 
 def _task_from_value(value: Any, tp: Any, settings: Settings, store: Any) -> Task:
+    from tasuki.core.file_input import FileInput
+
+    path_given = isinstance(value, str | Path) and not str(value).strip().startswith("{")
+    if path_given and isinstance(tp, type) and issubclass(tp, FileInput):
+        return tp(path=str(value))  # --raw data/raw.csv: the file, hashed now
     if isinstance(value, str) and value.strip().startswith("{"):
         value = json.loads(value)
     if isinstance(value, dict):

@@ -139,3 +139,19 @@ def test_gc_counts_the_bytes_of_files_no_record_names(cli, tmp_path):
     dry = cli("gc", TaskB(param="keep").unique_id)
     assert "would remove tests/stray_0123.pkl" in dry.output
     assert "would remove 1 files, 1234 bytes" in dry.output
+
+
+def test_a_file_input_parameter_takes_the_path(cli, tmp_path):
+    from tests.unit.core.test_file_input import AsParameter
+
+    raw = tmp_path / "raw.csv"
+    raw.write_text("x\n1\n2\n")
+    path = "tests.unit.core.test_file_input:AsParameter"
+    first = cli("run", path, "--data", str(raw))
+    assert first.exit_code == 0, first.output
+    task = AsParameter(data=tasuki.FileInput(path=str(raw)))
+    assert task.unique_id in first.output and tasuki.load(task) == 2
+    rerun = cli("rerun", task.unique_id[:10])  # the input rebuilt from the record: same bytes
+    assert rerun.exit_code == 0, rerun.output
+    raw.write_text("x\n1\n2\n3\n")
+    assert cli("rerun", task.unique_id[:10]).exit_code != 0  # the recorded bytes are gone
