@@ -91,15 +91,22 @@ class _PlainProgress(Progress):
     def __init__(self, total: int, cached: int) -> None:
         super().__init__(total, cached)
         self._last = 0.0
+        self._said = ""
 
     def _refresh(self) -> None:
         now = time.monotonic()
         if now - self._last >= 2.0:
             self._last = now
-            print(f"tasuki: {self.line()}", file=sys.stderr, flush=True)
+            self._say()
+
+    def _say(self) -> None:
+        line = f"tasuki: {self.line()}"
+        if line != self._said:  # a short build's only refresh is already its last line
+            self._said = line
+            print(line, file=sys.stderr, flush=True)
 
     def __exit__(self, *exc: Any) -> None:
-        print(f"tasuki: {self.line()}", file=sys.stderr, flush=True)
+        self._say()
 
 
 class _RichProgress(Progress):

@@ -168,7 +168,9 @@ def test_auto_progress_off_a_terminal_prints_plain_lines(capsys):
 
 def test_plain_progress_is_used_by_builds_off_a_terminal(tmp_path: Path, capsys):
     tasuki.build(Nap(i=3, seconds=0), workspace=str(tmp_path / "ws"))
-    assert "tasuki: done 1 | cached 0 | running 0 | failed 0 | 1/1" in capsys.readouterr().err
+    lines = capsys.readouterr().err.splitlines()
+    # once: the only refresh of a short build is already its last line
+    assert lines.count("tasuki: done 1 | cached 0 | running 0 | failed 0 | 1/1") == 1
 
 
 def test_a_batch_sent_to_a_worker_that_already_died_is_given_back(tmp_path):
