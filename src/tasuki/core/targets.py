@@ -28,6 +28,7 @@ __all__ = [
     "ModelTarget",
     "OutputInfo",
     "Target",
+    "folder_hash",
     "targets_of",
 ]
 
@@ -40,7 +41,8 @@ class OutputInfo:
     size: int
     xxh3: str | None
     kind: str = "file"
-    """``file`` (in the workspace) or ``table`` (a warehouse table, outside it)."""
+    """``file`` or ``folder`` (in the workspace), or ``table`` (a warehouse table, outside
+    it)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record form."""
@@ -335,29 +337,64 @@ class DirectoryTarget(Target):
     as_: str = "arrow"
 
     def dump(self, store: Store, obj: Any, *, fail_on_empty: bool, where: str) -> OutputInfo:
-        """Write the parts into a temporary folder that replaces the target on success."""
+        """Write the parts into a temporary folder that replaces the target on success,
+        hashing each part as it is written (the folder's xxh3 is of their names, sizes and
+        hashes: :func:`folder_hash`)."""
         from tasuki import formats
+        from tasuki.formats._dataset import folder_digest
 
+        hashes: list[tuple[str, int, str]] = []
         with store.directory_atomic(self.key) as location:
             fs, path = _fs_and_path(store, location)
-            formats.write_dataset(obj, path, fs, rows_per_file=self.rows_per_file)
-        size = store.size(self.key)
+            formats.write_dataset(obj, path, fs, rows_per_file=self.rows_per_file, hashes=hashes)
+        size = sum(size for _, size, _ in hashes)
         if fail_on_empty and size == 0:
             raise EmptyOutputError(f"{where}: the dataset written to {self.key} is empty")
-        return OutputInfo(self.key, size, None)
+        return OutputInfo(self.key, size, folder_digest(hashes), kind="folder")
 
     def load(self, store: Store, *, expected: Expected | None = None) -> Any:
-        """Read every part back as one table (sizes checked against ``expected``)."""
+        """Read every part back as one table (size checked against ``expected``, and the
+        parts' bytes too when the workspace is on this machine: a second read of a remote
+        folder would download it twice)."""
         from tasuki import formats
 
         if expected is not None:
-            expected.check_size(self.key, store.size(self.key))
+            if expected.xxh3 is not None and _is_local(store):
+                expected.check(self.key, *folder_hash(store, self.key))
+            else:
+                expected.check_size(self.key, store.size(self.key))
         fs, path = _fs_and_path(store, store.full_path(self.key))
         return formats.read_dataset(path, fs, as_=self.as_)  # type: ignore[arg-type]
 
     def remove(self, store: Store) -> None:
         """Delete the folder and its parts."""
         store.remove(self.key)
+
+
+def folder_hash(store: Store, key: str) -> tuple[int, str]:
+    """Size and xxh3 of the folder ``key`` as :meth:`DirectoryTarget.dump` records them:
+    every file under it hashed, by its name relative to the folder."""
+    from tasuki.formats._dataset import folder_digest
+
+    prefix = key.rstrip("/") + "/"
+    parts = []
+    for name in store.list(key.rstrip("/")):
+        hasher = xxhash.xxh3_64()
+        size = 0
+        with store.open_read(name) as f:
+            while chunk := f.read(1 << 20):
+                hasher.update(chunk)
+                size += len(chunk)
+        parts.append((name[len(prefix) :], size, hasher.hexdigest()))
+    if not parts and not store.exists(key):
+        raise FileNotFoundError(f"no folder {key} in {store.url}")
+    return sum(size for _, size, _ in parts), folder_digest(parts)
+
+
+def _is_local(store: Store) -> bool:
+    from tasuki.storage._local import LocalStore
+
+    return isinstance(store, LocalStore)
 
 
 def targets_of(outputs: Any) -> list[Target]:

@@ -13,10 +13,13 @@ unnamed RangeIndex with step 1, which is dropped: chunked readers such as
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
+
+import xxhash
 
 from tasuki.errors import FormatError, MissingColumnsError
 from tasuki.formats._values import a_type, frame_kind, type_name
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-__all__ = ["ROW_GROUP_ROWS", "read_dataset", "write_dataset"]
+__all__ = ["ROW_GROUP_ROWS", "folder_digest", "read_dataset", "write_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,47 @@ def _tables(obj: Any) -> Iterator[pa.Table]:
         yield from _tables(item)
 
 
+def folder_digest(parts: Iterable[tuple[str, int, str]]) -> str:
+    """The xxh3 of a folder from its files' ``(name, size, xxh3)``: names relative to the
+    folder, sorted, so the same parts give the same digest however they were listed."""
+    hasher = xxhash.xxh3_64()
+    for name, size, digest in sorted(parts):
+        hasher.update(f"{name}\0{size}\0{digest}\n".encode())
+    return hasher.hexdigest()
+
+
+class _HashingSink(io.RawIOBase):
+    """A part's file, hashed and counted as the Parquet writer writes it (no second read)."""
+
+    def __init__(self, raw: Any) -> None:
+        super().__init__()
+        self._raw = raw
+        self.hasher = xxhash.xxh3_64()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        view = memoryview(b)
+        self.hasher.update(view)
+        self._raw.write(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        if not self.closed:  # pyarrow flushes once more after closing its sink
+            self._raw.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            self._raw.close()
+
+
 class _PartWriter:
     """Rolls Parquet parts every ``rows_per_file`` rows, buffering one row group."""
 
@@ -102,7 +146,8 @@ class _PartWriter:
         self.schema: pa.Schema | None = None
         self.parts: list[str] = []
         self._writer: pq.ParquetWriter | None = None
-        self._file: Any = None
+        self._file: _HashingSink | None = None
+        self.hashes: list[tuple[str, int, str]] = []  # (name, size, xxh3) of each part
         self._rows_in_part = 0
         self._buffer: list[pa.Table] = []
         self._buffered = 0
@@ -149,10 +194,9 @@ class _PartWriter:
         if self._writer is None:
             path = _join(self.fs, self.directory, _PART.format(len(self.parts)))
             self.parts.append(path)
-            where: Any = path
-            if self.fs is not None:
-                self._file = where = self.fs.open(path, "wb")
-            self._writer = pq.ParquetWriter(where, self.schema, compression=_COMPRESSION)
+            raw = open(path, "wb") if self.fs is None else self.fs.open(path, "wb")  # noqa: SIM115
+            self._file = _HashingSink(raw)
+            self._writer = pq.ParquetWriter(self._file, self.schema, compression=_COMPRESSION)
         self._writer.write_table(pa.concat_tables(self._buffer), row_group_size=ROW_GROUP_ROWS)
         self._buffer = []
         self._buffered = 0
@@ -164,6 +208,8 @@ class _PartWriter:
             self._writer = None
         if self._file is not None:
             self._file.close()
+            name = _PART.format(len(self.parts) - 1)
+            self.hashes.append((name, self._file.size, self._file.hasher.hexdigest()))
             self._file = None
         self._rows_in_part = 0
 
@@ -207,6 +253,7 @@ def write_dataset(
     *,
     rows_per_file: int = 1_000_000,
     schema: pa.Schema | None = None,
+    hashes: list[tuple[str, int, str]] | None = None,
 ) -> list[str]:
     """Write ``obj`` as a directory of zstd Parquet parts.
 
@@ -220,6 +267,8 @@ def write_dataset(
         rows_per_file: Most rows in one part.
         schema: The dataset's schema when the iterable may yield nothing; later batches
             are cast to the first batch's (or this) schema when they differ.
+        hashes: A list that receives each part's ``(name, size, xxh3)``, hashed as it is
+            written (:func:`folder_digest` makes the folder's digest of them).
 
     Returns:
         The paths of the parts written, in order.
@@ -266,6 +315,8 @@ def write_dataset(
         parts.abort()
         raise
     logger.debug("wrote %d part(s) to %s", len(parts.parts), fs_path)
+    if hashes is not None:
+        hashes.extend(parts.hashes)
     return parts.parts
 
 

@@ -67,6 +67,7 @@ def _hash(store: Store, key: str) -> tuple[int, str]:
 
 
 def _check_record(store: Store, record: RunRecord) -> list[OutputCheck]:
+    from tasuki.core.targets import folder_hash
     from tasuki.report._values import output_kind
 
     if record.status == "failed":  # a failed run lists no outputs: say why there are none
@@ -82,7 +83,7 @@ def _check_record(store: Store, record: RunRecord) -> list[OutputCheck]:
         want = f"{size} bytes" + (f", xxh3 {digest}" if digest else "")
         common = {"unique_id": record.unique_id, "task": record.task, "key": key}
         try:
-            if digest is None:  # folders of parts, outputs written outside dump()
+            if digest is None:  # outputs written outside dump(), folders of older records
                 found_size = store.size(key)
                 ok = size is None or found_size == size
                 out.append(
@@ -94,7 +95,10 @@ def _check_record(store: Store, record: RunRecord) -> list[OutputCheck]:
                     )
                 )
                 continue
-            found_size, found = _hash(store, key)
+            if output_kind(entry) == "folder":
+                found_size, found = folder_hash(store, key)
+            else:
+                found_size, found = _hash(store, key)
         except FileNotFoundError:
             out.append(OutputCheck(**common, status="missing", expected=want))
             continue

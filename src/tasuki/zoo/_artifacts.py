@@ -277,10 +277,15 @@ def _stage_task(task: Task, folder: Path, *, output: str | None, settings: Setti
         (folder / plain).write_bytes(_checked_bytes(store, target.key, recorded, name))
         loader = {"kind": "format", "format": f"{dot}{ext}", "file": plain}
     elif isinstance(target, DirectoryTarget):
+        parts = []
         for key in sorted(store.list(target.key)):
-            dest = folder / key[len(target.key) + 1 :]
+            rel = key[len(target.key) + 1 :]
+            dest = folder / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(store.read_bytes(key))
+            data = store.read_bytes(key)
+            dest.write_bytes(data)
+            parts.append((rel, len(data), xxhash.xxh3_64_hexdigest(data)))
+        _check_folder(target.key, recorded, parts, name)
         loader = {"kind": "dataset", "as": target.as_}
     else:
         raise ConfigError(
@@ -309,22 +314,35 @@ def _stage_task(task: Task, folder: Path, *, output: str | None, settings: Setti
 
 def _checked_bytes(store: Any, key: str, recorded: dict[str, Any], task: str) -> bytes:
     """The output's bytes, refused when they differ from what the task's run record says."""
+    data: bytes = store.read_bytes(key)
+    _check_recorded(key, recorded, len(data), xxhash.xxh3_64_hexdigest(data), task)
+    return data
+
+
+def _check_folder(
+    key: str, recorded: dict[str, Any], parts: list[tuple[str, int, str]], task: str
+) -> None:
+    """Refuse a folder whose files differ from what the task's run record says (a record
+    older than folder hashes has sizes only)."""
+    from tasuki.formats._dataset import folder_digest
+
+    _check_recorded(key, recorded, sum(p[1] for p in parts), folder_digest(parts), task)
+
+
+def _check_recorded(key: str, recorded: dict[str, Any], size: int, found: str, task: str) -> None:
     from tasuki.errors import CorruptOutputError
 
-    data: bytes = store.read_bytes(key)
-    size, digest = recorded.get("size"), recorded.get("xxh3")
-    found = xxhash.xxh3_64_hexdigest(data)
-    if (size is not None and size != len(data)) or (digest is not None and digest != found):
+    want, digest = recorded.get("size"), recorded.get("xxh3")
+    if (want is not None and want != size) or (digest is not None and digest != found):
         raise CorruptOutputError(
-            f"zoo.push: output {key} of {task} differs from its run record ({size} bytes, "
-            f"xxh3 {digest}; the file has {len(data)} bytes, xxh3 {found}); rebuild the task "
-            "before pushing it",
+            f"zoo.push: output {key} of {task} differs from its run record ({want} bytes, "
+            f"xxh3 {digest}; it has {size} bytes, xxh3 {found}); rebuild the task before "
+            "pushing it",
             key=key,
             task=task,
-            expected=f"{size} bytes, xxh3 {digest}",
-            found=f"{len(data)} bytes, xxh3 {found}",
+            expected=f"{want} bytes, xxh3 {digest}",
+            found=f"{size} bytes, xxh3 {found}",
         )
-    return data
 
 
 def metrics_of(task_log: dict[str, Any]) -> dict[str, float]:

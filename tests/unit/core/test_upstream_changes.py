@@ -7,8 +7,8 @@ downstream of it out of date, however deep; one that makes the same bytes change
 
 The matrix: a rerun that makes other bytes and one that makes the same, with workers and
 without, a chain three deep, an intermediate output deleted (its record kept) and an
-intermediate record deleted (nothing to compare: trusted until it runs), a fan-in, an
-output without a content hash (a folder), records of an older tasuki (trusted: no rerun on
+intermediate record deleted (nothing to compare: trusted until it runs), a fan-in, a
+folder of parts made again with the same rows, records of an older tasuki (trusted: no rerun on
 upgrade), a records database made before the state columns, a remote workspace (records as
 files), ``tasuki rerun`` / ``run`` / ``why`` on the command line, and ``tasuki.load``.
 """
@@ -138,7 +138,7 @@ class Both(tasuki.Task):
 
 
 class Parts(tasuki.Task):
-    """A folder of Parquet parts: its record has no content hash, only sizes."""
+    """A folder of Parquet parts: its record hashes each part as it is written."""
 
     path: str
 
@@ -352,11 +352,15 @@ def test_load_reads_what_another_process_made_since(ws, source):
     assert tasuki.load_output(task.unique_id, workspace=ws) == "two"
 
 
-def test_an_output_without_a_content_hash_counts_every_rerun(ws, source):
-    """A folder of parts has sizes but no hash: any run of it again is a change."""
+def test_a_folder_of_parts_made_again_with_the_same_rows_changes_nothing(ws, source):
+    """A folder's record holds the hash of its parts (it had sizes only, so any run of it
+    again reran everything below it)."""
     down = FromParts(path=str(source))
     _build(down, ws)
     _build(Parts(path=str(source)), ws, rerun=True)  # the same rows
+    assert _statuses(_build(down, ws))["FromParts"] == "cached"
+    source.write_text("uno")  # other rows of the same size
+    _build(Parts(path=str(source)), ws, rerun=True)
     assert _statuses(_build(down, ws))["FromParts"] == "ran"
 
 
