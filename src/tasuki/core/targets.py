@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import xxhash
 
 from tasuki.errors import CorruptOutputError, EmptyOutputError, FormatError, TaskError
+from tasuki.formats._stream import HashingWriter
 
 if TYPE_CHECKING:
     from tasuki.formats.base import Format
@@ -29,6 +30,7 @@ __all__ = [
     "OutputInfo",
     "Target",
     "folder_hash",
+    "object_hash",
     "targets_of",
 ]
 
@@ -50,32 +52,6 @@ class OutputInfo:
         if self.kind != "file":
             doc["kind"] = self.kind
         return doc
-
-
-class _HashingWriter(io.RawIOBase):
-    """Passes writes through to ``raw`` while hashing and counting them."""
-
-    def __init__(self, raw: Any) -> None:
-        super().__init__()
-        self._raw = raw
-        self.hasher = xxhash.xxh3_64()
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: Any) -> int:
-        view = memoryview(b)
-        self.hasher.update(view)
-        self._raw.write(view)
-        self.size += view.nbytes
-        return view.nbytes
-
-    def tell(self) -> int:
-        return self.size
-
-    def flush(self) -> None:
-        self._raw.flush()
 
 
 #: Outputs up to this size are read whole and verified before decoding; larger ones are
@@ -239,7 +215,7 @@ class FileTarget(Target):
                 value_type=type(obj).__name__,
             )
         with store.open_atomic(self.key) as raw:
-            writer = _HashingWriter(raw)
+            writer = HashingWriter(raw)
             self.format.dump(obj, writer)  # type: ignore[arg-type]
         return OutputInfo(self.key, writer.size, writer.hasher.hexdigest())
 
@@ -303,7 +279,7 @@ class ModelTarget(Target):
                     key=self.key,
                 )
             with store.open_atomic(self.key) as raw:
-                writer = _HashingWriter(raw)
+                writer = HashingWriter(raw)
                 with zipfile.ZipFile(writer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                     for path in files:
                         zf.write(path, path.relative_to(folder).as_posix())
@@ -371,21 +347,24 @@ class DirectoryTarget(Target):
         store.remove(self.key)
 
 
+def object_hash(store: Store, key: str) -> tuple[int, str]:
+    """Size and xxh3 of one object of ``store``, read through once."""
+    hasher = xxhash.xxh3_64()
+    size = 0
+    with store.open_read(key) as f:
+        while chunk := f.read(1 << 20):
+            hasher.update(chunk)
+            size += len(chunk)
+    return size, hasher.hexdigest()
+
+
 def folder_hash(store: Store, key: str) -> tuple[int, str]:
     """Size and xxh3 of the folder ``key`` as :meth:`DirectoryTarget.dump` records them:
     every file under it hashed, by its name relative to the folder."""
     from tasuki.formats._dataset import folder_digest
 
-    prefix = key.rstrip("/") + "/"
-    parts = []
-    for name in store.list(key.rstrip("/")):
-        hasher = xxhash.xxh3_64()
-        size = 0
-        with store.open_read(name) as f:
-            while chunk := f.read(1 << 20):
-                hasher.update(chunk)
-                size += len(chunk)
-        parts.append((name[len(prefix) :], size, hasher.hexdigest()))
+    folder = key.rstrip("/")
+    parts = [(name[len(folder) + 1 :], *object_hash(store, name)) for name in store.list(folder)]
     if not parts and not store.exists(key):
         raise FileNotFoundError(f"no folder {key} in {store.url}")
     return sum(size for _, size, _ in parts), folder_digest(parts)

@@ -13,7 +13,6 @@ unnamed RangeIndex with step 1, which is dropped: chunked readers such as
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import xxhash
 
 from tasuki.errors import FormatError, MissingColumnsError
+from tasuki.formats._stream import HashingWriter
 from tasuki.formats._values import a_type, frame_kind, type_name
 
 if TYPE_CHECKING:
@@ -104,38 +104,6 @@ def folder_digest(parts: Iterable[tuple[str, int, str]]) -> str:
     return hasher.hexdigest()
 
 
-class _HashingSink(io.RawIOBase):
-    """A part's file, hashed and counted as the Parquet writer writes it (no second read)."""
-
-    def __init__(self, raw: Any) -> None:
-        super().__init__()
-        self._raw = raw
-        self.hasher = xxhash.xxh3_64()
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: Any) -> int:
-        view = memoryview(b)
-        self.hasher.update(view)
-        self._raw.write(view)
-        self.size += view.nbytes
-        return view.nbytes
-
-    def tell(self) -> int:
-        return self.size
-
-    def flush(self) -> None:
-        if not self.closed:  # pyarrow flushes once more after closing its sink
-            self._raw.flush()
-
-    def close(self) -> None:
-        if not self.closed:
-            super().close()
-            self._raw.close()
-
-
 class _PartWriter:
     """Rolls Parquet parts every ``rows_per_file`` rows, buffering one row group."""
 
@@ -146,7 +114,7 @@ class _PartWriter:
         self.schema: pa.Schema | None = None
         self.parts: list[str] = []
         self._writer: pq.ParquetWriter | None = None
-        self._file: _HashingSink | None = None
+        self._file: HashingWriter | None = None
         self.hashes: list[tuple[str, int, str]] = []  # (name, size, xxh3) of each part
         self._rows_in_part = 0
         self._buffer: list[pa.Table] = []
@@ -195,7 +163,7 @@ class _PartWriter:
             path = _join(self.fs, self.directory, _PART.format(len(self.parts)))
             self.parts.append(path)
             raw = open(path, "wb") if self.fs is None else self.fs.open(path, "wb")  # noqa: SIM115
-            self._file = _HashingSink(raw)
+            self._file = HashingWriter(raw, owns_raw=True)
             self._writer = pq.ParquetWriter(self._file, self.schema, compression=_COMPRESSION)
         self._writer.write_table(pa.concat_tables(self._buffer), row_group_size=ROW_GROUP_ROWS)
         self._buffer = []

@@ -10,6 +10,8 @@ import stat
 import zlib
 from typing import Any, BinaryIO, ClassVar, cast
 
+import xxhash
+
 from tasuki.errors import FormatError
 from tasuki.formats._values import is_empty
 
@@ -17,6 +19,7 @@ __all__ = [
     "GZIP_LEVEL",
     "FormatBase",
     "GzipMixin",
+    "HashingWriter",
     "describe_file",
     "local_path_of",
     "seekable_file",
@@ -28,6 +31,42 @@ __all__ = [
 # for 51.1 MB vs 48.9 MB (+4%). Any gzip reader reads either level; pipeline outputs are
 # written far more often than they are archived, so the 3x faster write wins.
 GZIP_LEVEL = 1
+
+
+class HashingWriter(io.RawIOBase):
+    """Passes writes through to ``raw`` while hashing (xxh3-64) and counting them, so an
+    output's hash costs no second read. ``owns_raw``: closing this closes ``raw`` too (a
+    Parquet part, whose writer closes its sink)."""
+
+    def __init__(self, raw: Any, *, owns_raw: bool = False) -> None:
+        super().__init__()
+        self._raw = raw
+        self._owns_raw = owns_raw
+        self.hasher = xxhash.xxh3_64()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        view = memoryview(b)
+        self.hasher.update(view)
+        self._raw.write(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        if not self.closed:  # pyarrow flushes once more after closing its sink
+            self._raw.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            if self._owns_raw:
+                self._raw.close()
 
 
 def describe_file(file: Any) -> str:

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import xxhash
-
 from tasuki.core.records import RunRecord, record_ids
 
 if TYPE_CHECKING:
@@ -56,18 +54,8 @@ class OutputCheck:
         }
 
 
-def _hash(store: Store, key: str) -> tuple[int, str]:
-    hasher = xxhash.xxh3_64()
-    size = 0
-    with store.open_read(key) as f:
-        while chunk := f.read(1 << 20):
-            hasher.update(chunk)
-            size += len(chunk)
-    return size, hasher.hexdigest()
-
-
 def _check_record(store: Store, record: RunRecord) -> list[OutputCheck]:
-    from tasuki.core.targets import folder_hash
+    from tasuki.core.targets import folder_hash, object_hash
     from tasuki.report._values import output_kind
 
     if record.status == "failed":  # a failed run lists no outputs: say why there are none
@@ -98,7 +86,7 @@ def _check_record(store: Store, record: RunRecord) -> list[OutputCheck]:
             if output_kind(entry) == "folder":
                 found_size, found = folder_hash(store, key)
             else:
-                found_size, found = _hash(store, key)
+                found_size, found = object_hash(store, key)
         except FileNotFoundError:
             out.append(OutputCheck(**common, status="missing", expected=want))
             continue
