@@ -116,8 +116,14 @@ class FileInputTarget(FileTarget):
             reader = _VerifyingReader(f, xxhash.xxh3_128())
             try:
                 value = fmt.load(reader)  # type: ignore[arg-type]
-            finally:
+            except Exception as exc:
+                # Bytes changed since the task was made often fail the decoder first: say
+                # that, not that the file is unreadable.
                 digest = reader.finish()[1]
+                if digest != self.content_hash:
+                    raise _changed(self.where, self.path, self.content_hash, digest) from exc
+                raise
+            digest = reader.finish()[1]
             if digest != self.content_hash:
                 raise _changed(self.where, self.path, self.content_hash, digest)
             return value

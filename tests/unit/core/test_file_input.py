@@ -209,3 +209,22 @@ def test_run_again_from_another_folder_nothing_downstream_reruns(tmp_path: Path,
     assert result.results[task.unique_id].status == "cached"  # the marker came out the same
     record = tasuki.RunRecord.read(open_store(str(ws)), task.data.unique_id)
     assert record.task_log["path"] == str(moved)
+
+
+def test_bytes_that_fail_the_decoder_are_named_as_changed(tmp_path: Path):
+    """A large Parquet file whose bytes changed fails pyarrow before the hash is known: the
+    error says the file changed, not that it cannot be read."""
+    import numpy as np
+
+    ws = tmp_path / "ws"
+    big = tmp_path / "big.parquet"
+    pd.DataFrame({"x": np.random.default_rng(0).random(1_500_000)}).to_parquet(big)
+    assert big.stat().st_size > 8 << 20
+    source = tasuki.FileInput(path=str(big))
+    tasuki.build(source, workspace=ws, progress="off")
+    assert len(tasuki.load(source, workspace=ws)) == 1_500_000
+    with big.open("r+b") as f:  # the footer's length and magic: no reader gets past them
+        f.seek(-8, os.SEEK_END)
+        f.write(b"\0\0\0\0XXXX")
+    with pytest.raises(TaskError, match="changed since the task was made"):
+        tasuki.load(source, workspace=ws)
