@@ -468,7 +468,10 @@ def check_code(definition: Definition) -> None:
         raise TaskError(
             f"the definition of {definition.task} [{definition.unique_id[:12]}] was written by "
             f"other code than this process has; classes changed: {listed}. Install the code "
-            "the build was planned with, or plan the build again with this code.",
+            "the build was planned with, or plan the build again with this code. A value the "
+            "planning process set at run time (`Train.lr = 0.7` in a script's main block, "
+            "`config.THRESH = 0.9` in a notebook) is not in a worker that imports the code: "
+            "make it a parameter.",
             uid=definition.unique_id,
             changed=[n for n, _, _ in changed],
             definition_fingerprints={n: p for n, p, _ in changed},

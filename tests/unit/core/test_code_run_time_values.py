@@ -223,8 +223,9 @@ def test_a_worker_that_imports_the_code_afresh_refuses_the_task(home: Path) -> N
     graph = build_graph([tasks.Root()])
     write_definitions(store, graph, list(graph.order), code_keys(graph))
     _forget()  # the worker's process
-    with pytest.raises(TaskError, match="written by other code"):
+    with pytest.raises(TaskError, match="written by other code") as info:
         run_one(tasks.Root().unique_id, store=store, settings=Settings(workspace=ws))
+    assert "make it a parameter" in str(info.value)
 
 
 METHODS = """
