@@ -59,6 +59,7 @@ from tasuki.core._live import (
     class_literals,
     defined_in,
     function_of,
+    plain_text,
     statement_literal,
     unbound_text,
 )
@@ -778,28 +779,34 @@ class _Collector:
 
     def _add_contents(self, module: types.ModuleType, name: str, value: Any) -> None:
         """A value of a module without source: the functions and classes it wraps or holds
-        (``functools.cache``, a list of helpers) and its type."""
+        (``functools.cache``, a list of helpers, a dict of them by name), the literals it
+        holds (a dict's keys too) and its type."""
         key = (module.__name__, f"{name} (value)")
         if key in self.seen:
             return
         self.seen.add(key)
-        items = list(value.values()) if isinstance(value, dict) else [value]
-        if isinstance(value, list | tuple | set | frozenset):
-            items = list(value)
-        held = []
-        for item in items[:1000]:
-            inner = inspect.unwrap(item) if hasattr(item, "__wrapped__") else item
-            if inspect.isfunction(inner) or inspect.isclass(inner):
-                if self._ours(getattr(inner, "__module__", "") or ""):
-                    self._add_object(inner)
-                held.append(f"{inner.__module__}:{inner.__qualname__}")
-            elif _is_literal(inner):
-                held.append(repr(inner))
-            else:
-                held.append(type(inner).__qualname__)
+        if isinstance(value, dict):
+            held = [
+                f"{self._describe_item(k)}: {self._describe_item(v)}"
+                for k, v in list(value.items())[:1000]
+            ]
+        else:
+            items = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+            held = [self._describe_item(item) for item in items[:1000]]
         if isinstance(value, set | frozenset):
             held.sort()  # a set's order follows hashing, which differs between processes
         self.sections.append((f"value {module.__name__}:{name}", ", ".join(held)))
+
+    def _describe_item(self, item: Any) -> str:
+        """One item of a value without source, by what it is: a function or class by name
+        (the project's followed as code), plain data by its text, anything else by type."""
+        inner = inspect.unwrap(item) if hasattr(item, "__wrapped__") else item
+        if inspect.isfunction(inner) or inspect.isclass(inner):
+            if self._ours(getattr(inner, "__module__", "") or ""):
+                self._add_object(inner)
+            return f"{inner.__module__}:{inner.__qualname__}"
+        text = plain_text(inner)
+        return type(inner).__qualname__ if text is None else text
 
     def _add_declared(self, item: Any) -> None:
         if isinstance(item, str):

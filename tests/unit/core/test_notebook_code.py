@@ -172,3 +172,36 @@ def test_a_notebook_task_follows_the_project_module_autoreload_reloads(tmp_path:
     first, second = json.loads(done.stdout.strip().splitlines()[-1])
     assert first == [2, 3]
     assert second == [11, 30]
+
+
+KEYS_SCRIPT = (
+    SHELL
+    + r"""
+import json, sys
+
+out = []
+cell("import tasuki\nWS = " + repr(sys.argv[1]))
+cell("WEIGHTS = {'a': 1, 'b': 2}")
+cell("class T(tasuki.Task):\n    def run(self):\n        self.dump(sorted(WEIGHTS))")
+out.append(cell("tasuki.build(T(), workspace=WS, progress='off')"))
+cell("WEIGHTS = {'a': 1, 'c': 2}")  # other keys, the same values
+out.append(cell("tasuki.build(T(), workspace=WS, progress='off')"))
+print(json.dumps(out))
+"""
+)
+
+
+def test_a_dict_cell_whose_keys_change_reruns_the_task(tmp_path: Path) -> None:
+    """Values of a dict without source were described by their items only: other keys
+    with the same values handed back the output of the old keys."""
+    script = tmp_path / "keys.py"
+    script.write_text(KEYS_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "ws")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["a", "b"], ["a", "c"]]
