@@ -364,8 +364,10 @@ def _bytecode(obj: Any) -> str:
         code = getattr(fn, "__code__", None)
         if code is not None:
             parts.append(f"{attr} {_describe_code(code)}")
-        elif _class_data(attr) and _is_literal(value):
-            parts.append(f"{attr} = {value!r}")  # ``WEIGHTS = {...}`` in the class body
+        elif _class_data(attr):  # ``WEIGHTS = {...}`` in the class body; sets sorted
+            text = repr(value) if _is_literal(value) else plain_text(value)
+            if text is not None:
+                parts.append(f"{attr} = {text}")
     return "\n".join(parts)
 
 

@@ -186,6 +186,11 @@ cell("class T(tasuki.Task):\n    def run(self):\n        self.dump(sorted(WEIGHT
 out.append(cell("tasuki.build(T(), workspace=WS, progress='off')"))
 cell("WEIGHTS = {'a': 1, 'c': 2}")  # other keys, the same values
 out.append(cell("tasuki.build(T(), workspace=WS, progress='off')"))
+SETS = "class S(tasuki.Task):\n    LABELS = {LABELS}\n    def run(self):\n        self.dump(sorted(self.LABELS))"
+cell(SETS.format(LABELS="{'x', 'y'}"))
+out.append(cell("tasuki.build(S(), workspace=WS, progress='off')"))
+cell(SETS.format(LABELS="{'x', 'z'}"))  # a set in the class body: it was left out
+out.append(cell("tasuki.build(S(), workspace=WS, progress='off')"))
 print(json.dumps(out))
 """
 )
@@ -193,7 +198,8 @@ print(json.dumps(out))
 
 def test_a_dict_cell_whose_keys_change_reruns_the_task(tmp_path: Path) -> None:
     """Values of a dict without source were described by their items only: other keys
-    with the same values handed back the output of the old keys."""
+    with the same values handed back the output of the old keys; a set in a cell's class
+    body was left out of its fingerprint."""
     script = tmp_path / "keys.py"
     script.write_text(KEYS_SCRIPT)
     done = subprocess.run(
@@ -204,4 +210,5 @@ def test_a_dict_cell_whose_keys_change_reruns_the_task(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["a", "b"], ["a", "c"]]
+    steps = json.loads(done.stdout.strip().splitlines()[-1])
+    assert steps == [["a", "b"], ["a", "c"], ["x", "y"], ["x", "z"]]
