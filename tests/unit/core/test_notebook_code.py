@@ -186,7 +186,10 @@ cell("class T(tasuki.Task):\n    def run(self):\n        self.dump(sorted(WEIGHT
 out.append(cell("tasuki.build(T(), workspace=WS, progress='off')"))
 cell("WEIGHTS = {'a': 1, 'c': 2}")  # other keys, the same values
 out.append(cell("tasuki.build(T(), workspace=WS, progress='off')"))
-SETS = "class S(tasuki.Task):\n    LABELS = {LABELS}\n    def run(self):\n        self.dump(sorted(self.LABELS))"
+SETS = (
+    "class S(tasuki.Task):\n    LABELS = {LABELS}\n"
+    "    def run(self):\n        self.dump(sorted(self.LABELS))"
+)
 cell(SETS.format(LABELS="{'x', 'y'}"))
 out.append(cell("tasuki.build(S(), workspace=WS, progress='off')"))
 cell(SETS.format(LABELS="{'x', 'z'}"))  # a set in the class body: it was left out
