@@ -57,10 +57,20 @@ def test_generated_project_passes_its_tests_and_runs(project: Path) -> None:
     ran = _make(project, "run")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     log = ran.stdout + ran.stderr
-    assert "4 ran" in log
+    assert "5 ran" in log  # the ratings file (a tasuki.FileInput) and four tasks
     metrics = list((project / "data" / "workspace").rglob("metrics_*.json"))
     assert len(metrics) == 1
     assert json.loads(metrics[0].read_text())["users"] == 12
+
+    # The sample data edited: everything built from it runs again (its id is the bytes).
+    ratings = project / "data" / "sample" / "ratings.csv"
+    original = ratings.read_text()
+    ratings.write_text(original + "u99,i1,5,1700000000\n")
+    again = _make(project, "run")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "5 ran" in again.stdout + again.stderr
+    assert len(list((project / "data" / "workspace").rglob("metrics_*.json"))) == 2
+    ratings.write_text(original)
 
     # The notebook's code, as Jupyter would run it from notebooks/: outputs loaded by id.
     notebook = json.loads((project / "notebooks" / "explore.ipynb").read_text())

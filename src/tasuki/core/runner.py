@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 # fsspec's remote workspaces stay lazy).
 import tasuki.formats._pickle  # noqa: F401
 from tasuki.config import Settings, load_settings, settings_in_effect, with_overrides
+from tasuki.core._file_params import warn_file_params
 from tasuki.core.code import code_keys, refresh_fingerprints
 from tasuki.core.definitions import write_bundle
 from tasuki.core.execute import Completeness
@@ -281,6 +282,7 @@ def _run_build(
     started_at, t0, build_id = now_iso(), time.perf_counter(), new_build_id()
     graph = build_graph(roots)
     forced = _rerun_targets(graph, rerun)  # a bad name fails before anything starts
+    warn_file_params(graph)  # Clean(raw="data/raw.csv"): the bytes are not in the id
     refresh_fingerprints()  # what an earlier build in this process saw may have changed
     completeness = Completeness(store, settings.on_code_change, code_keys(graph), build_id=build_id)
     needed, complete = plan(graph, completeness, forced)
