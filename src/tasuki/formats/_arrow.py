@@ -167,9 +167,15 @@ class ParquetFormat(_ColumnarFormat):
 
     def read_table(self, file: Any) -> pa.Table:
         """Read the whole Parquet file."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(file)
+        # Pre-buffering a Python file object (an output read into memory, a reader that
+        # hashes) reads it on Arrow's I/O threads, which may still be alive when the
+        # interpreter exits: a third of the scripts that loaded one ended in SIGABRT
+        # ("terminate called without an active exception", apache/arrow#34314) after their
+        # work was done. Native files (a local path) keep it.
+        table = pq.read_table(file, pre_buffer=isinstance(file, pa.NativeFile))
         if (table.schema.metadata or {}).get(KIND_KEY) == b"arrow":
             table = _restore_arrow_types(table, file)
         return table

@@ -213,7 +213,8 @@ def _read_file(store: Store, output: dict[str, Any]) -> pa.Table | None:
     if key.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
-        return pq.read_table(io.BytesIO(data))
+        # pre_buffer=False: see tasuki.formats._arrow.ParquetFormat.read_table (SIGABRT at exit)
+        return pq.read_table(io.BytesIO(data), pre_buffer=False)
     if key.endswith(".csv"):
         import pyarrow.csv as pcsv
 
