@@ -9,6 +9,7 @@ script, a CI job, an Argo step marked failed after its record was written.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def test_processes_that_load_a_parquet_output_exit_cleanly(tmp_path: Path) -> No
         run = subprocess.run(
             [sys.executable, "-c", LOAD, ws],
             cwd=Path(__file__).parents[3],
+            env={**os.environ, "TASUKI_CODE_CACHE": "off"},  # nothing shared with other tests
             capture_output=True,
             text=True,
             timeout=120,
