@@ -43,10 +43,13 @@ class SampleRows(tasuki.Task):
     """Reads the sample CSV. Replace it with the task that pulls the real rows, such as
     ``QueryTask(sql="SELECT ... FROM ...", warehouse="dwh")``."""
 
-    path: str
     part: int
     parts: int = 2
-    data_files = (SAMPLE,)  # the sample's bytes join the code fingerprint: edits rebuild
+
+    def requires(self):
+        # A file as a task whose id is its bytes: an edited sample rebuilds, and a checkout
+        # in another folder (the path is not part of the id) finds the rows cached.
+        return tasuki.FileInput(path=str(SAMPLE), as_="path")
 
     def output(self):
         return self.make_target("rows.parquet")
@@ -55,7 +58,7 @@ class SampleRows(tasuki.Task):
         import pyarrow.compute as pc
         import pyarrow.csv
 
-        table = pyarrow.csv.read_csv(self.path)
+        table = pyarrow.csv.read_csv(self.load())
         keep = pc.equal(pc.bit_wise_and(table["user_id"], self.parts - 1), self.part)
         self.dump(table.filter(keep))
 
@@ -75,7 +78,7 @@ Say here what one row is, where the rows come from, and what to watch out for.""
     }}
 
     def splits(self):
-        parts = [SampleRows(path=str(SAMPLE), part=p) for p in range(2)]
+        parts = [SampleRows(part=p) for p in range(2)]
         return {{"train": parts[0], "test": parts[1]}}
 '''
 
