@@ -176,7 +176,8 @@ def test_a_data_file_named_from_the_modules_folder_keeps_the_cache_in_another_ch
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``data_files = (Path(__file__).parent / "stop.txt",)``, as `tasuki datasets new`
-    writes it: the absolute path was part of the fingerprint, so every checkout reran."""
+    wrote it before its sample became a FileInput: the absolute path was part of the
+    fingerprint, so every checkout reran."""
     _write(
         home / "a",
         """
