@@ -71,9 +71,10 @@ print(json.dumps(out))
 )
 
 
-def test_edits_of_notebook_cells_rerun_the_task(tmp_path: Path) -> None:
+def _run_cells(tmp_path: Path, script_text: str) -> object:
+    """Run the cells of ``script_text`` in a shell of their own; what its last line printed."""
     script = tmp_path / "cells.py"
-    script.write_text(textwrap.dedent(SCRIPT))
+    script.write_text(textwrap.dedent(script_text))
     done = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "ws")],
         capture_output=True,
@@ -82,7 +83,11 @@ def test_edits_of_notebook_cells_rerun_the_task(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    steps = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_edits_of_notebook_cells_rerun_the_task(tmp_path: Path) -> None:
+    steps = dict(_run_cells(tmp_path, SCRIPT))  # type: ignore[call-overload]
     assert steps == {
         "first": 1,
         "helper": 2,
@@ -203,15 +208,5 @@ def test_a_dict_cell_whose_keys_change_reruns_the_task(tmp_path: Path) -> None:
     """Values of a dict without source were described by their items only: other keys
     with the same values handed back the output of the old keys; a set in a cell's class
     body was left out of its fingerprint."""
-    script = tmp_path / "keys.py"
-    script.write_text(KEYS_SCRIPT)
-    done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "ws")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    steps = json.loads(done.stdout.strip().splitlines()[-1])
+    steps = _run_cells(tmp_path, KEYS_SCRIPT)
     assert steps == [["a", "b"], ["a", "c"], ["x", "y"], ["x", "z"]]
