@@ -228,3 +228,29 @@ def test_bytes_that_fail_the_decoder_are_named_as_changed(tmp_path: Path):
         f.write(b"\0\0\0\0XXXX")
     with pytest.raises(TaskError, match="changed since the task was made"):
         tasuki.load(source, workspace=ws)
+
+
+def test_a_file_input_travels_by_id_without_hashing_again(
+    tmp_path: Path, raw: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Dask and Argo workers rebuild the task from its definition: the hash the planner
+    took is kept (not taken again on the worker), and the worker's run checks the bytes."""
+    from tasuki.config import Settings
+    from tasuki.core import file_input
+    from tasuki.core.code import code_keys
+    from tasuki.core.definitions import run_one, write_definitions
+    from tasuki.core.graph import build_graph
+
+    ws = str(tmp_path / "ws")
+    store = open_store(ws)
+    task = AsParameter(data=tasuki.FileInput(path=str(raw)))
+    graph = build_graph([task])
+    write_definitions(store, graph, list(graph.order), code_keys(graph))
+    hashed: list[str] = []
+    real = file_input.content_of
+    monkeypatch.setattr(file_input, "content_of", lambda p: hashed.append(p) or real(p))
+    settings = Settings(workspace=ws)
+    assert run_one(task.data.unique_id, store=store, settings=settings).status == "ran"
+    assert hashed == [str(raw)]  # once, by the run's check; not when the task was rebuilt
+    assert run_one(task.unique_id, store=store, settings=settings).status == "ran"
+    assert tasuki.load(task, workspace=ws) == 2
