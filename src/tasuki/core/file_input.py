@@ -147,7 +147,7 @@ class FileInput(Task):
     the old bytes back give the old ids, and their cached outputs.
     """
 
-    path: str = param(
+    path: str | Path = param(
         significant=False,
         description="the file or folder, absolute or relative to the current folder",
     )
@@ -163,7 +163,9 @@ class FileInput(Task):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        where = f"FileInput(path={self.path!r})"
+        if not isinstance(self.path, str):  # a Path: kept as text, as the command line gives it
+            object.__setattr__(self, "path", os.fspath(self.path))
+        where = f"FileInput(path={self._given!r})"
         if self.content_hash:
             return  # rebuilt from a definition: keep what the planner hashed
         if self.suffix:
@@ -172,16 +174,16 @@ class FileInput(Task):
                 "pass neither",
                 task=type(self).task_name(),
             )
-        if "://" in self.path:
+        if "://" in self._given:
             raise TaskError(
                 f"{where}: only files on this machine's file systems are read by FileInput. "
                 "Download the file with a task of its own (its output is then cached and "
                 "hashed like any other), or publish it as a dataset version "
                 "(tasuki.datasets).",
                 task=type(self).task_name(),
-                path=self.path,
+                path=self._given,
             )
-        full = os.path.abspath(self.path)
+        full = os.path.abspath(self._given)
         found = content_of(full)
         if found is None:
             raise TaskError(
@@ -189,7 +191,7 @@ class FileInput(Task):
                 "path is read from the current folder; make it absolute "
                 "(Path(__file__).parent / 'data' / ...) to run from anywhere.",
                 task=type(self).task_name(),
-                path=self.path,
+                path=self._given,
             )
         folder = os.path.isdir(full)
         suffix = "/" if folder else "".join(Path(full).suffixes[-2:])
@@ -198,13 +200,18 @@ class FileInput(Task):
         object.__setattr__(self, "suffix", suffix)
         object.__setattr__(self, "content_hash", found[1])
 
+    @property
+    def _given(self) -> str:
+        """The path as given (text; a Path is turned into text when the task is made)."""
+        return os.fspath(self.path)
+
     def _check_format(self, where: str, full: str, folder: bool) -> None:
         if folder:
             raise TaskError(
                 f"{where} is a folder: pass as_='path' and read its files in the task that "
                 "requires it",
                 task=type(self).task_name(),
-                path=self.path,
+                path=self._given,
             )
         from tasuki.formats import format_for
 
@@ -215,7 +222,7 @@ class FileInput(Task):
                 f"{where}: {exc}. Pass as_='path' to read the file yourself, or register a "
                 "format for its extension (tasuki.formats.register)",
                 task=type(self).task_name(),
-                path=self.path,
+                path=self._given,
             ) from exc
 
     def output(self) -> FileInputTarget:
@@ -224,19 +231,19 @@ class FileInput(Task):
         return FileInputTarget(
             key=marker.key,
             format=marker.format,
-            path=os.path.abspath(self.path),
+            path=os.path.abspath(self._given),
             content_hash=self.content_hash,
             as_=self.as_,
-            where=f"FileInput(path={self.path!r})",
+            where=f"FileInput(path={self._given!r})",
         )
 
     def run(self) -> None:
         """Check that the file still has the bytes this task was made for, and write the
         marker (the run record then names the file and its hash, for lineage)."""
-        full = os.path.abspath(self.path)
+        full = os.path.abspath(self._given)
         found = content_of(full)
         if found is None or found[1] != self.content_hash:
-            where = f"FileInput(path={self.path!r})"
+            where = f"FileInput(path={self._given!r})"
             raise _changed(where, full, self.content_hash, _digest(found))
         self.task_log["bytes"] = found[0]
         self.task_log["path"] = full

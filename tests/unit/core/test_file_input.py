@@ -99,6 +99,8 @@ def test_same_size_and_modification_time_restored_is_still_seen(tmp_path: Path, 
 def test_identity_is_the_bytes_not_the_path(tmp_path: Path, raw: Path):
     ws = tmp_path / "ws"
     a = tasuki.FileInput(path=str(raw))
+    as_path = tasuki.FileInput(path=raw)  # a Path is taken, and kept as text
+    assert as_path.unique_id == a.unique_id and as_path.path == str(raw)
     moved = tmp_path / "elsewhere" / "raw.csv"
     moved.parent.mkdir()
     moved.write_bytes(raw.read_bytes())
