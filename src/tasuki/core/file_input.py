@@ -43,13 +43,16 @@ _IN_MEMORY = 8 << 20  # smaller files are read whole, hashed, then decoded from 
 
 def content_of(path: str) -> tuple[int, str] | None:
     """``(size, xxh3-128)`` of a file, or of a folder (its files' relative paths and hashes,
-    sorted; size is their total); None when nothing is there."""
+    sorted; size is their total; a tasuki workspace inside it left out); None when nothing
+    is there."""
     if not os.path.isdir(path):
         return file_digest(path, _KIND)
     listing = xxhash.xxh3_128()
     total = 0
     for folder, dirs, files in os.walk(path):
-        dirs.sort()
+        # A workspace inside the folder (the project template keeps one in data/) changes
+        # with every build: hashing it would make every build a new input.
+        dirs[:] = sorted(d for d in dirs if not _is_workspace(os.path.join(folder, d)))
         for name in sorted(files):
             full = os.path.join(folder, name)
             found = file_digest(full, _KIND)
@@ -59,6 +62,10 @@ def content_of(path: str) -> tuple[int, str] | None:
             listing.update(f"{rel}\0{found[0]}\0{found[1]}\n".encode())
             total += found[0]
     return total, listing.hexdigest()
+
+
+def _is_workspace(folder: str) -> bool:
+    return os.path.basename(folder) == ".tasuki" or os.path.isdir(os.path.join(folder, ".tasuki"))
 
 
 def _digest(found: tuple[int, str] | None) -> str | None:

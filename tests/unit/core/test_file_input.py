@@ -256,3 +256,15 @@ def test_a_file_input_travels_by_id_without_hashing_again(
     assert hashed == [str(raw)]  # once, by the run's check; not when the task was rebuilt
     assert run_one(task.unique_id, store=store, settings=settings).status == "ran"
     assert tasuki.load(task, workspace=ws) == 2
+
+
+def test_a_workspace_inside_a_folder_input_is_left_out(tmp_path: Path):
+    """The project template keeps its workspace in data/: a FileInput of data/ would be a
+    new input after every build (the build writes into it)."""
+    data = tmp_path / "data"
+    (data / "sample").mkdir(parents=True)
+    (data / "sample" / "a.txt").write_text("a")
+    ws = data / "workspace"
+    task = PathOnly(raw=str(data))
+    assert _build(task, ws) == (["a"], "ran")
+    assert _build(PathOnly(raw=str(data)), ws) == (["a"], "cached")
