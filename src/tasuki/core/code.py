@@ -828,6 +828,15 @@ class _Collector:
     def _add_file(self, path: Any) -> None:
         if not isinstance(path, str | os.PathLike):
             raise _declared_error(self.cls, "data_files", path)
+        if os.path.isdir(path):
+            name = f"{self.cls.__module__}:{self.cls.__qualname__}"
+            raise TaskError(
+                f"{name}.data_files names {os.fspath(path)!r}, a folder: data_files holds "
+                "files. List the files, or require the folder as "
+                "tasuki.FileInput(path=..., as_='path') (its id follows every file in it)",
+                task=name,
+                path=os.fspath(path),
+            )
         digest = _file_digest(os.fspath(path))
         if digest == "missing":
             # Hashed as "missing" for good, a mistyped or misplaced file never counted: its

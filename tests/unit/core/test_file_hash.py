@@ -113,3 +113,14 @@ def test_a_large_file_is_not_read_again_by_the_next_process(
 def test_a_missing_file_has_no_digest(tmp_path: Path) -> None:
     assert file_digest(str(tmp_path / "nope")) is None
     assert file_digest(str(tmp_path / "nope" / "deeper")) is None
+
+
+def test_a_folder_in_data_files_says_what_to_do(tmp_path: Path) -> None:
+    ns: dict[str, object] = {"tasuki": tasuki, "DATA": str(tmp_path)}
+    exec(
+        "class Folder(tasuki.Task):\n    data_files = (DATA,)\n"
+        "    def run(self):\n        self.dump(1)\n",
+        ns,
+    )
+    with pytest.raises(tasuki.errors.TaskError, match="a folder: data_files holds files"):
+        tasuki.build(ns["Folder"](), workspace=tmp_path / "ws", progress="off")  # type: ignore[operator]
