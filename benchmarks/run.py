@@ -65,7 +65,8 @@ def _environment(load_before: float) -> str:
     import tempfile
     from importlib.metadata import PackageNotFoundError, version
 
-    from bench_pipeline import _commit, _cpu_model, _filesystem
+    from _host import cpu_model
+    from bench_pipeline import _commit, _filesystem
 
     versions = [f"python {platform.python_version()}"]
     for name in _VERSIONED:
@@ -76,7 +77,7 @@ def _environment(load_before: float) -> str:
                 pass
     scratch = Path(tempfile.gettempdir()).resolve()
     return (
-        f"machine: {_cpu_model()}, {os.cpu_count()} cores, {platform.platform(terse=True)}; "
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.platform(terse=True)}; "
         f"{', '.join(versions)}; commit {_commit()}; load average {load_before:.2f} before, "
         f"{os.getloadavg()[0]:.2f} after; scratch {scratch} ({_filesystem(scratch)})"
     )
