@@ -15,7 +15,6 @@ tasks held as parameters without being required.
 from __future__ import annotations
 
 import importlib
-import linecache
 import sys
 import textwrap
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 
 import tasuki
 from tasuki.core import code
+from tests._packages import forget_package
 
 PKG = "bdpkg"
 HEAD = "import tasuki\n"
@@ -463,11 +463,7 @@ class Root(tasuki.Task):
 
 
 def _forget() -> None:
-    for name in [m for m in sys.modules if m == PKG or m.startswith(PKG + ".")]:
-        del sys.modules[name]
-    code.forget()
-    linecache.checkcache()
-    importlib.invalidate_caches()
+    forget_package(PKG)
 
 
 @pytest.fixture

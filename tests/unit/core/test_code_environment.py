@@ -13,7 +13,6 @@ workspace, must not rerun everything.
 from __future__ import annotations
 
 import importlib
-import linecache
 import shutil
 import sys
 import textwrap
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import tasuki
-from tasuki.core import code
+from tests._packages import forget_package
 
 PKG = "envpkg"
 
@@ -59,11 +58,7 @@ CASES = {
 
 
 def _forget() -> None:
-    for name in [m for m in sys.modules if m == PKG or m.startswith(PKG + ".")]:
-        del sys.modules[name]
-    code.forget()
-    linecache.checkcache()
-    importlib.invalidate_caches()
+    forget_package(PKG)
 
 
 def _write(folder: Path, text: str) -> None:

@@ -11,7 +11,6 @@ a second build in one process does not rerun what the first one made.
 from __future__ import annotations
 
 import importlib
-import linecache
 import sys
 import textwrap
 import types
@@ -25,6 +24,7 @@ from tasuki.core import code
 from tasuki.core._live import plain_text
 from tasuki.report.why import explain
 from tasuki.storage import open_store
+from tests._packages import forget_package
 
 PKG = "livepkg"
 
@@ -66,11 +66,7 @@ BASE = (0.1, 3, 2, None, 0.5, ["a", "b"], "ridge", 0)
 
 
 def _forget() -> None:
-    for name in [m for m in sys.modules if m == PKG or m.startswith(PKG + ".")]:
-        del sys.modules[name]
-    code.forget()
-    linecache.checkcache()
-    importlib.invalidate_caches()
+    forget_package(PKG)
 
 
 @pytest.fixture
