@@ -18,7 +18,7 @@ from typing import Any
 
 from tasuki.core._base import UID, ClassFacts, TaskBase, flatten, param_tasks
 from tasuki.core.fingerprint import encode_fast, encoded_text, id_document, unique_id_of
-from tasuki.errors import DependencyCycleError, TaskError, TasukiError
+from tasuki.errors import DependencyCycleError, ParameterError, TaskError, TasukiError
 
 __all__ = ["UID", "compute_ids", "flatten", "freeze_value", "param_tasks", "walk"]
 
@@ -116,9 +116,30 @@ def _encode_requires(structure: Any) -> Any:
 
 def _uid(task: TaskBase, info: ClassFacts, requires: Any) -> str:
     d = task.__dict__
-    params = {name: encode_fast(d[name]) for name in info.significant}
+    try:
+        params = {name: encode_fast(d[name]) for name in info.significant}
+    except ParameterError as exc:
+        if "task" in exc.fields:
+            raise  # a task given as a parameter already named itself
+        # A value deep inside a container (a set in a list) passes the type check and only
+        # fails here: say which task and parameter hold it.
+        name = next(n for n in info.significant if not _encodes(d[n]))
+        raise ParameterError(
+            f"{type(task).task_name()}: parameter {name!r}: {exc}",
+            task=type(task).task_name(),
+            parameter=name,
+            **exc.fields,
+        ) from exc
     document = id_document(info.id_name, type(task).version, params, _encode_requires(requires))
     return unique_id_of(document)
+
+
+def _encodes(value: Any) -> bool:
+    try:
+        encode_fast(value)
+    except ParameterError:
+        return False
+    return True
 
 
 _UNSET: Any = object()

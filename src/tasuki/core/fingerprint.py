@@ -47,10 +47,14 @@ def encode(value: Any) -> Any:
     """
     if isinstance(value, TaskBase):
         return {"$task": value.unique_id}
+    hint = ""
+    if isinstance(value, set | frozenset):
+        # A set has no order that holds across processes; a sorted list does.
+        hint = f" (a set: pass sorted({value!r}) as a list)"
     raise ParameterError(
         f"cannot encode a value of type {type(value).__qualname__} ({value!r}) into a task id; "
         "use str, int, float, bool, date, datetime, timedelta, Path, Enum, Literal, lists, "
-        "tuples, dicts of these, or a Task",
+        f"tuples, dicts of these, or a Task{hint}",
         value=repr(value),
     )
 

@@ -449,6 +449,14 @@ class Task(TaskBase):
                     name=target,
                 )
             requires = requires[target]
+        elif requires is None:
+            name = type(self).task_name()
+            raise TaskError(
+                f"{name}.load(): {name} requires nothing (its requires() returns None), so "
+                "there is nothing to load; return the task whose output it reads from "
+                "requires(), e.g. `def requires(self): return Prepare()`",
+                task=name,
+            )
         if reader is not None and reader is not self:
             for task in flatten(requires):
                 check_read(reader, task, ctx)

@@ -227,3 +227,38 @@ def test_task_s_own_annotations_are_kept_evaluated():
     hints = typing.get_type_hints(Sized)
     assert (hints["n"], hints["label"], hints["rerun"]) == (int, str, ClassVar[bool])
     assert Sized(n=1).param_values == {"n": 1, "label": "x"}
+
+
+class HoldsItems(tasuki.Task):
+    items: list
+
+    def run(self) -> None:
+        self.dump(self.items)
+
+
+class HoldsTask(tasuki.Task):
+    inner: tasuki.Task
+
+    def requires(self) -> tasuki.Task:
+        return self.inner
+
+    def run(self) -> None:
+        self.dump(self.load())
+
+
+def test_a_value_deep_in_a_container_names_the_task_and_parameter(tmp_path):
+    # A list passes the type check; the set inside it only fails when the id is made.
+    with pytest.raises(ParameterError) as err:
+        tasuki.build(HoldsItems(items=[1, [2, {3}]]), workspace=tmp_path, progress="off")
+    message = str(err.value)
+    assert "HoldsItems: parameter 'items'" in message
+    assert "sorted({3})" in message
+    assert err.value.parameter == "items" and err.value.task.endswith(":HoldsItems")
+
+
+def test_a_bad_value_in_a_task_given_as_a_parameter_names_that_task(tmp_path):
+    outer = HoldsTask(inner=HoldsItems(items=[{"a": {1}}]))
+    with pytest.raises(ParameterError) as err:
+        tasuki.build(outer, workspace=tmp_path, progress="off")
+    assert err.value.task.endswith(":HoldsItems") and err.value.parameter == "items"
+    assert "HoldsItems: parameter 'items'" in str(err.value)

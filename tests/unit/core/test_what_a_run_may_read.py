@@ -274,3 +274,17 @@ def test_another_tasks_load_inside_a_run_reads_under_the_same_rule(tmp_path, not
     with pytest.raises(TaskFailedError, match=r"ReadsThroughAnotherTask\.load\(.*Note\["):
         _build(ReadsThroughAnotherTask(path=str(note)), ws)
     assert _build(ReadsThroughAnotherTask(path=str(note), require_note=True), ws) == "first?"
+
+
+class LoadsWithoutRequirements(tasuki.Task):
+    def output(self):
+        return self.make_target("nothing.pkl")
+
+    def run(self):
+        self.dump(self.load())
+
+
+def test_load_in_a_task_that_requires_nothing_says_so_instead_of_giving_none(tmp_path):
+    # It used to hand back None, which was dumped and cached as the task's output.
+    with pytest.raises(TaskFailedError, match=r"requires nothing.*return the task"):
+        tasuki.build(LoadsWithoutRequirements(), workspace=tmp_path, progress="off")
