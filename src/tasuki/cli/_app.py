@@ -521,14 +521,38 @@ def gc_cmd(
     delete: Annotated[
         bool, typer.Option("--delete", help="Really delete (default: dry run).")
     ] = False,
+    keep_newer_than: Annotated[
+        str,
+        typer.Option(
+            "--keep-newer-than",
+            help="Keep runs and files written within this time, as a build still running "
+            "may need them ('1h', '30 minutes', '2d'; '0' for none).",
+        ),
+    ] = "1h",
     config: ConfigFile = None,
 ) -> None:
     """Remove workspace outputs and records that none of the given roots reaches (dry run
-    by default). Warehouse tables are listed as kept, never dropped."""
+    by default). Runs and files from the last hour are kept (--keep-newer-than), and so
+    is what they depend on. Warehouse tables are listed as kept, never dropped."""
+    import datetime as dt
+
+    from tasuki.core.params import coerce
+    from tasuki.errors import ParameterError
     from tasuki.report.inventory import collect_garbage
 
+    try:
+        grace = coerce(keep_newer_than, dt.timedelta, name="--keep-newer-than").total_seconds()
+    except ParameterError:
+        grace = -1.0
+    if grace < 0:
+        raise typer.BadParameter(
+            f"{keep_newer_than!r} is not a duration of 0 or more; write e.g. '1h', "
+            "'30 minutes', '2d' or seconds as a number ('0': nothing is kept for being "
+            "recent)",
+            param_hint="--keep-newer-than",
+        )
     settings = _settings(config, workspace=workspace)
-    garbage = collect_garbage(open_workspace(settings), roots, delete=delete)
+    garbage = collect_garbage(open_workspace(settings), roots, delete=delete, keep_newer_than=grace)
     verb = "removed" if delete else "would remove"
     for key in garbage.removed:
         typer.echo(f"{verb} {key}")
@@ -536,6 +560,12 @@ def gc_cmd(
         typer.echo(
             f"kept {kept.key} (a warehouse table of {kept.task} {kept.unique_id[:12]}; gc "
             f"drops no tables. To drop it: {kept.drop_hint})"
+        )
+    if garbage.recent_runs or garbage.recent_files:
+        typer.echo(
+            f"kept {garbage.recent_runs} runs and {garbage.recent_files} files written in "
+            f"the last {keep_newer_than} (a build may still need them; --keep-newer-than 0 "
+            "to remove them too)"
         )
     typer.echo(
         f"{verb} {len(garbage.removed)} files, {garbage.size} bytes"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tasuki.core.definitions import bundle_key, bundle_names, definition_key, read_bundle
@@ -21,7 +23,15 @@ from tasuki.report._values import output_kind
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
 
-__all__ = ["Garbage", "Inventory", "KeptOutput", "collect_garbage", "is_external", "read_inventory"]
+__all__ = [
+    "KEEP_NEWER_THAN_S",
+    "Garbage",
+    "Inventory",
+    "KeptOutput",
+    "collect_garbage",
+    "is_external",
+    "read_inventory",
+]
 
 
 @dataclass
@@ -123,29 +133,79 @@ class Garbage:
     removed: list[str] = field(default_factory=list)
     size: int = 0
     kept: list[KeptOutput] = field(default_factory=list)
+    recent_runs: int = 0
+    """Runs no root reaches, kept because they finished within ``keep_newer_than``."""
+    recent_files: int = 0
+    """Files no record names, kept because they were written within ``keep_newer_than``
+    (or their age is unknown)."""
 
 
-def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> Garbage:
+#: gc's default grace period: what was written in the last hour may belong to a build that
+#: is still running (git keeps unreachable objects for two weeks for the same reason).
+KEEP_NEWER_THAN_S = 3600.0
+
+
+def _age_s(stamp: str, now: float) -> float | None:
+    try:
+        return now - datetime.fromisoformat(stamp).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _recent(age: float | None, keep_newer_than: float) -> bool:
+    # An unknown age counts as recent: gc never removes what it cannot date.
+    return age is None or age < keep_newer_than
+
+
+def collect_garbage(
+    store: Store,
+    roots: list[str],
+    *,
+    delete: bool = False,
+    keep_newer_than: float = KEEP_NEWER_THAN_S,
+    now: float | None = None,
+) -> Garbage:
     """Outputs, records and stray files in the workspace that no root reaches.
 
     Only workspace keys are removed. Outputs outside the workspace (warehouse tables
     written by ``WriteTableTask``) are never dropped: they are listed in ``kept``, and their
     lineage rows stay, so the task stays complete wherever it is built.
 
+    Nothing written in the last ``keep_newer_than`` seconds is removed: a run that finished
+    then is kept with everything it depends on, as a root would be, and so is a file no
+    record names yet (a build that is still running renames its output into place before it
+    writes the record, and its next task reads what its last one made).
+
     Args:
         store: The workspace.
         roots: Unique ids (or unambiguous prefixes) of the runs to keep, with everything
             they depend on.
         delete: Really delete; the default is a dry run.
+        keep_newer_than: Grace period in seconds (0: none, for a workspace no build is
+            writing to).
+        now: The current time (seconds since the epoch; tests pass their own).
 
     Returns:
-        The keys that are (or would be) removed with their total size in bytes, and the
-        outside outputs of unreached runs that are kept.
+        The keys that are (or would be) removed with their total size in bytes, the
+        outside outputs of unreached runs that are kept, and how many recent runs and
+        files were kept.
     """
+    if keep_newer_than < 0:
+        raise ValueError(f"keep_newer_than must be 0 or more seconds, got {keep_newer_than}")
+    now = time.time() if now is None else now
     inv = read_inventory(store)
     root_ids = [find_record(store, r).unique_id for r in roots]
-    keep = _reachable(inv, root_ids)
-    garbage = Garbage()
+    reached = _reachable(inv, root_ids)
+    recent = [
+        uid
+        for uid, rec in inv.records.items()
+        if uid not in reached
+        and _recent(_age_s(rec.finished_at or rec.started_at, now), keep_newer_than)
+    ]
+    keep = _reachable(inv, root_ids + recent)
+    garbage = Garbage(recent_runs=len(recent))
+    # A key a kept run also names (an output() that does not use the unique id) stays.
+    claimed = {o["key"] for uid in keep if uid in inv.records for o in inv.records[uid].outputs}
     gone: set[str] = set()
     for uid, rec in inv.records.items():
         if uid in keep:
@@ -154,6 +214,8 @@ def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> 
         for out in rec.outputs:
             if is_external(out):
                 garbage.kept.append(KeptOutput(out["key"], rec.task, uid))
+                continue
+            if out["key"] in claimed:
                 continue
             garbage.removed.append(out["key"])
             garbage.size += int(out.get("size") or 0)
@@ -171,6 +233,13 @@ def collect_garbage(store: Store, roots: list[str], *, delete: bool = False) -> 
         if held and all(uid in gone for uid in held):
             garbage.removed.append(bundle_key(name))
     for key in inv.stray:  # files no record names (a run stopped before its record)
+        try:
+            modified = store.modified(key)
+        except FileNotFoundError:
+            continue  # gone since the listing
+        if _recent(None if modified is None else now - modified, keep_newer_than):
+            garbage.recent_files += 1
+            continue
         garbage.removed.append(key)
         try:
             garbage.size += store.size(key)

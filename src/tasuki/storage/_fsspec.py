@@ -13,6 +13,7 @@ complete only when its run record, written last, exists.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import difflib
 import io
 import logging
@@ -290,6 +291,16 @@ class FsspecStore(RedisLeases):
         """The object opened for binary reading (a context manager); FileNotFoundError if gone."""
         return cast("BinaryIO", self.fs.open(self._path(key), "rb"))
 
+    def modified(self, key: str) -> float | None:
+        """The object's last-modified time from its listing (``LastModified`` on S3,
+        ``updated`` on GCS, ``mtime`` / ``created`` elsewhere); None when it has none."""
+        info = self.fs.info(self._path(key))
+        for field_name in ("LastModified", "mtime", "updated", "last_modified", "created"):
+            seconds = _epoch_seconds(info.get(field_name))
+            if seconds is not None:
+                return seconds
+        return None
+
     def size(self, key: str) -> int:
         """Bytes of an object, or the total under a folder (temporaries excluded)."""
         path = self._path(key)
@@ -542,3 +553,18 @@ def _filesystem_class(protocol: str, url: str) -> Any:
             cause=str(exc),
             missing_extra=extra,
         ) from exc
+
+
+def _epoch_seconds(value: Any) -> float | None:
+    """A listing's time field (a datetime, ISO text or a number) as seconds since the epoch."""
+    if isinstance(value, datetime.datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+        return stamp.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return _epoch_seconds(datetime.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None

@@ -195,6 +195,10 @@ class LocalStore(RedisLeases):
         """The file opened for binary reading (a context manager); FileNotFoundError if missing."""
         return open(self._prefix + check_key(key), "rb")
 
+    def modified(self, key: str) -> float | None:
+        """The file's modification time (seconds since the epoch)."""
+        return os.stat(self._prefix + check_key(key)).st_mtime
+
     def size(self, key: str) -> int:
         """Bytes of a file, or the total of the files under a folder (temporaries excluded)."""
         path = self._prefix + check_key(key)

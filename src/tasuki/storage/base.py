@@ -48,6 +48,10 @@ class Store(Protocol):
     def exists(self, key: str) -> bool:
         """Whether an object (or a directory holding objects) exists under ``key``."""
 
+    def modified(self, key: str) -> float | None:
+        """When the file or object ``key`` was last written, in seconds since the epoch; None
+        when the backend does not say. FileNotFoundError when missing."""
+
     def exists_many(self, keys: Sequence[str]) -> list[bool]:
         """``exists`` for many keys; remote stores check them concurrently."""
 

@@ -29,7 +29,10 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def _gc(ws: str, *args: str) -> Any:
     return CliRunner().invoke(
-        app, ["gc", *args, "--workspace", ws], catch_exceptions=False, env={"COLUMNS": "200"}
+        app,
+        ["gc", *args, "--keep-newer-than", "0", "--workspace", ws],
+        catch_exceptions=False,
+        env={"COLUMNS": "200"},
     )
 
 

@@ -118,10 +118,10 @@ def test_ls_and_gc(cli):
     listing = json.loads(cli("ls", "--json").stdout)
     assert len(listing["outputs"]) == 4
     keep = TaskB(param="keep").unique_id
-    dry = cli("gc", keep)
+    dry = cli("gc", keep, "--keep-newer-than", "0")
     assert "would remove 4 files" in dry.output
     assert len(json.loads(cli("ls", "--json").stdout)["outputs"]) == 4
-    done = cli("gc", keep, "--delete")
+    done = cli("gc", keep, "--delete", "--keep-newer-than", "0")
     assert "removed 4 files" in done.output
     left = json.loads(cli("ls", "--json").stdout)["outputs"]
     assert {r["task"].rsplit(":", 1)[1] for r in left} == {"TaskA", "TaskB"}
@@ -136,7 +136,7 @@ def test_gc_counts_the_bytes_of_files_no_record_names(cli, tmp_path):
     stray = tmp_path / "ws" / "tests" / "stray_0123.pkl"
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_bytes(b"x" * 1234)
-    dry = cli("gc", TaskB(param="keep").unique_id)
+    dry = cli("gc", TaskB(param="keep").unique_id, "--keep-newer-than", "0")
     assert "would remove tests/stray_0123.pkl" in dry.output
     assert "would remove 1 files, 1234 bytes" in dry.output
 

@@ -28,13 +28,13 @@ def test_gc_removes_definitions_with_their_runs_only(tmp_path):
     for uid in (a.unique_id, b.unique_id, pending.unique_id):
         assert store.exists(definition_key(uid))
 
-    dry = collect_garbage(store, [a.unique_id])
+    dry = collect_garbage(store, [a.unique_id], keep_newer_than=0)
     assert definition_key(b.unique_id) in dry.removed
     assert definition_key(a.unique_id) not in dry.removed  # kept with its root
     assert definition_key(pending.unique_id) not in dry.removed  # never ran
     assert store.exists(definition_key(b.unique_id))  # a dry run deletes nothing
 
-    collect_garbage(store, [a.unique_id], delete=True)
+    collect_garbage(store, [a.unique_id], delete=True, keep_newer_than=0)
     assert not store.exists(definition_key(b.unique_id))
     assert store.exists(definition_key(a.unique_id))
     assert store.exists(definition_key(pending.unique_id))
@@ -52,10 +52,10 @@ def test_gc_removes_a_bundle_when_every_task_in_it_goes(tmp_path):
     pending = write_bundle(store, graph, list(graph.order), code_keys(graph))
 
     # b's run goes, a's stays: its bundle stays with the run that is kept.
-    assert bundle_key(built) not in collect_garbage(store, [a.unique_id]).removed
+    assert bundle_key(built) not in collect_garbage(store, [a.unique_id], keep_newer_than=0).removed
     # Neither kept: the bundle goes; the bundle of a task that never ran stays.
     tasuki.build(TaskA(param="other"), workspace=ws, progress="off")
-    gone = collect_garbage(store, [TaskA(param="other").unique_id], delete=True)
+    gone = collect_garbage(store, [TaskA(param="other").unique_id], delete=True, keep_newer_than=0)
     assert bundle_key(built) in gone.removed
     assert bundle_key(pending) not in gone.removed
     assert bundle_names(store) == [pending]

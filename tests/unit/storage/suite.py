@@ -85,6 +85,18 @@ class StoreSuite:
             assert f.read() == b"hello"
         assert store.size("mod/sub/a.bin") == 5
 
+    def test_modified_is_when_the_object_was_written(self, store: Store) -> None:
+        import time
+
+        before = time.time()
+        store.write_bytes("mod/a.bin", b"x")
+        stamp = store.modified("mod/a.bin")
+        # Listings keep whole seconds on some backends (S3's LastModified), and file system
+        # clocks tick coarser than time.time(): allow for both.
+        assert stamp is not None and before - 2 <= stamp <= time.time() + 2
+        with pytest.raises(FileNotFoundError):
+            store.modified("mod/missing.bin")
+
     def test_empty_object(self, store: Store) -> None:
         store.write_bytes("e.bin", b"")
         assert store.exists("e.bin")
