@@ -440,21 +440,36 @@ def rerun_cmd(
         str | None,
         typer.Option(help="What runs the tasks: local, inline, dask, or a registered executor."),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Exit 1 when an output's bytes differ from the run it replaces."
+        ),
+    ] = False,
     config: ConfigFile = None,
     log_level: LogLevel = "INFO",
 ) -> None:
-    """Reproduce a finished task from its id: rebuild it from its record and run it again."""
+    """Reproduce a finished task from its id: rebuild it from its record, run it again, and
+    say whether each output has the bytes it had (--check: exit 1 when one differs)."""
     from tasuki.core.loading import task_from_record
+    from tasuki.core.records import RunRecord
+    from tasuki.report.reproduce import compare_runs
 
     _setup_logging(log_level)
     settings = _settings(config, workspace=workspace, workers=workers, executor=executor)
     store = open_workspace(settings)
-    task = task_from_record(find_record(store, unique_id), store)
+    before = find_record(store, unique_id)
+    task = task_from_record(before, store)
     result = run_build(
         task, settings=settings, rerun=[task.unique_id], store=store, hooks=_hooks(settings)
     )
     typer.echo(f"{type(task).task_name()} {task.unique_id}")
     if not result.ok:
+        raise typer.Exit(1)
+    reproduction = compare_runs(before, RunRecord.read(store, task.unique_id))
+    for line in reproduction.lines():
+        typer.echo(line)
+    if check and not reproduction.reproduced:
         raise typer.Exit(1)
 
 
