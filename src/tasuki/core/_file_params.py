@@ -14,6 +14,7 @@ one ``stat`` per distinct value that looks like a path.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import types
@@ -88,7 +89,9 @@ def _warn(cls: type[Any], name: str, value: str) -> None:
         return
     _WARNED.add((task, name))
     declared = {os.path.abspath(os.fspath(p)) for p in getattr(cls, "data_files", ()) or ()}
-    if os.path.abspath(value) in declared:
+    here = os.path.abspath(value)
+    # A pattern (``data/*.csv``) declares every file it matches.
+    if here in declared or any(fnmatch.fnmatchcase(here, p) for p in declared):
         return
     logger.warning(
         "%s.%s is %r, a file: its bytes are not part of %s's unique id, so a new file at that "

@@ -828,12 +828,16 @@ class _Collector:
     def _add_file(self, path: Any) -> None:
         if not isinstance(path, str | os.PathLike):
             raise _declared_error(self.cls, "data_files", path)
+        if isinstance(path, str) and _GLOB_CHARS.intersection(path) and not os.path.exists(path):
+            self._add_pattern(path)
+            return
         if os.path.isdir(path):
             name = f"{self.cls.__module__}:{self.cls.__qualname__}"
             raise TaskError(
                 f"{name}.data_files names {os.fspath(path)!r}, a folder: data_files holds "
-                "files. List the files, or require the folder as "
-                "tasuki.FileInput(path=..., as_='path') (its id follows every file in it)",
+                "files. List the files, give a pattern ('data/*.csv', 'data/**/*.json'), or "
+                "require the folder as tasuki.FileInput(path=..., as_='path') (its id "
+                "follows every file in it)",
                 task=name,
                 path=os.fspath(path),
             )
@@ -852,6 +856,30 @@ class _Collector:
                 path=os.fspath(path),
             )
         self.sections.append((f"file {self._file_label(os.fspath(path))}", digest))
+
+    def _add_pattern(self, pattern: str) -> None:
+        """Every file a glob pattern matches now, by name and bytes: a file added, removed
+        or renamed under it changes the fingerprint as an edit does."""
+        import glob
+
+        found = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        if not found:
+            # As a missing file: a pattern that matches nothing would never count.
+            name = f"{self.cls.__module__}:{self.cls.__qualname__}"
+            raise TaskError(
+                f"{name}.data_files pattern {pattern!r} matches no file (looked in "
+                f"{os.path.abspath(os.path.dirname(pattern) or '.')}): the files a task "
+                "declares must exist for their changes to count. Fix the pattern; a relative "
+                "one is read from the current folder, so make it absolute to run from anywhere "
+                "(str(Path(__file__).parent / 'data' / '*.csv'))",
+                task=name,
+                path=pattern,
+            )
+        self.sections.append(
+            (f"files {self._file_label(pattern)}", " ".join(self._file_label(p) for p in found))
+        )
+        for match in found:
+            self._add_file(match)
 
     def _file_label(self, path: str) -> str:
         """The path as the project sees it: an absolute path inside the folder that holds the
@@ -875,6 +903,7 @@ class _Collector:
 
 
 _MISSING = object()
+_GLOB_CHARS = frozenset("*?[")
 
 
 _FILES_OF: dict[str, types.ModuleType | None] = {}

@@ -42,6 +42,14 @@ class Declared(tasuki.Task):
         self.dump(Path(self.raw).read_text())
 
 
+class DeclaredByPattern(tasuki.Task):
+    raw: str
+    data_files = ("*.csv",)
+
+    def run(self) -> None:
+        self.dump(Path(self.raw).read_text())
+
+
 class Insignificant(tasuki.Task):
     raw: str = tasuki.param(default="", significant=False)
 
@@ -89,10 +97,11 @@ def test_a_path_object_parameter_is_warned_about(
     [
         ReadsPath(raw="no/such/file.csv"),  # not a file (yet): nothing to read
         Declared(raw="declared.txt"),  # its bytes count through data_files
+        DeclaredByPattern(raw="raw.csv"),  # ... through a pattern
         Insignificant(raw="raw.csv"),  # not in the id at all, by choice
         ReadsPathObject(),
     ],
-    ids=["missing", "declared", "insignificant", "none"],
+    ids=["missing", "declared", "pattern", "insignificant", "none"],
 )
 def test_no_warning_where_the_bytes_count_or_nothing_is_read(
     caplog: pytest.LogCaptureFixture, task: tasuki.Task
