@@ -119,9 +119,18 @@ class _VerifyingReader(io.RawIOBase):
 
 def _damaged(key: str, expected: Expected, found: str) -> CorruptOutputError:
     want = f"{expected.size} bytes, xxh3 {expected.xxh3}"
+    # A key without the unique id (an output() that names a fixed path) is shared by every
+    # parameter value of the task: the last one built wrote it.
+    cause = (
+        "It was changed or truncated outside tasuki"
+        if expected.uid in key
+        else "Its key does not hold the task's unique id, so another run of the task (other "
+        "parameters) may have written it since, or it was changed outside tasuki; use "
+        "self.make_target(name) in output() to give each run its own file"
+    )
     return CorruptOutputError(
         f"output {key} of {expected.task} [{expected.uid[:12]}] is damaged: its run record "
-        f"says {want}, the file has {found}. It was changed or truncated outside tasuki; a "
+        f"says {want}, the file has {found}. {cause}; a "
         f"build reruns {expected.task}, or run `tasuki verify` to check a whole graph.",
         key=key,
         uid=expected.uid,

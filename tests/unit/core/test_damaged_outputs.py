@@ -228,3 +228,33 @@ def test_a_consumer_that_read_the_damage_before_the_repair_ended_is_retried(ws):
     assert result.ok, result.summary()
     assert [r.name for r in result.by_status("ran")].count(Blob.task_name()) == 1
     assert tasuki.build(roots, workspace=ws) == [{"sum": sum(range(5000))}] * 2
+
+
+class FixedPath(tasuki.Task):
+    """An output() that names one file for every parameter value (no unique id in it)."""
+
+    n: int
+
+    def output(self):
+        from tasuki.core.targets import FileTarget
+        from tasuki.formats import format_for
+
+        return FileTarget("fixed/out.pkl", format_for("out.pkl"))
+
+    def run(self):
+        self.dump(self.n * 10)
+
+
+def test_a_key_shared_by_parameter_values_is_named_as_the_likely_cause(ws):
+    assert tasuki.build(FixedPath(n=1), workspace=ws) == 10
+    assert tasuki.build(FixedPath(n=2), workspace=ws) == 20  # writes the same file
+    with pytest.raises(CorruptOutputError) as info:
+        tasuki.load(FixedPath(n=1), workspace=ws)
+    assert "another run of the task (other parameters) may have written it" in str(info.value)
+    assert "self.make_target(name)" in str(info.value)
+    assert tasuki.build(FixedPath(n=1), workspace=ws) == 10  # found damaged, run again
+    # A key that holds the unique id has one writer: damage came from outside.
+    tasuki.build(Blob(ext="pkl"), workspace=ws)
+    _flip_a_byte(_path(ws, Blob(ext="pkl")))
+    with pytest.raises(CorruptOutputError, match="changed or truncated outside tasuki"):
+        tasuki.load(Blob(ext="pkl"), workspace=ws)
