@@ -155,7 +155,10 @@ def test_a_build_is_a_run_and_each_task_a_nested_run_then_cached_tasks_link_back
     assert second.counts()["cached"] == 3
     stats = tracker.stats[second.build_id]
     assert stats.failure is None and stats.jobs_done == 3  # build run, one link job, close
-    assert stats.hook_ms_per_call < 5, stats  # the build's thread only queues
+    # The build's thread only queues: MLflow's requests run on the tracker's threads, so the
+    # hook's time is a fraction of theirs (compared, not timed: a loaded CI host once took
+    # 5.4 ms per hook call against a 5 ms bound).
+    assert stats.hook_s < stats.mlflow_s / 2, stats
     parent2 = _build_run(mlflow_uri, second.build_id)
     assert parent2.info.run_id != parent.info.run_id
     links = _children(mlflow_uri, parent2.info.run_id)
