@@ -30,6 +30,7 @@ from tasuki.catalog._introspect import (
     warehouse_url,
 )
 from tasuki.errors import ConfigError, WarehouseConnectionError, WarehouseError
+from tasuki.warehouse._sources import DIALECTS
 
 if TYPE_CHECKING:
     from tasuki.catalog._store import Catalog
@@ -39,13 +40,6 @@ __all__ = ["comment_statements", "push_comments"]
 
 logger = logging.getLogger(__name__)
 
-_DIALECTS = {
-    "duckdb": "duckdb",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "redshift": "redshift",
-    "bigquery": "bigquery",
-}
 # COMMENT ON <noun> per table_type; a kind missing here gets no COMMENT on that backend.
 _NOUNS = {
     "postgres": {
@@ -177,11 +171,11 @@ def push_comments(
     if url is None:
         url = warehouse_url(warehouse, settings)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    dialect = _DIALECTS.get(scheme)
+    dialect = DIALECTS.get(scheme)
     if dialect is None:
         raise ConfigError(
             f"cannot write COMMENTs to warehouse {warehouse!r} ({redact(url)}): scheme "
-            f"{scheme or '(none)'!r} is not one of {', '.join(_DIALECTS)}",
+            f"{scheme or '(none)'!r} is not one of {', '.join(DIALECTS)}",
             url=redact(url),
         )
     project = bigquery_target(url)[0] if dialect == "bigquery" else None

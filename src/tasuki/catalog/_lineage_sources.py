@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from tasuki._redact import redact, redact_json
 from tasuki.catalog._lineage import Batch, table_key, write_batch
 from tasuki.errors import CatalogError
+from tasuki.warehouse._sources import DEFAULT_SCHEMA, dialect_of, written_name
+from tasuki.warehouse._sources import tables_read as _tables_read
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -44,63 +46,24 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: sqlglot dialect of each warehouse URL scheme.
-_DIALECTS = {
-    "duckdb": "duckdb",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "redshift": "redshift",
-    "bigquery": "bigquery",
-}
-#: The schema an unqualified table name lands in, by sqlglot dialect (BigQuery has none:
-#: an unqualified name there is not recorded).
-DEFAULT_SCHEMA = {"duckdb": "main", "postgres": "public", "redshift": "public"}
-
-
-def dialect_of(url_or_scheme: str) -> str:
-    """The sqlglot dialect of a warehouse URL (``duckdb:///x.db`` -> ``duckdb``); PostgreSQL's
-    for a scheme tasuki does not know."""
-    scheme = url_or_scheme.split("://", 1)[0].lower()
-    return _DIALECTS.get(scheme, _DIALECTS.get(url_or_scheme, "postgres"))
-
 
 def tables_read(sql: str | exp.Expression, *, dialect: str) -> list[tuple[str, str]]:
-    """``(schema, table)`` of every table ``sql`` reads, sorted, normalised as the warehouse
-    does (unquoted names lower-cased in PostgreSQL; DuckDB ignores case), with the dialect's
-    default schema where none is written. CTE names and table functions are left out.
+    """``(schema, table)`` of every table ``sql`` reads (see
+    :func:`tasuki.warehouse._sources.tables_read`).
 
     Raises:
         CatalogError: ``sql`` does not parse.
     """
-    import sqlglot
-    from sqlglot import exp
     from sqlglot.errors import ParseError
-    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-    if isinstance(sql, str):
-        try:
-            tree = sqlglot.parse_one(sql, read=dialect)
-        except ParseError as exc:
-            first = " ".join(sql.split())[:80]
-            raise CatalogError(
-                f"cannot read the tables of the query {first!r} ({dialect}): {exc}",
-                dialect=dialect,
-            ) from exc
-    else:
-        tree = sql.copy()
-    tree = normalize_identifiers(tree, dialect=dialect)
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    default = DEFAULT_SCHEMA.get(dialect)
-    found: set[tuple[str, str]] = set()
-    for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier) or not table.name:
-            continue  # a table function (read_parquet(...), generate_series(...))
-        if not table.db and table.name in ctes:
-            continue
-        schema = table.db or default
-        if schema:
-            found.add((schema, table.name))
-    return sorted(found)
+    try:
+        return _tables_read(sql, dialect=dialect)
+    except ParseError as exc:
+        first = " ".join(str(sql).split())[:80]
+        raise CatalogError(
+            f"cannot read the tables of the query {first!r} ({dialect}): {exc}",
+            dialect=dialect,
+        ) from exc
 
 
 def _reader_kind(reader: str) -> str:
@@ -222,23 +185,20 @@ class _Merge:
                 self.write_row(name, dialect, row)
 
     def write_row(self, warehouse: str, dialect: str, row: dict[str, Any]) -> None:
-        from sqlglot import exp
         from sqlglot.errors import SqlglotError
-        from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
         # The name as write_table was given it (``table`` or ``schema.table``), read the
         # way the warehouse reads it.
         try:
-            name = normalize_identifiers(exp.to_table(row["table_name"], dialect=dialect),
-                                         dialect=dialect)  # fmt: skip
+            name = written_name(row["table_name"], dialect)
         except SqlglotError as exc:
             self.warn(f"write-back row for {row['table_name']!r} skipped: {exc}")
             return
-        schema = name.db or DEFAULT_SCHEMA.get(dialect)
-        if not schema or not name.name:
+        if name is None:
             self.warn(f"write-back row for {row['table_name']!r} names no schema; skipped")
             return
-        key = self.table(warehouse, schema, name.name)
+        schema = name[0]
+        key = self.table(warehouse, schema, name[1])
         uid = str(row["unique_id"])
         detail = {
             "id": uid,

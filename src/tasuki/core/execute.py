@@ -84,6 +84,8 @@ class Completeness:
         self.reads = Reads(self.store)
         # uid -> output keys whose record entries this check remembered (remember_outputs).
         self._remembered: dict[str, list[str]] = {}
+        # Tasks planned because an input outside the workspace moved (outside_changes).
+        self._outside: set[str] = set()
         #: When this check began: a record finished later was written while it ran.
         self.since = now_iso()
 
@@ -159,7 +161,46 @@ class Completeness:
                     reason,
                     task.unique_id[:12],
                 )
-        return self.reads.input_change(node, record.inputs, fresh=fresh)
+        changed = self.reads.input_change(node, record.inputs, fresh=fresh)
+        if changed is None and fresh and task.unique_id in self._outside:
+            # Planned for an input outside the workspace: ask again under the lease (another
+            # build may have run it since, with the tables as they are now).
+            check = getattr(type(task), "_stale_outside", None)
+            changed = None if check is None else check(task, record)
+        return changed
+
+    def outside_changes(self, graph: Graph) -> dict[str, str]:
+        """Tasks of ``graph`` whose inputs outside the workspace moved since their last run
+        (a query task: a table it reads was written back since), each with the reason, and
+        every task downstream of one ("upstream runs"). Only tasks whose class can date
+        such inputs (a ``_stale_outside(record)`` method) and that have a finished run are
+        asked: a build with none pays one attribute lookup per task class."""
+        moved: dict[str, str] = {}
+        asked: dict[type, Any] = {}
+        for uid, node in graph.nodes.items():
+            cls = type(node.task)
+            if cls not in asked:
+                asked[cls] = getattr(cls, "_stale_outside", None)
+            check = asked[cls]
+            if check is None:
+                continue
+            try:
+                record = RunRecord.read(self.store, uid)
+            except (FileNotFoundError, ValueError):
+                continue  # no finished run: the task runs anyway
+            if record.done and (reason := check(node.task, record)) is not None:
+                moved[uid] = reason
+        self._outside = set(moved)
+        if not moved:
+            return moved
+        for uid in graph.order:  # dependencies first: what reads a moved task runs too
+            if uid in moved:
+                continue
+            node = graph.nodes[uid]
+            up = next((d for d in node.deps if d in moved), None)
+            if up is not None:
+                moved[uid] = f"{type(graph.nodes[up].task).__qualname__}[{up[:10]}] upstream runs"
+        return moved
 
     # What a run read (tasuki.core._reads): kept per build, compared below complete tasks.
 

@@ -124,6 +124,9 @@ def plan(
     seen: set[str] = set(graph.roots)
     frontier = list(graph.roots)
     nodes = graph.nodes
+    # Inputs outside the workspace (tables a query reads) are not in any record this walk
+    # compares, and the walk stops at a complete task: ask for them first, for every task.
+    outside = completeness.outside_changes(graph)
     while frontier:
         unforced = [u for u in frontier if u not in forced]
         verdicts = completeness.verdicts([nodes[u] for u in unforced])
@@ -131,6 +134,9 @@ def plan(
         fine = [u for u in unforced if said[u] is None]
         if fine:  # complete, unless made from an upstream output that changed since
             said.update(completeness.stale_upstream(graph, fine))
+        for uid in unforced:
+            if said[uid] is None and uid in outside:
+                said[uid] = outside[uid]
         next_frontier = []
         for uid in frontier:
             reason = said.get(uid, "forced by --rerun")

@@ -10,27 +10,25 @@ table version.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import TYPE_CHECKING, Any, Literal
 
+from tasuki._redact import redact
 from tasuki.core.params import param
 from tasuki.core.task import Task
 from tasuki.errors import ConfigError
 from tasuki.warehouse._safety import check_query
+from tasuki.warehouse._sources import dialect_of, table_writes, tables_read
 
 if TYPE_CHECKING:
     from tasuki.config import Settings
+    from tasuki.core.records import RunRecord
 
 __all__ = ["QueryTask", "freshness_bucket"]
 
-ParamValue = str | int | float | bool | None
+logger = logging.getLogger(__name__)
 
-_DIALECTS = {
-    "duckdb": "duckdb",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "redshift": "redshift",
-    "bigquery": "bigquery",
-}
+ParamValue = str | int | float | bool | None
 
 
 def freshness_bucket(freshness: dt.timedelta, now: dt.datetime | None = None) -> str:
@@ -92,8 +90,7 @@ class QueryTask(Task):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        scheme = self.warehouse.split("://", 1)[0] if "://" in self.warehouse else ""
-        dialect = _DIALECTS.get(scheme, "postgres")
+        dialect = dialect_of(self.warehouse) if "://" in self.warehouse else "postgres"
         checked = check_query(self.sql, dialect=dialect)
         # The id is made of the normalised text (no comments, one spacing, one keyword case),
         # so reformatting a query keeps its cache.
@@ -106,13 +103,59 @@ class QueryTask(Task):
         return self.make_directory_target("result", as_=self.as_)
 
     def run(self) -> None:
-        """Query, stream the parts into the workspace, and log rows and bytes."""
+        """Query, stream the parts into the workspace, and log rows and bytes, and the
+        tasuki writes of the tables it reads (read first: a write between the two reruns the
+        query once more, never the reverse)."""
         from tasuki.warehouse.registry import connect
 
-        with connect(_resolve(self.warehouse)) as wh:
+        url = _resolve(self.warehouse)
+        try:
+            self.task_log["table_writes"] = self._table_writes(url)
+        except Exception as exc:  # a role that may not read tasuki_lineage: no tracking
+            self._unreadable(exc, "a rewrite of them will not rerun this query before its "
+                             "freshness runs out")  # fmt: skip
+            self.task_log["table_writes"] = None
+        with connect(url) as wh:
             result = wh.query(self.sql, self.params, timeout=self.timeout)
             manifest = result.manifest
             self.task_log["rows"] = manifest.total_rows
             self.task_log["bytes"] = manifest.total_bytes
             self.task_log["parts"] = len(manifest.parts)
             self.dump(result.iter_batches())
+
+    def _unreadable(self, exc: Exception, consequence: str) -> None:
+        logger.warning(
+            "%s: could not read the lineage rows of the tables it reads (%s: %s); %s",
+            type(self).task_name(),
+            type(exc).__name__,
+            redact(str(exc)).strip(),
+            consequence,
+        )
+
+    def _table_writes(self, url: str) -> dict[str, dict[str, Any]]:
+        return table_writes(url, tables_read(self.sql, dialect=dialect_of(url)))
+
+    def _stale_outside(self, record: RunRecord) -> str | None:
+        """Why the cached result is out of date although its record is complete: a table the
+        query reads was written by a tasuki write-back since the query ran (its newest
+        lineage row moved). None when nothing moved, or when it cannot be told (a warehouse
+        that does not answer is logged and trusted: the query could not run either)."""
+        kept = record.task_log.get("table_writes")
+        if not isinstance(kept, dict):
+            return None  # a record from before tasuki kept them: nothing to compare
+        try:
+            now = self._table_writes(_resolve(self.warehouse))
+        except Exception as exc:  # any driver error: the check is skipped, loudly
+            self._unreadable(exc, "using the cached result")
+            return None
+        for table in sorted(kept.keys() | now.keys()):
+            before, after = kept.get(table), now.get(table)
+            if before == after:
+                continue
+            if after is None:
+                return f"the lineage rows of {table}, which it reads, are gone since it ran"
+            return (
+                f"{table}, which it reads, was written since it ran: by {after['task']} "
+                f"[{str(after['unique_id'])[:10]}] at {after['written_at']}"
+            )
+        return None

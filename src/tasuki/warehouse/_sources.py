@@ -1,0 +1,138 @@
+"""The tables a query reads, and the tasuki writes those tables last had.
+
+A :class:`~tasuki.warehouse.QueryTask` is cached by its SQL and a freshness bucket, which is
+right for tables loaded by others (tasuki cannot know when they change) but not for tables a
+tasuki write-back wrote: those writes leave rows in ``tasuki_lineage``, so a rewrite is
+known. :func:`table_writes` reads, for the tables a query reads (:func:`tables_read`), the
+newest lineage row of each; the query task keeps that in its run record and is out of date
+when it moves. The catalog uses :func:`tables_read` for its table -[read]-> task edges.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlglot import exp
+
+__all__ = ["DEFAULT_SCHEMA", "DIALECTS", "dialect_of", "table_writes", "tables_read"]
+
+#: sqlglot dialect of each warehouse URL scheme.
+DIALECTS = {
+    "duckdb": "duckdb",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "redshift": "redshift",
+    "bigquery": "bigquery",
+}
+#: The schema an unqualified table name lands in, by sqlglot dialect (BigQuery has none:
+#: an unqualified name there is not recorded).
+DEFAULT_SCHEMA = {"duckdb": "main", "postgres": "public", "redshift": "public"}
+
+
+def dialect_of(url_or_scheme: str) -> str:
+    """The sqlglot dialect of a warehouse URL (``duckdb:///x.db`` -> ``duckdb``); PostgreSQL's
+    for a scheme tasuki does not know."""
+    scheme = url_or_scheme.split("://", 1)[0].lower()
+    return DIALECTS.get(scheme, DIALECTS.get(url_or_scheme, "postgres"))
+
+
+def tables_read(sql: str | exp.Expression, *, dialect: str) -> list[tuple[str, str]]:
+    """``(schema, table)`` of every table ``sql`` reads, sorted, normalised as the warehouse
+    does (unquoted names lower-cased in PostgreSQL; DuckDB ignores case), with the dialect's
+    default schema where none is written. CTE names and table functions are left out.
+
+    Raises:
+        sqlglot.errors.ParseError: ``sql`` does not parse.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+    tree = sqlglot.parse_one(sql, read=dialect) if isinstance(sql, str) else sql.copy()
+    tree = normalize_identifiers(tree, dialect=dialect)
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    default = DEFAULT_SCHEMA.get(dialect)
+    found: set[tuple[str, str]] = set()
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or not table.name:
+            continue  # a table function (read_parquet(...), generate_series(...))
+        if not table.db and table.name in ctes:
+            continue
+        schema = table.db or default
+        if schema:
+            found.add((schema, table.name))
+    return sorted(found)
+
+
+def written_name(table_name: str, dialect: str) -> tuple[str, str] | None:
+    """``(schema, table)`` of a name as ``write_table`` was given it (``table`` or
+    ``schema.table``), read the way the warehouse reads it; None when it names no schema.
+
+    Raises:
+        sqlglot.errors.SqlglotError: the name does not parse.
+    """
+    from sqlglot import exp
+    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+    name = normalize_identifiers(exp.to_table(table_name, dialect=dialect), dialect=dialect)
+    schema = name.db or DEFAULT_SCHEMA.get(dialect)
+    if not schema or not name.name:
+        return None
+    return schema, name.name
+
+
+def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """The newest tasuki write of each of ``tables`` that has one, by ``schema.table``:
+    ``unique_id`` and ``task`` of the writer, ``written_at`` (text) and ``writes`` (how many
+    lineage rows the table has). Tables no write-back wrote are left out.
+
+    Only PostgreSQL and DuckDB URLs are read (the lineage connection's kinds); others give
+    an empty answer.
+
+    Raises:
+        Exception: the warehouse cannot be reached or read (the driver's error).
+    """
+    from sqlglot.errors import SqlglotError
+
+    from tasuki.warehouse._lineage import LINEAGE_TABLE, _Conn, _no_duckdb_file, _table_exists
+
+    scheme = url.split("://", 1)[0].lower()
+    if not tables or scheme not in ("postgresql", "postgres", "duckdb") or _no_duckdb_file(url):
+        return {}
+    dialect = dialect_of(url)
+    wanted = set(tables)
+    # Candidate spellings, lower-cased (unquoted names fold so): the exact match is made
+    # below on names read as the warehouse reads them.
+    spellings = sorted({s for schema, t in wanted for s in (t.lower(), f"{schema}.{t}".lower())})
+    conn = _Conn(url)
+    try:
+        if not _table_exists(conn, LINEAGE_TABLE):
+            return {}
+        marks = ", ".join("?" for _ in spellings)
+        rows = conn.execute(
+            f"SELECT table_name, unique_id, task, written_at FROM {LINEAGE_TABLE} "
+            f"WHERE lower(table_name) IN ({marks}) ORDER BY written_at",
+            tuple(spellings),
+        )
+    finally:
+        conn.close()
+    found: dict[str, dict[str, Any]] = {}
+    for table_name, unique_id, task, written_at in rows:  # oldest first: the newest wins
+        try:
+            name = written_name(str(table_name), dialect)
+        except SqlglotError:
+            continue
+        if name is None or name not in wanted:
+            continue
+        key = f"{name[0]}.{name[1]}"
+        count = found.get(key, {}).get("writes", 0) + 1
+        found[key] = {
+            "unique_id": str(unique_id),
+            "task": str(task),
+            "written_at": str(written_at),
+            "writes": count,
+        }
+    return found

@@ -1,0 +1,166 @@
+"""A query task reruns when a table it reads was written back by tasuki since it ran.
+
+``QueryTask`` is cached by its SQL and a freshness bucket (a day by default): right for
+tables others load, whose changes tasuki cannot see. A table a ``WriteTableTask`` wrote is
+different: its lineage row dates the write. The query's cached result used to outlive a
+rewrite for the rest of the bucket, so a pipeline that wrote new scores and then queried them
+trained on the old ones, and ``tasuki why`` said "complete". The query's run record now keeps
+the newest lineage row of each table it reads, and a build finds the query out of date when
+one moved: on DuckDB and PostgreSQL, for replace and append, with a quoted schema name, and
+through ``tasuki why``. A table without lineage rows, an unrelated write, and a role that
+may not read the lineage table change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import tasuki
+from tasuki.core.records import RunRecord
+from tasuki.report.why import explain
+from tasuki.storage import open_store
+from tasuki.warehouse import QueryTask, WriteTableTask
+from tests._services import reader_role
+
+
+class Scores(tasuki.Task):
+    """Rows that differ with ``day``."""
+
+    day: int = 1
+
+    def output(self):
+        return self.make_target("scores.parquet")
+
+    def run(self):
+        self.dump(pd.DataFrame({"recipe_id": [1, 2], "score": [self.day * 1.0, self.day * 2.0]}))
+
+
+class Total(tasuki.Task):
+    """What a pipeline computes from the query's result."""
+
+    query: QueryTask
+
+    def requires(self):
+        return self.query
+
+    def run(self):
+        self.dump(float(self.load()["score"].sum()))
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(where the write-backs write, what the queries read through): on PostgreSQL the
+    query path takes a reader role, as it must."""
+    if request.param == "duckdb":
+        url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
+        yield url, url
+        return
+    admin = str(request.getfixturevalue("postgres_url"))
+    with reader_role(admin) as reader:
+        yield admin, reader
+
+
+def _write(url: str, ws: str, day: int, mode: str = "replace", table: str = "ml_scores") -> None:
+    tasuki.build(
+        WriteTableTask(data=Scores(day=day), table=table, warehouse=url, mode=mode), workspace=ws
+    )
+
+
+SQL = "SELECT recipe_id, score FROM ml_scores"
+
+
+def _total(url: str, ws: str, sql: str = SQL) -> tuple[float, list[str]]:
+    task = Total(query=QueryTask(sql=sql, warehouse=url, as_="pandas"))
+    result = tasuki.build(task, workspace=ws, return_value=False, progress="off")
+    ran = sorted(r.name.rpartition(":")[2] for r in result.by_status("ran"))
+    return tasuki.load(task, workspace=ws), ran
+
+
+def test_a_replaced_table_reruns_the_query_and_what_reads_it(urls, tmp_path):
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    _write(admin, ws, day=1)
+    assert _total(reader, ws) == (3.0, ["QueryTask", "Total"])
+    assert _total(reader, ws) == (3.0, [])
+    _write(admin, ws, day=2)
+    query = QueryTask(sql=SQL, warehouse=reader, as_="pandas")
+    said = "\n".join(explain(Total(query=query), open_store(ws)))
+    assert "ml_scores, which it reads, was written since it ran" in said
+    assert "WriteTableTask" in said
+    assert _total(reader, ws) == (6.0, ["QueryTask", "Total"])
+    assert _total(reader, ws) == (6.0, [])
+
+
+def test_an_append_reruns_it_too_and_the_record_names_the_write(urls, tmp_path):
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    _write(admin, ws, day=1, mode="append")
+    assert _total(reader, ws)[0] == 3.0
+    _write(admin, ws, day=2, mode="append")
+    assert _total(reader, ws) == (9.0, ["QueryTask", "Total"])
+    query = QueryTask(sql=SQL, warehouse=reader, as_="pandas")
+    kept = RunRecord.read(open_store(ws), query.unique_id).task_log["table_writes"]
+    schema = "main" if admin.startswith("duckdb") else "public"
+    assert kept[f"{schema}.ml_scores"]["writes"] == 2
+    assert kept[f"{schema}.ml_scores"]["task"] == "tasuki.warehouse:WriteTableTask"
+
+
+def test_writes_to_other_tables_change_nothing(urls, tmp_path):
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    _write(admin, ws, day=1)
+    _write(admin, ws, day=1, table="other_scores")
+    assert _total(reader, ws)[0] == 3.0
+    _write(admin, ws, day=5, table="other_scores")  # a table the query does not read
+    assert _total(reader, ws) == (3.0, [])
+
+
+def test_a_schema_qualified_name_is_matched_however_it_is_written(urls, tmp_path):
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    schema = "main" if admin.startswith("duckdb") else "public"
+    _write(admin, ws, day=1, table=f"{schema}.ml_scores")
+    sql = f'SELECT recipe_id, score FROM "{schema}".ML_SCORES'
+    assert _total(reader, ws, sql)[0] == 3.0
+    _write(admin, ws, day=3, table="ml_scores")
+    assert _total(reader, ws, sql) == (9.0, ["QueryTask", "Total"])
+
+
+def test_a_table_no_write_back_wrote_keeps_the_freshness_rule(tmp_path):
+    import duckdb
+
+    url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
+    ws = str(tmp_path / "ws")
+    with duckdb.connect(str(tmp_path / "dwh.duckdb")) as conn:
+        conn.execute("CREATE TABLE ml_scores AS SELECT 1 AS recipe_id, 1.0 AS score")
+    assert _total(url, ws)[0] == 1.0
+    with duckdb.connect(str(tmp_path / "dwh.duckdb")) as conn:
+        conn.execute("INSERT INTO ml_scores VALUES (2, 2.0)")  # loaded by someone else
+    assert _total(url, ws) == (1.0, [])  # cached until the freshness bucket ends
+
+
+def test_a_role_that_may_not_read_the_lineage_table_still_queries(postgres_url, tmp_path, caplog):
+    import uuid
+
+    import psycopg
+
+    ws = str(tmp_path / "ws")
+    _write(postgres_url, ws, day=1)
+    role = f"tasuki_no_lineage_{uuid.uuid4().hex[:8]}"  # roles are cluster-wide
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT SELECT ON ml_scores TO {role}")
+    try:
+        reader = postgres_url.replace("://postgres@", f"://{role}@", 1)
+        assert reader != postgres_url
+        assert _total(reader, ws)[0] == 3.0
+        query = QueryTask(sql="SELECT recipe_id, score FROM ml_scores", warehouse=reader)
+        record = RunRecord.read(open_store(ws), query.unique_id)
+        assert record.task_log["table_writes"] is None  # not tracked, and said so:
+        assert "could not read the lineage rows of the tables it reads" in caplog.text
+        assert _total(reader, ws) == (3.0, [])
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"REVOKE ALL ON ml_scores FROM {role}")
+            conn.execute(f"DROP ROLE IF EXISTS {role}")
