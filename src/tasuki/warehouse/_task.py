@@ -87,6 +87,12 @@ class QueryTask(Task):
         default=None, significant=False, description="statement timeout (s)"
     )
     as_: Literal["arrow", "pandas", "polars"] = param(default="arrow", significant=False)
+    after: list[Task] = param(
+        default=[],
+        significant=False,
+        description="tasks that write what the query reads (a WriteTableTask): built first, "
+        "and a new output of one reruns the query",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -97,6 +103,11 @@ class QueryTask(Task):
         object.__setattr__(self, "sql", checked.expression.sql(dialect=dialect, comments=False))
         if not self.as_of and self.freshness is not None:
             object.__setattr__(self, "as_of", freshness_bucket(self.freshness))
+
+    def requires(self) -> Any:
+        """The tasks in ``after`` (nothing by default): they run first, and their ids are in
+        this task's, so a query after another write is another result."""
+        return list(self.after) or None
 
     def output(self) -> Any:
         """A folder of zstd Parquet parts."""

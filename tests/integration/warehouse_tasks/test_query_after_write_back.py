@@ -164,3 +164,20 @@ def test_a_role_that_may_not_read_the_lineage_table_still_queries(postgres_url, 
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f"REVOKE ALL ON ml_scores FROM {role}")
             conn.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_after_orders_the_query_behind_the_write_in_one_build(urls, tmp_path):
+    from tasuki.core.loading import task_from_record
+
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    for day, want in ((1, 3.0), (2, 6.0), (1, 3.0)):
+        write = WriteTableTask(data=Scores(day=day), table="ml_scores", warehouse=admin)
+        query = QueryTask(sql=SQL, warehouse=reader, as_="pandas", after=[write])
+        # One build: the write runs first, and the query made after it is another task.
+        assert tasuki.build(Total(query=query), workspace=ws, progress="off") == want
+    if admin.startswith("duckdb"):  # a URL with a password is kept masked: not rebuilt
+        store = open_store(ws)
+        again = task_from_record(RunRecord.read(store, query.unique_id), store)
+        assert again.unique_id == query.unique_id  # `tasuki rerun` rebuilds the same task
+    plain = QueryTask(sql=SQL, warehouse=reader)
+    assert plain.requires() is None and plain.unique_id != query.unique_id
