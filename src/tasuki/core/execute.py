@@ -84,8 +84,6 @@ class Completeness:
         self.reads = Reads(self.store)
         # uid -> output keys whose record entries this check remembered (remember_outputs).
         self._remembered: dict[str, list[str]] = {}
-        # Tasks planned because an input outside the workspace moved (outside_changes).
-        self._outside: set[str] = set()
         #: When this check began: a record finished later was written while it ran.
         self.since = now_iso()
 
@@ -162,9 +160,10 @@ class Completeness:
                     task.unique_id[:12],
                 )
         changed = self.reads.input_change(node, record.inputs, fresh=fresh)
-        if changed is None and fresh and task.unique_id in self._outside:
-            # Planned for an input outside the workspace: ask again under the lease (another
-            # build may have run it since, with the tables as they are now).
+        if changed is None and fresh:
+            # Under the lease, a task planned to run whose record is complete may be there for
+            # an input outside the workspace: ask again (another build may have run it since;
+            # a worker that runs tasks by id has no plan to look at).
             check = getattr(type(task), "_stale_outside", None)
             changed = None if check is None else check(task, record)
         return changed
@@ -190,7 +189,6 @@ class Completeness:
                 continue  # no finished run: the task runs anyway
             if record.done and (reason := check(node.task, record)) is not None:
                 moved[uid] = reason
-        self._outside = set(moved)
         if not moved:
             return moved
         for uid in graph.order:  # dependencies first: what reads a moved task runs too

@@ -181,3 +181,27 @@ def test_after_orders_the_query_behind_the_write_in_one_build(urls, tmp_path):
         assert again.unique_id == query.unique_id  # `tasuki rerun` rebuilds the same task
     plain = QueryTask(sql=SQL, warehouse=reader)
     assert plain.requires() is None and plain.unique_id != query.unique_id
+
+
+def test_a_worker_that_runs_the_query_by_id_runs_it_again_too(tmp_path):
+    # Dask and Argo workers rebuild a planned task from its definition and check it under
+    # its lease with no plan at hand: the outside check must happen there as well.
+    from tasuki.config import Settings
+    from tasuki.core.code import code_keys
+    from tasuki.core.definitions import run_one, write_bundle
+    from tasuki.core.graph import build_graph
+
+    url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
+    ws = str(tmp_path / "ws")
+    _write(url, ws, day=1)
+    query = QueryTask(sql=SQL, warehouse=url, as_="pandas")
+    tasuki.build(query, workspace=ws, progress="off")
+    _write(url, ws, day=2)
+    store = open_store(ws)
+    graph = build_graph([query])
+    bundle = write_bundle(store, graph, list(graph.order), code_keys(graph))
+    settings = Settings(workspace=ws, progress="off")
+    assert run_one(query.unique_id, store=store, settings=settings, bundle=bundle).status == "ran"
+    assert float(tasuki.load(query, workspace=ws)["score"].sum()) == 6.0
+    again = run_one(query.unique_id, store=store, settings=settings, bundle=bundle)
+    assert again.status == "cached"
