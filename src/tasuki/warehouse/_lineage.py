@@ -38,7 +38,7 @@ __all__ = ["LINEAGE_TABLE", "TableTarget", "read_lineage"]
 class _Conn:
     """A tiny DML connection for the lineage table (psycopg or duckdb)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         scheme = url.split("://", 1)[0]
         if scheme in ("postgresql", "postgres"):
@@ -56,7 +56,9 @@ class _Conn:
             self.kind = "duckdb"
             # The same path rule as DuckDBWarehouse.from_url: duckdb:///abs, duckdb://relative.
             path = url.split("://", 1)[1]
-            self._conn = duckdb.connect(path or ":memory:")
+            # Read-only where only reading: other processes may hold the file read-only at
+            # the same time (a query task in each worker), which a writer's lock refuses.
+            self._conn = duckdb.connect(path or ":memory:", read_only=read_only and bool(path))
             self.mark = "?"
         else:
             raise WarehouseError(

@@ -107,7 +107,7 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
     # Candidate spellings, lower-cased (unquoted names fold so): the exact match is made
     # below on names read as the warehouse reads them.
     spellings = sorted({s for schema, t in wanted for s in (t.lower(), f"{schema}.{t}".lower())})
-    conn = _Conn(url)
+    conn = _Conn(url, read_only=True)
     try:
         if not _table_exists(conn, LINEAGE_TABLE):
             return {}
