@@ -503,29 +503,23 @@ def _verify_outputs(node: Node, store: Store, ctx: context.RunContext) -> list[O
     infos = []
     for target in targets_of(node.outputs):
         info = ctx.written.get(target.key)
-        if info is None and target.in_store:
-            # A workspace output counts only when this run dumped it. A file already there
-            # is an earlier run's (other code, other inputs, or a run killed before its
-            # record): taking it would record old bytes as the output of this code.
-            there = target.exists(store)
-            raise MissingOutputError(
-                f"{task!r}.run() finished without writing its output {target.key}"
-                + (
-                    " (the file there is from an earlier run, made by other code or inputs, "
-                    "so it is not taken as this run's output)"
-                    if there
-                    else ""
-                )
-                + ". Call self.dump(value) (or self.dump(value, name) for one of several "
-                "outputs) for every target output() declares.",
-                task=type(task).task_name(),
-                key=target.key,
-            )
         if info is None:
-            if not target.exists(store):
+            # A workspace output counts only when this run dumped it: a file already there
+            # is an earlier run's (other code, other inputs, or a run killed before its
+            # record), and taking it would record old bytes as the output of this code. An
+            # output outside the workspace (a table) is written by run() itself.
+            there = target.exists(store)
+            if target.in_store or not there:
+                stale = target.in_store and there
                 raise MissingOutputError(
-                    f"{task!r}.run() finished without writing its output {target.key}. "
-                    "Call self.dump(value) (or self.dump(value, name) for one of several "
+                    f"{task!r}.run() finished without writing its output {target.key}"
+                    + (
+                        " (the file there is from an earlier run, made by other code or "
+                        "inputs, so it is not taken as this run's output)"
+                        if stale
+                        else ""
+                    )
+                    + ". Call self.dump(value) (or self.dump(value, name) for one of several "
                     "outputs) for every target output() declares.",
                     task=type(task).task_name(),
                     key=target.key,
