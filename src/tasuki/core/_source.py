@@ -59,7 +59,8 @@ __all__ = [
 
 #: Format of the cached facts; bump it when what a fact holds or how it is made changes.
 #: 2: names hold imports made inside functions and dotted chains; ``also`` and ``origins``.
-FORMAT = 2
+#: 3: names hold ``importlib.import_module("literal")`` calls as imports.
+FORMAT = 3
 #: Seconds a file must be older than the moment its facts are saved.
 RACY_S = 2.0
 
@@ -197,7 +198,42 @@ def names_in(node: ast.AST) -> list[tuple[str, str | None]]:
             for alias in sub.names:
                 local = f":{alias.asname}" if alias.asname else ""
                 found.add((f"<from>{source}", alias.name + local))
+        elif isinstance(sub, ast.Call):
+            written = _imported_by_call(sub)
+            if written is not None:
+                found.add((f"<import>{written}", written.lstrip(".").partition(".")[0]))
     return sorted(found, key=lambda x: (x[0], x[1] or ""))
+
+
+def _imported_by_call(call: ast.Call) -> str | None:
+    """The module an ``importlib.import_module("pkg.util")`` (or ``__import__``) call names
+    when it is written as a literal: an import deferred that way is as much code the function
+    uses as an ``import`` statement. A relative name counts with ``package=__package__``,
+    the way such a call is written; a name computed at run time cannot be read here (the
+    guide says to list such modules in ``code_dependencies``)."""
+    func = call.func
+    called = (
+        func.attr
+        if isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "importlib"
+        else func.id
+        if isinstance(func, ast.Name)
+        else None
+    )
+    if called not in ("import_module", "__import__") or not call.args:
+        return None
+    first = call.args[0]
+    if not isinstance(first, ast.Constant) or not isinstance(first.value, str) or not first.value:
+        return None
+    if not first.value.startswith("."):
+        return first.value
+    package = call.args[1] if len(call.args) > 1 and called == "import_module" else None
+    for keyword in call.keywords:
+        if keyword.arg == "package":
+            package = keyword.value
+    named = isinstance(package, ast.Name) and package.id == "__package__"
+    return first.value if named else None
 
 
 Names = tuple[tuple[str, str | None], ...]

@@ -328,6 +328,36 @@ class Root(tasuki.Task):
         True,
     ),
     (
+        "importlib.import_module of a literal name inside run()",
+        {
+            "util.py": "def f(x):\n    return x + 1\n",
+            "tasks.py": HEAD
+            + """
+import importlib
+class Root(tasuki.Task):
+    def run(self):
+        self.dump(importlib.import_module("bdpkg.util").f(1))
+""",
+        },
+        ("util.py", "x + 1", "x + 2"),
+        True,
+    ),
+    (
+        "import_module of a relative name in the task's package",
+        {
+            "util.py": "def f(x):\n    return x + 1\n",
+            "tasks.py": HEAD
+            + """
+from importlib import import_module
+class Root(tasuki.Task):
+    def run(self):
+        self.dump(import_module(".util", package=__package__).f(1))
+""",
+        },
+        ("util.py", "x + 1", "x + 2"),
+        True,
+    ),
+    (
         "a dotted path through a subpackage",
         {
             "sub/__init__.py": "",
