@@ -494,7 +494,8 @@ def ls_cmd(
     inv = read_inventory(open_workspace(settings))
     rows = [r for r in inv.rows() if not task or task in r["task"]]
     if as_json or fmt == "json":
-        typer.echo(json.dumps({"outputs": rows, "stray": inv.stray}, indent=2))
+        body = {"outputs": rows, "stray": inv.stray, "other_files": inv.other_files}
+        typer.echo(json.dumps(body, indent=2))
         return
     cells = [
         (
@@ -506,7 +507,14 @@ def ls_cmd(
         )
         for r in rows
     ]
-    stray = f"{len(inv.stray)} files belong to no record (see `tasuki gc`)." if inv.stray else ""
+    stray = " ".join(
+        [
+            f"{len(inv.stray)} files belong to no record (see `tasuki gc`)." if inv.stray else "",
+            f"{len(inv.other_files)} files tasuki did not write are here too (gc leaves them)."
+            if inv.other_files
+            else "",
+        ]
+    ).strip()
     if not sys.stdout.isatty():
         # Off a terminal (a pipe, a file, CI logs) nothing is cut: scripts get whole names.
         for line in [("task", "id", "output", "size", "finished"), *cells]:
@@ -575,6 +583,13 @@ def gc_cmd(
         typer.echo(
             f"kept {kept.key} (a warehouse table of {kept.task} {kept.unique_id[:12]}; gc "
             f"drops no tables. To drop it: {kept.drop_hint})"
+        )
+    if garbage.other_files:
+        shown = ", ".join(garbage.other_files[:5])
+        more = f" and {len(garbage.other_files) - 5} more" if len(garbage.other_files) > 5 else ""
+        typer.echo(
+            f"kept {len(garbage.other_files)} files tasuki did not write ({shown}{more}): they "
+            "are not named as task outputs are, so they are someone's own; gc never removes them"
         )
     if garbage.recent_runs or garbage.recent_files:
         typer.echo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,8 +31,20 @@ __all__ = [
     "KeptOutput",
     "collect_garbage",
     "is_external",
+    "named_by_tasuki",
     "read_inventory",
 ]
+
+# ``<stem>_<unique id>`` with an optional extension: how Task.make_target and its siblings
+# name what a task writes (a folder target's parts lie below such a name).
+_TASK_NAME = re.compile(r"[^/]*_[0-9a-f]{64}(\.[^/]*)?")
+
+
+def named_by_tasuki(key: str) -> bool:
+    """Whether a workspace key is named as tasuki names a task's output: a path part
+    ``<stem>_<unique id>[.<ext>]`` (a folder target's parts lie below one). What a stopped
+    run leaves has such a name; a file named otherwise was put there by someone else."""
+    return any(_TASK_NAME.fullmatch(part) for part in key.split("/"))
 
 
 @dataclass
@@ -40,6 +53,9 @@ class Inventory:
 
     records: dict[str, RunRecord] = field(default_factory=dict)
     stray: list[str] = field(default_factory=list)
+    """Files named as tasuki names outputs that no record claims (left by stopped runs)."""
+    other_files: list[str] = field(default_factory=list)
+    """Files no record claims and tasuki does not name: someone else's, never removed."""
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per output: task, id, kind (``file`` or ``table``), key, size (None for
@@ -62,7 +78,8 @@ class Inventory:
 
 
 def read_inventory(store: Store) -> Inventory:
-    """Read every record, and find files no record lists (left by crashed or old runs)."""
+    """Read every record, and find files no record lists: left by stopped runs when tasuki
+    named them, else someone's own."""
     inv = Inventory()
     for rec in read_records(store):
         inv.records[rec.unique_id] = rec
@@ -72,7 +89,7 @@ def read_inventory(store: Store) -> Inventory:
             continue
         if key in claimed or any(key.startswith(c + "/") for c in _dirs(claimed, key)):
             continue
-        inv.stray.append(key)
+        (inv.stray if named_by_tasuki(key) else inv.other_files).append(key)
     return inv
 
 
@@ -138,6 +155,8 @@ class Garbage:
     recent_files: int = 0
     """Files no record names, kept because they were written within ``keep_newer_than``
     (or their age is unknown)."""
+    other_files: list[str] = field(default_factory=list)
+    """Files in the workspace that tasuki did not name (a user's own): never removed."""
 
 
 #: gc's default grace period: what was written in the last hour may belong to a build that
@@ -169,7 +188,9 @@ def collect_garbage(
 
     Only workspace keys are removed. Outputs outside the workspace (warehouse tables
     written by ``WriteTableTask``) are never dropped: they are listed in ``kept``, and their
-    lineage rows stay, so the task stays complete wherever it is built.
+    lineage rows stay, so the task stays complete wherever it is built. A file no record
+    names is removed only when it is named as tasuki names outputs (:func:`named_by_tasuki`):
+    anything else in the folder is someone's own, listed in ``other_files`` and left alone.
 
     Nothing written in the last ``keep_newer_than`` seconds is removed: a run that finished
     then is kept with everything it depends on, as a root would be, and so is a file no
@@ -203,7 +224,7 @@ def collect_garbage(
         and _recent(_age_s(rec.finished_at or rec.started_at, now), keep_newer_than)
     ]
     keep = _reachable(inv, root_ids + recent)
-    garbage = Garbage(recent_runs=len(recent))
+    garbage = Garbage(recent_runs=len(recent), other_files=inv.other_files)
     # A key a kept run also names (an output() that does not use the unique id) stays.
     claimed = {o["key"] for uid in keep if uid in inv.records for o in inv.records[uid].outputs}
     gone: set[str] = set()
@@ -232,7 +253,10 @@ def collect_garbage(
             continue  # unreadable: left for a person to look at, never guessed about
         if held and all(uid in gone for uid in held):
             garbage.removed.append(bundle_key(name))
-    for key in inv.stray:  # files no record names (a run stopped before its record)
+    # Files no record names that tasuki named (a run stopped before its record). Others are
+    # someone's own (a workspace set to a folder that also holds raw data, or the project):
+    # gc reports them and never removes them.
+    for key in inv.stray:
         try:
             modified = store.modified(key)
         except FileNotFoundError:
