@@ -6,6 +6,7 @@ import contextvars
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -20,7 +21,8 @@ from tasuki.core.records import find_record
 from tasuki.core.runner import open_workspace as _open_store
 from tasuki.core.runner import run_build
 from tasuki.core.task import import_task
-from tasuki.errors import TasukiError
+from tasuki.errors import TasukiError, WorkspaceUnreachableError
+from tasuki.storage import open_store
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
@@ -101,14 +103,45 @@ def _settings(config: str | None, **overrides: Any) -> Settings:
     return settings
 
 
-def open_workspace(settings: Settings) -> Store:
+def open_workspace(settings: Settings, *, absent: str = "create") -> Store:
     """Open the workspace and say on stderr, once, where it is and which setting chose it.
 
     stderr, so that ``--format json`` / ``--json`` output on stdout stays parseable.
+
+    ``absent`` says what a command does with a local folder that holds no workspace yet:
+    ``"create"`` makes it (a build); ``"refuse"`` stops with an error naming the folder and
+    the setting that chose it (``ls``, ``show``, ``verify``, ``gc``: a typo in
+    ``--workspace`` would read as an empty workspace, and leave a folder behind);
+    ``"empty"`` answers as for an empty workspace and makes nothing (``tree``, ``why``:
+    everything would run).
     """
+    origin = workspace_origin(settings)
+    if absent != "create":
+        folder = _absent_folder(settings)
+        if folder is not None and absent == "refuse":
+            raise WorkspaceUnreachableError(
+                f"no tasuki workspace at {folder} (from {origin}): nothing was built there "
+                "(it has no .tasuki folder). Check --workspace, TASUKI_WORKSPACE or "
+                "tasuki.toml; `tasuki run` makes a workspace.",
+                url=folder,
+                cause="no workspace",
+            )
+        if folder is not None:
+            import uuid
+
+            typer.echo(f"workspace: {folder} (from {origin}; not made yet: empty)", err=True)
+            return open_store(f"memory://tasuki-absent-{uuid.uuid4().hex}")
     store = _open_store(settings)
-    typer.echo(f"workspace: {redact(store.url)} (from {workspace_origin(settings)})", err=True)
+    typer.echo(f"workspace: {redact(store.url)} (from {origin})", err=True)
     return store
+
+
+def _absent_folder(settings: Settings) -> str | None:
+    """The folder of a local workspace that has no ``.tasuki`` folder, or None."""
+    root = getattr(open_store(settings.workspace), "root", None)  # reads nothing
+    if isinstance(root, str) and not os.path.isdir(os.path.join(root, ".tasuki")):
+        return root
+    return None
 
 
 def _hooks(settings: Settings) -> list[Any]:
@@ -208,7 +241,7 @@ def tree(
 
     settings = _settings(config, workspace=workspace)
     task_cls = import_task(task)
-    store = open_workspace(settings)
+    store = open_workspace(settings, absent="empty")
     value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
     text = tree_from_store(build_graph([value]), store).render(fmt)
     if output:
@@ -234,7 +267,7 @@ def why(
         raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
     task_cls = import_task(task)
-    store = open_workspace(settings)
+    store = open_workspace(settings, absent="empty")
     value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
     explanation = explain_build(value, store, on_code_change=settings.on_code_change)
     if fmt == "json":
@@ -267,7 +300,7 @@ def verify(
     if fmt not in ("text", "json"):
         raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
-    store = open_workspace(settings)
+    store = open_workspace(settings, absent="refuse" if task is None else "empty")
     ticker = _Ticker("verify", "outputs checked")
 
     def seen(check: OutputCheck) -> None:
@@ -371,7 +404,7 @@ def show(
     if fmt not in ("text", "json"):
         raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
-    store = open_workspace(settings)
+    store = open_workspace(settings, absent="refuse")
     record = find_record(store, unique_id)
     if as_json or fmt == "json":
         doc = json.loads(record.to_bytes())
@@ -457,7 +490,7 @@ def rerun_cmd(
 
     _setup_logging(log_level)
     settings = _settings(config, workspace=workspace, workers=workers, executor=executor)
-    store = open_workspace(settings)
+    store = open_workspace(settings, absent="refuse")
     before = find_record(store, unique_id)
     task = task_from_record(before, store)
     result = run_build(
@@ -491,7 +524,7 @@ def ls_cmd(
     if fmt not in ("text", "json"):
         raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
-    inv = read_inventory(open_workspace(settings))
+    inv = read_inventory(open_workspace(settings, absent="refuse"))
     rows = [r for r in inv.rows() if not task or task in r["task"]]
     if as_json or fmt == "json":
         body = {"outputs": rows, "stray": inv.stray, "other_files": inv.other_files}
@@ -575,7 +608,9 @@ def gc_cmd(
             param_hint="--keep-newer-than",
         )
     settings = _settings(config, workspace=workspace)
-    garbage = collect_garbage(open_workspace(settings), roots, delete=delete, keep_newer_than=grace)
+    garbage = collect_garbage(
+        open_workspace(settings, absent="refuse"), roots, delete=delete, keep_newer_than=grace
+    )
     verb = "removed" if delete else "would remove"
     for key in garbage.removed:
         typer.echo(f"{verb} {key}")

@@ -24,6 +24,7 @@ __all__ = ["Edge", "Lineage", "Node", "lineage"]
 
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")
 _MODEL_VERSION = re.compile(r"^[^:#@]+/\d+$")
+_SHORT_ID = re.compile(r"^[0-9][0-9a-f]{0,4}$")  # no dataset name starts with a digit
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,14 @@ def lineage(
             else "task"
             if _HEX.match(text.lower())
             else "dataset"
+        )
+    if kind == "dataset" and _SHORT_ID.match(text.lower()):
+        # Read as a dataset name it would fail on its first character, with a message
+        # about dataset names: it is the start of a task id, too short to pick one.
+        raise ConfigError(
+            f"{text!r} is too short for a task's unique id: give 6 or more of its characters "
+            "(`tasuki ls` lists them), or write dataset:NAME[:VERSION] or model:NAME@ALIAS",
+            ref=ref,
         )
     if kind == "task":
         if store is None:

@@ -42,6 +42,7 @@ def test_environment_workspace_is_relative_to_the_cwd(tmp_path, monkeypatch):
     (project / "tasuki.toml").write_text('workspace = "cache"\n')
     monkeypatch.chdir(project / "sub")
     monkeypatch.setenv("TASUKI_WORKSPACE", "here")
+    (project / "sub" / "here" / ".tasuki").mkdir(parents=True)  # ls reads a workspace there is
     result = CliRunner().invoke(app, ["ls"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"workspace: {project / 'sub' / 'here'} (from TASUKI_WORKSPACE)" in result.stderr

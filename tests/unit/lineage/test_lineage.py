@@ -148,3 +148,5 @@ def test_cli_lineage_text_mermaid_json_and_bad_refs(world):
     assert bad.exit_code == 2 and "team/clicks" in bad.output
     bad = runner.invoke(app, ["lineage", "deadbeef00", *base])
     assert bad.exit_code == 2 and "deadbeef00" in bad.output
+    bad = runner.invoke(app, ["lineage", "310fe", *base])  # a task id cut too short
+    assert bad.exit_code == 2 and "6 or more" in bad.output and "dataset name" not in bad.output
