@@ -8,7 +8,7 @@ A unique id is ``sha256`` over a canonical JSON document::
 
 Values are encoded by type through :func:`encode` (a ``functools.singledispatch``), never
 through ``str()``: ``1`` and ``"1"`` and ``1.0`` and ``True`` all encode differently, and
-dictionaries are ordered by their encoded keys. The document depends on nothing of the
+dictionaries keep their order (``run()`` sees it). The document depends on nothing of the
 process (no ``hash()``, no ids of objects), so ids are stable across processes, machines and
 ``PYTHONHASHSEED``. The test vectors in ``tests/unit/core/test_identity.py`` pin it.
 
@@ -123,9 +123,10 @@ def _(value: list[Any] | tuple[Any, ...]) -> Any:
 
 @encode.register(dict)
 def _(value: dict[Any, Any]) -> Any:
-    items = [(encode(k), encode(v)) for k, v in value.items()]
-    items.sort(key=lambda kv: _dumps(kv[0]))
-    return {"$dict": [[k, v] for k, v in items]}
+    # In its own order: run() iterates a dict as it was given (columns to keep, steps to
+    # apply), so two orders are two values, and two tasks (a dict given in sorted order
+    # keeps the id it had when the encoding sorted the keys).
+    return {"$dict": [[encode(k), encode(v)] for k, v in value.items()]}
 
 
 def _dumps(doc: Any) -> str:

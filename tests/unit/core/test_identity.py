@@ -56,8 +56,37 @@ def test_encoding_distinguishes_types():
     assert len(set(encoded)) == len(values) - 1
 
 
-def test_dict_order_does_not_matter():
-    assert encode({"a": 1, "b": 2}) == encode({"b": 2, "a": 1})
+def test_dict_order_is_part_of_the_value():
+    """``run()`` sees a dict in its order (columns to keep, steps to apply): two orders are
+    two values, as luigi's DictParameter has them. With the order left out of the id,
+    ``Values(w={"b": 2, "a": 1})`` was handed the output cached for ``{"a": 1, "b": 2}``."""
+    assert encode({"a": 1, "b": 2}) != encode({"b": 2, "a": 1})
+    assert encode({"a": 1, "b": 2}) == encode({"a": 1, "b": 2})
+    assert encode({"a": 1, "b": 2}) == {"$dict": [["a", 1], ["b", 2]]}  # ids kept for sorted
+    assert Values(w={"a": 1, "b": 2}).unique_id != Values(w={"b": 2, "a": 1}).unique_id
+
+
+class Values(tasuki.Task):
+    w: dict[str, int] = {}
+
+    def run(self) -> None:
+        self.dump(list(self.w.values()))
+
+
+def test_a_dict_in_another_order_is_built_for_itself(tmp_path):
+    ws = str(tmp_path / "ws")
+    assert tasuki.build(Values(w={"a": 1, "b": 2}), workspace=ws, progress="off") == [1, 2]
+    assert tasuki.build(Values(w={"b": 2, "a": 1}), workspace=ws, progress="off") == [2, 1]
+    nested = Values(w={"z": 0, "y": 1})
+    assert tasuki.build(nested, workspace=ws, progress="off") == [0, 1]
+    # A record keeps the order: the task made again from it is the same task.
+    from tasuki.core.loading import task_from_record
+    from tasuki.core.records import find_record
+    from tasuki.storage import open_store
+
+    store = open_store(ws)
+    rec = find_record(store, nested.unique_id)
+    assert task_from_record(rec, store).unique_id == nested.unique_id
 
 
 def test_stable_across_processes_and_hash_seeds():
