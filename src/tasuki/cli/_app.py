@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 
@@ -103,7 +103,9 @@ def _settings(config: str | None, **overrides: Any) -> Settings:
     return settings
 
 
-def open_workspace(settings: Settings, *, absent: str = "create") -> Store:
+def open_workspace(
+    settings: Settings, *, absent: Literal["create", "refuse", "empty"] = "create"
+) -> Store:
     """Open the workspace and say on stderr, once, where it is and which setting chose it.
 
     stderr, so that ``--format json`` / ``--json`` output on stdout stays parseable.
@@ -116,32 +118,25 @@ def open_workspace(settings: Settings, *, absent: str = "create") -> Store:
     everything would run).
     """
     origin = workspace_origin(settings)
-    if absent != "create":
-        folder = _absent_folder(settings)
-        if folder is not None and absent == "refuse":
-            raise WorkspaceUnreachableError(
-                f"no tasuki workspace at {folder} (from {origin}): nothing was built there "
-                "(it has no .tasuki folder). Check --workspace, TASUKI_WORKSPACE or "
-                "tasuki.toml; `tasuki run` makes a workspace.",
-                url=folder,
-                cause="no workspace",
-            )
-        if folder is not None:
-            import uuid
+    store = _open_store(settings, check=False)
+    root = getattr(store, "root", None)  # a local folder's; remote stores make no folders
+    missing = isinstance(root, str) and not os.path.isdir(os.path.join(root, ".tasuki"))
+    if missing and absent == "refuse":
+        raise WorkspaceUnreachableError(
+            f"no tasuki workspace at {root} (from {origin}): nothing was built there "
+            "(it has no .tasuki folder). Check --workspace, TASUKI_WORKSPACE or "
+            "tasuki.toml; `tasuki run` makes a workspace.",
+            url=root,
+            cause="no workspace",
+        )
+    if missing and absent == "empty":
+        import uuid
 
-            typer.echo(f"workspace: {folder} (from {origin}; not made yet: empty)", err=True)
-            return open_store(f"memory://tasuki-absent-{uuid.uuid4().hex}")
-    store = _open_store(settings)
+        typer.echo(f"workspace: {root} (from {origin}; not made yet: empty)", err=True)
+        return open_store(f"memory://tasuki-absent-{uuid.uuid4().hex}")
+    store.check()
     typer.echo(f"workspace: {redact(store.url)} (from {origin})", err=True)
     return store
-
-
-def _absent_folder(settings: Settings) -> str | None:
-    """The folder of a local workspace that has no ``.tasuki`` folder, or None."""
-    root = getattr(open_store(settings.workspace), "root", None)  # reads nothing
-    if isinstance(root, str) and not os.path.isdir(os.path.join(root, ".tasuki")):
-        return root
-    return None
 
 
 def _hooks(settings: Settings) -> list[Any]:

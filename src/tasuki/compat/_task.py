@@ -165,6 +165,9 @@ class TaskOnKart(Task):
     # given ones are set on the task after construction. Nineteen more fields on every task
     # cost a third more CPU per cached task (construction, checks, graph keys), for values
     # that never enter an id.
+    # luigi's normalisation (every list a tuple, at any depth) runs on each construction,
+    # a task made again from its record included: values are held as it leaves them.
+    _values_as_recorded: ClassVar[bool] = False
     workspace_directory: ClassVar[str] = "./resources/"
     local_temporary_directory: ClassVar[str] = "./resources/tmp/"
     rerun: ClassVar[bool] = False

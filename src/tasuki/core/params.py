@@ -297,6 +297,42 @@ def freeze(value: Any, where: str) -> Any:
     return value
 
 
+def holds_tuple(value: Any) -> bool:
+    """Whether a tuple is in ``value`` (at any depth of lists, tuples and dicts)."""
+    tp = type(value)
+    if tp is tuple:
+        return True
+    if tp is list or tp is FrozenList:
+        return any(holds_tuple(v) for v in value)
+    if tp is dict or tp is FrozenDict:
+        return any(holds_tuple(v) for v in value.values())
+    return False
+
+
+def as_recorded(value: Any, annotation: Any) -> Any:
+    """``value`` as a task made again from its record holds it (``tasuki rerun``, a Dask or
+    Argo worker): a unique id and a record keep a tuple as a list, as JSON has it, and the
+    annotation makes a tuple of it again only where it says ``tuple``. A tuple given where
+    the annotation does not say so (``Any``, ``dict[str, Any]``, ``list[int] |
+    tuple[int, ...]``) is that list from the start: ``run()`` then sees one value wherever
+    it runs, as the id says (a tuple here and a list on a worker did not)."""
+    lists = _tuples_as_lists(value)
+    try:
+        again = _coerce(lists, annotation, None)
+    except (_CoerceFailure, ValueError, TypeError, KeyError, ParameterError):
+        return value  # a value coercion cannot make again (tasks inside): left as given
+    return value if again == value else again  # a list never equals a tuple
+
+
+def _tuples_as_lists(value: Any) -> Any:
+    tp = type(value)
+    if tp is tuple or tp is list or tp is FrozenList:
+        return [_tuples_as_lists(v) for v in value]
+    if tp is dict or tp is FrozenDict:
+        return {k: _tuples_as_lists(v) for k, v in value.items()}
+    return value
+
+
 def from_numpy(value: Any) -> Any:
     """``value`` with NumPy scalars and arrays (at any depth) made the Python values they
     hold (``np.float64(0.5)`` -> ``0.5``, an array -> a list); ``value`` itself when it

@@ -49,15 +49,17 @@ logger = logging.getLogger(__name__)
 Rerun = bool | str | type[Task] | Task | Iterable[str | type[Task] | Task] | None
 
 
-def open_workspace(settings: Settings) -> Store:
-    """Open (and check once) the workspace the settings name."""
+def open_workspace(settings: Settings, *, check: bool = True) -> Store:
+    """Open the workspace the settings name, and check it once (``check``: a local folder is
+    made if it is not there; without, nothing is read or written yet)."""
     store = open_store(
         settings.workspace,
         redis_url=settings.redis_url,
         lease=settings.lease,
         lease_ttl=settings.lease_ttl,
     )
-    store.check()
+    if check:
+        store.check()
     return store
 
 

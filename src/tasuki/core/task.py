@@ -27,10 +27,12 @@ from tasuki.core._identity import UID, compute_ids, flatten
 from tasuki.core.fingerprint import closure_suffix, task_name
 from tasuki.core.params import (
     ParamSpec,
+    as_recorded,
     compile_checker,
     compile_float_widener,
     freeze,
     from_numpy,
+    holds_tuple,
     may_hold_container,
     param,
     spec_of,
@@ -92,7 +94,11 @@ class _ClassInfo:
         self.wideners: list[tuple[str, Callable[[Any], Any]]] = []
         # Parameters whose values may be lists or dicts: kept as frozen copies (see
         # params.FrozenList), each with "Class.param" for its error message.
-        self.frozen: list[tuple[str, str]] = []
+        self.frozen: list[tuple[str, str, Any]] = []
+        # Whether a tuple a task holds where its annotation does not say tuple becomes the
+        # list a task made from its record holds (params.as_recorded); a class that
+        # normalises its values itself on every construction says no (tasuki.compat).
+        recorded = getattr(cls, "_values_as_recorded", True)
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             annotation = hints.get(f.name, Any)
             self.specs[f.name] = spec_of(f, annotation)
@@ -116,7 +122,8 @@ class _ClassInfo:
             if widener is not None:
                 self.wideners.append((f.name, widener))
             if may_hold_container(annotation):
-                self.frozen.append((f.name, f"{cls.__qualname__}.{f.name}"))
+                where = f"{cls.__qualname__}.{f.name}"
+                self.frozen.append((f.name, where, annotation if recorded else None))
         self.significant = tuple(sorted(n for n, s in self.specs.items() if s.significant))
         self.task_params = tuple(n for n, s in self.specs.items() if _mentions_task(s.annotation))
 
@@ -257,8 +264,10 @@ class Task(TaskBase):
             wide = widen(value)
             if wide is not value:
                 object.__setattr__(self, name, wide)
-        for name, where in info.frozen:  # its id is made from it: nobody may change it later
-            value = values[name]
+        for name, where, annotation in info.frozen:  # its id is made from it: nobody may
+            value = values[name]  # change it later
+            if annotation is not None and holds_tuple(value):  # as made from its record
+                value = as_recorded(value, annotation)
             frozen = freeze(value, where)
             if frozen is not value:
                 object.__setattr__(self, name, frozen)
