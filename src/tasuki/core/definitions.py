@@ -446,8 +446,14 @@ def _decode(value: Any, load_task: Callable[[str], Task]) -> Any:
             raise ValueError(f"{path} is not an Enum")
         return obj[member]
     if tag == "$dict":
-        return {_decode(k, load_task): _decode(v, load_task) for k, v in body}
+        # A tuple key comes back a list, which no dict can hold: a tuple again (the
+        # annotation, applied next, makes it what it declares).
+        return {_hashable(_decode(k, load_task)): _decode(v, load_task) for k, v in body}
     raise ValueError(f"unknown encoded value tag {tag!r}")
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
 
 
 def check_code(definition: Definition) -> None:

@@ -592,5 +592,13 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        return {_key_text(k): to_jsonable(v) for k, v in value.items()}
     return repr(value)
+
+
+def _key_text(key: Any) -> str:
+    """A dict key as JSON object keys must be, text that ``coerce`` reads back: an enum by
+    its name, a tuple as a JSON array (``"[1, 2]"``), a date in ISO form, a number as it is
+    written (``str()`` gave ``"Colour.RED"`` and ``"(1, 2)"``, which nothing parses)."""
+    plain = to_jsonable(key)
+    return plain if isinstance(plain, str) else json.dumps(plain)

@@ -155,6 +155,39 @@ def test_every_parameter_type_round_trips_exactly(store):
     assert isinstance(rebuilt.tu, tuple)
 
 
+class Keyed(tasuki.Task):
+    """Dicts whose keys are not text: JSON objects have text keys only."""
+
+    cells: dict[tuple[int, int], float] = tasuki.param(default={})
+    by_colour: dict[Colour, int] = tasuki.param(default={})
+    by_day: dict[dt.date, int] = tasuki.param(default={})
+
+    def run(self):
+        self.dump(sorted(self.cells.items()))
+
+
+def test_dicts_with_keys_that_are_not_text_round_trip(ws, store):
+    """A tuple key was written into the record as ``"(1, 2)"`` and an enum key as
+    ``"Colour.RED"``: ``tasuki rerun`` could not parse them back; a definition gave a list
+    key, which no dict can hold, to a Dask or Argo worker."""
+    from tasuki.core.loading import task_from_record
+    from tasuki.core.records import find_record
+
+    task = Keyed(
+        cells={(1, 2): 0.5, (3, 4): 1.5},
+        by_colour={Colour.BLUE: 2},
+        by_day={dt.date(2024, 2, 29): 1},
+    )
+    _plan(store, task)
+    rebuilt = rebuild_task(store, read_definition(store, task.unique_id))
+    assert rebuilt.unique_id == task.unique_id
+    assert rebuilt.param_values == task.param_values
+    tasuki.build(task, workspace=ws, progress="off")
+    again = task_from_record(find_record(store, task.unique_id), store)
+    assert again.unique_id == task.unique_id
+    assert again.param_values == task.param_values
+
+
 def test_run_one_runs_exactly_that_task_like_a_build(ws, store):
     root = FanIn(n=3)
     _plan(store, root)
