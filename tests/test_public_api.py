@@ -156,6 +156,7 @@ def test_build_ids_and_failed_records_are_pinned():
         "error",
         "metrics",
         "adopted",
+        "exact",
         "inputs",
     ]
     assert isinstance(tasuki.RunRecord.done, property)

@@ -40,8 +40,6 @@ its parameters and those ids.
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 import hashlib
 import json
 import logging
@@ -49,14 +47,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasuki._registry import import_path
 from tasuki.core._identity import UID, _uid, flatten
 from tasuki.core.code import code_fingerprint, combine_code_key
 from tasuki.core.execute import Completeness, execute
-from tasuki.core.fingerprint import encode
+from tasuki.core.fingerprint import decode, encode
 from tasuki.core.graph import Node
 from tasuki.core.loading import task_refs
 from tasuki.core.records import RunRecord
@@ -418,44 +414,6 @@ def read_definition(store: Store, uid: str, bundle: Mapping[str, Any] | None = N
         ) from None
 
 
-def _decode(value: Any, load_task: Callable[[str], Task]) -> Any:
-    """The value :func:`~tasuki.core.fingerprint.encode` encoded."""
-    if isinstance(value, list):
-        return [_decode(v, load_task) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if len(value) != 1:
-        raise ValueError(f"not an encoded parameter value: {value!r}")
-    ((tag, body),) = value.items()
-    if tag == "$task":
-        return load_task(body)
-    if tag == "$f":
-        return float.fromhex(body)
-    if tag == "$datetime":
-        return dt.datetime.fromisoformat(body)
-    if tag == "$date":
-        return dt.date.fromisoformat(body)
-    if tag == "$timedelta":
-        return dt.timedelta(days=body[0], seconds=body[1], microseconds=body[2])
-    if tag == "$path":
-        return Path(body)
-    if tag == "$enum":
-        path, _, member = body.rpartition(".")
-        obj = import_path(path)
-        if not (isinstance(obj, type) and issubclass(obj, enum.Enum)):
-            raise ValueError(f"{path} is not an Enum")
-        return obj[member]
-    if tag == "$dict":
-        # A tuple key comes back a list, which no dict can hold: a tuple again (the
-        # annotation, applied next, makes it what it declares).
-        return {_hashable(_decode(k, load_task)): _decode(v, load_task) for k, v in body}
-    raise ValueError(f"unknown encoded value tag {tag!r}")
-
-
-def _hashable(key: Any) -> Any:
-    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
-
-
 def check_code(definition: Definition) -> None:
     """Refuse a definition written by other code than this process has.
 
@@ -556,7 +514,7 @@ def _build_one(
                 uid=d.unique_id,
                 parameter=name,
             )
-        value = _decode(raw, built.__getitem__)
+        value = decode(raw, built.__getitem__)
         params[name] = coerce(value, specs[name].annotation, task=d.task, name=name)
     task = cls(**params)
     requires: Any = _UNSET

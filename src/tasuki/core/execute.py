@@ -22,6 +22,7 @@ from tasuki._redact import redact, redact_json
 from tasuki.core import context
 from tasuki.core._reads import Reads
 from tasuki.core.code import code_fingerprint, code_keys, code_of
+from tasuki.core.fingerprint import encode
 from tasuki.core.graph import Graph, Node, build_graph
 from tasuki.core.params import to_jsonable
 from tasuki.core.records import (
@@ -544,7 +545,33 @@ def record_identity(node: Node) -> dict[str, Any]:
         "version": type(task).version,
         "requires": [t.unique_id for t in flatten(node.requires)],
         "code_fingerprint": code_fingerprint(type(task)),
+        "exact": _exact(task, info.loose) if info.loose else {},
     }
+
+
+_JSON_PLAIN = (str, int, float, bool, type(None))
+
+
+def _exact(task: Task, names: tuple[str, ...]) -> dict[str, Any]:
+    """The values of ``Any``-typed parameters that plain JSON would not give back (see
+    :attr:`RunRecord.exact`), as the unique id encodes them."""
+    values = task.__dict__
+    return {
+        n: redact_json(encode(values[n]))
+        for n in names
+        if type(values[n]) not in _JSON_PLAIN and not _plain_json(values[n])
+    }
+
+
+def _plain_json(value: Any) -> bool:
+    if isinstance(value, list):  # a tuple is not: the annotation may want it as a list
+        return all(type(v) in _JSON_PLAIN or _plain_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(
+            type(k) is str and (type(v) in _JSON_PLAIN or _plain_json(v))
+            for k, v in value.items()
+        )
+    return False
 
 
 def _record(

@@ -24,7 +24,8 @@ import functools
 import hashlib
 import inspect
 import json
-from pathlib import PurePath
+from collections.abc import Callable
+from pathlib import Path, PurePath
 from typing import Any
 
 from tasuki.core._base import TaskBase
@@ -127,6 +128,50 @@ def _(value: dict[Any, Any]) -> Any:
     # apply), so two orders are two values, and two tasks (a dict given in sorted order
     # keeps the id it had when the encoding sorted the keys).
     return {"$dict": [[encode(k), encode(v)] for k, v in value.items()]}
+
+
+def decode(value: Any, load_task: Callable[[str], Any]) -> Any:
+    """The value :func:`encode` encoded (``load_task`` makes a task from its unique id).
+
+    Raises:
+        ValueError: ``value`` is not an encoded value (an unknown tag, an enum that is gone).
+    """
+    if isinstance(value, list):
+        return [decode(v, load_task) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1:
+        raise ValueError(f"not an encoded parameter value: {value!r}")
+    ((tag, body),) = value.items()
+    if tag == "$task":
+        return load_task(body)
+    if tag == "$f":
+        return float.fromhex(body)
+    if tag == "$datetime":
+        return dt.datetime.fromisoformat(body)
+    if tag == "$date":
+        return dt.date.fromisoformat(body)
+    if tag == "$timedelta":
+        return dt.timedelta(days=body[0], seconds=body[1], microseconds=body[2])
+    if tag == "$path":
+        return Path(body)
+    if tag == "$enum":
+        from tasuki._registry import import_path
+
+        path, _, member = body.rpartition(".")
+        obj = import_path(path)
+        if not (isinstance(obj, type) and issubclass(obj, enum.Enum)):
+            raise ValueError(f"{path} is not an Enum")
+        return obj[member]
+    if tag == "$dict":
+        # A tuple key comes back a list, which no dict can hold: a tuple again (the
+        # annotation, applied next, makes it what it declares).
+        return {_hashable(decode(k, load_task)): decode(v, load_task) for k, v in body}
+    raise ValueError(f"unknown encoded value tag {tag!r}")
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
 
 
 def _dumps(doc: Any) -> str:

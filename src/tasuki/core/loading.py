@@ -157,6 +157,7 @@ def task_from_record(record: RunRecord, store: Store) -> Task:
     Task-valued parameters are rebuilt from their own records. Iterative, so long chains of
     tasks held as parameters do not hit the recursion limit.
     """
+    from tasuki.core.fingerprint import decode
     from tasuki.core.params import coerce
     from tasuki.core.task import import_task
 
@@ -189,9 +190,14 @@ def task_from_record(record: RunRecord, store: Store) -> Task:
         def loader(value: Any, tp: Any) -> Task:
             return built[value["$task"]]
 
+        exact = {n: decode(v, built.__getitem__) for n, v in rec.exact.items() if n in specs}
         params = {
             name: coerce(
-                value, specs[name].annotation, task=rec.task, name=name, task_loader=loader
+                exact.get(name, value),
+                specs[name].annotation,
+                task=rec.task,
+                name=name,
+                task_loader=loader,
             )
             for name, value in rec.params.items()
             if name in specs

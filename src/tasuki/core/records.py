@@ -215,6 +215,11 @@ class RunRecord:
     """Set when the outputs were not computed by tasuki but adopted from another tool's
     workspace (``tasuki adopt-gokart``): ``from`` (``"gokart"``), ``gokart_unique_id``,
     ``gokart_workspace`` and ``files`` (the source files). None for a run."""
+    exact: dict[str, Any] = field(default_factory=dict)
+    """Parameters whose annotation says ``Any`` somewhere, as the unique id encodes them
+    (``{"$date": "2024-01-02"}``), when ``params`` cannot say their type (``Any`` given a
+    date reads back as text): what ``tasuki rerun`` and ``load_output`` make the task from.
+    Empty for most tasks, and in records written before tasuki kept it."""
     inputs: dict[str, str] | None = None
     """What the run read: the :attr:`state` of each task it required (by unique id) when it
     started, for those that had a record. A later build compares them with the records

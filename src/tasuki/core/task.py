@@ -81,7 +81,7 @@ class _ClassInfo:
     """Per-class facts compiled on first instantiation (annotations may be forward refs)."""
 
     __slots__ = (
-        "checkers", "frozen", "id_name", "name", "significant", "specs", "task_params",
+        "checkers", "frozen", "id_name", "loose", "name", "significant", "specs", "task_params",
         "wideners",
     )  # fmt: skip
 
@@ -126,6 +126,9 @@ class _ClassInfo:
                 self.frozen.append((f.name, where, annotation if recorded else None))
         self.significant = tuple(sorted(n for n, s in self.specs.items() if s.significant))
         self.task_params = tuple(n for n, s in self.specs.items() if _mentions_task(s.annotation))
+        # Parameters a record's plain JSON cannot give back with their types (a date given
+        # for ``Any`` reads back as text): records keep them as the id encodes them too.
+        self.loose = tuple(n for n, s in self.specs.items() if _mentions_any(s.annotation))
 
 
 def _a(noun: str) -> str:
@@ -144,6 +147,12 @@ def _mentions_task(annotation: Any) -> bool:
     if isinstance(annotation, type):
         return issubclass(annotation, Task)
     return any(_mentions_task(a) for a in typing.get_args(annotation))
+
+
+def _mentions_any(annotation: Any) -> bool:
+    if annotation is Any:
+        return True
+    return any(_mentions_any(a) for a in typing.get_args(annotation))
 
 
 def _resolve_hints(cls: type[Task]) -> dict[str, Any]:

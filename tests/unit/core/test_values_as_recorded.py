@@ -11,6 +11,8 @@ annotation would not make it a tuple again.
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from tasuki.core.loading import task_from_record
 from tasuki.core.params import FrozenList
 from tasuki.core.records import find_record
 from tasuki.storage import open_store
+from tests.unit.core.tasks_for_tests import Colour
 
 
 class Kind(tasuki.Task):
@@ -76,3 +79,31 @@ def test_a_tuple_and_a_list_are_one_task_and_one_value(tmp_path) -> None:
     assert tasuki.build(as_tuple, workspace=str(tmp_path / "fresh"), progress="off") == (
         "FrozenList"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        dt.date(2024, 1, 2),
+        dt.datetime(2024, 1, 2, 3, 4, tzinfo=dt.UTC),
+        dt.timedelta(hours=1),
+        Path("a/b.csv"),
+        Colour.RED,
+        {"day": dt.date(2024, 1, 2), "shape": [3, 4]},
+        [Path("x"), 1.5],
+        {1: "a"},
+        0.1 + 0.2,
+    ],
+    ids=repr,
+)
+def test_a_value_of_any_type_is_made_again_from_the_record(tmp_path, value) -> None:
+    """A date given for ``Any`` was written into the record as text and read back as text:
+    ``tasuki rerun`` and ``load_output`` made another task (another id) and refused."""
+    task = Kind(xs=value)
+    ws = str(tmp_path / "ws")
+    tasuki.build(task, workspace=ws, progress="off")
+    store = open_store(ws)
+    again = task_from_record(find_record(store, task.unique_id), store)
+    assert again.unique_id == task.unique_id
+    assert again.xs == task.xs and type(again.xs) is type(task.xs)
+    assert tasuki.load_output(task.unique_id[:12], workspace=ws) == type(task.xs).__name__
