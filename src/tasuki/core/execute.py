@@ -568,8 +568,7 @@ def _plain_json(value: Any) -> bool:
         return all(type(v) in _JSON_PLAIN or _plain_json(v) for v in value)
     if isinstance(value, dict):
         return all(
-            type(k) is str and (type(v) in _JSON_PLAIN or _plain_json(v))
-            for k, v in value.items()
+            type(k) is str and (type(v) in _JSON_PLAIN or _plain_json(v)) for k, v in value.items()
         )
     return False
 
