@@ -61,9 +61,12 @@ def test_start_events_come_when_a_task_really_starts(tmp_path, workers, caplog):
     assert result.ok
     naps = sorted(hook.started[Nap(i=i).unique_id] for i in range(4))
     # Two workers run two naps at a time: the last two start one nap (0.4 s) after the first
-    # two; one worker starts each nap after the previous one.
+    # two; one worker starts each nap after the previous one. Events sent when the tasks are
+    # handed out would all come at once (~0 s apart); half a nap per slot tells the two apart
+    # with room for a loaded machine, where the first event can come late (0.35 of a nap
+    # failed once: 0.346 s, under CI's other Python).
     per_slot = 4 // workers
-    assert naps[-1] - naps[0] >= 0.35 * (per_slot - 1), naps
+    assert naps[-1] - naps[0] >= 0.2 * (per_slot - 1), naps
     store = open_store(str(tmp_path / "ws"))
     for i in range(4):
         record = RunRecord.read(store, Nap(i=i).unique_id)
@@ -73,7 +76,7 @@ def test_start_events_come_when_a_task_really_starts(tmp_path, workers, caplog):
     assert len(running) == 4
     # Each "running" line is logged when the task starts, so they are spread in time too.
     stamps = sorted(r.created for r in running)
-    assert stamps[-1] - stamps[0] >= 0.35 * (per_slot - 1), stamps
+    assert stamps[-1] - stamps[0] >= 0.2 * (per_slot - 1), stamps
 
 
 def test_explicit_arguments_win_over_a_settings_object(tmp_path):
