@@ -556,20 +556,17 @@ def _exact(task: Task, names: tuple[str, ...]) -> dict[str, Any]:
     """The values of ``Any``-typed parameters that plain JSON would not give back (see
     :attr:`RunRecord.exact`), as the unique id encodes them."""
     values = task.__dict__
-    return {
-        n: redact_json(encode(values[n]))
-        for n in names
-        if type(values[n]) not in _JSON_PLAIN and not _plain_json(values[n])
-    }
+    return {n: redact_json(encode(values[n])) for n in names if not _plain_json(values[n])}
 
 
 def _plain_json(value: Any) -> bool:
-    if isinstance(value, list):  # a tuple is not: the annotation may want it as a list
-        return all(type(v) in _JSON_PLAIN or _plain_json(v) for v in value)
+    """Whether JSON gives ``value`` back as it is (a tuple does not: it comes back a list)."""
+    if type(value) in _JSON_PLAIN:
+        return True
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
     if isinstance(value, dict):
-        return all(
-            type(k) is str and (type(v) in _JSON_PLAIN or _plain_json(v)) for k, v in value.items()
-        )
+        return all(type(k) is str and _plain_json(v) for k, v in value.items())
     return False
 
 
