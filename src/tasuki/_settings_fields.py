@@ -60,9 +60,15 @@ def number(
     return {"kind": kind.__name__, "ge": ge, "gt": gt}
 
 
-def choice(*allowed: str, many: bool = False) -> dict[str, Any]:
-    """Metadata of a field holding one of ``allowed`` (a list of them when ``many``)."""
-    return {"kind": "choice", "allowed": allowed, "many": many}
+def choice(
+    *allowed: str, many: bool = False, yes: str | None = None, no: str | None = None
+) -> dict[str, Any]:
+    """Metadata of a field holding one of ``allowed`` (a list of them when ``many``).
+
+    ``yes`` / ``no`` name the choices a boolean stands for (``progress=False`` is "off"),
+    for fields where a user reads the setting as a switch.
+    """
+    return {"kind": "choice", "allowed": allowed, "many": many, "yes": yes, "no": no}
 
 
 def mapping(values: type[str] | type[dict[str, Any]]) -> dict[str, Any]:
@@ -180,6 +186,10 @@ def _check(f: dataclasses.Field[Any], value: Any, loc: tuple[Any, ...], errors: 
                 errors.append(_err(loc, "list_type", "Input should be a valid list", value))
                 return value
             return [_one_of(meta["allowed"], v, (*loc, i), errors) for i, v in enumerate(value)]
+        if meta.get("yes") is not None and value not in meta["allowed"]:
+            switch = _switch(value)
+            if switch is not None:
+                return meta["yes"] if switch else meta["no"]
         return _one_of(meta["allowed"], value, loc, errors)
     if kind == "mapping":
         return _mapping(meta["values"], value, loc, errors)
@@ -204,6 +214,17 @@ def _one_of(allowed: tuple[str, ...], value: Any, loc: tuple[Any, ...], errors: 
     return value
 
 
+def _switch(value: Any) -> bool | None:
+    """``value`` read as a yes or no (a bool, 0 / 1, "true", "off"...), or None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    return None
+
+
 def _mapping(values: type, value: Any, loc: tuple[Any, ...], errors: list[Any]) -> Any:
     if not isinstance(value, Mapping):
         errors.append(_err(loc, "dict_type", "Input should be a valid dictionary", value))
@@ -226,12 +247,9 @@ def _number(
     kind: str, meta: Mapping[str, Any], value: Any, loc: tuple[Any, ...], errors: list[Any]
 ) -> Any:
     if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
+        switch = _switch(value)
+        if switch is not None:
+            return switch
         msg = "Input should be a valid boolean, unable to interpret input"
         errors.append(_err(loc, "bool_parsing", msg, value))
         return value
@@ -290,7 +308,8 @@ def describe(errors: list[dict[str, Any]], source: Mapping[str, str], fields: li
             expected = err.get("ctx", {}).get("expected")
             lines.append(
                 f"  - {loc} = {redact(repr(err.get('input')))} (from {where}): {redact(err['msg'])}"
-                + (f"; allowed: {expected}" if expected else "")
+                # a choice's message names what is allowed already
+                + (f"; allowed: {expected}" if expected and expected not in err["msg"] else "")
             )
     env_hint = "TASUKI_<KEY> or TASUKI_<SECTION>__<KEY>"
     lines.append(f"Set keys in tasuki.toml, [tool.tasuki] in pyproject.toml, or {env_hint}.")

@@ -165,9 +165,10 @@ class Settings(SettingsModel):
     fail_on_empty_dump: bool = field(default=False, metadata=number(bool))
     """Refuse to dump empty data (per task: ``fail_on_empty_dump = True``)."""
     progress: Literal["auto", "rich", "plain", "off"] = field(
-        default="auto", metadata=choice("auto", "rich", "plain", "off")
+        default="auto", metadata=choice("auto", "rich", "plain", "off", yes="auto", no="off")
     )
-    """Progress display: rich on a terminal, plain lines otherwise."""
+    """Progress display: rich on a terminal, plain lines otherwise (``False``: ``off``,
+    ``True``: ``auto``)."""
     check_threads: int = field(default=16, metadata=number(int, ge=1))
     """Threads checking completeness on remote workspaces."""
     notify: NotifySettings = field(

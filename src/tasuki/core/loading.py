@@ -73,7 +73,17 @@ def load(
         FileNotFoundError: the task has not been built in this workspace.
         CorruptOutputError: an output's size or content differs from its run record.
         TaskError: called inside a task's ``run()`` for a task it does not require.
+        TypeError: ``task`` is not a task value (an id goes to :func:`load_output`).
     """
+    if not isinstance(task, Task):
+        raise TypeError(
+            f"tasuki.load() takes a task value such as MyTask(n=1), not {_kind(task)}; "
+            + (
+                f"to load the output of a run by its unique id, use tasuki.load_output({task!r})"
+                if isinstance(task, str)
+                else "build the task's value and pass it"
+            )
+        )
     _check_running_task_reads(task)
     store = _store(store, workspace, settings)
     _warn_if_out_of_date(task, store)
@@ -143,12 +153,31 @@ def load_output(
 
     Example:
         >>> model = tasuki.load_output("3d5b7a50a2")
+
+    Raises:
+        TypeError: ``unique_id`` is not text (a task value goes to :func:`load`).
     """
+    if not isinstance(unique_id, str):
+        raise TypeError(
+            f"tasuki.load_output() takes a unique id (text, or a prefix of one), not "
+            f"{_kind(unique_id)}"
+            + (
+                "; to load a task value's output, use tasuki.load(task)"
+                if isinstance(unique_id, Task)
+                else ""
+            )
+        )
     store = _store(store, workspace, settings)
     record = find_record(store, unique_id)
     task = task_from_record(record, store)
     _check_running_task_reads(task)
     return load_task_outputs(task, store, fresh=True)
+
+
+def _kind(value: Any) -> str:
+    """How an error names a wrong argument: its type, and a short repr."""
+    shown = repr(value)
+    return f"{type(value).__name__} {shown[:60] + '...' if len(shown) > 60 else shown}"
 
 
 def task_from_record(record: RunRecord, store: Store) -> Task:

@@ -274,6 +274,20 @@ def test_load_output_by_id_and_prefix(ws):
     assert tasuki.load(TaskA(param="nb"), workspace=ws) == "hello nb"
 
 
+def test_load_and_load_output_given_each_others_argument_say_which_to_call(ws):
+    """``load_output(task)`` and ``load("3d5b...")`` failed with AttributeError ('TaskB'
+    object has no attribute 'strip'; 'str' object has no attribute 'unique_id')."""
+    task = TaskB(param="nb")
+    tasuki.build(task, workspace=ws)
+    with pytest.raises(TypeError, match=r"takes a unique id .*not TaskB.*use tasuki\.load\(task\)"):
+        tasuki.load_output(task, workspace=ws)  # type: ignore[arg-type]
+    uid = task.unique_id
+    with pytest.raises(TypeError, match=rf"not str '{uid[:40]}.*tasuki\.load_output\('{uid}'\)"):
+        tasuki.load(uid, workspace=ws)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not type"):
+        tasuki.load(TaskB, workspace=ws)  # type: ignore[arg-type]
+
+
 def test_hooks_see_every_event(ws):
     events = []
 

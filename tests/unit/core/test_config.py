@@ -59,6 +59,20 @@ def test_bad_value_names_source_and_allowed(monkeypatch):
     msg = str(info.value)
     assert "on_code_change" in msg and "explode" in msg and "environment" in msg
     assert "'rerun', 'warn' or 'ignore'" in msg
+    assert msg.count("'rerun', 'warn' or 'ignore'") == 1  # said once, not twice
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [(False, "off"), (True, "auto"), ("false", "off"), ("0", "off"), ("yes", "auto")],
+)
+def test_progress_reads_a_yes_or_no_as_a_switch(given, meant, tmp_path):
+    """``tasuki.build(task, progress=False)`` was refused as "not 'auto', 'rich'...";
+    a user turning progress off writes it as a switch."""
+    assert load_settings({"progress": given}).progress == meant
+    assert load_settings({"progress": "plain"}).progress == "plain"
+    with pytest.raises(ConfigError, match="progress = 2"):
+        load_settings({"progress": 2})
 
 
 def test_broken_toml(tmp_path, monkeypatch):
