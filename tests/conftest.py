@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests._services", "tests._s3"]
+pytest_plugins = ["tests._services", "tests._s3", "tests._read_only"]
 
 
 @pytest.fixture(scope="session")

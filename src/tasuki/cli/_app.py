@@ -104,7 +104,10 @@ def _settings(config: str | None, **overrides: Any) -> Settings:
 
 
 def open_workspace(
-    settings: Settings, *, absent: Literal["create", "refuse", "empty"] = "create"
+    settings: Settings,
+    *,
+    absent: Literal["create", "refuse", "empty"] = "create",
+    writes: bool = True,
 ) -> Store:
     """Open the workspace and say on stderr, once, where it is and which setting chose it.
 
@@ -116,6 +119,9 @@ def open_workspace(
     ``--workspace`` would read as an empty workspace, and leave a folder behind);
     ``"empty"`` answers as for an empty workspace and makes nothing (``tree``, ``why``:
     everything would run).
+
+    ``writes=False`` (a command that only reads) takes a local workspace this user may read
+    but not write: a teammate's results on a read-only mount can be listed and checked.
     """
     origin = workspace_origin(settings)
     store = _open_store(settings, check=False)
@@ -134,7 +140,16 @@ def open_workspace(
 
         typer.echo(f"workspace: {root} (from {origin}; not made yet: empty)", err=True)
         return open_store(f"memory://tasuki-absent-{uuid.uuid4().hex}")
-    store.check()
+    if writes or not isinstance(root, str) or missing:
+        store.check()
+    elif not os.access(os.path.join(root, ".tasuki"), os.R_OK | os.X_OK):
+        raise WorkspaceUnreachableError(
+            f"the workspace {root} (from {origin}) cannot be read by this user: its .tasuki "
+            "folder is not readable; ask its owner for read access, or choose another "
+            "workspace",
+            url=root,
+            cause="not readable",
+        )
     typer.echo(f"workspace: {redact(store.url)} (from {origin})", err=True)
     return store
 
@@ -236,7 +251,7 @@ def tree(
 
     settings = _settings(config, workspace=workspace)
     task_cls = import_task(task)
-    store = open_workspace(settings, absent="empty")
+    store = open_workspace(settings, absent="empty", writes=False)
     value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
     text = tree_from_store(build_graph([value]), store).render(fmt)
     if output:
@@ -262,7 +277,7 @@ def why(
         raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
     task_cls = import_task(task)
-    store = open_workspace(settings, absent="empty")
+    store = open_workspace(settings, absent="empty", writes=False)
     value = make_task(task_cls, parse_param_args(task_cls, ctx.args), settings, store=store)
     explanation = explain_build(value, store, on_code_change=settings.on_code_change)
     if fmt == "json":
@@ -295,7 +310,7 @@ def verify(
     if fmt not in ("text", "json"):
         raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
-    store = open_workspace(settings, absent="refuse" if task is None else "empty")
+    store = open_workspace(settings, absent="refuse" if task is None else "empty", writes=False)
     ticker = _Ticker("verify", "outputs checked")
 
     def seen(check: OutputCheck) -> None:
@@ -399,7 +414,7 @@ def show(
     if fmt not in ("text", "json"):
         raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
-    store = open_workspace(settings, absent="refuse")
+    store = open_workspace(settings, absent="refuse", writes=False)
     record = find_record(store, unique_id)
     if as_json or fmt == "json":
         doc = json.loads(record.to_bytes())
@@ -519,7 +534,7 @@ def ls_cmd(
     if fmt not in ("text", "json"):
         raise typer.BadParameter(f"{fmt!r}; choose text or json", param_hint="--format")
     settings = _settings(config, workspace=workspace)
-    inv = read_inventory(open_workspace(settings, absent="refuse"))
+    inv = read_inventory(open_workspace(settings, absent="refuse", writes=False))
     rows = [r for r in inv.rows() if not task or task in r["task"]]
     if as_json or fmt == "json":
         body = {"outputs": rows, "stray": inv.stray, "other_files": inv.other_files}
@@ -604,7 +619,10 @@ def gc_cmd(
         )
     settings = _settings(config, workspace=workspace)
     garbage = collect_garbage(
-        open_workspace(settings, absent="refuse"), roots, delete=delete, keep_newer_than=grace
+        open_workspace(settings, absent="refuse", writes=delete),
+        roots,
+        delete=delete,
+        keep_newer_than=grace,
     )
     verb = "removed" if delete else "would remove"
     for key in garbage.removed:

@@ -41,7 +41,9 @@ def lineage_cmd(
     if fmt not in ("text", "mermaid", "json"):
         raise typer.BadParameter(f"{fmt!r}; choose text, mermaid or json", param_hint="--format")
     settings = _settings(config, workspace=workspace, registry=registry)
-    store = open_workspace(settings, absent="empty")  # a registry alone has lineage too
+    store = open_workspace(
+        settings, absent="empty", writes=False
+    )  # a registry alone has lineage too
     found = lineage(
         ref, store=store, registry=settings.registry, depth=depth, downstream=downstream
     )

@@ -65,6 +65,17 @@ class RecordDB:
 
         self.path = path
         self._lock = threading.Lock()
+        # Read-only (a teammate's results on a read-only mount, a folder this user may only
+        # read): reading commands and load() work; nothing here is written.
+        self.read_only = _read_only(path)
+        # A snapshot of the file alone (SQLite's immutable mode): see _connect_read_only.
+        self.snapshot = False
+        self._con: sqlite3.Connection
+        if self.read_only:
+            self._con, self.snapshot = _connect_read_only(path)
+            st = os.stat(path)
+            self.identity = (st.st_dev, st.st_ino)
+            return
         _create(path, durable)
         con = sqlite3.connect(
             path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -79,7 +90,7 @@ class RecordDB:
         except Exception:
             con.close()
             raise
-        self._con: sqlite3.Connection = con
+        self._con = con
         st = os.stat(path)
         self.identity = (st.st_dev, st.st_ino)
 
@@ -199,6 +210,55 @@ class RecordDB:
         with self._lock:
             rows = self._con.execute("SELECT uid, body FROM records ORDER BY uid").fetchall()
         return [(str(u), bytes(b)) for u, b in rows]
+
+
+class UnmergedLogError(OSError):
+    """A read-only records database whose write-ahead log SQLite cannot read without writing."""
+
+
+def _read_only(path: str) -> bool:
+    """Whether the database at ``path`` exists and this process may not write it (its folder
+    or the file: SQLite writes its log and index beside it)."""
+    if not os.path.exists(path):
+        return False  # made by _create, or an error naming the folder when it cannot be
+    return not (os.access(os.path.dirname(path), os.W_OK) and os.access(path, os.W_OK))
+
+
+def _connect_read_only(path: str) -> tuple[sqlite3.Connection, bool]:
+    """A connection that reads the database at ``path`` and writes nothing, and whether it
+    is a snapshot of the main file alone.
+
+    Where a writer has the database open (its ``-shm`` index is there), SQLite reads through
+    that index and sees every commit, the log's included. Where nobody has it open, a
+    read-only open cannot make the index, so the file is read as immutable: exact, since a
+    database nobody has open keeps everything in the main file (the last connection to close
+    merges the log into it and removes it). A log left beside it (a build killed while the
+    folder was writable) holds records the main file lacks: an error, never a read without
+    them (tasks that were built would read as not built).
+    """
+    import sqlite3
+    from urllib.parse import quote
+
+    uri = f"file:{quote(path)}?mode=ro"
+    kwargs: dict[str, Any] = {"uri": True, "isolation_level": None, "check_same_thread": False}
+    try:
+        con = sqlite3.connect(uri, timeout=_BUSY_TIMEOUT_S, **kwargs)
+        con.execute("SELECT 1 FROM records LIMIT 1").fetchall()  # SQLite opens lazily
+        return con, False
+    except sqlite3.OperationalError:
+        pass
+    try:
+        unmerged = os.path.getsize(path + "-wal") > 0
+    except FileNotFoundError:
+        unmerged = False
+    if unmerged:
+        raise UnmergedLogError(
+            f"the workspace is read-only here and its records database has a log its last "
+            f"writer did not merge ({path}-wal: a build stopped, or was running, when the "
+            "folder became read-only); open the workspace once where it is writable (any "
+            "tasuki command, such as `tasuki ls`) to merge it"
+        )
+    return sqlite3.connect(uri + "&immutable=1", **kwargs), True
 
 
 def _create(path: str, durable: bool = False) -> None:
@@ -330,12 +390,15 @@ def open_db(path: str, *, durable: bool) -> RecordDB:
             st = os.stat(path)
         except FileNotFoundError:
             st = None
-        if st is not None and (st.st_dev, st.st_ino) == db.identity:
+        # A snapshot is opened again for each use: a writer may have opened the database
+        # since (a read-only mount of a folder a build writes elsewhere).
+        if st is not None and (st.st_dev, st.st_ino) == db.identity and not db.snapshot:
             return db
     with _OPEN_LOCK:
         if _OPEN.get(key) is db:
-            if db is not None:
+            if db is not None and not db.snapshot:
                 _INHERITED.append(db)  # stale: not closed (see the module docstring)
+            # (a snapshot is left to be closed when unused: it reads, it never merges a log)
             db = _OPEN[key] = RecordDB(path, durable=durable)
         else:
             db = _OPEN[key]

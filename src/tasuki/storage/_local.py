@@ -491,10 +491,18 @@ class LocalStore(RedisLeases):
                 raise PermissionError(errno.EACCES, "no write permission", folder)
         except OSError as exc:
             cause = f"{type(exc).__name__}: {exc.strerror or exc}"
+            fix = (
+                # a workspace already there, on a read-only mount or another user's
+                "It can be read, not built in: `tasuki ls`, `show`, `tree`, `why`, `verify`, "
+                "`lineage` and tasuki.load() / load_output() work on it. To build, make it "
+                "writable by this user"
+                if os.path.isdir(folder)
+                else "Create that folder and make it writable by this user"
+            )
             raise WorkspaceUnreachableError(
-                f"workspace {self.url!r} is not writable ({cause}). Create that folder and make "
-                "it writable by this user, or choose another workspace (a local folder, "
-                "s3://bucket/prefix, gs://bucket/prefix or memory://name).",
+                f"workspace {self.url!r} is not writable ({cause}). {fix}, or choose another "
+                "workspace (a local folder, s3://bucket/prefix, gs://bucket/prefix or "
+                "memory://name).",
                 url=self.url,
                 cause=cause,
             ) from exc

@@ -18,6 +18,7 @@ from tasuki.errors import WorkspaceUnreachableError
 from tasuki.storage import LocalStore
 from tasuki.storage._keys import _host, temp_name, temp_owner
 from tasuki.storage._local import STALE_TEMP_SECONDS
+from tests._read_only import ReadOnly
 from tests.unit.storage._workers import write_and_hang
 
 # fork: children start in ~0.1 s (spawn takes ~1 s here); they use only os and redis-py.
@@ -183,16 +184,16 @@ def test_check_unwritable_path_under_a_file(tmp_path: Path) -> None:
     assert "writable" in str(err) and "choose another workspace" in str(err)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
-def test_check_read_only_folder(tmp_path: Path) -> None:
-    root = tmp_path / "ro"
-    root.mkdir()
-    root.chmod(0o500)
-    try:
-        with pytest.raises(WorkspaceUnreachableError, match="PermissionError"):
-            LocalStore(root).check()
-    finally:
-        root.chmod(0o700)
+def test_check_read_only_folder(tmp_path: Path, read_only: ReadOnly) -> None:
+    empty, made = tmp_path / "empty", tmp_path / "made"
+    empty.mkdir()
+    LocalStore(made).check()  # a workspace: .tasuki is there
+    with pytest.raises(WorkspaceUnreachableError, match="Create that folder") as info:
+        LocalStore(read_only(empty)).check()
+    assert "not writable" in str(info.value)
+    with pytest.raises(WorkspaceUnreachableError, match="It can be read, not built in") as info:
+        LocalStore(read_only(made)).check()
+    assert "PermissionError" in str(info.value)
 
 
 def test_check_pings_redis(tmp_path: Path) -> None:
