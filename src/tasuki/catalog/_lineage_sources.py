@@ -379,7 +379,7 @@ def refresh_lineage(catalog: Catalog, *, settings: Settings | None = None) -> Li
         if "://" in local or os.path.isdir(local):
             from tasuki.core.runner import open_workspace
 
-            store = open_workspace(settings)
+            store = open_workspace(settings, writes=False)
             merge.records(store)
     except Exception as exc:  # an unreachable workspace: warehouses and registry still count
         merge.warn(f"workspace {redact(settings.workspace)!r} skipped: {exc}")

@@ -18,8 +18,8 @@ from tasuki.cli._params import make_task, parse_param_args
 from tasuki.config import Settings, load_settings, workspace_origin
 from tasuki.core.graph import build_graph
 from tasuki.core.records import find_record
+from tasuki.core.runner import check_workspace, run_build
 from tasuki.core.runner import open_workspace as _open_store
-from tasuki.core.runner import run_build
 from tasuki.core.task import import_task
 from tasuki.errors import TasukiError, WorkspaceUnreachableError
 from tasuki.storage import open_store
@@ -140,16 +140,7 @@ def open_workspace(
 
         typer.echo(f"workspace: {root} (from {origin}; not made yet: empty)", err=True)
         return open_store(f"memory://tasuki-absent-{uuid.uuid4().hex}")
-    if writes or not isinstance(root, str) or missing:
-        store.check()
-    elif not os.access(os.path.join(root, ".tasuki"), os.R_OK | os.X_OK):
-        raise WorkspaceUnreachableError(
-            f"the workspace {root} (from {origin}) cannot be read by this user: its .tasuki "
-            "folder is not readable; ask its owner for read access, or choose another "
-            "workspace",
-            url=root,
-            cause="not readable",
-        )
+    check_workspace(store, writes=writes)
     typer.echo(f"workspace: {redact(store.url)} (from {origin})", err=True)
     return store
 

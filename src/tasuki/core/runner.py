@@ -49,9 +49,10 @@ logger = logging.getLogger(__name__)
 Rerun = bool | str | type[Task] | Task | Iterable[str | type[Task] | Task] | None
 
 
-def open_workspace(settings: Settings, *, check: bool = True) -> Store:
+def open_workspace(settings: Settings, *, check: bool = True, writes: bool = True) -> Store:
     """Open the workspace the settings name, and check it once (``check``: a local folder is
-    made if it is not there; without, nothing is read or written yet)."""
+    made if it is not there; without, nothing is read or written yet). ``writes=False``: see
+    :func:`check_workspace`."""
     store = open_store(
         settings.workspace,
         redis_url=settings.redis_url,
@@ -59,8 +60,31 @@ def open_workspace(settings: Settings, *, check: bool = True) -> Store:
         lease_ttl=settings.lease_ttl,
     )
     if check:
-        store.check()
+        check_workspace(store, writes=writes)
     return store
+
+
+def check_workspace(store: Store, *, writes: bool = True) -> None:
+    """Check that ``store`` can be used: written (a build), or only read (``writes=False``:
+    a local workspace this user may read and not write is taken, a teammate's results on a
+    read-only mount; one that is not there yet is made, as for a build).
+
+    Raises:
+        WorkspaceUnreachableError: naming the workspace, the cause and how to fix it.
+    """
+    root = getattr(store, "root", None)  # a local folder's
+    marker = os.path.join(root, ".tasuki") if isinstance(root, str) else None
+    if writes or marker is None or not os.path.isdir(marker):
+        store.check()
+    elif not os.access(marker, os.R_OK | os.X_OK):
+        from tasuki.errors import WorkspaceUnreachableError
+
+        raise WorkspaceUnreachableError(
+            f"the workspace {root} cannot be read by this user (its .tasuki folder is not "
+            "readable); ask its owner for read access, or choose another workspace",
+            url=root,
+            cause="not readable",
+        )
 
 
 def _rerun_targets(graph: Graph, rerun: Rerun) -> set[str]:

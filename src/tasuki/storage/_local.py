@@ -494,8 +494,8 @@ class LocalStore(RedisLeases):
             fix = (
                 # a workspace already there, on a read-only mount or another user's
                 "It can be read, not built in: `tasuki ls`, `show`, `tree`, `why`, `verify`, "
-                "`lineage` and tasuki.load() / load_output() work on it. To build, make it "
-                "writable by this user"
+                "`lineage`, the web app and tasuki.load() / load_output() work on it. To "
+                "build, make it writable by this user"
                 if os.path.isdir(folder)
                 else "Create that folder and make it writable by this user"
             )

@@ -177,7 +177,7 @@ def _warm_runs_index(app: FastAPI) -> None:
     try:
         from tasuki.core.runner import open_workspace
 
-        app.state.store = open_workspace(app.state.settings)
+        app.state.store = open_workspace(app.state.settings, writes=False)
         run_index(app.state.store)
     except Exception as exc:  # the pages say what is wrong, with the request that met it
         logger.info("runs index not built at start: %s", exc)

@@ -132,7 +132,7 @@ def get_store(request: Request) -> Store:
         with _STORE_LOCK:  # sync routes run in threads: open it once
             store = getattr(state, "store", None)
             if store is None:
-                store = open_workspace(state.settings)
+                store = open_workspace(state.settings, writes=False)
                 state.store = store
     return store
 

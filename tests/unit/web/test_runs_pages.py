@@ -16,6 +16,7 @@ from tasuki.core.records import delete_record, record_ids
 from tasuki.storage import open_store
 from tasuki.web import _runs_pages
 from tasuki.web._app import create_app
+from tests._read_only import ReadOnly
 
 
 class Raw(tasuki.Task):
@@ -313,3 +314,20 @@ def test_broken_and_old_records_do_not_break_the_list(site: tuple[TestClient, Se
     assert sorted(_uids(page.text)) == sorted(["e" * 64, Raw(part=1).unique_id])
     done = client.get("/runs", params={"status": "done"}).text
     assert done.count('<tr class="status-done">') == 2
+
+
+def test_the_runs_pages_read_a_workspace_on_a_read_only_mount(
+    tmp_path: Path, read_only: ReadOnly
+) -> None:
+    """The app checked that the workspace was writable, and showed no runs of one it may
+    only read (a team's results mounted read-only beside the app)."""
+    settings = _settings(tmp_path)
+    _build(settings, Train(parts=2))
+    view = read_only(tmp_path / "ws")
+    ro = Settings(**{**settings.model_dump(), "workspace": str(view)})
+    with TestClient(create_app(ro, insecure_local=True)) as client:
+        page = client.get("/runs")
+        assert page.status_code == 200, page.text
+        assert page.text.count('<tr class="status-') == 3
+        task = client.get(f"/tasks/{Train(parts=2).unique_id}")
+        assert task.status_code == 200 and "loss" in task.text
