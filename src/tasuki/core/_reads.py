@@ -25,7 +25,11 @@ if TYPE_CHECKING:
     from tasuki.core.records import RunRecord
     from tasuki.storage.base import Store
 
-__all__ = ["Reads"]
+__all__ = ["NO_RECORD_NOW", "Reads"]
+
+#: In the reason of a task whose run read a requirement that has no record now: the
+#: requirement runs first, and the task only if that made other bytes than it read.
+NO_RECORD_NOW = "has no run record now"
 
 
 class Reads:
@@ -99,8 +103,9 @@ class Reads:
 
         Reads the states of every record below them (once per build, together), then
         decides from the bottom up: a task is out of date when what its run read differs
-        from its requirement's record now, or when a requirement is out of date. A
-        requirement without a record stops the walk (deleted: nothing to compare with).
+        from its requirement's record now (or that record is gone), or when a requirement
+        is out of date. The walk stops at a task without a record (its reader is compared
+        with it, and it runs again).
         """
         memo = self._upstream
         nodes = graph.nodes
@@ -168,9 +173,12 @@ def _changed_input(
     None.
 
     Whole strings are compared first (a run lists its requirements in this order): one
-    join per task, no dict per record. A requirement that had a record when the run read it
-    and has none now is no change (nothing to compare); one that had none then and has one
-    now ran since.
+    join per task, no dict per record. A requirement that had none then and has one now ran
+    since. One that had a record when the run read it and has none now (its rerun was
+    killed after the old record was dropped, a record removed by hand) is a change too,
+    with the state ``""``: what was read cannot be checked, and a sibling may have read
+    the requirement's later output (a task reading both would mix two versions of it);
+    the requirement, without a record, runs again first.
     """
     if read is None or not deps:
         return None  # a record that does not say what its run read: trusted
@@ -178,7 +186,10 @@ def _changed_input(
     if read == ";".join(f"{d}={state}" for d, state in now):
         return None
     then = dict(part.split("=", 1) for part in read.split(";")) if read else {}
-    return next(((d, state) for d, state in now if then.get(d) != state), None)
+    changed = next(((d, state) for d, state in now if then.get(d) != state), None)
+    if changed is None:  # the same states, fewer of them: a requirement's record is gone
+        changed = next(((d, "") for d in deps if d in then and states.get(d) is None), None)
+    return changed
 
 
 def _name_of(node: Node, uid: str) -> str:
@@ -189,8 +200,14 @@ def _name_of(node: Node, uid: str) -> str:
 
 
 def _read_changed(reader: Node, uid: str, state: str) -> str:
-    how = "and failed" if state.startswith("f") else "and made other outputs"
     name = _name_of(reader, uid)
+    if not state:
+        return (
+            f"{name}[{uid[:10]}] {NO_RECORD_NOW} (a rerun of it stopped, or its record was "
+            f"removed): what {type(reader.task).__qualname__} read of it is checked once it "
+            "has run again"
+        )
+    how = "and failed" if state.startswith("f") else "and made other outputs"
     return (
         f"{name}[{uid[:10]}] ran again after {type(reader.task).__qualname__} read its "
         f"output, {how}"

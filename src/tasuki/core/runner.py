@@ -154,28 +154,80 @@ def plan(
     # compares, and the walk stops at a complete task: ask for them first, for every task.
     outside = completeness.outside_changes(graph)
     while frontier:
-        unforced = [u for u in frontier if u not in forced]
-        verdicts = completeness.verdicts([nodes[u] for u in unforced])
-        said = dict(zip(unforced, verdicts, strict=True))
-        fine = [u for u in unforced if said[u] is None]
-        if fine:  # complete, unless made from an upstream output that changed since
-            said.update(completeness.stale_upstream(graph, fine))
-        for uid in unforced:
-            if said[uid] is None and uid in outside:
-                said[uid] = outside[uid]
-        next_frontier = []
-        for uid in frontier:
-            reason = said.get(uid, "forced by --rerun")
-            if reason is None:
-                found_complete.add(uid)
-                continue
-            needed[uid] = reason
+        while frontier:
+            unforced = [u for u in frontier if u not in forced]
+            verdicts = completeness.verdicts([nodes[u] for u in unforced])
+            said = dict(zip(unforced, verdicts, strict=True))
+            fine = [u for u in unforced if said[u] is None]
+            if fine:  # complete, unless made from an upstream output that changed since
+                said.update(completeness.stale_upstream(graph, fine))
+            for uid in unforced:
+                if said[uid] is None and uid in outside:
+                    said[uid] = outside[uid]
+            next_frontier = []
+            for uid in frontier:
+                reason = said.get(uid, "forced by --rerun")
+                if reason is None:
+                    found_complete.add(uid)
+                    continue
+                needed[uid] = reason
+                for dep in nodes[uid].deps:
+                    if dep not in seen:
+                        seen.add(dep)
+                        next_frontier.append(dep)
+            frontier = next_frontier
+        # A complete task checked again may run: what it reads is checked too (and what
+        # runs there may put more complete tasks above it in the same place).
+        for uid in _recheck_below_runs(graph, needed, found_complete):
             for dep in nodes[uid].deps:
                 if dep not in seen:
                     seen.add(dep)
-                    next_frontier.append(dep)
-        frontier = next_frontier
+                    frontier.append(dep)
     return needed, found_complete
+
+
+#: The start of the reason a complete task is planned with when a task below it runs first.
+RECHECK = "checked again once a task below it has run"
+
+
+def _recheck_below_runs(graph: Graph, needed: dict[str, str], complete: set[str]) -> list[str]:
+    """Plan again, after it, each complete task that something of this build reads and
+    below which a task runs in this build.
+
+    A complete task was checked against what its upstream tasks hold *now*; a task below it
+    that runs in this build (its output deleted or damaged, reached through another branch)
+    may make other outputs, and then what the complete task was made from is gone: a task
+    reading it would be made from two versions of the same upstream. Planned, it waits for
+    what runs below it and is checked again under its lease (``verdict(fresh=True)``, the
+    state of each requirement read again): cached if that run made the bytes it read, run
+    otherwise. A task nothing of this build reads is left alone, as before. Returns the
+    tasks planned here.
+    """
+    added: list[str] = []
+    nodes = graph.nodes
+    if not needed or len(needed) == len(nodes):  # a warm build, a cold one: nothing to do
+        return added
+    below: dict[str, str] = {}  # task -> a task below it that runs (for the reason)
+    for uid in graph.order:  # dependencies first
+        for dep in nodes[uid].deps:
+            runs = dep if dep in needed else below.get(dep)
+            if runs is not None:
+                below[uid] = runs
+                break
+    read = set(graph.roots)
+    for uid in reversed(graph.order):  # what reads a task comes before it
+        if uid not in needed:
+            if uid not in read or uid not in below:
+                continue
+            first = nodes[below[uid]].task
+            needed[uid] = (
+                f"{RECHECK} ({type(first).__qualname__}[{below[uid][:10]}]): it runs only if "
+                "that changed what it read"
+            )
+            complete.discard(uid)
+            added.append(uid)
+        read.update(nodes[uid].deps)
+    return added
 
 
 def _check_own_outputs(graph: Graph, needed: dict[str, str], complete: set[str]) -> None:

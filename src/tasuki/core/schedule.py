@@ -208,9 +208,40 @@ class Schedule:
         self.needed[producer] = "its output was found damaged"
         self.progress.reopened(producer, old.status if old else None)
         self.forced.add(producer)
-        self.waiting[producer] = 0
-        self.ready.appendleft(producer)
+        self._plan_below(producer)
         return True
+
+    def _plan_below(self, uid: str) -> None:
+        """Make ``uid`` (a producer to run again) wait for what its run needs that this build
+        was not running: requirements found incomplete (an output deleted while what read it
+        was complete, so the plan never looked below it), and theirs. Without them the
+        producer's run would fail to load its input, and the build with it."""
+        nodes = self.graph.nodes
+        added: list[str] = []
+        frontier = [d for d in nodes[uid].deps if d not in self.needed]
+        seen = set(frontier)
+        while frontier:
+            verdicts = self.completeness.verdicts([nodes[u] for u in frontier])
+            next_frontier = []
+            for dep, reason in zip(frontier, verdicts, strict=True):
+                if reason is None:
+                    continue
+                self.needed[dep] = reason
+                self.open += 1
+                added.append(dep)
+                old = self.results.pop(dep, None)  # planned as cached / not needed
+                self.progress.reopened(dep, old.status if old else None)
+                for below in nodes[dep].deps:
+                    if below not in seen and below not in self.needed:
+                        seen.add(below)
+                        next_frontier.append(below)
+            frontier = next_frontier
+        planned = set(added)
+        for u in [v for v in self.graph.order if v in planned] + [uid]:  # dependencies first
+            waits = sum(1 for d in nodes[u].deps if d in self.needed and d not in self.results)
+            self.waiting[u] = waits
+            if waits == 0:
+                self.ready.appendleft(u) if u == uid else self.ready.append(u)
 
     def _skip_dependents(self, uid: str) -> None:
         for parent in self.graph.ancestors_of([uid]) - {uid}:

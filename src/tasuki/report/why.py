@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki._redact import redact, redact_json
+from tasuki.core._reads import NO_RECORD_NOW
 from tasuki.core.code import code_of
 from tasuki.core.execute import Completeness, code_change
 from tasuki.core.graph import Graph, Node, build_graph
 from tasuki.core.params import to_jsonable
 from tasuki.core.records import RunRecord, read_code, read_records
-from tasuki.core.runner import plan
+from tasuki.core.runner import RECHECK, plan
 from tasuki.core.task import Task, flatten
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class Decision:
     details: list[str] = field(default_factory=list)
     compared_with: str | None = None
     """Unique id of the earlier run it was compared with, when its id moved."""
+    maybe: bool = False
+    """Complete, with a task below it that runs in this build: checked again once that has
+    run, and run only if it made other outputs than this task read (``runs`` is False)."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain form for ``--format json``."""
@@ -63,6 +67,7 @@ class Decision:
             "unique_id": self.uid,
             "task": self.task,
             "runs": self.runs,
+            "maybe": self.maybe,
             "cause": self.cause,
             "reason": self.reason,
             "details": self.details,
@@ -81,11 +86,15 @@ class Explanation:
         """The text ``tasuki why`` prints."""
         by_uid = {d.uid: d for d in self.decisions}
         root = by_uid[self.root]
-        head = f"{_label_of(root)} will {'run' if root.runs else 'not run'}"
+        will = "run" if root.runs else "run if what it read changes" if root.maybe else "not run"
+        head = f"{_label_of(root)} will {will}"
         causes = [d for d in self.decisions if d.runs and d.cause]
         affected = [d for d in self.decisions if d.runs and not d.cause]
-        idle = [d for d in self.decisions if not d.runs and d.reason != "not needed"]
-        if not root.runs:
+        maybe = [d for d in self.decisions if d.maybe]
+        idle = [
+            d for d in self.decisions if not d.runs and not d.maybe and d.reason != "not needed"
+        ]
+        if not root.runs and not maybe:
             out = [f"{head}: {root.reason}"]
             out.extend(f"  {line}" for line in root.details)
             return out
@@ -103,6 +112,12 @@ class Explanation:
         if affected:
             out.append("Runs because something upstream runs:")
             out.append("  " + ", ".join(_label_of(d) for d in affected))
+        if maybe:
+            out.append(
+                "Checked again once what runs below them has run (they run only if it makes "
+                "other outputs than they read):"
+            )
+            out.append("  " + ", ".join(_label_of(d) for d in maybe))
         warned = [d for d in idle if d.details]
         for d in warned:
             out.append(f"Will not run: {_label_of(d)}: {d.reason}")
@@ -169,6 +184,11 @@ def explain_build(
         name = type(node.task).task_name()
         if uid not in needed:
             decisions[uid] = _not_running(node, name, store, completeness)
+            continue
+        if needed[uid].startswith(RECHECK) or NO_RECORD_NOW in needed[uid]:
+            # Checked again under its lease once what runs below it has: it runs only if
+            # that made other bytes than it read.
+            decisions[uid] = Decision(uid, name, False, False, needed[uid], maybe=True)
             continue
         upstream = [d for d in node.deps if d in needed]
         decisions[uid] = _running(node, name, store, completeness, records, upstream, needed[uid])

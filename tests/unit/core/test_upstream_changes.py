@@ -232,20 +232,26 @@ def test_an_intermediate_output_deleted_does_not_hide_a_change_below_it(ws, sour
     assert tasuki.load(report, workspace=ws) == "report: TWO"
 
 
-def test_an_intermediate_record_deleted_is_trusted_until_it_runs_again(ws, source):
-    """Without the intermediate's record there is nothing to compare with: the root keeps
-    its output (as before records kept inputs). Once the intermediate runs again, what the
-    root read is compared with its new record."""
+def test_an_intermediate_record_deleted_is_checked_once_it_runs_again(ws, source):
+    """Without the intermediate's record, what the root read of it cannot be checked: it was
+    trusted, and a root made from Source's old bytes was handed out although Source had run
+    again with new ones. The intermediate (no record) runs first now, and the root only if
+    that made other bytes than it read."""
     report = Report(path=str(source))
     _build(report, ws)
     store = open_store(ws)
     delete_record(store, Upper(path=str(source)).unique_id)
     source.write_text("two")
     _build(Source(path=str(source)), ws, rerun=True)
-    assert _statuses(_build(report, ws)) == _WARM
-    _build(Upper(path=str(source)), ws)
-    assert _statuses(_build(report, ws))["Report"] == "ran"
+    assert _statuses(_build(report, ws)) == {"Report": "ran", "Upper": "ran", "Source": "cached"}
     assert tasuki.load(report, store=store) == "report: TWO"
+    # Its record deleted again, with nothing changed below it: it runs, the root does not.
+    delete_record(store, Upper(path=str(source)).unique_id)
+    assert _statuses(_build(report, ws)) == {
+        "Report": "cached",
+        "Upper": "ran",
+        "Source": "cached",
+    }
 
 
 def test_a_fan_in_reruns_for_the_one_source_that_changed(ws, tmp_path):

@@ -1,0 +1,132 @@
+"""An upstream task that runs in the same build as a complete task that read it.
+
+Found by the model test (``test_cache_model.py``). ``Mix`` reads ``Plus`` and ``Times``, which
+both read ``Noise`` (a run reads a file it does not declare: its own randomness, as a sample
+without a seed). With the outputs of ``Mix``, ``Plus`` and ``Noise`` gone and ``Times``
+complete, a build ran ``Noise`` again (new bytes) and ``Plus`` from them, took ``Times`` as
+complete (it was, when planned) and made ``Mix`` from ``Plus`` of the new ``Noise`` and
+``Times`` of the old: an output no run of the pipeline could make. And an output found
+damaged while loading had its task run again without what that task needed below it (an
+output deleted there): the build failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import tasuki
+from tasuki.core.records import delete_record
+from tasuki.report.why import explain_build
+from tasuki.storage import open_store
+
+
+class Noise(tasuki.Task):
+    path: str
+
+    def run(self) -> None:
+        self.dump(int(Path(self.path).read_text()))
+
+
+class Plus(tasuki.Task):
+    path: str
+
+    def requires(self) -> tasuki.Task:
+        return Noise(path=self.path)
+
+    def run(self) -> None:
+        self.dump(self.load() + 1)
+
+
+class Times(tasuki.Task):
+    path: str
+
+    def requires(self) -> tasuki.Task:
+        return Noise(path=self.path)
+
+    def run(self) -> None:
+        self.dump(self.load() * 10)
+
+
+class Mix(tasuki.Task):
+    path: str
+
+    def requires(self) -> dict[str, tasuki.Task]:
+        return {"plus": Plus(path=self.path), "times": Times(path=self.path)}
+
+    def run(self) -> None:
+        self.dump((self.load("plus"), self.load("times")))
+
+
+@pytest.fixture
+def noise(tmp_path: Path) -> Path:
+    path = tmp_path / "noise.txt"
+    path.write_text("1")
+    return path
+
+
+def _statuses(result: tasuki.BuildResult) -> dict[str, str]:
+    return {type(result.graph.nodes[u].task).__name__: r.status for u, r in result.results.items()}
+
+
+def _remove_outputs(ws: Path, *tasks: tasuki.Task) -> None:
+    for task in tasks:
+        (ws / task.output().key).unlink()
+
+
+def test_a_complete_task_below_which_an_upstream_runs_is_checked_again(tmp_path, noise):
+    ws = tmp_path / "ws"
+    mix = Mix(path=str(noise))
+    assert tasuki.build(mix, workspace=ws, progress="off") == (2, 10)
+    noise.write_text("2")
+    _remove_outputs(ws, mix, Plus(path=str(noise)), Noise(path=str(noise)))
+    explained = explain_build(mix, open_store(str(ws)))
+    maybe = [d.task.rpartition(":")[2] for d in explained.decisions if d.maybe]
+    assert maybe == ["Times"]
+    assert "Checked again once what runs below them has run" in "\n".join(explained.lines())
+    result = tasuki.run_build(mix, workspace=ws, progress="off")
+    assert _statuses(result) == {"Noise": "ran", "Plus": "ran", "Times": "ran", "Mix": "ran"}
+    assert tasuki.load(mix, workspace=ws) == (3, 20)  # not (3, 10)
+
+
+def test_it_stays_cached_when_the_upstream_made_the_same_bytes(tmp_path, noise):
+    ws = tmp_path / "ws"
+    mix = Mix(path=str(noise))
+    tasuki.build(mix, workspace=ws, progress="off")
+    _remove_outputs(ws, mix, Plus(path=str(noise)), Noise(path=str(noise)))
+    result = tasuki.run_build(mix, workspace=ws, progress="off", workers=2)
+    assert _statuses(result) == {"Noise": "ran", "Plus": "ran", "Times": "cached", "Mix": "ran"}
+    assert tasuki.load(mix, workspace=ws) == (2, 10)
+
+
+def test_a_requirement_whose_record_is_gone_runs_before_what_read_it(tmp_path, noise):
+    """A rerun of Noise killed after its old record was dropped: what Plus and Times read of
+    it cannot be checked, and they may have read different runs of it."""
+    ws = tmp_path / "ws"
+    mix = Mix(path=str(noise))
+    tasuki.build(mix, workspace=ws, progress="off")
+    noise.write_text("2")
+    tasuki.build(Times(path=str(noise)), workspace=ws, progress="off", rerun="Noise")
+    delete_record(open_store(str(ws)), Noise(path=str(noise)).unique_id)
+    (ws / mix.output().key).unlink()
+    result = tasuki.run_build(mix, workspace=ws, progress="off")
+    assert result.ok
+    assert tasuki.load(mix, workspace=ws) == (3, 20)  # not Plus of 1 and Times of 2
+
+
+def test_a_damaged_output_reruns_its_task_with_what_that_needs_below_it(tmp_path, noise):
+    ws = tmp_path / "ws"
+    mix = Mix(path=str(noise))
+    tasuki.build(mix, workspace=ws, progress="off")
+    times = ws / Times(path=str(noise)).output().key
+    for workers in (1, 2):
+        data = bytearray(times.read_bytes())
+        data[-2] ^= 0x01  # same size: the build's check (sizes) takes it as complete
+        times.write_bytes(bytes(data))
+        _remove_outputs(ws, mix, Noise(path=str(noise)))  # below Times: the plan stops above
+        result = tasuki.run_build(mix, workspace=ws, progress="off", workers=workers)
+        assert result.ok, result.summary()
+        # Plus read Noise, which ran again with the same bytes: checked again, cached.
+        assert _statuses(result) == {"Noise": "ran", "Plus": "cached", "Times": "ran", "Mix": "ran"}
+        assert tasuki.load(mix, workspace=ws) == (2, 10)
