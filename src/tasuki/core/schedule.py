@@ -103,11 +103,14 @@ class Schedule:
         self.open = len(needed)  # needed tasks without a final result yet
         self.stop = False
         # Damaged upstream outputs found while loading: producer id -> consumers waiting for
-        # its rerun, the producers rerun once, and the consumers retried once (a consumer that
+        # its rerun, the producers rerun once, and each consumer retried once per producer (a
+        # consumer that
         # finds the output damaged again after its retry fails).
         self.blocked: dict[str, set[str]] = {}
         self.repaired: set[str] = set()
-        self.retried: set[str] = set()  # consumers retried once after a repair
+        # (consumer, producer) retried once after a repair: a consumer may find several of its
+        # inputs damaged, one after the other
+        self.retried: set[tuple[str, str]] = set()
 
     def _set_result(self, result: TaskResult) -> None:
         if result.uid in self.needed and result.uid not in self.results:
@@ -170,9 +173,9 @@ class Schedule:
         producer, consumer = result.damaged or "", result.uid
         if producer not in self.graph.nodes or producer == consumer:
             return False
-        if consumer in self.retried:
+        if (consumer, producer) in self.retried:
             return False  # damaged again after the producer's rerun: a real failure
-        self.retried.add(consumer)
+        self.retried.add((consumer, producer))
         self.progress.requeued(consumer)
         if producer in self.repaired:
             # Another consumer reported it first. This one may have read the old bytes
@@ -209,7 +212,58 @@ class Schedule:
         self.progress.reopened(producer, old.status if old else None)
         self.forced.add(producer)
         self._plan_below(producer)
+        self._recheck_above(producer)
         return True
+
+    def _recheck_above(self, producer: str) -> None:
+        """Plan again, after the producer's rerun, the complete tasks that read its old output
+        (directly, or through other complete tasks) and that a task still to run reads, or
+        that are roots: the rerun may make other bytes (a run with its own randomness), and
+        a task reading one of them and another made from the new bytes would mix two
+        versions of the producer. Each is checked again under its lease, as the plan does
+        for what runs below a complete task (``runner.RECHECK``)."""
+        from tasuki.core.runner import RECHECK  # the runner imports this module
+
+        nodes = self.graph.nodes
+        above: set[str] = {producer}
+        chain: list[str] = []
+        for uid in self.graph.order:  # dependencies first
+            if uid not in self.needed and any(d in above for d in nodes[uid].deps):
+                above.add(uid)
+                chain.append(uid)
+        if not chain:
+            return
+        roots = set(self.graph.roots)
+        keep: set[str] = set()
+        for uid in reversed(chain):  # what reads a task comes before it
+            if uid in roots or any(
+                r in keep or self._not_started(r) for r in nodes[uid].dependents
+            ):
+                keep.add(uid)
+        name = type(nodes[producer].task).__qualname__
+        for uid in (u for u in chain if u in keep):  # dependencies first
+            self.needed[uid] = (
+                f"{RECHECK} ({name}[{producer[:10]}], found damaged): it runs only if that "
+                "changed what it read"
+            )
+            self.open += 1
+            old = self.results.pop(uid, None)
+            self.progress.reopened(uid, old.status if old else None)
+            waits = [d for d in nodes[uid].deps if d in self.needed and d not in self.results]
+            self.waiting[uid] = len(waits)
+            if producer in waits:  # the producer's end releases only what it blocks
+                self.blocked.setdefault(producer, set()).add(uid)
+            for reader in nodes[uid].dependents:
+                if reader not in keep and self._not_started(reader):
+                    self.waiting[reader] += 1
+                    if reader in self.ready:
+                        self.ready.remove(reader)
+
+    def _not_started(self, uid: str) -> bool:
+        """A task this build runs that has not been handed out yet (waiting, or ready)."""
+        if uid not in self.needed or uid in self.results:
+            return False
+        return self.waiting.get(uid, 0) > 0 or uid in self.ready
 
     def _plan_below(self, uid: str) -> None:
         """Make ``uid`` (a producer to run again) wait for what its run needs that this build

@@ -38,6 +38,7 @@ import tasuki
 from cmproj import helper
 
 OFFSET = {offset}
+WEIGHT = {weight}
 
 
 class Clean(tasuki.Task):
@@ -78,7 +79,7 @@ class Count(tasuki.Task):
         return {{"clean": Clean(drop=self.drop), "lookup": Lookup()}}
 
     def run(self):
-        self.dump(len(self.load("clean")) * self.load("lookup"))
+        self.dump(len(self.load("clean")) * self.load("lookup") * WEIGHT)
 
 
 class Report(tasuki.Task):
@@ -105,14 +106,15 @@ from tasuki.report.why import explain_build
 from tasuki.storage import open_store
 from cmproj import tasks
 
-name, drop, rerun = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None
+name, drop, rerun, workers = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None, int(sys.argv[4])
 root = getattr(tasks, name)(drop=drop)
 store = open_store("ws")
 decisions = explain_build(root, store).decisions
 names = {n.task.unique_id: type(n.task).__name__ for n in build_graph([root]).nodes.values()}
 predicted = sorted(names[d.uid] for d in decisions if d.runs)
 maybe = sorted(names[d.uid] for d in decisions if d.maybe)
-result = tasuki.run_build([root], workspace="ws", progress="off", executor="inline", rerun=rerun)
+result = tasuki.run_build([root], workspace="ws", progress="off", rerun=rerun,
+                          executor="inline" if workers == 1 else "local", workers=workers)
 ran = sorted(type(result.graph.nodes[u].task).__name__ for u, r in result.results.items()
              if r.status == "ran")
 values, uids = {}, {}
@@ -140,6 +142,7 @@ class Project:
     factor: int = 1
     comment: str = ""
     offset: int = 0
+    weight: int = 1
     raw: list[int] = field(default_factory=lambda: [1, 2, 3])
     lookup: int = 1
     nonce: int = 0
@@ -154,7 +157,7 @@ class Project:
         pkg.mkdir(exist_ok=True)
         (pkg / "__init__.py").write_text("")
         (pkg / "helper.py").write_text(HELPER.format(factor=self.factor, comment=self.comment))
-        (pkg / "tasks.py").write_text(TASKS.format(offset=self.offset))
+        (pkg / "tasks.py").write_text(TASKS.format(offset=self.offset, weight=self.weight))
         (self.root / "data").mkdir(exist_ok=True)
         (self.root / "data" / "raw.txt").write_text(" ".join(map(str, self.raw)) + "\n")
         (self.root / "data" / "lookup.txt").write_text(f"{self.lookup}\n")
@@ -164,7 +167,7 @@ class Project:
         """Every task's value, given the nonce that the Clean in effect ran with."""
         clean = [v * self.factor + nonce for v in self.raw if v >= drop]
         feature = sum(clean) + self.offset
-        count = len(clean) * self.lookup
+        count = len(clean) * self.lookup * self.weight
         return {
             "FileInput": " ".join(map(str, self.raw)) + "\n",
             "Clean": clean,
@@ -174,7 +177,7 @@ class Project:
             "Report": f"{feature}/{count}",
         }
 
-    def build(self, root: str, drop: int, rerun: str = "") -> dict[str, Any]:
+    def build(self, root: str, drop: int, rerun: str = "", workers: int = 1) -> dict[str, Any]:
         repo = Path(__file__).resolve().parents[3]
         env = {
             **os.environ,
@@ -182,7 +185,7 @@ class Project:
             "TASUKI_CODE_CACHE": str(self.root / "code-cache"),
         }
         done = subprocess.run(
-            [sys.executable, "-c", DRIVER, root, str(drop), rerun],
+            [sys.executable, "-c", DRIVER, root, str(drop), rerun, str(workers)],
             cwd=self.root,
             env=env,
             capture_output=True,
@@ -220,7 +223,7 @@ class Project:
 def _change(project: Project, rng: random.Random) -> None:
     """One thing that happens to a project between builds."""
     kind = rng.choice(
-        ["helper", "comment", "offset", "raw", "raw-same", "lookup", "nonce", "nonce"]
+        ["helper", "comment", "offset", "weight", "raw", "raw-same", "lookup", "nonce", "nonce"]
         + ["delete", "damage", "truncate", "record"] * 3
     )
     name = rng.choice(["Clean", "Lookup", "Feature", "Count", "Report"])
@@ -230,6 +233,8 @@ def _change(project: Project, rng: random.Random) -> None:
         project.comment = f"# note {rng.randrange(1000)}"
     elif kind == "offset":
         project.offset = rng.choice([0, 10, 20])
+    elif kind == "weight":
+        project.weight = rng.choice([1, 3])
     elif kind == "raw":
         project.raw = rng.choice([[1, 2, 3], [3, 2, 1], [1, 2, 3, 4], [5]])
     elif kind == "lookup":
@@ -285,10 +290,11 @@ def test_outputs_match_the_model_after_random_changes(tmp_path: Path, seed: int)
         root = rng.choice(["Report", "Report", "Feature", "Count"])
         drop = rng.choice([drop, drop, 0, 2])
         rerun = rng.choice(["", "", "", "Clean", "Count" if root != "Feature" else "Clean"])
-        project.log.append(f"build {root} drop={drop} rerun={rerun or '-'}")
+        workers = rng.choice([1, 1, 2])
+        project.log.append(f"build {root} drop={drop} rerun={rerun or '-'} workers={workers}")
         where = f"seed {seed}, step {step}: {project.log}"
         damaged_before = project.still_damaged()
-        got = project.build(root, drop, rerun)
+        got = project.build(root, drop, rerun, workers)
         assert got["ok"], f"{where}: {got['errors']}"
         clean = got["uids"]["Clean"]
         if "Clean" in got["ran"]:

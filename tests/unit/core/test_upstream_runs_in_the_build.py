@@ -130,3 +130,39 @@ def test_a_damaged_output_reruns_its_task_with_what_that_needs_below_it(tmp_path
         # Plus read Noise, which ran again with the same bytes: checked again, cached.
         assert _statuses(result) == {"Noise": "ran", "Plus": "cached", "Times": "ran", "Mix": "ran"}
         assert tasuki.load(mix, workspace=ws) == (2, 10)
+
+
+def _damage(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x01  # same size: the build's check (sizes) takes it as complete
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_producer_rerun_rechecks_what_read_its_old_output(tmp_path, noise):
+    """Times (deleted) runs and finds Noise damaged: Noise runs again, with new bytes. Plus,
+    complete, was made from Noise's old bytes: Mix would mix the two."""
+    ws = tmp_path / "ws"
+    mix = Mix(path=str(noise))
+    tasuki.build(mix, workspace=ws, progress="off")
+    noise.write_text("2")
+    _damage(ws / Noise(path=str(noise)).output().key)
+    _remove_outputs(ws, mix, Times(path=str(noise)))
+    result = tasuki.run_build(mix, workspace=ws, progress="off")
+    assert result.ok, result.summary()
+    assert _statuses(result) == {"Noise": "ran", "Plus": "ran", "Times": "ran", "Mix": "ran"}
+    assert tasuki.load(mix, workspace=ws) == (3, 20)  # not (2, 20)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_task_that_finds_two_inputs_damaged_has_both_repaired(tmp_path, noise, workers):
+    """Each consumer was retried once after a repair: the second damaged input it found
+    failed the build."""
+    ws = tmp_path / "ws"
+    mix = Mix(path=str(noise))
+    tasuki.build(mix, workspace=ws, progress="off")
+    for task in (Plus(path=str(noise)), Times(path=str(noise))):
+        _damage(ws / task.output().key)
+    _remove_outputs(ws, mix)
+    result = tasuki.run_build(mix, workspace=ws, progress="off", workers=workers)
+    assert result.ok, result.summary()
+    assert tasuki.load(mix, workspace=ws) == (2, 10)
