@@ -207,13 +207,19 @@ def _recheck_below_runs(graph: Graph, needed: dict[str, str], complete: set[str]
     nodes = graph.nodes
     if not needed or len(needed) == len(nodes):  # a warm build, a cold one: nothing to do
         return added
+    # Complete tasks with a task that runs below them (a root deleted: none, at the cost of
+    # walking up from the root alone).
+    candidates = graph.ancestors_of(needed).difference(needed)
+    if not candidates:
+        return added
     below: dict[str, str] = {}  # task -> a task below it that runs (for the reason)
     for uid in graph.order:  # dependencies first
-        for dep in nodes[uid].deps:
-            runs = dep if dep in needed else below.get(dep)
-            if runs is not None:
-                below[uid] = runs
-                break
+        if uid in candidates:
+            for dep in nodes[uid].deps:
+                runs = dep if dep in needed else below.get(dep)
+                if runs is not None:
+                    below[uid] = runs
+                    break
     read = set(graph.roots)
     for uid in reversed(graph.order):  # what reads a task comes before it
         if uid not in needed:
