@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from tasuki.core.records import RunRecord
     from tasuki.storage.base import Store
 
-__all__ = ["NO_RECORD_NOW", "Reads"]
+__all__ = ["NO_RECORD_NOW", "READ_CHANGED", "Reads"]
+
+#: In the reason of a task whose run read a requirement that ran again since.
+READ_CHANGED = "ran again after"
 
 #: In the reason of a task whose run read a requirement that has no record now: the
 #: requirement runs first, and the task only if that made other bytes than it read.
@@ -96,6 +99,17 @@ class Reads:
         if not fresh:  # what the walk below it would find again (stale_upstream)
             self._direct[node.uid] = reason
         return reason
+
+    def changed_inputs(self, node: Node, inputs: dict[str, str]) -> list[str]:
+        """The requirements of ``node`` whose record's state now is not what its recorded
+        run read (``inputs``): run again since, first run since, or their record gone."""
+        now = self.states(node.deps)
+        changed = []
+        for dep in node.deps:
+            info = now.get(dep)
+            if (dep in inputs or info is not None) and inputs.get(dep) != (info and info[0]):
+                changed.append(dep)
+        return changed
 
     def stale_upstream(self, graph: Graph, uids: list[str]) -> dict[str, str]:
         """Of the complete tasks ``uids``, those made from an output that has changed since,
@@ -209,6 +223,5 @@ def _read_changed(reader: Node, uid: str, state: str) -> str:
         )
     how = "and failed" if state.startswith("f") else "and made other outputs"
     return (
-        f"{name}[{uid[:10]}] ran again after {type(reader.task).__qualname__} read its "
-        f"output, {how}"
+        f"{name}[{uid[:10]}] {READ_CHANGED} {type(reader.task).__qualname__} read its output, {how}"
     )

@@ -111,6 +111,9 @@ class Schedule:
         # (consumer, producer) retried once after a repair: a consumer may find several of its
         # inputs damaged, one after the other
         self.retried: set[tuple[str, str]] = set()
+        # Tasks being checked when a producer below them was found damaged: a "cached"
+        # answer was made from its old record, so they are checked again after its rerun.
+        self.recheck_on_finish: dict[str, str] = {}
 
     def _set_result(self, result: TaskResult) -> None:
         if result.uid in self.needed and result.uid not in self.results:
@@ -135,6 +138,16 @@ class Schedule:
         """Take one task's final result (or a damaged upstream to repair first)."""
         uid = result.uid
         if result.status == "failed" and result.damaged and self._repair(result):
+            return
+        producer = self.recheck_on_finish.pop(uid, None)
+        if producer is not None and result.status == "cached":
+            self.progress.requeued(uid)
+            if producer in self.results:  # its rerun ended meanwhile
+                self.waiting[uid] = 0
+                self.ready.append(uid)
+            else:
+                self.waiting[uid] = 1
+                self.blocked.setdefault(producer, set()).add(uid)
             return
         task = self.graph.nodes[uid].task
         self._set_result(result)
@@ -216,19 +229,21 @@ class Schedule:
         return True
 
     def _recheck_above(self, producer: str) -> None:
-        """Plan again, after the producer's rerun, the complete tasks that read its old output
-        (directly, or through other complete tasks) and that a task still to run reads, or
+        """Plan again, after the producer's rerun, the tasks judged complete from its old
+        record (directly, or through other such tasks) that a task still to run reads, or
         that are roots: the rerun may make other bytes (a run with its own randomness), and
         a task reading one of them and another made from the new bytes would mix two
         versions of the producer. Each is checked again under its lease, as the plan does
-        for what runs below a complete task (``runner.RECHECK``)."""
+        for what runs below a complete task (``runner.RECHECK``): one taken as complete
+        (not planned), one found cached in this build, and one being checked right now
+        (sent back once its answer comes, :meth:`finish`)."""
         from tasuki.core.runner import RECHECK  # the runner imports this module
 
         nodes = self.graph.nodes
         above: set[str] = {producer}
         chain: list[str] = []
         for uid in self.graph.order:  # dependencies first
-            if uid not in self.needed and any(d in above for d in nodes[uid].deps):
+            if self._judged_from_records(uid) and any(d in above for d in nodes[uid].deps):
                 above.add(uid)
                 chain.append(uid)
         if not chain:
@@ -242,6 +257,9 @@ class Schedule:
                 keep.add(uid)
         name = type(nodes[producer].task).__qualname__
         for uid in (u for u in chain if u in keep):  # dependencies first
+            if uid in self.needed and uid not in self.results:  # being checked now
+                self.recheck_on_finish[uid] = producer
+                continue
             self.needed[uid] = (
                 f"{RECHECK} ({name}[{producer[:10]}], found damaged): it runs only if that "
                 "changed what it read"
@@ -258,6 +276,16 @@ class Schedule:
                     self.waiting[reader] += 1
                     if reader in self.ready:
                         self.ready.remove(reader)
+
+    def _judged_from_records(self, uid: str) -> bool:
+        """Whether ``uid`` was (or is being) judged complete from the records alone in this
+        build: not planned, found cached, or planned and being checked now."""
+        if uid not in self.needed:
+            return True
+        done = self.results.get(uid)
+        if done is not None:
+            return done.status == "cached"
+        return self.waiting.get(uid, 0) == 0 and uid not in self.ready
 
     def _not_started(self, uid: str) -> bool:
         """A task this build runs that has not been handed out yet (waiting, or ready)."""

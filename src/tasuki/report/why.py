@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki._redact import redact, redact_json
-from tasuki.core._reads import NO_RECORD_NOW
+from tasuki.core._reads import NO_RECORD_NOW, READ_CHANGED
 from tasuki.core.code import code_of
 from tasuki.core.execute import Completeness, code_change
 from tasuki.core.graph import Graph, Node, build_graph
@@ -185,7 +185,7 @@ def explain_build(
         if uid not in needed:
             decisions[uid] = _not_running(node, name, store, completeness)
             continue
-        if needed[uid].startswith(RECHECK) or NO_RECORD_NOW in needed[uid]:
+        if needed[uid].startswith(RECHECK) or _waits_on_reads(node, completeness, needed):
             # Checked again under its lease once what runs below it has: it runs only if
             # that made other bytes than it read.
             decisions[uid] = Decision(uid, name, False, False, needed[uid], maybe=True)
@@ -194,6 +194,25 @@ def explain_build(
         decisions[uid] = _running(node, name, store, completeness, records, upstream, needed[uid])
     ordered = [decisions[u] for u in reversed(graph.order)]  # root first
     return Explanation(graph.roots[0], ordered)
+
+
+def _waits_on_reads(node: Node, completeness: Completeness, needed: dict[str, str]) -> bool:
+    """Whether ``node``'s task is planned only for what it read, and every requirement it
+    read that changed since runs in this build first: under its lease it is compared with
+    their new records, and runs only if they made other bytes than it read."""
+    try:
+        record = RunRecord.read(completeness.store, node.uid)
+    except (FileNotFoundError, ValueError):
+        return False
+    if not record.done or record.inputs is None:
+        return False
+    verdict = completeness.verdict(node)
+    if verdict is not None and READ_CHANGED not in verdict and NO_RECORD_NOW not in verdict:
+        return False  # a reason of its own (code, a missing output...): it runs
+    changed = completeness.reads.changed_inputs(node, record.inputs)
+    if not changed:  # out of date further down: what it reads runs first
+        return any(d in needed for d in node.deps)
+    return all(d in needed for d in changed)
 
 
 def explain(task: Task, store: Store, *, on_code_change: str = "rerun") -> list[str]:

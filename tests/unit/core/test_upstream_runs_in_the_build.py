@@ -12,11 +12,14 @@ output deleted there): the build failed.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import tasuki
+import tasuki.core.loading
 from tasuki.core.records import delete_record
 from tasuki.report.why import explain_build
 from tasuki.storage import open_store
@@ -166,3 +169,24 @@ def test_a_task_that_finds_two_inputs_damaged_has_both_repaired(tmp_path, noise,
     result = tasuki.run_build(mix, workspace=ws, progress="off", workers=workers)
     assert result.ok, result.summary()
     assert tasuki.load(mix, workspace=ws) == (2, 10)
+
+
+def test_a_load_after_another_process_ran_the_task_again_reads_its_new_record(tmp_path, noise):
+    """A process remembers what a record said of its outputs (a worker forked after the plan
+    read them); the task ran again elsewhere since (a damaged output's producer, rerun by
+    another worker): the new bytes were called damaged, and the build failed."""
+    ws = tmp_path / "ws"
+    times = Times(path=str(noise))
+    tasuki.build(times, workspace=ws, progress="off")
+    store = open_store(str(ws))
+    assert tasuki.core.loading.load_task_outputs(Noise(path=str(noise)), store) == 1
+    noise.write_text("2")
+    code = (
+        "import tasuki\n"
+        f"from {__name__} import Noise\n"
+        f"tasuki.build(Noise(path={str(noise)!r}), workspace={str(ws)!r}, progress='off',"
+        " rerun=True)\n"
+    )
+    repo = Path(__file__).resolve().parents[3]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=repo)
+    assert tasuki.core.loading.load_task_outputs(Noise(path=str(noise)), store) == 2
