@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from tasuki.core.task import Task
     from tasuki.storage.base import Store
 
-__all__ = ["Completeness", "TaskLogHandler", "code_change", "execute", "targets_of"]
+__all__ = ["RECHECK", "Completeness", "TaskLogHandler", "code_change", "execute", "targets_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ _TRANSIENT = (ConnectionError, TimeoutError)
 
 #: What :meth:`Completeness.verdict` says of a task that has no run record.
 NO_RECORD = "it has no run record in this workspace"
+#: The start of the reason a complete task is planned with when a task below it runs first
+#: in the same build (``runner.plan``) or is run again there (a damaged output's producer).
+RECHECK = "checked again once a task below it has run"
 
 
 @dataclass

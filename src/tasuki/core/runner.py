@@ -25,7 +25,7 @@ from tasuki.config import Settings, load_settings, settings_in_effect, with_over
 from tasuki.core._file_params import warn_file_params
 from tasuki.core.code import code_keys, refresh_fingerprints
 from tasuki.core.definitions import write_bundle
-from tasuki.core.execute import Completeness
+from tasuki.core.execute import RECHECK, Completeness
 from tasuki.core.executors import Executor, get_executor
 from tasuki.core.graph import Graph, build_graph
 from tasuki.core.hooks import HookCaller, with_catalog_lineage, with_tracker
@@ -184,10 +184,6 @@ def plan(
                     seen.add(dep)
                     frontier.append(dep)
     return needed, found_complete
-
-
-#: The start of the reason a complete task is planned with when a task below it runs first.
-RECHECK = "checked again once a task below it has run"
 
 
 def _recheck_below_runs(graph: Graph, needed: dict[str, str], complete: set[str]) -> list[str]:

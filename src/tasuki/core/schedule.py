@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tasuki.core.execute import Completeness, execute
+from tasuki.core.execute import RECHECK, Completeness, execute
 from tasuki.core.records import delete_record
 from tasuki.core.results import ErrorInfo, TaskResult
 
@@ -234,11 +234,9 @@ class Schedule:
         that are roots: the rerun may make other bytes (a run with its own randomness), and
         a task reading one of them and another made from the new bytes would mix two
         versions of the producer. Each is checked again under its lease, as the plan does
-        for what runs below a complete task (``runner.RECHECK``): one taken as complete
+        for what runs below a complete task (``execute.RECHECK``): one taken as complete
         (not planned), one found cached in this build, and one being checked right now
         (sent back once its answer comes, :meth:`finish`)."""
-        from tasuki.core.runner import RECHECK  # the runner imports this module
-
         nodes = self.graph.nodes
         above: set[str] = {producer}
         chain: list[str] = []

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 from tasuki._redact import redact, redact_json
 from tasuki.core._reads import NO_RECORD_NOW, READ_CHANGED
 from tasuki.core.code import code_of
-from tasuki.core.execute import Completeness, code_change
+from tasuki.core.execute import RECHECK, Completeness, code_change
 from tasuki.core.graph import Graph, Node, build_graph
 from tasuki.core.params import to_jsonable
 from tasuki.core.records import RunRecord, read_code, read_records
-from tasuki.core.runner import RECHECK, plan
+from tasuki.core.runner import plan
 from tasuki.core.task import Task, flatten
 
 if TYPE_CHECKING:
