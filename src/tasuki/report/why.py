@@ -98,7 +98,8 @@ class Explanation:
             out = [f"{head}: {root.reason}"]
             out.extend(f"  {line}" for line in root.details)
             return out
-        out = [f"{head}: {len(causes) + len(affected)} task(s) would run."]
+        again = f", {len(maybe)} checked again after them" if maybe else ""
+        out = [f"{head}: {len(causes) + len(affected)} task(s) would run{again}."]
         if causes:
             out.append("Causes:")
             # One line per distinct cause: a parameter handed down through every level
