@@ -201,6 +201,9 @@ def test_unit_tests_pass_on_another_python(found: tuple[tuple[int, int, int], st
     _run([str(python), "-m", "compileall", "-q", "src"], timeout=300)
     # The inner pytest must not think it is an xdist worker or a test of ours.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE_"))}
+    # The cache model's random sequences (a fresh interpreter per build) test tasuki's
+    # decisions, not the Python running them: one sequence here, four in the main run.
+    env.setdefault("TASUKI_CACHE_MODEL_SEEDS", "1")
     out = _run(
         [
             str(python),

@@ -77,13 +77,13 @@ class Reads:
         """Keep the state of a record this process just wrote."""
         self._states[record.unique_id] = (record.state, inputs_text(record.inputs))
 
-    def inputs_of(self, node: Node) -> dict[str, str]:
+    def inputs_of(self, node: Node, *, fresh: bool = False) -> dict[str, str]:
         """What a run of ``node``'s task reads: the state of each requirement that has a
         record (taken before ``run()`` starts: a requirement that runs again meanwhile can
         only make this look older than what was read, so a later build runs it again)."""
         if not node.deps:
             return {}
-        now = self.states(node.deps)
+        now = self.states(node.deps, fresh=fresh)
         return {uid: info[0] for uid, info in now.items() if info is not None}
 
     def input_change(

@@ -219,9 +219,9 @@ class Completeness:
         """Keep the state of a record this process just wrote."""
         self.reads.remember(record)
 
-    def inputs_of(self, node: Node) -> dict[str, str]:
+    def inputs_of(self, node: Node, *, fresh: bool = False) -> dict[str, str]:
         """What a run of ``node``'s task reads (see :meth:`Reads.inputs_of`)."""
-        return self.reads.inputs_of(node)
+        return self.reads.inputs_of(node, fresh=fresh)
 
     def stale_upstream(self, graph: Graph, uids: list[str]) -> dict[str, str]:
         """Of the complete tasks ``uids``, those made from an upstream output that has
@@ -340,12 +340,14 @@ def execute(
     forced: bool,
     on_start: Callable[[str], None] | None = None,
     graph: Graph | None = None,
+    fresh_inputs: bool = False,
 ) -> TaskResult:
     """Run one graph node's task under its lease and return what happened.
 
     ``on_start(uid)`` is called when ``run()`` is about to begin (after the lease is held and
     the task is found still incomplete), not when the task was queued. ``graph``, the build's
-    graph, lets ``load()`` reuse the outputs its nodes computed.
+    graph, lets ``load()`` reuse the outputs its nodes computed. ``fresh_inputs`` reads the
+    states of the requirements for the record from the records (see ``WorkItem.fresh``).
     """
     task = node.task
     uid = node.uid
@@ -366,7 +368,7 @@ def execute(
             on_start(uid)
         build_token = _BUILD_ID.set(completeness.build_id)
         try:
-            return _run_with_retries(node, store, settings, completeness, graph)
+            return _run_with_retries(node, store, settings, completeness, graph, fresh_inputs)
         finally:
             _BUILD_ID.reset(build_token)
     finally:
@@ -379,9 +381,10 @@ def _run_with_retries(
     settings: Settings,
     completeness: Completeness,
     graph: Graph | None = None,
+    fresh_inputs: bool = False,
 ) -> TaskResult:
     code_key = completeness.code_key(node.task)
-    inputs = completeness.inputs_of(node)
+    inputs = completeness.inputs_of(node, fresh=fresh_inputs)
     build_id = _BUILD_ID.get()
     task = node.task
     uid = node.uid

@@ -122,7 +122,7 @@ def _worker_main(
             return
         if batch is None:
             return
-        for uid, forced in batch:
+        for uid, forced, fresh in batch:
             node = graph.nodes[uid]
             try:
                 result = execute(
@@ -133,6 +133,7 @@ def _worker_main(
                     forced=forced,
                     on_start=outbox.start,
                     graph=graph,
+                    fresh_inputs=fresh,
                 )
             except BaseException as exc:  # leases, storage: report, keep the worker alive
                 result = TaskResult(
@@ -228,15 +229,16 @@ class ProcessPool:
         """Whether any worker holds tasks (or died and has not been reaped yet)."""
         return any(self._assigned[w] for w in self._conns) or bool(self._broken & set(self._conns))
 
-    def submit(self, worker: int, batch: list[tuple[str, bool]]) -> bool:
-        """Send a batch of ``(uid, forced)`` to ``worker``; False when it has died (its pipe
+    def submit(self, worker: int, batch: list[tuple[str, bool, bool]]) -> bool:
+        """Send a batch of ``(uid, forced, fresh)`` (``WorkItem``'s fields) to ``worker``;
+        False when it has died (its pipe
         is broken): the batch was not taken, and the worker gets no more work."""
         try:
             self._conns[worker].send(batch)
         except OSError:  # BrokenPipeError: it died before we read its end of the pipe
             self._broken.add(worker)
             return False
-        self._assigned[worker].update(dict.fromkeys(uid for uid, _ in batch))
+        self._assigned[worker].update(dict.fromkeys(uid for uid, *_ in batch))
         return True
 
     def results(

@@ -178,7 +178,7 @@ def plan(
             frontier = next_frontier
         # A complete task checked again may run: what it reads is checked too (and what
         # runs there may put more complete tasks above it in the same place).
-        for uid in _recheck_below_runs(graph, needed, found_complete):
+        for uid in _recheck_below_runs(graph, needed, found_complete, completeness):
             for dep in nodes[uid].deps:
                 if dep not in seen:
                     seen.add(dep)
@@ -186,7 +186,9 @@ def plan(
     return needed, found_complete
 
 
-def _recheck_below_runs(graph: Graph, needed: dict[str, str], complete: set[str]) -> list[str]:
+def _recheck_below_runs(
+    graph: Graph, needed: dict[str, str], complete: set[str], completeness: Completeness
+) -> list[str]:
     """Plan again, after it, each complete task that something of this build reads and
     below which a task runs in this build.
 
@@ -206,6 +208,12 @@ def _recheck_below_runs(graph: Graph, needed: dict[str, str], complete: set[str]
     # Complete tasks with a task that runs below them (a root deleted: none, at the cost of
     # walking up from the root alone).
     candidates = graph.ancestors_of(needed).difference(needed)
+    if candidates:
+        # Only a record that says what its run read can be found out of date by it: a task
+        # complete without one (a write-back's table, from another workspace) or with an
+        # older record stays as it is, and so does what reads it through it alone.
+        states = completeness.reads.states(sorted(candidates))
+        candidates = {u for u in candidates if (i := states[u]) is not None and i[1] is not None}
     if not candidates:
         return added
     below: dict[str, str] = {}  # task -> a task below it that runs (for the reason)

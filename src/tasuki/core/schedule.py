@@ -36,6 +36,10 @@ class WorkItem:
 
     node: Node
     forced: bool
+    fresh: bool = False
+    """Read what the run reads from the records, not from what this process read before:
+    set once a task ran again in this build after others read it (a damaged output's
+    producer), which another worker process may still remember as it was."""
 
     @property
     def uid(self) -> str:
@@ -360,7 +364,7 @@ class Schedule:
         while self.ready and len(items) < limit:
             uid = self.ready.popleft()
             if uid not in self.results:
-                items.append(WorkItem(nodes[uid], uid in self.forced))
+                items.append(WorkItem(nodes[uid], uid in self.forced, bool(self.repaired)))
         return items
 
     def item(self, uid: str, forced: bool) -> WorkItem:
@@ -383,6 +387,7 @@ class Schedule:
                 forced=item.forced,
                 on_start=on_start,
                 graph=self.graph,
+                fresh_inputs=item.fresh,
             )
         except Exception as exc:
             return failed_result(item, exc)

@@ -171,8 +171,8 @@ def test_damage_that_comes_back_after_the_rerun_fails_the_build(ws, monkeypatch)
     tasuki.build(Corrupting(), workspace=ws)
     real = execute._run_with_retries
 
-    def run_then_damage(node, store, settings, code_key, graph=None):
-        result = real(node, store, settings, code_key, graph)
+    def run_then_damage(node, store, settings, code_key, graph=None, fresh_inputs=False):
+        result = real(node, store, settings, code_key, graph, fresh_inputs)
         if isinstance(node.task, Corrupting):
             _flip_a_byte(_path(ws, Corrupting()))
         return result

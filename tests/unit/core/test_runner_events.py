@@ -193,7 +193,9 @@ def test_a_batch_sent_to_a_worker_that_already_died_is_given_back(tmp_path):
         dead.kill()
         dead.join()
         uid = Nap(i=1, seconds=0).unique_id
-        sent = [pool.submit(0, [(uid, False)]) for _ in range(50)]  # the buffer fills, then breaks
+        sent = [
+            pool.submit(0, [(uid, False, False)]) for _ in range(50)
+        ]  # the buffer fills, then breaks
         assert False in sent
         assert 0 not in pool.workers() and 1 in pool.workers()
         requeued: list[str] = []

@@ -190,3 +190,26 @@ def test_a_load_after_another_process_ran_the_task_again_reads_its_new_record(tm
     repo = Path(__file__).resolve().parents[3]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=repo)
     assert tasuki.core.loading.load_task_outputs(Noise(path=str(noise)), store) == 2
+
+
+def test_a_record_written_after_a_repair_says_what_its_run_read_now(tmp_path, noise):
+    """Worker processes remember the states of records they read. Once a task ran again in
+    the build (a damaged output's producer, in any worker), a run's record takes what it read
+    from the records: its own process may remember the producer as it was (the next build
+    then found what read it out of date, and ran it again)."""
+    from tasuki.core.code import code_keys
+    from tasuki.core.execute import Completeness
+    from tasuki.core.graph import build_graph
+
+    ws = tmp_path / "ws"
+    times = Times(path=str(noise))
+    tasuki.build(times, workspace=ws, progress="off")
+    store = open_store(str(ws))
+    graph = build_graph([times])
+    node = graph.nodes[times.unique_id]
+    completeness = Completeness(store, "rerun", code_keys(graph))
+    before = completeness.inputs_of(node)  # remembered by this process
+    noise.write_text("2")
+    tasuki.build(Noise(path=str(noise)), workspace=ws, progress="off", rerun=True)  # elsewhere
+    assert completeness.inputs_of(node) == before  # what this process remembers
+    assert completeness.inputs_of(node, fresh=True) != before  # what a record must say

@@ -101,6 +101,6 @@ def _dispatch(schedule: Schedule, pool: ProcessPool) -> None:
         if not idle:
             return
         for worker in idle:
-            batch = [(item.uid, item.forced) for item in schedule.take(share)]
+            batch = [(item.uid, item.forced, item.fresh) for item in schedule.take(share)]
             if batch and not pool.submit(worker, batch):
-                schedule.give_back([uid for uid, _ in batch])
+                schedule.give_back([uid for uid, *_ in batch])
