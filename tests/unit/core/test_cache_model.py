@@ -374,8 +374,9 @@ def _delete_a_record(project: Project, name: str) -> None:
     subprocess.run([sys.executable, "-c", code], cwd=project.root, env=env, check=True)
 
 
-# More sequences when exploring: TASUKI_CACHE_MODEL_SEEDS=200 (CI runs the first 4).
-SEEDS = int(os.environ.get("TASUKI_CACHE_MODEL_SEEDS", "4"))
+# More sequences when exploring: CACHE_MODEL_SEEDS=200 (CI runs the first 4). Not a
+# TASUKI_ variable: tasuki's settings refuse unknown TASUKI_* keys.
+SEEDS = int(os.environ.get("CACHE_MODEL_SEEDS", "4"))
 
 
 @pytest.mark.parametrize("seed", range(SEEDS))
