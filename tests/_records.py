@@ -25,3 +25,21 @@ def write_raw_record(store: Any, uid: str, doc: dict[str, Any]) -> None:
         db.put(uid, body)
     else:
         store.write_bytes(record_key(uid), body)
+
+
+def damage_unseen(store: Any, task: Any, *, at: int | None = None) -> str:
+    """Flip the byte at ``at`` (the middle one by default) of ``task``'s (first) output, the
+    size kept, as a change its record's stamp does not show (a rewrite in place within one
+    clock tick of the run that stamped it): only a load, which hashes what it reads, can
+    find it. Returns the key."""
+    from tasuki.core._output_check import record_stamps
+    from tasuki.core.records import RunRecord
+
+    record = RunRecord.read(store, task.unique_id)
+    key = str(record.outputs[0]["key"])
+    data = bytearray(store.read_bytes(key))
+    data[len(data) // 2 if at is None else at] ^= 0x01
+    store.write_bytes(key, bytes(data))
+    record_stamps(store, record, {key: store.stat(key)[1]})
+    assert RunRecord.read(store, task.unique_id).outputs[0].get("stamp") == store.stat(key)[1]
+    return key

@@ -119,6 +119,16 @@ class RecordDB:
                 self._add_columns()
                 self._con.execute(_PUT, (uid, body, state, inputs))
 
+    def replace(self, uid: str, old: bytes, new: bytes) -> bool:
+        """Write ``new`` as the record of ``uid`` only if its record is still ``old`` (a
+        build that ran the task since keeps its own); whether it was written. The columns
+        are kept: only what they do not repeat may differ between ``old`` and ``new``."""
+        with self._lock:
+            cursor = self._con.execute(
+                "UPDATE records SET body = ? WHERE uid = ? AND body = ?", (new, uid, old)
+            )
+        return bool(cursor.rowcount)
+
     def states(self, uids: list[str]) -> list[tuple[str, str | None, str | None, bytes | None]]:
         """``(uid, state, inputs, body)`` of each record among ``uids`` that exists (and of
         others, when asking for most of the table reads all of it); the body only where the

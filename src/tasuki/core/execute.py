@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tasuki._backoff import backoff_delay
 from tasuki._redact import redact, redact_json
 from tasuki.core import context
+from tasuki.core._output_check import output_change, record_stamps
 from tasuki.core._reads import Reads
 from tasuki.core.code import code_fingerprint, code_keys, code_of
 from tasuki.core.fingerprint import encode
@@ -67,7 +68,8 @@ class Completeness:
     A task is complete when its run record exists and says ``done`` (a ``failed`` record
     never makes a task complete, whatever outputs its run left), every output the record
     lists is there with the size the record says (a stat: a truncated or replaced file is
-    not done), its warehouse outputs exist, and the record's code key matches the code of
+    not done) and, where its stamp changed since, the bytes too (:func:`output_change`),
+    its warehouse outputs exist, and the record's code key matches the code of
     the task and of everything upstream (``on_code_change``: ``rerun`` treats a change as
     out of date, ``warn`` uses the output and says so once per task class, ``ignore`` uses
     it silently), and what its run read of each requirement (the state of its record then)
@@ -130,20 +132,19 @@ class Completeness:
         if not record.done:
             return f"its last run did not finish (status {record.status!r})"
         recorded = {o.get("key"): o for o in record.outputs}
+        restamp: dict[str, str] = {}
         for key in keys:
             entry = recorded.get(key)
             if entry is None:
                 return f"its record does not list the output {key} (output() changed)"
             try:
-                size = store.size(key)
+                changed = output_change(store, key, entry, restamp)
             except FileNotFoundError:
                 return f"its output {key} is missing"
-            expected = entry.get("size")
-            if expected is not None and size != expected:
-                return (
-                    f"its output {key} has {size} bytes where its record says {expected}: "
-                    "changed or truncated outside tasuki"
-                )
+            if changed is not None:
+                return changed
+        if restamp:
+            record_stamps(store, record, restamp)
         remember_outputs(store, record)
         self._remembered[task.unique_id] = keys
         for target in external:
@@ -534,6 +535,9 @@ def _verify_outputs(node: Node, store: Store, ctx: context.RunContext) -> list[O
             info = target.info(store)
         if not target.in_store and info.kind == "file":
             info = dataclasses.replace(info, kind="table")
+        elif target.in_store:
+            # One stat per output, so a later check notices a same-size rewrite unread.
+            info = dataclasses.replace(info, stamp=store.stat(target.key)[1])
         infos.append(info)
     return infos
 

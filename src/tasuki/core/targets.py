@@ -45,12 +45,17 @@ class OutputInfo:
     kind: str = "file"
     """``file`` or ``folder`` (in the workspace), or ``table`` (a warehouse table, outside
     it)."""
+    stamp: str | None = None
+    """What the store said of the output once written (:meth:`Store.stat`): a later stamp
+    that differs means it was rewritten since, and the cache check hashes it again."""
 
     def to_json(self) -> dict[str, Any]:
         """The record form."""
         doc: dict[str, Any] = {"key": self.key, "size": self.size, "xxh3": self.xxh3}
         if self.kind != "file":
             doc["kind"] = self.kind
+        if self.stamp is not None:
+            doc["stamp"] = self.stamp
         return doc
 
 

@@ -22,6 +22,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+import xxhash
+
 from tasuki._redact import redact
 from tasuki.errors import WorkspaceUnreachableError
 from tasuki.storage._disk import disk_error
@@ -295,7 +297,7 @@ class FsspecStore(RedisLeases):
         """The object's last-modified time from its listing (``LastModified`` on S3,
         ``updated`` on GCS, ``mtime`` / ``created`` elsewhere); None when it has none."""
         info = self.fs.info(self._path(key))
-        for field_name in ("LastModified", "mtime", "updated", "last_modified", "created"):
+        for field_name in _TIME_FIELDS:
             seconds = _epoch_seconds(info.get(field_name))
             if seconds is not None:
                 return seconds
@@ -313,6 +315,29 @@ class FsspecStore(RedisLeases):
             for name, meta in found.items()
             if not any(is_temp_name(part) for part in name.split("/"))
         )
+
+    def stat(self, key: str) -> tuple[int, str | None]:
+        """``(size, stamp)``: the stamp is the object's ETag (S3, GCS, Azure) or its
+        modification time; for a folder, a digest of each object's name, size and stamp
+        (None when one of them has no stamp)."""
+        path = self._path(key)
+        info = self.fs.info(path)
+        if info.get("type") != "directory":
+            return int(info["size"]), _stamp(info)
+        found = self.fs.find(path, detail=True)
+        digest = xxhash.xxh3_64()
+        size = 0
+        stamped = True
+        for name in sorted(found):
+            if any(is_temp_name(part) for part in name.split("/")):
+                continue
+            meta = found[name]
+            part_size = int(meta.get("size") or 0)
+            size += part_size
+            stamp = _stamp(meta)
+            stamped = stamped and stamp is not None
+            digest.update(f"{name}\0{part_size}\0{stamp}\n".encode())
+        return size, digest.hexdigest() if stamped else None
 
     def list(self, prefix: str = "") -> Iterator[str]:
         """Keys of the objects under the folder (or the object) ``prefix``, recursively.
@@ -553,6 +578,24 @@ def _filesystem_class(protocol: str, url: str) -> Any:
             cause=str(exc),
             missing_extra=extra,
         ) from exc
+
+
+#: Where listings keep an object's modification time (S3, local, GCS, others, memory).
+_TIME_FIELDS = ("LastModified", "mtime", "updated", "last_modified", "created")
+
+
+def _stamp(info: dict[str, Any]) -> str | None:
+    """What changes when an object is rewritten, from its listing: the ETag (or a content
+    hash the backend keeps), else its modification time; None when there is neither."""
+    for field_name in ("ETag", "etag", "md5Hash", "md5", "generation"):
+        value = info.get(field_name)
+        if value:
+            return f"{field_name}:{value}"
+    for field_name in _TIME_FIELDS:
+        value = info.get(field_name)
+        if value is not None and value != "":
+            return f"{field_name}:{value}"
+    return None
 
 
 def _epoch_seconds(value: Any) -> float | None:

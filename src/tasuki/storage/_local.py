@@ -25,6 +25,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+import xxhash
+
 from tasuki.errors import WorkspaceUnreachableError
 from tasuki.storage._disk import disk_error
 from tasuki.storage._keys import (
@@ -61,6 +63,12 @@ _LEASE_KINDS = ("auto", "range", "disk")
 
 STALE_TEMP_SECONDS = 24 * 3600.0
 """A temporary whose writer cannot be checked (another host) is removed after this age."""
+
+
+def _stamp(st: os.stat_result) -> str:
+    """What changes when a file is rewritten: its modification time, its change time (which
+    no tool can set back, unlike the first: ``cp -p``, ``tar x``, ``rsync -t``) and inode."""
+    return f"{st.st_mtime_ns:x}.{st.st_ctime_ns:x}.{st.st_ino:x}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -209,6 +217,20 @@ class LocalStore(RedisLeases):
         for _, entry in self._walk(path, key + "/"):
             total += entry.stat().st_size
         return total
+
+    def stat(self, key: str) -> tuple[int, str | None]:
+        """``(size, stamp)``: the stamp is the file's modification and change times and inode
+        (a rewrite in place changes the times, a replacement the inode), or for a folder a
+        digest of each file's name, size and stamp."""
+        path = self._prefix + check_key(key)
+        st = os.stat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            return st.st_size, _stamp(st)
+        parts = sorted((name, entry.stat()) for name, entry in self._walk(path, key + "/"))
+        digest = xxhash.xxh3_64()
+        for name, est in parts:
+            digest.update(f"{name}\0{est.st_size}\0{_stamp(est)}\n".encode())
+        return sum(est.st_size for _, est in parts), digest.hexdigest()
 
     def list(self, prefix: str = "") -> Iterator[str]:
         """Keys of the files under the folder (or the file) ``prefix``, recursively.

@@ -75,6 +75,13 @@ class Store(Protocol):
     def size(self, key: str) -> int:
         """Bytes of an object, or the sum over a directory's objects."""
 
+    def stat(self, key: str) -> tuple[int, str | None]:
+        """``(size, stamp)`` of an object or a directory: :meth:`size`, and a short text
+        that changes whenever the bytes are rewritten (a local file's modification time and
+        inode, an object's ETag), None when the backend gives nothing that does. The cache
+        check compares stamps to notice an output rewritten outside tasuki at the same size
+        without reading it. FileNotFoundError when missing."""
+
     def remove(self, key: str) -> None:
         """Delete an object or a directory tree; missing keys are ignored."""
 

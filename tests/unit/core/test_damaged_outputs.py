@@ -1,8 +1,10 @@
 """A damaged output is never taken as done.
 
-Completeness compares each output's size with its run record (a stat); a load verifies the
-size and the xxh3 content hash while it reads. A mismatch names the file and the task that
-made it, and a build reruns that task before the one that found it.
+Completeness compares each output's size and stamp with its run record (a stat; an output
+whose stamp moved is hashed: tests/unit/core/test_output_stamps.py); a load verifies the
+size and the xxh3 content hash while it reads. Damage the stamp cannot show (a rewrite
+within one clock tick) is planted here with ``damage_unseen``. A mismatch names the file
+and the task that made it, and a build reruns that task before the one that found it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tasuki
 from tasuki.core.records import RunRecord
 from tasuki.errors import CorruptOutputError
 from tasuki.storage import open_store
+from tests._records import damage_unseen
 
 
 class Rows(tasuki.Task):
@@ -105,7 +108,7 @@ def test_a_flipped_byte_is_found_when_loading_and_the_producer_reruns(
         monkeypatch.setattr(targets, "_IN_MEMORY", 0)
     assert tasuki.build(SumBlob(ext=ext), workspace=ws) == {"sum": sum(range(5000))}
     blob = _path(ws, Blob(ext=ext))
-    _flip_a_byte(blob)  # same size: only the content hash can tell
+    damage_unseen(open_store(ws), Blob(ext=ext))  # only the content hash can tell
     with pytest.raises(CorruptOutputError) as info:
         tasuki.load(Blob(ext=ext), workspace=ws)
     assert info.value.key in str(blob) and info.value.uid == Blob(ext=ext).unique_id
@@ -124,7 +127,7 @@ def test_a_damaged_root_is_rebuilt_by_the_build_that_returns_it(ws, caplog):
     damage, and reruns it (the error's own words: "a build reruns") instead of raising on
     every build after."""
     assert tasuki.build(SumBlob(), workspace=ws) == {"sum": sum(range(5000))}
-    _flip_a_byte(_path(ws, SumBlob()))
+    damage_unseen(open_store(ws), SumBlob())  # a change the build's check cannot see
     assert tasuki.build(SumBlob(), workspace=ws) == {"sum": sum(range(5000))}
     assert "running it again" in caplog.text
     assert tasuki.load(SumBlob(), workspace=ws) == {"sum": sum(range(5000))}  # whole again
@@ -139,7 +142,7 @@ def test_a_damaged_root_is_rebuilt_by_the_build_that_returns_it(ws, caplog):
 
 def test_repair_works_with_worker_processes(ws):
     tasuki.build([SumBlob()], workspace=ws)
-    _flip_a_byte(_path(ws, Blob()))
+    damage_unseen(open_store(ws), Blob())
     roots = [SumBlob(tag=str(i)) for i in range(4)]
     result = tasuki.build(roots, workspace=ws, workers=2, return_value=False)
     assert result.ok, result.summary()
@@ -177,7 +180,7 @@ def test_damage_that_comes_back_after_the_rerun_fails_the_build(ws, monkeypatch)
             _flip_a_byte(_path(ws, Corrupting()))
         return result
 
-    _flip_a_byte(_path(ws, Corrupting()))
+    damage_unseen(open_store(ws), Corrupting())
     monkeypatch.setattr(execute, "_run_with_retries", run_then_damage)
     result = tasuki.run_build(ReadsCorrupting(), workspace=ws)
     assert not result.ok
@@ -222,7 +225,7 @@ def test_a_consumer_that_read_the_damage_before_the_repair_ended_is_retried(ws):
     """Two workers: one consumer reports at once and the producer is rebuilt; the other read
     the old bytes too but reports after the rebuild ended. It is retried, not failed."""
     tasuki.build(Blob(), workspace=ws)
-    _flip_a_byte(_path(ws, Blob()))
+    damage_unseen(open_store(ws), Blob())
     roots = [SlowToReport(delay=0.05), SlowToReport(delay=1.5)]
     result = tasuki.run_build(roots, workspace=ws, workers=2, progress="off")
     assert result.ok, result.summary()

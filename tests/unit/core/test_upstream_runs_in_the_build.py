@@ -23,6 +23,7 @@ import tasuki.core.loading
 from tasuki.core.records import delete_record
 from tasuki.report.why import explain_build
 from tasuki.storage import open_store
+from tests._records import damage_unseen
 
 
 class Noise(tasuki.Task):
@@ -122,11 +123,8 @@ def test_a_damaged_output_reruns_its_task_with_what_that_needs_below_it(tmp_path
     ws = tmp_path / "ws"
     mix = Mix(path=str(noise))
     tasuki.build(mix, workspace=ws, progress="off")
-    times = ws / Times(path=str(noise)).output().key
     for workers in (1, 2):
-        data = bytearray(times.read_bytes())
-        data[-2] ^= 0x01  # same size: the build's check (sizes) takes it as complete
-        times.write_bytes(bytes(data))
+        damage_unseen(open_store(str(ws)), Times(path=str(noise)), at=-2)
         _remove_outputs(ws, mix, Noise(path=str(noise)))  # below Times: the plan stops above
         result = tasuki.run_build(mix, workspace=ws, progress="off", workers=workers)
         assert result.ok, result.summary()
@@ -135,10 +133,9 @@ def test_a_damaged_output_reruns_its_task_with_what_that_needs_below_it(tmp_path
         assert tasuki.load(mix, workspace=ws) == (2, 10)
 
 
-def _damage(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[-2] ^= 0x01  # same size: the build's check (sizes) takes it as complete
-    path.write_bytes(bytes(data))
+def _damage(ws: Path, task: tasuki.Task) -> None:
+    """Same size, and a stamp the build's check takes as unchanged: only a load finds it."""
+    damage_unseen(open_store(str(ws)), task, at=-2)
 
 
 def test_a_damaged_producer_rerun_rechecks_what_read_its_old_output(tmp_path, noise):
@@ -148,7 +145,7 @@ def test_a_damaged_producer_rerun_rechecks_what_read_its_old_output(tmp_path, no
     mix = Mix(path=str(noise))
     tasuki.build(mix, workspace=ws, progress="off")
     noise.write_text("2")
-    _damage(ws / Noise(path=str(noise)).output().key)
+    _damage(ws, Noise(path=str(noise)))
     _remove_outputs(ws, mix, Times(path=str(noise)))
     result = tasuki.run_build(mix, workspace=ws, progress="off")
     assert result.ok, result.summary()
@@ -164,7 +161,7 @@ def test_a_task_that_finds_two_inputs_damaged_has_both_repaired(tmp_path, noise,
     mix = Mix(path=str(noise))
     tasuki.build(mix, workspace=ws, progress="off")
     for task in (Plus(path=str(noise)), Times(path=str(noise))):
-        _damage(ws / task.output().key)
+        _damage(ws, task)
     _remove_outputs(ws, mix)
     result = tasuki.run_build(mix, workspace=ws, progress="off", workers=workers)
     assert result.ok, result.summary()
