@@ -20,6 +20,8 @@ boundaries, and says whether retrying may help through the ``retryable`` class a
     ├── StorageError                  workspace unreachable, disk full, lock not acquired
     │   ├── WorkspaceUnreachableError
     │   ├── CorruptOutputError        an output's bytes differ from what its record says
+    │   ├── OutputGoneError           an output a finished run made is not there (also a
+    │   │                             FileNotFoundError)
     │   └── LockTimeoutError          (retryable)
     ├── NotificationError             a webhook refused our POST (retryable)
     ├── WarehouseError                warehouse access (see tasuki.warehouse)
@@ -57,6 +59,7 @@ __all__ = [
     "MissingColumnsError",
     "MissingOutputError",
     "NotificationError",
+    "OutputGoneError",
     "ParameterError",
     "PermissionDeniedError",
     "QuerySyntaxError",
@@ -173,6 +176,16 @@ class CorruptOutputError(StorageError):
 
     Fields: ``key`` (the file), ``uid`` and ``task`` (the task that made it), ``expected``
     and ``found`` (``"<size> bytes, xxh3 <hash>"``). A build reruns that task.
+    """
+
+
+class OutputGoneError(StorageError, FileNotFoundError):
+    """An output that a finished run made (or that a build took as made) is not in the
+    workspace any more: removed since (``tasuki gc``, a person), or its run's record is
+    gone or failed since. Also a :class:`FileNotFoundError`.
+
+    Fields: ``key`` (the file) and ``uid`` and ``task`` (the task that made it). A build
+    whose task finds one while loading what it requires runs that task again, then itself.
     """
 
 

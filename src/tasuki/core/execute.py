@@ -38,7 +38,7 @@ from tasuki.core.records import (
 from tasuki.core.results import ErrorInfo, TaskResult
 from tasuki.core.targets import OutputInfo, Target, targets_of
 from tasuki.core.task import flatten
-from tasuki.errors import CorruptOutputError, MissingOutputError
+from tasuki.errors import CorruptOutputError, MissingOutputError, OutputGoneError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -439,7 +439,7 @@ def _run_with_retries(
                 attempts=attempt,
                 error=error,
                 log_tail=list(tail),
-                damaged=getattr(exc, "uid", None) if isinstance(exc, CorruptOutputError) else None,
+                damaged=_damaged_requirement(exc, node),
             )
             _write_failure(node, store, ctx, failed, code_key, build_id)
             return failed
@@ -467,6 +467,15 @@ def _run_with_retries(
             attempts=attempt,
             log_tail=list(tail),
         )
+
+
+def _damaged_requirement(exc: BaseException, node: Node) -> str | None:
+    """The requirement whose output ``exc`` found damaged or gone while ``node``'s task
+    loaded it (the build runs that one again, then this one), or None."""
+    if not isinstance(exc, CorruptOutputError | OutputGoneError):
+        return None
+    uid = getattr(exc, "uid", None)
+    return uid if isinstance(uid, str) and uid != node.uid else None
 
 
 def _write_failure(
@@ -537,7 +546,7 @@ def _verify_outputs(node: Node, store: Store, ctx: context.RunContext) -> list[O
             info = dataclasses.replace(info, kind="table")
         elif target.in_store:
             # One stat per output, so a later check notices a same-size rewrite unread.
-            info = dataclasses.replace(info, stamp=store.stat(target.key)[1])
+            info = OutputInfo(info.key, info.size, info.xxh3, info.kind, store.stat(info.key)[1])
         infos.append(info)
     return infos
 

@@ -32,7 +32,7 @@ import xxhash
 
 from tasuki._clock import utcnow
 from tasuki.core._record_db import DB_KEY, RecordDB, open_db
-from tasuki.errors import RecordNotFoundError
+from tasuki.errors import OutputGoneError, RecordNotFoundError
 from tasuki.storage._keys import host_name
 
 if TYPE_CHECKING:
@@ -391,7 +391,7 @@ def expected_output(
     notebook, a server), another process may have run the task again since.
 
     Raises:
-        FileNotFoundError: the task's record says its last run failed: whatever it left at
+        OutputGoneError: the task's record says its last run failed: whatever it left at
             ``key`` is not its output.
     """
     known = None if fresh else _OUTPUTS.get((store.url, key))
@@ -403,10 +403,13 @@ def expected_output(
         if not record.done:
             err = record.error or {}
             what = f" ({err.get('type')}: {err.get('message')})" if err.get("type") else ""
-            raise FileNotFoundError(
+            raise OutputGoneError(
                 f"{key} is not an output of {record.task} [{uid[:12]}]: its last run "
                 f"{'failed' if record.status == 'failed' else 'did not finish'}{what}. "
-                "Build the task again; `tasuki why` explains."
+                "Build the task again; `tasuki why` explains.",
+                key=key,
+                uid=uid,
+                task=record.task,
             )
         remember_outputs(store, record)
         # From the record just read, not the map: it may still hold what an earlier run of

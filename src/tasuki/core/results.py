@@ -74,8 +74,8 @@ class TaskResult:
     log_tail: list[str] = field(default_factory=list)
     note: str = ""
     damaged: str | None = None
-    """Unique id of an upstream task whose output this task found damaged when loading it
-    (the runner reruns that task, then this one)."""
+    """Unique id of an upstream task whose output this task found damaged (or gone) when
+    loading it (the runner reruns that task, then this one)."""
 
 
 @dataclass

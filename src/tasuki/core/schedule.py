@@ -186,7 +186,8 @@ class Schedule:
         self.call.task_end(task, result)
 
     def _repair(self, result: TaskResult) -> bool:
-        """Rerun the task whose output ``result``'s task found damaged, then retry it."""
+        """Rerun the task whose output ``result``'s task found damaged (or gone), then
+        retry it."""
         producer, consumer = result.damaged or "", result.uid
         if producer not in self.graph.nodes or producer == consumer:
             return False
@@ -211,10 +212,13 @@ class Schedule:
         self.waiting[consumer] = 1
         self.blocked.setdefault(producer, set()).add(consumer)
         node = self.graph.nodes[producer]
+        gone = result.error is not None and result.error.type == "OutputGoneError"
+        state = "gone" if gone else "damaged"
         logger.warning(
-            "%r found the output of %r damaged: %s; running %r again, then %r",
+            "%r found the output of %r %s: %s; running %r again, then %r",
             self.graph.nodes[consumer].task,
             node.task,
+            state,
             result.error.message if result.error else "",
             node.task,
             self.graph.nodes[consumer].task,
@@ -225,14 +229,14 @@ class Schedule:
             self.open += 1
         if producer not in self.needed:
             self.open += 1
-        self.needed[producer] = "its output was found damaged"
+        self.needed[producer] = f"its output was found {state}"
         self.progress.reopened(producer, old.status if old else None)
         self.forced.add(producer)
         self._plan_below(producer)
-        self._recheck_above(producer)
+        self._recheck_above(producer, state)
         return True
 
-    def _recheck_above(self, producer: str) -> None:
+    def _recheck_above(self, producer: str, state: str) -> None:
         """Plan again, after the producer's rerun, the tasks judged complete from its old
         record (directly, or through other such tasks) that a task still to run reads, or
         that are roots: the rerun may make other bytes (a run with its own randomness), and
@@ -263,7 +267,7 @@ class Schedule:
                 self.recheck_on_finish[uid] = producer
                 continue
             self.needed[uid] = (
-                f"{RECHECK} ({name}[{producer[:10]}], found damaged): it runs only if that "
+                f"{RECHECK} ({name}[{producer[:10]}], found {state}): it runs only if that "
                 "changed what it read"
             )
             self.open += 1

@@ -40,7 +40,13 @@ from tasuki.core.params import (
 )
 from tasuki.core.records import expected_output
 from tasuki.core.targets import DirectoryTarget, Expected, FileTarget, ModelTarget, Target
-from tasuki.errors import CorruptOutputError, FormatError, ParameterError, TaskError
+from tasuki.errors import (
+    CorruptOutputError,
+    FormatError,
+    OutputGoneError,
+    ParameterError,
+    TaskError,
+)
 
 if TYPE_CHECKING:
     from tasuki.storage.base import Store
@@ -620,12 +626,15 @@ def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
                 expected = Expected(uid, name, entry.get("size"), entry.get("xxh3"))
                 return target.load(store, expected=expected)
         except FileNotFoundError as exc:
-            if store.exists(target.key):
-                raise  # something the format reads besides the output itself
-            raise FileNotFoundError(
+            if isinstance(exc, OutputGoneError) or store.exists(target.key):
+                raise  # said already, or something the format reads besides the output
+            raise OutputGoneError(
                 f"{task!r}: its output {target.key} is not in workspace {redact(store.url)} "
                 "any more (removed since its run finished). Build the task again "
-                "(tasuki.build or `tasuki run`)"
+                "(tasuki.build or `tasuki run`)",
+                key=target.key,
+                uid=uid,
+                task=type(task).task_name(),
             ) from exc
 
     return _map_targets(declared_outputs(task), one)
@@ -644,26 +653,31 @@ def _check_finished(task: Task, store: Store, target: Target) -> None:
     except ValueError:
         return  # an unreadable record: the load goes on, and says what is wrong with the file
     where = redact(store.url)
+    fields = {"key": target.key, "uid": task.unique_id, "task": type(task).task_name()}
     if record is not None:
         # A finished run that wrote other outputs than output() declares now (an
         # insignificant parameter or the code changed the file name): whatever is at this
         # key is not what that run made, as the build's check says too.
-        raise FileNotFoundError(
+        raise OutputGoneError(
             f"{task!r}: its last run in workspace {where} did not write {target.key} (its "
             f"run record lists {', '.join(str(o.get('key')) for o in record.outputs) or 'none'}"
             "): output() declares other files now. Build the task again (tasuki.build or "
-            "`tasuki run`)"
+            "`tasuki run`)",
+            **fields,
         )
     if store.exists(target.key):
-        raise FileNotFoundError(
+        raise OutputGoneError(
             f"{task!r} has no finished run in workspace {where}: {target.key} is there, but no "
             "run record says the run that wrote it finished (it stopped before its record was "
             "written, or the record was removed), so it is not taken as the task's output. "
-            "Build the task again (tasuki.build or `tasuki run`)"
+            "Build the task again (tasuki.build or `tasuki run`)",
+            **fields,
         )
-    raise FileNotFoundError(
+    raise OutputGoneError(
         f"{task!r} has not been built in workspace {where}: no run record and no {target.key}. "
-        "Build it first (tasuki.build or `tasuki run`), or point at the workspace that holds it"
+        "Build it first (tasuki.build or `tasuki run`), or point at the workspace that holds "
+        "it",
+        **fields,
     )
 
 
