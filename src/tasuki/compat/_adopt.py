@@ -202,7 +202,7 @@ def _adopt_one(
         infos = []
         try:
             for target, path in pairs:
-                infos.append(import_output(target, task, source, path, store))
+                infos.append(import_output(target, task, source, path, store).stamped(store))
         except TasukiError as exc:
             for target, _ in pairs:
                 try:

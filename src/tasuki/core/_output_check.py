@@ -54,7 +54,10 @@ def output_change(
         return None
     digest = entry.get("xxh3")
     if digest is None:
-        return f"its output {key} was rewritten since its run, and its record has no hash"
+        return (
+            f"its output {key} was rewritten since its run, and its record has no hash to "
+            "tell whether its bytes changed"
+        )
     logger.debug(
         "%s was rewritten since its run (stamp %s, was %s): hashing it", key, stamp, recorded
     )

@@ -546,7 +546,7 @@ def _verify_outputs(node: Node, store: Store, ctx: context.RunContext) -> list[O
             info = dataclasses.replace(info, kind="table")
         elif target.in_store:
             # One stat per output, so a later check notices a same-size rewrite unread.
-            info = OutputInfo(info.key, info.size, info.xxh3, info.kind, store.stat(info.key)[1])
+            info = info.stamped(store)
         infos.append(info)
     return infos
 

@@ -49,6 +49,10 @@ class OutputInfo:
     """What the store said of the output once written (:meth:`Store.stat`): a later stamp
     that differs means it was rewritten since, and the cache check hashes it again."""
 
+    def stamped(self, store: Store) -> OutputInfo:
+        """This info with the store's stamp of the output as it is now (once written)."""
+        return OutputInfo(self.key, self.size, self.xxh3, self.kind, store.stat(self.key)[1])
+
     def to_json(self) -> dict[str, Any]:
         """The record form."""
         doc: dict[str, Any] = {"key": self.key, "size": self.size, "xxh3": self.xxh3}

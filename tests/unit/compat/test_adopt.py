@@ -126,9 +126,15 @@ def test_record_says_adopted(ws: Path, settings: tasuki.Settings) -> None:
     )
     assert record.task_log == {"file_path": ["..."], "rows": 3}  # gokart's task_log
     assert [o["key"] for o in record.outputs] == [t.key for t in Report().output().values()]
-    # Sizes and hashes are those of the bytes tasuki wrote (verify reads them back).
+    # Sizes and hashes are those of the bytes tasuki wrote (verify reads them back), and
+    # stamps those of the files, so a build's check finds a same-size change.
     for out in record.outputs:
-        assert store.size(out["key"]) == out["size"]
+        assert store.stat(out["key"]) == (out["size"], out["stamp"])
+    numbers = Path(settings.workspace) / record.outputs[1]["key"]
+    data = bytearray(numbers.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    numbers.write_bytes(bytes(data))
+    assert _build(Report(), settings).results[Report().unique_id].status == "ran"
 
 
 def test_one_parameter_different_is_not_adopted(ws: Path, settings: tasuki.Settings) -> None:
