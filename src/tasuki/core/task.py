@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform
 from tasuki._redact import redact
 from tasuki.core import context
 from tasuki.core._base import TaskBase
+from tasuki.core._exact_values import compile_exact
 from tasuki.core._identity import UID, compute_ids, flatten
 from tasuki.core.fingerprint import closure_suffix, task_name
 from tasuki.core.params import (
@@ -87,8 +88,8 @@ class _ClassInfo:
     """Per-class facts compiled on first instantiation (annotations may be forward refs)."""
 
     __slots__ = (
-        "checkers", "frozen", "id_name", "loose", "name", "significant", "specs", "task_params",
-        "wideners",
+        "checkers", "exact", "frozen", "id_name", "loose", "name", "significant", "specs",
+        "task_params", "wideners",
     )  # fmt: skip
 
     def __init__(self, cls: type[Task]) -> None:
@@ -98,6 +99,9 @@ class _ClassInfo:
         self.specs: dict[str, ParamSpec] = {}
         self.checkers: list[tuple[str, Callable[[Any], bool], Any, Any]] = []
         self.wideners: list[tuple[str, Callable[[Any], Any]]] = []
+        # Parameters whose values may be of a subclass of the annotated type (a StrEnum for
+        # str, pd.Timestamp for datetime): made the value the record gives back.
+        self.exact: list[tuple[str, type | None, Callable[[Any], Any]]] = []
         # Parameters whose values may be lists or dicts: kept as frozen copies (see
         # params.FrozenList), each with "Class.param" for its error message.
         self.frozen: list[tuple[str, str, Any]] = []
@@ -127,6 +131,9 @@ class _ClassInfo:
             widener = compile_float_widener(annotation)
             if widener is not None:
                 self.wideners.append((f.name, widener))
+            exact = compile_exact(annotation) if recorded else None
+            if exact is not None:
+                self.exact.append((f.name, *exact))
             if may_hold_container(annotation):
                 where = f"{cls.__qualname__}.{f.name}"
                 self.frozen.append((f.name, where, annotation if recorded else None))
@@ -279,6 +286,12 @@ class Task(TaskBase):
             wide = widen(value)
             if wide is not value:
                 object.__setattr__(self, name, wide)
+        for name, fast, fix in info.exact:  # a StrEnum given for a str is that str
+            value = values[name]
+            if type(value) is not fast:
+                fixed = fix(value)
+                if fixed is not value:
+                    object.__setattr__(self, name, fixed)
         for name, where, annotation in info.frozen:  # its id is made from it: nobody may
             value = values[name]  # change it later
             if annotation is not None and holds_tuple(value):  # as made from its record
