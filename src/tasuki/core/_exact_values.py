@@ -10,15 +10,19 @@ kept their id, and ``run()`` saw another type on a rerun than on the first run (
 other bytes). Such a value is made the plain value at construction, through the record's own
 round trip, so every run of the task sees what the record gives back.
 
-Only annotations made of ``str``, ``int``, ``float``, ``bool``, ``None``, ``date``,
+Annotations made of ``str``, ``int``, ``float``, ``bool``, ``None``, ``date``,
 ``datetime``, ``timedelta`` and ``Path`` (alone, in ``Optional`` / unions of these, or in
-``list`` / ``tuple`` / ``dict``) are handled: an ``Enum`` or a task keeps its own value, and
-``Any`` says nothing of what the value should be.
+``list`` / ``tuple`` / ``dict``) come back through the annotation; a parameter whose
+annotation mentions ``Any`` comes back through the id's own encoding (the record's
+``exact`` field), which keeps enum members and tasks but gives ``np.float64(0.5)``,
+``np.str_`` and ``pd.Timestamp`` back as ``0.5``, ``str`` and ``datetime``: each such value
+inside it is made that. An ``Enum``, ``Literal`` or task annotation keeps its value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import types
 import typing
@@ -26,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any
 
+from tasuki.core._base import TaskBase
+from tasuki.core.fingerprint import decode, encode
 from tasuki.core.params import FrozenDict, FrozenList, coerce, to_jsonable
 
 __all__ = ["compile_exact"]
@@ -38,10 +44,12 @@ _PLAIN = frozenset(
 
 
 def compile_exact(tp: Any) -> tuple[type | None, Callable[[Any], Any]] | None:
-    """For an annotation made of plain scalars (see the module doc), ``(fast, fix)``: a value
-    whose type is ``fast`` is plain already (None: look inside), and ``fix(value)`` gives
-    the value as the record gives it back (``value`` itself when it is already). None for an
-    annotation that needs no fixing."""
+    """For an annotation made of plain scalars or mentioning ``Any`` (see the module doc),
+    ``(fast, fix)``: a value whose type is ``fast`` is plain already (None: look inside), and
+    ``fix(value)`` gives the value as the record gives it back (``value`` itself when it is
+    already). None for an annotation that needs no fixing."""
+    if _mentions_any(tp):
+        return None, _loose_fix
     if not _plain_only(tp):
         return None
 
@@ -81,3 +89,44 @@ def _is_plain(value: Any) -> bool:
     if tp is dict or tp is FrozenDict:
         return all(_is_plain(k) and _is_plain(v) for k, v in value.items())
     return False
+
+
+def _mentions_any(tp: Any) -> bool:
+    return tp is Any or any(_mentions_any(a) for a in typing.get_args(tp))
+
+
+def _loose_fix(value: Any) -> Any:
+    """``value`` as the id's encoding gives it back: each scalar of a subclass of a plain
+    type (not an enum member) made the plain value; ``value`` itself when none is."""
+    return value if _is_plain_loose(value) else _rebuild_loose(value)
+
+
+def _is_plain_loose(value: Any) -> bool:
+    tp = type(value)
+    if tp in _PLAIN:
+        return True
+    if tp is list or tp is tuple or tp is FrozenList:
+        return all(_is_plain_loose(v) for v in value)
+    if tp is dict or tp is FrozenDict:
+        return all(_is_plain_loose(k) and _is_plain_loose(v) for k, v in value.items())
+    return isinstance(value, enum.Enum | TaskBase)
+
+
+def _no_task(uid: str) -> Any:
+    raise TypeError(f"no task {uid} here")  # never asked: tasks are plain already
+
+
+def _rebuild_loose(value: Any) -> Any:
+    tp = type(value)
+    if tp is list or tp is FrozenList:
+        return [_rebuild_loose(v) for v in value]
+    if tp is tuple:
+        return tuple(_rebuild_loose(v) for v in value)
+    if tp is dict or tp is FrozenDict:
+        return {_rebuild_loose(k): _rebuild_loose(v) for k, v in value.items()}
+    if _is_plain_loose(value):
+        return value
+    try:
+        return decode(json.loads(json.dumps(encode(value))), _no_task)
+    except (ValueError, TypeError):  # no encoding: the id refuses it, naming the parameter
+        return value

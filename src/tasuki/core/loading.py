@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from tasuki._redact import MASK
 from tasuki.core.records import RunRecord, find_record
 from tasuki.core.task import Task, check_read, load_task_outputs
 from tasuki.errors import RecordNotFoundError
@@ -233,6 +235,17 @@ def task_from_record(record: RunRecord, store: Store) -> Task:
         }
         task = cls(**params)
         if task.unique_id != uid:
+            masked = [n for n, v in rec.params.items() if MASK in json.dumps(v)]
+            if masked:
+                raise RecordNotFoundError(
+                    f"cannot rebuild {rec.task} [{uid[:12]}] from its record: its parameter(s) "
+                    f"{', '.join(repr(n) for n in masked)} held a secret (a password in a "
+                    f"URL, a token), which run records never keep (they hold {MASK!r} "
+                    "there). Make the task in code with the secret again, or have it read "
+                    "the secret from settings or the environment rather than a parameter",
+                    uid=uid,
+                    parameters=masked,
+                )
             raise RecordNotFoundError(
                 f"rebuilt {task!r} from its record but got id {task.unique_id[:12]}, not "
                 f"{uid[:12]}: the task's code or parameters changed since it ran",

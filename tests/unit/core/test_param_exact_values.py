@@ -117,3 +117,56 @@ def test_tasuki_rerun_of_a_task_given_a_str_enum_makes_the_same_bytes(tmp_path, 
     result = CliRunner().invoke(app, ["rerun", task.unique_id, "--workspace", str(ws)])
     assert result.exit_code == 0, result.output
     assert "the same bytes as the run it replaces" in result.output
+
+
+class Loose(tasuki.Task):
+    x: Any = None
+    y: dict[str, Any] = {}
+
+    def output(self):
+        return self.make_target("loose.pkl")
+
+    def run(self):
+        self.dump(repr((self.x, self.y)))
+
+
+LOOSE: list[tuple[Any, Any]] = [
+    (np.float64(0.5), 0.5),
+    (np.str_("s"), "s"),
+    (pd.Timestamp("2024-01-01 05:00"), dt.datetime(2024, 1, 1, 5)),
+    ([np.float64(1.5), (np.str_("a"), 2)], [1.5, ["a", 2]]),  # a tuple in Any: a list
+]
+
+
+@pytest.mark.parametrize(("given", "plain"), LOOSE, ids=[type(g).__name__ for g, _ in LOOSE])
+def test_an_any_parameter_holds_what_the_record_gives_back(tmp_path, given, plain):
+    """``Any`` comes back through the id's encoding (enum members and tasks kept): a
+    NumPy scalar or a Timestamp came back a float or a datetime, and run() saw the other."""
+    ws = str(tmp_path / "ws")
+    for task in (Loose(x=given), Loose(y={"k": given})):
+        held = task.x if task.x is not None else task.y["k"]
+        assert repr(held) == repr(plain)
+        tasuki.build(task, workspace=ws)
+        store = open_store(ws)
+        again = task_from_record(RunRecord.read(store, task.unique_id), store)
+        assert again.unique_id == task.unique_id
+        assert repr(again.param_values) == repr(task.param_values)
+
+
+def test_an_any_parameter_keeps_enum_members():
+    task = Loose(x=[Colour.RED, Level.HIGH], y={"k": Colour.RED})
+    assert task.x[0] is Colour.RED and task.x[1] is Level.HIGH and task.y["k"] is Colour.RED
+
+
+def test_a_task_whose_parameter_held_a_secret_says_why_it_cannot_be_rebuilt(tmp_path):
+    from tasuki.errors import RecordNotFoundError
+
+    ws = str(tmp_path / "ws")
+    task = Loose(x="postgresql://etl:hunter2@db/warehouse")
+    tasuki.build(task, workspace=ws)
+    store = open_store(ws)
+    record = RunRecord.read(store, task.unique_id)
+    assert "hunter2" not in record.to_bytes().decode()
+    with pytest.raises(RecordNotFoundError, match="held a secret") as info:
+        task_from_record(record, store)
+    assert "'x'" in str(info.value) and info.value.parameters == ["x"]
