@@ -469,8 +469,13 @@ def _coerce(value: Any, tp: Any, task_loader: Callable[[Any, Any], Any] | None) 
             return None
         raise _CoerceFailure("expected None")
     if origin is Literal:
+        for allowed in args:  # the same type first: True == 1, and a record holds true
+            if type(value) is type(allowed) and value == allowed:
+                return allowed
         for allowed in args:
-            if value == allowed or (isinstance(value, str) and str(allowed) == value):
+            if (value == allowed and type(value) is not bool and type(allowed) is not bool) or (
+                isinstance(value, str) and str(allowed) == value
+            ):
                 return allowed
         raise _CoerceFailure("allowed: " + ", ".join(repr(a) for a in args))
     if origin in (list, tuple, dict) or tp in (list, tuple, dict):

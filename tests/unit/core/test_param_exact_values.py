@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import pickle
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -170,3 +170,38 @@ def test_a_task_whose_parameter_held_a_secret_says_why_it_cannot_be_rebuilt(tmp_
     with pytest.raises(RecordNotFoundError, match="held a secret") as info:
         task_from_record(record, store)
     assert "'x'" in str(info.value) and info.value.parameters == ["x"]
+
+
+class Mode(tasuki.Task):
+    mode: Literal["a", 1, True] = "a"
+
+    def output(self):
+        return self.make_target("mode.pkl")
+
+    def run(self):
+        self.dump(repr(self.mode))
+
+
+@pytest.mark.parametrize("mode", ["a", 1, True])
+def test_a_literal_parameter_comes_back_as_the_member_it_was(tmp_path, mode):
+    """``True == 1``: a record's ``true`` came back as ``1``, the first member equal to it."""
+    ws = str(tmp_path / "ws")
+    task = Mode(mode=mode)
+    tasuki.build(task, workspace=ws)
+    store = open_store(ws)
+    again = task_from_record(RunRecord.read(store, task.unique_id), store)
+    assert again.mode is mode or (again.mode == mode and type(again.mode) is type(mode))
+    assert again.unique_id == task.unique_id
+
+
+@pytest.mark.parametrize(("text", "want"), [("a", "a"), ("1", 1), ("True", True), ("true", None)])
+def test_a_literal_from_the_command_line_is_the_member_its_text_names(text, want):
+    from tasuki.core.params import coerce
+    from tasuki.errors import ParameterError
+
+    if want is None:
+        with pytest.raises(ParameterError):
+            coerce(text, Literal["a", 1, True])
+        return
+    got = coerce(text, Literal["a", 1, True])
+    assert got == want and type(got) is type(want)
