@@ -4,7 +4,8 @@ A small project on disk (a raw file as a ``FileInput``, a file in ``data_files``
 module, a parameter, five tasks) goes through seeded random sequences of what happens to a
 real project between builds: code edited (for real, or only comments), raw files replaced
 (with other bytes, or the same bytes again), outputs deleted or changed in place, records
-deleted, a parameter changed, ``rerun`` asked. Each build runs in a fresh process, as a user's
+deleted, a parameter changed, ``rerun`` asked, builds killed, two builds at once, ``tasuki gc``
+between builds and during one. Each build runs in a fresh process, as a user's
 ``tasuki run`` does, and is compared with a model that computes every task's value from the
 project as it is now:
 
@@ -338,6 +339,28 @@ def _killed_build(project: Project, rng: random.Random, root: str, drop: int) ->
         project.nonce_of[uid] = value[0] - base[0]
 
 
+def _gc_during_build(
+    project: Project, rng: random.Random, root: str, drop: int, keep: int, where: str
+) -> None:
+    """``tasuki gc`` keeping one Report run while a build runs (outputs and records it
+    reads, or has just written, removed under it): the build finishes, and what it left
+    loads right or not at all; the build after it is checked against the model as any."""
+    (project.root / "data" / "slow.txt").write_text("0.2")  # gc lands while tasks run
+    proc = project.start(root, drop, "", rng.choice([1, 2]))
+    time.sleep(rng.uniform(0.1, 0.9))
+    _collect_garbage(project, keep)
+    during = project.finish(proc)
+    (project.root / "data" / "slow.txt").unlink()
+    assert during["ok"], f"{where}: {during['errors']}"
+    if "Clean" in during["ran"]:
+        project.nonce_of[during["uids"]["Clean"]] = project.nonce
+    clean = during["uids"]["Clean"]
+    if clean in project.nonce_of:
+        want = project.model(drop, project.nonce_of[clean])
+        for name, value in during["values"].items():
+            assert value in (want[name], "<missing>", "<damaged>"), f"{name}: {where}"
+
+
 def _collect_garbage(project: Project, drop: int) -> None:
     """``tasuki gc`` keeping one Report (with what it needs), everything else deleted."""
     code = textwrap.dedent(
@@ -399,6 +422,12 @@ def test_outputs_match_the_model_after_random_changes(tmp_path: Path, seed: int)
             project.log[-1] = f"killed {project.log[-1]}, then " + project.log[-1]
             where = f"seed {seed}, step {step}: {project.log}"
             _killed_build(project, rng, root, drop)
+        elif rng.random() < 0.12:
+            keep = rng.choice([0, 2, 2 - drop])  # the other drop: all this build has goes
+            build = project.log[-1]
+            project.log[-1] = f"gc keeping Report drop={keep} during {build}, then {build}"
+            where = f"seed {seed}, step {step}: {project.log}"
+            _gc_during_build(project, rng, root, drop, keep, where)
         damaged_before = project.still_damaged()
         # Two builds at once (no rerun: a forced rerun beside a build that reads what it
         # reruns hands that build the outputs of before, consistent, then replaced)
