@@ -59,7 +59,10 @@ def output_change(
             "tell whether its bytes changed"
         )
     logger.debug(
-        "%s was rewritten since its run (stamp %s, was %s): hashing it", key, stamp, recorded
+        "%s has another stamp than at its run (%s, was %s: written, touched or copied): hashing it",
+        key,
+        stamp,
+        recorded,
     )
     found = (folder_hash if entry.get("kind") == "folder" else object_hash)(store, key)[1]
     if found != digest:
