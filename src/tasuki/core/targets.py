@@ -157,6 +157,8 @@ class Expected:
     task: str
     size: int | None
     xxh3: str | None
+    stamp: str | None = None
+    """The output's stamp at its run (:meth:`Store.stat`), where the record keeps one."""
 
     def check_size(self, key: str, size: int) -> None:
         """Raise CorruptOutputError when ``size`` is not the recorded size."""
@@ -347,16 +349,21 @@ class DirectoryTarget(Target):
         return OutputInfo(self.key, size, folder_digest(hashes), kind="folder")
 
     def load(self, store: Store, *, expected: Expected | None = None) -> Any:
-        """Read every part back as one table (size checked against ``expected``, and the
-        parts' bytes too when the workspace is on this machine: a second read of a remote
-        folder would download it twice)."""
+        """Read every part back as one table, checked against ``expected``: on this
+        machine the parts' bytes are hashed; in an object store (where a second read would
+        download the folder twice) their sizes and ETags are compared with the run's, from
+        the one listing the size needed anyway, and the bytes are read to check only when
+        an ETag moved."""
         from tasuki import formats
 
         if expected is not None:
             if expected.xxh3 is not None and _is_local(store):
                 expected.check(self.key, *folder_hash(store, self.key))
             else:
-                expected.check_size(self.key, store.size(self.key))
+                size, stamp = store.stat(self.key)
+                expected.check_size(self.key, size)
+                if None not in (expected.xxh3, expected.stamp, stamp) and stamp != expected.stamp:
+                    expected.check(self.key, *folder_hash(store, self.key))
         fs, path = _fs_and_path(store, store.full_path(self.key))
         return formats.read_dataset(path, fs, as_=self.as_)  # type: ignore[arg-type]
 

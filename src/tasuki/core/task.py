@@ -622,7 +622,7 @@ def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
             _check_finished(task, store, target)
             return target.load(store)
         name, entry = known
-        expected = Expected(uid, name, entry.get("size"), entry.get("xxh3"))
+        expected = _expected(uid, name, entry)
         try:
             try:
                 return target.load(store, expected=expected)
@@ -636,7 +636,7 @@ def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
                 if now is None or now[1] == entry:
                     raise
                 name, entry = now
-                expected = Expected(uid, name, entry.get("size"), entry.get("xxh3"))
+                expected = _expected(uid, name, entry)
                 return target.load(store, expected=expected)
         except FileNotFoundError as exc:
             if isinstance(exc, OutputGoneError) or store.exists(target.key):
@@ -651,6 +651,10 @@ def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
             ) from exc
 
     return _map_targets(declared_outputs(task), one)
+
+
+def _expected(uid: str, name: str, entry: dict[str, Any]) -> Expected:
+    return Expected(uid, name, entry.get("size"), entry.get("xxh3"), entry.get("stamp"))
 
 
 def _check_finished(task: Task, store: Store, target: Target) -> None:

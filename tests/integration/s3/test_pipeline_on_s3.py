@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 import tasuki
+from tasuki.errors import CorruptOutputError
 from tasuki.storage import open_store
 from tests.unit.core.tasks_for_tests import FanIn, Leaf, ModelTask, TaskA, TaskB
 
@@ -84,6 +86,10 @@ def test_an_object_rewritten_at_the_same_size_runs_its_task_again(s3_workspace):
     raw = bytearray(store.read_bytes(part))
     raw[len(raw) // 2] ^= 0x01
     store.write_bytes(part, bytes(raw))
+    # A load compares the parts' ETags from its one listing, and reads them only then.
+    with pytest.raises(CorruptOutputError, match="damaged"):
+        tasuki.load(Dataset(), workspace=s3_workspace)
     assert tasuki.run_build(Dataset(), workspace=s3_workspace, progress="off").counts() == {
         "ran": 1
     }
+    assert sorted(tasuki.load(Dataset(), workspace=s3_workspace)["x"]) == [0, 1, 2, 3, 4]
