@@ -8,7 +8,10 @@ another unique id than the text it came back as, so ``tasuki rerun ID`` refused 
 made ("got id ..."); ``np.str_``, ``pd.Timestamp``, ``pd.Timedelta`` and ``PurePosixPath``
 kept their id, and ``run()`` saw another type on a rerun than on the first run (and pickled
 other bytes). Such a value is made the plain value at construction, through the record's own
-round trip, so every run of the task sees what the record gives back.
+round trip, so every run of the task sees what the record gives back. The same holds for a
+``datetime`` in a zone (``ZoneInfo("Asia/Tokyo")``): its id and record keep the offset, not the
+zone, so two tasks in two zones of one offset were one id with other ``run()`` arithmetic
+across a daylight-saving change; it is held with its fixed offset.
 
 Annotations made of ``str``, ``int``, ``float``, ``bool``, ``None``, ``date``,
 ``datetime``, ``timedelta`` and ``Path`` (alone, in ``Optional`` / unions of these, or in
@@ -37,10 +40,10 @@ from tasuki.core.params import FrozenDict, FrozenList, coerce, to_jsonable
 __all__ = ["compile_exact"]
 
 _SCALARS = (str, int, float, bool, type(None), dt.date, dt.datetime, dt.timedelta, Path, PurePath)
-# The types a record gives back (a Path comes back as this platform's concrete path).
-_PLAIN = frozenset(
-    {str, int, float, bool, type(None), dt.date, dt.datetime, dt.timedelta, type(Path())}
-)
+# The types a record gives back (a Path comes back as this platform's concrete path). A
+# datetime is plain only naive or with a fixed offset (_plain_datetime): its record keeps
+# the offset, not a zone's name and rules.
+_PLAIN = frozenset({str, int, float, bool, type(None), dt.date, dt.timedelta, type(Path())})
 
 
 def compile_exact(tp: Any) -> tuple[type | None, Callable[[Any], Any]] | None:
@@ -80,10 +83,16 @@ def _plain_only(tp: Any) -> bool:
     return False
 
 
+def _plain_datetime(value: dt.datetime) -> bool:
+    return value.tzinfo is None or type(value.tzinfo) is dt.timezone
+
+
 def _is_plain(value: Any) -> bool:
     tp = type(value)
     if tp in _PLAIN:
         return True
+    if tp is dt.datetime:
+        return _plain_datetime(value)
     if tp is list or tp is tuple or tp is FrozenList:
         return all(_is_plain(v) for v in value)
     if tp is dict or tp is FrozenDict:
@@ -105,6 +114,8 @@ def _is_plain_loose(value: Any) -> bool:
     tp = type(value)
     if tp in _PLAIN:
         return True
+    if tp is dt.datetime:
+        return _plain_datetime(value)
     if tp is list or tp is tuple or tp is FrozenList:
         return all(_is_plain_loose(v) for v in value)
     if tp is dict or tp is FrozenDict:

@@ -205,3 +205,21 @@ def test_a_literal_from_the_command_line_is_the_member_its_text_names(text, want
         return
     got = coerce(text, Literal["a", 1, True])
     assert got == want and type(got) is type(want)
+
+
+def test_a_datetime_in_a_zone_is_held_with_the_offset_its_record_keeps(tmp_path):
+    """The id and the record keep the offset, not the zone: New York and a fixed -05:00 were
+    one task, and a day added in run() across the daylight-saving change gave two answers."""
+    from zoneinfo import ZoneInfo
+
+    zoned = dt.datetime(2024, 3, 9, 12, tzinfo=ZoneInfo("America/New_York"))
+    fixed = dt.datetime(2024, 3, 9, 12, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    for task, held in ((Typed(when=zoned), lambda t: t.when), (Loose(x=[zoned]), lambda t: t.x[0])):
+        assert type(held(task).tzinfo) is dt.timezone
+        assert held(task) + dt.timedelta(days=1) == fixed + dt.timedelta(days=1)
+        ws = str(tmp_path / "ws")
+        tasuki.build(task, workspace=ws)
+        store = open_store(ws)
+        again = task_from_record(RunRecord.read(store, task.unique_id), store)
+        assert repr(again.param_values) == repr(task.param_values)
+    assert Typed(when=zoned).unique_id == Typed(when=fixed).unique_id
