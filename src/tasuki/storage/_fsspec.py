@@ -594,7 +594,10 @@ def _stamp(info: dict[str, Any]) -> str | None:
     for field_name in _TIME_FIELDS:
         value = info.get(field_name)
         if value is not None and value != "":
-            return f"{field_name}:{value}"
+            # A local file system's listing has the inode too: a replacement within one tick
+            # of its clock gets a new one.
+            ino = info.get("ino")
+            return f"{field_name}:{value}" + (f".{ino}" if ino is not None else "")
     return None
 
 

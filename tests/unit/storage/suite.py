@@ -97,6 +97,28 @@ class StoreSuite:
         with pytest.raises(FileNotFoundError):
             store.modified("mod/missing.bin")
 
+    def test_stat_gives_the_size_and_a_stamp_that_moves_when_rewritten(self, store: Store) -> None:
+        store.write_bytes("mod/a.bin", b"abc")
+        size, stamp = store.stat("mod/a.bin")
+        assert size == 3 and stamp
+        assert store.stat("mod/a.bin") == (3, stamp)  # nothing written since: the same
+        store.write_bytes("mod/a.bin", b"abd")  # the same size, other bytes
+        assert store.stat("mod/a.bin")[0] == 3
+        assert store.stat("mod/a.bin")[1] != stamp
+        with pytest.raises(FileNotFoundError):
+            store.stat("mod/missing.bin")
+
+    def test_stat_of_a_folder_moves_when_one_part_is_rewritten(self, store: Store) -> None:
+        with store.directory_atomic("mod/data") as location:
+            write_into(store, location, "part-0.bin", b"aa")
+            write_into(store, location, "sub/part-1.bin", b"bbb")
+        size, stamp = store.stat("mod/data")
+        assert size == 5 and stamp
+        assert store.stat("mod/data") == (5, stamp)
+        store.write_bytes("mod/data/sub/part-1.bin", b"bbc")
+        assert store.stat("mod/data")[0] == 5
+        assert store.stat("mod/data")[1] != stamp
+
     def test_empty_object(self, store: Store) -> None:
         store.write_bytes("e.bin", b"")
         assert store.exists("e.bin")
