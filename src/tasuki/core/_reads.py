@@ -100,6 +100,40 @@ class Reads:
             self._direct[node.uid] = reason
         return reason
 
+    def mixed_reads(self, node: Node) -> tuple[str, str] | None:
+        """``(requirement, why)`` when two requirements of ``node`` were made from two runs
+        of one upstream task, as their records say now: the requirement whose read is not
+        that upstream's record now, which must run again before ``node``'s task reads both.
+        None when they agree.
+
+        A build keeps what it plans consistent; another build may not (its ``rerun`` of the
+        upstream, then of one requirement, between this build's plan and this task's
+        start). Read fresh, one query for the requirements; the upstream's record only
+        when two reads differ.
+        """
+        now = self.states(node.deps, fresh=True)
+        seen: dict[str, tuple[str, str]] = {}  # upstream -> (state read, requirement)
+        for dep in node.deps:
+            info = now.get(dep)
+            if info is None or not info[1]:
+                continue  # no record, or one that does not say what it read
+            for pair in info[1].split(";"):
+                up, _, state = pair.partition("=")
+                first = seen.setdefault(up, (state, dep))
+                if first[0] == state:
+                    continue
+                current = self.states([up], fresh=True).get(up)
+                stale, other = (dep, first[1])
+                if current is not None and state == current[0]:
+                    stale, other = first[1], dep  # this one read the upstream as it is now
+                return stale, (
+                    f"{_name_of(node, stale)}[{stale[:10]}] was made from another run of "
+                    f"[{up[:10]}] than {_name_of(node, other)}[{other[:10]}] (it ran again, in "
+                    f"another build, after {_name_of(node, stale)} read it): "
+                    f"{type(node.task).__qualname__} would read both"
+                )
+        return None
+
     def changed_inputs(self, node: Node, inputs: dict[str, str]) -> list[str]:
         """The requirements of ``node`` whose record's state now is not what its recorded
         run read (``inputs``): run again since, first run since, or their record gone."""

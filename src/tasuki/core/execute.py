@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 #: Built-in exceptions worth retrying besides errors whose ``retryable`` is True.
 _TRANSIENT = (ConnectionError, TimeoutError)
 
+#: The error type of a task that did not run because two of its requirements were made from
+#: two runs of one upstream (:meth:`Reads.mixed_reads`): the build repairs it.
+MIXED = "MixedInputsError"
 #: What :meth:`Completeness.verdict` says of a task that has no run record.
 NO_RECORD = "it has no run record in this workspace"
 #: The start of the reason a complete task is planned with when a task below it runs first
@@ -359,6 +362,13 @@ def execute(
         reason = None if forced else completeness.verdict(node, fresh=True)
         if not forced and reason is None:
             return TaskResult(uid, name, "cached", note=_cached_after_all(store, uid, completeness))
+        if len(node.deps) > 1:
+            mixed = completeness.reads.mixed_reads(node)
+            if mixed is not None:  # the build runs that requirement again, then this task
+                return TaskResult(
+                    uid, name, "failed", error=ErrorInfo(MIXED, mixed[1], "", False),
+                    damaged=mixed[0],
+                )  # fmt: skip
         if reason != NO_RECORD:
             # Drop the old record first (a rerun, a code change, an upstream that changed):
             # until the new one is written the task is incomplete, so a run killed after

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tasuki.core.execute import RECHECK, Completeness, execute
+from tasuki.core.execute import MIXED, RECHECK, Completeness, execute
 from tasuki.core.records import delete_record
 from tasuki.core.results import ErrorInfo, TaskResult
 
@@ -212,8 +212,8 @@ class Schedule:
         self.waiting[consumer] = 1
         self.blocked.setdefault(producer, set()).add(consumer)
         node = self.graph.nodes[producer]
-        gone = result.error is not None and result.error.type == "OutputGoneError"
-        state = "gone" if gone else "damaged"
+        kind = result.error.type if result.error is not None else ""
+        state = {"OutputGoneError": "gone", MIXED: "out of date"}.get(kind, "damaged")
         logger.warning(
             "%r found the output of %r %s: %s; running %r again, then %r",
             self.graph.nodes[consumer].task,
