@@ -36,6 +36,7 @@ from typing import Any
 from tasuki.core._base import TaskBase
 from tasuki.core.fingerprint import decode, encode
 from tasuki.core.params import FrozenDict, FrozenList, coerce, to_jsonable
+from tasuki.errors import ParameterError
 
 __all__ = ["compile_exact"]
 
@@ -62,7 +63,7 @@ def compile_exact(tp: Any) -> tuple[type | None, Callable[[Any], Any]] | None:
         try:
             again = json.loads(json.dumps(to_jsonable(value)))
             return coerce(again, tp)
-        except (ValueError, TypeError):  # ParameterError is a ValueError
+        except (ValueError, TypeError, ParameterError):
             return value  # left as given: the type check has accepted it
 
     fast = tp if tp in _PLAIN and tp is not type(None) else None
@@ -139,5 +140,5 @@ def _rebuild_loose(value: Any) -> Any:
         return value
     try:
         return decode(json.loads(json.dumps(encode(value))), _no_task)
-    except (ValueError, TypeError):  # no encoding: the id refuses it, naming the parameter
-        return value
+    except (ValueError, TypeError, ParameterError):  # no encoding: the id refuses it, naming
+        return value  # the parameter

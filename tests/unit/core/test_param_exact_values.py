@@ -223,3 +223,11 @@ def test_a_datetime_in_a_zone_is_held_with_the_offset_its_record_keeps(tmp_path)
         again = task_from_record(RunRecord.read(store, task.unique_id), store)
         assert repr(again.param_values) == repr(task.param_values)
     assert Typed(when=zoned).unique_id == Typed(when=fixed).unique_id
+
+
+def test_an_any_value_with_no_encoding_is_refused_naming_the_parameter():
+    from tasuki.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="parameter 'x'") as info:
+        Loose(x=[np.int64(3)]).unique_id
+    assert "int64" in str(info.value)
