@@ -88,17 +88,19 @@ def _plain_datetime(value: dt.datetime) -> bool:
     return value.tzinfo is None or type(value.tzinfo) is dt.timezone
 
 
-def _is_plain(value: Any) -> bool:
+def _is_plain(value: Any, loose: bool = False) -> bool:
+    """Whether ``value`` is (or holds only) what its record gives back; ``loose``: through
+    the id's encoding (``Any``), which also gives back enum members and tasks."""
     tp = type(value)
     if tp in _PLAIN:
         return True
     if tp is dt.datetime:
         return _plain_datetime(value)
     if tp is list or tp is tuple or tp is FrozenList:
-        return all(_is_plain(v) for v in value)
+        return all(_is_plain(v, loose) for v in value)
     if tp is dict or tp is FrozenDict:
-        return all(_is_plain(k) and _is_plain(v) for k, v in value.items())
-    return False
+        return all(_is_plain(k, loose) and _is_plain(v, loose) for k, v in value.items())
+    return loose and isinstance(value, enum.Enum | TaskBase)
 
 
 def _mentions_any(tp: Any) -> bool:
@@ -108,20 +110,7 @@ def _mentions_any(tp: Any) -> bool:
 def _loose_fix(value: Any) -> Any:
     """``value`` as the id's encoding gives it back: each scalar of a subclass of a plain
     type (not an enum member) made the plain value; ``value`` itself when none is."""
-    return value if _is_plain_loose(value) else _rebuild_loose(value)
-
-
-def _is_plain_loose(value: Any) -> bool:
-    tp = type(value)
-    if tp in _PLAIN:
-        return True
-    if tp is dt.datetime:
-        return _plain_datetime(value)
-    if tp is list or tp is tuple or tp is FrozenList:
-        return all(_is_plain_loose(v) for v in value)
-    if tp is dict or tp is FrozenDict:
-        return all(_is_plain_loose(k) and _is_plain_loose(v) for k, v in value.items())
-    return isinstance(value, enum.Enum | TaskBase)
+    return value if _is_plain(value, loose=True) else _rebuild_loose(value)
 
 
 def _no_task(uid: str) -> Any:
@@ -136,7 +125,7 @@ def _rebuild_loose(value: Any) -> Any:
         return tuple(_rebuild_loose(v) for v in value)
     if tp is dict or tp is FrozenDict:
         return {_rebuild_loose(k): _rebuild_loose(v) for k, v in value.items()}
-    if _is_plain_loose(value):
+    if _is_plain(value, loose=True):
         return value
     try:
         return decode(json.loads(json.dumps(encode(value))), _no_task)
