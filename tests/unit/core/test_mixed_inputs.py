@@ -91,11 +91,14 @@ class OtherBuildAfter:
             )
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(
+    ("workers", "where"), [(1, "folder"), (2, "folder"), (1, "memory")]
+)  # a folder keeps records in its database; memory:// one file per record
 def test_a_requirement_made_from_an_older_run_runs_again_before_the_reader(
-    tmp_path: Path, workers: int, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, workers: int, where: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ws, counter = str(tmp_path / "ws"), str(tmp_path / "counter.txt")
+    counter = str(tmp_path / "counter.txt")
+    ws = str(tmp_path / "ws") if where == "folder" else f"memory://mixed-{tmp_path.name}"
     assert tasuki.build(Both(counter=counter), workspace=ws, progress="off") == (0, 0)
     store = open_store(ws)
     for gone in (Right(counter=counter), Both(counter=counter)):  # B runs Right, then Both
