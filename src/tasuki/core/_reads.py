@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tasuki.core.records import RunRecord
     from tasuki.storage.base import Store
 
-__all__ = ["NO_RECORD_NOW", "READ_CHANGED", "Reads"]
+__all__ = ["NO_RECORD_NOW", "READ_CHANGED", "Reads", "requirement_name"]
 
 #: In the reason of a task whose run read a requirement that ran again since.
 READ_CHANGED = "ran again after"
@@ -126,18 +126,23 @@ class Reads:
                 stale, other = (dep, first[1])
                 if current is not None and state == current[0]:
                     stale, other = first[1], dep  # this one read the upstream as it is now
+                stale_name = requirement_name(node, stale)
                 return stale, (
-                    f"{_name_of(node, stale)}[{stale[:10]}] was made from another run of "
-                    f"[{up[:10]}] than {_name_of(node, other)}[{other[:10]}] (it ran again, in "
-                    f"another build, after {_name_of(node, stale)} read it): "
+                    f"{stale_name}[{stale[:10]}] was made from another run of [{up[:10]}] "
+                    f"than {requirement_name(node, other)}[{other[:10]}] (it ran again, in "
+                    f"another build, after {stale_name} read it): "
                     f"{type(node.task).__qualname__} would read both"
                 )
         return None
 
-    def changed_inputs(self, node: Node, inputs: dict[str, str]) -> list[str]:
+    def changed_inputs(
+        self, node: Node, inputs: dict[str, str], *, fresh: bool = False
+    ) -> list[str]:
         """The requirements of ``node`` whose record's state now is not what its recorded
-        run read (``inputs``): run again since, first run since, or their record gone."""
-        now = self.states(node.deps)
+        run read (``inputs``): run again since, first run since, or their record gone.
+        ``fresh`` reads their records again (after a run: another build may have run one
+        again while it ran)."""
+        now = self.states(node.deps, fresh=fresh)
         changed = []
         for dep in node.deps:
             info = now.get(dep)
@@ -240,7 +245,8 @@ def _changed_input(
     return changed
 
 
-def _name_of(node: Node, uid: str) -> str:
+def requirement_name(node: Node, uid: str) -> str:
+    """The class name of the requirement ``uid`` of ``node``'s task."""
     for dep in flatten(node.requires):
         if dep.unique_id == uid:
             return type(dep).__qualname__
@@ -248,7 +254,7 @@ def _name_of(node: Node, uid: str) -> str:
 
 
 def _read_changed(reader: Node, uid: str, state: str) -> str:
-    name = _name_of(reader, uid)
+    name = requirement_name(reader, uid)
     if not state:
         return (
             f"{name}[{uid[:10]}] {NO_RECORD_NOW} (a rerun of it stopped, or its record was "

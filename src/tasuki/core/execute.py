@@ -21,7 +21,7 @@ from tasuki._backoff import backoff_delay
 from tasuki._redact import redact, redact_json
 from tasuki.core import context
 from tasuki.core._output_check import output_change, record_stamps
-from tasuki.core._reads import Reads
+from tasuki.core._reads import Reads, requirement_name
 from tasuki.core.code import code_fingerprint, code_keys, code_of
 from tasuki.core.fingerprint import encode
 from tasuki.core.graph import Graph, Node, build_graph
@@ -57,6 +57,12 @@ _TRANSIENT = (ConnectionError, TimeoutError)
 #: The error type of a task that did not run because two of its requirements were made from
 #: two runs of one upstream (:meth:`Reads.mixed_reads`): the build repairs it.
 MIXED = "MixedInputsError"
+#: The error type of a task whose requirements another build kept running again while it
+#: ran (:data:`_MOVED_TRIES` runs in a row, each read what may be a mix of two runs).
+MOVED = "InputsMovedError"
+#: The error type of a load that found a requirement's output gone: the build repairs it.
+GONE = "OutputGoneError"
+_MOVED_TRIES = 3
 #: What :meth:`Completeness.verdict` says of a task that has no run record.
 NO_RECORD = "it has no run record in this workspace"
 #: The start of the reason a complete task is planned with when a task below it runs first
@@ -362,28 +368,106 @@ def execute(
         reason = None if forced else completeness.verdict(node, fresh=True)
         if not forced and reason is None:
             return TaskResult(uid, name, "cached", note=_cached_after_all(store, uid, completeness))
-        if len(node.deps) > 1:
-            mixed = completeness.reads.mixed_reads(node)
-            if mixed is not None:  # the build runs that requirement again, then this task
-                return TaskResult(
-                    uid, name, "failed", error=ErrorInfo(MIXED, mixed[1], "", False),
-                    damaged=mixed[0],
-                )  # fmt: skip
-        if reason != NO_RECORD:
-            # Drop the old record first (a rerun, a code change, an upstream that changed):
-            # until the new one is written the task is incomplete, so a run killed after
-            # writing some outputs never leaves them under the old record, which could pass
-            # for complete again (the code reverted, the upstream back to what it read).
-            delete_record(store, uid)
-        if on_start is not None:
-            on_start(uid)
-        build_token = _BUILD_ID.set(completeness.build_id)
-        try:
-            return _run_with_retries(node, store, settings, completeness, graph, fresh_inputs)
-        finally:
-            _BUILD_ID.reset(build_token)
+        moved: list[str] = []
+        for tries in range(_MOVED_TRIES + 1):
+            if moved:
+                gone = _await_requirements(node, moved, store, settings, completeness)
+                if gone is not None:  # the build runs that requirement again, then this task
+                    return TaskResult(
+                        uid, name, "failed", error=ErrorInfo(GONE, gone[1], "", False),
+                        damaged=gone[0],
+                    )  # fmt: skip
+            if len(node.deps) > 1:
+                mixed = completeness.reads.mixed_reads(node)
+                if mixed is not None:  # the build runs that requirement again, then this task
+                    return TaskResult(
+                        uid, name, "failed", error=ErrorInfo(MIXED, mixed[1], "", False),
+                        damaged=mixed[0],
+                    )  # fmt: skip
+            if tries == _MOVED_TRIES:
+                return TaskResult(uid, name, "failed", error=_moved_error(node, moved))
+            if tries == 0 and reason != NO_RECORD:
+                # Drop the old record first (a rerun, a code change, an upstream that
+                # changed): until the new one is written the task is incomplete, so a run
+                # killed after writing some outputs never leaves them under the old record,
+                # which could pass for complete again (the code reverted, the upstream back
+                # to what it read).
+                delete_record(store, uid)
+            if tries == 0 and on_start is not None:
+                on_start(uid)
+            build_token = _BUILD_ID.set(completeness.build_id)
+            try:
+                ran = _run_with_retries(
+                    node, store, settings, completeness, graph, fresh_inputs or bool(moved)
+                )
+            finally:
+                _BUILD_ID.reset(build_token)
+            if isinstance(ran, TaskResult):
+                return ran
+            moved = ran
+            logger.info(
+                "%r: %s ran again in another build while it ran, so what it read may be "
+                "of two runs; running it again",
+                task,
+                ", ".join(f"{requirement_name(node, dep)}[{dep[:10]}]" for dep in moved),
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
     finally:
         lease.release()
+
+
+def _moved_inputs(node: Node, inputs: dict[str, str], completeness: Completeness) -> list[str]:
+    """The requirements of ``node`` whose record, read fresh, is not the one its run began
+    with (``inputs``), or says it is not complete now (its run in another build failed, or
+    began: the record is dropped first)."""
+    reads = completeness.reads
+    moved = reads.changed_inputs(node, inputs, fresh=True)
+    now = reads.states(node.deps)  # as just read
+    for dep in node.deps:
+        if dep not in moved and _not_complete(node, dep, now.get(dep)):
+            moved.append(dep)
+    return moved
+
+
+def _not_complete(node: Node, dep: str, info: tuple[str, str | None] | None) -> bool:
+    if info is not None:
+        return info[0].startswith("f")  # a run that failed or did not finish
+    task = next(t for t in flatten(node.requires) if t.unique_id == dep)
+    return bool(Node(task, dep).output_keys())  # no record, though its outputs need one
+
+
+def _await_requirements(
+    node: Node, moved: list[str], store: Store, settings: Settings, completeness: Completeness
+) -> tuple[str, str] | None:
+    """Wait for the runs of ``moved`` (requirements another build ran again while ``node``'s
+    task ran) to end: their leases. ``(requirement, why)`` for one that is not complete
+    then (its run failed, or its record is gone): the build runs it again."""
+    for dep in moved:
+        lease = store.lease(dep)
+        lease.acquire(timeout=settings.lock_timeout)
+        lease.release()
+    now = completeness.reads.states(moved, fresh=True)
+    for dep in moved:
+        if _not_complete(node, dep, now.get(dep)):
+            what = "its run failed" if now.get(dep) is not None else "its run record is gone"
+            return dep, (
+                f"{requirement_name(node, dep)}[{dep[:10]}] ran again in another build while "
+                f"{type(node.task).task_name()} ran, and {what}"
+            )
+    return None
+
+
+def _moved_error(node: Node, moved: list[str]) -> ErrorInfo:
+    name = type(node.task).task_name()
+    deps = ", ".join(f"{requirement_name(node, dep)}[{dep[:10]}]" for dep in moved)
+    return ErrorInfo(
+        MOVED,
+        f"{name}: {deps} ran again in another build while {name} ran, {_MOVED_TRIES} times "
+        f"in a row, so each run may have read outputs of two of its runs; no run of {name} "
+        "was kept. Build again once the other build is done (`tasuki why` says what runs)",
+        "",
+        False,
+    )
 
 
 def _run_with_retries(
@@ -393,7 +477,9 @@ def _run_with_retries(
     completeness: Completeness,
     graph: Graph | None = None,
     fresh_inputs: bool = False,
-) -> TaskResult:
+) -> TaskResult | list[str]:
+    """The task run (again after a failure, as ``settings.retries`` allows) and its record
+    written; or, without a record, the requirements another build ran again meanwhile."""
     code_key = completeness.code_key(node.task)
     inputs = completeness.inputs_of(node, fresh=fresh_inputs)
     build_id = _BUILD_ID.get()
@@ -456,6 +542,14 @@ def _run_with_retries(
         finally:
             context.deactivate(token)
             _TAIL.reset(tail_token)
+        if node.deps:
+            # A requirement run again (by another build) while this ran: what run() loaded
+            # may be of two runs (one output before, one after), and the record would say
+            # it read the first. No record; the caller runs the task again. (One query of
+            # the records database, ~10 us; a move after it cannot reach what run() read.)
+            moved = _moved_inputs(node, inputs, completeness)
+            if moved:
+                return moved
         duration = time.perf_counter() - t0
         finished_at = now_iso()
         record = _record(node, outputs, ctx, started_at, finished_at, duration, list(tail))

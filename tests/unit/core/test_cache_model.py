@@ -4,8 +4,9 @@ A small project on disk (a raw file as a ``FileInput``, a file in ``data_files``
 module, a parameter, five tasks) goes through seeded random sequences of what happens to a
 real project between builds: code edited (for real, or only comments), raw files replaced
 (with other bytes, or the same bytes again), outputs deleted or changed in place, records
-deleted, a parameter changed, ``rerun`` asked, builds killed, two builds at once, ``tasuki gc``
-between builds and during one. Each build runs in a fresh process, as a user's
+deleted, a parameter changed, ``rerun`` asked, builds killed, two builds at once (also two
+builds of Report rerunning Clean, whose every run then gives other values: each Report must
+be made from one run of Clean), ``tasuki gc`` between builds and during one. Each build runs in a fresh process, as a user's
 ``tasuki run`` does, and is compared with a model that computes every task's value from the
 project as it is now:
 
@@ -49,6 +50,9 @@ def pause():
 HELPER = "FACTOR = {factor}\n{comment}\n\ndef scale(x):\n    return x * FACTOR\n"
 
 TASKS = """
+import os
+import random
+
 import tasuki
 from cmproj import helper, slow
 
@@ -67,6 +71,10 @@ class Clean(tasuki.Task):
         values = [int(v) for v in self.load().split()]
         with open("data/nonce.txt") as f:  # read, not declared: a run's own randomness
             nonce = int(f.read())
+        if os.path.exists("data/jitter"):  # two builds rerunning it: each run its own value
+            nonce += random.randrange(1, 10**9)
+            with open("data/jitter-runs.txt", "a") as f:
+                f.write(f"{{nonce}}\\n")
         self.dump([helper.scale(v) + nonce for v in values if v >= self.drop])
 
 
@@ -98,7 +106,8 @@ class Count(tasuki.Task):
 
     def run(self):
         slow.pause()
-        self.dump(len(self.load("clean")) * self.load("lookup") * WEIGHT)
+        clean = self.load("clean")
+        self.dump(len(clean) * self.load("lookup") * WEIGHT + max(clean))
 
 
 class Report(tasuki.Task):
@@ -189,7 +198,7 @@ class Project:
         """Every task's value, given the nonce that the Clean in effect ran with."""
         clean = [v * self.factor + nonce for v in self.raw if v >= drop]
         feature = sum(clean) + self.offset
-        count = len(clean) * self.lookup * self.weight
+        count = len(clean) * self.lookup * self.weight + max(clean)
         return {
             "FileInput": " ".join(map(str, self.raw)) + "\n",
             "Clean": clean,
@@ -339,6 +348,47 @@ def _killed_build(project: Project, rng: random.Random, root: str, drop: int) ->
         project.nonce_of[uid] = value[0] - base[0]
 
 
+def _two_reruns_at_once(project: Project, rng: random.Random, drop: int, where: str) -> list[int]:
+    """Two builds of Report at once, one rerunning Clean, the other rerunning Clean, one of
+    its readers or nothing, each run of Clean with its own value: the Report each leaves
+    is made from one run of Clean, never from two (Feature of one, Count of the other).
+    Returns the values Clean ran with."""
+    data = project.root / "data"
+    (data / "jitter").write_text("")
+    (data / "jitter-runs.txt").write_text("")
+    (data / "slow.txt").write_text(str(rng.choice([0.02, 0.05, 0.1])))  # runs overlap
+    first = project.start("Report", drop, "Clean", rng.choice([1, 2]))
+    time.sleep(rng.uniform(0, 0.4))
+    other = rng.choice(["", "Clean", "Feature", "Count"])
+    second = project.start("Report", drop, other, rng.choice([1, 2]))
+    together = [project.finish(p) for p in (first, second)]
+    (data / "jitter").unlink()
+    (data / "slow.txt").unlink()
+    runs = [int(n) for n in (data / "jitter-runs.txt").read_text().split()]
+    clean = together[0]["uids"]["Clean"]
+    known = runs + ([project.nonce_of[clean]] if clean in project.nonce_of else [])
+    for one in together:
+        assert one["ok"], f"{where}: {one['errors']}"
+        report = one["values"]["Report"]
+        if report == "<missing>":
+            continue  # the other build was making it again when this one loaded it
+        made = [n for n in known if project.model(drop, n)["Report"] == report]
+        assert made, (
+            f"{where} (second rerun={other}): Report {report} is made from no one run "
+            f"of Clean {known}"
+        )
+    return known
+
+
+def _learn_nonce(
+    project: Project, got: dict[str, Any], root: str, drop: int, known: list[int], where: str
+) -> None:
+    """Which of the runs ``known`` the Clean in effect is: the one the root was made from."""
+    made = [n for n in known if project.model(drop, n)[root] == got["values"][root]]
+    assert made, f"{where}: {root} {got['values'][root]} made from no run of Clean {known}"
+    project.nonce_of[got["uids"]["Clean"]] = made[-1]
+
+
 def _gc_during_build(
     project: Project, rng: random.Random, root: str, drop: int, keep: int, where: str
 ) -> None:
@@ -431,7 +481,8 @@ def test_outputs_match_the_model_after_random_changes(tmp_path: Path, seed: int)
         damaged_before = project.still_damaged()
         # Two builds at once (no rerun: a forced rerun beside a build that reads what it
         # reruns hands that build the outputs of before, consistent, then replaced)
-        if rng.random() < 0.2 and not rerun:
+        together_at = rng.random()
+        if together_at < 0.2 and not rerun:
             other = "Count" if root == "Feature" else "Feature"
             project.log[-1] += f" with {other} at once"
             where = f"seed {seed}, step {step}: {project.log}"
@@ -445,6 +496,14 @@ def test_outputs_match_the_model_after_random_changes(tmp_path: Path, seed: int)
             # again: the workspace both left is what a build after them must find right.
             got = project.build(root, drop)
             rerun = ""  # `why` and the statuses: this last build's
+        elif together_at < 0.3:
+            project.log[-1] += " after two Report builds at once, rerunning Clean"
+            where = f"seed {seed}, step {step}: {project.log}"
+            known = _two_reruns_at_once(project, rng, drop, where)
+            got = project.build(root, drop)
+            rerun = ""
+            if "Clean" not in got["ran"]:
+                _learn_nonce(project, got, root, drop, known, where)
         else:
             got = project.build(root, drop, rerun, workers)
         assert got["ok"], f"{where}: {got['errors']}"

@@ -11,12 +11,17 @@ before it runs, and the one made from the older run runs again first.
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import tasuki
+from tasuki.core.records import delete_record
 from tasuki.storage import open_store
 
 
@@ -43,6 +48,8 @@ class Left(tasuki.Task):
         return self.make_target("left.pkl")
 
     def run(self):
+        if Path(self.counter + ".fail").exists():
+            raise RuntimeError("Left fails (a test asked it to)")
         self.dump(("left", self.load()))
 
 
@@ -113,3 +120,153 @@ def test_a_requirement_made_from_an_older_run_runs_again_before_the_reader(
     assert "found the output of Right" in caplog.text and "out of date" in caplog.text
     again = tasuki.run_build(Both(counter=counter), workspace=ws, progress="off")
     assert again.counts() == {"cached": 1, "not_needed": 3}
+
+
+# While the reader runs: another build reruns what it reads between two of its loads.
+BETWEEN: list[Any] = []  # called by ``Reader.run`` between its two loads, while it holds
+
+
+class Reader(tasuki.Task):
+    counter: str
+
+    def requires(self):
+        return {"left": Left(counter=self.counter), "right": Right(counter=self.counter)}
+
+    def output(self):
+        return self.make_target("reader.pkl")
+
+    def run(self):
+        left = self.load("left")[1]
+        for call in BETWEEN:
+            call()
+        self.dump((left, self.load("right")[1]))
+
+
+OTHER = """
+import sys
+import tasuki
+from tests.unit.core.test_mixed_inputs import Left, Right, Source
+ws, counter = sys.argv[1], sys.argv[2]
+roots = [Left(counter=counter), Right(counter=counter)]
+rerun = [Source(counter=counter).unique_id]
+tasuki.run_build(roots, workspace=ws, rerun=rerun, progress="off")
+"""
+
+
+def other_build(ws: str, counter: str, *, fail_left: bool = False, times: int = 1) -> Any:
+    """What ``Reader.run`` calls: another build rerunning Source, Left and Right, at most
+    ``times`` times; in another process (a thread, with a context of its own, for a
+    ``memory://`` workspace, which only this process sees)."""
+    calls = []
+
+    def call() -> None:
+        if len(calls) >= times:
+            return
+        calls.append(1)
+        if fail_left:
+            Path(counter + ".fail").write_text("")
+        if ws.startswith("memory://"):
+            thread = threading.Thread(target=build_on_a_thread, args=(ws, counter))
+            thread.start()
+            thread.join()
+        else:
+            repo = Path(__file__).resolve().parents[3]
+            subprocess.run([sys.executable, "-c", OTHER, ws, counter], cwd=repo, check=True)
+        Path(counter + ".fail").unlink(missing_ok=True)
+
+    return call
+
+
+def build_on_a_thread(ws: str, counter: str) -> None:
+    roots = [Left(counter=counter), Right(counter=counter)]
+    rerun = [Source(counter=counter).unique_id]
+    tasuki.run_build(roots, workspace=ws, rerun=rerun, progress="off")
+
+
+@pytest.fixture
+def between() -> Any:
+    yield BETWEEN
+    BETWEEN.clear()
+
+
+@pytest.mark.parametrize(("workers", "where"), [(1, "folder"), (2, "folder"), (1, "memory")])
+def test_a_requirement_run_again_while_the_reader_runs_makes_the_reader_run_again(
+    tmp_path: Path, workers: int, where: str, between: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tasuki")
+    counter = str(tmp_path / "counter.txt")
+    ws = str(tmp_path / "ws") if where == "folder" else f"memory://moved-{tmp_path.name}"
+    tasuki.build([Left(counter=counter), Right(counter=counter)], workspace=ws, progress="off")
+    between.append(other_build(ws, counter))
+    result = tasuki.run_build(
+        Reader(counter=counter), workspace=ws, workers=workers, progress="off"
+    )
+    assert result.ok, result.summary()
+    got = tasuki.load(Reader(counter=counter), workspace=ws)
+    assert got == (1, 1), got  # not (0, 1): Left of Source's run 0, Right of its run 1
+    if workers == 1:  # (a worker's log stays in its process)
+        assert "Left" in caplog.text and "ran again in another build while it ran" in caplog.text
+    again = tasuki.run_build(Reader(counter=counter), workspace=ws, progress="off")
+    assert again.counts() == {"cached": 1, "not_needed": 3}
+
+
+def test_a_reader_whose_requirements_keep_moving_fails_and_keeps_nothing(
+    tmp_path: Path, between: list[Any]
+) -> None:
+    counter = str(tmp_path / "counter.txt")
+    ws = str(tmp_path / "ws")
+    between.append(other_build(ws, counter, times=10))
+    result = tasuki.run_build(Reader(counter=counter), workspace=ws, progress="off")
+    reader = Reader(counter=counter)
+    error = result.results[reader.unique_id].error
+    assert not result.ok and error is not None and error.type == "InputsMovedError"
+    assert "3 times in a row" in error.message and "Left[" in error.message, error.message
+    with pytest.raises(FileNotFoundError):
+        tasuki.load(reader, workspace=ws)  # its runs' outputs, without a record, are not taken
+
+
+def test_a_requirement_that_failed_in_another_build_while_the_reader_ran_is_run_again(
+    tmp_path: Path, between: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    counter = str(tmp_path / "counter.txt")
+    ws = str(tmp_path / "ws")
+    tasuki.build([Left(counter=counter), Right(counter=counter)], workspace=ws, progress="off")
+    between.append(other_build(ws, counter, fail_left=True))
+    result = tasuki.run_build(Reader(counter=counter), workspace=ws, progress="off")
+    assert result.ok, result.summary()
+    assert tasuki.load(Reader(counter=counter), workspace=ws) == (1, 1)
+    assert "found the output of Left" in caplog.text
+
+
+class DropRecordAfter:
+    """When ``after``'s task ends in this build, Left's record goes, as when another build
+    has begun to run Left again (it drops the record first). Reader's worker remembers
+    Left's output from the plan: it must not take it without a record."""
+
+    def __init__(self, after: type[tasuki.Task], ws: str, counter: str) -> None:
+        self.after, self.ws, self.counter, self.done = after, ws, counter, False
+
+    def on_task_end(self, *, task: tasuki.Task, **kwargs: Any) -> None:
+        if isinstance(task, self.after) and not self.done:
+            self.done = True
+            delete_record(open_store(self.ws), Left(counter=self.counter).unique_id)
+
+
+def test_a_requirement_without_a_record_when_the_reader_ends_makes_it_run_again(
+    tmp_path: Path, between: list[Any]
+) -> None:
+    counter = str(tmp_path / "counter.txt")
+    ws = str(tmp_path / "ws")
+    tasuki.build([Left(counter=counter), Right(counter=counter)], workspace=ws, progress="off")
+    hook = DropRecordAfter(Right, ws, counter)
+    result = tasuki.run_build(
+        Reader(counter=counter), workspace=ws, workers=2, hooks=[hook], progress="off"
+    )
+    assert hook.done and result.ok, result.summary()
+    assert tasuki.load(Reader(counter=counter), workspace=ws) == (0, 0)
+    ran = {
+        type(result.graph.nodes[u].task).__name__
+        for u, r in result.results.items()
+        if r.status == "ran"
+    }
+    assert ran == {"Left", "Reader"}, ran
