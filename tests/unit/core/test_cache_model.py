@@ -6,9 +6,9 @@ real project between builds: code edited (for real, or only comments), raw files
 (with other bytes, or the same bytes again), outputs deleted or changed in place, records
 deleted, a parameter changed, ``rerun`` asked, builds killed, two builds at once (also two
 builds of Report rerunning Clean, whose every run then gives other values: each Report must
-be made from one run of Clean), ``tasuki gc`` between builds and during one. Each build runs in a fresh process, as a user's
-``tasuki run`` does, and is compared with a model that computes every task's value from the
-project as it is now:
+be made from one run of Clean), ``tasuki gc`` between builds and during one. Each build runs
+in a fresh process, as a user's ``tasuki run`` does, and is compared with a model that
+computes every task's value from the project as it is now:
 
 - the root's output is the model's value; every other task's output that loads is too (one
   that is missing or damaged may stay so while the root is complete, never wrong);
