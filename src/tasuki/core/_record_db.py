@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Callable
 
 __all__ = ["DB_KEY", "RecordDB"]
 
@@ -64,7 +65,9 @@ class RecordDB:
         import sqlite3  # ~1 ms: only a build on a local workspace needs it
 
         self.path = path
-        self._lock = threading.Lock()
+        # Reentrant: put(check=...) runs the check, which reads through this object, inside
+        # the write's transaction.
+        self._lock = threading.RLock()
         # Read-only (a teammate's results on a read-only mount, a folder this user may only
         # read): reading commands and load() work; nothing here is written.
         self.read_only = _read_only(path)
@@ -101,16 +104,28 @@ class RecordDB:
         return None if row is None else bytes(row[0])
 
     def put(
-        self, uid: str, body: bytes, state: str | None = None, inputs: str | None = None
-    ) -> None:
+        self,
+        uid: str,
+        body: bytes,
+        state: str | None = None,
+        inputs: str | None = None,
+        *,
+        check: Callable[[], list[str]] | None = None,
+    ) -> list[str]:
         """Write (or replace) the record of ``uid``; committed when this returns.
 
         ``state`` and ``inputs`` repeat two things the body says, in columns that the
         cache check reads for a whole graph without parsing bodies: the record's output
         state and ``uid=state`` pairs (``;``-separated) of what its run read (None: the
         record does not say, as an adopted one).
+
+        ``check``, called inside the write's transaction (no other connection commits
+        meanwhile; reads through this object see the records as they are), returns
+        reasons not to write: then nothing is written and they are returned.
         """
         with self._lock:
+            if check is not None:
+                return self._put_checked(uid, body, state, inputs, check)
             try:
                 self._con.execute(_PUT, (uid, body, state, inputs))
             except Exception as exc:
@@ -118,6 +133,33 @@ class RecordDB:
                     raise
                 self._add_columns()
                 self._con.execute(_PUT, (uid, body, state, inputs))
+        return []
+
+    def _put_checked(
+        self,
+        uid: str,
+        body: bytes,
+        state: str | None,
+        inputs: str | None,
+        check: Callable[[], list[str]],
+    ) -> list[str]:
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")  # the write lock: no commit lands between both
+        try:
+            moved = check()
+            if not moved:
+                try:
+                    con.execute(_PUT, (uid, body, state, inputs))
+                except Exception as exc:
+                    if not _needs_columns(exc):
+                        raise
+                    self._add_columns()  # (in this transaction: SQLite allows it)
+                    con.execute(_PUT, (uid, body, state, inputs))
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("ROLLBACK" if moved else "COMMIT")
+        return moved
 
     def replace(self, uid: str, old: bytes, new: bytes) -> bool:
         """Write ``new`` as the record of ``uid`` only if its record is still ``old`` (a

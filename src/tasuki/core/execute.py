@@ -15,6 +15,7 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tasuki._backoff import backoff_delay
@@ -420,11 +421,11 @@ def _moved_inputs(node: Node, inputs: dict[str, str], completeness: Completeness
     """The requirements of ``node`` whose record, read fresh, is not the one its run began
     with (``inputs``), or says it is not complete now (its run in another build failed, or
     began: the record is dropped first)."""
-    reads = completeness.reads
-    moved = reads.changed_inputs(node, inputs, fresh=True)
-    now = reads.states(node.deps)  # as just read
+    now = completeness.reads.states(node.deps, fresh=True)
+    moved = []
     for dep in node.deps:
-        if dep not in moved and _not_complete(node, dep, now.get(dep)):
+        info = now[dep]
+        if (info and info[0]) != inputs.get(dep) or _not_complete(node, dep, info):
             moved.append(dep)
     return moved
 
@@ -542,21 +543,20 @@ def _run_with_retries(
         finally:
             context.deactivate(token)
             _TAIL.reset(tail_token)
-        if node.deps:
-            # A requirement run again (by another build) while this ran: what run() loaded
-            # may be of two runs (one output before, one after), and the record would say
-            # it read the first. No record; the caller runs the task again. (One query of
-            # the records database, ~10 us; a move after it cannot reach what run() read.)
-            moved = _moved_inputs(node, inputs, completeness)
-            if moved:
-                return moved
         duration = time.perf_counter() - t0
         finished_at = now_iso()
         record = _record(node, outputs, ctx, started_at, finished_at, duration, list(tail))
         record.code_key = code_key
         record.build_id = build_id
         record.inputs = inputs
-        record.write(store)
+        # A requirement run again (by another build) while this ran: what run() loaded may
+        # be of two runs (one output before, one after), and the record would say it read
+        # the first. No record; the caller runs the task again.
+        moved = record.write(
+            store, check=partial(_moved_inputs, node, inputs, completeness) if node.deps else None
+        )
+        if moved:
+            return moved
         remember_outputs(store, record)
         completeness.remember(record)
         code = code_of(type(task))

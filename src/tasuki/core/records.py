@@ -36,6 +36,8 @@ from tasuki.errors import OutputGoneError, RecordNotFoundError
 from tasuki.storage._keys import host_name
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tasuki.storage.base import Store
 
 __all__ = [
@@ -265,14 +267,23 @@ class RunRecord:
         except TypeError as exc:  # a field missing: not a record this version can read
             raise ValueError(f"not a readable run record: {exc}") from exc
 
-    def write(self, store: Store) -> None:
+    def write(self, store: Store, *, check: Callable[[], list[str]] | None = None) -> list[str]:
         """Write atomically (last step of a task: a ``done`` record is what marks it
-        complete)."""
+        complete).
+
+        ``check`` returns reasons not to write (nothing is written; they are returned):
+        in a records database, called inside the write's transaction, so no record of
+        another process lands between the check and the write; else just before it.
+        """
         db = records_db(store)
         if db is None:
-            store.write_bytes(record_key(self.unique_id), self.to_bytes())
-            return
-        db.put(self.unique_id, self.to_bytes(), self.state, inputs_text(self.inputs))
+            moved = check() if check is not None else []
+            if not moved:
+                store.write_bytes(record_key(self.unique_id), self.to_bytes())
+            return moved
+        return db.put(
+            self.unique_id, self.to_bytes(), self.state, inputs_text(self.inputs), check=check
+        )
 
     @classmethod
     def read(cls, store: Store, uid: str) -> RunRecord:

@@ -310,6 +310,38 @@ def test_a_commit_by_another_connection_is_seen_by_the_next_read(tmp_path):
     assert reader.get(_uid(3)) == b"{}"
 
 
+def test_a_checked_put_writes_only_what_its_check_allows_with_no_commit_in_between(tmp_path):
+    """``put(check=...)``: the check runs inside the write's transaction (another
+    connection cannot commit until it ends, and reads through the same object work); a
+    check that returns reasons, or raises, leaves nothing written and no transaction open."""
+    from tasuki.core._record_db import RecordDB
+
+    path = str(tmp_path / "records.db")
+    db, other = RecordDB(path), RecordDB(path)
+    other._con.execute("PRAGMA busy_timeout = 50")
+    seen: list[object] = []
+
+    def check() -> list[str]:
+        seen.append(db.states([_uid(1)]))  # reads through the object holding the write
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.put(_uid(2), b"{}")  # no commit of another connection lands meanwhile
+        return []
+
+    assert db.put(_uid(1), b"{}", "c1", None, check=check) == []
+    assert seen == [[]] and db.get(_uid(1)) == b"{}" and db.get(_uid(2)) is None
+    assert db.put(_uid(3), b"{}", check=lambda: ["moved"]) == ["moved"]
+    assert db.get(_uid(3)) is None
+
+    def fails() -> list[str]:
+        raise RuntimeError("check failed")
+
+    with pytest.raises(RuntimeError, match="check failed"):
+        db.put(_uid(4), b"{}", check=fails)
+    assert db.get(_uid(4)) is None
+    other.put(_uid(2), b"{}")  # nothing left open: the other connection writes again
+    assert db.put(_uid(5), b"{}") == [] and db.get(_uid(5)) == b"{}"
+
+
 def test_a_new_database_is_whole_in_wal_mode_and_leaves_no_temporary_files(tmp_path):
     import sqlite3
 
