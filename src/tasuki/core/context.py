@@ -51,6 +51,12 @@ class RunContext:
     required_ids: frozenset[str] | None = None
     """The unique ids of ``requires``, made on the first ``load(task)``: the tasks it may
     read."""
+    inputs: dict[str, str] | None = None
+    """The state of each requirement's record when this run began (what its record will say
+    it read), or None outside a build's run."""
+    moved: set[str] = field(default_factory=set)
+    """Requirements this run loaded from another record than ``inputs`` says (another build
+    ran them again meanwhile): the run is not recorded, and runs again."""
     metrics: list[dict[str, Any]] = field(default_factory=list)
     """What ``self.log_metric()`` logged during this run, in order (:func:`metric_entry`):
     the run record keeps it, and hooks (tracking) read it there."""

@@ -417,15 +417,18 @@ def execute(
         lease.release()
 
 
-def _moved_inputs(node: Node, inputs: dict[str, str], completeness: Completeness) -> list[str]:
+def _moved_inputs(
+    node: Node, inputs: dict[str, str], completeness: Completeness, read: set[str]
+) -> list[str]:
     """The requirements of ``node`` whose record, read fresh, is not the one its run began
     with (``inputs``), or says it is not complete now (its run in another build failed, or
-    began: the record is dropped first)."""
+    began: the record is dropped first), or that its run loaded from another record
+    (``read``: run again, maybe back to the bytes it began with, while it ran)."""
     now = completeness.reads.states(node.deps, fresh=True)
     moved = []
     for dep in node.deps:
         info = now[dep]
-        if (info and info[0]) != inputs.get(dep) or _not_complete(node, dep, info):
+        if dep in read or (info and info[0]) != inputs.get(dep) or _not_complete(node, dep, info):
             moved.append(dep)
     return moved
 
@@ -501,6 +504,7 @@ def _run_with_retries(
             outputs=node.outputs,
             outputs_of=graph.outputs_of if graph is not None else None,
             requires_of=graph.requires_of if graph is not None else None,
+            inputs=inputs,
         )
         tail: deque[str] = deque(maxlen=_TAIL_LINES)
         tail_token = _TAIL.set(tail)
@@ -553,7 +557,10 @@ def _run_with_retries(
         # be of two runs (one output before, one after), and the record would say it read
         # the first. No record; the caller runs the task again.
         moved = record.write(
-            store, check=partial(_moved_inputs, node, inputs, completeness) if node.deps else None
+            store,
+            check=partial(_moved_inputs, node, inputs, completeness, ctx.moved)
+            if node.deps
+            else None,
         )
         if moved:
             return moved

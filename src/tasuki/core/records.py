@@ -393,13 +393,14 @@ def forget_outputs(store: Store, keys: list[str]) -> None:
 
 
 def expected_output(
-    store: Store, key: str, uid: str, *, fresh: bool = False
+    store: Store, key: str, uid: str, *, fresh: bool = False, states: list[str] | None = None
 ) -> tuple[str, dict[str, Any]] | None:
     """``(task name, record entry)`` for output ``key`` of task ``uid``, or None when the
     task has no record (nothing to verify against).
 
     ``fresh`` reads the record even when this process remembers it: outside a build (a
-    notebook, a server), another process may have run the task again since.
+    notebook, a server), another process may have run the task again since. ``states``
+    gets the :attr:`RunRecord.state` of a record read here (nothing when remembered).
 
     Raises:
         OutputGoneError: the task's record says its last run failed: whatever it left at
@@ -423,6 +424,8 @@ def expected_output(
                 task=record.task,
             )
         remember_outputs(store, record)
+        if states is not None:
+            states.append(record.state)
         # From the record just read, not the map: it may still hold what an earlier run of
         # this task wrote at a key its last run did not (output() declares other files).
         entry = next((o for o in record.outputs if o.get("key") == key), None)

@@ -613,11 +613,16 @@ def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
     ``fresh`` reads the record again rather than what this process remembers of it (outside
     a build: another process may have run the task again since)."""
     uid = task.unique_id
+    # In a build's run: the state of each record read here, to compare with what the run
+    # began with (another build may have run the task again since, maybe more than once).
+    ctx = context._CURRENT.get()
+    inputs = ctx.inputs if ctx is not None else None
 
     def one(target: Target) -> Any:
         if not target.in_store:
             return target.load(store)
-        known = expected_output(store, target.key, uid, fresh=fresh)
+        states: list[str] | None = None if inputs is None else []
+        known = expected_output(store, target.key, uid, fresh=fresh, states=states)
         if known is None:
             _check_finished(task, store, target)
             return target.load(store)
@@ -625,19 +630,22 @@ def load_task_outputs(task: Task, store: Store, *, fresh: bool = False) -> Any:
         expected = _expected(uid, name, entry)
         try:
             try:
-                return target.load(store, expected=expected)
+                value = target.load(store, expected=expected)
             except CorruptOutputError:
                 if fresh:
                     raise
                 # What this process remembers of the record may be older than the file: the
                 # task ran again in another process since (a worker forked before a damaged
                 # output's producer was run again). Its record now decides.
-                now = expected_output(store, target.key, uid, fresh=True)
+                now = expected_output(store, target.key, uid, fresh=True, states=states)
                 if now is None or now[1] == entry:
                     raise
                 name, entry = now
                 expected = _expected(uid, name, entry)
-                return target.load(store, expected=expected)
+                value = target.load(store, expected=expected)
+            if ctx is not None and states and inputs is not None and states[-1] != inputs.get(uid):
+                ctx.moved.add(uid)
+            return value
         except FileNotFoundError as exc:
             if isinstance(exc, OutputGoneError) or store.exists(target.key):
                 raise  # said already, or something the format reads besides the output

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import tasuki
-from tasuki.core.records import delete_record
+from tasuki.core.records import delete_record, forget_outputs
 from tasuki.storage import open_store
 
 
@@ -270,3 +270,84 @@ def test_a_requirement_without_a_record_when_the_reader_ends_makes_it_run_again(
         if r.status == "ran"
     }
     assert ran == {"Left", "Reader"}, ran
+
+
+# A requirement run again twice while its reader runs, the second time making its first
+# bytes again: the reader read the middle run's, and must not record the first's.
+class Flip(tasuki.Task):
+    counter: str
+
+    def output(self):
+        return self.make_target("flip.pkl")
+
+    def run(self):
+        self.dump(int(Path(self.counter).read_text()))  # read, not declared: its value
+
+
+class FlipReader(tasuki.Task):
+    counter: str
+
+    def requires(self):
+        return Flip(counter=self.counter)
+
+    def output(self):
+        return self.make_target("flip_reader.pkl")
+
+    def run(self):
+        for call in BETWEEN[:1]:
+            call()
+        value = self.load()
+        for call in BETWEEN[1:]:
+            call()
+        self.dump(value)
+
+
+FLIP = """
+import sys
+import tasuki
+from pathlib import Path
+from tests.unit.core.test_mixed_inputs import Flip
+ws, counter, value = sys.argv[1], sys.argv[2], sys.argv[3]
+Path(counter).write_text(value)
+flip = Flip(counter=counter)
+tasuki.run_build([flip], workspace=ws, rerun=[flip.unique_id], progress="off")
+"""
+
+
+@pytest.mark.parametrize(
+    ("workers", "remembered"), [(1, True), (2, True), (1, False)]
+)  # False: the reader's process holds no entry of Flip's output (a big build forgets some)
+def test_a_requirement_rerun_twice_back_to_its_first_bytes_is_not_recorded_as_read(
+    tmp_path: Path, between: list[Any], workers: int, remembered: bool
+) -> None:
+    counter = str(tmp_path / "value.txt")
+    ws = str(tmp_path / "ws")
+    Path(counter).write_text("0")
+    tasuki.build(Flip(counter=counter), workspace=ws, progress="off")
+    repo = Path(__file__).resolve().parents[3]
+    runs = []
+
+    def rerun_flip(value: str) -> Any:
+        def call() -> None:
+            if len(runs) < 2:  # once each
+                runs.append(value)
+                if not remembered:
+                    forget_outputs(open_store(ws), [Flip(counter=counter).output().key])
+                subprocess.run(
+                    [sys.executable, "-c", FLIP, ws, counter, value], cwd=repo, check=True
+                )
+
+        return call
+
+    between.extend([rerun_flip("1"), rerun_flip("0")])  # before the load, after it
+    result = tasuki.run_build(
+        FlipReader(counter=counter), workspace=ws, workers=workers, progress="off"
+    )
+    assert result.ok, result.summary()
+    assert runs == ["1", "0"] or workers > 1  # (a worker's list stays in its process)
+    assert tasuki.load(Flip(counter=counter), workspace=ws) == 0
+    # Its run read Flip's middle run (1); Flip holds 0 again, the same bytes as the run
+    # the reader started from: it must run again, not keep 1 as made from 0.
+    assert tasuki.load(FlipReader(counter=counter), workspace=ws) == 0
+    again = tasuki.run_build(FlipReader(counter=counter), workspace=ws, progress="off")
+    assert again.counts() == {"cached": 1, "not_needed": 1}
