@@ -513,6 +513,9 @@ def _run_with_retries(
             task.run()
             outputs = _verify_outputs(node, store, ctx)
         except Exception as exc:
+            moved = _moved_under_load(exc, node, inputs, completeness)
+            if moved:  # not damaged: another build runs it again (or did since this began)
+                return moved
             duration = time.perf_counter() - t0
             error = ErrorInfo(
                 type(exc).__name__, str(exc), traceback.format_exc(), _is_retryable(exc)
@@ -578,6 +581,22 @@ def _run_with_retries(
             attempts=attempt,
             log_tail=list(tail),
         )
+
+
+def _moved_under_load(
+    exc: BaseException, node: Node, inputs: dict[str, str], completeness: Completeness
+) -> list[str]:
+    """``[requirement]`` when ``exc`` is a load that found a requirement's output damaged
+    or gone because another build ran it again since this run began, or is running it: the
+    caller waits for that run and runs the task again, rather than running the requirement
+    once more itself. Else ``[]``."""
+    dep = _damaged_requirement(exc, node)
+    if dep is None:
+        return []
+    now = completeness.reads.states([dep], fresh=True).get(dep)
+    # Its record moved since this run began (a rerun under way drops it first): another
+    # build's doing. The same record as then: the output itself is damaged or gone.
+    return [dep] if (now and now[0]) != inputs.get(dep) else []
 
 
 def _damaged_requirement(exc: BaseException, node: Node) -> str | None:

@@ -15,6 +15,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -281,7 +282,12 @@ class Flip(tasuki.Task):
         return self.make_target("flip.pkl")
 
     def run(self):
+        with open(self.counter + ".runs", "a") as f:
+            f.write("1")
         self.dump(int(Path(self.counter).read_text()))  # read, not declared: its value
+        if Path(self.counter + ".slow").exists():  # its output in place, its record not yet
+            Path(self.counter + ".dumped").write_text("")
+            time.sleep(1.0)
 
 
 class FlipReader(tasuki.Task):
@@ -351,3 +357,35 @@ def test_a_requirement_rerun_twice_back_to_its_first_bytes_is_not_recorded_as_re
     assert tasuki.load(FlipReader(counter=counter), workspace=ws) == 0
     again = tasuki.run_build(FlipReader(counter=counter), workspace=ws, progress="off")
     assert again.counts() == {"cached": 1, "not_needed": 1}
+
+
+def test_a_requirement_found_changed_mid_rerun_in_another_build_is_waited_for_not_rerun(
+    tmp_path: Path, between: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reader loads its requirement while another build runs it again: the new output is
+    in place, its record not yet written. That is no damage to repair by running the
+    requirement once more: the reader waits for that run and runs again."""
+    caplog.set_level(logging.INFO, logger="tasuki")
+    counter = str(tmp_path / "value.txt")
+    ws = str(tmp_path / "ws")
+    Path(counter).write_text("0")
+    tasuki.build(Flip(counter=counter), workspace=ws, progress="off")
+    repo = Path(__file__).resolve().parents[3]
+    procs: list[Any] = []
+
+    def rerun_flip_slowly() -> None:
+        if procs:
+            return
+        Path(counter + ".slow").write_text("")
+        procs.append(subprocess.Popen([sys.executable, "-c", FLIP, ws, counter, "1"], cwd=repo))
+        while not Path(counter + ".dumped").exists():
+            time.sleep(0.01)
+        Path(counter + ".slow").unlink()
+
+    between.append(rerun_flip_slowly)
+    result = tasuki.run_build(FlipReader(counter=counter), workspace=ws, progress="off")
+    assert procs[0].wait(timeout=60) == 0
+    assert result.ok, result.summary()
+    assert tasuki.load(FlipReader(counter=counter), workspace=ws) == 1
+    assert Path(counter + ".runs").read_text() == "11"  # the first run, the other build's
+    assert "ran again in another build while it ran" in caplog.text
