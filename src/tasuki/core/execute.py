@@ -21,6 +21,15 @@ from typing import TYPE_CHECKING, Any
 from tasuki._backoff import backoff_delay
 from tasuki._redact import redact, redact_json
 from tasuki.core import context
+from tasuki.core._moved import (
+    GONE,
+    MOVED_TRIES,
+    await_requirements,
+    damaged_requirement,
+    moved_error,
+    moved_inputs,
+    moved_under_load,
+)
 from tasuki.core._output_check import output_change, record_stamps
 from tasuki.core._reads import Reads, requirement_name
 from tasuki.core.code import code_fingerprint, code_keys, code_of
@@ -39,7 +48,7 @@ from tasuki.core.records import (
 from tasuki.core.results import ErrorInfo, TaskResult
 from tasuki.core.targets import OutputInfo, Target, targets_of
 from tasuki.core.task import flatten
-from tasuki.errors import CorruptOutputError, MissingOutputError, OutputGoneError
+from tasuki.errors import MissingOutputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -58,12 +67,6 @@ _TRANSIENT = (ConnectionError, TimeoutError)
 #: The error type of a task that did not run because two of its requirements were made from
 #: two runs of one upstream (:meth:`Reads.mixed_reads`): the build repairs it.
 MIXED = "MixedInputsError"
-#: The error type of a task whose requirements another build kept running again while it
-#: ran (:data:`_MOVED_TRIES` runs in a row, each read what may be a mix of two runs).
-MOVED = "InputsMovedError"
-#: The error type of a load that found a requirement's output gone: the build repairs it.
-GONE = "OutputGoneError"
-_MOVED_TRIES = 3
 #: What :meth:`Completeness.verdict` says of a task that has no run record.
 NO_RECORD = "it has no run record in this workspace"
 #: The start of the reason a complete task is planned with when a task below it runs first
@@ -370,9 +373,9 @@ def execute(
         if not forced and reason is None:
             return TaskResult(uid, name, "cached", note=_cached_after_all(store, uid, completeness))
         moved: list[str] = []
-        for tries in range(_MOVED_TRIES + 1):
+        for tries in range(MOVED_TRIES + 1):
             if moved:
-                gone = _await_requirements(node, moved, store, settings, completeness)
+                gone = await_requirements(node, moved, store, settings, completeness)
                 if gone is not None:  # the build runs that requirement again, then this task
                     return TaskResult(
                         uid, name, "failed", error=ErrorInfo(GONE, gone[1], "", False),
@@ -385,8 +388,8 @@ def execute(
                         uid, name, "failed", error=ErrorInfo(MIXED, mixed[1], "", False),
                         damaged=mixed[0],
                     )  # fmt: skip
-            if tries == _MOVED_TRIES:
-                return TaskResult(uid, name, "failed", error=_moved_error(node, moved))
+            if tries == MOVED_TRIES:
+                return TaskResult(uid, name, "failed", error=moved_error(node, moved))
             if tries == 0 and reason != NO_RECORD:
                 # Drop the old record first (a rerun, a code change, an upstream that
                 # changed): until the new one is written the task is incomplete, so a run
@@ -415,63 +418,6 @@ def execute(
         raise AssertionError("unreachable")  # pragma: no cover
     finally:
         lease.release()
-
-
-def _moved_inputs(
-    node: Node, inputs: dict[str, str], completeness: Completeness, read: set[str]
-) -> list[str]:
-    """The requirements of ``node`` whose record, read fresh, is not the one its run began
-    with (``inputs``), or says it is not complete now (its run in another build failed, or
-    began: the record is dropped first), or that its run loaded from another record
-    (``read``: run again, maybe back to the bytes it began with, while it ran)."""
-    now = completeness.reads.states(node.deps, fresh=True)
-    moved = []
-    for dep in node.deps:
-        info = now[dep]
-        if dep in read or (info and info[0]) != inputs.get(dep) or _not_complete(node, dep, info):
-            moved.append(dep)
-    return moved
-
-
-def _not_complete(node: Node, dep: str, info: tuple[str, str | None] | None) -> bool:
-    if info is not None:
-        return info[0].startswith("f")  # a run that failed or did not finish
-    task = next(t for t in flatten(node.requires) if t.unique_id == dep)
-    return bool(Node(task, dep).output_keys())  # no record, though its outputs need one
-
-
-def _await_requirements(
-    node: Node, moved: list[str], store: Store, settings: Settings, completeness: Completeness
-) -> tuple[str, str] | None:
-    """Wait for the runs of ``moved`` (requirements another build ran again while ``node``'s
-    task ran) to end: their leases. ``(requirement, why)`` for one that is not complete
-    then (its run failed, or its record is gone): the build runs it again."""
-    for dep in moved:
-        lease = store.lease(dep)
-        lease.acquire(timeout=settings.lock_timeout)
-        lease.release()
-    now = completeness.reads.states(moved, fresh=True)
-    for dep in moved:
-        if _not_complete(node, dep, now.get(dep)):
-            what = "its run failed" if now.get(dep) is not None else "its run record is gone"
-            return dep, (
-                f"{requirement_name(node, dep)}[{dep[:10]}] ran again in another build while "
-                f"{type(node.task).task_name()} ran, and {what}"
-            )
-    return None
-
-
-def _moved_error(node: Node, moved: list[str]) -> ErrorInfo:
-    name = type(node.task).task_name()
-    deps = ", ".join(f"{requirement_name(node, dep)}[{dep[:10]}]" for dep in moved)
-    return ErrorInfo(
-        MOVED,
-        f"{name}: {deps} ran again in another build while {name} ran, {_MOVED_TRIES} times "
-        f"in a row, so each run may have read outputs of two of its runs; no run of {name} "
-        "was kept. Build again once the other build is done (`tasuki why` says what runs)",
-        "",
-        False,
-    )
 
 
 def _run_with_retries(
@@ -513,7 +459,7 @@ def _run_with_retries(
             task.run()
             outputs = _verify_outputs(node, store, ctx)
         except Exception as exc:
-            moved = _moved_under_load(exc, node, inputs, completeness)
+            moved = moved_under_load(exc, node, inputs, completeness)
             if moved:  # not damaged: another build runs it again (or did since this began)
                 return moved
             duration = time.perf_counter() - t0
@@ -543,7 +489,7 @@ def _run_with_retries(
                 attempts=attempt,
                 error=error,
                 log_tail=list(tail),
-                damaged=_damaged_requirement(exc, node),
+                damaged=damaged_requirement(exc, node),
             )
             _write_failure(node, store, ctx, failed, code_key, build_id)
             return failed
@@ -561,7 +507,7 @@ def _run_with_retries(
         # the first. No record; the caller runs the task again.
         moved = record.write(
             store,
-            check=partial(_moved_inputs, node, inputs, completeness, ctx.moved)
+            check=partial(moved_inputs, node, inputs, completeness, ctx.moved)
             if node.deps
             else None,
         )
@@ -581,31 +527,6 @@ def _run_with_retries(
             attempts=attempt,
             log_tail=list(tail),
         )
-
-
-def _moved_under_load(
-    exc: BaseException, node: Node, inputs: dict[str, str], completeness: Completeness
-) -> list[str]:
-    """``[requirement]`` when ``exc`` is a load that found a requirement's output damaged
-    or gone because another build ran it again since this run began, or is running it: the
-    caller waits for that run and runs the task again, rather than running the requirement
-    once more itself. Else ``[]``."""
-    dep = _damaged_requirement(exc, node)
-    if dep is None:
-        return []
-    now = completeness.reads.states([dep], fresh=True).get(dep)
-    # Its record moved since this run began (a rerun under way drops it first): another
-    # build's doing. The same record as then: the output itself is damaged or gone.
-    return [dep] if (now and now[0]) != inputs.get(dep) else []
-
-
-def _damaged_requirement(exc: BaseException, node: Node) -> str | None:
-    """The requirement whose output ``exc`` found damaged or gone while ``node``'s task
-    loaded it (the build runs that one again, then this one), or None."""
-    if not isinstance(exc, CorruptOutputError | OutputGoneError):
-        return None
-    uid = getattr(exc, "uid", None)
-    return uid if isinstance(uid, str) and uid != node.uid else None
 
 
 def _write_failure(
