@@ -77,9 +77,13 @@ def await_requirements(
     now = completeness.reads.states(moved, fresh=True)
     for dep in moved:
         if _not_complete(node, dep, now.get(dep)):
-            what = "its run failed" if now.get(dep) is not None else "its run record is gone"
+            what = (
+                "its last run failed"
+                if now.get(dep) is not None
+                else "it has no run record now (removed, or a run of it stopped before writing one)"
+            )
             return dep, (
-                f"{requirement_name(node, dep)}[{dep[:10]}] ran again in another build while "
+                f"{requirement_name(node, dep)}[{dep[:10]}] changed while "
                 f"{type(node.task).task_name()} ran, and {what}"
             )
     return None
@@ -111,9 +115,12 @@ def moved_under_load(
     if dep is None:
         return []
     now = completeness.reads.states([dep], fresh=True).get(dep)
+    state = now and now[0]
     # Its record moved since this run began (a rerun under way drops it first): another
-    # build's doing. The same record as then: the output itself is damaged or gone.
-    return [dep] if (now and now[0]) != inputs.get(dep) else []
+    # build's doing. No record then and none now: maybe a rerun that began before this run
+    # (the wait for its lease tells). The same record as then: the output itself is damaged
+    # or gone, or its last run failed.
+    return [dep] if state != inputs.get(dep) or state is None else []
 
 
 def damaged_requirement(exc: BaseException, node: Node) -> str | None:

@@ -389,3 +389,33 @@ def test_a_requirement_found_changed_mid_rerun_in_another_build_is_waited_for_no
     assert tasuki.load(FlipReader(counter=counter), workspace=ws) == 1
     assert Path(counter + ".runs").read_text() == "11"  # the first run, the other build's
     assert "ran again in another build while it ran" in caplog.text
+
+
+def test_a_load_that_finds_no_record_waits_for_a_rerun_that_began_before_the_run(
+    tmp_path: Path,
+) -> None:
+    """A task that began while another build's rerun of its requirement had dropped the
+    requirement's record (so the run began knowing no record of it) and then finds no record
+    on load waits for that rerun rather than running the requirement once more; one whose
+    requirement's record is the one it began with (the output itself damaged or removed) is
+    repaired as before."""
+    from tasuki.core._moved import moved_under_load
+    from tasuki.core.execute import Completeness
+    from tasuki.core.graph import build_graph
+    from tasuki.errors import OutputGoneError
+
+    counter = str(tmp_path / "value.txt")
+    Path(counter).write_text("0")
+    ws = str(tmp_path / "ws")
+    tasuki.build(Flip(counter=counter), workspace=ws, progress="off")
+    store = open_store(ws)
+    reader, flip = FlipReader(counter=counter), Flip(counter=counter)
+    node = build_graph([reader]).nodes[reader.unique_id]
+    gone = OutputGoneError("no finished run", uid=flip.unique_id)
+    delete_record(store, flip.unique_id)  # a rerun under way in another build
+    assert moved_under_load(gone, node, {}, Completeness(store)) == [flip.unique_id]
+    tasuki.build(flip, workspace=store.url, progress="off", rerun=True)
+    state = Completeness(store).reads.states([flip.unique_id], fresh=True)[flip.unique_id]
+    assert state is not None
+    began = {flip.unique_id: state[0]}
+    assert moved_under_load(gone, node, began, Completeness(store)) == []  # damage: repaired
