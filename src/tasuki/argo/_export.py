@@ -607,6 +607,7 @@ def export_workflow(
         ...                          settings=settings, store=store)
         >>> open("wf.yaml", "w").write(export.to_yaml())
     """
+    from tasuki.core._plan_checks import check_plan
     from tasuki.core.code import code_keys
     from tasuki.core.execute import Completeness
     from tasuki.core.graph import build_graph
@@ -617,7 +618,8 @@ def export_workflow(
     graph = build_graph([roots] if isinstance(roots, TaskBase) else list(roots))
     keys = code_keys(graph)
     completeness = Completeness(store, settings.on_code_change, keys)
-    needed, _complete = plan(graph, completeness, set())
+    needed, complete = plan(graph, completeness, set())
+    check_plan(graph, needed, complete)  # what a local build refuses, the cluster would race
     steps = plan_steps(graph, needed, options)
     bundle = _write_definitions(store, graph, list(needed), keys)
     options = dataclasses.replace(options, bundle=bundle)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import tasuki.formats._pickle  # noqa: F401
 from tasuki.config import Settings, load_settings, settings_in_effect, with_overrides
 from tasuki.core._file_params import warn_file_params
+from tasuki.core._plan_checks import check_plan
 from tasuki.core.code import code_keys, refresh_fingerprints
 from tasuki.core.definitions import write_bundle
 from tasuki.core.execute import RECHECK, Completeness
@@ -240,54 +241,6 @@ def _recheck_below_runs(
     return added
 
 
-def _check_own_outputs(graph: Graph, needed: dict[str, str], complete: set[str]) -> None:
-    """Refuse a build in which a task that runs would write a file another task of the
-    build declares as its output: one would overwrite the other, and a task reading the
-    first would get the second's data, or a damaged-output error.
-
-    Only tasks that run and tasks found complete are compared: their output keys are
-    known by now (the check read them), so a warm build pays one dict lookup per output.
-
-    Raises:
-        TaskError: naming both tasks, the file, and how to give each its own output.
-    """
-    owner: dict[str, str] = {}
-    nodes = graph.nodes
-    for group in (needed, complete):
-        for uid in group:
-            node = nodes[uid]
-            claims = node.output_keys()
-            outside = node.external_targets()
-            if outside:  # a table replaced is the task's own too
-                claims = claims + [c for t in outside if (c := t.claim()) is not None]
-            for key in claims:
-                first = owner.setdefault(key, uid)
-                if first != uid:
-                    raise _shared_output_error(graph, key, first, uid)
-
-
-def _shared_output_error(graph: Graph, key: str, first: str, second: str) -> TaskError:
-    a, b = graph.nodes[first].task, graph.nodes[second].task
-    if key.startswith("table "):
-        what = f"both replace {key[len('table ') :]}: the second would undo the first"
-        fix = "write them to other tables, or append or merge (mode='append' / 'merge')"
-    else:
-        what = (
-            f"both declare the output {key}: a build would write one over the other and hand "
-            "each reader whichever came last"
-        )
-        fix = (
-            "give each task an output of its own: self.make_target(name) puts the task's "
-            "unique id in the file name (a FileTarget made by hand needs the parameters in "
-            "its key)"
-        )
-    return TaskError(
-        f"{a!r} [{first[:10]}] and {b!r} [{second[:10]}] {what}. To fix it, {fix}",
-        task=type(b).task_name(),
-        name=key,
-    )
-
-
 def _explain_plan(graph: Graph, needed: dict[str, str]) -> None:
     """Say "upstream runs" where that is the whole reason (a code change upstream; no record
     because an upstream id moved is the task's own state and stays as it is)."""
@@ -380,7 +333,7 @@ def _run_build(
     refresh_fingerprints()  # what an earlier build in this process saw may have changed
     completeness = Completeness(store, settings.on_code_change, code_keys(graph), build_id=build_id)
     needed, complete = plan(graph, completeness, forced)
-    _check_own_outputs(graph, needed, complete)
+    check_plan(graph, needed, complete)
     completeness.forget(needed)  # their records change in this build: read them again
     _explain_plan(graph, needed)
     # Hooks hear of the build once it is planned: a build refused while planning (a bad

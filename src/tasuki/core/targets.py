@@ -201,6 +201,12 @@ class Target:
         output such as a table appended to)."""
         return self.key if self.in_store else None
 
+    def touches(self) -> str | None:
+        """What this output writes outside the workspace, named as the tasks that read it
+        name it (``_reads_outside()``, a query task's tables), so a build can refuse to run
+        a reader and a writer of one table in no order; None for a file."""
+        return None
+
     def dump(self, store: Store, obj: Any, *, fail_on_empty: bool, where: str) -> OutputInfo:
         """Write ``obj`` atomically; returns what the run record keeps."""
         raise FormatError(f"{where}: {type(self).__name__} cannot be dumped to")

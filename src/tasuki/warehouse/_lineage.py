@@ -159,6 +159,19 @@ class TableTarget(Target):
         the first); appends and merges to one table may come from several tasks."""
         return f"table {self.table} of {redact(self.url)}" if self.replaces else None
 
+    def touches(self) -> str | None:
+        """The table, by ``schema.table in <database>`` (whatever role the URL names), as a
+        query task reading it names it; None when its name does not parse."""
+        from sqlglot.errors import SqlglotError
+
+        from tasuki.warehouse._sources import dialect_of, table_key, written_name
+
+        try:
+            name = written_name(self.table, dialect_of(self.url))
+        except SqlglotError:
+            return None
+        return None if name is None else table_key(self.url, name)
+
     def info(self, store: Store) -> OutputInfo:
         """What the run record keeps: the table name as the key."""
         return OutputInfo(f"{self.url.split('://', 1)[0]}:{self.table}", 0, None, kind="table")

@@ -18,7 +18,7 @@ from tasuki.core.params import param
 from tasuki.core.task import Task
 from tasuki.errors import ConfigError
 from tasuki.warehouse._safety import check_query
-from tasuki.warehouse._sources import dialect_of, table_writes, tables_read
+from tasuki.warehouse._sources import dialect_of, table_key, table_writes, tables_read
 
 if TYPE_CHECKING:
     from tasuki.config import Settings
@@ -145,6 +145,18 @@ class QueryTask(Task):
 
     def _table_writes(self, url: str) -> dict[str, dict[str, Any]]:
         return table_writes(url, tables_read(self.sql, dialect=dialect_of(url)))
+
+    def _reads_outside(self) -> list[str]:
+        """The tables the query reads, named as a write-back task's output names the table
+        it writes (``Target.touches()``): a build refuses to run both in no order."""
+        from sqlglot.errors import SqlglotError
+
+        url = _resolve(self.warehouse)
+        try:
+            tables = tables_read(self.sql, dialect=dialect_of(url))
+        except SqlglotError:  # checked with another dialect (a named warehouse): not told
+            return []
+        return [k for t in tables if (k := table_key(url, t)) is not None]
 
     def _stale_outside(self, record: RunRecord) -> str | None:
         """Why the cached result is out of date although its record is complete: a table the

@@ -13,6 +13,7 @@ may not read the lineage table change nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 
 import tasuki
 from tasuki.core.records import RunRecord
+from tasuki.errors import TaskError
 from tasuki.report.why import explain
 from tasuki.storage import open_store
 from tasuki.warehouse import QueryTask, WriteTableTask
@@ -205,3 +207,83 @@ def test_a_worker_that_runs_the_query_by_id_runs_it_again_too(tmp_path):
     assert float(tasuki.load(query, workspace=ws)["score"].sum()) == 6.0
     again = run_one(query.unique_id, store=store, settings=settings, bundle=bundle)
     assert again.status == "cached"
+
+
+class Bumped(tasuki.Task):
+    """Scores read back through a query, plus one: a write of them reads the table first."""
+
+    query: QueryTask
+
+    def requires(self):
+        return self.query
+
+    def output(self):
+        return self.make_target("bumped.parquet")
+
+    def run(self):
+        frame = self.load()
+        self.dump(frame.assign(score=frame["score"] + 1))
+
+
+def _writes_of(url: str, table: str = "ml_scores") -> int:
+    from tasuki.warehouse._lineage import read_lineage
+
+    return len(read_lineage(url, table))
+
+
+def test_a_query_and_a_write_of_its_table_in_no_order_are_refused(urls, tmp_path):
+    # Which the scheduler ran first decided what the query read; its record said it read
+    # the table as it was then, and the next build trusted or reran it by that alone.
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    _write(admin, ws, day=1)
+    for day in (2, 1):  # a write that would run, and one found complete: both refused
+        write = WriteTableTask(data=Scores(day=day), table="ml_scores", warehouse=admin)
+        total = Total(query=QueryTask(sql=SQL, warehouse=reader, as_="pandas"))
+        with pytest.raises(TaskError) as caught:
+            tasuki.build([write, total], workspace=ws, progress="off")
+        said = str(caught.value)
+        assert "QueryTask" in said and "WriteTableTask" in said, said
+        assert "ml_scores, which" in said and "neither runs after the other" in said, said
+        assert "after=[<the write task>]" in said, said
+        assert caught.value.name is not None and "ml_scores in " in caught.value.name
+        assert _writes_of(admin) == 1  # nothing ran: no write, no query result
+        assert not os.path.exists(os.path.join(ws, total.query.output().key))
+    # In order, one build reads what the write wrote.
+    write = WriteTableTask(data=Scores(day=2), table="ml_scores", warehouse=admin)
+    query = QueryTask(sql=SQL, warehouse=reader, as_="pandas", after=[write])
+    assert tasuki.build([write, Total(query=query)], workspace=ws, progress="off")[1] == 6.0
+
+
+def test_a_write_made_from_a_query_of_its_own_table_runs(urls, tmp_path):
+    # Read, then write the same table: the write depends on the query, so the order is
+    # the build's own and nothing is refused.
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    _write(admin, ws, day=1)
+    bumped = Bumped(query=QueryTask(sql=SQL, warehouse=reader, as_="pandas"))
+    write = WriteTableTask(data=bumped, table="ml_scores", warehouse=admin)
+    other = Total(query=QueryTask(sql="SELECT score FROM other", warehouse=reader, as_="pandas"))
+    _write(admin, ws, day=4, table="other")
+    tasuki.build([write, other], workspace=ws, progress="off")  # other: another table
+    assert _total(reader, ws) == (5.0, ["QueryTask", "Total"])
+
+
+def test_a_replace_and_an_append_to_one_table_in_no_order_are_refused(tmp_path):
+    url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
+    ws = str(tmp_path / "ws")
+    replace = WriteTableTask(data=Scores(day=1), table="ml_scores", warehouse=url)
+    append = WriteTableTask(data=Scores(day=2), table="ml_scores", warehouse=url, mode="append")
+    with pytest.raises(TaskError, match=r"which .* replaces in this build, and neither"):
+        tasuki.build([append, replace], workspace=ws, progress="off")
+    assert not os.path.exists(tmp_path / "dwh.duckdb")
+    again = WriteTableTask(data=Scores(day=3), table="ml_scores", warehouse=url, mode="append")
+    tasuki.build([append, again], workspace=ws, progress="off")  # appends: any order
+    assert _writes_of(url) == 2
+
+
+def test_a_query_of_another_database_with_the_same_table_name_runs(tmp_path):
+    ws = str(tmp_path / "ws")
+    here, there = (f"duckdb://{tmp_path / name}" for name in ("a.duckdb", "b.duckdb"))
+    _write(there, ws, day=3)
+    write = WriteTableTask(data=Scores(day=2), table="ml_scores", warehouse=here)
+    total = Total(query=QueryTask(sql=SQL, warehouse=there, as_="pandas"))
+    assert tasuki.build([write, total], workspace=ws, progress="off")[1] == 9.0

@@ -285,3 +285,17 @@ def test_a_split_chain_keeps_its_blocks_in_every_part() -> None:
     check_documents(docs)
     validate_with_hera(docs)
     assert [u for p in parts for u in _chain_order(p)] == [s.uids[0] for s in steps]
+
+
+def test_an_export_refuses_what_a_local_build_refuses(settings, store) -> None:
+    # Two tasks declaring one file: a local build refused it, an export shipped a
+    # workflow whose pods wrote one over the other.
+    from tasuki.errors import TaskError
+    from tests.unit.core.test_what_a_build_is_given import BothFixed
+
+    with pytest.raises(TaskError, match=r"both declare the output shared/fixed\.pkl"):
+        export_workflow(
+            BothFixed(), options=ExportOptions(image=IMAGE), settings=settings, store=store
+        )
+    with pytest.raises(TaskError, match=r"both declare the output shared/fixed\.pkl"):
+        tasuki.build(BothFixed(), settings=settings, executor="inline")

@@ -1,0 +1,149 @@
+"""Builds refused once planned, before anything runs: two tasks of one build that would
+write one output, or write and read one table outside the workspace in no order.
+
+Either would make what a task reads depend on which task the scheduler ran first; the
+records would say the run was right either way, and later builds would trust them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Any
+
+from tasuki.errors import TaskError
+
+if TYPE_CHECKING:
+    from tasuki.core.graph import Graph
+
+__all__ = ["check_plan"]
+
+
+def check_plan(graph: Graph, needed: Collection[str], complete: Collection[str]) -> None:
+    """Refuse a planned build whose tasks (those that run and those found complete) would
+    write one output twice, or write a table outside the workspace that another of them
+    reads or writes, with neither task after the other.
+
+    Raises:
+        TaskError: naming both tasks, what they share, and how to fix it.
+    """
+    outside = _check_own_outputs(graph, needed, complete)
+    if outside:
+        _check_outside_order(graph, outside, (needed, complete))
+
+
+def _check_own_outputs(graph: Graph, needed: Iterable[str], complete: Iterable[str]) -> list[str]:
+    """Refuse a build in which a task would write a file another task of the build declares
+    as its output: one would overwrite the other, and a task reading the first would get
+    the second's data, or a damaged-output error. Returns the tasks with outputs outside
+    the workspace (tables), for :func:`_check_outside_order`.
+
+    Only tasks that run and tasks found complete are compared: their output keys are known
+    by now (the check read them), so a warm build pays one dict lookup per output.
+    """
+    owner: dict[str, str] = {}
+    nodes = graph.nodes
+    with_outside: list[str] = []
+    for group in (needed, complete):
+        for uid in group:
+            node = nodes[uid]
+            claims = node.output_keys()
+            outside = node.external_targets()
+            if outside:  # a table replaced is the task's own too
+                with_outside.append(uid)
+                claims = claims + [c for t in outside if (c := t.claim()) is not None]
+            for key in claims:
+                first = owner.setdefault(key, uid)
+                if first != uid:
+                    raise _shared_output_error(graph, key, first, uid)
+    return with_outside
+
+
+def _shared_output_error(graph: Graph, key: str, first: str, second: str) -> TaskError:
+    a, b = graph.nodes[first].task, graph.nodes[second].task
+    if key.startswith("table "):
+        what = f"both replace {key[len('table ') :]}: the second would undo the first"
+        fix = "write them to other tables, or append or merge (mode='append' / 'merge')"
+    else:
+        what = (
+            f"both declare the output {key}: a build would write one over the other and hand "
+            "each reader whichever came last"
+        )
+        fix = (
+            "give each task an output of its own: self.make_target(name) puts the task's "
+            "unique id in the file name (a FileTarget made by hand needs the parameters in "
+            "its key)"
+        )
+    return TaskError(
+        f"{a!r} [{first[:10]}] and {b!r} [{second[:10]}] {what}. To fix it, {fix}",
+        task=type(b).task_name(),
+        name=key,
+    )
+
+
+def _check_outside_order(
+    graph: Graph, with_outside: list[str], groups: tuple[Iterable[str], ...]
+) -> None:
+    """Refuse a table written by one task of the build and read (a query task's
+    ``_reads_outside()``) or replaced-and-appended-to by another, where neither depends on
+    the other, directly or not: the reader would see the table before or after the write,
+    and the table end up with or without the other write's rows, as the scheduler happened
+    to order them. Only builds with a task writing outside the workspace get here."""
+    nodes = graph.nodes
+    writers: dict[str, list[tuple[str, bool]]] = {}  # table -> (task, replaces it)
+    for uid in with_outside:
+        for target in nodes[uid].external_targets():
+            if (key := target.touches()) is not None:
+                writers.setdefault(key, []).append((uid, target.claim() is not None))
+    if not writers:
+        return
+    for key, tasks in writers.items():
+        replaces = [uid for uid, replaced in tasks if replaced]
+        for first in replaces:
+            for second, replaced in tasks:
+                if not replaced and _unordered(graph, first, second):
+                    raise _order_error(graph, key, first, second, reads=False)
+    asked: dict[type, Any] = {}
+    for group in groups:
+        for uid in group:
+            cls = type(nodes[uid].task)
+            if cls not in asked:
+                asked[cls] = getattr(cls, "_reads_outside", None)
+            reads = asked[cls]
+            if reads is None:
+                continue
+            for key in reads(nodes[uid].task):
+                for writer, _ in writers.get(key, ()):
+                    if writer != uid and _unordered(graph, writer, uid):
+                        raise _order_error(graph, key, writer, uid, reads=True)
+
+
+def _unordered(graph: Graph, a: str, b: str) -> bool:
+    """Whether neither of ``a`` and ``b`` depends on the other, directly or not."""
+    return b not in graph.ancestors_of([a]) and a not in graph.ancestors_of([b])
+
+
+def _order_error(graph: Graph, key: str, writer: str, other: str, *, reads: bool) -> TaskError:
+    w, o = graph.nodes[writer].task, graph.nodes[other].task
+    table = key.partition(" in ")[0]
+    if reads:
+        what = (
+            f"reads {table}, which {w!r} [{writer[:10]}] writes in this build, and neither "
+            "runs after the other: the query would read the table before or after the write, "
+            "whichever the scheduler ran first"
+        )
+        fix = (
+            "pass after=[<the write task>] to the query task to read what it writes (or, to "
+            "read the table as it was, make the write require the query, or build them apart)"
+        )
+    else:
+        what = (
+            f"writes {table}, which {w!r} [{writer[:10]}] replaces in this build, and neither "
+            "runs after the other: the table would keep or lose these rows, whichever the "
+            "scheduler ran first"
+        )
+        fix = "make one of the two tasks require the other, or write them to other tables"
+    return TaskError(
+        f"{o!r} [{other[:10]}] {what}. To fix it, {fix}",
+        task=type(o).task_name(),
+        name=key,
+    )
