@@ -91,7 +91,7 @@ def new_cmd(
             answers[key] = suggested[key]
             continue
         while True:  # ask again until the answer passes its check
-            value = typer.prompt(helps[key], default=suggested[key], show_default=True)
+            value = _ask(key, helps[key], suggested[key])
             try:
                 answers[key] = checks[key](value)
                 break
@@ -112,6 +112,27 @@ def new_cmd(
             err=True,
         )
     typer.echo(f"next: cd {path} && make init && make test && make run")
+
+
+def _ask(key: str, question: str, default: str) -> str:
+    """One answer, read from the terminal or from what is piped in; a pipe that ends before
+    every question is answered is named, with the options that answer without asking (a
+    script or CI job would otherwise see a bare "Aborted!")."""
+    import click
+
+    try:
+        return str(typer.prompt(question, default=default, show_default=True))
+    except (click.exceptions.Abort, typer.Abort):  # typer's own Abort, in newer typers
+        if sys.stdin is not None and sys.stdin.isatty():
+            raise  # Ctrl-C or Ctrl-D at the terminal: the user stopped it
+        typer.echo()  # end the question's line
+        option = "--" + key
+        raise ConfigError(
+            f"no answer for {question!r} ({option}): standard input ended before every "
+            f"question was answered (not a terminal). Pass {option} VALUE, or --defaults "
+            "to take the default for what is not given",
+            key=key,
+        ) from None
 
 
 @app.command(name="update")

@@ -215,3 +215,16 @@ def test_cli_bad_executor_and_warehouse_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["new", str(tmp_path / "x"), "--warehouse", "db:5432"])
     assert result.exit_code == 2 and "has no scheme" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_new_with_no_terminal_and_questions_left_names_the_options(tmp_path: Path) -> None:
+    # A script or CI job got "Aborted!" and exit code 1, and no hint of --defaults.
+    result = CliRunner().invoke(app, ["new", str(tmp_path / "p")], input="")
+    assert result.exit_code == 2, result.output
+    assert "no answer for 'Python package name' (--package)" in result.output
+    assert "--defaults" in result.output and "Aborted" not in result.output
+    answered = "my_pkg\n\n"  # package and warehouse piped in, then the pipe ends
+    result = CliRunner().invoke(app, ["new", str(tmp_path / "p")], input=answered)
+    assert result.exit_code == 2, result.output
+    assert "no answer for 'Workspace folder or URL' (--workspace)" in result.output
+    assert not (tmp_path / "p").exists()  # nothing made
