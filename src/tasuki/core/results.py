@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import shlex
 import sys
@@ -32,9 +33,12 @@ def new_build_id() -> str:
 
 def resume_command(roots: list[Task], workspace: str) -> str:
     """The command that resumes a build of ``roots`` (finished tasks stay cached): the same
-    ``tasuki`` command line when the build came from one, else the ``tasuki.build`` call."""
+    ``tasuki`` command line when the build came from one (``python -m tasuki`` too, as a
+    Makefile runs it with the project's interpreter), else the ``tasuki.build`` call."""
     if sys.argv and sys.argv[0].endswith("tasuki"):
         return shlex.join(["tasuki", *sys.argv[1:]])
+    if sys.argv and sys.argv[0].endswith(os.path.join("tasuki", "__main__.py")):
+        return shlex.join([sys.executable or "python", "-m", "tasuki", *sys.argv[1:]])
     shown = ", ".join(repr(t) for t in roots)
     return f"tasuki.build({shown}, workspace={workspace!r})"
 

@@ -456,3 +456,29 @@ class Parts(tasuki.Task):
 def test_load_data_frame_concatenates_list_requirements(ws):
     frame = tasuki.build(Parts(), workspace=ws)
     assert list(frame.columns) == ["b"] and frame["b"].tolist() == [0, 10]
+
+
+@pytest.mark.parametrize(
+    ("argv", "executable", "want"),
+    [
+        (
+            ["/v/bin/tasuki", "run", "m:T", "--param", "a b"],
+            "/v/bin/python",
+            "tasuki run m:T --param 'a b'",
+        ),
+        # `python -m tasuki` (a Makefile's `$(PYTHON) -m tasuki run`): it said tasuki.build(...)
+        (
+            ["/v/lib/python3.11/site-packages/tasuki/__main__.py", "run", "m:T"],
+            "/p/.venv/bin/python",
+            "/p/.venv/bin/python -m tasuki run m:T",
+        ),
+    ],
+)
+def test_a_build_from_the_command_line_resumes_with_that_command(
+    monkeypatch, argv, executable, want
+):
+    from tasuki.core.results import resume_command
+
+    monkeypatch.setattr("sys.argv", argv)
+    monkeypatch.setattr("sys.executable", executable)
+    assert resume_command([], "ws") == want
