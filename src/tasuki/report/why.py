@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tasuki._redact import redact, redact_json
+from tasuki.core._plan_checks import check_plan
 from tasuki.core._reads import NO_RECORD_NOW, READ_CHANGED
 from tasuki.core.code import code_of
 from tasuki.core.execute import RECHECK, Completeness, code_change
@@ -171,13 +172,20 @@ def explain_build(
           - Train[9a8b7c6d5e]: parameter 'alpha': 0.5 -> 0.25 (compared with 77aa...)
         Runs because something upstream runs:
           Report[1f2e3d4c5b]
+
+    Raises:
+        TaskError: a build of ``task`` would be refused once planned (the same error).
     """
     from tasuki.core.code import code_keys, refresh_fingerprints
 
     graph = graph or build_graph([task])
     refresh_fingerprints()
     completeness = Completeness(store, on_code_change, code_keys(graph))
-    needed, _ = plan(graph, completeness, set())
+    needed, complete = plan(graph, completeness, set())
+    # A build refused once planned (two tasks writing one output, a query and a write of
+    # its table in no order) is refused here too, with the same error: "will run" would
+    # be an answer the build never gives.
+    check_plan(graph, needed, complete)
     records = _Records(store, graph)
     decisions: dict[str, Decision] = {}
     for uid in graph.order:  # dependencies first

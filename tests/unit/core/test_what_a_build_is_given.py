@@ -146,3 +146,17 @@ def test_a_requires_dict_with_keys_of_several_types_builds(tmp_path):
     """It raised a bare TypeError ('<' not supported between 'str' and 'int') from the id."""
     assert tasuki.build(MixedKeys(), workspace=tmp_path, progress="off") == {1: 1, "two": 1}
     assert MixedKeys().unique_id == MixedKeys().unique_id
+
+
+def test_why_says_the_build_would_be_refused(tmp_path):
+    # `tasuki why` said "will run: 3 task(s) would run" for a build `tasuki run` refused.
+    from typer.testing import CliRunner
+
+    from tasuki.cli import app
+
+    ws = tmp_path / "ws"
+    task = f"{__name__}:BothFixed"
+    result = CliRunner().invoke(app, ["why", task, "--workspace", str(ws)])
+    assert result.exit_code == 2, result.output
+    assert "both declare the output shared/fixed.pkl" in result.output
+    assert "would run" not in result.output
