@@ -96,11 +96,12 @@ def _check_outside_order(
                 writers.setdefault(key, []).append((uid, target.claim() is not None))
     if not writers:
         return
+    order = _Order(graph)
     for key, tasks in writers.items():
         replaces = [uid for uid, replaced in tasks if replaced]
         for first in replaces:
             for second, replaced in tasks:
-                if not replaced and _unordered(graph, first, second):
+                if not replaced and order.unordered(first, second):
                     raise _order_error(graph, key, first, second, reads=False)
     asked: dict[type, Any] = {}
     for group in groups:
@@ -113,13 +114,27 @@ def _check_outside_order(
                 continue
             for key in reads(nodes[uid].task):
                 for writer, _ in writers.get(key, ()):
-                    if writer != uid and _unordered(graph, writer, uid):
+                    if writer != uid and order.unordered(writer, uid):
                         raise _order_error(graph, key, writer, uid, reads=True)
 
 
-def _unordered(graph: Graph, a: str, b: str) -> bool:
-    """Whether neither of ``a`` and ``b`` depends on the other, directly or not."""
-    return b not in graph.ancestors_of([a]) and a not in graph.ancestors_of([b])
+class _Order:
+    """Whether two tasks are ordered, from each one's dependents, walked once per task (a
+    table appended to by many tasks and read by many queries asks for the same ones)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.above: dict[str, set[str]] = {}
+
+    def _dependents(self, uid: str) -> set[str]:
+        found = self.above.get(uid)
+        if found is None:
+            found = self.above[uid] = self.graph.ancestors_of([uid])
+        return found
+
+    def unordered(self, a: str, b: str) -> bool:
+        """Whether neither of ``a`` and ``b`` depends on the other, directly or not."""
+        return b not in self._dependents(a) and a not in self._dependents(b)
 
 
 def _order_error(graph: Graph, key: str, writer: str, other: str, *, reads: bool) -> TaskError:
