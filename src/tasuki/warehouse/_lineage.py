@@ -156,8 +156,12 @@ class TableTarget(Target):
 
     def claim(self) -> str | None:
         """A table that a task replaces is its own in a build (a second replace would undo
-        the first); appends and merges to one table may come from several tasks."""
-        return f"table {self.table} of {redact(self.url)}" if self.replaces else None
+        the first); appends and merges to one table may come from several tasks. Named as
+        :meth:`touches` names it, so two spellings of one table (``scores`` and
+        ``public.scores``, the owner's URL and another role's) are one."""
+        if not self.replaces:
+            return None
+        return f"table {self.touches() or f'{self.table} of {redact(self.url)}'}"
 
     def touches(self) -> str | None:
         """The table, by ``schema.table in <database>`` (whatever role the URL names), as a

@@ -287,3 +287,15 @@ def test_a_query_of_another_database_with_the_same_table_name_runs(tmp_path):
     write = WriteTableTask(data=Scores(day=2), table="ml_scores", warehouse=here)
     total = Total(query=QueryTask(sql=SQL, warehouse=there, as_="pandas"))
     assert tasuki.build([write, total], workspace=ws, progress="off")[1] == 9.0
+
+
+def test_two_replaces_of_one_table_however_spelled_are_refused(urls, tmp_path):
+    # "ml_scores" through one URL and "<schema>.ml_scores" through another role's were two
+    # tables to the check: each replace undid the other.
+    ws, (admin, other) = str(tmp_path / "ws"), urls
+    schema = "main" if admin.startswith("duckdb") else "public"
+    first = WriteTableTask(data=Scores(day=1), table="ml_scores", warehouse=admin)
+    second = WriteTableTask(data=Scores(day=2), table=f"{schema}.ML_SCORES", warehouse=other)
+    with pytest.raises(TaskError, match=rf"both replace {schema}\.ml_scores in "):
+        tasuki.build([first, second], workspace=ws, progress="off")
+    assert _writes_of(admin) == 0
