@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tasuki.core.records import RunRecord
     from tasuki.storage.base import Store
 
-__all__ = ["NO_RECORD_NOW", "READ_CHANGED", "Reads", "requirement_name"]
+__all__ = ["NO_RECORD_NOW", "READ_CHANGED", "Reads", "made_from", "requirement_name"]
 
 #: In the reason of a task whose run read a requirement that ran again since.
 READ_CHANGED = "ran again after"
@@ -265,3 +265,34 @@ def _read_changed(reader: Node, uid: str, state: str) -> str:
     return (
         f"{name}[{uid[:10]}] {READ_CHANGED} {type(reader.task).__qualname__} read its output, {how}"
     )
+
+
+def made_from(store: Store, uid: str, source: str, state: str, *, limit: int = 10_000) -> bool:
+    """Whether the run of ``uid`` that its record holds now was made from the run of
+    ``source`` whose record state is ``state``: its record, or one of the records below it,
+    says it read ``source`` in that state.
+
+    A query task asks it of the write-back that wrote a table it reads, to tell its own
+    pipeline's write (made from the query's result) from a write that changed its input.
+    Walks at most ``limit`` records, one read per level; False where the way down ends
+    (a record missing, or not saying what its run read) before reaching ``source``.
+    """
+    seen = {uid}
+    level = [uid]
+    while level and len(seen) <= limit:
+        states = read_states(store, level)
+        below: list[str] = []
+        for at in level:
+            info = states.get(at)
+            if info is None or not info[1]:
+                continue
+            for pair in info[1].split(";"):
+                up, _, read = pair.partition("=")
+                if up == source:
+                    if read == state:
+                        return True
+                elif up not in seen:  # another run of source stops this way down
+                    seen.add(up)
+                    below.append(up)
+        level = below
+    return False

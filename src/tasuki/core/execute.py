@@ -183,14 +183,14 @@ class Completeness:
             # an input outside the workspace: ask again (another build may have run it since;
             # a worker that runs tasks by id has no plan to look at).
             check = getattr(type(task), "_stale_outside", None)
-            changed = None if check is None else check(task, record)
+            changed = None if check is None else check(task, record, self.store)
         return changed
 
     def outside_changes(self, graph: Graph) -> dict[str, str]:
         """Tasks of ``graph`` whose inputs outside the workspace moved since their last run
         (a query task: a table it reads was written back since), each with the reason, and
         every task downstream of one ("upstream runs"). Only tasks whose class can date
-        such inputs (a ``_stale_outside(record)`` method) and that have a finished run are
+        such inputs (a ``_stale_outside(record, store)`` method) and that have a finished run are
         asked: a build with none pays one attribute lookup per task class."""
         moved: dict[str, str] = {}
         asked: dict[type, Any] = {}
@@ -205,7 +205,7 @@ class Completeness:
                 record = RunRecord.read(self.store, uid)
             except (FileNotFoundError, ValueError):
                 continue  # no finished run: the task runs anyway
-            if record.done and (reason := check(node.task, record)) is not None:
+            if record.done and (reason := check(node.task, record, self.store)) is not None:
                 moved[uid] = reason
         if not moved:
             return moved

@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 from tasuki._redact import redact
+from tasuki.core._reads import made_from
 from tasuki.core.params import param
 from tasuki.core.task import Task
 from tasuki.errors import ConfigError
@@ -23,6 +24,7 @@ from tasuki.warehouse._sources import dialect_of, table_key, table_writes, table
 if TYPE_CHECKING:
     from tasuki.config import Settings
     from tasuki.core.records import RunRecord
+    from tasuki.storage.base import Store
 
 __all__ = ["QueryTask", "freshness_bucket"]
 
@@ -158,11 +160,16 @@ class QueryTask(Task):
             return []
         return [k for t in tables if (k := table_key(url, t)) is not None]
 
-    def _stale_outside(self, record: RunRecord) -> str | None:
+    def _stale_outside(self, record: RunRecord, store: Store) -> str | None:
         """Why the cached result is out of date although its record is complete: a table the
         query reads was written by a tasuki write-back since the query ran (its newest
         lineage row moved). None when nothing moved, or when it cannot be told (a warehouse
-        that does not answer is logged and trusted: the query could not run either)."""
+        that does not answer is logged and trusted: the query could not run either).
+
+        A write made from this very result (read, then write back the same table) moves it
+        too: the table is not what the result holds, and another task reading the query
+        must get the table as it is. Such a pipeline runs again at every build, on its own
+        output; the reason says so, and how to stop it."""
         kept = record.task_log.get("table_writes")
         if not isinstance(kept, dict):
             return None  # a record from before tasuki kept them: nothing to compare
@@ -177,8 +184,15 @@ class QueryTask(Task):
                 continue
             if after is None:
                 return f"the lineage rows of {table}, which it reads, are gone since it ran"
-            return (
+            reason = (
                 f"{table}, which it reads, was written since it ran: by {after['task']} "
                 f"[{str(after['unique_id'])[:10]}] at {after['written_at']}"
             )
+            if made_from(store, str(after["unique_id"]), self.unique_id, record.state):
+                reason += (
+                    ", which was made from this query's result: a pipeline that writes back "
+                    "a table it reads runs again at every build, on its own output. To have "
+                    "it cached, write the result to another table"
+                )
+            return reason
         return None

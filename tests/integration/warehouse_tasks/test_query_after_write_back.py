@@ -299,3 +299,50 @@ def test_two_replaces_of_one_table_however_spelled_are_refused(urls, tmp_path):
     with pytest.raises(TaskError, match=rf"both replace {schema}\.ml_scores in "):
         tasuki.build([first, second], workspace=ws, progress="off")
     assert _writes_of(admin) == 0
+
+
+def _sum(url: str) -> float:
+    from tasuki.warehouse.registry import connect
+
+    with connect(url) as wh:
+        return float(wh.query("SELECT sum(score) AS s FROM ml_scores").to_arrow()["s"][0].as_py())
+
+
+def test_a_pipeline_writing_back_the_table_it_read_says_why_it_runs_again(urls, tmp_path):
+    # Read scores, add one, write them back: the table is then not what the query's result
+    # holds, and a task reading the query elsewhere must get the table as it is; so the
+    # pipeline runs again at every build, and the reason says it is its own write.
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    query = QueryTask(sql=SQL, warehouse=reader, as_="pandas")
+    write = WriteTableTask(data=Bumped(query=query), table="ml_scores", warehouse=admin)
+    _write(admin, ws, day=1)
+    tasuki.build(write, workspace=ws, progress="off")
+    assert _sum(reader) == 5.0
+    said = "\n".join(explain(write, open_store(ws)))
+    assert "which was made from this query's result" in said, said
+    assert "write the result to another table" in said, said
+    assert _total(reader, ws) == (5.0, ["QueryTask", "Total"])  # the table as it is
+    _write(admin, ws, day=4)  # a write from outside says nothing of the kind
+    said = "\n".join(explain(Total(query=query), open_store(ws)))
+    assert "was written since it ran" in said and "made from this query" not in said, said
+
+
+def test_made_from_follows_the_records_down_to_that_run(tmp_path):
+    from tasuki.core._reads import made_from
+    from tasuki.core.records import delete_record
+
+    url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
+    ws = str(tmp_path / "ws")
+    _write(url, ws, day=1)
+    query = QueryTask(sql=SQL, warehouse=url, as_="pandas")
+    write = WriteTableTask(data=Bumped(query=query), table="ml_scores", warehouse=url)
+    tasuki.build(write, workspace=ws, progress="off")
+    store = open_store(ws)
+    state = RunRecord.read(store, query.unique_id).state
+    assert made_from(store, write.unique_id, query.unique_id, state)  # two records down
+    assert not made_from(store, write.unique_id, query.unique_id, "another run's state")
+    assert not made_from(store, write.unique_id, query.unique_id, state, limit=0)
+    first = WriteTableTask(data=Scores(day=1), table="ml_scores", warehouse=url)
+    assert not made_from(store, first.unique_id, query.unique_id, state)
+    delete_record(store, Bumped(query=query).unique_id)  # the way down ends
+    assert not made_from(store, write.unique_id, query.unique_id, state)
