@@ -303,4 +303,5 @@ def test_target_methods_are_pinned():
         "load",
         "recorded_code_key",
         "remove",
+        "touches",
     ]
