@@ -9,6 +9,11 @@ the newest lineage row of each table it reads, and a build finds the query out o
 one moved: on DuckDB and PostgreSQL, for replace and append, with a quoted schema name, and
 through ``tasuki why``. A table without lineage rows, an unrelated write, and a role that
 may not read the lineage table change nothing.
+
+Within one build, a query and a write-back of a table it reads must be ordered (``after=``,
+or the write made from the query): in no order, the build is refused before anything runs,
+whatever role or spelling each names the table with. A pipeline that writes back the table
+it reads runs again at every build, and says why.
 """
 
 from __future__ import annotations
