@@ -7,6 +7,7 @@ records would say the run was right either way, and later builds would trust the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from tasuki.core.graph import Graph
 
 __all__ = ["check_plan"]
+
+logger = logging.getLogger(__name__)
 
 
 def check_plan(graph: Graph, needed: Collection[str], complete: Collection[str]) -> None:
@@ -114,8 +117,12 @@ def _check_outside_order(
                 continue
             for key in reads(nodes[uid].task):
                 for writer, _ in writers.get(key, ()):
-                    if writer != uid and order.unordered(writer, uid):
+                    if writer == uid:
+                        continue
+                    if order.unordered(writer, uid):
                         raise _order_error(graph, key, writer, uid, reads=True)
+                    if order.above(uid, writer):
+                        _warn_loop(graph, key, writer, uid)
 
 
 class _Order:
@@ -124,17 +131,38 @@ class _Order:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.above: dict[str, set[str]] = {}
+        self._walked: dict[str, set[str]] = {}
 
     def _dependents(self, uid: str) -> set[str]:
-        found = self.above.get(uid)
+        found = self._walked.get(uid)
         if found is None:
-            found = self.above[uid] = self.graph.ancestors_of([uid])
+            found = self._walked[uid] = self.graph.ancestors_of([uid])
         return found
 
     def unordered(self, a: str, b: str) -> bool:
         """Whether neither of ``a`` and ``b`` depends on the other, directly or not."""
         return b not in self._dependents(a) and a not in self._dependents(b)
+
+    def above(self, a: str, b: str) -> bool:
+        """Whether ``b`` depends on ``a``, directly or not."""
+        return b in self._dependents(a)
+
+
+def _warn_loop(graph: Graph, key: str, writer: str, reader: str) -> None:
+    """A write made from a query of the table it writes: say before the first run that the
+    pipeline will run again at every build, on its own output."""
+    w, r = graph.nodes[writer].task, graph.nodes[reader].task
+    logger.warning(
+        "%r [%s] writes %s, which %r [%s] upstream of it reads: every build will find the "
+        "table written since the query ran and run both again, on the pipeline's own output "
+        "(an incremental update would be applied twice). To have it cached, write the result "
+        "to another table",
+        w,
+        writer[:10],
+        key.partition(" in ")[0],
+        r,
+        reader[:10],
+    )
 
 
 def _order_error(graph: Graph, key: str, writer: str, other: str, *, reads: bool) -> TaskError:

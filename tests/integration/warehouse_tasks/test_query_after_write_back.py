@@ -313,6 +313,27 @@ def _sum(url: str) -> float:
         return float(wh.query("SELECT sum(score) AS s FROM ml_scores").to_arrow()["s"][0].as_py())
 
 
+def test_a_pipeline_writing_back_the_table_it_reads_is_warned_of_before_it_runs(tmp_path, caplog):
+    url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
+    ws = str(tmp_path / "ws")
+    _write(url, ws, day=1)
+    query = QueryTask(sql=SQL, warehouse=url, as_="pandas")
+    caplog.clear()
+    tasuki.build(
+        WriteTableTask(data=Bumped(query=query), table="ml_scores", warehouse=url),
+        workspace=ws,
+        progress="off",
+    )
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("every build will find the table written" in m for m in warned), warned
+    assert any("main.ml_scores, which QueryTask" in m for m in warned), warned
+    caplog.clear()  # a query after the write (after=) reads what it wrote: nothing to say
+    write = WriteTableTask(data=Scores(day=2), table="ml_scores", warehouse=url)
+    after = QueryTask(sql=SQL, warehouse=url, as_="pandas", after=[write])
+    tasuki.build([write, Total(query=after)], workspace=ws, progress="off")
+    assert not [r for r in caplog.records if "every build will find" in r.getMessage()]
+
+
 def test_a_pipeline_writing_back_the_table_it_read_says_why_it_runs_again(urls, tmp_path):
     # Read scores, add one, write them back: the table is then not what the query's result
     # holds, and a task reading the query elsewhere must get the table as it is; so the
