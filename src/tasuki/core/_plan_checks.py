@@ -90,7 +90,8 @@ def _check_outside_order(
     ``_reads_outside()``) or replaced-and-appended-to by another, where neither depends on
     the other, directly or not: the reader would see the table before or after the write,
     and the table end up with or without the other write's rows, as the scheduler happened
-    to order them. Only builds with a task writing outside the workspace get here."""
+    to order them. A write made from a query of its own table is in order, and warned of
+    (:func:`_warn_loop`). Only builds with a task writing outside the workspace get here."""
     nodes = graph.nodes
     writers: dict[str, list[tuple[str, bool]]] = {}  # table -> (task, replaces it)
     for uid in with_outside:
