@@ -144,7 +144,9 @@ def written_name(table_name: str, dialect: str) -> tuple[str, str] | None:
 def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     """The newest tasuki write of each of ``tables`` that has one, by ``schema.table``:
     ``unique_id`` and ``task`` of the writer, ``written_at`` (text) and ``writes`` (how many
-    lineage rows the table has). Tables no write-back wrote are left out.
+    lineage rows the table has) for a table a write-back wrote; ``migrated_from`` and
+    ``migrated_at`` for one ``tasuki migrate`` loaded (its last load that changed it).
+    Tables neither wrote are left out.
 
     Only PostgreSQL and DuckDB URLs are read (the lineage connection's kinds); others give
     an empty answer.
@@ -155,6 +157,7 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
     from sqlglot.errors import SqlglotError
 
     from tasuki.warehouse._lineage import LINEAGE_TABLE, _Conn, _no_duckdb_file, _table_exists
+    from tasuki.warehouse._migrated import migration_loads
 
     scheme = url.split("://", 1)[0].lower()
     if not tables or scheme not in ("postgresql", "postgres", "duckdb") or _no_duckdb_file(url):
@@ -166,14 +169,15 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
     spellings = sorted({s for schema, t in wanted for s in (t.lower(), f"{schema}.{t}".lower())})
     conn = _Conn(url, read_only=True)
     try:
-        if not _table_exists(conn, LINEAGE_TABLE):
-            return {}
-        marks = ", ".join("?" for _ in spellings)
-        rows = conn.execute(
-            f"SELECT table_name, unique_id, task, written_at FROM {LINEAGE_TABLE} "
-            f"WHERE lower(table_name) IN ({marks}) ORDER BY written_at",
-            tuple(spellings),
-        )
+        rows: list[tuple[Any, ...]] = []
+        if _table_exists(conn, LINEAGE_TABLE):
+            marks = ", ".join("?" for _ in spellings)
+            rows = conn.execute(
+                f"SELECT table_name, unique_id, task, written_at FROM {LINEAGE_TABLE} "
+                f"WHERE lower(table_name) IN ({marks}) ORDER BY written_at",
+                tuple(spellings),
+            )
+        loads = migration_loads(conn, wanted, dialect)
     finally:
         conn.close()
     found: dict[str, dict[str, Any]] = {}
@@ -192,4 +196,6 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
             "written_at": str(written_at),
             "writes": count,
         }
+    for (schema, table), load in loads.items():
+        found.setdefault(f"{schema}.{table}", {}).update(load)
     return found

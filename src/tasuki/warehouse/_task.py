@@ -163,7 +163,8 @@ class QueryTask(Task):
     def _stale_outside(self, record: RunRecord, store: Store) -> str | None:
         """Why the cached result is out of date although its record is complete: a table the
         query reads was written by a tasuki write-back since the query ran (its newest
-        lineage row moved). None when nothing moved, or when it cannot be told (a warehouse
+        lineage row moved), or loaded by ``tasuki migrate`` (its state row moved). None when
+        nothing moved, or when it cannot be told (a warehouse
         that does not answer is logged and trusted: the query could not run either).
 
         A write made from this very result (read, then write back the same table) moves it
@@ -182,8 +183,18 @@ class QueryTask(Task):
             before, after = kept.get(table), now.get(table)
             if before == after:
                 continue
-            if after is None:
-                return f"the lineage rows of {table}, which it reads, are gone since it ran"
+            if _lineage_of(before) == _lineage_of(after) and after:  # only a migration moved
+                return (
+                    f"{table}, which it reads, was loaded by tasuki migrate since it ran: "
+                    f"from {after.get('migrated_from')} at {after.get('migrated_at')}"
+                )
+            if after is None or "unique_id" not in after:
+                what = (
+                    "lineage rows of {} are"
+                    if "unique_id" in (before or {})
+                    else "migration state row of {} is"
+                )
+                return f"the {what.format(table + ', which it reads,')} gone since it ran"
             reason = (
                 f"{table}, which it reads, was written since it ran: by {after['task']} "
                 f"[{str(after['unique_id'])[:10]}] at {after['written_at']}"
@@ -196,3 +207,8 @@ class QueryTask(Task):
                 )
             return reason
         return None
+
+
+def _lineage_of(entry: dict[str, Any] | None) -> dict[str, Any]:
+    """The write-back part of a table's entry in ``table_writes`` (without the migration's)."""
+    return {k: v for k, v in (entry or {}).items() if not k.startswith("migrated_")}
