@@ -29,36 +29,56 @@ def check_plan(graph: Graph, needed: Collection[str], complete: Collection[str])
     Raises:
         TaskError: naming both tasks, what they share, and how to fix it.
     """
-    outside = _check_own_outputs(graph, needed, complete)
-    if outside:
-        _check_outside_order(graph, outside, (needed, complete))
+    writers = _check_own_outputs(graph, needed, complete)
+    if writers:
+        _check_outside_order(graph, writers, (needed, complete))
 
 
-def _check_own_outputs(graph: Graph, needed: Iterable[str], complete: Iterable[str]) -> list[str]:
+#: table key -> (task, whether it replaces the table)
+Writers = dict[str, list[tuple[str, bool]]]
+
+
+def _check_own_outputs(graph: Graph, needed: Iterable[str], complete: Iterable[str]) -> Writers:
     """Refuse a build in which a task would write a file another task of the build declares
     as its output: one would overwrite the other, and a task reading the first would get
-    the second's data, or a damaged-output error. Returns the tasks with outputs outside
-    the workspace (tables), for :func:`_check_outside_order`.
+    the second's data, or a damaged-output error. Returns who writes each table outside
+    the workspace: tasks whose outputs are tables (``Target.touches()``), and tasks whose
+    class says what it writes besides its outputs (``_writes_outside()``, a migration's
+    target table), for :func:`_check_outside_order`.
 
     Only tasks that run and tasks found complete are compared: their output keys are known
     by now (the check read them), so a warm build pays one dict lookup per output.
     """
     owner: dict[str, str] = {}
     nodes = graph.nodes
-    with_outside: list[str] = []
+    writers: Writers = {}
+    hooks: dict[type, Any] = {}
     for group in (needed, complete):
         for uid in group:
             node = nodes[uid]
             claims = node.output_keys()
             outside = node.external_targets()
             if outside:  # a table replaced is the task's own too
-                with_outside.append(uid)
                 claims = claims + [c for t in outside if (c := t.claim()) is not None]
+                for target in outside:
+                    if (key := target.touches()) is not None:
+                        writers.setdefault(key, []).append((uid, target.claim() is not None))
+            cls = type(node.task)
+            if (hook := hooks.get(cls, _UNASKED)) is _UNASKED:
+                hook = hooks[cls] = getattr(cls, "_writes_outside", None)
+            if hook is not None:
+                for key, replaces in hook(node.task):
+                    writers.setdefault(key, []).append((uid, replaces))
+                    if replaces:
+                        claims = [*claims, f"table {key}"]
             for key in claims:
                 first = owner.setdefault(key, uid)
                 if first != uid:
                     raise _shared_output_error(graph, key, first, uid)
-    return with_outside
+    return writers
+
+
+_UNASKED = object()
 
 
 def _shared_output_error(graph: Graph, key: str, first: str, second: str) -> TaskError:
@@ -83,9 +103,7 @@ def _shared_output_error(graph: Graph, key: str, first: str, second: str) -> Tas
     )
 
 
-def _check_outside_order(
-    graph: Graph, with_outside: list[str], groups: tuple[Iterable[str], ...]
-) -> None:
+def _check_outside_order(graph: Graph, writers: Writers, groups: tuple[Iterable[str], ...]) -> None:
     """Refuse a table written by one task of the build and read (a query task's
     ``_reads_outside()``) or replaced-and-appended-to by another, where neither depends on
     the other, directly or not: the reader would see the table before or after the write,
@@ -93,13 +111,6 @@ def _check_outside_order(
     to order them. A write made from a query of its own table is in order, and warned of
     (:func:`_warn_loop`). Only builds with a task writing outside the workspace get here."""
     nodes = graph.nodes
-    writers: dict[str, list[tuple[str, bool]]] = {}  # table -> (task, replaces it)
-    for uid in with_outside:
-        for target in nodes[uid].external_targets():
-            if (key := target.touches()) is not None:
-                writers.setdefault(key, []).append((uid, target.claim() is not None))
-    if not writers:
-        return
     order = _Order(graph)
     for key, tasks in writers.items():
         replaces = [uid for uid, replaced in tasks if replaced]

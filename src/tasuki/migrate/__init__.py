@@ -26,9 +26,12 @@ from tasuki.migrate._config import (
 )
 from tasuki.migrate._drift import ColumnDiff
 from tasuki.migrate._run import TableResult, migrate_table, run_migrations
+from tasuki.migrate._tasks import MigrateTable, MigrateTables, migration_tasks
 
 __all__ = [
     "ColumnDiff",
+    "MigrateTable",
+    "MigrateTables",
     "MigrationConfig",
     "Progress",
     "SourceConfig",
@@ -37,5 +40,6 @@ __all__ = [
     "TargetConfig",
     "load_config",
     "migrate_table",
+    "migration_tasks",
     "run_migrations",
 ]

@@ -12,9 +12,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tasuki._table_keys import table_key
 from tasuki.core.task import Task
 from tasuki.errors import MigrationError
-from tasuki.migrate._config import load_config
+from tasuki.migrate._config import MigrationConfig, TableSpec, load_config
 from tasuki.migrate._run import migrate_table
 
 __all__ = ["MigrateTable", "MigrateTables", "migration_tasks"]
@@ -31,8 +32,7 @@ class MigrateTable(Task):
         """A JSON summary of the copy (rows, cursor, seconds)."""
         return self.make_target(f"migrate/{self.table}.json")
 
-    def run(self) -> None:
-        """Run the copy and keep its figures in the task log."""
+    def _spec(self) -> tuple[MigrationConfig, TableSpec]:
         config = load_config(self.config)
         specs = {s.name: s for s in config.tables}
         if self.table not in specs:
@@ -41,8 +41,26 @@ class MigrateTable(Task):
                 f"(configured: {', '.join(sorted(specs))})",
                 table=self.table,
             )
+        return config, specs[self.table]
+
+    def _writes_outside(self) -> list[tuple[str, bool]]:
+        """The target table, named as a query task reading it names it (``Target.touches()``),
+        and whether the copy replaces it (a full load): a build refuses to run this and a
+        query of the table, or a write-back replacing it, in no order."""
+        config, spec = self._spec()
+        url = config.target.url
+        schema = config.target.schema_ or ("main" if url.startswith("duckdb") else "public")
+        table = spec.target_name
+        if url.startswith("duckdb"):  # names are quoted; DuckDB ignores their case anyway
+            schema, table = schema.lower(), table.lower()
+        key = table_key(url, (schema, table))
+        return [] if key is None else [(key, spec.mode == "full")]
+
+    def run(self) -> None:
+        """Run the copy and keep its figures in the task log."""
+        config, spec = self._spec()
         result = migrate_table(
-            config.source.url, config.target.url, specs[self.table], schema=config.target.schema_
+            config.source.url, config.target.url, spec, schema=config.target.schema_
         )
         summary = dataclasses.asdict(result)
         summary["added_columns"] = list(result.added_columns)

@@ -174,3 +174,62 @@ def test_a_role_that_may_not_read_the_migration_state_is_told_and_still_queries(
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def _config(tmp_path: Path, mariadb_url: str, target: str, schema: str) -> Path:
+    path = tmp_path / "migrations.toml"
+    path.write_text(
+        f'[source]\nurl = "{mariadb_url}"\n[target]\nurl = "{target}"\nschema = "{schema}"\n'
+        '[[tables]]\nname = "orders"\nmode = "full"\n'
+        '[[tables]]\nname = "users"\nmode = "full"\n'
+    )
+    return path
+
+
+def test_a_query_and_a_migration_of_its_table_in_no_order_are_refused(
+    mysql, mariadb_url, urls, tmp_path
+):
+    from tasuki.errors import TaskError
+    from tasuki.migrate import MigrateTable, migration_tasks
+
+    ws, (target, reader, schema) = str(tmp_path / "ws"), urls
+    config = _config(tmp_path, mariadb_url, target, schema)
+    query = QueryTask(sql="SELECT amount FROM orders", warehouse=reader, as_="pandas")
+    with pytest.raises(TaskError, match="neither runs after the other") as caught:
+        tasuki.build([migration_tasks(config), Total(query=query)], workspace=ws)
+    assert f"reads {schema}.orders, which MigrateTable(" in str(caught.value)
+    assert not (tmp_path / "ws").exists() or not list((tmp_path / "ws").rglob("*.json"))
+    # In order, the query reads what the migration loaded.
+    ordered = QueryTask(
+        sql="SELECT amount FROM orders",
+        warehouse=reader,
+        as_="pandas",
+        after=[MigrateTable(config=config.resolve(), table="orders")],
+    )
+    assert tasuki.build(Total(query=ordered), workspace=ws) == 30
+    # A migration of another table is no reason to refuse.
+    users = MigrateTable(config=config.resolve(), table="users")
+    assert tasuki.build([users, Total(query=query)], workspace=ws)[1] == 30
+
+
+def test_a_write_back_to_a_table_a_full_migration_replaces_in_no_order_is_refused(
+    mysql, mariadb_url, tmp_path
+):
+    import pandas as pd
+
+    from tasuki.errors import TaskError
+    from tasuki.migrate import MigrateTable
+    from tasuki.warehouse import WriteTableTask
+
+    class Extra(tasuki.Task):
+        def run(self):
+            self.dump(pd.DataFrame({"id": [9], "amount": [1], "updated_at": [pd.Timestamp(0)]}))
+
+    url, ws = f"duckdb://{tmp_path / 'dwh.duckdb'}", str(tmp_path / "ws")
+    config = _config(tmp_path, mariadb_url, url, "main").resolve()
+    migration = MigrateTable(config=config, table="orders")
+    for mode, fails in (("append", "neither runs after the other"), ("replace", "both replace")):
+        write = WriteTableTask(data=Extra(), table="ORDERS", warehouse=url, mode=mode)
+        with pytest.raises(TaskError, match=fails):
+            tasuki.build([migration, write], workspace=ws)
+    assert not (tmp_path / "dwh.duckdb").exists()  # refused before anything ran

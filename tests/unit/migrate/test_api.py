@@ -10,6 +10,8 @@ import tasuki.migrate as migrate
 def test_public_names() -> None:
     assert migrate.__all__ == [
         "ColumnDiff",
+        "MigrateTable",
+        "MigrateTables",
         "MigrationConfig",
         "Progress",
         "SourceConfig",
@@ -18,6 +20,7 @@ def test_public_names() -> None:
         "TargetConfig",
         "load_config",
         "migrate_table",
+        "migration_tasks",
         "run_migrations",
     ]
     for name in migrate.__all__:
@@ -40,3 +43,6 @@ def test_signatures() -> None:
     params = inspect.signature(migrate.run_migrations).parameters
     assert list(params) == ["config", "tables", "workers", "progress"]
     assert all(params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in ("tables", "workers"))
+
+    # The tasks keep their qualified name (it is in every recorded id and lineage row).
+    assert migrate.MigrateTable.task_name() == "tasuki.migrate._tasks:MigrateTable"
