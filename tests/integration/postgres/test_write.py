@@ -100,3 +100,53 @@ def test_a_connection_dropped_mid_load_leaves_the_table_intact(
     ]
     writer.write_table("items", pa.table({"id": [7]}), mode="append")  # the warehouse recovers
     assert _rows(admin, "SELECT count(*) FROM items") == [(4,)]
+
+
+def test_a_replace_keeps_the_views_grants_and_comments_of_the_table(
+    writer: PostgresWarehouse, admin: Any
+) -> None:
+    """Teams put views over the tables pipelines write, grant them to analysts and document
+    them; a replace used to drop the table and rename a new one in: refused by PostgreSQL
+    under a view ("cannot drop table items because other objects depend on it"), and
+    without one taking the grants and comments with it."""
+    import uuid
+
+    writer.write_table("items", pa.table({"id": pa.array([1, 2], pa.int64()), "name": ["a", "b"]}))
+    role = f"tasuki_analyst_{uuid.uuid4().hex[:8]}"
+    admin.execute("CREATE VIEW v_items AS SELECT id, name FROM items WHERE id > 0")
+    admin.execute(f"CREATE ROLE {role}")
+    admin.execute(f"GRANT SELECT ON items TO {role}")
+    admin.execute("COMMENT ON TABLE items IS 'one row per item'")
+    try:
+        new = pa.table({"id": pa.array([7, 8, 9], pa.int64()), "name": ["x", "y", "z"]})
+        assert writer.write_table("items", new, mode="replace") == 3
+        assert _rows(admin, "SELECT id FROM v_items ORDER BY id") == [(7,), (8,), (9,)]
+        assert _rows(admin, f"SELECT has_table_privilege('{role}', 'items', 'SELECT')") == [
+            (True,)
+        ]
+        assert _rows(admin, "SELECT obj_description('items'::regclass)") == [("one row per item",)]
+        assert _rows(admin, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%stage%'") == [
+            (0,)
+        ]
+    finally:
+        admin.execute(f"REVOKE ALL ON items FROM {role}")
+        admin.execute(f"DROP ROLE {role}")
+
+
+def test_a_replace_with_other_columns_under_a_view_names_the_view(
+    writer: PostgresWarehouse, admin: Any
+) -> None:
+    writer.write_table("items", pa.table({"id": pa.array([1], pa.int64()), "name": ["a"]}))
+    admin.execute("CREATE SCHEMA reports")
+    admin.execute("CREATE VIEW reports.v_items AS SELECT id, name FROM items")
+    other = pa.table({"id": pa.array([5], pa.int64()), "title": ["t"]})
+    with pytest.raises(WarehouseError) as caught:
+        writer.write_table("items", other, mode="replace")
+    said = str(caught.value)
+    assert "reports.v_items" in said and "id bigint, name text" in said, said
+    assert "id bigint, title text" in said and "mode='replace'" in said, said
+    assert _rows(admin, "SELECT id, name FROM items") == [(1, "a")]  # unchanged
+    # With no view in the way, a replace with other columns makes the table anew.
+    admin.execute("DROP VIEW reports.v_items")
+    writer.write_table("items", other, mode="replace")
+    assert _rows(admin, "SELECT id, title FROM items") == [(5, "t")]

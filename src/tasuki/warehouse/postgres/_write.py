@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from tasuki.errors import WarehouseError
 from tasuki.warehouse._write import (
     as_reader,
     check_lineage,
@@ -24,6 +25,8 @@ from tasuki.warehouse._write import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    import pyarrow as pa
 
     from tasuki.warehouse.base import Lineage
 
@@ -60,33 +63,36 @@ def write_table(
         cur.fetchall()
         if target.db:
             _ensure_schema(cur, target)
-        # ADBC's bulk ingest creates the table from the Arrow schema and fills it with
-        # binary COPY; autocommit is off, so it is part of the transaction below.
-        rows = cur.adbc_ingest(stage.name, reader, mode="create", db_schema_name=stage.db or None)
         exists = _exists(cur, target)
         names = [exp.to_identifier(c).sql("postgres") for c in reader.schema.names]
         columns = ", ".join(names)
-        if mode == "replace" or not exists:
-            if exists:
-                cur.execute(f"DROP TABLE {t}")
-            cur.execute(
-                f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('postgres')}"
-            )
+        # ADBC's bulk ingest creates the table from the Arrow schema and fills it with
+        # binary COPY; autocommit is off, so it is part of the transaction below.
+        if mode == "replace" and exists:
+            rows = _replace(cur, target, stage, reader, name)
         else:
-            if mode == "merge":
-                match = " AND ".join(
-                    f"{t}.{c} IS NOT DISTINCT FROM {s}.{c}"
-                    for c in (exp.to_identifier(k).sql("postgres") for k in keys)
-                )
-                cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
-            # Cast to the target's column types: an all-NULL Arrow column arrives as text.
-            types = _column_types(cur, target)
-            values = ", ".join(
-                f"CAST({n} AS {types[c]})" if c in types else n
-                for n, c in zip(names, reader.schema.names, strict=True)
+            rows = cur.adbc_ingest(
+                stage.name, reader, mode="create", db_schema_name=stage.db or None
             )
-            cur.execute(f"INSERT INTO {t} ({columns}) SELECT {values} FROM {s}")
-            cur.execute(f"DROP TABLE {s}")
+            if not exists:
+                cur.execute(
+                    f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('postgres')}"
+                )
+            else:
+                if mode == "merge":
+                    match = " AND ".join(
+                        f"{t}.{c} IS NOT DISTINCT FROM {s}.{c}"
+                        for c in (exp.to_identifier(k).sql("postgres") for k in keys)
+                    )
+                    cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
+                # Cast to the target's column types: an all-NULL Arrow column arrives as text.
+                types = _column_types(cur, target)
+                values = ", ".join(
+                    f"CAST({n} AS {types[c]})" if c in types else n
+                    for n, c in zip(names, reader.schema.names, strict=True)
+                )
+                cur.execute(f"INSERT INTO {t} ({columns}) SELECT {values} FROM {s}")
+                cur.execute(f"DROP TABLE {s}")
         written = int(rows) if rows is not None and rows >= 0 else 0
         if lineage is not None:
 
@@ -107,6 +113,68 @@ def write_table(
     finally:
         cur.close()
     return written
+
+
+def _replace(
+    cur: Any, target: exp.Table, stage: exp.Table, reader: pa.RecordBatchReader, name: str
+) -> Any:
+    """Replace an existing table's rows; what the ingest reports.
+
+    When the new data has the table's columns (names, order and the types ingest gives
+    them), the table itself is kept: its rows are truncated and the data copied straight
+    in, so the views over it, its grants, comments, indexes and owner stay (dropping it is
+    refused under a view, and would take the rest with it). Otherwise the data goes to the
+    staging table, which takes the table's place; views on the table make that an error.
+
+    Raises:
+        WarehouseError: the columns differ and views depend on the table.
+    """
+    import pyarrow as pa
+
+    t, s = target.sql("postgres"), stage.sql("postgres")
+    empty = pa.RecordBatchReader.from_batches(reader.schema, [])
+    cur.adbc_ingest(stage.name, empty, mode="create", db_schema_name=stage.db or None)
+    old, new = _column_types(cur, target), _column_types(cur, stage)
+    if list(old.items()) == list(new.items()):
+        cur.execute(f"DROP TABLE {s}")
+        # TRUNCATE, like the DROP it replaces, waits for the table's readers; in this
+        # transaction, a failure below leaves the old rows.
+        cur.execute(f"TRUNCATE {t}")
+        return cur.adbc_ingest(target.name, reader, mode="append", db_schema_name=target.db or None)
+    views = _dependent_views(cur, target)
+    if views:
+
+        def listed(cols: dict[str, str]) -> str:
+            return ", ".join(f"{c} {ty}" for c, ty in cols.items())
+
+        raise WarehouseError(
+            f"cannot replace {name}: the new data's columns ({listed(new)}) are not the "
+            f"table's ({listed(old)}), and {', '.join(views)} depend on it, so the table "
+            "cannot be made anew. Give the data the table's columns and types, or drop or "
+            "change those views first (and create them again after the write); "
+            "mode='replace' with the same columns keeps the views",
+            table=name,
+            views=views,
+        )
+    rows = cur.adbc_ingest(stage.name, reader, mode="append", db_schema_name=stage.db or None)
+    cur.execute(f"DROP TABLE {t}")
+    cur.execute(f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('postgres')}")
+    return rows
+
+
+def _dependent_views(cur: Any, table: exp.Table) -> list[str]:
+    """``schema.view`` of every view (or materialised view) built on ``table``."""
+    relation = table.copy()
+    relation.set("alias", None)
+    cur.execute(
+        "SELECT DISTINCT n.nspname::text || '.' || v.relname::text FROM pg_depend d "
+        "JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass "
+        "JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace n ON n.oid = v.relnamespace "
+        "WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = to_regclass($1) "
+        "AND v.oid <> d.refobjid ORDER BY 1",
+        [relation.sql("postgres")],
+    )
+    return [str(row[0]) for row in cur.fetchall()]
 
 
 def _ensure_schema(cur: Any, table: exp.Table) -> None:
@@ -135,7 +203,7 @@ def _column_types(cur: Any, table: exp.Table) -> dict[str, str]:
     relation.set("alias", None)
     cur.execute(
         "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+        "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
         [relation.sql("postgres")],
     )
     return {str(name): str(typ) for name, typ in cur.fetchall()}
