@@ -49,10 +49,13 @@ def dialect_of(url_or_scheme: str) -> str:
     return DIALECTS.get(scheme, DIALECTS.get(url_or_scheme, "postgres"))
 
 
-def tables_read(sql: str | exp.Expression, *, dialect: str) -> list[tuple[str, str]]:
+def tables_read(
+    sql: str | exp.Expression, *, dialect: str, default: str | None = None
+) -> list[tuple[str, str]]:
     """``(schema, table)`` of every table ``sql`` reads, sorted, normalised as the warehouse
-    does (unquoted names lower-cased in PostgreSQL; DuckDB ignores case), with the dialect's
-    default schema where none is written. CTE names and table functions are left out.
+    does (unquoted names lower-cased in PostgreSQL; DuckDB ignores case), with ``default``
+    (the dialect's default schema unless given) where none is written. CTE names and table
+    functions are left out.
 
     Raises:
         sqlglot.errors.ParseError: ``sql`` does not parse.
@@ -64,7 +67,7 @@ def tables_read(sql: str | exp.Expression, *, dialect: str) -> list[tuple[str, s
     tree = sqlglot.parse_one(sql, read=dialect) if isinstance(sql, str) else sql.copy()
     tree = normalize_identifiers(tree, dialect=dialect)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    default = DEFAULT_SCHEMA.get(dialect)
+    default = default or DEFAULT_SCHEMA.get(dialect)
     found: set[tuple[str, str]] = set()
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier) or not table.name:
@@ -99,7 +102,8 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
     ``unique_id`` and ``task`` of the writer, ``written_at`` (text) and ``writes`` (how many
     lineage rows the table has) for a table a write-back wrote; ``migrated_from`` and
     ``migrated_at`` for one ``tasuki migrate`` loaded (its last load that changed it).
-    Tables neither wrote are left out.
+    Tables under those that are views count too, with ``through``: the view read. Tables
+    neither wrote are left out.
 
     Only PostgreSQL and DuckDB URLs are read (the lineage connection's kinds); others give
     an empty answer.
@@ -111,17 +115,19 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
 
     from tasuki.warehouse._lineage import LINEAGE_TABLE, _Conn, _no_duckdb_file, _table_exists
     from tasuki.warehouse._migrated import migration_loads
+    from tasuki.warehouse._views import tables_under_views
 
     scheme = url.split("://", 1)[0].lower()
     if not tables or scheme not in ("postgresql", "postgres", "duckdb") or _no_duckdb_file(url):
         return {}
     dialect = dialect_of(url)
-    wanted = set(tables)
-    # Candidate spellings, lower-cased (unquoted names fold so): the exact match is made
-    # below on names read as the warehouse reads them.
-    spellings = sorted({s for schema, t in wanted for s in (t.lower(), f"{schema}.{t}".lower())})
     conn = _Conn(url, read_only=True)
     try:
+        through = tables_under_views(conn, set(tables), dialect)
+        wanted = set(tables) | set(through)
+        # Candidate spellings, lower-cased (unquoted names fold so): the exact match is
+        # made below on names read as the warehouse reads them.
+        spellings = sorted({s for sc, t in wanted for s in (t.lower(), f"{sc}.{t}".lower())})
         rows: list[tuple[Any, ...]] = []
         if _table_exists(conn, LINEAGE_TABLE):
             marks = ", ".join("?" for _ in spellings)
@@ -151,4 +157,7 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
         }
     for (schema, table), load in loads.items():
         found.setdefault(f"{schema}.{table}", {}).update(load)
+    for (schema, name_), view in through.items():  # one read through a view names the view
+        if (entry := found.get(f"{schema}.{name_}")) is not None:
+            entry["through"] = f"{view[0]}.{view[1]}"
     return found

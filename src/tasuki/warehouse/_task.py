@@ -183,9 +183,11 @@ class QueryTask(Task):
             before, after = kept.get(table), now.get(table)
             if before == after:
                 continue
+            view = (after or before or {}).get("through")
+            reads = f"which it reads through {view}" if view else "which it reads"
             if _lineage_of(before) == _lineage_of(after) and after:  # only a migration moved
                 return (
-                    f"{table}, which it reads, was loaded by tasuki migrate since it ran: "
+                    f"{table}, {reads}, was loaded by tasuki migrate since it ran: "
                     f"from {after.get('migrated_from')} at {after.get('migrated_at')}"
                 )
             if after is None or "unique_id" not in after:
@@ -194,9 +196,9 @@ class QueryTask(Task):
                     if "unique_id" in (before or {})
                     else "migration state row of {} is"
                 )
-                return f"the {what.format(table + ', which it reads,')} gone since it ran"
+                return f"the {what.format(f'{table}, {reads},')} gone since it ran"
             reason = (
-                f"{table}, which it reads, was written since it ran: by {after['task']} "
+                f"{table}, {reads}, was written since it ran: by {after['task']} "
                 f"[{str(after['unique_id'])[:10]}] at {after['written_at']}"
             )
             if made_from(store, str(after["unique_id"]), self.unique_id, record.state):

@@ -121,9 +121,7 @@ def test_a_replace_keeps_the_views_grants_and_comments_of_the_table(
         new = pa.table({"id": pa.array([7, 8, 9], pa.int64()), "name": ["x", "y", "z"]})
         assert writer.write_table("items", new, mode="replace") == 3
         assert _rows(admin, "SELECT id FROM v_items ORDER BY id") == [(7,), (8,), (9,)]
-        assert _rows(admin, f"SELECT has_table_privilege('{role}', 'items', 'SELECT')") == [
-            (True,)
-        ]
+        assert _rows(admin, f"SELECT has_table_privilege('{role}', 'items', 'SELECT')") == [(True,)]
         assert _rows(admin, "SELECT obj_description('items'::regclass)") == [("one row per item",)]
         assert _rows(admin, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%stage%'") == [
             (0,)

@@ -1,0 +1,111 @@
+"""The tables a query reads through views.
+
+Teams put views over the tables their pipelines write (a dbt staging layer, an analysts'
+``v_scores``), and queries name the views. A query's result changes when a table under such
+a view is written, so :func:`table_writes` looks for tasuki's writes of those tables too.
+Views are followed through views, in any schema; a materialised view is not (its rows change
+when it is refreshed, which leaves no trace tasuki can read: the freshness rule covers it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from tasuki.warehouse._lineage import _Conn
+
+__all__ = ["tables_under_views"]
+
+#: How deep views of views are followed (PostgreSQL refuses cycles; DuckDB binds late).
+_DEPTH = 32
+
+_PG_UNDER = f"""
+WITH RECURSIVE under(top, rel, depth) AS (
+    SELECT c.oid, c.oid, 0 FROM unnest(?::text[]) AS n(name)
+    JOIN pg_class c ON c.oid = to_regclass(n.name) AND c.relkind = 'v'
+  UNION
+    SELECT u.top, d.refobjid, u.depth + 1 FROM under u
+    JOIN pg_class uc ON uc.oid = u.rel AND uc.relkind = 'v'
+    JOIN pg_rewrite r ON r.ev_class = u.rel
+    JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass
+        AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> u.rel
+    WHERE u.depth < {_DEPTH}
+)
+SELECT DISTINCT tn.nspname::text, t.relname::text, vn.nspname::text, v.relname::text
+FROM under u
+JOIN pg_class t ON t.oid = u.rel JOIN pg_namespace tn ON tn.oid = t.relnamespace
+JOIN pg_class v ON v.oid = u.top JOIN pg_namespace vn ON vn.oid = v.relnamespace
+WHERE u.depth > 0 AND t.relkind IN ('r', 'p', 'f')
+"""
+
+
+def tables_under_views(
+    conn: _Conn, wanted: Collection[tuple[str, str]], dialect: str
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """The tables under those of ``wanted`` that are views (``(schema, table)``, read as the
+    warehouse reads names), each with the view of ``wanted`` it is read through. Tables
+    of ``wanted`` themselves are left out."""
+    if conn.kind == "postgres":
+        names = [".".join('"' + p.replace('"', '""') + '"' for p in t) for t in sorted(wanted)]
+        rows = conn.execute(_PG_UNDER, (names,))
+        found = {(s, t): (vs, v) for s, t, vs, v in rows}
+    else:
+        found = _duckdb_under(conn, wanted, dialect)
+    return {table: view for table, view in sorted(found.items()) if table not in wanted}
+
+
+def _duckdb_under(
+    conn: _Conn, wanted: Collection[tuple[str, str]], dialect: str
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """DuckDB keeps no dependencies of views: each view's SQL is read and its tables
+    followed. DuckDB ignores the case of names, so they are compared lower-cased."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    from tasuki.warehouse._sources import tables_read
+
+    views: dict[tuple[str, str], str] = {
+        (str(s).lower(), str(v).lower()): str(sql)
+        for s, v, sql in conn.execute(
+            "SELECT schema_name, view_name, sql FROM duckdb_views() "
+            "WHERE NOT internal AND database_name = current_database()"
+        )
+    }
+    if not views:
+        return {}
+    relations = set(views) | {
+        (str(s).lower(), str(t).lower())
+        for s, t in conn.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database()"
+        )
+    }
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for top in sorted((s.lower(), t.lower()) for s, t in wanted):
+        todo, seen = [top], {top}
+        while todo and len(seen) < _DEPTH * 32:
+            name = todo.pop()
+            sql = views.get(name)
+            if sql is None:  # a table (or a name that is not there)
+                found.setdefault(name, top)
+                continue
+            try:
+                tree = sqlglot.parse_one(sql, read=dialect)
+                body = tree.expression if isinstance(tree, exp.Create) else tree
+                if not isinstance(body, exp.Expression):
+                    continue
+                # A name the view leaves unqualified is looked up in the view's schema
+                # first, then in main (DuckDB's search path).
+                read = tables_read(body, dialect=dialect, default=name[0])
+            except SqlglotError:
+                continue
+            for under in read:
+                if under not in relations and under[0] == name[0]:
+                    under = ("main", under[1])
+                if under not in seen:
+                    seen.add(under)
+                    todo.append(under)
+    return {table: view for table, view in found.items() if table != view}
