@@ -334,12 +334,21 @@ class PostgresTarget:
                 self._fq(table),
                 table,
             )
+            if dependants and self._table_columns(table) == self._table_columns(work):
+                # The views would block the drop: keep the table (its views, grants,
+                # comments and indexes) and replace its rows instead, in this transaction.
+                self.execute(f"TRUNCATE {self._fq(table)}")
+                self.execute(f"INSERT INTO {self._fq(table)} SELECT * FROM {self._fq(work)}")
+                self.execute(f"ANALYZE {self._fq(table)}")
+                self.execute(f"DROP TABLE {self._fq(work)}")
+                return
             if dependants:
                 names = ", ".join(sorted(str(r[0]) for r in dependants))
                 raise MigrationError(
-                    f"views depend on {self.schema}.{table} ({names}); a full load replaces the "
-                    "table, which would leave them pointing at the dropped copy. Drop the views "
-                    "before the load and recreate them after, or use mode 'incremental'.",
+                    f"views depend on {self.schema}.{table} ({names}), and the source's "
+                    "columns are no longer the table's, so a full load has to make the table "
+                    "anew, which the views prevent. Drop the views before the load and "
+                    "recreate them after (a load with unchanged columns keeps them).",
                     table=table,
                 )
             self.execute(f"DROP TABLE IF EXISTS {self._fq(old)}")

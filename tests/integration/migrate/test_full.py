@@ -115,15 +115,36 @@ def test_default_schema_is_public(users: MySQL, mariadb_url: str, pg: Postgres) 
     assert pg.one("SELECT count(*) FROM public.users") == 500
 
 
-def test_views_on_the_target_block_a_full_swap_with_a_clear_error(
+def test_a_full_load_under_a_view_replaces_the_rows_and_keeps_the_view(
     users: MySQL, mariadb_url: str, pg: Postgres
 ) -> None:
+    """A view on the target used to stop every full load ("views depend on app.users"),
+    so a team had to drop and recreate its views around each daily copy."""
     migrate_table(mariadb_url, pg.url, TableSpec(name="users"), schema="app")
     pg.conn.execute("CREATE VIEW app.active_users AS SELECT id FROM app.users")
+    pg.conn.execute("COMMENT ON TABLE app.users IS 'copied from the app'")
     seed_users(users, 10, start=5000)
 
+    result = migrate_table(mariadb_url, pg.url, TableSpec(name="users"), schema="app")
+
+    assert result.rows_written == 510
+    assert pg.one("SELECT count(*) FROM app.active_users") == 510
+    assert pg.one("SELECT obj_description('app.users'::regclass)") == "copied from the app"
+    indexes = pg.rows("SELECT indexname FROM pg_indexes WHERE tablename = 'users' ORDER BY 1")
+    assert indexes == [("users_pkey",), ("users_users_email",), ("users_users_updated",)]
+    assert pg.tables("app") == ["tasuki_migrate_state", "users"]  # no _wk / _old left
+
+
+def test_views_on_a_target_whose_columns_change_block_the_load_with_a_clear_error(
+    users: MySQL, mariadb_url: str, pg: Postgres
+) -> None:
+    spec = TableSpec(name="users", on_schema_drift="add_columns")
+    migrate_table(mariadb_url, pg.url, spec, schema="app")
+    pg.conn.execute("CREATE VIEW app.active_users AS SELECT id FROM app.users")
+    users.run("ALTER TABLE users ADD COLUMN nickname VARCHAR(20)")
+
     with pytest.raises(MigrationError, match=r"views depend on app\.users \(active_users\)"):
-        migrate_table(mariadb_url, pg.url, TableSpec(name="users"), schema="app")
+        migrate_table(mariadb_url, pg.url, spec, schema="app")
 
     assert pg.one("SELECT count(*) FROM app.users") == 500  # untouched
     assert pg.tables("app") == ["tasuki_migrate_state", "users"]
