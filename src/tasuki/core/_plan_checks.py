@@ -105,11 +105,12 @@ def _shared_output_error(graph: Graph, key: str, first: str, second: str) -> Tas
 
 def _check_outside_order(graph: Graph, writers: Writers, groups: tuple[Iterable[str], ...]) -> None:
     """Refuse a table written by one task of the build and read (a query task's
-    ``_reads_outside()``) or replaced-and-appended-to by another, where neither depends on
-    the other, directly or not: the reader would see the table before or after the write,
-    and the table end up with or without the other write's rows, as the scheduler happened
-    to order them. A write made from a query of its own table is in order, and warned of
-    (:func:`_warn_loop`). Only builds with a task writing outside the workspace get here."""
+    ``_reads_outside()``, through views too) or replaced-and-appended-to by another, where
+    neither depends on the other, directly or not: the reader would see the table before or
+    after the write, and the table end up with or without the other write's rows, as the
+    scheduler happened to order them. A write made from a query of its own table is in
+    order, and warned of (:func:`_warn_loop`). Only builds with a task writing outside the
+    workspace get here."""
     nodes = graph.nodes
     order = _Order(graph)
     for key, tasks in writers.items():
@@ -127,12 +128,12 @@ def _check_outside_order(graph: Graph, writers: Writers, groups: tuple[Iterable[
             reads = asked[cls]
             if reads is None:
                 continue
-            for key in reads(nodes[uid].task):
+            for key, via in reads(nodes[uid].task):
                 for writer, _ in writers.get(key, ()):
                     if writer == uid:
                         continue
                     if order.unordered(writer, uid):
-                        raise _order_error(graph, key, writer, uid, reads=True)
+                        raise _order_error(graph, key, writer, uid, reads=True, via=via)
                     if order.above(uid, writer):
                         _warn_loop(graph, key, writer, uid)
 
@@ -177,14 +178,17 @@ def _warn_loop(graph: Graph, key: str, writer: str, reader: str) -> None:
     )
 
 
-def _order_error(graph: Graph, key: str, writer: str, other: str, *, reads: bool) -> TaskError:
+def _order_error(
+    graph: Graph, key: str, writer: str, other: str, *, reads: bool, via: str | None = None
+) -> TaskError:
     w, o = graph.nodes[writer].task, graph.nodes[other].task
     table = key.partition(" in ")[0]
     if reads:
+        through = f" (through the view {via})" if via else ""
         what = (
-            f"reads {table}, which {w!r} [{writer[:10]}] writes in this build, and neither "
-            "runs after the other: the query would read the table before or after the write, "
-            "whichever the scheduler ran first"
+            f"reads {table}{through}, which {w!r} [{writer[:10]}] writes in this build, and "
+            "neither runs after the other: the query would read the table before or after the "
+            "write, whichever the scheduler ran first"
         )
         fix = (
             "pass after=[<the write task>] to the query task to read what it writes (or, to "

@@ -148,17 +148,33 @@ class QueryTask(Task):
     def _table_writes(self, url: str) -> dict[str, dict[str, Any]]:
         return table_writes(url, tables_read(self.sql, dialect=dialect_of(url)))
 
-    def _reads_outside(self) -> list[str]:
+    def _reads_outside(self) -> list[tuple[str, str | None]]:
         """The tables the query reads, named as a write-back task's output names the table
-        it writes (``Target.touches()``): a build refuses to run both in no order."""
+        it writes (``Target.touches()``), each with the view it is read through (None for
+        a table the SQL names): a build refuses to run both in no order. Views are looked
+        up in the warehouse; one that does not answer now leaves them out (the query
+        would fail on it too)."""
         from sqlglot.errors import SqlglotError
+
+        from tasuki.warehouse._views import views_read
 
         url = _resolve(self.warehouse)
         try:
             tables = tables_read(self.sql, dialect=dialect_of(url))
         except SqlglotError:  # checked with another dialect (a named warehouse): not told
             return []
-        return [k for t in tables if (k := table_key(url, t)) is not None]
+        try:
+            under = views_read(url, tables)
+        except Exception as exc:  # any driver error: the named tables are still checked
+            logger.debug("views of %s not read: %s", type(self).task_name(), redact(str(exc)))
+            under = {}
+        found: list[tuple[str, str | None]] = [
+            (k, None) for t in tables if (k := table_key(url, t)) is not None
+        ]
+        for table, view in under.items():
+            if (k := table_key(url, table)) is not None:
+                found.append((k, f"{view[0]}.{view[1]}"))
+        return found
 
     def _stale_outside(self, record: RunRecord, store: Store) -> str | None:
         """Why the cached result is out of date although its record is complete: a table the

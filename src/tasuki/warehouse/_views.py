@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from tasuki.warehouse._lineage import _Conn
 
-__all__ = ["tables_under_views"]
+__all__ = ["tables_under_views", "views_read"]
 
 #: How deep views of views are followed (PostgreSQL refuses cycles; DuckDB binds late).
 _DEPTH = 32
@@ -39,6 +39,28 @@ JOIN pg_class t ON t.oid = u.rel JOIN pg_namespace tn ON tn.oid = t.relnamespace
 JOIN pg_class v ON v.oid = u.top JOIN pg_namespace vn ON vn.oid = v.relnamespace
 WHERE u.depth > 0 AND t.relkind IN ('r', 'p', 'f')
 """
+
+
+def views_read(
+    url: str, tables: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """:func:`tables_under_views` over a connection of its own to ``url`` (PostgreSQL and
+    DuckDB; nothing for other warehouses, or a DuckDB file that is not there yet).
+
+    Raises:
+        Exception: the warehouse cannot be reached or read (the driver's error).
+    """
+    from tasuki.warehouse._lineage import _Conn, _no_duckdb_file
+    from tasuki.warehouse._sources import dialect_of
+
+    scheme = url.split("://", 1)[0].lower()
+    if not tables or scheme not in ("postgresql", "postgres", "duckdb") or _no_duckdb_file(url):
+        return {}
+    conn = _Conn(url, read_only=True)
+    try:
+        return tables_under_views(conn, tables, dialect_of(url))
+    finally:
+        conn.close()
 
 
 def tables_under_views(

@@ -138,3 +138,20 @@ def test_a_materialised_view_is_not_followed(postgres_url, tmp_path):
         assert _total(reader, ws, sql)[0] == 3.0
         _write(postgres_url, ws, day=2)  # the view holds the old rows until it is refreshed
         assert _total(reader, ws, sql) == (3.0, [])
+
+
+def test_a_query_of_a_view_and_a_write_under_it_in_no_order_are_refused(urls, tmp_path):
+    from tasuki.errors import TaskError
+
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    _write(admin, ws, day=1)
+    _sql(admin, "CREATE VIEW v_scores AS SELECT recipe_id, score FROM ml_scores")
+    write = WriteTableTask(data=Scores(day=2), table="ml_scores", warehouse=admin)
+    sql = "SELECT recipe_id, score FROM v_scores"
+    query = QueryTask(sql=sql, warehouse=reader, as_="pandas")
+    with pytest.raises(TaskError, match="neither runs after the other") as caught:
+        tasuki.build([write, Total(query=query)], workspace=ws)
+    assert "ml_scores (through the view " in str(caught.value)
+    assert _total(reader, ws, sql)[0] == 3.0  # nothing was written
+    ordered = QueryTask(sql=sql, warehouse=reader, as_="pandas", after=[write])
+    assert tasuki.build(Total(query=ordered), workspace=ws) == 6.0
