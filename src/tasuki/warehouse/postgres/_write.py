@@ -64,35 +64,24 @@ def write_table(
         if target.db:
             _ensure_schema(cur, target)
         exists = _exists(cur, target)
-        names = [exp.to_identifier(c).sql("postgres") for c in reader.schema.names]
-        columns = ", ".join(names)
         # ADBC's bulk ingest creates the table from the Arrow schema and fills it with
         # binary COPY; autocommit is off, so it is part of the transaction below.
-        if mode == "replace" and exists:
-            rows = _replace(cur, target, stage, reader, name)
-        else:
+        if not exists:
+            rows = cur.adbc_ingest(
+                target.name, reader, mode="create", db_schema_name=target.db or None
+            )
+        elif mode == "merge":
             rows = cur.adbc_ingest(
                 stage.name, reader, mode="create", db_schema_name=stage.db or None
             )
-            if not exists:
-                cur.execute(
-                    f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('postgres')}"
-                )
-            else:
-                if mode == "merge":
-                    match = " AND ".join(
-                        f"{t}.{c} IS NOT DISTINCT FROM {s}.{c}"
-                        for c in (exp.to_identifier(k).sql("postgres") for k in keys)
-                    )
-                    cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
-                # Cast to the target's column types: an all-NULL Arrow column arrives as text.
-                types = _column_types(cur, target)
-                values = ", ".join(
-                    f"CAST({n} AS {types[c]})" if c in types else n
-                    for n, c in zip(names, reader.schema.names, strict=True)
-                )
-                cur.execute(f"INSERT INTO {t} ({columns}) SELECT {values} FROM {s}")
-                cur.execute(f"DROP TABLE {s}")
+            match = " AND ".join(
+                f"{t}.{c} IS NOT DISTINCT FROM {s}.{c}"
+                for c in (exp.to_identifier(k).sql("postgres") for k in keys)
+            )
+            cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
+            _insert_staged(cur, target, stage, reader.schema.names)
+        else:
+            rows = _into_table(cur, target, stage, reader, name, mode)
         written = int(rows) if rows is not None and rows >= 0 else 0
         if lineage is not None:
 
@@ -115,19 +104,26 @@ def write_table(
     return written
 
 
-def _replace(
-    cur: Any, target: exp.Table, stage: exp.Table, reader: pa.RecordBatchReader, name: str
+def _into_table(
+    cur: Any,
+    target: exp.Table,
+    stage: exp.Table,
+    reader: pa.RecordBatchReader,
+    name: str,
+    mode: str,
 ) -> Any:
-    """Replace an existing table's rows; what the ingest reports.
+    """Replace or append to an existing table; what the ingest reports.
 
-    When the new data has the table's columns (names, order and the types ingest gives
-    them), the table itself is kept: its rows are truncated and the data copied straight
-    in, so the views over it, its grants, comments, indexes and owner stay (dropping it is
-    refused under a view, and would take the rest with it). Otherwise the data goes to the
-    staging table, which takes the table's place; views on the table make that an error.
+    When the data has the table's columns (names, order and the types ingest gives them),
+    it is copied straight into the table (after a ``TRUNCATE`` for a replace): one copy of
+    the rows, and a replaced table keeps itself, so the views over it, its grants,
+    comments, indexes and owner stay (dropping it is refused under a view, and would take
+    the rest with it). Otherwise the data goes to the staging table first: a replace puts
+    it in the table's place (views on the table make that an error), an append inserts it
+    cast to the table's column types (an all-NULL Arrow column arrives as text).
 
     Raises:
-        WarehouseError: the columns differ and views depend on the table.
+        WarehouseError: a replace with other columns than the table's, which views depend on.
     """
     import pyarrow as pa
 
@@ -137,12 +133,12 @@ def _replace(
     old, new = _column_types(cur, target), _column_types(cur, stage)
     if list(old.items()) == list(new.items()):
         cur.execute(f"DROP TABLE {s}")
-        # TRUNCATE, like the DROP it replaces, waits for the table's readers; in this
-        # transaction, a failure below leaves the old rows.
-        cur.execute(f"TRUNCATE {t}")
+        if mode == "replace":
+            # TRUNCATE, like the DROP it replaces, waits for the table's readers; in this
+            # transaction, a failure below leaves the old rows.
+            cur.execute(f"TRUNCATE {t}")
         return cur.adbc_ingest(target.name, reader, mode="append", db_schema_name=target.db or None)
-    views = _dependent_views(cur, target)
-    if views:
+    if mode == "replace" and (views := _dependent_views(cur, target)):
 
         def listed(cols: dict[str, str]) -> str:
             return ", ".join(f"{c} {ty}" for c, ty in cols.items())
@@ -157,9 +153,25 @@ def _replace(
             views=views,
         )
     rows = cur.adbc_ingest(stage.name, reader, mode="append", db_schema_name=stage.db or None)
-    cur.execute(f"DROP TABLE {t}")
-    cur.execute(f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('postgres')}")
+    if mode == "replace":
+        cur.execute(f"DROP TABLE {t}")
+        cur.execute(f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('postgres')}")
+    else:
+        _insert_staged(cur, target, stage, reader.schema.names)
     return rows
+
+
+def _insert_staged(cur: Any, target: exp.Table, stage: exp.Table, columns: list[str]) -> None:
+    """Insert the staging table's rows into the table, cast to its column types, and drop
+    the staging table."""
+    t, s = target.sql("postgres"), stage.sql("postgres")
+    names = [exp.to_identifier(c).sql("postgres") for c in columns]
+    types = _column_types(cur, target)
+    values = ", ".join(
+        f"CAST({n} AS {types[c]})" if c in types else n for n, c in zip(names, columns, strict=True)
+    )
+    cur.execute(f"INSERT INTO {t} ({', '.join(names)}) SELECT {values} FROM {s}")
+    cur.execute(f"DROP TABLE {s}")
 
 
 def _dependent_views(cur: Any, table: exp.Table) -> list[str]:
