@@ -18,7 +18,6 @@ become numbers and booleans (``"2"``, ``"true"``), an integral float an int, an 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -297,7 +296,7 @@ def describe(errors: list[dict[str, Any]], source: Mapping[str, str], fields: li
         top = str(err["loc"][0]) if err["loc"] else ""
         where = source.get(top, "defaults" if source else "arguments")
         if err["type"] == "extra_forbidden":
-            hint = difflib.get_close_matches(top, fields, n=1)
+            hint = _close_matches(top, fields, n=1)
             allowed = ", ".join(f for f in fields if f != "source")
             lines.append(
                 f"  - unknown key {loc!r} (from {where})"
@@ -314,3 +313,11 @@ def describe(errors: list[dict[str, Any]], source: Mapping[str, str], fields: li
     env_hint = "TASUKI_<KEY> or TASUKI_<SECTION>__<KEY>"
     lines.append(f"Set keys in tasuki.toml, [tool.tasuki] in pyproject.toml, or {env_hint}.")
     return "\n".join(lines)
+
+
+def _close_matches(word: str, possibilities: list[str], n: int) -> list[str]:
+    """``difflib.get_close_matches``, imported on this error path only (difflib is a few
+    ms of every ``import tasuki`` otherwise)."""
+    import difflib
+
+    return difflib.get_close_matches(word, possibilities, n=n)

@@ -201,17 +201,25 @@ class HookCaller:
         *,
         build_id: str = "",
         store: Store | None = None,
-        resume_command: str | None = None,
+        resume_command: str | Callable[[], str] | None = None,
     ) -> None:
         self.build_id = build_id
         self.store = store
-        self.resume_command = resume_command
+        # A callable is asked once, when a task first fails: the command holds every
+        # root's repr, which a build that succeeds never needs.
+        self._resume = resume_command
         self._by_event: dict[str, list[_Listener]] = {
             event: [_listener(h, event) for h in hooks if hasattr(h, event)] for event in EVENTS
         }
         self._record_wanted = any(
             lst.names is None or "record" in lst.names for lst in self._by_event["on_task_end"]
         )
+
+    def resume_command(self) -> str | None:
+        """The command that resumes the build (made on first use)."""
+        if callable(self._resume):
+            self._resume = self._resume()
+        return self._resume
 
     def has(self, event: str) -> bool:
         """Whether any hook listens to ``event`` (lets the runner skip work)."""
@@ -243,7 +251,7 @@ class HookCaller:
         if not self._by_event["on_task_end"]:
             return
         record = self._record(result) if self._record_wanted else None
-        resume = self.resume_command if result.status in _RESUMABLE else None
+        resume = self.resume_command() if result.status in _RESUMABLE else None
         self(
             "on_task_end",
             task=task,

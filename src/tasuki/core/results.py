@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
-import shlex
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,13 +26,15 @@ def new_build_id() -> str:
     (``20261204T212135123Z-3f9a2c1b``). Ids sort by start time as plain strings, and two
     builds started in the same millisecond on different hosts still differ."""
     now = dt.datetime.now(dt.UTC)
-    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{secrets.token_hex(4)}"
+    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{os.urandom(4).hex()}"
 
 
 def resume_command(roots: list[Task], workspace: str) -> str:
     """The command that resumes a build of ``roots`` (finished tasks stay cached): the same
     ``tasuki`` command line when the build came from one (``python -m tasuki`` too, as a
     Makefile runs it with the project's interpreter), else the ``tasuki.build`` call."""
+    import shlex  # only when a build failed: not for every import of tasuki
+
     if sys.argv and sys.argv[0].endswith("tasuki"):
         return shlex.join(["tasuki", *sys.argv[1:]])
     if sys.argv and sys.argv[0].endswith(os.path.join("tasuki", "__main__.py")):

@@ -339,7 +339,10 @@ def _run_build(
     # Hooks hear of the build once it is planned: a build refused while planning (a bad
     # output(), a declared file that is not there) leaves no started run without an end.
     call = HookCaller(
-        hooks, build_id=build_id, store=store, resume_command=resume_command(roots, store.url)
+        hooks,
+        build_id=build_id,
+        store=store,
+        resume_command=lambda: resume_command(roots, store.url),
     )
     call.build_start(graph, settings)
     bundle = None

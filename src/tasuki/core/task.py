@@ -11,7 +11,6 @@ wrapped user methods.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import re
 import sys
@@ -731,7 +730,7 @@ def _pick_target(task: Task, outputs: Any, name: str | None, what: str) -> Targe
     if isinstance(outputs, list | tuple) and name.isdigit() and int(name) < len(outputs):
         return outputs[int(name)]  # type: ignore[no-any-return]
     known = list(outputs) if isinstance(outputs, dict) else []
-    hint = difflib.get_close_matches(name, [str(k) for k in known], n=1)
+    hint = _close_matches(name, [str(k) for k in known], n=1)
     raise TaskError(
         f"{type(task).task_name()}.dump(obj, {name!r}): {what}() has no entry {name!r}; "
         f"entries: {known}" + (f". Did you mean {hint[0]!r}?" if hint else ""),
@@ -755,7 +754,7 @@ def _signature_error(cls: type[Task], args: tuple[Any, ...], kw: dict[str, Any])
         )
     unknown = [k for k in kw if k not in info.specs]
     if unknown:
-        hints = [difflib.get_close_matches(k, list(info.specs), n=1) for k in unknown]
+        hints = [_close_matches(k, list(info.specs), n=1) for k in unknown]
         suggestion = "".join(f" Did you mean {h[0]!r}?" for h in hints if h)
         return ParameterError(
             f"{name}: unknown parameter {', '.join(map(repr, unknown))}. "
@@ -807,7 +806,7 @@ def import_task(path: str) -> type[Task]:
                 for n, v in vars(module).items()
                 if isinstance(v, type) and issubclass(v, Task) and v is not Task
             )
-            hint = difflib.get_close_matches(qualname, known, n=1)
+            hint = _close_matches(qualname, known, n=1)
             raise TaskNotFoundError(
                 f"module {module_name!r} has no task {qualname!r}. Tasks there: "
                 f"{', '.join(known) or 'none'}" + (f". Did you mean {hint[0]!r}?" if hint else ""),
@@ -834,3 +833,11 @@ def _evaluate_own_annotations() -> None:
 
 
 _evaluate_own_annotations()
+
+
+def _close_matches(word: str, possibilities: list[str], n: int) -> list[str]:
+    """``difflib.get_close_matches``, imported on this error path only (difflib is a few
+    ms of every ``import tasuki`` otherwise)."""
+    import difflib
+
+    return difflib.get_close_matches(word, possibilities, n=n)
