@@ -26,6 +26,7 @@ from tasuki.catalog._lineage import Batch, table_key, write_batch
 from tasuki.errors import CatalogError
 from tasuki.warehouse._sources import DEFAULT_SCHEMA, dialect_of, written_name
 from tasuki.warehouse._sources import tables_read as _tables_read
+from tasuki.warehouse._write import UNTRACKED
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -200,6 +201,8 @@ class _Merge:
         schema = name[0]
         key = self.table(warehouse, schema, name[1])
         uid = str(row["unique_id"])
+        if uid.startswith(UNTRACKED):  # written by write_table with no task: no edge
+            return
         detail = {
             "id": uid,
             "task": row["task"],

@@ -32,6 +32,7 @@ __all__ = [
     "check_mode",
     "lineage_sql",
     "record_lineage",
+    "record_untracked",
     "staging_name",
     "table_name",
 ]
@@ -447,4 +448,37 @@ def record_lineage(
         execute(*sql.clear)
     else:
         execute(*sql.delete)
+    execute(*sql.insert)
+
+
+#: ``unique_id`` prefix of the row a write without lineage leaves (no task made its rows).
+UNTRACKED = "untracked-"
+
+
+def record_untracked(
+    execute: Callable[[str, tuple[Any, ...]], Sequence[Sequence[Any]]],
+    name: str,
+    rows: int,
+    *,
+    mode: str,
+    dialect: str,
+    mark: Callable[[int], str],
+    lineage_table: bool,
+) -> None:
+    """Date a write made without a lineage row, where tasuki keeps lineage rows
+    (``lineage_table``: the warehouse has one; nothing is created otherwise).
+
+    A replace removes the rows that claimed the table (their task's rows are gone: it is
+    no longer complete), and any write leaves a row with no task (``unique_id``
+    ``untracked-<hex>``), so a query task reading the table finds it written since it
+    ran. Appends and merges keep the other rows: what they claim is still there.
+    """
+    if not lineage_table:
+        return
+    row = Lineage(name, f"{UNTRACKED}{uuid.uuid4().hex}", "")
+    sql = lineage_sql(row, rows, dialect, mark)
+    if sql.upgrade:
+        execute(sql.upgrade, ())
+    if mode == "replace":
+        execute(*sql.clear)
     execute(*sql.insert)

@@ -12,9 +12,11 @@ from tasuki.warehouse._write import (
     check_lineage,
     check_mode,
     record_lineage,
+    record_untracked,
     staging_name,
     table_name,
 )
+from tasuki.warehouse.base import LINEAGE_TABLE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -69,12 +71,23 @@ def write_table(
                     cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
                 cur.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {s}")
                 cur.execute(f"DROP TABLE {s}")
+
+            def execute(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+                return cur.execute(sql, list(params)).fetchall()
+
             if lineage is not None:
-
-                def execute(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-                    return cur.execute(sql, list(params)).fetchall()
-
                 record_lineage(execute, lineage, rows, mode=mode, dialect="duckdb", mark=_mark)
+            else:
+                there = _exists(cur, exp.to_table(LINEAGE_TABLE))
+                record_untracked(
+                    execute,
+                    name,
+                    rows,
+                    mode=mode,
+                    dialect="duckdb",
+                    mark=_mark,
+                    lineage_table=there,
+                )
             cur.commit()
         except BaseException:
             cur.rollback()

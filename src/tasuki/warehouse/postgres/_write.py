@@ -19,9 +19,11 @@ from tasuki.warehouse._write import (
     check_lineage,
     check_mode,
     record_lineage,
+    record_untracked,
     staging_name,
     table_name,
 )
+from tasuki.warehouse.base import LINEAGE_TABLE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -83,14 +85,24 @@ def write_table(
         else:
             rows = _into_table(cur, target, stage, reader, name, mode)
         written = int(rows) if rows is not None and rows >= 0 else 0
+
+        def execute(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+            cur.execute(sql, list(params) if params else None)
+            return list(cur.fetchall()) if cur.description else []
+
         if lineage is not None:
-
-            def execute(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-                cur.execute(sql, list(params) if params else None)
-                return list(cur.fetchall()) if cur.description else []
-
             record_lineage(
                 execute, lineage, written, mode=mode, dialect="postgres", mark=lambda n: f"${n}"
+            )
+        else:
+            record_untracked(
+                execute,
+                name,
+                written,
+                mode=mode,
+                dialect="postgres",
+                mark=lambda n: f"${n}",
+                lineage_table=_exists(cur, exp.to_table(LINEAGE_TABLE)),
             )
         connection.commit()
     except BaseException:
