@@ -213,6 +213,11 @@ class QueryTask(Task):
                     else "migration state row of {} is"
                 )
                 return f"the {what.format(f'{table}, {reads},')} gone since it ran"
+            if not after.get("task"):  # write_table without lineage: no task to name
+                return (
+                    f"{table}, {reads}, was written since it ran: by a write_table call with "
+                    f"no task at {after['written_at']}"
+                )
             reason = (
                 f"{table}, {reads}, was written since it ran: by {after['task']} "
                 f"[{str(after['unique_id'])[:10]}] at {after['written_at']}"

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pytest
 
 import tasuki
+from tasuki.report.why import explain
+from tasuki.storage import open_store
 from tasuki.warehouse import QueryTask, WriteTableTask, connect
 from tasuki.warehouse._lineage import read_lineage
 from tests._services import reader_role
@@ -90,6 +92,8 @@ def test_an_append_or_merge_by_hand_reruns_the_query_only(urls, tmp_path, mode):
     _ran(write, ws)
     assert tasuki.build(total, workspace=ws) == 3.0
     _by_hand(admin, mode)
+    said = "\n".join(explain(total, open_store(ws)))
+    assert "ml_scores, which it reads, was written since it ran: by a write_table call" in said
     assert tasuki.build(total, workspace=ws) == 103.0
     assert _ran(write, ws) == []  # its rows are still there: still complete
     rows = read_lineage(admin, "ml_scores")
