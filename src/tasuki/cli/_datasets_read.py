@@ -154,7 +154,12 @@ def _cell(value: Any) -> str:
 @_errors_exit_2
 def load_cmd(
     ref: Annotated[str, typer.Argument(help="NAME[#CONFIG][:VERSION], e.g. product_a/clicks:1.*")],
-    split: Annotated[str, typer.Option("--split", "-s", help="train, train[:80%]+test, ...")],
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split", "-s", help="train, train[:80%]+test, ... (required; left out: the splits)"
+        ),
+    ] = None,
     head: Annotated[int, typer.Option("--head", "-n", help="Rows to show.")] = 10,
     columns: Annotated[
         str | None, typer.Option("--columns", "-c", help="Comma-separated columns.")
@@ -171,6 +176,19 @@ def load_cmd(
     if head < 0:
         raise typer.BadParameter(f"{head}; give 0 or more rows", param_hint="--head")
     settings = _settings(config, registry=registry)
+    if split is None:
+        from tasuki.datasets._versions import read_info, resolve
+
+        version = resolve(ref, registry=settings.registry)
+        splits = read_info(version).splits
+        listed = ", ".join(f"{n} ({s.rows:,} rows)" for n, s in splits.items())
+        first = "train" if "train" in splits else next(iter(splits), "train")
+        raise typer.BadParameter(
+            f"name the split to show: {version.ref} has {listed or 'no splits'}. For example: "
+            f"tasuki datasets load {ref} --split {first} (or {first}[:10%], "
+            f"{'+'.join(splits) or first})",
+            param_hint="--split",
+        )
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     rows: list[dict[str, Any]] = []
     names: list[str] = []

@@ -129,6 +129,9 @@ def test_load_head_columns_and_formats(registry):
         (["info", f"{NAME}:1.0"], "neither a semver version nor a wildcard"),
         (["info", f"{NAME}:jp_only"], "write NAME#jp_only"),
         (["load", NAME, "--split", "train", "--columns", "id,nope"], "no column 'nope'"),
+        # No --split: the version's splits and an example, not click's "Missing option".
+        (["load", NAME], "name the split to show: product_a/clicks"),
+        (["load", NAME], f"tasuki datasets load {NAME} --split train"),
     ],
 )
 def test_errors_exit_2_with_the_message(registry, args, message):
