@@ -441,3 +441,22 @@ def test_a_write_blocked_by_a_lock_ends_at_the_timeout_naming_the_table(
     assert admin.execute("SELECT id FROM items").fetchall() == [(1,)]
     assert cluster.statements[0] == "SET statement_timeout TO 500"
     assert _staged(staging, storage_options) == [] and cluster.open == 0
+
+
+def test_a_replace_under_a_view_names_the_view_and_the_fix(
+    cluster: RedshiftOnPostgres, admin: Any, staging: str, storage_options: dict[str, Any]
+) -> None:
+    """A replace drops the table and renames the staged one in; a (schema-bound) view on
+    the table makes Redshift refuse the drop. The error used to be the server's ("cannot
+    drop table items because other objects depend on it"); it now says what to do."""
+    admin.execute("CREATE TABLE items (id BIGINT)")
+    admin.execute("INSERT INTO items VALUES (1)")
+    admin.execute("CREATE VIEW v_items AS SELECT id FROM items")
+    wh = _wh(cluster, staging, storage_options)
+    with pytest.raises(WarehouseError) as caught:
+        wh.write_table("items", pa.table({"id": pa.array([2], pa.int64())}))
+    said = str(caught.value)
+    assert "cannot replace 'items'" in said and "v_items" in said, said
+    assert "WITH NO SCHEMA BINDING" in said, said
+    assert caught.value.fields["table"] == "items"
+    assert admin.execute("SELECT id FROM items").fetchall() == [(1,)]

@@ -304,6 +304,8 @@ class RedshiftWarehouse(BaseWarehouse):
         except Exception as exc:
             _rollback_quietly(connection)
             error = translate(exc, url=self.url, sql=current, timeout=self.timeout)
+            if table is not None and "other objects depend on it" in str(exc):
+                error = _blocked_by_views(exc, table)
             if isinstance(error, QueryTimeoutError) and table is not None:
                 error = QueryTimeoutError(
                     f"writing table {table!r} on {self.url} was cancelled after the statement "
@@ -407,3 +409,18 @@ def _rollback_quietly(connection: Any) -> None:
         connection.rollback()
     except Exception:
         logger.debug("rollback failed", exc_info=True)
+
+
+def _blocked_by_views(exc: Exception, table: str) -> WarehouseError:
+    """The error for a replace whose DROP of the old table the server refused because
+    views depend on it (schema-bound views: a late-binding one does not hold the table)."""
+    diag = getattr(exc, "diag", None)
+    detail = getattr(diag, "message_detail", None) or ""
+    which = f" ({detail.strip()})" if detail else ""
+    return WarehouseError(
+        f"cannot replace {table!r}: views depend on it{which}, and a replace drops the table "
+        "and renames the new one in, in one transaction, so it was rolled back and the table "
+        "is unchanged. Create those views WITH NO SCHEMA BINDING (late-binding views, which "
+        "a drop leaves alone), or drop them before the write and create them again after",
+        table=table,
+    )
