@@ -233,3 +233,26 @@ def test_a_write_back_to_a_table_a_full_migration_replaces_in_no_order_is_refuse
         with pytest.raises(TaskError, match=fails):
             tasuki.build([migration, write], workspace=ws)
     assert not (tmp_path / "dwh.duckdb").exists()  # refused before anything ran
+
+
+def test_a_migration_under_a_view_reruns_the_query_of_the_view(mysql, mariadb_url, urls, tmp_path):
+    ws, (target, reader, schema) = str(tmp_path / "ws"), urls
+    migrate_table(mariadb_url, target, INCREMENTAL, schema=schema)
+    if target.startswith("duckdb"):
+        import duckdb
+
+        with duckdb.connect(target.removeprefix("duckdb://")) as conn:
+            conn.execute("CREATE VIEW big_orders AS SELECT amount FROM orders WHERE amount > 1")
+    else:
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute("CREATE VIEW big_orders AS SELECT amount FROM orders WHERE amount > 1")
+    sql = "SELECT amount FROM big_orders"
+    assert _total(reader, ws, sql) == (30, ["QueryTask", "Total"])
+    mysql.run("INSERT INTO orders VALUES (3, 5, '2024-01-02 00:00:00')")
+    migrate_table(mariadb_url, target, INCREMENTAL, schema=schema)
+    query = QueryTask(sql=sql, warehouse=reader, as_="pandas")
+    said = "\n".join(explain(Total(query=query), open_store(ws)))
+    assert f"{schema}.orders, which it reads through {schema}.big_orders, was loaded by" in said
+    assert _total(reader, ws, sql) == (35, ["QueryTask", "Total"])

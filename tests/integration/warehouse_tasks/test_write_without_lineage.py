@@ -128,3 +128,22 @@ def test_the_catalog_names_no_task_for_a_write_by_hand(tmp_path):
         found = upstream(cat, "table:dwh/main/ml_scores")
         assert f"task:{write.unique_id}" in found.nodes
         assert not [k for k in found.nodes if "untracked" in k], sorted(found.nodes)
+
+
+def test_a_write_by_hand_under_a_view_reruns_the_query_of_the_view(urls, tmp_path):
+    ws, (admin, reader) = str(tmp_path / "ws"), urls
+    _ran(WriteTableTask(data=Scores(), table="ml_scores", warehouse=admin), ws)
+    if admin.startswith("duckdb"):
+        import duckdb
+
+        with duckdb.connect(admin.removeprefix("duckdb://")) as conn:
+            conn.execute("CREATE VIEW v_scores AS SELECT * FROM ml_scores")
+    else:
+        import psycopg
+
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("CREATE VIEW v_scores AS SELECT * FROM ml_scores")
+    total = Total(query=QueryTask(sql="SELECT * FROM v_scores", warehouse=reader, as_="pandas"))
+    assert tasuki.build(total, workspace=ws) == 3.0
+    _by_hand(admin, "replace")  # the same columns: the table (and the view) stay
+    assert tasuki.build(total, workspace=ws) == 100.0
