@@ -44,60 +44,116 @@ def _table(rows: int, other: bool = False) -> Any:
     )
 
 
-def run(quick: bool = False, repeat: int = 3, rows: int | None = None) -> list[dict[str, Any]]:
-    """Time each case ``repeat`` times, interleaved; one row per case."""
-    import psycopg
+Case = tuple[str, Callable[[], object], Callable[[], object] | None, Callable[[], object] | None]
+
+
+def _postgres_cases(database: str, data: Any, other: Any) -> tuple[list[Case], Callable[[], None]]:
+    """PostgreSQL's cases and what closes their connections."""
+    import adbc_driver_postgresql.dbapi as adbc
 
     from tasuki.warehouse import PostgresWarehouse
+
+    url = f"postgresql://postgres@127.0.0.1:5432/{database}?allow_privileged=true"
+    wh = PostgresWarehouse.from_url(url)
+    floor_conn = adbc.connect(url.split("?", 1)[0])
+
+    def floor() -> None:
+        with floor_conn.cursor() as cur:
+            cur.adbc_ingest("floor_t", data, mode="create")
+        floor_conn.commit()
+
+    def after_floor() -> None:
+        with floor_conn.cursor() as cur:
+            cur.execute("DROP TABLE floor_t")
+        floor_conn.commit()
+
+    def close() -> None:
+        floor_conn.close()
+        getattr(wh, "close", lambda: None)()
+
+    return _cases("PostgreSQL", wh, data, other, floor, after_floor), close
+
+
+def _duckdb_cases(folder: str, data: Any, other: Any) -> tuple[list[Case], Callable[[], None]]:
+    """DuckDB's cases (a file in ``folder``) and what closes the warehouse."""
+    from tasuki.warehouse import DuckDBWarehouse
+
+    wh = DuckDBWarehouse.from_url(f"duckdb://{folder}/bench.duckdb")
+    wh.write_table("floor_seed", data.slice(0, 1))  # opens the file for writing
+    conn = wh._connection(write=True)  # its own connection: one writer per file
+
+    def floor() -> None:
+        conn.register("floor_src", data)
+        conn.execute("CREATE TABLE floor_t AS SELECT * FROM floor_src")
+        conn.unregister("floor_src")
+
+    def after_floor() -> None:
+        conn.execute("DROP TABLE floor_t")
+
+    return _cases("DuckDB", wh, data, other, floor, after_floor), lambda: wh.close()
+
+
+def _cases(
+    backend: str,
+    wh: Any,
+    data: Any,
+    other: Any,
+    floor: Callable[[], None],
+    after_floor: Callable[[], None],
+) -> list[Case]:
+    wh.write_table("kept", data)
+    return [
+        (f"{backend}: floor, a new table from the data", floor, None, after_floor),
+        (
+            f"{backend}: replace, the table's columns",
+            lambda: wh.write_table("kept", data),
+            None,
+            None,
+        ),
+        (
+            f"{backend}: replace, other columns",
+            lambda: wh.write_table("anew", data),
+            lambda: wh.write_table("anew", other),
+            None,
+        ),
+        (f"{backend}: append", lambda: wh.write_table("grows", data, mode="append"), None, None),
+    ]
+
+
+def run(quick: bool = False, repeat: int = 3, rows: int | None = None) -> list[dict[str, Any]]:
+    """Time each case ``repeat`` times, interleaved; one row per case."""
+    import tempfile
+
+    import psycopg
 
     rows = rows or (100_000 if quick else 1_000_000)
     data, other = _table(rows), _table(rows, other=True)
     database = f"tasuki_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {database}".encode())
-    url = f"postgresql://postgres@127.0.0.1:5432/{database}?allow_privileged=true"
-    wh = PostgresWarehouse.from_url(url)
+    closers: list[Callable[[], None]] = []
     try:
-        import adbc_driver_postgresql.dbapi as adbc
-
-        floor_conn = adbc.connect(url.split("?", 1)[0])
-
-        def floor() -> None:
-            with floor_conn.cursor() as cur:
-                cur.adbc_ingest("floor_t", data, mode="create")
-            floor_conn.commit()
-
-        def after_floor() -> None:
-            with floor_conn.cursor() as cur:
-                cur.execute("DROP TABLE floor_t")
-            floor_conn.commit()
-
-        wh.write_table("kept", data)
-        cases: list[tuple[str, Callable[[], object], Callable[[], object] | None, Any]] = [
-            ("floor: ingest into a new table", floor, None, after_floor),
-            ("replace, the table's columns", lambda: wh.write_table("kept", data), None, None),
-            (
-                "replace, other columns",
-                lambda: wh.write_table("anew", data),
-                lambda: wh.write_table("anew", other),
-                None,
-            ),
-            ("append", lambda: wh.write_table("grows", data, mode="append"), None, None),
-        ]
-        timings: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in cases}
-        for _ in range(repeat):
-            for name, timed, before, after in cases:
-                if before is not None:
-                    before()
-                w0, c0 = time.perf_counter(), time.process_time()
-                timed()
-                timings[name].append((time.perf_counter() - w0, time.process_time() - c0))
-                if after is not None:
-                    after()
-        floor_conn.close()
+        with tempfile.TemporaryDirectory() as folder:
+            pg, close_pg = _postgres_cases(database, data, other)
+            closers.append(close_pg)
+            duck, close_duck = _duckdb_cases(folder, data, other)
+            closers.append(close_duck)
+            cases = pg + duck
+            timings: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in cases}
+            for _ in range(repeat):
+                for name, timed, before, after in cases:
+                    if before is not None:
+                        before()
+                    w0, c0 = time.perf_counter(), time.process_time()
+                    timed()
+                    timings[name].append((time.perf_counter() - w0, time.process_time() - c0))
+                    if after is not None:
+                        after()
+            for close in reversed(closers):
+                close()
+            closers.clear()
     finally:
-        close = getattr(wh, "close", None)
-        if close is not None:
+        for close in reversed(closers):
             close()
         with psycopg.connect(ADMIN, autocommit=True) as conn:
             conn.execute(
@@ -105,9 +161,12 @@ def run(quick: bool = False, repeat: int = 3, rows: int | None = None) -> list[d
                 (database,),
             )
             conn.execute(f"DROP DATABASE {database}".encode())
-    floor_wall = statistics.median(w for w, _ in timings[cases[0][0]])
     out = []
     for name, series in timings.items():
+        backend = name.split(":", 1)[0]
+        floor_wall = statistics.median(
+            w for w, _ in timings[f"{backend}: floor, a new table from the data"]
+        )
         wall = statistics.median(w for w, _ in series)
         out.append(
             {

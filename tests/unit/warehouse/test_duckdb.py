@@ -228,3 +228,37 @@ def test_urls() -> None:
     assert DuckDBWarehouse.from_url("duckdb://rel/x.db").url == "duckdb://rel/x.db"
     with pytest.raises(WarehouseError, match="not a DuckDB URL"):
         DuckDBWarehouse.from_url("postgresql://x")
+
+
+def test_a_replace_or_append_with_the_table_s_columns_keeps_the_table(tmp_path: Path) -> None:
+    """A replace used to drop the table and rename a new one in, taking its COMMENT (which
+    the catalog shows), its column comments and its constraints with it."""
+    import duckdb
+
+    path = tmp_path / "wh.db"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE TABLE k (id BIGINT PRIMARY KEY, v VARCHAR)")
+        conn.execute("INSERT INTO k VALUES (1, 'a')")
+        conn.execute("COMMENT ON TABLE k IS 'one row per key'")
+        conn.execute("COMMENT ON COLUMN k.v IS 'the value'")
+    with connect(f"duckdb://{path}", parts_dir=tmp_path / "parts") as wh:
+        data = pa.table({"id": pa.array([7, 8], pa.int64()), "v": ["x", "y"]})
+        assert wh.write_table("k", data, mode="replace") == 2
+        assert wh.write_table("k", pa.table({"id": [9], "v": ["z"]}), mode="append") == 1
+        with pytest.raises(WarehouseError, match="PRIMARY KEY|primary key|Duplicate key"):
+            wh.write_table("k", pa.table({"id": [9], "v": ["again"]}), mode="append")
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.execute("SELECT id, v FROM k ORDER BY id").fetchall() == [
+            (7, "x"),
+            (8, "y"),
+            (9, "z"),
+        ]
+        assert conn.execute(
+            "SELECT comment FROM duckdb_tables() WHERE table_name = 'k'"
+        ).fetchall() == [("one row per key",)]
+        comments = conn.execute(
+            "SELECT comment FROM duckdb_columns() WHERE table_name = 'k' AND column_name = 'v'"
+        ).fetchall()
+        assert comments == [("the value",)]
+        tables = conn.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+        assert tables == [("k",)]  # no staging table left

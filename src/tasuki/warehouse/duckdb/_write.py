@@ -43,7 +43,7 @@ def write_table(
     keys = check_mode(mode, key, reader.schema.names)
     target = table_name(name, "duckdb")
     stage = staging_name(target)
-    t, s = target.sql("duckdb"), stage.sql("duckdb")
+    t = target.sql("duckdb")
     source = f"_tasuki_src_{uuid.uuid4().hex[:8]}"
     cur = connection.cursor()
     cur.register(source, reader)
@@ -52,25 +52,16 @@ def write_table(
         try:
             if target.db:  # a missing schema is created, as migrate does
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {target.args['db'].sql('duckdb')}")
-            cur.execute(f"CREATE TABLE {s} AS SELECT * FROM {source}")
-            row = cur.execute(f"SELECT count(*) FROM {s}").fetchone()
-            rows = int(row[0]) if row else 0
             exists = _exists(cur, target)
-            if mode == "replace" or not exists:
-                if exists:
-                    cur.execute(f"DROP TABLE {t}")
-                cur.execute(
-                    f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('duckdb')}"
-                )
+            if exists and mode != "merge" and _same_columns(cur, t, source):
+                # Straight into the table as it is: one copy of the rows, and a replaced
+                # table keeps its COMMENTs (the catalog shows them) and constraints.
+                if mode == "replace":
+                    cur.execute(f"DELETE FROM {t}")
+                row = cur.execute(f"INSERT INTO {t} SELECT * FROM {source}").fetchone()
+                rows = int(row[0]) if row else 0
             else:
-                if mode == "merge":
-                    match = " AND ".join(
-                        f"{t}.{c} IS NOT DISTINCT FROM {s}.{c}"
-                        for c in (exp.to_identifier(k).sql("duckdb") for k in keys)
-                    )
-                    cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
-                cur.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {s}")
-                cur.execute(f"DROP TABLE {s}")
+                rows = _staged_write(cur, target, stage, source, mode, keys, exists)
 
             def execute(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
                 return cur.execute(sql, list(params)).fetchall()
@@ -109,3 +100,42 @@ def _exists(cur: duckdb.DuckDBPyConnection, table: exp.Table) -> bool:
         [schema, table.name],
     ).fetchone()
     return bool(row and row[0])
+
+
+def _same_columns(cur: duckdb.DuckDBPyConnection, table: str, source: str) -> bool:
+    """Whether the data has the table's columns: names, order and types (read from the
+    data's schema, nothing consumed)."""
+    wanted = [tuple(r[:2]) for r in cur.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    have = [tuple(r[:2]) for r in cur.execute(f"DESCRIBE {table}").fetchall()]
+    return wanted == have
+
+
+def _staged_write(
+    cur: duckdb.DuckDBPyConnection,
+    target: exp.Table,
+    stage: exp.Table,
+    source: str,
+    mode: str,
+    keys: Sequence[str],
+    exists: bool,
+) -> int:
+    """Through a staging table: a new table, a replace with other columns (the staging
+    table takes the old one's place), a merge, or an append cast by name."""
+    t, s = target.sql("duckdb"), stage.sql("duckdb")
+    cur.execute(f"CREATE TABLE {s} AS SELECT * FROM {source}")
+    row = cur.execute(f"SELECT count(*) FROM {s}").fetchone()
+    rows = int(row[0]) if row else 0
+    if mode == "replace" or not exists:
+        if exists:
+            cur.execute(f"DROP TABLE {t}")
+        cur.execute(f"ALTER TABLE {s} RENAME TO {exp.to_identifier(target.name).sql('duckdb')}")
+        return rows
+    if mode == "merge":
+        match = " AND ".join(
+            f"{t}.{c} IS NOT DISTINCT FROM {s}.{c}"
+            for c in (exp.to_identifier(k).sql("duckdb") for k in keys)
+        )
+        cur.execute(f"DELETE FROM {t} USING {s} WHERE {match}")
+    cur.execute(f"INSERT INTO {t} BY NAME SELECT * FROM {s}")
+    cur.execute(f"DROP TABLE {s}")
+    return rows
