@@ -184,6 +184,20 @@ class _Merge:
             dialect = dialect_of(url)
             for row in reversed(rows):  # oldest first: the newest write's facts win
                 self.write_row(name, dialect, row)
+            self.views(name, url)
+
+    def views(self, warehouse: str, url: str) -> None:
+        """``table -[read]-> view`` for the views of a warehouse, so a view leads back to
+        the tables under it and the tasks that wrote them."""
+        from tasuki.warehouse._views import view_edges
+
+        try:
+            edges = view_edges(_with_connect_timeout(url))
+        except Exception as exc:  # the lineage rows were read: only the views are missing
+            self.warn(f"views of warehouse {warehouse!r} skipped: {type(exc).__name__}: {exc}")
+            return
+        for (vs, v), (ts, t) in edges:
+            self.batch.edge(self.table(warehouse, ts, t), self.table(warehouse, vs, v), "read")
 
     def write_row(self, warehouse: str, dialect: str, row: dict[str, Any]) -> None:
         from sqlglot.errors import SqlglotError

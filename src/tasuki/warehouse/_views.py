@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from tasuki.warehouse._lineage import _Conn
 
-__all__ = ["tables_under_views", "views_read"]
+__all__ = ["tables_under_views", "view_edges", "views_read"]
 
 #: How deep views of views are followed (PostgreSQL refuses cycles; DuckDB binds late).
 _DEPTH = 32
@@ -131,3 +131,76 @@ def _duckdb_under(
                     seen.add(under)
                     todo.append(under)
     return {table: view for table, view in found.items() if table != view}
+
+
+_PG_EDGES = """
+SELECT DISTINCT vn.nspname::text, v.relname::text, tn.nspname::text, t.relname::text
+FROM pg_class v JOIN pg_namespace vn ON vn.oid = v.relnamespace
+JOIN pg_rewrite r ON r.ev_class = v.oid
+JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass
+    AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
+JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+WHERE v.relkind IN ('v', 'm') AND t.relkind IN ('r', 'p', 'f', 'v', 'm')
+  AND vn.nspname NOT IN ('pg_catalog', 'information_schema') AND left(vn.nspname, 8) <> 'pg_toast'
+ORDER BY 1, 2, 3, 4
+"""
+
+
+def view_edges(url: str) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """``(view, relation it reads)`` for every view (and materialised view) of warehouse
+    ``url``, one level each (a view of views gives an edge per level), as ``(schema,
+    name)``: what the catalog draws as ``table -[read]-> view``. PostgreSQL and DuckDB; an
+    empty list for other warehouses.
+
+    Raises:
+        Exception: the warehouse cannot be reached or read (the driver's error).
+    """
+    from tasuki.warehouse._lineage import _Conn, _no_duckdb_file
+    from tasuki.warehouse._sources import dialect_of
+
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in ("postgresql", "postgres", "duckdb") or _no_duckdb_file(url):
+        return []
+    conn = _Conn(url, read_only=True)
+    try:
+        if conn.kind == "postgres":
+            return [((vs, v), (ts, t)) for vs, v, ts, t in conn.execute(_PG_EDGES)]
+        return _duckdb_edges(conn, dialect_of(url))
+    finally:
+        conn.close()
+
+
+def _duckdb_edges(conn: _Conn, dialect: str) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    from tasuki.warehouse._sources import tables_read
+
+    views = conn.execute(
+        "SELECT schema_name, view_name, sql FROM duckdb_views() "
+        "WHERE NOT internal AND NOT temporary AND database_name = current_database()"
+    )
+    relations = {(str(s).lower(), str(v).lower()) for s, v, _ in views} | {
+        (str(s).lower(), str(t).lower())
+        for s, t in conn.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database()"
+        )
+    }
+    edges: set[tuple[tuple[str, str], tuple[str, str]]] = set()
+    for schema, name, sql in views:
+        view = (str(schema).lower(), str(name).lower())
+        try:
+            tree = sqlglot.parse_one(str(sql), read=dialect)
+            body = tree.expression if isinstance(tree, exp.Create) else tree
+            if not isinstance(body, exp.Expression):
+                continue
+            read = tables_read(body, dialect=dialect, default=view[0])
+        except SqlglotError:
+            continue
+        for under in read:
+            if under not in relations and under[0] == view[0]:
+                under = ("main", under[1])  # DuckDB's search path: the view's schema, then main
+            edges.add((view, under))
+    return sorted(edges)

@@ -155,3 +155,28 @@ def test_a_query_of_a_view_and_a_write_under_it_in_no_order_are_refused(urls, tm
     assert _total(reader, ws, sql)[0] == 3.0  # nothing was written
     ordered = QueryTask(sql=sql, warehouse=reader, as_="pandas", after=[write])
     assert tasuki.build(Total(query=ordered), workspace=ws) == 6.0
+
+
+def test_the_catalog_leads_from_a_view_back_to_the_task_that_wrote_its_table(urls, tmp_path):
+    from tasuki.catalog._lineage import upstream
+    from tasuki.catalog._lineage_sources import refresh_lineage
+    from tasuki.catalog._store import Catalog
+
+    ws, (admin, _) = str(tmp_path / "ws"), urls
+    duck = admin.startswith("duckdb")
+    write = WriteTableTask(data=Scores(day=1), table="ml_scores", warehouse=admin)
+    tasuki.build(write, workspace=ws)
+    _sql(
+        admin,
+        "CREATE SCHEMA analytics",
+        f"CREATE VIEW analytics.base AS SELECT * FROM {'' if duck else 'public.'}ml_scores",
+        "CREATE VIEW analytics.top AS SELECT * FROM analytics.base WHERE score > 1",
+    )
+    settings = tasuki.load_settings({"workspace": ws, "warehouses": {"dwh": admin}})
+    with Catalog.open(f"sqlite:///{tmp_path / 'catalog.db'}") as cat:
+        refresh_lineage(cat, settings=settings)
+        found = upstream(cat, "table:dwh/analytics/top")
+    schema = "main" if duck else "public"
+    assert f"table:dwh/{schema}/ml_scores" in found.nodes, sorted(found.nodes)
+    assert "table:dwh/analytics/base" in found.nodes
+    assert f"task:{write.unique_id}" in found.nodes
