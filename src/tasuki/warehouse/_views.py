@@ -81,56 +81,65 @@ def tables_under_views(
 def _duckdb_under(
     conn: _Conn, wanted: Collection[tuple[str, str]], dialect: str
 ) -> dict[tuple[str, str], tuple[str, str]]:
-    """DuckDB keeps no dependencies of views: each view's SQL is read and its tables
-    followed. DuckDB ignores the case of names, so they are compared lower-cased."""
+    """DuckDB keeps no dependencies of views: each view's SQL is read (:func:`_duckdb_reads`)
+    and its tables followed. DuckDB ignores the case of names: they are lower-cased."""
+    reads = _duckdb_reads(conn, dialect)
+    if not reads:
+        return {}
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for top in sorted((s.lower(), t.lower()) for s, t in wanted):
+        todo, seen = [top], {top}
+        while todo and len(seen) < _DEPTH * 32:
+            name = todo.pop()
+            if name not in reads:  # a table (or a name that is not there)
+                found.setdefault(name, top)
+                continue
+            for under in reads[name]:
+                if under not in seen:
+                    seen.add(under)
+                    todo.append(under)
+    return {table: view for table, view in found.items() if table != view}
+
+
+def _duckdb_reads(conn: _Conn, dialect: str) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """Each view of the opened DuckDB database -> the relations its SQL reads, as
+    ``(schema, name)`` lower-cased. A name the view leaves unqualified is looked up in the
+    view's schema first, then in main (DuckDB's search path). A view whose SQL sqlglot
+    cannot read is left out."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
     from tasuki.warehouse._sources import tables_read
 
-    views: dict[tuple[str, str], str] = {
-        (str(s).lower(), str(v).lower()): str(sql)
-        for s, v, sql in conn.execute(
-            "SELECT schema_name, view_name, sql FROM duckdb_views() "
-            "WHERE NOT internal AND database_name = current_database()"
-        )
-    }
+    views = conn.execute(
+        "SELECT schema_name, view_name, sql FROM duckdb_views() "
+        "WHERE NOT internal AND NOT temporary AND database_name = current_database()"
+    )
     if not views:
         return {}
-    relations = set(views) | {
+    relations = {(str(s).lower(), str(v).lower()) for s, v, _ in views} | {
         (str(s).lower(), str(t).lower())
         for s, t in conn.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() "
             "WHERE database_name = current_database()"
         )
     }
-    found: dict[tuple[str, str], tuple[str, str]] = {}
-    for top in sorted((s.lower(), t.lower()) for s, t in wanted):
-        todo, seen = [top], {top}
-        while todo and len(seen) < _DEPTH * 32:
-            name = todo.pop()
-            sql = views.get(name)
-            if sql is None:  # a table (or a name that is not there)
-                found.setdefault(name, top)
+    reads: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, name, sql in views:
+        view = (str(schema).lower(), str(name).lower())
+        try:
+            tree = sqlglot.parse_one(str(sql), read=dialect)
+            body = tree.expression if isinstance(tree, exp.Create) else tree
+            if not isinstance(body, exp.Expression):
                 continue
-            try:
-                tree = sqlglot.parse_one(sql, read=dialect)
-                body = tree.expression if isinstance(tree, exp.Create) else tree
-                if not isinstance(body, exp.Expression):
-                    continue
-                # A name the view leaves unqualified is looked up in the view's schema
-                # first, then in main (DuckDB's search path).
-                read = tables_read(body, dialect=dialect, default=name[0])
-            except SqlglotError:
-                continue
-            for under in read:
-                if under not in relations and under[0] == name[0]:
-                    under = ("main", under[1])
-                if under not in seen:
-                    seen.add(under)
-                    todo.append(under)
-    return {table: view for table, view in found.items() if table != view}
+            read = tables_read(body, dialect=dialect, default=view[0])
+        except SqlglotError:
+            continue
+        reads[view] = sorted(
+            {("main", t) if (s, t) not in relations and s == view[0] else (s, t) for s, t in read}
+        )
+    return reads
 
 
 _PG_EDGES = """
@@ -171,36 +180,5 @@ def view_edges(url: str) -> list[tuple[tuple[str, str], tuple[str, str]]]:
 
 
 def _duckdb_edges(conn: _Conn, dialect: str) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import SqlglotError
-
-    from tasuki.warehouse._sources import tables_read
-
-    views = conn.execute(
-        "SELECT schema_name, view_name, sql FROM duckdb_views() "
-        "WHERE NOT internal AND NOT temporary AND database_name = current_database()"
-    )
-    relations = {(str(s).lower(), str(v).lower()) for s, v, _ in views} | {
-        (str(s).lower(), str(t).lower())
-        for s, t in conn.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() "
-            "WHERE database_name = current_database()"
-        )
-    }
-    edges: set[tuple[tuple[str, str], tuple[str, str]]] = set()
-    for schema, name, sql in views:
-        view = (str(schema).lower(), str(name).lower())
-        try:
-            tree = sqlglot.parse_one(str(sql), read=dialect)
-            body = tree.expression if isinstance(tree, exp.Create) else tree
-            if not isinstance(body, exp.Expression):
-                continue
-            read = tables_read(body, dialect=dialect, default=view[0])
-        except SqlglotError:
-            continue
-        for under in read:
-            if under not in relations and under[0] == view[0]:
-                under = ("main", under[1])  # DuckDB's search path: the view's schema, then main
-            edges.add((view, under))
-    return sorted(edges)
+    reads = _duckdb_reads(conn, dialect)
+    return sorted((view, under) for view, unders in reads.items() for under in unders)
