@@ -437,9 +437,10 @@ class _Collector:
 
     def fingerprint(self) -> CodeFingerprint:
         for klass in self.cls.__mro__:
-            if klass.__module__.startswith("tasuki.core.") or not _is_task_class(klass):
-                continue
-            if klass is not self.cls and klass.__module__.startswith("tasuki."):
+            # tasuki's own task classes (QueryTask, WriteTableTask, a dataset's shards...)
+            # are a library's code, the task itself or a base: they change with tasuki's
+            # version, and following their imports would walk a hundred tasuki modules.
+            if klass.__module__.startswith("tasuki.") or not _is_task_class(klass):
                 continue
             self._add_object(klass)
             home = sys.modules.get(klass.__module__)

@@ -245,7 +245,7 @@ def test_a_replace_or_append_with_the_table_s_columns_keeps_the_table(tmp_path: 
         data = pa.table({"id": pa.array([7, 8], pa.int64()), "v": ["x", "y"]})
         assert wh.write_table("k", data, mode="replace") == 2
         assert wh.write_table("k", pa.table({"id": [9], "v": ["z"]}), mode="append") == 1
-        with pytest.raises(WarehouseError, match="PRIMARY KEY|primary key|Duplicate key"):
+        with pytest.raises(WarehouseError, match=r"PRIMARY KEY|primary key|Duplicate key"):
             wh.write_table("k", pa.table({"id": [9], "v": ["again"]}), mode="append")
     with duckdb.connect(str(path), read_only=True) as conn:
         assert conn.execute("SELECT id, v FROM k ORDER BY id").fetchall() == [
