@@ -79,3 +79,13 @@ def test_fingerprinting_tasuki_tasks_walks_nothing():
 
     refresh_fingerprints()
     assert code_of(QueryTask).text == "" and code_of(WriteTableTask).text == ""
+
+
+def test_a_subclass_that_declares_tasuki_reruns_on_a_tasuki_upgrade():
+    from tasuki.warehouse import QueryTask
+
+    class Pinned(QueryTask):
+        library_versions = ("tasuki",)
+
+    assert "library tasuki" in code_of(Pinned).covers
+    assert tasuki.__version__ in code_of(Pinned).text
