@@ -30,7 +30,7 @@ def _tasuki_task_classes() -> list[type[Task]]:
     while todo:
         prefix, path = todo.pop()
         for info in pkgutil.iter_modules(path, prefix + "."):
-            skip = (".cli", ".web", ".service", ".compat", "contrib.text", "__main__")
+            skip = (".cli", ".web", ".service", ".compat", ".tracking", "contrib.text", "__main__")
             if any(part in info.name for part in skip):
                 continue
             try:
