@@ -9,6 +9,8 @@ interleaved repeat by repeat, medians reported:
 * ``tasuki --help``: the command line alone (imports, typer);
 * ``tasuki run Step``: a one-task pipeline whose output is cached (built once, untimed,
   before the first repeat): what a user waits for when nothing has to run;
+* ``tasuki run Report``: a cached task reading a cached ``QueryTask`` on a DuckDB file: the
+  query's check asks the warehouse whether a tasuki write moved a table it reads;
 * ``tasuki show ID``: reading one run record;
 * gokart (when ``benchmarks/.venv-gokart`` exists, ``bash benchmarks/setup_peers.sh
   gokart``): the same cached task through ``gokart.run()`` (``python main.py Step
@@ -60,6 +62,28 @@ TASKS = textwrap.dedent(
             self.dump(self.i)
     """
 )
+# In a module of its own: importing tasuki.warehouse (pyarrow, sqlglot) is the query's cost,
+# not the plain task's.
+QUERY_TASKS = textwrap.dedent(
+    """
+    import os
+
+    import tasuki
+    from tasuki.warehouse import QueryTask
+
+
+    class Report(tasuki.Task):
+        def requires(self):
+            url = "duckdb://" + os.environ["BENCH_DWH"]
+            return QueryTask(sql="SELECT id, score FROM scores", warehouse=url)
+
+        def output(self):
+            return self.make_target("report.pkl")
+
+        def run(self):
+            self.dump(self.load().num_rows)
+    """
+)
 PEER = textwrap.dedent(
     """
     import gokart
@@ -98,6 +122,11 @@ def _cases(folder: Path, gokart: bool) -> list[tuple[str, str, list[str]]]:
     cases = [
         ("--help", "tasuki", [str(TASUKI), "--help"]),
         ("run, cached", "tasuki", [str(TASUKI), "run", "bench_tasks:Step", "-w", ws]),
+        (
+            "run, cached, a query task and its reader",
+            "tasuki",
+            [str(TASUKI), "run", "bench_query_tasks:Report", "-w", ws],
+        ),
     ]
     if gokart:
         peer_ws = str(folder / "gokart_ws")
@@ -111,8 +140,21 @@ def measure(repeat: int, gokart: bool) -> tuple[list[dict[str, Any]], dict[str, 
     with tempfile.TemporaryDirectory(prefix="tasuki-bench-cli-") as tmp:
         folder = Path(tmp)
         (folder / "bench_tasks.py").write_text(TASKS)
+        (folder / "bench_query_tasks.py").write_text(QUERY_TASKS)
         (folder / "main.py").write_text(PEER)
-        env = {**os.environ, "PYTHONPATH": str(folder), "TASUKI_PROGRESS": "off"}
+        dwh = folder / "dwh.duckdb"
+        import duckdb
+
+        with duckdb.connect(str(dwh)) as conn:
+            conn.execute(
+                "CREATE TABLE scores AS SELECT range AS id, range / 10 AS score FROM range(1000)"
+            )
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(folder),
+            "TASUKI_PROGRESS": "off",
+            "BENCH_DWH": str(dwh),
+        }
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         cases = _cases(folder, gokart)
         # Build once (untimed): the measured runs find everything cached. The uid for `show`

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tasuki.errors import WarehouseError
@@ -253,6 +252,8 @@ class QueryResult:
 
     def to_arrow(self, *, columns: Sequence[str] | None = None) -> pa.Table:
         """The whole result as one Arrow table."""
+        import pyarrow.dataset as ds  # pulls in pandas: only where a result is read whole
+
         wanted = list(columns) if columns is not None else None
         located = [self._filesystem(part.path) for part in self.manifest.parts if part.rows]
         if not located:
