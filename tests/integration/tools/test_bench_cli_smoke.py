@@ -18,6 +18,7 @@ def test_cli_benchmark_runs_and_reports_every_case(
     assert {(r["case"], r["side"]) for r in rows} == {
         ("--help", "tasuki"),
         ("run, cached", "tasuki"),
+        ("run, cached, a query task and its reader", "tasuki"),
         ("show ID", "tasuki"),
     }
     assert all(r["runs"] == 1 and r["wall_ms"] > 0 and r["cpu_ms"] > 0 for r in rows)
