@@ -19,10 +19,7 @@ it reads runs again at every build, and says why.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
 import tasuki
@@ -31,44 +28,7 @@ from tasuki.errors import TaskError
 from tasuki.report.why import explain
 from tasuki.storage import open_store
 from tasuki.warehouse import QueryTask, WriteTableTask
-from tests._services import reader_role
-
-
-class Scores(tasuki.Task):
-    """Rows that differ with ``day``."""
-
-    day: int = 1
-
-    def output(self):
-        return self.make_target("scores.parquet")
-
-    def run(self):
-        self.dump(pd.DataFrame({"recipe_id": [1, 2], "score": [self.day * 1.0, self.day * 2.0]}))
-
-
-class Total(tasuki.Task):
-    """What a pipeline computes from the query's result."""
-
-    query: QueryTask
-
-    def requires(self):
-        return self.query
-
-    def run(self):
-        self.dump(float(self.load()["score"].sum()))
-
-
-@pytest.fixture(params=["duckdb", "postgresql"])
-def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(where the write-backs write, what the queries read through): on PostgreSQL the
-    query path takes a reader role, as it must."""
-    if request.param == "duckdb":
-        url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
-        yield url, url
-        return
-    admin = str(request.getfixturevalue("postgres_url"))
-    with reader_role(admin) as reader:
-        yield admin, reader
+from tests.integration.warehouse_tasks._scores import Scores, Total
 
 
 def _write(url: str, ws: str, day: int, mode: str = "replace", table: str = "ml_scores") -> None:

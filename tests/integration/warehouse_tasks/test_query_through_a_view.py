@@ -11,10 +11,6 @@ refreshed, which tasuki cannot see: the freshness rule applies to it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pandas as pd
 import pytest
 
 import tasuki
@@ -22,37 +18,7 @@ from tasuki.report.why import explain
 from tasuki.storage import open_store
 from tasuki.warehouse import QueryTask, WriteTableTask
 from tests._services import reader_role
-
-
-class Scores(tasuki.Task):
-    day: int = 1
-
-    def output(self):
-        return self.make_target("scores.parquet")
-
-    def run(self):
-        self.dump(pd.DataFrame({"recipe_id": [1, 2], "score": [self.day * 1.0, self.day * 2.0]}))
-
-
-class Total(tasuki.Task):
-    query: QueryTask
-
-    def requires(self):
-        return self.query
-
-    def run(self):
-        self.dump(float(self.load()["score"].sum()))
-
-
-@pytest.fixture(params=["duckdb", "postgresql"])
-def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    if request.param == "duckdb":
-        url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
-        yield url, url
-        return
-    admin = str(request.getfixturevalue("postgres_url"))
-    with reader_role(admin) as reader:
-        yield admin, reader
+from tests.integration.warehouse_tasks._scores import Scores, Total
 
 
 def _sql(url: str, *statements: str) -> None:

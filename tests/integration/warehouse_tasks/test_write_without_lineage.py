@@ -12,10 +12,6 @@ no lineage table gets none from such a write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -24,38 +20,7 @@ from tasuki.report.why import explain
 from tasuki.storage import open_store
 from tasuki.warehouse import QueryTask, WriteTableTask, connect
 from tasuki.warehouse._lineage import read_lineage
-from tests._services import reader_role
-
-
-class Scores(tasuki.Task):
-    day: int = 1
-
-    def output(self):
-        return self.make_target("scores.parquet")
-
-    def run(self):
-        self.dump(pd.DataFrame({"recipe_id": [1, 2], "score": [self.day * 1.0, self.day * 2.0]}))
-
-
-class Total(tasuki.Task):
-    query: QueryTask
-
-    def requires(self):
-        return self.query
-
-    def run(self):
-        self.dump(float(self.load()["score"].sum()))
-
-
-@pytest.fixture(params=["duckdb", "postgresql"])
-def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    if request.param == "duckdb":
-        url = f"duckdb://{tmp_path / 'dwh.duckdb'}"
-        yield url, url
-        return
-    admin = str(request.getfixturevalue("postgres_url"))
-    with reader_role(admin) as reader:
-        yield admin, reader
+from tests.integration.warehouse_tasks._scores import Scores, Total
 
 
 def _ran(task: tasuki.Task, ws: str) -> list[str]:
