@@ -147,12 +147,15 @@ class _Heartbeats:
             time.sleep(max(0.0, min(last - time.monotonic(), CLAIM_FRESH_S)))
         with self._cond:
             now = time.monotonic()
-            ready = [claim for claim, due in self._claims.items() if due <= now]
+            # After the wait every claim goes: a sleep may end a hair before the last is due.
+            ready = [claim for claim, due in self._claims.items() if wait or due <= now]
+            # Unlinked under the lock: a forked worker's exit must not find the claims gone
+            # from the dict while the thread that took them has not unlinked them yet (the
+            # process ends in os._exit, which kills that thread where it is).
             for claim in ready:
                 del self._claims[claim]
-        for claim in ready:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(claim)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(claim)
 
     def _run(self) -> None:
         pid = os.getpid()

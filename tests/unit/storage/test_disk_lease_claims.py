@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -106,6 +107,37 @@ def test_a_forked_worker_that_ends_right_after_a_take_over_removes_its_claim(
     put_stale_lease(lease.path)
     worker = multiprocessing.get_context("fork").Process(
         target=take_over_and_return, args=(store.root,)
+    )
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 0
+    assert lock_files(store) == []
+
+
+def take_over_and_return_while_the_thread_unlinks(root: str) -> None:
+    """In a forked worker: take the lease over, let the lease thread take the claim up and
+    be slow to unlink it, then return (os._exit) while it is still unlinking."""
+    real_unlink = os.unlink
+
+    def slow_in_the_lease_thread(path: str) -> None:
+        if threading.current_thread().name == "tasuki-lease-files":
+            time.sleep(1.0)
+        real_unlink(path)
+
+    _disk_lease.os.unlink = slow_in_the_lease_thread  # type: ignore[assignment]  # the child's
+    take_over_and_return(root)
+    time.sleep(_disk_lease.CLAIM_FRESH_S + 0.3)  # the claim is due: the thread has it now
+
+
+def test_a_forked_worker_waits_for_a_claim_the_lease_thread_is_removing(tmp_path: Path) -> None:
+    # Seen flaky in CI: the thread took the due claim out of its dict, the worker's exit found
+    # the dict empty and ended the process (os._exit) before the thread had unlinked the claim.
+    store = LocalStore(tmp_path / "ws", lease="disk")
+    lease = store.lease("mod/t.pkl")
+    assert isinstance(lease, DiskLease)
+    put_stale_lease(lease.path)
+    worker = multiprocessing.get_context("fork").Process(
+        target=take_over_and_return_while_the_thread_unlinks, args=(store.root,)
     )
     worker.start()
     worker.join(60)
