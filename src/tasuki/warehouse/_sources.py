@@ -55,7 +55,9 @@ def tables_read(
     """``(schema, table)`` of every table ``sql`` reads, sorted, normalised as the warehouse
     does (unquoted names lower-cased in PostgreSQL; DuckDB ignores case), with ``default``
     (the dialect's default schema unless given) where none is written. CTE names and table
-    functions are left out.
+    functions are left out. ``default=UNQUALIFIED`` (``""``) keeps such names without a
+    schema, for :func:`table_writes` to look them up on the warehouse (the role's search
+    path may not lead to the default schema).
 
     Raises:
         sqlglot.errors.ParseError: ``sql`` does not parse.
@@ -67,7 +69,8 @@ def tables_read(
     tree = sqlglot.parse_one(sql, read=dialect) if isinstance(sql, str) else sql.copy()
     tree = normalize_identifiers(tree, dialect=dialect)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    default = default or DEFAULT_SCHEMA.get(dialect)
+    if default is None:
+        default = DEFAULT_SCHEMA.get(dialect)
     found: set[tuple[str, str]] = set()
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier) or not table.name:
@@ -75,7 +78,7 @@ def tables_read(
         if not table.db and table.name in ctes:
             continue
         schema = table.db or default
-        if schema:
+        if schema is not None:
             found.add((schema, table.name))
     return sorted(found)
 
@@ -103,7 +106,11 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
     lineage rows the table has) for a table a write-back wrote; ``migrated_from`` and
     ``migrated_at`` for one ``tasuki migrate`` loaded (its last load that changed it).
     Tables under those that are views count too, with ``through``: the view read. Tables
-    neither wrote are left out.
+    neither wrote are left out. A table of ``tables`` without a schema (``UNQUALIFIED``) is
+    looked up where the warehouse finds it for this connection (its search path); a lineage
+    row naming its table without a schema counts for that name in any schema (the search
+    path of the role that wrote it is not known), and the lineage tables of every schema
+    are read.
 
     Only PostgreSQL and DuckDB URLs are read (the lineage connection's kinds); others give
     an empty answer.
@@ -111,10 +118,9 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
     Raises:
         Exception: the warehouse cannot be reached or read (the driver's error).
     """
-    from sqlglot.errors import SqlglotError
-
-    from tasuki.warehouse._lineage import LINEAGE_TABLE, _Conn, _no_duckdb_file, _table_exists
+    from tasuki.warehouse._lineage import LINEAGE_TABLE, _Conn, _no_duckdb_file
     from tasuki.warehouse._migrated import migration_loads
+    from tasuki.warehouse._search_path import lineage_tables, resolve_unqualified
     from tasuki.warehouse._views import tables_under_views
 
     scheme = url.split("://", 1)[0].lower()
@@ -123,41 +129,60 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
     dialect = dialect_of(url)
     conn = _Conn(url, read_only=True)
     try:
+        tables = resolve_unqualified(conn, tables, DEFAULT_SCHEMA.get(dialect, "main"))
         through = tables_under_views(conn, set(tables), dialect)
         wanted = set(tables) | set(through)
         # Candidate spellings, lower-cased (unquoted names fold so): the exact match is
         # made below on names read as the warehouse reads them.
         spellings = sorted({s for sc, t in wanted for s in (t.lower(), f"{sc}.{t}".lower())})
+        marks = ", ".join("?" for _ in spellings)
         rows: list[tuple[Any, ...]] = []
-        if _table_exists(conn, LINEAGE_TABLE):
-            marks = ", ".join("?" for _ in spellings)
-            rows = conn.execute(
-                f"SELECT table_name, unique_id, task, written_at FROM {LINEAGE_TABLE} "
-                f"WHERE lower(table_name) IN ({marks}) ORDER BY written_at",
+        for lineage in lineage_tables(conn, LINEAGE_TABLE):
+            rows += conn.execute(
+                f"SELECT table_name, unique_id, task, written_at FROM {lineage} "
+                f"WHERE lower(table_name) IN ({marks})",
                 tuple(spellings),
             )
         loads = migration_loads(conn, wanted, dialect)
     finally:
         conn.close()
     found: dict[str, dict[str, Any]] = {}
-    for table_name, unique_id, task, written_at in rows:  # oldest first: the newest wins
-        try:
-            name = written_name(str(table_name), dialect)
-        except SqlglotError:
-            continue
-        if name is None or name not in wanted:
-            continue
-        key = f"{name[0]}.{name[1]}"
-        count = found.get(key, {}).get("writes", 0) + 1
-        found[key] = {
-            "unique_id": str(unique_id),
-            "task": str(task),
-            "written_at": str(written_at),
-            "writes": count,
-        }
+    # Oldest first (across lineage tables): the newest wins.
+    for table_name, unique_id, task, written_at in sorted(rows, key=lambda r: r[3]):
+        for name in _rows_tables(str(table_name), wanted, dialect):
+            key = f"{name[0]}.{name[1]}"
+            count = found.get(key, {}).get("writes", 0) + 1
+            found[key] = {
+                "unique_id": str(unique_id),
+                "task": str(task),
+                "written_at": str(written_at),
+                "writes": count,
+            }
     for (schema, table), load in loads.items():
         found.setdefault(f"{schema}.{table}", {}).update(load)
     for (schema, name_), view in through.items():  # one read through a view names the view
         if (entry := found.get(f"{schema}.{name_}")) is not None:
             entry["through"] = f"{view[0]}.{view[1]}"
     return found
+
+
+def _rows_tables(
+    table_name: str, wanted: set[tuple[str, str]], dialect: str
+) -> list[tuple[str, str]]:
+    """The tables of ``wanted`` a lineage row's ``table_name`` may name: the one it names
+    with its schema, or every one of that name when it names none (the writer's search path
+    put it somewhere: a write counted for one table too many only reruns a query, one missed
+    leaves a result wrong)."""
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+    try:
+        name = normalize_identifiers(exp.to_table(table_name, dialect=dialect), dialect=dialect)
+    except SqlglotError:
+        return []
+    if not name.name:
+        return []
+    if name.db:
+        return [(name.db, name.name)] if (name.db, name.name) in wanted else []
+    return sorted(t for t in wanted if t[1] == name.name)

@@ -19,6 +19,7 @@ from tasuki.core.params import param
 from tasuki.core.task import Task
 from tasuki.errors import ConfigError
 from tasuki.warehouse._safety import check_query
+from tasuki.warehouse._search_path import UNQUALIFIED
 from tasuki.warehouse._sources import dialect_of, table_key, table_writes, tables_read
 
 if TYPE_CHECKING:
@@ -146,7 +147,9 @@ class QueryTask(Task):
         )
 
     def _table_writes(self, url: str) -> dict[str, dict[str, Any]]:
-        return table_writes(url, tables_read(self.sql, dialect=dialect_of(url)))
+        # Unqualified names stay so: table_writes looks them up on the warehouse.
+        read = tables_read(self.sql, dialect=dialect_of(url), default=UNQUALIFIED)
+        return table_writes(url, read)
 
     def _reads_outside(self) -> list[tuple[str, str | None]]:
         """The tables the query reads, named as a write-back task's output names the table
@@ -156,18 +159,19 @@ class QueryTask(Task):
         would fail on it too)."""
         from sqlglot.errors import SqlglotError
 
+        from tasuki.warehouse._search_path import default_schemas
         from tasuki.warehouse._views import views_read
 
         url = _resolve(self.warehouse)
         try:
-            tables = tables_read(self.sql, dialect=dialect_of(url))
+            tables = tables_read(self.sql, dialect=dialect_of(url), default=UNQUALIFIED)
         except SqlglotError:  # checked with another dialect (a named warehouse): not told
             return []
         try:
-            under = views_read(url, tables)
+            tables, under = views_read(url, tables)
         except Exception as exc:  # any driver error: the named tables are still checked
             logger.debug("views of %s not read: %s", type(self).task_name(), redact(str(exc)))
-            under = {}
+            tables, under = default_schemas(tables, dialect_of(url)), {}
         found: list[tuple[str, str | None]] = [
             (k, None) for t in tables if (k := table_key(url, t)) is not None
         ]

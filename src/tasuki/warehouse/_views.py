@@ -43,22 +43,29 @@ WHERE u.depth > 0 AND t.relkind IN ('r', 'p', 'f')
 
 def views_read(
     url: str, tables: Collection[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[str, str]]:
-    """:func:`tables_under_views` over a connection of its own to ``url`` (PostgreSQL and
-    DuckDB; nothing for other warehouses, or a DuckDB file that is not there yet).
+) -> tuple[list[tuple[str, str]], dict[tuple[str, str], tuple[str, str]]]:
+    """``tables`` with their unqualified names looked up
+    (:func:`~tasuki.warehouse._search_path.resolve_unqualified`), and
+    :func:`tables_under_views` of them, over a connection of its own to ``url``
+    (PostgreSQL and DuckDB). Other warehouses, or a DuckDB file that is not there yet, are
+    not asked: unqualified names get the dialect's default schema (none on BigQuery: left
+    out), and no views are followed.
 
     Raises:
         Exception: the warehouse cannot be reached or read (the driver's error).
     """
     from tasuki.warehouse._lineage import _Conn, _no_duckdb_file
-    from tasuki.warehouse._sources import dialect_of
+    from tasuki.warehouse._search_path import default_schemas, resolve_unqualified
+    from tasuki.warehouse._sources import DEFAULT_SCHEMA, dialect_of
 
+    dialect = dialect_of(url)
     scheme = url.split("://", 1)[0].lower()
     if not tables or scheme not in ("postgresql", "postgres", "duckdb") or _no_duckdb_file(url):
-        return {}
+        return default_schemas(tables, dialect), {}
     conn = _Conn(url, read_only=True)
     try:
-        return tables_under_views(conn, tables, dialect_of(url))
+        resolved = resolve_unqualified(conn, tables, DEFAULT_SCHEMA.get(dialect, "main"))
+        return resolved, tables_under_views(conn, resolved, dialect)
     finally:
         conn.close()
 

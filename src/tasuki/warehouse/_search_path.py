@@ -1,0 +1,83 @@
+"""Where an unqualified table name is, as the warehouse finds it: the role's search path.
+
+Teams give each product a schema and set it as the role's search path (``ALTER ROLE reader
+SET search_path = analytics, public``); their queries then name ``ml_scores``, which is
+``analytics.ml_scores`` to PostgreSQL. tasuki keys the tables a query reads to find the
+writes that make its result out of date, so it must read names the same way: an
+unqualified name is looked up on the warehouse, over the connection the lineage rows are
+read on, with PostgreSQL's own lookup (``to_regclass``).
+
+The lineage table is named unqualified too, so a writer whose search path differs makes it
+in another schema: every ``tasuki_lineage`` of the database is read (:func:`lineage_tables`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from tasuki.warehouse._lineage import _Conn
+
+__all__ = ["UNQUALIFIED", "default_schemas", "lineage_tables", "resolve_unqualified"]
+
+#: The schema :func:`tasuki.warehouse._sources.tables_read` gives a name written without one
+#: when asked to keep it so (``default=UNQUALIFIED``): resolved here.
+UNQUALIFIED = ""
+
+# The schema each name is found in by this session's search path (pg_catalog and pg_temp
+# included, as the parser looks); a name found nowhere gets the first schema of the path
+# that exists (where CREATE TABLE would put it).
+_PG_RESOLVE = """
+SELECT n.name, coalesce(
+    (SELECT s.nspname::text FROM pg_catalog.pg_class c
+     JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+     WHERE c.oid = to_regclass(quote_ident(n.name))),
+    (current_schemas(false))[1]::text)
+FROM unnest(?::text[]) AS n(name)
+"""
+
+_PG_LINEAGE_TABLES = """
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = ? AND c.relkind IN ('r', 'p')
+ORDER BY 1
+"""
+
+
+def resolve_unqualified(
+    conn: _Conn, tables: Collection[tuple[str, str]], default: str
+) -> list[tuple[str, str]]:
+    """``tables`` (``(schema, table)``, read as the warehouse reads names) with each
+    :data:`UNQUALIFIED` schema replaced by the one the warehouse finds the name in; on
+    DuckDB, and where PostgreSQL's path has no schema, by ``default``. Sorted, no repeats.
+    """
+    bare = sorted({t for s, t in tables if s == UNQUALIFIED})
+    found: dict[str, str] = {}
+    if bare and conn.kind == "postgres":
+        found = {str(n): str(s) for n, s in conn.execute(_PG_RESOLVE, (bare,)) if s is not None}
+    return sorted({(found.get(t, default) if s == UNQUALIFIED else s, t) for s, t in tables})
+
+
+def lineage_tables(conn: _Conn, name: str) -> list[str]:
+    """Every lineage table (``name``, unqualified) of the database, quoted for its SQL: on
+    PostgreSQL in any schema (each writer made it where its search path led), on DuckDB the
+    one its connection sees. Empty where there is none."""
+    from tasuki.warehouse._lineage import _table_exists
+
+    if conn.kind == "postgres":
+        return [str(r[0]) for r in conn.execute(_PG_LINEAGE_TABLES, (name,))]
+    return [name] if _table_exists(conn, name) else []
+
+
+def default_schemas(tables: Collection[tuple[str, str]], dialect: str) -> list[tuple[str, str]]:
+    """``tables`` with each :data:`UNQUALIFIED` schema replaced by the dialect's default,
+    for a warehouse that is not asked (one without a default, BigQuery, leaves them out)."""
+    from tasuki.warehouse._sources import DEFAULT_SCHEMA
+
+    default = DEFAULT_SCHEMA.get(dialect)
+    found = {(s, t) for s, t in tables if s != UNQUALIFIED}
+    if default is not None:
+        found |= {(default, t) for s, t in tables if s == UNQUALIFIED}
+    return sorted(found)

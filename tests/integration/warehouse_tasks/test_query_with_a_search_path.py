@@ -1,0 +1,123 @@
+"""Unqualified table names are read where the warehouse reads them: the role's search path.
+
+Teams give each product a schema and set it as the role's search path (``ALTER ROLE reader
+SET search_path = analytics, public``), and queries name ``ml_scores``, not
+``analytics.ml_scores``. tasuki took every unqualified name to be in ``public``, so a
+write-back of ``analytics.ml_scores`` was never found and the cached result outlived it for
+the rest of its freshness bucket; a build with both in no order was not refused. Now the
+query's unqualified names are looked up on the warehouse (PostgreSQL's ``to_regclass``, as
+its parser resolves them), and a lineage row a write-back left under an unqualified name
+(its writer's search path is not known) counts for that table name in any schema.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+
+import tasuki
+from tasuki.errors import TaskError
+from tasuki.warehouse import QueryTask, WriteTableTask
+from tests._services import reader_role
+from tests.integration.warehouse_tasks._scores import Scores, Total
+
+pytestmark = pytest.mark.usefixtures("postgres_url")
+
+
+def _sql(url: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for s in statements:
+            conn.execute(s.encode())
+
+
+def _total(url: str, ws: str, sql: str) -> tuple[float, list[str]]:
+    task = Total(query=QueryTask(sql=sql, warehouse=url, as_="pandas"))
+    result = tasuki.build(task, workspace=ws, return_value=False, progress="off")
+    ran = sorted(r.name.rpartition(":")[2] for r in result.by_status("ran"))
+    return tasuki.load(task, workspace=ws), ran
+
+
+def _role_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return str(urlsplit(url).username)
+
+
+def _write(url: str, ws: str, table: str, day: int) -> None:
+    tasuki.build(WriteTableTask(data=Scores(day=day), table=table, warehouse=url), workspace=ws)
+
+
+@contextlib.contextmanager
+def _analytics_reader(admin: str) -> Iterator[str]:
+    """A reader role whose search path is ``analytics, public``."""
+    with reader_role(admin) as reader:
+        _sql(admin, f'ALTER ROLE "{_role_of(reader)}" SET search_path = analytics, public')
+        yield reader
+
+
+def test_a_write_of_the_table_an_unqualified_name_reads_reruns_the_query(postgres_url, tmp_path):
+    ws = str(tmp_path / "ws")
+    _sql(postgres_url, "CREATE SCHEMA analytics")
+    _write(postgres_url, ws, "analytics.ml_scores", day=1)
+    sql = "SELECT recipe_id, score FROM ml_scores"
+    with _analytics_reader(postgres_url) as reader:
+        assert _total(reader, ws, sql) == (3.0, ["QueryTask", "Total"])
+        assert _total(reader, ws, sql) == (3.0, [])
+        _write(postgres_url, ws, "analytics.ml_scores", day=2)
+        assert _total(reader, ws, sql) == (6.0, ["QueryTask", "Total"])
+
+
+def test_a_public_table_of_the_same_name_is_not_taken_for_it(postgres_url, tmp_path):
+    # The reader's path finds analytics.ml_scores first: a write of public.ml_scores (another
+    # table) does not make its query out of date.
+    ws = str(tmp_path / "ws")
+    _sql(postgres_url, "CREATE SCHEMA analytics")
+    for table in ("analytics.ml_scores", "public.ml_scores"):
+        _write(postgres_url, ws, table, day=1)
+    sql = "SELECT recipe_id, score FROM ml_scores"
+    with _analytics_reader(postgres_url) as reader:
+        assert _total(reader, ws, sql)[0] == 3.0
+        _write(postgres_url, ws, "public.ml_scores", day=5)
+        assert _total(reader, ws, sql) == (3.0, [])
+
+
+def test_an_unqualified_write_counts_for_the_table_in_any_schema(postgres_url, tmp_path):
+    # The writer's own search path put its unqualified ml_scores in analytics; its lineage row
+    # says only "ml_scores". A query naming analytics.ml_scores reruns after it.
+    ws = str(tmp_path / "ws")
+    _sql(postgres_url, "CREATE SCHEMA analytics")
+    with reader_role(postgres_url) as writer_path_role:
+        # A role of its own whose search path is analytics, that may create tables there.
+        role = _role_of(writer_path_role)
+        _sql(
+            postgres_url,
+            f'ALTER ROLE "{role}" SET search_path = analytics',
+            f'ALTER ROLE "{role}" SET default_transaction_read_only = off',
+            f'GRANT CREATE, USAGE ON SCHEMA analytics TO "{role}"',
+            f'GRANT CREATE, USAGE ON SCHEMA public TO "{role}"',
+        )
+        _write(writer_path_role, ws, "ml_scores", day=1)
+        sql = "SELECT recipe_id, score FROM analytics.ml_scores"
+        with reader_role(postgres_url) as reader:
+            assert _total(reader, ws, sql) == (3.0, ["QueryTask", "Total"])
+            _write(writer_path_role, ws, "ml_scores", day=2)
+            assert _total(reader, ws, sql) == (6.0, ["QueryTask", "Total"])
+
+
+def test_a_query_and_a_write_of_its_table_in_no_order_are_refused(postgres_url, tmp_path):
+    ws = str(tmp_path / "ws")
+    _sql(postgres_url, "CREATE SCHEMA analytics")
+    _write(postgres_url, ws, "analytics.ml_scores", day=1)
+    sql = "SELECT recipe_id, score FROM ml_scores"
+    with _analytics_reader(postgres_url) as reader:
+        write = WriteTableTask(
+            data=Scores(day=2), table="analytics.ml_scores", warehouse=postgres_url
+        )
+        query = QueryTask(sql=sql, warehouse=reader, as_="pandas")
+        with pytest.raises(TaskError, match="neither runs after the other") as caught:
+            tasuki.build([write, Total(query=query)], workspace=ws)
+        assert "analytics.ml_scores" in str(caught.value)
