@@ -30,9 +30,10 @@ def median(values: Sequence[float]) -> float | None:
 
 
 MODES = ("cold", "warm", "root deleted")
-ORDER = ("single", "chain", "fan_in", "graph", "chain_graph", "param_chain")
+ORDER = ("single", "project", "chain", "fan_in", "graph", "chain_graph", "param_chain")
 TITLES = {
     "single": "one task (fixed cost of a build)",
+    "project": "one task, in a git project with a settings file",
     "chain": "chain via requires()",
     "fan_in": "fan-in",
     "graph": "graph only, fan-in",
@@ -270,6 +271,19 @@ def targets(outcomes: list[Outcome]) -> list[list[str]]:
 
         return sorted(set(TARGET_SIZES) | (ran(first) & ran(other)))
 
+    # Issue 12: one build of one small task in a fresh process, <= 5 ms of CPU beyond the
+    # import cold and <= 1 ms warm; outside a project and in one (git, settings file).
+    for case in ("single", "project"):
+        for mode, limit_ms in (("cold", 5.0), ("warm", 1.0)):
+            label = f"{TITLES[case]}, {mode}, CPU beyond import"
+            o = _find(outcomes, "tasuki", case, 1)
+            cpu = _metric(o, mode, "CPU")
+            if not cpu:
+                out.append([label, f"<= {limit_ms:g} ms", missing(("tasuki", o)), "not measured"])
+                continue
+            runs = _runs(o, mode)
+            text = f"{1000 * cpu:.2f} ms{_n_runs(runs)}"
+            out.append([label, f"<= {limit_ms:g} ms", text, _verdict(1000 * cpu <= limit_ms, runs)])
     # Issue 12: cold chain and fan-in >= 30x gokart, CPU and wall.
     for case in ("chain", "fan_in"):
         for n in sizes(case):

@@ -179,8 +179,11 @@ def plan(
             keys.append((Key(case, 100), ["tasuki", *ck, "floor", *p]))
             keys.append((Key(case, 1000), ["tasuki", *ck, "floor"]))
         return _only(keys, sides, cases, sizes, workers)
-    # A one-task build shows the fixed cost of a build (settings, lazy imports, workspace).
+    # A one-task build shows the fixed cost of a build (settings, lazy imports, workspace);
+    # "project" is the same build where users make it: in a git work tree with a settings
+    # file (the git commit a record names, the settings file read).
     keys.append((Key("single", 1), ["tasuki", *ck, *p]))
+    keys.append((Key("project", 1), ["tasuki", *ck, *p]))
     for case in ("chain", "fan_in"):
         keys.append((Key(case, 100), ["tasuki", *ck, "floor", *p]))
         keys.append((Key(case, 1000), ["tasuki", *ck, "floor", *p]))
@@ -290,13 +293,37 @@ def _run_side(
     return result
 
 
+def make_project(folder: Path) -> Path:
+    """A small project as users build in (made once, then reused): a git work tree with a
+    commit of 40 tracked files, a ``tasuki.toml`` and a ``pyproject.toml`` (what ``tasuki
+    new`` makes), the workspaces outside it."""
+    if (folder / ".git").exists():
+        return folder
+    (folder / "src" / "demo").mkdir(parents=True)
+    (folder / "tasuki.toml").write_text('workspace = "./data/workspace"\n', encoding="utf-8")
+    (folder / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0.1.0"\ndependencies = ["tasuki"]\n',
+        encoding="utf-8",
+    )
+    (folder / ".gitignore").write_text("data/\n", encoding="utf-8")
+    for i in range(37):
+        (folder / "src" / "demo" / f"m{i:02d}.py").write_text(f"X = {i}\n", encoding="utf-8")
+    who = ["-c", "user.email=bench@example.com", "-c", "user.name=bench"]
+    for args in (["init", "-q"], ["add", "-A"], [*who, "commit", "-qm", "project"]):
+        subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+    return folder
+
+
 def measure_once(outcome: Outcome, key: Key, scratch: Path, r: int, commit: str) -> float:
     """One repeat of one side: a fresh workspace, one process per mode. Returns wall seconds
     spent. Sets ``outcome.error`` on a failure."""
     c = outcome.case
     workspace = scratch / f"ws-{c.side}-{c.case}-{c.n}-{c.workers}-{r}"
     shutil.rmtree(workspace, ignore_errors=True)
-    spec = {**c.spec, "case": c.case, "n": c.n, "workers": c.workers}
+    # A "project" is the one-task build run from a project's folder (see make_project).
+    cwd = make_project(scratch / "project") if c.case == "project" else scratch
+    case = "single" if c.case == "project" else c.case
+    spec = {**c.spec, "case": case, "n": c.n, "workers": c.workers}
     spec["workspace"] = str(workspace)
     spec["prefect_home"] = str(scratch / "prefect-home")
     root_output = None
@@ -308,7 +335,7 @@ def measure_once(outcome: Outcome, key: Key, scratch: Path, r: int, commit: str)
                 break
             os.remove(root_output)
         outcome.loads.append(os.getloadavg()[0])
-        res = _run_side(c.side, spec, scratch, timeout=spec.get("timeout", TIMEOUT_S))
+        res = _run_side(c.side, spec, cwd, timeout=spec.get("timeout", TIMEOUT_S))
         if res.get("error") or not res.get("ok"):
             outcome.error = res.get("error") or f"wrong result: {res.get('value')!r}"
             outcome.extra.update({k: v for k, v in res.items() if k != "error"})
@@ -534,7 +561,7 @@ def _peers(value: str | None, no_gokart: bool, no_peers: bool) -> list[str]:
     return [p for p in chosen if not (no_gokart and p == "gokart")]
 
 
-CASES = ("single", "chain", "fan_in", "graph", "chain_graph", "param_chain")
+CASES = ("single", "project", "chain", "fan_in", "graph", "chain_graph", "param_chain")
 
 
 def _names(value: str | None, known: Sequence[str], what: str, flag: str) -> list[str] | None:

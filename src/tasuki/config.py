@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import contextvars
 import os
+import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tasuki._file_cache import read_entry, stamp, trusted, write_entry
 from tasuki._redact import redact
 from tasuki._settings_fields import (
     Invalid,
@@ -248,7 +251,41 @@ def _find_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    import tomllib  # only where a settings file exists (~8 ms to import)
+    """The settings file parsed, from the file cache while the file is unchanged
+    (:mod:`tasuki._file_cache`): importing tomllib compiles its regular expressions, 5 ms of
+    every command and every first build in a project."""
+    import json
+
+    where = str(path.absolute())
+    entry = _toml_entry(where)
+    file_stamp = stamp(where)
+    cached = read_entry(entry) if file_stamp is not None else None
+    if cached is not None:
+        try:
+            doc = json.loads(cached)
+            if doc.get("path") == where and doc.get("stamp") == list(file_stamp or ()):
+                return dict(doc["toml"])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pass  # unreadable: parsed again below, and replaced
+    parsed = _parse_toml(path)
+    if file_stamp is not None and trusted(file_stamp, time.time_ns()):
+        try:
+            text = json.dumps({"path": where, "stamp": list(file_stamp), "toml": parsed})
+        except (TypeError, ValueError):  # dates and times: not JSON, parsed every time
+            return parsed
+        if json.loads(text)["toml"] == parsed and stamp(where) == file_stamp:
+            write_entry(entry, text)
+    return parsed
+
+
+def _toml_entry(path: str) -> str:
+    import hashlib
+
+    return "toml/" + hashlib.sha256(f"{path}\0{sys.version}".encode()).hexdigest()[:32] + ".json"
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
+    import tomllib
 
     try:
         with path.open("rb") as f:

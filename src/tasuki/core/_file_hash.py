@@ -4,7 +4,7 @@ remembered while the file stays as it was hashed.
 A remembered hash is keyed by the file's size, modification and change times and inode: a
 file rewritten with the same size and its old modification time restored (``tar x``,
 ``rsync -t``, ``cp -p``) has a new change time, which no tool can set back. A file changed
-less than :data:`~tasuki.core._source.RACY_S` seconds before it was hashed may be changed
+less than :data:`~tasuki._file_cache.RACY_S` seconds before it was hashed may be changed
 again within the same clock tick without either time moving (git's "racily clean" entries),
 so its hash is not remembered at all.
 
@@ -15,7 +15,6 @@ gigabytes again to find that it has not changed.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ import time
 
 import xxhash
 
-from tasuki.core._source import RACY_S, cache_dir
+from tasuki._file_cache import read_entry, trusted, write_entry
 
 __all__ = ["file_digest", "forget_file_digests"]
 
@@ -63,7 +62,7 @@ def file_digest(path: str, kind: str = "xxh3_64") -> tuple[int, str] | None:
         st, stamp = after, _stamp(after)
     else:
         return st.st_size, digest  # still being written: not remembered
-    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_S * 1e9:
+    if not trusted(stamp, time.time_ns()):
         return st.st_size, digest  # racy: not remembered (see the module doc)
     if large:
         _to_disk(path, kind, stamp, digest)
@@ -84,22 +83,17 @@ def forget_file_digests() -> None:
     _MEMORY.clear()
 
 
-def _disk_file(path: str, kind: str) -> str | None:
-    folder = cache_dir()
-    if folder is None:
-        return None
-    name = hashlib.sha256(f"{path}\0{kind}".encode()).hexdigest()[:32]
-    return os.path.join(folder, "files", name + ".json")
+def _entry_name(path: str, kind: str) -> str:
+    return "files/" + hashlib.sha256(f"{path}\0{kind}".encode()).hexdigest()[:32] + ".json"
 
 
 def _from_disk(path: str, kind: str, stamp: tuple[int, ...]) -> str | None:
-    where = _disk_file(path, kind)
-    if where is None:
+    raw = read_entry(_entry_name(path, kind))
+    if raw is None:
         return None
     try:
-        with open(where, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, ValueError):
+        doc = json.loads(raw)
+    except ValueError:
         return None
     if not isinstance(doc, dict) or doc.get("path") != path or doc.get("stamp") != list(stamp):
         return None
@@ -108,15 +102,5 @@ def _from_disk(path: str, kind: str, stamp: tuple[int, ...]) -> str | None:
 
 
 def _to_disk(path: str, kind: str, stamp: tuple[int, ...], digest: str) -> None:
-    where = _disk_file(path, kind)
-    if where is None:
-        return
-    temp = f"{where}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(where), exist_ok=True)
-        with open(temp, "w", encoding="utf-8") as f:
-            json.dump({"path": path, "stamp": list(stamp), "digest": digest}, f)
-        os.replace(temp, where)  # whole or not at all, for readers in other processes
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+    doc = {"path": path, "stamp": list(stamp), "digest": digest}
+    write_entry(_entry_name(path, kind), json.dumps(doc))

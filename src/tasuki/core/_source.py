@@ -15,17 +15,14 @@ change times (nanoseconds) and inode, the Python version and this module's forma
 walk does with the names (which objects they are bound to at run time, which package those
 live in) is decided again in every process: a cached fact never stands for a name binding.
 
-A file written less than :data:`RACY_S` seconds before its facts would be saved is not
-cached (its next write could keep the same times: git's "racily clean" problem). The cache
-lives in ``$TASUKI_CODE_CACHE``, else ``$XDG_CACHE_HOME/tasuki/code``, else
-``~/.cache/tasuki/code``; ``TASUKI_CODE_CACHE=off`` turns it off. A cache that cannot be
-read or written is ignored (a debug log line), never an error.
+A file written less than :data:`~tasuki._file_cache.RACY_S` seconds before its facts would
+be saved is not cached (its next write could keep the same times: git's "racily clean"
+problem). Where the cache lives, and how to turn it off, is :mod:`tasuki._file_cache`'s.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import copy
 import hashlib
 import json
@@ -38,6 +35,8 @@ import time
 import types
 from typing import Any
 
+from tasuki._file_cache import cache_dir, read_entry, trusted, write_entry
+from tasuki._file_cache import stamp as _stamp
 from tasuki.core._bindings import binding_index, import_origin
 
 logger = logging.getLogger(__name__)
@@ -61,8 +60,6 @@ __all__ = [
 #: 2: names hold imports made inside functions and dotted chains; ``also`` and ``origins``.
 #: 3: names hold ``importlib.import_module("literal")`` calls as imports.
 FORMAT = 3
-#: Seconds a file must be older than the moment its facts are saved.
-RACY_S = 2.0
 
 # Parsed modules by file name: one parse per module however many classes it holds.
 _TREES: dict[str, tuple[tuple[int, int], tuple[list[str], ast.Module] | None]] = {}
@@ -238,14 +235,6 @@ def _imported_by_call(call: ast.Call) -> str | None:
 
 Names = tuple[tuple[str, str | None], ...]
 Fact = tuple[str, Names] | None
-
-
-def _stamp(path: str) -> tuple[int, int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 class SourceFacts:
@@ -424,18 +413,8 @@ def _position_of(tree: ast.Module, name: str, primary: str) -> int | None:
 _FACTS: dict[str, SourceFacts] = {}
 
 
-def cache_dir() -> str | None:
-    """Where cached facts live; None when ``TASUKI_CODE_CACHE=off``."""
-    chosen = os.environ.get("TASUKI_CODE_CACHE")
-    if chosen is not None:
-        return None if chosen.strip().lower() in {"", "off", "0", "false", "no"} else chosen
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "tasuki", "code")
-
-
-def _cache_file(folder: str, path: str) -> str:
-    name = hashlib.sha256(f"{path}\0{sys.version}".encode()).hexdigest()[:32]
-    return os.path.join(folder, name + ".json")
+def _entry_name(path: str) -> str:
+    return hashlib.sha256(f"{path}\0{sys.version}".encode()).hexdigest()[:32] + ".json"
 
 
 def facts_for(module: types.ModuleType | None) -> SourceFacts | None:
@@ -452,46 +431,32 @@ def facts_for(module: types.ModuleType | None) -> SourceFacts | None:
     if known is not None and known.stamp == stamp and known.module is module:
         return known
     facts = SourceFacts(module, path, stamp)
-    folder = cache_dir()
-    if folder is not None:
+    raw = read_entry(_entry_name(path))
+    if raw is not None:
         try:
-            with open(_cache_file(folder, path), "rb") as f:
-                raw = f.read()
-        except OSError:
-            pass
-        else:
-            try:
-                facts._load(json.loads(raw))
-            except (ValueError, TypeError, KeyError, AttributeError):
-                logger.debug("ignoring an unreadable code cache entry for %s", path)
-                facts = SourceFacts(module, path, stamp)
+            facts._load(json.loads(raw))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            logger.debug("ignoring an unreadable code cache entry for %s", path)
+            facts = SourceFacts(module, path, stamp)
     _FACTS[path] = facts
     return facts
 
 
 def save_facts() -> None:
     """Write the facts found since they were loaded to the cache (see the module doc)."""
-    folder = cache_dir()
+    if cache_dir() is None:
+        return
     now = time.time_ns()
     for facts in list(_FACTS.values()):
         if not facts.dirty:
             continue
         facts.dirty = False
-        if folder is None or now - max(facts.stamp[1], facts.stamp[2]) < RACY_S * 1e9:
+        if not trusted(facts.stamp, now):
             continue
         if _stamp(facts.path) != facts.stamp:
             continue  # written to since it was read: its facts may be of the older text
-        target = _cache_file(folder, facts.path)
-        temp = f"{target}.{os.getpid()}.tmp"
-        try:
-            os.makedirs(folder, exist_ok=True)
-            with open(temp, "w", encoding="utf-8") as f:
-                f.write(json.dumps(facts._doc(), separators=(",", ":")))
-            os.replace(temp, target)  # whole or not at all, for readers in other processes
-        except OSError:
-            logger.debug("could not write the code cache entry %s", target, exc_info=True)
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+        doc = json.dumps(facts._doc(), separators=(",", ":"))
+        write_entry(_entry_name(facts.path), doc)
 
 
 def forget_sources() -> None:

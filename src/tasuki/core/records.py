@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from tasuki._clock import utcnow
+from tasuki.core._git import git_commit
 from tasuki.core._record_db import DB_KEY, RecordDB, open_db
 from tasuki.errors import OutputGoneError, RecordNotFoundError
 from tasuki.storage._keys import host_name
@@ -544,7 +545,7 @@ def environment() -> dict[str, Any]:
         "versions": versions,
         "host": host_name(),  # tasuki.storage._keys
         "platform": sys.platform,
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "argv": sys.argv[:20],
     }
     # The image a containerised step runs in (`tasuki argo export` sets it per template), so
@@ -553,95 +554,3 @@ def environment() -> dict[str, Any]:
     if image:
         env["image"] = image
     return env
-
-
-def _git_commit() -> str | None:
-    """The commit checked out where the build runs (``-dirty`` with uncommitted changes to
-    tracked files), or None outside a git work tree.
-
-    HEAD is read from the repository's files (no process started outside a repository,
-    where most benchmark and notebook workspaces live); only the dirty check runs git.
-    """
-    found = _git_dir(os.getcwd())
-    if found is None:
-        return None
-    commit = _read_head(found)
-    if commit is None:
-        return None
-    import subprocess
-
-    try:
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=2,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return commit
-    return commit + ("-dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
-
-
-def _git_dir(start: str) -> str | None:
-    """The git directory of the work tree holding ``start`` (a ``.git`` folder, or the
-    folder a ``.git`` file of a worktree or submodule points at), or None."""
-    folder = os.path.abspath(start)
-    while True:
-        candidate = os.path.join(folder, ".git")
-        if os.path.isdir(candidate):
-            return candidate
-        if os.path.isfile(candidate):
-            try:
-                with open(candidate, encoding="utf-8") as f:
-                    line = f.readline().strip()
-            except OSError:
-                return None
-            if line.startswith("gitdir:"):
-                target = line[len("gitdir:") :].strip()
-                return os.path.normpath(os.path.join(folder, target))
-            return None
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return None
-        folder = parent
-
-
-def _read_head(git_dir: str) -> str | None:
-    """The commit HEAD names in ``git_dir``: detached, a loose ref, or a packed ref (a
-    worktree's refs live in its common directory)."""
-    try:
-        with open(os.path.join(git_dir, "HEAD"), encoding="utf-8") as f:
-            head = f.read().strip()
-    except OSError:
-        return None
-    if not head.startswith("ref:"):
-        return head if _is_sha(head) else None
-    ref = head[len("ref:") :].strip()
-    roots = [git_dir]
-    try:
-        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
-            roots.append(os.path.normpath(os.path.join(git_dir, f.read().strip())))
-    except OSError:
-        pass
-    for root in roots:
-        try:
-            with open(os.path.join(root, ref), encoding="utf-8") as f:
-                value = f.read().strip()
-            if _is_sha(value):
-                return value
-        except OSError:
-            pass
-        try:
-            with open(os.path.join(root, "packed-refs"), encoding="utf-8") as f:
-                for line in f:
-                    sha, _, name = line.strip().partition(" ")
-                    if name == ref and _is_sha(sha):
-                        return sha
-        except OSError:
-            pass
-    return None  # a branch with no commit yet
-
-
-def _is_sha(text: str) -> bool:
-    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)

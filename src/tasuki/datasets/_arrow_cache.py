@@ -30,6 +30,8 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+from tasuki._file_cache import user_cache
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -40,11 +42,7 @@ logger = logging.getLogger(__name__)
 
 def cache_root() -> str | None:
     """The cache folder, or None when ``TASUKI_DATASET_CACHE=off``."""
-    chosen = os.environ.get("TASUKI_DATASET_CACHE")
-    if chosen is not None:
-        return None if chosen.strip().lower() in {"", "off", "0", "false", "no"} else chosen
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "tasuki", "datasets")
+    return user_cache("TASUKI_DATASET_CACHE", "datasets")
 
 
 def cache_path(digest: str) -> str | None:

@@ -69,7 +69,7 @@ def project(tmp_path):
     (pkg / "__init__.py").write_text("")
     _write(pkg / "tasks.py", TASKS)
     _write(pkg / "helpers.py", HELPERS)
-    time.sleep(2.1)  # tasuki.core._source.RACY_S: younger files are never cached
+    time.sleep(2.1)  # tasuki._file_cache.RACY_S: younger files are never cached
     return tmp_path / "proj"
 
 

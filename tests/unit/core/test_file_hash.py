@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import tasuki
+from tasuki import _file_cache
 from tasuki.core import _file_hash, code
 from tasuki.core._file_hash import file_digest, forget_file_digests
 
@@ -72,7 +73,7 @@ def test_a_file_changed_just_now_is_not_remembered(tmp_path: Path) -> None:
 def test_an_old_file_is_remembered_until_it_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_file_hash, "RACY_S", 0)  # its change time is now (utime moves it)
+    monkeypatch.setattr(_file_cache, "RACY_S", 0)  # its change time is now (utime moves it)
     path = tmp_path / "f"
     path.write_text("aaaa")
     os.utime(path, ns=(HOUR_AGO, HOUR_AGO))
@@ -88,7 +89,7 @@ def test_an_old_file_is_remembered_until_it_changes(
 def test_a_large_file_is_not_read_again_by_the_next_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_file_hash, "RACY_S", 0)
+    monkeypatch.setattr(_file_cache, "RACY_S", 0)
     path = tmp_path / "big"
     path.write_bytes(b"x" * (16 << 20))
     os.utime(path, ns=(HOUR_AGO, HOUR_AGO))

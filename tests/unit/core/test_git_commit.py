@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 
 import pytest
 
-from tasuki.core.records import _git_commit
+from tasuki.core import _git as git_module
+from tasuki.core._git import git_commit as _git_commit
 
 
 def _git(cwd, *args):
@@ -29,6 +32,7 @@ def repo(tmp_path):
 def test_outside_a_repository_no_commit_and_no_git_started(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     started = []
+    monkeypatch.setattr(os, "posix_spawnp", lambda *a, **k: started.append(a))
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: started.append(a))
     assert _git_commit() is None
     assert started == []
@@ -60,3 +64,51 @@ def test_a_worktree_names_its_own_checkout(repo, tmp_path, monkeypatch):
     monkeypatch.chdir(other)
     assert (other / ".git").is_file()
     assert _git_commit() == head
+
+
+def test_the_dirty_check_leaves_the_index_alone(repo, monkeypatch):
+    # A plain `git status` refreshes the index and rewrites it under index.lock, which makes
+    # the user's own `git commit` at that moment fail on the lock. The check must not write.
+    head = _git(repo, "rev-parse", "HEAD")
+    index = repo / ".git" / "index"
+    later = time.time() + 5
+    os.utime(repo / "a.txt", (later, later))  # stat changed, content not: a refresh would write
+    before = index.read_bytes(), index.stat().st_mtime_ns
+    monkeypatch.chdir(repo)
+    assert _git_commit() == head  # the same content: not dirty
+    assert (index.read_bytes(), index.stat().st_mtime_ns) == before
+    assert not (repo / ".git" / "index.lock").exists()
+
+
+def test_a_git_that_hangs_is_given_up_and_the_commit_named(repo, tmp_path, monkeypatch):
+    head = _git(repo, "rev-parse", "HEAD")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text("#!/bin/sh\nexec sleep 30\n")
+    (bin_dir / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(git_module, "DIRTY_TIMEOUT_S", 0.3)
+    monkeypatch.chdir(repo)
+    t0 = time.monotonic()
+    assert _git_commit() == head
+    assert time.monotonic() - t0 < 5  # killed at the deadline, not waited out
+
+
+def test_without_git_on_the_path_the_commit_is_still_named(repo, tmp_path, monkeypatch):
+    head = _git(repo, "rev-parse", "HEAD")
+    (repo / "a.txt").write_text("changed")
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    monkeypatch.chdir(repo)
+    assert _git_commit() == head  # dirty or not cannot be told: no flag
+
+
+def test_a_dirty_tree_with_a_long_status_is_told_without_reading_it_all(repo, monkeypatch):
+    for i in range(3000):  # a status longer than the pipe holds
+        (repo / f"f{i:05d}_{'x' * 40}.txt").write_text("a")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "many")
+    head = _git(repo, "rev-parse", "HEAD")
+    for i in range(3000):
+        (repo / f"f{i:05d}_{'x' * 40}.txt").write_text("b")
+    monkeypatch.chdir(repo)
+    assert _git_commit() == head + "-dirty"
