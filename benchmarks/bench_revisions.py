@@ -64,11 +64,11 @@ def _env(src: Path) -> dict[str, str]:
     return env
 
 
-def _side(src: Path, spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
+def _side(src: Path, spec: dict[str, Any], scratch: Path, cwd: Path) -> dict[str, Any]:
     out = scratch / f"result-{time.monotonic_ns()}.json"
     proc = subprocess.run(
         [str(PYTHON), str(HERE / "_tasuki_side.py"), json.dumps(spec), str(out)],
-        cwd=scratch,
+        cwd=cwd,
         env=_env(src),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -87,15 +87,20 @@ def _side(src: Path, spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
 def _one_repeat(
     src: Path, case: tuple[str, int, int], scratch: Path, into: dict[str, Series]
 ) -> None:
+    from bench_pipeline import make_project
+
     name, n, workers = case
     workspace = scratch / f"ws-{name}-{n}-{workers}"
     shutil.rmtree(workspace, ignore_errors=True)
-    spec = {"case": name, "n": n, "workers": workers, "workspace": str(workspace)}
+    # "project": the one-task build run from a git work tree with a settings file.
+    cwd = make_project(scratch / "project") if name == "project" else scratch
+    side_case = "single" if name == "project" else name
+    spec = {"case": side_case, "n": n, "workers": workers, "workspace": str(workspace)}
     root_output = None
     for mode in MODES:
         if mode == "root deleted":
             os.remove(str(root_output))
-        res = _side(src, spec, scratch)
+        res = _side(src, spec, scratch, cwd)
         root_output = res["root_output"]
         into[mode].wall.append(res["construct_s"] + res["build_s"])
         into[mode].cpu.append(res["cpu_s"])
@@ -135,6 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the measurements here")
     parser.add_argument("--scratch", help="folder for workspaces (default: system temp)")
     parser.add_argument("--docs", action="store_true", help="append the table to docs")
+    parser.add_argument(
+        "--cases",
+        help="one-task cases instead of the graphs: single (outside a project), project (in "
+        "a git work tree with a settings file), or both, comma-separated",
+    )
     args = parser.parse_args(argv)
 
     cases = [
@@ -144,6 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("fan_in", 10000, 1),
         ("fan_in", 1000, 2),
     ]
+    if args.cases:
+        names = [c.strip() for c in args.cases.split(",") if c.strip()]
+        unknown = sorted(set(names) - {"single", "project"})
+        if unknown:
+            raise SystemExit(f"--cases {args.cases}: unknown {unknown}; known: single, project")
+        cases = [(name, 1, 1) for name in names]
     if args.quick:
         cases, args.repeat = [("chain", 100, 1)], 1
     limited = {m.strip() for m in args.limited_modes.split(",")}
@@ -173,9 +189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         capture_output=True,
         text=True,
     ).stdout.strip()
+    cases_flag = f" --cases {args.cases}" if args.cases else ""
     lines = [
         f"Measured with `python benchmarks/run.py revisions --base {args.base} --repeat "
-        f"{args.repeat}` on {time.strftime('%Y-%m-%d')}: base {base_commit}, new {new_commit}"
+        f"{args.repeat}{cases_flag}` on {time.strftime('%Y-%m-%d')}: base {base_commit}, "
+        f"new {new_commit}"
         + (" (src/ modified)" if dirty else "")
         + ". "
         + ", ".join(f"{k} {v}" for k, v in machine.items())
