@@ -1,7 +1,8 @@
 """Pytest fixtures for a real S3 endpoint on loopback: moto in server mode.
 
 ``s3_endpoint`` (session) starts ``moto.server.ThreadedMotoServer`` on 127.0.0.1 with a free
-port and yields its URL. ``s3_workspace`` (per test) creates a fresh bucket, points the AWS
+port (its writes serialised, so that conditional writes are atomic as on S3) and yields its
+URL. ``s3_workspace`` (per test) creates a fresh bucket, points the AWS
 environment at the server (so s3fs, boto3 and worker processes started by the test reach it)
 and yields ``s3://<bucket>/ws``.
 
@@ -12,6 +13,7 @@ TASUKI_REQUIRE_SERVICES=1 (CI).
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -36,19 +38,61 @@ def _free_port() -> int:
 def s3_endpoint() -> Iterator[str]:
     """URL of a moto S3 server on 127.0.0.1, shared by the whole session."""
     try:
-        from moto.server import ThreadedMotoServer
+        _AtomicWrites = _atomic_moto_server()
     except ImportError as exc:  # moto[server] not installed
         from tests._services import service_unavailable
 
         service_unavailable("moto S3 server", exc)
     port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = _AtomicWrites(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
         _clients.clear()
+
+
+def _serialise_writes(app: Any) -> Any:
+    """``app`` (WSGI) with its writes made one at a time.
+
+    S3 applies a conditional write (``If-None-Match: *``, ``If-Match``) atomically: of two
+    creates of one key, one gets 412. moto checks the condition and stores the object as two
+    steps, and its server answers requests on threads, so two creates could both succeed
+    (seen in CI: two lease holders, a counter one short). Reads stay concurrent.
+    """
+    lock = threading.Lock()
+
+    def serialised(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE"):
+            with lock:
+                return list(app(environ, start_response))
+        return app(environ, start_response)
+
+    return serialised
+
+
+def _atomic_moto_server() -> type:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class AtomicWrites(ThreadedMotoServer):
+        """moto's threaded server, its writes serialised (:func:`_serialise_writes`)."""
+
+        def _server_entry(self) -> None:
+            app = _serialise_writes(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return AtomicWrites
 
 
 _clients: dict[str, Any] = {}
