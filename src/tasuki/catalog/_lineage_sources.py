@@ -259,21 +259,32 @@ class _Merge:
         params = rec.params
         sql, where = params.get("sql"), params.get("warehouse")
         if isinstance(sql, str) and sql.strip() and isinstance(where, str):
-            self.query_reads(sql, where, key)
+            # A query task's record names the tables as the warehouse found them (its role's
+            # search path); older records have only the SQL.
+            found = rec.task_log.get("tables_read") if isinstance(rec.task_log, dict) else None
+            self.query_reads(sql, where, key, found if isinstance(found, list) else None)
         # A DatasetInput names the version it read, as tasuki.lineage reads it.
         if rec.task.endswith(":DatasetInput") and isinstance(params.get("resolved"), str):
             version = f"dataset:{params['resolved'].replace('#default:', ':')}"
             self.batch.placeholder(version, "dataset", version.removeprefix("dataset:"))
             self.batch.edge(version, key, "read")
 
-    def query_reads(self, sql: str, where: str, reader: str) -> None:
-        """table -[read]-> ``reader`` for each table ``sql`` reads; a query node when the
-        warehouse is not a configured one (its tables have no key)."""
+    def query_reads(
+        self, sql: str, where: str, reader: str, tables: list[Any] | None = None
+    ) -> None:
+        """table -[read]-> ``reader`` for each table ``sql`` reads (``tables``, ``[schema,
+        table]`` as the warehouse found them, where the run kept them); a query node
+        when the warehouse is not a configured one (its tables have no key)."""
         name = self.warehouse_name(where)
         dialect = dialect_of(self.settings.warehouses.get(where, where))
         if name is not None:
             try:
-                for schema, table in tables_read(sql, dialect=dialect):
+                read = (
+                    [(str(t[0]), str(t[1])) for t in tables if isinstance(t, list) and len(t) == 2]
+                    if tables is not None
+                    else tables_read(sql, dialect=dialect)
+                )
+                for schema, table in read:
                     self.batch.edge(self.table(name, schema, table), reader, "read")
                 return
             except CatalogError as exc:

@@ -2,7 +2,8 @@
 
 A migration is tasuki's own write too: each load that changes a target table upserts its
 row of ``tasuki_migrate_state`` (in the table's schema) in the load's transaction, so the
-row's ``loaded_at`` dates the rows a query would read. :func:`table_writes` adds it to a
+row's ``loaded_at`` dates the rows a query would read.
+:func:`~tasuki.warehouse._sources.reads_and_writes` adds it to a
 table's entry, and a query task whose record kept another is out of date.
 
 The table's name is spelled here rather than imported: ``tasuki.migrate`` is a sibling

@@ -3,7 +3,7 @@
 A :class:`~tasuki.warehouse.QueryTask` is cached by its SQL and a freshness bucket, which is
 right for tables loaded by others (tasuki cannot know when they change) but not for tables a
 tasuki write-back wrote: those writes leave rows in ``tasuki_lineage``, so a rewrite is
-known. :func:`table_writes` reads, for the tables a query reads (:func:`tables_read`), the
+known. :func:`reads_and_writes` reads, for the tables a query reads (:func:`tables_read`), the
 newest lineage row of each; the query task keeps that in its run record and is out of date
 when it moves. The catalog uses :func:`tables_read` for its table -[read]-> task edges.
 """
@@ -24,8 +24,8 @@ __all__ = [
     "DIALECTS",
     "database_of",
     "dialect_of",
+    "reads_and_writes",
     "table_key",
-    "table_writes",
     "tables_read",
 ]
 
@@ -56,7 +56,7 @@ def tables_read(
     does (unquoted names lower-cased in PostgreSQL; DuckDB ignores case), with ``default``
     (the dialect's default schema unless given) where none is written. CTE names and table
     functions are left out. ``default=UNQUALIFIED`` (``""``) keeps such names without a
-    schema, for :func:`table_writes` to look them up on the warehouse (the role's search
+    schema, for :func:`reads_and_writes` to look them up on the warehouse (the role's search
     path may not lead to the default schema).
 
     Raises:
@@ -100,8 +100,12 @@ def written_name(table_name: str, dialect: str) -> tuple[str, str] | None:
     return schema, name.name
 
 
-def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[str, Any]]:
-    """The newest tasuki write of each of ``tables`` that has one, by ``schema.table``:
+def reads_and_writes(
+    url: str, tables: Sequence[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], dict[str, dict[str, Any]]]:
+    """``tables`` with their unqualified names looked up (where the warehouse finds them;
+    as given, with the dialect's default schema, on warehouses that are not read), and the
+    newest tasuki write of each of ``tables`` that has one, by ``schema.table``:
     ``unique_id`` and ``task`` of the writer, ``written_at`` (text) and ``writes`` (how many
     lineage rows the table has) for a table a write-back wrote; ``migrated_from`` and
     ``migrated_at`` for one ``tasuki migrate`` loaded (its last load that changed it).
@@ -120,13 +124,13 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
     """
     from tasuki.warehouse._lineage import LINEAGE_TABLE, _Conn, _no_duckdb_file
     from tasuki.warehouse._migrated import migration_loads
-    from tasuki.warehouse._search_path import lineage_tables, resolve_unqualified
+    from tasuki.warehouse._search_path import default_schemas, lineage_tables, resolve_unqualified
     from tasuki.warehouse._views import tables_under_views
 
     scheme = url.split("://", 1)[0].lower()
-    if not tables or scheme not in ("postgresql", "postgres", "duckdb") or _no_duckdb_file(url):
-        return {}
     dialect = dialect_of(url)
+    if not tables or scheme not in ("postgresql", "postgres", "duckdb") or _no_duckdb_file(url):
+        return default_schemas(tables, dialect), {}
     conn = _Conn(url, read_only=True)
     try:
         tables = resolve_unqualified(conn, tables, DEFAULT_SCHEMA.get(dialect, "main"))
@@ -163,7 +167,7 @@ def table_writes(url: str, tables: Sequence[tuple[str, str]]) -> dict[str, dict[
     for (schema, name_), view in through.items():  # one read through a view names the view
         if (entry := found.get(f"{schema}.{name_}")) is not None:
             entry["through"] = f"{view[0]}.{view[1]}"
-    return found
+    return tables, found
 
 
 def _rows_tables(

@@ -20,7 +20,7 @@ from tasuki.core.task import Task
 from tasuki.errors import ConfigError
 from tasuki.warehouse._safety import check_query
 from tasuki.warehouse._search_path import UNQUALIFIED
-from tasuki.warehouse._sources import dialect_of, table_key, table_writes, tables_read
+from tasuki.warehouse._sources import dialect_of, reads_and_writes, table_key, tables_read
 
 if TYPE_CHECKING:
     from tasuki.config import Settings
@@ -124,7 +124,10 @@ class QueryTask(Task):
 
         url = _resolve(self.warehouse)
         try:
-            self.task_log["table_writes"] = self._table_writes(url)
+            tables, self.task_log["table_writes"] = self._reads_and_writes(url)
+            # The tables as the warehouse found them (the role's search path): the catalog's
+            # table -[read]-> task edges.
+            self.task_log["tables_read"] = [[s, t] for s, t in tables]
         except Exception as exc:  # a role that may not read tasuki_lineage: no tracking
             self._unreadable(exc, "a rewrite of them will not rerun this query before its "
                              "freshness runs out")  # fmt: skip
@@ -146,10 +149,12 @@ class QueryTask(Task):
             consequence,
         )
 
-    def _table_writes(self, url: str) -> dict[str, dict[str, Any]]:
-        # Unqualified names stay so: table_writes looks them up on the warehouse.
+    def _reads_and_writes(
+        self, url: str
+    ) -> tuple[list[tuple[str, str]], dict[str, dict[str, Any]]]:
+        # Unqualified names stay so: reads_and_writes looks them up on the warehouse.
         read = tables_read(self.sql, dialect=dialect_of(url), default=UNQUALIFIED)
-        return table_writes(url, read)
+        return reads_and_writes(url, read)
 
     def _reads_outside(self) -> list[tuple[str, str | None]]:
         """The tables the query reads, named as a write-back task's output names the table
@@ -195,7 +200,7 @@ class QueryTask(Task):
         if not isinstance(kept, dict):
             return None  # a record from before tasuki kept them: nothing to compare
         try:
-            now = self._table_writes(_resolve(self.warehouse))
+            now = self._reads_and_writes(_resolve(self.warehouse))[1]
         except Exception as exc:  # any driver error: the check is skipped, loudly
             self._unreadable(exc, "using the cached result")
             return None

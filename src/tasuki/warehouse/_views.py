@@ -2,7 +2,8 @@
 
 Teams put views over the tables their pipelines write (a dbt staging layer, an analysts'
 ``v_scores``), and queries name the views. A query's result changes when a table under such
-a view is written, so :func:`table_writes` looks for tasuki's writes of those tables too.
+a view is written, so :func:`~tasuki.warehouse._sources.reads_and_writes` looks for
+tasuki's writes of those tables too.
 Views are followed through views, in any schema; a materialised view is not (its rows change
 when it is refreshed, which leaves no trace tasuki can read: the freshness rule covers it).
 """

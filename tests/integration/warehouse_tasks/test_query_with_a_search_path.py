@@ -121,3 +121,23 @@ def test_a_query_and_a_write_of_its_table_in_no_order_are_refused(postgres_url, 
         with pytest.raises(TaskError, match="neither runs after the other") as caught:
             tasuki.build([write, Total(query=query)], workspace=ws)
         assert "analytics.ml_scores" in str(caught.value)
+
+
+def test_the_catalog_draws_the_table_the_query_read(postgres_url, tmp_path):
+    from tasuki.catalog._lineage import upstream
+    from tasuki.catalog._lineage_sources import refresh_lineage
+    from tasuki.catalog._store import Catalog
+
+    ws = str(tmp_path / "ws")
+    _sql(postgres_url, "CREATE SCHEMA analytics")
+    _write(postgres_url, ws, "analytics.ml_scores", day=1)
+    sql = "SELECT recipe_id, score FROM ml_scores"
+    with _analytics_reader(postgres_url) as reader:
+        query = QueryTask(sql=sql, warehouse=reader, as_="pandas")
+        tasuki.build(Total(query=query), workspace=ws)
+        settings = tasuki.load_settings({"workspace": ws, "warehouses": {"dwh": reader}})
+        with Catalog.open(f"sqlite:///{tmp_path / 'catalog.db'}") as cat:
+            refresh_lineage(cat, settings=settings)
+            found = upstream(cat, f"task:{query.unique_id}")
+    assert "table:dwh/analytics/ml_scores" in found.nodes, sorted(found.nodes)
+    assert "table:dwh/public/ml_scores" not in found.nodes
