@@ -518,11 +518,23 @@ def now_iso() -> str:
     return utcnow().isoformat(timespec="milliseconds")
 
 
-@functools.cache
 def environment() -> dict[str, Any]:
-    """Versions, host and git commit, computed once per process (records must stay cheap)."""
-    # Versions of libraries this process has imported, read from the modules themselves:
-    # importlib.metadata scans site-packages per call (~50 ms each on a busy disk).
+    """Versions, host and git commit for a record: the versions of the libraries imported by
+    now (a task that imported pandas has its record say which), the rest computed once per
+    build (:func:`forget_environment`; records must stay cheap)."""
+    return {**_build_environment(), "versions": _versions()}
+
+
+def forget_environment() -> None:
+    """Compute the git commit, argv and image again for the next record: each build starts
+    with this, so a notebook or service that builds again after a commit (or an edit) names
+    the commit as it is then, not as it was at the process's first build."""
+    _build_environment.cache_clear()
+
+
+def _versions() -> dict[str, str]:
+    # Read from the modules themselves: importlib.metadata scans site-packages per call
+    # (~50 ms each on a busy disk).
     from tasuki import __version__
 
     versions: dict[str, str] = {"tasuki": __version__}
@@ -537,12 +549,16 @@ def environment() -> dict[str, Any]:
         version = getattr(sys.modules.get(module), "__version__", None)
         if isinstance(version, str):
             versions[dist] = version
+    return versions
+
+
+@functools.cache
+def _build_environment() -> dict[str, Any]:
     env: dict[str, Any] = {
         # What platform.python_version() and socket.gethostname() answer, without importing
         # them (~5 ms, a cold one-task build's whole budget): the first token of sys.version,
         # and the node name the kernel gives gethostname().
         "python": sys.version.split()[0],
-        "versions": versions,
         "host": host_name(),  # tasuki.storage._keys
         "platform": sys.platform,
         "git_commit": git_commit(),

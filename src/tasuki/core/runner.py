@@ -31,7 +31,7 @@ from tasuki.core.executors import Executor, get_executor
 from tasuki.core.graph import Graph, build_graph
 from tasuki.core.hooks import HookCaller, with_catalog_lineage, with_tracker
 from tasuki.core.progress import Progress
-from tasuki.core.records import now_iso
+from tasuki.core.records import forget_environment, now_iso
 from tasuki.core.results import BuildResult, TaskResult, new_build_id, resume_command
 from tasuki.core.schedule import Schedule
 from tasuki.core.task import Task, load_task_outputs
@@ -327,6 +327,7 @@ def _run_build(
     runs = get_executor(settings.executor if executor is None else executor)
     store = store or open_workspace(settings)
     started_at, t0, build_id = now_iso(), time.perf_counter(), new_build_id()
+    forget_environment()  # the commit as it is at this build, not at the process's first
     graph = build_graph(roots)
     forced = _rerun_targets(graph, rerun)  # a bad name fails before anything starts
     warn_file_params(graph)  # Clean(raw="data/raw.csv"): the bytes are not in the id

@@ -112,3 +112,70 @@ def test_a_dirty_tree_with_a_long_status_is_told_without_reading_it_all(repo, mo
         (repo / f"f{i:05d}_{'x' * 40}.txt").write_text("b")
     monkeypatch.chdir(repo)
     assert _git_commit() == head + "-dirty"
+
+
+def _record_of(task, ws):
+    from tasuki.core.records import RunRecord
+    from tasuki.storage import open_store
+
+    record = RunRecord.read(open_store(ws), task.unique_id)
+    assert record is not None
+    return record
+
+
+def test_each_build_names_the_commit_as_it_is_then(repo, tmp_path, monkeypatch):
+    # A notebook (or a service) builds, the user commits, and builds again in the same
+    # process: the second record names the second commit, and a later edit makes it dirty.
+    import tasuki
+    from tests.unit.core.tasks_for_tests import TaskA
+
+    monkeypatch.chdir(repo)
+    ws = str(tmp_path / "ws")
+    first = _git(repo, "rev-parse", "HEAD")
+    tasuki.build(TaskA(param="one"), workspace=ws, progress="off")
+    assert _record_of(TaskA(param="one"), ws).environment["git_commit"] == first
+    (repo / "a.txt").write_text("two")
+    _git(repo, "commit", "-qam", "two")
+    second = _git(repo, "rev-parse", "HEAD")
+    tasuki.build(TaskA(param="two"), workspace=ws, progress="off")
+    assert _record_of(TaskA(param="two"), ws).environment["git_commit"] == second
+    (repo / "a.txt").write_text("edited")
+    tasuki.build(TaskA(param="three"), workspace=ws, progress="off")
+    assert _record_of(TaskA(param="three"), ws).environment["git_commit"] == second + "-dirty"
+
+
+CHILD = """
+import json, sys
+import tasuki
+from tasuki.core.records import RunRecord
+from tasuki.storage import open_store
+from tests.unit.core.tasks_for_tests import TaskA
+ws = sys.argv[1]
+tasuki.build(TaskA(param="before"), workspace=ws, progress="off")
+import numpy
+tasuki.build(TaskA(param="after"), workspace=ws, progress="off")
+store = open_store(ws)
+print(json.dumps([
+    sorted(RunRecord.read(store, TaskA(param=p).unique_id).environment["versions"])
+    for p in ("before", "after")
+]))
+"""
+
+
+def test_a_record_names_the_libraries_imported_by_its_run(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path / "ws")],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "numpy" not in before
+    assert "numpy" in after  # imported between the two builds of one process
