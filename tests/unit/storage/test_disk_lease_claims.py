@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,17 +102,21 @@ def test_a_forked_worker_that_ends_right_after_a_take_over_removes_its_claim(
 ) -> None:
     # Worker processes of the local executor are forked and end in os._exit, which skips
     # atexit handlers: the claim must still go.
+    assert _claims_left_by_a_forked(take_over_and_return, tmp_path) == []
+
+
+def _claims_left_by_a_forked(worker_target: Any, tmp_path: Path) -> list[str]:
+    """What a forked worker running ``worker_target(root)`` over a stale lease leaves in
+    ``.tasuki/locks``."""
     store = LocalStore(tmp_path / "ws", lease="disk")
     lease = store.lease("mod/t.pkl")
     assert isinstance(lease, DiskLease)
     put_stale_lease(lease.path)
-    worker = multiprocessing.get_context("fork").Process(
-        target=take_over_and_return, args=(store.root,)
-    )
+    worker = multiprocessing.get_context("fork").Process(target=worker_target, args=(store.root,))
     worker.start()
     worker.join(60)
     assert worker.exitcode == 0
-    assert lock_files(store) == []
+    return lock_files(store)
 
 
 def take_over_and_return_while_the_thread_unlinks(root: str) -> None:
@@ -132,17 +137,8 @@ def take_over_and_return_while_the_thread_unlinks(root: str) -> None:
 def test_a_forked_worker_waits_for_a_claim_the_lease_thread_is_removing(tmp_path: Path) -> None:
     # Seen flaky in CI: the thread took the due claim out of its dict, the worker's exit found
     # the dict empty and ended the process (os._exit) before the thread had unlinked the claim.
-    store = LocalStore(tmp_path / "ws", lease="disk")
-    lease = store.lease("mod/t.pkl")
-    assert isinstance(lease, DiskLease)
-    put_stale_lease(lease.path)
-    worker = multiprocessing.get_context("fork").Process(
-        target=take_over_and_return_while_the_thread_unlinks, args=(store.root,)
-    )
-    worker.start()
-    worker.join(60)
-    assert worker.exitcode == 0
-    assert lock_files(store) == []
+    left = _claims_left_by_a_forked(take_over_and_return_while_the_thread_unlinks, tmp_path)
+    assert left == []
 
 
 def test_a_stale_judgement_is_not_acted_on(tmp_path: Path) -> None:
