@@ -304,4 +304,5 @@ def test_target_methods_are_pinned():
         "recorded_code_key",
         "remove",
         "touches",
+        "touches_any_schema",
     ]

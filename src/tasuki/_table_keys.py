@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["database_of", "table_key"]
+__all__ = ["ANY_SCHEMA", "any_schema", "database_of", "table_key"]
 
+#: The schema of a table written under a name without one: the writer's search path put it
+#: somewhere, so it is taken to be that name in any schema.
+ANY_SCHEMA = "*"
 #: Host names that reach this machine's server (libpq's empty host is its local socket).
 _LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
 #: The port a scheme's server listens on when a URL names none.
@@ -58,3 +61,13 @@ def table_key(url: str, table: tuple[str, str]) -> str | None:
     write it and those that read it; None where :func:`database_of` is."""
     database = database_of(url)
     return None if database is None else f"{table[0]}.{table[1]} in {database}"
+
+
+def any_schema(key: str) -> str | None:
+    """The key of ``key``'s table name in any schema (:data:`ANY_SCHEMA`): what a write under
+    that name without a schema is keyed as. None for a key it cannot read."""
+    left, sep, database = key.partition(" in ")
+    schema, dot, table = left.partition(".")
+    if not (sep and dot and table) or schema == ANY_SCHEMA:
+        return None
+    return f"{ANY_SCHEMA}.{table} in {database}"

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
+from tasuki._table_keys import any_schema
 from tasuki.errors import TaskError
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ def _check_own_outputs(graph: Graph, needed: Iterable[str], complete: Iterable[s
                 for target in outside:
                     if (key := target.touches()) is not None:
                         writers.setdefault(key, []).append((uid, target.claim() is not None))
+                    if (anywhere := target.touches_any_schema()) is not None:
+                        writers.setdefault(anywhere, []).append((uid, False))
             cls = type(node.task)
             if (hook := hooks.get(cls, _UNASKED)) is _UNASKED:
                 hook = hooks[cls] = getattr(cls, "_writes_outside", None)
@@ -129,7 +132,9 @@ def _check_outside_order(graph: Graph, writers: Writers, groups: tuple[Iterable[
             if reads is None:
                 continue
             for key, via in reads(nodes[uid].task):
-                for writer, _ in writers.get(key, ()):
+                # A write of the name without a schema may be this table (its search path).
+                written = [*writers.get(key, ()), *writers.get(any_schema(key) or "", ())]
+                for writer, _ in written:
                     if writer == uid:
                         continue
                     if order.unordered(writer, uid):

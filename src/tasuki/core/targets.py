@@ -207,6 +207,12 @@ class Target:
         a reader and a writer of one table in no order; None for a file."""
         return None
 
+    def touches_any_schema(self) -> str | None:
+        """:meth:`touches` for a table named without a schema where the writer's search
+        path decides which schema it is in: the name in any schema (``*.name in <db>``), so
+        a reader of it in any schema is refused in no order too; None otherwise."""
+        return None
+
     def dump(self, store: Store, obj: Any, *, fail_on_empty: bool, where: str) -> OutputInfo:
         """Write ``obj`` atomically; returns what the run record keeps."""
         raise FormatError(f"{where}: {type(self).__name__} cannot be dumped to")

@@ -176,6 +176,27 @@ class TableTarget(Target):
             return None
         return None if name is None else table_key(self.url, name)
 
+    def touches_any_schema(self) -> str | None:
+        """The table's name in any schema when it is written without one on PostgreSQL or
+        Redshift (the writer's search path decides where it lands)."""
+        from sqlglot import exp
+        from sqlglot.errors import SqlglotError
+
+        from tasuki._table_keys import ANY_SCHEMA
+        from tasuki.warehouse._sources import dialect_of, table_key, written_name
+
+        dialect = dialect_of(self.url)
+        if dialect not in ("postgres", "redshift"):
+            return None
+        try:
+            name = exp.to_table(self.table, dialect=dialect)
+        except SqlglotError:
+            return None
+        if name.db or not name.name:
+            return None
+        written = written_name(self.table, dialect)
+        return None if written is None else table_key(self.url, (ANY_SCHEMA, written[1]))
+
     def info(self, store: Store) -> OutputInfo:
         """What the run record keeps: the table name as the key."""
         return OutputInfo(f"{self.url.split('://', 1)[0]}:{self.table}", 0, None, kind="table")

@@ -47,6 +47,22 @@ def _role_of(url: str) -> str:
     return str(urlsplit(url).username)
 
 
+@contextlib.contextmanager
+def _analytics_writer(admin: str) -> Iterator[str]:
+    """A role of its own whose search path is ``analytics``, that may create tables there
+    (and in public)."""
+    with reader_role(admin) as url:
+        role = _role_of(url)
+        _sql(
+            admin,
+            f'ALTER ROLE "{role}" SET search_path = analytics',
+            f'ALTER ROLE "{role}" SET default_transaction_read_only = off',
+            f'GRANT CREATE, USAGE ON SCHEMA analytics TO "{role}"',
+            f'GRANT CREATE, USAGE ON SCHEMA public TO "{role}"',
+        )
+        yield url
+
+
 def _write(url: str, ws: str, table: str, day: int) -> None:
     tasuki.build(WriteTableTask(data=Scores(day=day), table=table, warehouse=url), workspace=ws)
 
@@ -90,16 +106,7 @@ def test_an_unqualified_write_counts_for_the_table_in_any_schema(postgres_url, t
     # says only "ml_scores". A query naming analytics.ml_scores reruns after it.
     ws = str(tmp_path / "ws")
     _sql(postgres_url, "CREATE SCHEMA analytics")
-    with reader_role(postgres_url) as writer_path_role:
-        # A role of its own whose search path is analytics, that may create tables there.
-        role = _role_of(writer_path_role)
-        _sql(
-            postgres_url,
-            f'ALTER ROLE "{role}" SET search_path = analytics',
-            f'ALTER ROLE "{role}" SET default_transaction_read_only = off',
-            f'GRANT CREATE, USAGE ON SCHEMA analytics TO "{role}"',
-            f'GRANT CREATE, USAGE ON SCHEMA public TO "{role}"',
-        )
+    with _analytics_writer(postgres_url) as writer_path_role:
         _write(writer_path_role, ws, "ml_scores", day=1)
         sql = "SELECT recipe_id, score FROM analytics.ml_scores"
         with reader_role(postgres_url) as reader:
@@ -141,3 +148,23 @@ def test_the_catalog_draws_the_table_the_query_read(postgres_url, tmp_path):
             found = upstream(cat, f"task:{query.unique_id}")
     assert "table:dwh/analytics/ml_scores" in found.nodes, sorted(found.nodes)
     assert "table:dwh/public/ml_scores" not in found.nodes
+
+
+def test_an_unqualified_write_and_a_query_of_the_name_in_no_order_are_refused(
+    postgres_url, tmp_path
+):
+    # The write names no schema (its role's path puts it in analytics); the query names
+    # analytics.ml_scores. Which ran first would decide what the query read.
+    ws = str(tmp_path / "ws")
+    _sql(postgres_url, "CREATE SCHEMA analytics")
+    with _analytics_writer(postgres_url) as writer:
+        _write(writer, ws, "ml_scores", day=1)
+        write = WriteTableTask(data=Scores(day=2), table="ml_scores", warehouse=writer)
+        sql = "SELECT recipe_id, score FROM analytics.ml_scores"
+        with reader_role(postgres_url) as reader:
+            query = QueryTask(sql=sql, warehouse=reader, as_="pandas")
+            with pytest.raises(TaskError, match="neither runs after the other") as caught:
+                tasuki.build([write, Total(query=query)], workspace=ws)
+            assert "reads analytics.ml_scores, which WriteTableTask" in str(caught.value)
+            ordered = QueryTask(sql=sql, warehouse=reader, as_="pandas", after=[write])
+            assert tasuki.build(Total(query=ordered), workspace=ws) == 6.0
