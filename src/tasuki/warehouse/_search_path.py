@@ -13,12 +13,15 @@ in another schema: every ``tasuki_lineage`` of the database is read (:func:`line
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
     from tasuki.warehouse._lineage import _Conn
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["UNQUALIFIED", "default_schemas", "lineage_tables", "resolve_unqualified"]
 
@@ -39,7 +42,8 @@ FROM unnest(?::text[]) AS n(name)
 """
 
 _PG_LINEAGE_TABLES = """
-SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+    has_table_privilege(c.oid, 'SELECT'), current_user::text
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relname = ? AND c.relkind IN ('r', 'p')
 ORDER BY 1
@@ -63,12 +67,30 @@ def resolve_unqualified(
 def lineage_tables(conn: _Conn, name: str) -> list[str]:
     """Every lineage table (``name``, unqualified) of the database, quoted for its SQL: on
     PostgreSQL in any schema (each writer made it where its search path led), on DuckDB the
-    one its connection sees. Empty where there is none."""
+    one its connection sees. Empty where there is none.
+
+    One this role may not read is left out with a warning naming the grant: a refused
+    SELECT would abort the transaction, and the readable ones would be lost with it.
+    """
     from tasuki.warehouse._lineage import _table_exists
 
-    if conn.kind == "postgres":
-        return [str(r[0]) for r in conn.execute(_PG_LINEAGE_TABLES, (name,))]
-    return [name] if _table_exists(conn, name) else []
+    if conn.kind != "postgres":
+        return [name] if _table_exists(conn, name) else []
+    found = []
+    for table, readable, role in conn.execute(_PG_LINEAGE_TABLES, (name,)):
+        if readable:
+            found.append(str(table))
+            continue
+        logger.warning(
+            "role %s may not read %s, so a query task cannot tell that a tasuki write-back "
+            "whose lineage rows are there wrote the tables it reads (its cached result is kept "
+            "until its freshness runs out). To fix it: GRANT SELECT ON %s TO %s",
+            role,
+            table,
+            table,
+            role,
+        )
+    return found
 
 
 def default_schemas(tables: Collection[tuple[str, str]], dialect: str) -> list[tuple[str, str]]:

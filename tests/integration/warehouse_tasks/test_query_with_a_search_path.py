@@ -168,3 +168,54 @@ def test_an_unqualified_write_and_a_query_of_the_name_in_no_order_are_refused(
             assert "reads analytics.ml_scores, which WriteTableTask" in str(caught.value)
             ordered = QueryTask(sql=sql, warehouse=reader, as_="pandas", after=[write])
             assert tasuki.build(Total(query=ordered), workspace=ws) == 6.0
+
+
+def test_a_lineage_table_the_role_may_not_read_is_skipped_with_the_grant(
+    postgres_url, tmp_path, caplog
+):
+    # Another team's schema holds a tasuki_lineage this role was never granted: the query's
+    # check still reads the lineage table it may read (a refused SELECT would have aborted
+    # the transaction and lost them all), and names the grant for the other.
+    import logging
+
+    ws = str(tmp_path / "ws")
+    _sql(postgres_url, "CREATE SCHEMA analytics")
+    _write(postgres_url, ws, "public.ml_scores", day=1)
+    # Its lineage table lands in analytics (kept while the role is: its objects go with it).
+    with _analytics_writer(postgres_url) as other_team, _narrow_reader(postgres_url) as narrow:
+        _write(other_team, ws, "other_scores", day=1)
+        sql = "SELECT recipe_id, score FROM ml_scores"
+        with caplog.at_level(logging.WARNING, logger="tasuki"):
+            assert _total(narrow, ws, sql) == (3.0, ["QueryTask", "Total"])
+            _write(postgres_url, ws, "public.ml_scores", day=2)
+            assert _total(narrow, ws, sql) == (6.0, ["QueryTask", "Total"])
+        role = _role_of(narrow)
+        warned = [r.getMessage() for r in caplog.records if "may not read" in r.getMessage()]
+        assert any(f"GRANT SELECT ON analytics.tasuki_lineage TO {role}" in w for w in warned)
+
+
+@contextlib.contextmanager
+def _narrow_reader(admin: str) -> Iterator[str]:
+    """A read-only role granted only public.ml_scores and public.tasuki_lineage."""
+    import urllib.parse
+    import uuid
+
+    role, password = f"tasuki_narrow_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    _sql(
+        admin,
+        f"CREATE ROLE {role} LOGIN PASSWORD '{password}'",
+        f"ALTER ROLE {role} SET default_transaction_read_only = on",
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT ON public.ml_scores, public.tasuki_lineage TO {role}",
+    )
+    parts = urllib.parse.urlsplit(admin)
+    netloc = f"{role}:{password}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    try:
+        yield urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    finally:
+        _sql(
+            admin,
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'",
+            f"DROP OWNED BY {role}",
+            f"DROP ROLE {role}",
+        )
