@@ -236,6 +236,17 @@ def settings_in_effect(settings: Settings) -> Iterator[Settings]:
         _IN_EFFECT.reset(token)
 
 
+def _current_folder() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            "the current folder no longer exists (it was removed under this process), so no "
+            "tasuki.toml can be looked up from it and a relative workspace has no folder to be "
+            "in. Change to an existing folder (os.chdir, or cd in a shell) and build again"
+        ) from exc
+
+
 def _find_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
     for folder in (start, *start.parents):
         candidate = folder / "tasuki.toml"
@@ -424,7 +435,7 @@ def load_settings(
             doc = doc.get("tool", {}).get("tasuki", {})
         layers.append((str(path), _anchor_workspace(doc, path.parent)))
     else:
-        found = _find_file(Path(cwd or Path.cwd()).resolve())
+        found = _find_file(Path(cwd or _current_folder()).resolve())
         if found is not None:
             layers.append((str(found[0]), _anchor_workspace(found[1], found[0].parent)))
     layers.append((_ENV_SOURCE, _from_env(environ)))

@@ -129,3 +129,16 @@ def test_a_later_process_does_not_import_tomllib(tmp_path):
 
     assert child() == "True"  # the first parses it
     assert child() == "False"  # the next finds it parsed
+
+
+def test_a_removed_current_folder_is_a_clear_error(tmp_path, monkeypatch):
+    import pytest
+
+    from tasuki.errors import ConfigError
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(ConfigError, match="current folder no longer exists"):
+        load_settings()

@@ -32,7 +32,11 @@ _STATUS = ("git", "--no-optional-locks", "status", "--porcelain", "--untracked-f
 def git_commit() -> str | None:
     """The commit checked out where the build runs (``-dirty`` with uncommitted changes to
     tracked files), or None outside a git work tree."""
-    found = _git_dir(os.getcwd())
+    try:
+        here = os.getcwd()
+    except OSError:  # the current folder was removed under the process: no work tree
+        return None
+    found = _git_dir(here)
     if found is None:
         return None
     commit = _read_head(found)

@@ -179,3 +179,11 @@ def test_a_record_names_the_libraries_imported_by_its_run(tmp_path):
     before, after = json.loads(out.stdout.strip().splitlines()[-1])
     assert "numpy" not in before
     assert "numpy" in after  # imported between the two builds of one process
+
+
+def test_a_current_folder_removed_under_the_process_names_no_commit(tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert _git_commit() is None  # not an error that fails the record of a finished task
