@@ -69,26 +69,33 @@ def lineage_tables(conn: _Conn, name: str) -> list[str]:
     PostgreSQL in any schema (each writer made it where its search path led), on DuckDB the
     one its connection sees. Empty where there is none.
 
-    One this role may not read is left out with a warning naming the grant: a refused
-    SELECT would abort the transaction, and the readable ones would be lost with it.
+    One this role may not read is left out with a warning naming the grant, where another
+    can be read (a refused SELECT would abort the transaction, and the readable ones would
+    be lost with it).
+
+    Raises:
+        PermissionError: there are lineage tables and this role may read none of them (the
+            writes cannot be told at all: the caller says so and keeps no record of them).
     """
     from tasuki.warehouse._lineage import _table_exists
 
     if conn.kind != "postgres":
         return [name] if _table_exists(conn, name) else []
-    found = []
-    for table, readable, role in conn.execute(_PG_LINEAGE_TABLES, (name,)):
-        if readable:
-            found.append(str(table))
-            continue
+    rows = conn.execute(_PG_LINEAGE_TABLES, (name,))
+    found = [str(table) for table, readable, _ in rows if readable]
+    refused = [str(table) for table, readable, _ in rows if not readable]
+    role = str(rows[0][2]) if rows else ""
+    grants = "; ".join(f"GRANT SELECT ON {t} TO {role}" for t in refused)
+    if refused and not found:
+        raise PermissionError(f"role {role} may not read {', '.join(refused)}. To fix it: {grants}")
+    if refused:
         logger.warning(
             "role %s may not read %s, so a query task cannot tell that a tasuki write-back "
             "whose lineage rows are there wrote the tables it reads (its cached result is kept "
-            "until its freshness runs out). To fix it: GRANT SELECT ON %s TO %s",
+            "until its freshness runs out). To fix it: %s",
             role,
-            table,
-            table,
-            role,
+            ", ".join(refused),
+            grants,
         )
     return found
 
