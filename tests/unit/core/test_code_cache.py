@@ -20,7 +20,10 @@ pytestmark = pytest.mark.slow
 PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
+from tasuki import _file_cache
 from tasuki.core import _source
+if len(sys.argv) > 2:
+    _file_cache.RACY_S = float(sys.argv[2])
 from tasuki.core.code import code_of
 from mypkg.tasks import Train
 fp = code_of(Train)
@@ -57,6 +60,21 @@ pick = triple if os.environ.get("PICK") == "triple" else double
 """
 
 
+# The probes run with a shorter racy window than tasuki's 2 s (its own test below keeps the
+# real one), and the files are dated 10 s back (a file written after a process started is
+# compiled to compare with what runs): the fixtures wait 0.35 s instead of 2.1, 11 times on
+# each Python.
+RACY_S = 0.25
+
+
+def _age(folder: Path) -> None:
+    """Make the files under ``folder`` old enough to be cached by the probes."""
+    past = time.time() - 10
+    for path in folder.rglob("*.py"):
+        os.utime(path, (past, past))
+    time.sleep(RACY_S + 0.1)  # the change time moved with utime
+
+
 def _write(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text).lstrip())
 
@@ -69,18 +87,21 @@ def project(tmp_path):
     (pkg / "__init__.py").write_text("")
     _write(pkg / "tasks.py", TASKS)
     _write(pkg / "helpers.py", HELPERS)
-    time.sleep(2.1)  # tasuki._file_cache.RACY_S: younger files are never cached
+    _age(pkg)  # younger than the racy window, files are never cached
     return tmp_path / "proj"
 
 
-def _probe(project: Path, cache: Path | str | None, **env: str) -> dict:
-    """Fingerprint mypkg.tasks:Train in a fresh process (``cache`` None: the default place)."""
+def _probe(
+    project: Path, cache: Path | str | None, *, racy: float | None = RACY_S, **env: str
+) -> dict:
+    """Fingerprint mypkg.tasks:Train in a fresh process (``cache`` None: the default place;
+    ``racy`` None: tasuki's own racy window)."""
     environ = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **env}
     environ.pop("TASUKI_CODE_CACHE", None)
     if cache is not None:
         environ["TASUKI_CODE_CACHE"] = str(cache)
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(project)],
+        [sys.executable, "-c", PROBE, str(project), *([] if racy is None else [str(racy)])],
         capture_output=True,
         text=True,
         check=True,
@@ -171,7 +192,7 @@ def test_a_file_younger_than_the_racy_window_is_not_cached(tmp_path):
     _write(pkg / "tasks.py", TASKS)
     _write(pkg / "helpers.py", HELPERS)
     cache = tmp_path / "cache"
-    _probe(tmp_path / "proj", cache)
+    _probe(tmp_path / "proj", cache, racy=None)
     assert not list(cache.glob("*.json"))
 
 
@@ -236,7 +257,7 @@ def test_cached_facts_keep_what_binds_a_name(tmp_path, path, old, new):
     _write(pkg / "tasks.py", BOUND_TASKS)
     _write(pkg / "lists.py", LISTS)
     _write(pkg / "helpers.py", HELPERS)
-    time.sleep(2.1)  # older than the racy window, so that the facts are cached
+    _age(pkg)  # older than the racy window, so that the facts are cached
     project, cache = tmp_path / "proj", tmp_path / "cache"
     cold = _probe(project, cache)
     warm = _probe(project, cache)
