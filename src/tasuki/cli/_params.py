@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,21 +106,40 @@ def make_task(
             task=task_cls.task_name(),
             parameter=unknown[0],
         )
+    strange = [k for k in raw if k not in specs]
+    if strange:
+        hint = difflib.get_close_matches(strange[0], list(specs), n=1)
+        raise ParameterError(
+            f"{task_cls.task_name()} has no parameter {strange[0]!r}; parameters: "
+            f"{', '.join(specs) or 'none'}." + (f" Did you mean {hint[0]!r}?" if hint else ""),
+            task=task_cls.task_name(),
+            parameter=strange[0],
+        )
     merged.update(raw)
 
-    def loader(value: Any, tp: Any) -> Task:
-        return _task_from_value(value, tp, settings, store)
+    def loader_of(name: str) -> Callable[[Any, Any], Task]:
+        def loader(value: Any, tp: Any) -> Task:
+            return _task_from_value(value, tp, settings, store, task_cls.task_name(), name)
+
+        return loader
 
     params = {
         name: coerce(
-            value, specs[name].annotation, task=task_cls.task_name(), name=name, task_loader=loader
+            value,
+            specs[name].annotation,
+            task=task_cls.task_name(),
+            name=name,
+            task_loader=loader_of(name),
         )
         for name, value in merged.items()
     }
     return task_cls(**params)
 
 
-def _task_from_value(value: Any, tp: Any, settings: Settings, store: Any) -> Task:
+def _task_from_value(
+    value: Any, tp: Any, settings: Settings, store: Any, owner: str, name: str
+) -> Task:
+    """The task a task-typed parameter ``name`` of task ``owner`` is given as ``value``."""
     from tasuki.core.file_input import FileInput
 
     path_given = isinstance(value, str | Path) and not str(value).strip().startswith("{")
@@ -130,12 +149,17 @@ def _task_from_value(value: Any, tp: Any, settings: Settings, store: Any) -> Tas
         value = json.loads(value)
     if isinstance(value, dict):
         path = value.get("task")
-        if not isinstance(path, str):
+        params = value.get("params", {})
+        if not isinstance(path, str) or not isinstance(params, dict):
             raise ParameterError(
-                f"a task given as JSON needs a 'task' key naming 'module:TaskClass'; got {value!r}",
+                f"{owner}: parameter {name!r} got {value!r}: a task given as JSON is "
+                '{"task": "module:TaskClass", "params": {...}} (a \'task\' key naming the '
+                "class, and the parameters as an object)",
+                task=owner,
+                parameter=name,
                 value=repr(value),
             )
-        return make_task(path, value.get("params", {}), settings, store=store)
+        return make_task(path, params, settings, store=store)
     text = str(value)
     if ":" in text or "." in text:
         return make_task(text, {}, settings, store=store)
@@ -145,7 +169,10 @@ def _task_from_value(value: Any, tp: Any, settings: Settings, store: Any) -> Tas
 
         return task_from_record(find_record(store, text), store)
     raise ParameterError(
-        f"cannot make a task out of {text!r}; give 'module:TaskClass', a JSON object "
-        '{"task": "module:TaskClass", "params": {...}}, or a unique id from `tasuki ls`',
+        f"{owner}: parameter {name!r} got {text!r}, which names no task; give "
+        '\'module:TaskClass\', a JSON object {"task": "module:TaskClass", "params": {...}}, '
+        "or a unique id from `tasuki ls`",
+        task=owner,
+        parameter=name,
         value=text,
     )

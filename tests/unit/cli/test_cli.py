@@ -156,3 +156,29 @@ def test_a_file_input_parameter_takes_the_path(cli, tmp_path):
     assert rerun.exit_code == 0, rerun.output
     raw.write_text("x\n1\n2\n3\n")
     assert cli("rerun", task.unique_id[:10]).exit_code != 0  # the recorded bytes are gone
+
+
+def test_a_bad_task_value_names_the_task_the_parameter_and_the_fix(cli):
+    upstream = f"{M}:TaskB"
+    no_key = cli("run", upstream, "--param", "x", "--upstream", '{"params": {"param": "y"}}')
+    assert no_key.exit_code == 2
+    assert f"{M}:TaskB: parameter 'upstream' got" in no_key.output
+    assert '{"task": "module:TaskClass", "params": {...}}' in no_key.output
+    bad_params = cli(
+        "run", upstream, "--param", "x", "--upstream", f'{{"task": "{M}:TaskA", "params": 3}}'
+    )
+    assert bad_params.exit_code == 2 and "parameter 'upstream' got" in bad_params.output
+    no_task = cli("run", upstream, "--param", "x", "--upstream", "nothing")
+    assert no_task.exit_code == 2
+    assert "parameter 'upstream' got 'nothing', which names no task" in no_task.output
+    typo = cli(
+        "run",
+        upstream,
+        "--param",
+        "x",
+        "--upstream",
+        f'{{"task": "{M}:TaskA", "params": {{"parm": "y"}}}}',
+    )
+    assert typo.exit_code == 2
+    assert f"{M}:TaskA has no parameter 'parm'" in typo.output
+    assert "Did you mean 'param'?" in typo.output
