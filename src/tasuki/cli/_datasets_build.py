@@ -22,17 +22,28 @@ def new(
     path: Annotated[str, typer.Option("--path", help="Folder to write into.")] = ".",
 ) -> None:
     """Scaffold a dataset builder module, a test for it and small sample data."""
-    from tasuki.datasets._scaffold import scaffold
+    from tasuki.datasets._scaffold import class_name, dotted_module, module_name, scaffold
 
     for file in scaffold(name, path):
         typer.echo(f"wrote {file}")
-    module = name.replace("/", "_")
+    module, cls, dotted = module_name(name), class_name(name), dotted_module(name, path)
+    entry = f'  "{name.replace("/", ".")}" = "{{}}:{cls}"\n'
+    if dotted == module:  # not inside a package: an entry point needs one
+        where = (
+            f"Make it findable by name: move {module}.py (and {module}_data/) into your "
+            "package, or scaffold it there with --path src/<package>, then add to the "
+            "package's pyproject.toml\n"
+            '  [project.entry-points."tasuki.datasets"]\n' + entry.format(f"<package>.{module}")
+        )
+    else:
+        where = (
+            "Make it findable by name: in the package's pyproject.toml add\n"
+            '  [project.entry-points."tasuki.datasets"]\n' + entry.format(dotted)
+        )
     typer.echo(
         f"\nRun its test: pytest {path.rstrip('/')}/tests/test_{module}.py\n"
-        "Make it findable by name: in your package's pyproject.toml add\n"
-        '  [project.entry-points."tasuki.datasets"]\n'
-        f'  "{name.replace("/", ".")}" = "<package>.{module}:<Class>"\n'
-        f"Or build it by class now: tasuki datasets build {module}:<Class>"
+        + where
+        + f"Or build it by class now: tasuki datasets build {dotted}:{cls}"
     )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from tasuki.datasets._info import check_name
 from tasuki.errors import ConfigError
 
-__all__ = ["scaffold"]
+__all__ = ["class_name", "dotted_module", "module_name", "scaffold"]
 
 _BUILDER = '''"""The {name} dataset: {title}.
 
@@ -26,7 +26,7 @@ Build and publish it with ``tasuki datasets build {name}`` once the entry point 
 your package's pyproject.toml (or call ``tasuki.datasets.build({cls})``)::
 
     [project.entry-points."tasuki.datasets"]
-    "{entry}" = "{module}:{cls}"
+    "{entry}" = "{dotted}:{cls}"
 """
 
 from __future__ import annotations
@@ -55,12 +55,13 @@ class SampleRows(tasuki.Task):
         return self.make_target("rows.parquet")
 
     def run(self):
-        import pyarrow.compute as pc
+        import pyarrow as pa
         import pyarrow.csv
 
         table = pyarrow.csv.read_csv(self.load())
-        keep = pc.equal(pc.bit_wise_and(table["user_id"], self.parts - 1), self.part)
-        self.dump(table.filter(keep))
+        # Partition ``part`` of ``parts`` by user: every row in exactly one partition.
+        users = table["user_id"].to_pylist()
+        self.dump(table.filter(pa.array([u % self.parts == self.part for u in users])))
 
 
 class {cls}(DatasetBuilder):
@@ -89,7 +90,7 @@ import json
 import pyarrow.parquet as pq
 
 import tasuki.datasets
-from {module} import {cls}
+from {dotted} import {cls}
 
 
 def test_{func}_builds_and_publishes(tmp_path):
@@ -131,6 +132,30 @@ def _sample() -> str:
     return "\n".join(lines) + "\n"
 
 
+def module_name(name: str) -> str:
+    """The module a builder of dataset ``name`` is scaffolded as (``product_a_clicks``)."""
+    return name.replace("/", "_")
+
+
+def class_name(name: str) -> str:
+    """The builder class scaffolded for dataset ``name`` (``ProductAClicks``)."""
+    return "".join(part.capitalize() for part in module_name(name).split("_") if part) or (
+        "Dataset"
+    )
+
+
+def dotted_module(name: str, path: str | os.PathLike[str]) -> str:
+    """The import path of the builder module scaffolded into folder ``path``: inside a
+    package (folders with ``__init__.py``), the package's dotted path, else the module
+    alone (importable only with ``path`` on ``sys.path``)."""
+    parts = [module_name(name)]
+    folder = Path(path).resolve()
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts)
+
+
 def scaffold(name: str, path: str | os.PathLike[str] = ".") -> list[Path]:
     """Write a builder module, its test and sample data for dataset ``name`` into ``path``.
 
@@ -142,8 +167,7 @@ def scaffold(name: str, path: str | os.PathLike[str] = ".") -> list[Path]:
             (nothing is written then).
     """
     check_name(name)
-    module = name.replace("/", "_")
-    cls = "".join(part.capitalize() for part in module.split("_") if part) or "Dataset"
+    module, cls = module_name(name), class_name(name)
     root = Path(path)
     files = {
         root / f"{module}.py": _BUILDER,
@@ -163,6 +187,7 @@ def scaffold(name: str, path: str | os.PathLike[str] = ".") -> list[Path]:
         "module": module,
         "cls": cls,
         "func": module,
+        "dotted": dotted_module(name, root),
         "entry": name.replace("/", "."),
         "title": name.replace("/", " ").replace("_", " ").capitalize(),
     }

@@ -37,7 +37,10 @@ def test_the_generated_test_passes(tmp_path, cli):
     ):
         assert (proj / path).is_file(), path
         assert f"wrote {proj / path}" in out.output
-    assert '"product_a.clicks" = "<package>.product_a_clicks:<Class>"' in out.output
+    # Not inside a package: the class is named, the package is the user's to choose.
+    assert '"product_a.clicks" = "<package>.product_a_clicks:ProductAClicks"' in out.output
+    assert "move product_a_clicks.py (and product_a_clicks_data/) into your package" in out.output
+    assert "tasuki datasets build product_a_clicks:ProductAClicks" in out.output
     env = {**os.environ, "PYTHONPATH": str(proj)}
     env.pop("TASUKI_WORKSPACE", None)
     run = subprocess.run(
@@ -50,6 +53,50 @@ def test_the_generated_test_passes(tmp_path, cli):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
+
+
+def test_scaffolded_inside_a_package_it_names_the_entry_point_and_its_test_passes(tmp_path, cli):
+    package = tmp_path / "proj" / "src" / "teampkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    out = cli("datasets", "new", "product_a/clicks", "--path", str(package))
+    assert out.exit_code == 0, out.output
+    assert '"product_a.clicks" = "teampkg.product_a_clicks:ProductAClicks"' in out.output
+    assert "tasuki datasets build teampkg.product_a_clicks:ProductAClicks" in out.output
+    assert (
+        '"teampkg.product_a_clicks:ProductAClicks"' in (package / "product_a_clicks.py").read_text()
+    )
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    env.pop("TASUKI_WORKSPACE", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=package,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("parts", [2, 3, 5])
+def test_the_sample_task_puts_every_row_in_one_partition(tmp_path, monkeypatch, parts):
+    # A team that copies the sample with another number of parts loses no row and gets
+    # no empty part.
+    scaffold("team/parts", tmp_path / "proj")
+    monkeypatch.syspath_prepend(str(tmp_path / "proj"))
+    import team_parts  # type: ignore[import-not-found]
+
+    import tasuki
+
+    ws = str(tmp_path / "ws")
+    tables = [
+        tasuki.build(team_parts.SampleRows(part=p, parts=parts), workspace=ws, progress="off")
+        for p in range(parts)
+    ]
+    users = sorted(u for t in tables for u in t["user_id"].to_pylist())
+    assert users == list(range(20))
+    assert all(t.num_rows >= 20 // parts for t in tables)
 
 
 def test_scaffold_refuses_to_overwrite_and_bad_names(tmp_path):
