@@ -194,7 +194,7 @@ def push(
         description=description,
         owner=owner,
         metrics=dict(_metric(m) for m in metric or []),
-        datasets=list(dataset or []),
+        datasets=[_dataset_version(ref, zoo.registry.url) for ref in dataset or []],
         load_function=load_function,
         reason=reason,
     )
@@ -202,6 +202,38 @@ def push(
         _echo_json(version.to_json())
     else:
         typer.echo(f"{version.ref}  {version.content_hash}  {version.size} bytes")
+
+
+def _dataset_version(ref: str, registry: str) -> str:
+    """``--dataset REF`` as the zoo records a dataset a task read: the exact version and its
+    content hash (``product_a/clicks:1.2.0@<hash>``), so that lineage and ``zoo.find`` name
+    the data the model was trained on, not whatever ``1.*`` means later.
+
+    Raises:
+        ConfigError: the registry has the dataset but no version ``ref`` matches (its
+            versions are listed), or ``ref`` is malformed.
+    """
+    from tasuki.datasets import info, resolve
+    from tasuki.errors import ConfigError
+
+    try:
+        resolved = resolve(ref, registry=registry)
+    except ConfigError as exc:
+        if getattr(exc, "missing", None) != "dataset":  # there, but not that version (or config)
+            raise ConfigError(
+                f"--dataset {ref}: {exc.message}", dataset=ref, version=getattr(exc, "version", "")
+            ) from None
+        # A dataset kept elsewhere (another registry, public data): recorded as given.
+        typer.echo(
+            f"warning: --dataset {ref}: not in the registry {registry}; recorded as given "
+            "(lineage and zoo.find(dataset=...) match it by this text only)",
+            err=True,
+        )
+        return ref
+    exact = f"{resolved.ref}@{info(resolved.ref, registry=registry).content_hash}"
+    if resolved.ref != ref.replace("#default:", ":"):
+        typer.echo(f"--dataset {ref}: the version is {resolved.ref}", err=True)
+    return exact
 
 
 @zoo_app.command()

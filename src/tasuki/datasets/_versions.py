@@ -252,6 +252,7 @@ def _unknown_name(files: RegistryFiles, name: str) -> ConfigError:
         dataset=name,
         registry=files.url,
         close=close,
+        missing="dataset",
     )
 
 
@@ -333,6 +334,7 @@ def _no_version(
         config=config,
         version=spec.text,
         close=close,
+        missing="version",
     )
 
 
@@ -355,7 +357,8 @@ def resolve(
     Raises:
         ConfigError: a malformed reference, an unknown dataset or config (the close names
             listed), or no published version matching (close ones and those that exist
-            listed).
+            listed). Its ``missing`` field says ``"dataset"`` when the registry has no
+            dataset of that name, ``"version"`` when no published version matches.
 
     Example:
         >>> resolve("product_a/clicks:1.*", registry="./registry").version  # doctest: +SKIP

@@ -309,7 +309,25 @@ class Zoo:
             content_hash = content_hash_of(files)
             existing = self.by_hash(name, content_hash)
             if existing is not None:
-                logger.info("%s: same content as %s; no new version", name, existing.ref)
+                unrecorded = _not_recorded(
+                    existing,
+                    description=description,
+                    owner=owner,
+                    metrics={**staged.metrics, **(metrics or {})},
+                    datasets=[*staged.datasets, *(datasets or ())],
+                )
+                if unrecorded:
+                    # Versions are immutable: the push that made it keeps its word.
+                    logger.warning(
+                        "%s: these files are %s already, which is kept as it is (versions are "
+                        "immutable); not recorded: %s. Push other files for a new version, "
+                        "or say it in the description of the next one.",
+                        name,
+                        existing.ref,
+                        "; ".join(unrecorded),
+                    )
+                else:
+                    logger.info("%s: same content as %s; no new version", name, existing.ref)
                 if alias is not None and self.aliases(name).get(alias) != existing.version:
                     self.alias(name, alias, existing.version, reason=reason or "push")
                 return existing
@@ -553,3 +571,30 @@ class Zoo:
             done.append({"version": number, **state})
         mirror_aliases(self.registry, name, uri, self.mirror_timeout)
         return done
+
+
+def _not_recorded(
+    version: ModelVersion,
+    *,
+    description: str,
+    owner: str | None,
+    metrics: dict[str, float],
+    datasets: list[str],
+) -> list[str]:
+    """What a push of ``version``'s files says that ``version`` does not (so it is lost)."""
+    out = []
+    if description and description != version.description:
+        out.append(f"description {description!r}")
+    if owner is not None and owner != version.owner:
+        out.append(f"owner {owner!r} (it says {version.owner!r})")
+    other = {k: v for k, v in metrics.items() if version.metrics.get(k) != float(v)}
+    if other:
+        out.append("metrics " + ", ".join(f"{k}={v:g}" for k, v in sorted(other.items())))
+    # A dataset named with its content hash or without it is the same claim.
+    known = {d for d in version.datasets} | {d.rpartition("@")[0] for d in version.datasets}
+    missing = sorted(
+        d for d in set(datasets) if d not in known and d.rpartition("@")[0] not in known
+    )
+    if missing:
+        out.append("datasets " + ", ".join(missing))
+    return out

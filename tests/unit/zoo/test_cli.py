@@ -119,3 +119,54 @@ def test_usage_errors(cli: Any, registry: str, model_file: Path) -> None:
     assert cli("zoo", "push", "m", str(model_file), "--metric", "x", "-r", registry).exit_code == 2
     assert cli("zoo", "ls", "-f", "yaml", "-r", registry).exit_code == 2
     assert cli("zoo", "alias", "m", "champion", "two", "-r", registry).exit_code == 2
+
+
+def test_push_records_the_exact_dataset_version_and_refuses_one_not_published(
+    cli: Any, registry: str, model_file: Path
+) -> None:
+    import pyarrow as pa
+
+    from tests.unit.datasets._published import publish
+
+    table = pa.table({"x": [1, 2, 3]})
+    publish(registry, "product_a/clicks", "1.2.0", {"train": [table]})
+    latest = publish(registry, "product_a/clicks", "1.3.0", {"train": [table.slice(1)]})
+    typo = cli(
+        "zoo", "push", "m", str(model_file), "-r", registry, "--dataset", "product_a/clicks:1.9.0"
+    )
+    assert typo.exit_code == 2
+    assert "--dataset product_a/clicks:1.9.0" in typo.output and "1.3.0, 1.2.0" in typo.output
+    assert not Path(registry, "models", "m").exists()  # nothing pushed
+    out = cli(
+        "zoo", "push", "m", str(model_file), "-r", registry, "--dataset", "product_a/clicks:1.*",
+        "--dataset", "mnist:3.0.0", "-f", "json",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    # The wildcard is kept as the version it means now, with its content hash; a dataset the
+    # registry does not hold is kept as given, with a warning.
+    assert json.loads(out.stdout)["datasets"] == [
+        "mnist:3.0.0",
+        f"product_a/clicks:1.3.0@{latest.content_hash}",
+    ]
+    assert "mnist:3.0.0: not in the registry" in out.stderr
+    found = Zoo(registry, tracking_uri="").find(dataset="product_a/clicks:1.3.0")
+    assert [v.ref for v in found] == ["m/1"]
+
+
+def test_a_push_of_the_same_files_says_what_it_could_not_record(
+    zoo: Zoo, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = zoo.push("m", [1], metrics={"ndcg": 0.4}, datasets=["d:1.0.0@ab12"])
+    with caplog.at_level("INFO", logger="tasuki.zoo"):
+        assert zoo.push("m", [1], metrics={"ndcg": 0.4}, datasets=["d:1.0.0"]) == first
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]  # nothing new said
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="tasuki.zoo"):
+        again = zoo.push(
+            "m", [1], description="retrained", metrics={"ndcg": 0.5}, datasets=["d:2.0.0"]
+        )
+    assert again == first and zoo.resolve("m").metrics == {"ndcg": 0.4}
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "these files are m/1 already" in warning
+    assert "description 'retrained'" in warning and "ndcg=0.5" in warning
+    assert "datasets d:2.0.0" in warning
