@@ -243,6 +243,24 @@ class _Walker:
 
     # -- downstream
 
+    def trained_on(self, ref: str, content_hash: str) -> list[Any]:
+        """Model versions trained on the dataset version ``ref`` with ``content_hash``: those
+        whose record names its hash, and those that name the version without a hash
+        (``datasets=["product_a/clicks:1.2.0"]`` given to ``zoo.push``); not those naming
+        the same version with another hash (a dataset of that name in another registry)."""
+        zoo = self.zoo()
+        found = {v.ref: v for v in zoo.find(dataset=content_hash)}
+        wanted = ref.replace("#default:", ":")
+        for version in zoo.find(dataset=wanted):
+            hashes = {
+                _split_dataset_ref(d)[1]
+                for d in version.datasets
+                if _split_dataset_ref(d)[0].replace("#default:", ":") == wanted
+            }
+            if "" in hashes or content_hash in hashes:
+                found.setdefault(version.ref, version)
+        return sorted(found.values(), key=lambda v: (v.name, v.version))
+
     def down_from(self, key: str, content_hash: str | None, depth: int) -> None:
         """Tasks and models that used ``key`` (a task, a dataset or a model version)."""
         if depth >= self.depth:
@@ -267,8 +285,9 @@ class _Walker:
             if new:
                 self.down_from(node.key, None, depth + 1)
         if key.startswith("dataset:") and content_hash:
+            ref = str(self.out.nodes[key].detail.get("ref") or key[len("dataset:") :])
             try:
-                models = self.zoo().find(dataset=content_hash)
+                models = self.trained_on(ref, content_hash)
             except Exception:  # no zoo in this registry: nothing trained on it here
                 models = []
             for version in models:

@@ -287,9 +287,20 @@ class Zoo:
             reason: Why the alias moves (kept in its audit log).
 
         Raises:
-            ConfigError: a bad name, a task not built, a path that does not exist.
+            ConfigError: a bad name, a task not built, a path that does not exist, a dataset
+                named by a wildcard version (``1.*`` would mean another version later).
         """
         check_name(name)
+        vague = [d for d in datasets or () if "*" in d.partition("@")[0].partition(":")[2]]
+        if vague:
+            raise ConfigError(
+                f"zoo.push({name!r}): datasets={vague!r} names no version: a model is trained "
+                "on one version, and a wildcard would mean another one once it is published. "
+                "Give the exact version (tasuki.datasets.resolve(ref).ref), or pass the task "
+                "that read it (its DatasetInput is found with its content hash).",
+                model=name,
+                datasets=vague,
+            )
         if alias is not None:
             check_alias(alias)
         with tempfile.TemporaryDirectory(prefix="tasuki-zoo-push-") as tmp:

@@ -150,3 +150,17 @@ def test_cli_lineage_text_mermaid_json_and_bad_refs(world):
     assert bad.exit_code == 2 and "deadbeef00" in bad.output
     bad = runner.invoke(app, ["lineage", "310fe", *base])  # a task id cut too short
     assert bad.exit_code == 2 and "6 or more" in bad.output and "dataset name" not in bad.output
+
+
+def test_a_model_pushed_with_the_dataset_version_as_text_is_found_downstream(world):
+    # zoo.push(datasets=["team/clicks:1.0.0"]), as the zoo guide shows: no content hash.
+    from tasuki.zoo import Zoo
+
+    zoo = Zoo(world["reg"], tracking_uri="")
+    by_text = zoo.push("by-text", {"w": 1}, datasets=["team/clicks:1.0.0"])
+    elsewhere = zoo.push("elsewhere", {"w": 2}, datasets=["team/clicks:1.0.0@" + "ab" * 16])
+    store = open_store(world["ws"])
+    lin = lineage("dataset:team/clicks:1.0.0", store=store, registry=world["reg"])
+    down = {lin.nodes[e.target].label for e in lin.edges if e.source == lin.root}
+    assert by_text.ref in down and world["version"].ref in down
+    assert elsewhere.ref not in down  # the same name and version, other data

@@ -170,3 +170,11 @@ def test_a_push_of_the_same_files_says_what_it_could_not_record(
     assert "these files are m/1 already" in warning
     assert "description 'retrained'" in warning and "ndcg=0.5" in warning
     assert "datasets d:2.0.0" in warning
+
+
+def test_a_wildcard_dataset_version_is_refused_by_push(zoo: Zoo) -> None:
+    from tasuki.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"datasets=\['d:1\.\*'\] names no version"):
+        zoo.push("m", [1], datasets=["d:1.*"])
+    assert zoo.models() == []
