@@ -14,6 +14,7 @@ import dataclasses
 import inspect
 import re
 import sys
+import types
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -801,6 +802,7 @@ def import_task(path: str) -> type[Task]:
     for part in qualname.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
+            _refuse_a_module(f"{module_name}.{qualname}", path)
             known = sorted(
                 n
                 for n, v in vars(module).items()
@@ -812,9 +814,35 @@ def import_task(path: str) -> type[Task]:
                 f"{', '.join(known) or 'none'}" + (f". Did you mean {hint[0]!r}?" if hint else ""),
                 path=path,
             )
+    if isinstance(obj, types.ModuleType):
+        _refuse_a_module(obj.__name__, path)
     if not (isinstance(obj, type) and issubclass(obj, Task)):
         raise TaskNotFoundError(f"{path!r} is a {type(obj).__name__}, not a tasuki.Task", path=path)
     return obj
+
+
+def _refuse_a_module(name: str, path: str) -> None:
+    """Raise a TaskNotFoundError naming the tasks of module ``name`` when ``path`` named
+    that module rather than a task in it (``tasuki run mypkg.pipeline``); return when
+    ``name`` is no module."""
+    import importlib
+
+    from tasuki.errors import TaskNotFoundError
+
+    try:
+        module = sys.modules.get(name) or importlib.import_module(name)
+    except ImportError:
+        return
+    tasks = sorted(
+        f"{name}:{n}"
+        for n, v in vars(module).items()
+        if isinstance(v, type) and issubclass(v, Task) and v.__module__ == name
+    )
+    raise TaskNotFoundError(
+        f"{path!r} is a module, not a task: name a task in it as 'module:TaskClass'"
+        + (f" ({', '.join(tasks)})" if tasks else " (it defines none)"),
+        path=path,
+    )
 
 
 def _evaluate_own_annotations() -> None:

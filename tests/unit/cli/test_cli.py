@@ -43,6 +43,16 @@ def test_exit_codes(cli):
     assert failed.exit_code == 1
 
 
+def test_a_module_named_instead_of_a_task_lists_its_tasks(cli):
+    result = cli("run", M)  # the module, without ':TaskClass'
+    assert result.exit_code == 2
+    assert f"{M!r} is a module, not a task" in result.output
+    assert f"{M}:TaskA" in result.output and f"{M}:TaskB" in result.output
+    result = cli("run", "tests.unit.core")  # a package that defines no task
+    assert result.exit_code == 2 and "is a module, not a task" in result.output
+    assert "(it defines none)" in result.output
+
+
 def test_config_error_exit_2(cli, monkeypatch):
     monkeypatch.setenv("TASUKI_WORKERS", "zero")
     result = cli("run", f"{M}:TaskB", "--param", "x")
