@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
@@ -18,6 +19,7 @@ from tasuki.cli._params import make_task, parse_param_args
 from tasuki.config import Settings, load_settings, workspace_origin
 from tasuki.core.graph import build_graph
 from tasuki.core.records import find_record
+from tasuki.core.results import task_traceback
 from tasuki.core.runner import check_workspace, run_build
 from tasuki.core.runner import open_workspace as _open_store
 from tasuki.core.task import import_task
@@ -424,6 +426,9 @@ def show(
         )
     if record.error:  # a failed run: what went wrong, before everything else
         typer.echo(f"error:       {record.error.get('type')}: {record.error.get('message')}")
+        trace = task_traceback(str(record.error.get("traceback") or ""))
+        if trace:
+            typer.echo(textwrap.indent(trace, "  "))
     typer.echo(f"version:     {record.version}    code: {record.code_fingerprint}")
     typer.echo("parameters:")
     for name, value in record.params.items():

@@ -84,5 +84,6 @@ def run_one_cmd(
     if result.status == "failed":
         if result.error is not None:
             typer.echo(f"error: {result.error.type}: {result.error.message}", err=True)
+            typer.echo(result.error.task_traceback(), err=True)
         retryable = result.error is not None and result.error.retryable
         raise typer.Exit(RETRYABLE_EXIT_CODE if retryable else 1)

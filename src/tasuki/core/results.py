@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from tasuki.core.graph import Graph
     from tasuki.core.task import Task
 
-__all__ = ["BuildResult", "ErrorInfo", "TaskResult", "new_build_id", "resume_command"]
+__all__ = [
+    "BuildResult",
+    "ErrorInfo",
+    "TaskResult",
+    "new_build_id",
+    "resume_command",
+    "task_traceback",
+]
 
 #: Statuses, in the order summaries list them.
 STATUSES = ("ran", "cached", "failed", "upstream_failed", "not_needed", "interrupted")
@@ -61,6 +68,41 @@ class ErrorInfo:
     def to_json(self) -> dict[str, Any]:
         """Plain form for reports and notifications."""
         return {"type": self.type, "message": self.message, "traceback": self.traceback}
+
+    def task_traceback(self) -> str:
+        """The traceback from the task's own code: :func:`task_traceback` of it."""
+        return task_traceback(self.traceback)
+
+
+_TASUKI_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_FRAME = '  File "'
+
+
+def task_traceback(text: str) -> str:
+    """``text`` (a formatted traceback) without the runner's frames that lead into the task's
+    code: each ``Traceback (most recent call last):`` block loses the frames in tasuki's own
+    files before the first frame elsewhere (a block with no such frame, a failure inside
+    tasuki, is kept whole)."""
+    out: list[str] = []
+    lines = text.rstrip("\n").split("\n")
+    i = 0
+    while i < len(lines):
+        out.append(lines[i])
+        if not lines[i].startswith("Traceback (most recent call last):"):
+            i += 1
+            continue
+        frames: list[list[str]] = []
+        i += 1
+        while i < len(lines) and (lines[i].startswith(" ") or not lines[i]):
+            if lines[i].startswith(_FRAME) or not frames:
+                frames.append([])
+            frames[-1].append(lines[i])
+            i += 1
+        ours = [f[0].startswith(_FRAME + _TASUKI_DIR + os.sep) for f in frames]
+        first = ours.index(False) if False in ours else 0
+        for frame in frames[first:]:
+            out.extend(frame)
+    return "\n".join(out)
 
 
 @dataclass

@@ -448,6 +448,8 @@ def build(
         **overrides,
     )
     if not result.ok:
+        import textwrap  # on this error path only
+
         failed = result.by_status("failed")
         first = failed[0] if failed else None
         raise TaskFailedError(
@@ -457,6 +459,12 @@ def build(
                 f"{first.error.type if first.error else ''}: "
                 f"{first.error.message if first.error else ''}"
                 if first
+                else ""
+            )
+            # The task's own traceback, indented: this exception's is the runner's.
+            + (
+                "\n" + textwrap.indent(first.error.task_traceback(), "  ")
+                if first and first.error
                 else ""
             )
             + f"\n{result.summary()}",

@@ -157,11 +157,14 @@ class Schedule:
         self._set_result(result)
         if result.status == "failed":
             err = result.error
+            # The traceback from the task's own code: where to look, in the build's log.
+            where = err.task_traceback() if err is not None else ""
             logger.error(
-                "failed %r: %s: %s",
+                "failed %r: %s: %s%s",
                 task,
                 err.type if err else "",
                 err.message if err else "",
+                "\n" + where if where else "",
                 extra={"task": result.name, "key": uid},
             )
             self._skip_dependents(uid)
