@@ -41,18 +41,23 @@ def test_the_generated_test_passes(tmp_path, cli):
     assert '"product_a.clicks" = "<package>.product_a_clicks:ProductAClicks"' in out.output
     assert "move product_a_clicks.py (and product_a_clicks_data/) into your package" in out.output
     assert "tasuki datasets build product_a_clicks:ProductAClicks" in out.output
-    env = {**os.environ, "PYTHONPATH": str(proj)}
+    assert "1 passed" in _generated_tests(proj, importable_from=proj)
+
+
+def _generated_tests(folder, *, importable_from):
+    """Run the tests under ``folder``/tests as a user would; their output."""
+    env = {**os.environ, "PYTHONPATH": str(importable_from)}
     env.pop("TASUKI_WORKSPACE", None)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=proj,
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "1 passed" in run.stdout
+    return run.stdout
 
 
 def test_scaffolded_inside_a_package_it_names_the_entry_point_and_its_test_passes(tmp_path, cli):
@@ -66,17 +71,7 @@ def test_scaffolded_inside_a_package_it_names_the_entry_point_and_its_test_passe
     assert (
         '"teampkg.product_a_clicks:ProductAClicks"' in (package / "product_a_clicks.py").read_text()
     )
-    env = {**os.environ, "PYTHONPATH": str(package.parent)}
-    env.pop("TASUKI_WORKSPACE", None)
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=package,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in _generated_tests(package, importable_from=package.parent)
 
 
 @pytest.mark.parametrize("parts", [2, 3, 5])
