@@ -258,7 +258,12 @@ def _not_running(node: Node, name: str, store: Store, completeness: Completeness
     if record.adopted:  # outputs taken over from another tool (tasuki adopt-gokart)
         made = f"adopted from {record.adopted.get('from')} {record.adopted.get('gokart_workspace')}"
         return Decision(uid, name, False, False, f"complete ({made} at {record.finished_at})")
-    return Decision(uid, name, False, False, f"complete (made {record.finished_at})")
+    # What the cache rests on where it is not the task's inputs alone (a query's freshness).
+    note = getattr(task, "_cache_note", None)
+    text = note(record) if note is not None else None
+    return Decision(
+        uid, name, False, False, f"complete (made {record.finished_at})", [text] if text else []
+    )
 
 
 def _running(

@@ -185,6 +185,23 @@ class QueryTask(Task):
                 found.append((k, f"{view[0]}.{view[1]}"))
         return found
 
+    def _cache_note(self, record: RunRecord) -> str:
+        """What ``tasuki why`` adds when the result is cached: how long it is kept, what
+        reruns it sooner, and how to pull it again now."""
+        seen = (
+            "a tasuki write-back or `tasuki migrate` of a table it reads reruns it at once; "
+            "other writes to those tables are not seen"
+        )
+        again = "to pull it again now: --rerun QueryTask (rerun=[QueryTask] in tasuki.build)"
+        if self.freshness is not None and self.as_of == freshness_bucket(self.freshness):
+            until = dt.datetime.fromisoformat(self.as_of) + self.freshness
+            return (
+                f"a query result, kept until {until.isoformat()} (freshness "
+                f"{_duration(self.freshness)}, "
+                f"pulled {record.finished_at}): {seen} before then; {again}"
+            )
+        return f"a query result, kept for as_of={self.as_of!r}: {seen}; {again}"
+
     def _stale_outside(self, record: RunRecord, store: Store) -> str | None:
         """Why the cached result is out of date although its record is complete: a table the
         query reads was written by a tasuki write-back since the query ran (its newest
@@ -239,6 +256,16 @@ class QueryTask(Task):
                 )
             return reason
         return None
+
+
+def _duration(delta: dt.timedelta) -> str:
+    """``1 day``, ``6 hours``, ``90 s``: the largest whole unit."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{delta.total_seconds():g} s"
 
 
 def _lineage_of(entry: dict[str, Any] | None) -> dict[str, Any]:

@@ -61,6 +61,27 @@ def test_freshness_buckets_and_as_of(duck_url):
     assert pinned.as_of == "table-version-7" and pinned.unique_id != q.unique_id
 
 
+def test_why_says_how_long_a_cached_result_is_kept_and_how_to_pull_it_again(duck_url, tmp_path):
+    # A user who inserted rows by hand and sees "complete" learns why, and what to do.
+    from tasuki.report.why import explain
+    from tasuki.storage import open_store
+
+    ws = str(tmp_path / "ws")
+    hourly = QueryTask(
+        sql="SELECT id FROM scores", warehouse=duck_url, freshness=dt.timedelta(hours=6)
+    )
+    pinned = QueryTask(sql="SELECT id FROM scores", warehouse=duck_url, as_of="snapshot-7")
+    tasuki.build([hourly, pinned], workspace=ws, progress="off")
+    lines = explain(hourly, open_store(ws))
+    assert "will not run: complete" in lines[0]
+    until = dt.datetime.fromisoformat(hourly.as_of) + dt.timedelta(hours=6)
+    assert f"kept until {until.isoformat()} (freshness 6 hours" in lines[1]
+    assert "other writes to those tables are not seen" in lines[1]
+    assert "--rerun QueryTask" in lines[1]
+    (note,) = explain(pinned, open_store(ws))[1:]
+    assert "kept for as_of='snapshot-7'" in note
+
+
 def test_unsafe_sql_refused_when_the_task_is_made(duck_url):
     with pytest.raises(UnsafeQueryError):
         QueryTask(sql="DELETE FROM scores", warehouse=duck_url)
