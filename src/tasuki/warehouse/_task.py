@@ -18,6 +18,7 @@ from tasuki.core._reads import made_from
 from tasuki.core.params import param
 from tasuki.core.task import Task
 from tasuki.errors import ConfigError
+from tasuki.warehouse._duckdb_file import database_path, file_state, grew, tasuki_writes
 from tasuki.warehouse._safety import check_query
 from tasuki.warehouse._search_path import UNQUALIFIED
 from tasuki.warehouse._sources import dialect_of, reads_and_writes, table_key, tables_read
@@ -123,6 +124,9 @@ class QueryTask(Task):
         from tasuki.warehouse.registry import connect
 
         url = _resolve(self.warehouse)
+        path = database_path(url)
+        # A DuckDB file's stamp, before anything is read: a write from now on moves it.
+        state = file_state(path) if path is not None else None
         try:
             tables, self.task_log["table_writes"] = self._reads_and_writes(url)
             # The tables as the warehouse found them (the role's search path): the catalog's
@@ -132,6 +136,11 @@ class QueryTask(Task):
             self._unreadable(exc, "a rewrite of them will not rerun this query before its "
                              "freshness runs out")  # fmt: skip
             self.task_log["table_writes"] = None
+        if path is not None and state is not None and state[0] is not None:
+            self.task_log["database_file"] = {
+                "stamp": state,
+                "tasuki_writes": _tasuki_writes_of(url)[0],
+            }
         with connect(url) as wh:
             result = wh.query(self.sql, self.params, timeout=self.timeout)
             manifest = result.manifest
@@ -213,11 +222,44 @@ class QueryTask(Task):
         too: the table is not what the result holds, and another task reading the query
         must get the table as it is. Such a pipeline runs again at every build, on its own
         output; the reason says so, and how to stop it."""
+        url = _resolve(self.warehouse)
+        path = database_path(url)
+        pulled = record.task_log.get("database_file")
+        if path is None or not isinstance(pulled, dict):
+            return self._tables_moved(record, store, url)
+        state = file_state(path)
+        if state == pulled.get("stamp"):
+            return None  # nothing wrote the DuckDB file since the pull (see _duckdb_file)
+        if state[0] is None:
+            return f"the DuckDB file {path} it reads is gone since it ran"
+        now, error = _tasuki_writes_of(url)
+        if now is None:  # a writer holds it (a notebook's open connection), or it is damaged
+            return (
+                f"the DuckDB file {path} was written since it ran, and could not be read to "
+                f"tell by whom ({error})"
+            )
+        reason = self._tables_moved(record, store, url)
+        before = pulled.get("tasuki_writes")
+        if reason is not None or not isinstance(before, list):
+            return reason
+        if grew(before, now):
+            # Written by tasuki, elsewhere in the file: the result stands. The record takes
+            # the file as it is now, so that a later write by hand is told from this one.
+            _rebaseline(store, record, {"stamp": state, "tasuki_writes": now})
+            return None
+        return (
+            f"the DuckDB file {path} was written since it ran, not by a tasuki write-back or "
+            "`tasuki migrate`: the tables it reads may hold other rows"
+        )
+
+    def _tables_moved(self, record: RunRecord, store: Store, url: str) -> str | None:
+        """Why the result is out of date by the lineage rows and migration loads of the
+        tables it reads (see :meth:`_stale_outside`), or None."""
         kept = record.task_log.get("table_writes")
         if not isinstance(kept, dict):
             return None  # a record from before tasuki kept them: nothing to compare
         try:
-            now = self._reads_and_writes(_resolve(self.warehouse))[1]
+            now = self._reads_and_writes(url)[1]
         except Exception as exc:  # any driver error: the check is skipped, loudly
             self._unreadable(exc, "using the cached result")
             return None
@@ -256,6 +298,39 @@ class QueryTask(Task):
                 )
             return reason
         return None
+
+
+def _tasuki_writes_of(url: str) -> tuple[list[Any] | None, str]:
+    """:func:`~tasuki.warehouse._duckdb_file.tasuki_writes` over a read-only connection, or
+    None with the reason when the file cannot be read."""
+    from tasuki.warehouse._lineage import _Conn
+
+    try:
+        conn = _Conn(url, read_only=True)
+    except Exception as exc:  # any driver error (a writer's lock): cannot be told
+        return None, redact(f"{type(exc).__name__}: {exc}").strip()
+    try:
+        return tasuki_writes(conn), ""
+    except Exception as exc:
+        return None, redact(f"{type(exc).__name__}: {exc}").strip()
+    finally:
+        conn.close()
+
+
+def _rebaseline(store: Store, record: RunRecord, pulled: dict[str, Any]) -> None:
+    """Keep ``pulled`` as the DuckDB file the record's result stands for (where the records
+    database can be written, and only if no build rewrote the record since it was read)."""
+    import dataclasses
+
+    from tasuki.core.records import records_db
+
+    db = records_db(store)
+    if db is None or db.read_only:
+        return
+    task_log = {**record.task_log, "database_file": pulled}
+    new = dataclasses.replace(record, task_log=task_log).to_bytes()
+    if not db.replace(record.unique_id, record.to_bytes(), new):
+        logger.debug("the record of %s changed while it was checked", record.unique_id)
 
 
 def _duration(delta: dt.timedelta) -> str:
