@@ -197,19 +197,27 @@ class QueryTask(Task):
     def _cache_note(self, record: RunRecord) -> str:
         """What ``tasuki why`` adds when the result is cached: how long it is kept, what
         reruns it sooner, and how to pull it again now."""
-        seen = (
-            "a tasuki write-back or `tasuki migrate` of a table it reads reruns it at once; "
-            "other writes to those tables are not seen"
+        try:
+            on_file = database_path(_resolve(self.warehouse)) is not None
+        except ConfigError:
+            on_file = False
+        sooner = (
+            "a write to the DuckDB file, by hand or by tasuki, reruns it sooner (not one by "
+            "hand made between the same two builds as a tasuki write-back of another table)"
+            if on_file
+            else "a tasuki write-back or `tasuki migrate` of a table it reads reruns it "
+            "sooner; other writes to those tables are not seen"
         )
         again = "to pull it again now: --rerun QueryTask (rerun=[QueryTask] in tasuki.build)"
         if self.freshness is not None and self.as_of == freshness_bucket(self.freshness):
             until = dt.datetime.fromisoformat(self.as_of) + self.freshness
-            return (
-                f"a query result, kept until {until.isoformat()} (freshness "
-                f"{_duration(self.freshness)}, "
-                f"pulled {record.finished_at}): {seen} before then; {again}"
+            kept = (
+                f"kept until {until.isoformat()} (freshness {_duration(self.freshness)}, "
+                f"pulled {record.finished_at})"
             )
-        return f"a query result, kept for as_of={self.as_of!r}: {seen}; {again}"
+        else:
+            kept = f"kept for as_of={self.as_of!r}"
+        return f"a query result, {kept}: {sooner}; {again}"
 
     def _stale_outside(self, record: RunRecord, store: Store) -> str | None:
         """Why the cached result is out of date although its record is complete: a table the

@@ -63,6 +63,7 @@ def test_freshness_buckets_and_as_of(duck_url):
 
 def test_why_says_how_long_a_cached_result_is_kept_and_how_to_pull_it_again(duck_url, tmp_path):
     # A user who inserted rows by hand and sees "complete" learns why, and what to do.
+    from tasuki.core.records import RunRecord
     from tasuki.report.why import explain
     from tasuki.storage import open_store
 
@@ -76,10 +77,14 @@ def test_why_says_how_long_a_cached_result_is_kept_and_how_to_pull_it_again(duck
     assert "will not run: complete" in lines[0]
     until = dt.datetime.fromisoformat(hourly.as_of) + dt.timedelta(hours=6)
     assert f"kept until {until.isoformat()} (freshness 6 hours" in lines[1]
-    assert "other writes to those tables are not seen" in lines[1]
+    assert "a write to the DuckDB file, by hand or by tasuki, reruns it sooner" in lines[1]
     assert "--rerun QueryTask" in lines[1]
     (note,) = explain(pinned, open_store(ws))[1:]
     assert "kept for as_of='snapshot-7'" in note
+    # On a server, writes by others are not seen: the note says so.
+    on_server = QueryTask(sql="SELECT id FROM scores", warehouse="postgresql://h/db")
+    text = on_server._cache_note(RunRecord.read(open_store(ws), hourly.unique_id))
+    assert "other writes to those tables are not seen" in text and "kept until" in text
 
 
 def test_unsafe_sql_refused_when_the_task_is_made(duck_url):
