@@ -273,7 +273,7 @@ def _number(
         except ValueError:
             got = None
     if got is None:
-        what = "an integer" if kind == "int" else "a number"
+        what = "integer" if kind == "int" else "number"
         errors.append(_err(loc, f"{kind}_parsing", f"Input should be a valid {what}", value))
         return value
     if meta.get("ge") is not None and not got >= meta["ge"]:

@@ -133,3 +133,16 @@ def test_settings_in_effect_nest_restore_and_stay_in_their_context():
         thread.join()
         assert seen == [None]  # another thread runs another build (or none)
     assert active_settings() is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "wanted"),
+    [("workers", "two", "a valid integer"), ("lease_ttl", "soon", "a valid number")],
+)
+def test_a_number_setting_given_text_says_what_it_wants(monkeypatch, key, value, wanted):
+    monkeypatch.setenv(f"TASUKI_{key.upper()}", value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert f"{key} = '{value}'" in message
+    assert f"Input should be {wanted}" in message
