@@ -248,11 +248,37 @@ def task_from_record(record: RunRecord, store: Store) -> Task:
                 )
             raise RecordNotFoundError(
                 f"rebuilt {task!r} from its record but got id {task.unique_id[:12]}, not "
-                f"{uid[:12]}: the task's code or parameters changed since it ran",
+                f"{uid[:12]}: {_why_another_id(task, rec)}",
                 uid=uid,
             )
         built[uid] = task
     return built[record.unique_id]
+
+
+def _why_another_id(task: Task, record: RunRecord) -> str:
+    """Why ``task``, rebuilt from ``record``'s parameters, has another id: a requirement
+    whose id moved (a file it reads has other bytes now), else its code or parameters."""
+    from tasuki.core.file_input import FileInput
+    from tasuki.core.task import flatten
+
+    try:
+        now = flatten(task.requires())
+    except Exception:  # requires() itself fails now (a file gone): say the general cause
+        now = []
+    moved = [t for t in now if isinstance(t, Task) and t.unique_id not in record.requires]
+    files = [t for t in moved if isinstance(t, FileInput)]
+    if files:
+        shown = ", ".join(f"{f.path} (content {f.content_hash[:12]})" for f in files)
+        return (
+            f"a file it reads has other bytes than when it ran: {shown}. Its output is of the "
+            "file as it was; put that file back to rebuild it, or build the task anew"
+        )
+    if moved:
+        shown = ", ".join(f"{t!r}" for t in moved)
+        return (
+            f"a task it requires has another id now ({shown}): what it reads changed since it ran"
+        )
+    return "the task's code or parameters changed since it ran"
 
 
 def task_refs(value: Any) -> list[str]:

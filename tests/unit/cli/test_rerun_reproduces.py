@@ -65,3 +65,30 @@ def test_the_comparison_names_a_code_change_and_outputs_on_one_side_only(tmp_pat
     text = "\n".join(changed.lines())
     assert "written now, not by the run it replaces" in text
     assert "the code changed since the run it replaces" in text
+
+
+class ReadRaw(tasuki.Task):
+    """Reads a file as a FileInput: its id holds the file's bytes."""
+
+    path: str = tasuki.param(default="raw.txt", significant=False)
+
+    def requires(self):
+        return tasuki.FileInput(path=self.path)
+
+    def output(self):
+        return self.make_target("raw.pkl")
+
+    def run(self):
+        self.dump(self.load())
+
+
+def test_a_rerun_of_a_task_whose_file_changed_names_the_file(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw.txt").write_text("first\n")
+    assert cli("run", f"{M}:ReadRaw").exit_code == 0
+    uid = ReadRaw().unique_id
+    (tmp_path / "raw.txt").write_text("second, longer\n")
+    out = cli("rerun", uid[:10])
+    assert out.exit_code == 2
+    assert "a file it reads has other bytes than when it ran: raw.txt" in out.output
+    assert "code or parameters changed" not in out.output

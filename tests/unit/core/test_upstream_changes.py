@@ -463,7 +463,9 @@ def test_load_says_when_an_upstream_output_changed_since(ws, source, caplog):
     _build(report, ws)
     with caplog.at_level(logging.WARNING, logger="tasuki"):
         tasuki.load(report, workspace=ws)
-    assert not caplog.records
+    # (Not every warning: the one that a str parameter names a file comes once per process,
+    # here or in whichever test of this process made a Report first.)
+    assert "changed since" not in caplog.text
     source.write_text("two")
     _build(Source(path=str(source)), ws, rerun=True)
     with caplog.at_level(logging.WARNING, logger="tasuki"):
