@@ -98,8 +98,11 @@ def _one_repeat(
     spec = {"case": side_case, "n": n, "workers": workers, "workspace": str(workspace)}
     root_output = None
     for mode in MODES:
-        if mode == "root deleted":
-            os.remove(str(root_output))
+        if mode == "root deleted":  # a file, or a folder of parts (a query's result)
+            if os.path.isdir(str(root_output)):
+                shutil.rmtree(str(root_output))
+            else:
+                os.remove(str(root_output))
         res = _side(src, spec, scratch, cwd)
         root_output = res["root_output"]
         into[mode].wall.append(res["construct_s"] + res["build_s"])
@@ -143,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--cases",
         help="one-task cases instead of the graphs: single (outside a project), project (in "
-        "a git work tree with a settings file), or both, comma-separated",
+        "a git work tree with a settings file), query (a QueryTask of a DuckDB file), "
+        "comma-separated",
     )
     args = parser.parse_args(argv)
 
@@ -156,9 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if args.cases:
         names = [c.strip() for c in args.cases.split(",") if c.strip()]
-        unknown = sorted(set(names) - {"single", "project"})
+        unknown = sorted(set(names) - {"single", "project", "query"})
         if unknown:
-            raise SystemExit(f"--cases {args.cases}: unknown {unknown}; known: single, project")
+            raise SystemExit(
+                f"--cases {args.cases}: unknown {unknown}; known: single, project, query"
+            )
         cases = [(name, 1, 1) for name in names]
     if args.quick:
         cases, args.repeat = [("chain", 100, 1)], 1

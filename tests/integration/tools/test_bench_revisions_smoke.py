@@ -31,7 +31,10 @@ def test_revisions_benchmark_runs_against_a_base_revision(tmp_path: Path) -> Non
 def test_the_one_task_cases_run_outside_and_inside_a_project(tmp_path: Path) -> None:
     bench = load_benchmark("bench_revisions")
     out = tmp_path / "rows.json"
-    argv = ["--base", "HEAD", "--repeat", "1", "--cases", "single,project", "--json", str(out)]
+    cases = "single,project,query"
+    argv = ["--base", "HEAD", "--repeat", "1", "--cases", cases, "--json", str(out)]
     assert bench.main(argv) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [(r["case"], r["n"]) for r in rows] == [("single", 1)] * 3 + [("project", 1)] * 3
+    assert [(r["case"], r["n"]) for r in rows] == (
+        [("single", 1)] * 3 + [("project", 1)] * 3 + [("query", 1)] * 3
+    )
