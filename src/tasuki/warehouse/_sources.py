@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tasuki._table_keys import database_of, table_key
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from sqlglot import exp
 
@@ -101,7 +101,7 @@ def written_name(table_name: str, dialect: str) -> tuple[str, str] | None:
 
 
 def reads_and_writes(
-    url: str, tables: Sequence[tuple[str, str]]
+    url: str, tables: Sequence[tuple[str, str]], *, also: Callable[[Any], Any] | None = None
 ) -> tuple[list[tuple[str, str]], dict[str, dict[str, Any]]]:
     """``tables`` with their unqualified names looked up (where the warehouse finds them;
     as given, with the dialect's default schema, on warehouses that are not read), and the
@@ -117,7 +117,8 @@ def reads_and_writes(
     are read.
 
     Only PostgreSQL and DuckDB URLs are read (the lineage connection's kinds); others give
-    an empty answer.
+    an empty answer. ``also`` is called with the connection before it closes, where one was
+    opened (a caller's own read of the same database, at the cost of no second connection).
 
     Raises:
         Exception: the warehouse cannot be reached or read (the driver's error).
@@ -148,6 +149,8 @@ def reads_and_writes(
                 tuple(spellings),
             )
         loads = migration_loads(conn, wanted, dialect)
+        if also is not None:
+            also(conn)
     finally:
         conn.close()
     found: dict[str, dict[str, Any]] = {}

@@ -24,6 +24,8 @@ from tasuki.warehouse._search_path import UNQUALIFIED
 from tasuki.warehouse._sources import dialect_of, reads_and_writes, table_key, tables_read
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tasuki.config import Settings
     from tasuki.core.records import RunRecord
     from tasuki.storage.base import Store
@@ -127,8 +129,11 @@ class QueryTask(Task):
         path = database_path(url)
         # A DuckDB file's stamp, before anything is read: a write from now on moves it.
         state = file_state(path) if path is not None else None
+        found: list[list[Any]] = []  # tasuki's writes to a DuckDB file, over the same connection
         try:
-            tables, self.task_log["table_writes"] = self._reads_and_writes(url)
+            tables, self.task_log["table_writes"] = self._reads_and_writes(
+                url, also=None if path is None else _writes_into(found)
+            )
             # The tables as the warehouse found them (the role's search path): the catalog's
             # table -[read]-> task edges.
             self.task_log["tables_read"] = [[s, t] for s, t in tables]
@@ -139,7 +144,7 @@ class QueryTask(Task):
         if path is not None and state is not None and state[0] is not None:
             self.task_log["database_file"] = {
                 "stamp": state,
-                "tasuki_writes": _tasuki_writes_of(url)[0],
+                "tasuki_writes": found[0] if found else _tasuki_writes_of(url)[0],
             }
         with connect(url) as wh:
             result = wh.query(self.sql, self.params, timeout=self.timeout)
@@ -159,11 +164,11 @@ class QueryTask(Task):
         )
 
     def _reads_and_writes(
-        self, url: str
+        self, url: str, *, also: Callable[[Any], Any] | None = None
     ) -> tuple[list[tuple[str, str]], dict[str, dict[str, Any]]]:
         # Unqualified names stay so: reads_and_writes looks them up on the warehouse.
         read = tables_read(self.sql, dialect=dialect_of(url), default=UNQUALIFIED)
-        return reads_and_writes(url, read)
+        return reads_and_writes(url, read, also=also)
 
     def _reads_outside(self) -> list[tuple[str, str | None]]:
         """The tables the query reads, named as a write-back task's output names the table
@@ -323,6 +328,19 @@ def _tasuki_writes_of(url: str) -> tuple[list[Any] | None, str]:
         return None, redact(f"{type(exc).__name__}: {exc}").strip()
     finally:
         conn.close()
+
+
+def _writes_into(found: list[list[Any]]) -> Callable[[Any], None]:
+    """A hook that appends :func:`tasuki_writes` of a connection to ``found`` (nothing when
+    it cannot be read: the caller reads it over a connection of its own)."""
+
+    def read(conn: Any) -> None:
+        try:
+            found.append(tasuki_writes(conn))
+        except Exception as exc:  # any driver error: never the lineage read's failure
+            logger.debug("could not read tasuki's writes: %s", exc)
+
+    return read
 
 
 def _rebaseline(store: Store, record: RunRecord, pulled: dict[str, Any]) -> None:
