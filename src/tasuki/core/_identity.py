@@ -20,7 +20,15 @@ from tasuki.core._base import UID, ClassFacts, TaskBase, flatten, param_tasks
 from tasuki.core.fingerprint import encode_fast, encoded_text, id_document, unique_id_of
 from tasuki.errors import DependencyCycleError, ParameterError, TaskError, TasukiError
 
-__all__ = ["UID", "compute_ids", "flatten", "freeze_value", "param_tasks", "walk"]
+__all__ = [
+    "UID",
+    "compute_ids",
+    "flatten",
+    "freeze_value",
+    "method_failed",
+    "param_tasks",
+    "walk",
+]
 
 
 _ATOMS = frozenset({str, int, bool, bytes, type(None)})
@@ -94,10 +102,18 @@ def _call_requires(task: TaskBase) -> Any:
     except TasukiError:
         raise
     except Exception as exc:
-        raise TaskError(
-            f"{task!r}.requires() raised {type(exc).__name__}: {exc}",
-            task=type(task).task_name(),
-        ) from exc
+        raise method_failed(task, "requires", exc) from exc
+
+
+def method_failed(task: TaskBase, method: str, exc: Exception) -> TaskError:
+    """The error of ``task.<method>()`` raising ``exc`` while a build plans: the task, the
+    exception and where in the project's code it was raised (the CLI prints one line)."""
+    from tasuki.core.results import raised_at
+
+    return TaskError(
+        f"{task!r}.{method}() raised {type(exc).__name__}: {exc}{raised_at(exc)}",
+        task=type(task).task_name(),
+    )
 
 
 def _encode_requires(structure: Any) -> Any:

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tasuki.core._identity import UID, compute_ids, flatten, walk
+from tasuki.core._identity import UID, compute_ids, flatten, method_failed, walk
 from tasuki.core.targets import Target, targets_of
-from tasuki.errors import TaskError
+from tasuki.errors import TaskError, TasukiError
 
 if TYPE_CHECKING:
     from tasuki.core.task import Task
@@ -56,7 +56,12 @@ class Node:
         """What the task's ``output()`` returns, called once per node (each call builds
         targets and looks formats up, and a build asks several times)."""
         if self._outputs is _UNSET:
-            self._outputs = self.task.output()
+            try:
+                self._outputs = self.task.output()
+            except TasukiError:
+                raise
+            except Exception as exc:  # the project's code: named, with where it raised
+                raise method_failed(self.task, "output", exc) from exc
         return self._outputs
 
     def output_keys(self) -> list[str]:

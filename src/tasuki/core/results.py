@@ -20,6 +20,7 @@ __all__ = [
     "ErrorInfo",
     "TaskResult",
     "new_build_id",
+    "raised_at",
     "resume_command",
     "task_traceback",
 ]
@@ -76,6 +77,21 @@ class ErrorInfo:
 
 _TASUKI_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _FRAME = '  File "'
+
+
+def raised_at(exc: BaseException) -> str:
+    """Where ``exc`` was raised, in the project's code: `` (at FILE, line N, in FUNC:
+    CODE)`` for the innermost frame outside tasuki (the innermost one when all are
+    tasuki's); "" without a traceback."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    theirs = [f for f in frames if not f.filename.startswith(_TASUKI_DIR + os.sep)]
+    frame = (theirs or frames)[-1]
+    code = f": {frame.line.strip()}" if frame.line else ""
+    return f" (at {frame.filename}, line {frame.lineno}, in {frame.name}{code})"
 
 
 def task_traceback(text: str) -> str:

@@ -79,3 +79,41 @@ def test_only_the_leading_frames_of_tasuki_go():
     )
     assert runner not in task_traceback(chained)
     assert task_traceback(chained).count(user) == 2
+
+
+class BadRequires(tasuki.Task):
+    def requires(self):
+        return {}["upstream"]  # requires() fails here
+
+    def output(self):
+        return self.make_target("r.pkl")
+
+    def run(self):
+        self.dump(1)
+
+
+class BadOutput(tasuki.Task):
+    def output(self):
+        return self.make_target(_ratio([1, 2, 3]))  # output() fails in a helper
+
+    def run(self):
+        self.dump(1)
+
+
+@pytest.mark.parametrize(
+    ("task", "method", "where"),
+    [
+        (BadRequires(), "requires", "in requires: return {}['upstream']"),
+        (BadOutput(), "output", "in _ratio: return sum(values)"),
+    ],
+)
+def test_a_task_method_failing_while_planning_says_where(tmp_path, task, method, where):
+    from tasuki.errors import TaskError
+
+    with pytest.raises(TaskError) as err:
+        tasuki.build(task, workspace=str(tmp_path / "ws"), progress="off")
+    message = str(err.value)
+    assert message.startswith(f"{task!r}.{method}() raised ")
+    assert f"(at {HERE}, line " in message and where.split(":")[0] in message
+    assert where.split(": ", 1)[1].replace("'", '"') in message
+    assert err.value.__cause__ is not None  # the original, with its whole traceback
