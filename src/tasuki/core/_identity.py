@@ -108,7 +108,7 @@ def _call_requires(task: TaskBase) -> Any:
 def method_failed(task: TaskBase, method: str, exc: Exception) -> TaskError:
     """The error of ``task.<method>()`` raising ``exc`` while a build plans: the task, the
     exception and where in the project's code it was raised (the CLI prints one line)."""
-    from tasuki.core.results import raised_at
+    from tasuki.core._traceback import raised_at
 
     return TaskError(
         f"{task!r}.{method}() raised {type(exc).__name__}: {exc}{raised_at(exc)}",
