@@ -234,7 +234,11 @@ class QueryTask(Task):
         A write made from this very result (read, then write back the same table) moves it
         too: the table is not what the result holds, and another task reading the query
         must get the table as it is. Such a pipeline runs again at every build, on its own
-        output; the reason says so, and how to stop it."""
+        output; the reason says so, and how to stop it.
+
+        On a DuckDB file, a write by anyone moves the result too (its stamp against the
+        record's; see :mod:`tasuki.warehouse._duckdb_file`), and an untouched file answers
+        None without being opened."""
         url = _resolve(self.warehouse)
         path = database_path(url)
         pulled = record.task_log.get("database_file")
