@@ -15,11 +15,10 @@ rot). ``tasuki verify`` hashes every output for that.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from tasuki.core.records import records_db
+from tasuki.core.records import amend_record
 from tasuki.core.targets import folder_hash, object_hash
 
 if TYPE_CHECKING:
@@ -78,14 +77,9 @@ def record_stamps(store: Store, record: RunRecord, stamps: dict[str, str]) -> No
     """Give ``record`` the outputs' new ``stamps`` (their bytes were found unchanged), so the
     next check need not hash them again; only where the records database can be written,
     and only if no build rewrote the record since it was read."""
-    db = records_db(store)
-    if db is None or db.read_only:
-        return
-    old = record.to_bytes()
     outputs = [
         {**out, "stamp": stamps[out["key"]]} if out.get("key") in stamps else out
         for out in record.outputs
     ]
-    new = dataclasses.replace(record, outputs=outputs).to_bytes()
-    if not db.replace(record.unique_id, old, new):
-        logger.debug("the record of %s changed while its outputs were checked", record.unique_id)
+    if not amend_record(store, record, outputs=outputs):
+        logger.debug("the record of %s was not given its outputs' new stamps", record.unique_id)

@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import xxhash
@@ -46,6 +46,7 @@ __all__ = [
     "RECORDS_PREFIX",
     "RunRecord",
     "StateInfo",
+    "amend_record",
     "delete_record",
     "environment",
     "expected_output",
@@ -570,3 +571,14 @@ def _build_environment() -> dict[str, Any]:
     if image:
         env["image"] = image
     return env
+
+
+def amend_record(store: Store, record: RunRecord, **changes: Any) -> bool:
+    """Rewrite ``record`` with ``changes`` (fields that keep what it says of its run: an
+    output's new stamp, a query's new view of its database) only where the records database
+    can be written, and only if no build rewrote the record since it was read (compare and
+    swap); whether it was written. Records kept as files are left as they are."""
+    db = records_db(store)
+    if db is None or db.read_only:
+        return False
+    return db.replace(record.unique_id, record.to_bytes(), replace(record, **changes).to_bytes())

@@ -348,19 +348,12 @@ def _writes_into(found: list[list[Any]]) -> Callable[[Any], None]:
 
 
 def _rebaseline(store: Store, record: RunRecord, pulled: dict[str, Any]) -> None:
-    """Keep ``pulled`` as the DuckDB file the record's result stands for (where the records
-    database can be written, and only if no build rewrote the record since it was read)."""
-    import dataclasses
+    """Keep ``pulled`` as the DuckDB file the record's result stands for (see
+    :func:`~tasuki.core.records.amend_record`)."""
+    from tasuki.core.records import amend_record
 
-    from tasuki.core.records import records_db
-
-    db = records_db(store)
-    if db is None or db.read_only:
-        return
-    task_log = {**record.task_log, "database_file": pulled}
-    new = dataclasses.replace(record, task_log=task_log).to_bytes()
-    if not db.replace(record.unique_id, record.to_bytes(), new):
-        logger.debug("the record of %s changed while it was checked", record.unique_id)
+    if not amend_record(store, record, task_log={**record.task_log, "database_file": pulled}):
+        logger.debug("the record of %s was not given the file's new stamp", record.unique_id)
 
 
 def _duration(delta: dt.timedelta) -> str:
